@@ -1,0 +1,115 @@
+"""The exception hierarchy of the library.
+
+Every error the service reports carries its ``Code`` (and numeric ``CodeN``), the HTTP status and the
+``RequestId``, so that a user can quote it to support. The subclass is picked from the code and status
+in one table (:func:`error_for`), never by matching messages.
+"""
+
+from __future__ import annotations
+
+
+class MLPlatformError(Exception):
+    """Base of every error raised by this library."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        code_n: int | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.code_n = code_n
+        self.status_code = status_code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.code:
+            parts.insert(0, f"[{self.code}]")
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code}")
+            parts[-1] += f", RequestId {self.request_id})" if self.request_id else ")"
+        return " ".join(parts)
+
+
+class ValidationError(MLPlatformError, ValueError):
+    """Bad input found before anything was sent; ``field`` names the offending argument."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, code="InvalidParameter")
+        self.field = field
+
+
+class InvalidParameterError(MLPlatformError):
+    """The service rejected a parameter (HTTP 400, ``InvalidParameter`` / ``MissingParameter``)."""
+
+
+class NotFoundError(MLPlatformError):
+    """The object does not exist (or belongs to another account)."""
+
+
+class AuthError(MLPlatformError):
+    """Missing, wrong or expired credentials, signature or token (HTTP 401/403)."""
+
+
+class ConflictError(MLPlatformError):
+    """The request conflicts with the object's state, e.g. an invalid task transition (HTTP 409)."""
+
+
+class ThrottlingError(MLPlatformError):
+    """Too many requests (HTTP 429, ``FlowLimitExceeded``)."""
+
+
+class ServerError(MLPlatformError):
+    """The service failed (HTTP 5xx) or answered something that is not the documented envelope."""
+
+
+class TransferError(MLPlatformError):
+    """Object-storage upload or download failed (after retries), or an object failed its checksum."""
+
+
+_BY_CODE: dict[str, type[MLPlatformError]] = {
+    "InvalidParameter": InvalidParameterError,
+    "MissingParameter": InvalidParameterError,
+    "NotFound": NotFoundError,
+    "InvalidActionOrVersion": NotFoundError,
+    "MissingAuthenticationToken": AuthError,
+    "MissingSignature": AuthError,
+    "InvalidTimestamp": AuthError,
+    "InvalidAccessKey": AuthError,
+    "SignatureDoesNotMatch": AuthError,
+    "AccessDenied": AuthError,
+    "InvalidSecretToken": AuthError,
+    "Conflict": ConflictError,
+    "InvalidStateTransition": ConflictError,
+    "FlowLimitExceeded": ThrottlingError,
+}
+
+_BY_STATUS: dict[int, type[MLPlatformError]] = {
+    400: InvalidParameterError,
+    401: AuthError,
+    403: AuthError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: ThrottlingError,
+}
+
+
+def error_for(
+    message: str,
+    *,
+    code: str | None,
+    code_n: int | None,
+    status_code: int,
+    request_id: str | None,
+) -> MLPlatformError:
+    """Build the most specific exception for a service error."""
+    cls = _BY_CODE.get(code or "") or _BY_STATUS.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else MLPlatformError
+    return cls(message, code=code, code_n=code_n, status_code=status_code, request_id=request_id)
