@@ -1,0 +1,1 @@
+"""The build step: regenerate ``generated_client/`` from ``openapi/`` (``python -m codegen``)."""

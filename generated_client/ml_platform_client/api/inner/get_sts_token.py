@@ -1,0 +1,226 @@
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_response import ErrorResponse
+from ...models.get_sts_token_request import GetSTSTokenRequest
+from ...models.get_sts_token_response import GetSTSTokenResponse
+from ...types import UNSET, Response, status_of
+
+
+def _get_kwargs(
+    region: str,
+    *,
+    body: GetSTSTokenRequest,
+    token: str,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["Token"] = token
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/ml-platform/{region}/api/GetSTSToken".format(
+            region=quote(str(region), safe=""),
+        ),
+        "params": {
+            **params,
+        },
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorResponse | GetSTSTokenResponse:
+    # A body that is not the documented envelope (a proxy's HTML page, a truncated body) is reported
+    # as UnexpectedStatus with the status and an excerpt, never as a bare JSON or KeyError.
+    if response.status_code == 200:
+        try:
+            response_200 = GetSTSTokenResponse.from_dict(response.json())
+
+            return response_200
+
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise errors.UnexpectedStatus(response.status_code, response.content) from exc
+    try:
+        response_default = ErrorResponse.from_dict(response.json())
+
+        return response_default
+
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise errors.UnexpectedStatus(response.status_code, response.content) from exc
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorResponse | GetSTSTokenResponse]:
+    return Response(
+        status_code=status_of(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    region: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetSTSTokenRequest,
+    token: str,
+) -> Response[ErrorResponse | GetSTSTokenResponse]:
+    """Temporary object-storage credentials of the token's account
+
+     Local platform: with an S3-compatible store these are credentials of that store (restricted
+    to the account's bucket when the store supports it); with the folder store, which clients
+    reach directly on disk, they authorize nothing by themselves: the folder's file permissions
+    are what protects it.
+
+    Args:
+        region (str):
+        token (str):
+        body (GetSTSTokenRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorResponse | GetSTSTokenResponse]
+    """
+
+    kwargs = _get_kwargs(
+        region=region,
+        body=body,
+        token=token,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    region: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetSTSTokenRequest,
+    token: str,
+) -> ErrorResponse | GetSTSTokenResponse | None:
+    """Temporary object-storage credentials of the token's account
+
+     Local platform: with an S3-compatible store these are credentials of that store (restricted
+    to the account's bucket when the store supports it); with the folder store, which clients
+    reach directly on disk, they authorize nothing by themselves: the folder's file permissions
+    are what protects it.
+
+    Args:
+        region (str):
+        token (str):
+        body (GetSTSTokenRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorResponse | GetSTSTokenResponse
+    """
+
+    return sync_detailed(
+        region=region,
+        client=client,
+        body=body,
+        token=token,
+    ).parsed
+
+
+async def asyncio_detailed(
+    region: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetSTSTokenRequest,
+    token: str,
+) -> Response[ErrorResponse | GetSTSTokenResponse]:
+    """Temporary object-storage credentials of the token's account
+
+     Local platform: with an S3-compatible store these are credentials of that store (restricted
+    to the account's bucket when the store supports it); with the folder store, which clients
+    reach directly on disk, they authorize nothing by themselves: the folder's file permissions
+    are what protects it.
+
+    Args:
+        region (str):
+        token (str):
+        body (GetSTSTokenRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorResponse | GetSTSTokenResponse]
+    """
+
+    kwargs = _get_kwargs(
+        region=region,
+        body=body,
+        token=token,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    region: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetSTSTokenRequest,
+    token: str,
+) -> ErrorResponse | GetSTSTokenResponse | None:
+    """Temporary object-storage credentials of the token's account
+
+     Local platform: with an S3-compatible store these are credentials of that store (restricted
+    to the account's bucket when the store supports it); with the folder store, which clients
+    reach directly on disk, they authorize nothing by themselves: the folder's file permissions
+    are what protects it.
+
+    Args:
+        region (str):
+        token (str):
+        body (GetSTSTokenRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorResponse | GetSTSTokenResponse
+    """
+
+    return (
+        await asyncio_detailed(
+            region=region,
+            client=client,
+            body=body,
+            token=token,
+        )
+    ).parsed

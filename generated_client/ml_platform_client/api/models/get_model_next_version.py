@@ -1,0 +1,184 @@
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_response import ErrorResponse
+from ...models.get_model_next_version_request import GetModelNextVersionRequest
+from ...models.get_model_next_version_response import GetModelNextVersionResponse
+from ...types import Response, status_of
+
+
+def _get_kwargs(
+    *,
+    body: GetModelNextVersionRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/",
+        "params": {
+            "Action": "GetModelNextVersion",
+            "Version": "2021-07-01",
+        },
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorResponse | GetModelNextVersionResponse:
+    # A body that is not the documented envelope (a proxy's HTML page, a truncated body) is reported
+    # as UnexpectedStatus with the status and an excerpt, never as a bare JSON or KeyError.
+    if response.status_code == 200:
+        try:
+            response_200 = GetModelNextVersionResponse.from_dict(response.json())
+
+            return response_200
+
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise errors.UnexpectedStatus(response.status_code, response.content) from exc
+    try:
+        response_default = ErrorResponse.from_dict(response.json())
+
+        return response_default
+
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise errors.UnexpectedStatus(response.status_code, response.content) from exc
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorResponse | GetModelNextVersionResponse]:
+    return Response(
+        status_code=status_of(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetModelNextVersionRequest,
+) -> Response[ErrorResponse | GetModelNextVersionResponse]:
+    """The version number the next registration would get
+
+     1 without `ModelID` (a new model). Local platform: numbers are never reused, so after the
+    latest version is deleted this is still one more than the highest number ever given.
+
+    Args:
+        body (GetModelNextVersionRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorResponse | GetModelNextVersionResponse]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetModelNextVersionRequest,
+) -> ErrorResponse | GetModelNextVersionResponse | None:
+    """The version number the next registration would get
+
+     1 without `ModelID` (a new model). Local platform: numbers are never reused, so after the
+    latest version is deleted this is still one more than the highest number ever given.
+
+    Args:
+        body (GetModelNextVersionRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorResponse | GetModelNextVersionResponse
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetModelNextVersionRequest,
+) -> Response[ErrorResponse | GetModelNextVersionResponse]:
+    """The version number the next registration would get
+
+     1 without `ModelID` (a new model). Local platform: numbers are never reused, so after the
+    latest version is deleted this is still one more than the highest number ever given.
+
+    Args:
+        body (GetModelNextVersionRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorResponse | GetModelNextVersionResponse]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    body: GetModelNextVersionRequest,
+) -> ErrorResponse | GetModelNextVersionResponse | None:
+    """The version number the next registration would get
+
+     1 without `ModelID` (a new model). Local platform: numbers are never reused, so after the
+    latest version is deleted this is still one more than the highest number ever given.
+
+    Args:
+        body (GetModelNextVersionRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorResponse | GetModelNextVersionResponse
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+        )
+    ).parsed

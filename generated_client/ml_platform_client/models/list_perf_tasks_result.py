@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import WireMapping
+
+if TYPE_CHECKING:
+    from ..models.perf_task import PerfTask
+
+
+T = TypeVar("T", bound="ListPerfTasksResult")
+
+
+@_attrs_define
+class ListPerfTasksResult(WireMapping):
+    """
+    Attributes:
+        total (int):
+        list_ (list[PerfTask]):
+    """
+
+    total: int
+    list_: list[PerfTask]
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        total = self.total
+
+        list_ = []
+        for list_item_data in self.list_:
+            list_item = list_item_data.to_dict()
+            list_.append(list_item)
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "Total": total,
+                "List": list_,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.perf_task import PerfTask  # noqa: PLC0415
+
+        d = dict(src_dict)
+        total = d.pop("Total")
+
+        list_ = []
+        _list_ = d.pop("List")
+        for list_item_data in _list_:
+            list_item = PerfTask.from_dict(list_item_data)
+
+            list_.append(list_item)
+
+        list_perf_tasks_result = cls(
+            total=total,
+            list_=list_,
+        )
+
+        list_perf_tasks_result.additional_properties = d
+        return list_perf_tasks_result
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset, WireMapping
+
+if TYPE_CHECKING:
+    from ..models.perf_tensor import PerfTensor
+
+
+T = TypeVar("T", bound="PerfTensorConfig")
+
+
+@_attrs_define
+class PerfTensorConfig(WireMapping):
+    """A perf job's tensor config (shapes as ranges; no STRING or BOOL tensors)
+
+    Attributes:
+        inputs (list[PerfTensor]):
+        outputs (list[PerfTensor] | Unset):
+    """
+
+    inputs: list[PerfTensor]
+    outputs: list[PerfTensor] | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        inputs = []
+        for inputs_item_data in self.inputs:
+            inputs_item = inputs_item_data.to_dict()
+            inputs.append(inputs_item)
+
+        outputs: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.outputs, Unset):
+            outputs = []
+            for outputs_item_data in self.outputs:
+                outputs_item = outputs_item_data.to_dict()
+                outputs.append(outputs_item)
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "Inputs": inputs,
+            }
+        )
+        if outputs is not UNSET:
+            field_dict["Outputs"] = outputs
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.perf_tensor import PerfTensor  # noqa: PLC0415
+
+        d = dict(src_dict)
+        inputs = []
+        _inputs = d.pop("Inputs")
+        for inputs_item_data in _inputs:
+            inputs_item = PerfTensor.from_dict(inputs_item_data)
+
+            inputs.append(inputs_item)
+
+        _outputs = d.pop("Outputs", UNSET)
+        outputs: list[PerfTensor] | Unset = UNSET
+        if _outputs is not UNSET:
+            outputs = []
+            for outputs_item_data in _outputs:
+                outputs_item = PerfTensor.from_dict(outputs_item_data)
+
+                outputs.append(outputs_item)
+
+        perf_tensor_config = cls(
+            inputs=inputs,
+            outputs=outputs,
+        )
+
+        perf_tensor_config.additional_properties = d
+        return perf_tensor_config
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]

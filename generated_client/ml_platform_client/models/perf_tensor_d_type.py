@@ -1,0 +1,34 @@
+from enum import StrEnum
+
+
+class PerfTensorDType(StrEnum):
+    DOUBLE = "DOUBLE"
+    FLOAT = "FLOAT"
+    FLOAT16 = "FLOAT16"
+    INT16 = "INT16"
+    INT32 = "INT32"
+    INT64 = "INT64"
+    INT8 = "INT8"
+    UINT16 = "UINT16"
+    UINT32 = "UINT32"
+    UINT64 = "UINT64"
+    UINT8 = "UINT8"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "PerfTensorDType | None":
+        # Forward compatibility: a value this client does not know yet (a new status, say) becomes a
+        # pseudo-member that keeps the value, instead of failing the whole response.
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """False for a value added to the API after this client was generated."""
+        return self._name_ != "UNKNOWN"

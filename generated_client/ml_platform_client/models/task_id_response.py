@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import WireMapping
+
+if TYPE_CHECKING:
+    from ..models.response_metadata import ResponseMetadata
+    from ..models.task_id_result import TaskIDResult
+
+
+T = TypeVar("T", bound="TaskIDResponse")
+
+
+@_attrs_define
+class TaskIDResponse(WireMapping):
+    """
+    Attributes:
+        response_metadata (ResponseMetadata):
+        result (TaskIDResult):
+    """
+
+    response_metadata: ResponseMetadata
+    result: TaskIDResult
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        response_metadata = self.response_metadata.to_dict()
+
+        result = self.result.to_dict()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "ResponseMetadata": response_metadata,
+                "Result": result,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.response_metadata import ResponseMetadata  # noqa: PLC0415
+        from ..models.task_id_result import TaskIDResult  # noqa: PLC0415
+
+        d = dict(src_dict)
+        response_metadata = ResponseMetadata.from_dict(d.pop("ResponseMetadata"))
+
+        result = TaskIDResult.from_dict(d.pop("Result"))
+
+        task_id_response = cls(
+            response_metadata=response_metadata,
+            result=result,
+        )
+
+        task_id_response.additional_properties = d
+        return task_id_response
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.model_format import ModelFormat
+from ..models.source_type import SourceType
+from ..types import UNSET, Unset, WireMapping
+
+if TYPE_CHECKING:
+    from ..models.metrics import Metrics
+    from ..models.model_tag import ModelTag
+    from ..models.model_tensor_config import ModelTensorConfig
+
+
+T = TypeVar("T", bound="VersionInfo")
+
+
+@_attrs_define
+class VersionInfo(WireMapping):
+    """
+    Attributes:
+        model_format (ModelFormat):
+        model_type (str): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2, MXNet,
+            TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
+             Example: TensorFlow:2.4.
+        path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
+            north-4/modelrepo/from-sdk-repo/1631236594036/1/.
+        source_type (SourceType | Unset):
+        description (str | Unset):
+        tensor_config (ModelTensorConfig | Unset): A model version's tensor config
+        metrics_list (list[Metrics] | Unset):
+        model_tags (list[ModelTag] | Unset):
+    """
+
+    model_format: ModelFormat
+    model_type: str
+    path: str
+    source_type: SourceType | Unset = UNSET
+    description: str | Unset = UNSET
+    tensor_config: ModelTensorConfig | Unset = UNSET
+    metrics_list: list[Metrics] | Unset = UNSET
+    model_tags: list[ModelTag] | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        model_format = self.model_format.value
+
+        model_type = self.model_type
+
+        path = self.path
+
+        source_type: str | Unset = UNSET
+        if not isinstance(self.source_type, Unset):
+            source_type = self.source_type.value
+
+        description = self.description
+
+        tensor_config: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.tensor_config, Unset):
+            tensor_config = self.tensor_config.to_dict()
+
+        metrics_list: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.metrics_list, Unset):
+            metrics_list = []
+            for componentsschemas_metrics_list_item_data in self.metrics_list:
+                componentsschemas_metrics_list_item = componentsschemas_metrics_list_item_data.to_dict()
+                metrics_list.append(componentsschemas_metrics_list_item)
+
+        model_tags: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.model_tags, Unset):
+            model_tags = []
+            for componentsschemas_model_tags_item_data in self.model_tags:
+                componentsschemas_model_tags_item = componentsschemas_model_tags_item_data.to_dict()
+                model_tags.append(componentsschemas_model_tags_item)
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "ModelFormat": model_format,
+                "ModelType": model_type,
+                "Path": path,
+            }
+        )
+        if source_type is not UNSET:
+            field_dict["SourceType"] = source_type
+        if description is not UNSET:
+            field_dict["Description"] = description
+        if tensor_config is not UNSET:
+            field_dict["TensorConfig"] = tensor_config
+        if metrics_list is not UNSET:
+            field_dict["MetricsList"] = metrics_list
+        if model_tags is not UNSET:
+            field_dict["ModelTags"] = model_tags
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.metrics import Metrics  # noqa: PLC0415
+        from ..models.model_tag import ModelTag  # noqa: PLC0415
+        from ..models.model_tensor_config import ModelTensorConfig  # noqa: PLC0415
+
+        d = dict(src_dict)
+        model_format = ModelFormat(d.pop("ModelFormat"))
+
+        model_type = d.pop("ModelType")
+
+        path = d.pop("Path")
+
+        _source_type = d.pop("SourceType", UNSET)
+        source_type: SourceType | Unset
+        if isinstance(_source_type, Unset):
+            source_type = UNSET
+        else:
+            source_type = SourceType(_source_type)
+
+        description = d.pop("Description", UNSET)
+
+        _tensor_config = d.pop("TensorConfig", UNSET)
+        tensor_config: ModelTensorConfig | Unset
+        if isinstance(_tensor_config, Unset):
+            tensor_config = UNSET
+        else:
+            tensor_config = ModelTensorConfig.from_dict(_tensor_config)
+
+        _metrics_list = d.pop("MetricsList", UNSET)
+        metrics_list: list[Metrics] | Unset = UNSET
+        if _metrics_list is not UNSET:
+            metrics_list = []
+            for componentsschemas_metrics_list_item_data in _metrics_list:
+                componentsschemas_metrics_list_item = Metrics.from_dict(
+                    componentsschemas_metrics_list_item_data
+                )
+
+                metrics_list.append(componentsschemas_metrics_list_item)
+
+        _model_tags = d.pop("ModelTags", UNSET)
+        model_tags: list[ModelTag] | Unset = UNSET
+        if _model_tags is not UNSET:
+            model_tags = []
+            for componentsschemas_model_tags_item_data in _model_tags:
+                componentsschemas_model_tags_item = ModelTag.from_dict(componentsschemas_model_tags_item_data)
+
+                model_tags.append(componentsschemas_model_tags_item)
+
+        version_info = cls(
+            model_format=model_format,
+            model_type=model_type,
+            path=path,
+            source_type=source_type,
+            description=description,
+            tensor_config=tensor_config,
+            metrics_list=metrics_list,
+            model_tags=model_tags,
+        )
+
+        version_info.additional_properties = d
+        return version_info
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
