@@ -1,0 +1,119 @@
+"""Validation against the OpenAPI document's own schemas.
+
+The rules of the API (enums, patterns, required fields, bounds) are written once, in
+``openapi/ml_platform-2021-07-01.yaml``. Codegen ships that document inside the generated package as
+``openapi.json``; the client-side validation and the local server's request validation both read it
+here, so neither keeps a second copy of a rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft4Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+_ROOT = "urn:ml-platform:openapi"
+
+format_checker = FormatChecker()
+
+
+@format_checker.checks("json-string", raises=ValueError)
+def _is_json_string(value: object) -> bool:
+    # Metrics' Params and MetricsData are strings that must themselves hold valid JSON.
+    if isinstance(value, str):
+        json.loads(value)
+    return True
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document the client was generated from."""
+    text = resources.files("ml_platform_client").joinpath("openapi.json").read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@cache
+def _registry() -> Registry[Any]:
+    return Registry().with_resource(_ROOT, Resource.from_contents(document(), default_specification=DRAFT4))
+
+
+@cache
+def validator(schema_name: str) -> Draft4Validator:
+    """A validator for ``#/components/schemas/<schema_name>``."""
+    if schema_name not in document()["components"]["schemas"]:
+        raise KeyError(f"no schema {schema_name!r} in the document")
+    return Draft4Validator(
+        {"$ref": f"{_ROOT}#/components/schemas/{schema_name}"},
+        registry=_registry(),
+        format_checker=format_checker,
+    )
+
+
+def field_path(error: jsonschema.ValidationError, root: str = "") -> str:
+    """``VersionInfo.TensorConfig.Inputs[0].DType`` style path of an error."""
+    out = root
+    for part in error.absolute_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe(error: jsonschema.ValidationError, root: str = "") -> str:
+    """One line naming the field, what is wrong and what is allowed."""
+    where = field_path(error, root)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        name = missing.group(1) if missing else error.message
+        full = f"{where}.{name}" if where else name
+        return f"{full} is required"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"{where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "pattern":
+        rule = " ".join(str(schema.get("description", "")).split()) or f"the pattern {error.validator_value}"
+        return f"{where}: {error.instance!r} is not valid; expected {rule}"
+    if error.validator == "format" and error.validator_value == "json-string":
+        return f"{where}: must be a string holding valid JSON, got {error.instance!r}"
+    if error.validator == "minItems":
+        return f"{where}: must have at least {error.validator_value} item(s)"
+    if error.validator == "type":
+        return f"{where or 'body'}: expected {error.validator_value}, got {type(error.instance).__name__}"
+    return f"{where or 'body'}: {error.message}"
+
+
+def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonschema.ValidationError]:
+    """Every error of ``instance`` against the schema, most specific first, in a stable order."""
+    found = sorted(validator(schema_name).iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)),
+                                                                                 str(e.validator)))
+    for error in found:
+        yield from _leaves(error)
+
+
+def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
+    # anyOf/oneOf errors carry their branches' errors as context; the branches say more.
+    if error.context:
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None:
+            yield best
+            return
+    yield error
+
+
+def problems(schema_name: str, instance: Any, root: str = "") -> list[str]:
+    """Human-readable problems (empty when valid)."""
+    return [describe(e, root) for e in errors(schema_name, instance, root)]
+
+
+def enum_values(schema_name: str) -> list[str]:
+    """The allowed values of an enum schema, e.g. ``enum_values("ModelFormat")``."""
+    values: list[str] = document()["components"]["schemas"][schema_name]["enum"]
+    return list(values)
