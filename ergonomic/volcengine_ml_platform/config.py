@@ -1,0 +1,307 @@
+"""Where the client talks to and with which credentials, and where each setting came from.
+
+Precedence, highest first: explicit arguments, environment variables, the JSON file ``~/.volc/config``
+(``{"ak", "sk", "region", "endpoint"}``; env ``VOLC_CONFIG_FILE`` points elsewhere), defaults.
+The access key, secret key and session token travel as one unit: they are taken together from the
+first source that has a key pair, so an AK from one place is never signed with an SK from another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from volcengine_ml_platform.errors import ValidationError
+
+DEFAULT_REGION: Final = "cn-beijing"
+VOLCENGINE_HOST: Final = "open.volcengineapi.com"
+EMBEDDED: Final = "embedded"  # an endpoint value that forces the embedded platform over a file's endpoint
+
+# Key pair variable names in precedence order: the original SDK's first, then Volcengine's newer tools'.
+# The session token (newer tools only) goes with a pair from either family: it is never paired with
+# keys from the file, which has no token.
+_ENV_KEY_PAIRS: Final = (
+    ("VOLC_ACCESSKEY", "VOLC_SECRETKEY"),
+    ("VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY"),
+)
+_ENV_TOKEN: Final = "VOLCENGINE_SESSION_TOKEN"
+_ENV_REGION: Final = ("VOLC_REGION", "VOLCENGINE_REGION")
+_ENV_ENDPOINT: Final = "VOLC_ML_PLATFORM_ENDPOINT"
+_ENV_INNER_HOST: Final = "ML_PLATFORM_HOST"
+_ENV_DATA_DIR: Final = "VOLC_ML_PLATFORM_DATA_DIR"
+_ENV_CONFIG_FILE: Final = "VOLC_CONFIG_FILE"
+_FILE_KEYS: Final = ("ak", "sk", "region", "endpoint")
+
+T = TypeVar("T")
+Mode = Literal["embedded", "remote"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An access key pair, with the session token of temporary (STS) credentials."""
+
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:
+        # Keep secrets out of logs and tracebacks.
+        token = "None" if self.session_token is None else repr(masked(self.session_token))
+        return (
+            f"Credentials(access_key={self.access_key!r}, secret_key={masked(self.secret_key)!r}, "
+            f"session_token={token})"
+        )
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """A resolved value and where it came from: "argument", "env:NAME", "file:PATH" or "default"."""
+
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    access_key: Setting[str | None]
+    secret_key: Setting[str | None]
+    session_token: Setting[str | None]
+    region: Setting[str]
+    endpoint: Setting[str | None]
+    inner_host: Setting[str | None]
+    data_dir: Setting[Path]
+    config_file: Path
+
+    @property
+    def mode(self) -> Mode:
+        """``embedded`` (in-process local platform) when no endpoint is set, else ``remote``."""
+        return "embedded" if self.endpoint.value is None else "remote"
+
+    @property
+    def credentials(self) -> Credentials | None:
+        if self.access_key.value is None or self.secret_key.value is None:
+            return None
+        return Credentials(self.access_key.value, self.secret_key.value, self.session_token.value)
+
+    @property
+    def inner_endpoint(self) -> str | None:
+        """Base URL of the inner API: ``ML_PLATFORM_HOST`` with https unless it names a scheme."""
+        host = self.inner_host.value
+        if host is None:
+            return None
+        return host.rstrip("/") if "://" in host else f"https://{host.rstrip('/')}"
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, display value, source) rows for ``mlp config show``; secrets masked."""
+        secret = {"secret_key", "session_token"}
+        rows: list[tuple[str, str, str]] = []
+        for name, setting in (
+            ("access_key", self.access_key),
+            ("secret_key", self.secret_key),
+            ("session_token", self.session_token),
+            ("region", self.region),
+            ("endpoint", self.endpoint),
+            ("inner_host", self.inner_host),
+            ("data_dir", self.data_dir),
+        ):
+            value = setting.value
+            if value is None:
+                shown = "(embedded)" if name == "endpoint" else "(not set)"
+            elif name in secret or name == "access_key":
+                shown = masked(str(value))
+            else:
+                shown = str(value)
+            rows.append((name, shown, setting.source))
+        rows.append(("mode", self.mode, "derived"))
+        return rows
+
+
+def masked(secret: str) -> str:
+    """Only the last 4 characters; a secret that short is hidden entirely."""
+    return "****" + secret[-4:] if len(secret) > 4 else "****"
+
+
+def normalize_endpoint(value: str, *, where: str) -> str | None:
+    """``https://host[:port]`` form of an endpoint; None for the embedded platform.
+
+    A bare host (e.g. ``open.volcengineapi.com``) means https. ``where`` names the source in errors.
+    """
+    text = value.strip()
+    if text.lower() == EMBEDDED:
+        return None
+    if "://" not in text:
+        text = f"https://{text}"
+    parts = urlsplit(text)
+    problem = None
+    if parts.scheme not in ("http", "https"):
+        problem = f"scheme must be http or https, got {parts.scheme!r}"
+    elif not parts.hostname:
+        problem = "no host"
+    elif parts.query or parts.fragment:
+        problem = "must not carry a query or fragment"
+    else:
+        try:
+            parts.port  # noqa: B018 - reading the property validates the port
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        raise ValidationError(f"endpoint {value!r} from {where}: {problem}", field="endpoint")
+    return text.rstrip("/")
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    """The config file's known keys; {} when it does not exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ValidationError(f"config file {path}: cannot be read ({exc.strerror})") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"config file {path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ValidationError(f"config file {path}: must be a JSON object, got {type(data).__name__}")
+    result: dict[str, str] = {}
+    for key in _FILE_KEYS:  # other keys belong to other Volcengine tools sharing the file
+        if key not in data or data[key] is None:
+            continue
+        if not isinstance(data[key], str):
+            raise ValidationError(
+                f"config file {path}: {key!r} must be a string, got {type(data[key]).__name__}", field=key
+            )
+        if data[key]:
+            result[key] = data[key]
+    return result
+
+
+def _resolve_keys(
+    access_key: str | None,
+    secret_key: str | None,
+    session_token: str | None,
+    env: Mapping[str, str],
+    file: Mapping[str, str],
+    path: Path,
+) -> tuple[Setting[str | None], Setting[str | None], Setting[str | None]]:
+    unset: Setting[str | None] = Setting(None, "default")
+    token: Setting[str | None] = Setting(session_token, "argument") if session_token else unset
+    if access_key or secret_key:
+        if not (access_key and secret_key):
+            raise ValidationError(
+                "access_key and secret_key must be given together",
+                field="secret_key" if access_key else "access_key",
+            )
+        return Setting(access_key, "argument"), Setting(secret_key, "argument"), token
+    for ak_name, sk_name in _ENV_KEY_PAIRS:
+        ak, sk = env.get(ak_name), env.get(sk_name)
+        if not (ak or sk):
+            continue
+        if not (ak and sk):
+            present, absent = (ak_name, sk_name) if ak else (sk_name, ak_name)
+            raise ValidationError(f"environment variable {present} is set but {absent} is not")
+        if token is unset and env.get(_ENV_TOKEN):
+            token = Setting(env[_ENV_TOKEN], f"env:{_ENV_TOKEN}")
+        return Setting(ak, f"env:{ak_name}"), Setting(sk, f"env:{sk_name}"), token
+    if "ak" in file or "sk" in file:
+        if not ("ak" in file and "sk" in file):
+            raise ValidationError(f"config file {path}: has only one of 'ak' and 'sk'")
+        return Setting(file["ak"], f"file:{path}"), Setting(file["sk"], f"file:{path}"), token
+    return unset, unset, token
+
+
+def _first(argument: str | None, env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    """(value, source) from the argument or the first non-empty variable."""
+    if argument:
+        return argument, "argument"
+    for name in names:
+        if env.get(name):
+            return env[name], f"env:{name}"
+    return None
+
+
+def default_config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """``$VOLC_CONFIG_FILE`` if set, else ``~/.volc/config``."""
+    env = os.environ if environ is None else environ
+    if env.get(_ENV_CONFIG_FILE):
+        return _expand(env[_ENV_CONFIG_FILE], env)
+    return _home(env) / ".volc" / "config"
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env["HOME"]) if env.get("HOME") else Path.home()
+
+
+def _expand(path: str | Path, env: Mapping[str, str]) -> Path:
+    # Expand "~" against the given environment, not the process's: keeps an injected environ honest.
+    text = str(path)
+    if text == "~" or text.startswith("~/"):
+        return _home(env) / text[2:]
+    return Path(text)
+
+
+def resolve_settings(
+    *,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    session_token: str | None = None,
+    region: str | None = None,
+    endpoint: str | None = None,
+    inner_host: str | None = None,
+    data_dir: str | Path | None = None,
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Resolve every setting (arguments > env > config file > defaults). Empty strings count as unset.
+
+    Raises :class:`~volcengine_ml_platform.errors.ValidationError` for a malformed config file or
+    endpoint, or half a key pair.
+    """
+    env = os.environ if environ is None else environ
+    path = _expand(config_file, env) if config_file else default_config_file(env)
+    file = _read_file(path)
+    file_source = f"file:{path}"
+
+    ak, sk, token = _resolve_keys(access_key, secret_key, session_token, env, file, path)
+
+    found = _first(region, env, _ENV_REGION)
+    if found is None and "region" in file:
+        found = file["region"], file_source
+    region_setting = Setting(*found) if found else Setting(DEFAULT_REGION, "default")
+
+    found = _first(endpoint, env, (_ENV_ENDPOINT,))
+    if found is None and "endpoint" in file:
+        found = file["endpoint"], file_source
+    endpoint_setting: Setting[str | None] = Setting(None, "default")
+    if found:
+        value, source = found
+        endpoint_setting = Setting(normalize_endpoint(value, where=source), source)
+
+    found = _first(inner_host, env, (_ENV_INNER_HOST,))
+    inner_setting: Setting[str | None] = Setting(*found) if found else Setting(None, "default")
+
+    data_arg = str(data_dir) if data_dir else None
+    found = _first(data_arg, env, (_ENV_DATA_DIR,))
+    data_setting = (
+        Setting(_expand(found[0], env), found[1])
+        if found
+        else Setting(_home(env) / ".volc" / "ml_platform", "default")
+    )
+
+    return Settings(
+        access_key=ak,
+        secret_key=sk,
+        session_token=token,
+        region=region_setting,
+        endpoint=endpoint_setting,
+        inner_host=inner_setting,
+        data_dir=data_setting,
+        config_file=path,
+    )
