@@ -29,8 +29,13 @@ format_checker = FormatChecker()
 def _is_json_string(value: object) -> bool:
     # Metrics' Params and MetricsData are strings that must themselves hold valid JSON.
     if isinstance(value, str):
-        json.loads(value)
+        json.loads(value, parse_constant=_reject_constant)
     return True
+
+
+def _reject_constant(name: str) -> object:
+    # json.loads accepts NaN and Infinity, which are not JSON.
+    raise ValueError(f"{name} is not JSON")
 
 
 @cache
@@ -46,12 +51,27 @@ def _registry() -> Registry[Any]:
     return Registry().with_resource(_ROOT, Resource.from_contents(document(), default_specification=DRAFT4))
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+    # The document's patterns are ECMA-262 regexes, where `$` only matches at the very end. Python's
+    # `$` also matches before a final newline, which would let "m-20210812150750-w54j6\n" through.
+    if isinstance(instance, str) and not re.search(_anchor_end(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _anchor_end(pattern: str) -> str:
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
+
+
+_Validator = jsonschema.validators.extend(Draft4Validator, {"pattern": _ecma_pattern})
+
+
 @cache
 def validator(schema_name: str) -> Draft4Validator:
     """A validator for ``#/components/schemas/<schema_name>``."""
     if schema_name not in document()["components"]["schemas"]:
         raise KeyError(f"no schema {schema_name!r} in the document")
-    return Draft4Validator(
+    return _Validator(
         {"$ref": f"{_ROOT}#/components/schemas/{schema_name}"},
         registry=_registry(),
         format_checker=format_checker,
