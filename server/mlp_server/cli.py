@@ -1,0 +1,89 @@
+"""``mlp serve`` and ``mlp account``: run and administer a local platform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .settings import ServerSettings
+
+DEFAULT_DATA_DIR = Path("~/.volc/ml_platform")
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run a local ml_platform server over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--data-dir", type=Path, default=None,
+                       help="data folder (default $VOLC_ML_PLATFORM_DATA_DIR or ~/.volc/ml_platform)")
+    serve.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    account = sub.add_parser("account", help="administer the local platform's accounts and keys")
+    account_sub = account.add_subparsers(dest="account_command", required=True)
+    add = account_sub.add_parser("add", help="create an account (or add a key to one) and print its keys")
+    add.add_argument("--account-id", type=int, required=True)
+    add.add_argument("--user-id", type=int, default=1)
+    add.add_argument("--name", default="")
+    add.add_argument("--admin", action="store_true", help="allow AdminGetSecureToken with these keys")
+    add.add_argument("--data-dir", type=Path, default=None)
+    add.add_argument("--database-url", default=None)
+    add.set_defaults(func=cmd_account_add)
+    lst = account_sub.add_parser("list", help="list accounts")
+    lst.add_argument("--data-dir", type=Path, default=None)
+    lst.add_argument("--database-url", default=None)
+    lst.set_defaults(func=cmd_account_list)
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    import os
+
+    data_dir = args.data_dir or Path(os.environ.get("VOLC_ML_PLATFORM_DATA_DIR") or DEFAULT_DATA_DIR)
+    overrides = {"database_url": args.database_url} if args.database_url else {}
+    return ServerSettings.from_env(data_dir.expanduser(), **overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .platform import build_app
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    app = build_app(settings)
+    print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
+    # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.db_url)
+    try:
+        store.create_account(args.account_id, args.user_id, args.name, is_admin=args.admin, exist_ok=True)
+        ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=args.admin)
+    finally:
+        store.close()
+    print(json.dumps({"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk,
+                      "admin": args.admin}, indent=2))
+    return 0
+
+
+def cmd_account_list(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    store = Store(_settings(args).db_url)
+    try:
+        for acc in store.list_accounts():
+            print(f"{acc.account_id}\tuser {acc.user_id}\t{'admin' if acc.is_admin else '-'}\t{acc.name}")
+    finally:
+        store.close()
+    return 0

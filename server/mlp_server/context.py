@@ -1,0 +1,40 @@
+"""What a handler knows about the request it serves, and the platform it runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from volcengine_ml_platform.transfer.base import ObjectStore
+
+from .settings import ServerSettings
+from .store import Store
+from .tokens import TokenIssuer
+
+
+@dataclass
+class Platform:
+    """The long-lived parts shared by every request."""
+
+    settings: ServerSettings
+    store: Store
+    objects: ObjectStore
+    tokens: TokenIssuer
+    clock: Callable[[], datetime]
+    # How clients reach the object store: file:///... (folder store) or the S3 endpoint URL
+    objects_endpoint: str
+
+    def bucket_for(self, account_id: int) -> str:
+        """One bucket per account and region, as on the real service."""
+        return f"ml-platform-auto-created-required-{account_id}-{self.settings.region}"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the request acts for (after signature or token checks)."""
+
+    account_id: int
+    user_id: int
+    is_admin: bool
+    access_key: str | None = None

@@ -1,0 +1,54 @@
+"""The documented response envelope: ``{"ResponseMetadata": {...}, "Result": {...}}`` or an error."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from .errors import ApiError
+
+API_VERSION = "2021-07-01"
+SERVICE = "ml_platform"
+
+
+def new_request_id(now: datetime | None = None) -> str:
+    """``yyyymmddHHMMSS`` followed by hex, like ``2021091410551801022514606301199F07``."""
+    moment = now or datetime.now(UTC)
+    return moment.strftime("%Y%m%d%H%M%S") + secrets.token_hex(10).upper()
+
+
+@dataclass
+class Meta:
+    """What every envelope repeats about the request."""
+
+    request_id: str
+    action: str
+    region: str
+    version: str = API_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "RequestId": self.request_id,
+            "Action": self.action,
+            "Version": self.version,
+            "Service": SERVICE,
+            "Region": self.region,
+        }
+
+
+def success(meta: Meta, result: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"ResponseMetadata": meta.to_dict(), "Result": result}, headers=_headers(meta))
+
+
+def failure(meta: Meta, error: ApiError) -> JSONResponse:
+    body = meta.to_dict()
+    body["Error"] = {"Code": error.code, "CodeN": error.code_n, "Message": error.message}
+    return JSONResponse({"ResponseMetadata": body}, status_code=error.status, headers=_headers(meta))
+
+
+def _headers(meta: Meta) -> dict[str, str]:
+    return {"X-Tt-Logid": meta.request_id}

@@ -1,0 +1,45 @@
+"""Action handlers. Most actions map one to one onto a store method of the same name; the few that
+need more than the store (object storage, tokens) have their own module here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..context import Caller, Platform
+from . import models, storage, tokens
+
+Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
+
+SPECIAL: dict[str, Handler] = {
+    "CreateModel": models.create_model,
+    "InnerCreateModel": models.create_model,
+    "GetTOSUploadPath": storage.get_tos_upload_path,
+    "InnerGetTOSUploadPath": storage.get_tos_upload_path,
+    "AdminGetSecureToken": tokens.admin_get_secure_token,
+    "GetSTSToken": tokens.get_sts_token,
+}
+
+
+def _store_method(action: str) -> str:
+    name = action.removeprefix("Inner")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def handler_for(action: str) -> Handler:
+    """The handler of ``action``; the inner twins share their public action's store method."""
+    if action in SPECIAL:
+        return SPECIAL[action]
+    method = _store_method(action)
+
+    def call_store(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = getattr(platform.store, method)(caller.account_id, body)
+        return result
+
+    return call_store
+
+
+def missing_handlers(actions: list[str], store: object) -> list[str]:
+    """Actions of the document that nothing here can serve (checked at start-up and in tests)."""
+    return [a for a in actions if a not in SPECIAL and not callable(getattr(store, _store_method(a), None))]

@@ -1,0 +1,26 @@
+"""CreateModel (both doors): the store writes the model, after the version's Path is checked here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Caller, Platform
+from ..errors import ApiError, invalid
+
+
+def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    if "ModelID" not in body and not body.get("ModelName"):
+        raise ApiError("MissingParameter", "ModelName is required when ModelID is not given (a new model)")
+    check_path(platform, caller, body["VersionInfo"]["Path"])
+    result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+    return result
+
+
+def check_path(platform: Platform, caller: Caller, path: str) -> None:
+    """A version's Path must point inside the caller's bucket, at objects that exist."""
+    bucket, _, prefix = path.removeprefix("tos://").partition("/")
+    own = platform.bucket_for(caller.account_id)
+    if bucket != own:
+        raise invalid("VersionInfo.Path", f"{path} is outside your bucket tos://{own}/ (see GetTOSUploadPath)")
+    if not prefix or next(iter(platform.objects.list_objects(bucket, prefix)), None) is None:
+        raise invalid("VersionInfo.Path", f"no objects found under {path}; upload the model files first")

@@ -1,0 +1,51 @@
+"""AdminGetSecureToken (admin keys only) and GetSTSToken (inner, with a secure token)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from ..context import Caller, Platform
+from ..errors import ApiError
+
+
+def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    if not caller.is_admin:
+        raise ApiError("AccessDenied", "AdminGetSecureToken needs an administrator's access key")
+    account_id, user_id = body["AccountId"], body["UserId"]
+    if platform.store.get_account(account_id) is None:
+        raise ApiError("NotFound", f"account {account_id} does not exist on this platform (`mlp account add`)")
+    token, expires = platform.tokens.issue(
+        account_id, user_id, timedelta(seconds=body["TimeToLive"]), platform.clock()
+    )
+    return {"Token": token, "ExpiredTime": expires.isoformat()}
+
+
+def get_sts_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    """Object-storage credentials for the token's account.
+
+    With an S3-compatible store these are the store's own credentials (the local platform cannot mint
+    scoped ones for an arbitrary S3 server). With the folder store they are derived placeholders: the
+    client writes the folder directly, and only the folder's file permissions protect it.
+    """
+    duration = int(body.get("Duration", 3600))
+    expires = (platform.clock() + timedelta(seconds=duration)).replace(microsecond=0)
+    s3 = platform.settings.s3
+    if s3 is not None:
+        # Long-lived keys of the store: no session token to send along.
+        ak, sk, session = s3.access_key, s3.secret_key, ""
+    else:
+        seed = hmac.new(platform.settings.token_secret(), f"sts:{caller.account_id}".encode(), hashlib.sha256)
+        ak, sk = "STSLOCAL" + seed.hexdigest()[:16].upper(), seed.hexdigest()[16:]
+        session, _ = platform.tokens.issue(
+            caller.account_id, caller.user_id, timedelta(seconds=duration), platform.clock()
+        )
+    return {
+        "AccessKeyId": ak,
+        "SecretAccessKey": sk,
+        "SessionToken": session,
+        "ExpiredTime": expires.isoformat(),
+        "Endpoint": platform.objects_endpoint,
+    }

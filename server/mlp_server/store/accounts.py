@@ -1,0 +1,103 @@
+"""Accounts and their access keys, for the signature check and the token issuer."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from mlp_server.errors import ApiError, not_found
+
+from .base import StoreBase
+from .schema import AccessKeyRow, AccountRow
+
+AK_PREFIX = "AKLT"
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    account_id: int
+    user_id: int
+    name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    ak: str
+    sk: str
+    account_id: int
+    user_id: int
+    is_admin: bool
+    created: datetime
+
+
+class AccountsMixin(StoreBase):
+    def create_account(
+        self, account_id: int, user_id: int, name: str = "", is_admin: bool = False, *, exist_ok: bool = False
+    ) -> AccountRecord:
+        """A tenant. An existing ``account_id`` is Conflict, or returned as stored if ``exist_ok``."""
+        with self._write() as session:
+            row = session.get(AccountRow, account_id)
+            if row is not None:
+                if not exist_ok:
+                    raise ApiError("Conflict", f"account {account_id} already exists")
+            else:
+                row = AccountRow(
+                    account_id=account_id, user_id=user_id, name=name, is_admin=is_admin, created=self._now()
+                )
+                session.add(row)
+            return _account(row)
+
+    def add_access_key(self, account_id: int, user_id: int, is_admin: bool = False) -> tuple[str, str]:
+        """A new random key pair ``(ak, sk)`` for an existing account."""
+        ak = AK_PREFIX + secrets.token_urlsafe(21)  # 28 characters
+        sk = secrets.token_urlsafe(30)  # 40 characters
+        self.add_access_key_explicit(ak, sk, account_id, user_id, is_admin)
+        return ak, sk
+
+    def add_access_key_explicit(
+        self, ak: str, sk: str, account_id: int, user_id: int, is_admin: bool = False
+    ) -> KeyRecord:
+        """Store a given key pair (e.g. from the environment). Idempotent: an existing ``ak`` is
+        overwritten, so that a restart with changed settings takes effect."""
+        with self._write() as session:
+            if session.get(AccountRow, account_id) is None:
+                raise not_found("Account", account_id)
+            row = session.get(AccessKeyRow, ak)
+            if row is None:
+                row = AccessKeyRow(ak=ak, created=self._now())
+                session.add(row)
+            row.sk, row.account_id, row.user_id, row.is_admin = sk, account_id, user_id, is_admin
+            return _key(row)
+
+    def lookup_access_key(self, ak: str) -> KeyRecord | None:
+        with self._read() as session:
+            row = session.get(AccessKeyRow, ak)
+            return None if row is None else _key(row)
+
+    def get_account(self, account_id: int) -> AccountRecord | None:
+        with self._read() as session:
+            row = session.get(AccountRow, account_id)
+            return None if row is None else _account(row)
+
+    def list_accounts(self) -> list[AccountRecord]:
+        with self._read() as session:
+            return [
+                _account(row) for row in session.scalars(select(AccountRow).order_by(AccountRow.account_id))
+            ]
+
+    def is_empty(self) -> bool:
+        """True until the first account exists (the server then bootstraps one)."""
+        with self._read() as session:
+            return session.scalar(select(AccountRow.account_id).limit(1)) is None
+
+
+def _account(row: AccountRow) -> AccountRecord:
+    return AccountRecord(row.account_id, row.user_id, row.name, row.is_admin)
+
+
+def _key(row: AccessKeyRow) -> KeyRecord:
+    return KeyRecord(row.ak, row.sk, row.account_id, row.user_id, row.is_admin, row.created)

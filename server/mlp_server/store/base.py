@@ -1,0 +1,79 @@
+"""What every resource module shares: the engine, one session per call, fresh ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import URL, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlp_server.errors import ApiError
+
+from .engine import create_store_engine, writer
+from .ids import new_id, utcnow
+from .schema import Base
+
+# A request body / a Result, with the wire's PascalCase keys.
+Body = Mapping[str, Any]
+Result = dict[str, Any]
+
+_Row = TypeVar("_Row", bound=Base)
+_ID_ATTEMPTS = 8
+
+
+class StoreBase:
+    """Owns the engine; safe to share across threads (sessions are per call, never shared)."""
+
+    def __init__(self, url: str | URL, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._engine = create_store_engine(url)
+        write_engine = writer(self._engine)
+        with write_engine.begin() as conn:
+            Base.metadata.create_all(conn)
+        self._reader = sessionmaker(self._engine, expire_on_commit=False)
+        self._writer = sessionmaker(write_engine, expire_on_commit=False)
+        self._clock = clock
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _now(self) -> datetime:
+        return self._clock().astimezone(UTC)
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only transaction: one consistent snapshot for a page and its Total."""
+        with self._reader.begin() as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One transaction per write: committed on success, rolled back on any error."""
+        with self._writer.begin() as session:
+            yield session
+
+
+def insert_with_new_id(session: Session, prefix: str, now: datetime, build: Callable[[str], _Row]) -> _Row:
+    """Insert ``build(id)`` under a fresh random id, retrying on the rare collision.
+
+    Each attempt runs in a SAVEPOINT so that a collision does not spoil the caller's transaction.
+    """
+    for _ in range(_ID_ATTEMPTS):
+        row = build(new_id(prefix, now))
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            identity = type(row).__mapper__.primary_key_from_instance(row)
+            if session.get(type(row), identity) is None:
+                raise  # not an id collision
+            continue
+        return row
+    raise ApiError("InternalError", f"could not allocate a unique {prefix}- id")

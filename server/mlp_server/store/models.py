@@ -1,0 +1,302 @@
+"""Models and their versions: CreateModel, Get/List/Update/DeleteModel, the version actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from mlp_server.errors import invalid, not_found
+
+from .base import Body, Result, StoreBase, insert_with_new_id
+from .ids import version_id, wire_time
+from .paging import Page, SortKeys, chunked, contains, fetch_page
+from .schema import ModelRow, VersionRow
+
+MODEL_SORTS: SortKeys = {
+    "CreateTime": (ModelRow.create_time, ModelRow.id),
+    "ModelName": (ModelRow.name, ModelRow.create_time, ModelRow.id),
+}
+VERSION_SORTS: SortKeys = {
+    "CreateTime": (VersionRow.create_time, VersionRow.version),
+    "ModelVersion": (VersionRow.version,),
+}
+DEFAULT_SOURCE_TYPE = "TOS"
+
+
+class ModelsMixin(StoreBase):
+    def create_model(self, account_id: int, body: Body) -> Result:
+        """Register a version: of a new model, or of the model named by ``ModelID``.
+
+        Without ``ModelID`` a model is created (``ModelName``, ``VersionInfo.ModelFormat`` and
+        ``VersionInfo.ModelType`` required) and gets version 1. With ``ModelID`` the model's own
+        fields (``ModelName``, ``ModelCategory``) in the body are ignored, the stored ones stay
+        (UpdateModel renames), and an omitted ModelFormat/ModelType is inherited from the model's
+        latest existing version. ``VersionInfo.Path`` is always required; SourceType defaults to TOS.
+        Result: ``{"ModelID", "VersionInfo": {"ModelVersionID", "ModelVersion"}}``.
+        """
+        info: Body = body.get("VersionInfo") or {}
+        if not info.get("Path"):
+            raise invalid("VersionInfo.Path", "is required")
+        now = self._now()
+        with self._write() as session:
+            model_id = body.get("ModelID")
+            if model_id is None:
+                model_id, number = self._insert_model(session, account_id, body, now), 1
+                inherited = None
+            else:
+                number = _take_version_number(session, account_id, model_id)
+                inherited = session.scalars(
+                    select(VersionRow)
+                    .where(VersionRow.model_id == model_id)
+                    .order_by(VersionRow.version.desc())
+                    .limit(1)
+                ).first()
+            row = _version_row(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
+            session.add(row)
+        return {"ModelID": model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": number}}
+
+    def get_model(self, account_id: int, body: Body) -> Result:
+        with self._read() as session:
+            model = _owned_model(session, account_id, body["ModelID"])
+            return _model_item(model, _version_stats(session, [model.id]))
+
+    def list_models(self, account_id: int, body: Body) -> Result:
+        """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
+        page = Page.from_body(body, MODEL_SORTS)
+        where: list[ColumnElement[bool]] = [ModelRow.account_id == account_id]
+        if (name := body.get("ModelName")) is not None:
+            where.append(ModelRow.name == name)
+        if (name_part := body.get("ModelNameContains")) is not None:
+            where.append(contains(ModelRow.name, name_part))
+        if (id_part := body.get("IdContains")) is not None:
+            where.append(contains(ModelRow.id, id_part))
+        with self._read() as session:
+            total, models = fetch_page(session, ModelRow, where, page, MODEL_SORTS)
+            stats = _version_stats(session, [m.id for m in models])
+        return {"Total": total, "List": [_model_item(m, stats) for m in models]}
+
+    def update_model(self, account_id: int, body: Body) -> Result:
+        with self._write() as session:
+            model = _owned_model(session, account_id, body["ModelID"])
+            if (name := body.get("ModelName")) is not None:
+                model.name = name
+        return {"ModelID": model.id}
+
+    def delete_model(self, account_id: int, body: Body) -> Result:
+        """Deletes the model and all its versions; perf jobs and services that used them stay."""
+        with self._write() as session:
+            model = _owned_model(session, account_id, body["ModelID"])
+            session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
+            session.delete(model)
+        return {"ModelID": model.id}
+
+    def get_model_next_version(self, account_id: int, body: Body) -> Result:
+        """``{"ModelVersion": n}``: what the next registration gets (1 without ModelID)."""
+        model_id = body.get("ModelID")
+        if model_id is None:
+            return {"ModelVersion": 1}
+        with self._read() as session:
+            next_version = session.scalar(select(ModelRow.next_version).where(*_owned(account_id, model_id)))
+        if next_version is None:
+            raise not_found("Model", model_id)
+        return {"ModelVersion": next_version}
+
+    def list_model_versions(self, account_id: int, body: Body) -> Result:
+        """Versions of ``ModelID`` (unknown -> NotFound); ModelVersion filters one number."""
+        model_id = body.get("ModelID")
+        if model_id is None:
+            raise invalid("ModelID", "is required")
+        page = Page.from_body(body, VERSION_SORTS)
+        where: list[ColumnElement[bool]] = [
+            VersionRow.model_id == model_id,
+            VersionRow.account_id == account_id,
+        ]
+        if (number := body.get("ModelVersion")) is not None:
+            where.append(VersionRow.version == _version_number(number))
+        with self._read() as session:
+            _owned_model(session, account_id, model_id)
+            total, versions = fetch_page(session, VersionRow, where, page, VERSION_SORTS)
+        return {"Total": total, "List": [_version_item(v) for v in versions]}
+
+    def get_model_version(self, account_id: int, body: Body) -> Result:
+        with self._read() as session:
+            return _version_item(owned_version(session, account_id, body["ModelVersionID"]))
+
+    def update_model_version(self, account_id: int, body: Body) -> Result:
+        """Changes only the fields given (Description, TensorConfig, MetricsList)."""
+        with self._write() as session:
+            version = owned_version(session, account_id, body["ModelVersionID"])
+            if (description := body.get("Description")) is not None:
+                version.description = description
+            if (tensor_config := body.get("TensorConfig")) is not None:
+                version.tensor_config = tensor_config
+            if (metrics := body.get("MetricsList")) is not None:
+                version.metrics_list = metrics
+        return {"ModelVersionID": version.id}
+
+    def delete_model_version(self, account_id: int, body: Body) -> Result:
+        """Its number is not reused: the model's counter never goes back."""
+        with self._write() as session:
+            version = owned_version(session, account_id, body["ModelVersionID"])
+            session.delete(version)
+        return {"ModelVersionID": version.id}
+
+    def _insert_model(self, session: Session, account_id: int, body: Body, now: datetime) -> str:
+        name = body.get("ModelName")
+        if not name:
+            raise invalid("ModelName", "is required to register a new model (no ModelID)")
+        model = insert_with_new_id(
+            session,
+            "m",
+            now,
+            lambda new: ModelRow(
+                id=new,
+                account_id=account_id,
+                name=name,
+                category=body.get("ModelCategory"),
+                dataset_id=body.get("DatasetID"),
+                next_version=2,
+                create_time=now,
+            ),
+        )
+        return model.id
+
+
+def _owned(account_id: int, model_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return ModelRow.id == model_id, ModelRow.account_id == account_id
+
+
+def _owned_model(session: Session, account_id: int, model_id: str) -> ModelRow:
+    model = session.get(ModelRow, model_id)
+    if model is None or model.account_id != account_id:
+        raise not_found("Model", model_id)
+    return model
+
+
+def owned_version(session: Session, account_id: int, model_version_id: str) -> VersionRow:
+    """The version if ``account_id`` owns it; NotFound otherwise (also used by perf and services)."""
+    version = session.get(VersionRow, model_version_id)
+    if version is None or version.account_id != account_id:
+        raise not_found("ModelVersion", model_version_id)
+    return version
+
+
+def _take_version_number(session: Session, account_id: int, model_id: str) -> int:
+    """Atomically hand out the model's next version number (the row stays locked until commit)."""
+    if session.get_bind().dialect.update_returning:
+        taken = session.execute(
+            update(ModelRow)
+            .where(*_owned(account_id, model_id))
+            .values(next_version=ModelRow.next_version + 1)
+            .returning(ModelRow.next_version),
+            execution_options={"synchronize_session": False},
+        ).scalar_one_or_none()
+        if taken is None:
+            raise not_found("Model", model_id)
+        return taken - 1
+    current = session.scalar(
+        select(ModelRow.next_version).where(*_owned(account_id, model_id)).with_for_update()
+    )
+    if current is None:
+        raise not_found("Model", model_id)
+    session.execute(
+        update(ModelRow).where(ModelRow.id == model_id).values(next_version=current + 1),
+        execution_options={"synchronize_session": False},
+    )
+    return current
+
+
+def _version_row(
+    account_id: int,
+    model_id: str,
+    number: int,
+    info: Body,
+    inherited: VersionRow | None,
+    dataset_id: str | None,
+    now: datetime,
+) -> VersionRow:
+    model_format = info.get("ModelFormat") or (inherited.model_format if inherited else None)
+    model_type = info.get("ModelType") or (inherited.model_type if inherited else None)
+    if not model_format:
+        raise invalid("VersionInfo.ModelFormat", "is required (the model has no version to inherit it from)")
+    if not model_type:
+        raise invalid("VersionInfo.ModelType", "is required (the model has no version to inherit it from)")
+    return VersionRow(
+        id=version_id(model_id, number),
+        model_id=model_id,
+        account_id=account_id,
+        version=number,
+        model_format=model_format,
+        model_type=model_type,
+        path=info["Path"],
+        source_type=info.get("SourceType") or DEFAULT_SOURCE_TYPE,
+        description=info.get("Description") or "",
+        tensor_config=info.get("TensorConfig"),
+        metrics_list=info.get("MetricsList"),
+        model_tags=info.get("ModelTags"),
+        base_model_version_id=info.get("BaseModelVersionID"),
+        source_id=info.get("SourceId"),
+        dataset_id=dataset_id,
+        create_time=now,
+    )
+
+
+def _version_number(value: object) -> int:
+    """ModelVersion arrives as an int or, from the Python API, as its string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise invalid("ModelVersion", f"must be a version number, got {value!r}")
+
+
+def _version_stats(session: Session, model_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """model id -> (number of existing versions, highest existing version number)."""
+    stats: dict[str, tuple[int, int]] = {}
+    for batch in chunked(model_ids):
+        rows = session.execute(
+            select(VersionRow.model_id, func.count(), func.max(VersionRow.version))
+            .where(VersionRow.model_id.in_(batch))
+            .group_by(VersionRow.model_id)
+        )
+        stats.update({model_id: (count, highest) for model_id, count, highest in rows})
+    return stats
+
+
+def _model_item(model: ModelRow, stats: dict[str, tuple[int, int]]) -> Result:
+    """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
+    count, highest = stats.get(model.id, (0, 0))
+    item: Result = {"ModelID": model.id, "ModelName": model.name}
+    if model.category is not None:
+        item["ModelCategory"] = model.category
+    item["CreateTime"] = wire_time(model.create_time)
+    item["ModelVersionsCount"] = count
+    if count:
+        item["LatestVersion"] = str(highest)
+    return item
+
+
+def _version_item(version: VersionRow) -> Result:
+    item: Result = {
+        "ModelVersionID": version.id,
+        "ModelVersion": version.version,
+        "ModelFormat": version.model_format,
+        "ModelType": version.model_type,
+        "Path": version.path,
+        "Description": version.description,
+        "SourceType": version.source_type,
+        "CreateTime": wire_time(version.create_time),
+        # The platform's answer for a version registered without one (seed example).
+        "TensorConfig": version.tensor_config if version.tensor_config is not None else {"Inputs": []},
+    }
+    optional = {
+        "MetricsList": version.metrics_list,
+        "ModelTags": version.model_tags,
+        "BaseModelVersionID": version.base_model_version_id,
+        "SourceId": version.source_id,
+    }
+    item.update({key: value for key, value in optional.items() if value is not None})
+    return item

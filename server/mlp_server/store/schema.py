@@ -1,0 +1,183 @@
+"""Tables. Every tenant-owned row carries ``account_id``; the indexes serve the list queries.
+
+Resource rows do not reference ``accounts``: the inner API acts for accounts named by a secure
+token, which need not have access keys here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+_ID = String(64)
+_NAME = String(255)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (microseconds kept, sorts as text on SQLite), returns aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, Any: JSON}
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    __table_args__ = (
+        Index("ix_models_account_time", "account_id", "create_time", "id"),
+        # Serves both SortBy=ModelName and an exact ModelName filter sorted by CreateTime.
+        Index("ix_models_account_name", "account_id", "name", "create_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(_NAME)
+    category: Mapped[str | None] = mapped_column(String(64))
+    dataset_id: Mapped[str | None] = mapped_column(_NAME)
+    # The number the next registration gets; only ever incremented, so numbers are never reused.
+    next_version: Mapped[int] = mapped_column(Integer)
+    create_time: Mapped[datetime]
+
+
+class VersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+        Index("ix_model_versions_model_time", "model_id", "create_time", "version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    model_id: Mapped[str] = mapped_column(_ID, ForeignKey("models.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    model_format: Mapped[str] = mapped_column(String(64))
+    model_type: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(Text)
+    source_type: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    tensor_config: Mapped[Any | None]
+    metrics_list: Mapped[Any | None]
+    model_tags: Mapped[Any | None]
+    base_model_version_id: Mapped[str | None] = mapped_column(String(96))
+    source_id: Mapped[str | None] = mapped_column(_ID)
+    dataset_id: Mapped[str | None] = mapped_column(_NAME)
+    create_time: Mapped[datetime]
+
+
+class PerfJobRow(Base):
+    __tablename__ = "perf_jobs"
+    __table_args__ = (
+        Index("ix_perf_jobs_account_time", "account_id", "create_time", "id"),
+        Index("ix_perf_jobs_account_version", "account_id", "model_version_id"),
+    )
+
+    # No foreign key to model_versions: a job's history outlives the version it measured.
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    model_version_id: Mapped[str] = mapped_column(String(96))
+    job_type: Mapped[str] = mapped_column(String(32))
+    tensor_config: Mapped[Any]
+    tensor_config_id: Mapped[str] = mapped_column(_ID)
+    job_params: Mapped[Any]
+    create_time: Mapped[datetime]
+
+
+class PerfTaskRow(Base):
+    __tablename__ = "perf_tasks"
+    __table_args__ = (
+        Index("ix_perf_tasks_job_status", "job_id", "status"),
+        Index("ix_perf_tasks_account_time", "account_id", "create_time", "id"),
+        Index("ix_perf_tasks_status_time", "status", "create_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    job_id: Mapped[str] = mapped_column(_ID, ForeignKey("perf_jobs.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    model_version_id: Mapped[str] = mapped_column(String(96))
+    task_type: Mapped[str] = mapped_column(String(32))
+    flavor_id: Mapped[str] = mapped_column(String(64))
+    convert_type: Mapped[str] = mapped_column(String(64))
+    convert_precision: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    # Filled by the perf worker when the task ends.
+    result_json: Mapped[Any | None]
+    message: Mapped[str | None] = mapped_column(Text)
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+
+
+class ServiceRow(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name", name="uq_services_account_name"),
+        Index("ix_services_account_time", "account_id", "create_time", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(_NAME)
+    service_version_id: Mapped[str] = mapped_column(_ID)
+    # What was deployed, copied at deploy time: it stays describable if the version is deleted.
+    model_id: Mapped[str] = mapped_column(_ID)
+    model_version_id: Mapped[str] = mapped_column(String(96))
+    model_version: Mapped[int] = mapped_column(Integer)
+    model_type: Mapped[str] = mapped_column(String(128))
+    model_path: Mapped[str] = mapped_column(Text)
+    model_name: Mapped[str] = mapped_column(_NAME)
+    flavor_id: Mapped[str] = mapped_column(String(64))
+    image_id: Mapped[str] = mapped_column(Text)
+    envs: Mapped[Any]
+    replicas: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    endpoint_url: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(_NAME)
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[datetime]
+
+
+class AccessKeyRow(Base):
+    __tablename__ = "access_keys"
+    __table_args__ = (Index("ix_access_keys_account", "account_id"),)
+
+    ak: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Kept in clear: verifying an HMAC signature needs the secret itself.
+    sk: Mapped[str] = mapped_column(String(256))
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.account_id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    is_admin: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[datetime]

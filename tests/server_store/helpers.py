@@ -1,0 +1,110 @@
+"""Builders shared by the store tests (plain functions; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlp_server.store import Store
+
+ACCOUNT = 2100000050
+OTHER_ACCOUNT = 2100000051
+BASE_TIME = datetime(2021, 8, 12, 7, 7, 50, tzinfo=UTC)
+
+PERF_TENSOR_CONFIG: dict[str, Any] = {
+    "Inputs": [
+        {
+            "TensorName": "input:0",
+            "DType": "FLOAT",
+            "Shape": {"MinShape": [1, 28, 28, 1], "MaxShape": [8, 28, 28, 1]},
+        }
+    ]
+}
+
+
+class FakeClock:
+    """The store's clock, set by the test: exact times, ties on purpose."""
+
+    def __init__(self, start: datetime = BASE_TIME) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+
+    def tick(self, seconds: float = 1.0) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def version_info(**overrides: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "ModelFormat": "SavedModel",
+        "ModelType": "TensorFlow:2.4",
+        "Path": "tos://bucket/m/1/",
+    }
+    info.update(overrides)
+    return info
+
+
+def register(
+    store: Store,
+    account_id: int = ACCOUNT,
+    *,
+    name: str = "model",
+    model_id: str | None = None,
+    **info: Any,
+) -> tuple[str, int]:
+    """CreateModel; returns (ModelID, ModelVersion)."""
+    body: dict[str, Any] = {"ModelName": name, "VersionInfo": version_info(**info)}
+    if model_id is not None:
+        body["ModelID"] = model_id
+    result = store.create_model(account_id, body)
+    version = result["VersionInfo"]["ModelVersion"]
+    assert result["VersionInfo"]["ModelVersionID"] == f"{result['ModelID']}-{version}"
+    return result["ModelID"], version
+
+
+def perf_job(
+    store: Store,
+    model_version_id: str,
+    flavors: list[str],
+    account_id: int = ACCOUNT,
+    job_type: str = "PERF_ONLY",
+    **params: Any,
+) -> dict[str, Any]:
+    body = {
+        "ModelVersionID": model_version_id,
+        "TensorConfig": PERF_TENSOR_CONFIG,
+        "JobType": job_type,
+        "JobParamsList": [{"FlavorIDList": flavors, **params}],
+    }
+    return store.create_perf_job(account_id, body)
+
+
+def task_ids(store: Store, job_id: str, account_id: int = ACCOUNT) -> list[str]:
+    tasks = store.list_perf_tasks(account_id, {"JobID": job_id, "Limit": 1000, "SortOrder": "Ascend"})["List"]
+    return [t["TaskID"] for t in tasks]
+
+
+def service_body(model_id: str, version: int, name: str = "svc", **deployment: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "Replicas": 1,
+        "FlavorID": "ml.g1e.large",
+        "Model": {"ModelID": model_id, "ModelVersionID": f"{model_id}-{version}"},
+        "ImageID": "machinelearning/tfserving:tf-cuda10.1",
+        "Envs": [{"Name": "A", "Value": "1"}],
+    }
+    spec.update(deployment)
+    return {"ServiceName": name, "ServiceDeployment": spec}
+
+
+def register_many(url: str, model_id: str, count: int) -> list[int]:
+    """Register ``count`` versions through a Store of its own (run in threads and processes)."""
+    store = Store(url)
+    try:
+        return [register(store, model_id=model_id)[1] for _ in range(count)]
+    finally:
+        store.close()

@@ -1,0 +1,150 @@
+"""Services: the deployment record and its status."""
+
+from __future__ import annotations
+
+import pytest
+from mlp_server.errors import ApiError
+from mlp_server.store import FLAVOR_IDS, Store
+
+from .helpers import ACCOUNT, register, service_body
+
+
+@pytest.fixture
+def model_id(store: Store) -> str:
+    model_id, _ = register(store, name="resnet", ModelType="PyTorch:1.9", Path="tos://b/resnet/1/")
+    return model_id
+
+
+def status(store: Store, service_id: str) -> tuple[str, str]:
+    deployment = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+    return deployment["Status"], deployment["EndpointURL"]
+
+
+def test_get_service_shape(store: Store, model_id: str) -> None:
+    body = service_body(model_id, 1, name="classifier", Replicas=2, Description="first")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    assert service_id.startswith("s-20210812070750-")
+    service = store.get_service(ACCOUNT, {"ServiceID": service_id})
+    version_id = service["ServiceDeployment"].pop("ServiceVersionID")
+    assert version_id.startswith("sv-")
+    assert service == {
+        "ServiceID": service_id,
+        "ServiceName": "classifier",
+        "ServiceDeployment": {
+            "Model": {
+                "ModelID": model_id,
+                "ModelVersionID": f"{model_id}-1",
+                "Version": "1",
+                "Type": "PyTorch:1.9",
+                "Path": "tos://b/resnet/1/",
+                "Name": "resnet",
+            },
+            "Status": "Pending",
+            "EndpointURL": "",
+            "Replicas": 2,
+            "Envs": [{"Name": "A", "Value": "1"}],
+            "FlavorID": "ml.g1e.large",
+            "ImageID": "machinelearning/tfserving:tf-cuda10.1",
+            "Description": "first",
+        },
+        "CreateTime": "2021-08-12T07:07:50+00:00",
+    }
+
+
+def test_defaults(store: Store, model_id: str) -> None:
+    body = {
+        "ServiceName": "bare",
+        "ServiceDeployment": {"FlavorID": "ml.c1i.large", "Model": {"ModelVersionID": f"{model_id}-1"}},
+    }
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    deployment = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+    assert (deployment["Replicas"], deployment["Envs"], deployment["ImageID"], deployment["Description"]) == (
+        1,
+        [],
+        "",
+        "",
+    )
+
+
+def test_life_cycle(store: Store, model_id: str) -> None:
+    service_id = store.create_service(ACCOUNT, service_body(model_id, 1))["ServiceID"]
+    store.set_service_status(service_id, "Running", "http://127.0.0.1:9000/v1/models/svc")
+    assert status(store, service_id) == ("Running", "http://127.0.0.1:9000/v1/models/svc")
+    store.start_service(ACCOUNT, {"ServiceID": service_id})  # already running: unchanged
+    assert status(store, service_id) == ("Running", "http://127.0.0.1:9000/v1/models/svc")
+    assert store.stop_service(ACCOUNT, {"ServiceID": service_id}) == {"ServiceID": service_id}
+    assert status(store, service_id) == ("Stopped", "")
+    assert store.start_service(ACCOUNT, {"ServiceID": service_id}) == {"ServiceID": service_id}
+    assert status(store, service_id) == ("Pending", "")
+    store.set_service_status(service_id, "Failed")
+    store.start_service(ACCOUNT, {"ServiceID": service_id})
+    assert status(store, service_id) == ("Pending", "")
+    assert store.delete_service(ACCOUNT, {"ServiceID": service_id}) == {"ServiceID": service_id}
+    with pytest.raises(ApiError) as caught:
+        store.get_service(ACCOUNT, {"ServiceID": service_id})
+    assert caught.value.code == "NotFound"
+
+
+def test_scaling(store: Store, model_id: str) -> None:
+    service_id = store.create_service(ACCOUNT, service_body(model_id, 1))["ServiceID"]
+    body = {"ServiceID": service_id, "Replicas": 3, "ChangeType": "ScalingService"}
+    assert store.update_service(ACCOUNT, body) == {"ServiceID": service_id}
+    assert store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Replicas"] == 3
+    with pytest.raises(ApiError) as caught:
+        store.update_service(ACCOUNT, {**body, "ChangeType": "RollingUpdate"})
+    assert caught.value.code == "InvalidParameter"
+    assert "RollingUpdate" in caught.value.message and "ScalingService" in caught.value.message
+    with pytest.raises(ApiError) as caught:
+        store.update_service(ACCOUNT, {"ServiceID": service_id, "ChangeType": "ScalingService"})
+    assert caught.value.code == "InvalidParameter"
+
+
+def test_unknown_flavor_is_invalid_parameter(store: Store, model_id: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        store.create_service(ACCOUNT, service_body(model_id, 1, FlavorID="ml.g9.giant"))
+    assert caught.value.code == "InvalidParameter"
+    assert "ml.g9.giant" in caught.value.message
+    assert all(flavor in caught.value.message for flavor in FLAVOR_IDS)
+    assert store.list_services(ACCOUNT, {})["Total"] == 0
+
+
+def test_the_version_must_exist_and_belong_to_the_model(store: Store, model_id: str) -> None:
+    other, _ = register(store, name="other")
+    with pytest.raises(ApiError) as caught:
+        store.create_service(ACCOUNT, service_body(model_id, 2))
+    assert caught.value.code == "NotFound"
+    body = service_body(model_id, 1)
+    body["ServiceDeployment"]["Model"]["ModelID"] = other
+    with pytest.raises(ApiError) as caught:
+        store.create_service(ACCOUNT, body)
+    assert caught.value.code == "InvalidParameter"
+
+
+def test_names_are_unique_per_account(store: Store, model_id: str) -> None:
+    store.create_service(ACCOUNT, service_body(model_id, 1, name="svc"))
+    with pytest.raises(ApiError) as caught:
+        store.create_service(ACCOUNT, service_body(model_id, 1, name="svc"))
+    assert caught.value.code == "Conflict"
+    assert store.list_services(ACCOUNT, {})["Total"] == 1
+
+
+def test_model_rename_shows_and_deleted_model_keeps_its_description(store: Store, model_id: str) -> None:
+    service_id = store.create_service(ACCOUNT, service_body(model_id, 1))["ServiceID"]
+    store.update_model(ACCOUNT, {"ModelID": model_id, "ModelName": "resnet-v2"})
+    assert (
+        store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Model"]["Name"]
+        == "resnet-v2"
+    )
+    store.delete_model(ACCOUNT, {"ModelID": model_id})
+    model = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Model"]
+    assert (model["Name"], model["Path"], model["Version"]) == ("resnet", "tos://b/resnet/1/", "1")
+
+
+def test_worker_status_is_checked(store: Store, model_id: str) -> None:
+    service_id = store.create_service(ACCOUNT, service_body(model_id, 1))["ServiceID"]
+    with pytest.raises(ApiError) as caught:
+        store.set_service_status(service_id, "Exploded")
+    assert caught.value.code == "InvalidParameter"
+    with pytest.raises(ApiError) as caught:
+        store.set_service_status("s-20210812070750-none0", "Running")
+    assert caught.value.code == "NotFound"
