@@ -73,7 +73,7 @@ def bootstrap(settings: ServerSettings, store: Store) -> None:
     _write_private_json(
         path, {"ak": ak, "sk": sk, "region": settings.region, "account_id": DEFAULT_ACCOUNT_ID}
     )
-    log.warning("created the default account %s; its access keys are in %s", DEFAULT_ACCOUNT_ID, path)
+    log.info("created the default account %s; its access keys are in %s", DEFAULT_ACCOUNT_ID, path)
 
 
 def open_platform(settings: ServerSettings, clock: Callable[[], datetime] | None = None) -> Platform:

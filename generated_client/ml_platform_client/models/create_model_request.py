@@ -20,7 +20,9 @@ T = TypeVar("T", bound="CreateModelRequest")
 class CreateModelRequest(WireMapping):
     """
     Attributes:
-        version_info (VersionInfo):
+        version_info (VersionInfo): The version to register. ModelFormat and ModelType are required for a new model; a
+            new version of
+            an existing model (ModelID given) inherits them from the model's latest version when omitted.
         model_name (str | Unset): A display name (no control characters)
         model_id (str | Unset): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
         model_category (ModelCategory | Unset):

@@ -21,7 +21,8 @@ class InnerCreateModelRequest(WireMapping):
     """
     Attributes:
         version_info (InnerVersionInfo): VersionInfo of the inner API, which may also name where a converted model came
-            from
+            from. ModelFormat
+            and ModelType as in VersionInfo.
         model_name (str | Unset): A display name (no control characters)
         model_id (str | Unset): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
         model_category (ModelCategory | Unset):

@@ -21,27 +21,29 @@ T = TypeVar("T", bound="InnerVersionInfo")
 
 @_attrs_define
 class InnerVersionInfo(WireMapping):
-    """VersionInfo of the inner API, which may also name where a converted model came from
+    """VersionInfo of the inner API, which may also name where a converted model came from. ModelFormat
+    and ModelType as in VersionInfo.
 
-    Attributes:
-        model_format (ModelFormat):
-        model_type (str): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2, MXNet,
-            TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
-             Example: TensorFlow:2.4.
-        path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
-            north-4/modelrepo/from-sdk-repo/1631236594036/1/.
-        source_type (SourceType | Unset):
-        description (str | Unset):
-        tensor_config (ModelTensorConfig | Unset): A model version's tensor config
-        metrics_list (list[Metrics] | Unset):
-        model_tags (list[ModelTag] | Unset):
-        base_model_version_id (str | Unset): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
-        source_id (str | Unset): The perf task that produced this model
+        Attributes:
+            path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
+                north-4/modelrepo/from-sdk-repo/1631236594036/1/.
+            model_format (ModelFormat | Unset):
+            model_type (str | Unset): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2,
+                MXNet,
+                TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
+                 Example: TensorFlow:2.4.
+            source_type (SourceType | Unset):
+            description (str | Unset):
+            tensor_config (ModelTensorConfig | Unset): A model version's tensor config
+            metrics_list (list[Metrics] | Unset):
+            model_tags (list[ModelTag] | Unset):
+            base_model_version_id (str | Unset): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
+            source_id (str | Unset): The perf task that produced this model
     """
 
-    model_format: ModelFormat
-    model_type: str
     path: str
+    model_format: ModelFormat | Unset = UNSET
+    model_type: str | Unset = UNSET
     source_type: SourceType | Unset = UNSET
     description: str | Unset = UNSET
     tensor_config: ModelTensorConfig | Unset = UNSET
@@ -52,11 +54,13 @@ class InnerVersionInfo(WireMapping):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        model_format = self.model_format.value
+        path = self.path
+
+        model_format: str | Unset = UNSET
+        if not isinstance(self.model_format, Unset):
+            model_format = self.model_format.value
 
         model_type = self.model_type
-
-        path = self.path
 
         source_type: str | Unset = UNSET
         if not isinstance(self.source_type, Unset):
@@ -90,11 +94,13 @@ class InnerVersionInfo(WireMapping):
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "ModelFormat": model_format,
-                "ModelType": model_type,
                 "Path": path,
             }
         )
+        if model_format is not UNSET:
+            field_dict["ModelFormat"] = model_format
+        if model_type is not UNSET:
+            field_dict["ModelType"] = model_type
         if source_type is not UNSET:
             field_dict["SourceType"] = source_type
         if description is not UNSET:
@@ -119,11 +125,16 @@ class InnerVersionInfo(WireMapping):
         from ..models.model_tensor_config import ModelTensorConfig  # noqa: PLC0415
 
         d = dict(src_dict)
-        model_format = ModelFormat(d.pop("ModelFormat"))
-
-        model_type = d.pop("ModelType")
-
         path = d.pop("Path")
+
+        _model_format = d.pop("ModelFormat", UNSET)
+        model_format: ModelFormat | Unset
+        if isinstance(_model_format, Unset):
+            model_format = UNSET
+        else:
+            model_format = ModelFormat(_model_format)
+
+        model_type = d.pop("ModelType", UNSET)
 
         _source_type = d.pop("SourceType", UNSET)
         source_type: SourceType | Unset
@@ -166,9 +177,9 @@ class InnerVersionInfo(WireMapping):
         source_id = d.pop("SourceId", UNSET)
 
         inner_version_info = cls(
+            path=path,
             model_format=model_format,
             model_type=model_type,
-            path=path,
             source_type=source_type,
             description=description,
             tensor_config=tensor_config,

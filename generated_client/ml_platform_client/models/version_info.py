@@ -21,24 +21,27 @@ T = TypeVar("T", bound="VersionInfo")
 
 @_attrs_define
 class VersionInfo(WireMapping):
-    """
-    Attributes:
-        model_format (ModelFormat):
-        model_type (str): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2, MXNet,
-            TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
-             Example: TensorFlow:2.4.
-        path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
-            north-4/modelrepo/from-sdk-repo/1631236594036/1/.
-        source_type (SourceType | Unset):
-        description (str | Unset):
-        tensor_config (ModelTensorConfig | Unset): A model version's tensor config
-        metrics_list (list[Metrics] | Unset):
-        model_tags (list[ModelTag] | Unset):
+    """The version to register. ModelFormat and ModelType are required for a new model; a new version of
+    an existing model (ModelID given) inherits them from the model's latest version when omitted.
+
+        Attributes:
+            path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
+                north-4/modelrepo/from-sdk-repo/1631236594036/1/.
+            model_format (ModelFormat | Unset):
+            model_type (str | Unset): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2,
+                MXNet,
+                TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
+                 Example: TensorFlow:2.4.
+            source_type (SourceType | Unset):
+            description (str | Unset):
+            tensor_config (ModelTensorConfig | Unset): A model version's tensor config
+            metrics_list (list[Metrics] | Unset):
+            model_tags (list[ModelTag] | Unset):
     """
 
-    model_format: ModelFormat
-    model_type: str
     path: str
+    model_format: ModelFormat | Unset = UNSET
+    model_type: str | Unset = UNSET
     source_type: SourceType | Unset = UNSET
     description: str | Unset = UNSET
     tensor_config: ModelTensorConfig | Unset = UNSET
@@ -47,11 +50,13 @@ class VersionInfo(WireMapping):
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        model_format = self.model_format.value
+        path = self.path
+
+        model_format: str | Unset = UNSET
+        if not isinstance(self.model_format, Unset):
+            model_format = self.model_format.value
 
         model_type = self.model_type
-
-        path = self.path
 
         source_type: str | Unset = UNSET
         if not isinstance(self.source_type, Unset):
@@ -81,11 +86,13 @@ class VersionInfo(WireMapping):
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
-                "ModelFormat": model_format,
-                "ModelType": model_type,
                 "Path": path,
             }
         )
+        if model_format is not UNSET:
+            field_dict["ModelFormat"] = model_format
+        if model_type is not UNSET:
+            field_dict["ModelType"] = model_type
         if source_type is not UNSET:
             field_dict["SourceType"] = source_type
         if description is not UNSET:
@@ -106,11 +113,16 @@ class VersionInfo(WireMapping):
         from ..models.model_tensor_config import ModelTensorConfig  # noqa: PLC0415
 
         d = dict(src_dict)
-        model_format = ModelFormat(d.pop("ModelFormat"))
-
-        model_type = d.pop("ModelType")
-
         path = d.pop("Path")
+
+        _model_format = d.pop("ModelFormat", UNSET)
+        model_format: ModelFormat | Unset
+        if isinstance(_model_format, Unset):
+            model_format = UNSET
+        else:
+            model_format = ModelFormat(_model_format)
+
+        model_type = d.pop("ModelType", UNSET)
 
         _source_type = d.pop("SourceType", UNSET)
         source_type: SourceType | Unset
@@ -149,9 +161,9 @@ class VersionInfo(WireMapping):
                 model_tags.append(componentsschemas_model_tags_item)
 
         version_info = cls(
+            path=path,
             model_format=model_format,
             model_type=model_type,
-            path=path,
             source_type=source_type,
             description=description,
             tensor_config=tensor_config,

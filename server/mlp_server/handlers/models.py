@@ -9,8 +9,13 @@ from ..errors import ApiError, invalid
 
 
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    if "ModelID" not in body and not body.get("ModelName"):
-        raise ApiError("MissingParameter", "ModelName is required when ModelID is not given (a new model)")
+    if "ModelID" not in body:
+        info = body["VersionInfo"]
+        missing = [name for name, value in (("ModelName", body.get("ModelName")),
+                                            ("VersionInfo.ModelFormat", info.get("ModelFormat")),
+                                            ("VersionInfo.ModelType", info.get("ModelType"))) if not value]
+        if missing:
+            raise ApiError("MissingParameter", f"{', '.join(missing)} required for a new model (no ModelID)")
     check_path(platform, caller, body["VersionInfo"]["Path"])
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result

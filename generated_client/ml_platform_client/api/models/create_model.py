@@ -73,9 +73,11 @@ def sync_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """Register a model version (a new model, or a new version of `ModelID`)
 
-     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName` is then
-    required: MissingParameter otherwise). With `ModelID`, adds the next version to that model;
-    `ModelName` is ignored. `VersionInfo.Path` must point at existing objects in the caller's
+     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
+    `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
+    otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
+    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
+    objects in the caller's
     bucket (see GetTOSUploadPath).
 
     Args:
@@ -107,9 +109,11 @@ def sync(
 ) -> CreateModelResponse | ErrorResponse | None:
     """Register a model version (a new model, or a new version of `ModelID`)
 
-     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName` is then
-    required: MissingParameter otherwise). With `ModelID`, adds the next version to that model;
-    `ModelName` is ignored. `VersionInfo.Path` must point at existing objects in the caller's
+     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
+    `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
+    otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
+    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
+    objects in the caller's
     bucket (see GetTOSUploadPath).
 
     Args:
@@ -136,9 +140,11 @@ async def asyncio_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """Register a model version (a new model, or a new version of `ModelID`)
 
-     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName` is then
-    required: MissingParameter otherwise). With `ModelID`, adds the next version to that model;
-    `ModelName` is ignored. `VersionInfo.Path` must point at existing objects in the caller's
+     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
+    `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
+    otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
+    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
+    objects in the caller's
     bucket (see GetTOSUploadPath).
 
     Args:
@@ -168,9 +174,11 @@ async def asyncio(
 ) -> CreateModelResponse | ErrorResponse | None:
     """Register a model version (a new model, or a new version of `ModelID`)
 
-     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName` is then
-    required: MissingParameter otherwise). With `ModelID`, adds the next version to that model;
-    `ModelName` is ignored. `VersionInfo.Path` must point at existing objects in the caller's
+     Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
+    `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
+    otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
+    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
+    objects in the caller's
     bucket (see GetTOSUploadPath).
 
     Args:

@@ -1,0 +1,82 @@
+"""The object :meth:`Model.deploy` returns: one online inference service, refreshable and controllable."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ml_platform_client.api.services import (
+    delete_service,
+    get_service,
+    start_service,
+    stop_service,
+    update_service,
+)
+from ml_platform_client.models import ServiceIDRequest, UpdateServiceRequest
+
+from ..errors import MLPlatformError
+from ..session import Session
+
+
+class InferenceService:
+    """A deployed service. ``refresh()`` re-reads it; ``start``/``stop``/``scale``/``delete`` change it."""
+
+    def __init__(self, session: Session, service_id: str, service_name: str | None = None) -> None:
+        self._session = session
+        self.service_id = service_id
+        self.service_name = service_name
+        self.last: Any = None  # the last GetService response (dict-style and typed access)
+
+    def __repr__(self) -> str:
+        return f"InferenceService(service_id={self.service_id!r}, service_name={self.service_name!r})"
+
+    def _body(self) -> dict[str, Any]:
+        return {"ServiceID": self.service_id}
+
+    def refresh(self) -> Any:
+        """GetService; returns the response and keeps it as ``last``."""
+        self.last = self._session.call(get_service, ServiceIDRequest, self._body())
+        self.service_name = self.last.result.service_name
+        return self.last
+
+    def _deployment(self) -> Any:
+        return (self.last or self.refresh()).result.service_deployment
+
+    @property
+    def status(self) -> str:
+        """The status as of the last refresh (refreshing once if never read)."""
+        return str(self._deployment().status)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        url = self._deployment().endpoint_url
+        return url if isinstance(url, str) and url else None
+
+    @property
+    def replicas(self) -> int:
+        return int(self._deployment().replicas)
+
+    def start(self) -> Any:
+        return self._session.call(start_service, ServiceIDRequest, self._body())
+
+    def stop(self) -> Any:
+        return self._session.call(stop_service, ServiceIDRequest, self._body())
+
+    def scale(self, replicas: int) -> Any:
+        body = {**self._body(), "Replicas": replicas, "ChangeType": "ScalingService"}
+        return self._session.call(update_service, UpdateServiceRequest, body)
+
+    def delete(self) -> Any:
+        return self._session.call(delete_service, ServiceIDRequest, self._body())
+
+    def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
+        """Refresh until the status is one of ``statuses``; raise after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = str(self.refresh().result.service_deployment.status)
+            if status in statuses:
+                return status
+            if time.monotonic() >= deadline:
+                raise MLPlatformError(f"service {self.service_id} is {status}, not {'/'.join(statuses)}, "
+                                      f"after {timeout:.0f}s")
+            time.sleep(interval)

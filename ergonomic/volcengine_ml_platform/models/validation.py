@@ -1,0 +1,80 @@
+"""The documented validation functions (wire-protocol section 4).
+
+Each rule is read from the OpenAPI document's schemas (``ModelTensorConfig``, ``PerfTensorConfig``,
+``MetricsList``, ``ModelCategory``, ``SourceType``) rather than written again here; these functions only
+name the Python argument in the message. They raise :class:`~volcengine_ml_platform.errors.ValidationError`
+(a ``ValueError``), before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .. import schema
+from ..errors import ValidationError
+
+
+def valid_json(serialized_data: Any) -> bool:
+    """Whether ``serialized_data`` is a string holding valid JSON."""
+    if not isinstance(serialized_data, str | bytes | bytearray):
+        return False
+    try:
+        json.loads(serialized_data, parse_constant=_no_constants)
+    except ValueError:
+        return False
+    return True
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check(schema_name: str, value: Any, argument: str) -> None:
+    problems = schema.problems(schema_name, value, root=argument)
+    if problems:
+        raise ValidationError("; ".join(problems), field=argument)
+
+
+def validate_local_path(local_path: Any) -> None:
+    """``local_path`` must be given and must exist."""
+    if local_path is None or local_path == "":
+        raise ValidationError("local_path is required", field="local_path")
+    if not isinstance(local_path, str | os.PathLike):
+        raise ValidationError(f"local_path: expected a path, got {type(local_path).__name__}", field="local_path")
+    if not os.path.exists(local_path):
+        raise ValidationError(f"local_path: {os.fspath(local_path)!r} does not exist", field="local_path")
+
+
+def validate_metrics(model_metrics: Any) -> None:
+    """A non-empty list of ``{"MetricsType", "Params", "MetricsData"}``; Params and MetricsData JSON strings."""
+    _check("MetricsList", model_metrics, "model_metrics")
+
+
+def validate_model_category(model_category: Any) -> None:
+    """None, or one of the document's ModelCategory values."""
+    if model_category is not None:
+        _check("ModelCategory", model_category, "model_category")
+
+
+def validate_model_tensor_config(tensor_config: Any) -> None:
+    """``{"Inputs": [tensor...], "Outputs": [...]}``; tensor ``{TensorName, Shape: [int...], DType}``."""
+    _check("ModelTensorConfig", tensor_config, "tensor_config")
+
+
+def validate_perf_job_tensor_config(tensor_config: Any) -> None:
+    """As the model's, but ``Shape`` is ``{"MinShape", "MaxShape"}`` and STRING/BOOL are not allowed."""
+    _check("PerfTensorConfig", tensor_config, "tensor_config")
+
+
+def validate_source_type(source_type: Any) -> None:
+    """None, or one of the document's SourceType values."""
+    if source_type is not None:
+        _check("SourceType", source_type, "source_type")
+
+
+def validate_enum(schema_name: str, value: Any, argument: str) -> None:
+    """Any other enum argument (model_format, job_type, sort_order ...), checked against its schema."""
+    if value is not None:
+        _check(schema_name, value, argument)
