@@ -228,17 +228,10 @@ def broken_cases() -> list[Broken]:
             "is required",
         ),
         (
-            "VersionInfo without ModelFormat",
+            "VersionInfo without Path",
             "CreateModelRequest",
-            drop(CREATE_MODEL, (*VI, "ModelFormat")),
-            "VersionInfo.ModelFormat",
-            "is required",
-        ),
-        (
-            "VersionInfo without ModelType",
-            "CreateModelRequest",
-            drop(CREATE_MODEL, (*VI, "ModelType")),
-            "VersionInfo.ModelType",
+            drop(CREATE_MODEL, (*VI, "Path")),
+            "VersionInfo.Path",
             "is required",
         ),
         (
