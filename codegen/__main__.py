@@ -66,19 +66,25 @@ def render(document_path: Path, out_dir: Path) -> Path:
         raise SystemExit(1)
     shutil.rmtree(package_dir / ".ruff_cache", ignore_errors=True)
     ruff = [sys.executable, "-m", "ruff"]
-    subprocess.run([*ruff, "check", *RUFF_SETTINGS, "--fix-only", "--select", "I,F401", "-q", str(package_dir)],
-                   check=True)
+    subprocess.run(
+        [*ruff, "check", *RUFF_SETTINGS, "--fix-only", "--select", "I,F401", "-q", str(package_dir)],
+        check=True,
+    )
     subprocess.run([*ruff, "format", *RUFF_SETTINGS, "-q", str(package_dir)], check=True)
     shutil.rmtree(package_dir / ".ruff_cache", ignore_errors=True)
-    (package_dir / "openapi.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n",
-                                              encoding="utf-8")
+    (package_dir / "openapi.json").write_text(
+        json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (package_dir / "py.typed").write_text("# Marker file for PEP 561\n", encoding="utf-8")
     return package_dir
 
 
 def _files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def compare(expected: Path, actual: Path) -> list[str]:
@@ -94,7 +100,9 @@ def compare(expected: Path, actual: Path) -> list[str]:
             diff = difflib.unified_diff(
                 (actual / name).read_text(encoding="utf-8").splitlines(keepends=True),
                 (expected / name).read_text(encoding="utf-8").splitlines(keepends=True),
-                fromfile=f"committed/{name}", tofile=f"from-document/{name}", n=1,
+                fromfile=f"committed/{name}",
+                tofile=f"from-document/{name}",
+                n=1,
             )
             report.append("".join(list(diff)[:60]))
     return report
@@ -111,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             report = compare(fresh, args.target)
             if report:
-                print("generated_client/ is not what the document produces; run `python -m codegen`:",
-                      file=sys.stderr)
+                print(
+                    "generated_client/ is not what the document produces; run `python -m codegen`:",
+                    file=sys.stderr,
+                )
                 print("\n".join(report), file=sys.stderr)
                 return 1
             print("generated_client/ is current")

@@ -48,10 +48,15 @@ def document() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
-    return Registry().with_resource(_ROOT, Resource.from_contents(document(), default_specification=DRAFT4))
+    registry: Registry[Any] = Registry().with_resource(
+        _ROOT, Resource.from_contents(document(), default_specification=DRAFT4)
+    )
+    return registry
 
 
-def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[jsonschema.ValidationError]:
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: Any
+) -> Iterator[jsonschema.ValidationError]:
     # The document's patterns are ECMA-262 regexes, where `$` only matches at the very end. Python's
     # `$` also matches before a final newline, which would let "m-20210812150750-w54j6\n" through.
     if isinstance(instance, str) and not re.search(_anchor_end(pattern), instance):
@@ -63,7 +68,9 @@ def _anchor_end(pattern: str) -> str:
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
 
 
-_Validator = jsonschema.validators.extend(Draft4Validator, {"pattern": _ecma_pattern})
+_Validator: type[Draft4Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft4Validator, {"pattern": _ecma_pattern}
+)
 
 
 @cache
@@ -96,7 +103,7 @@ def describe(error: jsonschema.ValidationError, root: str = "") -> str:
         full = f"{where}.{name}" if where else name
         return f"{full} is required"
     if error.validator == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value)
+        allowed = ", ".join(str(v) for v in error.validator_value)  # type: ignore[union-attr]
         return f"{where}: {error.instance!r} is not allowed; allowed values: {allowed}"
     if error.validator == "pattern":
         rule = " ".join(str(schema.get("description", "")).split()) or f"the pattern {error.validator_value}"
@@ -112,8 +119,10 @@ def describe(error: jsonschema.ValidationError, root: str = "") -> str:
 
 def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonschema.ValidationError]:
     """Every error of ``instance`` against the schema, most specific first, in a stable order."""
-    found = sorted(validator(schema_name).iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)),
-                                                                                 str(e.validator)))
+    found = sorted(
+        validator(schema_name).iter_errors(instance),
+        key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)),
+    )
     for error in found:
         yield from _leaves(error)
 

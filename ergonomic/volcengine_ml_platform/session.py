@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any, Protocol, TypeVar
 
 import httpx
+
 from ml_platform_client import Client
 from ml_platform_client.errors import UnexpectedStatus
 from ml_platform_client.models import ErrorResponse
@@ -49,20 +50,25 @@ def check_body(body_cls: type[Any], body: dict[str, Any]) -> None:
         raise ValidationError("; ".join(found), field=schema.field_path(first) or None)
 
 
-def _embedded_credentials(data_dir: Path, configured: Credentials | None) -> Credentials:
-    # The embedded platform writes its generated keys beside its data; they win over keys configured
-    # for some other platform, which the local one does not know.
+def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
+    # Keys passed as arguments are meant for this platform. Otherwise the keys the embedded platform
+    # generated beside its data win over keys from env or ~/.volc/config, which are usually the cloud's.
+    configured = settings.credentials
+    if configured is not None and settings.access_key.source == "argument":
+        return configured
     path = data_dir / "credentials.json"
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
         return Credentials(data["ak"], data["sk"])
     if configured is None:
-        raise AuthError(f"the embedded platform in {data_dir} has no credentials.json and no keys are configured")
+        raise AuthError(
+            f"the embedded platform in {data_dir} has no credentials.json and no keys are configured"
+        )
     return configured
 
 
 class Session:
-    """A platform connection chosen by :class:`~.config.Settings` (embedded, a local server, or Volcengine)."""
+    """A platform connection chosen by :class:`~.config.Settings`: embedded, a local server, or Volcengine."""
 
     def __init__(
         self,
@@ -82,7 +88,7 @@ class Session:
             app = embedded_app(data_dir)  # creates the platform (and its keys) on first use
             transport = transport or EmbeddedTransport(app)
             base_url = EMBEDDED_BASE_URL
-            credentials = _embedded_credentials(data_dir.expanduser(), self.settings.credentials)
+            credentials = _embedded_credentials(data_dir.expanduser(), self.settings)
         else:
             base_url = str(self.settings.endpoint.value)
             configured = self.settings.credentials
@@ -117,9 +123,16 @@ class Session:
         base = self.settings.inner_endpoint if self.settings.mode == "remote" else None
         return self._client(base or self.base_url, None)
 
-    def call(self, operation: ModuleType, body_cls: type[B], body: dict[str, Any], *,
-             client: Client | None = None, **params: Any) -> Any:
-        """Validate ``body``, send it with ``operation`` (a generated module), return the parsed Result envelope.
+    def call(
+        self,
+        operation: ModuleType,
+        body_cls: type[B],
+        body: dict[str, Any],
+        *,
+        client: Client | None = None,
+        **params: Any,
+    ) -> Any:
+        """Validate ``body``, send it with ``operation`` (a generated module), return the parsed envelope.
 
         Retries 429/5xx answers and connection failures with backoff; raises a typed error otherwise.
         """
@@ -156,8 +169,14 @@ class Session:
 
     def _wait(self, what: str, attempt: int, why: str) -> None:
         delay = self.retry.delay(attempt)
-        log.warning("%s failed (%s, attempt %d of %d); retrying in %.2fs",
-                    what, why, attempt, self.retry.max_attempts, delay)
+        log.warning(
+            "%s failed (%s, attempt %d of %d); retrying in %.2fs",
+            what,
+            why,
+            attempt,
+            self.retry.max_attempts,
+            delay,
+        )
         time.sleep(delay)
 
     @staticmethod
@@ -165,8 +184,9 @@ class Session:
         if isinstance(parsed, ErrorResponse):
             meta = parsed.response_metadata
             err = meta.error
-            return error_for(err.message, code=err.code, code_n=err.code_n, status_code=status,
-                             request_id=meta.request_id)
+            return error_for(
+                err.message, code=err.code, code_n=err.code_n, status_code=status, request_id=meta.request_id
+            )
         return ServerError(f"HTTP {status} without the documented error envelope", status_code=status)
 
     def close(self) -> None:

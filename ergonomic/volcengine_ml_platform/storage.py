@@ -20,15 +20,17 @@ from .transfer.folder import FolderStore
 from .transfer.s3 import S3Store, tos_s3_endpoint
 
 
-def object_store_for(endpoint: str | None, *, region: str, credentials: Credentials,
-                     concurrency: int = 8) -> ObjectStore:
+def object_store_for(
+    endpoint: str | None, *, region: str, credentials: Credentials, concurrency: int = 8
+) -> ObjectStore:
     endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint or tos_s3_endpoint(region)
     url = urlparse(endpoint)
     if url.scheme == "file":
         return FolderStore(Path(unquote(url.path)))
     if url.scheme not in ("http", "https"):
-        raise ValidationError(f"object store endpoint {endpoint!r} is neither file:// nor http(s)://",
-                              field="endpoint")
+        raise ValidationError(
+            f"object store endpoint {endpoint!r} is neither file:// nor http(s)://", field="endpoint"
+        )
     # TOS only takes virtual-hosted-style requests; local S3 servers (MinIO, moto) want path style.
     style: Literal["virtual", "path"] = "virtual" if (url.hostname or "").endswith("volces.com") else "path"
     forced = os.environ.get("VOLC_TOS_ADDRESSING")
@@ -36,5 +38,12 @@ def object_store_for(endpoint: str | None, *, region: str, credentials: Credenti
         style = forced  # type: ignore[assignment]
     access_key = os.environ.get("VOLC_TOS_ACCESS_KEY") or credentials.access_key
     secret_key = os.environ.get("VOLC_TOS_SECRET_KEY") or credentials.secret_key
-    return S3Store(endpoint, access_key, secret_key, credentials.session_token or None, region=region,
-                   addressing_style=style, max_concurrency=concurrency)
+    return S3Store(
+        endpoint,
+        access_key,
+        secret_key,
+        credentials.session_token or None,
+        region=region,
+        addressing_style=style,
+        max_concurrency=concurrency,
+    )

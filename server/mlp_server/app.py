@@ -30,7 +30,7 @@ from .context import Caller, Platform
 from .envelope import API_VERSION, Meta, failure, new_request_id, success
 from .errors import ApiError
 from .handlers import handler_for
-from .operations import Door, Operation, lookup
+from .operations import Operation, lookup
 
 log = logging.getLogger("mlp_server")
 
@@ -145,7 +145,9 @@ class Gateway:
         meta = Meta(new_request_id(), _query(request).get("Action", ""), self.platform.settings.region)
         error = ApiError("InvalidParameter", f"method {request.method} is not allowed; use POST")
         error.status = 405
-        return failure(meta, error)
+        response = failure(meta, error)
+        response.headers["Allow"] = "POST"  # RFC 9110: a 405 lists the methods the resource supports
+        return response
 
 
 def create_app(platform: Platform) -> Starlette:

@@ -17,9 +17,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     serve = sub.add_parser("serve", help="run a local ml_platform server over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    serve.add_argument("--data-dir", type=Path, default=None,
-                       help="data folder (default $VOLC_ML_PLATFORM_DATA_DIR or ~/.volc/ml_platform)")
-    serve.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data folder (default $VOLC_ML_PLATFORM_DATA_DIR or ~/.volc/ml_platform)",
+    )
+    serve.add_argument(
+        "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)"
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
 
@@ -52,7 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .platform import build_app
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(args)
     app = build_app(settings)
     print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
@@ -72,8 +80,12 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=args.admin)
     finally:
         store.close()
-    print(json.dumps({"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk,
-                      "admin": args.admin}, indent=2))
+    print(
+        json.dumps(
+            {"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk, "admin": args.admin},
+            indent=2,
+        )
+    )
     return 0
 
 

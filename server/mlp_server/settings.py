@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class S3Settings:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
-    addressing_style: str = "path"
+    addressing_style: Literal["virtual", "path"] = "path"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class ServerSettings:
                 access_key=env.get("MLP_S3_ACCESS_KEY", ""),
                 secret_key=env.get("MLP_S3_SECRET_KEY", ""),
                 region=env.get("MLP_S3_REGION", "us-east-1"),
-                addressing_style=env.get("MLP_S3_ADDRESSING", "path"),
+                addressing_style="virtual" if env.get("MLP_S3_ADDRESSING") == "virtual" else "path",
             )
         values: dict[str, object] = {
             "data_dir": data_dir,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MLPlatformError
+from ..errors import MLPlatformError, ValidationError
 from ..transfer.base import ObjectStore
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
@@ -32,7 +32,7 @@ def version_number(model_version: str | int | None) -> int | None:
     try:
         return int(model_version)
     except (TypeError, ValueError):
-        raise validation.ValidationError(
+        raise ValidationError(
             f"model_version: {model_version!r} is not a version number", field="model_version"
         ) from None
 
@@ -43,17 +43,30 @@ def drop_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_register(
-    local_path: str, model_id: str | None, model_name: str | None, model_format: str | None,
-    model_type: str | None, tensor_config: dict[str, Any] | None, model_metrics: list[Any] | None,
-    model_category: str | None, source_type: str | None,
+    local_path: str,
+    model_id: str | None,
+    model_name: str | None,
+    model_format: str | None,
+    model_type: str | None,
+    tensor_config: dict[str, Any] | None,
+    model_metrics: list[Any] | None,
+    model_category: str | None,
+    source_type: str | None,
 ) -> None:
     """The documented checks of ``register``, before any I/O."""
     validation.validate_local_path(local_path)
     if model_id is None:
-        missing = [n for n, v in (("model_name", model_name), ("model_format", model_format),
-                                  ("model_type", model_type)) if not v]
+        missing = [
+            n
+            for n, v in (
+                ("model_name", model_name),
+                ("model_format", model_format),
+                ("model_type", model_type),
+            )
+            if not v
+        ]
         if missing:
-            raise validation.ValidationError(
+            raise ValidationError(
                 f"registering a new model (no model_id) needs {', '.join(missing)}", field=missing[0]
             )
     validation.validate_enum("ModelFormat", model_format, "model_format")
@@ -67,25 +80,52 @@ def validate_register(
 
 
 def register_body(
-    path: str, *, model_id: str | None, model_name: str | None, model_format: str | None,
-    model_type: str | None, description: str | None, tensor_config: dict[str, Any] | None,
-    model_metrics: list[Any] | None, model_category: str | None, dataset_id: str | None,
-    source_type: str | None, model_tags: list[Any] | None, **extra_version_info: Any,
+    path: str,
+    *,
+    model_id: str | None,
+    model_name: str | None,
+    model_format: str | None,
+    model_type: str | None,
+    description: str | None,
+    tensor_config: dict[str, Any] | None,
+    model_metrics: list[Any] | None,
+    model_category: str | None,
+    dataset_id: str | None,
+    source_type: str | None,
+    model_tags: list[Any] | None,
+    **extra_version_info: Any,
 ) -> dict[str, Any]:
-    version_info = drop_none({
-        "ModelFormat": model_format, "ModelType": model_type, "Path": path,
-        "SourceType": source_type, "Description": description, "TensorConfig": tensor_config,
-        "MetricsList": model_metrics, "ModelTags": model_tags, **extra_version_info,
-    })
-    return drop_none({
-        "ModelName": None if model_id else model_name, "ModelID": model_id,
-        "ModelCategory": model_category, "DatasetID": dataset_id, "VersionInfo": version_info,
-    })
+    version_info = drop_none(
+        {
+            "ModelFormat": model_format,
+            "ModelType": model_type,
+            "Path": path,
+            "SourceType": source_type,
+            "Description": description,
+            "TensorConfig": tensor_config,
+            "MetricsList": model_metrics,
+            "ModelTags": model_tags,
+            **extra_version_info,
+        }
+    )
+    return drop_none(
+        {
+            "ModelName": None if model_id else model_name,
+            "ModelID": model_id,
+            "ModelCategory": model_category,
+            "DatasetID": dataset_id,
+            "VersionInfo": version_info,
+        }
+    )
 
 
 def upload_then_register(
-    local_path: str, store: ObjectStore, bucket: str, key_prefix: str,
-    create: Callable[[str], Any], progress: ProgressCallback | None,
+    local_path: str,
+    store: ObjectStore,
+    bucket: str,
+    key_prefix: str,
+    create: Callable[[str], Any],
+    progress: ProgressCallback | None,
 ) -> Any:
     """Upload ``local_path`` under the fresh prefix, then register it; if registering fails, remove
     what was uploaded, so a failed register leaves nothing behind."""
@@ -94,11 +134,14 @@ def upload_then_register(
         return create(path)
     except MLPlatformError:
         removed = store.delete_prefix(bucket, key_prefix)
-        log.info("registering failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix)
+        log.info(
+            "registering failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix
+        )
         raise
 
 
-def download_version(path: str, store: ObjectStore, local_path: str,
-                     progress: ProgressCallback | None) -> list[Path]:
+def download_version(
+    path: str, store: ObjectStore, local_path: str, progress: ProgressCallback | None
+) -> list[Path]:
     parse_tos_url(path)  # a clear error for a malformed stored Path
     return download_prefix(store, path, Path(local_path), progress=progress)

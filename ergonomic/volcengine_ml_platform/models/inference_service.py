@@ -77,6 +77,7 @@ class InferenceService:
             if status in statuses:
                 return status
             if time.monotonic() >= deadline:
-                raise MLPlatformError(f"service {self.service_id} is {status}, not {'/'.join(statuses)}, "
-                                      f"after {timeout:.0f}s")
+                raise MLPlatformError(
+                    f"service {self.service_id} is {status}, not {'/'.join(statuses)}, after {timeout:.0f}s"
+                )
             time.sleep(interval)

@@ -89,9 +89,15 @@ class Model:
         data_dir: str | Path | None = None,
         session: Session | None = None,
     ) -> None:
-        self._session = session or Session(resolve_settings(
-            endpoint=endpoint, access_key=access_key, secret_key=secret_key, region=region, data_dir=data_dir,
-        ))
+        self._session = session or Session(
+            resolve_settings(
+                endpoint=endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                region=region,
+                data_dir=data_dir,
+            )
+        )
         self._store_endpoint: str | None = None
         self._store: ObjectStore | None = None
 
@@ -114,8 +120,9 @@ class Model:
         if self._store is None:
             if self._store_endpoint is None:
                 self._upload_path()  # the platform says where its objects are
-            self._store = object_store_for(self._store_endpoint, region=self._session.region,
-                                           credentials=self._session.credentials)
+            self._store = object_store_for(
+                self._store_endpoint, region=self._session.region, credentials=self._session.credentials
+            )
         return self._store
 
     # ---- models and versions -------------------------------------------------------------------
@@ -139,108 +146,201 @@ class Model:
     ) -> Any:
         """注册模型到模型仓库: upload ``local_path`` and register it as a new model, or as the next
         version of ``model_id``. Returns the CreateModel response (ModelID, VersionInfo)."""
-        validate_register(local_path, model_id, model_name, model_format, model_type, tensor_config,
-                          model_metrics, model_category, source_type)
+        validate_register(
+            local_path,
+            model_id,
+            model_name,
+            model_format,
+            model_type,
+            tensor_config,
+            model_metrics,
+            model_category,
+            source_type,
+        )
         target = self._upload_path()
 
         def create(path: str) -> Any:
             body = register_body(
-                path, model_id=model_id, model_name=model_name, model_format=model_format,
-                model_type=model_type, description=description, tensor_config=tensor_config,
-                model_metrics=model_metrics, model_category=model_category, dataset_id=dataset_id,
-                source_type=source_type, model_tags=model_tags,
+                path,
+                model_id=model_id,
+                model_name=model_name,
+                model_format=model_format,
+                model_type=model_type,
+                description=description,
+                tensor_config=tensor_config,
+                model_metrics=model_metrics,
+                model_category=model_category,
+                dataset_id=dataset_id,
+                source_type=source_type,
+                model_tags=model_tags,
             )
             return self._call(create_model, CreateModelRequest, body)
 
-        return upload_then_register(local_path, self._object_store(), target.bucket, target.key_prefix,
-                                    create, progress)
+        return upload_then_register(
+            local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
+        )
 
-    def download(self, model_id: str, model_version: str, local_path: str, *,
-                 progress: ProgressCallback | None = None) -> list[Path]:
+    def download(
+        self, model_id: str, model_version: str, local_path: str, *, progress: ProgressCallback | None = None
+    ) -> list[Path]:
         """下载模型到本地: every file of the version into ``local_path``; returns the files written."""
         version = self.get_model_version(model_id, model_version)
         return download_version(version.result.path, self._object_store(), local_path, progress)
 
     def get_model_version(self, model_id: str, model_version: str) -> Any:
         """GetModelVersion (the public twin of ``inner_model.Model.get_model_version``)."""
-        return self._call(get_model_version, ModelVersionIDRequest,
-                          {"ModelVersionID": version_id(model_id, model_version)})
+        return self._call(
+            get_model_version, ModelVersionIDRequest, {"ModelVersionID": version_id(model_id, model_version)}
+        )
 
     def unregister(self, model_id: str, model_version: str) -> Any:
         """删除模型版本 (its number is never given again)."""
-        return self._call(delete_model_version, ModelVersionIDRequest,
-                          {"ModelVersionID": version_id(model_id, model_version)})
+        return self._call(
+            delete_model_version,
+            ModelVersionIDRequest,
+            {"ModelVersionID": version_id(model_id, model_version)},
+        )
 
     def unregister_all_versions(self, model_id: str) -> Any:
         """删除模型及其所有模型版本."""
         return self._call(delete_model, ModelIDRequest, {"ModelID": model_id})
 
-    def list_models(self, model_name_contains: str | None = None, id_contains: str | None = None,
-                    offset: int = 0, page_size: int = 10, sort_by: str = "CreateTime",
-                    sort_order: str = "Descend") -> Any:
+    def list_models(
+        self,
+        model_name_contains: str | None = None,
+        id_contains: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Any:
         """获取模型列表: Total and one page of models."""
-        body = drop_none({"ModelNameContains": model_name_contains, "IdContains": id_contains,
-                          **_page(offset, page_size, sort_by, sort_order)})
+        body = drop_none(
+            {
+                "ModelNameContains": model_name_contains,
+                "IdContains": id_contains,
+                **_page(offset, page_size, sort_by, sort_order),
+            }
+        )
         return self._call(list_models, ListModelsRequest, body)
 
-    def get_model_versions(self, model_id: str, model_version: str | None = None, offset: int = 0,
-                           page_size: int = 10, sort_by: str = "CreateTime", sort_order: str = "Descend") -> Any:
+    def get_model_versions(
+        self,
+        model_id: str,
+        model_version: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Any:
         """获取模型版本: Total and one page of the model's versions (or the one ``model_version``)."""
-        body = drop_none({"ModelID": model_id, "ModelVersion": version_number(model_version),
-                          **_page(offset, page_size, sort_by, sort_order)})
+        body = drop_none(
+            {
+                "ModelID": model_id,
+                "ModelVersion": version_number(model_version),
+                **_page(offset, page_size, sort_by, sort_order),
+            }
+        )
         return self._call(list_model_versions, ListModelVersionsRequest, body)
 
     def update_model(self, model_id: str, model_name: str | None = None) -> Any:
         """更新模型 (rename it)."""
-        return self._call(update_model, UpdateModelRequest, drop_none({"ModelID": model_id, "ModelName": model_name}))
+        return self._call(
+            update_model, UpdateModelRequest, drop_none({"ModelID": model_id, "ModelName": model_name})
+        )
 
-    def update_model_version(self, model_id: str, model_version: str, description: str | None = None,
-                             tensor_config: dict[str, Any] | None = None,
-                             model_metrics: list[Any] | None = None) -> Any:
+    def update_model_version(
+        self,
+        model_id: str,
+        model_version: str,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+    ) -> Any:
         """更新模型版本: description, tensor config and/or metrics."""
         if tensor_config is not None:
             validation.validate_model_tensor_config(tensor_config)
         if model_metrics is not None:
             validation.validate_metrics(model_metrics)
-        body = drop_none({"ModelVersionID": version_id(model_id, model_version), "Description": description,
-                          "TensorConfig": tensor_config, "MetricsList": model_metrics})
+        body = drop_none(
+            {
+                "ModelVersionID": version_id(model_id, model_version),
+                "Description": description,
+                "TensorConfig": tensor_config,
+                "MetricsList": model_metrics,
+            }
+        )
         return self._call(update_model_version, UpdateModelVersionRequest, body)
 
     # ---- perf jobs and tasks -------------------------------------------------------------------
 
-    def create_perf_job(self, model_id: str, model_version: str, tensor_config: dict[str, Any],
-                        job_type: str, job_params: list[Any]) -> Any:
+    def create_perf_job(
+        self,
+        model_id: str,
+        model_version: str,
+        tensor_config: dict[str, Any],
+        job_type: str,
+        job_params: list[Any],
+    ) -> Any:
         """创建模型评测/转换Job: one task per flavor (and per conversion precision for CONVERT_PERF)."""
         validation.validate_perf_job_tensor_config(tensor_config)
         validation.validate_enum("JobType", job_type, "job_type")
-        body = {"ModelVersionID": version_id(model_id, model_version), "TensorConfig": tensor_config,
-                "JobType": job_type, "JobParamsList": job_params}
+        body = {
+            "ModelVersionID": version_id(model_id, model_version),
+            "TensorConfig": tensor_config,
+            "JobType": job_type,
+            "JobParamsList": job_params,
+        }
         return self._call(create_perf_job, CreatePerfJobRequest, body)
 
-    def list_perf_jobs(self, model_id: str | None = None, model_version: str | None = None,
-                       job_id: str | None = None, offset: int = 0, page_size: int = 10,
-                       sort_by: str = "CreateTime", sort_order: str = "Descend") -> Any:
+    def list_perf_jobs(
+        self,
+        model_id: str | None = None,
+        model_version: str | None = None,
+        job_id: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Any:
         """获取评测/转换任务Job列表 (of one version when ``model_id`` and ``model_version`` are given)."""
         if (model_id is None) != (model_version is None):
             raise ValidationError("model_id and model_version go together", field="model_version")
-        mvid = version_id(model_id, model_version) if model_id is not None and model_version is not None else None
-        body = drop_none({"ModelVersionID": mvid, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)})
+        mvid = (
+            version_id(model_id, model_version)
+            if model_id is not None and model_version is not None
+            else None
+        )
+        body = drop_none(
+            {"ModelVersionID": mvid, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)}
+        )
         return self._call(list_perf_jobs, ListPerfJobsRequest, body)
 
     def cancel_perf_job(self, job_id: str) -> Any:
         """取消评测/转换Job, and every unfinished task of it."""
         return self._call(cancel_perf_job, JobIDRequest, {"JobID": job_id})
 
-    def list_perf_tasks(self, task_id: str | None = None, job_id: str | None = None, offset: int = 0,
-                        page_size: int = 10, sort_by: str = "CreateTime", sort_order: str = "Descend") -> Any:
+    def list_perf_tasks(
+        self,
+        task_id: str | None = None,
+        job_id: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Any:
         """获取评测/转换任务Task列表."""
-        body = drop_none({"TaskID": task_id, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)})
+        body = drop_none(
+            {"TaskID": task_id, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)}
+        )
         return self._call(list_perf_tasks, ListPerfTasksRequest, body)
 
     def update_perf_task(self, task_id: str, task_status: str | None = None) -> Any:
         """更新评测/转换Task: move it to ``task_status`` (only along valid transitions)."""
         validation.validate_enum("TaskStatus", task_status, "task_status")
-        return self._call(update_perf_task, UpdatePerfTaskRequest, drop_none({"TaskID": task_id, "Status": task_status}))
+        return self._call(
+            update_perf_task, UpdatePerfTaskRequest, drop_none({"TaskID": task_id, "Status": task_status})
+        )
 
     def calcel_perf_task(self, task_id: str) -> Any:
         """取消评测/转换Task (the documented spelling; :meth:`cancel_perf_task` is the same)."""
@@ -258,23 +358,37 @@ class Model:
                     return str(item["Id"])
         every = self._call(list_resource, ListResourceRequest, {"Limit": 100})
         names = sorted({item["Name"] for group in every["Result"]["List"].values() for item in group})
-        raise ValidationError(f"flavor: {flavor!r} is not offered here; available: {', '.join(names)}",
-                              field="flavor")
+        raise ValidationError(
+            f"flavor: {flavor!r} is not offered here; available: {', '.join(names)}", field="flavor"
+        )
 
-    def deploy(self, model_id: str, model_version: str, service_name: str, flavor: str = "ml.g1e.large",
-               image_id: str = "machinelearning/tfserving:tf-cuda10.1", envs: dict[str, str] | None = None,
-               replica: int | None = 1, description: str | None = None) -> InferenceService:
+    def deploy(
+        self,
+        model_id: str,
+        model_version: str,
+        service_name: str,
+        flavor: str = "ml.g1e.large",
+        image_id: str = "machinelearning/tfserving:tf-cuda10.1",
+        envs: dict[str, str] | None = None,
+        replica: int | None = 1,
+        description: str | None = None,
+    ) -> InferenceService:
         """将模型部署为在线推理服务: returns an :class:`InferenceService`."""
         if envs is not None and not isinstance(envs, dict):
             raise ValidationError("envs: expected a dict of environment variables", field="envs")
-        deployment = drop_none({
-            "Replicas": 1 if replica is None else replica,
-            "FlavorID": self._flavor_id(flavor),
-            "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
-            "ImageID": image_id,
-            "Envs": [{"Name": k, "Value": str(v)} for k, v in (envs or {}).items()],
-            "Description": description,
-        })
-        resp = self._call(create_service, CreateServiceRequest,
-                          {"ServiceName": service_name, "ServiceDeployment": deployment})
+        deployment = drop_none(
+            {
+                "Replicas": 1 if replica is None else replica,
+                "FlavorID": self._flavor_id(flavor),
+                "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
+                "ImageID": image_id,
+                "Envs": [{"Name": k, "Value": str(v)} for k, v in (envs or {}).items()],
+                "Description": description,
+            }
+        )
+        resp = self._call(
+            create_service,
+            CreateServiceRequest,
+            {"ServiceName": service_name, "ServiceDeployment": deployment},
+        )
         return InferenceService(self._session, resp.result.service_id, service_name)

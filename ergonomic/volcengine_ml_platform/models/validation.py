@@ -42,13 +42,15 @@ def validate_local_path(local_path: Any) -> None:
     if local_path is None or local_path == "":
         raise ValidationError("local_path is required", field="local_path")
     if not isinstance(local_path, str | os.PathLike):
-        raise ValidationError(f"local_path: expected a path, got {type(local_path).__name__}", field="local_path")
+        raise ValidationError(
+            f"local_path: expected a path, got {type(local_path).__name__}", field="local_path"
+        )
     if not os.path.exists(local_path):
         raise ValidationError(f"local_path: {os.fspath(local_path)!r} does not exist", field="local_path")
 
 
 def validate_metrics(model_metrics: Any) -> None:
-    """A non-empty list of ``{"MetricsType", "Params", "MetricsData"}``; Params and MetricsData JSON strings."""
+    """A non-empty list of ``{MetricsType, Params, MetricsData}``; Params and MetricsData hold JSON."""
     _check("MetricsList", model_metrics, "model_metrics")
 
 

@@ -11,9 +11,15 @@ from ..errors import ApiError, invalid
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     if "ModelID" not in body:
         info = body["VersionInfo"]
-        missing = [name for name, value in (("ModelName", body.get("ModelName")),
-                                            ("VersionInfo.ModelFormat", info.get("ModelFormat")),
-                                            ("VersionInfo.ModelType", info.get("ModelType"))) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("ModelName", body.get("ModelName")),
+                ("VersionInfo.ModelFormat", info.get("ModelFormat")),
+                ("VersionInfo.ModelType", info.get("ModelType")),
+            )
+            if not value
+        ]
         if missing:
             raise ApiError("MissingParameter", f"{', '.join(missing)} required for a new model (no ModelID)")
     check_path(platform, caller, body["VersionInfo"]["Path"])
@@ -26,6 +32,8 @@ def check_path(platform: Platform, caller: Caller, path: str) -> None:
     bucket, _, prefix = path.removeprefix("tos://").partition("/")
     own = platform.bucket_for(caller.account_id)
     if bucket != own:
-        raise invalid("VersionInfo.Path", f"{path} is outside your bucket tos://{own}/ (see GetTOSUploadPath)")
+        raise invalid(
+            "VersionInfo.Path", f"{path} is outside your bucket tos://{own}/ (see GetTOSUploadPath)"
+        )
     if not prefix or next(iter(platform.objects.list_objects(bucket, prefix)), None) is None:
         raise invalid("VersionInfo.Path", f"no objects found under {path}; upload the model files first")

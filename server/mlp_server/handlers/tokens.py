@@ -16,7 +16,9 @@ def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, A
         raise ApiError("AccessDenied", "AdminGetSecureToken needs an administrator's access key")
     account_id, user_id = body["AccountId"], body["UserId"]
     if platform.store.get_account(account_id) is None:
-        raise ApiError("NotFound", f"account {account_id} does not exist on this platform (`mlp account add`)")
+        raise ApiError(
+            "NotFound", f"account {account_id} does not exist on this platform (`mlp account add`)"
+        )
     token, expires = platform.tokens.issue(
         account_id, user_id, timedelta(seconds=body["TimeToLive"]), platform.clock()
     )

@@ -1,0 +1,295 @@
+"""``volcengine_ml_platform.models.inner_model.Model``: act for a target account (wire-protocol section 3).
+
+Platform services call with their own signed keys: ``AdminGetSecureToken`` gives a short-lived token
+for the target account and user, every call goes through the inner front door with that token, and
+object storage is opened with temporary credentials from ``GetSTSToken``. Tokens and credentials are
+renewed before they expire; a token refused as expired is renewed once and the call retried.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ml_platform_client import Client
+from ml_platform_client.api.inner import (
+    get_sts_token,
+    inner_create_model,
+    inner_get_model_version,
+    inner_get_tos_upload_path,
+    inner_update_model_version,
+)
+from ml_platform_client.api.tokens import admin_get_secure_token
+from ml_platform_client.models import (
+    AdminGetSecureTokenRequest,
+    GetSTSTokenRequest,
+    GetTOSUploadPathRequest,
+    InnerCreateModelRequest,
+    ModelVersionIDRequest,
+    UpdateModelVersionRequest,
+)
+
+from ..config import Credentials, resolve_settings
+from ..errors import AuthError, ValidationError
+from ..session import Session
+from ..storage import object_store_for
+from ..transfer.base import ObjectStore
+from ..transfer.manager import upload_path
+from . import validation
+from ._common import (
+    UPLOAD_FOLDER,
+    ProgressCallback,
+    download_version,
+    drop_none,
+    register_body,
+    upload_then_register,
+    validate_register,
+    version_id,
+)
+
+T = TypeVar("T")
+
+TOKEN_TTL = 600  # seconds, as the original SDK asks
+RENEW_MARGIN = 60.0  # renew a token or credentials this long before they expire
+STS_DURATION = 3600
+
+
+def _env_id(name: str) -> int | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"{name}={value!r} is not an integer id", field=name) from None
+
+
+def _as_id(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{field}: {value!r} is not an integer id", field=field) from None
+
+
+class Model:
+    """Model类封装了模型仓库相关的一些操作, acting for ``target_account_id`` / ``target_user_id``
+    (default: env ``VOLC_ACCOUNT_ID`` / ``VOLC_USER_ID``)."""
+
+    def __init__(
+        self,
+        target_account_id: int | str | None = None,
+        target_user_id: int | str | None = None,
+        *,
+        endpoint: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
+        data_dir: str | Path | None = None,
+        session: Session | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session or Session(
+            resolve_settings(
+                endpoint=endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                region=region,
+                data_dir=data_dir,
+            )
+        )
+        self._inner: Client = self._session.inner_client()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: tuple[str, float] | None = None
+        self._sts: tuple[Credentials, str | None, float] | None = None
+        self._target_account_id = _as_id(target_account_id, "target_account_id") or _env_id("VOLC_ACCOUNT_ID")
+        self._target_user_id = _as_id(target_user_id, "target_user_id")
+        if self._target_user_id is None:
+            self._target_user_id = _env_id("VOLC_USER_ID")
+
+    # ---- target ids (documented getters and setters) ---------------------------------------------
+
+    def get_target_account_id(self) -> int | None:
+        return self._target_account_id
+
+    def set_target_account_id(self, target_account_id: int | str) -> None:
+        with self._lock:
+            self._target_account_id = _as_id(target_account_id, "target_account_id")
+            self._token = self._sts = None  # a token acts for one account only
+
+    def get_target_user_id(self) -> int | None:
+        return self._target_user_id
+
+    def set_target_user_id(self, target_user_id: int | str) -> None:
+        with self._lock:
+            self._target_user_id = _as_id(target_user_id, "target_user_id")
+            self._token = self._sts = None
+
+    # ---- tokens and credentials ------------------------------------------------------------------
+
+    def _secure_token(self, renew: bool = False) -> str:
+        with self._lock:
+            if not renew and self._token is not None and self._clock() < self._token[1] - RENEW_MARGIN:
+                return self._token[0]
+            account, user = self._target_account_id, self._target_user_id
+            if account is None or user is None:
+                raise ValidationError(
+                    "target_account_id and target_user_id are required (arguments or env VOLC_ACCOUNT_ID / "
+                    "VOLC_USER_ID)",
+                    field="target_account_id" if account is None else "target_user_id",
+                )
+            body = {"TimeToLive": TOKEN_TTL, "AccountId": account, "UserId": user}
+            resp = self._session.call(admin_get_secure_token, AdminGetSecureTokenRequest, body)
+            self._token = (resp.result.token, self._clock() + TOKEN_TTL)
+            return self._token[0]
+
+    def _inner_call(self, operation: Any, body_cls: type[Any], body: dict[str, Any]) -> Any:
+        def send(token: str) -> Any:
+            return self._session.call(
+                operation, body_cls, body, client=self._inner, region=self._session.region, token=token
+            )
+
+        try:
+            return send(self._secure_token())
+        except AuthError as exc:
+            if exc.code != "InvalidSecretToken":
+                raise
+        # The token was refused (expired early, or the platform restarted with a new secret):
+        # renew it once; a second refusal is final.
+        try:
+            return send(self._secure_token(renew=True))
+        except AuthError as exc:
+            raise AuthError(
+                f"the secure token for account {self._target_account_id} was refused and could "
+                f"not be renewed: {exc.message}",
+                code=exc.code,
+                code_n=exc.code_n,
+                status_code=exc.status_code,
+                request_id=exc.request_id,
+            ) from exc
+
+    def _object_store(self) -> ObjectStore:
+        with self._lock:
+            cached = self._sts
+        if cached is None or self._clock() >= cached[2] - RENEW_MARGIN:
+            result = self._inner_call(get_sts_token, GetSTSTokenRequest, {"Duration": STS_DURATION}).result
+            creds = Credentials(result.access_key_id, result.secret_access_key, result.session_token or None)
+            endpoint = result.endpoint if isinstance(result.endpoint, str) else None
+            cached = (creds, endpoint, self._clock() + STS_DURATION)
+            with self._lock:
+                self._sts = cached
+        return object_store_for(cached[1], region=self._session.region, credentials=cached[0])
+
+    def _upload_target(self) -> Any:
+        body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
+        return self._inner_call(inner_get_tos_upload_path, GetTOSUploadPathRequest, body).result
+
+    # ---- documented methods ----------------------------------------------------------------------
+
+    def register(
+        self,
+        local_path: str,
+        model_id: str | None = None,
+        model_name: str | None = None,
+        model_format: str | None = None,
+        model_type: str | None = None,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+        model_category: str | None = None,
+        dataset_id: str | None = None,
+        source_type: str | None = "TOS",
+        base_model_version_id: str | None = None,
+        source_id: str | None = None,
+        model_tags: list[Any] | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> Any:
+        """注册模型到模型仓库 in the target account; ``base_model_version_id`` / ``source_id`` name the
+        version and perf task a converted model came from."""
+        validate_register(
+            local_path,
+            model_id,
+            model_name,
+            model_format,
+            model_type,
+            tensor_config,
+            model_metrics,
+            model_category,
+            source_type,
+        )
+        target = self._upload_target()
+
+        def create(path: str) -> Any:
+            body = register_body(
+                path,
+                model_id=model_id,
+                model_name=model_name,
+                model_format=model_format,
+                model_type=model_type,
+                description=description,
+                tensor_config=tensor_config,
+                model_metrics=model_metrics,
+                model_category=model_category,
+                dataset_id=dataset_id,
+                source_type=source_type,
+                model_tags=model_tags,
+                **drop_none({"BaseModelVersionID": base_model_version_id, "SourceId": source_id}),
+            )
+            return self._inner_call(inner_create_model, InnerCreateModelRequest, body)
+
+        return upload_then_register(
+            local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
+        )
+
+    def download(
+        self, model_id: str, model_version: str, local_path: str, *, progress: ProgressCallback | None = None
+    ) -> list[Path]:
+        """下载模型到本地 from the target account."""
+        version = self.get_model_version(model_id, model_version)
+        return download_version(version.result.path, self._object_store(), local_path, progress)
+
+    def get_model_version(self, model_id: str, model_version: str) -> Any:
+        """获取模型版本 in the target account."""
+        return self._inner_call(
+            inner_get_model_version,
+            ModelVersionIDRequest,
+            {"ModelVersionID": version_id(model_id, model_version)},
+        )
+
+    def update_model_version(
+        self,
+        model_id: str,
+        model_version: str,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+    ) -> Any:
+        """更新模型版本 in the target account."""
+        if tensor_config is not None:
+            validation.validate_model_tensor_config(tensor_config)
+        if model_metrics is not None:
+            validation.validate_metrics(model_metrics)
+        body = drop_none(
+            {
+                "ModelVersionID": version_id(model_id, model_version),
+                "Description": description,
+                "TensorConfig": tensor_config,
+                "MetricsList": model_metrics,
+            }
+        )
+        return self._inner_call(inner_update_model_version, UpdateModelVersionRequest, body)
+
+    def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> str:
+        """上传数据到TOS of the target account; returns the ``tos://`` path."""
+        validation.validate_local_path(local_path)
+        target = self._upload_target()
+        return upload_path(
+            self._object_store(), Path(local_path), target.bucket, target.key_prefix, progress=progress
+        )
