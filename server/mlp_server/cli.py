@@ -36,20 +36,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add.add_argument("--user-id", type=int, default=1)
     add.add_argument("--name", default="")
     add.add_argument("--admin", action="store_true", help="allow AdminGetSecureToken with these keys")
-    add.add_argument("--data-dir", type=Path, default=None)
-    add.add_argument("--database-url", default=None)
+    add.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    add.add_argument("--database-url", default=argparse.SUPPRESS)
     add.set_defaults(func=cmd_account_add)
     lst = account_sub.add_parser("list", help="list accounts")
-    lst.add_argument("--data-dir", type=Path, default=None)
-    lst.add_argument("--database-url", default=None)
+    lst.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    lst.add_argument("--database-url", default=argparse.SUPPRESS)
     lst.set_defaults(func=cmd_account_list)
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
     import os
 
-    data_dir = args.data_dir or Path(os.environ.get("VOLC_ML_PLATFORM_DATA_DIR") or DEFAULT_DATA_DIR)
-    overrides = {"database_url": args.database_url} if args.database_url else {}
+    # --data-dir may come before the subcommand (a str) or after it (a Path), or not at all
+    given = getattr(args, "data_dir", None)
+    data_dir = Path(given or os.environ.get("VOLC_ML_PLATFORM_DATA_DIR") or DEFAULT_DATA_DIR)
+    database_url = getattr(args, "database_url", None)
+    overrides = {"database_url": database_url} if database_url else {}
     return ServerSettings.from_env(data_dir.expanduser(), **overrides)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import CATALOGUE, Store
 
@@ -24,7 +25,7 @@ def test_default_flavors_are_there(store: Store) -> None:
         "Id": "ml.g1e.large",
         "Name": "ml.g1e.large",
         "vCPU": 4,
-        "Memory": "16Gi",
+        "Memory": 16384,
         "GPUType": "local-cpu-emulated",
         "GPUNum": 1,
         "Tags": ["gpu", "emulated"],
@@ -32,7 +33,7 @@ def test_default_flavors_are_there(store: Store) -> None:
     cpu = {f["Id"]: f for f in result["List"]["CPU"]}
     assert (cpu["ml.c1i.large"]["vCPU"], cpu["ml.c1i.large"]["Memory"], cpu["ml.c1i.large"]["GPUNum"]) == (
         2,
-        "4Gi",
+        4096,
         0,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ml_platform_client.api.models import create_model, delete_model, list_models, update_model
+from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
 from ml_platform_client.api.perf import (
     cancel_perf_job,
     cancel_perf_task,
@@ -20,7 +20,7 @@ from ml_platform_client.api.perf import (
     update_perf_task,
 )
 from ml_platform_client.api.resources import list_resource
-from ml_platform_client.api.services import create_service
+from ml_platform_client.api.services import create_service, list_services
 from ml_platform_client.api.storage import get_tos_upload_path
 from ml_platform_client.api.versions import (
     delete_model_version,
@@ -39,6 +39,7 @@ from ml_platform_client.models import (
     ListPerfJobsRequest,
     ListPerfTasksRequest,
     ListResourceRequest,
+    ListServicesRequest,
     ModelIDRequest,
     ModelVersionIDRequest,
     TaskIDRequest,
@@ -49,11 +50,12 @@ from ml_platform_client.models import (
 
 from ..config import resolve_settings
 from ..errors import ValidationError
-from ..session import Session
+from ..session import Session, check_body
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from . import validation
 from ._common import (
+    PENDING_PATH,
     UPLOAD_FOLDER,
     ProgressCallback,
     download_version,
@@ -157,10 +159,9 @@ class Model:
             model_category,
             source_type,
         )
-        target = self._upload_path()
 
-        def create(path: str) -> Any:
-            body = register_body(
+        def body(path: str) -> dict[str, Any]:
+            return register_body(
                 path,
                 model_id=model_id,
                 model_name=model_name,
@@ -174,7 +175,13 @@ class Model:
                 source_type=source_type,
                 model_tags=model_tags,
             )
-            return self._call(create_model, CreateModelRequest, body)
+
+        # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
+        check_body(CreateModelRequest, body(PENDING_PATH))
+        target = self._upload_path()
+
+        def create(path: str) -> Any:
+            return self._call(create_model, CreateModelRequest, body(path))
 
         return upload_then_register(
             local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
@@ -392,3 +399,36 @@ class Model:
             {"ServiceName": service_name, "ServiceDeployment": deployment},
         )
         return InferenceService(self._session, resp.result.service_id, service_name)
+
+    # ---- beyond the documented methods (used by the `mlp` command) ------------------------------
+
+    def get_model(self, model_id: str) -> Any:
+        """GetModel: one model with its version count and latest version."""
+        return self._call(get_model, ModelIDRequest, {"ModelID": model_id})
+
+    def list_resources(self, name_contains: str | None = None, offset: int = 0, page_size: int = 100) -> Any:
+        """ListResource: the compute flavors, by group."""
+        body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
+        return self._call(list_resource, ListResourceRequest, body)
+
+    def list_services(
+        self,
+        service_name_contains: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_order: str = "Descend",
+    ) -> Any:
+        """ListServices: Total and one page of services."""
+        body = drop_none(
+            {
+                "ServiceNameContains": service_name_contains,
+                **_page(offset, page_size, "CreateTime", sort_order),
+            }
+        )
+        return self._call(list_services, ListServicesRequest, body)
+
+    def get_service(self, service_id: str) -> InferenceService:
+        """The :class:`InferenceService` ``service_id`` (read once, so a missing one raises NotFoundError)."""
+        service = InferenceService(self._session, service_id)
+        service.refresh()
+        return service

@@ -1,6 +1,6 @@
 """The local flavor catalogue (ListResource) and the check that a flavor exists.
 
-Memory is a string with a binary unit ("4Gi"), vCPU and GPUNum are integers. The emulated
+Memory is in MiB, as the document says; vCPU and GPUNum are integers too. The emulated
 GPU flavors exist so that clients written for the cloud (whose deploy default is
 ``ml.g1e.large``) work unchanged; nothing here has a real GPU, and GPUType says so.
 """
@@ -19,7 +19,7 @@ from .paging import offset_limit
 class Flavor:
     id: str
     vcpu: int
-    memory: str
+    memory_mib: int
     gpu_type: str = ""
     gpu_num: int = 0
     tags: tuple[str, ...] = ()
@@ -29,7 +29,7 @@ class Flavor:
             "Id": self.id,
             "Name": self.id,
             "vCPU": self.vcpu,
-            "Memory": self.memory,
+            "Memory": self.memory_mib,
             "GPUType": self.gpu_type,
             "GPUNum": self.gpu_num,
             "Tags": list(self.tags),
@@ -41,13 +41,13 @@ _EMULATED = "local-cpu-emulated"
 # Group (ListResource's Type) -> flavors, in catalogue order.
 CATALOGUE: dict[str, tuple[Flavor, ...]] = {
     "CPU": (
-        Flavor("ml.c1i.large", 2, "4Gi", tags=("cpu",)),
-        Flavor("ml.c1i.xlarge", 4, "8Gi", tags=("cpu",)),
-        Flavor("ml.c1i.2xlarge", 8, "16Gi", tags=("cpu",)),
+        Flavor("ml.c1i.large", 2, 4 * 1024, tags=("cpu",)),
+        Flavor("ml.c1i.xlarge", 4, 8 * 1024, tags=("cpu",)),
+        Flavor("ml.c1i.2xlarge", 8, 16 * 1024, tags=("cpu",)),
     ),
     "GPU": (
-        Flavor("ml.g1e.large", 4, "16Gi", _EMULATED, 1, tags=("gpu", "emulated")),
-        Flavor("ml.g1e.xlarge", 8, "32Gi", _EMULATED, 1, tags=("gpu", "emulated")),
+        Flavor("ml.g1e.large", 4, 16 * 1024, _EMULATED, 1, tags=("gpu", "emulated")),
+        Flavor("ml.g1e.xlarge", 8, 32 * 1024, _EMULATED, 1, tags=("gpu", "emulated")),
     ),
 }
 

@@ -1,0 +1,75 @@
+"""How the ``mlp`` command prints: readable tables by default, the documented JSON envelope with
+``--output json`` (so scripts can pipe it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
+
+
+def field(name: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda row: row.get(name)
+
+
+def as_plain(response: Any) -> Any:
+    """A generated model (or anything with ``to_dict``) as plain JSON data."""
+    return response.to_dict() if hasattr(response, "to_dict") else response
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    header = [name for name, _ in columns]
+    body = [[cell(get(row)) for _, get in columns] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(header)]
+    for line in [header, *body]:
+        out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
+
+
+def key_values(data: Mapping[str, Any], out: TextIO | None = None) -> None:
+    """One ``Key  value`` line per field (nested values as compact JSON)."""
+    out = out or sys.stdout
+    width = max((len(k) for k in data), default=0)
+    for key, value in data.items():
+        out.write(f"{key.ljust(width)}  {cell(value)}\n")
+
+
+class Printer:
+    def __init__(self, fmt: str, out: TextIO | None = None) -> None:
+        self.fmt = fmt
+        self.out = out or sys.stdout
+
+    def json(self, data: Any) -> None:
+        self.out.write(json.dumps(as_plain(data), indent=2, ensure_ascii=False) + "\n")
+
+    def listing(self, response: Any, columns: Sequence[Column]) -> None:
+        """A ``{"Total", "List"}`` result: a table and its total, or the envelope as JSON."""
+        if self.fmt == "json":
+            return self.json(response)
+        result = as_plain(response)["Result"]
+        table(result["List"], columns, self.out)
+        shown = len(result["List"])
+        self.out.write(f"({shown} shown of {result.get('Total', shown)})\n")
+
+    def result(self, response: Any) -> None:
+        """A single object: its Result as key/value lines, or the envelope as JSON."""
+        if self.fmt == "json":
+            return self.json(response)
+        key_values(as_plain(response)["Result"], self.out)
+
+    def message(self, text: str, data: Any) -> None:
+        """A sentence for people, ``data`` for scripts."""
+        if self.fmt == "json":
+            return self.json(data)
+        self.out.write(text + "\n")
