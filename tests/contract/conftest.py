@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import ml_platform_client
 import pytest
+
+import ml_platform_client
 
 from ._support import document
 

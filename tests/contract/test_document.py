@@ -16,6 +16,7 @@ from jsonschema import Draft4Validator
 from openapi_spec_validator import validate as validate_spec
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
 from volcengine_ml_platform import schema
 
 from ._support import API_VERSION, document, operations, resolve, wire_protocol_actions

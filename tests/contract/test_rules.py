@@ -8,6 +8,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from volcengine_ml_platform import schema
 
 # ---- wire-protocol section 4, written down here as the contract -------------------------------------

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-import ml_platform_client.models as models
 import pytest
+
+import ml_platform_client.models as models
 from volcengine_ml_platform import schema
 
 from ._support import (

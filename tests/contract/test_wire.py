@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
-import ml_platform_client
 import pytest
+
+import ml_platform_client
 from ml_platform_client import errors
 from ml_platform_client.api.inner import get_sts_token, inner_create_model, inner_get_model_version
 from ml_platform_client.api.models import create_model, list_models

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from mlp_server.store import Store, sqlite_url
 
 from .helpers import FakeClock

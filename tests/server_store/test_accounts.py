@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import AccountRecord, Store
 

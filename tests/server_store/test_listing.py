@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import Store, sqlite_url
 

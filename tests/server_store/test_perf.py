@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import FLAVOR_IDS, Store
 from mlp_server.store.task_states import TRANSITIONS, job_status

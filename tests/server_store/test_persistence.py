@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from mlp_server.store import Store, paging
 from sqlalchemy import event, text
+
+from mlp_server.store import Store, paging
 
 from .helpers import ACCOUNT, FakeClock, perf_job, register, service_body, task_ids
 

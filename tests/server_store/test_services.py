@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import FLAVOR_IDS, Store
 

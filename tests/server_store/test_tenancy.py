@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 

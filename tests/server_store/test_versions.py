@@ -6,6 +6,7 @@ import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from volcengine_ml_platform.config import Credentials, masked, resolve_settings
 from volcengine_ml_platform.errors import ValidationError
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
 from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.errors import AuthError

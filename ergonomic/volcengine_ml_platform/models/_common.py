@@ -19,6 +19,8 @@ log = logging.getLogger("volcengine_ml_platform")
 
 ProgressCallback = Callable[[TransferProgress], None]
 UPLOAD_FOLDER = ["from-sdk-repo"]
+# Stands in for the not-yet-known upload Path when a CreateModel body is checked before the upload.
+PENDING_PATH = "tos://pending-upload/modelrepo/from-sdk-repo/"
 
 
 def version_id(model_id: str, model_version: str | int) -> str:

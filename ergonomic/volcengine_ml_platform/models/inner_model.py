@@ -35,12 +35,13 @@ from ml_platform_client.models import (
 
 from ..config import Credentials, resolve_settings
 from ..errors import AuthError, ValidationError
-from ..session import Session
+from ..session import Session, check_body
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from . import validation
 from ._common import (
+    PENDING_PATH,
     UPLOAD_FOLDER,
     ProgressCallback,
     download_version,
@@ -224,10 +225,9 @@ class Model:
             model_category,
             source_type,
         )
-        target = self._upload_target()
 
-        def create(path: str) -> Any:
-            body = register_body(
+        def body(path: str) -> dict[str, Any]:
+            return register_body(
                 path,
                 model_id=model_id,
                 model_name=model_name,
@@ -242,7 +242,13 @@ class Model:
                 model_tags=model_tags,
                 **drop_none({"BaseModelVersionID": base_model_version_id, "SourceId": source_id}),
             )
-            return self._inner_call(inner_create_model, InnerCreateModelRequest, body)
+
+        # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
+        check_body(InnerCreateModelRequest, body(PENDING_PATH))
+        target = self._upload_target()
+
+        def create(path: str) -> Any:
+            return self._inner_call(inner_create_model, InnerCreateModelRequest, body(path))
 
         return upload_then_register(
             local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
