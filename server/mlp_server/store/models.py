@@ -110,10 +110,9 @@ class ModelsMixin(StoreBase):
         if model_id is None:
             raise invalid("ModelID", "is required")
         page = Page.from_body(body, VERSION_SORTS)
-        where: list[ColumnElement[bool]] = [
-            VersionRow.model_id == model_id,
-            VersionRow.account_id == account_id,
-        ]
+        # Ownership is checked once on the model (_owned_model below); filtering versions by model alone
+        # lets the count use the (model_id, ...) index instead of reading every version row.
+        where: list[ColumnElement[bool]] = [VersionRow.model_id == model_id]
         if (number := body.get("ModelVersion")) is not None:
             where.append(VersionRow.version == _version_number(number))
         with self._read() as session:
