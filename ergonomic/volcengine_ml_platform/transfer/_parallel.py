@@ -1,0 +1,66 @@
+"""Running many transfer tasks on a bounded thread pool, stopping all of them at the first failure."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Cancelled(Exception):
+    """Raised inside a task that noticed another task failed; never escapes :func:`run_parallel`."""
+
+
+Task = Callable[[threading.Event], T]
+"""A task receives the cancel event; long tasks check it between chunks (see :func:`checked`)."""
+
+
+def checked(cancel: threading.Event, callback: Callable[[int], None]) -> Callable[[int], None]:
+    """Wrap a byte callback so that an in-flight transfer stops at its next chunk once ``cancel`` is set."""
+
+    def on_bytes(nbytes: int) -> None:
+        if cancel.is_set():
+            raise Cancelled
+        callback(nbytes)
+
+    return on_bytes
+
+
+def run_parallel(tasks: Sequence[Task[T]], *, concurrency: int, name: str) -> list[T]:
+    """Run ``tasks`` on up to ``concurrency`` threads and return their results in order.
+
+    On the first failure (or KeyboardInterrupt) the tasks not yet started are dropped, the running ones
+    are told to stop, and this waits for them (so that they can clean up their temporaries) before
+    re-raising the first failure.
+    """
+    if not tasks:
+        return []
+    if len(tasks) == 1:
+        return [tasks[0](threading.Event())]
+    cancel = threading.Event()
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix=name
+    ) as pool:
+        futures: list[Future[T]] = [pool.submit(task, cancel) for task in tasks]
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:
+            cancel.set()
+            for future in futures:
+                future.cancel()
+            raise
+        failures = [f for f in futures if f in done and not f.cancelled() and f.exception() is not None]
+        if failures:
+            cancel.set()
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            # Prefer a real failure over a task that merely noticed an outer cancellation.
+            first = next((f for f in failures if not isinstance(f.exception(), Cancelled)), failures[0])
+            exc = first.exception()
+            assert exc is not None
+            raise exc
+    return [f.result() for f in futures]

@@ -1,0 +1,335 @@
+"""Uploading a local file or folder and downloading a prefix, laid out as wire protocol section 6 says.
+
+Upload: a folder ``d`` goes to ``{key_prefix}{basename(d)}/{relative path}`` and its URL is
+``tos://{bucket}/{key_prefix}{basename(d)}/``; a single file goes to ``{key_prefix}{file name}`` and its
+URL is ``tos://{bucket}/{key_prefix}``. Download copies every object under a URL to a local folder,
+keeping relative paths. Files move in parallel; large files also in parallel parts (inside the store).
+
+A downloaded file is written to ``{name}.{random}.incomplete`` next to its destination and moved into
+place only once the store has verified it, so a destination never holds a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..errors import TransferError, ValidationError
+from ._parallel import Cancelled, Task, run_parallel
+from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
+from .base import tos_url as url_of
+from .progress import ProgressCallback, ProgressTracker
+from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SCHEME = "tos://"
+
+
+def parse_tos_url(url: str) -> tuple[str, str]:
+    """Split ``tos://{bucket}/{prefix}`` into ``(bucket, prefix)``; the prefix may be empty."""
+    if not isinstance(url, str) or not url.startswith(_SCHEME):
+        raise ValidationError(f"not a tos:// URL: {url!r} (expected tos://bucket/prefix/)", field="url")
+    bucket, _, prefix = url[len(_SCHEME) :].partition("/")
+    if not bucket:
+        raise ValidationError(f"no bucket in {url!r} (expected tos://bucket/prefix/)", field="url")
+    try:
+        validate_bucket(bucket)
+    except ValidationError:
+        raise ValidationError(f"invalid bucket name {bucket!r} in {url!r}", field="url") from None
+    if "\x00" in prefix:
+        raise ValidationError(f"NUL character in {url!r}", field="url")
+    return bucket, prefix
+
+
+def upload_path(
+    store: ObjectStore,
+    local_path: Path,
+    bucket: str,
+    key_prefix: str,
+    *,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> str:
+    """Upload a file or a folder under ``key_prefix`` and return its ``tos://`` URL (section 6).
+
+    ``key_prefix`` is empty or ends with ``/`` (the platform's ``KeyPrefix`` does). Every key is checked
+    before the first byte moves; raises ``TransferError`` naming the file that failed.
+    """
+    validate_bucket(bucket)
+    _check_concurrency(concurrency)
+    if key_prefix and (not key_prefix.endswith("/") or unsafe_path_reason(key_prefix[:-1])):
+        raise ValidationError(
+            f"key_prefix {key_prefix!r} must be empty or a relative path ending with '/'", field="key_prefix"
+        )
+    local_path = Path(local_path)
+    if local_path.is_dir():
+        name = Path(os.path.abspath(local_path)).name
+        if not name:
+            raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
+        root_key = f"{key_prefix}{name}/"
+        files = [(path, rel, root_key + rel) for path, rel in _files_below(local_path)]
+        url = url_of(bucket, root_key)
+        if not files:
+            logger.warning("%s holds no files: nothing uploaded to %s", local_path, url)
+    elif local_path.is_file():
+        files = [(local_path, local_path.name, key_prefix + local_path.name)]
+        url = url_of(bucket, key_prefix)
+    else:
+        raise TransferError(f"cannot upload {local_path}: no such file or folder")
+    for path, _, key in files:
+        if reason := unsafe_path_reason(key):
+            raise TransferError(f"cannot upload {path} as key {key!r}: {reason}")
+
+    try:
+        sizes = [path.stat().st_size for path, _, _ in files]
+    except OSError as exc:
+        raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
+    tracker = ProgressTracker(progress, bytes_total=sum(sizes), files_total=len(files))
+    tracker.start()
+
+    def upload(path: Path, rel: str, key: str) -> Task[ObjectInfo]:
+        def run(cancel: threading.Event) -> ObjectInfo:
+            return _attempts(
+                f"upload of {path} to {url_of(bucket, key)}",
+                rel,
+                tracker,
+                cancel,
+                retry,
+                lambda on_bytes: store.put_file(
+                    bucket, key, path, concurrency=concurrency, on_bytes=on_bytes
+                ),
+            )
+
+        return run
+
+    run_parallel([upload(*f) for f in files], concurrency=concurrency, name="mlp-upload")
+    logger.info("uploaded %d files (%d bytes) to %s", len(files), sum(sizes), url)
+    return url
+
+
+def download_prefix(
+    store: ObjectStore,
+    tos_url: str,
+    local_path: Path,
+    *,
+    concurrency: int = 8,
+    progress: ProgressCallback | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> list[Path]:
+    """Copy every object under ``tos_url`` into the folder ``local_path``, keeping relative paths.
+
+    A URL not ending with ``/`` names a folder too; if nothing is under it but an object has exactly
+    that key, that one object is downloaded into ``local_path``. Returns the files written, in key
+    order. Keys that would land outside ``local_path`` are refused before anything is written; on
+    failure no ``.incomplete`` file and no half-written file remains (files already verified and moved
+    into place do).
+    """
+    url = tos_url
+    bucket, prefix = parse_tos_url(url)
+    _check_concurrency(concurrency)
+    folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    objects = _call(
+        f"listing of {url_of(bucket, folder)}", retry, lambda: list(store.list_objects(bucket, folder))
+    )
+    if not objects and folder != prefix:
+        single = _call(f"head of {url}", retry, lambda: store.head(bucket, prefix))
+        if single is not None:
+            objects, folder = [single], prefix[: prefix.rfind("/") + 1]
+    root = Path(os.path.abspath(local_path))
+    plan = _plan(bucket, folder, objects, root)
+    if not plan:
+        logger.warning("no objects under %s", url)
+
+    created = _make_folders(root, {dest.parent for _, _, dest in plan})
+    tracker = ProgressTracker(progress, bytes_total=sum(o.size for o, _, _ in plan), files_total=len(plan))
+    tracker.start()
+
+    def download(obj: ObjectInfo, rel: str, dest: Path) -> Task[Path]:
+        def run(cancel: threading.Event) -> Path:
+            part = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.incomplete")
+            try:
+                _attempts(
+                    f"download of {url_of(bucket, obj.key)} to {dest}",
+                    rel,
+                    tracker,
+                    cancel,
+                    retry,
+                    lambda on_bytes: store.get_file(
+                        bucket, obj, part, concurrency=concurrency, on_bytes=on_bytes
+                    ),
+                )
+                # The store verified the content; this guards against a store that forgot to.
+                if (size := part.stat().st_size) != obj.size:
+                    raise TransferError(f"{url_of(bucket, obj.key)}: wrote {size} bytes, expected {obj.size}")
+                try:
+                    os.replace(part, dest)
+                except OSError as exc:
+                    raise TransferError(
+                        f"cannot move {url_of(bucket, obj.key)} into place at {dest}: {exc}"
+                    ) from exc
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
+            return dest
+
+        return run
+
+    try:
+        return run_parallel([download(*p) for p in plan], concurrency=concurrency, name="mlp-download")
+    except BaseException:
+        for made in reversed(created):  # deepest first; keeps folders holding verified files
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _check_concurrency(concurrency: int) -> None:
+    if concurrency < 1:
+        raise ValidationError(f"concurrency must be at least 1, not {concurrency}", field="concurrency")
+
+
+def _call(what: str, retry: RetryPolicy, fn: Callable[[], T]) -> T:
+    """``call_with_retry`` that reports any failure as a ``TransferError`` naming ``what``."""
+    try:
+        return call_with_retry(fn, what=what, policy=retry)
+    except (TransferError, Cancelled):
+        raise
+    except Exception as exc:
+        raise TransferError(f"{what} failed: {exc}") from exc
+
+
+def _attempts(
+    what: str,
+    name: str,
+    tracker: ProgressTracker,
+    cancel: threading.Event,
+    retry: RetryPolicy,
+    fn: Callable[[ByteCallback], T],
+) -> T:
+    """Move one file with retries; the bytes a failed attempt reported are taken back from the progress."""
+    if cancel.is_set():
+        raise Cancelled
+
+    def attempt() -> T:
+        moved: list[int] = []  # appended from several part threads: list.append is atomic
+
+        def on_bytes(nbytes: int) -> None:
+            if cancel.is_set():
+                raise Cancelled  # another file failed: stop at the next chunk
+            moved.append(nbytes)
+            tracker.add_bytes(name, nbytes)
+
+        try:
+            return fn(on_bytes)
+        except BaseException:
+            tracker.add_bytes(name, -sum(moved))
+            raise
+
+    result = _call(what, retry, attempt)
+    tracker.file_done(name)
+    return result
+
+
+def _files_below(folder: Path) -> list[tuple[Path, str]]:
+    """(path, relative POSIX path) of every file below ``folder``, following symlinks without looping."""
+    found: list[tuple[Path, str]] = []
+    ancestors: dict[str, frozenset[tuple[int, int]]] = {}
+
+    def fail(exc: OSError) -> None:  # os.walk would silently skip an unreadable folder
+        raise TransferError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=fail, followlinks=True):
+        st = os.stat(dirpath)
+        here = (st.st_dev, st.st_ino)
+        above = ancestors.pop(dirpath, frozenset())
+        if here in above:
+            logger.warning("skipping %s: a symlink back to a folder that contains it", dirpath)
+            dirnames.clear()
+            continue
+        for name in dirnames:
+            ancestors[os.path.join(dirpath, name)] = above | {here}
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_file():  # broken symlink, socket, fifo...
+                logger.warning("skipping %s: not a regular file", path)
+                continue
+            found.append((path, path.relative_to(folder).as_posix()))
+    return sorted(found, key=lambda f: f[1])
+
+
+def _plan(
+    bucket: str, folder: str, objects: list[ObjectInfo], root: Path
+) -> list[tuple[ObjectInfo, str, Path]]:
+    """Map each object to its destination below ``root``; refuse any that would land elsewhere."""
+    plan: list[tuple[ObjectInfo, str, Path]] = []
+    files: set[str] = set()
+    parents: set[str] = set()
+    for obj in objects:
+        rel = obj.key[len(folder) :]
+        if (rel == "" or rel.endswith("/")) and obj.size == 0:
+            continue  # a "folder" marker object, as web consoles create
+        if reason := unsafe_path_reason(rel):
+            raise TransferError(
+                f"refusing to download {url_of(bucket, obj.key)}: its path below {url_of(bucket, folder)}, "
+                f"{rel!r}, would not stay inside {root} ({reason})"
+            )
+        ancestors = {rel[:i] for i, c in enumerate(rel) if c == "/"}
+        if rel in parents or ancestors & files:
+            raise TransferError(f"cannot download {url_of(bucket, obj.key)}: it is both a file and a folder")
+        files.add(rel)
+        parents |= ancestors
+        plan.append((obj, rel, root.joinpath(*rel.split("/"))))
+    real_root = root.resolve()
+    escapes = {
+        # A symlinked folder inside local_path must not carry a file elsewhere.
+        parent: not parent.resolve().is_relative_to(real_root)
+        for parent in {dest.parent for _, _, dest in plan}
+    }
+    for obj, _, dest in plan:
+        if escapes[dest.parent]:
+            raise TransferError(
+                f"refusing to download {url_of(bucket, obj.key)}: {dest.parent} leads outside {root}"
+            )
+        if dest.is_dir() and not dest.is_symlink():
+            raise TransferError(f"cannot download {url_of(bucket, obj.key)}: {dest} is a folder")
+    return plan
+
+
+def _make_folders(root: Path, folders: set[Path]) -> list[Path]:
+    """Create ``root`` and ``folders``; return the ones this call created, parents before children."""
+    needed: set[Path] = set()
+    for folder in {root, *folders}:
+        for p in (folder, *folder.parents):  # up to the first one that exists
+            if p in needed or p.is_dir():
+                break
+            needed.add(p)
+    created: list[Path] = []
+    try:
+        for folder in sorted(needed, key=lambda p: len(p.parts)):
+            try:
+                folder.mkdir()
+                created.append(folder)
+            except FileExistsError:
+                if not folder.is_dir():
+                    raise TransferError(f"cannot create folder {folder}: a file is in the way") from None
+            except OSError as exc:
+                raise TransferError(f"cannot create folder {folder}: {exc.strerror}") from exc
+    except BaseException:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                made.rmdir()
+        raise
+    return created

@@ -1,0 +1,584 @@
+"""Object storage over the S3 protocol: TOS in production, any S3 (e.g. moto) on a developer machine.
+
+Integrity is end to end: the sha256 of every object is computed here on upload and stored as user
+metadata (``x-amz-meta-sha256``); a download recomputes it and compares. Objects written by other tools
+(no metadata) are checked by size, plus MD5 against the ETag when it is a single-part upload's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import math
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from ..errors import TransferError
+from ._parallel import Cancelled, Task, checked, run_parallel
+from .base import ByteCallback, MiB, ObjectInfo, tos_url
+from .integrity import CHUNK, check_download
+from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
+
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSRequest
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import (
+        CompletedPartTypeDef,
+        GetObjectOutputTypeDef,
+        GetObjectRequestTypeDef,
+        ListObjectsV2OutputTypeDef,
+        ListObjectsV2RequestTypeDef,
+    )
+
+logger = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 5 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_PARTS = 10_000
+_DELETE_BATCH = 1000  # the most keys DeleteObjects takes at once
+
+
+def tos_s3_endpoint(region: str, *, internal: bool = False) -> str:
+    """TOS's S3 endpoint for ``region``; ``internal`` for the one reachable from inside the region."""
+    return f"https://tos-s3-{region}.{'ivolces' if internal else 'volces'}.com"
+
+
+def part_size_for(size: int, preferred: int, url: str) -> int:
+    """``preferred``, or the smallest whole number of MiB that fits ``size`` in 10,000 parts."""
+    if size <= preferred * MAX_PARTS:
+        return preferred
+    if size > MAX_PART_SIZE * MAX_PARTS:
+        raise TransferError(f"{url}: {size} bytes is more than 10,000 parts of 5 GiB can hold")
+    return math.ceil(size / MAX_PARTS / MiB) * MiB
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+def _is_single_part_etag(etag: str | None) -> bool:
+    # A multipart ETag is "md5-of-part-md5s-N"; only a plain 32-hex ETag is the MD5 of the content.
+    return etag is not None and len(etag) == 32 and "-" not in etag
+
+
+def _status(exc: ClientError) -> int:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+
+
+if sys.platform == "win32":  # no pread/pwrite: seek and read/write under one lock
+    _seek_lock = threading.Lock()
+
+    def _pread(fd: int, length: int, offset: int) -> bytes:
+        with _seek_lock:
+            os.lseek(fd, offset, os.SEEK_SET)
+            return os.read(fd, length)
+
+    def _pwrite(fd: int, data: memoryview, offset: int) -> int:
+        with _seek_lock:
+            os.lseek(fd, offset, os.SEEK_SET)
+            return os.write(fd, data)
+
+else:
+    _pread = os.pread
+    _pwrite = os.pwrite
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = _pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
+def _add_content_md5(request: AWSRequest, **_: Any) -> None:
+    # botocore >= 1.36 protects DeleteObjects with a CRC32 header only; S3-compatible stores (TOS
+    # among them) may still insist on the Content-MD5 that S3 has always accepted.
+    body = request.body
+    if isinstance(body, bytes) and "Content-MD5" not in request.headers:
+        request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+class S3Store:
+    """An :class:`~.base.ObjectStore` over the S3 protocol (for TOS, see :func:`tos_s3_endpoint`).
+
+    Files above ``multipart_threshold`` go up in parallel parts of ``part_size`` (grown as needed to stay
+    within 10,000 parts) and come down in parallel ranged GETs pinned to the listed ETag.
+    ``max_concurrency`` is the size of the connection pool and the most requests in flight at once,
+    however many files and parts the caller runs in parallel. botocore's own retries are off: every
+    request goes through ``retry`` (see :mod:`~volcengine_ml_platform.transfer.retry`).
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        access_key: str,
+        secret_key: str,
+        session_token: str | None = None,
+        region: str = "cn-beijing",
+        addressing_style: Literal["virtual", "path"] = "virtual",
+        *,
+        part_size: int = 8 * MiB,
+        multipart_threshold: int | None = None,
+        max_concurrency: int = 8,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        if addressing_style not in ("virtual", "path"):
+            raise ValueError(f"addressing_style must be 'virtual' or 'path', not {addressing_style!r}")
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size must be between 5 MiB and 5 GiB, not {part_size}")
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.endpoint_url = endpoint_url
+        self.part_size = part_size
+        self.multipart_threshold = part_size if multipart_threshold is None else multipart_threshold
+        self.retry = retry
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        config = Config(
+            region_name=region,
+            signature_version="s3v4",
+            s3={"addressing_style": addressing_style},
+            max_pool_connections=max_concurrency,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            tcp_keepalive=True,
+            # Our own sha256 covers integrity end to end; botocore's default CRC trailers (1.36+) use
+            # aws-chunked uploads that S3-compatible stores do not all accept.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        # A session of our own: the default one is shared, mutable global state.
+        self._client: S3Client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            aws_session_token=session_token,
+            region_name=region,
+            config=config,
+        )
+        self._client.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.endpoint_url!r})"
+
+    @property
+    def client(self) -> S3Client:
+        """The underlying boto3 client (for bucket administration and tests)."""
+        return self._client
+
+    # -- the ObjectStore interface -------------------------------------------------------------
+
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        *,
+        concurrency: int = 8,
+        on_bytes: ByteCallback | None = None,
+    ) -> ObjectInfo:
+        url = tos_url(bucket, key)
+        report = on_bytes or _ignore
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if st.st_size > self.multipart_threshold:
+                # The checksum goes in the metadata, which S3 takes when the upload starts: hash first.
+                sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+                return self._put_multipart(bucket, key, f.fileno(), st, sha256, concurrency, report)
+            # Small: one read, so the bytes hashed are the bytes sent even if the file is being changed.
+            data = f.read()
+        sha256 = hashlib.sha256(data).hexdigest()
+
+        def put() -> str:
+            with self._slots:
+                resp = self._client.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": sha256})
+            return resp["ETag"]
+
+        etag = call_with_retry(put, what=f"upload of {url}", policy=self.retry)
+        report(len(data))
+        return ObjectInfo(key, len(data), sha256, _unquote(etag))
+
+    def get_file(
+        self,
+        bucket: str,
+        obj: ObjectInfo,
+        dest: Path,
+        *,
+        concurrency: int = 8,
+        on_bytes: ByteCallback | None = None,
+    ) -> ObjectInfo:
+        url = tos_url(bucket, obj.key)
+        report = on_bytes or _ignore
+        versions = _VersionCheck(url, obj)
+        with open(dest, "w+b") as f:  # read back by the hasher of a ranged download
+            fd = f.fileno()
+            if obj.size > self.multipart_threshold:
+                ranges = _split(obj.size, part_size_for(obj.size, self.part_size, url))
+                os.ftruncate(fd, obj.size)
+                hasher = _OrderedHasher(fd, ranges, lambda: _algorithms(versions.first))
+
+                def fetch(index: int, start: int, end: int) -> Task[None]:
+                    def run(cancel: threading.Event) -> None:
+                        if cancel.is_set():
+                            raise Cancelled
+                        self._fetch(bucket, obj, fd, start, end, checked(cancel, report), versions.see)
+                        hasher.range_done(index)
+
+                    return run
+
+                tasks = [fetch(i, start, end) for i, (start, end) in enumerate(ranges)]
+                run_parallel(tasks, concurrency=concurrency, name="mlp-range")
+                digests = hasher.hexdigests()
+            else:
+                hashes: dict[str, hashlib._Hash] = {}
+
+                def first_response(version: ObjectInfo) -> None:
+                    versions.see(version)
+                    hashes.update((name, hashlib.new(name)) for name in _algorithms(version))
+
+                def sink(chunk: bytes) -> None:
+                    for h in hashes.values():
+                        h.update(chunk)
+
+                self._fetch(bucket, obj, fd, 0, obj.size, report, first_response, sink=sink, whole=True)
+                digests = {name: h.hexdigest() for name, h in hashes.items()}
+        version = versions.first
+        size = os.stat(dest).st_size
+        if "sha256" in digests:
+            check_download(
+                url,
+                size=size,
+                expected_size=version.size,
+                digest=digests["sha256"],
+                expected_digest=version.sha256,
+            )
+        elif "md5" in digests:
+            md5 = digests["md5"]
+            check_download(
+                url,
+                size=size,
+                expected_size=version.size,
+                digest=md5,
+                expected_digest=version.etag,
+                algorithm="md5",
+            )
+        else:
+            logger.info("%s carries no checksum (uploaded by another tool?): verified its size only", url)
+            check_download(url, size=size, expected_size=version.size)
+        return version
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
+        token: str | None = None
+        while True:
+            page = self._list_page(bucket, prefix, token)
+            for item in page.get("Contents", []):
+                yield ObjectInfo(item["Key"], item["Size"], None, _unquote(item.get("ETag")))
+            if not page.get("IsTruncated"):
+                return
+            token = page["NextContinuationToken"]
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        def head() -> ObjectInfo | None:
+            try:
+                with self._slots:
+                    resp = self._client.head_object(Bucket=bucket, Key=key)
+            except ClientError as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+            sha256 = resp.get("Metadata", {}).get("sha256")
+            return ObjectInfo(key, resp["ContentLength"], sha256, _unquote(resp.get("ETag")))
+
+        return call_with_retry(head, what=f"head of {tos_url(bucket, key)}", policy=self.retry)
+
+    def delete_prefix(self, bucket: str, prefix: str) -> int:
+        keys = [info.key for info in self.list_objects(bucket, prefix)]
+        for i in range(0, len(keys), _DELETE_BATCH):
+            batch = keys[i : i + _DELETE_BATCH]
+
+            def delete(batch: list[str] = batch) -> None:
+                with self._slots:
+                    resp = self._client.delete_objects(
+                        Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                    )
+                if errors := resp.get("Errors"):
+                    first = errors[0]
+                    raise TransferError(
+                        f"could not delete {len(errors)} objects under {tos_url(bucket, prefix)}, e.g. "
+                        f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                    )
+
+            call_with_retry(delete, what=f"deletion under {tos_url(bucket, prefix)}", policy=self.retry)
+        return len(keys)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _list_page(self, bucket: str, prefix: str, token: str | None) -> ListObjectsV2OutputTypeDef:
+        request: ListObjectsV2RequestTypeDef = {"Bucket": bucket, "Prefix": prefix}
+        if token:
+            request["ContinuationToken"] = token
+
+        def page() -> ListObjectsV2OutputTypeDef:
+            with self._slots:
+                return self._client.list_objects_v2(**request)
+
+        return call_with_retry(page, what=f"listing of {tos_url(bucket, prefix)}", policy=self.retry)
+
+    def _put_multipart(
+        self,
+        bucket: str,
+        key: str,
+        fd: int,
+        st: os.stat_result,
+        sha256: str,
+        concurrency: int,
+        report: ByteCallback,
+    ) -> ObjectInfo:
+        url = tos_url(bucket, key)
+        size = st.st_size
+        ranges = _split(size, part_size_for(size, self.part_size, url))
+
+        def create() -> str:
+            with self._slots:
+                resp = self._client.create_multipart_upload(
+                    Bucket=bucket, Key=key, Metadata={"sha256": sha256}
+                )
+            return resp["UploadId"]
+
+        upload_id = call_with_retry(create, what=f"start of multipart upload of {url}", policy=self.retry)
+        try:
+
+            def part(number: int, start: int, end: int) -> Task[CompletedPartTypeDef]:
+                def run(cancel: threading.Event) -> CompletedPartTypeDef:
+                    if cancel.is_set():
+                        raise Cancelled
+
+                    def attempt() -> str:
+                        with self._slots:  # read inside the slot: at most max_concurrency parts in memory
+                            data = _pread(fd, end - start, start)
+                            if len(data) != end - start:
+                                raise TransferError(f"{url}: the local file shrank while it was uploaded")
+                            resp = self._client.upload_part(
+                                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+                            )
+                        return resp["ETag"]
+
+                    what = f"upload of part {number} of {len(ranges)} of {url}"
+                    etag = call_with_retry(attempt, what=what, policy=self.retry)
+                    checked(cancel, report)(end - start)
+                    return {"PartNumber": number, "ETag": etag}
+
+                return run
+
+            tasks = [part(i + 1, start, end) for i, (start, end) in enumerate(ranges)]
+            parts = run_parallel(tasks, concurrency=concurrency, name="mlp-part")
+            now = os.fstat(fd)
+            if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                raise TransferError(f"{url}: the local file changed while it was uploaded")
+            etag = self._complete(bucket, key, upload_id, parts, sha256, size)
+        except BaseException:
+            self._abort(bucket, key, upload_id)
+            raise
+        return ObjectInfo(key, size, sha256, _unquote(etag))
+
+    def _complete(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPartTypeDef], sha256: str, size: int
+    ) -> str:
+        url = tos_url(bucket, key)
+        attempts = 0
+
+        def complete() -> str:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                # The previous attempt may have succeeded and only its answer been lost; completing
+                # again would then fail with NoSuchUpload.
+                done = self.head(bucket, key)
+                if done is not None and done.sha256 == sha256 and done.size == size and done.etag:
+                    self._abort(bucket, key, upload_id, quiet=True)
+                    return done.etag
+            with self._slots:
+                resp = self._client.complete_multipart_upload(
+                    Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
+            return resp["ETag"]
+
+        return call_with_retry(complete, what=f"completion of multipart upload of {url}", policy=self.retry)
+
+    def _abort(self, bucket: str, key: str, upload_id: str, *, quiet: bool = False) -> None:
+        """Abort a multipart upload so that its parts do not linger (and cost) in the bucket."""
+
+        def abort() -> None:
+            with self._slots:
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+        try:
+            call_with_retry(
+                abort, what=f"abort of multipart upload of {tos_url(bucket, key)}", policy=self.retry
+            )
+        except Exception as exc:
+            log = logger.debug if quiet else logger.warning
+            log("could not abort multipart upload %s of %s: %s", upload_id, tos_url(bucket, key), exc)
+
+    def _fetch(
+        self,
+        bucket: str,
+        obj: ObjectInfo,
+        fd: int,
+        start: int,
+        end: int,
+        on_bytes: ByteCallback,
+        on_version: Callable[[ObjectInfo], None],
+        *,
+        sink: Callable[[bytes], None] | None = None,
+        whole: bool = False,
+    ) -> None:
+        """Write bytes ``[start, end)`` of ``obj`` at their offsets in ``fd``, resuming after failures.
+
+        ``whole`` fetches the entire object without a Range header (which S3 refuses on an empty
+        object). Every response must be the listed version: the ETag is pinned with If-Match.
+        """
+        pos = start
+        seen_version = False
+        url = tos_url(bucket, obj.key)
+
+        def attempt() -> None:
+            nonlocal pos, seen_version
+            request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": obj.key}
+            if not (whole and pos == 0):
+                request["Range"] = f"bytes={pos}-{end - 1}"
+            if obj.etag:
+                request["IfMatch"] = f'"{obj.etag}"'
+            with self._slots:
+                try:
+                    resp = self._client.get_object(**request)
+                except ClientError as exc:
+                    if _status(exc) == 412:
+                        raise TransferError(f"{url} changed since it was listed") from exc
+                    if _status(exc) == 404:
+                        raise TransferError(f"{url} does not exist") from exc
+                    raise
+                body = resp["Body"]
+                try:
+                    if not seen_version:
+                        on_version(_version_of(obj.key, resp))
+                        seen_version = True
+                    for chunk in body.iter_chunks(CHUNK):
+                        _pwrite_all(fd, chunk, pos)
+                        if sink is not None:
+                            sink(chunk)
+                        pos += len(chunk)
+                        on_bytes(len(chunk))
+                finally:
+                    body.close()
+            if pos != end:
+                raise ConnectionError(f"response ended at byte {pos} of {end}")  # transient: resume
+
+        call_with_retry(attempt, what=f"download of {url} (bytes {start}-{end - 1})", policy=self.retry)
+
+
+def _split(size: int, part_size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + part_size, size)) for start in range(0, size, part_size)]
+
+
+def _version_of(key: str, resp: GetObjectOutputTypeDef) -> ObjectInfo:
+    content_range = resp.get("ContentRange")  # "bytes 0-99/12345" when a Range was asked for
+    size = int(content_range.rpartition("/")[2]) if content_range else resp["ContentLength"]
+    return ObjectInfo(key, size, resp.get("Metadata", {}).get("sha256"), _unquote(resp.get("ETag")))
+
+
+def _algorithms(version: ObjectInfo) -> list[str]:
+    """The digests that can verify ``version``: sha256 from our metadata, else MD5 of a single-part ETag."""
+    if version.sha256 is not None:
+        return ["sha256"]
+    return ["md5"] if _is_single_part_etag(version.etag) else []
+
+
+class _VersionCheck:
+    """Checks that every response of one download describes the listed object, and the same version."""
+
+    def __init__(self, url: str, listed: ObjectInfo) -> None:
+        self._url = url
+        self._listed = listed
+        self._first: ObjectInfo | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def first(self) -> ObjectInfo:
+        assert self._first is not None, "no response seen yet"
+        return self._first
+
+    def see(self, version: ObjectInfo) -> None:
+        if version.size != self._listed.size:
+            raise TransferError(f"{self._url} changed since it was listed ({version.size} bytes now)")
+        with self._lock:
+            if self._first is None:
+                self._first = version
+            elif (version.sha256, version.etag) != (self._first.sha256, self._first.etag):
+                raise TransferError(f"{self._url} changed while it was downloaded")
+
+
+class _OrderedHasher:
+    """Hashes a file being written in parallel ranges, in order, as each leading run of ranges completes.
+
+    This overlaps hashing with the download instead of reading the whole file again at the end. One
+    thread hashes at a time; the others only record their range as done and go on downloading.
+    """
+
+    def __init__(self, fd: int, ranges: list[tuple[int, int]], algorithms: Callable[[], list[str]]) -> None:
+        self._fd = fd
+        self._ranges = ranges
+        self._algorithms = algorithms
+        self._hashes: dict[str, hashlib._Hash] | None = None
+        self._done: set[int] = set()
+        self._next = 0
+        self._busy = False
+        self._lock = threading.Lock()
+
+    def range_done(self, index: int) -> None:
+        with self._lock:
+            self._done.add(index)
+            if self._busy:
+                return  # the thread that is hashing will get to this range
+            self._busy = True
+        while True:
+            with self._lock:
+                if self._next not in self._done:
+                    self._busy = False
+                    return
+                start, end = self._ranges[self._next]
+            self._hash(start, end)
+            with self._lock:
+                self._next += 1
+
+    def hexdigests(self) -> dict[str, str]:
+        assert self._next == len(self._ranges), "not every range was hashed"
+        return {name: h.hexdigest() for name, h in (self._hashes or {}).items()}
+
+    def _hash(self, start: int, end: int) -> None:
+        if self._hashes is None:
+            # Range 0 is complete, so its response has told which digests can verify the object.
+            self._hashes = {name: hashlib.new(name) for name in self._algorithms()}
+        if not self._hashes:
+            return
+        for offset in range(start, end, CHUNK):
+            data = _pread(self._fd, min(CHUNK, end - offset), offset)
+            for h in self._hashes.values():
+                h.update(data)

@@ -1,0 +1,131 @@
+"""What upload_path sends where (wire protocol section 6), and what it refuses."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from volcengine_ml_platform.errors import TransferError, ValidationError
+from volcengine_ml_platform.transfer import FolderStore, parse_tos_url, upload_path
+
+
+def keys(store: FolderStore) -> list[str]:
+    return [o.key for o in store.list_objects("models", "")]
+
+
+@pytest.mark.parametrize(
+    ("url", "parsed"),
+    [
+        ("tos://bucket-1/a/b/", ("bucket-1", "a/b/")),
+        ("tos://bucket-1/a/b", ("bucket-1", "a/b")),
+        ("tos://bucket-1/", ("bucket-1", "")),
+        ("tos://bucket-1", ("bucket-1", "")),
+        (
+            "tos://ml-platform-auto-created-required-2100000050-cn-north-4/modelrepo/from-sdk-repo/1631236594036/1/",
+            (
+                "ml-platform-auto-created-required-2100000050-cn-north-4",
+                "modelrepo/from-sdk-repo/1631236594036/1/",
+            ),
+        ),
+    ],
+)
+def test_parse_tos_url(url: str, parsed: tuple[str, str]) -> None:
+    assert parse_tos_url(url) == parsed
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("s3://bucket/a", "not a tos:// URL"),
+        ("bucket/a", "not a tos:// URL"),
+        ("tos:///a", "no bucket"),
+        ("tos://Bad_Bucket/a", "invalid bucket name 'Bad_Bucket'"),
+        ("tos://b/a", "invalid bucket name 'b'"),
+    ],
+)
+def test_parse_tos_url_errors(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        parse_tos_url(url)
+
+
+def test_folder_goes_under_its_basename(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "root")
+    (tmp_path / "work" / "resnet" / "sub").mkdir(parents=True)
+    (tmp_path / "work" / "resnet" / "sub" / "w.bin").write_bytes(b"w")
+    (tmp_path / "work" / "resnet" / "config.json").write_bytes(b"{}")
+
+    url = upload_path(store, tmp_path / "work" / "resnet", "models", "repo/123/")
+
+    assert url == "tos://models/repo/123/resnet/"
+    assert keys(store) == ["repo/123/resnet/config.json", "repo/123/resnet/sub/w.bin"]
+
+
+def test_folder_given_as_dot_uses_its_real_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FolderStore(tmp_path / "root")
+    (tmp_path / "resnet").mkdir()
+    (tmp_path / "resnet" / "a").write_bytes(b"a")
+    monkeypatch.chdir(tmp_path / "resnet")
+
+    assert upload_path(store, Path("."), "models", "p/") == "tos://models/p/resnet/"
+    assert keys(store) == ["p/resnet/a"]
+
+
+def test_single_file_goes_directly_under_the_prefix(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "root")
+    (tmp_path / "model.pt").write_bytes(b"pt")
+
+    assert upload_path(store, tmp_path / "model.pt", "models", "repo/123/") == "tos://models/repo/123/"
+    assert keys(store) == ["repo/123/model.pt"]
+
+
+def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "root")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "blob").write_bytes(b"blob")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").symlink_to(shared / "blob")
+    (model / "linked").symlink_to(shared)
+    (model / "loop").symlink_to(model)
+    (model / "dangling").symlink_to(tmp_path / "missing")
+
+    upload_path(store, model, "models", "")
+
+    assert keys(store) == ["model/linked/blob", "model/weights.bin"]
+
+
+@pytest.mark.parametrize("prefix", ["no-slash", "/abs/", "a//b/", "../up/"])
+def test_bad_key_prefix_is_refused(tmp_path: Path, prefix: str) -> None:
+    (tmp_path / "f").write_bytes(b"f")
+    with pytest.raises(ValidationError, match="key_prefix"):
+        upload_path(FolderStore(tmp_path / "root"), tmp_path / "f", "models", prefix)
+
+
+def test_missing_path_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TransferError, match="no such file or folder"):
+        upload_path(FolderStore(tmp_path / "root"), tmp_path / "missing", "models", "p/")
+
+
+def test_file_name_that_cannot_be_a_key_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "root")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a.bin").write_bytes(b"a")
+    (tmp_path / "m" / "back\\slash").write_bytes(b"b")
+
+    with pytest.raises(TransferError, match="backslash"):
+        upload_path(store, tmp_path / "m", "models", "p/")
+    assert keys(store) == []
+
+
+@pytest.mark.skipif(getattr(os, "geteuid", lambda: -1)() == 0, reason="root reads everything")
+def test_unreadable_folder_is_an_error_not_a_silent_skip(tmp_path: Path) -> None:
+    (tmp_path / "m" / "locked").mkdir(parents=True)
+    (tmp_path / "m" / "locked").chmod(0)
+    try:
+        with pytest.raises(TransferError, match="cannot read"):
+            upload_path(FolderStore(tmp_path / "root"), tmp_path / "m", "models", "p/")
+    finally:
+        (tmp_path / "m" / "locked").chmod(0o755)
