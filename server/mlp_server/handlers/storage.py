@@ -1,14 +1,19 @@
-"""GetTOSUploadPath: a fresh prefix in the caller's bucket."""
+"""GetTOSUploadPath: a fresh prefix in the caller's bucket (created in an S3 store if missing)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from volcengine_ml_platform.transfer.s3 import S3Store
+
 from ..context import Caller, Platform
 
 _lock = threading.Lock()
 _last_ms = 0
+_EXISTS = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
 def _fresh_millis(now_ms: int) -> int:
@@ -20,11 +25,37 @@ def _fresh_millis(now_ms: int) -> int:
         return _last_ms
 
 
+def ensure_bucket(platform: Platform, bucket: str) -> None:
+    """The account's bucket is "auto-created" (its name says so): the folder store makes folders as it
+    writes, an S3-compatible store needs the bucket to exist before the client's first upload."""
+    s3 = platform.settings.s3
+    if s3 is None or not isinstance(platform.objects, S3Store):
+        return
+    client = platform.objects.client
+    try:
+        client.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+            raise
+    # S3 refuses a LocationConstraint that names its default region.
+    where: dict[str, Any] = {}
+    if s3.region != "us-east-1":
+        where["CreateBucketConfiguration"] = {"LocationConstraint": s3.region}
+    try:
+        client.create_bucket(Bucket=bucket, **where)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in _EXISTS:  # a concurrent request made it
+            raise
+
+
 def get_tos_upload_path(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     folders = [body["ServiceName"], *body.get("Path", [])]
     stamp = _fresh_millis(int(platform.clock().timestamp() * 1000))
+    bucket = platform.bucket_for(caller.account_id)
+    ensure_bucket(platform, bucket)
     return {
-        "Bucket": platform.bucket_for(caller.account_id),
+        "Bucket": bucket,
         "KeyPrefix": "/".join([*folders, str(stamp)]) + "/",
         "Endpoint": platform.objects_endpoint,
     }

@@ -1,0 +1,133 @@
+"""Fixtures of the end-to-end tests: the documented API against two peers of the local platform.
+
+- ``embedded``: no endpoint configured, the server's app in-process (its data in a tmp folder).
+- ``http``: ``mlp serve`` in a subprocess on 127.0.0.1 (a free port), reached with the keys bootstrap wrote
+  to its ``credentials.json``.
+
+Both keep objects in the folder store. ``s3_peer`` is the same pair with the platform's objects in an
+S3-compatible store (a moto server on loopback). Peers live for the session; tests use unique names.
+Every test runs with the Volcengine settings of the environment removed and HOME in a tmp folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from volcengine_ml_platform.embedded import embedded_app
+
+from .helpers import MlpServe, Peer, read_default_keys
+
+S3_ENV = {"MLP_S3_ACCESS_KEY": "testing", "MLP_S3_SECRET_KEY": "testing", "MLP_S3_REGION": "us-east-1"}
+
+
+def _strip_settings(mp: pytest.MonkeyPatch, home: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("VOLC_", "VOLCENGINE_", "MLP_")) or name == "ML_PLATFORM_HOST":
+            mp.delenv(name)
+    mp.setenv("HOME", str(home))
+    mp.setenv("VOLC_CONFIG_FILE", str(home / "no-such-config"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No VOLC_*/VOLCENGINE_*/MLP_* setting leaks in; config file and default data dir are in tmp."""
+    home = tmp_path / "home"
+    home.mkdir()
+    _strip_settings(monkeypatch, home)
+    monkeypatch.setenv("VOLC_ML_PLATFORM_DATA_DIR", str(tmp_path / "default-platform"))
+    return home
+
+
+def _embedded_peer(name: str, data_dir: Path, home: Path, **env: str) -> Peer:
+    # The embedded platform is opened once per data folder and process; open it here, with exactly
+    # the settings wanted (ServerSettings.from_env reads MLP_* at that moment).
+    with pytest.MonkeyPatch.context() as mp:
+        _strip_settings(mp, home)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        embedded_app(data_dir)
+    return Peer(name, data_dir, None, read_default_keys(data_dir), s3_endpoint=env.get("MLP_S3_ENDPOINT"))
+
+
+@pytest.fixture(scope="session")
+def embedded_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    root = tmp_path_factory.mktemp("embedded")
+    peer = _embedded_peer("embedded", root / "platform", root / "home")
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="session")
+def http_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    root = tmp_path_factory.mktemp("served")
+    server = MlpServe(root / "platform", root / "home").start()
+    try:
+        peer = Peer("http", server.data_dir, server.url, read_default_keys(server.data_dir))
+        yield peer
+        peer.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["embedded", "http"])
+def peer(request: pytest.FixtureRequest) -> Peer:
+    fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
+    return fixture
+
+
+# ---- S3 ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+# The two S3 platforms share one moto server, and so the default account's bucket: every upload goes
+# to a fresh millisecond prefix, and tests compare keys under their own prefixes only.
+
+
+@pytest.fixture(scope="session")
+def s3_embedded_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Peer]:
+    root = tmp_path_factory.mktemp("embedded-s3")
+    peer = _embedded_peer(
+        "embedded-s3", root / "platform", root / "home", MLP_S3_ENDPOINT=moto_endpoint, **S3_ENV
+    )
+    yield peer
+    peer.close()
+
+
+@pytest.fixture(scope="session")
+def s3_http_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Peer]:
+    root = tmp_path_factory.mktemp("served-s3")
+    server = MlpServe(root / "platform", root / "home", {"MLP_S3_ENDPOINT": moto_endpoint, **S3_ENV}).start()
+    try:
+        peer = Peer("http-s3", server.data_dir, server.url, read_default_keys(server.data_dir), moto_endpoint)
+        yield peer
+        peer.close()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["s3_embedded", "s3_http"])
+def s3_peer(request: pytest.FixtureRequest) -> Peer:
+    fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
+    return fixture
+
+
+@pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http"])
+def any_peer(request: pytest.FixtureRequest) -> Peer:
+    """All four: folder store and S3 store, embedded and served."""
+    fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
+    return fixture

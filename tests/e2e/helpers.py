@@ -1,0 +1,374 @@
+"""Plain helpers of the end-to-end tests: the two peers (embedded and ``mlp serve``), folder trees,
+and a transport that records which actions a client sent. The pytest fixtures live in ``conftest.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Self
+
+import boto3
+import httpx
+
+from mlp_server.platform import CREDENTIALS_FILE, DEFAULT_ACCOUNT_ID
+from mlp_server.store import Store, sqlite_url
+from volcengine_ml_platform.config import resolve_settings
+from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
+from volcengine_ml_platform.models import inner_model
+from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.session import Session
+
+REGION = "cn-beijing"
+MLP = str(Path(sys.executable).with_name("mlp"))  # the console script, as a user runs it
+STARTUP_TIMEOUT = 30.0
+REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]+$")
+UPLOAD_PREFIX = re.compile(r"^modelrepo/from-sdk-repo/(\d{13})/$")
+MISSING_MODEL = "m-20200101000000-zzzzz"  # well-formed, never allocated (ids carry the current time)
+
+MODEL_TENSOR_CONFIG: dict[str, Any] = {
+    "Inputs": [{"TensorName": "serving_default_input:0", "Shape": [-1, 28, 28, 1], "DType": "FLOAT"}],
+    "Outputs": [{"TensorName": "StatefulPartitionedCall:0", "Shape": [-1, 10], "DType": "FLOAT"}],
+}
+PERF_TENSOR_CONFIG: dict[str, Any] = {
+    "Inputs": [
+        {
+            "TensorName": "serving_default_Conv1_input:0",
+            "DType": "FLOAT",
+            "Shape": {"MinShape": [1, 28, 28, 1], "MaxShape": [8, 28, 28, 1]},
+        }
+    ]
+}
+METRICS: list[dict[str, str]] = [
+    {"MetricsType": "ImageClassification", "Params": '{"top_k": 1}', "MetricsData": '{"accuracy": 0.91}'}
+]
+CPU_FLAVORS = ("ml.c1i.large", "ml.c1i.xlarge", "ml.c1i.2xlarge")
+GPU_FLAVORS = ("ml.g1e.large", "ml.g1e.xlarge")
+
+
+def bucket_for(account_id: int) -> str:
+    return f"ml-platform-auto-created-required-{account_id}-{REGION}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    ak: str
+    sk: str
+    account_id: int
+    user_id: int = 1
+
+
+def read_default_keys(data_dir: Path) -> Keys:
+    creds = json.loads((data_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+    return Keys(creds["ak"], creds["sk"], int(creds["account_id"]))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The test process's environment without any Volcengine/platform setting, HOME in a tmp folder."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VOLC_", "VOLCENGINE_", "MLP_")) and k != "ML_PLATFORM_HOST"
+    }
+    env["HOME"] = str(home)
+    env["VOLC_CONFIG_FILE"] = str(home / "no-such-config")
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------------
+# Folder trees
+
+
+def make_tree(root: Path, *, small: int = 300, big: int = 0) -> dict[str, bytes]:
+    """``small`` binary files in nested folders (three levels), an empty file, a text file and
+    optionally one ``big``-byte file; returns {relative POSIX path: bytes}."""
+    files: dict[str, bytes] = {}
+    for i in range(small):
+        files[f"d{i % 3}/sub{i % 5}/deeper{i % 2}/f{i:03d}.bin"] = os.urandom(1 + i * 37 % 3000)
+    files["empty.txt"] = b""
+    files["saved_model.pb"] = bytes(range(256)) * 4  # every byte value
+    files["variables/variables.index"] = b"\x00\xff\x00binary\r\n\x1a"
+    if big:
+        files["weights/big.bin"] = os.urandom(big)
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def all_paths(root: Path) -> list[Path]:
+    return sorted(root.rglob("*")) if root.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Peers: where the platform runs
+
+
+class MlpServe:
+    """``mlp serve --host 127.0.0.1 --port P --data-dir D`` in a subprocess, env cleaned (plus ``extra``)."""
+
+    def __init__(self, data_dir: Path, home: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = extra_env or {}
+        self._log = data_dir.parent / f"mlp-serve-{self.port}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        where = ["--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        cmd = [MLP, "serve", *where, "--log-level", "warning"]
+        with open(self._log, "wb") as log:
+            self._proc = subprocess.Popen(
+                cmd, env=clean_env(self.home, **self.extra_env), stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"mlp serve exited with {self._proc.returncode}:\n{self.log()}")
+            try:
+                httpx.get(self.url + "/", timeout=1.0)  # any envelope (405 here) means it is up
+                return self
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"mlp serve did not start:\n{self.log()}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=STARTUP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def log(self) -> str:
+        return self._log.read_text(errors="replace") if self._log.exists() else ""
+
+
+@dataclass
+class Peer:
+    """One local platform as a client sees it: embedded (``endpoint`` None) or over HTTP.
+
+    ``data_dir`` is the platform's own folder; tests read its database (``store``) and, with the folder
+    store, its objects, to check what the platform really holds.
+    """
+
+    name: str
+    data_dir: Path
+    endpoint: str | None
+    keys: Keys
+    s3_endpoint: str | None = None
+    _store: Store | None = field(default=None, repr=False)
+    _accounts: dict[tuple[int, int, bool], Keys] = field(default_factory=dict, repr=False)
+
+    # -- clients -----------------------------------------------------------------------------------
+
+    def model(self, keys: Keys | None = None) -> Model:
+        """The documented Model as a user would build it for this platform."""
+        if self.endpoint is None:
+            if keys is None:  # the embedded platform's own credentials.json
+                return Model(data_dir=self.data_dir)
+            return Model(data_dir=self.data_dir, access_key=keys.ak, secret_key=keys.sk)
+        keys = keys or self.keys
+        return Model(endpoint=self.endpoint, access_key=keys.ak, secret_key=keys.sk)
+
+    def recording_model(self) -> tuple[Model, RecordingTransport]:
+        """The documented Model on a session whose transport records every action sent."""
+        if self.endpoint is None:
+            transport = RecordingTransport(EmbeddedTransport(embedded_app(self.data_dir)))
+            settings = resolve_settings(data_dir=self.data_dir)
+        else:
+            transport = RecordingTransport(httpx.HTTPTransport())
+            settings = resolve_settings(
+                endpoint=self.endpoint, access_key=self.keys.ak, secret_key=self.keys.sk
+            )
+        return Model(session=Session(settings, transport=transport)), transport
+
+    def inner(
+        self,
+        target_account_id: int | str | None = None,
+        target_user_id: int | str | None = None,
+        *,
+        keys: Keys | None = None,
+        **kwargs: Any,
+    ) -> inner_model.Model:
+        keys = keys or self.keys
+        where: dict[str, Any] = (
+            {"data_dir": self.data_dir} if self.endpoint is None else {"endpoint": self.endpoint}
+        )
+        return inner_model.Model(
+            target_account_id, target_user_id, access_key=keys.ak, secret_key=keys.sk, **where, **kwargs
+        )
+
+    # -- what the platform holds -------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(sqlite_url(self.data_dir / "mlp.sqlite3"))
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def add_account(self, account_id: int, user_id: int = 1, *, admin: bool = False) -> Keys:
+        """An account (if new) and a key pair for it, made once per peer: through the store for the
+        embedded platform, with ``mlp account add`` (as an operator would) for the served one."""
+        wanted = (account_id, user_id, admin)
+        if wanted not in self._accounts:
+            self._accounts[wanted] = self._add_account(account_id, user_id, admin)
+        return self._accounts[wanted]
+
+    def _add_account(self, account_id: int, user_id: int, admin: bool) -> Keys:
+        if self.endpoint is None:
+            self.store.create_account(
+                account_id, user_id, f"account {account_id}", is_admin=admin, exist_ok=True
+            )
+            ak, sk = self.store.add_access_key(account_id, user_id, is_admin=admin)
+            return Keys(ak, sk, account_id, user_id)
+        cmd = [MLP, "account", "add", "--account-id", str(account_id), "--user-id", str(user_id),
+               "--data-dir", str(self.data_dir)]  # fmt: skip
+        if admin:
+            cmd.append("--admin")
+        done = subprocess.run(cmd, env=clean_env(self.data_dir.parent), capture_output=True, check=True)
+        printed = json.loads(done.stdout)
+        assert printed["account_id"] == account_id and printed["admin"] is admin, printed
+        return Keys(printed["ak"], printed["sk"], account_id, printed["user_id"])
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    def s3(self) -> Any:
+        assert self.s3_endpoint is not None
+        return boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+    def object_keys(self, account_id: int = DEFAULT_ACCOUNT_ID, prefix: str = "") -> set[str]:
+        """Every object key in the account's bucket (folder store: files; S3: a listing)."""
+        bucket = bucket_for(account_id)
+        if self.s3_endpoint is not None:
+            found: set[str] = set()
+            client = self.s3()
+            try:
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                    found.update(o["Key"] for o in page.get("Contents", []))
+            except client.exceptions.NoSuchBucket:
+                pass
+            return found
+        root = self.objects_dir / bucket
+        return {
+            key
+            for p in all_paths(root)
+            if p.is_file() and (key := p.relative_to(root).as_posix()).startswith(prefix)
+        }
+
+    def snapshot(self) -> list[str]:
+        """Everything the object store holds: every file of the platform's objects folder (sidecars and
+        lock files too), or every object of every bucket of the S3 store."""
+        if self.s3_endpoint is not None:
+            client = self.s3()
+            return sorted(
+                f"{b['Name']}/{o['Key']}"
+                for b in client.list_buckets()["Buckets"]
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=b["Name"])
+                for o in page.get("Contents", [])
+            )
+        root = self.objects_dir
+        return [p.relative_to(root).as_posix() for p in all_paths(root) if p.is_file()]
+
+    def read_object(self, account_id: int, key: str) -> bytes:
+        if self.s3_endpoint is not None:
+            body: bytes = self.s3().get_object(Bucket=bucket_for(account_id), Key=key)["Body"].read()
+            return body
+        return (self.objects_dir / bucket_for(account_id) / key).read_bytes()
+
+    def object_file(self, account_id: int, key: str) -> Path:
+        assert self.s3_endpoint is None, "only the folder store keeps objects as files"
+        return self.objects_dir / bucket_for(account_id) / key
+
+
+def split_tos(path: str) -> tuple[str, str]:
+    assert path.startswith("tos://"), path
+    bucket, _, prefix = path.removeprefix("tos://").partition("/")
+    return bucket, prefix
+
+
+# ---------------------------------------------------------------------------------------------------
+# Observing the wire
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Passes every request to ``inner`` and records its Action (open door) or inner action."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.actions: list[str] = []
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
+        with self._lock:
+            self.actions.append(action)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class MovableClock:
+    """Real UTC time plus an offset a test moves forward (a server's clock)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+def raising_after(limit: int, error: BaseException) -> Callable[[Any], None]:
+    """A progress callback that raises ``error`` once ``limit`` bytes were reported."""
+
+    def progress(snapshot: Any) -> None:
+        if snapshot.bytes_done >= limit:
+            raise error
+
+    return progress

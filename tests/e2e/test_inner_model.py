@@ -1,0 +1,300 @@
+"""``inner_model.Model``: a platform service acting for a target account with a secure token.
+
+The target account 42 (user 7) is created in the platform's store (embedded) or with ``mlp account add``
+(served); the caller is the default administrator account.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlp_server.platform import DEFAULT_ACCOUNT_ID, build_app
+from mlp_server.settings import ServerSettings
+from mlp_server.tokens import TokenIssuer
+from volcengine_ml_platform.config import resolve_settings
+from volcengine_ml_platform.embedded import EmbeddedTransport
+from volcengine_ml_platform.errors import AuthError, NotFoundError, ValidationError
+from volcengine_ml_platform.models import inner_model
+from volcengine_ml_platform.session import Session
+
+from .helpers import (
+    METRICS,
+    MODEL_TENSOR_CONFIG,
+    UPLOAD_PREFIX,
+    Keys,
+    MovableClock,
+    Peer,
+    RecordingTransport,
+    bucket_for,
+    make_tree,
+    read_default_keys,
+    read_tree,
+    split_tos,
+)
+
+TARGET_ACCOUNT, TARGET_USER = 42, 7
+
+
+@pytest.fixture
+def target_keys(peer: Peer) -> Keys:
+    """The target account's own (non-admin) keys; the account is created on first use."""
+    return peer.add_account(TARGET_ACCOUNT, TARGET_USER)
+
+
+def test_register_into_the_target_account(peer: Peer, target_keys: Keys, tmp_path: Path) -> None:
+    inner = peer.inner(TARGET_ACCOUNT, TARGET_USER)
+    source = tmp_path / "converted-int8"
+    files = make_tree(source, small=40)
+    name = f"inner-{uuid.uuid4().hex[:8]}"
+    base = "m-20210812150750-w54j6-1"
+
+    resp = inner.register(
+        str(source),
+        model_name=name,
+        model_format="TensorRT",
+        model_type="TensorRT:8.0",
+        description="converted by perf",
+        tensor_config=MODEL_TENSOR_CONFIG,
+        model_metrics=METRICS,
+        source_type="Perf",
+        base_model_version_id=base,
+        source_id="pf-20210914105554-fb564",
+        model_tags=[{"Key": "precision", "Value": "INT8"}],
+    )
+
+    assert resp["ResponseMetadata"]["Action"] == "InnerCreateModel"
+    model_id = resp["Result"]["ModelID"]
+    assert resp.result.model_id == model_id
+    assert resp.result.version_info.model_version_id == f"{model_id}-1"
+
+    version = inner.get_model_version(model_id, "1")
+    assert version["ResponseMetadata"]["Action"] == "InnerGetModelVersion"
+    stored = version["Result"]
+    assert stored["BaseModelVersionID"] == base and version.result.base_model_version_id == base
+    assert stored["SourceId"] == "pf-20210914105554-fb564" == version.result.source_id
+    assert stored["SourceType"] == "Perf" and stored["ModelTags"] == [{"Key": "precision", "Value": "INT8"}]
+    bucket, prefix = split_tos(stored["Path"])
+    assert bucket == bucket_for(TARGET_ACCOUNT)  # the target account's bucket, not the caller's
+    assert peer.object_keys(TARGET_ACCOUNT, prefix) == {prefix + rel for rel in files}
+
+    # Visible to the target account's own keys ...
+    own = peer.model(target_keys)
+    listed = own.list_models(model_name_contains=name)
+    assert [m.model_id for m in listed.result.list_] == [model_id]
+    assert own.get_model_version(model_id, "1")["Result"]["BaseModelVersionID"] == base
+    # ... and invisible to the caller's default account.
+    default = peer.model()
+    assert default.list_models(model_name_contains=name).result.total == 0
+    with pytest.raises(NotFoundError):
+        default.get_model_version(model_id, "1")
+
+    dest = tmp_path / "download"
+    inner.download(model_id, "1", str(dest))
+    assert read_tree(dest) == files
+
+    updated = inner.update_model_version(model_id, "1", description="validated", model_metrics=METRICS)
+    assert updated["ResponseMetadata"]["Action"] == "InnerUpdateModelVersion"
+    assert updated.result.model_version_id == f"{model_id}-1"
+    assert own.get_model_version(model_id, "1").result.description == "validated"
+
+    # A new version of the target account's model, format and type inherited.
+    again = inner.register(str(source), model_id=model_id)
+    assert again.result.version_info.model_version == 2
+    v2 = own.get_model_version(model_id, "2").result
+    assert (v2.model_format, v2.model_type) == ("TensorRT", "TensorRT:8.0")
+
+
+def test_upload_tos_into_the_target_bucket(peer: Peer, target_keys: Keys, tmp_path: Path) -> None:
+    inner = peer.inner(TARGET_ACCOUNT, TARGET_USER)
+    folder = tmp_path / "dataset"
+    files = make_tree(folder, small=12)
+
+    url = inner.upload_tos(str(folder))
+
+    bucket, prefix = split_tos(url)
+    assert bucket == bucket_for(TARGET_ACCOUNT)
+    assert prefix.endswith("/dataset/") and UPLOAD_PREFIX.match(prefix.removesuffix("dataset/"))
+    assert peer.object_keys(TARGET_ACCOUNT, prefix) == {prefix + rel for rel in files}
+    assert peer.object_keys(DEFAULT_ACCOUNT_ID, prefix) == set()
+
+    single = tmp_path / "labels.csv"
+    single.write_bytes(b"id,label\n1,cat\n")
+    url = inner.upload_tos(str(single))
+    bucket, prefix = split_tos(url)
+    assert UPLOAD_PREFIX.match(prefix)  # a single file: Path is the fresh prefix
+    assert peer.read_object(TARGET_ACCOUNT, prefix + "labels.csv") == single.read_bytes()
+
+    with pytest.raises(ValidationError) as info:
+        inner.upload_tos(str(tmp_path / "absent"))
+    assert info.value.field == "local_path"
+
+
+def test_target_ids_get_set_and_env_defaults(
+    peer: Peer, target_keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_keys = peer.add_account(43, 8)
+    monkeypatch.setenv("VOLC_ACCOUNT_ID", str(TARGET_ACCOUNT))
+    monkeypatch.setenv("VOLC_USER_ID", str(TARGET_USER))
+
+    inner = peer.inner()
+
+    assert (inner.get_target_account_id(), inner.get_target_user_id()) == (TARGET_ACCOUNT, TARGET_USER)
+    source = tmp_path / "m"
+    make_tree(source, small=2)
+    first = inner.register(str(source), model_name="by-env", model_format="ONNX", model_type="ONNX:1.10")
+    assert peer.model(target_keys).get_model_version(first.result.model_id, "1")
+
+    # Switching the target: the next call acts for account 43 (a token acts for one account only).
+    inner.set_target_account_id("43")
+    inner.set_target_user_id(8)
+    assert (inner.get_target_account_id(), inner.get_target_user_id()) == (43, 8)
+    second = inner.register(str(source), model_name="by-setter", model_format="ONNX", model_type="ONNX:1.10")
+    assert peer.model(other_keys).get_model_version(second.result.model_id, "1")
+    with pytest.raises(NotFoundError):
+        peer.model(target_keys).get_model_version(second.result.model_id, "1")
+    with pytest.raises(NotFoundError):
+        inner.get_model_version(first.result.model_id, "1")
+
+    # Arguments win over env; ids must be integers.
+    assert peer.inner(43, 8).get_target_account_id() == 43
+    with pytest.raises(ValidationError) as info:
+        peer.inner("forty-two", 7)
+    assert info.value.field == "target_account_id"
+    monkeypatch.setenv("VOLC_USER_ID", "seven")
+    with pytest.raises(ValidationError) as info:
+        peer.inner(TARGET_ACCOUNT)
+    assert info.value.field == "VOLC_USER_ID"
+
+
+def test_missing_target_ids_are_named(peer: Peer) -> None:
+    inner = peer.inner()  # no arguments, no env
+    assert inner.get_target_account_id() is None and inner.get_target_user_id() is None
+    with pytest.raises(ValidationError) as info:
+        inner.get_model_version("m-20200101000000-zzzzz", "1")
+    assert info.value.field == "target_account_id"
+    assert "VOLC_ACCOUNT_ID" in info.value.message
+
+
+def test_non_admin_caller_is_denied(peer: Peer, target_keys: Keys, tmp_path: Path) -> None:
+    inner = peer.inner(TARGET_ACCOUNT, TARGET_USER, keys=target_keys)  # the target's own, non-admin keys
+    source = tmp_path / "m"
+    make_tree(source, small=2)
+    before = peer.object_keys(TARGET_ACCOUNT)
+
+    with pytest.raises(AuthError) as info:
+        inner.register(str(source), model_name="denied", model_format="ONNX", model_type="ONNX:1.10")
+
+    assert info.value.code == "AccessDenied" and info.value.status_code == 403
+    assert "administrator" in info.value.message
+    assert info.value.request_id
+    assert peer.object_keys(TARGET_ACCOUNT) == before
+
+
+def test_unknown_target_account_is_not_found(peer: Peer) -> None:
+    inner = peer.inner(987654, 1)
+    with pytest.raises(NotFoundError) as info:
+        inner.get_model_version("m-20200101000000-zzzzz", "1")
+    assert "987654" in info.value.message
+
+
+# ---- token expiry ---------------------------------------------------------------------------------
+#
+# A platform whose clock the test moves: its tokens expire without waiting ten minutes. The client keeps
+# its cached token (by its own clock it is still fresh), so the platform refuses it as expired
+# (InvalidSecretToken) and the client renews it once with its signed administrator keys.
+
+
+class ClockedPlatform:
+    def __init__(self, data_dir: Path) -> None:
+        self.clock = MovableClock()
+        self.app = build_app(ServerSettings(data_dir=data_dir), clock=self.clock)
+        self.store = self.app.state.platform.store
+        self.admin = read_default_keys(data_dir)
+        self.store.create_account(TARGET_ACCOUNT, TARGET_USER, "target")
+        self.wire = RecordingTransport(EmbeddedTransport(self.app))
+
+    def inner(self) -> inner_model.Model:
+        settings = resolve_settings(
+            endpoint="http://clocked-platform.test", access_key=self.admin.ak, secret_key=self.admin.sk
+        )
+        return inner_model.Model(TARGET_ACCOUNT, TARGET_USER, session=Session(settings, transport=self.wire))
+
+
+@pytest.fixture
+def clocked(tmp_path: Path) -> Iterator[ClockedPlatform]:
+    platform = ClockedPlatform(tmp_path / "clocked")
+    yield platform
+    platform.wire.close()
+    platform.store.close()
+
+
+def test_expired_token_is_renewed_once(clocked: ClockedPlatform, tmp_path: Path) -> None:
+    inner = clocked.inner()
+    source = tmp_path / "m"
+    make_tree(source, small=3)
+    model_id = inner.register(
+        str(source), model_name="m", model_format="ONNX", model_type="ONNX:1.10"
+    ).result.model_id
+    assert clocked.wire.actions.count("AdminGetSecureToken") == 1
+
+    clocked.clock.advance(11 * 60)  # past the token's 600 s, within the signature's 15 min of skew
+    clocked.wire.actions.clear()
+
+    assert inner.get_model_version(model_id, "1").result.model_version == 1
+    assert clocked.wire.actions == ["InnerGetModelVersion", "AdminGetSecureToken", "InnerGetModelVersion"]
+
+
+def test_expired_token_that_cannot_be_renewed_fails_cleanly(clocked: ClockedPlatform, tmp_path: Path) -> None:
+    """The mechanism: the caller's key loses its administrator right after the first token (the store
+    overwrites an existing key pair with the flags given), and the token then expires on the platform.
+    The renewal is refused (AccessDenied), and the call fails with one AuthError that says so."""
+    inner = clocked.inner()
+    source = tmp_path / "m"
+    make_tree(source, small=3)
+    model_id = inner.register(
+        str(source), model_name="m", model_format="ONNX", model_type="ONNX:1.10"
+    ).result.model_id
+
+    clocked.store.add_access_key_explicit(
+        clocked.admin.ak, clocked.admin.sk, DEFAULT_ACCOUNT_ID, 1, is_admin=False
+    )
+    assert inner.get_model_version(model_id, "1")  # the cached token still works until it expires
+    clocked.clock.advance(11 * 60)
+    clocked.wire.actions.clear()
+
+    with pytest.raises(AuthError) as info:
+        inner.get_model_version(model_id, "1")
+
+    assert info.value.code == "AccessDenied" and info.value.status_code == 403
+    assert info.value.message.startswith(
+        f"the secure token for account {TARGET_ACCOUNT} was refused and could not be renewed"
+    )
+    assert "administrator" in info.value.message
+    assert isinstance(info.value.__cause__, AuthError)
+    assert clocked.wire.actions == ["InnerGetModelVersion", "AdminGetSecureToken"]  # one renewal, no loop
+
+    # Once the key is an administrator's again, the same client recovers.
+    clocked.store.add_access_key_explicit(
+        clocked.admin.ak, clocked.admin.sk, DEFAULT_ACCOUNT_ID, 1, is_admin=True
+    )
+    assert inner.get_model_version(model_id, "1").result.model_version == 1
+
+
+def test_token_outliving_the_platform_secret(clocked: ClockedPlatform, tmp_path: Path) -> None:
+    """A token signed with another secret (the platform was reset) is refused as InvalidSecretToken
+    and renewed transparently."""
+    inner = clocked.inner()
+    source = tmp_path / "m"
+    make_tree(source, small=2)
+    model_id = inner.register(
+        str(source), model_name="m", model_format="ONNX", model_type="ONNX:1.10"
+    ).result.model_id
+    clocked.app.state.platform.tokens = TokenIssuer(b"\x01" * 32)  # a new secret, under the client
+    clocked.wire.actions.clear()
+
+    assert inner.get_model_version(model_id, "1").result.model_version == 1
+    assert clocked.wire.actions == ["InnerGetModelVersion", "AdminGetSecureToken", "InnerGetModelVersion"]

@@ -1,0 +1,231 @@
+"""Bad input is refused before any I/O, with a message naming the argument and the allowed values;
+a registration the platform refuses after the upload leaves no uploaded object behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from volcengine_ml_platform.errors import NotFoundError, ValidationError
+from volcengine_ml_platform.models import validation
+
+from .helpers import MISSING_MODEL, MODEL_TENSOR_CONFIG, Peer, make_tree
+
+FORMATS = "SavedModel, GraphDef, TorchScript, PTX, CaffeModel, NetDef, MXNetParams, Scikit_Learn, XGBoost, TensorRT, ONNX, Custom"  # noqa: E501
+FRAMEWORKS = "TensorFlow, PyTorch, ONNX, Caffe, Caffe2, MXNet, TensorRT, Scikit_Learn, XGBoost, LightGBM"
+CATEGORIES = "TextClassification, TabularClassification, TabularRegression, ImageClassification"
+SOURCES = "TOS, Local, AutoML, Perf"
+METRICS_TYPES = (
+    "ImageClassification, TextClassification, TabularClassification, TabularRegression, TextEntity, Perf"
+)
+DTYPES = "FLOAT16, FLOAT, DOUBLE, INT8, INT16, INT32, INT64, UINT8, UINT16, UINT32, UINT64"
+
+
+def tensor(shape: Any, dtype: str = "FLOAT") -> dict[str, Any]:
+    return {"Inputs": [{"TensorName": "x:0", "Shape": shape, "DType": dtype}]}
+
+
+def metric(**overrides: Any) -> list[dict[str, Any]]:
+    item = {"MetricsType": "Perf", "Params": "{}", "MetricsData": '{"qps": 1}'}
+    item.update(overrides)
+    return [{k: v for k, v in item.items() if v is not None}]
+
+
+PERF_SHAPE = {"MinShape": [1, 3], "MaxShape": [8, 3]}
+
+# (function, bad value, argument named, fragments the message must hold)
+BAD_INPUTS: list[tuple[Any, Any, str, list[str]]] = [
+    (validation.validate_local_path, None, "local_path", ["local_path is required"]),
+    (validation.validate_local_path, "", "local_path", ["local_path is required"]),
+    (validation.validate_local_path, 42, "local_path", ["local_path", "expected a path"]),
+    (validation.validate_local_path, "/no/such/model/dir", "local_path", ["local_path", "does not exist"]),
+    (validation.validate_metrics, [], "model_metrics", ["model_metrics", "at least 1"]),
+    (validation.validate_metrics, "accuracy", "model_metrics", ["model_metrics", "expected array"]),
+    (validation.validate_metrics, metric(MetricsType="BLEU"), "model_metrics",
+     ["model_metrics[0].MetricsType", "'BLEU'", f"allowed values: {METRICS_TYPES}"]),
+    (validation.validate_metrics, metric(Params="{not json"), "model_metrics",
+     ["model_metrics[0].Params", "valid JSON"]),
+    (validation.validate_metrics, metric(MetricsData={"qps": 1}), "model_metrics",
+     ["model_metrics[0].MetricsData"]),
+    (validation.validate_metrics, metric(MetricsData=None), "model_metrics",
+     ["model_metrics[0].MetricsData is required"]),
+    (validation.validate_model_category, "ObjectDetection", "model_category",
+     ["model_category", "'ObjectDetection'", f"allowed values: {CATEGORIES}"]),
+    (validation.validate_model_tensor_config, {}, "tensor_config", ["tensor_config.Inputs is required"]),
+    (validation.validate_model_tensor_config, tensor([1], "FP32"), "tensor_config",
+     ["tensor_config.Inputs[0].DType", "'FP32'", f"allowed values: {DTYPES}, STRING, BOOL"]),
+    (validation.validate_model_tensor_config, tensor([]), "tensor_config",
+     ["tensor_config.Inputs[0].Shape", "at least 1"]),
+    (validation.validate_model_tensor_config, tensor(PERF_SHAPE), "tensor_config",
+     ["tensor_config.Inputs[0].Shape", "expected array"]),
+    (validation.validate_perf_job_tensor_config, tensor(PERF_SHAPE, "STRING"), "tensor_config",
+     ["tensor_config.Inputs[0].DType", "'STRING'", f"allowed values: {DTYPES}"]),
+    (validation.validate_perf_job_tensor_config, tensor([1, 3]), "tensor_config",
+     ["tensor_config.Inputs[0].Shape", "expected object"]),
+    (validation.validate_perf_job_tensor_config, tensor({"MinShape": [1, 3]}), "tensor_config",
+     ["tensor_config.Inputs[0].Shape.MaxShape is required"]),
+    (validation.validate_source_type, "S3", "source_type",
+     ["source_type", "'S3'", f"allowed values: {SOURCES}"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "argument", "fragments"),
+    BAD_INPUTS,
+    ids=[f"{c.__name__}-{i}" for i, (c, *_) in enumerate(BAD_INPUTS)],
+)
+def test_validation_function_names_argument_and_allowed_values(
+    check: Any, value: Any, argument: str, fragments: list[str]
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        check(value)
+    assert info.value.field == argument
+    assert info.value.code == "InvalidParameter"
+    assert isinstance(info.value, ValueError)
+    for fragment in fragments:
+        assert fragment in info.value.message
+
+
+def test_validation_functions_accept_good_input(tmp_path: Path) -> None:
+    validation.validate_local_path(str(tmp_path))
+    validation.validate_local_path(tmp_path)
+    validation.validate_metrics(metric())
+    validation.validate_model_category(None)
+    validation.validate_model_category("TabularRegression")
+    validation.validate_model_tensor_config(MODEL_TENSOR_CONFIG)
+    validation.validate_perf_job_tensor_config(tensor(PERF_SHAPE, "INT8"))
+    validation.validate_source_type(None)
+    validation.validate_source_type("AutoML")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [('{"a": [1, 2]}', True), ("[]", True), ("3.5", True), (b"{}", True), ("{bad", False), ("", False),
+     ("NaN", False), (3, False), (None, False), ({"a": 1}, False)],
+)  # fmt: skip
+def test_valid_json(text: Any, expected: bool) -> None:
+    assert validation.valid_json(text) is expected
+
+
+def test_enum_arguments_name_allowed_values() -> None:
+    for name, value, argument, allowed in [
+        ("ModelFormat", "Keras", "model_format", f"allowed values: {FORMATS}"),
+        ("ModelType", "Keras:2", "model_type", f"framework one of {FRAMEWORKS}"),
+        ("JobType", "BENCH", "job_type", "allowed values: PERF_ONLY, CONVERT_PERF"),
+        (
+            "TaskStatus",
+            "Done",
+            "task_status",
+            "Submitted, Queued, Running, Stopping, Success, Failed, Cancelled",
+        ),
+    ]:
+        with pytest.raises(ValidationError) as info:
+            validation.validate_enum(name, value, argument)
+        assert info.value.field == argument
+        assert info.value.message.startswith(f"{argument}: {value!r}")
+        assert allowed in info.value.message
+
+
+# ---- register: refused before any I/O -------------------------------------------------------------
+
+
+GOOD: dict[str, Any] = {"model_name": "m", "model_format": "ONNX", "model_type": "ONNX:1.10"}
+BAD_REGISTRATIONS: list[tuple[dict[str, Any], str, list[str]]] = [
+    ({}, "model_name", ["model_name", "model_format", "model_type"]),
+    ({"model_name": "m"}, "model_format", ["model_format, model_type"]),
+    ({**GOOD, "model_format": "Keras"}, "model_format", ["'Keras'", "allowed values"]),
+    ({**GOOD, "model_type": "ONNX"}, "model_type", ["'ONNX'", "<framework>:<version>"]),
+    ({**GOOD, "tensor_config": tensor([1], "FP32")}, "tensor_config", ["'FP32'"]),
+    ({**GOOD, "model_metrics": metric(Params="nope")}, "model_metrics", ["valid JSON"]),
+    ({**GOOD, "model_category": "Cats"}, "model_category", ["'Cats'"]),
+    ({**GOOD, "source_type": "FTP"}, "source_type", ["'FTP'"]),
+    (
+        {**GOOD, "model_tags": [{"Key": "team"}]},
+        "VersionInfo.ModelTags[0]",
+        ["VersionInfo.ModelTags[0].Value is required"],
+    ),
+    ({**GOOD, "dataset_id": 7}, "DatasetID", ["DatasetID"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field", "fragments"), BAD_REGISTRATIONS, ids=[b[1] for b in BAD_REGISTRATIONS]
+)
+def test_register_refuses_bad_input_before_any_io(
+    peer: Peer, tmp_path: Path, arguments: dict[str, Any], field: str, fragments: list[str]
+) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=3)
+    model, wire = peer.recording_model()
+    objects_before = peer.snapshot()
+
+    with pytest.raises(ValidationError) as info:
+        model.register(str(source), **arguments)
+
+    assert info.value.field == field
+    for fragment in fragments:
+        assert fragment in info.value.message
+    assert wire.actions == []  # no GetTOSUploadPath, nothing at all
+    assert peer.snapshot() == objects_before  # not one new file in the platform's objects folder
+
+
+def test_register_new_model_names_every_missing_argument(peer: Peer, tmp_path: Path) -> None:
+    model, wire = peer.recording_model()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "w.bin").write_bytes(b"w")
+
+    with pytest.raises(ValidationError) as info:
+        model.register(str(tmp_path / "m"), model_name="only-a-name", model_type="")
+
+    assert "needs model_format, model_type" in info.value.message
+    assert wire.actions == []
+
+
+def test_register_missing_local_path_touches_nothing(peer: Peer, tmp_path: Path) -> None:
+    model, wire = peer.recording_model()
+    with pytest.raises(ValidationError) as info:
+        model.register(str(tmp_path / "absent"), **GOOD)
+    assert info.value.field == "local_path" and "does not exist" in info.value.message
+    assert wire.actions == []
+
+
+def test_other_methods_refuse_bad_input_before_sending(peer: Peer) -> None:
+    model, wire = peer.recording_model()
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: model.update_model_version(MISSING_MODEL, "1", tensor_config=tensor([1], "BOOL8")),
+         "tensor_config"),
+        (lambda: model.update_model_version(MISSING_MODEL, "1", model_metrics=[]), "model_metrics"),
+        (lambda: model.create_perf_job(MISSING_MODEL, "1", tensor([1, 3]), "PERF_ONLY", []), "tensor_config"),
+        (lambda: model.create_perf_job(MISSING_MODEL, "1", tensor(PERF_SHAPE), "BENCH", []), "job_type"),
+        (lambda: model.update_perf_task("pf-20200101000000-zzzzz", "Done"), "task_status"),
+        (lambda: model.get_model_versions(MISSING_MODEL, model_version="latest"), "model_version"),
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", envs=["A=1"]), "envs"),  # type: ignore[arg-type]
+    ]  # fmt: skip
+    for call, field in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field, info.value
+    assert wire.actions == []
+
+
+# ---- a registration refused after the upload -------------------------------------------------------
+
+
+def test_failed_create_model_removes_what_was_uploaded(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "orphan"
+    make_tree(source, small=20)
+    model, wire = any_peer.recording_model()
+    objects_before = any_peer.object_keys()
+    everything_before = [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"]
+
+    with pytest.raises(NotFoundError) as info:
+        model.register(str(source), model_id=MISSING_MODEL, description="for a model that does not exist")
+
+    assert info.value.code == "NotFound" and MISSING_MODEL in info.value.message
+    assert wire.actions == ["GetTOSUploadPath", "CreateModel"]  # it did upload, then CreateModel failed
+    assert any_peer.object_keys() == objects_before
+    # No object, sidecar or temporary file either (lock files stay: they are the store's own).
+    assert [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"] == everything_before
