@@ -3,7 +3,9 @@
 The local platform says where its objects are (``Endpoint`` in GetTOSUploadPath / GetSTSToken results):
 ``file:///...`` for its folder store, an http(s) URL for an S3-compatible store. The real service says
 nothing, and its store is TOS's S3 endpoint for the region. ``VOLC_TOS_ENDPOINT`` overrides both (e.g.
-the ``ivolces.com`` endpoint from inside the region).
+the ``ivolces.com`` endpoint from inside the region); ``VOLC_TOS_REGION`` and ``VOLC_TOS_ACCESS_KEY`` /
+``VOLC_TOS_SECRET_KEY`` give a store its own region and keys (the public API has no STS call, so
+without them the ml_platform keys sign object-storage requests, as TOS accepts).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ def object_store_for(
         style = forced  # type: ignore[assignment]
     access_key = os.environ.get("VOLC_TOS_ACCESS_KEY") or credentials.access_key
     secret_key = os.environ.get("VOLC_TOS_SECRET_KEY") or credentials.secret_key
+    # A local S3 server checks the region in the signature scope too; it need not be the platform's.
+    store_region = os.environ.get("VOLC_TOS_REGION") or region
     return S3Store(
         endpoint,
         access_key,
         secret_key,
         credentials.session_token or None,
-        region=region,
+        region=store_region,
         addressing_style=style,
         max_concurrency=concurrency,
     )

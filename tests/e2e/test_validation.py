@@ -123,7 +123,7 @@ def test_enum_arguments_name_allowed_values() -> None:
         ),
     ]:
         with pytest.raises(ValidationError) as info:
-            validation.validate_enum(name, value, argument)
+            validation.validate_argument(name, value, argument)
         assert info.value.field == argument
         assert info.value.message.startswith(f"{argument}: {value!r}")
         assert allowed in info.value.message

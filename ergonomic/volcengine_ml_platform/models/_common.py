@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MLPlatformError, ValidationError
+from ..errors import ValidationError
 from ..transfer.base import ObjectStore
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
@@ -71,8 +71,8 @@ def validate_register(
             raise ValidationError(
                 f"registering a new model (no model_id) needs {', '.join(missing)}", field=missing[0]
             )
-    validation.validate_enum("ModelFormat", model_format, "model_format")
-    validation.validate_enum("ModelType", model_type, "model_type")
+    validation.validate_argument("ModelFormat", model_format, "model_format")
+    validation.validate_argument("ModelType", model_type, "model_type")
     if tensor_config is not None:
         validation.validate_model_tensor_config(tensor_config)
     if model_metrics is not None:
@@ -129,16 +129,25 @@ def upload_then_register(
     create: Callable[[str], Any],
     progress: ProgressCallback | None,
 ) -> Any:
-    """Upload ``local_path`` under the fresh prefix, then register it; if registering fails, remove
-    what was uploaded, so a failed register leaves nothing behind."""
-    path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress)
+    """Upload ``local_path`` under the fresh prefix, then register it. If the upload or the
+    registration fails (or is interrupted), what was uploaded is removed: a failed register leaves
+    nothing behind. The prefix is fresh, so nothing else lives under it."""
     try:
+        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress)
         return create(path)
-    except MLPlatformError:
-        removed = store.delete_prefix(bucket, key_prefix)
-        log.info(
-            "registering failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix
-        )
+    except BaseException:
+        try:
+            removed = store.delete_prefix(bucket, key_prefix)
+            log.info(
+                "register failed; removed %d uploaded object(s) under tos://%s/%s",
+                removed,
+                bucket,
+                key_prefix,
+            )
+        except Exception:  # the original failure matters more than the cleanup's
+            log.warning(
+                "register failed and tos://%s/%s could not be cleaned up", bucket, key_prefix, exc_info=True
+            )
         raise
 
 

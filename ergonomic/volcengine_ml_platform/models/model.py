@@ -69,7 +69,15 @@ from ._common import (
 from .inference_service import InferenceService
 
 
-def _page(offset: int, page_size: int, sort_by: str, sort_order: str) -> dict[str, Any]:
+def _page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
+    """The paging fields, checked first so that errors name the Python arguments."""
+    for schema_name, value, argument in (
+        ("Offset", offset, "offset"),
+        ("Limit", page_size, "page_size"),
+        (sort_schema, sort_by, "sort_by"),
+        ("SortOrder", sort_order, "sort_order"),
+    ):
+        validation.validate_argument(schema_name, value, argument)
     return {"Offset": offset, "Limit": page_size, "SortBy": sort_by, "SortOrder": sort_order}
 
 
@@ -226,7 +234,7 @@ class Model:
             {
                 "ModelNameContains": model_name_contains,
                 "IdContains": id_contains,
-                **_page(offset, page_size, sort_by, sort_order),
+                **_page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
             }
         )
         return self._call(list_models, ListModelsRequest, body)
@@ -245,7 +253,7 @@ class Model:
             {
                 "ModelID": model_id,
                 "ModelVersion": version_number(model_version),
-                **_page(offset, page_size, sort_by, sort_order),
+                **_page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
             }
         )
         return self._call(list_model_versions, ListModelVersionsRequest, body)
@@ -291,7 +299,7 @@ class Model:
     ) -> Any:
         """创建模型评测/转换Job: one task per flavor (and per conversion precision for CONVERT_PERF)."""
         validation.validate_perf_job_tensor_config(tensor_config)
-        validation.validate_enum("JobType", job_type, "job_type")
+        validation.validate_argument("JobType", job_type, "job_type")
         body = {
             "ModelVersionID": version_id(model_id, model_version),
             "TensorConfig": tensor_config,
@@ -319,7 +327,11 @@ class Model:
             else None
         )
         body = drop_none(
-            {"ModelVersionID": mvid, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)}
+            {
+                "ModelVersionID": mvid,
+                "JobID": job_id,
+                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
+            }
         )
         return self._call(list_perf_jobs, ListPerfJobsRequest, body)
 
@@ -338,13 +350,17 @@ class Model:
     ) -> Any:
         """获取评测/转换任务Task列表."""
         body = drop_none(
-            {"TaskID": task_id, "JobID": job_id, **_page(offset, page_size, sort_by, sort_order)}
+            {
+                "TaskID": task_id,
+                "JobID": job_id,
+                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
+            }
         )
         return self._call(list_perf_tasks, ListPerfTasksRequest, body)
 
     def update_perf_task(self, task_id: str, task_status: str | None = None) -> Any:
         """更新评测/转换Task: move it to ``task_status`` (only along valid transitions)."""
-        validation.validate_enum("TaskStatus", task_status, "task_status")
+        validation.validate_argument("TaskStatus", task_status, "task_status")
         return self._call(
             update_perf_task, UpdatePerfTaskRequest, drop_none({"TaskID": task_id, "Status": task_status})
         )
@@ -422,7 +438,7 @@ class Model:
         body = drop_none(
             {
                 "ServiceNameContains": service_name_contains,
-                **_page(offset, page_size, "CreateTime", sort_order),
+                **_page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
             }
         )
         return self._call(list_services, ListServicesRequest, body)

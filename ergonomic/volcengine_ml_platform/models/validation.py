@@ -76,7 +76,8 @@ def validate_source_type(source_type: Any) -> None:
         _check("SourceType", source_type, "source_type")
 
 
-def validate_enum(schema_name: str, value: Any, argument: str) -> None:
-    """Any other enum argument (model_format, job_type, sort_order ...), checked against its schema."""
+def validate_argument(schema_name: str, value: Any, argument: str) -> None:
+    """Any other argument (model_format, job_type, page_size ...) checked against its schema in the
+    document (``ModelFormat``, ``JobType``, ``Limit`` ...); None means "not given"."""
     if value is not None:
         _check(schema_name, value, argument)
