@@ -16,7 +16,7 @@ from typing import Literal
 from urllib.parse import unquote, urlparse
 
 from .config import Credentials
-from .errors import ValidationError
+from .errors import TransferError, ValidationError
 from .transfer.base import ObjectStore
 from .transfer.folder import FolderStore
 from .transfer.s3 import S3Store, tos_s3_endpoint
@@ -28,7 +28,15 @@ def object_store_for(
     endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint or tos_s3_endpoint(region)
     url = urlparse(endpoint)
     if url.scheme == "file":
-        return FolderStore(Path(unquote(url.path)))
+        folder = Path(unquote(url.path))
+        if not folder.is_dir():
+            # Never create it here: that would "upload" into a folder the platform cannot see.
+            raise TransferError(
+                f"the platform keeps its objects in the folder {folder} on its own machine, which is not "
+                "reachable from here; run the platform with an S3-compatible store (MLP_S3_ENDPOINT) to "
+                "share it, or set VOLC_TOS_ENDPOINT"
+            )
+        return FolderStore(folder)
     if url.scheme not in ("http", "https"):
         raise ValidationError(
             f"object store endpoint {endpoint!r} is neither file:// nor http(s)://", field="endpoint"
