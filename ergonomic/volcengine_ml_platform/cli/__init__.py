@@ -21,6 +21,27 @@ from . import commands as c
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
+# A ValidationError's ``field`` is the documented API's name (a Python argument); the mlp argument a user
+# typed for it, so the message says which one is wrong.
+ARGUMENT_FOR_FIELD = {
+    "local_path": "path",
+    "model_name": "--name",
+    "model_format": "--format",
+    "model_type": "--type",
+    "tensor_config": "--tensor-config",
+    "model_metrics": "--metrics",
+    "model_category": "--category",
+    "dataset_id": "--dataset-id",
+    "page_size": "--limit",
+    "offset": "--offset",
+}
+
+
+def _usage_message(exc: ValidationError) -> str:
+    name = (exc.field or "").split(".", 1)[0].split("[", 1)[0]
+    argument = ARGUMENT_FOR_FIELD.get(name)
+    return f"argument {argument}: {exc.message}" if argument else exc.message
+
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """Options accepted before or after the subcommand (``mlp -o json models list`` and
@@ -227,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except ValidationError as exc:
-        print(f"mlp: error: {exc.message}", file=sys.stderr)
+        print(f"mlp: error: {_usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except MLPlatformError as exc:
         print(f"mlp: error: {exc}", file=sys.stderr)

@@ -1,0 +1,72 @@
+"""``mlp serve`` (the ``served`` peer, started with the ``.venv/bin/mlp`` console script) and
+``mlp account add``: the printed keys work against the running server, as a separate tenant."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from functools import partial
+
+import httpx
+
+from ._support import EXAMPLE, MODEL_ID, MlpServe, Peer, mlp_script, parallel
+
+
+def test_serve_answers_on_its_port(mlp_serve: MlpServe) -> None:
+    assert mlp_serve.proc is not None and mlp_serve.proc.poll() is None
+    response = httpx.post(
+        mlp_serve.url, params={"Action": "ListModels", "Version": "2021-07-01"}, json={}, trust_env=False
+    )
+    assert response.status_code in (400, 401, 403), response.text  # unsigned: refused, in the envelope
+    error = response.json()["ResponseMetadata"]["Error"]
+    assert error["Code"] and response.json()["ResponseMetadata"]["RequestId"]
+    assert (mlp_serve.data_dir / "credentials.json").is_file()
+    assert "Traceback" not in mlp_serve.log()
+
+
+def test_account_add_keys_work_as_a_separate_tenant(served_peer: Peer, mlp_serve: MlpServe) -> None:
+    account_id = 2100000000 + random.randrange(100_000, 999_999)
+    script = [mlp_script()]
+    added = served_peer.run(
+        "account", "add", "--account-id", str(account_id), "--name", "cli-test",
+        "--data-dir", str(mlp_serve.data_dir), cmd=script,
+    ).ok()  # fmt: skip
+    keys = json.loads(added.out)
+    assert keys["account_id"] == account_id and keys["user_id"] == 1 and keys["admin"] is False, added
+    assert keys["ak"] and keys["sk"] and keys["ak"] != served_peer.env["VOLC_ACCESSKEY"], added
+
+    # The admin has a model of its own.
+    name = f"cli-admin-{uuid.uuid4().hex[:8]}"
+    admin_model = served_peer.run(
+        "models", "register", str(EXAMPLE), "--name", name, "--format", "ONNX", "--type", "ONNX:1.23"
+    ).ok().kv()["ModelID"]  # fmt: skip
+
+    tenant = {"VOLC_ACCESSKEY": keys["ak"], "VOLC_SECRETKEY": keys["sk"]}
+    listed, listed_table, foreign, accounts = parallel(
+        partial(served_peer.run, "models", "list", "-o", "json", env=tenant),
+        partial(served_peer.run, "models", "list", env=tenant, cmd=script),
+        partial(served_peer.run, "models", "show", admin_model, env=tenant),
+        partial(served_peer.run, "--data-dir", str(mlp_serve.data_dir), "account", "list", cmd=script),
+    )
+    assert listed.ok().envelope("ListModels") == {"Total": 0, "List": []}, listed
+    table = listed_table.ok().table()
+    assert table.rows == [] and (table.shown, table.total) == (0, 0), listed_table
+    foreign.fails(1)
+    assert "NotFound" in foreign.err and "RequestId" in foreign.err, foreign  # not the admin's model
+    lines = accounts.ok().out.splitlines()
+    assert f"{account_id}\tuser 1\t-\tcli-test" in lines, accounts
+    assert any(line.startswith("2100000001\tuser 1\tadmin") for line in lines), accounts
+
+    # The tenant registers a model of the same name; each account lists only its own.
+    own = served_peer.run(
+        "models", "register", str(EXAMPLE), "--name", name, "--format", "ONNX", "--type", "ONNX:1.23",
+        "-o", "json", env=tenant,
+    ).ok().envelope("CreateModel")["ModelID"]  # fmt: skip
+    assert MODEL_ID.match(own) and own != admin_model
+    tenant_sees, admin_sees = parallel(
+        partial(served_peer.run, "models", "list", "--name-contains", name, "-o", "json", env=tenant),
+        partial(served_peer.run, "models", "list", "--name-contains", name, "-o", "json"),
+    )
+    assert [m["ModelID"] for m in tenant_sees.ok().envelope("ListModels")["List"]] == [own]
+    assert [m["ModelID"] for m in admin_sees.ok().envelope("ListModels")["List"]] == [admin_model]
