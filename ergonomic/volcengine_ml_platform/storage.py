@@ -19,12 +19,13 @@ from .config import Credentials
 from .errors import TransferError, ValidationError
 from .transfer.base import ObjectStore
 from .transfer.folder import FolderStore
-from .transfer.s3 import S3Store, tos_s3_endpoint
 
 
 def object_store_for(
     endpoint: str | None, *, region: str, credentials: Credentials, concurrency: int = 8
 ) -> ObjectStore:
+    from .transfer.s3 import S3Store, tos_s3_endpoint  # boto3 is slow to import: only when needed
+
     endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint or tos_s3_endpoint(region)
     url = urlparse(endpoint)
     if url.scheme == "file":

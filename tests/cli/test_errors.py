@@ -44,9 +44,13 @@ CLIENT_SIDE: dict[str, tuple[tuple[str, ...], str]] = {
         "argument --tensor-config: tensor_config.Inputs: expected array",
     ),
     "bad-tag": ((*REGISTER_VALID, "--tag", "novalue"), "--tag: expected KEY=VALUE, got 'novalue'"),
-    "bad-env": (("deploy", MISSING_MODEL, "1", "svc", "--env", "=1"), "--env: expected KEY=VALUE, got '=1'"),
+    "bad-env": (("deploy", MISSING_MODEL, "1", "svc", "--env", "=1"), "--env: expected NAME=VALUE, got '=1'"),
     "limit-out-of-range": (("models", "list", "--limit", "0"), "argument --limit: page_size: 0 is less"),
     "bad-model-id": (("models", "show", "not-an-id"), "ModelID: 'not-an-id' is not valid"),
+    "perf-without-flavor": (
+        ("perf", "create", MISSING_MODEL, "1", "--tensor-config", '{"Inputs": []}'),
+        "--flavor: give at least one flavor",
+    ),
 }
 
 # argparse errors: (args, the message)

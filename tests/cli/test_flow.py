@@ -276,7 +276,8 @@ def test_versions_download(flow: Flow) -> None:
     assert as_table.err == "", as_table
 
     data = as_json.ok().json()
-    assert data["ModelID"] == flow.model_id and data["ModelVersion"] == "1", as_json
+    # ModelVersion is an integer, as in the API's results
+    assert data["ModelID"] == flow.model_id and data["ModelVersion"] == 1, as_json
     assert data["LocalPath"] == str(json_dest), as_json
     assert sorted(Path(f).relative_to(json_dest).as_posix() for f in data["Files"]) == sorted(original)
     assert files_of(json_dest) == original

@@ -25,12 +25,12 @@ def json_arg(value: str | None, flag: str) -> Any:
         raise ValidationError(f"{flag}: not valid JSON ({exc})", field=flag) from None
 
 
-def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
-    """``--flag KEY=VALUE`` repeated, as a dict."""
+def pairs(values: list[str] | None, flag: str, form: str = "KEY=VALUE") -> dict[str, str]:
+    """``--flag KEY=VALUE`` repeated, as a dict (``form`` is how the help spells it)."""
     result: dict[str, str] = {}
     for item in values or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValidationError(f"{flag}: expected KEY=VALUE, got {item!r}", field=flag)
+            raise ValidationError(f"{flag}: expected {form}, got {item!r}", field=flag)
         result[key] = value
     return result

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import resolve_settings
+from ..errors import ValidationError
+from ..models._common import version_number
 from ..models.model import Model
 from .args import json_arg, pairs
 from .output import Column, Printer, field
@@ -164,7 +166,7 @@ def versions_download(args: argparse.Namespace) -> int:
         bar.close()
     data = {
         "ModelID": args.model_id,
-        "ModelVersion": args.version,
+        "ModelVersion": version_number(args.version),
         "LocalPath": args.dest,
         "Files": [str(f) for f in files],
     }
@@ -178,7 +180,11 @@ def versions_download(args: argparse.Namespace) -> int:
 def perf_create(args: argparse.Namespace) -> int:
     job_params = json_arg(args.job_params, "--job-params")
     if job_params is None:
-        params: dict[str, Any] = {"FlavorIDList": args.flavor or []}
+        if not args.flavor:
+            raise ValidationError(
+                "--flavor: give at least one flavor to run on (or --job-params)", field="--flavor"
+            )
+        params: dict[str, Any] = {"FlavorIDList": args.flavor}
         if args.convert_type:
             params["ConvertType"] = args.convert_type
         if args.precision:
@@ -234,7 +240,7 @@ def deploy(args: argparse.Namespace) -> int:
         args.service_name,
         flavor=args.flavor,
         image_id=args.image,
-        envs=pairs(args.env, "--env") or None,
+        envs=pairs(args.env, "--env", "NAME=VALUE") or None,
         replica=args.replicas,
         description=args.description,
     )

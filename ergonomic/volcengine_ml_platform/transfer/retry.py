@@ -15,9 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-
 from ..errors import TransferError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +45,10 @@ _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is worth retrying: connection trouble, timeouts, throttling or a 5xx."""
+    # Imported here so that the folder store never loads botocore.
+    from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

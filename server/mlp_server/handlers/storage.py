@@ -5,10 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from volcengine_ml_platform.transfer.s3 import S3Store
-
 from ..context import Caller, Platform
 
 _lock = threading.Lock()
@@ -29,7 +25,13 @@ def ensure_bucket(platform: Platform, bucket: str) -> None:
     """The account's bucket is "auto-created" (its name says so): the folder store makes folders as it
     writes, an S3-compatible store needs the bucket to exist before the client's first upload."""
     s3 = platform.settings.s3
-    if s3 is None or not isinstance(platform.objects, S3Store):
+    if s3 is None:
+        return
+    from botocore.exceptions import ClientError
+
+    from volcengine_ml_platform.transfer.s3 import S3Store
+
+    if not isinstance(platform.objects, S3Store):
         return
     client = platform.objects.client
     try:
