@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -45,8 +47,11 @@ async def _read_json(request: Request, operation: Operation) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise ApiError("InvalidParameter", f"body: larger than {MAX_BODY} bytes")
+    if not raw.strip():
+        # The document makes every request body required; `{}` is how to send no parameters.
+        raise ApiError("MissingParameter", "body: a JSON object is required (send {} for no parameters)")
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ApiError("InvalidParameter", "body: not valid JSON") from None
     if not isinstance(body, dict):
@@ -56,6 +61,19 @@ async def _read_json(request: Request, operation: Operation) -> dict[str, Any]:
         code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
         raise ApiError(code, "; ".join(schema.describe(e) for e in errors[:10]))
     return body
+
+
+@cache
+def _region_rule() -> tuple[re.Pattern[str], int]:
+    """The inner door's ``{region}`` path parameter as the document defines it (pattern, maxLength)."""
+    rule = schema.document()["components"]["parameters"]["Region"]["schema"]
+    return re.compile(rule["pattern"].removeprefix("^").removesuffix("$")), int(rule["maxLength"])
+
+
+def _check_region(region: str) -> None:
+    pattern, max_length = _region_rule()
+    if len(region) > max_length or pattern.fullmatch(region) is None:
+        raise ApiError("InvalidParameter", f"region: {region!r} is not a region name such as cn-beijing")
 
 
 class Gateway:
@@ -120,6 +138,7 @@ class Gateway:
             operation = lookup("inner", action)
             if operation is None:
                 raise ApiError("InvalidActionOrVersion", f"unknown inner Action {action!r}")
+            _check_region(request.path_params["region"])
             caller = self._authenticate_token(_query(request).get("Token"))
             return await self._serve(operation, request, caller, meta)
         except ApiError as exc:
