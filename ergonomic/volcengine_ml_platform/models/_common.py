@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
+from ..session import check_body
 from ..transfer.base import ObjectStore
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
@@ -44,80 +46,95 @@ def drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def validate_register(
-    local_path: str,
-    model_id: str | None,
-    model_name: str | None,
-    model_format: str | None,
-    model_type: str | None,
-    tensor_config: dict[str, Any] | None,
-    model_metrics: list[Any] | None,
-    model_category: str | None,
-    source_type: str | None,
-) -> None:
-    """The documented checks of ``register``, before any I/O."""
-    validation.validate_local_path(local_path)
-    if model_id is None:
-        missing = [
-            n
-            for n, v in (
-                ("model_name", model_name),
-                ("model_format", model_format),
-                ("model_type", model_type),
+@dataclass(frozen=True)
+class Registration:
+    """The arguments of ``register`` (public and inner), checked and turned into a CreateModel body."""
+
+    local_path: str
+    model_id: str | None = None
+    model_name: str | None = None
+    model_format: str | None = None
+    model_type: str | None = None
+    description: str | None = None
+    tensor_config: dict[str, Any] | None = None
+    model_metrics: list[Any] | None = None
+    model_category: str | None = None
+    dataset_id: str | None = None
+    source_type: str | None = "TOS"
+    model_tags: list[Any] | None = None
+    base_model_version_id: str | None = None  # inner API only
+    source_id: str | None = None  # inner API only
+
+    def validate(self) -> None:
+        """The documented checks of ``register``, before any I/O."""
+        validation.validate_local_path(self.local_path)
+        if self.model_id is None:
+            needed = (
+                ("model_name", self.model_name),
+                ("model_format", self.model_format),
+                ("model_type", self.model_type),
             )
-            if not v
-        ]
-        if missing:
-            raise ValidationError(
-                f"registering a new model (no model_id) needs {', '.join(missing)}", field=missing[0]
-            )
-    validation.validate_argument("ModelFormat", model_format, "model_format")
-    validation.validate_argument("ModelType", model_type, "model_type")
-    if tensor_config is not None:
-        validation.validate_model_tensor_config(tensor_config)
-    if model_metrics is not None:
-        validation.validate_metrics(model_metrics)
-    validation.validate_model_category(model_category)
-    validation.validate_source_type(source_type)
+            missing = [name for name, value in needed if not value]
+            if missing:
+                raise ValidationError(
+                    f"registering a new model (no model_id) needs {', '.join(missing)}", field=missing[0]
+                )
+        validation.validate_argument("ModelFormat", self.model_format, "model_format")
+        validation.validate_argument("ModelType", self.model_type, "model_type")
+        if self.tensor_config is not None:
+            validation.validate_model_tensor_config(self.tensor_config)
+        if self.model_metrics is not None:
+            validation.validate_metrics(self.model_metrics)
+        validation.validate_model_category(self.model_category)
+        validation.validate_source_type(self.source_type)
+
+    def body(self, path: str) -> dict[str, Any]:
+        version_info = drop_none(
+            {
+                "ModelFormat": self.model_format,
+                "ModelType": self.model_type,
+                "Path": path,
+                "SourceType": self.source_type,
+                "Description": self.description,
+                "TensorConfig": self.tensor_config,
+                "MetricsList": self.model_metrics,
+                "ModelTags": self.model_tags,
+                "BaseModelVersionID": self.base_model_version_id,
+                "SourceId": self.source_id,
+            }
+        )
+        return drop_none(
+            {
+                "ModelName": None if self.model_id else self.model_name,
+                "ModelID": self.model_id,
+                "ModelCategory": self.model_category,
+                "DatasetID": self.dataset_id,
+                "VersionInfo": version_info,
+            }
+        )
 
 
-def register_body(
-    path: str,
+def register_flow(
+    registration: Registration,
     *,
-    model_id: str | None,
-    model_name: str | None,
-    model_format: str | None,
-    model_type: str | None,
-    description: str | None,
-    tensor_config: dict[str, Any] | None,
-    model_metrics: list[Any] | None,
-    model_category: str | None,
-    dataset_id: str | None,
-    source_type: str | None,
-    model_tags: list[Any] | None,
-    **extra_version_info: Any,
-) -> dict[str, Any]:
-    version_info = drop_none(
-        {
-            "ModelFormat": model_format,
-            "ModelType": model_type,
-            "Path": path,
-            "SourceType": source_type,
-            "Description": description,
-            "TensorConfig": tensor_config,
-            "MetricsList": model_metrics,
-            "ModelTags": model_tags,
-            **extra_version_info,
-        }
-    )
-    return drop_none(
-        {
-            "ModelName": None if model_id else model_name,
-            "ModelID": model_id,
-            "ModelCategory": model_category,
-            "DatasetID": dataset_id,
-            "VersionInfo": version_info,
-        }
+    body_cls: type[Any],
+    upload_target: Callable[[], Any],
+    object_store: Callable[[], ObjectStore],
+    send: Callable[[dict[str, Any]], Any],
+    progress: ProgressCallback | None,
+) -> Any:
+    """Check everything, get a fresh upload prefix, upload, then send CreateModel (``send``)."""
+    registration.validate()
+    # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
+    check_body(body_cls, registration.body(PENDING_PATH))
+    target = upload_target()
+    return upload_then_register(
+        registration.local_path,
+        object_store(),
+        target.bucket,
+        target.key_prefix,
+        lambda path: send(registration.body(path)),
+        progress,
     )
 
 

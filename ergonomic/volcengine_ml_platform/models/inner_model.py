@@ -35,20 +35,18 @@ from ml_platform_client.models import (
 
 from ..config import Credentials, resolve_settings
 from ..errors import AuthError, ValidationError
-from ..session import Session, check_body
+from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from . import validation
 from ._common import (
-    PENDING_PATH,
     UPLOAD_FOLDER,
     ProgressCallback,
+    Registration,
     download_version,
     drop_none,
-    register_body,
-    upload_then_register,
-    validate_register,
+    register_flow,
     version_id,
 )
 
@@ -214,44 +212,29 @@ class Model:
     ) -> Any:
         """注册模型到模型仓库 in the target account; ``base_model_version_id`` / ``source_id`` name the
         version and perf task a converted model came from."""
-        validate_register(
+        registration = Registration(
             local_path,
             model_id,
             model_name,
             model_format,
             model_type,
+            description,
             tensor_config,
             model_metrics,
             model_category,
+            dataset_id,
             source_type,
+            model_tags,
+            base_model_version_id,
+            source_id,
         )
-
-        def body(path: str) -> dict[str, Any]:
-            return register_body(
-                path,
-                model_id=model_id,
-                model_name=model_name,
-                model_format=model_format,
-                model_type=model_type,
-                description=description,
-                tensor_config=tensor_config,
-                model_metrics=model_metrics,
-                model_category=model_category,
-                dataset_id=dataset_id,
-                source_type=source_type,
-                model_tags=model_tags,
-                **drop_none({"BaseModelVersionID": base_model_version_id, "SourceId": source_id}),
-            )
-
-        # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
-        check_body(InnerCreateModelRequest, body(PENDING_PATH))
-        target = self._upload_target()
-
-        def create(path: str) -> Any:
-            return self._inner_call(inner_create_model, InnerCreateModelRequest, body(path))
-
-        return upload_then_register(
-            local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
+        return register_flow(
+            registration,
+            body_cls=InnerCreateModelRequest,
+            upload_target=self._upload_target,
+            object_store=self._object_store,
+            send=lambda body: self._inner_call(inner_create_model, InnerCreateModelRequest, body),
+            progress=progress,
         )
 
     def download(

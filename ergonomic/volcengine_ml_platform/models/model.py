@@ -50,19 +50,17 @@ from ml_platform_client.models import (
 
 from ..config import resolve_settings
 from ..errors import ValidationError
-from ..session import Session, check_body
+from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from . import validation
 from ._common import (
-    PENDING_PATH,
     UPLOAD_FOLDER,
     ProgressCallback,
+    Registration,
     download_version,
     drop_none,
-    register_body,
-    upload_then_register,
-    validate_register,
+    register_flow,
     version_id,
     version_number,
 )
@@ -156,43 +154,27 @@ class Model:
     ) -> Any:
         """注册模型到模型仓库: upload ``local_path`` and register it as a new model, or as the next
         version of ``model_id``. Returns the CreateModel response (ModelID, VersionInfo)."""
-        validate_register(
+        registration = Registration(
             local_path,
             model_id,
             model_name,
             model_format,
             model_type,
+            description,
             tensor_config,
             model_metrics,
             model_category,
+            dataset_id,
             source_type,
+            model_tags,
         )
-
-        def body(path: str) -> dict[str, Any]:
-            return register_body(
-                path,
-                model_id=model_id,
-                model_name=model_name,
-                model_format=model_format,
-                model_type=model_type,
-                description=description,
-                tensor_config=tensor_config,
-                model_metrics=model_metrics,
-                model_category=model_category,
-                dataset_id=dataset_id,
-                source_type=source_type,
-                model_tags=model_tags,
-            )
-
-        # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
-        check_body(CreateModelRequest, body(PENDING_PATH))
-        target = self._upload_path()
-
-        def create(path: str) -> Any:
-            return self._call(create_model, CreateModelRequest, body(path))
-
-        return upload_then_register(
-            local_path, self._object_store(), target.bucket, target.key_prefix, create, progress
+        return register_flow(
+            registration,
+            body_cls=CreateModelRequest,
+            upload_target=self._upload_path,
+            object_store=self._object_store,
+            send=lambda body: self._call(create_model, CreateModelRequest, body),
+            progress=progress,
         )
 
     def download(
