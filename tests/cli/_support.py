@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-
-import httpx
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "iris-onnx"
@@ -34,13 +30,6 @@ MISSING_MODEL = "m-20200101000000-aaaaa"  # well-formed, never allocated (ids ca
 DEFAULT_TIMEOUT = 60.0
 STARTUP_TIMEOUT = 30.0
 T = TypeVar("T")
-
-
-def mlp_script() -> str:
-    """The ``mlp`` console script of the virtualenv running the tests (``.venv/bin/mlp``)."""
-    found = shutil.which("mlp", path=str(Path(sys.executable).parent))
-    assert found, f"no mlp console script next to {sys.executable}"
-    return found
 
 
 def clean_env(root: Path, **extra: str) -> dict[str, str]:
@@ -59,12 +48,6 @@ def clean_env(root: Path, **extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(repr=False)
@@ -202,52 +185,3 @@ def parallel(*calls: Callable[[], T]) -> list[T]:
 
 def files_of(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-class MlpServe:
-    """``mlp serve`` in a subprocess, started with the console script; logs in a file."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data_dir = root / "platform"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = root / "mlp-serve.log"
-        self.env = clean_env(root)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def start(self) -> MlpServe:
-        argv = [mlp_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        argv += ["--data-dir", str(self.data_dir), "--log-level", "warning"]
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mlp serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                httpx.get(
-                    self.url, timeout=1.0, trust_env=False
-                )  # any HTTP answer (even an error) means it is up
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"mlp serve did not answer in {STARTUP_TIMEOUT}s:\n{self.log()}"
-                    ) from None
-                time.sleep(0.1)
-        return self
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ._support import MlpServe, Peer, clean_env
+from mlp_testing import MlpServe
+
+from ._support import Peer, clean_env
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,7 +41,8 @@ def embedded_peer(tmp_path_factory: pytest.TempPathFactory) -> Peer:
 
 @pytest.fixture(scope="session")
 def mlp_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlpServe]:
-    server = MlpServe(tmp_path_factory.mktemp("cli-served")).start()
+    root = tmp_path_factory.mktemp("cli-served")
+    server = MlpServe(root / "platform", env=clean_env(root), log_path=root / "mlp-serve.log").start()
     try:
         yield server
     finally:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ._support import EXAMPLE, MISSING_MODEL, Peer, Result, clean_env, free_port, parallel, run_mlp
+from mlp_testing import free_port
+
+from ._support import EXAMPLE, MISSING_MODEL, Peer, Result, clean_env, parallel, run_mlp
 
 REGISTER = ("models", "register", str(EXAMPLE), "--name", "never-registered", "--format", "ONNX")
 

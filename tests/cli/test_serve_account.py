@@ -10,7 +10,9 @@ from functools import partial
 
 import httpx
 
-from ._support import EXAMPLE, MODEL_ID, MlpServe, Peer, mlp_script, parallel
+from mlp_testing import MlpServe, mlp_script
+
+from ._support import EXAMPLE, MODEL_ID, Peer, parallel
 
 
 def test_serve_answers_on_its_port(mlp_serve: MlpServe) -> None:

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from mlp_testing import MlpServe, clean_env, read_default_keys
 from volcengine_ml_platform.embedded import embedded_app
 
-from .helpers import MlpServe, Peer, read_default_keys
+from .helpers import Peer
 
 S3_ENV = {"MLP_S3_ACCESS_KEY": "testing", "MLP_S3_SECRET_KEY": "testing", "MLP_S3_REGION": "us-east-1"}
 
@@ -66,7 +67,7 @@ def embedded_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
 @pytest.fixture(scope="session")
 def http_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     root = tmp_path_factory.mktemp("served")
-    server = MlpServe(root / "platform", root / "home").start()
+    server = MlpServe(root / "platform", env=clean_env(root / "home")).start()
     try:
         peer = Peer("http", server.data_dir, server.url, read_default_keys(server.data_dir))
         yield peer
@@ -111,7 +112,8 @@ def s3_embedded_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: st
 @pytest.fixture(scope="session")
 def s3_http_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Iterator[Peer]:
     root = tmp_path_factory.mktemp("served-s3")
-    server = MlpServe(root / "platform", root / "home", {"MLP_S3_ENDPOINT": moto_endpoint, **S3_ENV}).start()
+    env = clean_env(root / "home", MLP_S3_ENDPOINT=moto_endpoint, **S3_ENV)
+    server = MlpServe(root / "platform", env=env).start()
     try:
         peer = Peer("http-s3", server.data_dir, server.url, read_default_keys(server.data_dir), moto_endpoint)
         yield peer

@@ -6,29 +6,27 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import boto3
 import httpx
 
-from mlp_server.platform import CREDENTIALS_FILE, DEFAULT_ACCOUNT_ID
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_server.store import Store, sqlite_url
+from mlp_testing import Keys, bucket_for, clean_env
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.session import Session
 
-REGION = "cn-beijing"
 MLP = str(Path(sys.executable).with_name("mlp"))  # the console script, as a user runs it
 STARTUP_TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]+$")
@@ -53,42 +51,6 @@ METRICS: list[dict[str, str]] = [
 ]
 CPU_FLAVORS = ("ml.c1i.large", "ml.c1i.xlarge", "ml.c1i.2xlarge")
 GPU_FLAVORS = ("ml.g1e.large", "ml.g1e.xlarge")
-
-
-def bucket_for(account_id: int) -> str:
-    return f"ml-platform-auto-created-required-{account_id}-{REGION}"
-
-
-@dataclass(frozen=True)
-class Keys:
-    ak: str
-    sk: str
-    account_id: int
-    user_id: int = 1
-
-
-def read_default_keys(data_dir: Path) -> Keys:
-    creds = json.loads((data_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
-    return Keys(creds["ak"], creds["sk"], int(creds["account_id"]))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The test process's environment without any Volcengine/platform setting, HOME in a tmp folder."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VOLC_", "VOLCENGINE_", "MLP_")) and k != "ML_PLATFORM_HOST"
-    }
-    env["HOME"] = str(home)
-    env["VOLC_CONFIG_FILE"] = str(home / "no-such-config")
-    env.update(extra)
-    return env
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -123,55 +85,6 @@ def all_paths(root: Path) -> list[Path]:
 
 # ---------------------------------------------------------------------------------------------------
 # Peers: where the platform runs
-
-
-class MlpServe:
-    """``mlp serve --host 127.0.0.1 --port P --data-dir D`` in a subprocess, env cleaned (plus ``extra``)."""
-
-    def __init__(self, data_dir: Path, home: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.home = home
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.extra_env = extra_env or {}
-        self._log = data_dir.parent / f"mlp-serve-{self.port}.log"
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Self:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.home.mkdir(parents=True, exist_ok=True)
-        where = ["--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)]
-        cmd = [MLP, "serve", *where, "--log-level", "warning"]
-        with open(self._log, "wb") as log:
-            self._proc = subprocess.Popen(
-                cmd, env=clean_env(self.home, **self.extra_env), stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"mlp serve exited with {self._proc.returncode}:\n{self.log()}")
-            try:
-                httpx.get(self.url + "/", timeout=1.0)  # any envelope (405 here) means it is up
-                return self
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"mlp serve did not start:\n{self.log()}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=STARTUP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
-
-    def log(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
 
 
 @dataclass

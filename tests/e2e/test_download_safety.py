@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_testing import bucket_for
 from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.folder import FolderStore
 
-from .helpers import Peer, all_paths, bucket_for, make_tree, raising_after, read_tree, split_tos
+from .helpers import Peer, all_paths, make_tree, raising_after, read_tree, split_tos
 
 
 def register(model: Model, path: Path) -> tuple[str, str]:

@@ -10,18 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from mlp_testing import Keys, clean_env
 from volcengine_ml_platform.errors import AuthError, MLPlatformError, NotFoundError
 
-from .helpers import (
-    MISSING_MODEL,
-    PERF_TENSOR_CONFIG,
-    REQUEST_ID,
-    Keys,
-    Peer,
-    clean_env,
-    make_tree,
-    read_tree,
-)
+from .helpers import MISSING_MODEL, PERF_TENSOR_CONFIG, REQUEST_ID, Peer, make_tree, read_tree
 
 
 def test_missing_version_is_not_found_with_request_id(peer: Peer, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, build_app
 from mlp_server.settings import ServerSettings
 from mlp_server.tokens import TokenIssuer
+from mlp_testing import Keys, bucket_for, read_default_keys
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport
 from volcengine_ml_platform.errors import AuthError, NotFoundError, ValidationError
@@ -25,13 +26,10 @@ from .helpers import (
     METRICS,
     MODEL_TENSOR_CONFIG,
     UPLOAD_PREFIX,
-    Keys,
     MovableClock,
     Peer,
     RecordingTransport,
-    bucket_for,
     make_tree,
-    read_default_keys,
     read_tree,
     split_tos,
 )

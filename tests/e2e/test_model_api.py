@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_testing import bucket_for
 from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
 from volcengine_ml_platform.models.inference_service import InferenceService
 from volcengine_ml_platform.models.model import Model
@@ -27,7 +28,6 @@ from .helpers import (
     REQUEST_ID,
     UPLOAD_PREFIX,
     Peer,
-    bucket_for,
     make_tree,
     read_tree,
     split_tos,

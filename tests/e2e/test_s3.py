@@ -7,9 +7,10 @@ import hashlib
 from pathlib import Path
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_testing import bucket_for
 from volcengine_ml_platform.transfer.base import MiB
 
-from .helpers import UPLOAD_PREFIX, Peer, bucket_for, make_tree, read_tree, split_tos
+from .helpers import UPLOAD_PREFIX, Peer, make_tree, read_tree, split_tos
 
 BIG = 20 * MiB + 12345  # the S3Store's default part is 8 MiB: three parts, the last one short
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Api, Keys, LiveServer, MovableClock, add_account
+from mlp_testing import Keys
+
+from .helpers import Api, LiveServer, MovableClock, add_account
 
 
 @pytest.fixture

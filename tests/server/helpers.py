@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
@@ -26,13 +23,13 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mlp_server.context import Platform
-from mlp_server.platform import CREDENTIALS_FILE, build_app
+from mlp_server.platform import build_app
 from mlp_server.settings import ServerSettings
+from mlp_testing import REGION, Keys, bucket_for, read_default_keys
 from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
 from volcengine_ml_platform.transfer.base import ObjectStore
 from volcengine_ml_platform.transfer.folder import FolderStore
 
-REGION = "cn-beijing"
 API_VERSION = "2021-07-01"
 STARTUP_TIMEOUT = 20.0
 
@@ -51,13 +48,6 @@ PERF_TENSOR_CONFIG: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
-class Keys:
-    ak: str
-    sk: str
-    account_id: int
-
-
 class MovableClock:
     """Real UTC time plus an offset that a test can move (the server's clock)."""
 
@@ -69,21 +59,6 @@ class MovableClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-def bucket_for(account_id: int) -> str:
-    return f"ml-platform-auto-created-required-{account_id}-{REGION}"
-
-
-def read_default_keys(data_dir: Path) -> Keys:
-    creds = json.loads((data_dir / CREDENTIALS_FILE).read_text(encoding="utf-8"))
-    return Keys(creds["ak"], creds["sk"], int(creds["account_id"]))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -165,80 +140,6 @@ def put_objects(
         objects.put_file(bucket, prefix + name, local)
         local.unlink()
     return f"tos://{bucket}/{prefix}"
-
-
-class MlpServe:
-    """``mlp serve --host 127.0.0.1 --port P --data-dir D`` as a subprocess (a real restart is a new one)."""
-
-    ATTEMPTS = 3  # a free port found by binding may be taken by someone else before the server binds it
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = 0
-        self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def _log(self) -> Path:
-        return self.data_dir.parent / f"mlp-serve-{self.port}.log"
-
-    def start(self) -> Self:
-        for attempt in range(1, self.ATTEMPTS + 1):
-            self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
-            if self._try_start():
-                return self
-            if attempt == self.ATTEMPTS:
-                raise RuntimeError(f"mlp serve did not start:\n{self.log()}")
-        raise AssertionError("unreachable")
-
-    def _try_start(self) -> bool:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VOLC_", "VOLCENGINE_", "MLP_"))}
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "volcengine_ml_platform.cli", "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", str(self.data_dir),
-               "--log-level", "warning"]  # fmt: skip
-        with open(self._log, "wb") as log:
-            proc = self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                # GET / is answered 405 with the envelope: the server is up, and it is ours.
-                response = httpx.get(self.url + "/", timeout=1.0)
-                if (
-                    response.status_code == 405
-                    and "ResponseMetadata" in response.json()
-                    and proc.poll() is None
-                ):
-                    return True
-            except (httpx.TransportError, ValueError):
-                pass
-            time.sleep(0.05)
-        self.stop()
-        return False
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=STARTUP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._proc = None
-
-    def log(self) -> str:
-        return self._log.read_text(errors="replace") if self._log.exists() else ""
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def default_keys(self) -> Keys:
-        return read_default_keys(self.data_dir)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -55,22 +55,12 @@ from starlette.applications import Starlette
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, build_app
 from mlp_server.settings import ServerSettings
+from mlp_testing import REGION, Keys, bucket_for, read_default_keys
 from volcengine_ml_platform import schema as document_schema
 from volcengine_ml_platform.embedded import EmbeddedTransport
 from volcengine_ml_platform.signing import parse_wire_query, sign
 
-from .helpers import (
-    CPU_FLAVORS,
-    GPU_FLAVORS,
-    REGION,
-    Api,
-    Keys,
-    bucket_for,
-    perf_job_body,
-    read_default_keys,
-    service_body,
-    upload,
-)
+from .helpers import CPU_FLAVORS, GPU_FLAVORS, Api, perf_job_body, service_body, upload
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "ml_platform-2021-07-01.yaml"
 SEED = 20210701

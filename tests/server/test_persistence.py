@@ -13,8 +13,9 @@ from typing import Any
 from mlp_server.platform import CREDENTIALS_FILE
 from mlp_server.settings import ServerSettings
 from mlp_server.store import Store
+from mlp_testing import Keys, MlpServe
 
-from .helpers import Api, Keys, MlpServe, error_of, perf_job_body, service_body, upload_into, version_info
+from .helpers import Api, error_of, perf_job_body, service_body, upload_into, version_info
 
 OTHER_ACCOUNT = 2100000007
 

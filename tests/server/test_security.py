@@ -18,15 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
+from mlp_testing import REGION, Keys, bucket_for
+
 from .helpers import (
     API_VERSION,
-    REGION,
     Api,
-    Keys,
     LiveServer,
     MovableClock,
     add_account,
-    bucket_for,
     error_of,
     perf_job_body,
     service_body,
