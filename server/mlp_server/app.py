@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -162,9 +161,9 @@ class Gateway:
 
     async def method_not_allowed(self, request: Request) -> Response:
         meta = Meta(new_request_id(), _query(request).get("Action", ""), self.platform.settings.region)
-        error = ApiError("InvalidParameter", f"method {request.method} is not allowed; use POST")
-        error.status = 405
-        response = failure(meta, error)
+        response = failure(
+            meta, ApiError("MethodNotAllowed", f"method {request.method} is not allowed; use POST")
+        )
         response.headers["Allow"] = "POST"  # RFC 9110: a 405 lists the methods the resource supports
         return response
 
@@ -182,7 +181,3 @@ def create_app(platform: Platform) -> Starlette:
     app = Starlette(routes=routes)
     app.state.platform = platform
     return app
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -26,6 +26,7 @@ CODES: dict[str, tuple[int, int]] = {
     "Conflict": (200003, 409),
     "InvalidStateTransition": (200004, 409),
     "UnsupportedMediaType": (200005, 415),
+    "MethodNotAllowed": (200006, 405),
 }
 
 

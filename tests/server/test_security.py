@@ -430,7 +430,7 @@ def test_missing_action_is_missing_parameter(server: LiveServer) -> None:
 )
 def test_other_methods_are_405_envelope(server: LiveServer, method: str, url: str) -> None:
     response = httpx.request(method, server.url + url, timeout=30)
-    envelope_error(response, 405, "InvalidParameter")
+    envelope_error(response, 405, "MethodNotAllowed")
     assert response.headers["allow"] == "POST"
 
 
