@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -36,6 +37,12 @@ class StoreBase:
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
         self._writer = sessionmaker(write_engine, expire_on_commit=False)
         self._clock = clock
+        # SQLite has one writer at a time, and a writer waiting on its busy timeout sleeps up to 100 ms
+        # between tries, in no order: under 8 concurrent registrations some waited over a second.
+        # Queueing this process's writers on a lock first leaves the busy timeout for other processes.
+        self._write_gate: AbstractContextManager[object] = (
+            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @property
     def engine(self) -> Engine:
@@ -56,7 +63,7 @@ class StoreBase:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """One transaction per write: committed on success, rolled back on any error."""
-        with self._writer.begin() as session:
+        with self._write_gate, self._writer.begin() as session:
             yield session
 
 
