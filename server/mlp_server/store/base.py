@@ -48,6 +48,11 @@ class StoreBase:
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def dialect(self) -> str:
+        """``sqlite``, ``postgresql`` ...: the few queries that differ by database ask this."""
+        return self._engine.dialect.name
+
     def close(self) -> None:
         self._engine.dispose()
 

@@ -70,9 +70,9 @@ class ModelsMixin(StoreBase):
         if (name := body.get("ModelName")) is not None:
             where.append(ModelRow.name == name)
         if (name_part := body.get("ModelNameContains")) is not None:
-            where.append(contains(ModelRow.name, name_part))
+            where.append(contains(ModelRow.name, name_part, self.dialect))
         if (id_part := body.get("IdContains")) is not None:
-            where.append(contains(ModelRow.id, id_part))
+            where.append(contains(ModelRow.id, id_part, self.dialect))
         with self._read() as session:
             total, models = fetch_page(session, ModelRow, where, page, MODEL_SORTS)
             stats = _version_stats(session, [m.id for m in models])

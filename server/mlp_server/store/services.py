@@ -105,7 +105,7 @@ class ServicesMixin(StoreBase):
         if (name := body.get("ServiceName")) is not None:
             where.append(ServiceRow.name == name)
         if (name_part := body.get("ServiceNameContains")) is not None:
-            where.append(contains(ServiceRow.name, name_part))
+            where.append(contains(ServiceRow.name, name_part, self.dialect))
         with self._read() as session:
             total, services = fetch_page(session, ServiceRow, where, page, SERVICE_SORTS)
             names = _model_names(session, [s.model_id for s in services])
