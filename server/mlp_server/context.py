@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from volcengine_ml_platform.transfer.base import ObjectStore
@@ -24,6 +24,8 @@ class Platform:
     clock: Callable[[], datetime]
     # How clients reach the object store: file:///... (folder store) or the S3 endpoint URL
     objects_endpoint: str
+    # Buckets known to exist in an S3 store, so GetTOSUploadPath asks the store once per account
+    known_buckets: set[str] = field(default_factory=set)
 
     def bucket_for(self, account_id: int) -> str:
         """One bucket per account and region, as on the real service."""

@@ -25,7 +25,7 @@ def ensure_bucket(platform: Platform, bucket: str) -> None:
     """The account's bucket is "auto-created" (its name says so): the folder store makes folders as it
     writes, an S3-compatible store needs the bucket to exist before the client's first upload."""
     s3 = platform.settings.s3
-    if s3 is None:
+    if s3 is None or bucket in platform.known_buckets:
         return
     from botocore.exceptions import ClientError
 
@@ -36,6 +36,7 @@ def ensure_bucket(platform: Platform, bucket: str) -> None:
     client = platform.objects.client
     try:
         client.head_bucket(Bucket=bucket)
+        platform.known_buckets.add(bucket)
         return
     except ClientError as exc:
         if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
@@ -49,6 +50,7 @@ def ensure_bucket(platform: Platform, bucket: str) -> None:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in _EXISTS:  # a concurrent request made it
             raise
+    platform.known_buckets.add(bucket)
 
 
 def get_tos_upload_path(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
