@@ -287,14 +287,6 @@ def resolve_settings(
     found = _first(inner_host, env, (_ENV_INNER_HOST,))
     inner_setting: Setting[str | None] = Setting(*found) if found else Setting(None, "default")
 
-    data_arg = str(data_dir) if data_dir else None
-    found = _first(data_arg, env, (_ENV_DATA_DIR,))
-    data_setting = (
-        Setting(_expand(found[0], env), found[1])
-        if found
-        else Setting(_home(env) / ".volc" / "ml_platform", "default")
-    )
-
     return Settings(
         access_key=ak,
         secret_key=sk,
@@ -302,6 +294,18 @@ def resolve_settings(
         region=region_setting,
         endpoint=endpoint_setting,
         inner_host=inner_setting,
-        data_dir=data_setting,
+        data_dir=resolve_data_dir(data_dir, env),
         config_file=path,
     )
+
+
+def resolve_data_dir(
+    data_dir: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Setting[Path]:
+    """The embedded (or served) platform's data folder: argument, ``VOLC_ML_PLATFORM_DATA_DIR``, or
+    ``~/.volc/ml_platform``. The local server's commands use this too, so both find the same folder."""
+    env = os.environ if environ is None else environ
+    found = _first(str(data_dir) if data_dir else None, env, (_ENV_DATA_DIR,))
+    if found:
+        return Setting(_expand(found[0], env), found[1])
+    return Setting(_home(env) / ".volc" / "ml_platform", "default")

@@ -8,9 +8,9 @@ import logging
 import sys
 from pathlib import Path
 
-from .settings import ServerSettings
+from volcengine_ml_platform.config import resolve_data_dir
 
-DEFAULT_DATA_DIR = Path("~/.volc/ml_platform")
+from .settings import ServerSettings
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,14 +46,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
-    import os
-
     # --data-dir may come before the subcommand (a str) or after it (a Path), or not at all
-    given = getattr(args, "data_dir", None)
-    data_dir = Path(given or os.environ.get("VOLC_ML_PLATFORM_DATA_DIR") or DEFAULT_DATA_DIR)
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None)).value
     database_url = getattr(args, "database_url", None)
     overrides = {"database_url": database_url} if database_url else {}
-    return ServerSettings.from_env(data_dir.expanduser(), **overrides)
+    return ServerSettings.from_env(data_dir, **overrides)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
