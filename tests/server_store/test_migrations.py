@@ -24,6 +24,7 @@ from mlp_server.store.migrate import (
     current_revision,
     prepare,
 )
+from mlp_server.store.model_index import include_name
 from mlp_server.store.schema import Base
 from mlp_testing import clean_env, mlp_script
 
@@ -41,7 +42,9 @@ needs_a_later_revision = pytest.mark.skipif(
 def schema_diff(engine: Engine) -> list[object]:
     """What differs between the database's schema and the models (empty: identical)."""
     with engine.connect() as conn:
-        diff: list[object] = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff: list[object] = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata
+        )
         return diff
 
 
