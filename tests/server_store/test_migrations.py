@@ -139,6 +139,9 @@ def test_mlp_db_upgrade_keeps_every_row_readable(tmp_path: Path) -> None:
         assert models["Total"] == 1
         resnet = models["List"][0]
         assert resnet["ModelName"] == "resnet"
+        # The counters and the substring index were built from the old rows.
+        assert store.list_models(ACCOUNT, {"ModelNameContains": "ESNe"})["List"] == [resnet]
+        assert store.list_models(ACCOUNT, {"IdContains": resnet["ModelID"][2:10]})["Total"] == 1
         versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
         assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
         first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})

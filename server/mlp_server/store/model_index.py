@@ -71,8 +71,8 @@ def drop(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_TRIGRAM_INDEX}")
 
 
-def rebuild(conn: Connection) -> None:
-    """Recompute the counters and the SQLite search index from the models table."""
+def recount(conn: Connection) -> None:
+    """Recompute the counters from the models table (after rows were written around the store)."""
     conn.execute(text("DELETE FROM model_counts"))
     conn.execute(
         text(
@@ -80,6 +80,11 @@ def rebuild(conn: Connection) -> None:
             "SELECT account_id, count(*) FROM models GROUP BY account_id"
         )
     )
+
+
+def rebuild(conn: Connection) -> None:
+    """Recompute the counters and the SQLite search index from the models table."""
+    recount(conn)
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('delete-all')")
         conn.exec_driver_sql(
