@@ -68,13 +68,15 @@ def list_model_rows(
 
     if not filters.any:
         total = _account_models(session, account_id)
+    elif matched is not None and not where and _sole_owner(session, account_id):
+        # The index's matches are exactly the LIKE matches, and every model is this account's:
+        # count them in the index alone, without reading a model row.
+        total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     elif matched is not None:
         # Driven by the matches: ``+ 0`` keeps SQLite from walking an account index instead.
-        count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), *where)
-        if _sole_owner(session, account_id):
-            total = session.scalar(count) or 0
-        else:
-            total = session.scalar(count.where(ModelRow.account_id + 0 == account_id)) or 0
+        unindexed = ModelRow.account_id + 0 == account_id
+        count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
+        total = session.scalar(count) or 0
     else:
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *where)) or 0
     if page.limit == 0 or page.offset >= total:
@@ -95,8 +97,9 @@ def list_model_rows(
         ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
     else:
         # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
-        unindexed = ModelRow.account_id + 0 == account_id
-        ids_query = select(ModelRow.id).where(unindexed, _ROWID.in_(matched), *where)
+        ids_query = select(ModelRow.id).where(
+            ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+        )
     ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
     if reverse:
         ids.reverse()
