@@ -1,5 +1,9 @@
 """ListModels' fast paths (counters, the trigram index, id-first pages from the nearer end) give exactly
-what SQLite's own LIKE and a plain count give, whichever path a query takes."""
+what SQLite's own LIKE and a plain count give, whichever path a query takes.
+
+SQLite's rule (ASCII case ignored, nothing else folded) is what these tests pin down; PostgreSQL's
+ILIKE folds Unicode case as its lower() did before (the Kelvin sign there matches "k").
+"""
 
 from __future__ import annotations
 
