@@ -54,19 +54,16 @@ def list_model_rows(
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
-    # One needle goes to the trigram index, the name's when there is one: ids share their date
-    # trigrams ("202...") with most rows, so an id needle beside a name needle is cheaper as a LIKE
-    # on the rows the name matched.
-    indexed: str | None = None
+    phrases: list[str] = []
     for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
         if needle is None:
             continue
-        if sqlite and indexed is None and len(needle) >= TRIGRAM:
-            indexed = fts_phrase(field, needle)
+        if sqlite and len(needle) >= TRIGRAM:
+            phrases.append(fts_phrase(field, needle))
         else:
             target = ModelRow.name if field == "name" else ModelRow.id
             where.append(contains(target, needle, session.get_bind().dialect.name))
-    matched = None if indexed is None else _search(indexed)
+    matched = _search(" AND ".join(phrases)) if phrases else None
     mine = ModelRow.account_id == account_id
 
     if not filters.any:
