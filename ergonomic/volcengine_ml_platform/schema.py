@@ -47,6 +47,42 @@ def document() -> dict[str, Any]:
 
 
 @cache
+def api_versions() -> tuple[str, ...]:
+    """The API versions the document accepts (``info.x-api-versions``), the first being its own."""
+    info = document()["info"]
+    return tuple(info.get("x-api-versions", [info["version"]]))
+
+
+def without_nulls(schema_name: str, instance: Any) -> Any:
+    """``instance`` without the optional fields sent as ``null`` (the document's ``x-null-as-absent``
+    rule): SDKs send every optional field, ``null`` for those the caller did not give. A ``null`` in a
+    required field stays, so validation still rejects it."""
+    if not document()["info"].get("x-null-as-absent"):
+        return instance
+    return _drop_nulls(document()["components"]["schemas"][schema_name], instance)
+
+
+def _drop_nulls(node: Any, value: Any) -> Any:
+    node = _resolve(node)
+    if isinstance(value, dict) and isinstance(node.get("properties"), dict):
+        properties, required = node["properties"], set(node.get("required", ()))
+        return {
+            key: _drop_nulls(properties[key], item) if key in properties else item
+            for key, item in value.items()
+            if item is not None or key in required
+        }
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [_drop_nulls(node["items"], item) for item in value]
+    return value
+
+
+def _resolve(node: Any) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        node = document()["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+@cache
 def _registry() -> Registry[Any]:
     registry: Registry[Any] = Registry().with_resource(
         _ROOT, Resource.from_contents(document(), default_specification=DRAFT4)

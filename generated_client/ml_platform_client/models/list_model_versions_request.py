@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -18,7 +18,9 @@ class ListModelVersionsRequest(WireMapping):
     """
     Attributes:
         model_id (str): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
-        model_version (int | Unset): Exact version number
+        model_version (int | str | Unset): Exact version number. SDK releases of the 2021 line send it as a string of
+            digits ("1"):
+            accepted as the same number.
         offset (int | Unset):
         limit (int | Unset): The page size. Local platform: at most 100.
         sort_by (ListModelVersionsSortBy | Unset):
@@ -26,7 +28,7 @@ class ListModelVersionsRequest(WireMapping):
     """
 
     model_id: str
-    model_version: int | Unset = UNSET
+    model_version: int | str | Unset = UNSET
     offset: int | Unset = UNSET
     limit: int | Unset = UNSET
     sort_by: ListModelVersionsSortBy | Unset = UNSET
@@ -36,7 +38,11 @@ class ListModelVersionsRequest(WireMapping):
     def to_dict(self) -> dict[str, Any]:
         model_id = self.model_id
 
-        model_version = self.model_version
+        model_version: int | str | Unset
+        if isinstance(self.model_version, Unset):
+            model_version = UNSET
+        else:
+            model_version = self.model_version
 
         offset = self.offset
 
@@ -75,7 +81,12 @@ class ListModelVersionsRequest(WireMapping):
         d = dict(src_dict)
         model_id = d.pop("ModelID")
 
-        model_version = d.pop("ModelVersion", UNSET)
+        def _parse_model_version(data: object) -> int | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            return cast(int | str | Unset, data)
+
+        model_version = _parse_model_version(d.pop("ModelVersion", UNSET))
 
         offset = d.pop("Offset", UNSET)
 

@@ -23,7 +23,10 @@ class ListResourceRequest(WireMapping):
         tag (str | Unset):
         offset (int | Unset):
         limit (int | Unset): The page size. Local platform: at most 100.
-        sort_by (ListResourceSortBy | Unset): Local platform: CreateTime is the catalogue order.
+        sort_by (ListResourceSortBy | Unset): The order of the flavors: CreateTime (Local platform: the catalogue
+            order), Name, vCPU (the
+            number of vCPUs; SDK deploy() picks a flavor this way), Memory (MiB) or GPUNum (GPUs per
+            instance). Ties keep the catalogue order; groups are listed in the order of their first flavor.
         sort_order (SortOrder | Unset):
     """
 
