@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from jsonschema import Draft4Validator, FormatChecker
@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 _ROOT = "urn:ml-platform:openapi"
+_T = TypeVar("_T")
 
 format_checker = FormatChecker()
 
@@ -53,13 +54,14 @@ def api_versions() -> tuple[str, ...]:
     return tuple(info.get("x-api-versions", [info["version"]]))
 
 
-def without_nulls(schema_name: str, instance: Any) -> Any:
+def without_nulls(schema_name: str, instance: _T) -> _T:
     """``instance`` without the optional fields sent as ``null`` (the document's ``x-null-as-absent``
     rule): SDKs send every optional field, ``null`` for those the caller did not give. A ``null`` in a
     required field stays, so validation still rejects it."""
     if not document()["info"].get("x-null-as-absent"):
         return instance
-    return _drop_nulls(document()["components"]["schemas"][schema_name], instance)
+    stripped: _T = _drop_nulls(document()["components"]["schemas"][schema_name], instance)
+    return stripped
 
 
 def _drop_nulls(node: Any, value: Any) -> Any:
