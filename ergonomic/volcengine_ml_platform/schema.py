@@ -55,11 +55,9 @@ def api_versions() -> tuple[str, ...]:
 
 
 def without_nulls(schema_name: str, instance: _T) -> _T:
-    """``instance`` without the optional fields sent as ``null`` (the document's ``x-null-as-absent``
-    rule): SDKs send every optional field, ``null`` for those the caller did not give. A ``null`` in a
-    required field stays, so validation still rejects it."""
-    if not document()["info"].get("x-null-as-absent"):
-        return instance
+    """``instance`` without the fields the document marks ``nullable`` that were sent as ``null``: null
+    means absent (SDKs send every optional field, ``null`` for those the caller did not give). A
+    required field is never nullable, so a ``null`` there stays and validation rejects it."""
     stripped: _T = _drop_nulls(document()["components"]["schemas"][schema_name], instance)
     return stripped
 
@@ -71,7 +69,7 @@ def _drop_nulls(node: Any, value: Any) -> Any:
         return {
             key: _drop_nulls(properties[key], item) if key in properties else item
             for key, item in value.items()
-            if item is not None or key in required
+            if item is not None or key in required or not properties.get(key, {}).get("nullable")
         }
     if isinstance(value, list) and isinstance(node.get("items"), dict):
         return [_drop_nulls(node["items"], item) for item in value]
@@ -79,8 +77,14 @@ def _drop_nulls(node: Any, value: Any) -> Any:
 
 
 def _resolve(node: Any) -> Any:
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        node = document()["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    # A $ref, or the document's nullable wrapper of one: {allOf: [{$ref}], nullable: true}.
+    while isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            node = document()["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+        elif isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
+            node = node["allOf"][0]
+        else:
+            break
     return node
 
 
