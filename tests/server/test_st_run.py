@@ -46,7 +46,8 @@ def test_st_run_with_the_shipped_config_finds_no_failure(serve: MlpServe, tmp_pa
         argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
     out = proc.stdout + proc.stderr
-    report = f"$ {' '.join(argv)}\n-> exit {proc.returncode}\n{out[-8000:]}\n--- server log ---\n{serve.log()[-3000:]}"
+    report = f"$ {' '.join(argv)}\n-> exit {proc.returncode}\n{out[-8000:]}\n--- server log ---\n"
+    report += serve.log()[-3000:]
     assert proc.returncode == 0, report
     generated = re.search(r"(\d+) generated, (\d+) passed", out)
     assert generated, report
