@@ -14,8 +14,8 @@ import pytest
 from mlp_testing import MlpServe
 from volcengine_ml_platform.signing import payload_hash
 
-from .helpers import Api, LiveServer
 from .conftest import GATEWAY_READ_TIMEOUT as READ_TIMEOUT
+from .helpers import Api, LiveServer
 from .raw_http import MiB, RawRequest, signed_headers, zeros
 
 GB = 1024 * MiB
