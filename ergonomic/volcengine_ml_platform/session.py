@@ -91,7 +91,7 @@ class Session:
         if self.settings.mode == "embedded":
             from .embedded import EmbeddedTransport, embedded_app
 
-            app = embedded_app(data_dir)  # creates the platform (and its keys) on first use
+            app = embedded_app(data_dir, self.region)  # creates the platform (and its keys) on first use
             transport = transport or EmbeddedTransport(app)
             base_url = EMBEDDED_BASE_URL
             credentials = _embedded_credentials(data_dir.expanduser(), self.settings)
