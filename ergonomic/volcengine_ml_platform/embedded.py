@@ -61,9 +61,12 @@ def embedded_app(data_dir: Path, region: str | None = None) -> Any:
     from mlp_server.settings import ServerSettings
 
     path = data_dir.expanduser().resolve()
-    settings = ServerSettings.from_env(path, **({"region": region} if region else {}))
+    overrides: dict[str, object] = {"region": region} if region else {}
+    settings = ServerSettings.from_env(path, migrate=True, **overrides)
     key = (path, settings.region)
     with _platforms_lock:
         if key not in _platforms:
+            # The embedded platform's data folder is this user's own: its schema is upgraded in place
+            # (logged), as a team server's is only when told (`mlp serve --migrate`).
             _platforms[key] = build_app(settings)
         return _platforms[key]

@@ -34,6 +34,8 @@ class ServerSettings:
     max_body_bytes: int = 8 * 1024 * 1024
     body_read_timeout: float = 10.0
     body_total_timeout: float = 120.0
+    # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
+    migrate: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
