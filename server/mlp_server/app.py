@@ -47,6 +47,7 @@ def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
     body = parse_body(raw)
     if not isinstance(body, dict):
         raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
+    body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
     errors = list(schema.errors(operation.request_schema, body))
     if errors:
         code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
@@ -119,7 +120,7 @@ class Gateway:
             if not action or not version:
                 raise ApiError("MissingParameter", "the query must carry Action and Version")
             operation = lookup("open", action)
-            if operation is None or version != API_VERSION:
+            if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
             pending, caller = await run_in_threadpool(self._check_signature_headers, request)
             raw = await read_body(request, self.limits)
@@ -135,11 +136,14 @@ class Gateway:
 
     async def inner_door(self, request: Request) -> Response:
         action = request.path_params["action"]
-        meta = Meta(new_request_id(), action, request.path_params["region"])
+        version = _query(request).get("Version") or API_VERSION  # optional here; echoed when given
+        meta = Meta(new_request_id(), action, request.path_params["region"], version)
         try:
             operation = lookup("inner", action)
-            if operation is None:
-                raise ApiError("InvalidActionOrVersion", f"unknown inner Action {action!r}")
+            if operation is None or version not in schema.api_versions():
+                raise ApiError(
+                    "InvalidActionOrVersion", f"unknown inner Action {action!r} or Version {version!r}"
+                )
             _check_region(request.path_params["region"])
             caller = self._authenticate_token(_query(request).get("Token"))
             raw = await read_body(request, self.limits)
