@@ -134,7 +134,7 @@ class PgCluster:
         if not _NAME.match(name):
             raise ValueError(f"not a database name: {name!r}")
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def empty_tables(self, url: str, keep: tuple[str, ...] = ("alembic_version",)) -> None:
@@ -149,7 +149,7 @@ class PgCluster:
             ]
             if tables:
                 names = ", ".join(f'"{name}"' for name in tables)
-                conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+                conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -18,8 +18,10 @@ class ListModelsRequest(WireMapping):
     """
     Attributes:
         model_name (str | Unset): Exact name
-        model_name_contains (str | Unset):
-        id_contains (str | Unset):
+        model_name_contains (str | Unset): Local platform: a substring, ignoring the case of ASCII letters only (A-Z =
+            a-z, other characters match exactly; the same on SQLite and PostgreSQL)
+        id_contains (str | Unset): Local platform: a substring, ignoring the case of ASCII letters only (A-Z = a-z,
+            other characters match exactly; the same on SQLite and PostgreSQL)
         offset (int | Unset):
         limit (int | Unset): The page size. Local platform: at most 100.
         sort_by (ListModelsSortBy | Unset):

@@ -18,7 +18,8 @@ class ListServicesRequest(WireMapping):
     """
     Attributes:
         service_name (str | Unset):
-        service_name_contains (str | Unset):
+        service_name_contains (str | Unset): Local platform: a substring, ignoring the case of ASCII letters only (A-Z =
+            a-z, other characters match exactly; the same on SQLite and PostgreSQL)
         offset (int | Unset):
         limit (int | Unset): The page size. Local platform: at most 100.
         sort_by (CreateTimeSortBy | Unset):
