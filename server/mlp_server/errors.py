@@ -27,6 +27,9 @@ CODES: dict[str, tuple[int, int]] = {
     "InvalidStateTransition": (200004, 409),
     "UnsupportedMediaType": (200005, 415),
     "MethodNotAllowed": (200006, 405),
+    # The object store cannot mint scoped credentials (no STS) and the operator did not opt into sharing
+    # its keys: a setting to change, not a failure to retry.
+    "ObjectStoreSTSUnavailable": (200007, 501),
 }
 
 
