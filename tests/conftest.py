@@ -1,4 +1,5 @@
-"""Fixtures every suite may use: a throwaway PostgreSQL cluster (see ``pg_testing``)."""
+"""Fixtures every suite may use: a throwaway PostgreSQL cluster (``pg_testing``) and an S3 store that
+enforces IAM (``iam_s3``), each started once per run, on first use."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from iam_s3 import IamS3
 from pg_testing import PgCluster
 
 
@@ -14,3 +16,10 @@ def pg_cluster() -> Iterator[PgCluster]:
     """One PostgreSQL 15 cluster for the whole run; ``pg_cluster.database()`` makes a fresh database."""
     with PgCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def iam_s3() -> Iterator[IamS3]:
+    """moto's S3 + STS + IAM server with credential checks on, and the platform's user and role."""
+    with IamS3() as server:
+        yield server

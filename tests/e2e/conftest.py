@@ -127,20 +127,21 @@ def s3_http_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -
 
 
 @pytest.fixture(scope="session")
-def team_peer(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> Iterator[Peer]:
+def team_peer(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster, iam_s3: IamS3
+) -> Iterator[Peer]:
     root = tmp_path_factory.mktemp("team")
-    with IamS3() as s3:
-        database_url = pg_cluster.database("e2e")
-        env = clean_env(root / "home", MLP_DATABASE_URL=database_url, **s3.env())
-        server = MlpServe(root / "platform", env=env).start()
-        try:
-            keys = read_default_keys(server.data_dir)
-            peer = Peer("team", server.data_dir, server.url, keys, s3.endpoint, database_url,
-                        (s3.access_key, s3.secret_key))  # fmt: skip
-            yield peer
-            peer.close()
-        finally:
-            server.stop()
+    database_url = pg_cluster.database("e2e")
+    env = clean_env(root / "home", MLP_DATABASE_URL=database_url, **iam_s3.env())
+    server = MlpServe(root / "platform", env=env).start()
+    try:
+        keys = read_default_keys(server.data_dir)
+        peer = Peer("team", server.data_dir, server.url, keys, iam_s3.endpoint, database_url,
+                    (iam_s3.access_key, iam_s3.secret_key))  # fmt: skip
+        yield peer
+        peer.close()
+    finally:
+        server.stop()
 
 
 def _peer(request: pytest.FixtureRequest, name: str) -> Peer:

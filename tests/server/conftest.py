@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from iam_s3 import REGION, ROLE_ARN, IamS3
+from mlp_server.settings import S3Settings, ServerSettings
 from mlp_testing import Keys
+from pg_testing import PgCluster
 
 from .helpers import Api, LiveServer, MovableClock, add_account
 
@@ -24,10 +27,31 @@ def server_clock() -> MovableClock:
     return MovableClock()
 
 
+@pytest.fixture(scope="session")
+def pg_server_url(pg_cluster: PgCluster) -> str:
+    """One PostgreSQL database for the team-mode servers, emptied before each test."""
+    return pg_cluster.database("server")
+
+
+@pytest.fixture(params=["sqlite", "team"])
+def platform_settings(request: pytest.FixtureRequest, data_dir: Path) -> ServerSettings:
+    """SQLite + folder store, or team mode: PostgreSQL + the IAM-checking S3 store (scoped STS)."""
+    if request.param == "sqlite":
+        return ServerSettings(data_dir=data_dir)
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    url: str = request.getfixturevalue("pg_server_url")
+    cluster.empty_tables(url)
+    s3: IamS3 = request.getfixturevalue("iam_s3")
+    store = S3Settings(s3.endpoint, s3.access_key, s3.secret_key, region=REGION, sts_role_arn=ROLE_ARN)
+    return ServerSettings(data_dir=data_dir, database_url=url, s3=store)
+
+
 @pytest.fixture
-def server(data_dir: Path, server_clock: MovableClock) -> Iterator[LiveServer]:
+def server(
+    data_dir: Path, server_clock: MovableClock, platform_settings: ServerSettings
+) -> Iterator[LiveServer]:
     """A local platform served by uvicorn on 127.0.0.1 (free port), stopped at teardown."""
-    with LiveServer(data_dir, clock=server_clock) as live:
+    with LiveServer(data_dir, clock=server_clock, settings=platform_settings) as live:
         yield live
 
 

@@ -23,6 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mlp_server.context import Platform
+from mlp_server.handlers.storage import ensure_bucket
 from mlp_server.platform import build_app
 from mlp_server.settings import ServerSettings
 from mlp_testing import REGION, Keys, bucket_for, read_default_keys
@@ -68,9 +69,15 @@ class MovableClock:
 class LiveServer:
     """The platform's app under ``uvicorn.Server`` in a thread (one worker, as ``mlp serve`` runs it)."""
 
-    def __init__(self, data_dir: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        settings: ServerSettings | None = None,
+    ) -> None:
         self.data_dir = data_dir
-        self.app: Starlette = build_app(ServerSettings(data_dir=data_dir), clock=clock)
+        self.app: Starlette = build_app(settings or ServerSettings(data_dir=data_dir), clock=clock)
         self.platform: Platform = self.app.state.platform
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -116,6 +123,7 @@ class LiveServer:
 
 def upload(platform: Platform, account_id: int, prefix: str, files: dict[str, bytes] | None = None) -> str:
     """Model files into the account's bucket of a platform in this process; returns the tos:// Path."""
+    ensure_bucket(platform, platform.bucket_for(account_id))  # as GetTOSUploadPath does before an upload
     return put_objects(
         platform.objects, platform.bucket_for(account_id), prefix, platform.settings.data_dir, files
     )

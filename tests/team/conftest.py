@@ -15,12 +15,6 @@ from mlp_testing import Keys, MlpServe, clean_env, read_default_keys
 from pg_testing import PgCluster
 
 
-@pytest.fixture(scope="session")
-def iam_s3() -> Iterator[IamS3]:
-    with IamS3() as server:
-        yield server
-
-
 @dataclass
 class Team:
     """One team platform: its data folder, database, environment and ``mlp serve`` processes."""
