@@ -76,3 +76,35 @@ def new_account(server: LiveServer) -> Iterator[Callable[..., Api]]:
     yield make
     for api in clients:
         api.close()
+
+
+# Team mode doubles a test's cost (PostgreSQL, S3 store, STS). test_security.py is mostly about the
+# front door (signatures, tokens, envelopes), the same code whatever the storage: on team mode it runs
+# the tests about tenants and their data only (the names below); the other server modules run whole.
+TEAM_SUBSET: dict[str, tuple[str, ...]] = {
+    "test_security.py": (
+        "mlp_account_add",
+        "another_account",
+        "same_names",
+        "path_in_another",
+        "path_without_objects",
+        "upload_path_is_in_the_callers_bucket",
+        "a_token_acts_as_its_target_account",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        names = TEAM_SUBSET.get(item.path.name)
+        team = callspec is not None and callspec.params.get("platform_settings") == "team"
+        if team and names is not None and not any(name in item.name for name in names):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
