@@ -17,7 +17,7 @@ from iam_s3 import IamS3
 from mlp_server.context import Platform
 from mlp_server.platform import build_app
 from mlp_server.settings import S3Settings, ServerSettings
-from mlp_testing import REGION, Keys, bucket_for
+from mlp_testing import REGION, bucket_for, read_default_keys
 from volcengine_ml_platform.embedded import EmbeddedTransport
 from volcengine_ml_platform.models.model import Model
 
@@ -158,15 +158,8 @@ def _platform(tmp_path: Path, iam_s3: IamS3, **s3: Any) -> tuple[Platform, Api]:
     )
     app = build_app(settings)
     platform: Platform = app.state.platform
-    keys: Keys = Keys(*_default_keys(tmp_path / "platform"))
+    keys = read_default_keys(tmp_path / "platform")
     return platform, Api("http://platform", keys, transport=EmbeddedTransport(app))
-
-
-def _default_keys(data_dir: Path) -> tuple[str, str, int]:
-    from mlp_testing import read_default_keys
-
-    keys = read_default_keys(data_dir)
-    return keys.ak, keys.sk, keys.account_id
 
 
 # Nothing listens on port 9 of the loopback (discard): an STS that is not there.
