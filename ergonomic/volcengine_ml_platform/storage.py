@@ -4,8 +4,12 @@ The local platform says where its objects are (``Endpoint`` in GetTOSUploadPath 
 ``file:///...`` for its folder store, an http(s) URL for an S3-compatible store. The real service says
 nothing, and its store is TOS's S3 endpoint for the region. ``VOLC_TOS_ENDPOINT`` overrides both (e.g.
 the ``ivolces.com`` endpoint from inside the region); ``VOLC_TOS_REGION`` and ``VOLC_TOS_ACCESS_KEY`` /
-``VOLC_TOS_SECRET_KEY`` give a store its own region and keys (the public API has no STS call, so
-without them the ml_platform keys sign object-storage requests, as TOS accepts).
+``VOLC_TOS_SECRET_KEY`` give a store its own region and keys.
+
+Which credentials open the store: explicit ``VOLC_TOS_ACCESS_KEY`` / ``VOLC_TOS_SECRET_KEY`` first. Else,
+when a local platform names an S3 store (an http(s) ``Endpoint``), temporary credentials it issues
+(``GetSTSToken``), scoped to the account's bucket; its store never knows the ml_platform keys. Else (the
+real service, which names no store and has no public STS action) the account's own keys, which TOS takes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ from .config import Credentials
 from .errors import TransferError, ValidationError
 from .transfer.base import ObjectStore
 from .transfer.folder import FolderStore
+
+
+def platform_issues_credentials(endpoint: str | None) -> bool:
+    """Whether the object store at ``endpoint`` (as the platform named it) is opened with credentials
+    from the platform's GetSTSToken rather than with configured keys."""
+    if endpoint is None or os.environ.get("VOLC_TOS_ACCESS_KEY"):
+        return False
+    return urlparse(endpoint).scheme in ("http", "https")
 
 
 def object_store_for(

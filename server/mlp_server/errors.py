@@ -31,6 +31,9 @@ CODES: dict[str, tuple[int, int]] = {
     "RequestTimeout": (200008, 408),
     # The disk is full or read-only: an operator must act, so clients do not retry it.
     "StorageUnavailable": (200009, 503),
+    # The object store cannot mint scoped credentials (no STS) and the operator did not opt into sharing
+    # its keys: a setting to change, not a failure to retry.
+    "ObjectStoreSTSUnavailable": (200010, 501),
 }
 
 

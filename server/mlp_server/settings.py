@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+DEFAULT_STS_ROLE_ARN = "arn:aws:iam::000000000000:role/mlp-object-access"
+_TRUE = ("1", "true", "yes", "on")
+
 
 @dataclass(frozen=True)
 class S3Settings:
@@ -18,6 +21,19 @@ class S3Settings:
     secret_key: str
     region: str = "us-east-1"
     addressing_style: Literal["virtual", "path"] = "path"
+    # GetSTSToken asks this STS (AssumeRole) for credentials scoped to one account's bucket. MinIO and
+    # moto answer STS on the S3 endpoint itself, AWS at sts.<region>.amazonaws.com.
+    sts_endpoint_url: str | None = None
+    # The role assumed: AWS needs a real one that may reach every account's bucket (the session policy
+    # narrows it to one); MinIO ignores it (the store keys' own policy is the ceiling).
+    sts_role_arn: str = DEFAULT_STS_ROLE_ARN
+    # Operator's opt-in for a store without STS: GetSTSToken then hands out the store's own keys, which
+    # reach every account's bucket. Unsafe for more than one tenant; off unless set.
+    unsafe_share_store_keys: bool = False
+
+    @property
+    def sts_endpoint(self) -> str:
+        return self.sts_endpoint_url or self.endpoint_url
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,9 @@ class ServerSettings:
                 secret_key=env.get("MLP_S3_SECRET_KEY", ""),
                 region=env.get("MLP_S3_REGION", "us-east-1"),
                 addressing_style="virtual" if env.get("MLP_S3_ADDRESSING") == "virtual" else "path",
+                sts_endpoint_url=env.get("MLP_S3_STS_ENDPOINT") or None,
+                sts_role_arn=env.get("MLP_S3_STS_ROLE_ARN") or DEFAULT_STS_ROLE_ARN,
+                unsafe_share_store_keys=env.get("MLP_S3_UNSAFE_SHARE_STORE_KEYS", "").lower() in _TRUE,
             )
         values: dict[str, object] = {
             "data_dir": data_dir,

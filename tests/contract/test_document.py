@@ -24,6 +24,8 @@ from ._support import API_VERSION, document, operations, resolve, wire_protocol_
 ROOT = "urn:contract-tests:openapi"
 ACTIONS = wire_protocol_actions()
 OPEN, INNER = ACTIONS["open"], ACTIONS["inner"]
+# Operations of the local platform beyond the wire protocol: operationId -> path.
+LOCAL_EXTENSIONS = {"GetAccountSTSToken": f"/?Action=GetSTSToken&Version={API_VERSION}"}
 
 
 def test_document_is_valid_openapi() -> None:
@@ -174,7 +176,15 @@ def test_wire_protocol_tables_are_read() -> None:
 
 def test_operations_are_exactly_the_actions_of_the_wire_protocol() -> None:
     ids = [op.operation_id for op in operations()]
-    assert sorted(ids) == sorted({*OPEN, *INNER})
+    assert sorted(ids) == sorted({*OPEN, *INNER, *LOCAL_EXTENSIONS})
+
+
+@pytest.mark.parametrize(("operation_id", "path"), LOCAL_EXTENSIONS.items())
+def test_local_extensions_say_so_and_are_signed(operation_id: str, path: str) -> None:
+    (op,) = [op for op in operations() if op.operation_id == operation_id]
+    assert op.path == path
+    assert op.spec["description"].startswith("Local platform:")
+    assert op.spec["security"] == [{"VolcSignature": []}]
 
 
 @pytest.mark.parametrize("action", OPEN)

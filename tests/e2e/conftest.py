@@ -5,7 +5,9 @@
   to its ``credentials.json``.
 
 Both keep objects in the folder store. ``s3_peer`` is the same pair with the platform's objects in an
-S3-compatible store (a moto server on loopback). Peers live for the session; tests use unique names.
+S3-compatible store (a moto server on loopback), plus ``team``: ``mlp serve`` on PostgreSQL (a throwaway
+cluster) with an S3 store that enforces IAM, so that clients only get anywhere with the scoped
+credentials GetSTSToken hands out. Peers live for the session; tests use unique names.
 Every test runs with the Volcengine settings of the environment removed and HOME in a tmp folder.
 """
 
@@ -19,7 +21,9 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from iam_s3 import IamS3
 from mlp_testing import MlpServe, clean_env, read_default_keys
+from pg_testing import PgCluster
 from volcengine_ml_platform.embedded import embedded_app
 
 from .helpers import Peer
@@ -122,14 +126,38 @@ def s3_http_peer(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -
         server.stop()
 
 
-@pytest.fixture(params=["s3_embedded", "s3_http"])
+@pytest.fixture(scope="session")
+def team_peer(
+    tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster, iam_s3: IamS3
+) -> Iterator[Peer]:
+    root = tmp_path_factory.mktemp("team")
+    database_url = pg_cluster.database("e2e")
+    env = clean_env(root / "home", MLP_DATABASE_URL=database_url, **iam_s3.env())
+    server = MlpServe(root / "platform", env=env).start()
+    try:
+        keys = read_default_keys(server.data_dir)
+        peer = Peer("team", server.data_dir, server.url, keys, iam_s3.endpoint, database_url,
+                    (iam_s3.access_key, iam_s3.secret_key))  # fmt: skip
+        yield peer
+        peer.close()
+    finally:
+        server.stop()
+
+
+def _peer(request: pytest.FixtureRequest, name: str) -> Peer:
+    fixture: Peer = request.getfixturevalue(f"{name}_peer")
+    if name == "team":
+        # The client signs S3 requests for the store's region, not the platform's (README, team mode).
+        request.getfixturevalue("monkeypatch").setenv("VOLC_TOS_REGION", "us-east-1")
+    return fixture
+
+
+@pytest.fixture(params=["s3_embedded", "s3_http", "team"])
 def s3_peer(request: pytest.FixtureRequest) -> Peer:
-    fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
-    return fixture
+    return _peer(request, request.param)
 
 
-@pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http"])
+@pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http", "team"])
 def any_peer(request: pytest.FixtureRequest) -> Peer:
-    """All four: folder store and S3 store, embedded and served."""
-    fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
-    return fixture
+    """All five: folder store and S3 store, embedded and served, and team mode (PostgreSQL + S3)."""
+    return _peer(request, request.param)

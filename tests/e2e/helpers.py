@@ -100,6 +100,10 @@ class Peer:
     endpoint: str | None
     keys: Keys
     s3_endpoint: str | None = None
+    # Team mode: the platform's PostgreSQL database and the S3 store's own keys (else SQLite in the data
+    # folder, and moto's anything-goes "testing" keys)
+    database_url: str | None = None
+    s3_keys: tuple[str, str] = ("testing", "testing")
     _store: Store | None = field(default=None, repr=False)
     _accounts: dict[tuple[int, int, bool], Keys] = field(default_factory=dict, repr=False)
 
@@ -147,7 +151,7 @@ class Peer:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(sqlite_url(self.data_dir / "mlp.sqlite3"))
+            self._store = Store(self.database_url or sqlite_url(self.data_dir / "mlp.sqlite3"))
         return self._store
 
     def close(self) -> None:
@@ -173,7 +177,10 @@ class Peer:
                "--data-dir", str(self.data_dir)]  # fmt: skip
         if admin:
             cmd.append("--admin")
-        done = subprocess.run(cmd, env=clean_env(self.data_dir.parent), capture_output=True, check=True)
+        env = clean_env(self.data_dir.parent)
+        if self.database_url is not None:
+            env["MLP_DATABASE_URL"] = self.database_url
+        done = subprocess.run(cmd, env=env, capture_output=True, check=True)
         printed = json.loads(done.stdout)
         assert printed["account_id"] == account_id and printed["admin"] is admin, printed
         return Keys(printed["ak"], printed["sk"], account_id, printed["user_id"])
@@ -187,8 +194,8 @@ class Peer:
         return boto3.client(
             "s3",
             endpoint_url=self.s3_endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.s3_keys[0],
+            aws_secret_access_key=self.s3_keys[1],
             region_name="us-east-1",
         )
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from iam_s3 import REGION, ROLE_ARN, IamS3
+from mlp_server.settings import S3Settings, ServerSettings
 from mlp_testing import Keys, MlpServe, clean_env
+from pg_testing import PgCluster
 
 from .helpers import Api, LiveServer, MovableClock, add_account
 
@@ -24,10 +27,31 @@ def server_clock() -> MovableClock:
     return MovableClock()
 
 
+@pytest.fixture(scope="session")
+def pg_server_url(pg_cluster: PgCluster) -> str:
+    """One PostgreSQL database for the team-mode servers, emptied before each test."""
+    return pg_cluster.database("server")
+
+
+@pytest.fixture(params=["sqlite", "team"])
+def platform_settings(request: pytest.FixtureRequest, data_dir: Path) -> ServerSettings:
+    """SQLite + folder store, or team mode: PostgreSQL + the IAM-checking S3 store (scoped STS)."""
+    if request.param == "sqlite":
+        return ServerSettings(data_dir=data_dir)
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    url: str = request.getfixturevalue("pg_server_url")
+    cluster.empty_tables(url)
+    s3: IamS3 = request.getfixturevalue("iam_s3")
+    store = S3Settings(s3.endpoint, s3.access_key, s3.secret_key, region=REGION, sts_role_arn=ROLE_ARN)
+    return ServerSettings(data_dir=data_dir, database_url=url, s3=store)
+
+
 @pytest.fixture
-def server(data_dir: Path, server_clock: MovableClock) -> Iterator[LiveServer]:
+def server(
+    data_dir: Path, server_clock: MovableClock, platform_settings: ServerSettings
+) -> Iterator[LiveServer]:
     """A local platform served by uvicorn on 127.0.0.1 (free port), stopped at teardown."""
-    with LiveServer(data_dir, clock=server_clock) as live:
+    with LiveServer(data_dir, clock=server_clock, settings=platform_settings) as live:
         yield live
 
 
@@ -78,3 +102,35 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlpServe]:
     root = tmp_path_factory.mktemp("gateway-serve")
     with MlpServe(root / "platform", env=clean_env(root, MLP_BODY_READ_TIMEOUT="2")) as serve:
         yield serve
+
+
+# Team mode doubles a test's cost (PostgreSQL, S3 store, STS). test_security.py is mostly about the
+# front door (signatures, tokens, envelopes), the same code whatever the storage: on team mode it runs
+# the tests about tenants and their data only (the names below); the other server modules run whole.
+TEAM_SUBSET: dict[str, tuple[str, ...]] = {
+    "test_security.py": (
+        "mlp_account_add",
+        "another_account",
+        "same_names",
+        "path_in_another",
+        "path_without_objects",
+        "upload_path_is_in_the_callers_bucket",
+        "a_token_acts_as_its_target_account",
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        names = TEAM_SUBSET.get(item.path.name)
+        team = callspec is not None and callspec.params.get("platform_settings") == "team"
+        if team and names is not None and not any(name in item.name for name in names):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

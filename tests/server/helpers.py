@@ -8,6 +8,7 @@ socket with real signatures.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mlp_server.context import Platform
+from mlp_server.handlers.storage import ensure_bucket
 from mlp_server.platform import build_app
 from mlp_server.settings import ServerSettings
 from mlp_testing import REGION, Keys, bucket_for, read_default_keys
@@ -69,10 +71,16 @@ class LiveServer:
     """The platform's app under ``uvicorn.Server`` in a thread (one worker, as ``mlp serve`` runs it)."""
 
     def __init__(
-        self, data_dir: Path, *, clock: Callable[[], datetime] | None = None, **settings: Any
+        self,
+        data_dir: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        settings: ServerSettings | None = None,
+        **overrides: Any,
     ) -> None:
         self.data_dir = data_dir
-        self.app: Starlette = build_app(ServerSettings(data_dir=data_dir, **settings), clock=clock)
+        base = settings or ServerSettings(data_dir=data_dir)
+        self.app: Starlette = build_app(dataclasses.replace(base, **overrides), clock=clock)
         self.platform: Platform = self.app.state.platform
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -118,6 +126,7 @@ class LiveServer:
 
 def upload(platform: Platform, account_id: int, prefix: str, files: dict[str, bytes] | None = None) -> str:
     """Model files into the account's bucket of a platform in this process; returns the tos:// Path."""
+    ensure_bucket(platform, platform.bucket_for(account_id))  # as GetTOSUploadPath does before an upload
     return put_objects(
         platform.objects, platform.bucket_for(account_id), prefix, platform.settings.data_dir, files
     )

@@ -364,9 +364,7 @@ def test_create_service_checks_its_references(admin: Api, version: tuple[str, st
     admin.ok("CreateService", service_body(model_id, version_id, name="taken"))
     refused(admin, "CreateService", service_body(model_id, version_id, name="taken"), 409, "Conflict")
     unknown_flavor = service_body(model_id, version_id, name="x", FlavorID="ml.nope.large")
-    assert "ServiceDeployment.FlavorID" in refused(
-        admin, "CreateService", unknown_flavor, 404, "NotFound"
-    )
+    assert "ServiceDeployment.FlavorID" in refused(admin, "CreateService", unknown_flavor, 404, "NotFound")
     wrong_model = service_body("m-20210812150750-w54j6", version_id, name="y")
     assert "ServiceDeployment.Model.ModelID" in refused(
         admin, "CreateService", wrong_model, 400, "InvalidParameter"

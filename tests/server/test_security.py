@@ -133,6 +133,8 @@ def test_signature_of_another_action_does_not_carry_over(admin: Api) -> None:
 
 def mlp_account_add(server: LiveServer, account_id: int, *extra: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOLC_", "VOLCENGINE_", "MLP_"))}
+    if server.platform.settings.database_url:  # team mode: the operator points the command at the database
+        env["MLP_DATABASE_URL"] = server.platform.settings.database_url
     out = subprocess.run(
         [sys.executable, "-m", "volcengine_ml_platform.cli", "account", "add",
          "--account-id", str(account_id), "--data-dir", str(server.data_dir), *extra],

@@ -1,13 +1,15 @@
 """ListModels' fast paths (counters, the trigram index, id-first pages from the nearer end) give exactly
 what SQLite's own LIKE and a plain count give, whichever path a query takes.
 
-SQLite's rule (ASCII case ignored, nothing else folded) is what these tests pin down; PostgreSQL's
-ILIKE folds Unicode case as its lower() did before (the Kelvin sign there matches "k").
+The store's one rule (ASCII case ignored, nothing else folded) is what these tests pin down: SQLite's
+LIKE as it is, and on PostgreSQL lower() under COLLATE "C" (which folds A-Z only) with the needle
+folded the same way.
 """
 
 from __future__ import annotations
 
 import itertools
+import string
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from mlp_server.store import Store, model_listing, sqlite_url
 from mlp_server.store.model_index import rebuild
 
 from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
+
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # Non-ASCII case pairs (LIKE compares them as they are), a Kelvin sign (Unicode folds it to "k"),
 # FTS5 query syntax, LIKE wildcards and the escape character.
@@ -42,12 +46,15 @@ def _fill(store: Store, clock: FakeClock, sole_owner: bool) -> None:
 
 
 def _like_reference(store: Store, body: dict[str, Any]) -> list[str]:
-    """Ids by SQLite's LIKE over every row, newest first (the store's rule before the index)."""
+    """Ids by a LIKE over every row, newest first (the store's rule, without any index)."""
     clauses, params = ["account_id = :account"], {"account": ACCOUNT}
+    postgresql = store.dialect == "postgresql"
     for field, column in (("ModelNameContains", "name"), ("IdContains", "id")):
         if field in body:
-            escaped = body[field].replace("/", "//").replace("%", "/%").replace("_", "/_")
-            clauses.append(f"{column} LIKE :{column} ESCAPE '/'")
+            needle = body[field].translate(_ASCII_FOLD) if postgresql else body[field]
+            escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            target = f'lower({column} COLLATE "C")' if postgresql else column
+            clauses.append(f"{target} LIKE :{column} ESCAPE '/'")
             params[column] = f"%{escaped}%"
     order = "create_time DESC, id DESC" if body.get("SortBy") != "ModelName" else "name, create_time, id"
     sql = f"SELECT id FROM models WHERE {' AND '.join(clauses)} ORDER BY {order}"

@@ -1,4 +1,6 @@
-"""Every List action against a reference computed here in plain Python over the created data.
+"""Every List action against a reference computed here in plain Python over the created data, on
+SQLite and on PostgreSQL (whose test cluster sorts by ICU's en-US locale by default): both must give
+exactly the reference answer. Text sorts by code point; Contains ignores the case of ASCII letters only.
 
 Times come from a fake clock with deliberate ties, so the tie-breakers are exercised too:
 models, perf jobs, tasks and services tie-break on their id (models sorted by name: on their
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,12 +39,21 @@ TIMES = [BASE_TIME + timedelta(seconds=61 * k, microseconds=k) for k in range(10
 MODEL_NAMES = [
     "alpha", "Alpha", "ALPHA-2", "beta", "a%b", "a_b", "ab", "axb", "aXb", "100%", "%", "_", "x_y", "a/b",
     "dup", "dup", "dup", "gamma", "Gamma ray", "delta", "zeta", "eta", "theta", "iota", "kappa",
+    "Émile", "émile", "straße", "STRASSE", "b-2", "b1", "b 3",
 ]  # fmt: skip
-SERVICE_NAMES = ["svc-a", "svc_b", "svcxb", "a%b", "a_b", "axb", "prod", "Prod-2", "%", "staging"]
+SERVICE_NAMES = [
+    "svc-a", "svc_b", "svcxb", "a%b", "a_b", "axb", "prod", "Prod-2", "%", "staging", "Ünit", "ünit",
+]  # fmt: skip
 PAGES = [(None, None), (0, 3), (2, 4), (5, 100), (50, 10), (0, 0)]
 ORDERS = [None, "Ascend", "Descend"]
 
 Item = dict[str, Any]
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def has_part(needle: str, text: str) -> bool:
+    """The documented Contains rule: a substring, ignoring the case of ASCII letters only."""
+    return needle.translate(_ASCII_FOLD) in text.translate(_ASCII_FOLD)
 
 
 def wire(moment: datetime) -> str:
@@ -168,10 +180,16 @@ def _version_item(model_id: str, number: int, created: datetime, extra: Item) ->
     }
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Dataset]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Store, Dataset]]:
     clock = FakeClock()
-    store = Store(sqlite_url(Path(tmp_path_factory.mktemp("listing")) / "db.sqlite"), clock=clock)
+    if request.param == "sqlite":
+        url = sqlite_url(Path(tmp_path_factory.mktemp("listing")) / "db.sqlite")
+    else:
+        url = request.getfixturevalue("pg_cluster").database("listing")
+    store = Store(url, clock=clock)
     yield store, _build(store, clock)
     store.close()
 
@@ -225,6 +243,11 @@ MODEL_FILTERS: list[dict[str, Any]] = [
     {"ModelNameContains": "0%"},
     {"ModelNameContains": "/"},
     {"ModelNameContains": "a/b"},
+    {"ModelNameContains": "É"},
+    {"ModelNameContains": "émile"},
+    {"ModelNameContains": "SS"},
+    {"ModelNameContains": "ß"},
+    {"ModelNameContains": "b-"},
     {"IdContains": stamp(TIMES[3])},
     {"IdContains": "m-2021"},
     {"IdContains": "%"},
@@ -239,8 +262,8 @@ def model_matches(filters: dict[str, Any]) -> Callable[[Item], bool]:
         name, model_id = item["ModelName"], item["ModelID"]
         return (
             ("ModelName" not in filters or name == filters["ModelName"])
-            and ("ModelNameContains" not in filters or filters["ModelNameContains"].lower() in name.lower())
-            and ("IdContains" not in filters or filters["IdContains"].lower() in model_id.lower())
+            and ("ModelNameContains" not in filters or has_part(filters["ModelNameContains"], name))
+            and ("IdContains" not in filters or has_part(filters["IdContains"], model_id))
         )
 
     return keep
@@ -281,6 +304,11 @@ def test_the_model_filters_select_something(world: tuple[Store, Dataset]) -> Non
     assert hits[repr({"IdContains": stamp(TIMES[3])})] > 1
     assert hits[repr({"IdContains": "%"})] == 0
     assert any(item["ModelVersionsCount"] == 0 for _, item in data.models.values())
+    # ASCII case folds, other letters match exactly: É is not é, ß is not SS.
+    assert hits[repr({"ModelNameContains": "É"})] == 1
+    assert hits[repr({"ModelNameContains": "émile"})] == 1
+    assert hits[repr({"ModelNameContains": "SS"})] == 1
+    assert hits[repr({"ModelNameContains": "ß"})] == 1
 
 
 # --- ListModelVersions ---
@@ -382,6 +410,7 @@ SERVICE_FILTERS: list[dict[str, Any]] = [
     {"ServiceNameContains": "%"},
     {"ServiceNameContains": "_"},
     {"ServiceNameContains": "a_b"},
+    {"ServiceNameContains": "Ü"},
     {"ServiceName": "prod", "ServiceNameContains": "ro"},
 ]
 
@@ -402,7 +431,7 @@ def test_list_services(
     def keep(item: Item) -> bool:
         name = item["ServiceName"]
         return ("ServiceName" not in filters or name == filters["ServiceName"]) and (
-            "ServiceNameContains" not in filters or filters["ServiceNameContains"].lower() in name.lower()
+            "ServiceNameContains" not in filters or has_part(filters["ServiceNameContains"], name)
         )
 
     assert store.list_services(ACCOUNT, body) == expect(data.services, keep, lambda k, c, i: (c, k), body)

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from mlp_server.store import Store, sqlite_url
 from mlp_server.store.migrate import (
@@ -27,6 +27,7 @@ from mlp_server.store.migrate import (
 from mlp_server.store.model_index import include_name
 from mlp_server.store.schema import Base
 from mlp_testing import clean_env, mlp_script
+from pg_testing import PgCluster
 
 from .helpers import ACCOUNT, OTHER_ACCOUNT
 
@@ -135,35 +136,40 @@ def test_mlp_db_upgrade_keeps_every_row_readable(tmp_path: Path) -> None:
 
     store = Store(url)
     try:
-        models = store.list_models(ACCOUNT, {"Limit": 100})
-        assert models["Total"] == 1
-        resnet = models["List"][0]
-        assert resnet["ModelName"] == "resnet"
-        # The counters and the substring index were built from the old rows.
-        assert store.list_models(ACCOUNT, {"ModelNameContains": "ESNe"})["List"] == [resnet]
-        assert store.list_models(ACCOUNT, {"IdContains": resnet["ModelID"][2:10]})["Total"] == 1
-        versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
-        assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
-        first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})
-        assert first["Path"] == "tos://bucket/resnet/1/" and first["ModelFormat"] == "ONNX"
-        assert first["MetricsList"] == [
-            {"MetricsType": "Accuracy", "Params": '{"split": "val"}', "MetricsData": '{"top1": 0.76}'}
-        ]
-        assert first["TensorConfig"]["Inputs"][0]["TensorName"] == "x"
-        # Version numbering continues where the old release left it.
-        assert store.get_model_next_version(ACCOUNT, {"ModelID": resnet["ModelID"]}) == {"ModelVersion": 3}
-        jobs = store.list_perf_jobs(ACCOUNT, {"Limit": 100})["List"]
-        assert len(jobs) == 1 and jobs[0]["ModelVersionID"] == f"{resnet['ModelID']}-1"
-        tasks = store.list_perf_tasks(ACCOUNT, {"JobID": jobs[0]["JobID"], "Limit": 100})["List"]
-        assert sorted(t["TaskArgs"]["FlavorID"] for t in tasks) == ["ml.c1i.large", "ml.g1e.large"]
-        services = store.list_services(ACCOUNT, {"Limit": 100})["List"]
-        assert [s["ServiceName"] for s in services] == ["resnet-svc"]
-        assert store.list_models(OTHER_ACCOUNT, {"Limit": 100})["List"][0]["ModelName"] == "other"
-        key = store.lookup_access_key(LEGACY_ADMIN_KEY)
-        assert key is not None and key.is_admin and key.account_id == 2100000001
-        assert {a.account_id for a in store.list_accounts()} == {2100000001, ACCOUNT}
+        check_legacy_rows(store)
     finally:
         store.close()
+
+
+def check_legacy_rows(store: Store) -> None:
+    """Everything the 0.1.0 fixture holds reads back through this release's store."""
+    models = store.list_models(ACCOUNT, {"Limit": 100})
+    assert models["Total"] == 1
+    resnet = models["List"][0]
+    assert resnet["ModelName"] == "resnet"
+    # The counters and the substring index were built from the old rows.
+    assert store.list_models(ACCOUNT, {"ModelNameContains": "ESNe"})["List"] == [resnet]
+    assert store.list_models(ACCOUNT, {"IdContains": resnet["ModelID"][2:10]})["Total"] == 1
+    versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
+    assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
+    first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})
+    assert first["Path"] == "tos://bucket/resnet/1/" and first["ModelFormat"] == "ONNX"
+    assert first["MetricsList"] == [
+        {"MetricsType": "Accuracy", "Params": '{"split": "val"}', "MetricsData": '{"top1": 0.76}'}
+    ]
+    assert first["TensorConfig"]["Inputs"][0]["TensorName"] == "x"
+    # Version numbering continues where the old release left it.
+    assert store.get_model_next_version(ACCOUNT, {"ModelID": resnet["ModelID"]}) == {"ModelVersion": 3}
+    jobs = store.list_perf_jobs(ACCOUNT, {"Limit": 100})["List"]
+    assert len(jobs) == 1 and jobs[0]["ModelVersionID"] == f"{resnet['ModelID']}-1"
+    tasks = store.list_perf_tasks(ACCOUNT, {"JobID": jobs[0]["JobID"], "Limit": 100})["List"]
+    assert sorted(t["TaskArgs"]["FlavorID"] for t in tasks) == ["ml.c1i.large", "ml.g1e.large"]
+    services = store.list_services(ACCOUNT, {"Limit": 100})["List"]
+    assert [s["ServiceName"] for s in services] == ["resnet-svc"]
+    assert store.list_models(OTHER_ACCOUNT, {"Limit": 100})["List"][0]["ModelName"] == "other"
+    key = store.lookup_access_key(LEGACY_ADMIN_KEY)
+    assert key is not None and key.is_admin and key.account_id == 2100000001
+    assert {a.account_id for a in store.list_accounts()} == {2100000001, ACCOUNT}
 
 
 @needs_a_later_revision
@@ -186,3 +192,87 @@ def test_a_revision_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     for upgrade in (False, True):
         with pytest.raises(SchemaError, match="newer release"):
             prepare(engine, upgrade=upgrade)
+
+
+# ---- PostgreSQL --------------------------------------------------------------------------------------
+
+
+def text_collations(engine: Engine) -> dict[str, str | None]:
+    """``table.column`` -> collation of every character column of the store's tables."""
+    query = text(
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type = 'character varying' "
+        "AND table_name != 'alembic_version'"
+    )
+    with engine.connect() as conn:
+        return {f"{table}.{column}": collation for table, column, collation in conn.execute(query)}
+
+
+def test_migrations_from_scratch_on_postgresql_build_exactly_the_models(pg_cluster: PgCluster) -> None:
+    url = pg_cluster.database("migrate")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        assert schema_diff(engine) == []
+        assert current_revision(engine) == HEAD_REVISION
+        migrated = text_collations(engine)
+        fresh_url = pg_cluster.database("fresh")
+        Store(fresh_url).close()  # created from the models
+        fresh = create_engine(fresh_url)
+        assert text_collations(fresh) == migrated
+        fresh.dispose()
+        assert migrated["models.name"] == migrated["models.id"] == "C"
+    finally:
+        engine.dispose()
+
+
+def legacy_postgresql_database(pg_cluster: PgCluster, tmp_path: Path) -> str:
+    """A PostgreSQL database as release 0.1.0 made it (its schema, no alembic_version), holding the rows
+    of the 0.1.0 fixture."""
+    url = pg_cluster.database("legacy")
+    engine = create_engine(url)
+    source = create_engine(sqlite_url(legacy_data_dir(tmp_path) / "mlp.sqlite3"))
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), BASELINE_REVISION)
+            conn.execute(text("DROP TABLE alembic_version"))
+        legacy_tables = set(inspect(source).get_table_names())  # 0.1.0's tables, not this release's
+        with source.connect() as read, engine.begin() as write:
+            for table in Base.metadata.sorted_tables:
+                if table.name not in legacy_tables:
+                    continue
+                rows = [dict(row._mapping) for row in read.execute(table.select())]
+                if rows:
+                    write.execute(table.insert(), rows)
+    finally:
+        source.dispose()
+        engine.dispose()
+    return url
+
+
+def test_a_legacy_postgresql_database_is_refused_then_upgrades_with_every_row_readable(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    url = legacy_postgresql_database(pg_cluster, tmp_path)
+    with pytest.raises(MigrationRequired) as refused:
+        Store(url)
+    assert refused.value.current == BASELINE_REVISION
+    upgraded = mlp("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path / "unused"))
+    assert upgraded.returncode == 0, upgraded
+    engine = create_engine(url)
+    try:
+        assert current_revision(engine) == HEAD_REVISION
+        assert schema_diff(engine) == []
+        fresh_url = pg_cluster.database("fresh")
+        Store(fresh_url).close()
+        fresh = create_engine(fresh_url)
+        assert text_collations(engine) == text_collations(fresh)  # as if made by this release
+        fresh.dispose()
+    finally:
+        engine.dispose()
+    store = Store(url)
+    try:
+        check_legacy_rows(store)
+    finally:
+        store.close()

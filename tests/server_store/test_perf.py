@@ -375,3 +375,50 @@ def test_concurrent_workers_claim_each_task_once(store: Store, version_id: str) 
         claimed = [t for batch in pool.map(work, range(4)) for t in batch]
     assert len(claimed) == len(set(claimed)) == 20
     assert store.list_perf_tasks(ACCOUNT, {"Limit": 100})["Total"] == 20
+
+
+def test_workers_with_their_own_connections_claim_each_task_once(
+    store: Store, version_id: str, db_url: str
+) -> None:
+    # As worker processes would: each its own Store (engine, pool, connections) on the same database.
+    for _ in range(4):
+        perf_job(store, version_id, list(FLAVOR_IDS))
+
+    def work(_: int) -> list[str]:
+        worker = Store(db_url)
+        try:
+            claimed: list[str] = []
+            while (task := worker.claim_next_task()) is not None:
+                claimed.append(task.task_id)
+            return claimed
+        finally:
+            worker.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = [t for batch in pool.map(work, range(4)) for t in batch]
+    assert len(claimed) == len(set(claimed)) == 20
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_claim_skips_a_task_another_worker_holds_locked(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    # FOR UPDATE SKIP LOCKED: a worker does not wait for (nor take) the task another one is claiming.
+    (oldest,) = task_ids(store, perf_job(store, version_id, ["ml.c1i.large"])["JobID"])
+    clock.tick()
+    (newer,) = task_ids(store, perf_job(store, version_id, ["ml.g1e.large"])["JobID"])
+    with store.engine.connect() as other:
+        other.exec_driver_sql("SET lock_timeout = '5s'")
+        locked = other.exec_driver_sql(
+            "SELECT id FROM perf_tasks WHERE status = 'Submitted' ORDER BY create_time, id LIMIT 1 FOR UPDATE"
+        ).scalar_one()
+        assert locked == oldest
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(store.claim_next_task)
+            try:
+                claimed = waiting.result(timeout=10)  # a claim that waited for the lock would time out
+            finally:
+                other.rollback()
+        assert claimed is not None and claimed.task_id == newer
+    claimed = store.claim_next_task()
+    assert claimed is not None and claimed.task_id == oldest

@@ -54,6 +54,7 @@ def test_data_survives_closing_and_reopening(db_url: str, clock: FakeClock) -> N
         reopened.close()
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(store: Store) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -88,6 +89,7 @@ def captured_selects(store: Store) -> Iterator[list[tuple[str, Any]]]:
         event.remove(store.engine, "before_cursor_execute", capture)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(
     ("action", "body", "page_index"),
     [
@@ -136,6 +138,7 @@ def test_list_queries_search_an_index_and_need_no_sort(
     assert any(step.startswith("SEARCH") and step.endswith(page_index) for step in steps), steps
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_pages_longer_than_the_bound_parameter_limit(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     # Items of a page are decorated with per-id lookups (version counts, task counts, model names);
     # a long page must not exceed SQLite's cap on bound parameters. Shrink both to see it.

@@ -23,6 +23,8 @@ ProgressCallback = Callable[[TransferProgress], None]
 UPLOAD_FOLDER = ["from-sdk-repo"]
 # Stands in for the not-yet-known upload Path when a CreateModel body is checked before the upload.
 PENDING_PATH = "tos://pending-upload/modelrepo/from-sdk-repo/"
+RENEW_MARGIN = 60.0  # renew a token or credentials this long before they expire
+STS_DURATION = 3600  # seconds of object-store credentials asked of GetSTSToken
 
 
 def version_id(model_id: str, model_version: str | int) -> str:

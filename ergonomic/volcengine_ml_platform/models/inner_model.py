@@ -41,6 +41,8 @@ from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from . import validation
 from ._common import (
+    RENEW_MARGIN,
+    STS_DURATION,
     UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
@@ -53,8 +55,6 @@ from ._common import (
 T = TypeVar("T")
 
 TOKEN_TTL = 600  # seconds, as the original SDK asks
-RENEW_MARGIN = 60.0  # renew a token or credentials this long before they expire
-STS_DURATION = 3600
 
 
 def _env_id(name: str) -> int | None:

@@ -7,6 +7,8 @@ raise :mod:`volcengine_ml_platform.errors` exceptions carrying the service's Cod
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from ml_platform_client.api.perf import (
 )
 from ml_platform_client.api.resources import list_resource
 from ml_platform_client.api.services import create_service, list_services
-from ml_platform_client.api.storage import get_tos_upload_path
+from ml_platform_client.api.storage import get_account_sts_token, get_tos_upload_path
 from ml_platform_client.api.versions import (
     delete_model_version,
     get_model_version,
@@ -32,6 +34,7 @@ from ml_platform_client.models import (
     CreateModelRequest,
     CreatePerfJobRequest,
     CreateServiceRequest,
+    GetSTSTokenRequest,
     GetTOSUploadPathRequest,
     JobIDRequest,
     ListModelsRequest,
@@ -48,13 +51,15 @@ from ml_platform_client.models import (
     UpdatePerfTaskRequest,
 )
 
-from ..config import resolve_settings
+from ..config import Credentials, resolve_settings
 from ..errors import ValidationError
 from ..session import Session
-from ..storage import object_store_for
+from ..storage import object_store_for, platform_issues_credentials
 from ..transfer.base import ObjectStore
 from . import validation
 from ._common import (
+    RENEW_MARGIN,
+    STS_DURATION,
     UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
@@ -107,7 +112,10 @@ class Model:
             )
         )
         self._store_endpoint: str | None = None
+        self._endpoint_known = False
         self._store: ObjectStore | None = None
+        self._store_expires: float | None = None  # when the store's temporary credentials expire
+        self._store_lock = threading.Lock()
 
     @property
     def session(self) -> Session:
@@ -122,16 +130,31 @@ class Model:
         body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
         result = self._call(get_tos_upload_path, GetTOSUploadPathRequest, body).result
         self._store_endpoint = result.endpoint if isinstance(result.endpoint, str) else None
+        self._endpoint_known = True
         return result
 
     def _object_store(self) -> ObjectStore:
-        if self._store is None:
-            if self._store_endpoint is None:
+        with self._store_lock:
+            fresh = self._store_expires is None or time.time() < self._store_expires - RENEW_MARGIN
+            if self._store is not None and fresh:
+                return self._store
+            if not self._endpoint_known:
                 self._upload_path()  # the platform says where its objects are
+            credentials, self._store_expires = self._store_credentials()
             self._store = object_store_for(
-                self._store_endpoint, region=self._session.region, credentials=self._session.credentials
+                self._store_endpoint, region=self._session.region, credentials=credentials
             )
-        return self._store
+            return self._store
+
+    def _store_credentials(self) -> tuple[Credentials, float | None]:
+        """Temporary credentials of this account's bucket from the platform (Local platform:
+        GetSTSToken on the open door) when it names an S3 store; else the configured keys."""
+        if not platform_issues_credentials(self._store_endpoint):
+            return self._session.credentials, None
+        asked = time.time()
+        result = self._call(get_account_sts_token, GetSTSTokenRequest, {"Duration": STS_DURATION}).result
+        token = result.session_token or None
+        return Credentials(result.access_key_id, result.secret_access_key, token), asked + STS_DURATION
 
     # ---- models and versions -------------------------------------------------------------------
 

@@ -18,8 +18,10 @@ class ListModelsRequest(WireMapping):
     """
     Attributes:
         model_name (None | str | Unset): Exact name
-        model_name_contains (None | str | Unset):
-        id_contains (None | str | Unset):
+        model_name_contains (None | str | Unset): Local platform: a substring, ignoring the case of ASCII letters only
+            (A-Z = a-z, other characters match exactly; the same on SQLite and PostgreSQL)
+        id_contains (None | str | Unset): Local platform: a substring, ignoring the case of ASCII letters only (A-Z =
+            a-z, other characters match exactly; the same on SQLite and PostgreSQL)
         offset (int | None | Unset):
         limit (int | None | Unset):
         sort_by (ListModelsSortBy | None | Unset):

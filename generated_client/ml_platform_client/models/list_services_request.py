@@ -18,7 +18,8 @@ class ListServicesRequest(WireMapping):
     """
     Attributes:
         service_name (None | str | Unset):
-        service_name_contains (None | str | Unset):
+        service_name_contains (None | str | Unset): Local platform: a substring, ignoring the case of ASCII letters only
+            (A-Z = a-z, other characters match exactly; the same on SQLite and PostgreSQL)
         offset (int | None | Unset):
         limit (int | None | Unset):
         sort_by (CreateTimeSortBy | None | Unset):

@@ -42,7 +42,17 @@ def check_path(platform: Platform, caller: Caller, path: str) -> None:
             f"VersionInfo.Path: no objects of yours under {path}: it is outside your bucket tos://{own}/ "
             "(see GetTOSUploadPath)",
         )
-    if not prefix or next(iter(platform.objects.list_objects(bucket, prefix)), None) is None:
+    if not prefix or not _has_objects(platform, bucket, prefix):
         raise ApiError(
             "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
         )
+
+
+def _has_objects(platform: Platform, bucket: str, prefix: str) -> bool:
+    try:
+        return next(iter(platform.objects.list_objects(bucket, prefix)), None) is not None
+    except Exception as exc:
+        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return False
+        raise

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from ..context import Caller, Platform
 from ..errors import ApiError
+from ..sts import assume_scoped_role
+from .storage import ensure_bucket
 
 
 def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -26,17 +28,32 @@ def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, A
 
 
 def get_sts_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    """Object-storage credentials for the token's account.
+    """Object-storage credentials for the caller's account (the token's account on the inner door).
 
-    With an S3-compatible store these are the store's own credentials (the local platform cannot mint
-    scoped ones for an arbitrary S3 server). With the folder store they are derived placeholders: the
-    client writes the folder directly, and only the folder's file permissions protect it.
+    With an S3-compatible store: from the store's own STS (AssumeRole) with a session policy that
+    reaches the account's bucket only, expiring after ``Duration`` seconds. A store without STS is
+    refused (ObjectStoreSTSUnavailable) unless the operator set MLP_S3_UNSAFE_SHARE_STORE_KEYS, which
+    hands out the store's own keys. With the folder store they are derived placeholders: the client
+    writes the folder directly, and only the folder's file permissions protect it.
     """
     duration = int(body.get("Duration", 3600))
-    expires = (platform.clock() + timedelta(seconds=duration)).replace(microsecond=0)
     s3 = platform.settings.s3
+    bucket = platform.bucket_for(caller.account_id)
+    if s3 is not None and not s3.unsafe_share_store_keys:
+        ensure_bucket(platform, bucket)
+        ak, sk, session, expires = assume_scoped_role(
+            s3, bucket, f"mlp-{caller.account_id}-{caller.user_id}", duration
+        )
+        return {
+            "AccessKeyId": ak,
+            "SecretAccessKey": sk,
+            "SessionToken": session,
+            "ExpiredTime": expires.astimezone(UTC).replace(microsecond=0).isoformat(),
+            "Endpoint": platform.objects_endpoint,
+        }
+    expires = (platform.clock() + timedelta(seconds=duration)).replace(microsecond=0)
     if s3 is not None:
-        # Long-lived keys of the store: no session token to send along.
+        # The operator's unsafe opt-in: long-lived keys of the whole store, no session token.
         ak, sk, session = s3.access_key, s3.secret_key, ""
     else:
         seed = hmac.new(platform.settings.token_secret(), f"sts:{caller.account_id}".encode(), hashlib.sha256)

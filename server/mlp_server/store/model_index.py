@@ -8,7 +8,8 @@
   a match is then exactly SQLite's LIKE rule (ASCII case ignored, other characters compared as they
   are). Its rowid is the model row's rowid, which SQLite keeps for a table's rows unless VACUUM
   renumbers them; :func:`rebuild` rebuilds the index (run by the migration and after a VACUUM).
-- On PostgreSQL, a pg_trgm GIN index on ``models.name`` serves ``ILIKE '%needle%'``.
+- On PostgreSQL, a pg_trgm GIN index on ``lower(name COLLATE "C")`` serves the store's one Contains
+  rule (ASCII case folded, nothing else; :func:`.paging.contains`).
 
 Needles shorter than a trigram cannot use either index: they scan, as before.
 """
@@ -46,7 +47,8 @@ _SQLITE_DDL = [
 _PG_DDL = [
     # pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may create it.
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    f"CREATE INDEX IF NOT EXISTS {PG_TRIGRAM_INDEX} ON models USING gin (name gin_trgm_ops)",
+    f"CREATE INDEX IF NOT EXISTS {PG_TRIGRAM_INDEX} ON models "
+    'USING gin (lower(name COLLATE "C") gin_trgm_ops)',
 ]
 _SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS models_search_insert",

@@ -20,7 +20,8 @@ class Store(ModelsMixin, PerfMixin, ServicesMixin, ResourcesMixin, AccountsMixin
 
     Choices where the wire protocol is silent (each documented on its method):
     GetModelNextVersion answers ``{"ModelVersion": n}``; a model without versions lists
-    ``ModelVersionsCount: 0`` and no LatestVersion; the ``...Contains`` filters ignore case; list
+    ``ModelVersionsCount: 0`` and no LatestVersion; the ``...Contains`` filters ignore the case of
+    ASCII letters only, and text sorts by code point, on SQLite and PostgreSQL alike; list
     ties break on the id (versions: on the number); ListResource pages the flattened catalogue;
     service names are unique per account; job status is derived from the tasks, never stored.
     """

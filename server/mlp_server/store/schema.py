@@ -25,8 +25,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-_ID = String(64)
-_NAME = String(255)
+
+def _text(length: int) -> String:
+    """A string column that sorts and compares by code point on every database: SQLite's default
+    (BINARY), and ``COLLATE "C"`` on PostgreSQL, whose default follows the server's locale (en-US
+    sorts "a" < "B" < "b" and skips "-"), so that lists sort alike on both and indexes serve them."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+_ID = _text(64)
+_VERSION_ID = _text(96)
+_NAME = _text(255)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,7 +89,7 @@ class VersionRow(Base):
         Index("ix_model_versions_model_time", "model_id", "create_time", "version"),
     )
 
-    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    id: Mapped[str] = mapped_column(_VERSION_ID, primary_key=True)
     model_id: Mapped[str] = mapped_column(_ID, ForeignKey("models.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
@@ -92,7 +101,7 @@ class VersionRow(Base):
     tensor_config: Mapped[Any | None]
     metrics_list: Mapped[Any | None]
     model_tags: Mapped[Any | None]
-    base_model_version_id: Mapped[str | None] = mapped_column(String(96))
+    base_model_version_id: Mapped[str | None] = mapped_column(_VERSION_ID)
     source_id: Mapped[str | None] = mapped_column(_ID)
     dataset_id: Mapped[str | None] = mapped_column(_NAME)
     create_time: Mapped[datetime]
@@ -108,7 +117,7 @@ class PerfJobRow(Base):
     # No foreign key to model_versions: a job's history outlives the version it measured.
     id: Mapped[str] = mapped_column(_ID, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigInteger)
-    model_version_id: Mapped[str] = mapped_column(String(96))
+    model_version_id: Mapped[str] = mapped_column(_VERSION_ID)
     job_type: Mapped[str] = mapped_column(String(32))
     tensor_config: Mapped[Any]
     tensor_config_id: Mapped[str] = mapped_column(_ID)
@@ -127,7 +136,7 @@ class PerfTaskRow(Base):
     id: Mapped[str] = mapped_column(_ID, primary_key=True)
     job_id: Mapped[str] = mapped_column(_ID, ForeignKey("perf_jobs.id", ondelete="CASCADE"))
     account_id: Mapped[int] = mapped_column(BigInteger)
-    model_version_id: Mapped[str] = mapped_column(String(96))
+    model_version_id: Mapped[str] = mapped_column(_VERSION_ID)
     task_type: Mapped[str] = mapped_column(String(32))
     flavor_id: Mapped[str] = mapped_column(String(64))
     convert_type: Mapped[str] = mapped_column(String(64))
@@ -153,7 +162,7 @@ class ServiceRow(Base):
     service_version_id: Mapped[str] = mapped_column(_ID)
     # What was deployed, copied at deploy time: it stays describable if the version is deleted.
     model_id: Mapped[str] = mapped_column(_ID)
-    model_version_id: Mapped[str] = mapped_column(String(96))
+    model_version_id: Mapped[str] = mapped_column(_VERSION_ID)
     model_version: Mapped[int] = mapped_column(Integer)
     model_type: Mapped[str] = mapped_column(String(128))
     model_path: Mapped[str] = mapped_column(Text)

@@ -85,8 +85,11 @@ def sync_detailed(
 ) -> Response[ErrorResponse | GetSTSTokenResponse]:
     """Temporary object-storage credentials of the token's account
 
-     Local platform: with an S3-compatible store these are credentials of that store (restricted
-    to the account's bucket when the store supports it); with the folder store, which clients
+     Local platform: with an S3-compatible store these come from the store's own STS (AssumeRole
+    with a session policy that reaches the token account's bucket only) and expire after
+    `Duration` seconds; a store without STS answers `ObjectStoreSTSUnavailable` (501), unless the
+    operator set `MLP_S3_UNSAFE_SHARE_STORE_KEYS`, which hands out the store's own keys (every
+    account's bucket: unsafe with more than one tenant). With the folder store, which clients
     reach directly on disk, they authorize nothing by themselves: the folder's file permissions
     are what protects it.
 
@@ -125,8 +128,11 @@ def sync(
 ) -> ErrorResponse | GetSTSTokenResponse | None:
     """Temporary object-storage credentials of the token's account
 
-     Local platform: with an S3-compatible store these are credentials of that store (restricted
-    to the account's bucket when the store supports it); with the folder store, which clients
+     Local platform: with an S3-compatible store these come from the store's own STS (AssumeRole
+    with a session policy that reaches the token account's bucket only) and expire after
+    `Duration` seconds; a store without STS answers `ObjectStoreSTSUnavailable` (501), unless the
+    operator set `MLP_S3_UNSAFE_SHARE_STORE_KEYS`, which hands out the store's own keys (every
+    account's bucket: unsafe with more than one tenant). With the folder store, which clients
     reach directly on disk, they authorize nothing by themselves: the folder's file permissions
     are what protects it.
 
@@ -160,8 +166,11 @@ async def asyncio_detailed(
 ) -> Response[ErrorResponse | GetSTSTokenResponse]:
     """Temporary object-storage credentials of the token's account
 
-     Local platform: with an S3-compatible store these are credentials of that store (restricted
-    to the account's bucket when the store supports it); with the folder store, which clients
+     Local platform: with an S3-compatible store these come from the store's own STS (AssumeRole
+    with a session policy that reaches the token account's bucket only) and expire after
+    `Duration` seconds; a store without STS answers `ObjectStoreSTSUnavailable` (501), unless the
+    operator set `MLP_S3_UNSAFE_SHARE_STORE_KEYS`, which hands out the store's own keys (every
+    account's bucket: unsafe with more than one tenant). With the folder store, which clients
     reach directly on disk, they authorize nothing by themselves: the folder's file permissions
     are what protects it.
 
@@ -198,8 +207,11 @@ async def asyncio(
 ) -> ErrorResponse | GetSTSTokenResponse | None:
     """Temporary object-storage credentials of the token's account
 
-     Local platform: with an S3-compatible store these are credentials of that store (restricted
-    to the account's bucket when the store supports it); with the folder store, which clients
+     Local platform: with an S3-compatible store these come from the store's own STS (AssumeRole
+    with a session policy that reaches the token account's bucket only) and expire after
+    `Duration` seconds; a store without STS answers `ObjectStoreSTSUnavailable` (501), unless the
+    operator set `MLP_S3_UNSAFE_SHARE_STORE_KEYS`, which hands out the store's own keys (every
+    account's bucket: unsafe with more than one tenant). With the folder store, which clients
     reach directly on disk, they authorize nothing by themselves: the folder's file permissions
     are what protects it.
 

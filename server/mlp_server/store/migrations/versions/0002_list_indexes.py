@@ -37,7 +37,8 @@ SQLITE = [
 ]
 POSTGRESQL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_models_name_trgm ON models "
+    'USING gin (lower(name COLLATE "C") gin_trgm_ops)',
 ]
 
 

@@ -1,0 +1,188 @@
+"""GetSTSToken on a team platform: credentials from the store's STS, scoped to one account's bucket,
+expiring as asked, checked by an S3 server that enforces IAM (tenant A never reaches tenant B)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from server.helpers import Api, error_of
+
+from iam_s3 import IamS3
+from mlp_server.context import Platform
+from mlp_server.platform import build_app
+from mlp_server.settings import S3Settings, ServerSettings
+from mlp_testing import REGION, bucket_for, read_default_keys
+from volcengine_ml_platform.embedded import EmbeddedTransport
+from volcengine_ml_platform.models.model import Model
+
+from .conftest import Team
+
+_ids = itertools.count(2100000300)
+Creds = dict[str, Any]
+
+
+@pytest.fixture
+def tenants(team: Team) -> Iterator[tuple[Api, Api]]:
+    """Two fresh accounts (A, B) of the team platform, each with a file in its own bucket."""
+    a, b = (Api(team.url, team.add_account(next(_ids))) for _ in range(2))
+    try:
+        for api in (a, b):
+            api.ok("GetTOSUploadPath", {"ServiceName": "modelrepo"})  # makes the account's bucket
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def open_door_creds(api: Api, duration: int = 900) -> Creds:
+    return api.ok("GetSTSToken", {"Duration": duration})
+
+
+def inner_door_creds(api: Api, admin: Api, duration: int = 900) -> Creds:
+    token = admin.token_for(api.account_id)
+    response = api.inner("GetSTSToken", {"Duration": duration}, token)
+    assert response.status_code == 200, response.text
+    creds: Creds = response.json()["Result"]
+    return creds
+
+
+def s3_with(iam_s3: IamS3, creds: Creds) -> Any:
+    return iam_s3.client("s3", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+
+
+def refused(call: Callable[[], Any], code: str = "AccessDenied") -> None:
+    with pytest.raises(ClientError) as caught:
+        call()
+    assert caught.value.response["Error"]["Code"] == code, caught.value.response
+
+
+@pytest.mark.parametrize("door", ["open", "inner"])
+def test_tenant_credentials_reach_their_bucket_only(
+    team: Team, iam_s3: IamS3, tenants: tuple[Api, Api], door: str
+) -> None:
+    a, b = tenants
+    with Api(team.url, team.default_keys()) as admin:
+        creds = open_door_creds(a) if door == "open" else inner_door_creds(a, admin)
+    assert creds["AccessKeyId"] != iam_s3.access_key and creds["SessionToken"]
+    s3 = s3_with(iam_s3, creds)
+    own, other = bucket_for(a.account_id), bucket_for(b.account_id)
+    master = iam_s3.client("s3", iam_s3.access_key, iam_s3.secret_key)
+    master.put_object(Bucket=other, Key="secret/weights.bin", Body=b"B's model")
+
+    # Their own bucket: everything a client does.
+    s3.put_object(Bucket=own, Key="mine/f.bin", Body=b"A's model")
+    assert s3.get_object(Bucket=own, Key="mine/f.bin")["Body"].read() == b"A's model"
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=own)["Contents"]] == ["mine/f.bin"]
+    s3.delete_object(Bucket=own, Key="mine/f.bin")
+
+    # Another tenant's bucket: list, get, put and delete are all refused by the store.
+    refused(lambda: s3.list_objects_v2(Bucket=other))
+    refused(lambda: s3.get_object(Bucket=other, Key="secret/weights.bin"))
+    refused(lambda: s3.put_object(Bucket=other, Key="secret/weights.bin", Body=b"overwritten"))
+    refused(lambda: s3.delete_object(Bucket=other, Key="secret/weights.bin"))
+    assert master.get_object(Bucket=other, Key="secret/weights.bin")["Body"].read() == b"B's model"
+
+
+def test_duration_is_honoured_and_expired_credentials_are_refused(
+    iam_s3: IamS3, tenants: tuple[Api, Api]
+) -> None:
+    a, _ = tenants
+    short, long = open_door_creds(a, 900), open_door_creds(a, 7200)
+    now = datetime.now(UTC)
+    for creds, duration in ((short, 900), (long, 7200)):
+        left = (datetime.fromisoformat(creds["ExpiredTime"]) - now).total_seconds()
+        assert duration - 60 < left <= duration + 1, (duration, left)
+    own = bucket_for(a.account_id)
+    s3_short, s3_long = s3_with(iam_s3, short), s3_with(iam_s3, long)
+    s3_short.put_object(Bucket=own, Key="t/x", Body=b"x")
+
+    iam_s3.advance_clock(901)
+    try:
+        refused(lambda: s3_short.get_object(Bucket=own, Key="t/x"), "ExpiredToken")
+        refused(lambda: s3_short.list_objects_v2(Bucket=own), "ExpiredToken")
+        assert s3_long.get_object(Bucket=own, Key="t/x")["Body"].read() == b"x"  # not yet expired
+    finally:
+        iam_s3.advance_clock(-901)
+
+
+def test_the_store_refuses_what_it_does_not_know(iam_s3: IamS3, tenants: tuple[Api, Api]) -> None:
+    a, _ = tenants
+    creds = open_door_creds(a)
+    forged = {**creds, "SecretAccessKey": "x" + creds["SecretAccessKey"][1:]}
+    refused(
+        lambda: s3_with(iam_s3, forged).list_objects_v2(Bucket=bucket_for(a.account_id)),
+        "SignatureDoesNotMatch",
+    )
+    ml_keys = iam_s3.client("s3", a.keys.ak, a.keys.sk)  # the ml_platform keys mean nothing to the store
+    refused(lambda: ml_keys.list_objects_v2(Bucket=bucket_for(a.account_id)), "InvalidAccessKeyId")
+
+
+def test_the_public_model_registers_and_downloads_with_scoped_credentials(
+    team: Team, iam_s3: IamS3, tenants: tuple[Api, Api], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = tenants
+    # The store's region, not the platform's, goes in the S3 signature (README, team mode).
+    monkeypatch.setenv("VOLC_TOS_REGION", "us-east-1")
+    monkeypatch.setenv("VOLC_CONFIG_FILE", str(tmp_path / "no-config"))
+    folder = tmp_path / "resnet"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"\x00graph" * 1000)
+    (folder / "variables" / "v.index").write_bytes(b"index")
+    model = Model(endpoint=team.url, access_key=a.keys.ak, secret_key=a.keys.sk, region=REGION)
+    model_id = model.register(str(folder), model_name="scoped", model_format="SavedModel",
+                              model_type="TensorFlow:2.4")["Result"]["ModelID"]  # fmt: skip
+    # Through the other server of the team: same database, same store.
+    again = Model(endpoint=team.servers[1].url, access_key=a.keys.ak, secret_key=a.keys.sk, region=REGION)
+    again.download(model_id, "1", str(tmp_path / "copy"))
+    assert (tmp_path / "copy" / "saved_model.pb").read_bytes() == b"\x00graph" * 1000
+    path = again.get_model_version(model_id, "1")["Result"]["Path"]
+    assert path.startswith(f"tos://{bucket_for(a.account_id)}/")
+    # B's credentials cannot read what A registered.
+    bucket, _, prefix = path.removeprefix("tos://").partition("/")
+    refused(lambda: s3_with(iam_s3, open_door_creds(b)).list_objects_v2(Bucket=bucket, Prefix=prefix))
+
+
+# ---- a store without STS ---------------------------------------------------------------------------
+
+
+def _platform(tmp_path: Path, iam_s3: IamS3, **s3: Any) -> tuple[Platform, Api]:
+    settings = ServerSettings(
+        data_dir=tmp_path / "platform",
+        s3=S3Settings(iam_s3.endpoint, iam_s3.access_key, iam_s3.secret_key, **s3),
+    )
+    app = build_app(settings)
+    platform: Platform = app.state.platform
+    keys = read_default_keys(tmp_path / "platform")
+    return platform, Api("http://platform", keys, transport=EmbeddedTransport(app))
+
+
+# Nothing listens on port 9 of the loopback (discard): an STS that is not there.
+NO_STS = "http://127.0.0.1:9"
+
+
+def test_a_store_without_sts_fails_clearly(tmp_path: Path, iam_s3: IamS3) -> None:
+    platform, api = _platform(tmp_path, iam_s3, sts_endpoint_url=NO_STS)
+    try:
+        status, code, message = error_of(api.call("GetSTSToken", {}))
+        assert (status, code) == (501, "ObjectStoreSTSUnavailable")
+        assert NO_STS in message and "MLP_S3_UNSAFE_SHARE_STORE_KEYS" in message
+        assert iam_s3.secret_key not in api.call("GetSTSToken", {}).text
+    finally:
+        api.close()
+        platform.store.close()
+
+
+def test_sharing_store_keys_needs_the_unsafe_setting(tmp_path: Path, iam_s3: IamS3) -> None:
+    platform, api = _platform(tmp_path, iam_s3, sts_endpoint_url=NO_STS, unsafe_share_store_keys=True)
+    try:
+        creds = api.ok("GetSTSToken", {})
+        assert (creds["AccessKeyId"], creds["SecretAccessKey"]) == (iam_s3.access_key, iam_s3.secret_key)
+    finally:
+        api.close()
+        platform.store.close()
