@@ -15,6 +15,7 @@ from ..session import check_body
 from ..transfer.base import ObjectStore
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
+from ..transfer.selection import FileFilter
 from . import validation
 
 log = logging.getLogger("volcengine_ml_platform")
@@ -122,8 +123,10 @@ def register_flow(
     object_store: Callable[[], ObjectStore],
     send: Callable[[dict[str, Any]], Any],
     progress: ProgressCallback | None,
+    select: FileFilter | None = None,
 ) -> Any:
-    """Check everything, get a fresh upload prefix, upload, then send CreateModel (``send``)."""
+    """Check everything, get a fresh upload prefix, upload (the files ``select`` picks), then send
+    CreateModel (``send``)."""
     registration.validate()
     # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
     check_body(body_cls, registration.body(PENDING_PATH))
@@ -135,6 +138,7 @@ def register_flow(
         target.key_prefix,
         lambda path: send(registration.body(path)),
         progress,
+        select,
     )
 
 
@@ -145,12 +149,13 @@ def upload_then_register(
     key_prefix: str,
     create: Callable[[str], Any],
     progress: ProgressCallback | None,
+    select: FileFilter | None = None,
 ) -> Any:
     """Upload ``local_path`` under the fresh prefix, then register it. If the upload or the
     registration fails (or is interrupted), what was uploaded is removed: a failed register leaves
     nothing behind. The prefix is fresh, so nothing else lives under it."""
     try:
-        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress)
+        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress, select=select)
         return create(path)
     except BaseException:
         try:

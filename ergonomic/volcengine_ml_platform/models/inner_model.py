@@ -90,6 +90,7 @@ class Model:
         secret_key: str | None = None,
         region: str | None = None,
         data_dir: str | Path | None = None,
+        profile: str | None = None,
         session: Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -100,6 +101,7 @@ class Model:
                 secret_key=secret_key,
                 region=region,
                 data_dir=data_dir,
+                profile=profile,
             )
         )
         self._inner: Client = self._session.inner_client()
