@@ -34,7 +34,9 @@ def add_commands(
     serve.add_argument(
         "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)"
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default info"
+    )
     serve.set_defaults(func=cmd_serve)
 
     account_help = "administer the local platform's accounts and keys"

@@ -387,6 +387,8 @@ def _main(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    else:  # the library's warnings (a misspelt config key, a retry) are for the user to see
+        logging.basicConfig(level=logging.WARNING, format="mlp: warning: %(message)s")
     for name in ("endpoint", "region", "data_dir", "output"):  # server commands skip _common on leaves
         if not hasattr(args, name):
             setattr(args, name, None)

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..session import check_body
 from ..transfer.base import ObjectStore
+from ..transfer.existing import keep_or_refuse
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
 from ..transfer.selection import FileFilter
@@ -174,7 +175,15 @@ def upload_then_register(
 
 
 def download_version(
-    path: str, store: ObjectStore, local_path: str, progress: ProgressCallback | None
+    path: str,
+    store: ObjectStore,
+    local_path: str,
+    progress: ProgressCallback | None,
+    *,
+    overwrite: bool = False,
 ) -> list[Path]:
-    parse_tos_url(path)  # a clear error for a malformed stored Path
-    return download_prefix(store, path, Path(local_path), progress=progress)
+    """Every file under the version's ``path`` into ``local_path``: matching files already there are
+    kept, differing ones refused unless ``overwrite`` (see :mod:`..transfer.existing`)."""
+    bucket, _ = parse_tos_url(path)  # a clear error for a malformed stored Path
+    existing = keep_or_refuse(overwrite, lambda obj: store.head(bucket, obj.key))
+    return download_prefix(store, path, Path(local_path), progress=progress, existing=existing)

@@ -76,14 +76,13 @@ from ..errors import ConflictError, ServerError, ValidationError
 from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
-from ..transfer.existing import keep_or_refuse
-from ..transfer.manager import download_prefix, parse_tos_url
 from ..transfer.selection import file_filter
 from . import _names, validation
 from ._common import (
     UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
+    download_version,
     drop_none,
     register_flow,
     version_id,
@@ -266,10 +265,7 @@ class Model:
         """
         version = self.get_model_version(model_id, model_version)
         path = version.result.path
-        store = self._object_store()
-        bucket, _ = parse_tos_url(path)
-        existing = keep_or_refuse(overwrite, lambda obj: store.head(bucket, obj.key))
-        return download_prefix(store, path, Path(local_path), progress=progress, existing=existing)
+        return download_version(path, self._object_store(), local_path, progress, overwrite=overwrite)
 
     def get_model_version(self, model_id: str, model_version: str | int) -> GetModelVersionResponse:
         """GetModelVersion: one version (``model_version`` may be ``"latest"``)."""
