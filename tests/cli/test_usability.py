@@ -18,6 +18,7 @@ import pytest
 from mlp_testing import free_port
 from volcengine_ml_platform import __version__
 from volcengine_ml_platform.cli import build_parser
+from volcengine_ml_platform.models import validation
 
 from ._support import EXAMPLE, EXAMPLE_TENSOR_CONFIG, MODULE_CMD, Peer, clean_env, files_of, run_mlp
 
@@ -252,3 +253,13 @@ def test_commands_describe_themselves(embedded_peer: Peer, command: tuple[str, .
     result = embedded_peer.run(*command).ok()
     description = result.out.split("\n\n")[1]
     assert len(description.split()) >= 4, result
+
+
+def test_the_readme_perf_example_is_shipped_and_fits_the_example_model() -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    perf = EXAMPLE / "perf_tensor_config.json"
+    assert f"--tensor-config examples/iris-onnx/{perf.name}" in readme
+    config = json.loads(perf.read_text(encoding="utf-8"))
+    validation.validate_perf_job_tensor_config(config)
+    model_inputs = json.loads(EXAMPLE_TENSOR_CONFIG.read_text(encoding="utf-8"))["Inputs"]
+    assert [i["TensorName"] for i in config["Inputs"]] == [i["TensorName"] for i in model_inputs]
