@@ -6,7 +6,7 @@ Each ``assert_type`` fails the check if a method's type is ``Any`` or drifts fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import assert_type
 
@@ -31,7 +31,7 @@ from ml_platform_client.models import (
 )
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.inference_service import InferenceService
-from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.models.model import AsyncModel, Model
 
 
 def public(model: Model) -> None:
@@ -77,3 +77,21 @@ def inner(model: inner_model.Model) -> None:
     assert_type(model.get_model_version("m-20210812150750-w54j6", "1"), GetModelVersionResponse)
     assert_type(model.update_model_version("m-20210812150750-w54j6", "1"), ModelVersionIDResponse)
     assert_type(model.download("m-20210812150750-w54j6", "1", "./copy"), list[Path])
+
+
+async def asynchronous(model: AsyncModel) -> None:
+    created = await model.register("./m", model_name="m", model_format="ONNX", model_type="ONNX:1.23")
+    assert_type(created, CreateModelResponse)
+    model_id: str = created.result.model_id
+    assert_type(await model.get_model(model_id), GetModelResponse)
+    assert_type(await model.get_model_version(model_id, "latest"), GetModelVersionResponse)
+    assert_type(await model.list_models(), ListModelsResponse)
+    assert_type(await model.download(model_id, "1", "./copy"), list[Path])
+    assert_type(model.iter_models(), AsyncIterator[ModelSummary])
+    assert_type(model.iter_model_versions(model_id), AsyncIterator[ModelVersion])
+    assert_type(model.iter_perf_jobs(), AsyncIterator[PerfJob])
+    assert_type(model.iter_perf_tasks(), AsyncIterator[PerfTask])
+    assert_type(model.iter_services(), AsyncIterator[Service])
+    ids: list[str] = [m.model_id async for m in model.iter_models()]
+    assert_type(await model.get_model_by_name("m"), ModelSummary)
+    del ids

@@ -51,3 +51,18 @@ def the_one(name: str, found: list[ModelSummary]) -> ModelSummary:
             f"{len(found)} models are named {name!r} ({ids}); use a model ID", code="AmbiguousName"
         )
     return found[0]
+
+
+def target_model(policy: IfExists, model_name: str, found: list[ModelSummary]) -> str | None:
+    """The model a ``register(model_name=...)`` adds a version to under ``if_exists``, or None to
+    create a new model; ``found`` are the models named ``model_name``."""
+    if not found or policy == "create":
+        return None
+    if policy == "error":
+        the_one(model_name, found)  # names them all when there are several
+        raise ConflictError(
+            f"a model named {model_name!r} exists ({found[0].model_id}); "
+            "pass if_exists='new_version' to add a version to it",
+            code="ModelNameExists",
+        )
+    return the_one(model_name, found).model_id

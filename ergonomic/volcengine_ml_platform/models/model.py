@@ -1,4 +1,5 @@
-"""``volcengine_ml_platform.models.model.Model``: the model repository, as documented.
+"""``volcengine_ml_platform.models.model.Model``: the model repository, as documented; and
+``AsyncModel``, the same methods for asyncio code.
 
 Every method returns the service's JSON response as a generated model: index it like the documented
 dict (``resp["Result"]["ModelID"]``) or use typed attributes (``resp.result.model_id``). Failures
@@ -7,103 +8,47 @@ raise :mod:`volcengine_ml_platform.errors` exceptions carrying the service's Cod
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
-from ml_platform_client.api.perf import (
-    cancel_perf_job,
-    cancel_perf_task,
-    create_perf_job,
-    list_perf_jobs,
-    list_perf_tasks,
-    update_perf_task,
-)
-from ml_platform_client.api.resources import list_resource
-from ml_platform_client.api.services import create_service, list_services
-from ml_platform_client.api.storage import get_tos_upload_path
-from ml_platform_client.api.versions import (
-    delete_model_version,
-    get_model_version,
-    list_model_versions,
-    update_model_version,
-)
 from ml_platform_client.models import (
     CreateModelRequest,
     CreateModelResponse,
-    CreatePerfJobRequest,
     CreatePerfJobResponse,
-    CreateServiceRequest,
     GetModelResponse,
     GetModelVersionResponse,
-    GetTOSUploadPathRequest,
-    GetTOSUploadPathResponse,
-    JobIDRequest,
     JobIDResponse,
-    ListModelsRequest,
     ListModelsResponse,
-    ListModelVersionsRequest,
     ListModelVersionsResponse,
-    ListPerfJobsRequest,
     ListPerfJobsResponse,
-    ListPerfTasksRequest,
     ListPerfTasksResponse,
-    ListResourceRequest,
     ListResourceResponse,
-    ListServicesRequest,
     ListServicesResponse,
-    ModelIDRequest,
     ModelIDResponse,
     ModelSummary,
     ModelVersion,
-    ModelVersionIDRequest,
     ModelVersionIDResponse,
     PerfJob,
     PerfTask,
     Service,
-    ServiceIDResponse,
-    TaskIDRequest,
     TaskIDResponse,
     TOSUploadPathResult,
-    UpdateModelRequest,
-    UpdateModelVersionRequest,
-    UpdatePerfTaskRequest,
 )
 
 from ..config import resolve_settings
-from ..errors import ConflictError, ServerError, ValidationError
+from ..errors import ServerError, ValidationError
 from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.selection import file_filter
-from . import _names, validation
-from ._common import (
-    UPLOAD_FOLDER,
-    ProgressCallback,
-    Registration,
-    download_version,
-    drop_none,
-    register_flow,
-    version_id,
-    version_number,
-)
+from . import _names
+from . import _requests as rq
+from ._common import ProgressCallback, Registration, download_version, register_flow
 from ._listing import MAX_PAGE_SIZE, iterate
 from .inference_service import InferenceService
 
 R = TypeVar("R")
-
-
-def _page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
-    """The paging fields, checked first so that errors name the Python arguments."""
-    for schema_name, value, argument in (
-        ("Offset", offset, "offset"),
-        ("Limit", page_size, "page_size"),
-        (sort_schema, sort_by, "sort_by"),
-        ("SortOrder", sort_order, "sort_order"),
-    ):
-        validation.validate_argument(schema_name, value, argument)
-    return {"Offset": offset, "Limit": page_size, "SortBy": sort_by, "SortOrder": sort_order}
 
 
 class Model:
@@ -142,19 +87,13 @@ class Model:
     def session(self) -> Session:
         return self._session
 
-    def _call(self, operation: Any, body_cls: type[Any], body: dict[str, Any], response: type[R]) -> R:
-        parsed = self._session.call(operation, body_cls, body)
-        if not isinstance(parsed, response):  # the generated operation parsed another shape
-            raise ServerError(f"{body_cls.__name__}: unexpected answer {type(parsed).__name__}")
-        return parsed
+    def _send(self, request: rq.Request[R]) -> R:
+        return request.typed(self._session.call(request.operation, request.body_cls, request.body))
 
     # ---- object storage ------------------------------------------------------------------------
 
     def _upload_path(self) -> TOSUploadPathResult:
-        body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
-        result = self._call(
-            get_tos_upload_path, GetTOSUploadPathRequest, body, GetTOSUploadPathResponse
-        ).result
+        result = self._send(rq.upload_path()).result
         self._store_endpoint = result.endpoint if isinstance(result.endpoint, str) else None
         return result
 
@@ -210,17 +149,7 @@ class Model:
         if model_id is not None:
             self.get_model(model_id)  # NotFoundError now, not after the upload
         elif model_name and policy != "create":
-            validation.validate_local_path(local_path)
-            found = self.find_models(model_name)
-            if found and policy == "error":
-                _names.the_one(model_name, found)  # names them all when there are several
-                raise ConflictError(
-                    f"a model named {model_name!r} exists ({found[0].model_id}); "
-                    "pass if_exists='new_version' to add a version to it",
-                    code="ModelNameExists",
-                )
-            if found:
-                model_id = _names.the_one(model_name, found).model_id
+            model_id = _names.target_model(policy, model_name, self.find_models(model_name))
         registration = Registration(
             local_path,
             model_id,
@@ -240,7 +169,7 @@ class Model:
             body_cls=CreateModelRequest,
             upload_target=self._upload_path,
             object_store=self._object_store,
-            send=lambda body: self._call(create_model, CreateModelRequest, body, CreateModelResponse),
+            send=lambda body: self._send(rq.create(body)),
             progress=progress,
             select=select,
         )
@@ -269,23 +198,15 @@ class Model:
 
     def get_model_version(self, model_id: str, model_version: str | int) -> GetModelVersionResponse:
         """GetModelVersion: one version (``model_version`` may be ``"latest"``)."""
-        mvid = version_id(model_id, self.resolve_version(model_id, model_version))
-        return self._call(
-            get_model_version, ModelVersionIDRequest, {"ModelVersionID": mvid}, GetModelVersionResponse
-        )
+        return self._send(rq.get_version(model_id, self.resolve_version(model_id, model_version)))
 
     def unregister(self, model_id: str, model_version: str | int) -> ModelVersionIDResponse:
         """Delete one version (its number is never given again)."""
-        return self._call(
-            delete_model_version,
-            ModelVersionIDRequest,
-            {"ModelVersionID": version_id(model_id, model_version)},
-            ModelVersionIDResponse,
-        )
+        return self._send(rq.delete_version(model_id, model_version))
 
     def unregister_all_versions(self, model_id: str) -> ModelIDResponse:
         """Delete a model and all its versions."""
-        return self._call(delete_model, ModelIDRequest, {"ModelID": model_id}, ModelIDResponse)
+        return self._send(rq.delete(model_id))
 
     # ---- addressing by name ----------------------------------------------------------------------
 
@@ -321,14 +242,7 @@ class Model:
         sort_order: str = "Descend",
     ) -> ListModelsResponse:
         """ListModels: Total and one page of models (``iter_models`` pages through all of them)."""
-        body = drop_none(
-            {
-                "ModelNameContains": model_name_contains,
-                "IdContains": id_contains,
-                **_page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
-            }
-        )
-        return self._call(list_models, ListModelsRequest, body, ListModelsResponse)
+        return self._send(rq.models(model_name_contains, id_contains, offset, page_size, sort_by, sort_order))
 
     def iter_models(
         self,
@@ -360,14 +274,7 @@ class Model:
         which may be ``"latest"``)."""
         if model_version is not None:
             model_version = self.resolve_version(model_id, model_version)
-        body = drop_none(
-            {
-                "ModelID": model_id,
-                "ModelVersion": version_number(model_version),
-                **_page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
-            }
-        )
-        return self._call(list_model_versions, ListModelVersionsRequest, body, ListModelVersionsResponse)
+        return self._send(rq.versions(model_id, model_version, offset, page_size, sort_by, sort_order))
 
     def iter_model_versions(
         self,
@@ -385,12 +292,7 @@ class Model:
 
     def update_model(self, model_id: str, model_name: str | None = None) -> ModelIDResponse:
         """UpdateModel: rename the model."""
-        return self._call(
-            update_model,
-            UpdateModelRequest,
-            drop_none({"ModelID": model_id, "ModelName": model_name}),
-            ModelIDResponse,
-        )
+        return self._send(rq.rename(model_id, model_name))
 
     def update_model_version(
         self,
@@ -401,19 +303,9 @@ class Model:
         model_metrics: list[Any] | None = None,
     ) -> ModelVersionIDResponse:
         """UpdateModelVersion: change the description, tensor config and/or metrics of a version."""
-        if tensor_config is not None:
-            validation.validate_model_tensor_config(tensor_config)
-        if model_metrics is not None:
-            validation.validate_metrics(model_metrics)
-        body = drop_none(
-            {
-                "ModelVersionID": version_id(model_id, model_version),
-                "Description": description,
-                "TensorConfig": tensor_config,
-                "MetricsList": model_metrics,
-            }
+        return self._send(
+            rq.update_version(model_id, model_version, description, tensor_config, model_metrics)
         )
-        return self._call(update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
 
     # ---- perf jobs and tasks -------------------------------------------------------------------
 
@@ -429,16 +321,9 @@ class Model:
 
         Every flavor is checked against ListResource first, the same check as :meth:`deploy`, so an
         unknown one raises ValidationError listing the available ones."""
-        validation.validate_perf_job_tensor_config(tensor_config)
-        validation.validate_argument("JobType", job_type, "job_type")
+        request = rq.perf_job(model_id, model_version, tensor_config, job_type, job_params)
         self._check_flavors(job_params)
-        body = {
-            "ModelVersionID": version_id(model_id, model_version),
-            "TensorConfig": tensor_config,
-            "JobType": job_type,
-            "JobParamsList": job_params,
-        }
-        return self._call(create_perf_job, CreatePerfJobRequest, body, CreatePerfJobResponse)
+        return self._send(request)
 
     def list_perf_jobs(
         self,
@@ -452,21 +337,9 @@ class Model:
     ) -> ListPerfJobsResponse:
         """ListPerfJobs: one page of perf jobs (of one version when ``model_id`` and ``model_version``
         are given)."""
-        if (model_id is None) != (model_version is None):
-            raise ValidationError("model_id and model_version go together", field="model_version")
-        mvid = (
-            version_id(model_id, model_version)
-            if model_id is not None and model_version is not None
-            else None
+        return self._send(
+            rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
         )
-        body = drop_none(
-            {
-                "ModelVersionID": mvid,
-                "JobID": job_id,
-                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
-            }
-        )
-        return self._call(list_perf_jobs, ListPerfJobsRequest, body, ListPerfJobsResponse)
 
     def iter_perf_jobs(
         self,
@@ -488,7 +361,7 @@ class Model:
 
     def cancel_perf_job(self, job_id: str) -> JobIDResponse:
         """CancelPerfJob: cancel the job and every unfinished task of it."""
-        return self._call(cancel_perf_job, JobIDRequest, {"JobID": job_id}, JobIDResponse)
+        return self._send(rq.cancel_job(job_id))
 
     def list_perf_tasks(
         self,
@@ -500,14 +373,7 @@ class Model:
         sort_order: str = "Descend",
     ) -> ListPerfTasksResponse:
         """ListPerfTasks: one page of perf tasks (of one job, or the one ``task_id``)."""
-        body = drop_none(
-            {
-                "TaskID": task_id,
-                "JobID": job_id,
-                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
-            }
-        )
-        return self._call(list_perf_tasks, ListPerfTasksRequest, body, ListPerfTasksResponse)
+        return self._send(rq.perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order))
 
     def iter_perf_tasks(
         self,
@@ -526,17 +392,11 @@ class Model:
 
     def update_perf_task(self, task_id: str, task_status: str | None = None) -> TaskIDResponse:
         """UpdatePerfTask: move a task to ``task_status`` (only along valid transitions)."""
-        validation.validate_argument("TaskStatus", task_status, "task_status")
-        return self._call(
-            update_perf_task,
-            UpdatePerfTaskRequest,
-            drop_none({"TaskID": task_id, "Status": task_status}),
-            TaskIDResponse,
-        )
+        return self._send(rq.update_task(task_id, task_status))
 
     def calcel_perf_task(self, task_id: str) -> TaskIDResponse:
         """CancelPerfTask (the documented spelling; :meth:`cancel_perf_task` is the same)."""
-        return self._call(cancel_perf_task, TaskIDRequest, {"TaskID": task_id}, TaskIDResponse)
+        return self._send(rq.cancel_task(task_id))
 
     cancel_perf_task = calcel_perf_task
 
@@ -544,36 +404,21 @@ class Model:
 
     def _flavors(self) -> dict[str, str]:
         """Flavor name -> ID, as ListResource offers them."""
-        every = self.list_resources(page_size=100)
-        return {
-            str(item["Name"]): str(item["Id"]) for group in every["Result"]["List"].values() for item in group
-        }
-
-    @staticmethod
-    def _unknown_flavor(flavor: object, field: str, offered: Iterable[str]) -> ValidationError:
-        return ValidationError(
-            f"{field}: {flavor!r} is not offered here; available: {', '.join(sorted(offered))}",
-            field=field,
-        )
+        return rq.flavors_by_name(self.list_resources(page_size=100))
 
     def _flavor_id(self, flavor: str) -> str:
         offered = self._flavors()
         if flavor not in offered:
-            raise self._unknown_flavor(flavor, "flavor", offered)
+            raise rq.unknown_flavor(flavor, "flavor", list(offered))
         return offered[flavor]
 
     def _check_flavors(self, job_params: list[Any]) -> None:
         """The flavors of a perf job, checked like :meth:`deploy` checks its flavor."""
-        if not isinstance(job_params, list):
-            return  # the request schema names the problem
-        offered: dict[str, str] | None = None
-        for index, params in enumerate(job_params):
-            flavors = params.get("FlavorIDList") if isinstance(params, dict) else None
-            for flavor in flavors if isinstance(flavors, list) else []:
-                offered = offered if offered is not None else self._flavors()
-                if flavor not in offered.values():
-                    where = f"job_params[{index}].FlavorIDList"
-                    raise self._unknown_flavor(flavor, where, offered.values())
+        wanted = rq.flavor_ids(job_params)
+        offered = list(self._flavors().values()) if wanted else []
+        for where, flavor in wanted:
+            if flavor not in offered:
+                raise rq.unknown_flavor(flavor, where, offered)
 
     def deploy(
         self,
@@ -588,23 +433,12 @@ class Model:
     ) -> InferenceService:
         """CreateService: deploy a version as an online inference service; returns an
         :class:`InferenceService`."""
-        if envs is not None and not isinstance(envs, dict):
-            raise ValidationError("envs: expected a dict of environment variables", field="envs")
-        deployment = drop_none(
-            {
-                "Replicas": 1 if replica is None else replica,
-                "FlavorID": self._flavor_id(flavor),
-                "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
-                "ImageID": image_id,
-                "Envs": [{"Name": k, "Value": str(v)} for k, v in (envs or {}).items()],
-                "Description": description,
-            }
-        )
-        resp = self._call(
-            create_service,
-            CreateServiceRequest,
-            {"ServiceName": service_name, "ServiceDeployment": deployment},
-            ServiceIDResponse,
+        rq.check_envs(envs)
+        flavor_id = self._flavor_id(flavor)
+        resp = self._send(
+            rq.create_service_request(
+                model_id, model_version, service_name, flavor_id, image_id, envs, replica, description
+            )
         )
         return InferenceService(self._session, resp.result.service_id, service_name)
 
@@ -612,14 +446,13 @@ class Model:
 
     def get_model(self, model_id: str) -> GetModelResponse:
         """GetModel: one model with its version count and latest version."""
-        return self._call(get_model, ModelIDRequest, {"ModelID": model_id}, GetModelResponse)
+        return self._send(rq.get(model_id))
 
     def list_resources(
         self, name_contains: str | None = None, offset: int = 0, page_size: int = 100
     ) -> ListResourceResponse:
         """ListResource: the compute flavors, by group."""
-        body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
-        return self._call(list_resource, ListResourceRequest, body, ListResourceResponse)
+        return self._send(rq.resources(name_contains, offset, page_size))
 
     def list_services(
         self,
@@ -629,13 +462,7 @@ class Model:
         sort_order: str = "Descend",
     ) -> ListServicesResponse:
         """ListServices: Total and one page of services."""
-        body = drop_none(
-            {
-                "ServiceNameContains": service_name_contains,
-                **_page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
-            }
-        )
-        return self._call(list_services, ListServicesRequest, body, ListServicesResponse)
+        return self._send(rq.services(service_name_contains, offset, page_size, sort_order))
 
     def iter_services(
         self,
@@ -653,3 +480,8 @@ class Model:
         service = InferenceService(self._session, service_id)
         service.refresh()
         return service
+
+
+from .async_model import AsyncModel  # noqa: E402 - the asyncio twin, importable from here as documented
+
+__all__ = ["AsyncModel", "Model"]
