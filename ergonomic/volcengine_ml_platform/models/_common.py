@@ -116,6 +116,12 @@ class Registration:
         )
 
 
+def check_registration(registration: Registration, body_cls: type[Any]) -> None:
+    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O."""
+    registration.validate()
+    check_body(body_cls, registration.body(PENDING_PATH))
+
+
 def register_flow(
     registration: Registration,
     *,
@@ -128,9 +134,7 @@ def register_flow(
 ) -> Any:
     """Check everything, get a fresh upload prefix, upload (the files ``select`` picks), then send
     CreateModel (``send``)."""
-    registration.validate()
-    # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
-    check_body(body_cls, registration.body(PENDING_PATH))
+    check_registration(registration, body_cls)
     target = upload_target()
     return upload_then_register(
         registration.local_path,

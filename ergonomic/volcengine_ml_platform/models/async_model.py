@@ -53,7 +53,13 @@ from ..transfer.base import ObjectStore
 from ..transfer.selection import file_filter
 from . import _names
 from . import _requests as rq
-from ._common import ProgressCallback, Registration, download_version, register_flow
+from ._common import (
+    ProgressCallback,
+    Registration,
+    check_registration,
+    download_version,
+    register_flow,
+)
 from ._listing import MAX_PAGE_SIZE, aiterate
 
 R = TypeVar("R")
@@ -146,13 +152,7 @@ class AsyncModel:
         select = None
         if Path(local_path).is_dir():
             select = file_filter(Path(local_path), allow_patterns, ignore_patterns)
-        if model_id is not None:
-            await self.get_model(model_id)  # NotFoundError now, not after the upload
-        elif model_name and policy != "create":
-            model_id = _names.target_model(policy, model_name, await self.find_models(model_name))
-        registration = Registration(
-            local_path,
-            model_id,
+        arguments = (
             model_name,
             model_format,
             model_type,
@@ -163,6 +163,17 @@ class AsyncModel:
             dataset_id,
             source_type,
             model_tags,
+        )
+        # Every argument is checked before anything is sent (the lookups below are requests).
+        check_registration(Registration(local_path, model_id, *arguments), CreateModelRequest)
+        if model_id is not None:
+            await self.get_model(model_id)  # NotFoundError now, not after the upload
+        elif model_name and policy != "create":
+            model_id = _names.target_model(policy, model_name, await self.find_models(model_name))
+        registration = Registration(
+            local_path,
+            model_id,
+            *arguments,
         )
         store = await self._object_store()
         loop = asyncio.get_running_loop()
