@@ -63,7 +63,7 @@ USAGE: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "unknown-subcommand": (("models", "frobnicate"), "invalid choice: 'frobnicate'"),
     "unknown-command": (("frobnicate",), "invalid choice: 'frobnicate'"),
-    "missing-positional": (("models", "show"), "the following arguments are required: model_id"),
+    "missing-positional": (("models", "show"), "the following arguments are required: MODEL"),
     "missing-dest": (
         ("versions", "download", MISSING_MODEL, "1"),
         "the following arguments are required: dest",
