@@ -18,7 +18,16 @@ from ml_platform_client.errors import UnexpectedStatus
 from .auth import VolcSignerAuth
 from .config import Settings
 from .errors import ServerError
-from .session import CONNECT_TIMEOUT, RETRY_STATUS, USER_AGENT, Session, _reach_hint, check_body, log
+from .session import (
+    CONNECT_TIMEOUT,
+    RETRY_STATUS,
+    USER_AGENT,
+    Session,
+    _reach_hint,
+    check_body,
+    log,
+    tls_verify,
+)
 
 
 class AsyncSession:
@@ -41,6 +50,7 @@ class AsyncSession:
         http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
+            verify=tls_verify(),
             auth=VolcSignerAuth(self.credentials, region=self.region),
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": USER_AGENT},
