@@ -20,6 +20,13 @@ def test_mypy_strict_on_ergonomic_and_server() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_public_api_types_are_precise() -> None:
+    """tests/typing/ uses the public API as a user would; under mypy --strict each ``assert_type``
+    fails if the type is ``Any`` or drifts."""
+    result = run("mypy", "tests/typing")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ruff_check() -> None:
     result = run("ruff", "check", "codegen", "ergonomic", "server", "examples")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,13 +2,18 @@
 
 Precedence, highest first: explicit arguments, environment variables, the JSON file ``~/.volc/config``
 (``{"ak", "sk", "region", "endpoint"}``; env ``VOLC_CONFIG_FILE`` points elsewhere), defaults.
+The file may also hold named profiles, ``{"profiles": {"team": {"endpoint": ...}}}``: the profile
+chosen by ``profile=`` or ``VOLC_PROFILE`` takes the place of the top-level values (``mlp configure
+--profile team`` writes one). An unknown key is logged as a warning, with the key it resembles.
 The access key, secret key and session token travel as one unit: they are taken together from the
 first source that has a key pair, so an AK from one place is never signed with an SK from another.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +40,18 @@ _ENV_ENDPOINT: Final = "VOLC_ML_PLATFORM_ENDPOINT"
 _ENV_INNER_HOST: Final = "ML_PLATFORM_HOST"
 _ENV_DATA_DIR: Final = "VOLC_ML_PLATFORM_DATA_DIR"
 _ENV_CONFIG_FILE: Final = "VOLC_CONFIG_FILE"
+_ENV_PROFILE: Final = "VOLC_PROFILE"
 _FILE_KEYS: Final = ("ak", "sk", "region", "endpoint")
+_PROFILES: Final = "profiles"
+# Object-store settings (read by ``storage``), shown by ``mlp config show`` in remote mode.
+_ENV_STORE: Final = (
+    ("tos_endpoint", "VOLC_TOS_ENDPOINT"),
+    ("tos_region", "VOLC_TOS_REGION"),
+    ("tos_access_key", "VOLC_TOS_ACCESS_KEY"),
+    ("tos_secret_key", "VOLC_TOS_SECRET_KEY"),
+)
+
+log = logging.getLogger("volcengine_ml_platform")
 
 T = TypeVar("T")
 Mode = Literal["embedded", "remote"]
@@ -76,6 +92,9 @@ class Settings:
     inner_host: Setting[str | None]
     data_dir: Setting[Path]
     config_file: Path
+    profile: Setting[str | None] = Setting(None, "default")
+    config_file_source: str = "default"
+    store: tuple[tuple[str, Setting[str | None]], ...] = ()
 
     @property
     def mode(self) -> Mode:
@@ -97,27 +116,36 @@ class Settings:
         return host.rstrip("/") if "://" in host else f"https://{host.rstrip('/')}"
 
     def describe(self) -> list[tuple[str, str, str]]:
-        """(name, display value, source) rows for ``mlp config show``; secrets masked."""
-        secret = {"secret_key", "session_token"}
-        rows: list[tuple[str, str, str]] = []
-        for name, setting in (
+        """(name, display value, source) rows for ``mlp config show``; secrets masked.
+
+        Only what applies to the mode: the data folder for the embedded platform, the inner host and
+        object-store settings for a remote one."""
+        rows: list[tuple[str, str, str]] = [
+            ("mode", self.mode, "derived"),
+            ("config_file", str(self.config_file), self.config_file_source),
+        ]
+        settings: list[tuple[str, Setting[str | None] | Setting[str] | Setting[Path]]] = [
+            ("profile", self.profile),
             ("access_key", self.access_key),
             ("secret_key", self.secret_key),
             ("session_token", self.session_token),
             ("region", self.region),
             ("endpoint", self.endpoint),
-            ("inner_host", self.inner_host),
-            ("data_dir", self.data_dir),
-        ):
+        ]
+        if self.mode == "embedded":
+            settings.append(("data_dir", self.data_dir))
+        else:
+            settings.append(("inner_host", self.inner_host))
+            settings.extend(self.store)
+        for name, setting in settings:
             value = setting.value
             if value is None:
                 shown = "(embedded)" if name == "endpoint" else "(not set)"
-            elif name in secret or name == "access_key":
+            elif name.endswith(("access_key", "secret_key", "session_token")):
                 shown = masked(str(value))
             else:
                 shown = str(value)
             rows.append((name, shown, setting.source))
-        rows.append(("mode", self.mode, "derived"))
         return rows
 
 
@@ -154,8 +182,8 @@ def normalize_endpoint(value: str, *, where: str) -> str | None:
     return text.rstrip("/")
 
 
-def _read_file(path: Path) -> dict[str, str]:
-    """The config file's known keys; {} when it does not exist."""
+def read_config_file(path: Path) -> dict[str, object]:
+    """The whole config file as JSON; {} when it does not exist."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -170,16 +198,65 @@ def _read_file(path: Path) -> dict[str, str]:
         ) from exc
     if not isinstance(data, dict):
         raise ValidationError(f"config file {path}: must be a JSON object, got {type(data).__name__}")
-    result: dict[str, str] = {}
-    for key in _FILE_KEYS:  # other keys belong to other Volcengine tools sharing the file
-        if key not in data or data[key] is None:
-            continue
-        if not isinstance(data[key], str):
+    return data
+
+
+def write_config(path: Path, values: Mapping[str, str], *, profile: str | None = None) -> None:
+    """Merge ``values`` (ak, sk, region, endpoint) into the config file, at the top level or under
+    ``profile``, keeping every other key. The file is replaced atomically, readable by its owner only."""
+    data = read_config_file(path)
+    target: dict[str, object] = data
+    if profile is not None:
+        profiles = data.setdefault(_PROFILES, {})
+        if not isinstance(profiles, dict):
+            raise ValidationError(f"config file {path}: {_PROFILES!r} must be a JSON object")
+        target = profiles.setdefault(profile, {})
+    target.update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _warn_unknown(data: Mapping[str, object], path: Path, where: str, known: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            log.warning("config file %s: unknown key %r%s ignored%s", path, key, where, hint)
+
+
+def _read_file(path: Path, profile: str | None = None) -> dict[str, str]:
+    """The config file's known keys (of ``profile`` if given); {} when it does not exist."""
+    data = read_config_file(path)
+    _warn_unknown(data, path, "", (*_FILE_KEYS, _PROFILES))
+    if profile is not None:
+        profiles = data.get(_PROFILES)
+        if not isinstance(profiles, dict) or profile not in profiles:
+            names = ", ".join(sorted(profiles)) if isinstance(profiles, dict) and profiles else "none"
             raise ValidationError(
-                f"config file {path}: {key!r} must be a string, got {type(data[key]).__name__}", field=key
+                f"config file {path}: no profile {profile!r} (profiles: {names}); "
+                f"create it with `mlp configure --profile {profile}`",
+                field="profile",
             )
-        if data[key]:
-            result[key] = data[key]
+        data = profiles[profile]
+        if not isinstance(data, dict):
+            raise ValidationError(f"config file {path}: profile {profile!r} must be a JSON object")
+        _warn_unknown(data, path, f" in profile {profile!r}", _FILE_KEYS)
+    result: dict[str, str] = {}
+    for key in _FILE_KEYS:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ValidationError(
+                f"config file {path}: {key!r} must be a string, got {type(value).__name__}", field=key
+            )
+        if value:
+            result[key] = value
     return result
 
 
@@ -257,6 +334,7 @@ def resolve_settings(
     inner_host: str | None = None,
     data_dir: str | Path | None = None,
     config_file: str | Path | None = None,
+    profile: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve every setting (arguments > env > config file > defaults). Empty strings count as unset.
@@ -266,7 +344,11 @@ def resolve_settings(
     """
     env = os.environ if environ is None else environ
     path = _expand(config_file, env) if config_file else default_config_file(env)
-    file = _read_file(path)
+    found_profile = _first(profile, env, (_ENV_PROFILE,))
+    profile_setting: Setting[str | None] = (
+        Setting(*found_profile) if found_profile else Setting(None, "default")
+    )
+    file = _read_file(path, profile_setting.value)
     file_source = f"file:{path}"
 
     ak, sk, token = _resolve_keys(access_key, secret_key, session_token, env, file, path)
@@ -296,6 +378,14 @@ def resolve_settings(
         inner_host=inner_setting,
         data_dir=resolve_data_dir(data_dir, env),
         config_file=path,
+        profile=profile_setting,
+        config_file_source="argument"
+        if config_file
+        else (f"env:{_ENV_CONFIG_FILE}" if env.get(_ENV_CONFIG_FILE) else "default"),
+        store=tuple(
+            (name, Setting(env[var], f"env:{var}") if env.get(var) else Setting(None, "default"))
+            for name, var in _ENV_STORE
+        ),
     )
 
 

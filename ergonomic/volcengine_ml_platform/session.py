@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -33,6 +34,7 @@ from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 log = logging.getLogger("volcengine_ml_platform")
 
 EMBEDDED_BASE_URL = "http://ml-platform.embedded"
+CONNECT_TIMEOUT = 5.0  # seconds to open a connection: a platform that is up answers in milliseconds
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # 5xx codes that waiting does not fix (the platform's disk is full or read-only): never retried.
 PERMANENT_CODES = frozenset({"StorageUnavailable"})
@@ -73,6 +75,37 @@ def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
 
 def _error_code(parsed: Any) -> str | None:
     return parsed.response_metadata.error.code if isinstance(parsed, ErrorResponse) else None
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _no_keys_message(base_url: str) -> str:
+    message = (
+        f"no access keys for {base_url}: set VOLC_ACCESSKEY and VOLC_SECRETKEY, "
+        "or run `mlp configure` (ak/sk in ~/.volc/config)"
+    )
+    if _is_local(base_url):
+        message += (
+            "; a local platform (`mlp serve`) wrote its administrator keys to credentials.json "
+            "in its data folder"
+        )
+    return message
+
+
+def _reach_hint(base_url: str, exc: Exception) -> str:
+    """A hint for the common mistakes behind a failed connection."""
+    text = str(exc)
+    if base_url.startswith("https://") and ("SSL" in text or "TLS" in text or "record layer" in text):
+        return (
+            " (https was used: an endpoint without a scheme means https; a local platform "
+            "`mlp serve` speaks plain http, so write http://HOST:PORT)"
+        )
+    if isinstance(exc, httpx.ConnectError) and _is_local(base_url):
+        return " (is `mlp serve` running there?)"
+    return ""
 
 
 def tls_verify() -> ssl.SSLContext | bool:
@@ -120,16 +153,14 @@ class Session:
             base_url = str(self.settings.endpoint.value)
             configured = self.settings.credentials
             if configured is None:
-                raise AuthError(
-                    f"no access keys for {base_url}: set VOLC_ACCESSKEY and VOLC_SECRETKEY, "
-                    "or ak/sk in ~/.volc/config"
-                )
+                raise AuthError(_no_keys_message(base_url))
             credentials = configured
         self.credentials = credentials
         self.base_url = base_url
         self._transport = transport
         self.timeout = timeout
         self.client = self._client(base_url, VolcSignerAuth(credentials, region=self.region))
+        self._reached = False  # whether any answer came back: a refused first connection fails at once
 
     def _client(self, base_url: str, auth: httpx.Auth | None) -> Client:
         http = httpx.Client(
@@ -137,7 +168,7 @@ class Session:
             transport=self._transport,
             verify=tls_verify(),
             auth=auth,
-            timeout=self.timeout,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": USER_AGENT},
         )
         client = Client(base_url=base_url)
@@ -181,8 +212,15 @@ class Session:
                         "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` "
                         "prints it)"
                     ) from exc
-                if attempt >= self.retry.max_attempts:
-                    raise ServerError(f"{name}: cannot reach {self.base_url}: {exc}") from exc
+                # Nothing ever answered and the connection was refused or timed out: the platform is
+                # not there (wrong address, not started). Waiting through the retries only hides that.
+                first_contact = not self._reached and isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout
+                )
+                if first_contact or attempt >= self.retry.max_attempts:
+                    raise ServerError(
+                        f"{name}: cannot reach {self.base_url}: {exc}{_reach_hint(self.base_url, exc)}"
+                    ) from exc
                 self._wait(name, attempt, str(exc))
                 attempt += 1
                 continue
@@ -192,6 +230,7 @@ class Session:
                     attempt += 1
                     continue
                 raise ServerError(str(exc), status_code=exc.status_code) from exc
+            self._reached = True
             status = int(response.status_code)
             if status == 200:
                 return response.parsed

@@ -2,14 +2,17 @@
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from http import HTTPStatus
-from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
+from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar, cast
 
-from attrs import define
+from attrs import define, fields
 
 
 class Unset:
     def __bool__(self) -> Literal[False]:
         return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
 
 
 UNSET: Unset = Unset()
@@ -91,6 +94,18 @@ class WireMapping:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.to_dict())
+
+    def __repr__(self) -> str:
+        # Only the fields that are set (UNSET ones would bury the values), plus unknown wire keys.
+        shown = [
+            f"{a.name}={getattr(self, a.name)!r}"
+            for a in fields(cast(Any, type(self)))
+            if a.name != "additional_properties" and not isinstance(getattr(self, a.name), Unset)
+        ]
+        extra = getattr(self, "additional_properties", None)
+        if extra:
+            shown.append(f"additional_properties={extra!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
 
 __all__ = ["UNSET", "File", "FileTypes", "RequestFiles", "Response", "Unset", "WireMapping", "status_of"]

@@ -5,17 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from volcengine_ml_platform.config import resolve_data_dir
 
 from .settings import ServerSettings
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = sub.add_parser("serve", help="run a local ml_platform server over HTTP")
+def add_commands(
+    sub: argparse._SubParsersAction[Any],
+    output_option: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """``serve`` and ``account`` under ``sub``; ``output_option`` adds ``-o`` to the account commands."""
+    serve_help = "run a local ml_platform server over HTTP (one uvicorn worker)"
+    serve = sub.add_parser("serve", help=serve_help, description=serve_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument(
@@ -27,7 +35,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     serve.add_argument(
         "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)"
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default info"
+    )
     serve.add_argument(
         "--migrate",
         action="store_true",
@@ -50,35 +60,47 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     serve.set_defaults(func=cmd_serve)
 
-    db = sub.add_parser("db", help="the local platform's database schema: show it, upgrade it")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_help = "the local platform's database schema: show it, upgrade it"
+    db = sub.add_parser("db", help=db_help, description=db_help)
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     for name, func, text in (
         ("current", cmd_db_current, "print the database's schema revision and whether it is up to date"),
         ("upgrade", cmd_db_upgrade, "apply pending schema migrations (back the database up first)"),
     ):
         cmd = db_sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
-        cmd.add_argument("--database-url", default=argparse.SUPPRESS)
+        cmd.add_argument(
+            "--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder"
+        )
+        cmd.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
         cmd.set_defaults(func=func)
 
-    account = sub.add_parser("account", help="administer the local platform's accounts and keys")
-    account_sub = account.add_subparsers(dest="account_command", required=True)
-    add = account_sub.add_parser("add", help="create an account (or add a key to one) and print its keys")
-    add.add_argument("--account-id", type=int, required=True)
-    add.add_argument("--user-id", type=int, default=1)
-    add.add_argument("--name", default="")
+    account_help = "administer the local platform's accounts and keys"
+    account = sub.add_parser("account", help=account_help, description=account_help)
+    account_sub = account.add_subparsers(dest="account_command", required=True, metavar="SUBCOMMAND")
+    add_help = (
+        "create an account (or add a key to one); the key pair is written to a credentials file "
+        "(mode 0600) in the data folder, and the secret key is printed masked"
+    )
+    add = account_sub.add_parser("add", help=add_help, description=add_help)
+    add.add_argument("--account-id", type=int, required=True, help="the account's numeric ID")
+    add.add_argument("--user-id", type=int, default=1, help="the user's numeric ID (default 1)")
+    add.add_argument("--name", default="", help="the account's display name")
     add.add_argument(
         "--admin",
         action="store_true",
         help="an administrator account (AdminGetSecureToken); promotes an existing account and all its keys",
     )
-    add.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
-    add.add_argument("--database-url", default=argparse.SUPPRESS)
+    add.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
+    add.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
     add.set_defaults(func=cmd_account_add)
-    lst = account_sub.add_parser("list", help="list accounts")
-    lst.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
-    lst.add_argument("--database-url", default=argparse.SUPPRESS)
+    list_help = "list accounts"
+    lst = account_sub.add_parser("list", help=list_help, description=list_help)
+    lst.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
+    lst.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
     lst.set_defaults(func=cmd_account_list)
+    if output_option is not None:
+        output_option(add)
+        output_option(lst)
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
@@ -230,9 +252,37 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         store.close()
     if promoted:
         print(f"mlp: account {args.account_id} is now an administrator (all its keys)", file=sys.stderr)
-    result = {"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk}
-    print(json.dumps({**result, "admin": account.is_admin}, indent=2))
+    # The secret never goes to a terminal or a log: it is written once, for its owner only, in the
+    # same {"ak", "sk"} form as the administrator's credentials.json.
+    keys_file = settings.data_dir / f"credentials-{args.account_id}-{args.user_id}-{ak[-8:]}.json"
+    fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"ak": ak, "sk": sk}, f)
+    _print(
+        args,
+        {
+            "AccountID": args.account_id,
+            "UserID": args.user_id,
+            "Admin": account.is_admin,
+            "AccessKey": ak,
+            "SecretKey": "****" + sk[-4:],
+            "CredentialsFile": str(keys_file),
+        },
+    )
     return 0
+
+
+def _print(args: argparse.Namespace, data: Any) -> None:
+    """JSON under ``-o json``, else ``Key  value`` lines (one record) or tab-separated rows."""
+    if getattr(args, "output", None) == "json":
+        print(json.dumps(data, indent=2))
+    elif isinstance(data, dict):
+        width = max(len(k) for k in data)
+        for key, value in data.items():
+            print(f"{key.ljust(width)}  {value}")
+    else:
+        for row in data:
+            print("\t".join(str(v) for v in row.values()))
 
 
 def cmd_account_list(args: argparse.Namespace) -> int:
@@ -244,8 +294,11 @@ def cmd_account_list(args: argparse.Namespace) -> int:
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:
-        for acc in store.list_accounts():
-            print(f"{acc.account_id}\tuser {acc.user_id}\t{'admin' if acc.is_admin else '-'}\t{acc.name}")
+        accounts = [
+            {"AccountID": a.account_id, "UserID": a.user_id, "Admin": a.is_admin, "Name": a.name}
+            for a in store.list_accounts()
+        ]
     finally:
         store.close()
+    _print(args, accounts)
     return 0

@@ -104,7 +104,13 @@ class Result:
         return pairs
 
     def table(self) -> Table:
-        return parse_table(self.out)
+        """The table on stdout; a listing's ``(N shown of M)`` footer is read from stderr."""
+        table = parse_table(self.out)
+        for line in self.err.splitlines():
+            m = SHOWN.match(line)
+            if m:
+                table.shown, table.total = int(m.group(1)), int(m.group(2))
+        return table
 
 
 @dataclass

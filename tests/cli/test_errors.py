@@ -6,6 +6,7 @@ Each group's cases run at once (module fixtures) and each case is asserted by it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -15,7 +16,7 @@ import pytest
 
 from mlp_testing import free_port
 
-from ._support import EXAMPLE, MISSING_MODEL, Peer, Result, clean_env, parallel, run_mlp
+from ._support import EXAMPLE, MISSING_MODEL, REQUEST_ID, Peer, Result, clean_env, parallel, run_mlp
 
 REGISTER = ("models", "register", str(EXAMPLE), "--name", "never-registered", "--format", "ONNX")
 
@@ -48,7 +49,6 @@ CLIENT_SIDE: dict[str, tuple[tuple[str, ...], str]] = {
     "bad-tag": ((*REGISTER_VALID, "--tag", "novalue"), "--tag: expected KEY=VALUE, got 'novalue'"),
     "bad-env": (("deploy", MISSING_MODEL, "1", "svc", "--env", "=1"), "--env: expected NAME=VALUE, got '=1'"),
     "limit-out-of-range": (("models", "list", "--limit", "0"), "argument --limit: page_size: 0 is less"),
-    "bad-model-id": (("models", "show", "not-an-id"), "ModelID: 'not-an-id' is not valid"),
     "perf-without-flavor": (
         ("perf", "create", MISSING_MODEL, "1", "--tensor-config", '{"Inputs": []}'),
         "--flavor: give at least one flavor",
@@ -63,7 +63,7 @@ USAGE: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "unknown-subcommand": (("models", "frobnicate"), "invalid choice: 'frobnicate'"),
     "unknown-command": (("frobnicate",), "invalid choice: 'frobnicate'"),
-    "missing-positional": (("models", "show"), "the following arguments are required: model_id"),
+    "missing-positional": (("models", "show"), "the following arguments are required: MODEL"),
     "missing-dest": (
         ("versions", "download", MISSING_MODEL, "1"),
         "the following arguments are required: dest",
@@ -130,6 +130,11 @@ def not_found(peer: Peer) -> dict[str, Result]:
 @pytest.mark.parametrize("case", NOT_FOUND)
 def test_not_found_is_exit_1_with_code_and_request_id(not_found: dict[str, Result], case: str) -> None:
     result = not_found[case].fails(1)
+    if "json" in NOT_FOUND[case][0]:  # the error envelope, for scripts
+        meta = json.loads(result.err)["ResponseMetadata"]
+        assert meta["Error"]["Code"] == "NotFound" and meta["HTTPStatus"] == 404, result
+        assert REQUEST_ID.match(meta["RequestId"]) and NOT_FOUND[case][1] in meta["Error"]["Message"]
+        return
     assert result.err.startswith("mlp: error: [NotFound]"), result
     assert NOT_FOUND[case][1] in result.err, result
     assert "RequestId" in result.err and "HTTP 404" in result.err, result

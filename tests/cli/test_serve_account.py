@@ -7,6 +7,7 @@ import json
 import random
 import uuid
 from functools import partial
+from pathlib import Path
 
 import httpx
 
@@ -34,9 +35,15 @@ def test_account_add_keys_work_as_a_separate_tenant(served_peer: Peer, mlp_serve
         "account", "add", "--account-id", str(account_id), "--name", "cli-test",
         "--data-dir", str(mlp_serve.data_dir), cmd=script,
     ).ok()  # fmt: skip
-    keys = json.loads(added.out)
-    assert keys["account_id"] == account_id and keys["user_id"] == 1 and keys["admin"] is False, added
-    assert keys["ak"] and keys["sk"] and keys["ak"] != served_peer.env["VOLC_ACCESSKEY"], added
+    printed = added.kv()
+    assert printed["AccountID"] == str(account_id) and printed["UserID"] == "1", added
+    assert printed["Admin"] == "False", added
+    # The secret is never printed, only its last 4 characters; the pair is in a 0600 file.
+    keys_file = Path(printed["CredentialsFile"])
+    assert keys_file.stat().st_mode & 0o777 == 0o600, added
+    keys = json.loads(keys_file.read_text(encoding="utf-8"))
+    assert keys["sk"] not in added.out and printed["SecretKey"] == "****" + keys["sk"][-4:], added
+    assert keys["ak"] == printed["AccessKey"] != served_peer.env["VOLC_ACCESSKEY"], added
 
     # The admin has a model of its own.
     name = f"cli-admin-{uuid.uuid4().hex[:8]}"
@@ -49,16 +56,25 @@ def test_account_add_keys_work_as_a_separate_tenant(served_peer: Peer, mlp_serve
         partial(served_peer.run, "models", "list", "-o", "json", env=tenant),
         partial(served_peer.run, "models", "list", env=tenant, cmd=script),
         partial(served_peer.run, "models", "show", admin_model, env=tenant),
-        partial(served_peer.run, "--data-dir", str(mlp_serve.data_dir), "account", "list", cmd=script),
+        partial(
+            served_peer.run,
+            "--data-dir",
+            str(mlp_serve.data_dir),
+            "-o",
+            "json",
+            "account",
+            "list",
+            cmd=script,
+        ),
     )
     assert listed.ok().envelope("ListModels") == {"Total": 0, "List": []}, listed
     table = listed_table.ok().table()
     assert table.rows == [] and (table.shown, table.total) == (0, 0), listed_table
     foreign.fails(1)
     assert "NotFound" in foreign.err and "RequestId" in foreign.err, foreign  # not the admin's model
-    lines = accounts.ok().out.splitlines()
-    assert f"{account_id}\tuser 1\t-\tcli-test" in lines, accounts
-    assert any(line.startswith("2100000001\tuser 1\tadmin") for line in lines), accounts
+    listed_accounts = accounts.ok().json()
+    assert {"AccountID": account_id, "UserID": 1, "Admin": False, "Name": "cli-test"} in listed_accounts
+    assert any(a["AccountID"] == 2100000001 and a["Admin"] for a in listed_accounts), accounts
 
     # The tenant registers a model of the same name; each account lists only its own.
     own = served_peer.run(

@@ -174,7 +174,7 @@ class Peer:
             ak, sk = self.store.add_access_key(account_id, user_id, is_admin=admin)
             return Keys(ak, sk, account_id, user_id)
         cmd = [MLP, "account", "add", "--account-id", str(account_id), "--user-id", str(user_id),
-               "--data-dir", str(self.data_dir)]  # fmt: skip
+               "--data-dir", str(self.data_dir), "-o", "json"]  # fmt: skip
         if admin:
             cmd.append("--admin")
         env = clean_env(self.data_dir.parent)
@@ -182,8 +182,11 @@ class Peer:
             env["MLP_DATABASE_URL"] = self.database_url
         done = subprocess.run(cmd, env=env, capture_output=True, check=True)
         printed = json.loads(done.stdout)
-        assert printed["account_id"] == account_id and printed["admin"] is admin, printed
-        return Keys(printed["ak"], printed["sk"], account_id, printed["user_id"])
+        assert printed["AccountID"] == account_id and printed["Admin"] is admin, printed
+        # The secret is printed masked; the key pair is in the credentials file the command names.
+        keys = json.loads(Path(printed["CredentialsFile"]).read_text(encoding="utf-8"))
+        assert keys["ak"] == printed["AccessKey"] and printed["SecretKey"] == "****" + keys["sk"][-4:]
+        return Keys(keys["ak"], keys["sk"], account_id, printed["UserID"])
 
     @property
     def objects_dir(self) -> Path:

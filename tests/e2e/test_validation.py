@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from volcengine_ml_platform.errors import NotFoundError, ValidationError
+from volcengine_ml_platform.errors import InvalidParameterError, ValidationError
 from volcengine_ml_platform.models import validation
 
 from .helpers import MISSING_MODEL, MODEL_TENSOR_CONFIG, Peer, make_tree
@@ -201,7 +201,7 @@ def test_other_methods_refuse_bad_input_before_sending(peer: Peer) -> None:
         (lambda: model.create_perf_job(MISSING_MODEL, "1", tensor([1, 3]), "PERF_ONLY", []), "tensor_config"),
         (lambda: model.create_perf_job(MISSING_MODEL, "1", tensor(PERF_SHAPE), "BENCH", []), "job_type"),
         (lambda: model.update_perf_task("pf-20200101000000-zzzzz", "Done"), "task_status"),
-        (lambda: model.get_model_versions(MISSING_MODEL, model_version="latest"), "model_version"),
+        (lambda: model.get_model_versions(MISSING_MODEL, model_version="newest"), "model_version"),
         (lambda: model.deploy(MISSING_MODEL, "1", "svc", envs=["A=1"]), "envs"),  # type: ignore[arg-type]
     ]  # fmt: skip
     for call, field in cases:
@@ -218,16 +218,24 @@ def test_failed_create_model_removes_what_was_uploaded(any_peer: Peer, tmp_path:
     source = tmp_path / "orphan"
     make_tree(source, small=20)
     model, wire = any_peer.recording_model()
+    # A model whose only version is gone: a new version without ModelFormat/ModelType has nothing to
+    # inherit them from, which only the platform knows (the client checks that the model exists).
+    (tmp_path / "first").mkdir()
+    (tmp_path / "first" / "w.bin").write_bytes(b"w")
+    empty = model.register(str(tmp_path / "first"), **GOOD).result.model_id
+    model.unregister(empty, "1")
+    wire.actions.clear()
     objects_before = any_peer.object_keys()
     everything_before = [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"]
 
-    with pytest.raises(NotFoundError) as info:
-        model.register(str(source), model_id=MISSING_MODEL, description="for a model that does not exist")
+    with pytest.raises(InvalidParameterError) as info:
+        model.register(str(source), model_id=empty, description="nothing to inherit the format from")
 
-    assert info.value.code == "NotFound" and MISSING_MODEL in info.value.message
-    # It did upload (with the platform's scoped credentials when the store is S3), then CreateModel failed.
+    assert info.value.code == "InvalidParameter" and "ModelFormat" in info.value.message
+    # It checked the model, uploaded (with the platform's scoped credentials when the store is S3),
+    # then CreateModel failed.
     credentials = ["GetSTSToken"] if any_peer.s3_endpoint else []
-    assert wire.actions == ["GetTOSUploadPath", *credentials, "CreateModel"]
+    assert wire.actions == ["GetModel", "GetTOSUploadPath", *credentials, "CreateModel"]
     assert any_peer.object_keys() == objects_before
     # No object, sidecar or temporary file either (lock files stay: they are the store's own).
     assert [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"] == everything_before

@@ -11,6 +11,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -147,6 +148,7 @@ def test_bodies_that_are_not_utf8_are_refused(admin: Api, content: bytes) -> Non
     assert "UTF-8" in refused(raw_call(admin, "ListModels", content), 400, "InvalidParameter")
 
 
+@pytest.mark.sqlite_storage
 def test_a_stored_unserialisable_value_is_answered_as_an_envelope(
     admin: Api, server: LiveServer, version: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -228,6 +230,7 @@ def _register(admin: Api, server: LiveServer, name: str) -> httpx.Response:
     return admin.call("CreateModel", big_model(path, name))
 
 
+@pytest.mark.sqlite_storage
 def test_a_full_disk_is_storage_unavailable_and_nothing_is_half_written(
     admin: Api, server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -242,12 +245,14 @@ def test_a_full_disk_is_storage_unavailable_and_nothing_is_half_written(
     assert _register(admin, server, "after").status_code == 200
 
 
+@pytest.mark.sqlite_storage
 def test_a_read_only_database_is_storage_unavailable(admin: Api, server: LiveServer) -> None:
     with connections_with(server, "PRAGMA query_only = ON"):
         assert "read-only" in refused(_register(admin, server, "ro"), 503, "StorageUnavailable")
     assert _register(admin, server, "rw").status_code == 200
 
 
+@pytest.mark.sqlite_storage
 def test_a_database_locked_past_its_timeout_is_temporary(admin: Api, server: LiveServer) -> None:
     blocker = sqlite3.connect(server.data_dir / "mlp.sqlite3", isolation_level=None)
     try:
@@ -270,6 +275,7 @@ class CountingTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
+@pytest.mark.sqlite_storage
 def test_the_client_does_not_retry_a_full_disk(server: LiveServer, tmp_path: Any) -> None:
     keys = server.default_keys()
     settings = resolve_settings(
@@ -299,17 +305,27 @@ def test_the_client_does_not_retry_a_full_disk(server: LiveServer, tmp_path: Any
 
 def _mlp_account(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [mlp_script(), "account", *args, "--data-dir", str(server.data_dir)]
-    return subprocess.run(argv, env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
+    env = clean_env()
+    if server.platform.settings.database_url:  # team mode: the operator points it at the database
+        env["MLP_DATABASE_URL"] = server.platform.settings.database_url
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=True)
+
+
+def _added(server: LiveServer, *args: str) -> dict[str, Any]:
+    """``mlp account add -o json``: what it printed, with the key pair from the file it names."""
+    printed = json.loads(_mlp_account(server, "add", "-o", "json", *args).stdout)
+    pair = json.loads(Path(printed["CredentialsFile"]).read_text(encoding="utf-8"))
+    return {"admin": printed["Admin"], **pair}
 
 
 def test_account_add_admin_promotes_an_existing_account_and_its_keys(server: LiveServer) -> None:
-    first = json.loads(_mlp_account(server, "add", "--account-id", "2100000077").stdout)
+    first = _added(server, "--account-id", "2100000077")
     assert first["admin"] is False
     old = Keys(first["ak"], first["sk"], 2100000077)
     with Api(server.url, old) as api:
         assert refused(api.call("AdminGetSecureToken", {"TimeToLive": 60, "AccountId": 1, "UserId": 1}),
                        403, "AccessDenied")  # fmt: skip
-    second = json.loads(_mlp_account(server, "add", "--account-id", "2100000077", "--admin").stdout)
+    second = _added(server, "--account-id", "2100000077", "--admin")
     assert second["admin"] is True
     listing = _mlp_account(server, "list").stdout.splitlines()
     assert any(line.startswith("2100000077\tuser 1\tadmin") for line in listing), listing
@@ -317,7 +333,7 @@ def test_account_add_admin_promotes_an_existing_account_and_its_keys(server: Liv
         with Api(server.url, keys) as api:
             assert api.token_for(2100000077)  # both keys can do what the listing says
     # a later key without --admin on an admin account is an admin key too: the account is admin
-    third = json.loads(_mlp_account(server, "add", "--account-id", "2100000077").stdout)
+    third = _added(server, "--account-id", "2100000077")
     assert third["admin"] is True
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -137,11 +138,14 @@ def mlp_account_add(server: LiveServer, account_id: int, *extra: str) -> dict[st
         env["MLP_DATABASE_URL"] = server.platform.settings.database_url
     out = subprocess.run(
         [sys.executable, "-m", "volcengine_ml_platform.cli", "account", "add",
-         "--account-id", str(account_id), "--data-dir", str(server.data_dir), *extra],
+         "--account-id", str(account_id), "--data-dir", str(server.data_dir), "-o", "json", *extra],
         env=env, capture_output=True, text=True, check=True, timeout=120,
     ).stdout  # fmt: skip
-    keys: dict[str, Any] = json.loads(out)
-    return keys
+    printed: dict[str, Any] = json.loads(out)
+    # The secret is printed masked; the key pair is in the 0600 credentials file it names.
+    pair = json.loads(Path(printed["CredentialsFile"]).read_text(encoding="utf-8"))
+    assert pair["sk"] not in out and pair["ak"] == printed["AccessKey"]
+    return {"account_id": printed["AccountID"], "admin": printed["Admin"], **pair}
 
 
 @pytest.fixture

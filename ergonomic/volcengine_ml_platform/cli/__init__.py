@@ -9,13 +9,19 @@ no traceback unless ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import json
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
-from .. import schema
+from .. import __version__, schema
 from ..errors import MLPlatformError, ValidationError
+from ..models._names import IF_EXISTS
 from . import commands as c
 
 EXIT_ERROR = 1
@@ -33,6 +39,8 @@ ARGUMENT_FOR_FIELD = {
     "model_category": "--category",
     "dataset_id": "--dataset-id",
     "page_size": "--limit",
+    "allow_patterns": "--include",
+    "ignore_patterns": "--exclude",
     "offset": "--offset",
 }
 
@@ -41,6 +49,60 @@ def _usage_message(exc: ValidationError) -> str:
     name = (exc.field or "").split(".", 1)[0].split("[", 1)[0]
     argument = ARGUMENT_FOR_FIELD.get(name)
     return f"argument {argument}: {exc.message}" if argument else exc.message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command or choice."""
+
+    def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.search(message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found.group(2))
+            close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+            if not close:  # a prefix of one choice ("mlp ver" -> versions)
+                close = [c for c in choices if c.startswith(found.group(1))][:1]
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        super().error(message)
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+def enum_choice(values: list[str]) -> Callable[[str], str]:
+    """An argparse ``type`` that accepts an enum value in any case (``--format onnx``) and gives the
+    document's spelling; an unknown value passes unchanged, so ``choices`` reports it."""
+    by_fold = {v.casefold(): v for v in values}
+
+    def convert(text: str) -> str:
+        return by_fold.get(text.casefold(), text)
+
+    return convert
+
+
+def _enum(parser: argparse.ArgumentParser, flag: str, *, enum: str, help: str, **kw: Any) -> None:
+    """An option taking one value of the document's enum ``enum``, in any case."""
+    values = schema.enum_values(enum)
+    parser.add_argument(
+        flag,
+        type=enum_choice(values),
+        choices=values,
+        metavar=flag.lstrip("-").upper().replace("-", "_"),
+        help=f"{help}; one of {', '.join(values)}",
+        **kw,
+    )
+
+
+def output_option(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-o table|json``, before or after the subcommand."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=enum_choice(["table", "json"]),
+        choices=["table", "json"],
+        default="table" if top else argparse.SUPPRESS,
+        help="output format (default: table)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -53,12 +115,9 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     parser.add_argument("--region", default=default, help="region (default: VOLC_REGION or cn-beijing)")
     parser.add_argument("--data-dir", default=default, help="the embedded platform's data folder")
     parser.add_argument(
-        "-o",
-        "--output",
-        choices=["table", "json"],
-        default="table" if top else default,
-        help="output format (default: table)",
+        "--profile", default=default, help="a profile of ~/.volc/config (default: VOLC_PROFILE)"
     )
+    output_option(parser, top=top)
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -70,33 +129,61 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def _paging(parser: argparse.ArgumentParser, sort_by: list[str] | None = None) -> None:
     parser.add_argument("--offset", type=int, default=0, help="skip this many (default 0)")
     parser.add_argument("--limit", type=int, default=10, help="page size, 1-100 (default 10)")
-    if sort_by:
-        parser.add_argument("--sort-by", choices=sort_by, default=sort_by[0], help=f"default {sort_by[0]}")
     parser.add_argument(
-        "--sort-order", choices=schema.enum_values("SortOrder"), default="Descend", help="default Descend"
+        "--all", action="store_true", help="every page, not just one (--offset and --limit then ignored)"
+    )
+    if sort_by:
+        parser.add_argument(
+            "--sort-by",
+            type=enum_choice(sort_by),
+            choices=sort_by,
+            default=sort_by[0],
+            help=f"one of {', '.join(sort_by)} (default {sort_by[0]})",
+        )
+    order = schema.enum_values("SortOrder")
+    parser.add_argument(
+        "--sort-order",
+        type=enum_choice(order),
+        choices=order,
+        default="Descend",
+        help=f"one of {', '.join(order)} (default Descend)",
     )
 
 
 def _progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress",
+        type=enum_choice(["auto", "on", "off"]),
         choices=["auto", "on", "off"],
         default="auto",
         help="progress bar on stderr (auto: only on a terminal)",
     )
 
 
+MODEL_HELP = "a model ID (m-...) or the name of exactly one model"
+VERSION_HELP = "a version number, or 'latest'"
+
+
+def _model_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+    parser.add_argument("version", metavar="VERSION", help=VERSION_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlp", description="Volcengine ml_platform model repository")
+    parser = Parser(
+        prog="mlp",
+        description="Volcengine ml_platform model repository, and a local platform to run it on",
+    )
+    parser.add_argument("--version", action="version", version=f"mlp {__version__}")
     _common(parser, top=True)
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
-    def group(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    def group(name: str, help: str) -> argparse._SubParsersAction[Parser]:
         g = groups.add_parser(name, help=help, description=help)
         return g.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
 
     def leaf(
-        sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        sub: argparse._SubParsersAction[Parser],
         name: str,
         func: Callable[..., int],
         help: str,
@@ -106,109 +193,124 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    formats, categories = schema.enum_values("ModelFormat"), schema.enum_values("ModelCategory")
     models = group("models", "register, list, show, rename and delete models")
     p = leaf(models, "register", c.models_register, "upload a model folder (or file) and register it")
     p.add_argument("path", help="the local model folder or file")
     p.add_argument("--name", help="model name (required for a new model)")
-    p.add_argument("--model-id", help="add a version to this model instead of creating one")
-    p.add_argument("--format", choices=formats, metavar="FORMAT", help=f"one of {', '.join(formats)}")
+    p.add_argument("--model-id", metavar="MODEL", help=f"add a version to this model: {MODEL_HELP}")
+    p.add_argument(
+        "--if-exists",
+        type=enum_choice(list(IF_EXISTS)),
+        choices=IF_EXISTS,
+        default="create",
+        help="when a model with --name exists: create another model (default), add a new_version "
+        "to it, or fail with an error",
+    )
+    _enum(p, "--format", enum="ModelFormat", help="model format (any case)")
     p.add_argument("--type", metavar="FRAMEWORK:VERSION", help="e.g. ONNX:1.23, TensorFlow:2.4")
-    p.add_argument("--description")
+    p.add_argument("--description", help="the version's description")
     p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
     p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
-    p.add_argument(
-        "--category", choices=categories, metavar="CATEGORY", help=f"one of {', '.join(categories)}"
-    )
-    p.add_argument("--dataset-id")
-    p.add_argument("--source-type", choices=schema.enum_values("SourceType"), default="TOS")
+    _enum(p, "--category", enum="ModelCategory", help="model category")
+    p.add_argument("--dataset-id", help="the dataset the model was trained on")
+    _enum(p, "--source-type", enum="SourceType", default="TOS", help="where the files live (default TOS)")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a model tag (repeatable)")
+    p.add_argument(
+        "--include", action="append", metavar="GLOB", help="upload only files matching (repeatable)"
+    )
+    p.add_argument(
+        "--exclude", action="append", metavar="GLOB", help="do not upload files matching (repeatable)"
+    )
     _progress(p)
     p = leaf(models, "list", c.models_list, "list and search models")
-    p.add_argument("--name-contains")
-    p.add_argument("--id-contains")
+    p.add_argument("--name-contains", help="only models whose name contains this")
+    p.add_argument("--id-contains", help="only models whose ID contains this")
     _paging(p, schema.enum_values("ListModelsSortBy"))
     p = leaf(models, "show", c.models_show, "show one model")
-    p.add_argument("model_id")
+    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
     p = leaf(models, "rename", c.models_rename, "rename a model")
-    p.add_argument("model_id")
-    p.add_argument("new_name")
+    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("new_name", help="the new name")
     p = leaf(models, "delete", c.models_delete, "delete a model and all its versions")
-    p.add_argument("model_id")
+    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
 
     versions = group("versions", "list, show, update, delete and download model versions")
     p = leaf(versions, "list", c.versions_list, "list a model's versions")
-    p.add_argument("model_id")
-    p.add_argument("--version", help="only this version number")
+    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--version", help="only this version number (or 'latest')")
     _paging(p, schema.enum_values("ListModelVersionsSortBy"))
     for name, func, help in (
         ("show", c.versions_show, "show one version"),
-        ("delete", c.versions_delete, "delete one version"),
+        ("delete", c.versions_delete, "delete one version (its number is never given again)"),
     ):
         p = leaf(versions, name, func, help)
-        p.add_argument("model_id")
-        p.add_argument("version")
+        _model_version(p)
     p = leaf(versions, "update", c.versions_update, "update a version's description, tensor config, metrics")
-    p.add_argument("model_id")
-    p.add_argument("version")
-    p.add_argument("--description")
-    p.add_argument("--tensor-config", metavar="JSON|FILE")
-    p.add_argument("--metrics", metavar="JSON|FILE")
+    _model_version(p)
+    p.add_argument("--description", help="the new description")
+    p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
+    p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
     p = leaf(versions, "download", c.versions_download, "download a version's files into a folder")
-    p.add_argument("model_id")
-    p.add_argument("version")
+    _model_version(p)
     p.add_argument("dest", help="the destination folder")
+    p.add_argument("--force", action="store_true", help="replace local files that differ from the version's")
     _progress(p)
 
     perf = group("perf", "performance and conversion jobs and their tasks")
     p = leaf(perf, "create", c.perf_create, "create a perf (or convert+perf) job on a version")
-    p.add_argument("model_id")
-    p.add_argument("version")
+    _model_version(p)
     p.add_argument(
         "--tensor-config",
         required=True,
         metavar="JSON|FILE",
         help="perf tensor config (Shape as MinShape/MaxShape)",
     )
-    p.add_argument("--job-type", choices=schema.enum_values("JobType"), default="PERF_ONLY")
+    _enum(p, "--job-type", enum="JobType", default="PERF_ONLY", help="default PERF_ONLY")
     p.add_argument("--flavor", action="append", metavar="FLAVOR_ID", help="a flavor to run on (repeatable)")
-    p.add_argument("--convert-type")
+    p.add_argument("--convert-type", help="the conversion to run (CONVERT_PERF)")
     p.add_argument("--precision", action="append", help="a conversion precision (repeatable)")
     p.add_argument("--job-params", metavar="JSON|FILE", help="the full JobParamsList instead of --flavor ...")
     p = leaf(perf, "list", c.perf_list, "list perf jobs")
-    p.add_argument("--model-id")
-    p.add_argument("--version")
-    p.add_argument("--job-id")
+    p.add_argument("--model-id", metavar="MODEL", help=f"only jobs of this model's --version: {MODEL_HELP}")
+    p.add_argument("--version", help="with --model-id: only jobs of this version")
+    p.add_argument("--job-id", help="only this job")
     _paging(p)
     p = leaf(perf, "cancel", c.perf_cancel, "cancel a job and its unfinished tasks")
-    p.add_argument("job_id")
+    p.add_argument("job_id", help="the job's ID (pj-...)")
     p = leaf(perf, "tasks", c.perf_tasks, "list perf tasks")
-    p.add_argument("--job-id")
-    p.add_argument("--task-id")
+    p.add_argument("--job-id", help="only tasks of this job")
+    p.add_argument("--task-id", help="only this task")
     _paging(p)
     p = leaf(perf, "update-task", c.perf_update_task, "move a task to another status")
-    p.add_argument("task_id")
-    p.add_argument("status", choices=schema.enum_values("TaskStatus"))
+    p.add_argument("task_id", help="the task's ID")
+    statuses = schema.enum_values("TaskStatus")
+    p.add_argument(
+        "status", type=enum_choice(statuses), choices=statuses, help=f"one of {', '.join(statuses)}"
+    )
     p = leaf(perf, "cancel-task", c.perf_cancel_task, "cancel one task")
-    p.add_argument("task_id")
+    p.add_argument("task_id", help="the task's ID")
 
-    p = groups.add_parser("deploy", help="deploy a version as an online inference service")
+    deploy_help = "deploy a version as an online inference service"
+    p = groups.add_parser("deploy", help=deploy_help, description=deploy_help)
     _common(p, top=False)
     p.set_defaults(func=c.deploy)
-    p.add_argument("model_id")
-    p.add_argument("version")
-    p.add_argument("service_name")
+    _model_version(p)
+    p.add_argument("service_name", help="the new service's name")
     p.add_argument("--flavor", default="ml.g1e.large", help="flavor name (default ml.g1e.large)")
-    p.add_argument("--image", default="machinelearning/tfserving:tf-cuda10.1")
+    p.add_argument(
+        "--image",
+        default="machinelearning/tfserving:tf-cuda10.1",
+        help="the serving image (default machinelearning/tfserving:tf-cuda10.1)",
+    )
     p.add_argument(
         "--env", action="append", metavar="NAME=VALUE", help="an environment variable (repeatable)"
     )
-    p.add_argument("--replicas", type=int, default=1)
-    p.add_argument("--description")
+    p.add_argument("--replicas", type=int, default=1, help="how many replicas (default 1)")
+    p.add_argument("--description", help="the service's description")
 
     services = group("services", "list, show, start, stop, scale and delete services")
     p = leaf(services, "list", c.services_list, "list services")
-    p.add_argument("--name-contains")
+    p.add_argument("--name-contains", help="only services whose name contains this")
     _paging(p)
     service_commands: list[tuple[str, c.Command]] = [
         ("show", c.services_show),
@@ -218,44 +320,93 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for name, command in service_commands:
         p = leaf(services, name, command, f"{name} a service")
-        p.add_argument("service_id")
+        p.add_argument("service_id", help="the service's ID (s-...)")
     p = leaf(services, "scale", c.services_scale, "change a service's replica count")
-    p.add_argument("service_id")
-    p.add_argument("replicas", type=int)
+    p.add_argument("service_id", help="the service's ID (s-...)")
+    p.add_argument("replicas", type=int, help="the new replica count")
 
     resources = group("resources", "compute flavors")
     p = leaf(resources, "list", c.resources_list, "list the flavors")
-    p.add_argument("--name-contains")
+    p.add_argument("--name-contains", help="only flavors whose name contains this")
 
     config = group("config", "configuration")
     leaf(config, "show", c.config_show, "what is in effect and where each value came from (secrets masked)")
+    configure_help = "save settings (keys, region, endpoint) to ~/.volc/config, optionally as a --profile"
+    p = groups.add_parser("configure", help=configure_help, description=configure_help)
+    _common(p, top=False)
+    p.set_defaults(func=c.configure)
+    p.add_argument("--access-key", help="the access key (prompted for on a terminal when absent)")
+    p.add_argument("--secret-key", help="the secret key (prompted for, hidden, on a terminal when absent)")
 
     from mlp_server.cli import add_commands
 
-    add_commands(groups)
+    add_commands(groups, output_option)
     return parser
 
 
+def _error_json(exc: MLPlatformError, message: str) -> str:
+    """The documented error envelope (``ResponseMetadata.Error``) for an error under ``-o json``."""
+    error: dict[str, Any] = {"Code": exc.code or type(exc).__name__, "Message": message}
+    if exc.code_n is not None:
+        error["CodeN"] = exc.code_n
+    if isinstance(exc, ValidationError) and exc.field:
+        error["Field"] = ARGUMENT_FOR_FIELD.get(exc.field.split(".", 1)[0], exc.field)
+    meta: dict[str, Any] = {"Error": error}
+    if exc.request_id:
+        meta["RequestId"] = exc.request_id
+    if exc.status_code is not None:
+        meta["HTTPStatus"] = exc.status_code
+    return json.dumps({"ResponseMetadata": meta}, indent=2, ensure_ascii=False)
+
+
+def _report(exc: MLPlatformError, message: str, output: str | None) -> None:
+    """``message`` on stderr, or under ``-o json`` the error envelope (its Code, Message, RequestId)."""
+    if output == "json":
+        print(_error_json(exc, exc.message if message == str(exc) else message), file=sys.stderr)
+    else:
+        print(f"mlp: error: {message}", file=sys.stderr)
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (``mlp models list | head -1``): nothing left to say, and Python must not
+    # complain again when it flushes stdout at exit.
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    else:  # the library's warnings (a misspelt config key, a retry) are for the user to see
+        logging.basicConfig(level=logging.WARNING, format="mlp: warning: %(message)s")
     for name in ("endpoint", "region", "data_dir", "output"):  # server commands skip _common on leaves
         if not hasattr(args, name):
             setattr(args, name, None)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the BrokenPipeError handler
         return code
     except ValidationError as exc:
-        print(f"mlp: error: {_usage_message(exc)}", file=sys.stderr)
+        _report(exc, _usage_message(exc), args.output)
         return EXIT_USAGE
     except MLPlatformError as exc:
-        print(f"mlp: error: {exc}", file=sys.stderr)
+        _report(exc, str(exc), args.output)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # a bug or an environment problem: say what, not where
         if args.debug:
             raise

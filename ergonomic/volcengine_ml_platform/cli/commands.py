@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import getpass
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..config import resolve_settings
+from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
 from ..errors import ValidationError
 from ..models._common import version_number
 from ..models.model import Model
 from .args import json_arg, pairs
-from .output import Column, Printer, field
+from .output import Column, Printer, as_plain, field
 from .progress import ProgressBar
 
 Command = Callable[[argparse.Namespace], int]
@@ -60,7 +62,7 @@ SERVICE_COLUMNS: list[Column] = [
 
 
 def model_for(args: argparse.Namespace) -> Model:
-    return Model(endpoint=args.endpoint, region=args.region, data_dir=args.data_dir)
+    return Model(endpoint=args.endpoint, region=args.region, data_dir=args.data_dir, profile=args.profile)
 
 
 def printer(args: argparse.Namespace) -> Printer:
@@ -71,16 +73,42 @@ def _page(args: argparse.Namespace) -> dict[str, Any]:
     return {"offset": args.offset, "page_size": args.limit, "sort_order": args.sort_order}
 
 
+def _listing(
+    args: argparse.Namespace,
+    one_page: Callable[[], Any],
+    every: Callable[[], Iterable[Any]],
+    columns: list[Column],
+) -> int:
+    """One page, or with ``--all`` every item of every page."""
+    if args.all:
+        printer(args).everything([as_plain(item) for item in every()], columns)
+    else:
+        printer(args).listing(one_page(), columns)
+    return 0
+
+
+def _model(m: Model, args: argparse.Namespace) -> str:
+    """The MODEL argument as an ID: an ID as given, or the one model of that name."""
+    return m.resolve_model_id(args.model_id)
+
+
+def _model_version(m: Model, args: argparse.Namespace) -> tuple[str, str]:
+    model_id = _model(m, args)
+    return model_id, m.resolve_version(model_id, args.version)
+
+
 # ---- models ----------------------------------------------------------------------------------------
 
 
 def models_register(args: argparse.Namespace) -> int:
     tags = [{"Key": k, "Value": v} for k, v in pairs(args.tag, "--tag").items()] or None
     bar = ProgressBar("uploading", enabled=None if args.progress == "auto" else args.progress == "on")
+    m = model_for(args)
+    model_id = m.resolve_model_id(args.model_id) if args.model_id else None
     try:
-        resp = model_for(args).register(
+        resp = m.register(
             args.path,
-            model_id=args.model_id,
+            model_id=model_id,
             model_name=args.name,
             model_format=args.format,
             model_type=args.type,
@@ -91,6 +119,9 @@ def models_register(args: argparse.Namespace) -> int:
             dataset_id=args.dataset_id,
             source_type=args.source_type,
             model_tags=tags,
+            if_exists=args.if_exists,
+            allow_patterns=args.include,
+            ignore_patterns=args.exclude,
             progress=bar,
         )
     finally:
@@ -100,28 +131,31 @@ def models_register(args: argparse.Namespace) -> int:
 
 
 def models_list(args: argparse.Namespace) -> int:
-    resp = model_for(args).list_models(
-        model_name_contains=args.name_contains,
-        id_contains=args.id_contains,
-        sort_by=args.sort_by,
-        **_page(args),
+    m = model_for(args)
+    filters = {"model_name_contains": args.name_contains, "id_contains": args.id_contains}
+    return _listing(
+        args,
+        lambda: m.list_models(**filters, sort_by=args.sort_by, **_page(args)),
+        lambda: m.iter_models(**filters, sort_by=args.sort_by, sort_order=args.sort_order),
+        MODEL_COLUMNS,
     )
-    printer(args).listing(resp, MODEL_COLUMNS)
-    return 0
 
 
 def models_show(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).get_model(args.model_id))
+    m = model_for(args)
+    printer(args).result(m.get_model(_model(m, args)))
     return 0
 
 
 def models_rename(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).update_model(args.model_id, model_name=args.new_name))
+    m = model_for(args)
+    printer(args).result(m.update_model(_model(m, args), model_name=args.new_name))
     return 0
 
 
 def models_delete(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).unregister_all_versions(args.model_id))
+    m = model_for(args)
+    printer(args).result(m.unregister_all_versions(_model(m, args)))
     return 0
 
 
@@ -129,22 +163,27 @@ def models_delete(args: argparse.Namespace) -> int:
 
 
 def versions_list(args: argparse.Namespace) -> int:
-    resp = model_for(args).get_model_versions(
-        args.model_id, args.version, sort_by=args.sort_by, **_page(args)
-    )
+    m = model_for(args)
+    model_id = _model(m, args)
+    if args.all and args.version is None:
+        every = m.iter_model_versions(model_id, sort_by=args.sort_by, sort_order=args.sort_order)
+        printer(args).everything([as_plain(item) for item in every], VERSION_COLUMNS)
+        return 0
+    resp = m.get_model_versions(model_id, args.version, sort_by=args.sort_by, **_page(args))
     printer(args).listing(resp, VERSION_COLUMNS)
     return 0
 
 
 def versions_show(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).get_model_version(args.model_id, args.version))
+    m = model_for(args)
+    printer(args).result(m.get_model_version(*_model_version(m, args)))
     return 0
 
 
 def versions_update(args: argparse.Namespace) -> int:
-    resp = model_for(args).update_model_version(
-        args.model_id,
-        args.version,
+    m = model_for(args)
+    resp = m.update_model_version(
+        *_model_version(m, args),
         description=args.description,
         tensor_config=json_arg(args.tensor_config, "--tensor-config"),
         model_metrics=json_arg(args.metrics, "--metrics"),
@@ -154,19 +193,22 @@ def versions_update(args: argparse.Namespace) -> int:
 
 
 def versions_delete(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).unregister(args.model_id, args.version))
+    m = model_for(args)
+    printer(args).result(m.unregister(*_model_version(m, args)))
     return 0
 
 
 def versions_download(args: argparse.Namespace) -> int:
     bar = ProgressBar("downloading", enabled=None if args.progress == "auto" else args.progress == "on")
+    m = model_for(args)
+    model_id, version = _model_version(m, args)
     try:
-        files = model_for(args).download(args.model_id, args.version, args.dest, progress=bar)
+        files = m.download(model_id, version, args.dest, overwrite=args.force, progress=bar)
     finally:
         bar.close()
     data = {
-        "ModelID": args.model_id,
-        "ModelVersion": version_number(args.version),
+        "ModelID": model_id,
+        "ModelVersion": version_number(version),
         "LocalPath": args.dest,
         "Files": [str(f) for f in files],
     }
@@ -190,9 +232,9 @@ def perf_create(args: argparse.Namespace) -> int:
         if args.precision:
             params["ConvertPrecisionList"] = args.precision
         job_params = [params]
-    resp = model_for(args).create_perf_job(
-        args.model_id,
-        args.version,
+    m = model_for(args)
+    resp = m.create_perf_job(
+        *_model_version(m, args),
         json_arg(args.tensor_config, "--tensor-config"),
         args.job_type,
         job_params,
@@ -202,11 +244,16 @@ def perf_create(args: argparse.Namespace) -> int:
 
 
 def perf_list(args: argparse.Namespace) -> int:
-    resp = model_for(args).list_perf_jobs(
-        model_id=args.model_id, model_version=args.version, job_id=args.job_id, **_page(args)
+    m = model_for(args)
+    model_id = m.resolve_model_id(args.model_id) if args.model_id else None
+    version = m.resolve_version(model_id, args.version) if model_id and args.version else args.version
+    filters = {"model_id": model_id, "model_version": version, "job_id": args.job_id}
+    return _listing(
+        args,
+        lambda: m.list_perf_jobs(**filters, **_page(args)),
+        lambda: m.iter_perf_jobs(**filters, sort_order=args.sort_order),
+        JOB_COLUMNS,
     )
-    printer(args).listing(resp, JOB_COLUMNS)
-    return 0
 
 
 def perf_cancel(args: argparse.Namespace) -> int:
@@ -215,9 +262,14 @@ def perf_cancel(args: argparse.Namespace) -> int:
 
 
 def perf_tasks(args: argparse.Namespace) -> int:
-    resp = model_for(args).list_perf_tasks(task_id=args.task_id, job_id=args.job_id, **_page(args))
-    printer(args).listing(resp, TASK_COLUMNS)
-    return 0
+    m = model_for(args)
+    filters = {"task_id": args.task_id, "job_id": args.job_id}
+    return _listing(
+        args,
+        lambda: m.list_perf_tasks(**filters, **_page(args)),
+        lambda: m.iter_perf_tasks(**filters, sort_order=args.sort_order),
+        TASK_COLUMNS,
+    )
 
 
 def perf_update_task(args: argparse.Namespace) -> int:
@@ -234,9 +286,9 @@ def perf_cancel_task(args: argparse.Namespace) -> int:
 
 
 def deploy(args: argparse.Namespace) -> int:
-    service = model_for(args).deploy(
-        args.model_id,
-        args.version,
+    m = model_for(args)
+    service = m.deploy(
+        *_model_version(m, args),
         args.service_name,
         flavor=args.flavor,
         image_id=args.image,
@@ -249,9 +301,13 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def services_list(args: argparse.Namespace) -> int:
-    resp = model_for(args).list_services(service_name_contains=args.name_contains, **_page(args))
-    printer(args).listing(resp, SERVICE_COLUMNS)
-    return 0
+    m = model_for(args)
+    return _listing(
+        args,
+        lambda: m.list_services(service_name_contains=args.name_contains, **_page(args)),
+        lambda: m.iter_services(service_name_contains=args.name_contains, sort_order=args.sort_order),
+        SERVICE_COLUMNS,
+    )
 
 
 def services_show(args: argparse.Namespace) -> int:
@@ -296,7 +352,9 @@ def resources_list(args: argparse.Namespace) -> int:
 
 
 def config_show(args: argparse.Namespace) -> int:
-    settings = resolve_settings(endpoint=args.endpoint, region=args.region, data_dir=args.data_dir)
+    settings = resolve_settings(
+        endpoint=args.endpoint, region=args.region, data_dir=args.data_dir, profile=args.profile
+    )
     rows = settings.describe()
     if args.output == "json":
         printer(args).json({name: {"value": shown, "source": source} for name, shown, source in rows})
@@ -306,5 +364,41 @@ def config_show(args: argparse.Namespace) -> int:
     table(
         [{"n": n, "v": v, "s": s} for n, v, s in rows],
         [("SETTING", field("n")), ("VALUE", field("v")), ("SOURCE", field("s"))],
+    )
+    return 0
+
+
+def _ask(prompt: str, *, secret: bool) -> str | None:
+    """A value typed at the terminal; None when stdin is not one (scripts pass options)."""
+    if not sys.stdin.isatty():
+        return None
+    answer = getpass.getpass(f"{prompt}: ") if secret else input(f"{prompt}: ")
+    return answer.strip() or None
+
+
+def configure(args: argparse.Namespace) -> int:
+    """Save keys, region and endpoint to the config file (top level, or under ``--profile``)."""
+    path = default_config_file()
+    values = {
+        "ak": args.access_key or _ask("Access key", secret=False),
+        "sk": args.secret_key or _ask("Secret key", secret=True),
+        "region": args.region,
+        "endpoint": args.endpoint,
+    }
+    if values["endpoint"]:
+        normalize_endpoint(values["endpoint"], where="--endpoint")
+    if bool(values["ak"]) != bool(values["sk"]):
+        raise ValidationError("--access-key and --secret-key go together", field="--secret-key")
+    changes = {k: v for k, v in values.items() if v}
+    if not changes:
+        raise ValidationError(
+            "nothing to save: give --access-key/--secret-key, --region or --endpoint", field="--access-key"
+        )
+    write_config(path, changes, profile=args.profile)
+    where = f"profile {args.profile!r} of {path}" if args.profile else str(path)
+    shown = {k: masked(v) if k in ("ak", "sk") else v for k, v in changes.items()}
+    printer(args).message(
+        f"saved {', '.join(sorted(changes))} to {where}",
+        {"ConfigFile": str(path), "Profile": args.profile, "Saved": shown},
     )
     return 0

@@ -45,6 +45,11 @@ def key_values(data: Mapping[str, Any], out: TextIO | None = None) -> None:
         out.write(f"{key.ljust(width)}  {cell(value)}\n")
 
 
+def footer(text: str) -> None:
+    """A note for people (``(10 shown of 42)``): on stderr, so ``| head`` or ``| wc -l`` see rows only."""
+    sys.stderr.write(text + "\n")
+
+
 class Printer:
     def __init__(self, fmt: str, out: TextIO | None = None) -> None:
         self.fmt = fmt
@@ -60,7 +65,15 @@ class Printer:
         result = as_plain(response)["Result"]
         table(result["List"], columns, self.out)
         shown = len(result["List"])
-        self.out.write(f"({shown} shown of {result.get('Total', shown)})\n")
+        footer(f"({shown} shown of {result.get('Total', shown)})")
+
+    def everything(self, items: list[dict[str, Any]], columns: Sequence[Column]) -> None:
+        """Every item of a listing (``--all``): a table, or ``{"Result": {"Total", "List"}}`` as JSON
+        (no ResponseMetadata: the items came from several requests)."""
+        if self.fmt == "json":
+            return self.json({"Result": {"Total": len(items), "List": items}})
+        table(items, columns, self.out)
+        footer(f"({len(items)} shown of {len(items)})")
 
     def result(self, response: Any) -> None:
         """A single object: its Result as key/value lines, or the envelope as JSON."""

@@ -1,69 +1,89 @@
-"""A transfer progress bar for terminals: size, rate and time left, redrawn in place on stderr.
+"""A transfer progress bar for terminals, drawn by rich on stderr: size, rate, time left and files.
 
-Quiet when stderr is not a terminal, so logs and pipes stay clean."""
+The bar is sized to the terminal, so a redraw never wraps into a new line; the time left reads
+``-:--:--`` until a rate is known. Quiet when stderr is not a terminal, so logs and pipes stay clean.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
 from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.text import Text
 
 from ..transfer.progress import TransferProgress
 
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+# What every column but the bar takes at most, with the spaces between columns: the label (11),
+# "100%" (4), "1023.9/1024.0 MB" (16), "1023.9 MB/s" (11), "0:00:00" (7), "1000/1000 files" (15).
+_FIXED_WIDTH = 11 + 4 + 16 + 11 + 7 + 15 + 6
+_MIN_BAR = 5
 
 
-def human_seconds(s: float) -> str:
-    s = max(0, int(s))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+class _FilesColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.fields.get('files_done', 0)}/{task.fields.get('files_total', 0)} files")
 
 
 class ProgressBar:
-    """A callable for the transfer layer's ``progress=``; draws at most ten times a second."""
+    """A callable for the transfer layer's ``progress=``; rich redraws it at most ten times a second."""
 
     def __init__(self, label: str, stream: TextIO | None = None, *, enabled: bool | None = None) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._start = time.monotonic()
-        self._last_draw = 0.0
         self._lock = threading.Lock()
-        self._drawn = False
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
-    def render(self, p: TransferProgress, now: float) -> str:
-        elapsed = max(now - self._start, 1e-6)
-        rate = p.bytes_done / elapsed
-        left = (p.bytes_total - p.bytes_done) / rate if rate > 0 else 0.0
-        pct = 100.0 * p.bytes_done / p.bytes_total if p.bytes_total else 100.0
-        width = 24
-        filled = int(width * pct / 100)
-        return (
-            f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {pct:5.1f}%  "
-            f"{human_bytes(p.bytes_done)} / {human_bytes(p.bytes_total)}  {human_bytes(rate)}/s  "
-            f"ETA {human_seconds(left)}  ({p.files_done}/{p.files_total} files)"
+    def _start(self, p: TransferProgress) -> tuple[Progress, TaskID]:
+        console = Console(file=self.stream, force_terminal=True, highlight=False)
+        bar_width = max(_MIN_BAR, console.width - _FIXED_WIDTH)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=bar_width),
+            TextColumn("{task.percentage:>3.0f}%"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            _FilesColumn(),
+            console=console,
+            refresh_per_second=10,
         )
+        task = progress.add_task(
+            self.label, total=p.bytes_total, files_done=p.files_done, files_total=p.files_total
+        )
+        progress.start()
+        return progress, task
 
     def __call__(self, p: TransferProgress) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        finished = p.bytes_done >= p.bytes_total and p.files_done >= p.files_total
         with self._lock:
-            if not finished and now - self._last_draw < 0.1:
-                return
-            self._last_draw = now
-            self.stream.write("\r" + self.render(p, now))
-            self.stream.flush()
-            self._drawn = True
+            if self._progress is None or self._task is None:
+                self._progress, self._task = self._start(p)
+            self._progress.update(
+                self._task,
+                completed=p.bytes_done,
+                total=p.bytes_total,
+                files_done=p.files_done,
+                files_total=p.files_total,
+            )
 
     def close(self) -> None:
-        if self.enabled and self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        with self._lock:
+            if self._progress is not None:
+                self._progress.stop()
+                self._progress = None

@@ -13,8 +13,10 @@ from typing import Any
 from ..errors import ValidationError
 from ..session import check_body
 from ..transfer.base import ObjectStore
+from ..transfer.existing import keep_or_refuse
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
+from ..transfer.selection import FileFilter
 from . import validation
 
 log = logging.getLogger("volcengine_ml_platform")
@@ -116,6 +118,12 @@ class Registration:
         )
 
 
+def check_registration(registration: Registration, body_cls: type[Any]) -> None:
+    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O."""
+    registration.validate()
+    check_body(body_cls, registration.body(PENDING_PATH))
+
+
 def register_flow(
     registration: Registration,
     *,
@@ -124,11 +132,11 @@ def register_flow(
     object_store: Callable[[], ObjectStore],
     send: Callable[[dict[str, Any]], Any],
     progress: ProgressCallback | None,
+    select: FileFilter | None = None,
 ) -> Any:
-    """Check everything, get a fresh upload prefix, upload, then send CreateModel (``send``)."""
-    registration.validate()
-    # The whole CreateModel body (tags, dataset id ...) is checked before anything is uploaded.
-    check_body(body_cls, registration.body(PENDING_PATH))
+    """Check everything, get a fresh upload prefix, upload (the files ``select`` picks), then send
+    CreateModel (``send``)."""
+    check_registration(registration, body_cls)
     target = upload_target()
     return upload_then_register(
         registration.local_path,
@@ -137,6 +145,7 @@ def register_flow(
         target.key_prefix,
         lambda path: send(registration.body(path)),
         progress,
+        select,
     )
 
 
@@ -147,12 +156,13 @@ def upload_then_register(
     key_prefix: str,
     create: Callable[[str], Any],
     progress: ProgressCallback | None,
+    select: FileFilter | None = None,
 ) -> Any:
     """Upload ``local_path`` under the fresh prefix, then register it. If the upload or the
     registration fails (or is interrupted), what was uploaded is removed: a failed register leaves
     nothing behind. The prefix is fresh, so nothing else lives under it."""
     try:
-        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress)
+        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress, select=select)
         return create(path)
     except BaseException:
         try:
@@ -171,7 +181,15 @@ def upload_then_register(
 
 
 def download_version(
-    path: str, store: ObjectStore, local_path: str, progress: ProgressCallback | None
+    path: str,
+    store: ObjectStore,
+    local_path: str,
+    progress: ProgressCallback | None,
+    *,
+    overwrite: bool = False,
 ) -> list[Path]:
-    parse_tos_url(path)  # a clear error for a malformed stored Path
-    return download_prefix(store, path, Path(local_path), progress=progress)
+    """Every file under the version's ``path`` into ``local_path``: matching files already there are
+    kept, differing ones refused unless ``overwrite`` (see :mod:`..transfer.existing`)."""
+    bucket, _ = parse_tos_url(path)  # a clear error for a malformed stored Path
+    existing = keep_or_refuse(overwrite, lambda obj: store.head(bucket, obj.key))
+    return download_prefix(store, path, Path(local_path), progress=progress, existing=existing)

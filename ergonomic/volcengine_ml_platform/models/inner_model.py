@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,19 +26,23 @@ from ml_platform_client.api.inner import (
 from ml_platform_client.api.tokens import admin_get_secure_token
 from ml_platform_client.models import (
     AdminGetSecureTokenRequest,
+    CreateModelResponse,
+    GetModelVersionResponse,
     GetSTSTokenRequest,
     GetTOSUploadPathRequest,
     InnerCreateModelRequest,
     ModelVersionIDRequest,
+    ModelVersionIDResponse,
     UpdateModelVersionRequest,
 )
 
 from ..config import Credentials, resolve_settings
-from ..errors import AuthError, ValidationError
+from ..errors import AuthError, ServerError, ValidationError
 from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
+from ..transfer.selection import file_filter
 from . import validation
 from ._common import (
     RENEW_MARGIN,
@@ -53,6 +57,7 @@ from ._common import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 TOKEN_TTL = 600  # seconds, as the original SDK asks
 
@@ -77,7 +82,7 @@ def _as_id(value: Any, field: str) -> int | None:
 
 
 class Model:
-    """Model类封装了模型仓库相关的一些操作, acting for ``target_account_id`` / ``target_user_id``
+    """The model repository of another account, acting for ``target_account_id`` / ``target_user_id``
     (default: env ``VOLC_ACCOUNT_ID`` / ``VOLC_USER_ID``)."""
 
     def __init__(
@@ -90,6 +95,7 @@ class Model:
         secret_key: str | None = None,
         region: str | None = None,
         data_dir: str | Path | None = None,
+        profile: str | None = None,
         session: Session | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -100,6 +106,7 @@ class Model:
                 secret_key=secret_key,
                 region=region,
                 data_dir=data_dir,
+                profile=profile,
             )
         )
         self._inner: Client = self._session.inner_client()
@@ -147,6 +154,12 @@ class Model:
             resp = self._session.call(admin_get_secure_token, AdminGetSecureTokenRequest, body)
             self._token = (resp.result.token, self._clock() + TOKEN_TTL)
             return self._token[0]
+
+    def _typed_call(self, operation: Any, body_cls: type[Any], body: dict[str, Any], response: type[R]) -> R:
+        parsed = self._inner_call(operation, body_cls, body)
+        if not isinstance(parsed, response):  # the generated operation parsed another shape
+            raise ServerError(f"{body_cls.__name__}: unexpected answer {type(parsed).__name__}")
+        return parsed
 
     def _inner_call(self, operation: Any, body_cls: type[Any], body: dict[str, Any]) -> Any:
         def send(token: str) -> Any:
@@ -208,10 +221,17 @@ class Model:
         source_id: str | None = None,
         model_tags: list[Any] | None = None,
         *,
+        allow_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
-    ) -> Any:
-        """注册模型到模型仓库 in the target account; ``base_model_version_id`` / ``source_id`` name the
-        version and perf task a converted model came from."""
+    ) -> CreateModelResponse:
+        """Upload ``local_path`` and register it in the target account (a new model, or a version of
+        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
+        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
+        as for the public ``Model.register``."""
+        select = None
+        if Path(local_path).is_dir():
+            select = file_filter(Path(local_path), allow_patterns, ignore_patterns)
         registration = Registration(
             local_path,
             model_id,
@@ -228,28 +248,40 @@ class Model:
             base_model_version_id,
             source_id,
         )
-        return register_flow(
+        resp = register_flow(
             registration,
             body_cls=InnerCreateModelRequest,
             upload_target=self._upload_target,
             object_store=self._object_store,
             send=lambda body: self._inner_call(inner_create_model, InnerCreateModelRequest, body),
             progress=progress,
+            select=select,
         )
+        if not isinstance(resp, CreateModelResponse):
+            raise ServerError(f"InnerCreateModel: unexpected answer {type(resp).__name__}")
+        return resp
 
     def download(
-        self, model_id: str, model_version: str, local_path: str, *, progress: ProgressCallback | None = None
+        self,
+        model_id: str,
+        model_version: str,
+        local_path: str,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> list[Path]:
-        """下载模型到本地 from the target account."""
-        version = self.get_model_version(model_id, model_version)
-        return download_version(version.result.path, self._object_store(), local_path, progress)
+        """Download every file of a version of the target account into ``local_path``; files already
+        there are kept when they match and refused when they differ, unless ``overwrite``."""
+        path = self.get_model_version(model_id, model_version).result.path
+        return download_version(path, self._object_store(), local_path, progress, overwrite=overwrite)
 
-    def get_model_version(self, model_id: str, model_version: str) -> Any:
-        """获取模型版本 in the target account."""
-        return self._inner_call(
+    def get_model_version(self, model_id: str, model_version: str) -> GetModelVersionResponse:
+        """GetModelVersion in the target account."""
+        return self._typed_call(
             inner_get_model_version,
             ModelVersionIDRequest,
             {"ModelVersionID": version_id(model_id, model_version)},
+            GetModelVersionResponse,
         )
 
     def update_model_version(
@@ -259,8 +291,8 @@ class Model:
         description: str | None = None,
         tensor_config: dict[str, Any] | None = None,
         model_metrics: list[Any] | None = None,
-    ) -> Any:
-        """更新模型版本 in the target account."""
+    ) -> ModelVersionIDResponse:
+        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
         if tensor_config is not None:
             validation.validate_model_tensor_config(tensor_config)
         if model_metrics is not None:
@@ -273,10 +305,12 @@ class Model:
                 "MetricsList": model_metrics,
             }
         )
-        return self._inner_call(inner_update_model_version, UpdateModelVersionRequest, body)
+        return self._typed_call(
+            inner_update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse
+        )
 
     def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> str:
-        """上传数据到TOS of the target account; returns the ``tos://`` path."""
+        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
         validation.validate_local_path(local_path)
         target = self._upload_target()
         return upload_path(

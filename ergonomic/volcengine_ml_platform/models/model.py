@@ -1,4 +1,5 @@
-"""``volcengine_ml_platform.models.model.Model``: the model repository, as documented.
+"""``volcengine_ml_platform.models.model.Model``: the model repository, as documented; and
+``AsyncModel``, the same methods for asyncio code.
 
 Every method returns the service's JSON response as a generated model: index it like the documented
 dict (``resp["Result"]["ModelID"]``) or use typed attributes (``resp.result.model_id``). Failures
@@ -9,84 +10,60 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
-from ml_platform_client.api.perf import (
-    cancel_perf_job,
-    cancel_perf_task,
-    create_perf_job,
-    list_perf_jobs,
-    list_perf_tasks,
-    update_perf_task,
-)
-from ml_platform_client.api.resources import list_resource
-from ml_platform_client.api.services import create_service, list_services
-from ml_platform_client.api.storage import get_account_sts_token, get_tos_upload_path
-from ml_platform_client.api.versions import (
-    delete_model_version,
-    get_model_version,
-    list_model_versions,
-    update_model_version,
-)
 from ml_platform_client.models import (
     CreateModelRequest,
-    CreatePerfJobRequest,
-    CreateServiceRequest,
-    GetSTSTokenRequest,
-    GetTOSUploadPathRequest,
-    JobIDRequest,
-    ListModelsRequest,
-    ListModelVersionsRequest,
-    ListPerfJobsRequest,
-    ListPerfTasksRequest,
-    ListResourceRequest,
-    ListServicesRequest,
-    ModelIDRequest,
-    ModelVersionIDRequest,
-    TaskIDRequest,
-    UpdateModelRequest,
-    UpdateModelVersionRequest,
-    UpdatePerfTaskRequest,
+    CreateModelResponse,
+    CreatePerfJobResponse,
+    GetModelResponse,
+    GetModelVersionResponse,
+    JobIDResponse,
+    ListModelsResponse,
+    ListModelVersionsResponse,
+    ListPerfJobsResponse,
+    ListPerfTasksResponse,
+    ListResourceResponse,
+    ListServicesResponse,
+    ModelIDResponse,
+    ModelSummary,
+    ModelVersion,
+    ModelVersionIDResponse,
+    PerfJob,
+    PerfTask,
+    Service,
+    TaskIDResponse,
+    TOSUploadPathResult,
 )
 
 from ..config import Credentials, resolve_settings
-from ..errors import ValidationError
+from ..errors import ServerError, ValidationError
 from ..session import Session
 from ..storage import object_store_for, platform_issues_credentials
 from ..transfer.base import ObjectStore
-from . import validation
+from ..transfer.selection import file_filter
+from . import _names
+from . import _requests as rq
 from ._common import (
     RENEW_MARGIN,
     STS_DURATION,
-    UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
+    check_registration,
     download_version,
-    drop_none,
     register_flow,
-    version_id,
-    version_number,
 )
+from ._listing import MAX_PAGE_SIZE, iterate
 from .inference_service import InferenceService
 
-
-def _page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
-    """The paging fields, checked first so that errors name the Python arguments."""
-    for schema_name, value, argument in (
-        ("Offset", offset, "offset"),
-        ("Limit", page_size, "page_size"),
-        (sort_schema, sort_by, "sort_by"),
-        ("SortOrder", sort_order, "sort_order"),
-    ):
-        validation.validate_argument(schema_name, value, argument)
-    return {"Offset": offset, "Limit": page_size, "SortBy": sort_by, "SortOrder": sort_order}
+R = TypeVar("R")
 
 
 class Model:
-    """Model类封装了模型仓库相关的一些操作: register, download, update, delete models and versions, run
-    perf jobs and deploy versions.
+    """The model repository of one account: register, download, update and delete models and versions,
+    run perf jobs and deploy versions.
 
     With no arguments the platform comes from configuration (arguments > env > ``~/.volc/config``): no
     endpoint means the embedded local platform in ``~/.volc/ml_platform``.
@@ -100,6 +77,7 @@ class Model:
         secret_key: str | None = None,
         region: str | None = None,
         data_dir: str | Path | None = None,
+        profile: str | None = None,
         session: Session | None = None,
     ) -> None:
         self._session = session or Session(
@@ -109,6 +87,7 @@ class Model:
                 secret_key=secret_key,
                 region=region,
                 data_dir=data_dir,
+                profile=profile,
             )
         )
         self._store_endpoint: str | None = None
@@ -121,14 +100,13 @@ class Model:
     def session(self) -> Session:
         return self._session
 
-    def _call(self, operation: Any, body_cls: type[Any], body: dict[str, Any]) -> Any:
-        return self._session.call(operation, body_cls, body)
+    def _send(self, request: rq.Request[R]) -> R:
+        return request.typed(self._session.call(request.operation, request.body_cls, request.body))
 
     # ---- object storage ------------------------------------------------------------------------
 
-    def _upload_path(self) -> Any:
-        body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
-        result = self._call(get_tos_upload_path, GetTOSUploadPathRequest, body).result
+    def _upload_path(self) -> TOSUploadPathResult:
+        result = self._send(rq.upload_path()).result
         self._store_endpoint = result.endpoint if isinstance(result.endpoint, str) else None
         self._endpoint_known = True
         return result
@@ -152,7 +130,7 @@ class Model:
         if not platform_issues_credentials(self._store_endpoint):
             return self._session.credentials, None
         asked = time.time()
-        result = self._call(get_account_sts_token, GetSTSTokenRequest, {"Duration": STS_DURATION}).result
+        result = self._send(rq.sts_token(STS_DURATION)).result
         token = result.session_token or None
         return Credentials(result.access_key_id, result.secret_access_key, token), asked + STS_DURATION
 
@@ -173,13 +151,30 @@ class Model:
         source_type: str | None = "TOS",
         model_tags: list[Any] | None = None,
         *,
+        if_exists: str = "create",
+        allow_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
-    ) -> Any:
-        """注册模型到模型仓库: upload ``local_path`` and register it as a new model, or as the next
-        version of ``model_id``. Returns the CreateModel response (ModelID, VersionInfo)."""
-        registration = Registration(
-            local_path,
-            model_id,
+    ) -> CreateModelResponse:
+        """Upload ``local_path`` and register it as a new model, or as the next version of ``model_id``.
+
+        ``if_exists`` decides what a new ``model_name`` does when a model of that name exists already:
+        ``"create"`` another model of the same name (the documented behaviour), add a
+        ``"new_version"`` to it, or raise ``ConflictError`` (``"error"``). Several models of that name
+        make ``"new_version"`` raise ConflictError too.
+
+        ``allow_patterns`` / ``ignore_patterns`` (gitignore-style globs) pick the files of a folder;
+        ``.git/``, ``__pycache__/``, ``.DS_Store`` and the patterns of a ``.mlpignore`` file are
+        always left out (see :mod:`volcengine_ml_platform.transfer.selection`). A ``model_id`` that
+        does not exist raises NotFoundError before any byte is uploaded.
+
+        Returns the CreateModel response (ModelID and the new VersionInfo).
+        """
+        policy = _names.check_if_exists(if_exists)
+        select = None
+        if Path(local_path).is_dir():
+            select = file_filter(Path(local_path), allow_patterns, ignore_patterns)
+        arguments = (
             model_name,
             model_format,
             model_type,
@@ -191,39 +186,84 @@ class Model:
             source_type,
             model_tags,
         )
-        return register_flow(
+        # Every argument is checked before anything is sent (the lookups below are requests).
+        check_registration(Registration(local_path, model_id, *arguments), CreateModelRequest)
+        if model_id is not None:
+            self.get_model(model_id)  # NotFoundError now, not after the upload
+        elif model_name and policy != "create":
+            model_id = _names.target_model(policy, model_name, self.find_models(model_name))
+        registration = Registration(
+            local_path,
+            model_id,
+            *arguments,
+        )
+        resp = register_flow(
             registration,
             body_cls=CreateModelRequest,
             upload_target=self._upload_path,
             object_store=self._object_store,
-            send=lambda body: self._call(create_model, CreateModelRequest, body),
+            send=lambda body: self._send(rq.create(body)),
             progress=progress,
+            select=select,
         )
+        if not isinstance(resp, CreateModelResponse):
+            raise ServerError(f"CreateModel: unexpected answer {type(resp).__name__}")
+        return resp
 
     def download(
-        self, model_id: str, model_version: str, local_path: str, *, progress: ProgressCallback | None = None
+        self,
+        model_id: str,
+        model_version: str,
+        local_path: str,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> list[Path]:
-        """下载模型到本地: every file of the version into ``local_path``; returns the files written."""
+        """Download every file of the version into the folder ``local_path``; returns its files there.
+
+        A file already in ``local_path`` with the same content is kept (not transferred again); one that
+        differs raises ValidationError before anything is written, unless ``overwrite`` is true.
+        ``model_version`` may be ``"latest"``.
+        """
         version = self.get_model_version(model_id, model_version)
-        return download_version(version.result.path, self._object_store(), local_path, progress)
+        path = version.result.path
+        return download_version(path, self._object_store(), local_path, progress, overwrite=overwrite)
 
-    def get_model_version(self, model_id: str, model_version: str) -> Any:
-        """GetModelVersion (the public twin of ``inner_model.Model.get_model_version``)."""
-        return self._call(
-            get_model_version, ModelVersionIDRequest, {"ModelVersionID": version_id(model_id, model_version)}
-        )
+    def get_model_version(self, model_id: str, model_version: str | int) -> GetModelVersionResponse:
+        """GetModelVersion: one version (``model_version`` may be ``"latest"``)."""
+        return self._send(rq.get_version(model_id, self.resolve_version(model_id, model_version)))
 
-    def unregister(self, model_id: str, model_version: str) -> Any:
-        """删除模型版本 (its number is never given again)."""
-        return self._call(
-            delete_model_version,
-            ModelVersionIDRequest,
-            {"ModelVersionID": version_id(model_id, model_version)},
-        )
+    def unregister(self, model_id: str, model_version: str | int) -> ModelVersionIDResponse:
+        """Delete one version (its number is never given again)."""
+        return self._send(rq.delete_version(model_id, model_version))
 
-    def unregister_all_versions(self, model_id: str) -> Any:
-        """删除模型及其所有模型版本."""
-        return self._call(delete_model, ModelIDRequest, {"ModelID": model_id})
+    def unregister_all_versions(self, model_id: str) -> ModelIDResponse:
+        """Delete a model and all its versions."""
+        return self._send(rq.delete(model_id))
+
+    # ---- addressing by name ----------------------------------------------------------------------
+
+    def find_models(self, model_name: str) -> list[ModelSummary]:
+        """Every model named exactly ``model_name`` (names need not be unique), newest first."""
+        return _names.exact(model_name, self.iter_models(model_name_contains=model_name))
+
+    def get_model_by_name(self, model_name: str) -> ModelSummary:
+        """The one model named ``model_name``: NotFoundError if none is, ConflictError (naming their
+        IDs) if several are."""
+        return _names.the_one(model_name, self.find_models(model_name))
+
+    def resolve_model_id(self, model: str) -> str:
+        """``model`` if it is a model ID, else the ID of the one model of that name."""
+        return model if _names.looks_like_model_id(model) else self.get_model_by_name(model).model_id
+
+    def resolve_version(self, model_id: str, model_version: str | int) -> str:
+        """``model_version`` as a number; ``"latest"`` is the model's highest version."""
+        if str(model_version).lower() != _names.LATEST:
+            return str(model_version)
+        latest = self.get_model(model_id).result.latest_version
+        if not isinstance(latest, str):
+            raise ValidationError(f"model {model_id} has no version yet", field="model_version")
+        return latest
 
     def list_models(
         self,
@@ -233,16 +273,26 @@ class Model:
         page_size: int = 10,
         sort_by: str = "CreateTime",
         sort_order: str = "Descend",
-    ) -> Any:
-        """获取模型列表: Total and one page of models."""
-        body = drop_none(
-            {
-                "ModelNameContains": model_name_contains,
-                "IdContains": id_contains,
-                **_page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
-            }
+    ) -> ListModelsResponse:
+        """ListModels: Total and one page of models (``iter_models`` pages through all of them)."""
+        return self._send(rq.models(model_name_contains, id_contains, offset, page_size, sort_by, sort_order))
+
+    def iter_models(
+        self,
+        model_name_contains: str | None = None,
+        id_contains: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ModelSummary]:
+        """Every model matching the filters, fetched page by page as the iteration goes."""
+        return iterate(
+            lambda offset: (
+                self.list_models(
+                    model_name_contains, id_contains, offset, page_size, sort_by, sort_order
+                ).result
+            )
         )
-        return self._call(list_models, ListModelsRequest, body)
 
     def get_model_versions(
         self,
@@ -252,22 +302,30 @@ class Model:
         page_size: int = 10,
         sort_by: str = "CreateTime",
         sort_order: str = "Descend",
-    ) -> Any:
-        """获取模型版本: Total and one page of the model's versions (or the one ``model_version``)."""
-        body = drop_none(
-            {
-                "ModelID": model_id,
-                "ModelVersion": version_number(model_version),
-                **_page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
-            }
-        )
-        return self._call(list_model_versions, ListModelVersionsRequest, body)
+    ) -> ListModelVersionsResponse:
+        """ListModelVersions: Total and one page of the model's versions (or the one ``model_version``,
+        which may be ``"latest"``)."""
+        if model_version is not None:
+            model_version = self.resolve_version(model_id, model_version)
+        return self._send(rq.versions(model_id, model_version, offset, page_size, sort_by, sort_order))
 
-    def update_model(self, model_id: str, model_name: str | None = None) -> Any:
-        """更新模型 (rename it)."""
-        return self._call(
-            update_model, UpdateModelRequest, drop_none({"ModelID": model_id, "ModelName": model_name})
+    def iter_model_versions(
+        self,
+        model_id: str,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[ModelVersion]:
+        """Every version of the model, fetched page by page as the iteration goes."""
+        return iterate(
+            lambda offset: (
+                self.get_model_versions(model_id, None, offset, page_size, sort_by, sort_order).result
+            )
         )
+
+    def update_model(self, model_id: str, model_name: str | None = None) -> ModelIDResponse:
+        """UpdateModel: rename the model."""
+        return self._send(rq.rename(model_id, model_name))
 
     def update_model_version(
         self,
@@ -276,21 +334,11 @@ class Model:
         description: str | None = None,
         tensor_config: dict[str, Any] | None = None,
         model_metrics: list[Any] | None = None,
-    ) -> Any:
-        """更新模型版本: description, tensor config and/or metrics."""
-        if tensor_config is not None:
-            validation.validate_model_tensor_config(tensor_config)
-        if model_metrics is not None:
-            validation.validate_metrics(model_metrics)
-        body = drop_none(
-            {
-                "ModelVersionID": version_id(model_id, model_version),
-                "Description": description,
-                "TensorConfig": tensor_config,
-                "MetricsList": model_metrics,
-            }
+    ) -> ModelVersionIDResponse:
+        """UpdateModelVersion: change the description, tensor config and/or metrics of a version."""
+        return self._send(
+            rq.update_version(model_id, model_version, description, tensor_config, model_metrics)
         )
-        return self._call(update_model_version, UpdateModelVersionRequest, body)
 
     # ---- perf jobs and tasks -------------------------------------------------------------------
 
@@ -301,17 +349,14 @@ class Model:
         tensor_config: dict[str, Any],
         job_type: str,
         job_params: list[Any],
-    ) -> Any:
-        """创建模型评测/转换Job: one task per flavor (and per conversion precision for CONVERT_PERF)."""
-        validation.validate_perf_job_tensor_config(tensor_config)
-        validation.validate_argument("JobType", job_type, "job_type")
-        body = {
-            "ModelVersionID": version_id(model_id, model_version),
-            "TensorConfig": tensor_config,
-            "JobType": job_type,
-            "JobParamsList": job_params,
-        }
-        return self._call(create_perf_job, CreatePerfJobRequest, body)
+    ) -> CreatePerfJobResponse:
+        """CreatePerfJob: one task per flavor (and per conversion precision for CONVERT_PERF).
+
+        Every flavor is checked against ListResource first, the same check as :meth:`deploy`, so an
+        unknown one raises ValidationError listing the available ones."""
+        request = rq.perf_job(model_id, model_version, tensor_config, job_type, job_params)
+        self._check_flavors(job_params)
+        return self._send(request)
 
     def list_perf_jobs(
         self,
@@ -322,27 +367,34 @@ class Model:
         page_size: int = 10,
         sort_by: str = "CreateTime",
         sort_order: str = "Descend",
-    ) -> Any:
-        """获取评测/转换任务Job列表 (of one version when ``model_id`` and ``model_version`` are given)."""
-        if (model_id is None) != (model_version is None):
-            raise ValidationError("model_id and model_version go together", field="model_version")
-        mvid = (
-            version_id(model_id, model_version)
-            if model_id is not None and model_version is not None
-            else None
+    ) -> ListPerfJobsResponse:
+        """ListPerfJobs: one page of perf jobs (of one version when ``model_id`` and ``model_version``
+        are given)."""
+        return self._send(
+            rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
         )
-        body = drop_none(
-            {
-                "ModelVersionID": mvid,
-                "JobID": job_id,
-                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
-            }
-        )
-        return self._call(list_perf_jobs, ListPerfJobsRequest, body)
 
-    def cancel_perf_job(self, job_id: str) -> Any:
-        """取消评测/转换Job, and every unfinished task of it."""
-        return self._call(cancel_perf_job, JobIDRequest, {"JobID": job_id})
+    def iter_perf_jobs(
+        self,
+        model_id: str | None = None,
+        model_version: str | None = None,
+        job_id: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[PerfJob]:
+        """Every perf job matching the filters, fetched page by page as the iteration goes."""
+        return iterate(
+            lambda offset: (
+                self.list_perf_jobs(
+                    model_id, model_version, job_id, offset, page_size, sort_by, sort_order
+                ).result
+            )
+        )
+
+    def cancel_perf_job(self, job_id: str) -> JobIDResponse:
+        """CancelPerfJob: cancel the job and every unfinished task of it."""
+        return self._send(rq.cancel_job(job_id))
 
     def list_perf_tasks(
         self,
@@ -352,43 +404,54 @@ class Model:
         page_size: int = 10,
         sort_by: str = "CreateTime",
         sort_order: str = "Descend",
-    ) -> Any:
-        """获取评测/转换任务Task列表."""
-        body = drop_none(
-            {
-                "TaskID": task_id,
-                "JobID": job_id,
-                **_page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
-            }
-        )
-        return self._call(list_perf_tasks, ListPerfTasksRequest, body)
+    ) -> ListPerfTasksResponse:
+        """ListPerfTasks: one page of perf tasks (of one job, or the one ``task_id``)."""
+        return self._send(rq.perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order))
 
-    def update_perf_task(self, task_id: str, task_status: str | None = None) -> Any:
-        """更新评测/转换Task: move it to ``task_status`` (only along valid transitions)."""
-        validation.validate_argument("TaskStatus", task_status, "task_status")
-        return self._call(
-            update_perf_task, UpdatePerfTaskRequest, drop_none({"TaskID": task_id, "Status": task_status})
+    def iter_perf_tasks(
+        self,
+        task_id: str | None = None,
+        job_id: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[PerfTask]:
+        """Every perf task matching the filters, fetched page by page as the iteration goes."""
+        return iterate(
+            lambda offset: (
+                self.list_perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order).result
+            )
         )
 
-    def calcel_perf_task(self, task_id: str) -> Any:
-        """取消评测/转换Task (the documented spelling; :meth:`cancel_perf_task` is the same)."""
-        return self._call(cancel_perf_task, TaskIDRequest, {"TaskID": task_id})
+    def update_perf_task(self, task_id: str, task_status: str | None = None) -> TaskIDResponse:
+        """UpdatePerfTask: move a task to ``task_status`` (only along valid transitions)."""
+        return self._send(rq.update_task(task_id, task_status))
+
+    def calcel_perf_task(self, task_id: str) -> TaskIDResponse:
+        """CancelPerfTask (the documented spelling; :meth:`cancel_perf_task` is the same)."""
+        return self._send(rq.cancel_task(task_id))
 
     cancel_perf_task = calcel_perf_task
 
     # ---- deployment ------------------------------------------------------------------------------
 
+    def _flavors(self) -> dict[str, str]:
+        """Flavor name -> ID, as ListResource offers them."""
+        return rq.flavors_by_name(self.list_resources(page_size=100))
+
     def _flavor_id(self, flavor: str) -> str:
-        found = self._call(list_resource, ListResourceRequest, {"Name": flavor, "Limit": 100})
-        for group in found["Result"]["List"].values():
-            for item in group:
-                if item.get("Name") == flavor:
-                    return str(item["Id"])
-        every = self._call(list_resource, ListResourceRequest, {"Limit": 100})
-        names = sorted({item["Name"] for group in every["Result"]["List"].values() for item in group})
-        raise ValidationError(
-            f"flavor: {flavor!r} is not offered here; available: {', '.join(names)}", field="flavor"
-        )
+        offered = self._flavors()
+        if flavor not in offered:
+            raise rq.unknown_flavor(flavor, "flavor", list(offered))
+        return offered[flavor]
+
+    def _check_flavors(self, job_params: list[Any]) -> None:
+        """The flavors of a perf job, checked like :meth:`deploy` checks its flavor."""
+        wanted = rq.flavor_ids(job_params)
+        offered = list(self._flavors().values()) if wanted else []
+        for where, flavor in wanted:
+            if flavor not in offered:
+                raise rq.unknown_flavor(flavor, where, offered)
 
     def deploy(
         self,
@@ -401,36 +464,28 @@ class Model:
         replica: int | None = 1,
         description: str | None = None,
     ) -> InferenceService:
-        """将模型部署为在线推理服务: returns an :class:`InferenceService`."""
-        if envs is not None and not isinstance(envs, dict):
-            raise ValidationError("envs: expected a dict of environment variables", field="envs")
-        deployment = drop_none(
-            {
-                "Replicas": 1 if replica is None else replica,
-                "FlavorID": self._flavor_id(flavor),
-                "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
-                "ImageID": image_id,
-                "Envs": [{"Name": k, "Value": str(v)} for k, v in (envs or {}).items()],
-                "Description": description,
-            }
-        )
-        resp = self._call(
-            create_service,
-            CreateServiceRequest,
-            {"ServiceName": service_name, "ServiceDeployment": deployment},
+        """CreateService: deploy a version as an online inference service; returns an
+        :class:`InferenceService`."""
+        rq.check_envs(envs)
+        flavor_id = self._flavor_id(flavor)
+        resp = self._send(
+            rq.create_service_request(
+                model_id, model_version, service_name, flavor_id, image_id, envs, replica, description
+            )
         )
         return InferenceService(self._session, resp.result.service_id, service_name)
 
     # ---- beyond the documented methods (used by the `mlp` command) ------------------------------
 
-    def get_model(self, model_id: str) -> Any:
+    def get_model(self, model_id: str) -> GetModelResponse:
         """GetModel: one model with its version count and latest version."""
-        return self._call(get_model, ModelIDRequest, {"ModelID": model_id})
+        return self._send(rq.get(model_id))
 
-    def list_resources(self, name_contains: str | None = None, offset: int = 0, page_size: int = 100) -> Any:
+    def list_resources(
+        self, name_contains: str | None = None, offset: int = 0, page_size: int = 100
+    ) -> ListResourceResponse:
         """ListResource: the compute flavors, by group."""
-        body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
-        return self._call(list_resource, ListResourceRequest, body)
+        return self._send(rq.resources(name_contains, offset, page_size))
 
     def list_services(
         self,
@@ -438,18 +493,28 @@ class Model:
         offset: int = 0,
         page_size: int = 10,
         sort_order: str = "Descend",
-    ) -> Any:
+    ) -> ListServicesResponse:
         """ListServices: Total and one page of services."""
-        body = drop_none(
-            {
-                "ServiceNameContains": service_name_contains,
-                **_page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
-            }
+        return self._send(rq.services(service_name_contains, offset, page_size, sort_order))
+
+    def iter_services(
+        self,
+        service_name_contains: str | None = None,
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[Service]:
+        """Every service matching the filter, fetched page by page as the iteration goes."""
+        return iterate(
+            lambda offset: self.list_services(service_name_contains, offset, page_size, sort_order).result
         )
-        return self._call(list_services, ListServicesRequest, body)
 
     def get_service(self, service_id: str) -> InferenceService:
         """The :class:`InferenceService` ``service_id`` (read once, so a missing one raises NotFoundError)."""
         service = InferenceService(self._session, service_id)
         service.refresh()
         return service
+
+
+from .async_model import AsyncModel  # noqa: E402 - the asyncio twin, importable from here as documented
+
+__all__ = ["AsyncModel", "Model"]

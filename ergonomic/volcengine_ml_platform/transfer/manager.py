@@ -24,8 +24,10 @@ from ..errors import TransferError, ValidationError
 from ._parallel import Cancelled, Task, run_parallel
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
 from .base import tos_url as url_of
+from .existing import Existing
 from .progress import ProgressCallback, ProgressTracker
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
+from .selection import FileFilter
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +61,11 @@ def upload_path(
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    select: FileFilter | None = None,
 ) -> str:
     """Upload a file or a folder under ``key_prefix`` and return its ``tos://`` URL (section 6).
+
+    ``select`` picks the files of a folder by relative path (see :mod:`.selection`).
 
     ``key_prefix`` is empty or ends with ``/`` (the platform's ``KeyPrefix`` does). Every key is checked
     before the first byte moves; raises ``TransferError`` naming the file that failed.
@@ -77,7 +82,11 @@ def upload_path(
         if not name:
             raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
         root_key = f"{key_prefix}{name}/"
-        files = [(path, rel, root_key + rel) for path, rel in _files_below(local_path)]
+        files = [
+            (path, rel, root_key + rel)
+            for path, rel in _files_below(local_path)
+            if select is None or select(rel)
+        ]
         url = url_of(bucket, root_key)
         if not files:
             logger.warning("%s holds no files: nothing uploaded to %s", local_path, url)
@@ -125,8 +134,12 @@ def download_prefix(
     concurrency: int = 8,
     progress: ProgressCallback | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    existing: Existing | None = None,
 ) -> list[Path]:
     """Copy every object under ``tos_url`` into the folder ``local_path``, keeping relative paths.
+
+    ``existing`` decides, before anything is written, which destination files are kept as they are
+    (see :mod:`.existing`); by default every file is downloaded and replaced.
 
     A URL not ending with ``/`` names a folder too; if nothing is under it but an object has exactly
     that key, that one object is downloaded into ``local_path``. Returns the files written, in key
@@ -149,6 +162,9 @@ def download_prefix(
     plan = _plan(bucket, folder, objects, root)
     if not plan:
         logger.warning("no objects under %s", url)
+    kept = existing([(obj, dest) for obj, _, dest in plan]) if existing else set()
+    everything = [dest for _, _, dest in plan]
+    plan = [p for p in plan if p[2] not in kept]
 
     created = _make_folders(root, {dest.parent for _, _, dest in plan})
     tracker = ProgressTracker(progress, bytes_total=sum(o.size for o, _, _ in plan), files_total=len(plan))
@@ -185,7 +201,8 @@ def download_prefix(
         return run
 
     try:
-        return run_parallel([download(*p) for p in plan], concurrency=concurrency, name="mlp-download")
+        run_parallel([download(*p) for p in plan], concurrency=concurrency, name="mlp-download")
+        return everything
     except BaseException:
         for made in reversed(created):  # deepest first; keeps folders holding verified files
             with contextlib.suppress(OSError):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="GetServiceResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class GetServiceResponse(WireMapping):
     """
     Attributes:

@@ -12,7 +12,7 @@ from ..types import UNSET, Unset, WireMapping
 T = TypeVar("T", bound="GetTOSUploadPathRequest")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class GetTOSUploadPathRequest(WireMapping):
     """
     Attributes:

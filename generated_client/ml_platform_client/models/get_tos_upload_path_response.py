@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="GetTOSUploadPathResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class GetTOSUploadPathResponse(WireMapping):
     """
     Attributes:

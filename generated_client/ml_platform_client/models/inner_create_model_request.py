@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="InnerCreateModelRequest")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class InnerCreateModelRequest(WireMapping):
     """A new model (no ModelID) also requires ModelName, VersionInfo.ModelFormat and
     VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required unless",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="InnerVersionInfo")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class InnerVersionInfo(WireMapping):
     """VersionInfo of the inner API, which may also name where a converted model came from. ModelFormat
     and ModelType as in VersionInfo.

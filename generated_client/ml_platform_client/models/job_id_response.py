@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="JobIDResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class JobIDResponse(WireMapping):
     """
     Attributes:

@@ -11,7 +11,7 @@ from ..types import WireMapping
 T = TypeVar("T", bound="JobIDResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class JobIDResult(WireMapping):
     """
     Attributes:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListModelVersionsResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListModelVersionsResponse(WireMapping):
     """
     Attributes:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListModelVersionsResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListModelVersionsResult(WireMapping):
     """
     Attributes:

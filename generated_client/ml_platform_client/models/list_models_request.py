@@ -13,7 +13,7 @@ from ..types import UNSET, Unset, WireMapping
 T = TypeVar("T", bound="ListModelsRequest")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListModelsRequest(WireMapping):
     """
     Attributes:

@@ -13,7 +13,7 @@ from ..types import UNSET, Unset, WireMapping
 T = TypeVar("T", bound="ListPerfJobsRequest")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListPerfJobsRequest(WireMapping):
     """
     Attributes:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListPerfJobsResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListPerfJobsResponse(WireMapping):
     """
     Attributes:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListPerfTasksResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListPerfTasksResponse(WireMapping):
     """
     Attributes:

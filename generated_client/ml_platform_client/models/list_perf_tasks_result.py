@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListPerfTasksResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListPerfTasksResult(WireMapping):
     """
     Attributes:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListResourceResponse")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListResourceResponse(WireMapping):
     """
     Attributes:

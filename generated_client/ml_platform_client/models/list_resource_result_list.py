@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ListResourceResultList")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ListResourceResultList(WireMapping):
     """Group name -> flavors"""
 

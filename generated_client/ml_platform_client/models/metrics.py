@@ -12,7 +12,7 @@ from ..types import WireMapping
 T = TypeVar("T", bound="Metrics")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class Metrics(WireMapping):
     """
     Attributes:

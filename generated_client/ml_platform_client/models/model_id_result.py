@@ -11,7 +11,7 @@ from ..types import WireMapping
 T = TypeVar("T", bound="ModelIDResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ModelIDResult(WireMapping):
     """
     Attributes:

@@ -12,7 +12,7 @@ from ..types import UNSET, Unset, WireMapping
 T = TypeVar("T", bound="ModelSummary")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ModelSummary(WireMapping):
     """A model. `LatestVersion` is the highest existing version number as a string; it is absent
     while the model has no versions (all deleted).

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="ModelTensorConfig")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ModelTensorConfig(WireMapping):
     """A model version's tensor config
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="PerfJob")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class PerfJob(WireMapping):
     """
     Attributes:

@@ -11,7 +11,7 @@ from ..types import WireMapping
 T = TypeVar("T", bound="PerfTaskResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class PerfTaskResult(WireMapping):
     """Local platform: what the worker measured, once the task has run"""
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="PerfTensorConfig")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class PerfTensorConfig(WireMapping):
     """A perf job's tensor config (shapes as ranges; no STRING or BOOL tensors)
 

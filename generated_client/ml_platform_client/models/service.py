@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="Service")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class Service(WireMapping):
     """
     Attributes:

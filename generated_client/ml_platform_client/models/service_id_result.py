@@ -11,7 +11,7 @@ from ..types import WireMapping
 T = TypeVar("T", bound="ServiceIDResult")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class ServiceIDResult(WireMapping):
     """
     Attributes:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="StoredTensor")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class StoredTensor(WireMapping):
     """A tensor as stored and echoed back (shape as a list or a MinShape/MaxShape range)
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="StoredTensorConfig")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class StoredTensorConfig(WireMapping):
     """A tensor config as stored and echoed back in results
 

@@ -11,7 +11,7 @@ from ..types import UNSET, Unset, WireMapping
 T = TypeVar("T", bound="UpdateModelRequest")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class UpdateModelRequest(WireMapping):
     """
     Attributes:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="VersionInfo")
 
 
-@_attrs_define
+@_attrs_define(repr=False)
 class VersionInfo(WireMapping):
     """The version to register. ModelFormat and ModelType are required for a new model; a new version of
     an existing model (ModelID given) inherits them from the model's latest version when omitted.

@@ -1,0 +1,88 @@
+"""AsyncModel vs Model, side by side in one run, against ``mlp serve`` on loopback.
+
+    python bench/async_client.py            # 200 GetModel calls per side, 4 rounds, alternating
+    python bench/async_client.py --calls 80
+
+1. Per-call time of ``await AsyncModel.get_model()`` vs ``Model.get_model()``, one at a time: what the
+   asyncio path costs (or saves) per call.
+2. Wall time of N calls issued at once with ``asyncio.gather`` on one event loop vs the same N calls
+   made one after another with the synchronous ``Model``: what an asyncio app gains without threads.
+   The server is one uvicorn worker, so the gain is bounded by how much of a call is waiting.
+
+Talks to 127.0.0.1 only and stops by itself. Figures are noisy on a shared machine: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from client import start_server  # bench/client.py: mlp serve on a free port
+
+from volcengine_ml_platform.models.model import AsyncModel, Model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per side and round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-async-") as tmp:
+        data_dir = Path(tmp) / "platform"
+        proc, url = start_server(data_dir)
+        try:
+            keys = json.loads((data_dir / "credentials.json").read_text())
+            where = {"endpoint": url, "access_key": keys["ak"], "secret_key": keys["sk"]}
+            model = Model(**where)
+            folder = Path(tmp) / "m"
+            folder.mkdir()
+            (folder / "w.bin").write_bytes(b"0" * 1024)
+            model_id = model.register(
+                str(folder), model_name="bench", model_format="ONNX", model_type="ONNX:1.0"
+            ).result.model_id
+            asyncio.run(measure(model, AsyncModel(**where), model_id, args.calls))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def measure(model: Model, amodel: AsyncModel, model_id: str, calls: int) -> None:
+    sync_ms: list[float] = []
+    async_ms: list[float] = []
+    sequential: list[float] = []
+    gathered: list[float] = []
+    for _ in range(10):  # warm both connections
+        model.get_model(model_id)
+        await amodel.get_model(model_id)
+    for _ in range(4):  # alternate, so drift hits both sides alike
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            t = time.perf_counter()
+            model.get_model(model_id)
+            sync_ms.append((time.perf_counter() - t) * 1000)
+        sequential.append(time.perf_counter() - t0)
+        for _ in range(calls):
+            t = time.perf_counter()
+            await amodel.get_model(model_id)
+            async_ms.append((time.perf_counter() - t) * 1000)
+        t0 = time.perf_counter()
+        await asyncio.gather(*(amodel.get_model(model_id) for _ in range(calls)))
+        gathered.append(time.perf_counter() - t0)
+    await amodel.aclose()
+    s50, a50 = statistics.median(sync_ms), statistics.median(async_ms)
+    print(f"\nper-call GetModel, one at a time ({4 * calls} calls each; mlp serve, one worker)")
+    print(f"  Model.get_model()             p50 {s50:6.2f} ms")
+    print(f"  await AsyncModel.get_model()  p50 {a50:6.2f} ms   ratio async/sync {a50 / s50:.2f}x")
+    seq, gat = statistics.median(sequential), statistics.median(gathered)
+    print(f"\n{calls} GetModel calls (median of 4 rounds)")
+    print(f"  Model, one after another      {seq * 1000:8.1f} ms   ({calls / seq:7.0f} calls/s)")
+    print(f"  AsyncModel, asyncio.gather    {gat * 1000:8.1f} ms   ({calls / gat:7.0f} calls/s)")
+    print(f"  speed-up gather/sequential    {seq / gat:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

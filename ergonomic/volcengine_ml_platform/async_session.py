@@ -1,0 +1,120 @@
+"""The asynchronous twin of :class:`~.session.Session`: the generated asyncio operations on an
+``httpx.AsyncClient``, signed the same way, with the same checks, retries and typed errors.
+
+The embedded platform is reached through httpx's own ASGI transport, on the caller's event loop (the
+synchronous session needs a loop in a thread for that; here the caller already has one)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from ml_platform_client import Client
+from ml_platform_client.errors import UnexpectedStatus
+
+from .auth import VolcSignerAuth
+from .config import Settings
+from .errors import ServerError
+from .session import (
+    CONNECT_TIMEOUT,
+    PERMANENT_CODES,
+    RETRY_STATUS,
+    USER_AGENT,
+    Session,
+    _error_code,
+    _reach_hint,
+    check_body,
+    log,
+    tls_verify,
+)
+
+
+class AsyncSession:
+    """A platform connection for asyncio code; settings and credentials are resolved as for ``Session``."""
+
+    def __init__(self, settings: Settings | None = None, *, timeout: float = 30.0) -> None:
+        # The synchronous session resolves the mode, the endpoint and the credentials (and opens the
+        # embedded platform); it sends nothing unless asked to.
+        self.sync = Session(settings, timeout=timeout)
+        self.settings = self.sync.settings
+        self.region = self.sync.region
+        self.retry = self.sync.retry
+        self.credentials = self.sync.credentials
+        self.base_url = self.sync.base_url
+        transport: httpx.AsyncBaseTransport | None = None
+        if self.settings.mode == "embedded":
+            from .embedded import embedded_app
+
+            transport = httpx.ASGITransport(app=embedded_app(self.settings.data_dir.value))
+        http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            verify=tls_verify(),
+            auth=VolcSignerAuth(self.credentials, region=self.region),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            headers={"User-Agent": USER_AGENT},
+        )
+        self.client = Client(base_url=self.base_url)
+        self.client.set_async_httpx_client(http)
+        self._reached = False
+
+    async def call(self, operation: ModuleType, body_cls: type[Any], body: dict[str, Any]) -> Any:
+        """Validate ``body``, send it with ``operation.asyncio_detailed``, return the parsed envelope.
+
+        Retries 429/5xx answers and connection failures with backoff, as ``Session.call`` does."""
+        check_body(body_cls, body)
+        request = body_cls.from_dict(body)
+        name = body_cls.__name__.removesuffix("Request")
+        attempt = 1
+        while True:
+            try:
+                response = await operation.asyncio_detailed(client=self.client, body=request)
+            except httpx.TransportError as exc:
+                first_contact = not self._reached and isinstance(
+                    exc, httpx.ConnectError | httpx.ConnectTimeout
+                )
+                if first_contact or attempt >= self.retry.max_attempts:
+                    raise ServerError(
+                        f"{name}: cannot reach {self.base_url}: {exc}{_reach_hint(self.base_url, exc)}"
+                    ) from exc
+                await self._wait(name, attempt, str(exc))
+                attempt += 1
+                continue
+            except UnexpectedStatus as exc:
+                if exc.status_code in RETRY_STATUS and attempt < self.retry.max_attempts:
+                    await self._wait(name, attempt, f"HTTP {exc.status_code}")
+                    attempt += 1
+                    continue
+                raise ServerError(str(exc), status_code=exc.status_code) from exc
+            self._reached = True
+            status = int(response.status_code)
+            if status == 200:
+                return response.parsed
+            if (
+                status in RETRY_STATUS
+                and attempt < self.retry.max_attempts
+                and _error_code(response.parsed) not in PERMANENT_CODES
+            ):
+                await self._wait(name, attempt, f"HTTP {status}")
+                attempt += 1
+                continue
+            raise Session._error(response.parsed, status)
+
+    async def _wait(self, what: str, attempt: int, why: str) -> None:
+        delay = self.retry.delay(attempt)
+        log.warning(
+            "%s failed (%s, attempt %d of %d); retrying in %.2fs",
+            what,
+            why,
+            attempt,
+            self.retry.max_attempts,
+            delay,
+        )
+        await asyncio.sleep(delay)
+
+    async def aclose(self) -> None:
+        await self.client.get_async_httpx_client().aclose()
+        self.sync.close()

@@ -1,0 +1,339 @@
+"""One request of the documented API, built and checked without sending it.
+
+``Model`` sends these with the synchronous session and ``AsyncModel`` with the asynchronous one, so
+the arguments, the checks and the bodies are written once for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Generic, TypeVar
+
+from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
+from ml_platform_client.api.perf import (
+    cancel_perf_job,
+    cancel_perf_task,
+    create_perf_job,
+    list_perf_jobs,
+    list_perf_tasks,
+    update_perf_task,
+)
+from ml_platform_client.api.resources import list_resource
+from ml_platform_client.api.services import create_service, list_services
+from ml_platform_client.api.storage import get_account_sts_token, get_tos_upload_path
+from ml_platform_client.api.versions import (
+    delete_model_version,
+    get_model_version,
+    list_model_versions,
+    update_model_version,
+)
+from ml_platform_client.models import (
+    CreateModelRequest,
+    CreateModelResponse,
+    CreatePerfJobRequest,
+    CreatePerfJobResponse,
+    CreateServiceRequest,
+    GetModelResponse,
+    GetModelVersionResponse,
+    GetSTSTokenRequest,
+    GetSTSTokenResponse,
+    GetTOSUploadPathRequest,
+    GetTOSUploadPathResponse,
+    JobIDRequest,
+    JobIDResponse,
+    ListModelsRequest,
+    ListModelsResponse,
+    ListModelVersionsRequest,
+    ListModelVersionsResponse,
+    ListPerfJobsRequest,
+    ListPerfJobsResponse,
+    ListPerfTasksRequest,
+    ListPerfTasksResponse,
+    ListResourceRequest,
+    ListResourceResponse,
+    ListServicesRequest,
+    ListServicesResponse,
+    ModelIDRequest,
+    ModelIDResponse,
+    ModelVersionIDRequest,
+    ModelVersionIDResponse,
+    ServiceIDResponse,
+    TaskIDRequest,
+    TaskIDResponse,
+    UpdateModelRequest,
+    UpdateModelVersionRequest,
+    UpdatePerfTaskRequest,
+)
+
+from ..errors import ServerError, ValidationError
+from . import validation
+from ._common import UPLOAD_FOLDER, drop_none, version_id, version_number
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Request(Generic[R]):
+    """A generated operation, its checked body and the response class it answers with."""
+
+    operation: ModuleType
+    body_cls: type[Any]
+    body: dict[str, Any]
+    response: type[R]
+
+    def typed(self, parsed: object) -> R:
+        if not isinstance(parsed, self.response):  # the generated operation parsed another shape
+            raise ServerError(f"{self.body_cls.__name__}: unexpected answer {type(parsed).__name__}")
+        return parsed
+
+
+def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
+    """The paging fields, checked first so that errors name the Python arguments."""
+    for schema_name, value, argument in (
+        ("Offset", offset, "offset"),
+        ("Limit", page_size, "page_size"),
+        (sort_schema, sort_by, "sort_by"),
+        ("SortOrder", sort_order, "sort_order"),
+    ):
+        validation.validate_argument(schema_name, value, argument)
+    return {"Offset": offset, "Limit": page_size, "SortBy": sort_by, "SortOrder": sort_order}
+
+
+def upload_path() -> Request[GetTOSUploadPathResponse]:
+    body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
+    return Request(get_tos_upload_path, GetTOSUploadPathRequest, body, GetTOSUploadPathResponse)
+
+
+def sts_token(duration: int) -> Request[GetSTSTokenResponse]:
+    """Temporary credentials of the caller's bucket (Local platform: GetSTSToken on the open door)."""
+    return Request(get_account_sts_token, GetSTSTokenRequest, {"Duration": duration}, GetSTSTokenResponse)
+
+
+def create(body: dict[str, Any]) -> Request[CreateModelResponse]:
+    return Request(create_model, CreateModelRequest, body, CreateModelResponse)
+
+
+def get(model_id: str) -> Request[GetModelResponse]:
+    return Request(get_model, ModelIDRequest, {"ModelID": model_id}, GetModelResponse)
+
+
+def get_version(model_id: str, model_version: str | int) -> Request[GetModelVersionResponse]:
+    body = {"ModelVersionID": version_id(model_id, model_version)}
+    return Request(get_model_version, ModelVersionIDRequest, body, GetModelVersionResponse)
+
+
+def delete_version(model_id: str, model_version: str | int) -> Request[ModelVersionIDResponse]:
+    body = {"ModelVersionID": version_id(model_id, model_version)}
+    return Request(delete_model_version, ModelVersionIDRequest, body, ModelVersionIDResponse)
+
+
+def delete(model_id: str) -> Request[ModelIDResponse]:
+    return Request(delete_model, ModelIDRequest, {"ModelID": model_id}, ModelIDResponse)
+
+
+def models(
+    model_name_contains: str | None,
+    id_contains: str | None,
+    offset: int,
+    page_size: int,
+    sort_by: str,
+    sort_order: str,
+) -> Request[ListModelsResponse]:
+    body = drop_none(
+        {
+            "ModelNameContains": model_name_contains,
+            "IdContains": id_contains,
+            **page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
+        }
+    )
+    return Request(list_models, ListModelsRequest, body, ListModelsResponse)
+
+
+def versions(
+    model_id: str,
+    model_version: str | None,
+    offset: int,
+    page_size: int,
+    sort_by: str,
+    sort_order: str,
+) -> Request[ListModelVersionsResponse]:
+    body = drop_none(
+        {
+            "ModelID": model_id,
+            "ModelVersion": version_number(model_version),
+            **page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
+        }
+    )
+    return Request(list_model_versions, ListModelVersionsRequest, body, ListModelVersionsResponse)
+
+
+def rename(model_id: str, model_name: str | None) -> Request[ModelIDResponse]:
+    body = drop_none({"ModelID": model_id, "ModelName": model_name})
+    return Request(update_model, UpdateModelRequest, body, ModelIDResponse)
+
+
+def update_version(
+    model_id: str,
+    model_version: str,
+    description: str | None,
+    tensor_config: dict[str, Any] | None,
+    model_metrics: list[Any] | None,
+) -> Request[ModelVersionIDResponse]:
+    if tensor_config is not None:
+        validation.validate_model_tensor_config(tensor_config)
+    if model_metrics is not None:
+        validation.validate_metrics(model_metrics)
+    body = drop_none(
+        {
+            "ModelVersionID": version_id(model_id, model_version),
+            "Description": description,
+            "TensorConfig": tensor_config,
+            "MetricsList": model_metrics,
+        }
+    )
+    return Request(update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
+
+
+def perf_job(
+    model_id: str,
+    model_version: str,
+    tensor_config: dict[str, Any],
+    job_type: str,
+    job_params: list[Any],
+) -> Request[CreatePerfJobResponse]:
+    validation.validate_perf_job_tensor_config(tensor_config)
+    validation.validate_argument("JobType", job_type, "job_type")
+    body = {
+        "ModelVersionID": version_id(model_id, model_version),
+        "TensorConfig": tensor_config,
+        "JobType": job_type,
+        "JobParamsList": job_params,
+    }
+    return Request(create_perf_job, CreatePerfJobRequest, body, CreatePerfJobResponse)
+
+
+def flavor_ids(job_params: list[Any]) -> list[tuple[str, object]]:
+    """(where, flavor) of every flavor a perf job names, to check against ListResource."""
+    if not isinstance(job_params, list):
+        return []  # the request schema names the problem
+    found: list[tuple[str, object]] = []
+    for index, params in enumerate(job_params):
+        flavors = params.get("FlavorIDList") if isinstance(params, dict) else None
+        for flavor in flavors if isinstance(flavors, list) else []:
+            found.append((f"job_params[{index}].FlavorIDList", flavor))
+    return found
+
+
+def perf_jobs(
+    model_id: str | None,
+    model_version: str | None,
+    job_id: str | None,
+    offset: int,
+    page_size: int,
+    sort_by: str,
+    sort_order: str,
+) -> Request[ListPerfJobsResponse]:
+    if (model_id is None) != (model_version is None):
+        raise ValidationError("model_id and model_version go together", field="model_version")
+    mvid = version_id(model_id, model_version) if model_id is not None and model_version is not None else None
+    body = drop_none(
+        {
+            "ModelVersionID": mvid,
+            "JobID": job_id,
+            **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
+        }
+    )
+    return Request(list_perf_jobs, ListPerfJobsRequest, body, ListPerfJobsResponse)
+
+
+def cancel_job(job_id: str) -> Request[JobIDResponse]:
+    return Request(cancel_perf_job, JobIDRequest, {"JobID": job_id}, JobIDResponse)
+
+
+def perf_tasks(
+    task_id: str | None,
+    job_id: str | None,
+    offset: int,
+    page_size: int,
+    sort_by: str,
+    sort_order: str,
+) -> Request[ListPerfTasksResponse]:
+    body = drop_none(
+        {
+            "TaskID": task_id,
+            "JobID": job_id,
+            **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
+        }
+    )
+    return Request(list_perf_tasks, ListPerfTasksRequest, body, ListPerfTasksResponse)
+
+
+def update_task(task_id: str, task_status: str | None) -> Request[TaskIDResponse]:
+    validation.validate_argument("TaskStatus", task_status, "task_status")
+    body = drop_none({"TaskID": task_id, "Status": task_status})
+    return Request(update_perf_task, UpdatePerfTaskRequest, body, TaskIDResponse)
+
+
+def cancel_task(task_id: str) -> Request[TaskIDResponse]:
+    return Request(cancel_perf_task, TaskIDRequest, {"TaskID": task_id}, TaskIDResponse)
+
+
+def resources(name_contains: str | None, offset: int, page_size: int) -> Request[ListResourceResponse]:
+    body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
+    return Request(list_resource, ListResourceRequest, body, ListResourceResponse)
+
+
+def services(
+    service_name_contains: str | None, offset: int, page_size: int, sort_order: str
+) -> Request[ListServicesResponse]:
+    body = drop_none(
+        {
+            "ServiceNameContains": service_name_contains,
+            **page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
+        }
+    )
+    return Request(list_services, ListServicesRequest, body, ListServicesResponse)
+
+
+def check_envs(envs: object) -> None:
+    """Before the flavor is looked up: nothing is sent for a bad ``envs``."""
+    if envs is not None and not isinstance(envs, dict):
+        raise ValidationError("envs: expected a dict of environment variables", field="envs")
+
+
+def create_service_request(
+    model_id: str,
+    model_version: str,
+    service_name: str,
+    flavor_id: str,
+    image_id: str,
+    envs: dict[str, str] | None,
+    replica: int | None,
+    description: str | None,
+) -> Request[ServiceIDResponse]:
+    check_envs(envs)
+    deployment = drop_none(
+        {
+            "Replicas": 1 if replica is None else replica,
+            "FlavorID": flavor_id,
+            "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
+            "ImageID": image_id,
+            "Envs": [{"Name": k, "Value": str(v)} for k, v in (envs or {}).items()],
+            "Description": description,
+        }
+    )
+    body = {"ServiceName": service_name, "ServiceDeployment": deployment}
+    return Request(create_service, CreateServiceRequest, body, ServiceIDResponse)
+
+
+def flavors_by_name(listing: ListResourceResponse) -> dict[str, str]:
+    """Flavor name -> ID, as ListResource offers them."""
+    return {
+        str(item["Name"]): str(item["Id"]) for group in listing["Result"]["List"].values() for item in group
+    }
+
+
+def unknown_flavor(flavor: object, field: str, offered: list[str]) -> ValidationError:
+    return ValidationError(
+        f"{field}: {flavor!r} is not offered here; available: {', '.join(sorted(offered))}", field=field
+    )

@@ -1,0 +1,238 @@
+"""What users of huggingface_hub, MLflow and boto3 expect of the Python API: iterators over every
+page, models addressed by name and versions as ``latest``, upload selection, a missing ``model_id``
+refused before any upload, downloads that keep matching files and refuse to overwrite differing ones,
+and a readable ``repr``."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
+
+from .helpers import (
+    CPU_FLAVORS,
+    MISSING_MODEL,
+    PERF_TENSOR_CONFIG,
+    Peer,
+    read_tree,
+    split_tos,
+)
+
+
+def _model_folder(root: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def _register(peer: Peer, folder: Path, name: str, **kw: object) -> str:
+    resp = peer.model().register(
+        str(folder),
+        model_name=name,
+        model_format="ONNX",
+        model_type="ONNX:1.23",
+        **kw,  # type: ignore[arg-type]
+    )
+    return resp.result.model_id
+
+
+@pytest.fixture
+def small_model(tmp_path: Path) -> Path:
+    return _model_folder(tmp_path / "small", {"model.onnx": b"onnx-bytes", "config.json": b"{}"})
+
+
+# ---- iterators --------------------------------------------------------------------------------------
+
+
+def test_iterators_page_through_everything_with_the_filters(peer: Peer, small_model: Path) -> None:
+    prefix = f"iter-{uuid.uuid4().hex[:8]}"
+    ids = [_register(peer, small_model, f"{prefix}-{i}") for i in range(7)]
+    model, transport = peer.recording_model()
+
+    found = list(model.iter_models(model_name_contains=prefix, page_size=2))
+    assert [m.model_id for m in found] == ids[::-1]  # newest first, the default order
+    assert transport.actions.count("ListModels") == 4  # 2 + 2 + 2 + 1: more than 3 pages
+    ascending = model.iter_models(model_name_contains=prefix, sort_order="Ascend", page_size=3)
+    assert [m.model_id for m in ascending] == ids
+
+    for _ in range(6):  # 7 versions in all
+        peer.model().register(str(small_model), model_id=ids[0])
+    versions = list(model.iter_model_versions(ids[0], page_size=2, sort_order="Ascend"))
+    assert [v.model_version for v in versions] == list(range(1, 8))
+
+    job = model.create_perf_job(
+        ids[0], "1", PERF_TENSOR_CONFIG, "PERF_ONLY", [{"FlavorIDList": list(CPU_FLAVORS)}]
+    ).result.job_id
+    jobs = list(model.iter_perf_jobs(model_id=ids[0], model_version="1", page_size=1))
+    assert [j.job_id for j in jobs] == [job]
+    tasks = list(model.iter_perf_tasks(job_id=job, page_size=1))
+    assert len(tasks) == len(CPU_FLAVORS) and {t.job_id for t in tasks} == {job}
+
+    services = [model.deploy(ids[0], "1", f"{prefix}-svc-{i}", flavor="ml.c1i.large") for i in range(4)]
+    listed = list(model.iter_services(service_name_contains=prefix, page_size=1))
+    assert {s.service_id for s in listed} == {s.service_id for s in services}
+    for service in services:
+        service.delete()
+
+
+def test_an_iterator_fetches_pages_only_as_it_goes(peer: Peer, small_model: Path) -> None:
+    prefix = f"lazy-{uuid.uuid4().hex[:8]}"
+    for i in range(3):
+        _register(peer, small_model, f"{prefix}-{i}")
+    model, transport = peer.recording_model()
+    items = model.iter_models(model_name_contains=prefix, page_size=1)
+    assert transport.actions == []
+    next(items)
+    assert transport.actions == ["ListModels"]
+
+
+def test_iterator_arguments_are_checked_like_the_list_methods(embedded_peer: Peer) -> None:
+    with pytest.raises(ValidationError) as caught:
+        next(embedded_peer.model().iter_models(page_size=0))
+    assert caught.value.field == "page_size"
+
+
+# ---- names and latest -----------------------------------------------------------------------------
+
+
+def test_models_are_found_by_name_and_versions_as_latest(peer: Peer, small_model: Path) -> None:
+    name = f"named-{uuid.uuid4().hex[:8]}"
+    model = peer.model()
+    model_id = _register(peer, small_model, name)
+    _register(peer, small_model, f"{name}-longer")  # contains the name: not a match
+    assert model.get_model_by_name(name).model_id == model_id
+    assert model.resolve_model_id(name) == model_id and model.resolve_model_id(model_id) == model_id
+
+    again = model.register(
+        str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+        if_exists="new_version",
+    )  # fmt: skip
+    assert again.result.model_id == model_id and again.result.version_info.model_version == 2
+    assert model.get_model_version(model_id, "latest").result.model_version == 2
+    assert model.get_model_versions(model_id, "latest").result.list_[0].model_version == 2
+
+    with pytest.raises(ConflictError) as exists:
+        model.register(
+            str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23", if_exists="error"
+        )
+    assert model_id in str(exists.value)
+
+    # The default keeps the documented behaviour: a second model of the same name ...
+    twin = _register(peer, small_model, name)
+    assert twin != model_id
+    # ... after which the name is no longer an address, and the error says why.
+    with pytest.raises(ConflictError) as ambiguous:
+        model.get_model_by_name(name)
+    assert model_id in str(ambiguous.value) and twin in str(ambiguous.value)
+    with pytest.raises(ConflictError):
+        model.register(
+            str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+            if_exists="new_version",
+        )  # fmt: skip
+    with pytest.raises(NotFoundError):
+        model.get_model_by_name(f"{name}-none")
+
+
+def test_if_exists_new_version_creates_the_model_when_none_has_the_name(
+    embedded_peer: Peer, small_model: Path
+) -> None:
+    name = f"fresh-{uuid.uuid4().hex[:8]}"
+    resp = embedded_peer.model().register(
+        str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+        if_exists="new_version",
+    )  # fmt: skip
+    assert resp.result.version_info.model_version == 1
+    with pytest.raises(ValidationError) as caught:
+        embedded_peer.model().register(str(small_model), model_name=name, if_exists="replace")
+    assert caught.value.field == "if_exists" and "new_version" in str(caught.value)
+
+
+# ---- uploads ------------------------------------------------------------------------------------------
+
+
+def test_upload_selection_default_ignores_mlpignore_and_patterns(peer: Peer, tmp_path: Path) -> None:
+    folder = _model_folder(
+        tmp_path / "repo",
+        {
+            "model.onnx": b"weights",
+            "tokenizer/vocab.txt": b"a b c",
+            "notes.md": b"# notes",
+            "ckpt/step-1.ckpt": b"old",
+            "ckpt/keep.ckpt": b"kept",
+            ".git/HEAD": b"ref: refs/heads/main",
+            "src/__pycache__/x.cpython-311.pyc": b"\x00",
+            ".DS_Store": b"\x00",
+            "sub/.DS_Store": b"\x00",
+            ".mlpignore": b"# checkpoints stay home\n*.ckpt\n!keep.ckpt\n",
+        },
+    )
+    model = peer.model()
+    everything = model.register(
+        str(folder), model_name=f"sel-{uuid.uuid4().hex[:8]}", model_format="ONNX", model_type="ONNX:1.23"
+    )
+    path = model.get_model_version(everything.result.model_id, "1").result.path
+    _, prefix = split_tos(path)
+    uploaded = {k.removeprefix(prefix) for k in peer.object_keys(prefix=prefix)}
+    assert uploaded == {"model.onnx", "tokenizer/vocab.txt", "notes.md", "ckpt/keep.ckpt"}
+
+    some = model.register(
+        str(folder), model_id=everything.result.model_id,
+        allow_patterns=["*.onnx", "tokenizer/"], ignore_patterns=["*.txt"],
+    )  # fmt: skip
+    path = model.get_model_version(some.result.model_id, str(some.result.version_info.model_version))
+    _, prefix = split_tos(path.result.path)
+    assert {k.removeprefix(prefix) for k in peer.object_keys(prefix=prefix)} == {"model.onnx"}
+
+
+def test_a_missing_model_id_is_refused_before_any_upload(embedded_peer: Peer, small_model: Path) -> None:
+    model, transport = embedded_peer.recording_model()
+    before = embedded_peer.snapshot()
+    with pytest.raises(NotFoundError):
+        model.register(str(small_model), model_id=MISSING_MODEL)
+    assert transport.actions == ["GetModel"]  # no upload path asked, no CreateModel
+    assert embedded_peer.snapshot() == before
+
+
+# ---- downloads ----------------------------------------------------------------------------------------
+
+
+def test_download_keeps_matching_files_and_refuses_differing_ones(
+    any_peer: Peer, small_model: Path, tmp_path: Path
+) -> None:
+    model = any_peer.model()
+    model_id = _register(any_peer, small_model, f"dl-{uuid.uuid4().hex[:8]}")
+    dest = tmp_path / "copy"
+    model.download(model_id, "latest", str(dest))
+    assert read_tree(dest) == read_tree(small_model)
+
+    kept = dest / "model.onnx"
+    before = kept.stat().st_mtime_ns, kept.stat().st_ino
+    model.download(model_id, "1", str(dest))  # everything matches: nothing is moved again
+    assert (kept.stat().st_mtime_ns, kept.stat().st_ino) == before
+
+    kept.write_bytes(b"edited by hand")
+    (dest / "config.json").unlink()
+    with pytest.raises(ValidationError) as refused:
+        model.download(model_id, "1", str(dest))
+    assert "model.onnx" in str(refused.value) and "overwrite=True" in str(refused.value)
+    assert kept.read_bytes() == b"edited by hand" and not (dest / "config.json").exists()  # untouched
+
+    files = model.download(model_id, "1", str(dest), overwrite=True)
+    assert sorted(p.name for p in files) == ["config.json", "model.onnx"]
+    assert read_tree(dest) == read_tree(small_model)
+
+
+# ---- repr ---------------------------------------------------------------------------------------------
+
+
+def test_repr_of_a_response_shows_set_fields_only(embedded_peer: Peer, small_model: Path) -> None:
+    model = embedded_peer.model()
+    model_id = _register(embedded_peer, small_model, f"repr-{uuid.uuid4().hex[:8]}")
+    text = repr(model.get_model(model_id))
+    assert text.startswith("GetModelResponse(response_metadata=ResponseMetadata(") and model_id in text
+    assert "Unset" not in text and "object at 0x" not in text and "dataset_id" not in text
