@@ -25,13 +25,45 @@ from ml_platform_client.models import ErrorResponse
 from . import __version__, schema
 from .auth import VolcSignerAuth
 from .config import Credentials, Settings, resolve_settings
-from .errors import AuthError, MLPlatformError, ServerError, ValidationError, error_for
+from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, ValidationError, error_for
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger("volcengine_ml_platform")
 
 EMBEDDED_BASE_URL = "http://ml-platform.embedded"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+# 5xx answers worth another try: transient by their code. Any other documented code (a full disk,
+# say) will not go away by itself; an answer without the envelope comes from a proxy in between.
+TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailableTemp", "FlowLimitExceeded"})
+# Actions that may be sent again after an answer that never arrived: reads, updates that set values,
+# fresh upload prefixes and tokens, and CreateModel, which the platform answers once per Path.
+# Every other action (CreatePerfJob, CreateService, UpdateService, Start/Stop, Cancel*, Delete*) is
+# retried only when the request provably never left: a refused or timed-out connection.
+IDEMPOTENT_OPERATIONS = frozenset(
+    {
+        "create_model",
+        "inner_create_model",
+        "get_model",
+        "list_models",
+        "update_model",
+        "get_model_next_version",
+        "list_model_versions",
+        "get_model_version",
+        "inner_get_model_version",
+        "update_model_version",
+        "inner_update_model_version",
+        "get_tos_upload_path",
+        "inner_get_tos_upload_path",
+        "get_sts_token",
+        "admin_get_secure_token",
+        "list_perf_jobs",
+        "list_perf_tasks",
+        "list_resource",
+        "get_service",
+        "list_services",
+    }
+)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 USER_AGENT = f"volcengine-ml-platform-models/{__version__}"
 
 
@@ -65,6 +97,20 @@ def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
             f"the embedded platform in {data_dir} has no credentials.json and no keys are configured"
         )
     return configured
+
+
+def is_idempotent(operation: ModuleType) -> bool:
+    """Whether sending the generated ``operation`` twice has the effect of sending it once."""
+    return operation.__name__.rpartition(".")[2] in IDEMPOTENT_OPERATIONS
+
+
+def _worth_retrying(status: int, parsed: Any, idempotent: bool) -> bool:
+    code = parsed.response_metadata.error.code if isinstance(parsed, ErrorResponse) else None
+    if status == 429:
+        return True  # throttled: refused before it was carried out
+    if status not in RETRY_STATUS or not idempotent:
+        return False
+    return code is None or code in TRANSIENT_CODES
 
 
 class Session:
@@ -134,7 +180,9 @@ class Session:
     ) -> Any:
         """Validate ``body``, send it with ``operation`` (a generated module), return the parsed envelope.
 
-        Retries 429/5xx answers and connection failures with backoff; raises a typed error otherwise.
+        Retries with backoff: every action after a connection that could not be made and after 429;
+        idempotent actions (see :data:`IDEMPOTENT_OPERATIONS`) also after transient 5xx answers and
+        lost answers. A non-idempotent action whose answer was lost raises ``OutcomeUnknownError``.
         """
         check_body(body_cls, body)
         request = body_cls.from_dict(body)  # type: ignore[attr-defined]
@@ -142,18 +190,24 @@ class Session:
             client=client or self.client, body=request, **params
         )
         name = body_cls.__name__.removesuffix("Request")
+        idempotent = is_idempotent(operation)
         attempt = 1
         while True:
             try:
                 response = send()
             except httpx.TransportError as exc:
-                if attempt >= self.retry.max_attempts:
+                if attempt < self.retry.max_attempts and (idempotent or isinstance(exc, _NOT_SENT)):
+                    self._wait(name, attempt, str(exc))
+                    attempt += 1
+                    continue
+                if isinstance(exc, _NOT_SENT):
                     raise ServerError(f"{name}: cannot reach {self.base_url}: {exc}") from exc
-                self._wait(name, attempt, str(exc))
-                attempt += 1
-                continue
+                raise OutcomeUnknownError(
+                    f"{name}: the connection to {self.base_url} failed after the request was sent "
+                    f"({exc}); it may or may not have been carried out",
+                ) from exc
             except UnexpectedStatus as exc:
-                if exc.status_code in RETRY_STATUS and attempt < self.retry.max_attempts:
+                if exc.status_code in RETRY_STATUS and idempotent and attempt < self.retry.max_attempts:
                     self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
@@ -161,7 +215,7 @@ class Session:
             status = int(response.status_code)
             if status == 200:
                 return response.parsed
-            if status in RETRY_STATUS and attempt < self.retry.max_attempts:
+            if attempt < self.retry.max_attempts and _worth_retrying(status, response.parsed, idempotent):
                 self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

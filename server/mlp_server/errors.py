@@ -27,6 +27,8 @@ CODES: dict[str, tuple[int, int]] = {
     "InvalidStateTransition": (200004, 409),
     "UnsupportedMediaType": (200005, 415),
     "MethodNotAllowed": (200006, 405),
+    # Deleting a version (or model) that a service still uses.
+    "ResourceInUse": (200007, 409),
 }
 
 
