@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
+
+    gc = sub.add_parser(
+        "gc",
+        help="reclaim storage: upload prefixes no version references, and temporary files",
+        description="Remove the upload prefixes that no model version references and that are older "
+        "than the grace period, and the folder store's temporary files older than that; report the "
+        "objects and bytes reclaimed.",
+    )
+    gc.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    gc.add_argument("--database-url", default=argparse.SUPPRESS)
+    gc.add_argument(
+        "--grace",
+        default=None,
+        help="keep what is younger than this: seconds or 30m, 24h, 2d (default $MLP_GC_GRACE or 24h)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    gc.set_defaults(func=cmd_gc)
 
     account = sub.add_parser("account", help="administer the local platform's accounts and keys")
     account_sub = account.add_subparsers(dest="account_command", required=True)
@@ -61,11 +79,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
+
     settings = _settings(args)
     app = build_app(settings)
+    # Reclaims what deletes and crashed clients left (deletes themselves reclaim in the request).
+    interval = parse_duration(os.environ.get("MLP_GC_INTERVAL") or str(DEFAULT_INTERVAL_SECONDS))
+    start_background_sweep(app.state.platform, interval=interval, grace_seconds=grace_from_env())
     print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .lifecycle import grace_from_env, parse_duration, sweep
+    from .platform import open_platform
+
+    try:
+        grace = parse_duration(args.grace) if args.grace is not None else grace_from_env()
+    except ValueError as exc:
+        print(f"mlp gc: {exc}", file=sys.stderr)
+        return 2
+    platform = open_platform(_settings(args))
+    try:
+        report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run)
+    finally:
+        platform.store.close()
+    verb = "would remove" if args.dry_run else "removed"
+    for prefix in report.prefixes:
+        print(f"{verb} {prefix}")
+    print(
+        f"{verb} {report.objects} objects ({report.bytes} bytes) under {len(report.prefixes)} unreferenced "
+        f"upload prefixes, and {report.temp_files} temporary files ({report.temp_bytes} bytes)"
+    )
     return 0
 
 

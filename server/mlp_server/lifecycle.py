@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from .context import Platform
 log = logging.getLogger("mlp_server")
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
+DEFAULT_INTERVAL_SECONDS = 600
 _BUCKET = re.compile(r"ml-platform-auto-created-required-(\d+)-(.+)")
 
 
@@ -223,3 +225,27 @@ def _sweep_folder_store(store: FolderStore, cutoff: float, dry_run: bool, report
             report.temp_bytes += sidecar.stat().st_size
             if not dry_run:
                 sidecar.unlink(missing_ok=True)
+
+
+def start_background_sweep(platform: Platform, *, interval: float, grace_seconds: float) -> threading.Event:
+    """Run :func:`sweep` every ``interval`` seconds in a daemon thread; set the returned event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                report = sweep(platform, grace_seconds=grace_seconds)
+            except Exception:
+                log.warning("the storage sweep failed; it runs again in %ss", interval, exc_info=True)
+                continue
+            if report.objects or report.temp_files:
+                log.info(
+                    "storage sweep: removed %d objects (%d bytes) under %d prefixes, %d temporary files",
+                    report.objects,
+                    report.bytes,
+                    len(report.prefixes),
+                    report.temp_files,
+                )
+
+    threading.Thread(target=loop, name="mlp-storage-sweep", daemon=True).start()
+    return stop

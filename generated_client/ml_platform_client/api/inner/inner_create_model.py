@@ -85,6 +85,8 @@ def sync_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
+
     Args:
         region (str):
         token (str):
@@ -120,6 +122,8 @@ def sync(
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
+
     Args:
         region (str):
         token (str):
@@ -149,6 +153,8 @@ async def asyncio_detailed(
     token: str,
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
+
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
         region (str):
@@ -182,6 +188,8 @@ async def asyncio(
     token: str,
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
+
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
         region (str):
