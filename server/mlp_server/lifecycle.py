@@ -166,9 +166,40 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
             if not dry_run:
                 platform.objects.delete_prefix(bucket, prefix)
                 _delete_exact(platform.objects, bucket, prefix.rstrip("/") + manifest.SUFFIX)
+        _abort_stale_multipart(platform, bucket, references, cutoff_ms, dry_run, report)
     if isinstance(platform.objects, FolderStore):
         _sweep_folder_store(platform.objects, time.time() - grace_seconds, dry_run, report)
     return report
+
+
+def _abort_stale_multipart(
+    platform: Platform,
+    bucket: str,
+    references: list[str],
+    cutoff_ms: float,
+    dry_run: bool,
+    report: SweepReport,
+) -> None:
+    """S3 keeps the parts of a multipart upload whose client died until someone aborts it."""
+    from volcengine_ml_platform.transfer.s3 import S3Store
+
+    if not isinstance(platform.objects, S3Store):
+        return
+    client = platform.objects.client
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            key, upload_id = upload.get("Key", ""), upload.get("UploadId", "")
+            unit = manifest.upload_unit(key)
+            started_ms = upload["Initiated"].timestamp() * 1000 if "Initiated" in upload else 0
+            if (
+                unit is None
+                or max(unit.stamp_ms, started_ms) > cutoff_ms
+                or _referenced(unit.prefix, references)
+            ):
+                continue
+            report.temp_files += 1
+            if not dry_run:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
 
 def _referenced(unit_prefix: str, references: list[str]) -> bool:
