@@ -38,6 +38,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "objects and bytes reclaimed.",
     )
     gc.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+    gc.add_argument(
+        "--endpoint",
+        dest="gc_endpoint",
+        default=None,
+        help="ask a running mlp serve at this URL (administrator keys from VOLC_ACCESSKEY/VOLC_SECRETKEY "
+        "or ~/.volc/config) instead of opening the data folder",
+    )
     gc.add_argument("--database-url", default=argparse.SUPPRESS)
     gc.add_argument(
         "--grace",
@@ -101,19 +108,59 @@ def cmd_gc(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mlp gc: {exc}", file=sys.stderr)
         return 2
+    if args.gc_endpoint:
+        return _remote_gc(args.gc_endpoint, grace, args.dry_run)
     platform = open_platform(_settings(args))
     try:
-        report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run)
+        report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()
     finally:
         platform.store.close()
-    verb = "would remove" if args.dry_run else "removed"
-    for prefix in report.prefixes:
+    _print_gc(report)
+    return 0
+
+
+def _remote_gc(endpoint: str, grace: float, dry_run: bool) -> int:
+    import httpx
+
+    from volcengine_ml_platform.auth import VolcSignerAuth
+    from volcengine_ml_platform.config import resolve_settings
+    from volcengine_ml_platform.errors import MLPlatformError
+
+    try:
+        auth = VolcSignerAuth.from_settings(resolve_settings(endpoint=endpoint))
+    except MLPlatformError as exc:
+        print(f"mlp gc: {exc}", file=sys.stderr)
+        return 2
+    url = endpoint.rstrip("/") + "/mlp-admin/gc"
+    try:
+        response = httpx.post(url, json={"GraceSeconds": grace, "DryRun": dry_run}, auth=auth, timeout=600)
+    except httpx.HTTPError as exc:
+        print(f"mlp gc: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        envelope = response.json()
+    except ValueError:
+        envelope = {}
+    if response.status_code != 200 or "Result" not in envelope:
+        error = envelope.get("ResponseMetadata", {}).get("Error", {})
+        print(
+            f"mlp gc: [{error.get('Code', response.status_code)}] {error.get('Message', '')}", file=sys.stderr
+        )
+        return 1
+    _print_gc(envelope["Result"])
+    return 0
+
+
+def _print_gc(report: dict[str, object]) -> None:
+    verb = "would remove" if report["DryRun"] else "removed"
+    prefixes = report["Prefixes"]
+    assert isinstance(prefixes, list)
+    for prefix in prefixes:
         print(f"{verb} {prefix}")
     print(
-        f"{verb} {report.objects} objects ({report.bytes} bytes) under {len(report.prefixes)} unreferenced "
-        f"upload prefixes, and {report.temp_files} temporary files ({report.temp_bytes} bytes)"
+        f"{verb} {report['Objects']} objects ({report['Bytes']} bytes) under {len(prefixes)} unreferenced "
+        f"upload prefixes, and {report['TempFiles']} temporary files ({report['TempBytes']} bytes)"
     )
-    return 0
 
 
 def cmd_account_add(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
-from mlp_testing import MlpServe, bucket_for, clean_env, mlp_script, read_default_keys
+from mlp_testing import Keys, MlpServe, bucket_for, clean_env, mlp_script, read_default_keys
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.manifest import SUFFIX, manifest_key
 
@@ -87,14 +87,21 @@ def all_version_paths(peer: Peer) -> list[str]:
     return paths
 
 
-def mlp_gc(peer: Peer, *args: str) -> str:
+def mlp_gc(peer: Peer, *args: str, endpoint: bool = False, keys: Keys | None = None, code: int = 0) -> str:
+    """``mlp gc`` on the data folder, or with ``endpoint`` against the running server (admin keys)."""
     env = clean_env(peer.data_dir.parent / "gc-home")
-    if peer.s3_endpoint is not None:
-        env.update(MLP_S3_ENDPOINT=peer.s3_endpoint, **S3_ENV)
-    done = subprocess.run([mlp_script(), "gc", "--data-dir", str(peer.data_dir), *args], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    if endpoint:
+        keys = keys or peer.keys
+        env.update(VOLC_ACCESSKEY=keys.ak, VOLC_SECRETKEY=keys.sk)
+        where = ["--endpoint", peer.endpoint or ""]
+    else:
+        if peer.s3_endpoint is not None:
+            env.update(MLP_S3_ENDPOINT=peer.s3_endpoint, **S3_ENV)
+        where = ["--data-dir", str(peer.data_dir)]
+    done = subprocess.run([mlp_script(), "gc", *where, *args], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == code, done.stderr
+    return done.stdout + done.stderr
 
 
 def register(peer: Peer, source: Path, name: str, model_id: str | None = None) -> tuple[str, int]:
@@ -181,7 +188,9 @@ def test_clients_killed_mid_transfer_leave_nothing_behind(
 
     run_killed_client(peer, tmp_path, "upload", str(source))
     assert leftovers(peer) != {"objects": [], "temp": []}, "the killed upload left something to sweep"
-    report = mlp_gc(peer, "--grace", "0", "--dry-run")
+    user = peer.add_account(2100000077)  # not an administrator
+    assert "AccessDenied" in mlp_gc(peer, "--grace", "0", endpoint=True, keys=user, code=1)
+    report = mlp_gc(peer, "--grace", "0", "--dry-run", endpoint=True)
     assert "would remove" in report
     assert leftovers(peer) != {"objects": [], "temp": []}, "a dry run removes nothing"
     report = mlp_gc(peer, "--grace", "0")
