@@ -7,6 +7,7 @@ embedded and served (``any_peer``)."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections import Counter
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_testing import clean_env
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
 from volcengine_ml_platform.errors import ConflictError, OutcomeUnknownError, TransferError
@@ -23,7 +25,7 @@ from volcengine_ml_platform.session import Session
 from volcengine_ml_platform.transfer.manifest import manifest_key
 from volcengine_ml_platform.transfer.retry import RetryPolicy
 
-from .helpers import Peer, make_tree, read_tree, split_tos
+from .helpers import MLP, Peer, make_tree, read_tree, split_tos
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
@@ -196,3 +198,47 @@ def test_a_later_download_removes_stale_incomplete_files(any_peer: Peer, tmp_pat
 
     assert not any(p.exists() for p in stale)
     assert read_tree(dest) == {**files, "notes.txt.incomplete": b"keep"}
+
+
+def test_connect_errors_are_retried_for_every_action(embedded_peer: Peer) -> None:
+    """A connection that was never made proves the request never arrived: even CreateService may be
+    sent again then."""
+
+    class RefusesFirst(httpx.BaseTransport):
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner, self.refused = inner, 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.params.get("Action") == "StopService" and not self.refused:
+                self.refused += 1
+                raise httpx.ConnectError("connection refused", request=request)
+            return self.inner.handle_request(request)
+
+    plain = embedded_peer.model()
+    source = embedded_peer.data_dir.parent / "connect-model"
+    make_tree(source, small=1)
+    model_id = plain.register(str(source), model_name="connect", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    service = plain.deploy(model_id, "1", "connect-svc", flavor="ml.c1i.large")
+    transport = RefusesFirst(EmbeddedTransport(embedded_app(embedded_peer.data_dir)))
+    settings = resolve_settings(data_dir=embedded_peer.data_dir)
+    model = Model(session=Session(settings, transport=transport, retry=FAST))
+    model.get_service(service.service_id).stop()
+    assert transport.refused == 1
+    assert plain.get_service(service.service_id).status == "Stopped"
+
+
+def test_registering_an_empty_folder_is_refused_before_any_io(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "sub").mkdir()  # folders alone are no model
+    done = subprocess.run(
+        [MLP, "models", "register", str(empty), "--name", "e", "--format", "ONNX", "--type", "ONNX:1.23"],
+        env=clean_env(tmp_path / "home", VOLC_ML_PLATFORM_DATA_DIR=str(tmp_path / "platform")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the folder is empty" in done.stderr
+    assert not (tmp_path / "platform").exists()
