@@ -8,7 +8,6 @@ server with SIGKILL while 8 client processes register leaves every listed versio
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -18,11 +17,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
-from mlp_testing import Keys, MlpServe, bucket_for, clean_env, mlp_script, read_default_keys
+from mlp_testing import Keys, MlpServe, bucket_for, clean_env, free_port, mlp_script, read_default_keys
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.manifest import SUFFIX, manifest_key
 
@@ -38,11 +37,10 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[P
     moto = None
     env = clean_env(tmp_path / "server-home")
     if request.param == "s3":
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        host, port = moto.get_host_and_port()
-        env.update(MLP_S3_ENDPOINT=f"http://{host}:{port}", **S3_ENV)
+        # A moto of its own in another process: moto's in-process servers share one backend, and
+        # `mlp gc --grace 0` must not judge the buckets of the session's S3 platforms.
+        moto, endpoint = start_moto(tmp_path)
+        env.update(MLP_S3_ENDPOINT=endpoint, **S3_ENV)
     server = MlpServe(tmp_path / "platform", env=env).start()
     peer = Peer(request.param, server.data_dir, server.url, read_default_keys(server.data_dir),
                 env.get("MLP_S3_ENDPOINT"))  # fmt: skip
@@ -52,7 +50,26 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[P
         server.stop()
         peer.close()
         if moto is not None:
-            moto.stop()
+            moto.terminate()
+            moto.wait(timeout=30)
+
+
+def start_moto(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    for _ in range(3):
+        port = free_port()
+        log = (tmp_path / f"moto-{port}.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1.0, trust_env=False)
+                return proc, f"http://127.0.0.1:{port}"
+            except httpx.TransportError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    raise RuntimeError("moto did not start")
 
 
 def disk_bytes(peer: Peer) -> int:
