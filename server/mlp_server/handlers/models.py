@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..context import Caller, Platform
-from ..errors import ApiError, invalid
+from ..errors import ApiError
 from ..lifecycle import list_version_files, reclaim, write_manifest
 
 
@@ -24,6 +24,9 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
         ]
         if missing:
             raise ApiError("MissingParameter", f"{', '.join(missing)} required for a new model (no ModelID)")
+    else:
+        # The model referred to first: an unknown ModelID is NotFound whatever the Path says.
+        platform.store.get_model(caller.account_id, {"ModelID": body["ModelID"]})
     path = body["VersionInfo"]["Path"]
     check_bucket(platform, caller, path)
     if not platform.store.path_registered(caller.account_id, path):
@@ -31,22 +34,28 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
         # write lock); a new one lists its files once and records them before the row is committed.
         files = list_version_files(platform.objects, path)
         if not files:
-            raise invalid("VersionInfo.Path", f"no objects found under {path}; upload the model files first")
+            raise ApiError(
+                "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
+            )
         write_manifest(platform.objects, path, files)
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result
 
 
 def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
-    """A version's Path must point inside the caller's bucket."""
+    """A version's Path must point inside the caller's bucket. A Path that fails is a reference to
+    objects the caller does not have: 404 NotFound, as the document says of references to what does
+    not exist."""
     bucket, _, prefix = path.removeprefix("tos://").partition("/")
     own = platform.bucket_for(caller.account_id)
     if bucket != own:
-        raise invalid(
-            "VersionInfo.Path", f"{path} is outside your bucket tos://{own}/ (see GetTOSUploadPath)"
+        raise ApiError(
+            "NotFound",
+            f"VersionInfo.Path: no objects of yours under {path}: it is outside your bucket tos://{own}/ "
+            "(see GetTOSUploadPath)",
         )
     if not prefix:
-        raise invalid("VersionInfo.Path", f"{path} names the whole bucket; give the uploaded folder")
+        raise ApiError("NotFound", f"VersionInfo.Path: {path} names the whole bucket, not uploaded files")
 
 
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:

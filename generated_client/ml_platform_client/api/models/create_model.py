@@ -76,9 +76,9 @@ def sync_detailed(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -89,7 +89,11 @@ def sync_detailed(
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -120,9 +124,9 @@ def sync(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -133,7 +137,11 @@ def sync(
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -159,9 +167,9 @@ async def asyncio_detailed(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -172,7 +180,11 @@ async def asyncio_detailed(
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -201,9 +213,9 @@ async def asyncio(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -214,7 +226,11 @@ async def asyncio(
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
