@@ -20,15 +20,15 @@ from .config import Settings
 from .errors import ServerError
 from .session import (
     CONNECT_TIMEOUT,
-    PERMANENT_CODES,
     RETRY_STATUS,
     USER_AGENT,
     Session,
-    _error_code,
-    _reach_hint,
+    _worth_retrying,
     check_body,
+    is_idempotent,
     log,
     tls_verify,
+    transport_failure,
 )
 
 
@@ -64,27 +64,32 @@ class AsyncSession:
     async def call(self, operation: ModuleType, body_cls: type[Any], body: dict[str, Any]) -> Any:
         """Validate ``body``, send it with ``operation.asyncio_detailed``, return the parsed envelope.
 
-        Retries 429/5xx answers and connection failures with backoff, as ``Session.call`` does."""
+        Retries as ``Session.call`` does (the same decisions: :func:`transport_failure`,
+        idempotency, transient codes)."""
         check_body(body_cls, body)
         request = body_cls.from_dict(body)
         name = body_cls.__name__.removesuffix("Request")
+        idempotent = is_idempotent(operation)
         attempt = 1
         while True:
             try:
                 response = await operation.asyncio_detailed(client=self.client, body=request)
             except httpx.TransportError as exc:
-                first_contact = not self._reached and isinstance(
-                    exc, httpx.ConnectError | httpx.ConnectTimeout
+                failure = transport_failure(
+                    name,
+                    self.base_url,
+                    exc,
+                    reached=self._reached,
+                    idempotent=idempotent,
+                    last=attempt >= self.retry.max_attempts,
                 )
-                if first_contact or attempt >= self.retry.max_attempts:
-                    raise ServerError(
-                        f"{name}: cannot reach {self.base_url}: {exc}{_reach_hint(self.base_url, exc)}"
-                    ) from exc
+                if failure is not None:
+                    raise failure from exc
                 await self._wait(name, attempt, str(exc))
                 attempt += 1
                 continue
             except UnexpectedStatus as exc:
-                if exc.status_code in RETRY_STATUS and attempt < self.retry.max_attempts:
+                if exc.status_code in RETRY_STATUS and idempotent and attempt < self.retry.max_attempts:
                     await self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
@@ -93,11 +98,7 @@ class AsyncSession:
             status = int(response.status_code)
             if status == 200:
                 return response.parsed
-            if (
-                status in RETRY_STATUS
-                and attempt < self.retry.max_attempts
-                and _error_code(response.parsed) not in PERMANENT_CODES
-            ):
+            if attempt < self.retry.max_attempts and _worth_retrying(status, response.parsed, idempotent):
                 await self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

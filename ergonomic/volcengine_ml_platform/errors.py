@@ -69,6 +69,17 @@ class ServerError(MLPlatformError):
     """The service failed (HTTP 5xx) or answered something that is not the documented envelope."""
 
 
+class OutcomeUnknownError(ServerError):
+    """The request was sent but its answer was lost: it may or may not have been carried out.
+
+    ``register`` raises it (with ``upload_url`` set) when the registration's fate is unknown: the
+    uploaded files are then left in place, for a retry or for the platform's storage sweep."""
+
+    def __init__(self, message: str, *, upload_url: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.upload_url = upload_url
+
+
 class TransferError(MLPlatformError):
     """Object-storage upload or download failed (after retries), or an object failed its checksum."""
 
@@ -87,6 +98,7 @@ _BY_CODE: dict[str, type[MLPlatformError]] = {
     "InvalidSecretToken": AuthError,
     "Conflict": ConflictError,
     "InvalidStateTransition": ConflictError,
+    "ResourceInUse": ConflictError,
     "FlowLimitExceeded": ThrottlingError,
 }
 

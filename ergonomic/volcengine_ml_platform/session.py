@@ -28,7 +28,7 @@ from ml_platform_client.models import ErrorResponse
 from . import __version__, schema
 from .auth import VolcSignerAuth
 from .config import Credentials, Settings, resolve_settings
-from .errors import AuthError, MLPlatformError, ServerError, ValidationError, error_for
+from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, ValidationError, error_for
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger("volcengine_ml_platform")
@@ -36,8 +36,38 @@ log = logging.getLogger("volcengine_ml_platform")
 EMBEDDED_BASE_URL = "http://ml-platform.embedded"
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection: a platform that is up answers in milliseconds
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-# 5xx codes that waiting does not fix (the platform's disk is full or read-only): never retried.
-PERMANENT_CODES = frozenset({"StorageUnavailable"})
+# 5xx answers worth another try: transient by their code. Any other documented code (a full disk,
+# say) will not go away by itself; an answer without the envelope comes from a proxy in between.
+TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailableTemp", "FlowLimitExceeded"})
+# Actions that may be sent again after an answer that never arrived: reads, updates that set values,
+# fresh upload prefixes and tokens, and CreateModel, which the platform answers once per Path.
+# Every other action (CreatePerfJob, CreateService, UpdateService, Start/Stop, Cancel*, Delete*) is
+# retried only when the request provably never left: a refused or timed-out connection.
+IDEMPOTENT_OPERATIONS = frozenset(
+    {
+        "create_model",
+        "inner_create_model",
+        "get_model",
+        "list_models",
+        "update_model",
+        "get_model_next_version",
+        "list_model_versions",
+        "get_model_version",
+        "inner_get_model_version",
+        "update_model_version",
+        "inner_update_model_version",
+        "get_tos_upload_path",
+        "inner_get_tos_upload_path",
+        "get_sts_token",
+        "admin_get_secure_token",
+        "list_perf_jobs",
+        "list_perf_tasks",
+        "list_resource",
+        "get_service",
+        "list_services",
+    }
+)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 USER_AGENT = f"volcengine-ml-platform-models/{__version__}"
 
 
@@ -73,8 +103,44 @@ def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
     return configured
 
 
-def _error_code(parsed: Any) -> str | None:
-    return parsed.response_metadata.error.code if isinstance(parsed, ErrorResponse) else None
+def is_idempotent(operation: ModuleType) -> bool:
+    """Whether sending the generated ``operation`` twice has the effect of sending it once."""
+    return operation.__name__.rpartition(".")[2] in IDEMPOTENT_OPERATIONS
+
+
+def _worth_retrying(status: int, parsed: Any, idempotent: bool) -> bool:
+    code = parsed.response_metadata.error.code if isinstance(parsed, ErrorResponse) else None
+    if status == 429:
+        return True  # throttled: refused before it was carried out
+    if status not in RETRY_STATUS or not idempotent:
+        return False
+    return code is None or code in TRANSIENT_CODES
+
+
+def transport_failure(
+    name: str, base_url: str, exc: httpx.TransportError, *, reached: bool, idempotent: bool, last: bool
+) -> Exception | None:
+    """What a failed send means: None to try again, else the error to raise. Shared by both sessions.
+
+    A connection refused or timed out before anything ever answered means the platform is not there
+    (wrong address, not started): waiting through the retries only hides that. A request that may have
+    been carried out is sent again only when sending it twice does no harm.
+    """
+    if _untrusted_certificate(exc):  # retrying cannot help; say what would
+        return ServerError(
+            f"{name}: the certificate of {base_url} is not trusted ({exc}); set "
+            "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` prints it)"
+        )
+    not_sent = isinstance(exc, _NOT_SENT)
+    first_contact = not reached and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    if not last and not first_contact and (idempotent or not_sent):
+        return None
+    if not_sent:
+        return ServerError(f"{name}: cannot reach {base_url}: {exc}{_reach_hint(base_url, exc)}")
+    return OutcomeUnknownError(
+        f"{name}: the connection to {base_url} failed after the request was sent "
+        f"({exc}); it may or may not have been carried out",
+    )
 
 
 def _is_local(url: str) -> bool:
@@ -193,7 +259,9 @@ class Session:
     ) -> Any:
         """Validate ``body``, send it with ``operation`` (a generated module), return the parsed envelope.
 
-        Retries 429/5xx answers and connection failures with backoff; raises a typed error otherwise.
+        Retries with backoff: every action after a connection that could not be made and after 429;
+        idempotent actions (see :data:`IDEMPOTENT_OPERATIONS`) also after transient 5xx answers and
+        lost answers. A non-idempotent action whose answer was lost raises ``OutcomeUnknownError``.
         """
         check_body(body_cls, body)
         request = body_cls.from_dict(body)  # type: ignore[attr-defined]
@@ -201,31 +269,27 @@ class Session:
             client=client or self.client, body=request, **params
         )
         name = body_cls.__name__.removesuffix("Request")
+        idempotent = is_idempotent(operation)
         attempt = 1
         while True:
             try:
                 response = send()
             except httpx.TransportError as exc:
-                if _untrusted_certificate(exc):  # retrying cannot help; say what would
-                    raise ServerError(
-                        f"{name}: the certificate of {self.base_url} is not trusted ({exc}); set "
-                        "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` "
-                        "prints it)"
-                    ) from exc
-                # Nothing ever answered and the connection was refused or timed out: the platform is
-                # not there (wrong address, not started). Waiting through the retries only hides that.
-                first_contact = not self._reached and isinstance(
-                    exc, httpx.ConnectError | httpx.ConnectTimeout
+                failure = transport_failure(
+                    name,
+                    self.base_url,
+                    exc,
+                    reached=self._reached,
+                    idempotent=idempotent,
+                    last=attempt >= self.retry.max_attempts,
                 )
-                if first_contact or attempt >= self.retry.max_attempts:
-                    raise ServerError(
-                        f"{name}: cannot reach {self.base_url}: {exc}{_reach_hint(self.base_url, exc)}"
-                    ) from exc
+                if failure is not None:
+                    raise failure from exc
                 self._wait(name, attempt, str(exc))
                 attempt += 1
                 continue
             except UnexpectedStatus as exc:
-                if exc.status_code in RETRY_STATUS and attempt < self.retry.max_attempts:
+                if exc.status_code in RETRY_STATUS and idempotent and attempt < self.retry.max_attempts:
                     self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
@@ -234,11 +298,7 @@ class Session:
             status = int(response.status_code)
             if status == 200:
                 return response.parsed
-            if (
-                status in RETRY_STATUS
-                and attempt < self.retry.max_attempts
-                and _error_code(response.parsed) not in PERMANENT_CODES
-            ):
+            if attempt < self.retry.max_attempts and _worth_retrying(status, response.parsed, idempotent):
                 self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

@@ -164,6 +164,39 @@ class Gateway:
             raise unexpected(exc, meta, operation.action) from None
         return success(meta, result)
 
+    async def admin_gc(self, request: Request) -> Response:
+        """``mlp gc --endpoint``: the storage sweep on demand, for administrator keys only.
+
+        An operator's route of the local platform, outside the documented API (whose actions are
+        the real service's): signed like the open door, body ``{"GraceSeconds": n, "DryRun": bool}``."""
+        from .lifecycle import sweep
+
+        meta = Meta(new_request_id(), "GarbageCollect", self.platform.settings.region)
+        try:
+            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            raw = await read_body(request, self.limits)
+            try:
+                verify_payload(pending, raw)
+            except SignatureError as exc:
+                raise ApiError(exc.code, exc.message) from None
+            if not caller.is_admin:
+                raise ApiError("AccessDenied", "the storage sweep needs administrator keys")
+            body = parse_body(raw or b"{}")
+            grace = body.get("GraceSeconds") if isinstance(body, dict) else None
+            dry_run = body.get("DryRun", False) if isinstance(body, dict) else None
+            if not isinstance(grace, int | float) or isinstance(grace, bool) or grace < 0:
+                raise ApiError(
+                    "InvalidParameter", "GraceSeconds: a number of seconds, 0 or more, is required"
+                )
+            if not isinstance(dry_run, bool):
+                raise ApiError("InvalidParameter", "DryRun: must be true or false")
+            report = await run_in_threadpool(
+                lambda: sweep(self.platform, grace_seconds=float(grace), dry_run=dry_run)
+            )
+            return success(meta, report.as_dict())
+        except ApiError as exc:
+            return close_if_unread(request, failure(meta, exc))
+
     async def not_found(self, request: Request) -> Response:
         meta = Meta(new_request_id(), "", self.platform.settings.region)
         return failure(meta, ApiError("InvalidActionOrVersion", f"no such endpoint: {request.url.path}"))
@@ -185,6 +218,7 @@ def create_app(platform: Platform) -> Starlette:
         Route("/", gateway.method_not_allowed, methods=other),
         Route("/ml-platform/{region}/api/{action}", gateway.inner_door, methods=["POST"]),
         Route("/ml-platform/{region}/api/{action}", gateway.method_not_allowed, methods=other),
+        Route("/mlp-admin/gc", gateway.admin_gc, methods=["POST"]),
         Route("/{path:path}", gateway.not_found, methods=["POST", *other]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(EnvelopeGuard, region=platform.settings.region)])

@@ -60,6 +60,30 @@ def add_commands(
     )
     serve.set_defaults(func=cmd_serve)
 
+    gc = sub.add_parser(
+        "gc",
+        help="reclaim storage: upload prefixes no version references, and temporary files",
+        description="Remove the upload prefixes that no model version references and that are older "
+        "than the grace period, and the folder store's temporary files older than that; report the "
+        "objects and bytes reclaimed.",
+    )
+    gc.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
+    gc.add_argument(
+        "--endpoint",
+        dest="gc_endpoint",
+        default=None,
+        help="ask a running mlp serve at this URL (administrator keys from VOLC_ACCESSKEY/VOLC_SECRETKEY "
+        "or ~/.volc/config) instead of opening the data folder",
+    )
+    gc.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
+    gc.add_argument(
+        "--grace",
+        default=None,
+        help="keep what is younger than this: seconds or 30m, 24h, 2d (default $MLP_GC_GRACE or 24h)",
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    gc.set_defaults(func=cmd_gc)
+
     db_help = "the local platform's database schema: show it, upgrade it"
     db = sub.add_parser("db", help=db_help, description=db_help)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
@@ -151,6 +175,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
+
     settings = replace(_settings(args), migrate=args.migrate)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tls = _tls_files(args, settings)
@@ -158,6 +184,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = build_app(settings)
     except SchemaError as exc:
         return _schema_refusal(exc)
+    # Reclaims what deletes and crashed clients left (deletes themselves reclaim in the request).
+    interval = parse_duration(os.environ.get("MLP_GC_INTERVAL") or str(DEFAULT_INTERVAL_SECONDS))
+    start_background_sweep(app.state.platform, interval=interval, grace_seconds=grace_from_env())
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     common = {"host": args.host, "log_level": args.log_level, "access_log": False}
     configs: list[uvicorn.Config] = []
@@ -182,6 +211,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         serve_all(configs)
     return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .lifecycle import grace_from_env, parse_duration, sweep
+    from .platform import open_platform
+
+    try:
+        grace = parse_duration(args.grace) if args.grace is not None else grace_from_env()
+    except ValueError as exc:
+        print(f"mlp gc: {exc}", file=sys.stderr)
+        return 2
+    if args.gc_endpoint:
+        return _remote_gc(args.gc_endpoint, grace, args.dry_run)
+    platform = open_platform(_settings(args))
+    try:
+        report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()
+    finally:
+        platform.store.close()
+    _print_gc(report)
+    return 0
+
+
+def _remote_gc(endpoint: str, grace: float, dry_run: bool) -> int:
+    import httpx
+
+    from volcengine_ml_platform.auth import VolcSignerAuth
+    from volcengine_ml_platform.config import resolve_settings
+    from volcengine_ml_platform.errors import MLPlatformError
+
+    try:
+        auth = VolcSignerAuth.from_settings(resolve_settings(endpoint=endpoint))
+    except MLPlatformError as exc:
+        print(f"mlp gc: {exc}", file=sys.stderr)
+        return 2
+    url = endpoint.rstrip("/") + "/mlp-admin/gc"
+    try:
+        response = httpx.post(url, json={"GraceSeconds": grace, "DryRun": dry_run}, auth=auth, timeout=600)
+    except httpx.HTTPError as exc:
+        print(f"mlp gc: cannot reach {url}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        envelope = response.json()
+    except ValueError:
+        envelope = {}
+    if response.status_code != 200 or "Result" not in envelope:
+        error = envelope.get("ResponseMetadata", {}).get("Error", {})
+        print(
+            f"mlp gc: [{error.get('Code', response.status_code)}] {error.get('Message', '')}", file=sys.stderr
+        )
+        return 1
+    _print_gc(envelope["Result"])
+    return 0
+
+
+def _print_gc(report: dict[str, object]) -> None:
+    verb = "would remove" if report["DryRun"] else "removed"
+    prefixes = report["Prefixes"]
+    assert isinstance(prefixes, list)
+    for prefix in prefixes:
+        print(f"{verb} {prefix}")
+    print(
+        f"{verb} {report['Objects']} objects ({report['Bytes']} bytes) under {len(prefixes)} unreferenced "
+        f"upload prefixes, and {report['TempFiles']} temporary files ({report['TempBytes']} bytes)"
+    )
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:

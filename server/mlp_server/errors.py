@@ -34,6 +34,8 @@ CODES: dict[str, tuple[int, int]] = {
     # The object store cannot mint scoped credentials (no STS) and the operator did not opt into sharing
     # its keys: a setting to change, not a failure to retry.
     "ObjectStoreSTSUnavailable": (200010, 501),
+    # Deleting a version (or model) that a service still uses.
+    "ResourceInUse": (200011, 409),
 }
 
 

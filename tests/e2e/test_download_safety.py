@@ -13,6 +13,7 @@ from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.folder import FolderStore
+from volcengine_ml_platform.transfer.manifest import manifest_key
 
 from .helpers import Peer, all_paths, make_tree, raising_after, read_tree, split_tos
 
@@ -97,6 +98,9 @@ def test_key_leading_outside_is_refused(s3_peer: Peer, tmp_path: Path) -> None:
     model_id, prefix = register(model, source)
     bucket = bucket_for(DEFAULT_ACCOUNT_ID)
     s3_peer.s3().put_object(Bucket=bucket, Key=f"{prefix}../x", Body=b"escaped")  # S3 keys may hold ".."
+    # The local platform's manifest lists only the files registered, so the planted key would not be
+    # downloaded at all; without one (the real service records none) the listing is what counts.
+    s3_peer.s3().delete_object(Bucket=bucket, Key=manifest_key(prefix))
     work = tmp_path / "work"
     dest = work / "inside" / "dest"
     dest.parent.mkdir(parents=True)

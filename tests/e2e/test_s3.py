@@ -36,7 +36,9 @@ def test_register_and_download_through_s3(s3_peer: Peer, tmp_path: Path) -> None
     listed: dict[str, dict[str, object]] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=stamp_prefix):
         listed.update({o["Key"]: o for o in page.get("Contents", [])})
-    assert set(listed) == {f"{stamp_prefix}{source.name}/{rel}" for rel in files}
+    # ... and beside them the manifest the platform recorded at CreateModel.
+    manifest = f"{stamp_prefix}{source.name}.mlp-manifest.json"
+    assert set(listed) == {f"{stamp_prefix}{source.name}/{rel}" for rel in files} | {manifest}
     big_key = f"{prefix}weights/big.bin"
     assert listed[big_key]["Size"] == BIG
     assert str(listed[big_key]["ETag"]).strip('"').endswith("-3")  # a multipart upload of 3 parts

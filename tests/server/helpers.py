@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +131,11 @@ def upload(platform: Platform, account_id: int, prefix: str, files: dict[str, by
     return put_objects(
         platform.objects, platform.bucket_for(account_id), prefix, platform.settings.data_dir, files
     )
+
+
+def fresh_upload(server: LiveServer, account_id: int, prefix: str) -> str:
+    """Model files under a prefix of their own: one registration (CreateModel is idempotent by Path)."""
+    return server.upload(account_id, f"{prefix}/{uuid.uuid4().hex}")
 
 
 def upload_into(data_dir: Path, account_id: int, prefix: str, files: dict[str, bytes] | None = None) -> str:

@@ -44,8 +44,9 @@ def populate(api: Api, data_dir: Path) -> dict[str, str]:
     path = upload_into(data_dir, api.account_id, "modelrepo/persist/1")
     first = api.register(path, name="persisted", ModelCategory="ImageClassification")
     model_id = first["ModelID"]
-    for _ in range(3):
-        api.register(path, model_id=model_id, Description="more")
+    for n in range(3):
+        api.register(upload_into(data_dir, api.account_id, f"modelrepo/persist/1-{n}"), model_id=model_id,
+                     Description="more")  # fmt: skip
     api.ok("DeleteModelVersion", {"ModelVersionID": f"{model_id}-4"})  # the latest: 4 is never given again
     version_id = f"{model_id}-2"
     metrics = [{"MetricsType": "Perf", "Params": '{"batch": 8}', "MetricsData": '{"qps": 12.5}'}]
@@ -53,7 +54,7 @@ def populate(api: Api, data_dir: Path) -> dict[str, str]:
         "UpdateModelVersion", {"ModelVersionID": version_id, "Description": "tuned", "MetricsList": metrics}
     )
     api.ok("UpdateModel", {"ModelID": model_id, "ModelName": "persisted-renamed"})
-    api.register(path, name="second")
+    api.register(upload_into(data_dir, api.account_id, "modelrepo/persist/second"), name="second")
 
     job = api.ok(
         "CreatePerfJob",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ class Platform:
     https_url: str
     ca: Path
     path: str  # a tos:// model folder in the default account's bucket
+
+    def fresh(self) -> str:
+        """Another model folder: one per registration (CreateModel is idempotent by Path)."""
+        return upload_into(
+            self.serve.data_dir, self.keys.account_id, f"modelrepo/from-sdk-repo/{uuid.uuid4().hex}"
+        )
 
     def call(
         self, action: str, body: dict[str, Any], *, version: str = NEW, url: str = ""
@@ -107,7 +114,7 @@ def test_create_model_with_every_optional_field_null(platform: Platform) -> None
         "VersionInfo": {
             "ModelFormat": "SavedModel",
             "ModelType": "TensorFlow:2.4",
-            "Path": platform.path,
+            "Path": platform.fresh(),
             "SourceType": None,
             **nulls,
         },
@@ -125,7 +132,7 @@ def test_create_model_with_every_optional_field_null(platform: Platform) -> None
         "ModelID": model_id,
         "ModelCategory": None,
         "DatasetID": None,
-        "VersionInfo": {"ModelFormat": None, "ModelType": None, "Path": platform.path, **nulls},
+        "VersionInfo": {"ModelFormat": None, "ModelType": None, "Path": platform.fresh(), **nulls},
     }
     assert platform.ok("CreateModel", second)["VersionInfo"]["ModelVersion"] == 2
     listed = platform.ok("ListModelVersions", {"ModelID": model_id, "ModelVersion": None, "SortBy": None})
@@ -154,7 +161,7 @@ def test_null_is_never_accepted_where_a_value_is_required(
 def test_model_version_as_a_digit_string(platform: Platform) -> None:
     created = platform.ok("CreateModel", {"ModelName": "sdk-2021-digits", "VersionInfo": _info(platform)})
     model_id = created["ModelID"]
-    platform.ok("CreateModel", {"ModelID": model_id, "VersionInfo": {"Path": platform.path}})
+    platform.ok("CreateModel", {"ModelID": model_id, "VersionInfo": {"Path": platform.fresh()}})
     for value in ("1", 1, "2"):
         listed = platform.ok("ListModelVersions", {"ModelID": model_id, "ModelVersion": value})
         assert [v["ModelVersion"] for v in listed["List"]] == [int(value)]
@@ -244,4 +251,4 @@ def _certificate_refused(url: str) -> bool:
 
 
 def _info(platform: Platform) -> dict[str, Any]:
-    return {"ModelFormat": "SavedModel", "ModelType": "TensorFlow:2.4", "Path": platform.path}
+    return {"ModelFormat": "SavedModel", "ModelType": "TensorFlow:2.4", "Path": platform.fresh()}

@@ -177,7 +177,7 @@ def a_objects(server: LiveServer, admin: Api) -> dict[str, str]:
     path = server.upload(admin.account_id, "modelrepo/a/1")
     created = admin.register(path, name="a-model")
     model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
-    admin.register(path, model_id=model_id)
+    admin.register(server.upload(admin.account_id, "modelrepo/a/2"), model_id=model_id)
     job = admin.ok("CreatePerfJob", perf_job_body(version_id))
     task = admin.list_all("ListPerfTasks", JobID=job["JobID"])[0]["TaskID"]
     service = admin.ok("CreateService", service_body(model_id, version_id, name="a-service"))["ServiceID"]

@@ -7,10 +7,12 @@ delete (the document: "its number is never given again"), and GetModelNextVersio
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
-from .helpers import Api, LiveServer, error_of, version_info
+from .helpers import Api, LiveServer, error_of, fresh_upload, version_info
 
 THREADS = 8
 PER_THREAD = 5
@@ -32,14 +34,16 @@ def summary(api: Api, model_id: str) -> tuple[int, str | None]:
     return model["ModelVersionsCount"], model.get("LatestVersion")
 
 
-def register_concurrently(server: LiveServer, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """THREADS clients, each with its own connection, PER_THREAD registrations each, started together."""
+def register_concurrently(server: LiveServer, body: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
+    """THREADS clients, each with its own connection, PER_THREAD registrations each, started together.
+    Each registration its own upload: CreateModel is idempotent by Path."""
     barrier = threading.Barrier(THREADS)
+    bodies = [[body() for _ in range(PER_THREAD)] for _ in range(THREADS)]
 
-    def worker(_: int) -> list[dict[str, Any]]:
+    def worker(index: int) -> list[dict[str, Any]]:
         with Api(server.url, server.default_keys()) as api:
             barrier.wait(timeout=30)
-            return [api.ok("CreateModel", body) for _ in range(PER_THREAD)]
+            return [api.ok("CreateModel", b) for b in bodies[index]]
 
     with ThreadPoolExecutor(THREADS) as pool:
         return [result for results in pool.map(worker, range(THREADS)) for result in results]
@@ -47,11 +51,14 @@ def register_concurrently(server: LiveServer, body: dict[str, Any]) -> list[dict
 
 def test_concurrent_registrations_get_distinct_consecutive_numbers(server: LiveServer, admin: Api) -> None:
     path = server.upload(admin.account_id, "modelrepo/concurrent/1")
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/concurrent")
     first = admin.register(path, name="concurrent")
     model_id = first["ModelID"]
     assert first["VersionInfo"] == {"ModelVersionID": f"{model_id}-1", "ModelVersion": 1}
 
-    results = register_concurrently(server, {"ModelID": model_id, "VersionInfo": version_info(path)})
+    results = register_concurrently(
+        server, lambda: {"ModelID": model_id, "VersionInfo": version_info(fresh())}
+    )
 
     numbers = sorted(r["VersionInfo"]["ModelVersion"] for r in results)
     total = 1 + THREADS * PER_THREAD
@@ -68,8 +75,10 @@ def test_concurrent_registrations_get_distinct_consecutive_numbers(server: LiveS
 
 
 def test_concurrent_new_models_each_start_at_version_one(server: LiveServer, admin: Api) -> None:
-    path = server.upload(admin.account_id, "modelrepo/many/1")
-    results = register_concurrently(server, {"ModelName": "many", "VersionInfo": version_info(path)})
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/many")
+    results = register_concurrently(
+        server, lambda: {"ModelName": "many", "VersionInfo": version_info(fresh())}
+    )
     model_ids = {r["ModelID"] for r in results}
     assert len(model_ids) == THREADS * PER_THREAD
     assert {r["VersionInfo"]["ModelVersion"] for r in results} == {1}
@@ -78,28 +87,30 @@ def test_concurrent_new_models_each_start_at_version_one(server: LiveServer, adm
 
 def test_next_version_agrees_with_the_next_registration(server: LiveServer, admin: Api) -> None:
     path = server.upload(admin.account_id, "modelrepo/next/1")
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/next")
     assert next_version(admin) == 1  # a new model
     model_id = admin.register(path)["ModelID"]
     for _ in range(4):
         expected = next_version(admin, model_id)
         assert next_version(admin, model_id) == expected  # asking does not take the number
-        got = admin.register(path, model_id=model_id)["VersionInfo"]["ModelVersion"]
+        got = admin.register(fresh(), model_id=model_id)["VersionInfo"]["ModelVersion"]
         assert got == expected
     assert next_version(admin) == 1
 
 
 def test_numbers_are_never_reused_after_deletes(server: LiveServer, admin: Api) -> None:
     path = server.upload(admin.account_id, "modelrepo/reuse/1")
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/reuse")
     model_id = admin.register(path)["ModelID"]
     for _ in range(4):
-        admin.register(path, model_id=model_id)
+        admin.register(fresh(), model_id=model_id)
     assert versions(admin, model_id) == [1, 2, 3, 4, 5]
 
     # Delete the latest: the count and LatestVersion follow, the next number does not go back.
     admin.ok("DeleteModelVersion", {"ModelVersionID": f"{model_id}-5"})
     assert summary(admin, model_id) == (4, "4")
     assert next_version(admin, model_id) == 6
-    assert admin.register(path, model_id=model_id)["VersionInfo"]["ModelVersion"] == 6
+    assert admin.register(fresh(), model_id=model_id)["VersionInfo"]["ModelVersion"] == 6
     assert summary(admin, model_id) == (5, "6")
 
     # Delete from the middle, then the latest again.
@@ -122,24 +133,26 @@ def test_numbers_are_never_reused_after_deletes(server: LiveServer, admin: Api) 
     [listed] = admin.list_all("ListModels")
     assert listed["ModelVersionsCount"] == 0 and "LatestVersion" not in listed
     assert next_version(admin, model_id) == 7
-    assert admin.register(path, model_id=model_id)["VersionInfo"]["ModelVersion"] == 7
+    assert admin.register(fresh(), model_id=model_id)["VersionInfo"]["ModelVersion"] == 7
     assert summary(admin, model_id) == (1, "7")
 
 
 def test_a_new_version_inherits_format_and_type(server: LiveServer, admin: Api) -> None:
     path = server.upload(admin.account_id, "modelrepo/inherit/1")
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/inherit")
     model_id = admin.register(path, ModelFormat="ONNX", ModelType="ONNX:1.9")["ModelID"]
-    second = admin.ok("CreateModel", {"ModelID": model_id, "VersionInfo": {"Path": path}})
+    second = admin.ok("CreateModel", {"ModelID": model_id, "VersionInfo": {"Path": fresh()}})
     got = admin.ok("GetModelVersion", {"ModelVersionID": second["VersionInfo"]["ModelVersionID"]})
     assert (got["ModelFormat"], got["ModelType"], got["SourceType"]) == ("ONNX", "ONNX:1.9", "TOS")
 
 
 def test_delete_model_removes_all_its_versions(server: LiveServer, admin: Api) -> None:
     path = server.upload(admin.account_id, "modelrepo/delete/1")
+    fresh = partial(fresh_upload, server, admin.account_id, "modelrepo/delete")
     model_id = admin.register(path, name="doomed")["ModelID"]
     for _ in range(3):
-        admin.register(path, model_id=model_id)
-    keep = admin.register(path, name="kept")["ModelID"]
+        admin.register(fresh(), model_id=model_id)
+    keep = admin.register(fresh(), name="kept")["ModelID"]
 
     assert admin.ok("DeleteModel", {"ModelID": model_id}) == {"ModelID": model_id}
 
@@ -151,7 +164,7 @@ def test_delete_model_removes_all_its_versions(server: LiveServer, admin: Api) -
         ("ListModelVersions", {"ModelID": model_id}),
         ("GetModelNextVersion", {"ModelID": model_id}),
         ("DeleteModel", {"ModelID": model_id}),
-        ("CreateModel", {"ModelID": model_id, "VersionInfo": version_info(path)}),
+        ("CreateModel", {"ModelID": model_id, "VersionInfo": version_info(fresh())}),
     ]:
         status, code, _ = error_of(admin.call(action, body))
         assert (status, code) == (404, "NotFound"), action

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,10 +41,11 @@ class FakeClock:
 
 
 def version_info(**overrides: Any) -> dict[str, Any]:
+    """A VersionInfo; each call a fresh Path (CreateModel is idempotent by Path)."""
     info: dict[str, Any] = {
         "ModelFormat": "SavedModel",
         "ModelType": "TensorFlow:2.4",
-        "Path": "tos://bucket/m/1/",
+        "Path": f"tos://bucket/m/{uuid.uuid4().hex}/",
     }
     info.update(overrides)
     return info

@@ -129,16 +129,26 @@ def test_names_are_unique_per_account(store: Store, model_id: str) -> None:
     assert store.list_services(ACCOUNT, {})["Total"] == 1
 
 
-def test_model_rename_shows_and_deleted_model_keeps_its_description(store: Store, model_id: str) -> None:
+def test_model_rename_shows_and_a_served_model_cannot_be_deleted(store: Store, model_id: str) -> None:
     service_id = store.create_service(ACCOUNT, service_body(model_id, 1))["ServiceID"]
     store.update_model(ACCOUNT, {"ModelID": model_id, "ModelName": "resnet-v2"})
     assert (
         store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Model"]["Name"]
         == "resnet-v2"
     )
-    store.delete_model(ACCOUNT, {"ModelID": model_id})
+    for delete, body in (
+        (store.delete_model, {"ModelID": model_id}),
+        (store.delete_model_version, {"ModelVersionID": f"{model_id}-1"}),
+    ):
+        with pytest.raises(ApiError) as caught:
+            delete(ACCOUNT, body)
+        assert (caught.value.code, caught.value.status) == ("ResourceInUse", 409)
+        assert service_id in caught.value.message and "svc" in caught.value.message
     model = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Model"]
-    assert (model["Name"], model["Path"], model["Version"]) == ("resnet", "tos://b/resnet/1/", "1")
+    assert (model["Name"], model["Path"], model["Version"]) == ("resnet-v2", "tos://b/resnet/1/", "1")
+    # Once the service is gone, the model goes.
+    store.delete_service(ACCOUNT, {"ServiceID": service_id})
+    store.delete_model(ACCOUNT, {"ModelID": model_id})
 
 
 def test_worker_status_is_checked(store: Store, model_id: str) -> None:

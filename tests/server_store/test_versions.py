@@ -165,7 +165,7 @@ def test_a_failed_registration_does_not_consume_a_number(store: Store) -> None:
 
 
 def test_model_and_version_shapes(store: Store) -> None:
-    model_id, _ = register(store, name="resnet")
+    model_id, _ = register(store, name="resnet", Path="tos://bucket/m/1/")
     assert store.get_model(ACCOUNT, {"ModelID": model_id}) == {
         "ModelID": model_id,
         "ModelName": "resnet",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from volcengine_ml_platform.errors import TransferError
 from volcengine_ml_platform.transfer import S3Store, download_prefix, upload_path
 
 from .conftest import PART, StoreCase
@@ -102,8 +103,10 @@ def test_download_into_existing_folder_replaces_files(case: StoreCase, tmp_path:
     assert read_tree(out) == {**files, "keep.txt": b"mine"}
 
 
-def test_empty_prefix_downloads_nothing(case: StoreCase, tmp_path: Path) -> None:
-    assert download_prefix(case.store, f"tos://{case.bucket}/nothing/here/", tmp_path / "out") == []
+def test_empty_prefix_is_an_error_not_an_empty_success(case: StoreCase, tmp_path: Path) -> None:
+    with pytest.raises(TransferError, match="no objects under"):
+        download_prefix(case.store, f"tos://{case.bucket}/nothing/here/", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_s3_uses_multipart_ranged_gets_and_sha256_metadata(

@@ -5,12 +5,13 @@ credentials open the object store."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ValidationError
+from ..errors import MLPlatformError, OutcomeUnknownError, ValidationError
 from ..session import check_body
 from ..transfer.base import ObjectStore
 from ..transfer.existing import keep_or_refuse
@@ -72,6 +73,11 @@ class Registration:
     def validate(self) -> None:
         """The documented checks of ``register``, before any I/O."""
         validation.validate_local_path(self.local_path)
+        if os.path.isdir(self.local_path) and not _holds_a_file(self.local_path):
+            raise ValidationError(
+                f"local_path: {os.fspath(self.local_path)!r}: the folder is empty (no files to register)",
+                field="local_path",
+            )
         if self.model_id is None:
             needed = (
                 ("model_name", self.model_name),
@@ -158,26 +164,56 @@ def upload_then_register(
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
 ) -> Any:
-    """Upload ``local_path`` under the fresh prefix, then register it. If the upload or the
-    registration fails (or is interrupted), what was uploaded is removed: a failed register leaves
-    nothing behind. The prefix is fresh, so nothing else lives under it."""
+    """Upload ``local_path`` under the fresh prefix, then register it.
+
+    What was uploaded is removed only when no version can reference it: the upload itself failed, or
+    the platform definitively refused the registration (a 4xx answer other than a conflict). When the
+    registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
+    for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
+    upload_url = f"tos://{bucket}/{key_prefix}"
     try:
         path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress, select=select)
-        return create(path)
     except BaseException:
-        try:
-            removed = store.delete_prefix(bucket, key_prefix)
-            log.info(
-                "register failed; removed %d uploaded object(s) under tos://%s/%s",
-                removed,
-                bucket,
-                key_prefix,
-            )
-        except Exception:  # the original failure matters more than the cleanup's
-            log.warning(
-                "register failed and tos://%s/%s could not be cleaned up", bucket, key_prefix, exc_info=True
-            )
+        _remove_upload(store, bucket, key_prefix)  # nothing was sent: the prefix is ours alone
         raise
+    try:
+        return create(path)
+    except ValidationError:
+        _remove_upload(store, bucket, key_prefix)  # refused before it was sent
+        raise
+    except MLPlatformError as exc:
+        status = exc.status_code
+        if status is not None and 400 <= status < 500 and status != 409:
+            _remove_upload(store, bucket, key_prefix)
+            raise
+        raise OutcomeUnknownError(
+            f"the registration's outcome is unknown ({exc}); the uploaded files stay at {upload_url}: "
+            "register again, or leave them to the platform's storage sweep",
+            upload_url=upload_url,
+            code=exc.code,
+            code_n=exc.code_n,
+            status_code=status,
+            request_id=exc.request_id,
+        ) from exc
+    except BaseException:
+        log.warning("register interrupted; the uploaded files stay at %s for the storage sweep", upload_url)
+        raise
+
+
+def _remove_upload(store: ObjectStore, bucket: str, key_prefix: str) -> None:
+    try:
+        removed = store.delete_prefix(bucket, key_prefix)
+        log.info(
+            "register failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix
+        )
+    except Exception:  # the original failure matters more than the cleanup's
+        log.warning(
+            "register failed and tos://%s/%s could not be cleaned up", bucket, key_prefix, exc_info=True
+        )
+
+
+def _holds_a_file(folder: str | os.PathLike[str]) -> bool:
+    return any(files for _, _, files in os.walk(folder, followlinks=True))
 
 
 def download_version(

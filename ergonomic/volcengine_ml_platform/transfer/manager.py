@@ -6,7 +6,12 @@ URL is ``tos://{bucket}/{key_prefix}``. Download copies every object under a URL
 keeping relative paths. Files move in parallel; large files also in parallel parts (inside the store).
 
 A downloaded file is written to ``{name}.{random}.incomplete`` next to its destination and moved into
-place only once the store has verified it, so a destination never holds a half-written file.
+place only once the store has verified it, so a destination never holds a half-written file. Such
+files left by a download that was killed are removed by the next download of the same file.
+
+When the platform recorded a manifest for the URL (see :mod:`.manifest`), download takes its file list
+from there: every recorded file must be present with its recorded size and checksum, or the download
+fails naming what is missing. An empty prefix is an error, never an empty success.
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
 from ..errors import TransferError, ValidationError
+from . import manifest
 from ._parallel import Cancelled, Task, run_parallel
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
 from .base import tos_url as url_of
@@ -30,6 +38,8 @@ from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from .selection import FileFilter
 
 logger = logging.getLogger(__name__)
+
+_INCOMPLETE = re.compile(r"\.[0-9a-f]{8}\.incomplete")
 
 T = TypeVar("T")
 
@@ -158,10 +168,16 @@ def download_prefix(
         single = _call(f"head of {url}", retry, lambda: store.head(bucket, prefix))
         if single is not None:
             objects, folder = [single], prefix[: prefix.rfind("/") + 1]
+    recorded = _manifest(store, bucket, prefix, retry) if prefix else None
+    if recorded is not None:
+        objects = _as_recorded(bucket, url, recorded, objects)
+        if objects and not objects[0].key.startswith(folder):  # the manifest of a single object
+            folder = prefix[: prefix.rfind("/") + 1]
     root = Path(os.path.abspath(local_path))
     plan = _plan(bucket, folder, objects, root)
     if not plan:
-        logger.warning("no objects under %s", url)
+        raise TransferError(f"no objects under {url}: nothing to download")
+    _remove_stale_parts(dest for _, _, dest in plan)
     kept = existing([(obj, dest) for obj, _, dest in plan]) if existing else set()
     everything = [dest for _, _, dest in plan]
     plan = [p for p in plan if p[2] not in kept]
@@ -211,6 +227,66 @@ def download_prefix(
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _manifest(store: ObjectStore, bucket: str, prefix: str, retry: RetryPolicy) -> list[ObjectInfo] | None:
+    """The files the platform recorded for ``prefix``, or None when it recorded none."""
+    key = manifest.manifest_key(prefix)
+    found = _call(f"head of {url_of(bucket, key)}", retry, lambda: store.head(bucket, key))
+    if found is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="mlp-manifest-") as tmp:
+        local = Path(tmp) / "manifest.json"
+        _call(f"download of {url_of(bucket, key)}", retry, lambda: store.get_file(bucket, found, local))
+        try:
+            _, files = manifest.decode(local.read_bytes())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransferError(f"{url_of(bucket, key)} is not a readable version manifest: {exc}") from exc
+    return files
+
+
+def _as_recorded(
+    bucket: str, url: str, recorded: list[ObjectInfo], listed: list[ObjectInfo]
+) -> list[ObjectInfo]:
+    """The recorded files, each checked present with its recorded size; else a TransferError naming
+    every file that is missing or changed."""
+    present = {o.key: o for o in listed}
+    missing = [f.key for f in recorded if f.key not in present]
+    changed = [f.key for f in recorded if f.key in present and present[f.key].size != f.size]
+    if missing or changed:
+        named = [
+            *(f"missing: {url_of(bucket, k)}" for k in missing),
+            *(f"changed: {url_of(bucket, k)}" for k in changed),
+        ]
+        shown = "; ".join(named[:10]) + (f"; and {len(named) - 10} more" if len(named) > 10 else "")
+        raise TransferError(
+            f"{url} is incomplete: {len(missing)} of the {len(recorded)} files the platform recorded are "
+            f"missing and {len(changed)} changed ({shown})"
+        )
+    # The recorded checksum pins each download to the bytes that were registered.
+    return [
+        ObjectInfo(f.key, f.size, f.sha256 or present[f.key].sha256, f.etag or present[f.key].etag)
+        for f in recorded
+    ]
+
+
+def _remove_stale_parts(dests: Iterable[Path]) -> None:
+    """Remove ``{name}.{random}.incomplete`` files an earlier, killed download of these files left."""
+    by_folder: dict[Path, set[str]] = {}
+    for dest in dests:
+        by_folder.setdefault(dest.parent, set()).add(dest.name)
+    for folder, names in by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            # {name}.{8 hex}.incomplete: the name is what is left without the last 20 characters.
+            base, tail = entry.name[:-20], entry.name[-20:]
+            if base in names and _INCOMPLETE.fullmatch(tail) and entry.is_file(follow_symlinks=False):
+                logger.info("removing %s, left by an interrupted download", entry.path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
 
 def _check_concurrency(concurrency: int) -> None:

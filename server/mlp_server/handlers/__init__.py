@@ -15,6 +15,8 @@ Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
 SPECIAL: dict[str, Handler] = {
     "CreateModel": models.create_model,
     "InnerCreateModel": models.create_model,
+    "DeleteModel": models.delete_model,
+    "DeleteModelVersion": models.delete_model_version,
     "GetTOSUploadPath": storage.get_tos_upload_path,
     "InnerGetTOSUploadPath": storage.get_tos_upload_path,
     "AdminGetSecureToken": tokens.admin_get_secure_token,

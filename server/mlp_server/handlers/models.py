@@ -1,4 +1,5 @@
-"""CreateModel (both doors): the store writes the model, after the version's Path is checked here."""
+"""CreateModel (both doors) and the deletes: the store writes the rows; the objects are handled here
+(the manifest before the row is committed, reclaiming after the row is gone; see ``lifecycle``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from ..context import Caller, Platform
 from ..errors import ApiError
+from ..lifecycle import list_version_files, reclaim, write_manifest
 
 
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -25,15 +27,25 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
     else:
         # The model referred to first: an unknown ModelID is NotFound whatever the Path says.
         platform.store.get_model(caller.account_id, {"ModelID": body["ModelID"]})
-    check_path(platform, caller, body["VersionInfo"]["Path"])
+    path = body["VersionInfo"]["Path"]
+    check_bucket(platform, caller, path)
+    if not platform.store.path_registered(caller.account_id, path):
+        # A resent registration answers the version it made (the store checks that again under its
+        # write lock); a new one lists its files once and records them before the row is committed.
+        files = list_version_files(platform.objects, path)
+        if not files:
+            raise ApiError(
+                "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
+            )
+        write_manifest(platform.objects, path, files)
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result
 
 
-def check_path(platform: Platform, caller: Caller, path: str) -> None:
-    """A version's Path must point inside the caller's bucket, at objects that exist. Either way a Path
-    that fails is a reference to objects the caller does not have: 404 NotFound, as the document says
-    of references to what does not exist."""
+def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
+    """A version's Path must point inside the caller's bucket. A Path that fails is a reference to
+    objects the caller does not have: 404 NotFound, as the document says of references to what does
+    not exist."""
     bucket, _, prefix = path.removeprefix("tos://").partition("/")
     own = platform.bucket_for(caller.account_id)
     if bucket != own:
@@ -42,17 +54,17 @@ def check_path(platform: Platform, caller: Caller, path: str) -> None:
             f"VersionInfo.Path: no objects of yours under {path}: it is outside your bucket tos://{own}/ "
             "(see GetTOSUploadPath)",
         )
-    if not prefix or not _has_objects(platform, bucket, prefix):
-        raise ApiError(
-            "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
-        )
+    if not prefix:
+        raise ApiError("NotFound", f"VersionInfo.Path: {path} names the whole bucket, not uploaded files")
 
 
-def _has_objects(platform: Platform, bucket: str, prefix: str) -> bool:
-    try:
-        return next(iter(platform.objects.list_objects(bucket, prefix)), None) is not None
-    except Exception as exc:
-        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
-            return False
-        raise
+def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    path = platform.store.delete_model_version_path(caller.account_id, body)
+    reclaim(platform, caller.account_id, path)
+    return {"ModelVersionID": body["ModelVersionID"]}
+
+
+def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    for path in platform.store.delete_model_paths(caller.account_id, body):
+        reclaim(platform, caller.account_id, path)
+    return {"ModelID": body["ModelID"]}

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from mlp_server.errors import invalid, not_found
+from mlp_server.errors import ApiError, invalid, not_found
 
 from .base import Body, Result, StoreBase, insert_with_new_id
 from .ids import version_id, wire_time
 from .model_index import count_change
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
-from .schema import ModelRow, VersionRow
+from .schema import ModelRow, ServiceRow, VersionRow
 
 VERSION_SORTS: SortKeys = {
     "CreateTime": (VersionRow.create_time, VersionRow.version),
@@ -34,6 +34,9 @@ class ModelsMixin(StoreBase):
         (UpdateModel renames), and an omitted ModelFormat/ModelType is inherited from the model's
         latest existing version. ``VersionInfo.Path`` is always required; SourceType defaults to TOS.
         Result: ``{"ModelID", "VersionInfo": {"ModelVersionID", "ModelVersion"}}``.
+
+        Idempotent by Path: a Path the account has already registered answers that version again
+        (no new row), so a client may resend a CreateModel whose answer it never got.
         """
         info: Body = body.get("VersionInfo") or {}
         if not info.get("Path"):
@@ -41,6 +44,10 @@ class ModelsMixin(StoreBase):
         now = self._now()
         with self._write() as session:
             model_id = body.get("ModelID")
+            # Looked up inside the write transaction: writers are serialised, so a concurrent resend
+            # of the same registration sees the row the first one committed.
+            if (done := _registered(session, account_id, info["Path"], model_id)) is not None:
+                return done
             if model_id is None:
                 model_id, number = self._insert_model(session, account_id, body, now), 1
                 inherited = None
@@ -77,13 +84,21 @@ class ModelsMixin(StoreBase):
         return {"ModelID": model.id}
 
     def delete_model(self, account_id: int, body: Body) -> Result:
-        """Deletes the model and all its versions; perf jobs and services that used them stay."""
+        """Deletes the model and all its versions; perf jobs that used them stay. Refused (409
+        ResourceInUse) while a service uses one of its versions."""
+        self.delete_model_paths(account_id, body)
+        return {"ModelID": body["ModelID"]}
+
+    def delete_model_paths(self, account_id: int, body: Body) -> list[str]:
+        """DeleteModel, returning the Paths of the versions deleted (whose objects may be reclaimed)."""
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
+            _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
+            paths = list(session.scalars(select(VersionRow.path).where(VersionRow.model_id == model.id)))
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
             count_change(session, account_id, -1)
-        return {"ModelID": model.id}
+        return paths
 
     def get_model_next_version(self, account_id: int, body: Body) -> Result:
         """``{"ModelVersion": n}``: what the next registration gets (1 without ModelID)."""
@@ -129,11 +144,47 @@ class ModelsMixin(StoreBase):
         return {"ModelVersionID": version.id}
 
     def delete_model_version(self, account_id: int, body: Body) -> Result:
-        """Its number is not reused: the model's counter never goes back."""
+        """Its number is not reused: the model's counter never goes back. Refused (409 ResourceInUse)
+        while a service uses it."""
+        self.delete_model_version_path(account_id, body)
+        return {"ModelVersionID": body["ModelVersionID"]}
+
+    def delete_model_version_path(self, account_id: int, body: Body) -> str:
+        """DeleteModelVersion, returning the deleted version's Path (whose objects may be reclaimed)."""
         with self._write() as session:
             version = owned_version(session, account_id, body["ModelVersionID"])
+            _refuse_if_served(
+                session, account_id, ServiceRow.model_version_id == version.id, f"version {version.id}"
+            )
+            path = version.path
             session.delete(version)
-        return {"ModelVersionID": version.id}
+        return path
+
+    def path_registered(self, account_id: int, path: str) -> bool:
+        """Whether a version of the account has exactly this Path."""
+        with self._read() as session:
+            found = session.scalar(
+                select(VersionRow.id)
+                .where(VersionRow.account_id == account_id, VersionRow.path == path)
+                .limit(1)
+            )
+        return found is not None
+
+    def path_in_use(self, account_id: int, path: str) -> bool:
+        """Whether a version of the account has ``path``, lies below it, or contains it."""
+        with self._read() as session:
+            return _path_users(session, account_id, path) > 0
+
+    def registered_paths(self, account_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+        """account id -> the Path of every version (the references the storage sweep keeps)."""
+        query = select(VersionRow.account_id, VersionRow.path)
+        if account_ids is not None:
+            query = query.where(VersionRow.account_id.in_(list(account_ids)))
+        found: dict[int, list[str]] = {}
+        with self._read() as session:
+            for account_id, path in session.execute(query):
+                found.setdefault(account_id, []).append(path)
+        return found
 
     def _insert_model(self, session: Session, account_id: int, body: Body, now: datetime) -> str:
         name = body.get("ModelName")
@@ -174,6 +225,70 @@ def owned_version(session: Session, account_id: int, model_version_id: str) -> V
     if version is None or version.account_id != account_id:
         raise not_found("ModelVersion", model_version_id)
     return version
+
+
+def _registered(session: Session, account_id: int, path: str, model_id: str | None) -> Result | None:
+    """The answer of an earlier CreateModel of ``path`` by this account, if there was one.
+
+    SQLite serialises writers, so a concurrent resend sees the row the first one committed. PostgreSQL
+    runs writers at once: a transaction lock on (account, Path) makes resends of one registration
+    take turns there too, on every server process sharing the database.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"{account_id}:{path}"}
+        )
+    row = session.scalars(
+        select(VersionRow)
+        .where(VersionRow.account_id == account_id, VersionRow.path == path)
+        .order_by(VersionRow.create_time)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    if model_id is not None and row.model_id != model_id:
+        raise ApiError(
+            "Conflict",
+            f"VersionInfo.Path: {path} is already registered as version {row.version} of model "
+            f"{row.model_id}; upload the files again (GetTOSUploadPath) to register them elsewhere",
+        )
+    return {"ModelID": row.model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": row.version}}
+
+
+def _refuse_if_served(session: Session, account_id: int, uses: ColumnElement[bool], what: str) -> None:
+    services = list(
+        session.execute(
+            select(ServiceRow.id, ServiceRow.name)
+            .where(ServiceRow.account_id == account_id, uses)
+            .order_by(ServiceRow.id)
+        )
+    )
+    if services:
+        named = ", ".join(f"{sid} ({name})" for sid, name in services)
+        raise ApiError("ResourceInUse", f"{what} is used by service(s) {named}; delete those services first")
+
+
+def _path_users(session: Session, account_id: int, path: str) -> int:
+    """How many versions of the account have ``path``, a Path below it, or a Path containing it."""
+    folder = _folder(path)
+    scheme_end = path.index("://") + 3 if "://" in path else 0
+    # Every Path that contains this one is one of its ancestors, with or without the trailing "/".
+    cut = [i + 1 for i, c in enumerate(folder) if c == "/" and i >= scheme_end]
+    ancestors = {folder[:i] for i in cut} | {folder[: i - 1] for i in cut}
+    escaped = folder.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    count = session.scalar(
+        select(func.count())
+        .select_from(VersionRow)
+        .where(
+            VersionRow.account_id == account_id,
+            or_(VersionRow.path.in_(ancestors), VersionRow.path.like(escaped + "%", escape="\\")),
+        )
+    )
+    return int(count or 0)
+
+
+def _folder(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
 
 
 def _take_version_number(session: Session, account_id: int, model_id: str) -> int:

@@ -87,6 +87,8 @@ class VersionRow(Base):
     __table_args__ = (
         UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
         Index("ix_model_versions_model_time", "model_id", "create_time", "version"),
+        # CreateModel is idempotent by Path: a resent registration finds its version here.
+        Index("ix_model_versions_account_path", "account_id", "path"),
     )
 
     id: Mapped[str] = mapped_column(_VERSION_ID, primary_key=True)

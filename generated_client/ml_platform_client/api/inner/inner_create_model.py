@@ -85,6 +85,8 @@ def sync_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
+
     Args:
         region (str):
         token (str):
@@ -124,6 +126,8 @@ def sync(
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
+
     Args:
         region (str):
         token (str):
@@ -157,6 +161,8 @@ async def asyncio_detailed(
     token: str,
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
+
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
         region (str):
@@ -194,6 +200,8 @@ async def asyncio(
     token: str,
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
+
+     Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
         region (str):

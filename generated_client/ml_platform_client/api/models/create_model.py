@@ -80,6 +80,14 @@ def sync_detailed(
     for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
     GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
+    Local platform: idempotent by Path. The upload prefix identifies one registration: a
+    CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
+    same version (same ModelID and ModelVersion, no new version), so a client may resend a
+    CreateModel whose answer it lost. If the body's `ModelID` names another model than the one
+    registered with that Path, the answer is 409 `Conflict`. At registration the platform records
+    the version's files (key, size, checksum) in a manifest object beside the Path,
+    `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and
@@ -120,6 +128,14 @@ def sync(
     for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
     GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
+    Local platform: idempotent by Path. The upload prefix identifies one registration: a
+    CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
+    same version (same ModelID and ModelVersion, no new version), so a client may resend a
+    CreateModel whose answer it lost. If the body's `ModelID` names another model than the one
+    registered with that Path, the answer is 409 `Conflict`. At registration the platform records
+    the version's files (key, size, checksum) in a manifest object beside the Path,
+    `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and
@@ -154,6 +170,14 @@ async def asyncio_detailed(
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
     for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
     GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+
+    Local platform: idempotent by Path. The upload prefix identifies one registration: a
+    CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
+    same version (same ModelID and ModelVersion, no new version), so a client may resend a
+    CreateModel whose answer it lost. If the body's `ModelID` names another model than the one
+    registered with that Path, the answer is 409 `Conflict`. At registration the platform records
+    the version's files (key, size, checksum) in a manifest object beside the Path,
+    `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -192,6 +216,14 @@ async def asyncio(
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
     for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
     GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+
+    Local platform: idempotent by Path. The upload prefix identifies one registration: a
+    CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
+    same version (same ModelID and ModelVersion, no new version), so a client may resend a
+    CreateModel whose answer it lost. If the body's `ModelID` names another model than the one
+    registered with that Path, the answer is 409 `Conflict`. At registration the platform records
+    the version's files (key, size, checksum) in a manifest object beside the Path,
+    `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,

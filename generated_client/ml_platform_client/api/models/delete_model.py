@@ -73,6 +73,10 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ModelIDResponse]:
     """Delete a model and all its versions
 
+     Local platform: the versions' objects are removed from the object store (those another
+    version's Path still covers stay). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses one of the model's versions.
+
     Args:
         body (ModelIDRequest):
 
@@ -102,6 +106,10 @@ def sync(
 ) -> ErrorResponse | ModelIDResponse | None:
     """Delete a model and all its versions
 
+     Local platform: the versions' objects are removed from the object store (those another
+    version's Path still covers stay). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses one of the model's versions.
+
     Args:
         body (ModelIDRequest):
 
@@ -125,6 +133,10 @@ async def asyncio_detailed(
     body: ModelIDRequest,
 ) -> Response[ErrorResponse | ModelIDResponse]:
     """Delete a model and all its versions
+
+     Local platform: the versions' objects are removed from the object store (those another
+    version's Path still covers stay). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses one of the model's versions.
 
     Args:
         body (ModelIDRequest):
@@ -152,6 +164,10 @@ async def asyncio(
     body: ModelIDRequest,
 ) -> ErrorResponse | ModelIDResponse | None:
     """Delete a model and all its versions
+
+     Local platform: the versions' objects are removed from the object store (those another
+    version's Path still covers stay). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses one of the model's versions.
 
     Args:
         body (ModelIDRequest):

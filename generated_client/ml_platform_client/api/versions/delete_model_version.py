@@ -73,6 +73,10 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ModelVersionIDResponse]:
     """Delete one model version (its number is never given again)
 
+     Local platform: the version's objects are removed from the object store (unless another
+    version's Path still covers them). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses the version.
+
     Args:
         body (ModelVersionIDRequest):
 
@@ -102,6 +106,10 @@ def sync(
 ) -> ErrorResponse | ModelVersionIDResponse | None:
     """Delete one model version (its number is never given again)
 
+     Local platform: the version's objects are removed from the object store (unless another
+    version's Path still covers them). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses the version.
+
     Args:
         body (ModelVersionIDRequest):
 
@@ -125,6 +133,10 @@ async def asyncio_detailed(
     body: ModelVersionIDRequest,
 ) -> Response[ErrorResponse | ModelVersionIDResponse]:
     """Delete one model version (its number is never given again)
+
+     Local platform: the version's objects are removed from the object store (unless another
+    version's Path still covers them). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses the version.
 
     Args:
         body (ModelVersionIDRequest):
@@ -152,6 +164,10 @@ async def asyncio(
     body: ModelVersionIDRequest,
 ) -> ErrorResponse | ModelVersionIDResponse | None:
     """Delete one model version (its number is never given again)
+
+     Local platform: the version's objects are removed from the object store (unless another
+    version's Path still covers them). Refused with 409 `ResourceInUse`, naming the services,
+    while a service (in any state) uses the version.
 
     Args:
         body (ModelVersionIDRequest):

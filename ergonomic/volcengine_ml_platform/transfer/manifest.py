@@ -1,0 +1,69 @@
+"""A version's manifest: the files (key, size, checksum) the platform found under its Path at CreateModel.
+
+The local platform writes it as one object beside the Path (never under it, so it is not one of the
+version's files) before it commits the version, and the client's download checks every listed file
+against it. Both sides import this module; it imports neither.
+
+Layout: for the Path ``tos://b/modelrepo/from-sdk-repo/1700000000000/resnet/`` the manifest is the
+object ``modelrepo/from-sdk-repo/1700000000000/resnet.mlp-manifest.json``; for a single-file upload
+(``.../1700000000000/``) it is ``modelrepo/from-sdk-repo/1700000000000.mlp-manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from .base import ObjectInfo
+
+SUFFIX = ".mlp-manifest.json"
+FORMAT = 1
+# GetTOSUploadPath's fresh folder is a millisecond timestamp: the first 13-digit segment of a key.
+_STAMP = re.compile(r"\d{13}")
+
+
+def manifest_key(prefix: str) -> str:
+    """The manifest's key for the version whose Path has the key prefix ``prefix``."""
+    return prefix.rstrip("/") + SUFFIX
+
+
+def encode(path: str, files: list[ObjectInfo]) -> bytes:
+    entries = [
+        {
+            k: v
+            for k, v in (("Key", f.key), ("Size", f.size), ("Sha256", f.sha256), ("ETag", f.etag))
+            if v is not None
+        }
+        for f in files
+    ]
+    return json.dumps({"Format": FORMAT, "Path": path, "Files": entries}, indent=1).encode()
+
+
+def decode(data: bytes) -> tuple[str, list[ObjectInfo]]:
+    """(Path, files) of a manifest; ValueError if it is not one."""
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("Format") != FORMAT or not isinstance(doc.get("Files"), list):
+        raise ValueError("not a version manifest")
+    files = [ObjectInfo(str(f["Key"]), int(f["Size"]), f.get("Sha256"), f.get("ETag")) for f in doc["Files"]]
+    return str(doc["Path"]), files
+
+
+@dataclass(frozen=True)
+class UploadUnit:
+    """The objects of one GetTOSUploadPath prefix: its key prefix and its millisecond timestamp."""
+
+    prefix: str
+    stamp_ms: int
+
+
+def upload_unit(key: str) -> UploadUnit | None:
+    """The upload prefix ``key`` belongs to (a manifest beside a single-file upload belongs to that
+    upload), or None for a key not laid out by GetTOSUploadPath."""
+    segments = key.split("/")
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        stamp = segment.removesuffix(SUFFIX) if last else segment
+        if _STAMP.fullmatch(stamp) and (not last or segment.endswith(SUFFIX)):
+            return UploadUnit("/".join([*segments[:i], stamp]) + "/", int(stamp))
+    return None

@@ -1,0 +1,288 @@
+"""What happens to a version's objects: the manifest written at CreateModel, the objects reclaimed when
+the version (or its model) is deleted, and the sweep of what no version references.
+
+Crash safety follows from the order of the steps. CreateModel writes the objects (client), then the
+manifest, then commits the row: a crash before the commit leaves an upload prefix no version
+references. Delete commits the row's removal, then removes the objects: a crash in between leaves the
+same. The sweep removes exactly such prefixes once they are older than the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from volcengine_ml_platform.transfer import manifest
+from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore
+from volcengine_ml_platform.transfer.folder import FolderStore
+
+from .context import Platform
+
+log = logging.getLogger("mlp_server")
+
+DEFAULT_GRACE_SECONDS = 24 * 3600
+DEFAULT_INTERVAL_SECONDS = 600
+_BUCKET = re.compile(r"ml-platform-auto-created-required-(\d+)-(.+)")
+
+
+def grace_from_env() -> float:
+    """``MLP_GC_GRACE``: seconds, or a number with a unit (``90s``, ``30m``, ``24h``, ``2d``)."""
+    return parse_duration(os.environ.get("MLP_GC_GRACE") or str(DEFAULT_GRACE_SECONDS))
+
+
+def parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], 0)
+    number = value[:-1] if factor else value
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        raise ValueError(f"grace: {text!r} is not a duration such as 0, 3600, 30m, 24h or 2d") from None
+    if seconds < 0 or seconds != seconds:
+        raise ValueError(f"grace: {text!r} must not be negative")
+    return seconds
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """``tos://bucket/prefix`` -> (bucket, prefix)."""
+    bucket, _, prefix = path.removeprefix("tos://").partition("/")
+    return bucket, prefix
+
+
+# -- CreateModel: the manifest ----------------------------------------------------------------------
+
+
+def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
+    """The objects a Path names: everything under it as a folder, else the single object it names."""
+    bucket, prefix = split_path(path)
+    folder = prefix if prefix.endswith("/") else prefix + "/"
+    try:
+        files = [o for o in objects.list_objects(bucket, folder) if not o.key.endswith(manifest.SUFFIX)]
+    except Exception as exc:
+        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return []
+        raise
+    if not files and folder != prefix and (single := objects.head(bucket, prefix)) is not None:
+        files = [single]
+    return files
+
+
+def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> None:
+    bucket, prefix = split_path(path)
+    with tempfile.TemporaryDirectory(prefix="mlp-manifest-") as tmp:
+        local = Path(tmp) / "manifest.json"
+        local.write_bytes(manifest.encode(path, files))
+        objects.put_file(bucket, manifest.manifest_key(prefix), local)
+
+
+# -- deletes ----------------------------------------------------------------------------------------
+
+
+def reclaim(platform: Platform, account_id: int, path: str) -> int:
+    """Remove the objects of a deleted version's Path unless another version still uses them; return
+    how many were removed. A failure is logged, not raised: the row is gone, the sweep finishes it."""
+    if platform.store.path_in_use(account_id, path):
+        return 0
+    bucket, prefix = split_path(path)
+    if bucket != platform.bucket_for(account_id) or not prefix:
+        return 0  # never touch what is outside the account's bucket
+    folder = prefix if prefix.endswith("/") else prefix + "/"
+    try:
+        removed = platform.objects.delete_prefix(bucket, folder)
+        if folder != prefix:  # a Path naming one object
+            removed += _delete_exact(platform.objects, bucket, prefix)
+        removed += _delete_exact(platform.objects, bucket, manifest.manifest_key(prefix))
+    except Exception:
+        log.warning("could not remove the objects of %s; the storage sweep will", path, exc_info=True)
+        return 0
+    return removed
+
+
+def _delete_exact(objects: ObjectStore, bucket: str, key: str) -> int:
+    # The interface deletes by prefix; make sure it takes only this key.
+    if objects.head(bucket, key) is None:
+        return 0
+    others = [o.key for o in objects.list_objects(bucket, key) if o.key != key]
+    if others:
+        log.warning("not removing %s: other keys start with it (%s ...)", key, others[0])
+        return 0
+    return objects.delete_prefix(bucket, key)
+
+
+# -- the sweep --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    objects: int = 0
+    bytes: int = 0
+    prefixes: list[str] = field(default_factory=list)
+    temp_files: int = 0
+    temp_bytes: int = 0
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "DryRun": self.dry_run,
+            "Objects": self.objects,
+            "Bytes": self.bytes,
+            "Prefixes": self.prefixes,
+            "TempFiles": self.temp_files,
+            "TempBytes": self.temp_bytes,
+        }
+
+
+def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) -> SweepReport:
+    """Remove upload prefixes older than ``grace_seconds`` that no version references, and the folder
+    store's temporary files older than that. With ``dry_run`` only report what would go."""
+    report = SweepReport(dry_run=dry_run)
+    now_ms = int(platform.clock().timestamp() * 1000)
+    cutoff_ms = now_ms - grace_seconds * 1000
+    for bucket, account_id in _account_buckets(platform):
+        # The references are read after the listing: a version committed in between is seen, and a
+        # prefix younger than the grace period is never touched anyway.
+        listed = list(platform.objects.list_objects(bucket, ""))
+        references = [
+            split_path(p)[1]
+            for p in platform.store.registered_paths([account_id]).get(account_id, [])
+            if split_path(p)[0] == bucket
+        ]
+        units: dict[str, list[ObjectInfo]] = {}
+        stamps: dict[str, int] = {}
+        for obj in listed:
+            unit = manifest.upload_unit(obj.key)
+            if unit is None:
+                continue  # not laid out by GetTOSUploadPath: not ours to judge
+            units.setdefault(unit.prefix, []).append(obj)
+            stamps[unit.prefix] = unit.stamp_ms
+        for prefix, objs in sorted(units.items()):
+            if stamps[prefix] > cutoff_ms or _referenced(prefix, references):
+                continue
+            report.prefixes.append(f"tos://{bucket}/{prefix}")
+            report.objects += len(objs)
+            report.bytes += sum(o.size for o in objs)
+            if not dry_run:
+                platform.objects.delete_prefix(bucket, prefix)
+                _delete_exact(platform.objects, bucket, prefix.rstrip("/") + manifest.SUFFIX)
+        _abort_stale_multipart(platform, bucket, references, cutoff_ms, dry_run, report)
+    if isinstance(platform.objects, FolderStore):
+        _sweep_folder_store(platform.objects, time.time() - grace_seconds, dry_run, report)
+    return report
+
+
+def _abort_stale_multipart(
+    platform: Platform,
+    bucket: str,
+    references: list[str],
+    cutoff_ms: float,
+    dry_run: bool,
+    report: SweepReport,
+) -> None:
+    """S3 keeps the parts of a multipart upload whose client died until someone aborts it."""
+    from volcengine_ml_platform.transfer.s3 import S3Store
+
+    if not isinstance(platform.objects, S3Store):
+        return
+    client = platform.objects.client
+    for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+        for upload in page.get("Uploads", []):
+            key, upload_id = upload.get("Key", ""), upload.get("UploadId", "")
+            unit = manifest.upload_unit(key)
+            started_ms = upload["Initiated"].timestamp() * 1000 if "Initiated" in upload else 0
+            if (
+                unit is None
+                or max(unit.stamp_ms, started_ms) > cutoff_ms
+                or _referenced(unit.prefix, references)
+            ):
+                continue
+            report.temp_files += 1
+            if not dry_run:
+                client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def _referenced(unit_prefix: str, references: list[str]) -> bool:
+    for ref in references:
+        folder = ref if ref.endswith("/") else ref + "/"
+        if ref.startswith(unit_prefix) or unit_prefix.startswith(folder) or ref == unit_prefix.rstrip("/"):
+            return True
+    return False
+
+
+def _account_buckets(platform: Platform) -> list[tuple[str, int]]:
+    """The platform's account buckets (its region's) that exist in the object store."""
+    region = platform.settings.region
+    names: list[str]
+    if isinstance(platform.objects, FolderStore):
+        root = platform.objects.root
+        names = [e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")]
+    else:
+        from volcengine_ml_platform.transfer.s3 import S3Store
+
+        if not isinstance(platform.objects, S3Store):
+            return []
+        names = [b["Name"] for b in platform.objects.client.list_buckets().get("Buckets", [])]
+    found = []
+    for name in sorted(names):
+        match = _BUCKET.fullmatch(name)
+        if match and match.group(2) == region:
+            found.append((name, int(match.group(1))))
+    return found
+
+
+def _sweep_folder_store(store: FolderStore, cutoff: float, dry_run: bool, report: SweepReport) -> None:
+    """Temporary files of writers that died (older than the cutoff), and checksum sidecars whose
+    object is gone (a writer or a delete killed between the two renames)."""
+    for entry in list(os.scandir(store.root / ".tmp")):
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if st.st_mtime >= cutoff:
+            continue
+        report.temp_files += 1
+        report.temp_bytes += st.st_size
+        if not dry_run:
+            Path(entry.path).unlink(missing_ok=True)
+    meta_root = store.root / ".meta"
+    for dirpath, _, filenames in os.walk(meta_root):
+        for name in filenames:
+            sidecar = Path(dirpath, name)
+            obj = store.root / sidecar.relative_to(meta_root)
+            if obj.exists() or sidecar.stat().st_mtime >= cutoff:
+                continue
+            report.temp_files += 1
+            report.temp_bytes += sidecar.stat().st_size
+            if not dry_run:
+                sidecar.unlink(missing_ok=True)
+
+
+def start_background_sweep(platform: Platform, *, interval: float, grace_seconds: float) -> threading.Event:
+    """Run :func:`sweep` every ``interval`` seconds in a daemon thread; set the returned event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                report = sweep(platform, grace_seconds=grace_seconds)
+            except Exception:
+                log.warning("the storage sweep failed; it runs again in %ss", interval, exc_info=True)
+                continue
+            if report.objects or report.temp_files:
+                log.info(
+                    "storage sweep: removed %d objects (%d bytes) under %d prefixes, %d temporary files",
+                    report.objects,
+                    report.bytes,
+                    len(report.prefixes),
+                    report.temp_files,
+                )
+
+    threading.Thread(target=loop, name="mlp-storage-sweep", daemon=True).start()
+    return stop

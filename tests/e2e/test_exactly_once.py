@@ -1,0 +1,243 @@
+"""Exactly-once registration and complete downloads, with answers lost on the way back.
+
+A transport drops the response after the platform processed the request (as a connection reset on
+the way back would): CreateModel, idempotent by Path, is resent and answers the same version; other
+non-idempotent actions are not resent. Every test runs on the folder store and on the S3 store,
+embedded and served (``any_peer``)."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_testing import clean_env
+from volcengine_ml_platform.config import resolve_settings
+from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
+from volcengine_ml_platform.errors import ConflictError, OutcomeUnknownError, TransferError
+from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.session import Session
+from volcengine_ml_platform.transfer.manifest import manifest_key
+from volcengine_ml_platform.transfer.retry import RetryPolicy
+
+from .helpers import MLP, Peer, make_tree, read_tree, split_tos
+
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+class DroppingTransport(httpx.BaseTransport):
+    """Serves every request, but for the first ``drops[action]`` requests of an action throws the
+    answer away after the platform produced it and raises a read error instead."""
+
+    def __init__(self, inner: httpx.BaseTransport, drops: dict[str, int]) -> None:
+        self.inner = inner
+        self.drops = dict(drops)
+        self.sent: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
+        response = self.inner.handle_request(request)
+        response.read()
+        with self._lock:
+            self.sent[action] += 1
+            drop = self.drops.get(action, 0) > 0
+            if drop:
+                self.drops[action] -= 1
+        if drop:
+            response.close()
+            raise httpx.ReadError("connection reset after the request was processed", request=request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def dropping_model(peer: Peer, drops: dict[str, int]) -> tuple[Model, DroppingTransport]:
+    inner: httpx.BaseTransport
+    if peer.endpoint is None:
+        inner = EmbeddedTransport(embedded_app(peer.data_dir))
+        settings = resolve_settings(data_dir=peer.data_dir)
+    else:
+        inner = httpx.HTTPTransport()
+        settings = resolve_settings(endpoint=peer.endpoint, access_key=peer.keys.ak, secret_key=peer.keys.sk)
+    transport = DroppingTransport(inner, drops)
+    return Model(session=Session(settings, transport=transport, retry=FAST)), transport
+
+
+def versions_of(model: Model, name: str) -> list[tuple[str, int, str]]:
+    """(ModelID, ModelVersion, Path) of every version of every model called ``name``."""
+    found = []
+    for item in model.list_models(model_name_contains=name, page_size=100)["Result"]["List"]:
+        if item["ModelName"] != name:
+            continue
+        for v in model.get_model_versions(item["ModelID"], page_size=100)["Result"]["List"]:
+            found.append((item["ModelID"], v["ModelVersion"], v["Path"]))
+    return found
+
+
+@pytest.mark.parametrize("drops", [1, 3])
+def test_lost_create_model_answers_give_one_version(any_peer: Peer, tmp_path: Path, drops: int) -> None:
+    name = f"dup-{any_peer.name}-{drops}"
+    source = tmp_path / "model"
+    files = make_tree(source, small=12)
+    model, transport = dropping_model(any_peer, {"CreateModel": drops})
+
+    resp = model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
+
+    assert transport.sent["CreateModel"] == drops + 1  # resent until an answer arrived
+    model_id = resp.result.model_id
+    ((listed_id, number, _),) = versions_of(model, name)  # one model, one version
+    assert (listed_id, number) == (model_id, 1)
+    assert resp.result.version_info.model_version == 1
+    dest = tmp_path / "copy"
+    model.download(model_id, "1", str(dest))
+    assert read_tree(dest) == files
+
+    # A new version of the existing model: one version more, the client told that one.
+    transport.drops["CreateModel"] = drops
+    second = model.register(str(source), model_id=model_id)
+    assert second.result.version_info.model_version == 2
+    listed = versions_of(model, name)
+    assert sorted(v[1] for v in listed) == [1, 2]
+    assert len({v[2] for v in listed}) == 2
+    model.download(model_id, "2", str(tmp_path / "copy2"))
+    assert read_tree(tmp_path / "copy2") == files
+
+
+def test_outcome_unknown_keeps_the_upload_and_names_it(any_peer: Peer, tmp_path: Path) -> None:
+    """Every answer lost: register cannot know; it must not delete what the platform registered."""
+    name = f"unknown-{any_peer.name}"
+    source = tmp_path / "model"
+    files = make_tree(source, small=5)
+    model, _ = dropping_model(any_peer, {"CreateModel": 100})
+
+    with pytest.raises(OutcomeUnknownError) as caught:
+        model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
+
+    assert caught.value.upload_url is not None and caught.value.upload_url in str(caught.value)
+    ((model_id, number, path),) = versions_of(model, name)  # the platform did register it, once
+    assert path.startswith(caught.value.upload_url)
+    dest = tmp_path / "copy"
+    any_peer.model().download(model_id, str(number), str(dest))
+    assert read_tree(dest) == files
+
+
+def test_non_idempotent_actions_are_not_resent_after_a_lost_answer(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=2)
+    plain = any_peer.model()
+    model_id = plain.register(str(source), model_name=f"svc-{any_peer.name}", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    model, transport = dropping_model(any_peer, {"CreateService": 1})
+    name = f"lost-{any_peer.name}"
+    with pytest.raises(OutcomeUnknownError):
+        model.deploy(model_id, "1", name, flavor="ml.c1i.large")
+    assert transport.sent["CreateService"] == 1
+    services = plain.list_services(service_name_contains=name)["Result"]["List"]
+    assert len(services) == 1  # it was created, exactly once
+
+    # A served version cannot be deleted: 409 ResourceInUse naming the service.
+    with pytest.raises(ConflictError) as caught:
+        plain.unregister(model_id, "1")
+    assert caught.value.code == "ResourceInUse" and caught.value.status_code == 409
+    assert services[0]["ServiceID"] in str(caught.value)
+    with pytest.raises(ConflictError):
+        plain.unregister_all_versions(model_id)
+    plain.get_service(services[0]["ServiceID"]).delete()
+    plain.unregister_all_versions(model_id)  # nothing uses it any more
+
+
+def test_download_names_missing_files_and_refuses_an_empty_prefix(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=4)
+    model = any_peer.model()
+    model_id = model.register(str(source), model_name=f"holes-{any_peer.name}", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    bucket, prefix = split_tos(model.get_model_version(model_id, "1").result.path)
+    assert any_peer.object_keys(DEFAULT_ACCOUNT_ID, manifest_key(prefix)) == {manifest_key(prefix)}
+    store = model._object_store()
+    lost = f"{prefix}saved_model.pb"
+    store.delete_prefix(bucket, lost)
+
+    with pytest.raises(TransferError) as caught:
+        model.download(model_id, "1", str(tmp_path / "out"))
+    assert f"missing: tos://{bucket}/{lost}" in str(caught.value)
+
+    store.delete_prefix(bucket, prefix)
+    with pytest.raises(TransferError, match="missing"):
+        model.download(model_id, "1", str(tmp_path / "out2"))
+    store.delete_prefix(bucket, manifest_key(prefix))  # no record either: an empty prefix is an error
+    with pytest.raises(TransferError, match="no objects under"):
+        model.download(model_id, "1", str(tmp_path / "out3"))
+
+
+def test_a_later_download_removes_stale_incomplete_files(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    files = make_tree(source, small=3)
+    model = any_peer.model()
+    model_id = model.register(str(source), model_name=f"stale-{any_peer.name}", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    dest = tmp_path / "out"
+    (dest / "variables").mkdir(parents=True)
+    stale = [
+        dest / "saved_model.pb.0badc0de.incomplete",
+        dest / "variables" / "variables.index.12345678.incomplete",
+    ]
+    for path in stale:
+        path.write_bytes(b"half")
+    mine = dest / "notes.txt.incomplete"  # not one of ours: kept
+    mine.write_bytes(b"keep")
+
+    model.download(model_id, "1", str(dest))
+
+    assert not any(p.exists() for p in stale)
+    assert read_tree(dest) == {**files, "notes.txt.incomplete": b"keep"}
+
+
+def test_connect_errors_are_retried_for_every_action(embedded_peer: Peer) -> None:
+    """A connection that was never made proves the request never arrived: even CreateService may be
+    sent again then."""
+
+    class RefusesFirst(httpx.BaseTransport):
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner, self.refused = inner, 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.params.get("Action") == "StopService" and not self.refused:
+                self.refused += 1
+                raise httpx.ConnectError("connection refused", request=request)
+            return self.inner.handle_request(request)
+
+    plain = embedded_peer.model()
+    source = embedded_peer.data_dir.parent / "connect-model"
+    make_tree(source, small=1)
+    model_id = plain.register(str(source), model_name="connect", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    service = plain.deploy(model_id, "1", "connect-svc", flavor="ml.c1i.large")
+    transport = RefusesFirst(EmbeddedTransport(embedded_app(embedded_peer.data_dir)))
+    settings = resolve_settings(data_dir=embedded_peer.data_dir)
+    model = Model(session=Session(settings, transport=transport, retry=FAST))
+    model.get_service(service.service_id).stop()
+    assert transport.refused == 1
+    assert plain.get_service(service.service_id).status == "Stopped"
+
+
+def test_registering_an_empty_folder_is_refused_saying_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "sub").mkdir()  # folders alone are no model
+    done = subprocess.run(
+        [MLP, "models", "register", str(empty), "--name", "e", "--format", "ONNX", "--type", "ONNX:1.23"],
+        env=clean_env(tmp_path / "home", VOLC_ML_PLATFORM_DATA_DIR=str(tmp_path / "platform")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the folder is empty" in done.stderr

@@ -1,0 +1,46 @@
+"""The manifest's naming rules, shared by the platform (which writes and sweeps) and the client."""
+
+from __future__ import annotations
+
+import pytest
+
+from volcengine_ml_platform.transfer.base import ObjectInfo
+from volcengine_ml_platform.transfer.manifest import UploadUnit, decode, encode, manifest_key, upload_unit
+
+
+def test_manifest_sits_beside_the_path_never_under_it() -> None:
+    assert manifest_key("modelrepo/from-sdk-repo/1700000000000/resnet/") == (
+        "modelrepo/from-sdk-repo/1700000000000/resnet.mlp-manifest.json"
+    )
+    assert manifest_key("modelrepo/from-sdk-repo/1700000000000/") == (
+        "modelrepo/from-sdk-repo/1700000000000.mlp-manifest.json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "unit"),
+    [
+        ("modelrepo/from-sdk-repo/1700000000000/resnet/a.bin", "modelrepo/from-sdk-repo/1700000000000/"),
+        (
+            "modelrepo/from-sdk-repo/1700000000000/resnet.mlp-manifest.json",
+            "modelrepo/from-sdk-repo/1700000000000/",
+        ),
+        ("modelrepo/from-sdk-repo/1700000000000.mlp-manifest.json", "modelrepo/from-sdk-repo/1700000000000/"),
+        ("modelrepo/1700000000000/x/1800000000000/y", "modelrepo/1700000000000/"),
+        ("modelrepo/from-sdk-repo/1700000000000", None),  # a file named like a stamp is not a prefix
+        ("hand-made/model.onnx", None),
+        ("modelrepo/170000000000/x", None),  # 12 digits
+    ],
+)
+def test_upload_unit(key: str, unit: str | None) -> None:
+    found = upload_unit(key)
+    assert (found.prefix if found else None) == unit
+    if found is not None:
+        assert found == UploadUnit(unit or "", int(found.prefix.rstrip("/").rsplit("/", 1)[-1]))
+
+
+def test_round_trip() -> None:
+    files = [ObjectInfo("p/a", 3, "ab" * 32), ObjectInfo("p/b", 0, None, "etag")]
+    assert decode(encode("tos://b/p/", files)) == ("tos://b/p/", files)
+    with pytest.raises(ValueError):
+        decode(b'{"Format": 99, "Files": []}')
