@@ -55,12 +55,13 @@ _platforms_lock = threading.Lock()
 
 
 def embedded_app(data_dir: Path) -> Any:
-    """The local platform's app for ``data_dir``, opened once per process and shared."""
-    from mlp_server.platform import build_app
+    """The local platform's app for ``data_dir``, opened once per process and shared (with its perf
+    worker process, started on the first perf work)."""
+    from mlp_server.platform import build_embedded_app
     from mlp_server.settings import ServerSettings
 
     key = data_dir.expanduser().resolve()
     with _platforms_lock:
         if key not in _platforms:
-            _platforms[key] = build_app(ServerSettings.from_env(key))
+            _platforms[key] = build_embedded_app(ServerSettings.from_env(key))
         return _platforms[key]

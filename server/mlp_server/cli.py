@@ -27,7 +27,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--perf-workers",
+        type=int,
+        default=None,
+        help="perf worker processes to run beside the server (default $MLP_PERF_WORKERS or 1; 0 for none)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    from .workers.cli import add_arguments, run_worker
+
+    worker = sub.add_parser(
+        "worker", help="run one perf worker on a platform's data folder or database (add perf capacity)"
+    )
+    add_arguments(worker)
+    worker.set_defaults(func=run_worker)
 
     account = sub.add_parser("account", help="administer the local platform's accounts and keys")
     account_sub = account.add_subparsers(dest="account_command", required=True)
@@ -61,11 +75,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from .workers.pool import PerfWorkerPool
+
     settings = _settings(args)
+    if args.perf_workers is not None and args.perf_workers < 0:
+        print("mlp serve: error: --perf-workers must be 0 or more", file=sys.stderr)
+        return 2
     app = build_app(settings)
-    print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
-    # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    size = settings.perf_workers if args.perf_workers is None else args.perf_workers
+    pool = PerfWorkerPool(settings, size)
+    pool.ensure_started()
+    print(
+        f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port} with {size} perf worker(s)",
+        file=sys.stderr,
+    )
+    try:
+        # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    finally:
+        pool.stop()
     return 0
 
 

@@ -30,6 +30,11 @@ class ServerSettings:
     bootstrap_access_key: str | None = None
     bootstrap_secret_key: str | None = None
     max_clock_skew_seconds: int = 15 * 60
+    # Perf work: worker processes (mlp serve's pool; the embedded platform's on-demand worker), how
+    # long each batch size is measured, and how long a claimed task is held between lease renewals.
+    perf_workers: int = 1
+    perf_measure_seconds: float = 2.0
+    perf_lease_seconds: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -78,5 +83,15 @@ class ServerSettings:
             "bootstrap_access_key": env.get("VOLC_ACCESSKEY") or None,
             "bootstrap_secret_key": env.get("VOLC_SECRETKEY") or None,
         }
+        for name, key, kind in (
+            ("perf_workers", "MLP_PERF_WORKERS", int),
+            ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
+            ("perf_lease_seconds", "MLP_PERF_LEASE_SECONDS", float),
+        ):
+            if env.get(key):
+                try:
+                    values[name] = kind(env[key])
+                except ValueError:
+                    raise ValueError(f"{key}={env[key]!r} is not a number") from None
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

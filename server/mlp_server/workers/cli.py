@@ -1,0 +1,64 @@
+"""The worker's command line, shared by ``mlp worker`` and ``python -m mlp_server.workers``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from ..settings import ServerSettings
+from .loop import Worker, WorkerOptions
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: under ``mlp``, a --data-dir given before the subcommand is kept
+    parser.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, help="data folder of the platform"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="SQLAlchemy URL (default: SQLite in the data folder)",
+    )
+    parser.add_argument(
+        "--lease-seconds", type=float, default=None, help="how long a claimed task is held between renewals"
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def settings_from(args: argparse.Namespace) -> ServerSettings:
+    from volcengine_ml_platform.config import resolve_data_dir
+
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None)).value
+    database_url = getattr(args, "database_url", None)
+    overrides = {"database_url": database_url} if database_url else {}
+    return ServerSettings.from_env(data_dir, **overrides)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = settings_from(args)
+    options = WorkerOptions(
+        lease_seconds=args.lease_seconds or settings.perf_lease_seconds,
+        measure_seconds=settings.perf_measure_seconds,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    Worker(settings, options).run_forever(stop)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlp_server.workers", description=__doc__)
+    add_arguments(parser)
+    return run_worker(parser.parse_args(argv))
