@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--convert-type")
     p.add_argument("--precision", action="append", help="a conversion precision (repeatable)")
     p.add_argument("--job-params", metavar="JSON|FILE", help="the full JobParamsList instead of --flavor ...")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the job to end, then print its tasks' results"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long --wait waits (default 600)"
+    )
     p = leaf(perf, "list", c.perf_list, "list perf jobs")
     p.add_argument("--model-id")
     p.add_argument("--version")

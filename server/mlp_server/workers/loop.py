@@ -88,7 +88,7 @@ class Worker:
             )
             spec_path.write_text(json.dumps(spec.to_json()), encoding="utf-8")
             runner = self.runner = ChildProcess(
-                RUNNER_MODULE, [str(spec_path), str(result_path)], log_path=log_path
+                RUNNER_MODULE, [str(spec_path), str(result_path), str(os.getpid())], log_path=log_path
             )
             runner.start()
             try:

@@ -1,4 +1,4 @@
-"""One perf task, run in a process of its own (``python -m mlp_server.workers.runner SPEC RESULT``).
+"""One perf task, run in a process of its own (``python -m mlp_server.workers.runner SPEC RESULT WORKER_PID``).
 
 The worker loop starts a runner per task, so a runtime that crashes or leaks takes only its task
 down, a cancel is a signal to this process, and peak memory is the task's own. The runner fetches the
@@ -15,6 +15,8 @@ import logging
 import os
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,9 +232,24 @@ def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any
     return str(created["VersionInfo"]["ModelVersionID"])
 
 
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this runner when its worker (pid ``parent``, given by the worker: it may have died before
+    this process could ask) is gone. SIGKILL leaves no one to stop the runner; the task's lease then
+    brings the task to another worker, which must not find this one still writing."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="mlp-runner-watchdog", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     spec_path, result_path = Path(args[0]), Path(args[1])
+    exit_with_parent(int(args[2]) if len(args) > 2 else os.getppid())
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = RunSpec.from_json(json.loads(spec_path.read_text(encoding="utf-8")))
     outcome: dict[str, Any]
