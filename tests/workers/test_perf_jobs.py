@@ -188,13 +188,18 @@ def test_bad_models_fail_with_the_cause_and_the_worker_goes_on(local: Local, tmp
     expected = {
         "format": "ModelFormat TorchScript cannot run here: the local platform runs ONNX models",
         "not-onnx": "the ONNX model model.onnx does not load in onnxruntime",
-        "name": "TensorConfig input 'input_ids' is not an input of the model; the model's inputs are x (FLOAT, rank 2)",
+        "name": (
+            "TensorConfig input 'input_ids' is not an input of the model; "
+            "the model's inputs are x (FLOAT, rank 2)"
+        ),
         "rank": "TensorConfig input 'x' MinShape [1, 16, 1] has rank 3, the model expects rank 2",
         "dtype": "TensorConfig input 'mask' has DType INT64, the model expects INT32",
         "fixed-dim": "TensorConfig input 'x' MinShape [1, 12]: dimension 1 is 12, the model fixes it to 16",
         "missing-input": "TensorConfig has no input 'mask'",
         "run-time": "onnxruntime failed to run the model:",
-        "precision": "ConvertPrecision 'BF16' is not supported here; the local platform converts to FP16, INT8",
+        "precision": (
+            "ConvertPrecision 'BF16' is not supported here; the local platform converts to FP16, INT8"
+        ),
         "convert-type": "ConvertType 'TensorRT' is not available",
     }
     for case, job_id in jobs.items():

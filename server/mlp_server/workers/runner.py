@@ -1,4 +1,5 @@
-"""One perf task, run in a process of its own (``python -m mlp_server.workers.runner SPEC RESULT WORKER_PID``).
+"""One perf task, run in a process of its own
+(``python -m mlp_server.workers.runner SPEC RESULT WORKER_PID``).
 
 The worker loop starts a runner per task, so a runtime that crashes or leaks takes only its task
 down, a cancel is a signal to this process, and peak memory is the task's own. The runner fetches the
