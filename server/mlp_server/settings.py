@@ -62,6 +62,27 @@ class ServerSettings:
                 tmp.unlink()
         return path.read_bytes()
 
+    def to_env(self) -> dict[str, str]:
+        """The ``MLP_*`` variables that make :meth:`from_env` in a child process (a perf worker) give
+        these settings again, whatever the parent's environment says by then."""
+        env = {
+            "MLP_REGION": self.region,
+            "MLP_PERF_WORKERS": str(self.perf_workers),
+            "MLP_PERF_MEASURE_SECONDS": repr(self.perf_measure_seconds),
+            "MLP_PERF_LEASE_SECONDS": repr(self.perf_lease_seconds),
+            "MLP_DATABASE_URL": self.database_url or "",
+            "MLP_S3_ENDPOINT": "",
+        }
+        if self.s3 is not None:
+            env.update(
+                MLP_S3_ENDPOINT=self.s3.endpoint_url,
+                MLP_S3_ACCESS_KEY=self.s3.access_key,
+                MLP_S3_SECRET_KEY=self.s3.secret_key,
+                MLP_S3_REGION=self.s3.region,
+                MLP_S3_ADDRESSING=self.s3.addressing_style,
+            )
+        return env
+
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> ServerSettings:
         """Settings from ``MLP_*`` env vars (database, S3 store) and ``VOLC_ACCESSKEY``/``VOLC_SECRETKEY``."""

@@ -239,7 +239,9 @@ def test_a_crashed_runtime_fails_its_task_and_cancel_stops_a_running_one(
     asked = time.monotonic()
     local.model.cancel_perf_job(cancel)
     done = local.wait_status(cancel_task["TaskID"], {"Cancelled"}, timeout=5)
-    assert time.monotonic() - asked < 2.5, done
+    # A second or two on an idle machine (the worker polls every 0.2 s and kills the runner); the
+    # bound leaves room for a loaded CI machine and still fails if the 60 s measurement ran on.
+    assert time.monotonic() - asked < 5, done
     assert local.model.list_perf_jobs(job_id=cancel).result.list_[0].job_status == "Cancelled"
     (next_task,) = local.tasks(after)
     local.wait_status(next_task["TaskID"], {"Running"}, timeout=30)  # the worker went on to the next

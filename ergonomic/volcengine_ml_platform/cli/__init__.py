@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long --wait waits (default 600)"
     )
+    p = leaf(perf, "wait", c.perf_wait, "wait for a job to end, then print its tasks' results")
+    p.add_argument("job_id")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long to wait (default 600)"
+    )
     p = leaf(perf, "list", c.perf_list, "list perf jobs")
     p.add_argument("--model-id")
     p.add_argument("--version")

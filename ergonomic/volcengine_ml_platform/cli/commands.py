@@ -220,7 +220,15 @@ def perf_create(args: argparse.Namespace) -> int:
     if not args.wait:
         printer(args).result(resp)
         return 0
-    job_id = resp.result.job_id
+    return _wait(args, resp.result.job_id)
+
+
+def perf_wait(args: argparse.Namespace) -> int:
+    return _wait(args, args.job_id)
+
+
+def _wait(args: argparse.Namespace, job_id: str) -> int:
+    """Wait for the job, print its tasks (figures, new versions, messages); exit 1 unless all succeeded."""
     if args.output != "json":
         print(f"mlp: waiting for perf job {job_id} ...", file=sys.stderr)
     try:

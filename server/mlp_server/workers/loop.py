@@ -24,7 +24,7 @@ from ..procs import ChildProcess, describe_exit
 from ..settings import ServerSettings
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
-from .runner import RunSpec
+from .runner import RunSpec, precheck
 
 log = logging.getLogger("mlp_server.workers")
 
@@ -77,6 +77,10 @@ class Worker:
 
     def run_one(self, task: ClaimedTask, stop: threading.Event) -> None:
         log.info("perf task %s (attempt %d) on %s", task.task_id, task.attempt, task.flavor_id)
+        refused = precheck(task)
+        if refused is not None:
+            self.store.finish_task(task.task_id, states.FAILED, None, refused, worker_id=self.worker_id)
+            return
         with tempfile.TemporaryDirectory(prefix="mlp-task-") as tmp:
             spec_path, result_path, log_path = (
                 Path(tmp, "spec.json"),

@@ -39,7 +39,9 @@ class PerfWorkerPool:
 
     def _spawn(self, index: int) -> ChildProcess:
         log_path = None if self.log_dir is None else self.log_dir / f"perf-worker-{index}.log"
-        return ChildProcess(WORKER_MODULE, self._argv(), env=os.environ, log_path=log_path).start()
+        # The settings travel explicitly: the parent's environment may have changed since they were read.
+        env = {**os.environ, **self.settings.to_env()}
+        return ChildProcess(WORKER_MODULE, self._argv(), env=env, log_path=log_path).start()
 
     @property
     def started(self) -> bool:

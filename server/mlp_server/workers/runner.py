@@ -82,6 +82,18 @@ def pick_provider(item: Flavor, available: list[str]) -> str:
     raise TaskError(message)
 
 
+def precheck(task: ClaimedTask) -> str | None:
+    """Why the task cannot run here, when that is known without starting a runner (a GPU flavor on a
+    machine with no GPU); None otherwise."""
+    try:
+        item = flavor(task.flavor_id)
+    except TaskError as exc:
+        return exc.message
+    if item.gpu_num > 0 and not has_gpu():
+        return f"flavor {item.id} needs a GPU; this platform has none"
+    return None
+
+
 def run(platform: Platform, spec: RunSpec) -> dict[str, Any]:
     task = spec.task
     item = flavor(task.flavor_id)
