@@ -28,7 +28,8 @@ from .runner import RunSpec, precheck
 
 log = logging.getLogger("mlp_server.workers")
 
-POLL = 0.2
+# How often a running task's status is read (a cancel is noticed within this) while its runner works.
+POLL = 0.25
 RUNNER_MODULE = "mlp_server.workers.runner"
 
 
