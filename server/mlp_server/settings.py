@@ -35,6 +35,8 @@ class ServerSettings:
     perf_workers: int = 1
     perf_measure_seconds: float = 2.0
     perf_lease_seconds: float = 30.0
+    # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
+    migrate: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -54,7 +55,14 @@ def run_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Worker(settings, options).run_forever(stop)
+    from ..store.migrate import SchemaError
+
+    try:
+        worker = Worker(settings, options)
+    except SchemaError as exc:  # the server upgrades the schema (mlp db upgrade); a worker never does
+        print(f"mlp worker: error: {exc}", file=sys.stderr)
+        return 1
+    worker.run_forever(stop)
     return 0
 
 
