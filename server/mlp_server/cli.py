@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 
 from volcengine_ml_platform.config import resolve_data_dir
 
@@ -89,6 +91,10 @@ def _schema_refusal(exc: Exception) -> int:
     return 1
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -115,6 +121,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port} with {size} perf worker(s)",
         file=sys.stderr,
     )
+    # uvicorn ends a graceful shutdown by raising the signal again with the handler it found: make
+    # that handler an exit through ``finally`` so that the workers are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)

@@ -4,6 +4,9 @@ worker process started on demand) and on ``mlp serve --perf-workers 1``."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +119,45 @@ def test_wait_times_out_naming_the_job(perf_embedded: Peer) -> None:
     with pytest.raises(TimeoutError, match=f"perf job {job.result.job_id} not finished after 0s: 0 of 1"):
         model.wait_perf_job(job.result.job_id, timeout=0)
     assert model.wait_perf_job(job.result.job_id, timeout=180).result.list_[0].task_status == "Success"
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid``, whichever of its threads started them."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            pass
+    return sorted(found)
+
+
+def test_mlp_serve_replaces_a_worker_that_died(tmp_path: Path) -> None:
+    server = MlpServe(tmp_path / "platform", env=clean_env(tmp_path / "home", **FAST), perf_workers=2).start()
+    try:
+        assert server.proc is not None
+        deadline = time.monotonic() + 30
+        while len(workers := _children(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now = _children(server.proc.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.1)
+        assert workers[1] in now and len(now) == 2 and workers[0] not in now, now
+        peer = Peer("pool", server.data_dir, server.url, read_default_keys(server.data_dir))
+        model = peer.model()
+        model_id = model.register(
+            str(EXAMPLE), model_name="iris-pool", model_format="ONNX", model_type="ONNX:1.23"
+        )
+        job = model.create_perf_job(
+            model_id.result.model_id, "1", IRIS_PERF_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
+        )
+        assert model.wait_perf_job(job.result.job_id, timeout=180).result.list_[0].task_status == "Success"
+        peer.close()
+    finally:
+        server.stop()
+    assert all(not Path(f"/proc/{pid}").exists() for pid in now)  # stopping the server stopped its workers

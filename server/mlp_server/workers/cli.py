@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lease-seconds", type=float, default=None, help="how long a claimed task is held between renewals"
     )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    # Set by a pool (mlp serve, the embedded platform): stop when that process is gone, even if it
+    # died without stopping its workers (SIGKILL).
+    parser.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def settings_from(args: argparse.Namespace) -> ServerSettings:
@@ -55,6 +59,8 @@ def run_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if args.owner_pid is not None:
+        _stop_with_owner(args.owner_pid, stop)
     from ..store.migrate import SchemaError
 
     try:
@@ -64,6 +70,18 @@ def run_worker(args: argparse.Namespace) -> int:
         return 1
     worker.run_forever(stop)
     return 0
+
+
+def _stop_with_owner(owner: int, stop: threading.Event, interval: float = 0.5) -> None:
+    """Stop (handing any task back) once ``owner`` is no longer this process's parent."""
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != owner:
+                logging.getLogger("mlp_server.workers").warning("owner %d is gone: stopping", owner)
+                stop.set()
+
+    threading.Thread(target=watch, name="mlp-worker-owner", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,14 @@ class PerfWorkerPool:
         atexit.register(self.stop)  # before procs' own sweep (atexit runs in reverse order)
 
     def _argv(self) -> list[str]:
-        args = ["--data-dir", str(self.settings.data_dir), "--log-level", "info"]
+        args = [
+            "--data-dir",
+            str(self.settings.data_dir),
+            "--log-level",
+            "info",
+            "--owner-pid",
+            str(os.getpid()),
+        ]
         if self.settings.database_url:
             args += ["--database-url", self.settings.database_url]
         return args
