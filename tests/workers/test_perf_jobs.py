@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -272,3 +274,27 @@ def test_a_killed_workers_task_goes_to_the_next_worker_after_its_lease(local: Lo
     )
     assert second.alive()
     assert len(perf_entries(local, model_id, "1", task["TaskID"])) == 2  # the rerun did not add twice
+
+
+def test_a_pool_worker_stops_when_its_owner_is_killed(local: Local) -> None:
+    local.model.list_models()  # the platform exists (schema, keys)
+    owner_script = (
+        "import os, subprocess, sys, time\n"
+        "w = subprocess.Popen([sys.executable, '-m', 'mlp_server.workers', '--data-dir', sys.argv[1],"
+        " '--owner-pid', str(os.getpid())])\n"
+        "print(w.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", owner_script, str(local.data_dir)], stdout=subprocess.PIPE, text=True
+    )
+    assert owner.stdout is not None
+    worker_pid = int(owner.stdout.readline())
+    time.sleep(1.0)
+    assert Path(f"/proc/{worker_pid}").exists()
+    owner.kill()  # SIGKILL: the owner cannot stop its worker itself
+    owner.wait()
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{worker_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker_pid}").exists(), "the worker outlived its owner"
