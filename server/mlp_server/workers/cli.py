@@ -12,7 +12,6 @@ from pathlib import Path
 from types import FrameType
 
 from ..settings import ServerSettings
-from .loop import Worker, WorkerOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +46,8 @@ def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from .loop import Worker, WorkerOptions  # here: ``mlp`` builds its parser without the store
+
     settings = settings_from(args)
     options = WorkerOptions(
         lease_seconds=args.lease_seconds or settings.perf_lease_seconds,
