@@ -78,11 +78,13 @@ class MlpServe:
         env: Mapping[str, str] | None = None,
         log_path: Path | None = None,
         perf_workers: int = 0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         # No perf worker by default: most suites drive perf tasks by hand (UpdatePerfTask) and a worker
         # would race them; the suites of real perf work ask for one.
         self.perf_workers = perf_workers
         self.data_dir = data_dir
+        self.extra_args = extra_args
         self.env = dict(env) if env is not None else clean_env()
         self.port = 0
         self.url = ""
@@ -108,7 +110,7 @@ class MlpServe:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [mlp_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                 "--data-dir", str(self.data_dir), "--log-level", "warning",
-                "--perf-workers", str(self.perf_workers)]  # fmt: skip
+                "--perf-workers", str(self.perf_workers), *self.extra_args]  # fmt: skip
         with self._log().open("wb") as log:
             proc = self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT
