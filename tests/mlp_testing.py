@@ -77,8 +77,12 @@ class MlpServe:
         *,
         env: Mapping[str, str] | None = None,
         log_path: Path | None = None,
+        perf_workers: int = 0,
         extra_args: tuple[str, ...] = (),
     ) -> None:
+        # No perf worker by default: most suites drive perf tasks by hand (UpdatePerfTask) and a worker
+        # would race them; the suites of real perf work ask for one.
+        self.perf_workers = perf_workers
         self.data_dir = data_dir
         self.extra_args = extra_args
         self.env = dict(env) if env is not None else clean_env()
@@ -105,7 +109,8 @@ class MlpServe:
     def _try_start(self) -> bool:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [mlp_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--log-level", "warning", *self.extra_args]  # fmt: skip
+                "--data-dir", str(self.data_dir), "--log-level", "warning",
+                "--perf-workers", str(self.perf_workers), *self.extra_args]  # fmt: skip
         with self._log().open("wb") as log:
             proc = self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT

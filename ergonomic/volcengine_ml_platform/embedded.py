@@ -56,8 +56,9 @@ _platforms_lock = threading.Lock()
 
 def embedded_app(data_dir: Path, region: str | None = None) -> Any:
     """The local platform's app for ``data_dir``, opened once per process and shared. ``region``: the
-    region it serves, the client's own (the platform checks the credential scope's region)."""
-    from mlp_server.platform import build_app
+    region it serves, the client's own (the platform checks the credential scope's region). Its perf
+    worker process starts on the first perf work."""
+    from mlp_server.platform import build_embedded_app
     from mlp_server.settings import ServerSettings
 
     path = data_dir.expanduser().resolve()
@@ -68,5 +69,5 @@ def embedded_app(data_dir: Path, region: str | None = None) -> Any:
         if key not in _platforms:
             # The embedded platform's data folder is this user's own: its schema is upgraded in place
             # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            _platforms[key] = build_app(settings)
+            _platforms[key] = build_embedded_app(settings)
         return _platforms[key]

@@ -6,10 +6,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from volcengine_ml_platform.config import resolve_data_dir
@@ -37,6 +39,12 @@ def add_commands(
     )
     serve.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default info"
+    )
+    serve.add_argument(
+        "--perf-workers",
+        type=int,
+        default=None,
+        help="perf worker processes to run beside the server (default $MLP_PERF_WORKERS or 1; 0 for none)",
     )
     serve.add_argument(
         "--migrate",
@@ -83,6 +91,13 @@ def add_commands(
     )
     gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
     gc.set_defaults(func=cmd_gc)
+
+    from .workers.cli import add_arguments, run_worker
+
+    worker_help = "run one perf worker on a platform's data folder or database (add perf capacity)"
+    worker = sub.add_parser("worker", help=worker_help, description=worker_help)
+    add_arguments(worker)
+    worker.set_defaults(func=run_worker)
 
     db_help = "the local platform's database schema: show it, upgrade it"
     db = sub.add_parser("db", help=db_help, description=db_help)
@@ -166,18 +181,26 @@ def _schema_refusal(exc: Exception) -> int:
     return 1
 
 
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
     from .platform import build_app
     from .store.migrate import SchemaError
+    from .workers.pool import PerfWorkerPool
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
 
     settings = replace(_settings(args), migrate=args.migrate)
+    if args.perf_workers is not None and args.perf_workers < 0:
+        print("mlp serve: error: --perf-workers must be 0 or more", file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tls = _tls_files(args, settings)
     try:
@@ -187,6 +210,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Reclaims what deletes and crashed clients left (deletes themselves reclaim in the request).
     interval = parse_duration(os.environ.get("MLP_GC_INTERVAL") or str(DEFAULT_INTERVAL_SECONDS))
     start_background_sweep(app.state.platform, interval=interval, grace_seconds=grace_from_env())
+    size = settings.perf_workers if args.perf_workers is None else args.perf_workers
+    pool = PerfWorkerPool(settings, size)
+    pool.ensure_started()
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     common = {"host": args.host, "log_level": args.log_level, "access_log": False}
     configs: list[uvicorn.Config] = []
@@ -204,12 +230,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for config in configs:
         scheme = "https" if config.ssl_certfile else "http"
         print(f"mlp: serving {settings.data_dir} on {scheme}://{args.host}:{config.port}", file=sys.stderr)
-    if len(configs) == 1:
-        uvicorn.Server(configs[0]).run()
-    else:
-        from .serving import serve_all
+    print(f"mlp: {size} perf worker(s)", file=sys.stderr)
+    # uvicorn ends a graceful shutdown by raising the signal again with the handler it found: make
+    # that handler an exit through ``finally`` so that the workers are stopped, not orphaned. (Where
+    # the signal ends the process outright, the workers stop by themselves once their owner is gone.)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        if len(configs) == 1:
+            uvicorn.Server(configs[0]).run()
+        else:
+            from .serving import serve_all
 
-        serve_all(configs)
+            serve_all(configs)
+    finally:
+        pool.stop()
     return 0
 
 

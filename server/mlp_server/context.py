@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 
@@ -26,6 +27,12 @@ class Platform:
     objects_endpoint: str
     # Buckets known to exist in an S3 store, so GetTOSUploadPath asks the store once per account
     known_buckets: set[str] = field(default_factory=set)
+    # Started when perf work appears (the embedded platform); None where workers run on their own
+    perf_workers: WorkStarter | None = None
+
+    def wake_perf_workers(self) -> None:
+        if self.perf_workers is not None:
+            self.perf_workers.ensure_started()
 
     def bucket_for(self, account_id: int) -> str:
         """One bucket per account and region, as on the real service."""
@@ -40,3 +47,9 @@ class Caller:
     user_id: int
     is_admin: bool
     access_key: str | None = None
+
+
+class WorkStarter(Protocol):
+    """Whatever runs perf work for this platform (a pool of worker processes)."""
+
+    def ensure_started(self) -> None: ...

@@ -16,7 +16,7 @@ from volcengine_ml_platform.transfer.base import ObjectStore
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .app import create_app
-from .context import Platform
+from .context import Platform, WorkStarter
 from .handlers import missing_handlers
 from .operations import operations
 from .settings import ServerSettings
@@ -76,7 +76,11 @@ def bootstrap(settings: ServerSettings, store: Store) -> None:
     log.info("created the default account %s; its access keys are in %s", DEFAULT_ACCOUNT_ID, path)
 
 
-def open_platform(settings: ServerSettings, clock: Callable[[], datetime] | None = None) -> Platform:
+def open_platform(
+    settings: ServerSettings,
+    clock: Callable[[], datetime] | None = None,
+    perf_workers: WorkStarter | None = None,
+) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url, upgrade=settings.migrate)
     missing = missing_handlers([op.action for op in operations().values()], store)
@@ -91,8 +95,22 @@ def open_platform(settings: ServerSettings, clock: Callable[[], datetime] | None
         tokens=TokenIssuer(settings.token_secret()),
         clock=clock or (lambda: datetime.now(UTC)),
         objects_endpoint=endpoint,
+        perf_workers=perf_workers,
     )
 
 
-def build_app(settings: ServerSettings, clock: Callable[[], datetime] | None = None) -> Starlette:
-    return create_app(open_platform(settings, clock))
+def build_app(
+    settings: ServerSettings,
+    clock: Callable[[], datetime] | None = None,
+    perf_workers: WorkStarter | None = None,
+) -> Starlette:
+    return create_app(open_platform(settings, clock, perf_workers))
+
+
+def build_embedded_app(settings: ServerSettings) -> Starlette:
+    """The in-process platform: its perf worker process starts on the first perf work and lives as long
+    as this Python process (settings.perf_workers of them; 0 for none)."""
+    from .workers.pool import PerfWorkerPool
+
+    pool = PerfWorkerPool(settings, settings.perf_workers, log_dir=settings.data_dir / "logs")
+    return build_app(settings, perf_workers=pool)

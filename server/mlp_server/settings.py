@@ -50,6 +50,11 @@ class ServerSettings:
     max_body_bytes: int = 8 * 1024 * 1024
     body_read_timeout: float = 10.0
     body_total_timeout: float = 120.0
+    # Perf work: worker processes (mlp serve's pool; the embedded platform's on-demand worker), how
+    # long each batch size is measured, and how long a claimed task is held between lease renewals.
+    perf_workers: int = 1
+    perf_measure_seconds: float = 2.0
+    perf_lease_seconds: float = 30.0
     # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
     migrate: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -79,6 +84,27 @@ class ServerSettings:
                 tmp.unlink()
         return path.read_bytes()
 
+    def to_env(self) -> dict[str, str]:
+        """The ``MLP_*`` variables that make :meth:`from_env` in a child process (a perf worker) give
+        these settings again, whatever the parent's environment says by then."""
+        env = {
+            "MLP_REGION": self.region,
+            "MLP_PERF_WORKERS": str(self.perf_workers),
+            "MLP_PERF_MEASURE_SECONDS": repr(self.perf_measure_seconds),
+            "MLP_PERF_LEASE_SECONDS": repr(self.perf_lease_seconds),
+            "MLP_DATABASE_URL": self.database_url or "",
+            "MLP_S3_ENDPOINT": "",
+        }
+        if self.s3 is not None:
+            env.update(
+                MLP_S3_ENDPOINT=self.s3.endpoint_url,
+                MLP_S3_ACCESS_KEY=self.s3.access_key,
+                MLP_S3_SECRET_KEY=self.s3.secret_key,
+                MLP_S3_REGION=self.s3.region,
+                MLP_S3_ADDRESSING=self.s3.addressing_style,
+            )
+        return env
+
     @classmethod
     def from_env(cls, data_dir: Path, **overrides: object) -> ServerSettings:
         """Settings from ``MLP_*`` env vars (database, S3 store) and ``VOLC_ACCESSKEY``/``VOLC_SECRETKEY``."""
@@ -107,5 +133,15 @@ class ServerSettings:
             values["body_read_timeout"] = float(env["MLP_BODY_READ_TIMEOUT"])
         if env.get("MLP_BODY_TOTAL_TIMEOUT"):
             values["body_total_timeout"] = float(env["MLP_BODY_TOTAL_TIMEOUT"])
+        for name, key, kind in (
+            ("perf_workers", "MLP_PERF_WORKERS", int),
+            ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
+            ("perf_lease_seconds", "MLP_PERF_LEASE_SECONDS", float),
+        ):
+            if env.get(key):
+                try:
+                    values[name] = kind(env[key])
+                except ValueError:
+                    raise ValueError(f"{key}={env[key]!r} is not a number") from None
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -32,7 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def embedded_peer(tmp_path_factory: pytest.TempPathFactory) -> Peer:
     root = tmp_path_factory.mktemp("cli-embedded")
     data_dir = root / "platform"
-    peer = Peer("embedded", clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir)), data_dir)
+    # No perf worker: these tests drive perf tasks by hand (test_perf_cli.py runs real ones).
+    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
+    peer = Peer("embedded", env, data_dir)
     # The first process bootstraps the platform (schema, admin account, keys); do it once, alone.
     peer.run("models", "list").ok()
     assert (data_dir / "credentials.json").is_file()

@@ -54,6 +54,8 @@ def _embedded_peer(name: str, data_dir: Path, home: Path, **env: str) -> Peer:
     # the settings wanted (ServerSettings.from_env reads MLP_* at that moment).
     with pytest.MonkeyPatch.context() as mp:
         _strip_settings(mp, home)
+        # These peers drive perf tasks by hand; the perf suite opens its own with a worker.
+        env = {"MLP_PERF_WORKERS": "0", **env}
         for key, value in env.items():
             mp.setenv(key, value)
         embedded_app(data_dir)

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
 
 from mlp_server.store import Store, sqlite_url
 from mlp_server.store.migrate import (
@@ -237,14 +237,18 @@ def legacy_postgresql_database(pg_cluster: PgCluster, tmp_path: Path) -> str:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), BASELINE_REVISION)
             conn.execute(text("DROP TABLE alembic_version"))
-        legacy_tables = set(inspect(source).get_table_names())  # 0.1.0's tables, not this release's
+        # 0.1.0's tables and columns as the fixture has them, not this release's
+        legacy_tables = set(inspect(source).get_table_names())
+        old = MetaData()
         with source.connect() as read, engine.begin() as write:
             for table in Base.metadata.sorted_tables:
                 if table.name not in legacy_tables:
                     continue
-                rows = [dict(row._mapping) for row in read.execute(table.select())]
+                columns = [c["name"] for c in inspect(source).get_columns(table.name)]
+                legacy = Table(table.name, old, *(table.c[name].copy() for name in columns))
+                rows = [dict(row._mapping) for row in read.execute(legacy.select())]
                 if rows:
-                    write.execute(table.insert(), rows)
+                    write.execute(legacy.insert(), rows)
     finally:
         source.dispose()
         engine.dispose()

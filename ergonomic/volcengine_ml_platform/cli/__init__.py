@@ -270,6 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--convert-type", help="the conversion to run (CONVERT_PERF)")
     p.add_argument("--precision", action="append", help="a conversion precision (repeatable)")
     p.add_argument("--job-params", metavar="JSON|FILE", help="the full JobParamsList instead of --flavor ...")
+    p.add_argument(
+        "--wait", action="store_true", help="wait for the job to end, then print its tasks' results"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long --wait waits (default 600)"
+    )
+    p = leaf(perf, "wait", c.perf_wait, "wait for a job to end, then print its tasks' results")
+    p.add_argument("job_id", help="the job's ID (pj-...)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long to wait (default 600)"
+    )
     p = leaf(perf, "list", c.perf_list, "list perf jobs")
     p.add_argument("--model-id", metavar="MODEL", help=f"only jobs of this model's --version: {MODEL_HELP}")
     p.add_argument("--version", help="with --model-id: only jobs of this version")

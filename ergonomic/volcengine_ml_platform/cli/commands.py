@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
@@ -50,6 +50,25 @@ TASK_COLUMNS: list[Column] = [
     ("PRECISION", lambda r: r.get("TaskArgs", {}).get("ConvertPrecision")),
     ("STATUS", field("TaskStatus")),
     ("CREATED", field("CreateTime")),
+]
+
+
+def _measured(row: Mapping[str, Any], key: str) -> str:
+    """``8:1.23`` per measured batch size (batch: value), from a task's Result."""
+    found = (row.get("Result") or {}).get("Measurements") or []
+    return " ".join(f"{m.get('BatchSize')}:{m.get(key)}" for m in found)
+
+
+RESULT_COLUMNS: list[Column] = [
+    ("TASK ID", field("TaskID")),
+    ("FLAVOR", lambda r: r.get("TaskArgs", {}).get("FlavorID")),
+    ("PRECISION", lambda r: r.get("TaskArgs", {}).get("ConvertPrecision")),
+    ("STATUS", field("TaskStatus")),
+    ("VERSION", lambda r: (r.get("Result") or {}).get("ModelVersionID", "")),
+    ("BATCH:P50 MS", lambda r: _measured(r, "LatencyMsP50")),
+    ("BATCH:P99 MS", lambda r: _measured(r, "LatencyMsP99")),
+    ("BATCH:SAMPLES/S", lambda r: _measured(r, "SamplesPerSecond")),
+    ("MESSAGE", lambda r: r.get("Message", "")),
 ]
 SERVICE_COLUMNS: list[Column] = [
     ("SERVICE ID", field("ServiceID")),
@@ -239,7 +258,30 @@ def perf_create(args: argparse.Namespace) -> int:
         args.job_type,
         job_params,
     )
-    printer(args).result(resp)
+    if not args.wait:
+        printer(args).result(resp)
+        return 0
+    return _wait(args, resp.result.job_id)
+
+
+def perf_wait(args: argparse.Namespace) -> int:
+    return _wait(args, args.job_id)
+
+
+def _wait(args: argparse.Namespace, job_id: str) -> int:
+    """Wait for the job, print its tasks (figures, new versions, messages); exit 1 unless all succeeded."""
+    if args.output != "json":
+        print(f"mlp: waiting for perf job {job_id} ...", file=sys.stderr)
+    try:
+        tasks = model_for(args).wait_perf_job(job_id, timeout=args.timeout)
+    except TimeoutError as exc:
+        print(f"mlp: error: {exc}", file=sys.stderr)
+        return 1
+    printer(args).listing(tasks, RESULT_COLUMNS)
+    statuses = {t["TaskStatus"] for t in as_plain(tasks)["Result"]["List"]}
+    if statuses != {"Success"}:
+        print(f"mlp: perf job {job_id} ended with tasks {', '.join(sorted(statuses))}", file=sys.stderr)
+        return 1
     return 0
 
 

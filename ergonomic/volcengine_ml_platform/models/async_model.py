@@ -48,7 +48,7 @@ from ml_platform_client.models import (
 
 from ..async_session import AsyncSession
 from ..config import Credentials, resolve_settings
-from ..errors import ServerError, ValidationError
+from ..errors import NotFoundError, ServerError, ValidationError
 from ..storage import object_store_for, platform_issues_credentials
 from ..transfer.base import ObjectStore
 from ..transfer.selection import file_filter
@@ -443,6 +443,27 @@ class AsyncModel:
         return await self._send(rq.cancel_task(task_id))
 
     cancel_perf_task = calcel_perf_task
+
+    async def wait_perf_job(
+        self, job_id: str, timeout: float = 600.0, poll_interval: float = 0.5
+    ) -> ListPerfTasksResponse:
+        """As :meth:`Model.wait_perf_job`, without blocking the event loop while it waits."""
+        if timeout < 0 or poll_interval <= 0:
+            raise ValidationError("timeout must be >= 0 and poll_interval > 0", field="timeout")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = (await self.list_perf_jobs(job_id=job_id)).result
+            if not found.list_:
+                raise NotFoundError(f"PerfJob {job_id} does not exist", code="NotFound", status_code=404)
+            job = found.list_[0]
+            if job.task_count == job.ended_task_count:
+                return await self.list_perf_tasks(job_id=job_id, page_size=100, sort_order="Ascend")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"perf job {job_id} not finished after {timeout:g}s: {job.ended_task_count} of "
+                    f"{job.task_count} tasks ended (status {job.job_status})"
+                )
+            await asyncio.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
 
     # ---- deployment and resources ---------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from ml_platform_client.models import (
 )
 
 from ..config import Credentials, resolve_settings
-from ..errors import ServerError, ValidationError
+from ..errors import NotFoundError, ServerError, ValidationError
 from ..session import Session
 from ..storage import object_store_for, platform_issues_credentials
 from ..transfer.base import ObjectStore
@@ -432,6 +432,33 @@ class Model:
         return self._send(rq.cancel_task(task_id))
 
     cancel_perf_task = calcel_perf_task
+
+    def wait_perf_job(
+        self, job_id: str, timeout: float = 600.0, poll_interval: float = 0.5
+    ) -> ListPerfTasksResponse:
+        """Wait until every task of the job has ended (Success, Failed or Cancelled), then return its
+        tasks: the ListPerfTasks response (up to 100 tasks, oldest first), each with its Result, or
+        its Message when it failed.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds, naming how many tasks are unfinished (the job
+        goes on; call again to keep waiting), and ``NotFoundError`` for an unknown job.
+        """
+        if timeout < 0 or poll_interval <= 0:
+            raise ValidationError("timeout must be >= 0 and poll_interval > 0", field="timeout")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.list_perf_jobs(job_id=job_id).result
+            if not found.list_:
+                raise NotFoundError(f"PerfJob {job_id} does not exist", code="NotFound", status_code=404)
+            job = found.list_[0]
+            if job.task_count == job.ended_task_count:
+                return self.list_perf_tasks(job_id=job_id, page_size=100, sort_order="Ascend")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"perf job {job_id} not finished after {timeout:g}s: {job.ended_task_count} of "
+                    f"{job.task_count} tasks ended (status {job.job_status})"
+                )
+            time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
 
     # ---- deployment ------------------------------------------------------------------------------
 

@@ -27,7 +27,11 @@ class PerfTask(WireMapping):
         task_args (TaskArgs):
         task_status (TaskStatus): Terminal statuses are Success, Failed and Cancelled.
         create_time (str):
-        result (PerfTaskResult | Unset): Local platform: what the worker measured, once the task has run
+        result (PerfTaskResult | Unset): Local platform: what the worker measured, once the task has run: FlavorID,
+            Precision, ExecutionProvider, OnnxRuntimeVersion, CPUModel, IntraOpThreads, PeakMemoryMiB, ModelVersionID (the
+            version measured; for a conversion, the new one), Measurements (per batch size: LatencyMsP50/P90/P99/Mean,
+            InferencesPerSecond, SamplesPerSecond, Iterations, MeasuredSeconds) and, for a conversion, Check (output
+            differences and the tolerance applied)
         message (str | Unset): Local platform: why a task failed
     """
 

@@ -13,7 +13,12 @@ T = TypeVar("T", bound="PerfTaskResult")
 
 @_attrs_define(repr=False)
 class PerfTaskResult(WireMapping):
-    """Local platform: what the worker measured, once the task has run"""
+    """Local platform: what the worker measured, once the task has run: FlavorID, Precision, ExecutionProvider,
+    OnnxRuntimeVersion, CPUModel, IntraOpThreads, PeakMemoryMiB, ModelVersionID (the version measured; for a conversion,
+    the new one), Measurements (per batch size: LatencyMsP50/P90/P99/Mean, InferencesPerSecond, SamplesPerSecond,
+    Iterations, MeasuredSeconds) and, for a conversion, Check (output differences and the tolerance applied)
+
+    """
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Caller, Platform
-from . import models, storage, tokens
+from . import models, perf, storage, tokens
 
 Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
 
@@ -21,6 +21,9 @@ SPECIAL: dict[str, Handler] = {
     "InnerGetTOSUploadPath": storage.get_tos_upload_path,
     "AdminGetSecureToken": tokens.admin_get_secure_token,
     "GetSTSToken": tokens.get_sts_token,
+    "CreatePerfJob": perf.create_perf_job,
+    "ListPerfJobs": perf.list_perf_jobs,
+    "ListPerfTasks": perf.list_perf_tasks,
 }
 
 
@@ -45,3 +48,20 @@ def handler_for(action: str) -> Handler:
 def missing_handlers(actions: list[str], store: object) -> list[str]:
     """Actions of the document that nothing here can serve (checked at start-up and in tests)."""
     return [a for a in actions if a not in SPECIAL and not callable(getattr(store, _store_method(a), None))]
+
+
+def call_action(platform: Platform, caller: Caller, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Run an inner action in-process, as the inner door would after authentication: the body is
+    checked against the action's schema first (the platform's own workers use this)."""
+    from volcengine_ml_platform import schema
+
+    from ..errors import ApiError
+    from ..operations import lookup
+
+    operation = lookup("inner", action)
+    if operation is None:
+        raise ApiError("InvalidActionOrVersion", f"unknown inner Action {action!r}")
+    errors = list(schema.errors(operation.request_schema, body))
+    if errors:
+        raise ApiError("InvalidParameter", "; ".join(schema.describe(e) for e in errors[:10]))
+    return handler_for(action)(platform, caller, body)

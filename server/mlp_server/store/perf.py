@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -20,12 +21,15 @@ from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, fetch_page
 from .resources import require_flavor
-from .schema import PerfJobRow, PerfTaskRow
+from .schema import PerfJobRow, PerfTaskRow, VersionRow
 
 PERF_ONLY = "PERF_ONLY"
 CONVERT_PERF = "CONVERT_PERF"
 JOB_TYPES = (PERF_ONLY, CONVERT_PERF)
 BASE = "base"
+WAITING = (states.SUBMITTED, states.QUEUED)
+# A worker renews its lease several times per lease; a task whose worker died waits this long.
+DEFAULT_LEASE_SECONDS = 30.0
 
 JOB_SORTS: SortKeys = {"CreateTime": (PerfJobRow.create_time, PerfJobRow.id)}
 TASK_SORTS: SortKeys = {"CreateTime": (PerfTaskRow.create_time, PerfTaskRow.id)}
@@ -44,6 +48,7 @@ class ClaimedTask:
     convert_type: str
     convert_precision: str
     tensor_config: Any
+    attempt: int = 1
 
 
 def fan_out(job_type: str, params_list: Iterable[Body]) -> Iterator[tuple[str, str, str]]:
@@ -169,20 +174,45 @@ class PerfMixin(StoreBase):
 
     # --- for the perf worker (not tenant-scoped: the worker serves every account) ---
 
-    def claim_next_task(self, flavor_ids: Collection[str] | None = None) -> ClaimedTask | None:
-        """Atomically move the oldest Submitted task (of these flavors) to Running and return it."""
-        stmt = select(PerfTaskRow).where(PerfTaskRow.status == states.SUBMITTED)
+    def claim_next_task(
+        self,
+        flavor_ids: Collection[str] | None = None,
+        *,
+        worker_id: str = "anonymous",
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> ClaimedTask | None:
+        """Atomically give the oldest waiting task (of these flavors) to ``worker_id`` for a lease.
+
+        Waiting: Submitted or Queued, or Running under a lease that has expired (its worker died; the
+        task stays Running and is run again from the start). A Stopping task whose lease expired had
+        its worker die while stopping it: it is ended as Cancelled here, as the worker would have.
+        """
+        now = self._now()
+        expired = (PerfTaskRow.lease_owner.is_not(None)) & (PerfTaskRow.lease_expires < now)
+        waiting = PerfTaskRow.status.in_(WAITING) | ((PerfTaskRow.status == states.RUNNING) & expired)
+        stmt = select(PerfTaskRow).where(waiting)
         if flavor_ids is not None:
             stmt = stmt.where(PerfTaskRow.flavor_id.in_(list(flavor_ids)))
         stmt = stmt.order_by(PerfTaskRow.create_time, PerfTaskRow.id).limit(1)
         with self._write() as session:
+            orphans = select(PerfTaskRow).where((PerfTaskRow.status == states.STOPPING) & expired)
+            for orphan in session.scalars(orphans.with_for_update(skip_locked=True)):
+                _move(orphan, states.CANCELLED, now)
+                orphan.message = "cancelled (its worker stopped before it could confirm)"
+                _clear_lease(orphan)
             # SKIP LOCKED lets several workers claim side by side on PostgreSQL; SQLite
             # serializes writers (BEGIN IMMEDIATE) and ignores the clause.
             task = session.scalars(stmt.with_for_update(skip_locked=True)).first()
             if task is None:
                 return None
-            states.check_transition(task.id, task.status, states.RUNNING)
-            _move(task, states.RUNNING, self._now())
+            if task.status != states.RUNNING:
+                states.check_transition(task.id, task.status, states.RUNNING)
+                _move(task, states.RUNNING, now)
+            else:
+                task.update_time = now
+            task.lease_owner = worker_id
+            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            task.attempts = (task.attempts or 0) + 1
             job = session.get_one(PerfJobRow, task.job_id)
             return ClaimedTask(
                 task_id=task.id,
@@ -194,25 +224,116 @@ class PerfMixin(StoreBase):
                 convert_type=task.convert_type,
                 convert_precision=task.convert_precision,
                 tensor_config=job.tensor_config,
+                attempt=task.attempts,
             )
 
-    def finish_task(self, task_id: str, status: str, result: Any = None, message: str | None = None) -> None:
-        """End a task (Success/Failed from Running; Cancelled/Failed from Stopping) with its outcome."""
+    def renew_lease(
+        self, task_id: str, worker_id: str, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> str | None:
+        """Extend ``worker_id``'s lease on a task it holds; returns the task's status (Stopping: a
+        cancel was asked), or None when the worker no longer holds it (it must stop working on it)."""
+        now = self._now()
+        with self._write() as session:
+            task = session.scalars(
+                select(PerfTaskRow).where(PerfTaskRow.id == task_id).with_for_update()
+            ).first()
+            if task is None or task.lease_owner != worker_id or task.status not in states.ACTIVE:
+                return None
+            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            return task.status
+
+    def release_task(self, task_id: str, worker_id: str) -> bool:
+        """A worker stopping before its task ended hands it back: Running -> Queued (the next worker
+        takes it), Stopping -> Cancelled. False if the worker no longer held it."""
+        now = self._now()
+        with self._write() as session:
+            task = session.scalars(
+                select(PerfTaskRow).where(PerfTaskRow.id == task_id).with_for_update()
+            ).first()
+            if task is None or task.lease_owner != worker_id:
+                return False
+            if task.status == states.RUNNING:
+                _move(task, states.QUEUED, now)
+            elif task.status == states.STOPPING:
+                _move(task, states.CANCELLED, now)
+            _clear_lease(task)
+            return True
+
+    def finish_task(
+        self,
+        task_id: str,
+        status: str,
+        result: Any = None,
+        message: str | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> bool:
+        """End a task (Success/Failed from Running; Cancelled/Failed from Stopping) with its outcome.
+
+        With ``worker_id``, only while that worker holds the task's lease: False (nothing written)
+        when another worker has taken it over since.
+        """
         if status not in states.TERMINAL:
             raise invalid(
                 "Status", f"{status!r} is not a final status ({', '.join(sorted(states.TERMINAL))})"
             )
         with self._write() as session:
             task = _locked_task(session, task_id)
+            if worker_id is not None and task.lease_owner != worker_id:
+                return False
+            if status == states.SUCCESS and task.status == states.STOPPING:
+                status = states.CANCELLED  # cancel was asked: the outcome is not reported as a success
+                message = message or "cancelled after it had finished; its results were kept"
             states.check_transition(task.id, task.status, status)
             _move(task, status, self._now())
+            _clear_lease(task)
             task.result_json = result
             task.message = message
+            return True
 
     def task_status(self, task_id: str) -> str | None:
         """For a worker to notice a cancel request (Stopping); None if the task is gone."""
         with self._read() as session:
             return session.scalar(select(PerfTaskRow.status).where(PerfTaskRow.id == task_id))
+
+    def add_perf_metrics(
+        self, account_id: int, model_version_id: str, task_id: str, entries: Sequence[Body]
+    ) -> None:
+        """Append a task's Perf entries to the version's MetricsList in one transaction (a rerun of the
+        same task replaces its own entries instead of adding them twice)."""
+        with self._write() as session:
+            version = session.scalars(
+                select(VersionRow).where(VersionRow.id == model_version_id).with_for_update()
+            ).first()
+            if version is None or version.account_id != account_id:
+                raise not_found("ModelVersion", model_version_id)
+            kept = [m for m in (version.metrics_list or []) if _metrics_task(m) != task_id]
+            version.metrics_list = [*kept, *entries]
+
+    def version_from_task(self, account_id: int, model_id: str, task_id: str) -> str | None:
+        """The version a conversion task already registered (a rerun reuses it), if any."""
+        with self._read() as session:
+            return session.scalar(
+                select(VersionRow.id).where(
+                    VersionRow.model_id == model_id,
+                    VersionRow.account_id == account_id,
+                    VersionRow.source_id == task_id,
+                )
+            )
+
+
+def _metrics_task(entry: Any) -> str | None:
+    try:
+        params = json.loads(entry.get("Params") or "{}")
+    except (AttributeError, TypeError, ValueError):
+        return None
+    task = params.get("TaskID") if isinstance(params, dict) else None
+    return task if isinstance(task, str) else None
+
+
+def _clear_lease(task: PerfTaskRow) -> None:
+    task.lease_owner = None
+    task.lease_expires = None
 
 
 def _task_row(

@@ -144,6 +144,12 @@ class PerfTaskRow(Base):
     convert_type: Mapped[str] = mapped_column(String(64))
     convert_precision: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
+    # The worker holding the task and until when (it renews the lease while it runs the task): a task
+    # whose lease has expired goes to the next worker that claims (its worker died).
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None]
+    # How many times a worker has claimed the task (more than 1: an earlier worker died or stopped).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Filled by the perf worker when the task ends.
     result_json: Mapped[Any | None]
     message: Mapped[str | None] = mapped_column(Text)

@@ -77,6 +77,17 @@ def sync_detailed(
     (a job parameter without `ConvertPrecisionList` gives one task of precision `base`). Tasks
     start in status `Submitted`.
 
+    Local platform: perf workers run the tasks. A task runs the version's ONNX model with
+    onnxruntime under the flavor's CPU budget (intra-op threads = the flavor's vCPU, capped by the
+    machine's cores), with inputs generated from `TensorConfig`, at the MinShape and MaxShape batch,
+    and records the figures in the task's `Result` and as a `Perf` entry of the version's
+    `MetricsList`. CONVERT_PERF converts to FP16 (onnxconverter-common) or INT8 (onnxruntime dynamic
+    quantization), checks the outputs against the source's, registers the converted model as a new
+    version (SourceType Perf, BaseModelVersionID = the source version, SourceId = the task) and
+    measures it. Other model formats, GPU flavors on a machine without a GPU, and unknown
+    precisions or ConvertTypes (other than ONNX) fail with a `Message` naming the cause. A task
+    whose worker stopped before finishing goes back to `Queued` for the next worker.
+
     Args:
         body (CreatePerfJobRequest):
 
@@ -110,6 +121,17 @@ def sync(
     (a job parameter without `ConvertPrecisionList` gives one task of precision `base`). Tasks
     start in status `Submitted`.
 
+    Local platform: perf workers run the tasks. A task runs the version's ONNX model with
+    onnxruntime under the flavor's CPU budget (intra-op threads = the flavor's vCPU, capped by the
+    machine's cores), with inputs generated from `TensorConfig`, at the MinShape and MaxShape batch,
+    and records the figures in the task's `Result` and as a `Perf` entry of the version's
+    `MetricsList`. CONVERT_PERF converts to FP16 (onnxconverter-common) or INT8 (onnxruntime dynamic
+    quantization), checks the outputs against the source's, registers the converted model as a new
+    version (SourceType Perf, BaseModelVersionID = the source version, SourceId = the task) and
+    measures it. Other model formats, GPU flavors on a machine without a GPU, and unknown
+    precisions or ConvertTypes (other than ONNX) fail with a `Message` naming the cause. A task
+    whose worker stopped before finishing goes back to `Queued` for the next worker.
+
     Args:
         body (CreatePerfJobRequest):
 
@@ -137,6 +159,17 @@ async def asyncio_detailed(
      One task per flavor for PERF_ONLY; one per flavor and conversion precision for CONVERT_PERF
     (a job parameter without `ConvertPrecisionList` gives one task of precision `base`). Tasks
     start in status `Submitted`.
+
+    Local platform: perf workers run the tasks. A task runs the version's ONNX model with
+    onnxruntime under the flavor's CPU budget (intra-op threads = the flavor's vCPU, capped by the
+    machine's cores), with inputs generated from `TensorConfig`, at the MinShape and MaxShape batch,
+    and records the figures in the task's `Result` and as a `Perf` entry of the version's
+    `MetricsList`. CONVERT_PERF converts to FP16 (onnxconverter-common) or INT8 (onnxruntime dynamic
+    quantization), checks the outputs against the source's, registers the converted model as a new
+    version (SourceType Perf, BaseModelVersionID = the source version, SourceId = the task) and
+    measures it. Other model formats, GPU flavors on a machine without a GPU, and unknown
+    precisions or ConvertTypes (other than ONNX) fail with a `Message` naming the cause. A task
+    whose worker stopped before finishing goes back to `Queued` for the next worker.
 
     Args:
         body (CreatePerfJobRequest):
@@ -168,6 +201,17 @@ async def asyncio(
      One task per flavor for PERF_ONLY; one per flavor and conversion precision for CONVERT_PERF
     (a job parameter without `ConvertPrecisionList` gives one task of precision `base`). Tasks
     start in status `Submitted`.
+
+    Local platform: perf workers run the tasks. A task runs the version's ONNX model with
+    onnxruntime under the flavor's CPU budget (intra-op threads = the flavor's vCPU, capped by the
+    machine's cores), with inputs generated from `TensorConfig`, at the MinShape and MaxShape batch,
+    and records the figures in the task's `Result` and as a `Perf` entry of the version's
+    `MetricsList`. CONVERT_PERF converts to FP16 (onnxconverter-common) or INT8 (onnxruntime dynamic
+    quantization), checks the outputs against the source's, registers the converted model as a new
+    version (SourceType Perf, BaseModelVersionID = the source version, SourceId = the task) and
+    measures it. Other model formats, GPU flavors on a machine without a GPU, and unknown
+    precisions or ConvertTypes (other than ONNX) fail with a `Message` naming the cause. A task
+    whose worker stopped before finishing goes back to `Queued` for the next worker.
 
     Args:
         body (CreatePerfJobRequest):

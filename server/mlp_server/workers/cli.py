@@ -1,0 +1,93 @@
+"""The worker's command line, shared by ``mlp worker`` and ``python -m mlp_server.workers``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from ..settings import ServerSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: under ``mlp``, a --data-dir given before the subcommand is kept
+    parser.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, help="data folder of the platform"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=argparse.SUPPRESS,
+        help="SQLAlchemy URL (default: SQLite in the data folder)",
+    )
+    parser.add_argument(
+        "--lease-seconds", type=float, default=None, help="how long a claimed task is held between renewals"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="how much to log"
+    )
+    # Set by a pool (mlp serve, the embedded platform): stop when that process is gone, even if it
+    # died without stopping its workers (SIGKILL).
+    parser.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def settings_from(args: argparse.Namespace) -> ServerSettings:
+    from volcengine_ml_platform.config import resolve_data_dir
+
+    data_dir = resolve_data_dir(getattr(args, "data_dir", None)).value
+    database_url = getattr(args, "database_url", None)
+    overrides = {"database_url": database_url} if database_url else {}
+    return ServerSettings.from_env(data_dir, **overrides)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .loop import Worker, WorkerOptions  # here: ``mlp`` builds its parser without the store
+
+    settings = settings_from(args)
+    options = WorkerOptions(
+        lease_seconds=args.lease_seconds or settings.perf_lease_seconds,
+        measure_seconds=settings.perf_measure_seconds,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.owner_pid is not None:
+        _stop_with_owner(args.owner_pid, stop)
+    from ..store.migrate import SchemaError
+
+    try:
+        worker = Worker(settings, options)
+    except SchemaError as exc:  # the server upgrades the schema (mlp db upgrade); a worker never does
+        print(f"mlp worker: error: {exc}", file=sys.stderr)
+        return 1
+    worker.run_forever(stop)
+    return 0
+
+
+def _stop_with_owner(owner: int, stop: threading.Event, interval: float = 0.5) -> None:
+    """Stop (handing any task back) once ``owner`` is no longer this process's parent."""
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != owner:
+                logging.getLogger("mlp_server.workers").warning("owner %d is gone: stopping", owner)
+                stop.set()
+
+    threading.Thread(target=watch, name="mlp-worker-owner", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlp_server.workers", description=__doc__)
+    add_arguments(parser)
+    return run_worker(parser.parse_args(argv))

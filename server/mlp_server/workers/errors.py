@@ -1,0 +1,11 @@
+"""The one way a perf task fails on purpose: a message for the task's ``Message``, naming the cause."""
+
+from __future__ import annotations
+
+
+class TaskError(Exception):
+    """The task cannot be done as asked (bad model, bad TensorConfig, missing GPU or runtime ...)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,216 @@
+"""Inputs from a perf job's TensorConfig and the latency/throughput measurement of an ONNX session.
+
+Kept free of the platform (no store, no object store) so that ``bench/perf_jobs.py`` can measure a
+model with exactly the inputs a task uses.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from .errors import TaskError
+
+# Perf TensorConfig DType -> numpy dtype (FP32/FP16 are the spellings of the seed's own example).
+DTYPES: dict[str, type[np.generic]] = {
+    "FLOAT": np.float32,
+    "FP32": np.float32,
+    "FLOAT16": np.float16,
+    "FP16": np.float16,
+    "DOUBLE": np.float64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+}
+# onnxruntime's input type -> the TensorConfig DType that feeds it.
+ORT_TYPES = {
+    "tensor(float)": "FLOAT",
+    "tensor(float16)": "FLOAT16",
+    "tensor(double)": "DOUBLE",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+}
+SHAPES = ("MinShape", "MaxShape")
+WARMUP_RUNS = 5
+MIN_RUNS = 10
+# A very slow model still stops: at most this many times the asked duration.
+MAX_OVERRUN = 10.0
+# Integer inputs are drawn from [0, INT_HIGH): small enough to be valid indices or token ids.
+INT_HIGH = 10
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement point: the inputs at MinShape or MaxShape, and their batch (first dim)."""
+
+    shape_key: str
+    batch_size: int
+    feeds: dict[str, np.ndarray]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def peak_memory_mib() -> float:
+    """This process's peak resident memory (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return opts
+
+
+def open_session(path: Path, threads: int, provider: str) -> ort.InferenceSession:
+    """Load the model; a file onnxruntime cannot load is a TaskError naming why."""
+    try:
+        return ort.InferenceSession(str(path), session_options(threads), providers=[provider])
+    except Exception as exc:
+        raise TaskError(
+            f"the ONNX model {path.name} does not load in onnxruntime {ort.__version__}: {_short(exc)}"
+        ) from None
+
+
+def _describe_inputs(session: ort.InferenceSession) -> str:
+    return ", ".join(
+        f"{i.name} ({ORT_TYPES.get(i.type, i.type)}, rank {len(i.shape)})" for i in session.get_inputs()
+    )
+
+
+def check_config(config: Any, session: ort.InferenceSession) -> None:
+    """The job's TensorConfig must name exactly the model's inputs, with their rank, dtype and fixed dims."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    given = {t["TensorName"]: t for t in config.get("Inputs", [])}
+    model_says = f"the model's inputs are {_describe_inputs(session)}"
+    for name in given:
+        if name not in inputs:
+            raise TaskError(f"TensorConfig input {name!r} is not an input of the model; {model_says}")
+    for name, spec in inputs.items():
+        tensor = given.get(name)
+        if tensor is None:
+            raise TaskError(f"TensorConfig has no input {name!r}; {model_says}")
+        wanted = ORT_TYPES.get(spec.type)
+        dtype = tensor["DType"]
+        if wanted is None:
+            raise TaskError(f"input {name!r} has type {spec.type}, which perf jobs cannot generate")
+        if DTYPES.get(dtype) is not DTYPES[wanted]:
+            raise TaskError(f"TensorConfig input {name!r} has DType {dtype}, the model expects {wanted}")
+        shapes = [list(tensor["Shape"][key]) for key in SHAPES]
+        for key, shape in zip(SHAPES, shapes, strict=True):
+            if len(shape) != len(spec.shape):
+                raise TaskError(
+                    f"TensorConfig input {name!r} {key} {shape} has rank {len(shape)}, "
+                    f"the model expects rank {len(spec.shape)} {list(spec.shape)}"
+                )
+            if any(d < 0 for d in shape):
+                raise TaskError(f"TensorConfig input {name!r} {key} {shape}: dimensions must be >= 0")
+            for axis, (dim, fixed) in enumerate(zip(shape, spec.shape, strict=True)):
+                if isinstance(fixed, int) and fixed >= 0 and dim != fixed:
+                    raise TaskError(
+                        f"TensorConfig input {name!r} {key} {shape}: dimension {axis} is {dim}, "
+                        f"the model fixes it to {fixed}"
+                    )
+        if any(lo > hi for lo, hi in zip(*shapes, strict=True)):
+            raise TaskError(f"TensorConfig input {name!r}: MinShape {shapes[0]} exceeds MaxShape {shapes[1]}")
+
+
+def points(config: Any, seed: int = 0) -> list[Point]:
+    """The inputs at MinShape and at MaxShape (one point when they are the same), seeded so that every
+    run of a job (and the benchmark) feeds the same values."""
+    found: list[Point] = []
+    for key in SHAPES:
+        rng = np.random.default_rng(seed)
+        feeds: dict[str, np.ndarray] = {}
+        for tensor in config["Inputs"]:
+            shape = tuple(tensor["Shape"][key])
+            dtype = DTYPES[tensor["DType"]]
+            if np.issubdtype(dtype, np.floating):
+                feeds[tensor["TensorName"]] = rng.standard_normal(shape).astype(dtype)
+            else:
+                feeds[tensor["TensorName"]] = rng.integers(0, INT_HIGH, size=shape).astype(dtype)
+        first = config["Inputs"][0]["Shape"][key]
+        batch = int(first[0]) if first else 1
+        if not found or any(not np.array_equal(feeds[n], found[0].feeds[n]) for n in feeds):
+            found.append(Point(key, batch, feeds))
+    return found
+
+
+def run_once(session: ort.InferenceSession, feeds: dict[str, np.ndarray]) -> list[Any]:
+    """One inference; a runtime failure is a TaskError naming it."""
+    try:
+        return list(session.run(None, feeds))
+    except Exception as exc:
+        raise TaskError(f"onnxruntime failed to run the model: {_short(exc)}") from None
+
+
+def benchmark(session: ort.InferenceSession, point: Point, seconds: float) -> dict[str, Any]:
+    """Latency percentiles and throughput of ``point`` after a warm-up, for about ``seconds``."""
+    for _ in range(WARMUP_RUNS):
+        run_once(session, point.feeds)
+    latencies: list[float] = []
+    start = time.perf_counter()
+    deadline, hard_stop = start + seconds, start + seconds * MAX_OVERRUN
+    now = start
+    while now < hard_stop and (now < deadline or len(latencies) < MIN_RUNS):
+        t0 = time.perf_counter()
+        session.run(None, point.feeds)
+        now = time.perf_counter()
+        latencies.append(now - t0)
+    elapsed = now - start
+    ms = np.array(latencies) * 1000.0
+    p50, p90, p99 = (float(v) for v in np.percentile(ms, [50, 90, 99]))
+    per_second = len(latencies) / elapsed
+    return {
+        "BatchSize": point.batch_size,
+        "Shape": point.shape_key,
+        "Iterations": len(latencies),
+        "MeasuredSeconds": round(elapsed, 3),
+        "LatencyMsP50": round(p50, 4),
+        "LatencyMsP90": round(p90, 4),
+        "LatencyMsP99": round(p99, 4),
+        "LatencyMsMean": round(float(ms.mean()), 4),
+        "InferencesPerSecond": round(per_second, 2),
+        "SamplesPerSecond": round(per_second * point.batch_size, 2),
+    }
+
+
+def _short(exc: BaseException, limit: int = 400) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,293 @@
+"""One perf task, run in a process of its own
+(``python -m mlp_server.workers.runner SPEC RESULT WORKER_PID``).
+
+The worker loop starts a runner per task, so a runtime that crashes or leaks takes only its task
+down, a cancel is a signal to this process, and peak memory is the task's own. The runner fetches the
+version's files, converts (CONVERT_PERF), checks, registers the converted version through the inner
+CreateModel action with its lineage, measures with onnxruntime and records a Perf MetricsList entry
+on the measured version. It writes ``{"Status": "Success", "Result": {...}}`` or ``{"Status":
+"Failed", "Message": ...}`` to RESULT; the worker loop ends the task in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..context import Caller, Platform
+from ..errors import ApiError
+from ..store import ClaimedTask
+from ..store.perf import BASE, CONVERT_PERF
+from ..store.resources import CATALOGUE, Flavor
+from .errors import TaskError
+
+log = logging.getLogger("mlp_server.workers")
+
+RUNS_ONNX = "the local platform runs ONNX models (onnxruntime)"
+INSTALL_HINT = "pip install 'volcengine-ml-platform-models[perf]'"
+CONVERT_TYPES = (BASE, "ONNX")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    task: ClaimedTask
+    data_dir: str
+    database_url: str | None
+    measure_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "Task": self.task.__dict__,
+            "DataDir": self.data_dir,
+            "DatabaseURL": self.database_url,
+            "MeasureSeconds": self.measure_seconds,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSpec:
+        return cls(ClaimedTask(**data["Task"]), data["DataDir"], data["DatabaseURL"], data["MeasureSeconds"])
+
+
+def flavor(flavor_id: str) -> Flavor:
+    for group in CATALOGUE.values():
+        for item in group:
+            if item.id == flavor_id:
+                return item
+    raise TaskError(f"flavor {flavor_id!r} is not in this platform's catalogue")
+
+
+def has_gpu() -> bool:
+    """A CUDA device this process can use (onnxruntime's CUDA provider needs one to be of any use)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def pick_provider(item: Flavor, available: list[str]) -> str:
+    """CPU flavors run on the CPU provider; a GPU flavor needs the CUDA provider and a GPU, or fails:
+    figures measured on a CPU are never reported as a GPU flavor's."""
+    if item.gpu_num == 0:
+        return "CPUExecutionProvider"
+    if "CUDAExecutionProvider" in available and has_gpu():
+        return "CUDAExecutionProvider"
+    message = f"flavor {item.id} needs a GPU; this platform has none"
+    if "CUDAExecutionProvider" not in available:
+        message += " (nor onnxruntime's CUDA provider)"
+    raise TaskError(message)
+
+
+def precheck(task: ClaimedTask) -> str | None:
+    """Why the task cannot run here, when that is known without starting a runner (a GPU flavor on a
+    machine with no GPU); None otherwise."""
+    try:
+        item = flavor(task.flavor_id)
+    except TaskError as exc:
+        return exc.message
+    if item.gpu_num > 0 and not has_gpu():
+        return f"flavor {item.id} needs a GPU; this platform has none"
+    return None
+
+
+def run(platform: Platform, spec: RunSpec) -> dict[str, Any]:
+    task = spec.task
+    item = flavor(task.flavor_id)
+    version = platform.store.get_model_version(task.account_id, {"ModelVersionID": task.model_version_id})
+    if version["ModelFormat"] != "ONNX":
+        raise TaskError(
+            f"ModelFormat {version['ModelFormat']} cannot run here: {RUNS_ONNX}; register an ONNX export"
+        )
+    if task.task_type == CONVERT_PERF and task.convert_type not in CONVERT_TYPES:
+        raise TaskError(
+            f"ConvertType {task.convert_type!r} is not available: {RUNS_ONNX} and converts to ONNX at "
+            f"another precision (ConvertType ONNX, or omit it)"
+        )
+    try:
+        import onnxruntime as ort
+
+        from . import measure
+    except ImportError as exc:
+        raise TaskError(f"the perf runtime is not installed ({exc.name}): {INSTALL_HINT}") from None
+    provider = pick_provider(item, ort.get_available_providers())
+    threads = max(1, min(item.vcpu, measure.machine_cores()))
+    with tempfile.TemporaryDirectory(prefix="mlp-perf-") as tmp:
+        source = fetch_model(platform, version["Path"], Path(tmp) / "source")
+        session = measure.open_session(source, threads, provider)
+        measure.check_config(task.tensor_config, session)
+        pts = measure.points(task.tensor_config)
+        result: dict[str, Any] = {
+            "FlavorID": item.id,
+            "Precision": "FP32" if task.convert_precision == BASE else task.convert_precision,
+            "ExecutionProvider": provider,
+            "OnnxRuntimeVersion": ort.__version__,
+            "CPUModel": measure.cpu_model(),
+            "IntraOpThreads": threads,
+            "FlavorVCPU": item.vcpu,
+            "MachineCores": measure.machine_cores(),
+            "Attempt": task.attempt,
+        }
+        measured_version = task.model_version_id
+        if task.task_type == CONVERT_PERF and task.convert_precision != BASE:
+            from .convert import compare, convert
+
+            target_dir = Path(tmp) / "converted" / f"{task.convert_precision.lower()}"
+            target_dir.mkdir(parents=True)
+            target = target_dir / "model.onnx"
+            convert(source, task.convert_precision, target)
+            converted = measure.open_session(target, threads, provider)
+            names = [o.name for o in session.get_outputs()]
+            check = {}
+            for point in pts:
+                check[point.shape_key] = compare(
+                    task.convert_precision,
+                    names,
+                    measure.run_once(session, point.feeds),
+                    measure.run_once(converted, point.feeds),
+                )
+            result["Check"] = check
+            measured_version = register_converted(platform, spec, version, target_dir)
+            result["ModelVersionID"] = measured_version
+            result["BaseModelVersionID"] = task.model_version_id
+            del session
+            session = converted
+        else:
+            for point in pts:
+                measure.run_once(session, point.feeds)  # runs at all (else a clear failure before timing)
+            result["ModelVersionID"] = measured_version
+        result["Measurements"] = [measure.benchmark(session, p, spec.measure_seconds) for p in pts]
+        result["PeakMemoryMiB"] = measure.peak_memory_mib()
+    platform.store.add_perf_metrics(
+        task.account_id, measured_version, task.task_id, metrics_entries(task, result)
+    )
+    return result
+
+
+def metrics_entries(task: ClaimedTask, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One ``Perf`` entry per measured batch size; Params and MetricsData are JSON strings."""
+    shared = {k: result[k] for k in ("ExecutionProvider", "OnnxRuntimeVersion", "CPUModel", "IntraOpThreads")}
+    entries: list[dict[str, Any]] = []
+    for m in result["Measurements"]:
+        params = {
+            "FlavorID": task.flavor_id,
+            "TaskID": task.task_id,
+            "JobID": task.job_id,
+            "BatchSize": m["BatchSize"],
+            "Precision": result["Precision"],
+            **shared,
+        }
+        data = {k: v for k, v in m.items() if k != "BatchSize"} | {"PeakMemoryMiB": result["PeakMemoryMiB"]}
+        entries.append({"MetricsType": "Perf", "Params": json.dumps(params), "MetricsData": json.dumps(data)})
+    return entries
+
+
+def fetch_model(platform: Platform, path: str, folder: Path) -> Path:
+    """Download the version's files; the model is its one ``.onnx`` file (or ``model.onnx``)."""
+    from volcengine_ml_platform.transfer.manager import download_prefix
+
+    try:
+        download_prefix(platform.objects, path, folder)
+    except Exception as exc:
+        raise TaskError(f"could not fetch the model files at {path}: {exc}") from None
+    found = sorted(folder.rglob("*.onnx"))
+    if len(found) > 1:
+        found = [p for p in found if p.name == "model.onnx"] or found
+    if not found:
+        raise TaskError(f"no .onnx file under {path}: {RUNS_ONNX}")
+    if len(found) > 1:
+        names = ", ".join(str(p.relative_to(folder)) for p in found)
+        raise TaskError(f"several .onnx files under {path} ({names}) and none is model.onnx")
+    return found[0]
+
+
+def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
+    """The converted model as a new version of the same model (inner CreateModel: SourceType Perf,
+    BaseModelVersionID = the source version, SourceId = the task). A rerun of the task reuses the
+    version it registered before."""
+    from volcengine_ml_platform.transfer.manager import upload_path
+
+    from ..handlers import call_action
+
+    task = spec.task
+    model_id = task.model_version_id.rsplit("-", 1)[0]
+    existing = platform.store.version_from_task(task.account_id, model_id, task.task_id)
+    if existing is not None:
+        return existing
+    caller = Caller(task.account_id, 0, is_admin=False)
+    where = call_action(
+        platform, caller, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-perf"]}
+    )
+    bucket, prefix = where["Bucket"], where["KeyPrefix"]
+    info = {
+        "ModelFormat": "ONNX",
+        "ModelType": version["ModelType"],
+        "SourceType": "Perf",
+        "Description": (
+            f"{task.convert_precision} conversion of {task.model_version_id} by perf task {task.task_id}"
+        ),
+        "BaseModelVersionID": task.model_version_id,
+        "SourceId": task.task_id,
+    }
+    if (version.get("TensorConfig") or {}).get("Inputs"):
+        info["TensorConfig"] = version["TensorConfig"]
+    try:
+        info["Path"] = upload_path(platform.objects, folder, bucket, prefix)
+        created = call_action(
+            platform, caller, "InnerCreateModel", {"ModelID": model_id, "VersionInfo": info}
+        )
+    except BaseException:
+        platform.objects.delete_prefix(bucket, prefix)
+        raise
+    return str(created["VersionInfo"]["ModelVersionID"])
+
+
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """End this runner when its worker (pid ``parent``, given by the worker: it may have died before
+    this process could ask) is gone. SIGKILL leaves no one to stop the runner; the task's lease then
+    brings the task to another worker, which must not find this one still writing."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="mlp-runner-watchdog", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    spec_path, result_path = Path(args[0]), Path(args[1])
+    exit_with_parent(int(args[2]) if len(args) > 2 else os.getppid())
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = RunSpec.from_json(json.loads(spec_path.read_text(encoding="utf-8")))
+    outcome: dict[str, Any]
+    try:
+        from ..platform import open_platform
+        from ..settings import ServerSettings
+
+        overrides = {"database_url": spec.database_url} if spec.database_url else {}
+        platform = open_platform(ServerSettings.from_env(Path(spec.data_dir), **overrides))
+        try:
+            outcome = {"Status": "Success", "Result": run(platform, spec)}
+        finally:
+            platform.store.close()
+    except TaskError as exc:
+        outcome = {"Status": "Failed", "Message": exc.message}
+    except ApiError as exc:
+        outcome = {"Status": "Failed", "Message": f"{exc.code}: {exc.message}"}
+    except Exception as exc:  # a bug or an environment problem: still a clear, recorded failure
+        log.exception("perf task %s failed", spec.task.task_id)
+        outcome = {"Status": "Failed", "Message": f"internal error: {type(exc).__name__}: {exc}"}
+    tmp = result_path.with_name(result_path.name + ".tmp")
+    tmp.write_text(json.dumps(outcome), encoding="utf-8")
+    os.replace(tmp, result_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

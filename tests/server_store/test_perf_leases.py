@@ -1,0 +1,113 @@
+"""Claims with a lease: a worker holds a task while it renews; a dead worker's task goes to the next
+claimer once the lease expires; a stopping worker hands its task back; only the holder ends it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlp_server.store import Store
+
+from .helpers import ACCOUNT, FakeClock, perf_job, register, task_ids
+
+
+@pytest.fixture
+def version_id(store: Store) -> str:
+    model_id, _ = register(store)
+    return f"{model_id}-1"
+
+
+def status_of(store: Store, task_id: str) -> str:
+    return str(store.list_perf_tasks(ACCOUNT, {"TaskID": task_id})["List"][0]["TaskStatus"])
+
+
+def test_a_claimed_task_is_held_until_its_lease_expires(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    perf_job(store, version_id, ["ml.c1i.large"])
+    first = store.claim_next_task(worker_id="w1", lease_seconds=10)
+    assert first is not None and first.attempt == 1
+    clock.tick(9)
+    assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None  # still w1's
+    clock.tick(2)  # w1 went silent: its lease has expired
+    again = store.claim_next_task(worker_id="w2", lease_seconds=10)
+    assert again is not None and again.task_id == first.task_id and again.attempt == 2
+    assert status_of(store, first.task_id) == "Running"
+    # w1 comes back too late: it can neither renew nor end the task; w2 can.
+    assert store.renew_lease(first.task_id, "w1", 10) is None
+    assert store.finish_task(first.task_id, "Success", {"x": 1}, worker_id="w1") is False
+    assert status_of(store, first.task_id) == "Running"
+    assert store.finish_task(first.task_id, "Success", {"x": 2}, worker_id="w2") is True
+    task = store.list_perf_tasks(ACCOUNT, {"TaskID": first.task_id})["List"][0]
+    assert (task["TaskStatus"], task["Result"]) == ("Success", {"x": 2})
+
+
+def test_renewing_keeps_the_task_and_reports_a_cancel(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    perf_job(store, version_id, ["ml.c1i.large"])
+    claimed = store.claim_next_task(worker_id="w1", lease_seconds=10)
+    assert claimed is not None
+    for _ in range(3):
+        clock.tick(8)
+        assert store.renew_lease(claimed.task_id, "w1", 10) == "Running"
+    assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None
+    store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
+    assert store.renew_lease(claimed.task_id, "w1", 10) == "Stopping"
+    assert store.finish_task(claimed.task_id, "Cancelled", worker_id="w1")
+    assert status_of(store, claimed.task_id) == "Cancelled"
+
+
+def test_a_stopping_task_whose_worker_died_ends_cancelled(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    perf_job(store, version_id, ["ml.c1i.large"])
+    claimed = store.claim_next_task(worker_id="w1", lease_seconds=5)
+    assert claimed is not None
+    store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
+    clock.tick(6)
+    assert store.claim_next_task(worker_id="w2") is None  # nothing to run ...
+    assert status_of(store, claimed.task_id) == "Cancelled"  # ... and the cancel is complete
+
+
+def test_a_released_task_waits_for_the_next_worker(store: Store, version_id: str, clock: FakeClock) -> None:
+    job = perf_job(store, version_id, ["ml.c1i.large"])
+    claimed = store.claim_next_task(worker_id="w1", lease_seconds=30)
+    assert claimed is not None
+    assert store.release_task(claimed.task_id, "w2") is False  # not w2's
+    assert store.release_task(claimed.task_id, "w1") is True
+    assert status_of(store, claimed.task_id) == "Queued"
+    assert store.list_perf_jobs(ACCOUNT, {"JobID": job["JobID"]})["List"][0]["JobStatus"] == "Running"
+    again = store.claim_next_task(worker_id="w2")  # at once, no lease to wait for
+    assert again is not None and again.task_id == claimed.task_id and again.attempt == 2
+
+
+def test_a_success_reported_after_a_cancel_ends_cancelled(store: Store, version_id: str) -> None:
+    perf_job(store, version_id, ["ml.c1i.large"])
+    claimed = store.claim_next_task(worker_id="w1")
+    assert claimed is not None
+    store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
+    assert store.finish_task(claimed.task_id, "Success", {"x": 1}, worker_id="w1")
+    task = store.list_perf_tasks(ACCOUNT, {"TaskID": claimed.task_id})["List"][0]
+    assert task["TaskStatus"] == "Cancelled" and "cancelled" in task["Message"]
+
+
+def test_perf_metrics_are_added_once_per_task(store: Store, version_id: str) -> None:
+    job = perf_job(store, version_id, ["ml.c1i.large", "ml.c1i.xlarge"])
+    first, second = task_ids(store, job["JobID"])
+    mine = {"MetricsType": "ImageClassification", "Params": "{}", "MetricsData": '{"accuracy": 0.9}'}
+    store.update_model_version(ACCOUNT, {"ModelVersionID": version_id, "MetricsList": [mine]})
+
+    def entry(task: str, p50: float) -> dict[str, str]:
+        return {
+            "MetricsType": "Perf",
+            "Params": json.dumps({"TaskID": task, "BatchSize": 1}),
+            "MetricsData": json.dumps({"LatencyMsP50": p50}),
+        }
+
+    store.add_perf_metrics(ACCOUNT, version_id, first, [entry(first, 1.0)])
+    store.add_perf_metrics(ACCOUNT, version_id, second, [entry(second, 2.0)])
+    store.add_perf_metrics(ACCOUNT, version_id, first, [entry(first, 3.0)])  # a rerun replaces its own
+    metrics = store.get_model_version(ACCOUNT, {"ModelVersionID": version_id})["MetricsList"]
+    assert metrics == [mine, entry(second, 2.0), entry(first, 3.0)]
