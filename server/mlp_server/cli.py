@@ -63,9 +63,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     settings = _settings(args)
     app = build_app(settings)
+    serving = app.state.platform.serving
+    serving.ensure_started()  # brings back the services that were Running
     print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
-    # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    try:
+        # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    finally:
+        serving.close()  # replicas stopped; Running records are brought back on the next start
     return 0
 
 

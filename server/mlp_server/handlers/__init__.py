@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Caller, Platform
-from . import models, storage, tokens
+from . import models, services, storage, tokens
 
 Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
 
@@ -19,6 +19,7 @@ SPECIAL: dict[str, Handler] = {
     "InnerGetTOSUploadPath": storage.get_tos_upload_path,
     "AdminGetSecureToken": tokens.admin_get_secure_token,
     "GetSTSToken": tokens.get_sts_token,
+    **services.HANDLERS,
 }
 
 
