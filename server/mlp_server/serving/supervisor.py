@@ -425,7 +425,8 @@ def _message(row: ServingRow, ready: list[Replica]) -> str:
         and not any("CUDAExecutionProvider" in r.providers for r in ready)
     ):
         notes.append(
-            f"GPU flavor {row.flavor_id} is served on the CPU: onnxruntime has no CUDA provider on this machine"
+            f"GPU flavor {row.flavor_id} is served on the CPU: onnxruntime has no CUDA provider on "
+            "this machine"
         )
     if row.image_id:
         notes.append(

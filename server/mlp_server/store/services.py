@@ -299,6 +299,8 @@ class ServingRow:
             model_path=row.model_path,
             flavor_id=row.flavor_id,
             image_id=row.image_id,
-            envs=tuple((str(e["Name"]), str(e["Value"])) for e in envs if isinstance(e, dict) and "Name" in e),
+            envs=tuple(
+                (str(e["Name"]), str(e["Value"])) for e in envs if isinstance(e, dict) and "Name" in e
+            ),
             endpoint_port=row.endpoint_port,
         )
