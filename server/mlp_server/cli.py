@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -66,12 +67,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     serving = app.state.platform.serving
     serving.ensure_started()  # brings back the services that were Running
     print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
+    # uvicorn re-raises the SIGTERM it handled once it has shut down: exit through `finally`, not
+    # through the default handler, so that the replicas are stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     finally:
         serving.close()  # replicas stopped; Running records are brought back on the next start
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_account_add(args: argparse.Namespace) -> int:
