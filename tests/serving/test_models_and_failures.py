@@ -20,7 +20,9 @@ from .helpers import replica_pids
 
 
 def local_run(folder: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    return ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
+    return ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )
 
 
 def test_two_inputs_and_int64_models(model: Model, tmp_path: Path) -> None:
@@ -30,7 +32,9 @@ def test_two_inputs_and_int64_models(model: Model, tmp_path: Path) -> None:
     int_svc = model.deploy(register(model, ints, "ints"), "1", "ints-svc", flavor="ml.c1i.large", replica=2)
     for service in (two_svc, int_svc):
         assert service.wait_for("Running", "Failed", timeout=60, interval=0.05) == "Running"
-        assert "served on the CPU" not in service.last.result.service_deployment.status_message  # a CPU flavor
+        assert (
+            "served on the CPU" not in service.last.result.service_deployment.status_message
+        )  # a CPU flavor
     rng = np.random.default_rng(7)
     for batch in (1, 5):  # dynamic batch
         a = rng.standard_normal((batch, 3)).astype(np.float32)

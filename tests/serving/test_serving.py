@@ -22,7 +22,6 @@ from volcengine_ml_platform.errors import InvalidParameterError
 from volcengine_ml_platform.models.inference_service import InferenceService
 from volcengine_ml_platform.models.model import Model
 
-from . import models as built
 from .conftest import EXAMPLE, register
 from .helpers import SteadyClient, environ_of, pid_alive, replica_pids, wait_until
 
@@ -31,7 +30,9 @@ FEATURES = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2,
 
 def local_run(folder: Path, feeds: dict[str, Any]) -> list[Any]:
     """The floor: the same model in this process."""
-    return ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
+    return ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, feeds
+    )
 
 
 def wait_running(service: InferenceService, timeout: float = 60) -> str:
@@ -45,9 +46,7 @@ def wait_running(service: InferenceService, timeout: float = 60) -> str:
 def iris(model: Model) -> InferenceService:
     model_id = register(model, EXAMPLE, "iris")
     # The documented deploy default is a GPU flavor; Envs and ImageID as a user would give them.
-    service = model.deploy(
-        model_id, "1", "iris-svc", envs={"IRIS_GREETING": "hello replica"}
-    )
+    service = model.deploy(model_id, "1", "iris-svc", envs={"IRIS_GREETING": "hello replica"})
     wait_running(service)
     return service
 
@@ -116,7 +115,9 @@ def test_a_real_kserve_v2_client_talks_to_the_endpoint(iris: InferenceService) -
         ({"name": "features", "datatype": "FP32", "shape": "1x4", "data": [1, 2, 3, 4]}, "shape"),
     ],
 )
-def test_wrong_inputs_are_400s_naming_the_input(iris: InferenceService, tensor: dict[str, Any], named: str) -> None:
+def test_wrong_inputs_are_400s_naming_the_input(
+    iris: InferenceService, tensor: dict[str, Any], named: str
+) -> None:
     url = iris.refresh().result.service_deployment.endpoint_url
     response = httpx.post(f"{url}/v2/models/iris-svc/infer", json={"inputs": [tensor]})
     assert response.status_code == 400

@@ -67,6 +67,8 @@ def load_model(model_dir: Path, name: str, version: str, threads: int, want_gpu:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # Replicas share the machine's cores: idle onnxruntime threads must sleep, not spin.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = [CUDA, CPU] if want_gpu and CUDA in ort.get_available_providers() else [CPU]
     try:
         session = ort.InferenceSession(str(path), options, providers=providers)
