@@ -445,7 +445,7 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
     assert deployment["Model"]["ModelVersionID"] == f"{model_id}-1"
     assert deployment["Model"]["Version"] == "1"
     assert got.result.service_deployment.model.type_ == "ONNX:1.10"
-    # An ONNX type, but the version holds no .onnx file: the supervisor fails it, saying why.
+    # Its model.onnx is not a model: the supervisor fails the service, saying why.
     assert service.status in ("Pending", "Deploying", "Failed") and service.replicas == 2
     assert service.endpoint_url is None
 
@@ -458,7 +458,7 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
     assert service.wait_for("Stopped", timeout=30, interval=0.05) == "Stopped"
     assert service.start()["Result"]["ServiceID"] == service.service_id
     assert service.wait_for("Failed", timeout=30, interval=0.05) == "Failed"
-    assert "no .onnx file" in service.last.result.service_deployment.status_message
+    assert "cannot load model.onnx" in service.last.result.service_deployment.status_message
 
     resp = service.delete()
     check_meta(resp, "DeleteService")

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import threading
 import time
 from collections.abc import Coroutine
@@ -32,7 +33,7 @@ from ..procs import Backoff, Child, close_at_exit
 from ..store import Store
 from ..store.resources import CATALOGUE
 from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
-from .files import VersionCache, find_onnx
+from .files import ModelLoadError, VersionCache, find_onnx
 from .proxy import Backend, ServiceProxy, drained
 
 log = logging.getLogger("mlp_server.serving")
@@ -209,6 +210,7 @@ class ServiceRuntime:
         self.proxy: ServiceProxy | None = None
         self.failures = 0
         self.next_start = 0.0
+        self.ever_ready = False
         self.model_dir: tuple[str, Path] | None = None  # (version id, its folder with one .onnx file)
         self._thread = threading.Thread(target=self._run, name=f"mlp-serving-{row.service_id}", daemon=True)
         self._thread.start()
@@ -260,7 +262,11 @@ class ServiceRuntime:
         if self.model_dir is None or self.model_dir[0] != row.model_version_id:
             try:
                 folder = self.sup.cache.folder(row.model_version_id, row.model_path)
-                find_onnx(folder)  # fail fast, without a process, on a version with no model
+                try:
+                    find_onnx(folder)  # fail fast, without a process, on a version with no model
+                except ModelLoadError:
+                    shutil.rmtree(folder, ignore_errors=True)  # looked at again on the next start
+                    raise
             except Exception as exc:  # a download error or no model: the service's reason
                 self._stop_all()
                 self._close_proxy()
@@ -331,7 +337,10 @@ class ServiceRuntime:
         if flavor is not None and flavor.gpu_num:
             args.append("--gpu")
         env = {**os.environ, **dict(row.envs)}
-        while len(self.replicas) < row.replicas:
+        # Until one replica has loaded the model, start just one: a model that cannot load costs one
+        # process per attempt, not Replicas.
+        wanted = row.replicas if self.ever_ready else min(row.replicas, 1)
+        while len(self.replicas) < wanted:
             n = len(self.replicas)
             log_path = self.sup.dir / "logs" / f"{row.service_id}-{n}.log"
             with contextlib.suppress(OSError):
@@ -352,6 +361,7 @@ class ServiceRuntime:
                 continue
             backend = Backend(replica.port)
             replica.backend = backend
+            self.ever_ready = True
             replica.ready_since = time.monotonic()
             assert self.proxy is not None
             self.sup.run(_admit(self.proxy, backend))
