@@ -62,5 +62,7 @@ def embedded_app(data_dir: Path) -> Any:
     key = data_dir.expanduser().resolve()
     with _platforms_lock:
         if key not in _platforms:
-            _platforms[key] = build_app(ServerSettings.from_env(key))
+            # The embedded platform's data folder is this user's own: its schema is upgraded in place
+            # (logged), as a team server's is only when told (`mlp serve --migrate`).
+            _platforms[key] = build_app(ServerSettings.from_env(key, migrate=True))
         return _platforms[key]

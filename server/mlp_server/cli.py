@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from volcengine_ml_platform.config import resolve_data_dir
@@ -28,7 +29,23 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the data folder)"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        help="apply pending database schema migrations at start (default: refuse to start and say so)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="the local platform's database schema: show it, upgrade it")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, func, text in (
+        ("current", cmd_db_current, "print the database's schema revision and whether it is up to date"),
+        ("upgrade", cmd_db_upgrade, "apply pending schema migrations (back the database up first)"),
+    ):
+        cmd = db_sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
+        cmd.add_argument("--database-url", default=argparse.SUPPRESS)
+        cmd.set_defaults(func=func)
 
     account = sub.add_parser("account", help="administer the local platform's accounts and keys")
     account_sub = account.add_subparsers(dest="account_command", required=True)
@@ -54,16 +71,25 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings.from_env(data_dir, **overrides)
 
 
+def _schema_refusal(exc: Exception) -> int:
+    print(f"mlp: error: {exc}", file=sys.stderr)
+    return 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .platform import build_app
+    from .store.migrate import SchemaError
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = _settings(args)
-    app = build_app(settings)
+    settings = replace(_settings(args), migrate=args.migrate)
+    try:
+        app = build_app(settings)
+    except SchemaError as exc:
+        return _schema_refusal(exc)
     serving = app.state.platform.serving
     serving.ensure_started()  # brings back the services that were Running
     print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
@@ -82,12 +108,60 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def cmd_account_add(args: argparse.Namespace) -> int:
-    from .store import Store
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from sqlalchemy import make_url
+
+    from .store.engine import create_store_engine
+    from .store.migrate import HEAD_REVISION, current_revision
+
+    settings = _settings(args)
+    engine = create_store_engine(settings.db_url)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    url = make_url(settings.db_url).render_as_string(hide_password=True)
+    if current is None:
+        print(f"{url}: empty (the schema is created at first start, at revision {HEAD_REVISION})")
+    elif current == HEAD_REVISION:
+        print(f"{url}: revision {current} (up to date)")
+    else:
+        print(f"{url}: revision {current}; this release needs {HEAD_REVISION}: run `mlp db upgrade`")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .store.engine import create_store_engine
+    from .store.migrate import HEAD_REVISION, SchemaError, prepare
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_url)
+    engine = create_store_engine(settings.db_url)
+    try:
+        before = prepare(engine, upgrade=True)
+    except SchemaError as exc:
+        return _schema_refusal(exc)
+    finally:
+        engine.dispose()
+    if before == HEAD_REVISION:
+        print(f"already at revision {HEAD_REVISION}")
+    elif before is None:
+        print(f"created the schema at revision {HEAD_REVISION}")
+    else:
+        print(f"upgraded from revision {before} to {HEAD_REVISION}")
+    return 0
+
+
+def cmd_account_add(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.migrate import SchemaError
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store = Store(settings.db_url)
+    except SchemaError as exc:
+        return _schema_refusal(exc)
     try:
         store.create_account(args.account_id, args.user_id, args.name, is_admin=args.admin, exist_ok=True)
         ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=args.admin)
@@ -104,8 +178,12 @@ def cmd_account_add(args: argparse.Namespace) -> int:
 
 def cmd_account_list(args: argparse.Namespace) -> int:
     from .store import Store
+    from .store.migrate import SchemaError
 
-    store = Store(_settings(args).db_url)
+    try:
+        store = Store(_settings(args).db_url)
+    except SchemaError as exc:
+        return _schema_refusal(exc)
     try:
         for acc in store.list_accounts():
             print(f"{acc.account_id}\tuser {acc.user_id}\t{'admin' if acc.is_admin else '-'}\t{acc.name}")

@@ -79,7 +79,7 @@ def bootstrap(settings: ServerSettings, store: Store) -> None:
 
 def open_platform(settings: ServerSettings, clock: Callable[[], datetime] | None = None) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_url)
+    store = Store(settings.db_url, upgrade=settings.migrate)
     missing = missing_handlers([op.action for op in operations().values()], store)
     if missing:
         raise RuntimeError(f"the document has actions this server cannot serve: {missing}")

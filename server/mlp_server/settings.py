@@ -30,6 +30,8 @@ class ServerSettings:
     bootstrap_access_key: str | None = None
     bootstrap_secret_key: str | None = None
     max_clock_skew_seconds: int = 15 * 60
+    # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
+    migrate: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -16,6 +16,7 @@ from mlp_server.errors import ApiError
 
 from .engine import create_store_engine, writer
 from .ids import new_id, utcnow
+from .migrate import prepare
 from .schema import Base
 
 # A request body / a Result, with the wire's PascalCase keys.
@@ -29,11 +30,18 @@ _ID_ATTEMPTS = 8
 class StoreBase:
     """Owns the engine; safe to share across threads (sessions are per call, never shared)."""
 
-    def __init__(self, url: str | URL, *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, url: str | URL, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = False
+    ) -> None:
+        """Open the store; a new database gets the current schema, an older one is refused with
+        :class:`~mlp_server.store.migrate.MigrationRequired` unless ``upgrade`` is set."""
         self._engine = create_store_engine(url)
+        try:
+            prepare(self._engine, upgrade=upgrade)
+        except BaseException:
+            self._engine.dispose()
+            raise
         write_engine = writer(self._engine)
-        with write_engine.begin() as conn:
-            Base.metadata.create_all(conn)
         self._reader = sessionmaker(self._engine, expire_on_commit=False)
         self._writer = sessionmaker(write_engine, expire_on_commit=False)
         self._clock = clock

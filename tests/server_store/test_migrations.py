@@ -1,0 +1,182 @@
+"""Schema migrations: the history equals the models, old databases are refused until upgraded, and a
+database written by release 0.1.0 (before migrations existed) upgrades with every row readable."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
+
+from mlp_server.store import Store, sqlite_url
+from mlp_server.store.migrate import (
+    BASELINE_REVISION,
+    HEAD_REVISION,
+    MigrationRequired,
+    SchemaError,
+    alembic_config,
+    current_revision,
+    prepare,
+)
+from mlp_server.store.schema import Base
+from mlp_testing import clean_env, mlp_script
+
+from .helpers import ACCOUNT, OTHER_ACCOUNT
+
+LEGACY_DUMP = Path(__file__).parents[1] / "data" / "store_v0_1_0.sql"
+LEGACY_ADMIN_KEY = "AKLTlegacy"
+
+
+needs_a_later_revision = pytest.mark.skipif(
+    HEAD_REVISION == BASELINE_REVISION, reason="no migration after the baseline yet: nothing to upgrade"
+)
+
+
+def schema_diff(engine: Engine) -> list[object]:
+    """What differs between the database's schema and the models (empty: identical)."""
+    with engine.connect() as conn:
+        diff: list[object] = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        return diff
+
+
+def legacy_data_dir(tmp_path: Path) -> Path:
+    data_dir = tmp_path / "legacy"
+    data_dir.mkdir()
+    con = sqlite3.connect(data_dir / "mlp.sqlite3")
+    con.executescript(LEGACY_DUMP.read_text(encoding="utf-8"))
+    con.close()
+    return data_dir
+
+
+def dump(data_dir: Path) -> list[str]:
+    con = sqlite3.connect(data_dir / "mlp.sqlite3")
+    try:
+        return list(con.iterdump())
+    finally:
+        con.close()
+
+
+def mlp(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [mlp_script(), *args], env=clean_env(), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_head_revision_constant_is_the_single_head_of_the_history() -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = script.get_heads()
+    assert heads == [HEAD_REVISION], f"one linear history ending at the largest NNNN_ file; heads: {heads}"
+    numbers = sorted(rev.revision for rev in script.walk_revisions())
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)], "numbered 0001, 0002 ..."
+    for rev in script.walk_revisions():
+        assert rev.down_revision == (None if rev.revision == "0001" else f"{int(rev.revision) - 1:04d}")
+    assert script.get_base() == BASELINE_REVISION
+
+
+def test_migrations_from_scratch_build_exactly_the_models(tmp_path: Path) -> None:
+    engine = create_engine(sqlite_url(tmp_path / "scratch.sqlite"))
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert schema_diff(engine) == [], "a schema change without a migration (or a migration the models lack)"
+    assert current_revision(engine) == HEAD_REVISION
+
+
+def test_a_new_database_is_created_at_the_head(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "new.sqlite")
+    Store(url).close()
+    engine = create_engine(url)
+    assert current_revision(engine) == HEAD_REVISION
+    assert schema_diff(engine) == []
+
+
+@needs_a_later_revision
+def test_a_legacy_database_is_refused_with_the_command_that_upgrades_it(tmp_path: Path) -> None:
+    url = sqlite_url(legacy_data_dir(tmp_path) / "mlp.sqlite3")
+    with pytest.raises(MigrationRequired) as refused:
+        Store(url)
+    assert refused.value.current == BASELINE_REVISION
+    assert "mlp db upgrade" in str(refused.value) and "--migrate" in str(refused.value)
+
+
+@needs_a_later_revision
+def test_mlp_serve_refuses_a_database_that_needs_a_migration(tmp_path: Path) -> None:
+    data_dir = legacy_data_dir(tmp_path)
+    before = dump(data_dir)
+    served = mlp("serve", "--port", "0", "--data-dir", str(data_dir))
+    assert served.returncode == 1, served
+    assert "mlp db upgrade" in served.stderr and "Traceback" not in served.stderr, served.stderr
+    assert dump(data_dir) == before  # refused means untouched (opening it switched on WAL, no more)
+
+
+@needs_a_later_revision
+def test_mlp_db_upgrade_keeps_every_row_readable(tmp_path: Path) -> None:
+    data_dir = legacy_data_dir(tmp_path)
+    url = sqlite_url(data_dir / "mlp.sqlite3")
+    shown = mlp("db", "current", "--data-dir", str(data_dir))
+    assert shown.returncode == 0 and f"revision {BASELINE_REVISION}" in shown.stdout, shown
+    assert "mlp db upgrade" in shown.stdout, shown
+
+    upgraded = mlp("db", "upgrade", "--data-dir", str(data_dir))
+    assert upgraded.returncode == 0, upgraded
+    again = mlp("db", "upgrade", "--data-dir", str(data_dir))
+    assert again.returncode == 0 and f"already at revision {HEAD_REVISION}" in again.stdout, again
+    engine = create_engine(url)
+    assert current_revision(engine) == HEAD_REVISION
+    assert schema_diff(engine) == [], "the upgraded database differs from a new one"
+
+    store = Store(url)
+    try:
+        models = store.list_models(ACCOUNT, {"Limit": 100})
+        assert models["Total"] == 1
+        resnet = models["List"][0]
+        assert resnet["ModelName"] == "resnet"
+        versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
+        assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
+        first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})
+        assert first["Path"] == "tos://bucket/resnet/1/" and first["ModelFormat"] == "ONNX"
+        assert first["MetricsList"] == [
+            {"MetricsType": "Accuracy", "Params": '{"split": "val"}', "MetricsData": '{"top1": 0.76}'}
+        ]
+        assert first["TensorConfig"]["Inputs"][0]["TensorName"] == "x"
+        # Version numbering continues where the old release left it.
+        assert store.get_model_next_version(ACCOUNT, {"ModelID": resnet["ModelID"]}) == {"ModelVersion": 3}
+        jobs = store.list_perf_jobs(ACCOUNT, {"Limit": 100})["List"]
+        assert len(jobs) == 1 and jobs[0]["ModelVersionID"] == f"{resnet['ModelID']}-1"
+        tasks = store.list_perf_tasks(ACCOUNT, {"JobID": jobs[0]["JobID"], "Limit": 100})["List"]
+        assert sorted(t["TaskArgs"]["FlavorID"] for t in tasks) == ["ml.c1i.large", "ml.g1e.large"]
+        services = store.list_services(ACCOUNT, {"Limit": 100})["List"]
+        assert [s["ServiceName"] for s in services] == ["resnet-svc"]
+        assert store.list_models(OTHER_ACCOUNT, {"Limit": 100})["List"][0]["ModelName"] == "other"
+        key = store.lookup_access_key(LEGACY_ADMIN_KEY)
+        assert key is not None and key.is_admin and key.account_id == 2100000001
+        assert {a.account_id for a in store.list_accounts()} == {2100000001, ACCOUNT}
+    finally:
+        store.close()
+
+
+@needs_a_later_revision
+def test_store_upgrade_flag_and_embedded_open_upgrade_in_place(tmp_path: Path) -> None:
+    from volcengine_ml_platform.embedded import embedded_app
+
+    data_dir = legacy_data_dir(tmp_path)
+    embedded_app(data_dir)  # the embedded platform upgrades its own data folder
+    engine = create_engine(sqlite_url(data_dir / "mlp.sqlite3"))
+    assert current_revision(engine) == HEAD_REVISION
+    Store(sqlite_url(data_dir / "mlp.sqlite3")).close()  # no longer refused
+
+
+def test_a_revision_from_a_newer_release_is_refused(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "future.sqlite")
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    for upgrade in (False, True):
+        with pytest.raises(SchemaError, match="newer release"):
+            prepare(engine, upgrade=upgrade)
