@@ -1,15 +1,16 @@
-"""Child processes owned by the platform: started, watched, restarted with backoff, stopped.
+"""Child processes of the platform: started as ``sys.executable -m <module>`` (never forked from a
+threaded server), stopped politely then firmly, and never outliving the Python process that owns them.
 
-Children are ``sys.executable -m mlp_server.<package>`` subprocesses, never forks of the (threaded)
-server. Each child is told the platform's pid and exits when it is gone, so a platform killed with
-SIGKILL leaves no orphan behind. The owners (the serving supervisor, the perf workers) are started
-by ``mlp serve`` and lazily by the embedded platform, and stopped at interpreter exit.
+Generic on purpose: perf workers and the serving supervisor use it. Each child is told its owner's
+pid (``MLP_PARENT_PID``) and can :func:`watch_parent`, so an owner killed with SIGKILL leaves no
+orphan serving on. :class:`Backoff` spaces restarts; :func:`last_line` is a crash's reason.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -22,13 +23,130 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
+log = logging.getLogger("mlp_server.procs")
+
+STOP_TIMEOUT = 5.0
 PARENT_PID_ENV = "MLP_PARENT_PID"
+
+# Every live child of this process, stopped at interpreter exit (weak: a stopped child is forgotten).
+_children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
+_children_lock = threading.Lock()
+
+
+class ChildProcess:
+    """``python -m module args...`` in its own process group, with its output sent to ``log_path``
+    (or inherited)."""
+
+    def __init__(
+        self,
+        module: str,
+        args: Sequence[str] = (),
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.argv = [sys.executable, "-m", module, *args]
+        self._env = dict(env) if env is not None else None
+        self._log_path = log_path
+        self._cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def start(self) -> ChildProcess:
+        out: IO[bytes] | None = None
+        if self._log_path is not None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            out = self._log_path.open("ab")
+        env = dict(self._env if self._env is not None else os.environ)
+        env[PARENT_PID_ENV] = str(os.getpid())
+        try:
+            # A new session: a terminal's Ctrl-C goes to the owner, which then stops its children in order.
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=env,
+                cwd=self._cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the child has its own descriptor
+        with _children_lock:
+            _children.add(self)
+        return self
+
+    def poll(self) -> int | None:
+        """The exit code once the child has ended (negative: killed by that signal), else None."""
+        return None if self.proc is None else self.proc.poll()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0fs: killing it", self.argv[2], timeout)
+                self.kill()
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        """SIGKILL at once (the child gets no chance to clean up)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)  # the child and whatever it started itself
+
+
+def describe_exit(code: int) -> str:
+    """``exit status 3`` or ``killed by SIGSEGV``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+@atexit.register
+def stop_all_children() -> None:
+    """At interpreter exit, stop every child still running (all at once, then wait)."""
+    with _children_lock:
+        children = [child for child in _children if child.alive()]
+    for child in children:
+        child._signal(signal.SIGTERM)
+    for child in children:
+        if child.wait(STOP_TIMEOUT) is None:
+            child.kill()
 
 
 @dataclass(frozen=True)
 class Backoff:
-    """Delays between restarts: ``first * factor**n`` capped at ``cap``; ``give_up_after`` failures in
-    a row (a child that dies before it ever became healthy) mean the work cannot run."""
+    """Delays between restarts: ``first * factor**(n-1)`` capped at ``cap``; ``give_up_after``
+    failures in a row mean the work cannot run."""
 
     first: float = 0.25
     factor: float = 2.0
@@ -36,78 +154,20 @@ class Backoff:
     give_up_after: int = 3
 
     def delay(self, failures: int) -> float:
-        return min(self.cap, self.first * self.factor ** max(0, failures - 1))
+        return float(min(self.cap, self.first * self.factor ** max(0, failures - 1)))
 
 
-class Child:
-    """One running child process; stderr goes to ``log_path`` (its tail explains a crash)."""
-
-    def __init__(
-        self,
-        module: str,
-        args: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        log_path: Path,
-        stdout_pipe: bool = False,
-    ) -> None:
-        self.module = module
-        self.log_path = log_path
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        child_env = dict(os.environ if env is None else env)
-        child_env[PARENT_PID_ENV] = str(os.getpid())
-        with open(log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, *args],
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if stdout_pipe else subprocess.DEVNULL,
-                stderr=log,
-                close_fds=True,
-                start_new_session=True,  # a Ctrl-C in the platform's terminal is the platform's to handle
-            )
-        self.started = time.monotonic()
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def stdout(self) -> IO[bytes] | None:
-        return self.proc.stdout
-
-    def exit_code(self) -> int | None:
-        return self.proc.poll()
-
-    def stop(self, grace: float = 10.0) -> int:
-        """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit code."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        return self.proc.returncode
-
-    def failure_reason(self, max_chars: int = 400) -> str:
-        """The last meaningful line the child wrote to stderr, with its exit status."""
-        code = self.proc.returncode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        try:
-            lines = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        except OSError:
-            lines = []
-        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
-        return f"{how}: {last[-max_chars:]}" if last else how
+def last_line(log_path: Path, max_chars: int = 400) -> str:
+    """The last non-empty line a child wrote to its log (why it died, usually)."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip()[-max_chars:] for line in reversed(lines) if line.strip()), "")
 
 
 def watch_parent(interval: float = 1.0) -> None:
-    """In a child: exit when the platform that started it is gone (a thread polling getppid)."""
+    """In a child: exit when the owner that started it is gone (a thread polling getppid)."""
     parent = os.environ.get(PARENT_PID_ENV)
     if not parent:
         return
@@ -126,21 +186,17 @@ class Owner(Protocol):
 
 
 _owners: weakref.WeakSet[Owner] = weakref.WeakSet()
-_atexit_lock = threading.Lock()
-_atexit_registered = False
 
 
 def close_at_exit(owner: Owner) -> None:
-    """Close ``owner`` (stop its children) when the interpreter exits."""
-    global _atexit_registered
-    with _atexit_lock:
+    """Close ``owner`` (its children and whatever else it holds) at interpreter exit, before the
+    remaining children are stopped."""
+    with _children_lock:
         _owners.add(owner)
-        if not _atexit_registered:
-            atexit.register(_close_all)
-            _atexit_registered = True
 
 
-def _close_all() -> None:
+@atexit.register
+def _close_owners() -> None:  # registered after stop_all_children, so it runs before it
     for owner in list(_owners):
         with contextlib.suppress(Exception):
             owner.close()

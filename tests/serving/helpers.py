@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 
 
-def replica_pids(service_name: str) -> list[int]:
-    """Live replica processes serving ``service_name`` (their command line names it)."""
+def replica_pids(service_name: str, data_dir: Path | None = None) -> list[int]:
+    """Live replica processes serving ``service_name`` (their command line names it), of the platform
+    in ``data_dir`` if given (their model folder is in it)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -22,7 +23,8 @@ def replica_pids(service_name: str) -> list[int]:
         except OSError:
             continue
         if b"mlp_server.serving" in argv and service_name.encode() in argv and state != "Z":
-            pids.append(int(entry.name))
+            if data_dir is None or any(arg.startswith(str(data_dir).encode()) for arg in argv):
+                pids.append(int(entry.name))
     return sorted(pids)
 
 

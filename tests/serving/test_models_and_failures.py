@@ -96,7 +96,7 @@ def test_running_services_come_back_after_a_platform_restart(tmp_path: Path) -> 
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         np.testing.assert_allclose(json.loads(done.stdout)["outputs"]["probabilities"], before)
-    assert replica_pids("back-svc") == []  # stopping the platform stopped its replicas
+    assert replica_pids("back-svc", data_dir) == []  # stopping the platform stopped its replicas
 
     with MlpServe(data_dir, env=env) as server:
         model = Model(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk)

@@ -1,8 +1,8 @@
 """A replica process: ``python -m mlp_server.serving --model-dir DIR --name NAME ...``.
 
-It loads the model, listens on 127.0.0.1 (a port of its own), writes one JSON line to stdout
-(``{"port": ..., "providers": [...]}``) and serves until SIGTERM (finishing requests in flight). A
-model that cannot be loaded is a one-line reason on stderr and exit status 2.
+It loads the model, listens on 127.0.0.1 (a port of its own), writes ``--hello-file``
+(``{"port": ..., "providers": [...]}``, atomically) and serves until SIGTERM (finishing requests in
+flight). A model that cannot be loaded is a one-line reason on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", default="1")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     parser.add_argument("--gpu", action="store_true", help="use CUDA when onnxruntime has it")
+    parser.add_argument("--hello-file", type=Path, required=True, help="where to say the port once listening")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     watch_parent()
@@ -47,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     sock.set_inheritable(True)
-    print(json.dumps({"port": sock.getsockname()[1], "providers": model.providers}), flush=True)
+    tmp = args.hello_file.with_name(f".{args.hello_file.name}.{os.getpid()}")
+    tmp.write_text(
+        json.dumps({"port": sock.getsockname()[1], "providers": model.providers}), encoding="utf-8"
+    )
+    os.replace(tmp, args.hello_file)
     config = uvicorn.Config(
         create_replica_app(model),
         log_level="warning",

@@ -16,7 +16,6 @@ import fcntl
 import json
 import logging
 import os
-import select
 import shutil
 import threading
 import time
@@ -29,7 +28,7 @@ import httpx
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 
-from ..procs import Backoff, Child, close_at_exit
+from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
 from ..store import Store
 from ..store.resources import CATALOGUE
 from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
@@ -53,23 +52,27 @@ class Timing:
 
 
 class Replica:
-    def __init__(self, child: Child) -> None:
+    def __init__(self, child: ChildProcess, hello: Path, log_path: Path) -> None:
         self.child = child
+        self.hello = hello
+        self.log_path = log_path
+        self.started = time.monotonic()
         self.port: int | None = None
         self.providers: list[str] = []
         self.backend: Backend | None = None
         self.ready_since: float | None = None
 
-    def read_handshake(self) -> None:
-        """The replica's one stdout line (port, providers), once it is there."""
-        out = self.child.stdout
-        if self.port is not None or out is None:
-            return
-        if select.select([out], [], [], 0)[0]:
-            line = out.readline()
-            if line:
-                hello = json.loads(line)
-                self.port, self.providers = int(hello["port"]), list(hello["providers"])
+    def read_hello(self) -> None:
+        """The file the replica writes once it listens: its port and onnxruntime providers."""
+        if self.port is None and self.hello.exists():
+            hello = json.loads(self.hello.read_text(encoding="utf-8"))
+            self.port, self.providers = int(hello["port"]), list(hello["providers"])
+
+    def failure_reason(self) -> str:
+        code = self.child.poll()
+        how = describe_exit(code) if code is not None else "no exit status"
+        last = last_line(self.log_path)
+        return f"{how}: {last}" if last else how
 
 
 class ServingSupervisor:
@@ -295,18 +298,18 @@ class ServiceRuntime:
         """Replicas that exited: out of the rotation, counted, restarted later. False once Failed."""
         timing, now = self.sup.timing, time.monotonic()
         for replica in list(self.replicas):
-            code = replica.child.exit_code()
-            timed_out = replica.ready_since is None and now - replica.child.started > timing.start_timeout
+            code = replica.child.poll()
+            timed_out = replica.ready_since is None and now - replica.started > timing.start_timeout
             if code is None and not timed_out:
                 continue
             if timed_out:
-                replica.child.stop(grace=1)
+                replica.child.stop(timeout=1)
             self.replicas.remove(replica)
             self._leave_rotation(replica)
             reason = (
                 f"a replica did not become ready within {timing.start_timeout:.0f}s"
                 if timed_out
-                else f"a replica exited ({replica.child.failure_reason()})"
+                else f"a replica exited ({replica.failure_reason()})"
             )
             stable = replica.ready_since is not None and now - replica.ready_since >= timing.stable_after
             self.failures = 1 if stable else self.failures + 1
@@ -343,18 +346,22 @@ class ServiceRuntime:
         while len(self.replicas) < wanted:
             n = len(self.replicas)
             log_path = self.sup.dir / "logs" / f"{row.service_id}-{n}.log"
-            with contextlib.suppress(OSError):
-                log_path.unlink()  # its tail is the reason of this replica's failure, not an older one's
-            self.replicas.append(
-                Replica(Child(REPLICA_MODULE, args, env=env, log_path=log_path, stdout_pipe=True))
+            hello = self.sup.dir / "run" / f"{row.service_id}-{n}.json"
+            for stale in (log_path, hello):  # this replica's, not an earlier one's
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            hello.parent.mkdir(parents=True, exist_ok=True)
+            child = ChildProcess(
+                REPLICA_MODULE, [*args, "--hello-file", str(hello)], env=env, log_path=log_path
             )
+            self.replicas.append(Replica(child.start(), hello, log_path))
 
     def _admit_ready(self) -> None:
         for replica in self.replicas:
             if replica.backend is not None:
                 continue
             try:
-                replica.read_handshake()
+                replica.read_hello()
             except (ValueError, KeyError, OSError):
                 continue
             if replica.port is None or not _is_ready(replica.port):
@@ -376,7 +383,7 @@ class ServiceRuntime:
         if backend is not None and self.proxy is not None:
             backend.draining = True
             self._leave_rotation(replica, drain=True)
-        replica.child.stop(self.sup.timing.stop_grace)
+        replica.child.stop(timeout=self.sup.timing.stop_grace)
 
     def _leave_rotation(self, replica: Replica, drain: bool = False) -> None:
         backend, proxy = replica.backend, self.proxy
