@@ -175,7 +175,7 @@ def main() -> None:
                     run_clients(factory, clients, seconds / rounds, tallies[name])
             for name, tally in tallies.items():
                 r = results.setdefault(name, {})[load] = tally.figures()
-                print(f"  {name:<22} {load:<10} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  "
+                print(f"  {name:<28} {load:<10} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  "
                       f"p99 {r['p99']:6.2f} ms  errors {r['errors']:.0f}", flush=True)  # fmt: skip
 
     print(f"serving benchmark, {seconds:.0f} s per figure in {rounds} interleaved rounds, "
@@ -222,9 +222,12 @@ def main() -> None:
     one = results["endpoint, 1 replica"]["8 clients"]["rps"]
     three = results["endpoint, 3 replicas"]["8 clients"]["rps"]
     plain_rps = results["plain Starlette app"]["8 clients"]["rps"]
+    plain_again = results["plain Starlette app (again)"]["8 clients"]["rps"]
     print(
         f"8 clients: endpoint {one:.0f} req/s at 1 replica ({one / plain_rps:.2f}x the plain app), "
-        f"{three:.0f} req/s at 3 replicas ({three / one:.2f}x of 1 replica, on {os.cpu_count()} cores)"
+        f"{three:.0f} req/s at 3 replicas ({three / one:.2f}x the 1-replica figure; "
+        f"{three / plain_again:.2f}x the plain app measured in the same rounds; "
+        f"{os.cpu_count()} cores shared by client, proxy and replicas)"
     )
 
 
