@@ -72,8 +72,9 @@ def test_deployed_example_answers_like_onnxruntime(iris: InferenceService) -> No
     from_lists = iris.predict({"features": FEATURES.tolist()})  # lists take the model's datatype
     np.testing.assert_allclose(from_lists["probabilities"], expected, rtol=1e-6)
 
-    health = httpx.get(f"{url}/v2/health/ready")
-    assert health.status_code == 200
+    with httpx.Client(timeout=10) as client:  # one kept-alive connection through the proxy
+        assert client.head(f"{url}/v2/health/ready").status_code == 200  # a length, but no body
+        assert client.get(f"{url}/v2/health/ready").json() == {"ready": True}
     meta = httpx.get(f"{url}/v2/models/iris-svc").json()
     assert meta["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, 4]}]
     answer = httpx.post(f"{url}/v2/models/iris-svc/infer", json={**infer_body(FEATURES), "id": "r1"}).json()

@@ -179,7 +179,8 @@ class ServiceProxy:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     head = _without_expect(head)
                 body = await reader.readexactly(length) if length else b""
-                response, upstream_close = await self._forward(head + body)
+                # the answer to a HEAD has a Content-Length but no body
+                response, upstream_close = await self._forward(head + body, head.startswith(b"HEAD "))
                 writer.write(response)
                 await writer.drain()
                 if close or upstream_close:
@@ -190,7 +191,7 @@ class ServiceProxy:
             self._clients.discard(writer)
             writer.close()
 
-    async def _forward(self, request: bytes) -> tuple[bytes, bool]:
+    async def _forward(self, request: bytes, head_only: bool = False) -> tuple[bytes, bool]:
         tried: set[int] = set()
         last_error = "no replica is ready"
         for _ in range(ATTEMPTS):
@@ -199,7 +200,7 @@ class ServiceProxy:
                 break
             backend.in_flight += 1
             try:
-                return await self._exchange(backend, request)
+                return await self._exchange(backend, request, head_only)
             except (OSError, asyncio.IncompleteReadError, _BadRequest) as exc:
                 # Nothing of the answer reached the client yet and inference has no side effects.
                 last_error = f"replica on port {backend.port}: {exc or type(exc).__name__}"
@@ -208,7 +209,7 @@ class ServiceProxy:
                 backend.in_flight -= 1
         return _error_response(503, f"service {self.service_id} cannot answer now: {last_error}"), False
 
-    async def _exchange(self, backend: Backend, request: bytes) -> tuple[bytes, bool]:
+    async def _exchange(self, backend: Backend, request: bytes, head_only: bool) -> tuple[bytes, bool]:
         fresh = not backend.idle
         while True:
             if backend.idle:
@@ -223,7 +224,7 @@ class ServiceProxy:
                 length, close, chunked, _ = _headers(head)
                 if chunked:
                     raise _BadRequest(502, "the replica answered with a chunked body")
-                body = await reader.readexactly(length) if length else b""
+                body = await reader.readexactly(length) if length and not head_only else b""
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 writer.close()
                 if fresh:
