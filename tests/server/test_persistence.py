@@ -7,6 +7,7 @@ there afterwards with the same ids and the same answers, and version numbers go 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,11 @@ def populate(api: Api, data_dir: Path) -> dict[str, str]:
     ]
     api.ok("UpdateService", {"ServiceID": service_id, "Replicas": 3, "ChangeType": "ScalingService"})
     api.ok("StopService", {"ServiceID": service_id})
+    # Stopping until the serving supervisor has seen to it; the snapshot wants the settled record.
+    deadline = time.monotonic() + 30
+    while api.ok("GetService", {"ServiceID": service_id})["ServiceDeployment"]["Status"] != "Stopped":
+        assert time.monotonic() < deadline, "the service never became Stopped"
+        time.sleep(0.05)
     return {"model": model_id, "version": version_id, "job": job["JobID"], "service": service_id}
 
 
