@@ -72,9 +72,15 @@ class MlpServe:
     ATTEMPTS = 3  # a port found free by binding may be taken by someone else before the server binds it
 
     def __init__(
-        self, data_dir: Path, *, env: Mapping[str, str] | None = None, log_path: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir
+        self.extra_args = extra_args
         self.env = dict(env) if env is not None else clean_env()
         self.port = 0
         self.url = ""
@@ -99,7 +105,7 @@ class MlpServe:
     def _try_start(self) -> bool:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [mlp_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--log-level", "warning"]  # fmt: skip
+                "--data-dir", str(self.data_dir), "--log-level", "warning", *self.extra_args]  # fmt: skip
         with self._log().open("wb") as log:
             proc = self.proc = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STARTUP_TIMEOUT

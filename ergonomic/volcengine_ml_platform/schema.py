@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from jsonschema import Draft4Validator, FormatChecker
@@ -21,6 +21,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 _ROOT = "urn:ml-platform:openapi"
+_T = TypeVar("_T")
 
 format_checker = FormatChecker()
 
@@ -44,6 +45,47 @@ def document() -> dict[str, Any]:
     text = resources.files("ml_platform_client").joinpath("openapi.json").read_text(encoding="utf-8")
     doc: dict[str, Any] = json.loads(text)
     return doc
+
+
+@cache
+def api_versions() -> tuple[str, ...]:
+    """The API versions the document accepts (``info.x-api-versions``), the first being its own."""
+    info = document()["info"]
+    return tuple(info.get("x-api-versions", [info["version"]]))
+
+
+def without_nulls(schema_name: str, instance: _T) -> _T:
+    """``instance`` without the fields the document marks ``nullable`` that were sent as ``null``: null
+    means absent (SDKs send every optional field, ``null`` for those the caller did not give). A
+    required field is never nullable, so a ``null`` there stays and validation rejects it."""
+    stripped: _T = _drop_nulls(document()["components"]["schemas"][schema_name], instance)
+    return stripped
+
+
+def _drop_nulls(node: Any, value: Any) -> Any:
+    node = _resolve(node)
+    if isinstance(value, dict) and isinstance(node.get("properties"), dict):
+        properties, required = node["properties"], set(node.get("required", ()))
+        return {
+            key: _drop_nulls(properties[key], item) if key in properties else item
+            for key, item in value.items()
+            if item is not None or key in required or not properties.get(key, {}).get("nullable")
+        }
+    if isinstance(value, list) and isinstance(node.get("items"), dict):
+        return [_drop_nulls(node["items"], item) for item in value]
+    return value
+
+
+def _resolve(node: Any) -> Any:
+    # A $ref, or the document's nullable wrapper of one: {allOf: [{$ref}], nullable: true}.
+    while isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            node = document()["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+        elif isinstance(node.get("allOf"), list) and len(node["allOf"]) == 1:
+            node = node["allOf"][0]
+        else:
+            break
+    return node
 
 
 @cache

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +69,25 @@ def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
     return configured
 
 
+def tls_verify() -> ssl.SSLContext | bool:
+    """The CA bundle to verify https endpoints with: ``REQUESTS_CA_BUNDLE``, then ``SSL_CERT_FILE`` (what
+    the Volcengine SDKs, through requests, and OpenSSL read), else the default trust store. A local
+    platform with ``mlp serve --tls-self-signed`` prints the file to set."""
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        if path := os.environ.get(name):
+            return ssl.create_default_context(cafile=path)
+    return True
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Session:
     """A platform connection chosen by :class:`~.config.Settings`: embedded, a local server, or Volcengine."""
 
@@ -108,6 +129,7 @@ class Session:
         http = httpx.Client(
             base_url=base_url,
             transport=self._transport,
+            verify=tls_verify(),
             auth=auth,
             timeout=self.timeout,
             headers={"User-Agent": USER_AGENT},
@@ -147,6 +169,12 @@ class Session:
             try:
                 response = send()
             except httpx.TransportError as exc:
+                if _untrusted_certificate(exc):  # retrying cannot help; say what would
+                    raise ServerError(
+                        f"{name}: the certificate of {self.base_url} is not trusted ({exc}); set "
+                        "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` "
+                        "prints it)"
+                    ) from exc
                 if attempt >= self.retry.max_attempts:
                     raise ServerError(f"{name}: cannot reach {self.base_url}: {exc}") from exc
                 self._wait(name, attempt, str(exc))

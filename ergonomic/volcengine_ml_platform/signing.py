@@ -1,7 +1,7 @@
 """Volcengine request signing ("HMAC-SHA256", SignerV4) and its server-side verification.
 
 Pure functions: no clock, no I/O. The algorithm is the one the official ``volcengine`` SDK implements
-(wire-protocol section 5); ``shared/data/sign_vectors.json`` pins it byte for byte. The client side
+(wire-protocol section 5); ``tests/data/sign_vectors.json`` pins it byte for byte. The client side
 (:func:`sign`) picks the headers to sign from their *original* casing, as the SDK does; the server side
 (:func:`verify`) only sees lowercased names, so it works from the list in the Authorization header.
 """

@@ -55,6 +55,7 @@ async def _read_json(request: Request, operation: Operation) -> dict[str, Any]:
         raise ApiError("InvalidParameter", "body: not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
+    body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
     errors = list(schema.errors(operation.request_schema, body))
     if errors:
         code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
@@ -122,7 +123,7 @@ class Gateway:
             if not action or not version:
                 raise ApiError("MissingParameter", "the query must carry Action and Version")
             operation = lookup("open", action)
-            if operation is None or version != API_VERSION:
+            if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
             raw = await request.body()
             caller = await run_in_threadpool(self._authenticate_signature, request, raw)
@@ -132,11 +133,14 @@ class Gateway:
 
     async def inner_door(self, request: Request) -> Response:
         action = request.path_params["action"]
-        meta = Meta(new_request_id(), action, request.path_params["region"])
+        version = _query(request).get("Version") or API_VERSION  # optional here; echoed when given
+        meta = Meta(new_request_id(), action, request.path_params["region"], version)
         try:
             operation = lookup("inner", action)
-            if operation is None:
-                raise ApiError("InvalidActionOrVersion", f"unknown inner Action {action!r}")
+            if operation is None or version not in schema.api_versions():
+                raise ApiError(
+                    "InvalidActionOrVersion", f"unknown inner Action {action!r} or Version {version!r}"
+                )
             _check_region(request.path_params["region"])
             caller = self._authenticate_token(_query(request).get("Token"))
             return await self._serve(operation, request, caller, meta)

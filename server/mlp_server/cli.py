@@ -34,6 +34,21 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="apply pending database schema migrations at start (default: refuse to start and say so)",
     )
+    tls = serve.add_argument_group("HTTPS (SDK inner clients call https://{ML_PLATFORM_HOST})")
+    tls.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate chain to serve HTTPS with")
+    tls.add_argument("--tls-key", type=Path, default=None, help="PEM private key of --tls-cert")
+    tls.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        help="make (once) a local CA and a certificate in <data dir>/tls and serve HTTPS with them; "
+        "prints the CA file for clients (REQUESTS_CA_BUNDLE / SSL_CERT_FILE)",
+    )
+    tls.add_argument(
+        "--tls-port",
+        type=int,
+        default=None,
+        help="serve HTTPS on this port and plain HTTP on --port (default: HTTPS only, on --port)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="the local platform's database schema: show it, upgrade it")
@@ -71,6 +86,32 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings.from_env(data_dir, **overrides)
 
 
+def _tls_files(args: argparse.Namespace, settings: ServerSettings) -> tuple[Path, Path] | None:
+    """(certificate, key) to serve HTTPS with, or None for plain HTTP; exits 2 on a bad combination."""
+    given = args.tls_cert is not None or args.tls_key is not None
+    if args.tls_self_signed and given:
+        sys.exit("mlp serve: --tls-self-signed makes its own certificate; drop --tls-cert/--tls-key")
+    if given and (args.tls_cert is None or args.tls_key is None):
+        sys.exit("mlp serve: --tls-cert and --tls-key go together")
+    if args.tls_self_signed:
+        from .tls import self_signed
+
+        files = self_signed(settings.data_dir, args.host)
+        print(
+            f"mlp: CA certificate for clients: {files.ca} (e.g. REQUESTS_CA_BUNDLE={files.ca})",
+            file=sys.stderr,
+        )
+        return files.cert, files.key
+    if given:
+        for option, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
+            if not path.is_file():
+                sys.exit(f"mlp serve: {option}: no such file {path}")
+        return args.tls_cert, args.tls_key
+    if args.tls_port is not None:
+        sys.exit("mlp serve: --tls-port needs --tls-cert/--tls-key or --tls-self-signed")
+    return None
+
+
 def _schema_refusal(exc: Exception) -> int:
     print(f"mlp: error: {exc}", file=sys.stderr)
     return 1
@@ -86,19 +127,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = replace(_settings(args), migrate=args.migrate)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tls = _tls_files(args, settings)
     try:
         app = build_app(settings)
     except SchemaError as exc:
         return _schema_refusal(exc)
     serving = app.state.platform.serving
     serving.ensure_started()  # brings back the services that were Running
-    print(f"mlp: serving {settings.data_dir} on http://{args.host}:{args.port}", file=sys.stderr)
+    # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
+    common = {"host": args.host, "log_level": args.log_level, "access_log": False}
+    configs: list[uvicorn.Config] = []
+    if tls is None or args.tls_port is not None:
+        configs.append(uvicorn.Config(app, port=args.port, **common))
+    if tls is not None:
+        port = args.port if args.tls_port is None else args.tls_port
+        # A client that gave up on the certificate may leave its connection open; shutdown waits for
+        # connections, so bound the wait rather than hang on a stranger's socket.
+        configs.append(
+            uvicorn.Config(
+                app, port=port, ssl_certfile=tls[0], ssl_keyfile=tls[1], timeout_graceful_shutdown=5, **common
+            )
+        )
+    for config in configs:
+        scheme = "https" if config.ssl_certfile else "http"
+        print(f"mlp: serving {settings.data_dir} on {scheme}://{args.host}:{config.port}", file=sys.stderr)
     # uvicorn re-raises the SIGTERM it handled once it has shut down: exit through `finally`, not
     # through the default handler, so that the replicas are stopped.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        if len(configs) == 1:
+            uvicorn.Server(configs[0]).run()
+        else:
+            from .servers import serve_all
+
+            serve_all(configs)
     finally:
         serving.close()  # replicas stopped; Running records are brought back on the next start
     return 0

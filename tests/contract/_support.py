@@ -1,15 +1,12 @@
 """Paths and loaders shared by the contract tests (the pytest fixtures live in ``conftest.py``).
 
-The contract is written down outside this repository, in the ``shared/`` folder that sits beside the
-repository root (``<repo>/../shared``): the seed (the documented Python API with real responses) and the
-wire protocol. CI clones the repository into a fresh folder with ``shared/`` beside it; when it is missing
-the tests fail at collection with a message saying where it was expected, never skip.
+Everything the contract tests compare against lives in this repository: the OpenAPI document (whose
+response examples are the seed's real responses) and, below, the action tables of the wire protocol.
+A fresh clone needs nothing beside it (tests/test_fresh_clone.py proves it).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,21 +16,23 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT_PATH = REPO_ROOT / "openapi" / "ml_platform-2021-07-01.yaml"
-SHARED_DIR = REPO_ROOT.parent / "shared"
-SEED = "seed/volcengine_ml_platform.models.md"
-WIRE_PROTOCOL = "docs/wire-protocol.md"
 API_VERSION = "2021-07-01"
 
-
-def shared_file(relative: str) -> Path:
-    """A file of ``<repo>/../shared``; fails loudly (at collection) when the folder is not there."""
-    path = SHARED_DIR / relative
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the contract tests need shared/{relative}, expected at {path}: check out the shared/ folder "
-            f"beside the repository root {REPO_ROOT} (CI clones the repository next to it)"
-        )
-    return path
+# The actions of wire-protocol sections 2 (open API gateway) and 3 (inner API), as that text lists
+# them: the document must have exactly these operations, each at its door.
+WIRE_PROTOCOL_ACTIONS: dict[str, tuple[str, ...]] = {
+    "open": (
+        "CreateModel", "GetModel", "ListModels", "UpdateModel", "DeleteModel", "GetModelNextVersion",
+        "ListModelVersions", "GetModelVersion", "UpdateModelVersion", "DeleteModelVersion",
+        "GetTOSUploadPath", "CreatePerfJob", "ListPerfJobs", "CancelPerfJob", "ListPerfTasks",
+        "UpdatePerfTask", "CancelPerfTask", "AdminGetSecureToken", "ListResource", "CreateService",
+        "GetService", "StartService", "StopService", "DeleteService", "UpdateService", "ListServices",
+    ),
+    "inner": (
+        "InnerCreateModel", "InnerGetModelVersion", "InnerUpdateModelVersion", "InnerGetTOSUploadPath",
+        "GetSTSToken",
+    ),
+}  # fmt: skip
 
 
 @cache
@@ -97,42 +96,19 @@ def request_schema_name(operation_id: str) -> str:
 
 @dataclass(frozen=True)
 class SeedExample:
-    id: str  # e.g. "inner_model.get_model_version"
+    id: str  # the operationId whose 200 response carries the example, e.g. "InnerGetModelVersion"
     data: dict[str, Any]
-
-
-_CLASS = re.compile(r"^### class volcengine_ml_platform\.models\.(\w+)\.")
-_METHOD = re.compile(r"^#### (\w+)\(")
-_FENCE = re.compile(r"^\s*```")
 
 
 @cache
 def seed_examples() -> tuple[SeedExample, ...]:
-    """Every fenced block of the seed, parsed as JSON and named after the method documenting it."""
-    lines = shared_file(SEED).read_text(encoding="utf-8").splitlines()
-    module = method = "?"
+    """Every example of a 200 response in the document: the seed's real responses, one per operation."""
     found: list[SeedExample] = []
-    block: list[str] | None = None
-    for number, line in enumerate(lines, 1):
-        if block is not None:
-            if _FENCE.match(line):
-                text = "\n".join(block)
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"seed block ending at line {number} is not JSON: {exc}") from exc
-                found.append(SeedExample(f"{module}.{method}", data))
-                block = None
-            else:
-                block.append(line)
-        elif _FENCE.match(line):
-            block = []
-        elif m := _CLASS.match(line):
-            module = m.group(1)
-        elif m := _METHOD.match(line):
-            method = m.group(1)
-    if block is not None:
-        raise ValueError("unterminated ``` block in the seed")
+    for op in operations():
+        ok = resolve(op.spec["responses"].get("200", {}))
+        example = ok.get("content", {}).get("application/json", {}).get("example")
+        if example is not None:
+            found.append(SeedExample(op.operation_id, example))
     return tuple(found)
 
 
@@ -150,20 +126,6 @@ def action_of(example: dict[str, Any]) -> str:
     return action
 
 
-@cache
 def wire_protocol_actions() -> dict[str, tuple[str, ...]]:
     """The action names of the tables of wire-protocol sections 2 (open) and 3 (inner)."""
-    text = shared_file(WIRE_PROTOCOL).read_text(encoding="utf-8")
-    sections: dict[str, tuple[str, ...]] = {}
-    for number, key in (("2", "open"), ("3", "inner")):
-        match = re.search(rf"^## {number}\. .*?(?=^## )", text, re.M | re.S)
-        if match is None:
-            raise ValueError(f"wire-protocol.md has no section {number}")
-        names: list[str] = []
-        for line in match.group(0).splitlines():
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if not line.startswith("|") or cells[0] in ("Action", "") or set(cells[0]) <= set("-: "):
-                continue
-            names.extend(name.strip() for name in cells[0].split(","))
-        sections[key] = tuple(names)
-    return sections
+    return WIRE_PROTOCOL_ACTIONS

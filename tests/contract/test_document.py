@@ -22,7 +22,7 @@ from volcengine_ml_platform import schema
 from ._support import API_VERSION, document, operations, resolve, wire_protocol_actions
 
 ROOT = "urn:contract-tests:openapi"
-ACTIONS = wire_protocol_actions()  # fails collection with a clear message when ../shared is missing
+ACTIONS = wire_protocol_actions()
 OPEN, INNER = ACTIONS["open"], ACTIONS["inner"]
 
 

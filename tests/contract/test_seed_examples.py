@@ -1,5 +1,6 @@
-"""Every response example of the seed parses into the generated response model of its action, and
-gives back exactly the original JSON; dict-style access agrees with typed access."""
+"""Every response example of the seed (the document's 200 examples are the seed's real responses)
+parses into the generated response model of its action, and gives back exactly the original JSON;
+dict-style access agrees with typed access."""
 
 from __future__ import annotations
 
@@ -19,26 +20,28 @@ from ._support import (
     seed_examples,
 )
 
-EXAMPLES = seed_examples()  # fails collection with a clear message when ../shared is missing
+EXAMPLES = seed_examples()
 
-# What the seed documents, method by method (module.method -> action of its response example).
+# Operation -> action of its example. The seed documents each of these with a real response; the inner
+# operations show the same responses as their open twins (inner_model.* in the seed).
 EXPECTED = {
-    "inner_model.get_model_version": "GetModelVersion",
-    "inner_model.register": "CreateModel",
-    "inner_model.update_model_version": "UpdateModelVersion",
-    "model.calcel_perf_task": "CancelPerfTask",
-    "model.cancel_perf_job": "CancelPerfJob",
-    "model.create_perf_job": "CreatePerfJob",
-    "model.get_model_versions": "ListModelVersions",
-    "model.list_models": "ListModels",
-    "model.list_perf_jobs": "ListPerfJobs",
-    "model.list_perf_tasks": "ListPerfTasks",
-    "model.register": "CreateModel",
-    "model.unregister": "DeleteModelVersion",
-    "model.unregister_all_versions": "DeleteModel",
-    "model.update_model": "UpdateModel",
-    "model.update_model_version": "UpdateModelVersion",
-    "model.update_perf_task": "UpdatePerfTask",
+    "CreateModel": "CreateModel",
+    "ListModels": "ListModels",
+    "UpdateModel": "UpdateModel",
+    "DeleteModel": "DeleteModel",
+    "ListModelVersions": "ListModelVersions",
+    "GetModelVersion": "GetModelVersion",
+    "UpdateModelVersion": "UpdateModelVersion",
+    "DeleteModelVersion": "DeleteModelVersion",
+    "CreatePerfJob": "CreatePerfJob",
+    "ListPerfJobs": "ListPerfJobs",
+    "CancelPerfJob": "CancelPerfJob",
+    "ListPerfTasks": "ListPerfTasks",
+    "UpdatePerfTask": "UpdatePerfTask",
+    "CancelPerfTask": "CancelPerfTask",
+    "InnerCreateModel": "CreateModel",
+    "InnerGetModelVersion": "GetModelVersion",
+    "InnerUpdateModelVersion": "UpdateModelVersion",
 }
 
 
@@ -55,14 +58,14 @@ def by_id(example_id: str) -> SeedExample:
 
 def test_every_seed_block_is_found_and_mapped() -> None:
     assert {e.id: action_of(e.data) for e in EXAMPLES} == EXPECTED
-    assert len(EXAMPLES) == len(EXPECTED) == 16
+    assert len(EXAMPLES) == len(EXPECTED) == 17
 
 
 def test_the_list_action_quirk_is_detected_by_the_result_shape() -> None:
     # The seed's get_model_version response says Action "ListModelVersions" but carries one version.
     quirky = [e for e in EXAMPLES if e.data["ResponseMetadata"]["Action"] != action_of(e.data)]
-    assert [e.id for e in quirky] == ["inner_model.get_model_version"]
-    (example,) = quirky
+    assert [e.id for e in quirky] == ["GetModelVersion", "InnerGetModelVersion"]
+    example = quirky[1]
     assert example.data["ResponseMetadata"]["Action"] == "ListModelVersions"
     assert set(SINGLE_RESULT_OF_LIST_ACTION) == {"ListModelVersions"}
     parsed = models.GetModelVersionResponse.from_dict(example.data)
@@ -109,41 +112,41 @@ def test_every_field_the_seed_shows_is_declared(example: SeedExample) -> None:
 
 
 ACCESS = [
-    ("model.register", lambda r: (r["Result"]["ModelID"], r.result.model_id)),
+    ("CreateModel", lambda r: (r["Result"]["ModelID"], r.result.model_id)),
     (
-        "model.register",
+        "CreateModel",
         lambda r: (r["Result"]["VersionInfo"]["ModelVersion"], r.result.version_info.model_version),
     ),
-    ("model.register", lambda r: (r["ResponseMetadata"]["RequestId"], r.response_metadata.request_id)),
-    ("inner_model.get_model_version", lambda r: (r["Result"]["ModelFormat"], r.result.model_format)),
+    ("CreateModel", lambda r: (r["ResponseMetadata"]["RequestId"], r.response_metadata.request_id)),
+    ("InnerGetModelVersion", lambda r: (r["Result"]["ModelFormat"], r.result.model_format)),
     (
-        "inner_model.get_model_version",
+        "InnerGetModelVersion",
         lambda r: (r["Result"]["TensorConfig"], r.result.tensor_config.to_dict()),
     ),
-    ("model.list_models", lambda r: (r["Result"]["Total"], r.result.total)),
+    ("ListModels", lambda r: (r["Result"]["Total"], r.result.total)),
     (
-        "model.list_models",
+        "ListModels",
         lambda r: (r["Result"]["List"][1]["LatestVersion"], r.result.list_[1].latest_version),
     ),
     (
-        "model.create_perf_job",
+        "CreatePerfJob",
         lambda r: (
             r["Result"]["TensorConfig"]["Inputs"][0]["Shape"]["MaxShape"],
             r.result.tensor_config.inputs[0].shape.max_shape,
         ),
     ),
     (
-        "model.list_perf_jobs",
+        "ListPerfJobs",
         lambda r: (
             r["Result"]["List"][0]["JobParamsList"][0]["FlavorIDList"],
             r.result.list_[0].job_params_list[0].flavor_id_list,
         ),
     ),
     (
-        "model.list_perf_tasks",
+        "ListPerfTasks",
         lambda r: (r["Result"]["List"][0]["TaskStatus"], r.result.list_[0].task_status),
     ),
-    ("model.update_perf_task", lambda r: (r["Result"]["TaskID"], r.result.task_id)),
+    ("UpdatePerfTask", lambda r: (r["Result"]["TaskID"], r.result.task_id)),
 ]
 
 
@@ -157,7 +160,7 @@ def test_dict_access_equals_typed_access(example_id: str, pick: Any) -> None:
 
 
 def test_dict_style_mapping_protocol() -> None:
-    example = by_id("model.list_models")
+    example = by_id("ListModels")
     parsed = models.ListModelsResponse.from_dict(example.data)
     assert "Result" in parsed
     assert "Missing" not in parsed
@@ -172,10 +175,10 @@ def test_dict_style_mapping_protocol() -> None:
 
 
 def test_typed_values_have_the_documented_types() -> None:
-    parsed = models.GetModelVersionResponse.from_dict(by_id("inner_model.get_model_version").data)
+    parsed = models.GetModelVersionResponse.from_dict(by_id("InnerGetModelVersion").data)
     assert parsed.result.model_format is models.ModelFormat.SAVEDMODEL
     assert parsed.result.source_type is models.SourceType.TOS
     assert parsed.result.model_version == 14
-    tasks = models.ListPerfTasksResponse.from_dict(by_id("model.list_perf_tasks").data)
+    tasks = models.ListPerfTasksResponse.from_dict(by_id("ListPerfTasks").data)
     assert tasks.result.list_[0].task_status is models.TaskStatus.STOPPING
     assert tasks.result.list_[0].task_status.is_known

@@ -331,11 +331,16 @@ def make_valid(case: Case[Any]) -> Case[Any]:
     if operation in ("CreateModel", "InnerCreateModel") and isinstance(body.get("VersionInfo"), dict):
         # Objects the fixture uploaded into the caller's bucket (the token acts for that same account).
         body["VersionInfo"]["Path"] = MODEL_PATH
-        if "ModelID" not in body:
-            # A new model needs a name, format and type; the document cannot say "unless ModelID".
-            body.setdefault("ModelName", "generated")
-            body["VersionInfo"].setdefault("ModelFormat", "SavedModel")
-            body["VersionInfo"].setdefault("ModelType", "TensorFlow:2.4")
+        if body.get("ModelID") is None:
+            # A new model needs a name, format and type (x-required-without-ModelID); null means absent.
+            info = body["VersionInfo"]
+            for container, name, value in (
+                (body, "ModelName", "generated"),
+                (info, "ModelFormat", "SavedModel"),
+                (info, "ModelType", "TensorFlow:2.4"),
+            ):
+                if container.get(name) is None:
+                    container[name] = value
     elif operation == "CreatePerfJob":
         for params in body.get("JobParamsList") or []:
             if isinstance(params, dict) and isinstance(params.get("FlavorIDList"), list):

@@ -120,7 +120,7 @@ def test_convert_perf_job_has_one_task_per_flavor_and_precision(admin: Api, vers
 
 def test_perf_job_with_an_unknown_flavor_or_version_is_refused(admin: Api, version: tuple[str, str]) -> None:
     body = perf_job_body(version[1], "PERF_ONLY", {"FlavorIDList": ["ml.nope.large"]})
-    assert "JobParamsList[0].FlavorIDList" in refused(admin, "CreatePerfJob", body, 400, "InvalidParameter")
+    assert "JobParamsList[0].FlavorIDList" in refused(admin, "CreatePerfJob", body, 404, "NotFound")
     refused(admin, "CreatePerfJob", perf_job_body(f"{version[0]}-99"), 404, "NotFound")
     assert admin.ok("ListPerfJobs", {}) == {"Total": 0, "List": []}
 
@@ -382,7 +382,7 @@ def test_create_service_checks_its_references(admin: Api, version: tuple[str, st
     refused(admin, "CreateService", service_body(model_id, version_id, name="taken"), 409, "Conflict")
     unknown_flavor = service_body(model_id, version_id, name="x", FlavorID="ml.nope.large")
     assert "ServiceDeployment.FlavorID" in refused(
-        admin, "CreateService", unknown_flavor, 400, "InvalidParameter"
+        admin, "CreateService", unknown_flavor, 404, "NotFound"
     )
     wrong_model = service_body("m-20210812150750-w54j6", version_id, name="y")
     assert "ServiceDeployment.Model.ModelID" in refused(

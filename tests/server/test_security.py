@@ -255,7 +255,7 @@ def test_create_model_with_a_path_in_another_accounts_bucket_is_refused(
 ) -> None:
     a_path = server.upload(admin.account_id, "modelrepo/private/1")
     response = b.call("CreateModel", {"ModelName": "steal", "VersionInfo": version_info(a_path)})
-    message = envelope_error(response, 400, "InvalidParameter")
+    message = envelope_error(response, 404, "NotFound")  # nothing of b's is there
     assert "VersionInfo.Path" in message
     assert b.ok("ListModels", {})["Total"] == 0
 
@@ -263,7 +263,7 @@ def test_create_model_with_a_path_in_another_accounts_bucket_is_refused(
 def test_create_model_with_a_path_without_objects_is_refused(admin: Api) -> None:
     empty = f"tos://{bucket_for(admin.account_id)}/modelrepo/never-uploaded/"
     response = admin.call("CreateModel", {"ModelName": "m", "VersionInfo": version_info(empty)})
-    message = envelope_error(response, 400, "InvalidParameter")
+    message = envelope_error(response, 404, "NotFound")
     assert "VersionInfo.Path" in message
 
 
@@ -339,7 +339,7 @@ def test_a_token_acts_as_its_target_account(
     refused = inner(
         server, "InnerCreateModel", {"ModelName": "x", "VersionInfo": version_info(admin_path)}, token
     )
-    assert "VersionInfo.Path" in envelope_error(refused, 400, "InvalidParameter")
+    assert "VersionInfo.Path" in envelope_error(refused, 404, "NotFound")
 
 
 @pytest.mark.parametrize("region", ["CN-BEIJING", "beijing", "cn-" + "x" * 40, "cn_beijing"])

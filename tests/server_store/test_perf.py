@@ -272,10 +272,10 @@ def test_perf_only_makes_one_task_per_flavor(store: Store, version_id: str) -> N
     ]
 
 
-def test_unknown_flavor_is_invalid_parameter_and_creates_nothing(store: Store, version_id: str) -> None:
+def test_unknown_flavor_is_not_found_and_creates_nothing(store: Store, version_id: str) -> None:
     with pytest.raises(ApiError) as caught:
         perf_job(store, version_id, ["ml.c1i.large", "ml.x9.huge"])
-    assert caught.value.code == "InvalidParameter"
+    assert (caught.value.code, caught.value.status) == ("NotFound", 404)
     assert "ml.x9.huge" in caught.value.message
     assert all(flavor in caught.value.message for flavor in FLAVOR_IDS)
     assert store.list_perf_jobs(ACCOUNT, {})["Total"] == 0

@@ -104,10 +104,10 @@ def test_scaling(store: Store, model_id: str) -> None:
     assert caught.value.code == "InvalidParameter"
 
 
-def test_unknown_flavor_is_invalid_parameter(store: Store, model_id: str) -> None:
+def test_unknown_flavor_is_not_found(store: Store, model_id: str) -> None:
     with pytest.raises(ApiError) as caught:
         store.create_service(ACCOUNT, service_body(model_id, 1, FlavorID="ml.g9.giant"))
-    assert caught.value.code == "InvalidParameter"
+    assert (caught.value.code, caught.value.status) == ("NotFound", 404)
     assert "ml.g9.giant" in caught.value.message
     assert all(flavor in caught.value.message for flavor in FLAVOR_IDS)
     assert store.list_services(ACCOUNT, {})["Total"] == 0

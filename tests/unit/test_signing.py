@@ -26,24 +26,10 @@ from volcengine_ml_platform.signing import (
     verify,
 )
 
-
-def shared_dir() -> Path:
-    """The project's ``shared/`` folder, which lives beside the repository root (also in CI clones)."""
-    here = Path(__file__).resolve()
-    root = next((p for p in here.parents if (p / "pyproject.toml").is_file()), None)
-    if root is None:
-        raise RuntimeError(f"no pyproject.toml above {here}: cannot locate the repository root")
-    shared = root.parent / "shared"
-    if not (shared / "data" / "sign_vectors.json").is_file():
-        raise RuntimeError(
-            f"shared test data not found: expected {shared}/data/sign_vectors.json beside the repository "
-            f"root {root}; copy the project's shared/ folder there"
-        )
-    return shared
-
-
 Vector = dict[str, Any]
-VECTORS: list[Vector] = json.loads((shared_dir() / "data" / "sign_vectors.json").read_text())["vectors"]
+# Signatures produced by Volcengine's official SDK (copied into the repository: tests need nothing beside it).
+VECTORS_PATH = Path(__file__).resolve().parents[1] / "data" / "sign_vectors.json"
+VECTORS: list[Vector] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
 SERVICE = "ml_platform"
 
 

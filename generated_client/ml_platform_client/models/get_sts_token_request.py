@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -15,14 +15,18 @@ T = TypeVar("T", bound="GetSTSTokenRequest")
 class GetSTSTokenRequest(WireMapping):
     """
     Attributes:
-        duration (int | Unset): Seconds Default: 3600.
+        duration (int | None | Unset): Seconds Default: 3600.
     """
 
-    duration: int | Unset = 3600
+    duration: int | None | Unset = 3600
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        duration = self.duration
+        duration: int | None | Unset
+        if isinstance(self.duration, Unset):
+            duration = UNSET
+        else:
+            duration = self.duration
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -35,7 +39,15 @@ class GetSTSTokenRequest(WireMapping):
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        duration = d.pop("Duration", UNSET)
+
+        def _parse_duration(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        duration = _parse_duration(d.pop("Duration", UNSET))
 
         get_sts_token_request = cls(
             duration=duration,

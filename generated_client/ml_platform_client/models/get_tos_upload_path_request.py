@@ -17,18 +17,23 @@ class GetTOSUploadPathRequest(WireMapping):
     """
     Attributes:
         service_name (GetTOSUploadPathRequestServiceName):
-        path (list[str] | Unset): Sub-folders of the prefix, e.g. ["from-sdk-repo"]
+        path (list[str] | None | Unset): Sub-folders of the prefix, e.g. ["from-sdk-repo"]
     """
 
     service_name: GetTOSUploadPathRequestServiceName
-    path: list[str] | Unset = UNSET
+    path: list[str] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         service_name = self.service_name.value
 
-        path: list[str] | Unset = UNSET
-        if not isinstance(self.path, Unset):
+        path: list[str] | None | Unset
+        if isinstance(self.path, Unset):
+            path = UNSET
+        elif isinstance(self.path, list):
+            path = self.path
+
+        else:
             path = self.path
 
         field_dict: dict[str, Any] = {}
@@ -48,7 +53,22 @@ class GetTOSUploadPathRequest(WireMapping):
         d = dict(src_dict)
         service_name = GetTOSUploadPathRequestServiceName(d.pop("ServiceName"))
 
-        path = cast(list[str], d.pop("Path", UNSET))
+        def _parse_path(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                path_type_0 = cast(list[str], data)
+
+                return path_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        path = _parse_path(d.pop("Path", UNSET))
 
         get_tos_upload_path_request = cls(
             service_name=service_name,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -18,36 +18,55 @@ T = TypeVar("T", bound="InnerCreateModelRequest")
 
 @_attrs_define
 class InnerCreateModelRequest(WireMapping):
-    """
-    Attributes:
-        version_info (InnerVersionInfo): VersionInfo of the inner API, which may also name where a converted model came
-            from. ModelFormat
-            and ModelType as in VersionInfo.
-        model_name (str | Unset): A display name (no control characters)
-        model_id (str | Unset): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
-        model_category (ModelCategory | Unset):
-        dataset_id (str | Unset):
+    """A new model (no ModelID) also requires ModelName, VersionInfo.ModelFormat and
+    VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required unless",
+    so `x-required-without-ModelID` lists them.
+
+        Attributes:
+            version_info (InnerVersionInfo): VersionInfo of the inner API, which may also name where a converted model came
+                from. ModelFormat
+                and ModelType as in VersionInfo.
+            model_name (None | str | Unset):
+            model_id (None | str | Unset):
+            model_category (ModelCategory | None | Unset):
+            dataset_id (None | str | Unset):
     """
 
     version_info: InnerVersionInfo
-    model_name: str | Unset = UNSET
-    model_id: str | Unset = UNSET
-    model_category: ModelCategory | Unset = UNSET
-    dataset_id: str | Unset = UNSET
+    model_name: None | str | Unset = UNSET
+    model_id: None | str | Unset = UNSET
+    model_category: ModelCategory | None | Unset = UNSET
+    dataset_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         version_info = self.version_info.to_dict()
 
-        model_name = self.model_name
+        model_name: None | str | Unset
+        if isinstance(self.model_name, Unset):
+            model_name = UNSET
+        else:
+            model_name = self.model_name
 
-        model_id = self.model_id
+        model_id: None | str | Unset
+        if isinstance(self.model_id, Unset):
+            model_id = UNSET
+        else:
+            model_id = self.model_id
 
-        model_category: str | Unset = UNSET
-        if not isinstance(self.model_category, Unset):
+        model_category: None | str | Unset
+        if isinstance(self.model_category, Unset):
+            model_category = UNSET
+        elif isinstance(self.model_category, ModelCategory):
             model_category = self.model_category.value
+        else:
+            model_category = self.model_category
 
-        dataset_id = self.dataset_id
+        dataset_id: None | str | Unset
+        if isinstance(self.dataset_id, Unset):
+            dataset_id = UNSET
+        else:
+            dataset_id = self.dataset_id
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -74,18 +93,49 @@ class InnerCreateModelRequest(WireMapping):
         d = dict(src_dict)
         version_info = InnerVersionInfo.from_dict(d.pop("VersionInfo"))
 
-        model_name = d.pop("ModelName", UNSET)
+        def _parse_model_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        model_id = d.pop("ModelID", UNSET)
+        model_name = _parse_model_name(d.pop("ModelName", UNSET))
 
-        _model_category = d.pop("ModelCategory", UNSET)
-        model_category: ModelCategory | Unset
-        if isinstance(_model_category, Unset):
-            model_category = UNSET
-        else:
-            model_category = ModelCategory(_model_category)
+        def _parse_model_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        dataset_id = d.pop("DatasetID", UNSET)
+        model_id = _parse_model_id(d.pop("ModelID", UNSET))
+
+        def _parse_model_category(data: object) -> ModelCategory | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                model_category_type_1 = ModelCategory(data)
+
+                return model_category_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ModelCategory | None | Unset, data)
+
+        model_category = _parse_model_category(d.pop("ModelCategory", UNSET))
+
+        def _parse_dataset_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        dataset_id = _parse_dataset_id(d.pop("DatasetID", UNSET))
 
         inner_create_model_request = cls(
             version_info=version_info,

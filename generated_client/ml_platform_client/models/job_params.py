@@ -16,22 +16,31 @@ class JobParams(WireMapping):
     """
     Attributes:
         flavor_id_list (list[str]):
-        convert_type (str | Unset):
-        convert_precision_list (list[str] | Unset):
+        convert_type (None | str | Unset):
+        convert_precision_list (list[str] | None | Unset):
     """
 
     flavor_id_list: list[str]
-    convert_type: str | Unset = UNSET
-    convert_precision_list: list[str] | Unset = UNSET
+    convert_type: None | str | Unset = UNSET
+    convert_precision_list: list[str] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         flavor_id_list = self.flavor_id_list
 
-        convert_type = self.convert_type
+        convert_type: None | str | Unset
+        if isinstance(self.convert_type, Unset):
+            convert_type = UNSET
+        else:
+            convert_type = self.convert_type
 
-        convert_precision_list: list[str] | Unset = UNSET
-        if not isinstance(self.convert_precision_list, Unset):
+        convert_precision_list: list[str] | None | Unset
+        if isinstance(self.convert_precision_list, Unset):
+            convert_precision_list = UNSET
+        elif isinstance(self.convert_precision_list, list):
+            convert_precision_list = self.convert_precision_list
+
+        else:
             convert_precision_list = self.convert_precision_list
 
         field_dict: dict[str, Any] = {}
@@ -53,9 +62,31 @@ class JobParams(WireMapping):
         d = dict(src_dict)
         flavor_id_list = cast(list[str], d.pop("FlavorIDList"))
 
-        convert_type = d.pop("ConvertType", UNSET)
+        def _parse_convert_type(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        convert_precision_list = cast(list[str], d.pop("ConvertPrecisionList", UNSET))
+        convert_type = _parse_convert_type(d.pop("ConvertType", UNSET))
+
+        def _parse_convert_precision_list(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                convert_precision_list_type_0 = cast(list[str], data)
+
+                return convert_precision_list_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        convert_precision_list = _parse_convert_precision_list(d.pop("ConvertPrecisionList", UNSET))
 
         job_params = cls(
             flavor_id_list=flavor_id_list,

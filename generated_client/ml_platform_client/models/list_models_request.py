@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,42 +17,70 @@ T = TypeVar("T", bound="ListModelsRequest")
 class ListModelsRequest(WireMapping):
     """
     Attributes:
-        model_name (str | Unset): Exact name
-        model_name_contains (str | Unset):
-        id_contains (str | Unset):
-        offset (int | Unset):
-        limit (int | Unset): The page size. Local platform: at most 100.
-        sort_by (ListModelsSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        model_name (None | str | Unset): Exact name
+        model_name_contains (None | str | Unset):
+        id_contains (None | str | Unset):
+        offset (int | None | Unset):
+        limit (int | None | Unset):
+        sort_by (ListModelsSortBy | None | Unset):
+        sort_order (None | SortOrder | Unset):
     """
 
-    model_name: str | Unset = UNSET
-    model_name_contains: str | Unset = UNSET
-    id_contains: str | Unset = UNSET
-    offset: int | Unset = UNSET
-    limit: int | Unset = UNSET
-    sort_by: ListModelsSortBy | Unset = UNSET
-    sort_order: SortOrder | Unset = UNSET
+    model_name: None | str | Unset = UNSET
+    model_name_contains: None | str | Unset = UNSET
+    id_contains: None | str | Unset = UNSET
+    offset: int | None | Unset = UNSET
+    limit: int | None | Unset = UNSET
+    sort_by: ListModelsSortBy | None | Unset = UNSET
+    sort_order: None | SortOrder | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        model_name = self.model_name
+        model_name: None | str | Unset
+        if isinstance(self.model_name, Unset):
+            model_name = UNSET
+        else:
+            model_name = self.model_name
 
-        model_name_contains = self.model_name_contains
+        model_name_contains: None | str | Unset
+        if isinstance(self.model_name_contains, Unset):
+            model_name_contains = UNSET
+        else:
+            model_name_contains = self.model_name_contains
 
-        id_contains = self.id_contains
+        id_contains: None | str | Unset
+        if isinstance(self.id_contains, Unset):
+            id_contains = UNSET
+        else:
+            id_contains = self.id_contains
 
-        offset = self.offset
+        offset: int | None | Unset
+        if isinstance(self.offset, Unset):
+            offset = UNSET
+        else:
+            offset = self.offset
 
-        limit = self.limit
+        limit: int | None | Unset
+        if isinstance(self.limit, Unset):
+            limit = UNSET
+        else:
+            limit = self.limit
 
-        sort_by: str | Unset = UNSET
-        if not isinstance(self.sort_by, Unset):
+        sort_by: None | str | Unset
+        if isinstance(self.sort_by, Unset):
+            sort_by = UNSET
+        elif isinstance(self.sort_by, ListModelsSortBy):
             sort_by = self.sort_by.value
+        else:
+            sort_by = self.sort_by
 
-        sort_order: str | Unset = UNSET
-        if not isinstance(self.sort_order, Unset):
+        sort_order: None | str | Unset
+        if isinstance(self.sort_order, Unset):
+            sort_order = UNSET
+        elif isinstance(self.sort_order, SortOrder):
             sort_order = self.sort_order.value
+        else:
+            sort_order = self.sort_order
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -77,29 +105,85 @@ class ListModelsRequest(WireMapping):
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        model_name = d.pop("ModelName", UNSET)
 
-        model_name_contains = d.pop("ModelNameContains", UNSET)
+        def _parse_model_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        id_contains = d.pop("IdContains", UNSET)
+        model_name = _parse_model_name(d.pop("ModelName", UNSET))
 
-        offset = d.pop("Offset", UNSET)
+        def _parse_model_name_contains(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        limit = d.pop("Limit", UNSET)
+        model_name_contains = _parse_model_name_contains(d.pop("ModelNameContains", UNSET))
 
-        _sort_by = d.pop("SortBy", UNSET)
-        sort_by: ListModelsSortBy | Unset
-        if isinstance(_sort_by, Unset):
-            sort_by = UNSET
-        else:
-            sort_by = ListModelsSortBy(_sort_by)
+        def _parse_id_contains(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        _sort_order = d.pop("SortOrder", UNSET)
-        sort_order: SortOrder | Unset
-        if isinstance(_sort_order, Unset):
-            sort_order = UNSET
-        else:
-            sort_order = SortOrder(_sort_order)
+        id_contains = _parse_id_contains(d.pop("IdContains", UNSET))
+
+        def _parse_offset(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        offset = _parse_offset(d.pop("Offset", UNSET))
+
+        def _parse_limit(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        limit = _parse_limit(d.pop("Limit", UNSET))
+
+        def _parse_sort_by(data: object) -> ListModelsSortBy | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_by_type_1 = ListModelsSortBy(data)
+
+                return sort_by_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ListModelsSortBy | None | Unset, data)
+
+        sort_by = _parse_sort_by(d.pop("SortBy", UNSET))
+
+        def _parse_sort_order(data: object) -> None | SortOrder | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_order_type_1 = SortOrder(data)
+
+                return sort_order_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SortOrder | Unset, data)
+
+        sort_order = _parse_sort_order(d.pop("SortOrder", UNSET))
 
         list_models_request = cls(
             model_name=model_name,

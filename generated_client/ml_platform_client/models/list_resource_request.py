@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,46 +17,78 @@ T = TypeVar("T", bound="ListResourceRequest")
 class ListResourceRequest(WireMapping):
     """
     Attributes:
-        name (str | Unset): Exact flavor name
-        name_contains (str | Unset):
-        type_ (str | Unset): A group name
-        tag (str | Unset):
-        offset (int | Unset):
-        limit (int | Unset): The page size. Local platform: at most 100.
-        sort_by (ListResourceSortBy | Unset): Local platform: CreateTime is the catalogue order.
-        sort_order (SortOrder | Unset):
+        name (None | str | Unset): Exact flavor name
+        name_contains (None | str | Unset):
+        type_ (None | str | Unset): A group name
+        tag (None | str | Unset):
+        offset (int | None | Unset):
+        limit (int | None | Unset):
+        sort_by (ListResourceSortBy | None | Unset):
+        sort_order (None | SortOrder | Unset):
     """
 
-    name: str | Unset = UNSET
-    name_contains: str | Unset = UNSET
-    type_: str | Unset = UNSET
-    tag: str | Unset = UNSET
-    offset: int | Unset = UNSET
-    limit: int | Unset = UNSET
-    sort_by: ListResourceSortBy | Unset = UNSET
-    sort_order: SortOrder | Unset = UNSET
+    name: None | str | Unset = UNSET
+    name_contains: None | str | Unset = UNSET
+    type_: None | str | Unset = UNSET
+    tag: None | str | Unset = UNSET
+    offset: int | None | Unset = UNSET
+    limit: int | None | Unset = UNSET
+    sort_by: ListResourceSortBy | None | Unset = UNSET
+    sort_order: None | SortOrder | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        name = self.name
+        name: None | str | Unset
+        if isinstance(self.name, Unset):
+            name = UNSET
+        else:
+            name = self.name
 
-        name_contains = self.name_contains
+        name_contains: None | str | Unset
+        if isinstance(self.name_contains, Unset):
+            name_contains = UNSET
+        else:
+            name_contains = self.name_contains
 
-        type_ = self.type_
+        type_: None | str | Unset
+        if isinstance(self.type_, Unset):
+            type_ = UNSET
+        else:
+            type_ = self.type_
 
-        tag = self.tag
+        tag: None | str | Unset
+        if isinstance(self.tag, Unset):
+            tag = UNSET
+        else:
+            tag = self.tag
 
-        offset = self.offset
+        offset: int | None | Unset
+        if isinstance(self.offset, Unset):
+            offset = UNSET
+        else:
+            offset = self.offset
 
-        limit = self.limit
+        limit: int | None | Unset
+        if isinstance(self.limit, Unset):
+            limit = UNSET
+        else:
+            limit = self.limit
 
-        sort_by: str | Unset = UNSET
-        if not isinstance(self.sort_by, Unset):
+        sort_by: None | str | Unset
+        if isinstance(self.sort_by, Unset):
+            sort_by = UNSET
+        elif isinstance(self.sort_by, ListResourceSortBy):
             sort_by = self.sort_by.value
+        else:
+            sort_by = self.sort_by
 
-        sort_order: str | Unset = UNSET
-        if not isinstance(self.sort_order, Unset):
+        sort_order: None | str | Unset
+        if isinstance(self.sort_order, Unset):
+            sort_order = UNSET
+        elif isinstance(self.sort_order, SortOrder):
             sort_order = self.sort_order.value
+        else:
+            sort_order = self.sort_order
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -83,31 +115,94 @@ class ListResourceRequest(WireMapping):
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        name = d.pop("Name", UNSET)
 
-        name_contains = d.pop("NameContains", UNSET)
+        def _parse_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        type_ = d.pop("Type", UNSET)
+        name = _parse_name(d.pop("Name", UNSET))
 
-        tag = d.pop("Tag", UNSET)
+        def _parse_name_contains(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        offset = d.pop("Offset", UNSET)
+        name_contains = _parse_name_contains(d.pop("NameContains", UNSET))
 
-        limit = d.pop("Limit", UNSET)
+        def _parse_type_(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        _sort_by = d.pop("SortBy", UNSET)
-        sort_by: ListResourceSortBy | Unset
-        if isinstance(_sort_by, Unset):
-            sort_by = UNSET
-        else:
-            sort_by = ListResourceSortBy(_sort_by)
+        type_ = _parse_type_(d.pop("Type", UNSET))
 
-        _sort_order = d.pop("SortOrder", UNSET)
-        sort_order: SortOrder | Unset
-        if isinstance(_sort_order, Unset):
-            sort_order = UNSET
-        else:
-            sort_order = SortOrder(_sort_order)
+        def _parse_tag(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        tag = _parse_tag(d.pop("Tag", UNSET))
+
+        def _parse_offset(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        offset = _parse_offset(d.pop("Offset", UNSET))
+
+        def _parse_limit(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        limit = _parse_limit(d.pop("Limit", UNSET))
+
+        def _parse_sort_by(data: object) -> ListResourceSortBy | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_by_type_1 = ListResourceSortBy(data)
+
+                return sort_by_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ListResourceSortBy | None | Unset, data)
+
+        sort_by = _parse_sort_by(d.pop("SortBy", UNSET))
+
+        def _parse_sort_order(data: object) -> None | SortOrder | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_order_type_1 = SortOrder(data)
+
+                return sort_order_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SortOrder | Unset, data)
+
+        sort_order = _parse_sort_order(d.pop("SortOrder", UNSET))
 
         list_resource_request = cls(
             name=name,

@@ -3,7 +3,10 @@ from enum import StrEnum
 
 class ListResourceSortBy(StrEnum):
     CREATETIME = "CreateTime"
+    GPUNUM = "GPUNum"
+    MEMORY = "Memory"
     NAME = "Name"
+    VCPU = "vCPU"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,38 +17,62 @@ T = TypeVar("T", bound="ListServicesRequest")
 class ListServicesRequest(WireMapping):
     """
     Attributes:
-        service_name (str | Unset):
-        service_name_contains (str | Unset):
-        offset (int | Unset):
-        limit (int | Unset): The page size. Local platform: at most 100.
-        sort_by (CreateTimeSortBy | Unset):
-        sort_order (SortOrder | Unset):
+        service_name (None | str | Unset):
+        service_name_contains (None | str | Unset):
+        offset (int | None | Unset):
+        limit (int | None | Unset):
+        sort_by (CreateTimeSortBy | None | Unset):
+        sort_order (None | SortOrder | Unset):
     """
 
-    service_name: str | Unset = UNSET
-    service_name_contains: str | Unset = UNSET
-    offset: int | Unset = UNSET
-    limit: int | Unset = UNSET
-    sort_by: CreateTimeSortBy | Unset = UNSET
-    sort_order: SortOrder | Unset = UNSET
+    service_name: None | str | Unset = UNSET
+    service_name_contains: None | str | Unset = UNSET
+    offset: int | None | Unset = UNSET
+    limit: int | None | Unset = UNSET
+    sort_by: CreateTimeSortBy | None | Unset = UNSET
+    sort_order: None | SortOrder | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        service_name = self.service_name
+        service_name: None | str | Unset
+        if isinstance(self.service_name, Unset):
+            service_name = UNSET
+        else:
+            service_name = self.service_name
 
-        service_name_contains = self.service_name_contains
+        service_name_contains: None | str | Unset
+        if isinstance(self.service_name_contains, Unset):
+            service_name_contains = UNSET
+        else:
+            service_name_contains = self.service_name_contains
 
-        offset = self.offset
+        offset: int | None | Unset
+        if isinstance(self.offset, Unset):
+            offset = UNSET
+        else:
+            offset = self.offset
 
-        limit = self.limit
+        limit: int | None | Unset
+        if isinstance(self.limit, Unset):
+            limit = UNSET
+        else:
+            limit = self.limit
 
-        sort_by: str | Unset = UNSET
-        if not isinstance(self.sort_by, Unset):
+        sort_by: None | str | Unset
+        if isinstance(self.sort_by, Unset):
+            sort_by = UNSET
+        elif isinstance(self.sort_by, CreateTimeSortBy):
             sort_by = self.sort_by.value
+        else:
+            sort_by = self.sort_by
 
-        sort_order: str | Unset = UNSET
-        if not isinstance(self.sort_order, Unset):
+        sort_order: None | str | Unset
+        if isinstance(self.sort_order, Unset):
+            sort_order = UNSET
+        elif isinstance(self.sort_order, SortOrder):
             sort_order = self.sort_order.value
+        else:
+            sort_order = self.sort_order
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -71,27 +95,76 @@ class ListServicesRequest(WireMapping):
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        service_name = d.pop("ServiceName", UNSET)
 
-        service_name_contains = d.pop("ServiceNameContains", UNSET)
+        def _parse_service_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        offset = d.pop("Offset", UNSET)
+        service_name = _parse_service_name(d.pop("ServiceName", UNSET))
 
-        limit = d.pop("Limit", UNSET)
+        def _parse_service_name_contains(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        _sort_by = d.pop("SortBy", UNSET)
-        sort_by: CreateTimeSortBy | Unset
-        if isinstance(_sort_by, Unset):
-            sort_by = UNSET
-        else:
-            sort_by = CreateTimeSortBy(_sort_by)
+        service_name_contains = _parse_service_name_contains(d.pop("ServiceNameContains", UNSET))
 
-        _sort_order = d.pop("SortOrder", UNSET)
-        sort_order: SortOrder | Unset
-        if isinstance(_sort_order, Unset):
-            sort_order = UNSET
-        else:
-            sort_order = SortOrder(_sort_order)
+        def _parse_offset(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        offset = _parse_offset(d.pop("Offset", UNSET))
+
+        def _parse_limit(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        limit = _parse_limit(d.pop("Limit", UNSET))
+
+        def _parse_sort_by(data: object) -> CreateTimeSortBy | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_by_type_1 = CreateTimeSortBy(data)
+
+                return sort_by_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(CreateTimeSortBy | None | Unset, data)
+
+        sort_by = _parse_sort_by(d.pop("SortBy", UNSET))
+
+        def _parse_sort_order(data: object) -> None | SortOrder | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                sort_order_type_1 = SortOrder(data)
+
+                return sort_order_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SortOrder | Unset, data)
+
+        sort_order = _parse_sort_order(d.pop("SortOrder", UNSET))
 
         list_services_request = cls(
             service_name=service_name,

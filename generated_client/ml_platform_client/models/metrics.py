@@ -17,8 +17,8 @@ class Metrics(WireMapping):
     """
     Attributes:
         metrics_type (MetricsType):
-        params (str): A string holding a valid JSON document
-        metrics_data (str): A string holding a valid JSON document
+        params (str): A string holding one valid JSON document (not the empty string), e.g. "{}"
+        metrics_data (str): A string holding one valid JSON document (not the empty string), e.g. "{}"
     """
 
     metrics_type: MetricsType

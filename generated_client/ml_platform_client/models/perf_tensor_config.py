@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -21,11 +21,11 @@ class PerfTensorConfig(WireMapping):
 
     Attributes:
         inputs (list[PerfTensor]):
-        outputs (list[PerfTensor] | Unset):
+        outputs (list[PerfTensor] | None | Unset):
     """
 
     inputs: list[PerfTensor]
-    outputs: list[PerfTensor] | Unset = UNSET
+    outputs: list[PerfTensor] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -34,12 +34,17 @@ class PerfTensorConfig(WireMapping):
             inputs_item = inputs_item_data.to_dict()
             inputs.append(inputs_item)
 
-        outputs: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.outputs, Unset):
+        outputs: list[dict[str, Any]] | None | Unset
+        if isinstance(self.outputs, Unset):
+            outputs = UNSET
+        elif isinstance(self.outputs, list):
             outputs = []
-            for outputs_item_data in self.outputs:
-                outputs_item = outputs_item_data.to_dict()
-                outputs.append(outputs_item)
+            for outputs_type_0_item_data in self.outputs:
+                outputs_type_0_item = outputs_type_0_item_data.to_dict()
+                outputs.append(outputs_type_0_item)
+
+        else:
+            outputs = self.outputs
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -65,14 +70,27 @@ class PerfTensorConfig(WireMapping):
 
             inputs.append(inputs_item)
 
-        _outputs = d.pop("Outputs", UNSET)
-        outputs: list[PerfTensor] | Unset = UNSET
-        if _outputs is not UNSET:
-            outputs = []
-            for outputs_item_data in _outputs:
-                outputs_item = PerfTensor.from_dict(outputs_item_data)
+        def _parse_outputs(data: object) -> list[PerfTensor] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                outputs_type_0 = []
+                _outputs_type_0 = data
+                for outputs_type_0_item_data in _outputs_type_0:
+                    outputs_type_0_item = PerfTensor.from_dict(outputs_type_0_item_data)
 
-                outputs.append(outputs_item)
+                    outputs_type_0.append(outputs_type_0_item)
+
+                return outputs_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[PerfTensor] | None | Unset, data)
+
+        outputs = _parse_outputs(d.pop("Outputs", UNSET))
 
         perf_tensor_config = cls(
             inputs=inputs,

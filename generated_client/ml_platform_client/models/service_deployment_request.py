@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -24,16 +24,16 @@ class ServiceDeploymentRequest(WireMapping):
         flavor_id (str):
         model (ServiceModelRef):
         image_id (str):
-        envs (list[Env] | Unset):
-        description (str | Unset):
+        envs (list[Env] | None | Unset):
+        description (None | str | Unset):
     """
 
     replicas: int
     flavor_id: str
     model: ServiceModelRef
     image_id: str
-    envs: list[Env] | Unset = UNSET
-    description: str | Unset = UNSET
+    envs: list[Env] | None | Unset = UNSET
+    description: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,14 +45,23 @@ class ServiceDeploymentRequest(WireMapping):
 
         image_id = self.image_id
 
-        envs: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.envs, Unset):
+        envs: list[dict[str, Any]] | None | Unset
+        if isinstance(self.envs, Unset):
+            envs = UNSET
+        elif isinstance(self.envs, list):
             envs = []
-            for envs_item_data in self.envs:
-                envs_item = envs_item_data.to_dict()
-                envs.append(envs_item)
+            for envs_type_0_item_data in self.envs:
+                envs_type_0_item = envs_type_0_item_data.to_dict()
+                envs.append(envs_type_0_item)
 
-        description = self.description
+        else:
+            envs = self.envs
+
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -85,16 +94,36 @@ class ServiceDeploymentRequest(WireMapping):
 
         image_id = d.pop("ImageID")
 
-        _envs = d.pop("Envs", UNSET)
-        envs: list[Env] | Unset = UNSET
-        if _envs is not UNSET:
-            envs = []
-            for envs_item_data in _envs:
-                envs_item = Env.from_dict(envs_item_data)
+        def _parse_envs(data: object) -> list[Env] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                envs_type_0 = []
+                _envs_type_0 = data
+                for envs_type_0_item_data in _envs_type_0:
+                    envs_type_0_item = Env.from_dict(envs_type_0_item_data)
 
-                envs.append(envs_item)
+                    envs_type_0.append(envs_type_0_item)
 
-        description = d.pop("Description", UNSET)
+                return envs_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[Env] | None | Unset, data)
+
+        envs = _parse_envs(d.pop("Envs", UNSET))
+
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        description = _parse_description(d.pop("Description", UNSET))
 
         service_deployment_request = cls(
             replicas=replicas,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -16,17 +16,21 @@ class UpdateModelRequest(WireMapping):
     """
     Attributes:
         model_id (str): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
-        model_name (str | Unset): A display name (no control characters)
+        model_name (None | str | Unset):
     """
 
     model_id: str
-    model_name: str | Unset = UNSET
+    model_name: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         model_id = self.model_id
 
-        model_name = self.model_name
+        model_name: None | str | Unset
+        if isinstance(self.model_name, Unset):
+            model_name = UNSET
+        else:
+            model_name = self.model_name
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -45,7 +49,14 @@ class UpdateModelRequest(WireMapping):
         d = dict(src_dict)
         model_id = d.pop("ModelID")
 
-        model_name = d.pop("ModelName", UNSET)
+        def _parse_model_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        model_name = _parse_model_name(d.pop("ModelName", UNSET))
 
         update_model_request = cls(
             model_id=model_id,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,19 +17,23 @@ class UpdatePerfTaskRequest(WireMapping):
     """
     Attributes:
         task_id (str):  Example: pf-20210914105554-fb564.
-        status (TaskStatus | Unset): Terminal statuses are Success, Failed and Cancelled.
+        status (None | TaskStatus | Unset):
     """
 
     task_id: str
-    status: TaskStatus | Unset = UNSET
+    status: None | TaskStatus | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         task_id = self.task_id
 
-        status: str | Unset = UNSET
-        if not isinstance(self.status, Unset):
+        status: None | str | Unset
+        if isinstance(self.status, Unset):
+            status = UNSET
+        elif isinstance(self.status, TaskStatus):
             status = self.status.value
+        else:
+            status = self.status
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -48,12 +52,22 @@ class UpdatePerfTaskRequest(WireMapping):
         d = dict(src_dict)
         task_id = d.pop("TaskID")
 
-        _status = d.pop("Status", UNSET)
-        status: TaskStatus | Unset
-        if isinstance(_status, Unset):
-            status = UNSET
-        else:
-            status = TaskStatus(_status)
+        def _parse_status(data: object) -> None | TaskStatus | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                status_type_1 = TaskStatus(data)
+
+                return status_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | TaskStatus | Unset, data)
+
+        status = _parse_status(d.pop("Status", UNSET))
 
         update_perf_task_request = cls(
             task_id=task_id,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -27,60 +27,89 @@ class VersionInfo(WireMapping):
         Attributes:
             path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
                 north-4/modelrepo/from-sdk-repo/1631236594036/1/.
-            model_format (ModelFormat | Unset):
-            model_type (str | Unset): `<framework>:<version>`, framework one of TensorFlow, PyTorch, ONNX, Caffe, Caffe2,
-                MXNet,
-                TensorRT, Scikit_Learn, XGBoost, LightGBM; e.g. TensorFlow:2.0
-                 Example: TensorFlow:2.4.
-            source_type (SourceType | Unset):
-            description (str | Unset):
-            tensor_config (ModelTensorConfig | Unset): A model version's tensor config
-            metrics_list (list[Metrics] | Unset):
-            model_tags (list[ModelTag] | Unset):
+            model_format (ModelFormat | None | Unset):
+            model_type (None | str | Unset):
+            source_type (None | SourceType | Unset):
+            description (None | str | Unset):
+            tensor_config (ModelTensorConfig | None | Unset):
+            metrics_list (list[Metrics] | None | Unset):
+            model_tags (list[ModelTag] | None | Unset):
     """
 
     path: str
-    model_format: ModelFormat | Unset = UNSET
-    model_type: str | Unset = UNSET
-    source_type: SourceType | Unset = UNSET
-    description: str | Unset = UNSET
-    tensor_config: ModelTensorConfig | Unset = UNSET
-    metrics_list: list[Metrics] | Unset = UNSET
-    model_tags: list[ModelTag] | Unset = UNSET
+    model_format: ModelFormat | None | Unset = UNSET
+    model_type: None | str | Unset = UNSET
+    source_type: None | SourceType | Unset = UNSET
+    description: None | str | Unset = UNSET
+    tensor_config: ModelTensorConfig | None | Unset = UNSET
+    metrics_list: list[Metrics] | None | Unset = UNSET
+    model_tags: list[ModelTag] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.model_tensor_config import ModelTensorConfig  # noqa: PLC0415
+
         path = self.path
 
-        model_format: str | Unset = UNSET
-        if not isinstance(self.model_format, Unset):
+        model_format: None | str | Unset
+        if isinstance(self.model_format, Unset):
+            model_format = UNSET
+        elif isinstance(self.model_format, ModelFormat):
             model_format = self.model_format.value
+        else:
+            model_format = self.model_format
 
-        model_type = self.model_type
+        model_type: None | str | Unset
+        if isinstance(self.model_type, Unset):
+            model_type = UNSET
+        else:
+            model_type = self.model_type
 
-        source_type: str | Unset = UNSET
-        if not isinstance(self.source_type, Unset):
+        source_type: None | str | Unset
+        if isinstance(self.source_type, Unset):
+            source_type = UNSET
+        elif isinstance(self.source_type, SourceType):
             source_type = self.source_type.value
+        else:
+            source_type = self.source_type
 
-        description = self.description
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
 
-        tensor_config: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.tensor_config, Unset):
+        tensor_config: dict[str, Any] | None | Unset
+        if isinstance(self.tensor_config, Unset):
+            tensor_config = UNSET
+        elif isinstance(self.tensor_config, ModelTensorConfig):
             tensor_config = self.tensor_config.to_dict()
+        else:
+            tensor_config = self.tensor_config
 
-        metrics_list: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.metrics_list, Unset):
+        metrics_list: list[dict[str, Any]] | None | Unset
+        if isinstance(self.metrics_list, Unset):
+            metrics_list = UNSET
+        elif isinstance(self.metrics_list, list):
             metrics_list = []
             for componentsschemas_metrics_list_item_data in self.metrics_list:
                 componentsschemas_metrics_list_item = componentsschemas_metrics_list_item_data.to_dict()
                 metrics_list.append(componentsschemas_metrics_list_item)
 
-        model_tags: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.model_tags, Unset):
+        else:
+            metrics_list = self.metrics_list
+
+        model_tags: list[dict[str, Any]] | None | Unset
+        if isinstance(self.model_tags, Unset):
+            model_tags = UNSET
+        elif isinstance(self.model_tags, list):
             model_tags = []
             for componentsschemas_model_tags_item_data in self.model_tags:
                 componentsschemas_model_tags_item = componentsschemas_model_tags_item_data.to_dict()
                 model_tags.append(componentsschemas_model_tags_item)
+
+        else:
+            model_tags = self.model_tags
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -115,50 +144,122 @@ class VersionInfo(WireMapping):
         d = dict(src_dict)
         path = d.pop("Path")
 
-        _model_format = d.pop("ModelFormat", UNSET)
-        model_format: ModelFormat | Unset
-        if isinstance(_model_format, Unset):
-            model_format = UNSET
-        else:
-            model_format = ModelFormat(_model_format)
+        def _parse_model_format(data: object) -> ModelFormat | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                model_format_type_1 = ModelFormat(data)
 
-        model_type = d.pop("ModelType", UNSET)
+                return model_format_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ModelFormat | None | Unset, data)
 
-        _source_type = d.pop("SourceType", UNSET)
-        source_type: SourceType | Unset
-        if isinstance(_source_type, Unset):
-            source_type = UNSET
-        else:
-            source_type = SourceType(_source_type)
+        model_format = _parse_model_format(d.pop("ModelFormat", UNSET))
 
-        description = d.pop("Description", UNSET)
+        def _parse_model_type(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        _tensor_config = d.pop("TensorConfig", UNSET)
-        tensor_config: ModelTensorConfig | Unset
-        if isinstance(_tensor_config, Unset):
-            tensor_config = UNSET
-        else:
-            tensor_config = ModelTensorConfig.from_dict(_tensor_config)
+        model_type = _parse_model_type(d.pop("ModelType", UNSET))
 
-        _metrics_list = d.pop("MetricsList", UNSET)
-        metrics_list: list[Metrics] | Unset = UNSET
-        if _metrics_list is not UNSET:
-            metrics_list = []
-            for componentsschemas_metrics_list_item_data in _metrics_list:
-                componentsschemas_metrics_list_item = Metrics.from_dict(
-                    componentsschemas_metrics_list_item_data
-                )
+        def _parse_source_type(data: object) -> None | SourceType | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                source_type_type_1 = SourceType(data)
 
-                metrics_list.append(componentsschemas_metrics_list_item)
+                return source_type_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | SourceType | Unset, data)
 
-        _model_tags = d.pop("ModelTags", UNSET)
-        model_tags: list[ModelTag] | Unset = UNSET
-        if _model_tags is not UNSET:
-            model_tags = []
-            for componentsschemas_model_tags_item_data in _model_tags:
-                componentsschemas_model_tags_item = ModelTag.from_dict(componentsschemas_model_tags_item_data)
+        source_type = _parse_source_type(d.pop("SourceType", UNSET))
 
-                model_tags.append(componentsschemas_model_tags_item)
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        description = _parse_description(d.pop("Description", UNSET))
+
+        def _parse_tensor_config(data: object) -> ModelTensorConfig | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                tensor_config_type_1 = ModelTensorConfig.from_dict(data)
+
+                return tensor_config_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ModelTensorConfig | None | Unset, data)
+
+        tensor_config = _parse_tensor_config(d.pop("TensorConfig", UNSET))
+
+        def _parse_metrics_list(data: object) -> list[Metrics] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                metrics_list_type_1 = []
+                _metrics_list_type_1 = data
+                for componentsschemas_metrics_list_item_data in _metrics_list_type_1:
+                    componentsschemas_metrics_list_item = Metrics.from_dict(
+                        componentsschemas_metrics_list_item_data
+                    )
+
+                    metrics_list_type_1.append(componentsschemas_metrics_list_item)
+
+                return metrics_list_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[Metrics] | None | Unset, data)
+
+        metrics_list = _parse_metrics_list(d.pop("MetricsList", UNSET))
+
+        def _parse_model_tags(data: object) -> list[ModelTag] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                model_tags_type_1 = []
+                _model_tags_type_1 = data
+                for componentsschemas_model_tags_item_data in _model_tags_type_1:
+                    componentsschemas_model_tags_item = ModelTag.from_dict(
+                        componentsschemas_model_tags_item_data
+                    )
+
+                    model_tags_type_1.append(componentsschemas_model_tags_item)
+
+                return model_tags_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[ModelTag] | None | Unset, data)
+
+        model_tags = _parse_model_tags(d.pop("ModelTags", UNSET))
 
         version_info = cls(
             path=path,

@@ -7,9 +7,10 @@ GPU flavors exist so that clients written for the cloud (whose deploy default is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from mlp_server.errors import invalid
+from mlp_server.errors import ApiError, invalid
 
 from .base import Body, Result, StoreBase
 from .paging import offset_limit
@@ -55,8 +56,21 @@ FLAVOR_IDS: tuple[str, ...] = tuple(f.id for group in CATALOGUE.values() for f i
 
 
 def require_flavor(field: str, flavor_id: str) -> None:
+    """An unknown flavor is a reference to nothing: 404 NotFound, as for any unknown id (the document
+    says so); the message still names the field and the flavors there are."""
     if flavor_id not in FLAVOR_IDS:
-        raise invalid(field, f"unknown flavor {flavor_id!r}; available: {', '.join(FLAVOR_IDS)}")
+        raise ApiError(
+            "NotFound", f"{field}: flavor {flavor_id!r} does not exist; available: {', '.join(FLAVOR_IDS)}"
+        )
+
+
+# ListResource's SortBy -> the flavor's sort key; CreateTime is the catalogue order.
+_SORT_KEYS: dict[str, Callable[[Flavor], int | str]] = {
+    "Name": lambda flavor: flavor.id,
+    "vCPU": lambda flavor: flavor.vcpu,
+    "Memory": lambda flavor: flavor.memory_mib,
+    "GPUNum": lambda flavor: flavor.gpu_num,
+}
 
 
 class ResourcesMixin(StoreBase):
@@ -64,10 +78,15 @@ class ResourcesMixin(StoreBase):
         """``{"List": {group: [flavor, ...]}}``; the same catalogue for every account.
 
         Filters: Name (exact), NameContains (case-insensitive), Type (the group), Tag (one of
-        the flavor's Tags). Offset/Limit apply to the filtered flavors in catalogue order, which
-        are then grouped again (groups left empty are omitted). SortBy/SortOrder are accepted
-        and ignored: the catalogue has one fixed order.
+        the flavor's Tags). The filtered flavors are sorted by SortBy (CreateTime: catalogue
+        order; Name, vCPU, Memory, GPUNum; ties keep catalogue order) and SortOrder, then
+        Offset/Limit apply, and the page is grouped again (groups in the order of their first
+        flavor; groups left empty are omitted).
         """
+        sort_by = body.get("SortBy") or "CreateTime"
+        if sort_by != "CreateTime" and sort_by not in _SORT_KEYS:
+            raise invalid("SortBy", f"{sort_by!r} is not one of CreateTime, {', '.join(_SORT_KEYS)}")
+        descending = (body.get("SortOrder") or "Descend") == "Descend"
         name = body.get("Name")
         name_contains = body.get("NameContains")
         group_filter = body.get("Type")
@@ -81,6 +100,10 @@ class ResourcesMixin(StoreBase):
             and (name_contains is None or name_contains.lower() in flavor.id.lower())
             and (tag is None or tag in flavor.tags)
         ]
+        if sort_by in _SORT_KEYS:
+            key = _SORT_KEYS[sort_by]
+            # Stable sorts: reversing the key (not the list) keeps ties in catalogue order.
+            matches.sort(key=lambda pair: key(pair[1]), reverse=descending)
         start, count = offset_limit(body)
         grouped: dict[str, list[Result]] = {}
         for group, flavor in matches[start : start + count]:

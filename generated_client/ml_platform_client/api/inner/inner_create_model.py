@@ -88,7 +88,11 @@ def sync_detailed(
     Args:
         region (str):
         token (str):
-        body (InnerCreateModelRequest):
+        body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -123,7 +127,11 @@ def sync(
     Args:
         region (str):
         token (str):
-        body (InnerCreateModelRequest):
+        body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -153,7 +161,11 @@ async def asyncio_detailed(
     Args:
         region (str):
         token (str):
-        body (InnerCreateModelRequest):
+        body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -186,7 +198,11 @@ async def asyncio(
     Args:
         region (str):
         token (str):
-        body (InnerCreateModelRequest):
+        body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -76,12 +76,16 @@ def sync_detailed(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -112,12 +116,16 @@ def sync(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -143,12 +151,16 @@ async def asyncio_detailed(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,12 +189,16 @@ async def asyncio(
      Without `ModelID`, creates a model named `ModelName` with version 1 (`ModelName`,
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
-    omitted ModelFormat/ModelType is the latest version's. `VersionInfo.Path` must point at existing
-    objects in the caller's
-    bucket (see GetTOSUploadPath).
+    omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
+    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
+    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
 
     Args:
-        body (CreateModelRequest):
+        body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
+            VersionInfo.ModelFormat and
+            VersionInfo.ModelType (MissingParameter otherwise); OpenAPI 3.0 cannot say "required
+            unless",
+            so `x-required-without-ModelID` lists them.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,0 +1,178 @@
+"""Hooks for ``st run openapi/ml_platform-2021-07-01.yaml --url http://127.0.0.1:PORT`` against a local
+platform (``mlp serve``); ``schemathesis.toml`` loads this module. It knows only the document and a
+request signer, as an outside user's contract test would: no project code is imported.
+
+Credentials come from the environment: ``VOLC_ACCESSKEY`` / ``VOLC_SECRETKEY`` (administrator keys of the
+platform, e.g. the default account's from ``<data dir>/credentials.json``), ``VOLC_REGION`` (default
+``cn-beijing``), and for the inner door the account and user its tokens act for, ``VOLC_ACCOUNT_ID``
+(default 2100000001, the platform's default account) and ``VOLC_USER_ID`` (default 1).
+
+- Open door: each request is signed with the official ``volcengine`` package's SignerV4, over the exact
+  body bytes sent, service ``ml_platform``.
+- Inner door: the ``Token`` query parameter becomes a real secure token from AdminGetSecureToken.
+- Both through a schemathesis auth provider: schemathesis leaves out the cases whose credentials are
+  meant to be invalid, and its "ignored auth" probes strip these credentials, so those reach the server
+  unsigned (or with a bad token) and must be refused.
+- Valid bodies follow ``x-required-without-ModelID`` (see ``map_case``).
+- ``format: json-string`` (the document's strings holding JSON, ``x-content-media-type:
+  application/json``) gets a strategy of valid JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.core.parameters import ParameterLocation
+from volcengine.auth.SignerV4 import SignerV4  # type: ignore[import-untyped]
+from volcengine.base.Request import Request  # type: ignore[import-untyped]
+from volcengine.Credentials import Credentials  # type: ignore[import-untyped]
+
+SERVICE = "ml_platform"
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if not value:
+        raise RuntimeError(f"schemathesis_hooks: set {name} (the platform's administrator keys)")
+    return value
+
+
+def _json_text() -> st.SearchStrategy[str]:
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    values = st.recursive(
+        scalars | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    )
+    return values.map(lambda value: json.dumps(value, ensure_ascii=False))
+
+
+schemathesis.openapi.format("json-string", _json_text())
+
+
+def _credentials() -> Credentials:
+    return Credentials(
+        _env("VOLC_ACCESSKEY"), _env("VOLC_SECRETKEY"), SERVICE, os.environ.get("VOLC_REGION") or "cn-beijing"
+    )
+
+
+def sign(prepared: requests.PreparedRequest) -> None:
+    """Sign a prepared request in place with SignerV4, as the Volcengine SDK signs its calls."""
+    assert prepared.url is not None and prepared.method is not None
+    parts = urlsplit(prepared.url)
+    raw: Any = prepared.body or b""
+    request = Request()
+    request.set_method(prepared.method)
+    request.set_host(parts.netloc)
+    request.set_path(parts.path or "/")
+    request.set_query(dict(parse_qsl(parts.query, keep_blank_values=True)))
+    headers = {name: value for name, value in prepared.headers.items() if name.lower() != "authorization"}
+    headers["Host"] = parts.netloc
+    request.set_headers(headers)
+    request.set_body(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"))
+    SignerV4.sign(request, _credentials())
+    prepared.headers.update(request.headers)
+
+
+_tokens: dict[str, str] = {}
+
+
+def token_for(origin: str) -> str:
+    """A secure token for the inner door of ``origin`` (scheme://host:port), issued once per run."""
+    if origin not in _tokens:
+        body = {
+            "TimeToLive": 43200,
+            "AccountId": int(os.environ.get("VOLC_ACCOUNT_ID") or 2100000001),
+            "UserId": int(os.environ.get("VOLC_USER_ID") or 1),
+        }
+        prepared = requests.Request(
+            "POST",
+            f"{origin}/?Action=AdminGetSecureToken&Version=2021-07-01",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        ).prepare()
+        sign(prepared)
+        with requests.Session() as session:
+            response = session.send(prepared, timeout=30)
+        if response.status_code != 200:
+            raise RuntimeError(f"AdminGetSecureToken failed ({response.status_code}): {response.text}")
+        _tokens[origin] = response.json()["Result"]["Token"]
+    return _tokens[origin]
+
+
+SIGN_AT_SEND = "SignerV4 (signed when sent)"
+
+
+def _origin(case: schemathesis.Case[Any]) -> str:
+    parts = urlsplit(case.operation.base_url or "")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _inner(case: schemathesis.Case[Any]) -> bool:
+    return str(case.operation.path).startswith("/ml-platform/")
+
+
+@schemathesis.auth(refresh_interval=None)  # the door decides: never reuse one door's credential on the other
+class VolcCredentials:
+    """Real credentials: a token in the inner door's Token, a marker in the open door's Authorization
+    that ``before_call`` turns into a signature."""
+
+    def get(self, case: schemathesis.Case[Any], context: Any) -> str:
+        # Schemathesis itself leaves out cases whose credentials are the part meant to be invalid.
+        return token_for(_origin(case)) if _inner(case) else SIGN_AT_SEND
+
+    def set(self, case: schemathesis.Case[Any], data: str, context: Any) -> None:
+        if _inner(case):
+            case.query = {**(case.query or {}), "Token": data}
+        else:
+            case.headers["Authorization"] = data
+
+
+class _SignAtSend(requests.auth.AuthBase):
+    def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+        if prepared.headers.get("Authorization") == SIGN_AT_SEND:
+            sign(prepared)
+        return prepared
+
+
+@schemathesis.hook
+def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
+    # The signature covers the exact body bytes, so it is made on the prepared request.
+    kwargs["auth"] = _SignAtSend()
+
+
+@schemathesis.hook
+def map_case(context: Any, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
+    """Valid cases follow the document's ``x-required-without-ModelID`` (a new model needs a name, a
+    format and a type), which OpenAPI 3.0 cannot express as a schema."""
+    meta = case.meta
+    if meta is None or meta.is_negative_at(ParameterLocation.BODY) or not isinstance(case.body, dict):
+        return case
+    body: dict[str, Any] = case.body
+    operation: dict[str, Any] = case.operation.definition.raw
+    schema_ref = _request_schema_ref(case, operation)
+    rule = case.operation.schema.raw_schema["components"]["schemas"].get(schema_ref, {})
+    needed = rule.get("x-required-without-ModelID", [])
+    if needed and body.get("ModelID") is None and isinstance(body.get("VersionInfo"), dict):
+        defaults = {"ModelName": "st-run", "ModelFormat": "ONNX", "ModelType": "ONNX:1.8"}
+        for dotted in needed:
+            *parents, name = dotted.split(".")
+            container = body["VersionInfo"] if parents else body
+            if container.get(name) is None:
+                container[name] = defaults[name]
+    return case
+
+
+def _request_schema_ref(case: schemathesis.Case[Any], operation: dict[str, Any]) -> str:
+    raw = case.operation.schema.raw_schema
+    body = operation.get("requestBody", {})
+    if "$ref" in body:
+        body = raw["components"]["requestBodies"][body["$ref"].rsplit("/", 1)[-1]]
+    ref: str = body["content"]["application/json"]["schema"].get("$ref", "")
+    return ref.rsplit("/", 1)[-1]
