@@ -447,7 +447,6 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
     assert got.result.service_deployment.model.type_ == "ONNX:1.10"
     # Its model.onnx is not a model: the supervisor fails the service, saying why.
     assert service.status in ("Pending", "Deploying", "Failed") and service.replicas == 2
-    assert service.endpoint_url is None
 
     resp = service.scale(5)
     check_meta(resp, "UpdateService")
@@ -459,6 +458,7 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
     assert service.start()["Result"]["ServiceID"] == service.service_id
     assert service.wait_for("Failed", timeout=30, interval=0.05) == "Failed"
     assert "cannot load model.onnx" in service.last.result.service_deployment.status_message
+    assert service.endpoint_url is None  # a Failed service has no endpoint
 
     resp = service.delete()
     check_meta(resp, "DeleteService")
