@@ -2,6 +2,7 @@
 
     python bench/server_list.py --quick     # 10,000 models / 100,000 versions, a minute or so
     python bench/server_list.py             # 100,000 models / 1,000,000 versions
+    python bench/server_list.py --models 1000000 --versions 1200000 --requests 100   # the 1M targets
 
 1. Fills a store (SQLite in a temporary data folder, or ``--database-url``) with models and versions
    by bulk INSERTs through SQLAlchemy Core into the store's own tables, in the default account, keeping
@@ -51,7 +52,7 @@ from sqlalchemy import Connection, Dialect, Table, func, select
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID
 from mlp_server.settings import ServerSettings
-from mlp_server.store import Store
+from mlp_server.store import Store, model_index
 from mlp_server.store.schema import Base, ModelRow, VersionRow
 from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
 from volcengine_ml_platform.models.model import Model
@@ -295,6 +296,9 @@ def fill_store(
             t0 = time.perf_counter()
             fill.models = _insert(conn, MODELS, MODEL_COLUMNS, model_rows(p, stamp))
             t1 = time.perf_counter()
+            # The search index follows through the store's triggers; the counters are the store's own
+            # bookkeeping, recounted here as the migration does.
+            model_index.recount(conn)
             fill.phases["insert models"] = t1 - t0
             fill.versions = _insert(conn, VERSIONS, VERSION_COLUMNS, version_rows(p, rng, bucket, stamp))
             t2 = time.perf_counter()
@@ -463,7 +467,16 @@ def list_probes(api: Api, fill: Fill, deep_offset: int) -> list[Probe]:
         Probe(
             "ListModels ModelNameContains only", lister("ListModels", {"ModelNameContains": fill.name_part})
         ),
+        Probe("ListModels ModelNameContains, no match", lister("ListModels", {"ModelNameContains": "zqxj"})),
         Probe(f"ListModels Offset={deep_offset:,}", lister("ListModels", {"Offset": deep_offset})),
+        Probe(
+            f"ListModels Offset={fill.models // 2:,} (middle)",
+            lister("ListModels", {"Offset": fill.models // 2}),
+        ),
+        Probe(
+            f"ListModels ModelName Desc, Offset={fill.models // 3:,}",
+            lister("ListModels", {"SortBy": "ModelName", "Offset": fill.models // 3}),
+        ),
         Probe(
             f"ListModelVersions big model ({fill.big_model_versions:,})",
             lister("ListModelVersions", {"ModelID": big}),
@@ -666,7 +679,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     api = Api(port, ak, sk)
     try:
         wait_ready(proc, port, log_file)
-        deep = min(50_000, args.models // 2)
+        deep = max(0, args.models - 10)  # the last page
         probes = list_probes(api, fill, deep)
         log(f"server on {HOST}:{port}; {len(probes)} probes x {args.requests} requests ...")
         t0 = time.perf_counter()

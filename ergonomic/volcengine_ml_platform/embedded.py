@@ -50,19 +50,23 @@ class EmbeddedTransport(httpx.BaseTransport):
             self._loop = None
 
 
-_platforms: dict[Path, Any] = {}
+_platforms: dict[tuple[Path, str], Any] = {}
 _platforms_lock = threading.Lock()
 
 
-def embedded_app(data_dir: Path) -> Any:
-    """The local platform's app for ``data_dir``, opened once per process and shared."""
+def embedded_app(data_dir: Path, region: str | None = None) -> Any:
+    """The local platform's app for ``data_dir``, opened once per process and shared. ``region``: the
+    region it serves, the client's own (the platform checks the credential scope's region)."""
     from mlp_server.platform import build_app
     from mlp_server.settings import ServerSettings
 
-    key = data_dir.expanduser().resolve()
+    path = data_dir.expanduser().resolve()
+    overrides: dict[str, object] = {"region": region} if region else {}
+    settings = ServerSettings.from_env(path, migrate=True, **overrides)
+    key = (path, settings.region)
     with _platforms_lock:
         if key not in _platforms:
             # The embedded platform's data folder is this user's own: its schema is upgraded in place
             # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            _platforms[key] = build_app(ServerSettings.from_env(key, migrate=True))
+            _platforms[key] = build_app(settings)
         return _platforms[key]

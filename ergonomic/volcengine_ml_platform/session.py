@@ -34,6 +34,8 @@ log = logging.getLogger("volcengine_ml_platform")
 
 EMBEDDED_BASE_URL = "http://ml-platform.embedded"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+# 5xx codes that waiting does not fix (the platform's disk is full or read-only): never retried.
+PERMANENT_CODES = frozenset({"StorageUnavailable"})
 USER_AGENT = f"volcengine-ml-platform-models/{__version__}"
 
 
@@ -67,6 +69,10 @@ def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:
             f"the embedded platform in {data_dir} has no credentials.json and no keys are configured"
         )
     return configured
+
+
+def _error_code(parsed: Any) -> str | None:
+    return parsed.response_metadata.error.code if isinstance(parsed, ErrorResponse) else None
 
 
 def tls_verify() -> ssl.SSLContext | bool:
@@ -106,7 +112,7 @@ class Session:
         if self.settings.mode == "embedded":
             from .embedded import EmbeddedTransport, embedded_app
 
-            app = embedded_app(data_dir)  # creates the platform (and its keys) on first use
+            app = embedded_app(data_dir, self.region)  # creates the platform (and its keys) on first use
             transport = transport or EmbeddedTransport(app)
             base_url = EMBEDDED_BASE_URL
             credentials = _embedded_credentials(data_dir.expanduser(), self.settings)
@@ -189,7 +195,11 @@ class Session:
             status = int(response.status_code)
             if status == 200:
                 return response.parsed
-            if status in RETRY_STATUS and attempt < self.retry.max_attempts:
+            if (
+                status in RETRY_STATUS
+                and attempt < self.retry.max_attempts
+                and _error_code(response.parsed) not in PERMANENT_CODES
+            ):
                 self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

@@ -296,24 +296,36 @@ def _header_dict(headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | 
     return result
 
 
-def verify(
+@dataclass(frozen=True)
+class PendingRequest:
+    """A request whose Authorization header holds (key, scope, date, signed headers) but whose body
+    has not been read yet: :func:`verify_payload` finishes the check once the body is in."""
+
+    parsed: ParsedAuthorization
+    secret_key: str
+    x_date: str
+    moment: datetime
+    method: str
+    path: str
+    query: str | bytes
+    signed: Mapping[str, str]
+    session_token: str | None
+
+
+def verify_headers(
     *,
     method: str,
     path: str | bytes,
     query: str | bytes,
     headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
-    body: bytes,
     secret_key_for: Callable[[str], str | None],
     now: datetime,
     max_skew: timedelta = MAX_CLOCK_SKEW,
     service: str | None = None,
-) -> VerifiedRequest:
-    """Check a received request's signature; raise :class:`SignatureError` when it does not hold.
-
-    ``path`` is the raw (percent-encoded) path, ``query`` the raw form-encoded query string,
-    ``headers`` the received headers in any casing, ``secret_key_for`` maps an access key to its
-    secret (None: unknown), ``now`` is the server's clock, ``service`` the expected service if any.
-    """
+    region: str | None = None,
+) -> PendingRequest:
+    """Everything :func:`verify` checks that does not need the body, so that a server can refuse an
+    unknown sender before reading a byte of it. ``region``, when given, is the region served."""
     received = _header_dict(headers)
     authorization = received.get("authorization")
     if not authorization:
@@ -339,6 +351,12 @@ def verify(
         raise SignatureError(
             "SignatureDoesNotMatch", f"credential service {parsed.service!r} is not {service!r}"
         )
+    if region is not None and parsed.region != region:
+        raise SignatureError(
+            "SignatureDoesNotMatch",
+            f"credential scope region {parsed.region!r} is not served here: this platform serves "
+            f"region {region!r} (set the client's region to {region})",
+        )
 
     secret_key = secret_key_for(parsed.access_key)
     if secret_key is None:
@@ -349,12 +367,25 @@ def verify(
         raise SignatureError("SignatureDoesNotMatch", f"signed headers not received: {', '.join(missing)}")
     signed = {n: received[n] for n in parsed.signed_headers}
     raw_path = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+    token = received.get("x-security-token") if "x-security-token" in parsed.signed_headers else None
+    return PendingRequest(parsed, secret_key, x_date, moment, method, raw_path, query, signed, token)
+
+
+def verify_payload(pending: PendingRequest, body: bytes) -> VerifiedRequest:
+    """The signature itself, over the body: the second half of :func:`verify`."""
+    parsed = pending.parsed
     # The payload hash is recomputed from the body: a lying X-Content-Sha256 cannot cover a tampered one.
     canonical, _ = _canonical_request(
-        method, unquote(raw_path), parse_wire_query(query), signed, payload_hash(body)
+        pending.method,
+        unquote(pending.path),
+        parse_wire_query(pending.query),
+        pending.signed,
+        payload_hash(body),
     )
-    to_sign = _string_to_sign(x_date, credential_scope(parsed.date, parsed.region, parsed.service), canonical)
-    expected = _hmac_hex(signing_key(secret_key, parsed.date, parsed.region, parsed.service), to_sign)
+    scope = credential_scope(parsed.date, parsed.region, parsed.service)
+    to_sign = _string_to_sign(pending.x_date, scope, canonical)
+    key = signing_key(pending.secret_key, parsed.date, parsed.region, parsed.service)
+    expected = _hmac_hex(key, to_sign)
     if not hmac.compare_digest(expected.encode("ascii"), parsed.signature.encode("utf-8")):
         raise SignatureError(
             "SignatureDoesNotMatch",
@@ -362,5 +393,40 @@ def verify(
             canonical_request=canonical,
             string_to_sign=to_sign,
         )
-    token = received.get("x-security-token") if "x-security-token" in parsed.signed_headers else None
-    return VerifiedRequest(parsed.access_key, parsed.region, parsed.service, moment, token)
+    return VerifiedRequest(
+        parsed.access_key, parsed.region, parsed.service, pending.moment, pending.session_token
+    )
+
+
+def verify(
+    *,
+    method: str,
+    path: str | bytes,
+    query: str | bytes,
+    headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]],
+    body: bytes,
+    secret_key_for: Callable[[str], str | None],
+    now: datetime,
+    max_skew: timedelta = MAX_CLOCK_SKEW,
+    service: str | None = None,
+    region: str | None = None,
+) -> VerifiedRequest:
+    """Check a received request's signature; raise :class:`SignatureError` when it does not hold.
+
+    ``path`` is the raw (percent-encoded) path, ``query`` the raw form-encoded query string,
+    ``headers`` the received headers in any casing, ``secret_key_for`` maps an access key to its
+    secret (None: unknown), ``now`` is the server's clock, ``service`` the expected service and
+    ``region`` the served region, if any.
+    """
+    pending = verify_headers(
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        secret_key_for=secret_key_for,
+        now=now,
+        max_skew=max_skew,
+        service=service,
+        region=region,
+    )
+    return verify_payload(pending, body)

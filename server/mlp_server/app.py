@@ -11,8 +11,6 @@ anything unexpected is logged and answered as ``InternalError`` without leaking 
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from functools import cache
 from typing import Any
@@ -20,39 +18,33 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from volcengine_ml_platform import schema
-from volcengine_ml_platform.signing import SignatureError, verify
+from volcengine_ml_platform.signing import PendingRequest, SignatureError, verify_headers, verify_payload
 
+from .body import BodyLimits, close_if_unread, read_body
 from .context import Caller, Platform
 from .envelope import API_VERSION, Meta, failure, new_request_id, success
 from .errors import ApiError
+from .guard import EnvelopeGuard, unexpected
 from .handlers import handler_for
+from .json_policy import parse_body
 from .operations import Operation, lookup
-
-log = logging.getLogger("mlp_server")
-
-MAX_BODY = 8 * 1024 * 1024
 
 
 def _query(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
 
 
-async def _read_json(request: Request, operation: Operation) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError("InvalidParameter", f"body: larger than {MAX_BODY} bytes")
+def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
     if not raw.strip():
         # The document makes every request body required; `{}` is how to send no parameters.
         raise ApiError("MissingParameter", "body: a JSON object is required (send {} for no parameters)")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("InvalidParameter", "body: not valid JSON") from None
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
     body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
@@ -81,8 +73,13 @@ class Gateway:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
+        settings = platform.settings
+        self.limits = BodyLimits(
+            settings.max_body_bytes, settings.body_read_timeout, settings.body_total_timeout
+        )
 
-    def _authenticate_signature(self, request: Request, raw_body: bytes) -> Caller:
+    def _check_signature_headers(self, request: Request) -> tuple[PendingRequest, Caller]:
+        """Everything the Authorization header says, checked before any of the body is read."""
         store = self.platform.store
         found: dict[str, Any] = {}
 
@@ -94,20 +91,20 @@ class Gateway:
             return record.sk
 
         try:
-            verify(
+            pending = verify_headers(
                 method=request.method,
                 path=request.scope.get("raw_path") or request.url.path.encode(),
                 query=request.scope.get("query_string", b""),
                 headers=request.scope["headers"],
-                body=raw_body,
                 secret_key_for=secret_for,
                 now=self.platform.clock(),
                 service="ml_platform",
+                region=self.platform.settings.region,
             )
         except SignatureError as exc:
             raise ApiError(exc.code, exc.message) from None
         record = found["record"]
-        return Caller(record.account_id, record.user_id, record.is_admin, record.ak)
+        return pending, Caller(record.account_id, record.user_id, record.is_admin, record.ak)
 
     def _authenticate_token(self, token: str | None) -> Caller:
         if not token:
@@ -125,11 +122,17 @@ class Gateway:
             operation = lookup("open", action)
             if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
-            raw = await request.body()
-            caller = await run_in_threadpool(self._authenticate_signature, request, raw)
-            return await self._serve(operation, request, caller, meta)
+            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            raw = await read_body(request, self.limits)
+            try:
+                verify_payload(pending, raw)
+            except SignatureError as exc:
+                raise ApiError(exc.code, exc.message) from None
+            return await self._serve(operation, raw, caller, meta)
         except ApiError as exc:
-            return failure(meta, exc)
+            return close_if_unread(request, failure(meta, exc))
+        except Exception as exc:
+            return close_if_unread(request, failure(meta, unexpected(exc, meta, action)))
 
     async def inner_door(self, request: Request) -> Response:
         action = request.path_params["action"]
@@ -143,20 +146,22 @@ class Gateway:
                 )
             _check_region(request.path_params["region"])
             caller = self._authenticate_token(_query(request).get("Token"))
-            return await self._serve(operation, request, caller, meta)
+            raw = await read_body(request, self.limits)
+            return await self._serve(operation, raw, caller, meta)
         except ApiError as exc:
-            return failure(meta, exc)
+            return close_if_unread(request, failure(meta, exc))
+        except Exception as exc:
+            return close_if_unread(request, failure(meta, unexpected(exc, meta, action)))
 
-    async def _serve(self, operation: Operation, request: Request, caller: Caller, meta: Meta) -> Response:
-        body = await _read_json(request, operation)
+    async def _serve(self, operation: Operation, raw: bytes, caller: Caller, meta: Meta) -> Response:
+        body = _parse_json(raw, operation)
         handler = handler_for(operation.action)
         try:
             result = await run_in_threadpool(handler, self.platform, caller, body)
         except ApiError:
             raise
-        except Exception:
-            log.exception("internal error in %s (RequestId %s)", operation.action, meta.request_id)
-            raise ApiError("InternalError", f"internal error; quote RequestId {meta.request_id}") from None
+        except Exception as exc:
+            raise unexpected(exc, meta, operation.action) from None
         return success(meta, result)
 
     async def not_found(self, request: Request) -> Response:
@@ -182,6 +187,6 @@ def create_app(platform: Platform) -> Starlette:
         Route("/ml-platform/{region}/api/{action}", gateway.method_not_allowed, methods=other),
         Route("/{path:path}", gateway.not_found, methods=["POST", *other]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(EnvelopeGuard, region=platform.settings.region)])
     app.state.platform = platform
     return app

@@ -68,7 +68,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add.add_argument("--account-id", type=int, required=True)
     add.add_argument("--user-id", type=int, default=1)
     add.add_argument("--name", default="")
-    add.add_argument("--admin", action="store_true", help="allow AdminGetSecureToken with these keys")
+    add.add_argument(
+        "--admin",
+        action="store_true",
+        help="an administrator account (AdminGetSecureToken); promotes an existing account and all its keys",
+    )
     add.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS)
     add.add_argument("--database-url", default=argparse.SUPPRESS)
     add.set_defaults(func=cmd_account_add)
@@ -226,16 +230,21 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:
-        store.create_account(args.account_id, args.user_id, args.name, is_admin=args.admin, exist_ok=True)
-        ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=args.admin)
+        # Admin is a property of the account: every key of an account can do what the account can,
+        # so `mlp account list` always tells what its keys can do.
+        account = store.create_account(
+            args.account_id, args.user_id, args.name, is_admin=args.admin, exist_ok=True
+        )
+        promoted = args.admin and not account.is_admin
+        if promoted:
+            account = store.promote_account(args.account_id)
+        ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=account.is_admin)
     finally:
         store.close()
-    print(
-        json.dumps(
-            {"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk, "admin": args.admin},
-            indent=2,
-        )
-    )
+    if promoted:
+        print(f"mlp: account {args.account_id} is now an administrator (all its keys)", file=sys.stderr)
+    result = {"account_id": args.account_id, "user_id": args.user_id, "ak": ak, "sk": sk}
+    print(json.dumps({**result, "admin": account.is_admin}, indent=2))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from .errors import ApiError
+
+log = logging.getLogger("mlp_server")
 
 API_VERSION = "2021-07-01"
 SERVICE = "ml_platform"
@@ -41,7 +44,13 @@ class Meta:
 
 
 def success(meta: Meta, result: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"ResponseMetadata": meta.to_dict(), "Result": result}, headers=_headers(meta))
+    try:
+        return JSONResponse({"ResponseMetadata": meta.to_dict(), "Result": result}, headers=_headers(meta))
+    except (ValueError, TypeError, RecursionError):
+        # A Result that is not JSON (e.g. a NaN stored before the JSON policy) must still be an envelope.
+        log.exception("cannot serialise the Result of %s (RequestId %s)", meta.action, meta.request_id)
+        message = f"internal error: the answer cannot be serialised; quote RequestId {meta.request_id}"
+        return failure(meta, ApiError("InternalError", message))
 
 
 def failure(meta: Meta, error: ApiError) -> JSONResponse:

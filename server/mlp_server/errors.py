@@ -27,6 +27,10 @@ CODES: dict[str, tuple[int, int]] = {
     "InvalidStateTransition": (200004, 409),
     "UnsupportedMediaType": (200005, 415),
     "MethodNotAllowed": (200006, 405),
+    "RequestTooLarge": (200007, 413),
+    "RequestTimeout": (200008, 408),
+    # The disk is full or read-only: an operator must act, so clients do not retry it.
+    "StorageUnavailable": (200009, 503),
 }
 
 

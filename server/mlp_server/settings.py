@@ -30,6 +30,10 @@ class ServerSettings:
     bootstrap_access_key: str | None = None
     bootstrap_secret_key: str | None = None
     max_clock_skew_seconds: int = 15 * 60
+    # Request bodies: the most a request may send, and how long the platform waits for it (seconds)
+    max_body_bytes: int = 8 * 1024 * 1024
+    body_read_timeout: float = 10.0
+    body_total_timeout: float = 120.0
     # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
     migrate: bool = False
     extra: dict[str, str] = field(default_factory=dict)
@@ -80,5 +84,9 @@ class ServerSettings:
             "bootstrap_access_key": env.get("VOLC_ACCESSKEY") or None,
             "bootstrap_secret_key": env.get("VOLC_SECRETKEY") or None,
         }
+        if env.get("MLP_BODY_READ_TIMEOUT"):
+            values["body_read_timeout"] = float(env["MLP_BODY_READ_TIMEOUT"])
+        if env.get("MLP_BODY_TOTAL_TIMEOUT"):
+            values["body_total_timeout"] = float(env["MLP_BODY_TOTAL_TIMEOUT"])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from .errors import ApiError
 
 _PREFIX = "v1"
+# v1.<base64url payload>.<base64url mac>: anything else (non-ASCII, more dots ...) is malformed.
+_SHAPE = re.compile(r"v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,16 @@ class TokenIssuer:
         return f"{_PREFIX}.{payload}.{self._mac(payload)}", expires
 
     def verify(self, token: str, now: datetime) -> TokenClaims:
-        parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _PREFIX:
-            raise ApiError("InvalidSecretToken", "the Token is malformed")
-        payload, mac = parts[1], parts[2]
+        if _SHAPE.fullmatch(token) is None:
+            raise ApiError("InvalidSecretToken", "the Token is malformed (expected v1.<payload>.<mac>)")
+        _, payload, mac = token.split(".")
         if not hmac.compare_digest(mac, self._mac(payload)):
             raise ApiError("InvalidSecretToken", "the Token is not valid (bad signature)")
         try:
             claims = json.loads(_unb64(payload))
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
             result = TokenClaims(int(claims["a"]), int(claims["u"]), expires)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, OSError):
             raise ApiError("InvalidSecretToken", "the Token is malformed") from None
         if now >= expires:
             raise ApiError("InvalidSecretToken", f"the Token expired at {expires.isoformat()}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlp_testing import Keys
+from mlp_testing import Keys, MlpServe, clean_env
 
 from .helpers import Api, LiveServer, MovableClock, add_account
 
@@ -52,3 +52,29 @@ def new_account(server: LiveServer) -> Iterator[Callable[..., Api]]:
     yield make
     for api in clients:
         api.close()
+
+
+# --- the gateway under hostile input (test_gateway_*.py) ---
+
+GATEWAY_READ_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def gateway_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A platform whose body read timeout is short, so that stalls show within a test."""
+    with LiveServer(tmp_path / "gateway", body_read_timeout=GATEWAY_READ_TIMEOUT) as live:
+        yield live
+
+
+@pytest.fixture
+def gateway_admin(gateway_server: LiveServer) -> Iterator[Api]:
+    with Api(gateway_server.url, gateway_server.default_keys()) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlpServe]:
+    """``mlp serve`` in its own process, so that its memory can be read from /proc."""
+    root = tmp_path_factory.mktemp("gateway-serve")
+    with MlpServe(root / "platform", env=clean_env(root, MLP_BODY_READ_TIMEOUT="2")) as serve:
+        yield serve

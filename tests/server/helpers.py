@@ -68,9 +68,11 @@ class MovableClock:
 class LiveServer:
     """The platform's app under ``uvicorn.Server`` in a thread (one worker, as ``mlp serve`` runs it)."""
 
-    def __init__(self, data_dir: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, clock: Callable[[], datetime] | None = None, **settings: Any
+    ) -> None:
         self.data_dir = data_dir
-        self.app: Starlette = build_app(ServerSettings(data_dir=data_dir), clock=clock)
+        self.app: Starlette = build_app(ServerSettings(data_dir=data_dir, **settings), clock=clock)
         self.platform: Platform = self.app.state.platform
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -24,6 +24,7 @@ from mlp_server.store.migrate import (
     current_revision,
     prepare,
 )
+from mlp_server.store.model_index import include_name
 from mlp_server.store.schema import Base
 from mlp_testing import clean_env, mlp_script
 
@@ -41,7 +42,9 @@ needs_a_later_revision = pytest.mark.skipif(
 def schema_diff(engine: Engine) -> list[object]:
     """What differs between the database's schema and the models (empty: identical)."""
     with engine.connect() as conn:
-        diff: list[object] = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff: list[object] = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": include_name}), Base.metadata
+        )
         return diff
 
 
@@ -136,6 +139,9 @@ def test_mlp_db_upgrade_keeps_every_row_readable(tmp_path: Path) -> None:
         assert models["Total"] == 1
         resnet = models["List"][0]
         assert resnet["ModelName"] == "resnet"
+        # The counters and the substring index were built from the old rows.
+        assert store.list_models(ACCOUNT, {"ModelNameContains": "ESNe"})["List"] == [resnet]
+        assert store.list_models(ACCOUNT, {"IdContains": resnet["ModelID"][2:10]})["Total"] == 1
         versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
         assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
         first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})

@@ -51,6 +51,18 @@ class AccountsMixin(StoreBase):
                 session.add(row)
             return _account(row)
 
+    def promote_account(self, account_id: int) -> AccountRecord:
+        """Make an account an administrator: the account and every key of it, in one transaction, so
+        that what ``list_accounts`` shows is what the account's keys can do."""
+        with self._write() as session:
+            row = session.get(AccountRow, account_id)
+            if row is None:
+                raise not_found("Account", account_id)
+            row.is_admin = True
+            for key in session.scalars(select(AccessKeyRow).where(AccessKeyRow.account_id == account_id)):
+                key.is_admin = True
+            return _account(row)
+
     def add_access_key(self, account_id: int, user_id: int, is_admin: bool = False) -> tuple[str, str]:
         """A new random key pair ``(ak, sk)`` for an existing account."""
         ak = AK_PREFIX + secrets.token_urlsafe(21)  # 28 characters

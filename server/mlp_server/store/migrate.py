@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from . import model_index
 from .engine import writer
 from .schema import Base
 
@@ -165,6 +166,7 @@ def prepare(engine: Engine, *, upgrade: bool = False) -> str | None:
         current = _revision(conn)
         if current is None:
             Base.metadata.create_all(conn)
+            model_index.create(conn)
             _stamp(conn, HEAD_REVISION)
             return None
     if current != HEAD_REVISION:

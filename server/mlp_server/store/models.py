@@ -12,13 +12,11 @@ from mlp_server.errors import invalid, not_found
 
 from .base import Body, Result, StoreBase, insert_with_new_id
 from .ids import version_id, wire_time
-from .paging import Page, SortKeys, chunked, contains, fetch_page
+from .model_index import count_change
+from .model_listing import MODEL_SORTS, Filters, list_model_rows
+from .paging import Page, SortKeys, chunked, fetch_page
 from .schema import ModelRow, VersionRow
 
-MODEL_SORTS: SortKeys = {
-    "CreateTime": (ModelRow.create_time, ModelRow.id),
-    "ModelName": (ModelRow.name, ModelRow.create_time, ModelRow.id),
-}
 VERSION_SORTS: SortKeys = {
     "CreateTime": (VersionRow.create_time, VersionRow.version),
     "ModelVersion": (VersionRow.version,),
@@ -66,15 +64,8 @@ class ModelsMixin(StoreBase):
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
         page = Page.from_body(body, MODEL_SORTS)
-        where: list[ColumnElement[bool]] = [ModelRow.account_id == account_id]
-        if (name := body.get("ModelName")) is not None:
-            where.append(ModelRow.name == name)
-        if (name_part := body.get("ModelNameContains")) is not None:
-            where.append(contains(ModelRow.name, name_part, self.dialect))
-        if (id_part := body.get("IdContains")) is not None:
-            where.append(contains(ModelRow.id, id_part, self.dialect))
         with self._read() as session:
-            total, models = fetch_page(session, ModelRow, where, page, MODEL_SORTS)
+            total, models = list_model_rows(session, account_id, Filters.from_body(body), page)
             stats = _version_stats(session, [m.id for m in models])
         return {"Total": total, "List": [_model_item(m, stats) for m in models]}
 
@@ -91,6 +82,7 @@ class ModelsMixin(StoreBase):
             model = _owned_model(session, account_id, body["ModelID"])
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
+            count_change(session, account_id, -1)
         return {"ModelID": model.id}
 
     def get_model_next_version(self, account_id: int, body: Body) -> Result:
@@ -161,6 +153,7 @@ class ModelsMixin(StoreBase):
                 create_time=now,
             ),
         )
+        count_change(session, account_id, 1)
         return model.id
 
 

@@ -64,6 +64,15 @@ class ModelRow(Base):
     create_time: Mapped[datetime]
 
 
+class ModelCountRow(Base):
+    """Models per account, kept with every create and delete: an unfiltered list's Total."""
+
+    __tablename__ = "model_counts"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    models: Mapped[int] = mapped_column(BigInteger)
+
+
 class VersionRow(Base):
     __tablename__ = "model_versions"
     __table_args__ = (

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
+from mlp_server.store.model_index import include_name
 from mlp_server.store.schema import Base, UTCDateTime
 
 
@@ -24,6 +25,7 @@ context.configure(
     render_as_batch=True,
     compare_type=True,
     render_item=_render_item,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

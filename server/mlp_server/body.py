@@ -1,0 +1,95 @@
+"""Reading a request body under bounds, so that a hostile or stalled sender costs little.
+
+The gateway calls :func:`read_body` only after it knows who sends the request (signature headers or
+token). A declared ``Content-Length`` above the limit is refused before a byte is read; a chunked
+body is read incrementally and refused at ``limit + 1`` bytes; a body that stalls longer than the
+read timeout (or takes longer than the overall deadline) is refused too. Memory stays within about
+one limit per request whatever the sender declares or sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import ApiError
+
+# Set in the ASGI scope once the body has been read to its end (see close_if_unread).
+_READ_MARK = "mlp.body_read"
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """How much a request may send and how slowly."""
+
+    max_bytes: int = 8 * 1024 * 1024
+    # Longest wait for the next piece of the body, and for the whole body, in seconds.
+    read_timeout: float = 10.0
+    total_timeout: float = 120.0
+
+
+def declared_length(request: Request) -> int | None:
+    """The ``Content-Length`` the client declared, or None for a chunked (or absent) body."""
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise ApiError("InvalidParameter", f"Content-Length: {value!r} is not a byte count")
+    return int(value)
+
+
+def check_declared(request: Request, limits: BodyLimits) -> None:
+    """Refuse a declared body above the limit at once (nothing is read)."""
+    length = declared_length(request)
+    if length is not None and length > limits.max_bytes:
+        raise ApiError(
+            "RequestTooLarge",
+            f"body: {length} bytes declared; a request body may hold at most {limits.max_bytes} bytes",
+        )
+
+
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """The whole body, or ApiError (RequestTooLarge, RequestTimeout) without keeping more than
+    ``limits.max_bytes + 1`` bytes of it."""
+    check_declared(request, limits)
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + limits.total_timeout
+    while True:
+        wait = min(limits.read_timeout, deadline - time.monotonic())
+        try:
+            message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))
+        except TimeoutError:
+            raise ApiError(
+                "RequestTimeout",
+                f"body: the client sent nothing for {limits.read_timeout:g} s or took longer than "
+                f"{limits.total_timeout:g} s in all; the request is closed",
+            ) from None
+        if message["type"] == "http.disconnect":
+            raise ApiError("RequestTimeout", "body: the client disconnected before sending the whole body")
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limits.max_bytes:
+            raise ApiError(
+                "RequestTooLarge", f"body: larger than {limits.max_bytes} bytes, the most a request may send"
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            request.scope[_READ_MARK] = True
+            return b"".join(chunks)
+
+
+def close_if_unread(request: Request, response: Response) -> Response:
+    """An answer sent before the body was read ends the connection: the rest of that body is never
+    read (and a hostile sender cannot keep the connection by sending more)."""
+    has_body = request.headers.get("content-length", "0").strip() not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    if has_body and not request.scope.get(_READ_MARK):
+        response.headers["Connection"] = "close"
+    return response

@@ -1,0 +1,92 @@
+"""One JSON policy for every request body, on both doors.
+
+JSON text is decoded as strict UTF-8 and parsed; the value must then hold no NaN or Infinity (not
+JSON, and unstorable by the response encoder), no string or key with a lone surrogate (not valid
+Unicode, refused by databases), and nest at most :data:`MAX_DEPTH` containers. Each violation is an
+``InvalidParameter`` naming the field path, so nothing that a later read cannot serialise is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import ApiError
+
+# Objects and arrays nested in a body, the body's own object counting as 1. Documented in the
+# OpenAPI document's description; the deepest documented field (a TensorConfig shape) needs 7.
+MAX_DEPTH = 32
+
+
+class _NonFinite:
+    """What ``NaN``/``Infinity``/``-Infinity`` parse to, so that the walk can name their field."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _invalid(path: str, problem: str) -> ApiError:
+    return ApiError("InvalidParameter", f"{path or 'body'}: {problem}")
+
+
+def parse_body(raw: bytes) -> Any:
+    """The JSON value of a body that passes the policy; ApiError otherwise."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid("body", f"not valid UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, parse_constant=_NonFinite)
+    except RecursionError:
+        raise _invalid("body", f"nested deeper than {MAX_DEPTH} levels of objects and arrays") from None
+    except ValueError as exc:
+        raise _invalid("body", f"not valid JSON ({exc})") from None
+    check_value(value)
+    return value
+
+
+def check_value(value: Any) -> None:
+    """Raise InvalidParameter for the first violation of the policy in an already parsed value."""
+    for path, problem in _violations(value):
+        raise _invalid(path, problem)
+
+
+def _violations(value: Any) -> Iterator[tuple[str, str]]:
+    # Iterative, so that the depth check itself cannot overflow the stack.
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, dict | list) and depth > MAX_DEPTH:
+            yield path, f"nested deeper than {MAX_DEPTH} levels of objects and arrays"
+            return
+        if isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if not _is_unicode(key):
+                    yield (
+                        path or "body",
+                        f"the key {key!r} holds a lone surrogate, which is not valid Unicode",
+                    )
+                    return
+                stack.append((child, where, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, _NonFinite):
+            yield path, f"{item.literal} is not a JSON number; send a finite number"
+            return
+        elif isinstance(item, float) and not math.isfinite(item):
+            yield path, "the number is too large to represent; send a finite number"
+            return
+        elif isinstance(item, str) and not _is_unicode(item):
+            yield path, f"{item!r} holds a lone surrogate (such as \\ud800), which is not valid Unicode"
+            return
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,0 +1,132 @@
+"""What lets ListModels answer quickly at a million models: per-account counters and a substring index.
+
+- ``model_counts`` holds each account's number of models, kept by the store in the transaction that
+  creates or deletes one, so an unfiltered list's Total is one row instead of a count over every model.
+- On SQLite, ``models_search`` is a contentless FTS5 table with the trigram tokenizer over the model
+  name and id, kept by triggers (so rows inserted by any path are indexed). It indexes ``lower()`` of
+  each value (SQLite's lower() folds ASCII only) case-sensitively, and a needle is folded the same way:
+  a match is then exactly SQLite's LIKE rule (ASCII case ignored, other characters compared as they
+  are). Its rowid is the model row's rowid, which SQLite keeps for a table's rows unless VACUUM
+  renumbers them; :func:`rebuild` rebuilds the index (run by the migration and after a VACUUM).
+- On PostgreSQL, a pg_trgm GIN index on ``models.name`` serves ``ILIKE '%needle%'``.
+
+Needles shorter than a trigram cannot use either index: they scan, as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .schema import Base, ModelCountRow
+
+SEARCH_TABLE = "models_search"
+PG_TRIGRAM_INDEX = "ix_models_name_trgm"
+TRIGRAM = 3
+
+_SQLITE_DDL = [
+    f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(name, id, content='', "
+    "tokenize='trigram case_sensitive 1')",
+    f"""CREATE TRIGGER models_search_insert AFTER INSERT ON models BEGIN
+        INSERT INTO {SEARCH_TABLE} (rowid, name, id) VALUES (new.rowid, lower(new.name), lower(new.id));
+    END""",
+    f"""CREATE TRIGGER models_search_delete AFTER DELETE ON models BEGIN
+        INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name, id)
+        VALUES ('delete', old.rowid, lower(old.name), lower(old.id));
+    END""",
+    f"""CREATE TRIGGER models_search_update AFTER UPDATE OF name, id ON models BEGIN
+        INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}, rowid, name, id)
+        VALUES ('delete', old.rowid, lower(old.name), lower(old.id));
+        INSERT INTO {SEARCH_TABLE} (rowid, name, id) VALUES (new.rowid, lower(new.name), lower(new.id));
+    END""",
+]
+_PG_DDL = [
+    # pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may create it.
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    f"CREATE INDEX IF NOT EXISTS {PG_TRIGRAM_INDEX} ON models USING gin (name gin_trgm_ops)",
+]
+_SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS models_search_insert",
+    "DROP TRIGGER IF EXISTS models_search_delete",
+    "DROP TRIGGER IF EXISTS models_search_update",
+    f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
+]
+
+
+def create(conn: Connection) -> None:
+    """Create the substring index of this database's dialect (empty; :func:`rebuild` fills it)."""
+    statements = {"sqlite": _SQLITE_DDL, "postgresql": _PG_DDL}.get(conn.dialect.name, [])
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def drop(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        for statement in _SQLITE_DROP:
+            conn.exec_driver_sql(statement)
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_TRIGRAM_INDEX}")
+
+
+def recount(conn: Connection) -> None:
+    """Recompute the counters from the models table (after rows were written around the store)."""
+    conn.execute(text("DELETE FROM model_counts"))
+    conn.execute(
+        text(
+            "INSERT INTO model_counts (account_id, models) "
+            "SELECT account_id, count(*) FROM models GROUP BY account_id"
+        )
+    )
+
+
+def rebuild(conn: Connection) -> None:
+    """Recompute the counters and the SQLite search index from the models table."""
+    recount(conn)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE} ({SEARCH_TABLE}) VALUES ('delete-all')")
+        conn.exec_driver_sql(
+            f"INSERT INTO {SEARCH_TABLE} (rowid, name, id) SELECT rowid, lower(name), lower(id) FROM models"
+        )
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """For schema comparison (Alembic): the search objects are not in the models' metadata."""
+    if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
+        return False
+    return not (type_ == "index" and name == PG_TRIGRAM_INDEX)
+
+
+def count_change(session: Session, account_id: int, delta: int) -> None:
+    """Add ``delta`` to the account's model counter, in the caller's transaction."""
+    table = Base.metadata.tables[ModelCountRow.__tablename__]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(account_id=account_id, models=delta)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.account_id], set_={"models": table.c.models + delta}
+            )
+        )
+        return
+    updated = session.execute(
+        update(table).where(table.c.account_id == account_id).values(models=table.c.models + delta)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        session.execute(table.insert().values(account_id=account_id, models=delta))
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold(value: str) -> str:
+    """SQLite's lower(): ASCII letters only."""
+    return value.translate(_ASCII_LOWER)
+
+
+def fts_phrase(column: str, needle: str) -> str:
+    """An FTS5 query: ``needle`` (folded) as a literal substring of ``column``."""
+    return f'{column} : "{fold(needle).replace(chr(34), chr(34) * 2)}"'

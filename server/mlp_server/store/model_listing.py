@@ -1,0 +1,131 @@
+"""ListModels at scale: the same rows and Total as a plain filtered, sorted count and page, cheaper.
+
+- Total: the account's counter when there is no filter; a count driven by the substring index when a
+  Contains needle is long enough for it; a plain count otherwise.
+- The page: ids first, from an index that holds them (no table row read for the rows an Offset
+  skips), walking from whichever end of the ordering is nearer to the page; then those rows by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
+from sqlalchemy.orm import Session
+
+from .base import Body
+from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
+from .paging import Page, SortKeys, chunked, contains
+from .schema import ModelCountRow, ModelRow
+
+MODEL_SORTS: SortKeys = {
+    "CreateTime": (ModelRow.create_time, ModelRow.id),
+    "ModelName": (ModelRow.name, ModelRow.create_time, ModelRow.id),
+}
+# A filtered page walks the sort index and keeps the rows the search index matched; when that walk
+# would read more than this many index entries, reading the matched rows and sorting them is cheaper.
+WALK_BUDGET = 200_000
+
+_ROWID = literal_column("models.rowid", Integer)
+_SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
+
+
+@dataclass(frozen=True)
+class Filters:
+    exact_name: str | None
+    name_part: str | None
+    id_part: str | None
+
+    @classmethod
+    def from_body(cls, body: Body) -> Filters:
+        return cls(body.get("ModelName"), body.get("ModelNameContains"), body.get("IdContains"))
+
+    @property
+    def any(self) -> bool:
+        return any(value is not None for value in (self.exact_name, self.name_part, self.id_part))
+
+
+def list_model_rows(
+    session: Session, account_id: int, filters: Filters, page: Page
+) -> tuple[int, list[ModelRow]]:
+    """``(Total before pagination, the page's rows)`` of the account's models."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    where: list[ColumnElement[bool]] = []
+    if filters.exact_name is not None:
+        where.append(ModelRow.name == filters.exact_name)
+    phrases: list[str] = []
+    for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
+        if needle is None:
+            continue
+        if sqlite and len(needle) >= TRIGRAM:
+            phrases.append(fts_phrase(field, needle))
+        else:
+            target = ModelRow.name if field == "name" else ModelRow.id
+            where.append(contains(target, needle, session.get_bind().dialect.name))
+    matched = _search(" AND ".join(phrases)) if phrases else None
+    mine = ModelRow.account_id == account_id
+
+    if not filters.any:
+        total = _account_models(session, account_id)
+    elif matched is not None and not where and _sole_owner(session, account_id):
+        # The index's matches are exactly the LIKE matches, and every model is this account's:
+        # count them in the index alone, without reading a model row.
+        total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
+    elif matched is not None:
+        # Driven by the matches: ``+ 0`` keeps SQLite from walking an account index instead.
+        unindexed = ModelRow.account_id + 0 == account_id
+        count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
+        total = session.scalar(count) or 0
+    else:
+        total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *where)) or 0
+    if page.limit == 0 or page.offset >= total:
+        return total, []
+
+    keys = MODEL_SORTS[page.sort_by]
+    offset, limit, descending = page.offset, page.limit, page.descending
+    reverse = offset + limit // 2 > total // 2
+    if reverse:  # the last pages: walk from the other end
+        end = total - offset
+        offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    order = [key.desc() if descending else key.asc() for key in keys]
+
+    ids_query: Select[str]
+    if matched is None:
+        ids_query = select(ModelRow.id).where(mine, *where)
+    elif (offset + limit) * _account_models(session, account_id) <= WALK_BUDGET * total:
+        ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
+    else:
+        # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
+        ids_query = select(ModelRow.id).where(
+            ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+        )
+    ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
+    if reverse:
+        ids.reverse()
+    return total, _rows_in_order(session, ids)
+
+
+def _search(query: str) -> Select[tuple[int]]:
+    """The rowids of the models the FTS5 query matches."""
+    return select(_SEARCH.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(query))
+
+
+def _account_models(session: Session, account_id: int) -> int:
+    count = session.scalar(select(ModelCountRow.models).where(ModelCountRow.account_id == account_id))
+    return count or 0
+
+
+def _sole_owner(session: Session, account_id: int) -> bool:
+    """Whether every model belongs to this account (then the account filter selects every row)."""
+    others = session.scalar(
+        select(func.count()).where(ModelCountRow.account_id != account_id, ModelCountRow.models > 0)
+    )
+    return not others
+
+
+def _rows_in_order(session: Session, ids: Sequence[str]) -> list[ModelRow]:
+    rows: dict[str, ModelRow] = {}
+    for batch in chunked(ids):
+        rows.update((row.id, row) for row in session.scalars(select(ModelRow).where(ModelRow.id.in_(batch))))
+    return [rows[model_id] for model_id in ids]

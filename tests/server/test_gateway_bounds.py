@@ -1,0 +1,162 @@
+"""Bodies are read only after the sender is known, never beyond the limit, never forever.
+
+Over real sockets: a 1 GB body (made by a generator) against ``mlp serve`` in its own process, whose
+resident memory is read from /proc; stalled bodies against a platform with a short read timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from mlp_testing import MlpServe
+from volcengine_ml_platform.signing import payload_hash
+
+from .conftest import GATEWAY_READ_TIMEOUT as READ_TIMEOUT
+from .helpers import Api, LiveServer
+from .raw_http import MiB, RawRequest, signed_headers, zeros
+
+GB = 1024 * MiB
+LIMIT = 8 * MiB
+OPEN = "/?Action=ListModels&Version=2021-07-01"
+# The RSS the server may gain while refusing 1 GB: a small multiple of the limit.
+RSS_BUDGET = 64 * MiB
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def rss(serve: MlpServe) -> int:
+    assert serve.proc is not None
+    return _status_kib(serve.proc.pid, "VmRSS")
+
+
+def peak_rss(serve: MlpServe) -> int:
+    assert serve.proc is not None
+    return _status_kib(serve.proc.pid, "VmHWM")
+
+
+def refuse_1gb(serve: MlpServe, headers: dict[str, str], *, chunked: bool) -> tuple[RawRequest, float]:
+    """Send 1 GB (or as much as the server takes before answering); return the request and seconds to
+    the answer's first byte."""
+    if chunked:
+        headers = {**headers, "Transfer-Encoding": "chunked"}
+    else:
+        headers = {**headers, "Content-Length": str(GB)}
+    request = RawRequest(serve.url, OPEN, headers)
+    request.open()
+    started = time.monotonic()
+    request.send_in_background(zeros(GB), chunked=chunked)
+    return request, started
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+def test_an_unsigned_1gb_post_is_refused_before_its_body_is_read(served: MlpServe, chunked: bool) -> None:
+    before = rss(served)
+    request, started = refuse_1gb(served, {"Content-Type": "application/json"}, chunked=chunked)
+    answer = request.answer()
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 401 and answer.error_code() == "MissingAuthenticationToken", answer
+    assert answer.closed, "the connection must end: the rest of the body is never read"
+    assert request.sent < GB / 4, f"the server took {request.sent} bytes before refusing"
+    assert elapsed < 10, elapsed
+    assert peak_rss(served) - before < RSS_BUDGET, (before, peak_rss(served))
+
+
+def test_a_signed_1gb_post_declared_is_413_at_once(served: MlpServe) -> None:
+    keys = served.default_keys()
+    before = rss(served)
+    headers = signed_headers(served.url, keys, OPEN)
+    request, _ = refuse_1gb(served, headers, chunked=False)
+    answer = request.answer()
+    request.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge", answer
+    assert str(LIMIT) in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed
+    assert peak_rss(served) - before < RSS_BUDGET
+
+
+def test_a_signed_1gb_chunked_post_stops_at_the_limit_and_memory_is_given_back(served: MlpServe) -> None:
+    keys = served.default_keys()
+    before = rss(served)
+    request, _ = refuse_1gb(served, signed_headers(served.url, keys, OPEN), chunked=True)
+    answer = request.answer()
+    request.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge", answer
+    assert answer.closed
+    assert LIMIT <= request.sent < GB / 4
+    assert peak_rss(served) - before < RSS_BUDGET
+    # The server still serves, and holds no more than a limit's worth afterwards.
+    with Api(served.url, keys) as api:
+        assert api.ok("ListModels", {})["Total"] >= 0
+    assert rss(served) - before < 4 * LIMIT
+
+
+def test_a_body_at_the_limit_is_read_and_judged(served: MlpServe) -> None:
+    """Exactly the limit is not too large: the body reaches the JSON check (and is not JSON)."""
+    keys = served.default_keys()
+    body = b" " * (LIMIT - 2) + b"[]"
+    headers = signed_headers(served.url, keys, OPEN, body_hash_of=body)
+    request = RawRequest(served.url, OPEN, {**headers, "Content-Length": str(len(body))})
+    request.open()
+    request.send(body)
+    answer = request.answer()
+    request.close()
+    assert answer.status == 400 and answer.error_code() == "InvalidParameter", answer
+    assert payload_hash(body) == headers["X-Content-Sha256"]
+
+
+def _stall(server: LiveServer, target: str, headers: dict[str, str]) -> RawRequest:
+    request = RawRequest(server.url, target, {**headers, "Content-Length": "100"})
+    request.open()
+    request.send(b'{"Limit": ')  # ... and never the rest
+    return request
+
+
+def test_stalled_bodies_are_closed_after_the_read_timeout(gateway_server: LiveServer) -> None:
+    server = gateway_server
+    keys = server.default_keys()
+    stalled = [_stall(server, OPEN, signed_headers(server.url, keys, OPEN)) for _ in range(20)]
+    started = time.monotonic()
+    answers = [r.answer(timeout=READ_TIMEOUT * 20) for r in stalled]
+    elapsed = time.monotonic() - started
+    for request in stalled:
+        request.close()
+    assert all(a.status == 408 and a.error_code() == "RequestTimeout" for a in answers), answers[0]
+    assert all(a.closed for a in answers)
+    assert elapsed < READ_TIMEOUT * 20
+    with Api(server.url, keys) as api:  # and the platform still answers everyone else
+        assert api.ok("ListModels", {}) == {"Total": 0, "List": []}
+
+
+def test_the_inner_door_bounds_bodies_after_the_token_check(
+    gateway_server: LiveServer, gateway_admin: Api
+) -> None:
+    server, admin = gateway_server, gateway_admin
+    token = admin.token_for(admin.account_id)
+    target = f"/ml-platform/cn-beijing/api/InnerGetModelVersion?Token={token}"
+    stalled = _stall(server, target, {"Content-Type": "application/json"})
+    answer = stalled.answer(timeout=READ_TIMEOUT * 20)
+    stalled.close()
+    assert answer.status == 408 and answer.error_code() == "RequestTimeout"
+
+    too_big = RawRequest(server.url, target, {"Content-Length": str(GB)})
+    too_big.open()
+    answer = too_big.answer()
+    too_big.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge"
+
+    # Without a valid token nothing is read: the refusal comes first, however large the body.
+    forged = RawRequest(server.url, target.replace("Token=v1.", "Token=v1.x"), {"Content-Length": str(GB)})
+    forged.open()
+    answer = forged.answer()
+    forged.close()
+    assert answer.status == 401 and answer.error_code() == "InvalidSecretToken"
+    assert answer.closed

@@ -1,0 +1,352 @@
+"""Hostile or broken input over real HTTP: one JSON policy, malformed tokens, foreign regions, storage
+failures, unserialisable answers; every refusal a documented envelope, never a plain-text 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sqlite3
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import event, text
+
+from ml_platform_client.api.models import create_model
+from ml_platform_client.models import CreateModelRequest
+from mlp_server.envelope import new_request_id
+from mlp_server.guard import EnvelopeGuard
+from mlp_server.json_policy import MAX_DEPTH
+from mlp_testing import REGION, Keys, clean_env, mlp_script
+from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
+from volcengine_ml_platform.config import resolve_settings
+from volcengine_ml_platform.errors import ServerError
+from volcengine_ml_platform.session import Session
+from volcengine_ml_platform.transfer.retry import RetryPolicy
+
+from .helpers import API_VERSION, Api, LiveServer, error_of, perf_job_body, version_info
+
+
+def raw_call(api: Api, action: str, content: bytes) -> httpx.Response:
+    """A signed call with exactly these body bytes."""
+    return api.http.post(
+        f"/?Action={action}&Version={API_VERSION}",
+        content=content,
+        headers={"Content-Type": "application/json"},
+        auth=api.auth,
+    )
+
+
+def refused(response: httpx.Response, status: int, code: str) -> str:
+    got = error_of(response)
+    assert got[:2] == (status, code), response.text
+    return got[2]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.fixture
+def version(admin: Api, server: LiveServer) -> str:
+    path = server.upload(admin.account_id, "policy/m1")
+    result = admin.register(path, name="policy")
+    version_id: str = result["VersionInfo"]["ModelVersionID"]
+    return version_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# One JSON policy
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_in_free_form_fields_are_refused_and_not_stored(
+    admin: Api, server: LiveServer, literal: str
+) -> None:
+    path = server.upload(admin.account_id, "policy/nan")
+    body = json.dumps({"ModelName": "nan", "VersionInfo": version_info(path)})
+    # an extra field inside the TensorConfig, a free-form place the schema does not describe
+    info = json.loads(body)
+    info["VersionInfo"]["TensorConfig"] = {"Inputs": [], "Extra": {"x": "__N__"}}
+    content = json.dumps(info).replace('"__N__"', literal).encode()
+    message = refused(raw_call(admin, "CreateModel", content), 400, "InvalidParameter")
+    assert message.startswith("VersionInfo.TensorConfig.Extra.x:"), message
+    assert admin.ok("ListModels", {}) == {"Total": 0, "List": []}
+
+
+def test_nan_in_model_tags_is_refused(admin: Api, server: LiveServer) -> None:
+    path = server.upload(admin.account_id, "policy/tags")
+    body = {
+        "ModelName": "tags",
+        "VersionInfo": {**version_info(path), "ModelTags": [{"Key": "k", "Value": "v"}]},
+    }
+    content = json.dumps(body).replace('"Value": "v"', '"Value": "v", "Score": NaN').encode()
+    message = refused(raw_call(admin, "CreateModel", content), 400, "InvalidParameter")
+    assert "VersionInfo.ModelTags[0].Score" in message
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
+def test_nan_in_a_perf_job_is_refused_and_list_perf_jobs_stays_readable(admin: Api, version: str) -> None:
+    body = perf_job_body(version)
+    body["JobParamsList"][0]["Weight"] = "__N__"
+    content = json.dumps(body).replace('"__N__"', "NaN").encode()
+    message = refused(raw_call(admin, "CreatePerfJob", content), 400, "InvalidParameter")
+    assert "JobParamsList[0].Weight" in message and "NaN" in message
+    assert admin.ok("ListPerfJobs", {}) == {"Total": 0, "List": []}
+    admin.ok("CreatePerfJob", perf_job_body(version))  # a finite job still goes in
+    assert admin.ok("ListPerfJobs", {})["Total"] == 1
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH, 1000, 100_000])
+def test_deep_nesting_is_refused_on_the_open_door(admin: Api, depth: int) -> None:
+    content = b'{"ModelName": "x", "Deep": ' + nested(depth).encode() + b"}"
+    message = refused(raw_call(admin, "ListModels", content), 400, "InvalidParameter")
+    assert f"deeper than {MAX_DEPTH}" in message
+
+
+def test_nesting_up_to_the_limit_is_accepted(admin: Api) -> None:
+    content = b'{"Deep": ' + nested(MAX_DEPTH - 1).encode() + b"}"
+    assert raw_call(admin, "ListModels", content).status_code == 200
+
+
+def test_deep_nesting_is_refused_on_the_inner_door(admin: Api, version: str) -> None:
+    token = admin.token_for(admin.account_id)
+    response = admin.http.post(
+        f"/ml-platform/{REGION}/api/InnerGetModelVersion",
+        params={"Token": token},
+        content=b'{"ModelVersionID": "' + version.encode() + b'", "D": ' + nested(5000).encode() + b"}",
+    )
+    assert f"deeper than {MAX_DEPTH}" in refused(response, 400, "InvalidParameter")
+
+
+@pytest.mark.parametrize("where", ["value", "key"])
+def test_lone_surrogates_are_refused_naming_the_field(admin: Api, server: LiveServer, where: str) -> None:
+    path = server.upload(admin.account_id, "policy/sur")
+    if where == "value":
+        content = json.dumps({"ModelName": "a\ud800b", "VersionInfo": version_info(path)}).encode()
+        expected = "ModelName:"
+    else:
+        info = {**version_info(path), "TensorConfig": {"Inputs": [], "\udfff": 1}}
+        content = json.dumps({"ModelName": "ok", "VersionInfo": info}).encode()
+        expected = "VersionInfo.TensorConfig:"
+    message = refused(raw_call(admin, "CreateModel", content), 400, "InvalidParameter")
+    assert message.startswith(expected) and "surrogate" in message, message
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"ModelName": "\xff"}', b'{"ModelName": "\xed\xa0\x80"}', '{"A": "é"}'.encode("utf-16")]
+)
+def test_bodies_that_are_not_utf8_are_refused(admin: Api, content: bytes) -> None:
+    assert "UTF-8" in refused(raw_call(admin, "ListModels", content), 400, "InvalidParameter")
+
+
+def test_a_stored_unserialisable_value_is_answered_as_an_envelope(
+    admin: Api, server: LiveServer, version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Data stored before the policy (or by another tool) that JSON cannot carry: still an envelope."""
+    with server.platform.store.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE model_versions SET tensor_config = :v WHERE id = :id"),
+            {"v": '{"Inputs": [], "x": NaN}', "id": version},
+        )
+    with caplog.at_level(logging.ERROR, logger="mlp_server"):
+        response = admin.call("GetModelVersion", {"ModelVersionID": version})
+    message = refused(response, 500, "InternalError")
+    request_id = response.json()["ResponseMetadata"]["RequestId"]
+    assert request_id in message
+    assert any(request_id in r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tokens and credential scope
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["v1.é.x", "v1.abc", "v1.a.b.c", "v2.a.b", "v1.a.b!", "v1..", "\u2603", "v1.%%%.abc"],
+    ids=["non-ascii", "two-parts", "four-parts", "version", "bad-char", "empty-parts", "snowman", "not-b64"],
+)
+def test_malformed_tokens_are_invalid_secret_token(admin: Api, token: str) -> None:
+    response = admin.inner("InnerGetModelVersion", {"ModelVersionID": "m-20210812150750-w54j6-1"}, token)
+    refused(response, 401, "InvalidSecretToken")
+
+
+@pytest.mark.parametrize("region", ["zz", "us-east-1", "cn-shanghai"])
+def test_a_credential_scope_for_another_region_names_the_served_one(server: LiveServer, region: str) -> None:
+    keys = server.default_keys()
+    with Api(server.url, keys) as api:
+        api.auth = VolcSignerAuth(Credentials(keys.ak, keys.sk), region=region)
+        message = refused(api.call("ListModels", {}), 401, "SignatureDoesNotMatch")
+    assert repr(region) in message and "'cn-beijing'" in message
+
+
+def test_a_platform_serving_another_region_accepts_that_region(tmp_path: Any) -> None:
+    with LiveServer(tmp_path / "p", region="cn-shanghai") as live, Api(live.url, live.default_keys()) as api:
+        refused(api.call("ListModels", {}), 401, "SignatureDoesNotMatch")  # signed for cn-beijing
+        keys = live.default_keys()
+        api.auth = VolcSignerAuth(Credentials(keys.ak, keys.sk), region="cn-shanghai")
+        assert api.ok("ListModels", {})["Total"] == 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# Storage failures: SQLite's own limits give the same errors a full disk or a read-only one does
+
+
+@contextmanager
+def connections_with(server: LiveServer, *pragmas: str) -> Iterator[None]:
+    """Every new database connection of the server runs ``pragmas`` (old ones are dropped first)."""
+    engine = server.platform.store.engine
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        for pragma in pragmas:
+            dbapi_connection.execute(pragma)
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()
+    try:
+        yield
+    finally:
+        event.remove(engine, "connect", on_connect)
+        engine.dispose()
+
+
+def big_model(path: str, name: str) -> dict[str, Any]:
+    """A registration whose rows need new database pages (about 10 KB of text)."""
+    info = version_info(path, Description="d" * 2048, TensorConfig={"Inputs": [], "Note": "n" * 8000})
+    return {"ModelName": name, "VersionInfo": info}
+
+
+def _register(admin: Api, server: LiveServer, name: str) -> httpx.Response:
+    path = server.upload(admin.account_id, f"storage/{name}")
+    return admin.call("CreateModel", big_model(path, name))
+
+
+def test_a_full_disk_is_storage_unavailable_and_nothing_is_half_written(
+    admin: Api, server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    pages = server.platform.store.engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
+    with connections_with(server, f"PRAGMA max_page_count = {pages}"), caplog.at_level(logging.ERROR):
+        response = _register(admin, server, "full")
+        message = refused(response, 503, "StorageUnavailable")
+        assert "disk is full" in message
+        assert admin.ok("ListModels", {})["Total"] == 0  # reads still work
+    assert any("StorageUnavailable" in r.getMessage() for r in caplog.records)
+    assert admin.ok("ListModels", {})["Total"] == 0
+    assert _register(admin, server, "after").status_code == 200
+
+
+def test_a_read_only_database_is_storage_unavailable(admin: Api, server: LiveServer) -> None:
+    with connections_with(server, "PRAGMA query_only = ON"):
+        assert "read-only" in refused(_register(admin, server, "ro"), 503, "StorageUnavailable")
+    assert _register(admin, server, "rw").status_code == 200
+
+
+def test_a_database_locked_past_its_timeout_is_temporary(admin: Api, server: LiveServer) -> None:
+    blocker = sqlite3.connect(server.data_dir / "mlp.sqlite3", isolation_level=None)
+    try:
+        with connections_with(server, "PRAGMA busy_timeout = 100"):
+            blocker.execute("BEGIN EXCLUSIVE")
+            assert "locked" in refused(_register(admin, server, "locked"), 503, "ServiceUnavailableTemp")
+            blocker.execute("ROLLBACK")
+            assert _register(admin, server, "unlocked").status_code == 200
+    finally:
+        blocker.close()
+
+
+class CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return super().handle_request(request)
+
+
+def test_the_client_does_not_retry_a_full_disk(server: LiveServer, tmp_path: Any) -> None:
+    keys = server.default_keys()
+    settings = resolve_settings(
+        endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region=REGION,
+        config_file=tmp_path / "no-config", environ={},
+    )  # fmt: skip
+    transport = CountingTransport()
+    session = Session(settings, retry=RetryPolicy(max_attempts=5, base_delay=0.01), transport=transport)
+    path = server.upload(keys.account_id, "retry/full")
+    body = big_model(path, "retry")
+    pages = server.platform.store.engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
+    try:
+        with (
+            connections_with(server, f"PRAGMA max_page_count = {pages}"),
+            pytest.raises(ServerError) as caught,
+        ):
+            session.call(create_model, CreateModelRequest, body)
+        assert caught.value.code == "StorageUnavailable" and caught.value.status_code == 503
+        assert transport.requests == 1
+    finally:
+        session.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# mlp account add --admin on an existing account
+
+
+def _mlp_account(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [mlp_script(), "account", *args, "--data-dir", str(server.data_dir)]
+    return subprocess.run(argv, env=clean_env(), capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_account_add_admin_promotes_an_existing_account_and_its_keys(server: LiveServer) -> None:
+    first = json.loads(_mlp_account(server, "add", "--account-id", "2100000077").stdout)
+    assert first["admin"] is False
+    old = Keys(first["ak"], first["sk"], 2100000077)
+    with Api(server.url, old) as api:
+        assert refused(api.call("AdminGetSecureToken", {"TimeToLive": 60, "AccountId": 1, "UserId": 1}),
+                       403, "AccessDenied")  # fmt: skip
+    second = json.loads(_mlp_account(server, "add", "--account-id", "2100000077", "--admin").stdout)
+    assert second["admin"] is True
+    listing = _mlp_account(server, "list").stdout.splitlines()
+    assert any(line.startswith("2100000077\tuser 1\tadmin") for line in listing), listing
+    for keys in (old, Keys(second["ak"], second["sk"], 2100000077)):
+        with Api(server.url, keys) as api:
+            assert api.token_for(2100000077)  # both keys can do what the listing says
+    # a later key without --admin on an admin account is an admin key too: the account is admin
+    third = json.loads(_mlp_account(server, "add", "--account-id", "2100000077").stdout)
+    assert third["admin"] is True
+
+
+# ---------------------------------------------------------------------------------------------------
+# The catch-all: whatever escapes is an envelope with a RequestId in the log
+
+
+def test_an_exception_anywhere_is_an_envelope_500(caplog: pytest.LogCaptureFixture) -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom " + new_request_id())
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(EnvelopeGuard(broken, region=REGION), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            threading.Event().wait(0.01)
+        with caplog.at_level(logging.ERROR, logger="mlp_server"):
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}/?Action=ListModels&Version={API_VERSION}"
+            response = httpx.post(url, content=b"{}")
+        status, code, message = error_of(response)
+        assert (status, code) == (500, "InternalError")
+        request_id = response.json()["ResponseMetadata"]["RequestId"]
+        assert request_id in message and "boom" not in message
+        assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
