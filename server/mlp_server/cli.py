@@ -213,6 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     size = settings.perf_workers if args.perf_workers is None else args.perf_workers
     pool = PerfWorkerPool(settings, size)
     pool.ensure_started()
+    serving = app.state.platform.serving
+    serving.ensure_started()  # brings back the services that were Running
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     common = {"host": args.host, "log_level": args.log_level, "access_log": False}
     configs: list[uvicorn.Config] = []
@@ -232,18 +234,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"mlp: serving {settings.data_dir} on {scheme}://{args.host}:{config.port}", file=sys.stderr)
     print(f"mlp: {size} perf worker(s)", file=sys.stderr)
     # uvicorn ends a graceful shutdown by raising the signal again with the handler it found: make
-    # that handler an exit through ``finally`` so that the workers are stopped, not orphaned. (Where
-    # the signal ends the process outright, the workers stop by themselves once their owner is gone.)
+    # that handler an exit through ``finally`` so that the workers and the replicas are stopped, not
+    # orphaned. (Where the signal ends the process outright, they stop by themselves once their owner
+    # is gone.)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         if len(configs) == 1:
             uvicorn.Server(configs[0]).run()
         else:
-            from .serving import serve_all
+            from .servers import serve_all
 
             serve_all(configs)
     finally:
         pool.stop()
+        serving.close()  # replicas stopped; Running records are brought back on the next start
     return 0
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 
 from .settings import ServerSettings
 from .store import Store
 from .tokens import TokenIssuer
+
+if TYPE_CHECKING:
+    from .serving.supervisor import ServingSupervisor
 
 
 @dataclass
@@ -25,6 +28,8 @@ class Platform:
     clock: Callable[[], datetime]
     # How clients reach the object store: file:///... (folder store) or the S3 endpoint URL
     objects_endpoint: str
+    # Replica processes and endpoints of deployed services (started by `mlp serve`, or lazily)
+    serving: ServingSupervisor
     # Buckets known to exist in an S3 store, so GetTOSUploadPath asks the store once per account
     known_buckets: set[str] = field(default_factory=set)
     # Started when perf work appears (the embedded platform); None where workers run on their own

@@ -19,6 +19,7 @@ from .app import create_app
 from .context import Platform, WorkStarter
 from .handlers import missing_handlers
 from .operations import operations
+from .serving.supervisor import ServingSupervisor
 from .settings import ServerSettings
 from .store import Store
 from .tokens import TokenIssuer
@@ -89,6 +90,7 @@ def open_platform(
     objects, endpoint = _object_store(settings)
     bootstrap(settings, store)
     return Platform(
+        serving=ServingSupervisor(store, objects, settings.data_dir),
         settings=settings,
         store=store,
         objects=objects,

@@ -1,7 +1,9 @@
 """Child processes of the platform: started as ``sys.executable -m <module>`` (never forked from a
 threaded server), stopped politely then firmly, and never outliving the Python process that owns them.
 
-Generic on purpose: perf workers use it, and so can any other supervisor of platform processes.
+Generic on purpose: perf workers and the serving supervisor use it. Each child is told its owner's
+pid (``MLP_PARENT_PID``) and can :func:`watch_parent`, so an owner killed with SIGKILL leaves no
+orphan serving on. :class:`Backoff` spaces restarts; :func:`last_line` is a crash's reason.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 log = logging.getLogger("mlp_server.procs")
 
 STOP_TIMEOUT = 5.0
+PARENT_PID_ENV = "MLP_PARENT_PID"
 
 # Every live child of this process, stopped at interpreter exit (weak: a stopped child is forgotten).
 _children: weakref.WeakSet[ChildProcess] = weakref.WeakSet()
@@ -57,11 +62,13 @@ class ChildProcess:
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
             out = self._log_path.open("ab")
+        env = dict(self._env if self._env is not None else os.environ)
+        env[PARENT_PID_ENV] = str(os.getpid())
         try:
             # A new session: a terminal's Ctrl-C goes to the owner, which then stops its children in order.
             self.proc = subprocess.Popen(
                 self.argv,
-                env=self._env,
+                env=env,
                 cwd=self._cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -149,3 +156,62 @@ def stop_all_children() -> None:
     for child in children:
         if child.wait(STOP_TIMEOUT) is None:
             child.kill()
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between restarts: ``first * factor**(n-1)`` capped at ``cap``; ``give_up_after``
+    failures in a row mean the work cannot run."""
+
+    first: float = 0.25
+    factor: float = 2.0
+    cap: float = 10.0
+    give_up_after: int = 3
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.cap, self.first * self.factor ** max(0, failures - 1)))
+
+
+def last_line(log_path: Path, max_chars: int = 400) -> str:
+    """The last non-empty line a child wrote to its log (why it died, usually)."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip()[-max_chars:] for line in reversed(lines) if line.strip()), "")
+
+
+def watch_parent(interval: float = 1.0) -> None:
+    """In a child: exit when the owner that started it is gone (a thread polling getppid)."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent:
+        return
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != int(parent):
+                os._exit(3)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="mlp-parent-watch", daemon=True).start()
+
+
+class Owner(Protocol):
+    def close(self) -> None: ...
+
+
+_owners: weakref.WeakSet[Owner] = weakref.WeakSet()
+
+
+def close_at_exit(owner: Owner) -> None:
+    """Close ``owner`` (its children and whatever else it holds) at interpreter exit, before the
+    remaining children are stopped."""
+    with _children_lock:
+        _owners.add(owner)
+
+
+@atexit.register
+def _close_owners() -> None:  # registered after stop_all_children, so it runs before it
+    for owner in list(_owners):
+        with contextlib.suppress(Exception):
+            owner.close()

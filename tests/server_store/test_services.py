@@ -41,6 +41,7 @@ def test_get_service_shape(store: Store, model_id: str) -> None:
                 "Name": "resnet",
             },
             "Status": "Pending",
+            "StatusMessage": "",
             "EndpointURL": "",
             "Replicas": 2,
             "Envs": [{"Name": "A", "Value": "1"}],
@@ -74,6 +75,9 @@ def test_life_cycle(store: Store, model_id: str) -> None:
     store.start_service(ACCOUNT, {"ServiceID": service_id})  # already running: unchanged
     assert status(store, service_id) == ("Running", "http://127.0.0.1:9000/v1/models/svc")
     assert store.stop_service(ACCOUNT, {"ServiceID": service_id}) == {"ServiceID": service_id}
+    # Stopping until the supervisor has stopped the replicas
+    assert status(store, service_id) == ("Stopping", "http://127.0.0.1:9000/v1/models/svc")
+    assert store.service_transition(service_id, ["Stopping"], "Stopped", endpoint_url="")
     assert status(store, service_id) == ("Stopped", "")
     assert store.start_service(ACCOUNT, {"ServiceID": service_id}) == {"ServiceID": service_id}
     assert status(store, service_id) == ("Pending", "")
@@ -159,3 +163,24 @@ def test_worker_status_is_checked(store: Store, model_id: str) -> None:
     with pytest.raises(ApiError) as caught:
         store.set_service_status("s-20210812070750-none0", "Running")
     assert caught.value.code == "NotFound"
+
+
+def test_supervisor_transitions_are_compare_and_set(store: Store, model_id: str) -> None:
+    service_id = store.create_service(ACCOUNT, service_body(model_id, 1, Replicas=1))["ServiceID"]
+    assert store.service_transition(service_id, ["Pending"], "Deploying", endpoint_url="http://127.0.0.1:1")
+    assert not store.service_transition(service_id, ["Pending"], "Running")  # no longer Pending
+    assert store.service_transition(service_id, ["Deploying"], "Running", replicas=1, message="on the CPU")
+    deployment = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+    assert (deployment["Status"], deployment["StatusMessage"]) == ("Running", "on the CPU")
+    # Scaling a Running service: Deploying until the new count is ready; a report about the old
+    # count is refused.
+    store.update_service(ACCOUNT, {"ServiceID": service_id, "Replicas": 3, "ChangeType": "ScalingService"})
+    assert status(store, service_id)[0] == "Deploying"
+    assert not store.service_transition(service_id, ["Deploying"], "Running", replicas=1)
+    assert store.service_transition(service_id, ["Deploying"], "Running", replicas=3)
+    # A stop request wins over a supervisor that still thinks the service is live.
+    store.stop_service(ACCOUNT, {"ServiceID": service_id})
+    assert not store.service_transition(
+        service_id, ["Pending", "Deploying", "Running"], "Failed", message="x"
+    )
+    assert status(store, service_id)[0] == "Stopping"

@@ -335,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = leaf(services, "scale", c.services_scale, "change a service's replica count")
     p.add_argument("service_id", help="the service's ID (s-...)")
     p.add_argument("replicas", type=int, help="the new replica count")
+    p = leaf(services, "predict", c.services_predict, "run the service's model (KServe v2 over HTTP)")
+    p.add_argument("service_id", help="the service's ID (s-...)")
+    p.add_argument(
+        "--input", required=True, metavar="JSON|FILE", help='{"input name": nested list}, or a file'
+    )
 
     resources = group("resources", "compute flavors")
     p = leaf(resources, "list", c.resources_list, "list the flavors")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
@@ -365,6 +367,32 @@ def _service_action(action: str) -> Command:
         return 0
 
     return run
+
+
+def services_predict(args: argparse.Namespace) -> int:
+    """``--input`` is JSON (``{"name": nested list}``) or a file holding it; prints the outputs."""
+    text = args.input
+    if not text.lstrip().startswith("{"):
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValidationError(
+                f"--input: not JSON and not a readable file: {exc}", field="--input"
+            ) from None
+    try:
+        inputs = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(f"--input: not valid JSON: {exc}", field="--input") from None
+    if not isinstance(inputs, dict):
+        raise ValidationError("--input: a JSON object {input name: nested list}", field="--input")
+    outputs = model_for(args).get_service(args.service_id).predict(inputs)
+    plain = {name: array.tolist() for name, array in outputs.items()}
+    if args.output == "json":
+        printer(args).json({"outputs": plain})
+    else:
+        for name, array in outputs.items():
+            sys.stdout.write(f"{name}  {list(array.shape)}  {json.dumps(plain[name])}\n")
+    return 0
 
 
 services_start = _service_action("start")

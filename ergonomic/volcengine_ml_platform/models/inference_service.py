@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
+
+import numpy.typing as npt
 
 from ml_platform_client.api.services import (
     delete_service,
@@ -16,6 +19,7 @@ from ml_platform_client.models import ServiceIDRequest, UpdateServiceRequest
 
 from ..errors import MLPlatformError
 from ..session import Session
+from .inference import V2Client
 
 
 class InferenceService:
@@ -68,6 +72,23 @@ class InferenceService:
 
     def delete(self) -> Any:
         return self._session.call(delete_service, ServiceIDRequest, self._body())
+
+    def predict(self, inputs: Mapping[str, Any], *, timeout: float = 60.0) -> dict[str, npt.NDArray[Any]]:
+        """Run the model: ``{input name: numpy array or nested list}`` -> ``{output name: array}``.
+
+        Calls the service's endpoint with the KServe v2 / Open Inference Protocol (JSON tensors). Lists
+        take the datatype the model declares; arrays keep their own (a mismatch is the service's 400,
+        raised as ``InvalidParameterError`` naming the input).
+        """
+        deployment = self.refresh().result.service_deployment
+        url = deployment.endpoint_url
+        if not isinstance(url, str) or not url:
+            raise MLPlatformError(f"service {self.service_id} has no endpoint: it is {deployment.status}")
+        client = V2Client(url, str(self.service_name), timeout=timeout)
+        try:
+            return client.infer(inputs)
+        finally:
+            client.close()
 
     def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
         """Refresh until the status is one of ``statuses``; raise after ``timeout`` seconds."""

@@ -24,17 +24,23 @@ class ServiceDeployment(WireMapping):
         model (ServiceModel):
         status (ServiceStatus):
         replicas (int):
-        endpoint_url (str | Unset):
+        status_message (str | Unset): Local platform: why the status is what it is: the reason a service Failed, or that
+            a GPU flavor is served on the CPU (no CUDA on this machine). Empty when there is nothing to say.
+        endpoint_url (str | Unset): Local platform: the base URL of the KServe v2 / Open Inference Protocol (HTTP) of
+            the service, e.g. `http://127.0.0.1:41234`; the model name in `/v2/models/{name}` is the ServiceName. A proxy in
+            the platform process spreads requests over the ready replicas. Empty while the service is not deployed.
         service_version_id (str | Unset):
         envs (list[Env] | Unset):
         flavor_id (str | Unset):
-        image_id (str | Unset):
+        image_id (str | Unset): Local platform: recorded and shown, but no container image is run: replicas are local
+            processes serving ONNX versions with onnxruntime; Envs reach their environment.
         description (str | Unset):
     """
 
     model: ServiceModel
     status: ServiceStatus
     replicas: int
+    status_message: str | Unset = UNSET
     endpoint_url: str | Unset = UNSET
     service_version_id: str | Unset = UNSET
     envs: list[Env] | Unset = UNSET
@@ -49,6 +55,8 @@ class ServiceDeployment(WireMapping):
         status = self.status.value
 
         replicas = self.replicas
+
+        status_message = self.status_message
 
         endpoint_url = self.endpoint_url
 
@@ -76,6 +84,8 @@ class ServiceDeployment(WireMapping):
                 "Replicas": replicas,
             }
         )
+        if status_message is not UNSET:
+            field_dict["StatusMessage"] = status_message
         if endpoint_url is not UNSET:
             field_dict["EndpointURL"] = endpoint_url
         if service_version_id is not UNSET:
@@ -103,6 +113,8 @@ class ServiceDeployment(WireMapping):
 
         replicas = d.pop("Replicas")
 
+        status_message = d.pop("StatusMessage", UNSET)
+
         endpoint_url = d.pop("EndpointURL", UNSET)
 
         service_version_id = d.pop("ServiceVersionID", UNSET)
@@ -126,6 +138,7 @@ class ServiceDeployment(WireMapping):
             model=model,
             status=status,
             replicas=replicas,
+            status_message=status_message,
             endpoint_url=endpoint_url,
             service_version_id=service_version_id,
             envs=envs,

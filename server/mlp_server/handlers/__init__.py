@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Caller, Platform
-from . import models, perf, storage, tokens
+from . import models, perf, services, storage, tokens
 
 Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
 
@@ -24,6 +24,7 @@ SPECIAL: dict[str, Handler] = {
     "CreatePerfJob": perf.create_perf_job,
     "ListPerfJobs": perf.list_perf_jobs,
     "ListPerfTasks": perf.list_perf_tasks,
+    **services.HANDLERS,
 }
 
 

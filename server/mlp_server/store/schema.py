@@ -182,6 +182,10 @@ class ServiceRow(Base):
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     endpoint_url: Mapped[str] = mapped_column(Text)
+    # Why the status is what it is (a Failed reason, a GPU flavor served on the CPU), from the supervisor
+    status_message: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The endpoint's port, kept so that a service brought back after a restart keeps its URL
+    endpoint_port: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
     create_time: Mapped[datetime]
     update_time: Mapped[datetime]
 

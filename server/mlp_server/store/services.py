@@ -1,13 +1,19 @@
-"""Inference services: the deployment record. Serving itself is a worker's job.
+"""Inference services: the deployment record. Serving itself is the serving supervisor's job.
 
-Status: a created or started service is Pending until a serving worker reports Running (or
-Failed) through :meth:`ServicesMixin.set_service_status`; StopService makes it Stopped at once.
-Service names are unique per account (a second CreateService with the name -> Conflict).
+Status: a created or started service is Pending; the supervisor moves it to Deploying, then Running
+once every replica answers its readiness check, or Failed with a reason (``StatusMessage``).
+StopService makes a live service Stopping, and the supervisor Stopped once its replicas are gone.
+Scaling a Running service makes it Deploying until the new replica count is ready. The supervisor's
+changes are compare-and-set (:meth:`ServicesMixin.service_transition`), so a request that changed
+the record meanwhile always wins. Service names are unique per account (a second CreateService with
+the name -> Conflict).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
@@ -23,10 +29,13 @@ from .resources import require_flavor
 from .schema import ModelRow, ServiceRow
 
 PENDING = "Pending"
+DEPLOYING = "Deploying"
 RUNNING = "Running"
+STOPPING = "Stopping"
 STOPPED = "Stopped"
 FAILED = "Failed"
-STATUSES = (PENDING, RUNNING, STOPPED, FAILED)
+STATUSES = (PENDING, DEPLOYING, RUNNING, STOPPING, STOPPED, FAILED)
+LIVE = (PENDING, DEPLOYING, RUNNING)  # replicas should run
 SCALING = "ScalingService"
 CHANGE_TYPES = (SCALING,)
 DEFAULT_REPLICAS = 1
@@ -84,6 +93,7 @@ class ServicesMixin(StoreBase):
                         replicas=DEFAULT_REPLICAS if replicas is None else replicas,
                         description=deployment.get("Description") or "",
                         status=PENDING,
+                        status_message="",
                         endpoint_url="",
                         create_time=now,
                         update_time=now,
@@ -112,19 +122,24 @@ class ServicesMixin(StoreBase):
         return {"Total": total, "List": [_service_item(s, names) for s in services]}
 
     def start_service(self, account_id: int, body: Body) -> Result:
-        """Stopped/Failed -> Pending; a Pending or Running service is left as it is."""
+        """Stopped/Stopping/Failed -> Pending; a live service is left as it is."""
         with self._write() as session:
             service = _owned_service(session, account_id, body["ServiceID"])
-            if service.status in (STOPPED, FAILED):
+            if service.status in (STOPPED, STOPPING, FAILED):
                 service.status = PENDING
+                service.status_message = ""
                 service.update_time = self._now()
         return {"ServiceID": service.id}
 
     def stop_service(self, account_id: int, body: Body) -> Result:
+        """A live service becomes Stopping (the supervisor makes it Stopped); a Failed one Stopped."""
         with self._write() as session:
             service = _owned_service(session, account_id, body["ServiceID"])
-            service.status = STOPPED
-            service.endpoint_url = ""
+            if service.status in LIVE:
+                service.status = STOPPING
+            elif service.status == FAILED:
+                service.status = STOPPED
+                service.endpoint_url = ""
             service.update_time = self._now()
         return {"ServiceID": service.id}
 
@@ -144,11 +159,53 @@ class ServicesMixin(StoreBase):
             raise invalid("Replicas", f"must be an integer >= 0 to scale, got {replicas!r}")
         with self._write() as session:
             service = _owned_service(session, account_id, body["ServiceID"])
+            if service.status == RUNNING and replicas != service.replicas:
+                service.status = DEPLOYING  # Running again once the new count answers readiness
             service.replicas = replicas
             service.update_time = self._now()
         return {"ServiceID": service.id}
 
-    # --- for the serving worker ---
+    # --- for the serving supervisor ---
+
+    def serving_rows(self) -> list[ServingRow]:
+        """Every service, as the supervisor needs it (a local platform holds a few, not thousands)."""
+        with self._read() as session:
+            return [ServingRow.of(s) for s in session.scalars(select(ServiceRow))]
+
+    def service_transition(
+        self,
+        service_id: str,
+        expect: Sequence[str],
+        status: str,
+        *,
+        replicas: int | None = None,
+        endpoint_url: str | None = None,
+        endpoint_port: int | None = None,
+        message: str | None = None,
+    ) -> bool:
+        """Set ``status`` only if the service is still in one of ``expect`` (and still wants
+        ``replicas``, when given): a request that changed it meanwhile wins. Returns whether it did."""
+        if status not in STATUSES:
+            raise invalid("Status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        with self._write() as session:
+            service = session.get(ServiceRow, service_id)
+            if service is None or service.status not in expect:
+                return False
+            if replicas is not None and service.replicas != replicas:
+                return False
+            changed = service.status != status
+            service.status = status
+            if endpoint_url is not None:
+                changed |= service.endpoint_url != endpoint_url
+                service.endpoint_url = endpoint_url
+            if endpoint_port is not None:
+                service.endpoint_port = endpoint_port
+            if message is not None:
+                changed |= service.status_message != message
+                service.status_message = message
+            if changed:
+                service.update_time = self._now()
+        return True
 
     def set_service_status(self, service_id: str, status: str, endpoint_url: str = "") -> None:
         if status not in STATUSES:
@@ -200,6 +257,7 @@ def _service_item(service: ServiceRow, model_names: dict[str, str]) -> Result:
                 "Name": model_names.get(service.model_id, service.model_name),
             },
             "Status": service.status,
+            "StatusMessage": service.status_message or "",
             "EndpointURL": service.endpoint_url,
             "Replicas": service.replicas,
             "ServiceVersionID": service.service_version_id,
@@ -210,3 +268,39 @@ def _service_item(service: ServiceRow, model_names: dict[str, str]) -> Result:
         },
         "CreateTime": wire_time(service.create_time),
     }
+
+
+@dataclass(frozen=True)
+class ServingRow:
+    """What the serving supervisor needs to know about one service."""
+
+    service_id: str
+    name: str
+    status: str
+    replicas: int
+    model_version_id: str
+    model_version: int
+    model_path: str
+    flavor_id: str
+    image_id: str
+    envs: tuple[tuple[str, str], ...]
+    endpoint_port: int | None
+
+    @classmethod
+    def of(cls, row: ServiceRow) -> ServingRow:
+        envs: list[Any] = row.envs or []
+        return cls(
+            service_id=row.id,
+            name=row.name,
+            status=row.status,
+            replicas=row.replicas,
+            model_version_id=row.model_version_id,
+            model_version=row.model_version,
+            model_path=row.model_path,
+            flavor_id=row.flavor_id,
+            image_id=row.image_id,
+            envs=tuple(
+                (str(e["Name"]), str(e["Value"])) for e in envs if isinstance(e, dict) and "Name" in e
+            ),
+            endpoint_port=row.endpoint_port,
+        )

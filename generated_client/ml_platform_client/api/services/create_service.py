@@ -73,6 +73,13 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Deploy a model version as an online inference service
 
+     Local platform: the service really serves, on this machine. `Replicas` local processes load the
+    version's one `.onnx` file with onnxruntime and answer the KServe v2 / Open Inference Protocol over
+    HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
+    goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
+    Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
+    has no CUDA provider, and `StatusMessage` says so.
+
     Args:
         body (CreateServiceRequest):
 
@@ -102,6 +109,13 @@ def sync(
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Deploy a model version as an online inference service
 
+     Local platform: the service really serves, on this machine. `Replicas` local processes load the
+    version's one `.onnx` file with onnxruntime and answer the KServe v2 / Open Inference Protocol over
+    HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
+    goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
+    Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
+    has no CUDA provider, and `StatusMessage` says so.
+
     Args:
         body (CreateServiceRequest):
 
@@ -125,6 +139,13 @@ async def asyncio_detailed(
     body: CreateServiceRequest,
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Deploy a model version as an online inference service
+
+     Local platform: the service really serves, on this machine. `Replicas` local processes load the
+    version's one `.onnx` file with onnxruntime and answer the KServe v2 / Open Inference Protocol over
+    HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
+    goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
+    Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
+    has no CUDA provider, and `StatusMessage` says so.
 
     Args:
         body (CreateServiceRequest):
@@ -152,6 +173,13 @@ async def asyncio(
     body: CreateServiceRequest,
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Deploy a model version as an online inference service
+
+     Local platform: the service really serves, on this machine. `Replicas` local processes load the
+    version's one `.onnx` file with onnxruntime and answer the KServe v2 / Open Inference Protocol over
+    HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
+    goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
+    Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
+    has no CUDA provider, and `StatusMessage` says so.
 
     Args:
         body (CreateServiceRequest):

@@ -1,4 +1,7 @@
-"""Several uvicorn servers (plain HTTP and HTTPS) in one process, sharing one app and one event loop."""
+"""Several uvicorn servers (plain HTTP and HTTPS) in one process, sharing one app and one event loop.
+
+(Not `serving/`, which runs the deployed services.)
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,111 @@
+"""Calling a deployed service: the KServe v2 / Open Inference Protocol over HTTP (JSON tensors).
+
+Inputs are numpy arrays (sent with their own datatype: a mismatch is the service's 400) or nested
+lists (converted to the datatype the model's metadata declares). Outputs come back as numpy arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import InvalidParameterError, MLPlatformError, NotFoundError, ServerError, ValidationError
+
+V2_DTYPES: dict[str, npt.DTypeLike] = {
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "BOOL": np.bool_,
+    "BYTES": np.object_,
+}
+
+
+def v2_datatype(array: npt.NDArray[Any]) -> str:
+    if array.dtype.kind in "OSU":
+        return "BYTES"
+    for name, dtype in V2_DTYPES.items():
+        if name != "BYTES" and np.dtype(dtype) == array.dtype:
+            return name
+    raise ValidationError(f"numpy dtype {array.dtype} has no KServe v2 datatype", field="inputs")
+
+
+def _raise_for(response: httpx.Response, what: str) -> None:
+    if response.status_code == 200:
+        return
+    try:
+        message = str(response.json().get("error", response.text))
+    except ValueError:
+        message = response.text
+    kind: type[MLPlatformError] = MLPlatformError
+    if response.status_code == 400:
+        kind = InvalidParameterError
+    elif response.status_code == 404:
+        kind = NotFoundError
+    elif response.status_code >= 500:
+        kind = ServerError
+    raise kind(f"{what}: {message}", status_code=response.status_code)
+
+
+class V2Client:
+    """One service's endpoint (``http://host:port``) and its model name."""
+
+    def __init__(self, endpoint_url: str, model_name: str, *, timeout: float = 60.0) -> None:
+        self.base = f"{endpoint_url.rstrip('/')}/v2/models/{model_name}"
+        self.model_name = model_name
+        self._http = httpx.Client(timeout=timeout)
+        self._metadata: dict[str, Any] | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            response = self._http.get(self.base)
+            _raise_for(response, f"metadata of {self.model_name}")
+            self._metadata = dict(response.json())
+        return self._metadata
+
+    def _tensor(self, name: str, value: Any) -> dict[str, Any]:
+        if isinstance(value, np.ndarray):
+            array = value
+        else:
+            declared = {i["name"]: i["datatype"] for i in self.metadata().get("inputs", [])}
+            if name not in declared:
+                raise ValidationError(
+                    f"inputs: {name!r} is not an input of {self.model_name}; inputs: {', '.join(declared)}",
+                    field="inputs",
+                )
+            try:
+                array = np.asarray(value, dtype=V2_DTYPES.get(declared[name]))
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(
+                    f"inputs: {name!r} is not a {declared[name]} tensor: {exc}", field="inputs"
+                ) from None
+        data = array.reshape(-1).tolist()
+        return {"name": name, "datatype": v2_datatype(array), "shape": list(array.shape), "data": data}
+
+    def infer(self, inputs: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
+        if not isinstance(inputs, Mapping) or not inputs:
+            raise ValidationError(
+                "inputs: a non-empty dict of input name -> array or nested list", field="inputs"
+            )
+        body = {"inputs": [self._tensor(str(name), value) for name, value in inputs.items()]}
+        response = self._http.post(f"{self.base}/infer", json=body)
+        _raise_for(response, f"inference on {self.model_name}")
+        outputs: dict[str, npt.NDArray[Any]] = {}
+        for out in response.json()["outputs"]:
+            dtype = V2_DTYPES.get(out["datatype"], np.object_)
+            outputs[out["name"]] = np.asarray(out["data"], dtype=dtype).reshape(out["shape"])
+        return outputs

@@ -1,0 +1,247 @@
+"""The service endpoint: a small HTTP/1.1 reverse proxy in the platform process, one port per service.
+
+Each request goes to the ready replica with the fewest requests in flight, over a kept-alive
+connection. A replica being scaled away is first taken out of the rotation, and only stopped once
+the requests it is serving have been answered, so scaling drops nothing. Every KServe v2 request is
+free of side effects (health, metadata, inference), so one that fails before any byte of the answer
+came back (a replica that was just killed) is retried on another replica.
+
+Only what the protocol needs is parsed: the head, Content-Length and Connection. Bodies must carry a
+Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import socket
+from dataclasses import dataclass, field
+
+log = logging.getLogger("mlp_server.serving.proxy")
+
+MAX_HEAD = 64 * 1024
+MAX_BODY = 256 * 1024 * 1024
+ATTEMPTS = 3
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(eq=False)
+class Backend:
+    """One replica as the proxy sees it. Touched only on the proxy's event loop, apart from reads."""
+
+    port: int
+    in_flight: int = 0
+    draining: bool = False
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
+
+    def close_idle(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+def _status_line(status: int) -> bytes:
+    reasons = {
+        400: "Bad Request",
+        411: "Length Required",
+        413: "Content Too Large",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+    }
+    return f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\n".encode()
+
+
+def _error_response(status: int, message: str, close: bool = False) -> bytes:
+    body = json.dumps({"error": message}).encode()
+    head = _status_line(status) + (
+        b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+        + (b"connection: close\r\n" if close else b"")
+        + b"\r\n"
+    )
+    return head + body
+
+
+def _headers(head: bytes) -> tuple[int, bool, bool, bool]:
+    """(content-length, connection close, chunked, expect 100-continue) of a message head."""
+    length, close, chunked, expect = 0, False, False, False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                raise _BadRequest(400, "Content-Length is not an integer") from None
+        elif name == b"connection":
+            close = b"close" in value.lower()
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"expect":
+            expect = b"100-continue" in value.lower()
+    return length, close, chunked, expect
+
+
+def _without_expect(head: bytes) -> bytes:
+    lines = head.split(b"\r\n")
+    return b"\r\n".join(line for line in lines if not line.lower().startswith(b"expect:"))
+
+
+class ServiceProxy:
+    """The endpoint of one service. Create and use it on the supervisor's event loop thread."""
+
+    def __init__(self, service_id: str) -> None:
+        self.service_id = service_id
+        self.backends: list[Backend] = []
+        self._rr = itertools.count()
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self, port: int | None) -> int:
+        """Listen on 127.0.0.1:``port`` (the service's previous port), or a free port if taken."""
+        try:
+            self._server = await asyncio.start_server(
+                self._client, "127.0.0.1", port or 0, limit=MAX_HEAD, reuse_address=True, backlog=1024
+            )
+        except OSError:
+            if not port:
+                raise
+            log.warning(
+                "service %s: port %s is taken; the endpoint moves to a new port", self.service_id, port
+            )
+            self._server = await asyncio.start_server(
+                self._client, "127.0.0.1", 0, limit=MAX_HEAD, backlog=1024
+            )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._clients):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+        for backend in self.backends:
+            backend.close_idle()
+        self.backends = []
+
+    def add(self, backend: Backend) -> None:
+        self.backends = [*self.backends, backend]
+
+    def remove(self, backend: Backend) -> None:
+        """Out of the rotation at once (a dead replica, or one drained)."""
+        self.backends = [b for b in self.backends if b is not backend]
+        backend.close_idle()
+
+    def _pick(self, tried: set[int]) -> Backend | None:
+        ready = [b for b in self.backends if not b.draining and id(b) not in tried]
+        if not ready:
+            return None
+        start = next(self._rr) % len(ready)
+        rotated = ready[start:] + ready[:start]  # ties go round-robin
+        return min(rotated, key=lambda b: b.in_flight)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._clients.add(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                except asyncio.LimitOverrunError:
+                    writer.write(_error_response(400, "request head too large", close=True))
+                    return
+                try:
+                    length, close, chunked, expect = _headers(head)
+                    if chunked:
+                        raise _BadRequest(
+                            411, "send the body with a Content-Length (chunked is not supported)"
+                        )
+                    if length > MAX_BODY:
+                        raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+                except _BadRequest as exc:
+                    writer.write(_error_response(exc.status, str(exc), close=True))
+                    await writer.drain()
+                    return
+                if expect:
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    head = _without_expect(head)
+                body = await reader.readexactly(length) if length else b""
+                # the answer to a HEAD has a Content-Length but no body
+                response, upstream_close = await self._forward(head + body, head.startswith(b"HEAD "))
+                writer.write(response)
+                await writer.drain()
+                if close or upstream_close:
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            self._clients.discard(writer)
+            writer.close()
+
+    async def _forward(self, request: bytes, head_only: bool = False) -> tuple[bytes, bool]:
+        tried: set[int] = set()
+        last_error = "no replica is ready"
+        for _ in range(ATTEMPTS):
+            backend = self._pick(tried)
+            if backend is None:
+                break
+            backend.in_flight += 1
+            try:
+                return await self._exchange(backend, request, head_only)
+            except (OSError, asyncio.IncompleteReadError, _BadRequest) as exc:
+                # Nothing of the answer reached the client yet and inference has no side effects.
+                last_error = f"replica on port {backend.port}: {exc or type(exc).__name__}"
+                tried.add(id(backend))
+            finally:
+                backend.in_flight -= 1
+        return _error_response(503, f"service {self.service_id} cannot answer now: {last_error}"), False
+
+    async def _exchange(self, backend: Backend, request: bytes, head_only: bool) -> tuple[bytes, bool]:
+        fresh = not backend.idle
+        while True:
+            if backend.idle:
+                reader, writer = backend.idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection("127.0.0.1", backend.port, limit=MAX_HEAD)
+                writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                fresh = True
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length, close, chunked, _ = _headers(head)
+                if chunked:
+                    raise _BadRequest(502, "the replica answered with a chunked body")
+                body = await reader.readexactly(length) if length and not head_only else b""
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                writer.close()
+                if fresh:
+                    raise
+                continue  # a kept-alive connection the replica had closed: try a new one
+            if close or backend.draining:
+                writer.close()
+            else:
+                backend.idle.append((reader, writer))
+            return head + body, close
+
+
+async def drained(backend: Backend, timeout: float) -> bool:
+    """Wait until ``backend`` (already out of the rotation) has answered every request in flight."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while backend.in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    backend.close_idle()
+    return backend.in_flight == 0

@@ -1,0 +1,452 @@
+"""The serving supervisor: replica processes for every live service, and their endpoints.
+
+One thread reads the service records and hands each live service to its own runtime thread, which
+downloads the version (cached), keeps the endpoint proxy listening, starts ``Replicas`` replica
+processes, admits them to the proxy once they answer ``/v2/health/ready``, restarts the ones that
+exit (with backoff), drains and stops the extra ones, and writes the status it observed. One event
+loop thread runs every proxy. Only one supervisor per data folder manages services (a file lock):
+a second process on the same folder leaves them alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from volcengine_ml_platform.transfer.base import ObjectStore
+
+from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
+from ..store import Store
+from ..store.resources import CATALOGUE
+from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
+from .files import ModelLoadError, VersionCache, find_onnx
+from .proxy import Backend, ServiceProxy, drained
+
+log = logging.getLogger("mlp_server.serving")
+
+T = TypeVar("T")
+REPLICA_MODULE = "mlp_server.serving"
+FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
+
+
+@dataclass
+class Timing:
+    tick: float = 0.1  # how often a runtime looks at its replicas
+    start_timeout: float = 60.0  # a replica not ready by then is a failed start
+    stable_after: float = 10.0  # a replica ready this long before it died starts a new failure count
+    drain_timeout: float = 30.0
+    stop_grace: float = 10.0
+
+
+class Replica:
+    def __init__(self, child: ChildProcess, hello: Path, log_path: Path) -> None:
+        self.child = child
+        self.hello = hello
+        self.log_path = log_path
+        self.started = time.monotonic()
+        self.port: int | None = None
+        self.providers: list[str] = []
+        self.backend: Backend | None = None
+        self.ready_since: float | None = None
+
+    def read_hello(self) -> None:
+        """The file the replica writes once it listens: its port and onnxruntime providers."""
+        if self.port is None and self.hello.exists():
+            hello = json.loads(self.hello.read_text(encoding="utf-8"))
+            self.port, self.providers = int(hello["port"]), list(hello["providers"])
+
+    def failure_reason(self) -> str:
+        code = self.child.poll()
+        how = describe_exit(code) if code is not None else "no exit status"
+        last = last_line(self.log_path)
+        return f"{how}: {last}" if last else how
+
+
+class ServingSupervisor:
+    def __init__(
+        self,
+        store: Store,
+        objects: ObjectStore,
+        data_dir: Path,
+        *,
+        backoff: Backoff | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        self.store = store
+        self.dir = data_dir / "serving"
+        self.cache = VersionCache(self.dir / "versions", objects)
+        self.backoff = backoff or Backoff()
+        self.timing = timing or Timing()
+        self._runtimes: dict[str, ServiceRuntime] = {}
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._started = False
+        self.closed = False
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock_file: int | None = None
+
+    # --- life cycle ---
+
+    def ensure_started(self) -> bool:
+        """Start managing services (once); False if another process on this data folder does."""
+        with self._lock:
+            if self._started:
+                return self._thread is not None
+            self._started = True
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                log.warning("another platform process serves the services of %s", self.dir.parent)
+                return False
+            self._lock_file = fd
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
+            self._loop = loop
+            # Services that were Running before a restart are brought back: Deploying until ready.
+            for row in self.store.serving_rows():
+                if row.status == RUNNING:
+                    self.store.service_transition(row.service_id, [RUNNING], DEPLOYING)
+            self._thread = threading.Thread(target=self._run, name="mlp-serving", daemon=True)
+            self._thread.start()
+            close_at_exit(self)
+            return True
+
+    def poke(self) -> None:
+        """Look at the records now (after a service action)."""
+        if self.ensure_started():
+            self._wake.set()
+
+    def forget(self, service_id: str, timeout: float = 60.0) -> None:
+        """After DeleteService: wait until the service's replicas are stopped and its port is free."""
+        self.poke()
+        with self._lock:
+            runtime = self._runtimes.get(service_id)
+        if runtime is not None:
+            runtime.update(None)
+            runtime.join(timeout)
+
+    def close(self) -> None:
+        """Stop every replica and endpoint (the records keep their status, to be brought back)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            runtimes = list(self._runtimes.values())
+        self._wake.set()
+        for runtime in runtimes:
+            runtime.update(None, keep_record=True)
+        for runtime in runtimes:
+            runtime.join(self.timing.drain_timeout + self.timing.stop_grace + 5)
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the proxies' loop and wait for it."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    # --- the records ---
+
+    def _run(self) -> None:
+        while not self.closed:
+            try:
+                self._reconcile()
+            except Exception:
+                log.exception("serving supervisor: cannot read the services")
+            with self._lock:
+                busy = bool(self._runtimes)
+            self._wake.wait(0.5 if busy else None)  # idle: sleep until a service action pokes
+            self._wake.clear()
+
+    def _reconcile(self) -> None:
+        rows = {row.service_id: row for row in self.store.serving_rows()}
+        with self._lock:
+            if self.closed:
+                return
+            for service_id, runtime in list(self._runtimes.items()):
+                if not runtime.alive():
+                    del self._runtimes[service_id]
+            for service_id, row in rows.items():
+                existing = self._runtimes.get(service_id)
+                if existing is not None:
+                    existing.update(row)
+                elif row.status in (*LIVE, STOPPING):
+                    self._runtimes[service_id] = ServiceRuntime(self, row)
+            for service_id, runtime in self._runtimes.items():
+                if service_id not in rows:
+                    runtime.update(None)  # deleted
+
+
+class ServiceRuntime:
+    """The replicas and endpoint of one service, driven by its record in a thread of its own."""
+
+    def __init__(self, supervisor: ServingSupervisor, row: ServingRow) -> None:
+        self.sup = supervisor
+        self.store = supervisor.store
+        self.service_id = row.service_id
+        self._row: ServingRow | None = row
+        self._keep_record = False
+        self._wake = threading.Event()
+        self.replicas: list[Replica] = []
+        self.proxy: ServiceProxy | None = None
+        self.failures = 0
+        self.next_start = 0.0
+        self.ever_ready = False
+        self.model_dir: tuple[str, Path] | None = None  # (version id, its folder with one .onnx file)
+        self._thread = threading.Thread(target=self._run, name=f"mlp-serving-{row.service_id}", daemon=True)
+        self._thread.start()
+
+    def update(self, row: ServingRow | None, keep_record: bool = False) -> None:
+        self._row = row
+        self._keep_record = keep_record
+        self._wake.set()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    # --- the loop ---
+
+    def _run(self) -> None:
+        try:
+            while True:
+                row = self._row
+                if row is None:
+                    self._stop_all()
+                    self._close_proxy()
+                    return
+                if row.status in LIVE:
+                    self._serve(row)
+                else:
+                    self._stop_all()
+                    if row.status == STOPPING:
+                        self.store.service_transition(row.service_id, [STOPPING], STOPPED, endpoint_url="")
+                    self._close_proxy()
+                    if self._row is row:
+                        return
+                self._wake.wait(self.sup.timing.tick)
+                self._wake.clear()
+        except Exception as exc:
+            log.exception("service %s: supervisor error", self.service_id)
+            self._stop_all()
+            self._close_proxy()
+            self._fail(f"the local platform's supervisor failed: {exc}")
+
+    def _fail(self, reason: str) -> None:
+        log.warning("service %s failed: %s", self.service_id, reason)
+        self.store.service_transition(self.service_id, LIVE, FAILED, endpoint_url="", message=reason)
+        self._row = None if self._row is None else _with_status(self._row, FAILED)
+
+    def _serve(self, row: ServingRow) -> None:
+        if self.model_dir is None or self.model_dir[0] != row.model_version_id:
+            try:
+                folder = self.sup.cache.folder(row.model_version_id, row.model_path)
+                try:
+                    find_onnx(folder)  # fail fast, without a process, on a version with no model
+                except ModelLoadError:
+                    shutil.rmtree(folder, ignore_errors=True)  # looked at again on the next start
+                    raise
+            except Exception as exc:  # a download error or no model: the service's reason
+                self._stop_all()
+                self._close_proxy()
+                self._fail(f"cannot serve the version {row.model_version_id}: {exc}")
+                return
+            self.model_dir = (row.model_version_id, folder)
+        model_dir = self.model_dir[1]
+        if self.proxy is None:
+            proxy = ServiceProxy(row.service_id)
+            port = self.sup.run(proxy.start(row.endpoint_port))
+            self.proxy = proxy
+            url = f"http://127.0.0.1:{port}"
+            self.store.service_transition(
+                row.service_id, LIVE, row.status, endpoint_url=url, endpoint_port=port
+            )
+        if row.status == PENDING:
+            self.store.service_transition(row.service_id, [PENDING], DEPLOYING, message="")
+        if not self._reap(row):
+            return
+        self._start_missing(row, model_dir)
+        self._admit_ready()
+        self._scale_down(row)
+        self._report(row)
+
+    def _reap(self, row: ServingRow) -> bool:
+        """Replicas that exited: out of the rotation, counted, restarted later. False once Failed."""
+        timing, now = self.sup.timing, time.monotonic()
+        for replica in list(self.replicas):
+            code = replica.child.poll()
+            timed_out = replica.ready_since is None and now - replica.started > timing.start_timeout
+            if code is None and not timed_out:
+                continue
+            if timed_out:
+                replica.child.stop(timeout=1)
+            self.replicas.remove(replica)
+            self._leave_rotation(replica)
+            reason = (
+                f"a replica did not become ready within {timing.start_timeout:.0f}s"
+                if timed_out
+                else f"a replica exited ({replica.failure_reason()})"
+            )
+            stable = replica.ready_since is not None and now - replica.ready_since >= timing.stable_after
+            self.failures = 1 if stable else self.failures + 1
+            log.warning("service %s: %s (failure %d in a row)", row.service_id, reason, self.failures)
+            if self.failures >= self.sup.backoff.give_up_after:
+                self._stop_all()
+                self._close_proxy()
+                self._fail(f"{reason}; gave up after {self.failures} failures in a row")
+                return False
+            self.next_start = now + self.sup.backoff.delay(self.failures)
+        return True
+
+    def _start_missing(self, row: ServingRow, model_dir: Path) -> None:
+        if time.monotonic() < self.next_start:
+            return
+        flavor = FLAVORS.get(row.flavor_id)
+        threads = max(1, min(flavor.vcpu if flavor else 1, os.cpu_count() or 1))
+        args = [
+            "--model-dir",
+            str(model_dir),
+            "--name",
+            row.name,
+            "--version",
+            str(row.model_version),
+            "--threads",
+            str(threads),
+        ]
+        if flavor is not None and flavor.gpu_num:
+            args.append("--gpu")
+        env = {**os.environ, **dict(row.envs)}
+        # Until one replica has loaded the model, start just one: a model that cannot load costs one
+        # process per attempt, not Replicas.
+        wanted = row.replicas if self.ever_ready else min(row.replicas, 1)
+        while len(self.replicas) < wanted:
+            n = len(self.replicas)
+            log_path = self.sup.dir / "logs" / f"{row.service_id}-{n}.log"
+            hello = self.sup.dir / "run" / f"{row.service_id}-{n}.json"
+            for stale in (log_path, hello):  # this replica's, not an earlier one's
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+            hello.parent.mkdir(parents=True, exist_ok=True)
+            child = ChildProcess(
+                REPLICA_MODULE, [*args, "--hello-file", str(hello)], env=env, log_path=log_path
+            )
+            self.replicas.append(Replica(child.start(), hello, log_path))
+
+    def _admit_ready(self) -> None:
+        for replica in self.replicas:
+            if replica.backend is not None:
+                continue
+            try:
+                replica.read_hello()
+            except (ValueError, KeyError, OSError):
+                continue
+            if replica.port is None or not _is_ready(replica.port):
+                continue
+            backend = Backend(replica.port)
+            replica.backend = backend
+            self.ever_ready = True
+            replica.ready_since = time.monotonic()
+            assert self.proxy is not None
+            self.sup.run(_admit(self.proxy, backend))
+
+    def _scale_down(self, row: ServingRow) -> None:
+        """The newest extra replicas leave: out of the rotation, drained, then stopped."""
+        while len(self.replicas) > row.replicas:
+            self._retire(self.replicas.pop())
+
+    def _retire(self, replica: Replica) -> None:
+        backend = replica.backend
+        if backend is not None and self.proxy is not None:
+            backend.draining = True
+            self._leave_rotation(replica, drain=True)
+        replica.child.stop(timeout=self.sup.timing.stop_grace)
+
+    def _leave_rotation(self, replica: Replica, drain: bool = False) -> None:
+        backend, proxy = replica.backend, self.proxy
+        if backend is None or proxy is None:
+            return
+
+        async def leave() -> None:
+            proxy.remove(backend)
+            if drain:
+                await drained(backend, self.sup.timing.drain_timeout)
+
+        self.sup.run(leave())
+
+    def _report(self, row: ServingRow) -> None:
+        ready = [r for r in self.replicas if r.backend is not None]
+        if len(ready) == row.replicas == len(self.replicas):
+            message = _message(row, ready)
+            self.store.service_transition(
+                row.service_id, [DEPLOYING], RUNNING, replicas=row.replicas, message=message
+            )
+        elif row.status == RUNNING:
+            # A replica was lost: Deploying until it is back (the proxy serves on the others).
+            self.store.service_transition(row.service_id, [RUNNING], DEPLOYING, replicas=row.replicas)
+
+    def _stop_all(self) -> None:
+        while self.replicas:
+            self._retire(self.replicas.pop())
+
+    def _close_proxy(self) -> None:
+        if self.proxy is not None:
+            proxy, self.proxy = self.proxy, None
+            self.sup.run(proxy.close())
+
+
+async def _admit(proxy: ServiceProxy, backend: Backend) -> None:
+    proxy.add(backend)
+
+
+def _with_status(row: ServingRow, status: str) -> ServingRow:
+    return replace(row, status=status)
+
+
+def _is_ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _message(row: ServingRow, ready: list[Replica]) -> str:
+    notes = []
+    flavor = FLAVORS.get(row.flavor_id)
+    if (
+        flavor is not None
+        and flavor.gpu_num
+        and not any("CUDAExecutionProvider" in r.providers for r in ready)
+    ):
+        notes.append(
+            f"GPU flavor {row.flavor_id} is served on the CPU: onnxruntime has no CUDA provider on "
+            "this machine"
+        )
+    if row.image_id:
+        notes.append(
+            f"ImageID {row.image_id} is recorded only: the local platform does not run container images"
+        )
+    return "; ".join(notes)

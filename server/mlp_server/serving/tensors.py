@@ -1,0 +1,146 @@
+"""KServe v2 tensors: datatypes, and request inputs checked against the model's metadata.
+
+Every check names the input, so that a wrong request is a 400 the caller can act on and never an
+error inside onnxruntime.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# onnxruntime's "tensor(x)" element type -> KServe v2 datatype
+ORT_TO_V2 = {
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(float16)": "FP16",
+    "tensor(int8)": "INT8",
+    "tensor(int16)": "INT16",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(uint8)": "UINT8",
+    "tensor(uint16)": "UINT16",
+    "tensor(uint32)": "UINT32",
+    "tensor(uint64)": "UINT64",
+    "tensor(bool)": "BOOL",
+    "tensor(string)": "BYTES",
+}
+
+V2_TO_NUMPY: dict[str, npt.DTypeLike] = {
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "FP16": np.float16,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "BOOL": np.bool_,
+    "BYTES": np.object_,
+}
+
+
+# numpy kinds accepted from JSON data, by the datatype's first two letters
+_KINDS = {"FP": "iuf", "IN": "iu", "UI": "iu", "BO": "b"}
+
+
+class TensorError(ValueError):
+    """A request tensor that does not fit the model: answered with 400."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]  # -1 for a dynamic dimension
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+
+
+def spec_of(name: str, ort_type: str, ort_shape: list[Any]) -> TensorSpec:
+    datatype = ORT_TO_V2.get(ort_type)
+    if datatype is None:
+        raise TensorError(f"tensor {name!r}: element type {ort_type} is not served")
+    return TensorSpec(name, datatype, tuple(d if isinstance(d, int) and d >= 0 else -1 for d in ort_shape))
+
+
+def v2_datatype(array: npt.NDArray[Any]) -> str:
+    """The KServe datatype of a numpy array (strings and bytes are BYTES)."""
+    if array.dtype.kind in "OSU":
+        return "BYTES"
+    for name, dtype in V2_TO_NUMPY.items():
+        if name != "BYTES" and np.dtype(dtype) == array.dtype:
+            return name
+    raise TensorError(f"numpy dtype {array.dtype} has no KServe v2 datatype")
+
+
+def check_shape(spec: TensorSpec, shape: Any) -> tuple[int, ...]:
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise TensorError(
+            f"input {spec.name!r}: shape must be a list of non-negative integers, got {shape!r}"
+        )
+    fits = len(shape) == len(spec.shape) and all(m in (-1, d) for m, d in zip(spec.shape, shape, strict=True))
+    if not fits:
+        raise TensorError(
+            f"input {spec.name!r}: shape {shape} does not match the model's {list(spec.shape)} (-1: any)"
+        )
+    return tuple(shape)
+
+
+def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None) -> npt.NDArray[Any]:
+    """The numpy array of one request input (JSON ``data`` or binary bytes), checked against ``spec``."""
+    datatype = tensor.get("datatype")
+    if datatype != spec.datatype:
+        raise TensorError(
+            f"input {spec.name!r}: datatype {datatype!r} does not match the model's {spec.datatype}"
+        )
+    shape = check_shape(spec, tensor.get("shape"))
+    count = math.prod(shape)
+    dtype = np.dtype(V2_TO_NUMPY[spec.datatype])
+    if binary is not None:
+        if spec.datatype == "BYTES":
+            raise TensorError(f"input {spec.name!r}: binary BYTES tensors are not supported; send JSON data")
+        if len(binary) != count * dtype.itemsize:
+            raise TensorError(
+                f"input {spec.name!r}: {len(binary)} bytes of binary data for shape {list(shape)} "
+                f"({count * dtype.itemsize} expected)"
+            )
+        return np.frombuffer(binary, dtype=dtype).reshape(shape)
+    if "data" not in tensor:
+        raise TensorError(f"input {spec.name!r}: no data (a 'data' list or binary_data_size)")
+    try:
+        raw = np.asarray(tensor["data"], dtype=np.object_ if spec.datatype == "BYTES" else None)
+    except (TypeError, ValueError):
+        raise TensorError(
+            f"input {spec.name!r}: data is not a (nested) list of {spec.datatype} values"
+        ) from None
+    if raw.size and spec.datatype != "BYTES" and raw.dtype.kind not in _KINDS[spec.datatype[:2]]:
+        # numpy would silently truncate floats sent for an integer input, or parse strings
+        raise TensorError(f"input {spec.name!r}: data holds {raw.dtype} values, not {spec.datatype}")
+    array = raw.astype(dtype, copy=False)
+    if array.size != count:
+        raise TensorError(
+            f"input {spec.name!r}: {array.size} values for shape {list(shape)} ({count} expected)"
+        )
+    return array.reshape(shape)
+
+
+def encode_output(name: str, array: npt.NDArray[Any], binary: bool) -> tuple[dict[str, Any], bytes | None]:
+    """An output tensor as JSON data, or as its raw bytes with ``binary_data_size``."""
+    datatype = v2_datatype(array)
+    wire: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+    if binary and datatype != "BYTES":
+        raw = np.ascontiguousarray(array).tobytes()
+        wire["parameters"] = {"binary_data_size": len(raw)}
+        return wire, raw
+    flat = array.reshape(-1)
+    wire["data"] = [v.decode() if isinstance(v, bytes) else v for v in flat.tolist()]
+    return wire, None
