@@ -61,7 +61,7 @@ class LoadedModel:
 
 
 def load_model(model_dir: Path, name: str, version: str, threads: int, want_gpu: bool) -> LoadedModel:
-    import onnxruntime as ort  # type: ignore[import-untyped]
+    import onnxruntime as ort
 
     path = find_onnx(model_dir)
     options = ort.SessionOptions()
