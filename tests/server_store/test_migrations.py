@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Column, Engine, MetaData, Table, create_engine, inspect, text
 
 from mlp_server.store import Store, sqlite_url
 from mlp_server.store.migrate import (
@@ -245,7 +245,7 @@ def legacy_postgresql_database(pg_cluster: PgCluster, tmp_path: Path) -> str:
                 if table.name not in legacy_tables:
                     continue
                 columns = [c["name"] for c in inspect(source).get_columns(table.name)]
-                legacy = Table(table.name, old, *(table.c[name].copy() for name in columns))
+                legacy = Table(table.name, old, *(Column(name, table.c[name].type) for name in columns))
                 rows = [dict(row._mapping) for row in read.execute(legacy.select())]
                 if rows:
                     write.execute(legacy.insert(), rows)
