@@ -5,7 +5,9 @@ downloads the version (cached), keeps the endpoint proxy listening, starts ``Rep
 processes, admits them to the proxy once they answer ``/v2/health/ready``, restarts the ones that
 exit (with backoff), drains and stops the extra ones, and writes the status it observed. One event
 loop thread runs every proxy. Only one supervisor per data folder manages services (a file lock):
-a second process on the same folder leaves them alone.
+a second process on the same folder leaves them alone. On PostgreSQL, where several servers on
+several machines share one database, one supervisor of them all does (a session advisory lock held
+for its lifetime); another takes over at its next service action once the owner is gone.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import Connection, text
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 
@@ -40,6 +43,8 @@ log = logging.getLogger("mlp_server.serving")
 T = TypeVar("T")
 REPLICA_MODULE = "mlp_server.serving"
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
+# Held (on PostgreSQL) by the one supervisor that serves every service of the database.
+_SERVING_LOCK_KEY = 0x6D6C7073  # "mlps"
 
 
 @dataclass
@@ -98,15 +103,19 @@ class ServingSupervisor:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock_file: int | None = None
+        self._db_lock: Connection | None = None
 
     # --- life cycle ---
 
     def ensure_started(self) -> bool:
-        """Start managing services (once); False if another process on this data folder does."""
+        """Start managing services (once); False while another process on this data folder (or, on
+        PostgreSQL, on this database) does. Asked again at each service action, so a process takes
+        over once the owner is gone."""
         with self._lock:
             if self._started:
                 return self._thread is not None
-            self._started = True
+            if self.closed:
+                return False
             self.dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o600)
             try:
@@ -115,6 +124,11 @@ class ServingSupervisor:
                 os.close(fd)
                 log.warning("another platform process serves the services of %s", self.dir.parent)
                 return False
+            if not self._own_database():
+                os.close(fd)
+                log.warning("another platform process on this database serves the services")
+                return False
+            self._started = True
             self._lock_file = fd
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
@@ -127,6 +141,26 @@ class ServingSupervisor:
             self._thread.start()
             close_at_exit(self)
             return True
+
+    def _own_database(self) -> bool:
+        """On PostgreSQL, take the database-wide ownership of serving (held by this connection until
+        :meth:`close`, or until this process dies and the database drops its session)."""
+        if self.store.dialect != "postgresql":
+            return True
+        conn = self.store.engine.connect()
+        try:
+            owned = bool(
+                conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _SERVING_LOCK_KEY}).scalar()
+            )
+            conn.commit()  # the lock is the session's, not the transaction's: nothing stays open
+        except Exception:
+            conn.close()
+            raise
+        if not owned:
+            conn.close()
+            return False
+        self._db_lock = conn
+        return True
 
     def poke(self) -> None:
         """Look at the records now (after a service action)."""
@@ -161,6 +195,11 @@ class ServingSupervisor:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+        if self._db_lock is not None:
+            with contextlib.suppress(Exception):
+                self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SERVING_LOCK_KEY})
+            self._db_lock.close()
+            self._db_lock = None
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the proxies' loop and wait for it."""

@@ -1,0 +1,34 @@
+"""Team mode: several servers on one PostgreSQL database, each with its own data folder; exactly one
+supervisor of them serves the services, and another takes over when it is gone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlp_server.serving.supervisor import ServingSupervisor
+from mlp_server.store import Store
+from pg_testing import PgCluster
+from volcengine_ml_platform.transfer.folder import FolderStore
+
+
+def test_one_supervisor_per_database_and_a_takeover(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    url = pg_cluster.database("serving")
+    stores = [Store(url), Store(url)]
+    supervisors = [
+        ServingSupervisor(store, FolderStore(tmp_path / f"objects-{n}"), tmp_path / f"server-{n}")
+        for n, store in enumerate(stores)
+    ]
+    first, second = supervisors
+    try:
+        assert first.ensure_started() is True
+        # Its own data folder's file lock is free, but the database says another server serves.
+        assert second.ensure_started() is False
+        assert second.ensure_started() is False  # asked again at the next service action: still not
+        first.close()
+        assert second.ensure_started() is True  # the owner is gone: this one takes over
+        assert second.ensure_started() is True
+    finally:
+        for supervisor in supervisors:
+            supervisor.close()
+        for store in stores:
+            store.close()
