@@ -10,7 +10,7 @@ import pytest
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 
-from .helpers import ACCOUNT, FakeClock, register, register_many
+from .helpers import ACCOUNT, FakeClock, register, register_many, version_info
 
 
 def next_version(store: Store, model_id: str | None) -> int:
@@ -279,3 +279,24 @@ def test_deleted_version_is_gone(store: Store) -> None:
         with pytest.raises(ApiError) as caught:
             call(ACCOUNT, {"ModelVersionID": f"{model_id}-1"})
         assert caught.value.code == "NotFound"
+
+
+def test_concurrent_resends_of_one_registration_make_one_version(store: Store, db_url: str) -> None:
+    # CreateModel is idempotent by Path: resends racing each other (each on its own engine, as from
+    # several server processes) all answer the one version they made, on SQLite and PostgreSQL.
+    model_id, _ = register(store)
+    body = {"ModelID": model_id, "VersionInfo": version_info()}
+
+    def resend(_: int) -> tuple[str, int]:
+        other = Store(db_url)
+        try:
+            result = other.create_model(ACCOUNT, body)
+        finally:
+            other.close()
+        return result["ModelID"], result["VersionInfo"]["ModelVersion"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = set(pool.map(resend, range(16)))
+    assert answers == {(model_id, 2)}
+    assert next_version(store, model_id) == 3
+    assert store.get_model(ACCOUNT, {"ModelID": model_id})["ModelVersionsCount"] == 2
