@@ -327,8 +327,8 @@ def test_account_add_admin_promotes_an_existing_account_and_its_keys(server: Liv
                        403, "AccessDenied")  # fmt: skip
     second = _added(server, "--account-id", "2100000077", "--admin")
     assert second["admin"] is True
-    listing = _mlp_account(server, "list").stdout.splitlines()
-    assert any(line.startswith("2100000077\tuser 1\tadmin") for line in listing), listing
+    listing = json.loads(_mlp_account(server, "list", "-o", "json").stdout)
+    assert {"AccountID": 2100000077, "UserID": 1, "Admin": True, "Name": ""} in listing, listing
     for keys in (old, Keys(second["ak"], second["sk"], 2100000077)):
         with Api(server.url, keys) as api:
             assert api.token_for(2100000077)  # both keys can do what the listing says
