@@ -29,13 +29,20 @@ def test_concurrent_registrations_through_two_servers_get_distinct_consecutive_v
         path = f"tos://{upload['Bucket']}/{upload['KeyPrefix']}"
         model_id = clients[0].register(path, name="shared")["ModelID"]
 
+        # CreateModel is idempotent by Path: each registration has files of its own.
+        paths = []
+        for n in range(REGISTRATIONS):
+            key = f"{upload['KeyPrefix']}v{n}/model.onnx"
+            master.put_object(Bucket=upload["Bucket"], Key=key, Body=b"onnx")
+            paths.append(f"{path}v{n}/")
         start = Barrier(REGISTRATIONS)
 
         def register(n: int) -> tuple[int, int]:
             # Each thread its own keep-alive client of one of the two servers, all released at once.
             with Api(team.servers[n % 2].url, keys) as api:
                 start.wait()
-                result = api.ok("CreateModel", {"ModelID": model_id, "VersionInfo": version_info(path)})
+                info = version_info(paths[n])
+                result = api.ok("CreateModel", {"ModelID": model_id, "VersionInfo": info})
                 return n % 2, int(result["VersionInfo"]["ModelVersion"])
 
         with ThreadPoolExecutor(REGISTRATIONS) as pool:
