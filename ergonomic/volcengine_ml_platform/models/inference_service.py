@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from ml_platform_client.api.services import (
     delete_service,
@@ -19,7 +17,9 @@ from ml_platform_client.models import ServiceIDRequest, UpdateServiceRequest
 
 from ..errors import MLPlatformError
 from ..session import Session
-from .inference import V2Client
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class InferenceService:
@@ -84,6 +84,8 @@ class InferenceService:
         url = deployment.endpoint_url
         if not isinstance(url, str) or not url:
             raise MLPlatformError(f"service {self.service_id} has no endpoint: it is {deployment.status}")
+        from .inference import V2Client  # numpy: only for predictions, not at import (start-up time)
+
         client = V2Client(url, str(self.service_name), timeout=timeout)
         try:
             return client.infer(inputs)
