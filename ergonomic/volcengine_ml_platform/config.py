@@ -11,7 +11,6 @@ first source that has a key pair, so an AK from one place is never signed with a
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -224,6 +223,8 @@ def write_config(path: Path, values: Mapping[str, str], *, profile: str | None =
 def _warn_unknown(data: Mapping[str, object], path: Path, where: str, known: tuple[str, ...]) -> None:
     for key in data:
         if key not in known:
+            import difflib  # only to suggest a name for an unknown key
+
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             log.warning("config file %s: unknown key %r%s ignored%s", path, key, where, hint)

@@ -13,20 +13,34 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import jsonschema
-from jsonschema import Draft4Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+if TYPE_CHECKING:
+    # jsonschema takes ~40 ms to import: it is loaded when the first validator is built, so importing
+    # the client (or `mlp --version`) does not pay for it.
+    import jsonschema
+    from jsonschema import Draft4Validator, FormatChecker
+    from referencing import Registry
 
 _ROOT = "urn:ml-platform:openapi"
 _T = TypeVar("_T")
 
-format_checker = FormatChecker()
+
+def __getattr__(name: str) -> Any:
+    if name == "format_checker":
+        return _format_checker()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@format_checker.checks("json-string", raises=ValueError)
+@cache
+def _format_checker() -> FormatChecker:
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker()
+    checker.checks("json-string", raises=ValueError)(_is_json_string)
+    return checker
+
+
 def _is_json_string(value: object) -> bool:
     # Metrics' Params and MetricsData are strings that must themselves hold valid JSON.
     if isinstance(value, str):
@@ -90,6 +104,9 @@ def _resolve(node: Any) -> Any:
 
 @cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4
+
     registry: Registry[Any] = Registry().with_resource(
         _ROOT, Resource.from_contents(document(), default_specification=DRAFT4)
     )
@@ -102,7 +119,9 @@ def _ecma_pattern(
     # The document's patterns are ECMA-262 regexes, where `$` only matches at the very end. Python's
     # `$` also matches before a final newline, which would let "m-20210812150750-w54j6\n" through.
     if isinstance(instance, str) and not re.search(_anchor_end(pattern), instance):
-        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+        from jsonschema import ValidationError
+
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 @cache
@@ -110,9 +129,14 @@ def _anchor_end(pattern: str) -> str:
     return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern
 
 
-_Validator: type[Draft4Validator] = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    Draft4Validator, {"pattern": _ecma_pattern}
-)
+@cache
+def _validator_class() -> type[Draft4Validator]:
+    from jsonschema import Draft4Validator, validators
+
+    extended: type[Draft4Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft4Validator, {"pattern": _ecma_pattern}
+    )
+    return extended
 
 
 @cache
@@ -120,10 +144,10 @@ def validator(schema_name: str) -> Draft4Validator:
     """A validator for ``#/components/schemas/<schema_name>``."""
     if schema_name not in document()["components"]["schemas"]:
         raise KeyError(f"no schema {schema_name!r} in the document")
-    return _Validator(
+    return _validator_class()(
         {"$ref": f"{_ROOT}#/components/schemas/{schema_name}"},
         registry=_registry(),
-        format_checker=format_checker,
+        format_checker=_format_checker(),
     )
 
 
@@ -172,7 +196,9 @@ def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonsche
 def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
     # anyOf/oneOf errors carry their branches' errors as context; the branches say more.
     if error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
         if best is not None:
             yield best
             return

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ml_platform_client.models import (
     CreateModelRequest,
@@ -542,6 +542,17 @@ class Model:
         return service
 
 
-from .async_model import AsyncModel  # noqa: E402 - the asyncio twin, importable from here as documented
+if TYPE_CHECKING:
+    from .async_model import AsyncModel
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio twin, importable from here as documented; loaded on first use (asyncio costs ~15 ms).
+    if name == "AsyncModel":
+        from .async_model import AsyncModel
+
+        return AsyncModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["AsyncModel", "Model"]
