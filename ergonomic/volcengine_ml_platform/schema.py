@@ -9,10 +9,11 @@ here, so neither keeps a second copy of a rule.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from functools import cache
-from importlib import resources
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -56,8 +57,13 @@ def _reject_constant(name: str) -> object:
 @cache
 def document() -> dict[str, Any]:
     """The OpenAPI document the client was generated from."""
-    text = resources.files("ml_platform_client").joinpath("openapi.json").read_text(encoding="utf-8")
-    doc: dict[str, Any] = json.loads(text)
+    # Found without importing ml_platform_client, which would import httpx: `mlp --help` reads enums.
+    spec = find_spec("ml_platform_client")
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("ml_platform_client is not installed", name="ml_platform_client")
+    folder = next(iter(spec.submodule_search_locations))
+    data = spec.loader.get_data(os.path.join(folder, "openapi.json"))  # type: ignore[attr-defined]
+    doc: dict[str, Any] = json.loads(data)
     return doc
 
 

@@ -9,15 +9,15 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
 from ..errors import ValidationError
-from ..models._common import version_number
-from ..models.model import Model
 from .args import json_arg, pairs
 from .output import Column, Printer, as_plain, field
-from .progress import ProgressBar
+
+if TYPE_CHECKING:
+    from ..models.model import Model
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -83,6 +83,10 @@ SERVICE_COLUMNS: list[Column] = [
 
 
 def model_for(args: argparse.Namespace) -> Model:
+    # The client (httpx, the generated models) is imported by the commands that use it, so that
+    # `mlp --help`, `mlp --version` and the server commands start without it.
+    from ..models.model import Model
+
     return Model(endpoint=args.endpoint, region=args.region, data_dir=args.data_dir, profile=args.profile)
 
 
@@ -123,6 +127,8 @@ def _model_version(m: Model, args: argparse.Namespace) -> tuple[str, str]:
 
 def models_register(args: argparse.Namespace) -> int:
     tags = [{"Key": k, "Value": v} for k, v in pairs(args.tag, "--tag").items()] or None
+    from .progress import ProgressBar  # rich, only for commands that move files
+
     bar = ProgressBar("uploading", enabled=None if args.progress == "auto" else args.progress == "on")
     m = model_for(args)
     model_id = m.resolve_model_id(args.model_id) if args.model_id else None
@@ -220,6 +226,9 @@ def versions_delete(args: argparse.Namespace) -> int:
 
 
 def versions_download(args: argparse.Namespace) -> int:
+    from ..models._common import version_number
+    from .progress import ProgressBar
+
     bar = ProgressBar("downloading", enabled=None if args.progress == "auto" else args.progress == "on")
     m = model_for(args)
     model_id, version = _model_version(m, args)

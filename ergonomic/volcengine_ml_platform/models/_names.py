@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Final, Literal
-
-from ml_platform_client.models import ModelSummary
+from typing import TYPE_CHECKING, Final, Literal
 
 from ..errors import ConflictError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:  # annotations only: the CLI reads IF_EXISTS without loading the generated client
+    from ml_platform_client.models import ModelSummary
 
 IfExists = Literal["create", "new_version", "error"]
 # What ``register(model_name=X)`` does when a model named X exists: create another model named X
