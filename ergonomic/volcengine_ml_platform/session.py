@@ -184,6 +184,15 @@ def tls_verify() -> ssl.SSLContext | bool:
     return True
 
 
+def _verify_for(base_url: str) -> ssl.SSLContext | bool:
+    """What ``base_url`` is verified with. Plain http (the embedded platform, ``mlp serve``) uses no
+    TLS, so no trust store is loaded (that takes tens of milliseconds at every start); the empty one
+    given instead still requires a certificate, so a TLS connection it ever made would trust nothing."""
+    if urlsplit(base_url).scheme.lower() == "https":
+        return tls_verify()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def _untrusted_certificate(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -232,7 +241,7 @@ class Session:
         http = httpx.Client(
             base_url=base_url,
             transport=self._transport,
-            verify=tls_verify(),
+            verify=_verify_for(base_url),
             auth=auth,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": USER_AGENT},
