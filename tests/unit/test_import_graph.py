@@ -1,0 +1,122 @@
+"""What start-up loads: heavy packages stay out of the paths that do not use them.
+
+Each case runs in a fresh interpreter and lists the top-level packages it ended up with; a new
+top-level import of a heavy package (or of the server from the client) fails here. Times are
+measured by ``bench/startup.py``, not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Never needed to import the client, parse `mlp` arguments or list models.
+NEVER = [
+    "numpy",
+    "onnxruntime",
+    "onnx",
+    "rich",
+    "click",
+    "pygments",
+    "pathspec",
+    "boto3",
+    "botocore",
+    "yaml",
+    "cryptography",
+    "uvicorn",
+    "alembic",
+    "psycopg",
+]
+# The local platform and request validation: only the embedded platform (or a request) loads them.
+SERVER = ["sqlalchemy", "starlette", "mlp_server"]
+VALIDATION = ["jsonschema", "referencing"]
+
+REPORT = """
+import json, sys
+names = json.loads(sys.argv[1])
+print(json.dumps(sorted(n for n in names if n in sys.modules)))
+"""
+
+
+def loaded(code: str, names: list[str], env: dict[str, str]) -> list[str]:
+    """Which of ``names`` are in ``sys.modules`` after ``code`` ran in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", code + REPORT, json.dumps(names)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    found: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VOLC", "ML_PLATFORM", "MLP_"))}
+    clean.update(
+        HOME=str(tmp_path),
+        VOLC_CONFIG_FILE=str(tmp_path / "no-config"),
+        VOLC_ML_PLATFORM_DATA_DIR=str(tmp_path / "data"),
+    )
+    return clean
+
+
+def test_importing_the_model_module_loads_neither_server_nor_validation_nor_heavy_packages(
+    env: dict[str, str],
+) -> None:
+    code = "import volcengine_ml_platform.models.model\n"
+    assert loaded(code, [*NEVER, *SERVER, *VALIDATION, "asyncio"], env) == []
+
+
+def test_a_remote_model_loads_no_server(env: dict[str, str]) -> None:
+    code = (
+        "from volcengine_ml_platform.models.model import Model\n"
+        "Model(endpoint='http://127.0.0.1:9', access_key='AK', secret_key='SK')\n"
+    )
+    assert loaded(code, [*NEVER, *SERVER, *VALIDATION], env) == []
+
+
+def test_mlp_version_loads_no_client(env: dict[str, str]) -> None:
+    code = (
+        "from volcengine_ml_platform.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+    )
+    names = [*NEVER, *VALIDATION, "sqlalchemy", "starlette", "httpx", "ml_platform_client", "attrs"]
+    assert loaded(code, names, env) == []
+
+
+def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) -> None:
+    code = "from volcengine_ml_platform.cli import main\nassert main(['models', 'list']) == 0\n"
+    loaded(code, [], env)  # the first run initialises the data folder
+    found = loaded(
+        code,
+        [
+            *NEVER,
+            *SERVER,
+            "sqlalchemy.dialects.postgresql",
+            "mlp_server.workers.runner",
+            "mlp_server.workers.measure",
+        ],
+        env,
+    )
+    assert found == ["mlp_server", "sqlalchemy", "starlette"]
+
+
+def test_httpx_command_line_client_still_loads_when_used(env: dict[str, str]) -> None:
+    # The placeholder for httpx._main (see volcengine_ml_platform._httpx_cli) gives the real module.
+    code = (
+        "import sys\n"
+        "import volcengine_ml_platform.models.model, httpx, httpx._main as placeholder\n"
+        "assert 'click' not in sys.modules\n"
+        "assert callable(placeholder.print_response)\n"
+        "from httpx._main import print_response\n"
+        "assert sys.modules['httpx._main'].print_response is print_response\n"
+    )
+    assert loaded(code, ["click", "rich"], env) == ["click", "rich"]
