@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.text import Text
+from functools import cache
+from typing import TYPE_CHECKING, TextIO
 
 from ..transfer.progress import TransferProgress
+
+if TYPE_CHECKING:  # rich is imported when a bar is first drawn, so a failing command never loads it
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 # What every column but the bar takes at most, with the spaces between columns: the label (11),
 # "100%" (4), "1023.9/1024.0 MB" (16), "1023.9 MB/s" (11), "0:00:00" (7), "1000/1000 files" (15).
@@ -32,9 +22,16 @@ _FIXED_WIDTH = 11 + 4 + 16 + 11 + 7 + 15 + 6
 _MIN_BAR = 5
 
 
-class _FilesColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.fields.get('files_done', 0)}/{task.fields.get('files_total', 0)} files")
+@cache
+def _files_column() -> type[ProgressColumn]:
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
+
+    class FilesColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.fields.get('files_done', 0)}/{task.fields.get('files_total', 0)} files")
+
+    return FilesColumn
 
 
 class ProgressBar:
@@ -49,6 +46,16 @@ class ProgressBar:
         self._task: TaskID | None = None
 
     def _start(self, p: TransferProgress) -> tuple[Progress, TaskID]:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         console = Console(file=self.stream, force_terminal=True, highlight=False)
         bar_width = max(_MIN_BAR, console.width - _FIXED_WIDTH)
         progress = Progress(
@@ -58,7 +65,7 @@ class ProgressBar:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            _FilesColumn(),
+            _files_column()(),
             console=console,
             refresh_per_second=10,
         )
