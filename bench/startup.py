@@ -3,6 +3,7 @@
 
     python bench/startup.py              # 15 interleaved runs of each command
     python bench/startup.py --runs 5     # quicker, noisier
+    python bench/startup.py --compare main   # also the same commands on main's source: before/after
 
 Measured, each as ``python -c ...`` or the installed ``mlp`` script:
 
@@ -36,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SOURCES = ("ergonomic", "generated_client", "server")
 PY = sys.executable
 MLP = shutil.which("mlp", path=str(Path(PY).parent)) or "mlp"
 MODELS = 3
@@ -113,9 +116,54 @@ def register_models(env: Mapping[str, str], folder: Path) -> None:
         subprocess.run([*argv, "--type", "ONNX:1.23"], env=dict(env), check=True, capture_output=True)
 
 
+def from_tree(tree: Path, code: str, *args: str) -> list[str]:
+    """``python -c code args`` with the packages imported from the source tree ``tree``."""
+    paths = [str(tree / name) for name in SOURCES]
+    return [PY, "-c", f"import sys; sys.path[:0] = {paths!r}\n{code}", *args]
+
+
+def export_tree(ref: str, dest: Path) -> Path:
+    """The packages' sources at git ``ref`` of this repository, in ``dest``."""
+    dest.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, *SOURCES], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest
+
+
+def tree_cases(
+    label: str, tree: Path, plain: Mapping[str, str], embedded: Mapping[str, str], remote: Mapping[str, str]
+) -> list[Case]:
+    cli = "from volcengine_ml_platform.cli import main; sys.exit(main())"
+    where = (
+        f"import volcengine_ml_platform as v, mlp_server as s; assert v.__file__.startswith({str(tree)!r})"
+    )
+    check = f"{where}; assert s.__file__.startswith({str(tree)!r})"
+    subprocess.run(from_tree(tree, check), env=dict(plain), check=True)
+    return [
+        Case(
+            f"import model module [{label}]",
+            from_tree(tree, "import volcengine_ml_platform.models.model"),
+            plain,
+        ),
+        Case(f"mlp --version [{label}]", from_tree(tree, cli, "--version"), plain),
+        Case(f"mlp models list, embedded [{label}]", from_tree(tree, cli, "models", "list"), embedded),
+        Case(f"mlp models list, mlp serve [{label}]", from_tree(tree, cli, "models", "list"), remote),
+    ]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15, help="interleaved runs of each command (default 15)")
+    parser.add_argument(
+        "--compare",
+        metavar="GIT_REF",
+        help="also run the client commands on the sources of this commit (e.g. main), interleaved with "
+        "the same commands on this working tree, both imported from source folders",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mlp-bench-startup-") as tmp:
@@ -156,6 +204,16 @@ def main() -> None:
                 Case("mlp models list (embedded)", [MLP, "models", "list"], embedded),
                 Case("mlp models list (mlp serve)", [MLP, "models", "list"], remote),
             ]
+            compared: list[Case] = []
+            if args.compare:
+                before = export_tree(args.compare, root / "compare")
+                for ours, theirs in zip(
+                    tree_cases("this tree", ROOT, plain, embedded, remote),
+                    tree_cases(args.compare, before, plain, embedded, remote),
+                    strict=True,
+                ):
+                    compared += [ours, theirs]
+            cases += compared
             for case in cases:  # warm-up: byte code written, files in the page cache
                 case.run()
                 case.wall.clear()
@@ -177,10 +235,24 @@ def main() -> None:
         )
     for what, a, b in (("wall", ours.wall_ms, boto.wall_ms), ("cpu", ours.cpu_ms, boto.cpu_ms)):
         base = start.wall_ms if what == "wall" else start.cpu_ms
-        print(f"import of our model module over start / boto3 + S3 client over start ({what}): "
-              f"{(a - base) / (b - base):.2f}x (target <= 0.5x)")
-    print(f"import over start: {ours.wall_ms - start.wall_ms:.0f} ms wall (target <= 150 ms); "
-          f"embedded mlp models list: {cases[4].wall_ms:.0f} ms wall (target <= 300 ms)")
+        print(
+            f"import of our model module over start / boto3 + S3 client over start ({what}): "
+            f"{(a - base) / (b - base):.2f}x (target <= 0.5x)"
+        )
+    print(
+        f"import over start: {ours.wall_ms - start.wall_ms:.0f} ms wall (target <= 150 ms); "
+        f"embedded mlp models list: {cases[4].wall_ms:.0f} ms wall (target <= 300 ms)"
+    )
+    if compared:
+        print(f"\nthis tree vs {args.compare} (both imported from source folders), over interpreter start:")
+        for mine, theirs in zip(compared[::2], compared[1::2], strict=True):
+            what = mine.label.rsplit(" [", 1)[0]
+            print(
+                f"{what:36} wall {mine.wall_ms - start.wall_ms:7.1f} vs {theirs.wall_ms - start.wall_ms:7.1f}"
+                f" ({(mine.wall_ms - start.wall_ms) / (theirs.wall_ms - start.wall_ms):.2f}x);"
+                f" cpu {mine.cpu_ms - start.cpu_ms:7.1f} vs {theirs.cpu_ms - start.cpu_ms:7.1f}"
+                f" ({(mine.cpu_ms - start.cpu_ms) / (theirs.cpu_ms - start.cpu_ms):.2f}x)"
+            )
 
 
 if __name__ == "__main__":
