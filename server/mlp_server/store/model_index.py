@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import model_ranks
 from .schema import Base, ModelCountRow
 
 SEARCH_TABLE = "models_search"
@@ -74,7 +75,9 @@ def drop(conn: Connection) -> None:
 
 
 def recount(conn: Connection) -> None:
-    """Recompute the counters from the models table (after rows were written around the store)."""
+    """Recompute the counters and the list stretches (:mod:`.model_ranks`) from the models table
+    (after rows were written around the store)."""
+    model_ranks.rebuild(conn)
     conn.execute(text("DELETE FROM model_counts"))
     conn.execute(
         text(

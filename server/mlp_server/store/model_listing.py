@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
+from . import model_ranks
 from .base import Body
 from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
@@ -26,6 +27,9 @@ MODEL_SORTS: SortKeys = {
 # A filtered page walks the sort index and keeps the rows the search index matched; when that walk
 # would read more than this many index entries, reading the matched rows and sorting them is cheaper.
 WALK_BUDGET = 200_000
+# Up to this many rows, walking the sort index and testing each row's LIKE beats reading the search
+# index's matches at all (they are materialised in full before the first row of the page).
+LIKE_WALK_BUDGET = 5_000
 
 _ROWID = literal_column("models.rowid", Integer)
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
@@ -50,24 +54,29 @@ def list_model_rows(
     session: Session, account_id: int, filters: Filters, page: Page
 ) -> tuple[int, list[ModelRow]]:
     """``(Total before pagination, the page's rows)`` of the account's models."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # the stretches, the Total and the page from one snapshot
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
     phrases: list[str] = []
+    indexed: list[ColumnElement[bool]] = []  # the Contains the search index answers, as LIKE
     for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
         if needle is None:
             continue
-        if sqlite and len(needle) >= TRIGRAM:
+        like = contains(ModelRow.name if field == "name" else ModelRow.id, needle, dialect)
+        if dialect == "sqlite" and len(needle) >= TRIGRAM:
             phrases.append(fts_phrase(field, needle))
+            indexed.append(like)
         else:
-            target = ModelRow.name if field == "name" else ModelRow.id
-            where.append(contains(target, needle, session.get_bind().dialect.name))
+            where.append(like)
     matched = _search(" AND ".join(phrases)) if phrases else None
     mine = ModelRow.account_id == account_id
+    models = _account_models(session, account_id)
 
     if not filters.any:
-        total = _account_models(session, account_id)
+        total = models
     elif matched is not None and not where and _sole_owner(session, account_id):
         # The index's matches are exactly the LIKE matches, and every model is this account's:
         # count them in the index alone, without reading a model row.
@@ -81,6 +90,8 @@ def list_model_rows(
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *where)) or 0
     if page.limit == 0 or page.offset >= total:
         return total, []
+    if not filters.any:
+        return total, _rows_in_order(session, _unfiltered_ids(session, account_id, page, total))
 
     keys = MODEL_SORTS[page.sort_by]
     offset, limit, descending = page.offset, page.limit, page.descending
@@ -91,9 +102,14 @@ def list_model_rows(
     order = [key.desc() if descending else key.asc() for key in keys]
 
     ids_query: Select[str]
+    # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
+    walk = (offset + limit) * models
     if matched is None:
         ids_query = select(ModelRow.id).where(mine, *where)
-    elif (offset + limit) * _account_models(session, account_id) <= WALK_BUDGET * total:
+    elif walk <= LIKE_WALK_BUDGET * total:
+        # Many matches: walk the sort index testing each row, and stop at the page's end.
+        ids_query = select(ModelRow.id).where(mine, *where, *indexed)
+    elif walk <= WALK_BUDGET * total:
         ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
     else:
         # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
@@ -104,6 +120,17 @@ def list_model_rows(
     if reverse:
         ids.reverse()
     return total, _rows_in_order(session, ids)
+
+
+def _unfiltered_ids(session: Session, account_id: int, page: Page, total: int) -> list[str]:
+    """The page's ids from the account's stretches (:mod:`.model_ranks`), in the page's order."""
+    if not page.descending:
+        return model_ranks.page_ids(session, account_id, page.sort_by, page.offset, page.limit)
+    last = total - page.offset  # ascending positions [first, last) read backwards
+    first = max(0, last - page.limit)
+    ids = model_ranks.page_ids(session, account_id, page.sort_by, first, last - first)
+    ids.reverse()
+    return ids
 
 
 def _search(query: str) -> Select[tuple[int]]:
