@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from . import model_ranks
 from .base import Body
@@ -29,7 +29,7 @@ MODEL_SORTS: SortKeys = {
 WALK_BUDGET = 200_000
 # Up to this many rows, walking the sort index and testing each row's LIKE beats reading the search
 # index's matches at all (they are materialised in full before the first row of the page).
-LIKE_WALK_BUDGET = 5_000
+LIKE_WALK_BUDGET = 2_000
 
 _ROWID = literal_column("models.rowid", Integer)
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
@@ -61,14 +61,14 @@ def list_model_rows(
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
     phrases: list[str] = []
-    indexed: list[ColumnElement[bool]] = []  # the Contains the search index answers, as LIKE
+    needles: list[tuple[str, str]] = []  # the Contains the search index answers
     for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
         if needle is None:
             continue
         like = contains(ModelRow.name if field == "name" else ModelRow.id, needle, dialect)
         if dialect == "sqlite" and len(needle) >= TRIGRAM:
             phrases.append(fts_phrase(field, needle))
-            indexed.append(like)
+            needles.append((field, needle))
         else:
             where.append(like)
     matched = _search(" AND ".join(phrases)) if phrases else None
@@ -101,22 +101,34 @@ def list_model_rows(
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
     order = [key.desc() if descending else key.asc() for key in keys]
 
-    ids_query: Select[str]
+    ids: list[str] | None = None
     # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
     walk = (offset + limit) * models
-    if matched is None:
-        ids_query = select(ModelRow.id).where(mine, *where)
-    elif walk <= LIKE_WALK_BUDGET * total:
-        # Many matches: walk the sort index testing each row, and stop at the page's end.
-        ids_query = select(ModelRow.id).where(mine, *where, *indexed)
-    elif walk <= WALK_BUDGET * total:
-        ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
-    else:
-        # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
-        ids_query = select(ModelRow.id).where(
-            ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
-        )
-    ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
+    if matched is not None and walk <= LIKE_WALK_BUDGET * total:
+        # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
+        # follow their create time, so matches may bunch up elsewhere: then the index answers below.
+        ahead = select(ModelRow).where(mine, *where).order_by(*order).limit(LIKE_WALK_BUDGET).subquery()
+        near = aliased(ModelRow, ahead)
+        tested = [contains(getattr(near, field), needle, dialect) for field, needle in needles]
+        sorted_near = [
+            getattr(near, key.key).desc() if descending else getattr(near, key.key) for key in keys
+        ]
+        query = select(near.id).where(*tested).order_by(*sorted_near).offset(offset).limit(limit)
+        found = list(session.scalars(query))
+        if len(found) == min(limit, total - offset):
+            ids = found
+    if ids is None:
+        ids_query: Select[str]
+        if matched is None:
+            ids_query = select(ModelRow.id).where(mine, *where)
+        elif walk <= WALK_BUDGET * total:
+            ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
+        else:
+            # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
+            ids_query = select(ModelRow.id).where(
+                ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+            )
+        ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
     if reverse:
         ids.reverse()
     return total, _rows_in_order(session, ids)

@@ -1,14 +1,14 @@
 """Any page of an unfiltered ListModels without skipping rows: an account's models in each list order,
-cut into stretches of about :data:`STRETCH` models whose sizes are kept in ``model_ranks``.
+cut into stretches of :data:`STRETCH` to ``2 * STRETCH`` models whose sizes are kept in ``model_ranks``.
 
-A page at position ``p`` is found by adding up stretch sizes (a window sum over some thousand rows at a
-million models) and then skipping fewer than ``2 * STRETCH`` rows of the list's index from the start
+A page at position ``p`` is found by adding up stretch sizes (a window sum over 250 rows at a million
+models) and then skipping fewer than ``2 * STRETCH`` rows of the list's index from the start
 of the stretch that holds ``p``; an OFFSET of half a million walks half a million index entries instead.
 
 The sizes are kept by the store in the transaction that creates, deletes or renames a model: one
 stretch row changes, and a stretch grown past ``2 * STRETCH`` is split in two at its middle (found by
 a short walk of the index). A stretch holds the models from its key up to the next stretch's key; the
-first one also holds every model before its own key, so a new smallest key needs no new stretch.
+first one's key moves down to any smaller key added, so every model is at or after its stretch's key.
 Rows written around the store (bulk loads, the migration) are counted again by :func:`rebuild`.
 
 On PostgreSQL, changes to one account's stretches take turns on the account's counter row
@@ -27,7 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .schema import ModelRankRow, ModelRow
 
-STRETCH = 1000
+STRETCH = 4000
 SORTS = ("CreateTime", "ModelName")
 # The list orders (ascending; the last columns break ties so that every key is unique).
 MODEL_KEYS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
@@ -65,30 +65,19 @@ def renamed(session: Session, account_id: int, model: ModelRow, old_name: str) -
 
 def page_ids(session: Session, account_id: int, sort_by: str, position: int, limit: int) -> list[str]:
     """Ids of the account's models at ascending positions ``position`` .. ``position + limit - 1``."""
-    mine = _stretches(account_id, sort_by)
-    upto = func.sum(ModelRankRow.models).over(order_by=_RANK_KEY)
+    upto = func.sum(ModelRankRow.models).over(order_by=_RANK_KEY).label("upto")
     cumulative = (
-        select(
-            *_RANK_KEY,
-            ModelRankRow.models,
-            upto.label("upto"),
-            func.row_number().over(order_by=_RANK_KEY).label("n"),
-        )
-        .where(*mine)
-        .subquery()
+        select(*_RANK_KEY, ModelRankRow.models, upto).where(*_stretches(account_id, sort_by)).subquery()
     )
     found = session.execute(
-        select(cumulative)
-        .where(cumulative.c.upto > position)
-        .order_by(cumulative.c.upto, cumulative.c.n)
-        .limit(1)
+        select(cumulative).where(cumulative.c.upto > position).order_by(cumulative.c.upto).limit(1)
     ).first()
     keys = MODEL_KEYS[sort_by]
     query = select(ModelRow.id).where(ModelRow.account_id == account_id)
     skip = position
     if found is not None:
         skip = position - (found.upto - found.models)
-        if found.n > 1:  # the first stretch starts before any model
+        if skip != position:  # not the first stretch (sizes are never 0), which starts before any model
             start = key_of(sort_by, found.name, found.create_time, found.id)
             query = query.where(_at_or_after(keys, sort_by, start))
     return list(session.scalars(query.order_by(*keys).offset(skip).limit(limit)))
@@ -133,55 +122,50 @@ def _change(session: Session, account_id: int, sort_by: str, key: Key, delta: in
     columns = (*_RANK_KEY, ModelRankRow.models)
     below = select(*columns).where(*mine, tuple_(*_RANK_KEY) <= key)
     stretch = session.execute(below.order_by(*(c.desc() for c in _RANK_KEY)).limit(1)).first()
-    if stretch is None:  # before the first stretch's key: the first stretch holds it
+    moved: Key | None = None
+    if stretch is None:  # before the first stretch's key: the first stretch now starts here
         stretch = session.execute(select(*columns).where(*mine).order_by(*_RANK_KEY).limit(1)).first()
+        moved = key
     if stretch is None:
         if delta < 0:
             raise RuntimeError(f"model_ranks has no stretch for account {account_id}: run rebuild")
-        session.add(
-            ModelRankRow(
-                account_id=account_id,
-                sort_by=sort_by,
-                name=key[0],
-                create_time=key[1],
-                id=key[2],
-                models=delta,
-            )
+        row = ModelRankRow(
+            account_id=account_id, sort_by=sort_by, name=key[0], create_time=key[1], id=key[2], models=delta
         )
+        session.add(row)
         return
     start: Key = (stretch.name, stretch.create_time, stretch.id)
     this = (*mine, tuple_(*_RANK_KEY) == start)
     size = stretch.models + delta
     if size <= 0:
         session.execute(delete(ModelRankRow).where(*this))
-    elif size > 2 * STRETCH:
+        return
+    values: dict[str, Any] = {"models": size}
+    if moved is not None:
+        values.update(name=moved[0], create_time=moved[1], id=moved[2])
+        start = moved
+    session.execute(update(ModelRankRow).where(*this).values(**values))
+    if size > 2 * STRETCH:
         _split(session, account_id, sort_by, start, size)
-    else:
-        session.execute(update(ModelRankRow).where(*this).values(models=size))
 
 
 def _split(session: Session, account_id: int, sort_by: str, start: Key, size: int) -> None:
-    """Cut the stretch at ``start`` (holding ``size`` models) in two halves."""
+    """Cut the stretch at ``start`` (holding ``size`` models, every one at or after ``start``: a first
+    stretch's key moves down to any smaller key added) in two halves."""
     session.flush()
     mine = _stretches(account_id, sort_by)
-    first = (
-        session.scalar(select(ModelRankRow.models).where(*mine, tuple_(*_RANK_KEY) < start).limit(1)) is None
-    )
     keys = MODEL_KEYS[sort_by]
-    walk = select(*keys).where(ModelRow.account_id == account_id)
-    if not first:
-        walk = walk.where(_at_or_after(keys, sort_by, start))
+    walk = select(*keys).where(ModelRow.account_id == account_id, _at_or_after(keys, sort_by, start))
     half = size // 2
     middle = session.execute(walk.order_by(*keys).offset(half).limit(1)).one()
     name, create_time, model_id = ("", *middle) if sort_by == "CreateTime" else tuple(middle)
     session.execute(update(ModelRankRow).where(*mine, tuple_(*_RANK_KEY) == start).values(models=half))
-    session.add(
-        ModelRankRow(
-            account_id=account_id,
-            sort_by=sort_by,
-            name=name,
-            create_time=create_time,
-            id=model_id,
-            models=size - half,
-        )
+    row = ModelRankRow(
+        account_id=account_id,
+        sort_by=sort_by,
+        name=name,
+        create_time=create_time,
+        id=model_id,
+        models=size - half,
     )
+    session.add(row)

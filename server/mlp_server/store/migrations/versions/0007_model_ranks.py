@@ -1,7 +1,7 @@
 """Lists at any offset: ``model_ranks``, the sizes of stretches of each account's models in each list
 order (``mlp_server.store.model_ranks``), counted here from the models table.
 
-The statements are copied from ``model_ranks.rebuild_statements(1000)`` as of this revision
+The statements are copied from ``model_ranks.rebuild_statements(4000)`` as of this revision
 (migrations are frozen history); the store's tests check that a migrated database equals a new one.
 
 Revision ID: 0007
@@ -22,18 +22,18 @@ depends_on = None
 FILL = [
     "INSERT INTO model_ranks (account_id, sort_by, name, create_time, id, models) "
     "SELECT account_id, 'CreateTime', '', create_time, id, "
-    "CASE WHEN total - n + 1 < 1000 THEN total - n + 1 ELSE 1000 END "
+    "CASE WHEN total - n + 1 < 4000 THEN total - n + 1 ELSE 4000 END "
     "FROM (SELECT account_id, name, create_time, id, "
     "row_number() OVER (PARTITION BY account_id ORDER BY create_time, id) AS n, "
     "count(*) OVER (PARTITION BY account_id) AS total FROM models) AS ranked "
-    "WHERE (n - 1) % 1000 = 0",
+    "WHERE (n - 1) % 4000 = 0",
     "INSERT INTO model_ranks (account_id, sort_by, name, create_time, id, models) "
     "SELECT account_id, 'ModelName', name, create_time, id, "
-    "CASE WHEN total - n + 1 < 1000 THEN total - n + 1 ELSE 1000 END "
+    "CASE WHEN total - n + 1 < 4000 THEN total - n + 1 ELSE 4000 END "
     "FROM (SELECT account_id, name, create_time, id, "
     "row_number() OVER (PARTITION BY account_id ORDER BY name, create_time, id) AS n, "
     "count(*) OVER (PARTITION BY account_id) AS total FROM models) AS ranked "
-    "WHERE (n - 1) % 1000 = 0",
+    "WHERE (n - 1) % 4000 = 0",
 ]
 
 
