@@ -662,10 +662,9 @@ def print_table(figures: list[Figure], baseline: Figure) -> None:
     for fig in figures:
         total = "" if fig.total is None else f"{fig.total:,}"
         p50, p99 = fig.pct(50), fig.pct(99)
-        # Issue 15's target for lists: p99 <= 20 ms and within 3x the baseline request's p99.
-        target = (
-            ("ok" if p99 <= LIST_P99 and p99 <= LIST_RATIO * base99 else "MISS") if "List" in fig.name else ""
-        )
+        # Issue 15's target for lists: p99 <= 20 ms, p50 and p99 within 3x the baseline request's.
+        met = p99 <= LIST_P99 and p50 <= LIST_RATIO * base50 and p99 <= LIST_RATIO * base99
+        target = ("ok" if met else "MISS") if "List" in fig.name else ""
         print(
             f"{fig.name:<50} {len(fig.samples):>5} {total:>9} {p50 * 1e3:>8.2f} {p99 * 1e3:>8.2f} "
             f"{max(fig.samples) * 1e3:>8.1f} {p50 / base50:>10.1f} {p99 / base99:>10.1f} {target:>7}"
@@ -735,7 +734,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     print()
     print(
         f"database: {settings.db_url.split('://')[0]}; every List row's target: p99 <= "
-        f"{LIST_P99 * 1e3:.0f} ms and <= {LIST_RATIO:.0f}x the baseline's p99"
+        f"{LIST_P99 * 1e3:.0f} ms, p50 and p99 <= {LIST_RATIO:.0f}x the baseline's"
     )
     print(
         f"latency over HTTP, {args.requests} interleaved rounds after {args.warmup} warm-up "
