@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from . import model_ranks
 from .base import Body
@@ -61,14 +62,14 @@ def list_model_rows(
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
     phrases: list[str] = []
-    needles: list[tuple[str, str]] = []  # the Contains the search index answers
+    needles: list[ColumnElement[bool]] = []  # the Contains the search index answers, as LIKE
     for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
         if needle is None:
             continue
         like = contains(ModelRow.name if field == "name" else ModelRow.id, needle, dialect)
         if dialect == "sqlite" and len(needle) >= TRIGRAM:
             phrases.append(fts_phrase(field, needle))
-            needles.append((field, needle))
+            needles.append(like)
         else:
             where.append(like)
     matched = _search(" AND ".join(phrases)) if phrases else None
@@ -107,16 +108,11 @@ def list_model_rows(
     if matched is not None and walk <= LIKE_WALK_BUDGET * total:
         # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
         # follow their create time, so matches may bunch up elsewhere: then the index answers below.
-        ahead = select(ModelRow).where(mine, *where).order_by(*order).limit(LIKE_WALK_BUDGET).subquery()
-        near = aliased(ModelRow, ahead)
-        tested = [contains(getattr(near, field), needle, dialect) for field, needle in needles]
-        sorted_near = [
-            getattr(near, key.key).desc() if descending else getattr(near, key.key) for key in keys
-        ]
-        query = select(near.id).where(*tested).order_by(*sorted_near).offset(offset).limit(limit)
-        found = list(session.scalars(query))
-        if len(found) == min(limit, total - offset):
-            ids = found
+        ids = _walk_testing(
+            session, select(ModelRow.id).where(mine, *where), keys, descending, needles, offset, limit
+        )
+        if len(ids) < min(limit, total - offset):
+            ids = None
     if ids is None:
         ids_query: Select[str]
         if matched is None:
@@ -132,6 +128,27 @@ def list_model_rows(
     if reverse:
         ids.reverse()
     return total, _rows_in_order(session, ids)
+
+
+def _walk_testing(
+    session: Session,
+    query: Select[tuple[str]],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    descending: bool,
+    tests: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+) -> list[str]:
+    """The page of ``query`` + ``tests`` among the first :data:`LIKE_WALK_BUDGET` rows of ``query``:
+    a walk of the sort index bounded by the key of the last of those rows, so that it stops at the
+    page's end (a LIMIT subquery would read all of them first)."""
+    order = [key.desc() if descending else key.asc() for key in keys]
+    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
+    last = session.execute(bound).first()
+    walk = query.where(*tests)
+    if last is not None:
+        walk = walk.where(tuple_(*keys) >= tuple(last) if descending else tuple_(*keys) <= tuple(last))
+    return list(session.scalars(walk.order_by(*order).offset(offset).limit(limit)))
 
 
 def _unfiltered_ids(session: Session, account_id: int, page: Page, total: int) -> list[str]:

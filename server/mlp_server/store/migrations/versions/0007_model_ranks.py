@@ -1,5 +1,6 @@
 """Lists at any offset: ``model_ranks``, the sizes of stretches of each account's models in each list
-order (``mlp_server.store.model_ranks``), counted here from the models table.
+order (``mlp_server.store.model_ranks``), counted here from the models table; on PostgreSQL, a pg_trgm
+index on ``lower(id COLLATE "C")`` for IdContains.
 
 The statements are copied from ``model_ranks.rebuild_statements(4000)`` as of this revision
 (migrations are frozen history); the store's tests check that a migrated database equals a new one.
@@ -36,6 +37,10 @@ FILL = [
     "WHERE (n - 1) % 4000 = 0",
 ]
 
+POSTGRESQL_ID_INDEX = (
+    'CREATE INDEX IF NOT EXISTS ix_models_id_trgm ON models USING gin (lower(id COLLATE "C") gin_trgm_ops)'
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -58,7 +63,11 @@ def upgrade() -> None:
     )
     for statement in FILL:
         op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":  # IdContains through pg_trgm, as ModelNameContains
+        op.execute(POSTGRESQL_ID_INDEX)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_models_id_trgm")
     op.drop_table("model_ranks")
