@@ -132,7 +132,7 @@ def list_model_rows(
 
 def _walk_testing(
     session: Session,
-    query: Select[tuple[str]],
+    query: Select[str],
     keys: Sequence[InstrumentedAttribute[Any]],
     descending: bool,
     tests: list[ColumnElement[bool]],
