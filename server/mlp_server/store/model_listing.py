@@ -67,12 +67,16 @@ def list_model_rows(
         if needle is None:
             continue
         like = contains(ModelRow.name if field == "name" else ModelRow.id, needle, dialect)
-        if dialect == "sqlite" and len(needle) >= TRIGRAM:
+        if len(needle) < TRIGRAM:
+            where.append(like)
+        elif dialect == "sqlite":
             phrases.append(fts_phrase(field, needle))
             needles.append(like)
-        else:
-            where.append(like)
+        else:  # PostgreSQL: LIKE through pg_trgm
+            needles.append(like)
     matched = _search(" AND ".join(phrases)) if phrases else None
+    # What the search index does not answer (its own matches are ``matched`` on SQLite).
+    searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
     models = _account_models(session, account_id)
 
@@ -88,7 +92,7 @@ def list_model_rows(
         count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
         total = session.scalar(count) or 0
     else:
-        total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *where)) or 0
+        total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
     if page.limit == 0 or page.offset >= total:
         return total, []
     if not filters.any:
@@ -105,7 +109,7 @@ def list_model_rows(
     ids: list[str] | None = None
     # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
     walk = (offset + limit) * models
-    if matched is not None and walk <= LIKE_WALK_BUDGET * total:
+    if needles and walk <= LIKE_WALK_BUDGET * total:
         # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
         # follow their create time, so matches may bunch up elsewhere: then the index answers below.
         ids = _walk_testing(
@@ -116,7 +120,7 @@ def list_model_rows(
     if ids is None:
         ids_query: Select[str]
         if matched is None:
-            ids_query = select(ModelRow.id).where(mine, *where)
+            ids_query = select(ModelRow.id).where(mine, *searched)
         elif walk <= WALK_BUDGET * total:
             ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
         else:
