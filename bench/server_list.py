@@ -3,6 +3,8 @@
     python bench/server_list.py --quick     # 10,000 models / 100,000 versions, a minute or so
     python bench/server_list.py             # 100,000 models / 1,000,000 versions
     python bench/server_list.py --models 1000000 --versions 1200000 --requests 100   # the 1M targets
+    python bench/server_list.py --models 1000000 --versions 1200000 --no-register --postgres   # the same on a
+                                                  # throwaway PostgreSQL 15 cluster (tests/pg_testing.py)
 
 1. Fills a store (SQLite in a temporary data folder, or ``--database-url``) with models and versions
    by bulk INSERTs through SQLAlchemy Core into the store's own tables, in the default account, keeping
@@ -13,7 +15,8 @@
 2. Starts ``mlp serve`` (one uvicorn worker) on 127.0.0.1 and measures p50/p99 over real HTTP (httpx,
    signed, keep-alive) of the list queries, interleaved round by round with a baseline request through
    the same stack (GetModelNextVersion without ModelID: signature check, schema check, worker thread,
-   envelope, no query), so that the ratio list/baseline is printed too.
+   envelope, no query), so that the ratio list/baseline is printed too, and whether each list meets
+   issue 15's target (p99 <= 20 ms, p50 and p99 within 3x the baseline's).
 3. Uploads a tiny model folder once (``Model.register``), then registers new versions of a few models
    with raw CreateModel calls reusing its Path: from 1 client (reference, a quarter of the time), then
    from 8 concurrent clients, each with its own keep-alive client, for a bounded time and count. Prints

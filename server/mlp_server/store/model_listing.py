@@ -2,8 +2,12 @@
 
 - Total: the account's counter when there is no filter; a count driven by the substring index when a
   Contains needle is long enough for it; a plain count otherwise.
-- The page: ids first, from an index that holds them (no table row read for the rows an Offset
-  skips), walking from whichever end of the ordering is nearer to the page; then those rows by id.
+- An unfiltered page: its position found by adding up stretch sizes (:mod:`.model_ranks`), then fewer
+  than 8,000 index rows skipped, at any Offset, in either order of either sort.
+- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. When
+  the matches are many (Total against the account's models), the sort index is walked testing each
+  row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not hold
+  the page, the search index's matches drive. Then those rows by id.
 """
 
 from __future__ import annotations
