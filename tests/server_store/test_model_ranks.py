@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -116,3 +117,31 @@ def test_pages_and_sizes_through_creates_deletes_and_renames(
     assert store.list_models(ACCOUNT, {"Offset": 0})["List"] == []
     assert all(row[0] == OTHER_ACCOUNT for row in _stretches(store))  # emptied stretches go
     _check_sizes(store)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_concurrent_writers_keep_the_sizes_true(
+    db_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL runs writers at once: creates, deletes and renames from several engines (as from
+    # several `mlp serve`) take turns on the account's counter row, so no split races an increment.
+    monkeypatch.setattr(model_ranks, "STRETCH", 2)
+    others = [Store(db_url) for _ in range(3)]
+    try:
+
+        def work(k: int) -> None:
+            mine = others[k]
+            ids = [register(mine, name=f"w{k}-{n % 5}")[0] for n in range(12)]
+            for model_id in ids[::3]:
+                mine.delete_model(ACCOUNT, {"ModelID": model_id})
+            for model_id in ids[1::3]:
+                mine.update_model(ACCOUNT, {"ModelID": model_id, "ModelName": f"r{k}-{model_id[-3:]}"})
+
+        with ThreadPoolExecutor(len(others)) as pool:
+            list(pool.map(work, range(len(others))))
+    finally:
+        for other in others:
+            other.close()
+    assert store.list_models(ACCOUNT, {})["Total"] == 3 * 8
+    _check_sizes(store)
+    _check_pages(store)
