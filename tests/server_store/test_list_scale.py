@@ -68,11 +68,22 @@ def _ids(store: Store, body: dict[str, Any]) -> tuple[int, list[str]]:
 
 
 @pytest.mark.parametrize("sole_owner", [True, False])
-@pytest.mark.parametrize("walk_budget", [0, 10**9])
+@pytest.mark.parametrize(
+    ("like_walk", "walk_budget"),
+    # Every way to a filtered page: sort the matches; walk the index keeping matches; walk it testing
+    # LIKE, bounded so short that it often falls back to the index; walk it testing LIKE only.
+    [(0, 0), (0, 10**9), (3, 10**9), (2_000, 0)],
+)
 def test_contains_matches_sqlite_like_on_every_page(
-    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, sole_owner: bool, walk_budget: int
+    store: Store,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    sole_owner: bool,
+    like_walk: int,
+    walk_budget: int,
 ) -> None:
-    monkeypatch.setattr(model_listing, "WALK_BUDGET", walk_budget)  # sort the matches / walk the index
+    monkeypatch.setattr(model_listing, "WALK_BUDGET", walk_budget)
+    monkeypatch.setattr(model_listing, "LIKE_WALK_BUDGET", like_walk)
     _fill(store, clock, sole_owner)
     matched = 0
     for needle in NEEDLES:

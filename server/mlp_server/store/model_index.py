@@ -8,8 +8,9 @@
   a match is then exactly SQLite's LIKE rule (ASCII case ignored, other characters compared as they
   are). Its rowid is the model row's rowid, which SQLite keeps for a table's rows unless VACUUM
   renumbers them; :func:`rebuild` rebuilds the index (run by the migration and after a VACUUM).
-- On PostgreSQL, a pg_trgm GIN index on ``lower(name COLLATE "C")`` serves the store's one Contains
-  rule (ASCII case folded, nothing else; :func:`.paging.contains`).
+- On PostgreSQL, pg_trgm GIN indexes on ``lower(name COLLATE "C")`` and ``lower(id COLLATE "C")``
+  (the latter since migration 0007) serve the store's one Contains rule (ASCII case folded, nothing
+  else; :func:`.paging.contains`).
 
 Needles shorter than a trigram cannot use either index: they scan, as before.
 """
@@ -22,10 +23,12 @@ from typing import Any
 from sqlalchemy import Connection, text, update
 from sqlalchemy.orm import Session
 
+from . import model_ranks
 from .schema import Base, ModelCountRow
 
 SEARCH_TABLE = "models_search"
 PG_TRIGRAM_INDEX = "ix_models_name_trgm"
+PG_ID_TRIGRAM_INDEX = "ix_models_id_trgm"
 TRIGRAM = 3
 
 _SQLITE_DDL = [
@@ -49,6 +52,8 @@ _PG_DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     f"CREATE INDEX IF NOT EXISTS {PG_TRIGRAM_INDEX} ON models "
     'USING gin (lower(name COLLATE "C") gin_trgm_ops)',
+    f"CREATE INDEX IF NOT EXISTS {PG_ID_TRIGRAM_INDEX} ON models "
+    'USING gin (lower(id COLLATE "C") gin_trgm_ops)',
 ]
 _SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS models_search_insert",
@@ -71,10 +76,13 @@ def drop(conn: Connection) -> None:
             conn.exec_driver_sql(statement)
     elif conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_TRIGRAM_INDEX}")
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_ID_TRIGRAM_INDEX}")
 
 
 def recount(conn: Connection) -> None:
-    """Recompute the counters from the models table (after rows were written around the store)."""
+    """Recompute the counters and the list stretches (:mod:`.model_ranks`) from the models table
+    (after rows were written around the store)."""
+    model_ranks.rebuild(conn)
     conn.execute(text("DELETE FROM model_counts"))
     conn.execute(
         text(
@@ -98,7 +106,7 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """For schema comparison (Alembic): the search objects are not in the models' metadata."""
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
-    return not (type_ == "index" and name == PG_TRIGRAM_INDEX)
+    return not (type_ == "index" and name in (PG_TRIGRAM_INDEX, PG_ID_TRIGRAM_INDEX))
 
 
 def count_change(session: Session, account_id: int, delta: int) -> None:

@@ -2,18 +2,24 @@
 
 - Total: the account's counter when there is no filter; a count driven by the substring index when a
   Contains needle is long enough for it; a plain count otherwise.
-- The page: ids first, from an index that holds them (no table row read for the rows an Offset
-  skips), walking from whichever end of the ordering is nearer to the page; then those rows by id.
+- An unfiltered page: its position found by adding up stretch sizes (:mod:`.model_ranks`), then fewer
+  than 8,000 index rows skipped, at any Offset, in either order of either sort.
+- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. When
+  the matches are many (Total against the account's models), the sort index is walked testing each
+  row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not hold
+  the page, the search index's matches drive. Then those rows by id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from . import model_ranks
 from .base import Body
 from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
@@ -26,6 +32,9 @@ MODEL_SORTS: SortKeys = {
 # A filtered page walks the sort index and keeps the rows the search index matched; when that walk
 # would read more than this many index entries, reading the matched rows and sorting them is cheaper.
 WALK_BUDGET = 200_000
+# Up to this many rows, walking the sort index and testing each row's LIKE beats reading the search
+# index's matches at all (they are materialised in full before the first row of the page).
+LIKE_WALK_BUDGET = 2_000
 
 _ROWID = literal_column("models.rowid", Integer)
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
@@ -50,24 +59,33 @@ def list_model_rows(
     session: Session, account_id: int, filters: Filters, page: Page
 ) -> tuple[int, list[ModelRow]]:
     """``(Total before pagination, the page's rows)`` of the account's models."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # the stretches, the Total and the page from one snapshot
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
     phrases: list[str] = []
+    needles: list[ColumnElement[bool]] = []  # the Contains the search index answers, as LIKE
     for field, needle in (("name", filters.name_part), ("id", filters.id_part)):
         if needle is None:
             continue
-        if sqlite and len(needle) >= TRIGRAM:
+        like = contains(ModelRow.name if field == "name" else ModelRow.id, needle, dialect)
+        if len(needle) < TRIGRAM:
+            where.append(like)
+        elif dialect == "sqlite":
             phrases.append(fts_phrase(field, needle))
-        else:
-            target = ModelRow.name if field == "name" else ModelRow.id
-            where.append(contains(target, needle, session.get_bind().dialect.name))
+            needles.append(like)
+        else:  # PostgreSQL: LIKE through pg_trgm
+            needles.append(like)
     matched = _search(" AND ".join(phrases)) if phrases else None
+    # What the search index does not answer (its own matches are ``matched`` on SQLite).
+    searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
+    models = _account_models(session, account_id)
 
     if not filters.any:
-        total = _account_models(session, account_id)
+        total = models
     elif matched is not None and not where and _sole_owner(session, account_id):
         # The index's matches are exactly the LIKE matches, and every model is this account's:
         # count them in the index alone, without reading a model row.
@@ -78,9 +96,11 @@ def list_model_rows(
         count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
         total = session.scalar(count) or 0
     else:
-        total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *where)) or 0
+        total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
     if page.limit == 0 or page.offset >= total:
         return total, []
+    if not filters.any:
+        return total, _rows_in_order(session, _unfiltered_ids(session, account_id, page, total))
 
     keys = MODEL_SORTS[page.sort_by]
     offset, limit, descending = page.offset, page.limit, page.descending
@@ -90,20 +110,64 @@ def list_model_rows(
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
     order = [key.desc() if descending else key.asc() for key in keys]
 
-    ids_query: Select[str]
-    if matched is None:
-        ids_query = select(ModelRow.id).where(mine, *where)
-    elif (offset + limit) * _account_models(session, account_id) <= WALK_BUDGET * total:
-        ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
-    else:
-        # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
-        ids_query = select(ModelRow.id).where(
-            ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+    ids: list[str] | None = None
+    # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
+    walk = (offset + limit) * models
+    if needles and walk <= LIKE_WALK_BUDGET * total:
+        # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
+        # follow their create time, so matches may bunch up elsewhere: then the index answers below.
+        ids = _walk_testing(
+            session, select(ModelRow.id).where(mine, *where), keys, descending, needles, offset, limit
         )
-    ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
+        if len(ids) < min(limit, total - offset):
+            ids = None
+    if ids is None:
+        ids_query: Select[str]
+        if matched is None:
+            ids_query = select(ModelRow.id).where(mine, *searched)
+        elif walk <= WALK_BUDGET * total:
+            ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
+        else:
+            # Few matches: read them and sort (``+ 0``: no account index walk, the matches drive).
+            ids_query = select(ModelRow.id).where(
+                ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+            )
+        ids = list(session.scalars(ids_query.order_by(*order).offset(offset).limit(limit)))
     if reverse:
         ids.reverse()
     return total, _rows_in_order(session, ids)
+
+
+def _walk_testing(
+    session: Session,
+    query: Select[str],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    descending: bool,
+    tests: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+) -> list[str]:
+    """The page of ``query`` + ``tests`` among the first :data:`LIKE_WALK_BUDGET` rows of ``query``:
+    a walk of the sort index bounded by the key of the last of those rows, so that it stops at the
+    page's end (a LIMIT subquery would read all of them first)."""
+    order = [key.desc() if descending else key.asc() for key in keys]
+    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
+    last = session.execute(bound).first()
+    walk = query.where(*tests)
+    if last is not None:
+        walk = walk.where(tuple_(*keys) >= tuple(last) if descending else tuple_(*keys) <= tuple(last))
+    return list(session.scalars(walk.order_by(*order).offset(offset).limit(limit)))
+
+
+def _unfiltered_ids(session: Session, account_id: int, page: Page, total: int) -> list[str]:
+    """The page's ids from the account's stretches (:mod:`.model_ranks`), in the page's order."""
+    if not page.descending:
+        return model_ranks.page_ids(session, account_id, page.sort_by, page.offset, page.limit)
+    last = total - page.offset  # ascending positions [first, last) read backwards
+    first = max(0, last - page.limit)
+    ids = model_ranks.page_ids(session, account_id, page.sort_by, first, last - first)
+    ids.reverse()
+    return ids
 
 
 def _search(query: str) -> Select[tuple[int]]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
+from . import model_ranks
 from .base import Body, Result, StoreBase, insert_with_new_id
 from .ids import version_id, wire_time
 from .model_index import count_change
@@ -79,8 +80,11 @@ class ModelsMixin(StoreBase):
     def update_model(self, account_id: int, body: Body) -> Result:
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
-            if (name := body.get("ModelName")) is not None:
-                model.name = name
+            if (name := body.get("ModelName")) is not None and name != model.name:
+                old_name, model.name = model.name, name
+                count_change(session, account_id, 0)  # takes the account's turn (model_ranks)
+                session.flush()
+                model_ranks.renamed(session, account_id, model, old_name)
         return {"ModelID": model.id}
 
     def delete_model(self, account_id: int, body: Body) -> Result:
@@ -98,6 +102,7 @@ class ModelsMixin(StoreBase):
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
             count_change(session, account_id, -1)
+            model_ranks.removed(session, account_id, model)
         return paths
 
     def get_model_next_version(self, account_id: int, body: Body) -> Result:
@@ -205,6 +210,7 @@ class ModelsMixin(StoreBase):
             ),
         )
         count_change(session, account_id, 1)
+        model_ranks.added(session, account_id, model)
         return model.id
 
 

@@ -82,6 +82,24 @@ class ModelCountRow(Base):
     models: Mapped[int] = mapped_column(BigInteger)
 
 
+class ModelRankRow(Base):
+    """Stretches of an account's models in one list order, each with how many models it holds: the
+    position of any page is found by adding up these counts, not by skipping rows (:mod:`.model_ranks`).
+
+    A stretch starts at its key (``name`` is empty in CreateTime order) and ends where the next one
+    starts; the first one also holds every model before its key.
+    """
+
+    __tablename__ = "model_ranks"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sort_by: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(_NAME, primary_key=True)
+    create_time: Mapped[datetime] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    models: Mapped[int] = mapped_column(BigInteger)
+
+
 class VersionRow(Base):
     __tablename__ = "model_versions"
     __table_args__ = (
