@@ -12,6 +12,7 @@ anything unexpected is logged and answered as ``InternalError`` without leaking 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,7 +34,9 @@ from .errors import ApiError
 from .guard import EnvelopeGuard, unexpected
 from .handlers import handler_for
 from .json_policy import parse_body
+from .keycache import KeyCache, NotCached
 from .operations import Operation, lookup
+from .store.accounts import KeyRecord
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -48,6 +51,8 @@ def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
     body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
+    if schema.is_valid(operation.request_schema, body):
+        return body
     errors = list(schema.errors(operation.request_schema, body))
     if errors:
         code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
@@ -77,14 +82,24 @@ class Gateway:
         self.limits = BodyLimits(
             settings.max_body_bytes, settings.body_read_timeout, settings.body_total_timeout
         )
+        self.keys = KeyCache(platform.store, settings.key_cache_seconds)
 
-    def _check_signature_headers(self, request: Request) -> tuple[PendingRequest, Caller]:
+    async def _signed_by(self, request: Request) -> tuple[PendingRequest, Caller]:
+        """The signature headers checked, on the event loop when the key's record is in memory (pure
+        CPU: no thread hand-off), else in a worker thread that reads it from the store."""
+        try:
+            return self._check_signature_headers(request, self.keys.cached)
+        except NotCached:
+            return await run_in_threadpool(self._check_signature_headers, request, self.keys.load)
+
+    def _check_signature_headers(
+        self, request: Request, find: Callable[[str], KeyRecord | None]
+    ) -> tuple[PendingRequest, Caller]:
         """Everything the Authorization header says, checked before any of the body is read."""
-        store = self.platform.store
         found: dict[str, Any] = {}
 
         def secret_for(ak: str) -> str | None:
-            record = store.lookup_access_key(ak)
+            record = find(ak)
             if record is None:
                 return None
             found["record"] = record
@@ -122,7 +137,7 @@ class Gateway:
             operation = lookup("open", action)
             if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
-            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            pending, caller = await self._signed_by(request)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)
@@ -173,7 +188,7 @@ class Gateway:
 
         meta = Meta(new_request_id(), "GarbageCollect", self.platform.settings.region)
         try:
-            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            pending, caller = await self._signed_by(request)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)
