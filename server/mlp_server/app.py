@@ -40,7 +40,9 @@ from .store.accounts import KeyRecord
 
 
 def _query(request: Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+    # Straight from the scope (as request.url.query has it, without building a URL object).
+    text = request.scope.get("query_string", b"").decode().partition("#")[0]
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
 def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
