@@ -133,7 +133,9 @@ def http_post(port: int, target: str, headers: dict[str, str], body: bytes) -> b
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def signed_builder(port: int, ak: str, sk: str, action: str, payload: dict[str, object]) -> Callable[[], bytes]:
+def signed_builder(
+    port: int, ak: str, sk: str, action: str, payload: dict[str, object]
+) -> Callable[[], bytes]:
     body = json.dumps(payload).encode()
     query = [("Action", action), ("Version", "2021-07-01")]
     target = f"/?Action={action}&Version=2021-07-01"
@@ -164,7 +166,9 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--requests", type=int, default=400, help="requests per target per round")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per target first")
@@ -181,12 +185,15 @@ def main() -> None:
             targets: dict[str, tuple[int, Callable[[], bytes], int]] = {
                 "bare Starlette": (bare_port, lambda: bare_request, 200),
                 "GetTOSUploadPath": (
-                    mlp_port, signed_builder(mlp_port, ak, sk, "GetTOSUploadPath", {"ServiceName": "modelrepo"}),
+                    mlp_port,
+                    signed_builder(mlp_port, ak, sk, "GetTOSUploadPath", {"ServiceName": "modelrepo"}),
                     200,
                 ),
                 "GetModelNextVersion (no model)": (
                     mlp_port,
-                    signed_builder(mlp_port, ak, sk, "GetModelNextVersion", {"ModelID": "m-20210812150750-w54j6"}),
+                    signed_builder(
+                        mlp_port, ak, sk, "GetModelNextVersion", {"ModelID": "m-20210812150750-w54j6"}
+                    ),
                     404,
                 ),
             }
@@ -218,11 +225,15 @@ def main() -> None:
     print(f"{'target':34} {'p50 ms':>8} {'p99 ms':>8} {'p50 - bare':>11}  per-round p50 - bare")
     for name, values in samples.items():
         p50, p99 = statistics.median(values), quantile(values, 0.99)
-        rounds = ", ".join(f"{a - b:+.2f}" for a, b in zip(per_round[name], per_round["bare Starlette"]))
+        rounds = ", ".join(
+            f"{a - b:+.2f}" for a, b in zip(per_round[name], per_round["bare Starlette"], strict=True)
+        )
         print(f"{name:34} {p50:8.3f} {p99:8.3f} {p50 - bare_p50:+11.3f}  {rounds}")
     floor = statistics.median(samples["GetTOSUploadPath"]) - bare_p50
     verdict = "met" if floor <= 1.0 else "NOT met"
-    print(f"target (signed request with no database work, p50 within 1 ms of bare): {verdict} ({floor:+.3f} ms)")
+    print(
+        f"target (signed request with no database work, p50 within 1 ms of bare): {verdict} ({floor:+.3f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -148,7 +148,9 @@ def _inlined(node: Any, seen: tuple[str, ...] = ()) -> Any:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _SCHEMA_KEYWORDS:
-            out[key] = [_inlined(v, seen) for v in value] if isinstance(value, list) else _inlined(value, seen)
+            out[key] = (
+                [_inlined(v, seen) for v in value] if isinstance(value, list) else _inlined(value, seen)
+            )
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             out[key] = [_inlined(v, seen) for v in value]
         elif key in _SCHEMA_MAPS and isinstance(value, dict):

@@ -62,6 +62,10 @@ def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
     return body
 
 
+# Actions only administrator keys may call: their key record is read from the store every time.
+_ADMIN_ACTIONS = frozenset({"AdminGetSecureToken"})
+
+
 @cache
 def _region_rule() -> tuple[re.Pattern[str], int]:
     """The inner door's ``{region}`` path parameter as the document defines it (pattern, maxLength)."""
@@ -86,13 +90,17 @@ class Gateway:
         )
         self.keys = KeyCache(platform.store, settings.key_cache_seconds)
 
-    async def _signed_by(self, request: Request) -> tuple[PendingRequest, Caller]:
+    async def _signed_by(self, request: Request, *, fresh: bool = False) -> tuple[PendingRequest, Caller]:
         """The signature headers checked, on the event loop when the key's record is in memory (pure
-        CPU: no thread hand-off), else in a worker thread that reads it from the store."""
-        try:
-            return self._check_signature_headers(request, self.keys.cached)
-        except NotCached:
-            return await run_in_threadpool(self._check_signature_headers, request, self.keys.load)
+        CPU: no thread hand-off), else in a worker thread that reads it from the store. ``fresh``
+        always reads the store: for administrator actions, so that a promotion or demotion made by
+        another process counts at once there."""
+        if not fresh:
+            try:
+                return self._check_signature_headers(request, self.keys.cached)
+            except NotCached:
+                pass
+        return await run_in_threadpool(self._check_signature_headers, request, self.keys.load)
 
     def _check_signature_headers(
         self, request: Request, find: Callable[[str], KeyRecord | None]
@@ -139,7 +147,7 @@ class Gateway:
             operation = lookup("open", action)
             if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
-            pending, caller = await self._signed_by(request)
+            pending, caller = await self._signed_by(request, fresh=action in _ADMIN_ACTIONS)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)
@@ -190,7 +198,7 @@ class Gateway:
 
         meta = Meta(new_request_id(), "GarbageCollect", self.platform.settings.region)
         try:
-            pending, caller = await self._signed_by(request)
+            pending, caller = await self._signed_by(request, fresh=True)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)

@@ -20,7 +20,11 @@ from volcengine_ml_platform import schema
 REQUEST_SCHEMAS = sorted({op.request_schema for op in operations().values()})
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
 )
@@ -61,9 +65,9 @@ def _shaped(node: dict[str, Any], depth: int) -> st.SearchStrategy[Any]:
         def build(draw: st.DrawFn) -> dict[str, Any]:
             out = {}
             for name, strategy in fields.items():
-                if name in required or draw(st.booleans()):
-                    if not (name in required and draw(st.integers(0, 39)) == 23):  # a missing required
-                        out[name] = draw(strategy)
+                wanted = name in required or draw(st.booleans())
+                if wanted and not (name in required and draw(st.integers(0, 39)) == 23):  # a missing required
+                    out[name] = draw(strategy)
             if draw(st.integers(0, 19)) == 13:
                 out[draw(st.text(min_size=1, max_size=6))] = draw(_json)
             return out
@@ -72,7 +76,9 @@ def _shaped(node: dict[str, Any], depth: int) -> st.SearchStrategy[Any]:
     if kind == "array":
         items = node.get("items", {})
         low = int(node.get("minItems", 0))
-        return st.lists(_near(items, depth + 1), min_size=low, max_size=min(low + 2, int(node.get("maxItems", 9))))
+        return st.lists(
+            _near(items, depth + 1), min_size=low, max_size=min(low + 2, int(node.get("maxItems", 9)))
+        )
     if kind == "string":
         if "pattern" in node:
             matching = st.from_regex(node["pattern"].removesuffix("$") + r"\Z")

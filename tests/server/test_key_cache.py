@@ -42,7 +42,9 @@ def test_a_key_changed_in_the_same_process_takes_effect_at_once(
     data_dir: Path, server_clock: MovableClock, platform_settings: ServerSettings
 ) -> None:
     # An hour-long cache: only the store's own change signal can explain a refusal.
-    with LiveServer(data_dir, clock=server_clock, settings=platform_settings, key_cache_seconds=3600) as server:
+    with LiveServer(
+        data_dir, clock=server_clock, settings=platform_settings, key_cache_seconds=3600
+    ) as server:
         store = server.platform.store
         keys = add_account(server, ACCOUNT_B)
         with Api(server.url, keys) as api:
@@ -66,7 +68,9 @@ def test_a_key_revoked_by_another_process_stops_working_within_the_cache_lifetim
     data_dir: Path, server_clock: MovableClock, platform_settings: ServerSettings
 ) -> None:
     ttl = 1.0
-    with LiveServer(data_dir, clock=server_clock, settings=platform_settings, key_cache_seconds=ttl) as server:
+    with LiveServer(
+        data_dir, clock=server_clock, settings=platform_settings, key_cache_seconds=ttl
+    ) as server:
         keys = add_account(server, ACCOUNT_B)
         other = add_account(server, ACCOUNT_B)
         with Api(server.url, keys) as api, Api(server.url, other) as still_valid:
@@ -77,21 +81,24 @@ def test_a_key_revoked_by_another_process_stops_working_within_the_cache_lifetim
             refused(api)
             assert still_valid.ok("ListModels", {})["Total"] == 0  # the account's other key is untouched
         # Revoking again (or an unknown key) is an error naming the key.
-        failed = revoke_key(server, keys.ak, check=False)
+        failed = run_revoke_key(server, keys.ak)
         assert failed.returncode == 1 and f"access key {keys.ak} is not known" in failed.stderr
 
 
-def revoke_key(server: LiveServer, ak: str, *, check: bool = True) -> object:
+def run_revoke_key(server: LiveServer, ak: str) -> subprocess.CompletedProcess[str]:
+    """``mlp account revoke-key`` in a process of its own, pointed at the server's database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOLC_", "VOLCENGINE_", "MLP_"))}
     if server.platform.settings.database_url:
         env["MLP_DATABASE_URL"] = server.platform.settings.database_url
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "volcengine_ml_platform.cli", "account", "revoke-key", ak,
          "--data-dir", str(server.data_dir), "-o", "json"],
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    if not check:
-        return done
+
+
+def revoke_key(server: LiveServer, ak: str) -> object:
+    done = run_revoke_key(server, ak)
     assert done.returncode == 0, done.stderr
     printed: object = json.loads(done.stdout)
     return printed
@@ -111,6 +118,25 @@ def test_an_unknown_key_works_as_soon_as_another_process_adds_it(
                 refused(api)
                 elsewhere.add_access_key_explicit(ak, sk, ACCOUNT_B, 1)
                 assert api.ok("ListModels", {})["Total"] == 0
+        finally:
+            elsewhere.close()
+
+
+def test_administrator_actions_read_the_key_afresh(data_dir: Path, server_clock: MovableClock) -> None:
+    # A promotion (or a revocation) made by another process counts at once where it matters most.
+    settings = ServerSettings(data_dir=data_dir, key_cache_seconds=3600)
+    with LiveServer(data_dir, clock=server_clock, settings=settings) as server:
+        keys = add_account(server, ACCOUNT_B)
+        elsewhere = Store(settings.db_url)
+        token_body = {"TimeToLive": 600, "AccountId": ACCOUNT_B, "UserId": 1}
+        try:
+            with Api(server.url, keys) as api:
+                assert api.ok("ListModels", {})["Total"] == 0  # kept as a non-administrator key
+                assert error_of(api.call("AdminGetSecureToken", token_body))[:2] == (403, "AccessDenied")
+                elsewhere.promote_account(ACCOUNT_B)
+                assert api.ok("AdminGetSecureToken", token_body)["Token"]
+                elsewhere.revoke_access_key(keys.ak)
+                assert error_of(api.call("AdminGetSecureToken", token_body))[:2] == (401, "InvalidAccessKey")
         finally:
             elsewhere.close()
 
@@ -157,7 +183,9 @@ def keyed(tmp_path: Path) -> Iterator[tuple[CountingStore, str]]:
     store.close()
 
 
-def test_a_record_is_read_once_then_served_from_memory_until_it_is_old(keyed: tuple[CountingStore, str]) -> None:
+def test_a_record_is_read_once_then_served_from_memory_until_it_is_old(
+    keyed: tuple[CountingStore, str],
+) -> None:
     source, ak = keyed
     clock = FakeMonotonic()
     cache = KeyCache(source, ttl=2.0, clock=clock)
@@ -172,7 +200,9 @@ def test_a_record_is_read_once_then_served_from_memory_until_it_is_old(keyed: tu
         cache.cached(ak)
 
 
-def test_unknown_keys_are_not_kept_and_a_zero_lifetime_keeps_nothing(keyed: tuple[CountingStore, str]) -> None:
+def test_unknown_keys_are_not_kept_and_a_zero_lifetime_keeps_nothing(
+    keyed: tuple[CountingStore, str],
+) -> None:
     source, ak = keyed
     cache = KeyCache(source, ttl=2.0, clock=FakeMonotonic())
     assert cache.load("AKLTunknown") is None
