@@ -2,20 +2,23 @@
 
     python bench/request_floor.py                    # 5 rounds x 400 requests per target
     python bench/request_floor.py --rounds 3 --requests 200
+    python bench/request_floor.py --compare-mlp /path/to/older/.venv/bin/mlp   # before/after, same run
 
-Starts two servers the same way, each in its own process on 127.0.0.1 (OS-chosen port), one uvicorn
+Starts the servers the same way, each in its own process on 127.0.0.1 (OS-chosen port), one uvicorn
 worker, ``log_level=warning``, no access log (``mlp serve``'s own settings):
 
-- **bare**: a Starlette app with one ``POST /`` route that answers a small JSON object;
-- **mlp serve**: the local platform in a temporary data folder.
+- **bare**: a Starlette app with one ``POST /`` route that reads the body and answers a small JSON object;
+- **mlp serve** in a temporary data folder; again with ``MLP_KEY_CACHE_SECONDS=0`` (every request
+  reads its access key from the database, as before issue 15); and, with ``--compare-mlp``, another
+  build's ``mlp serve``.
 
-One keep-alive raw socket per server sends HTTP/1.1 requests one after another (each request's bytes
+One keep-alive raw socket per target sends HTTP/1.1 requests one after another (each request's bytes
 are built and signed before its clock starts). Rounds interleave the targets, in alternating order, so
-that load from other processes on the machine falls on all of them alike. Targets:
+that load from other processes on the machine falls on all of them alike. Requests:
 
-- ``bare``: ``POST /`` with ``{}``;
+- ``GetModelNextVersion {}``: signed, answers 1 without any query (the issue's request; the target);
 - ``GetTOSUploadPath``: signed, folder store: no database work in the handler;
-- ``GetModelNextVersion``: signed, a ModelID that does not exist (one primary-key read).
+- ``GetModelNextVersion, no such model``: signed, one primary-key read, 404.
 
 Prints p50/p99 of each and the p50 difference to bare (issue 15's target: within 1 ms), over all
 rounds and per round. Shared machines are noisy: only the side-by-side figures mean anything.
@@ -40,6 +43,7 @@ from pathlib import Path
 from volcengine_ml_platform.signing import sign
 
 REGION = "cn-beijing"
+MISSING = "m-20210812150750-w54j6"
 _BARE_APP = """
 import sys, uvicorn
 from starlette.applications import Starlette
@@ -81,12 +85,20 @@ def start_bare() -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def start_mlp(data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    mlp = shutil.which("mlp", path=str(Path(sys.executable).parent)) or "mlp"
+def start_mlp(
+    data_dir: Path, mlp: str, key_cache_seconds: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [mlp, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
             "--log-level", "warning", "--perf-workers", "0"]  # fmt: skip
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(data_dir), "MLP_GC_INTERVAL": "3600"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(data_dir),
+        "MLP_GC_INTERVAL": "3600",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if key_cache_seconds is not None:
+        env["MLP_KEY_CACHE_SECONDS"] = key_cache_seconds
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     wait_listening(proc, port)
     return proc, port
@@ -172,31 +184,44 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--requests", type=int, default=400, help="requests per target per round")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests per target first")
+    parser.add_argument(
+        "--compare-mlp",
+        metavar="PATH",
+        help="another build's mlp executable (e.g. an older checkout's .venv/bin/mlp), measured alongside",
+    )
     args = parser.parse_args()
+    here = shutil.which("mlp", path=str(Path(sys.executable).parent)) or "mlp"
 
     with tempfile.TemporaryDirectory(prefix="mlp-floor-") as tmp:
-        data_dir = Path(tmp) / "data"
-        bare_proc, bare_port = start_bare()
-        mlp_proc, mlp_port = start_mlp(data_dir)
+        procs: list[subprocess.Popen[bytes]] = []
         try:
-            creds = json.loads((data_dir / "credentials.json").read_text())
-            ak, sk = creds["ak"], creds["sk"]
+            bare_proc, bare_port = start_bare()
+            procs.append(bare_proc)
+            servers = [("", here, None), ("key cache off: ", here, "0")]
+            if args.compare_mlp:
+                servers.append(("--compare-mlp: ", args.compare_mlp, None))
             bare_request = http_post(bare_port, "/", {"Content-Type": "application/json"}, b"{}")
             targets: dict[str, tuple[int, Callable[[], bytes], int]] = {
-                "bare Starlette": (bare_port, lambda: bare_request, 200),
-                "GetTOSUploadPath": (
-                    mlp_port,
-                    signed_builder(mlp_port, ak, sk, "GetTOSUploadPath", {"ServiceName": "modelrepo"}),
-                    200,
-                ),
-                "GetModelNextVersion (no model)": (
-                    mlp_port,
-                    signed_builder(
-                        mlp_port, ak, sk, "GetModelNextVersion", {"ModelID": "m-20210812150750-w54j6"}
-                    ),
-                    404,
-                ),
+                "bare Starlette": (bare_port, lambda: bare_request, 200)
             }
+            for index, (label, mlp, cache) in enumerate(servers):
+                data_dir = Path(tmp) / f"data{index}"
+                proc, port = start_mlp(data_dir, mlp, cache)
+                procs.append(proc)
+                creds = json.loads((data_dir / "credentials.json").read_text())
+                ak, sk = creds["ak"], creds["sk"]
+                # The issue's request: GetModelNextVersion without ModelID answers 1 with no query.
+                targets[f"{label}GetModelNextVersion {{}}"] = (
+                    port, signed_builder(port, ak, sk, "GetModelNextVersion", {}), 200,
+                )  # fmt: skip
+                if label:
+                    continue
+                targets["GetTOSUploadPath"] = (
+                    port, signed_builder(port, ak, sk, "GetTOSUploadPath", {"ServiceName": "modelrepo"}), 200,
+                )  # fmt: skip
+                targets["GetModelNextVersion, no such model"] = (
+                    port, signed_builder(port, ak, sk, "GetModelNextVersion", {"ModelID": MISSING}), 404,
+                )  # fmt: skip
             conns = {name: Connection(port) for name, (port, _, _) in targets.items()}
             for name, (_, build, expect) in targets.items():
                 measure(conns[name], build, args.warmup, expect)
@@ -213,7 +238,7 @@ def main() -> None:
             for conn in conns.values():
                 conn.close()
         finally:
-            for proc in (bare_proc, mlp_proc):
+            for proc in procs:
                 proc.terminate()
                 proc.wait(30)
 
@@ -222,14 +247,14 @@ def main() -> None:
           f"connection each; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
     bare = samples["bare Starlette"]
     bare_p50 = statistics.median(bare)
-    print(f"{'target':34} {'p50 ms':>8} {'p99 ms':>8} {'p50 - bare':>11}  per-round p50 - bare")
+    print(f"{'target':46} {'p50 ms':>8} {'p99 ms':>8} {'p50 - bare':>11}  per-round p50 - bare")
     for name, values in samples.items():
         p50, p99 = statistics.median(values), quantile(values, 0.99)
         rounds = ", ".join(
             f"{a - b:+.2f}" for a, b in zip(per_round[name], per_round["bare Starlette"], strict=True)
         )
-        print(f"{name:34} {p50:8.3f} {p99:8.3f} {p50 - bare_p50:+11.3f}  {rounds}")
-    floor = statistics.median(samples["GetTOSUploadPath"]) - bare_p50
+        print(f"{name:46} {p50:8.3f} {p99:8.3f} {p50 - bare_p50:+11.3f}  {rounds}")
+    floor = statistics.median(samples["GetModelNextVersion {}"]) - bare_p50
     verdict = "met" if floor <= 1.0 else "NOT met"
     print(
         f"target (signed request with no database work, p50 within 1 ms of bare): {verdict} ({floor:+.3f} ms)"
