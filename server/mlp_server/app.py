@@ -5,8 +5,10 @@
 
 Each request: find the operation in the document's table, authenticate (signature or token), parse
 and validate the JSON body against the operation's schema, run the handler in a worker thread (the
-store is synchronous), answer the documented envelope. Every failure is an ``ApiError`` with a code;
-anything unexpected is logged and answered as ``InternalError`` without leaking details.
+store is synchronous), answer the documented envelope. Everything but the handler runs on the event
+loop when the signer's key record is in memory (``keycache``): one thread hand-off per request.
+Every failure is an ``ApiError`` with a code; anything unexpected is logged and answered as
+``InternalError`` without leaking details.
 """
 
 from __future__ import annotations
