@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -38,7 +38,9 @@ from .handlers import handler_for
 from .json_policy import parse_body
 from .keycache import KeyCache, NotCached
 from .operations import Operation, lookup
-from .store.accounts import KeyRecord
+
+if TYPE_CHECKING:
+    from .store.accounts import KeyRecord
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .store.accounts import KeyRecord
+if TYPE_CHECKING:  # the store (SQLAlchemy) is not imported for a type
+    from .store.accounts import KeyRecord
 
 DEFAULT_TTL_SECONDS = 2.0
 # Only known keys are kept, so this bounds memory against a store with very many keys, not attackers.
