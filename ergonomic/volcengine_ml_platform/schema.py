@@ -157,6 +157,54 @@ def validator(schema_name: str) -> Draft4Validator:
     )
 
 
+# Keywords whose value is a schema, a list of schemas or a name -> schema mapping (Draft 4).
+_SCHEMA_KEYWORDS = frozenset({"items", "additionalItems", "additionalProperties", "not"})
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "dependencies"})
+
+
+def _inlined(node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """``node`` with every ``$ref`` to a component schema replaced by that schema (Draft 4 ignores a
+    ``$ref``'s siblings, so the replacement validates exactly the same). A recursive reference is
+    left as it is (the validator keeps the registry to resolve it)."""
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.rsplit("/", 1)[-1]
+        if name in seen:
+            return {"$ref": f"{_ROOT}{ref}"}
+        return _inlined(document()["components"]["schemas"][name], (*seen, name))
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SCHEMA_KEYWORDS:
+            out[key] = (
+                [_inlined(v, seen) for v in value] if isinstance(value, list) else _inlined(value, seen)
+            )
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_inlined(v, seen) for v in value]
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: _inlined(v, seen) if isinstance(v, dict) else v for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+@cache
+def _fast_validator(schema_name: str) -> Draft4Validator:
+    # Resolving $ref through the registry is most of a validation's time (~85 us for a one-field
+    # body, ~10 us inlined); built once per schema.
+    if schema_name not in document()["components"]["schemas"]:
+        raise KeyError(f"no schema {schema_name!r} in the document")
+    inlined = _inlined(document()["components"]["schemas"][schema_name], (schema_name,))
+    return _Validator(inlined, registry=_registry(), format_checker=format_checker)
+
+
+def is_valid(schema_name: str, instance: Any) -> bool:
+    """Whether ``instance`` satisfies the schema: the same verdict as :func:`errors`, faster."""
+    return bool(_fast_validator(schema_name).is_valid(instance))
+
+
 def field_path(error: jsonschema.ValidationError, root: str = "") -> str:
     """``VersionInfo.TensorConfig.Inputs[0].DType`` style path of an error."""
     out = root
@@ -191,6 +239,8 @@ def describe(error: jsonschema.ValidationError, root: str = "") -> str:
 
 def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonschema.ValidationError]:
     """Every error of ``instance`` against the schema, most specific first, in a stable order."""
+    if is_valid(schema_name, instance):
+        return  # the common case; the errors themselves come from the document's own validator
     found = sorted(
         validator(schema_name).iter_errors(instance),
         key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Final, Literal, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -23,6 +25,7 @@ X_DATE_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 DEFAULT_CONTENT_TYPE: Final = "application/x-www-form-urlencoded; charset=utf-8"
 MAX_CLOCK_SKEW: Final = timedelta(minutes=15)
 
+_X_DATE_SHAPE: Final = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SIGNED_EXACT: Final = frozenset({"Content-Type", "Content-Md5", "Host"})
 _QUERY_SAFE: Final = "-_.~"
 
@@ -115,6 +118,13 @@ def format_x_date(moment: datetime) -> str:
 
 def parse_x_date(value: str) -> datetime:
     """The UTC moment of an ``X-Date`` value; ValueError when it is not ``%Y%m%dT%H%M%SZ``."""
+    if _X_DATE_SHAPE.fullmatch(value):
+        # The shape every signer sends, read without strptime (~10x faster; the same result: the
+        # datetime constructor refuses the same out-of-range fields).
+        return datetime(
+            int(value[0:4]), int(value[4:6]), int(value[6:8]),
+            int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=UTC,
+        )  # fmt: skip
     return datetime.strptime(value, X_DATE_FORMAT).replace(tzinfo=UTC)
 
 
@@ -153,8 +163,10 @@ def credential_scope(date: str, region: str, service: str) -> str:
     return f"{date}/{region}/{service}/request"
 
 
+@lru_cache(maxsize=1024)
 def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
-    # The chain starts from the raw secret key: unlike AWS SigV4 there is no prefix.
+    # The chain starts from the raw secret key: unlike AWS SigV4 there is no prefix. Kept per
+    # (key, day, region, service): a verifier derives the same key for every request of a day.
     key = secret_key.encode("utf-8")
     for part in (date, region, service, "request"):
         key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
@@ -371,6 +383,12 @@ def verify_headers(
     return PendingRequest(parsed, secret_key, x_date, moment, method, raw_path, query, signed, token)
 
 
+@lru_cache(maxsize=512)
+def _received_query(query: str | bytes) -> tuple[tuple[str, str], ...]:
+    # A server sees the same few query strings (one per action) over and over.
+    return tuple(parse_wire_query(query))
+
+
 def verify_payload(pending: PendingRequest, body: bytes) -> VerifiedRequest:
     """The signature itself, over the body: the second half of :func:`verify`."""
     parsed = pending.parsed
@@ -378,7 +396,7 @@ def verify_payload(pending: PendingRequest, body: bytes) -> VerifiedRequest:
     canonical, _ = _canonical_request(
         pending.method,
         unquote(pending.path),
-        parse_wire_query(pending.query),
+        _received_query(pending.query),
         pending.signed,
         payload_hash(body),
     )

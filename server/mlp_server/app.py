@@ -5,15 +5,18 @@
 
 Each request: find the operation in the document's table, authenticate (signature or token), parse
 and validate the JSON body against the operation's schema, run the handler in a worker thread (the
-store is synchronous), answer the documented envelope. Every failure is an ``ApiError`` with a code;
-anything unexpected is logged and answered as ``InternalError`` without leaking details.
+store is synchronous), answer the documented envelope. Everything but the handler runs on the event
+loop when the signer's key record is in memory (``keycache``): one thread hand-off per request.
+Every failure is an ``ApiError`` with a code; anything unexpected is logged and answered as
+``InternalError`` without leaking details.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -33,11 +36,17 @@ from .errors import ApiError
 from .guard import EnvelopeGuard, unexpected
 from .handlers import handler_for
 from .json_policy import parse_body
+from .keycache import KeyCache, NotCached
 from .operations import Operation, lookup
+
+if TYPE_CHECKING:
+    from .store.accounts import KeyRecord
 
 
 def _query(request: Request) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(request.url.query, keep_blank_values=True).items()}
+    # Straight from the scope (as request.url.query has it, without building a URL object).
+    text = request.scope.get("query_string", b"").decode().partition("#")[0]
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
 def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
@@ -48,11 +57,17 @@ def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
     body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
+    if schema.is_valid(operation.request_schema, body):
+        return body
     errors = list(schema.errors(operation.request_schema, body))
     if errors:
         code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
         raise ApiError(code, "; ".join(schema.describe(e) for e in errors[:10]))
     return body
+
+
+# Actions only administrator keys may call: their key record is read from the store every time.
+_ADMIN_ACTIONS = frozenset({"AdminGetSecureToken"})
 
 
 @cache
@@ -77,14 +92,28 @@ class Gateway:
         self.limits = BodyLimits(
             settings.max_body_bytes, settings.body_read_timeout, settings.body_total_timeout
         )
+        self.keys = KeyCache(platform.store, settings.key_cache_seconds)
 
-    def _check_signature_headers(self, request: Request) -> tuple[PendingRequest, Caller]:
+    async def _signed_by(self, request: Request, *, fresh: bool = False) -> tuple[PendingRequest, Caller]:
+        """The signature headers checked, on the event loop when the key's record is in memory (pure
+        CPU: no thread hand-off), else in a worker thread that reads it from the store. ``fresh``
+        always reads the store: for administrator actions, so that a promotion or demotion made by
+        another process counts at once there."""
+        if not fresh:
+            try:
+                return self._check_signature_headers(request, self.keys.cached)
+            except NotCached:
+                pass
+        return await run_in_threadpool(self._check_signature_headers, request, self.keys.load)
+
+    def _check_signature_headers(
+        self, request: Request, find: Callable[[str], KeyRecord | None]
+    ) -> tuple[PendingRequest, Caller]:
         """Everything the Authorization header says, checked before any of the body is read."""
-        store = self.platform.store
         found: dict[str, Any] = {}
 
         def secret_for(ak: str) -> str | None:
-            record = store.lookup_access_key(ak)
+            record = find(ak)
             if record is None:
                 return None
             found["record"] = record
@@ -122,7 +151,7 @@ class Gateway:
             operation = lookup("open", action)
             if operation is None or version not in schema.api_versions():
                 raise ApiError("InvalidActionOrVersion", f"unknown Action {action!r} or Version {version!r}")
-            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            pending, caller = await self._signed_by(request, fresh=action in _ADMIN_ACTIONS)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)
@@ -173,7 +202,7 @@ class Gateway:
 
         meta = Meta(new_request_id(), "GarbageCollect", self.platform.settings.region)
         try:
-            pending, caller = await run_in_threadpool(self._check_signature_headers, request)
+            pending, caller = await self._signed_by(request, fresh=True)
             raw = await read_body(request, self.limits)
             try:
                 verify_payload(pending, raw)

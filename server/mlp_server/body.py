@@ -63,7 +63,9 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
     while True:
         wait = min(limits.read_timeout, deadline - time.monotonic())
         try:
-            message = await asyncio.wait_for(receive(), timeout=max(wait, 0.0))
+            # A timeout scope rather than wait_for, which wraps each receive in a task of its own.
+            async with asyncio.timeout(max(wait, 0.0)):
+                message = await receive()
         except TimeoutError:
             raise ApiError(
                 "RequestTimeout",

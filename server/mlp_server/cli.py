@@ -137,9 +137,19 @@ def add_commands(
     lst.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
     lst.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
     lst.set_defaults(func=cmd_account_list)
+    revoke_help = (
+        "revoke an access key: requests signed with it are refused (by a running mlp serve within "
+        "MLP_KEY_CACHE_SECONDS, 2 s by default)"
+    )
+    revoke = account_sub.add_parser("revoke-key", help=revoke_help, description=revoke_help)
+    revoke.add_argument("access_key", metavar="ACCESS_KEY", help="the access key (AK) to revoke")
+    revoke.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
+    revoke.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
+    revoke.set_defaults(func=cmd_account_revoke_key)
     if output_option is not None:
         output_option(add)
         output_option(lst)
+        output_option(revoke)
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
@@ -414,6 +424,33 @@ def _print(args: argparse.Namespace, data: Any) -> None:
     else:
         for row in data:
             print("\t".join(str(v) for v in row.values()))
+
+
+def cmd_account_revoke_key(args: argparse.Namespace) -> int:
+    from .store import Store
+    from .store.migrate import SchemaError
+
+    try:
+        store = Store(_settings(args).db_url)
+    except SchemaError as exc:
+        return _schema_refusal(exc)
+    try:
+        revoked = store.revoke_access_key(args.access_key)
+    finally:
+        store.close()
+    if revoked is None:
+        print(f"mlp: error: access key {args.access_key} is not known", file=sys.stderr)
+        return 1
+    _print(
+        args,
+        {
+            "AccountID": revoked.account_id,
+            "UserID": revoked.user_id,
+            "AccessKey": revoked.ak,
+            "Revoked": True,
+        },
+    )
+    return 0
 
 
 def cmd_account_list(args: argparse.Namespace) -> int:

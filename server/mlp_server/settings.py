@@ -57,6 +57,10 @@ class ServerSettings:
     perf_lease_seconds: float = 30.0
     # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
     migrate: bool = False
+    # How long a running server trusts an access-key record it read (MLP_KEY_CACHE_SECONDS): a key
+    # revoked by another process (`mlp account revoke-key`, another `mlp serve` of a team) stops
+    # working within this; changes made in the same process take effect at once. 0: read every time.
+    key_cache_seconds: float = 2.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -137,6 +141,7 @@ class ServerSettings:
             ("perf_workers", "MLP_PERF_WORKERS", int),
             ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
             ("perf_lease_seconds", "MLP_PERF_LEASE_SECONDS", float),
+            ("key_cache_seconds", "MLP_KEY_CACHE_SECONDS", float),
         ):
             if env.get(key):
                 try:

@@ -59,3 +59,24 @@ def test_keys_need_an_account_and_unknown_keys_are_none(store: Store) -> None:
         store.add_access_key(404, 1)
     assert caught.value.code == "NotFound"
     assert store.lookup_access_key("AKLTnope") is None
+
+
+def test_a_revoked_key_is_gone_and_every_key_change_is_signalled(store: Store) -> None:
+    store.create_account(7, 8)
+    signals = [store.keys_generation]
+    ak, sk = store.add_access_key(7, 8)
+    signals.append(store.keys_generation)
+    store.promote_account(7)
+    signals.append(store.keys_generation)
+    revoked = store.revoke_access_key(ak)
+    signals.append(store.keys_generation)
+    assert revoked is not None and (revoked.ak, revoked.sk, revoked.account_id, revoked.is_admin) == (
+        ak,
+        sk,
+        7,
+        True,
+    )
+    assert store.lookup_access_key(ak) is None
+    assert store.revoke_access_key(ak) is None  # unknown: nothing to revoke
+    assert signals == sorted(set(signals)), signals  # each change moved the generation on
+    assert store.list_accounts()[0].account_id == 7  # the account itself stays

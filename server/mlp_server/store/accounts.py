@@ -35,6 +35,17 @@ class KeyRecord:
 
 
 class AccountsMixin(StoreBase):
+    # Bumped after every committed change to keys (or to what a key may do) made through this store,
+    # so that a cache of key records in this process drops them at once (see mlp_server.keycache).
+    _keys_generation: int = 0
+
+    @property
+    def keys_generation(self) -> int:
+        return self._keys_generation
+
+    def _keys_changed(self) -> None:
+        self._keys_generation += 1
+
     def create_account(
         self, account_id: int, user_id: int, name: str = "", is_admin: bool = False, *, exist_ok: bool = False
     ) -> AccountRecord:
@@ -54,14 +65,17 @@ class AccountsMixin(StoreBase):
     def promote_account(self, account_id: int) -> AccountRecord:
         """Make an account an administrator: the account and every key of it, in one transaction, so
         that what ``list_accounts`` shows is what the account's keys can do."""
-        with self._write() as session:
-            row = session.get(AccountRow, account_id)
-            if row is None:
-                raise not_found("Account", account_id)
-            row.is_admin = True
-            for key in session.scalars(select(AccessKeyRow).where(AccessKeyRow.account_id == account_id)):
-                key.is_admin = True
-            return _account(row)
+        try:
+            with self._write() as session:
+                row = session.get(AccountRow, account_id)
+                if row is None:
+                    raise not_found("Account", account_id)
+                row.is_admin = True
+                for key in session.scalars(select(AccessKeyRow).where(AccessKeyRow.account_id == account_id)):
+                    key.is_admin = True
+                return _account(row)
+        finally:
+            self._keys_changed()
 
     def add_access_key(self, account_id: int, user_id: int, is_admin: bool = False) -> tuple[str, str]:
         """A new random key pair ``(ak, sk)`` for an existing account."""
@@ -75,15 +89,32 @@ class AccountsMixin(StoreBase):
     ) -> KeyRecord:
         """Store a given key pair (e.g. from the environment). Idempotent: an existing ``ak`` is
         overwritten, so that a restart with changed settings takes effect."""
-        with self._write() as session:
-            if session.get(AccountRow, account_id) is None:
-                raise not_found("Account", account_id)
-            row = session.get(AccessKeyRow, ak)
-            if row is None:
-                row = AccessKeyRow(ak=ak, created=self._now())
-                session.add(row)
-            row.sk, row.account_id, row.user_id, row.is_admin = sk, account_id, user_id, is_admin
-            return _key(row)
+        try:
+            with self._write() as session:
+                if session.get(AccountRow, account_id) is None:
+                    raise not_found("Account", account_id)
+                row = session.get(AccessKeyRow, ak)
+                if row is None:
+                    row = AccessKeyRow(ak=ak, created=self._now())
+                    session.add(row)
+                row.sk, row.account_id, row.user_id, row.is_admin = sk, account_id, user_id, is_admin
+                return _key(row)
+        finally:
+            self._keys_changed()  # after the commit: a lookup that began before it is not kept
+
+    def revoke_access_key(self, ak: str) -> KeyRecord | None:
+        """Delete a key pair; requests signed with it are refused from then on (a running server in
+        another process stops accepting it within its key cache's lifetime). None if unknown."""
+        try:
+            with self._write() as session:
+                row = session.get(AccessKeyRow, ak)
+                if row is None:
+                    return None
+                record = _key(row)
+                session.delete(row)
+                return record
+        finally:
+            self._keys_changed()
 
     def lookup_access_key(self, ak: str) -> KeyRecord | None:
         with self._read() as session:
