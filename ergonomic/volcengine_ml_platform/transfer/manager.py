@@ -265,7 +265,13 @@ def _as_recorded(
         )
     # The recorded checksum pins each download to the bytes that were registered.
     return [
-        ObjectInfo(f.key, f.size, f.sha256 or present[f.key].sha256, f.etag or present[f.key].etag)
+        ObjectInfo(
+            f.key,
+            f.size,
+            f.sha256 or present[f.key].sha256,
+            f.etag or present[f.key].etag,
+            f.blake3 or present[f.key].blake3,
+        )
         for f in recorded
     ]
 
