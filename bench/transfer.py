@@ -15,8 +15,10 @@ Builds a folder of one large file plus 1,000 small ones in a temporary directory
 
 For each it prints MiB/s and the client's CPU-seconds per GiB (user + system of this process, or of
 ``cp``; the S3 server runs in another process and is not counted), as medians, and the ratio to the
-baseline measured in the same round. Rounds alternate which side goes first, every timed step starts
-after ``sync`` (so one step's writeback is not charged to the next), and the page cache is warm for
+baseline measured in the same round. Rounds rotate which side goes first, each side first removes
+what it wrote in the round before (so each writes into memory it has just freed: on these VMs that
+decides more than the order), every timed step starts after ``sync`` (so one step's writeback is not
+charged to the next), and the page cache is warm for
 both sides unless ``--cold``, which evicts this benchmark's own files (posix_fadvise DONTNEED after
 sync: no root, nothing else on the machine is touched) before each step. Only the ratios mean
 something on a shared machine. The script talks to 127.0.0.1 only, and stops by itself (``--timeout``).
@@ -75,10 +77,18 @@ process.stdin.resume();
 """
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass
 class Side:
     name: str
     run: Callable[[], object]
+    # Untimed, right before each run: removes what this side wrote in the previous round. Every side
+    # then writes into memory it has just freed itself (on these VMs a write is much faster into pages
+    # just freed than into pages the kernel must reclaim first, which made the order decide the winner).
+    before: Callable[[], None] = _nothing
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
@@ -133,6 +143,7 @@ def cpu_seconds() -> float:
 
 
 def measure(side: Side, work: Path, cold: bool) -> None:
+    side.before()
     if cold:
         evict(work)
     else:
@@ -199,13 +210,24 @@ def folder_comparisons(work: Path, src: Path, c: int) -> tuple[list[Comparison],
     comparisons = [
         Comparison(
             "FolderStore upload",
-            [Side("ours", lambda: upload_path(folder, src, "bench", "p/", concurrency=c)), Side("cp -r", cp_up)],
+            [
+                Side(
+                    "ours",
+                    lambda: upload_path(folder, src, "bench", "p/", concurrency=c),
+                    before=lambda: folder.delete_prefix("bench", ""),
+                ),
+                Side("cp -r", cp_up, before=lambda: remove(cp_store)),
+            ],
         ),
         Comparison(
             "FolderStore download",
             [
-                Side("ours", lambda: download_prefix(folder, "tos://bench/p/model/", out_ours, concurrency=c)),
-                Side("cp -r", lambda: cp(cp_store / "model", out_theirs)),
+                Side(
+                    "ours",
+                    lambda: download_prefix(folder, "tos://bench/p/model/", out_ours, concurrency=c),
+                    before=lambda: remove(out_ours),
+                ),
+                Side("cp -r", lambda: cp(cp_store / "model", out_theirs), before=lambda: remove(out_theirs)),
             ],
         ),
     ]
@@ -221,7 +243,7 @@ def folder_comparisons(work: Path, src: Path, c: int) -> tuple[list[Comparison],
 def s3_comparisons(
     endpoint: str, keys: tuple[str, str], src: Path, files: list[Path], work: Path, c: int
 ) -> tuple[list[Comparison], Callable[[], None]]:
-    out = work / "out"
+    out = work / "out"  # one destination: each download side removes it before it runs
     s3 = S3Store(endpoint, *keys, region="us-east-1", addressing_style="path", max_concurrency=c)
     client = s3.client
     if not any(b["Name"] == "bench" for b in client.list_buckets().get("Buckets", [])):
@@ -251,8 +273,12 @@ def s3_comparisons(
         Side("boto3 TransferManager", boto3_upload),
     ]
     down: list[Side] = [
-        Side("ours", lambda: download_prefix(s3, "tos://bench/ours/model/", out, concurrency=c)),
-        Side("boto3 TransferManager", boto3_download),
+        Side(
+            "ours",
+            lambda: download_prefix(s3, "tos://bench/ours/model/", out, concurrency=c),
+            lambda: remove(out),
+        ),
+        Side("boto3 TransferManager", boto3_download, lambda: remove(out)),
     ]
     try:
         import obstore
@@ -272,7 +298,9 @@ def s3_comparisons(
 
         def obstore_upload() -> None:
             def put(p: Path) -> None:
-                obstore.put(ob, f"obstore/{p.relative_to(src.parent)}", p, chunk_size=PART_SIZE, max_concurrency=c)
+                obstore.put(
+                    ob, f"obstore/{p.relative_to(src.parent)}", p, chunk_size=PART_SIZE, max_concurrency=c
+                )
 
             with concurrent.futures.ThreadPoolExecutor(c) as pool:
                 list(pool.map(put, files))
@@ -290,7 +318,7 @@ def s3_comparisons(
                 list(pool.map(get, keys_))
 
         up.append(Side("obstore", obstore_upload))
-        down.append(Side("obstore", obstore_download))
+        down.append(Side("obstore", obstore_download, lambda: remove(out)))
 
     def reset() -> None:
         remove(out)
@@ -331,21 +359,21 @@ def rounds(
     # comparison the order of the sides rotates from round to round.
     for rnd in range(args.rounds):
         for comparison in comparisons:
-            order = comparison.sides[rnd % len(comparison.sides) :] + comparison.sides[: rnd % len(comparison.sides)]
+            order = (
+                comparison.sides[rnd % len(comparison.sides) :]
+                + comparison.sides[: rnd % len(comparison.sides)]
+            )
             for side in order:
                 measure(side, work, args.cold)
-                if comparison.name.endswith("download"):
-                    remove(work / "out")
-                    remove(work / "out-ours")
-                    remove(work / "out-theirs")
-        reset()
         print(f"{what} round {rnd + 1}/{args.rounds} done", flush=True)
+    reset()
 
 
 def report(size: int, results: list[Comparison]) -> None:
     gib = size / (1024 * MiB)
     print()
-    print(f"{'':22} {'side':>22} {'MiB/s':>7} {'x base':>7} {'CPU s/GiB':>10} {'x base':>7}   MiB/s ratio per round")
+    header = f"{'':22} {'side':>22} {'MiB/s':>7} {'x base':>7} {'CPU s/GiB':>10} {'x base':>7}"
+    print(f"{header}   MiB/s ratio per round")
     for c in results:
         ours = c.sides[0]
         for side in c.sides:
@@ -362,25 +390,34 @@ def report(size: int, results: list[Comparison]) -> None:
                 f"{line} {statistics.median(ratios):7.2f} {statistics.median(cpu):10.2f} "
                 f"{statistics.median(cpu_ratios):7.2f}   {per_round}"
             )
-    print("\nOn a baseline's line, the first 'x base' is ours / that baseline in speed (> 1: ours is faster),")
+    print(
+        "\nOn a baseline's line, the first 'x base' is ours / that baseline in speed (> 1: ours is faster),"
+    )
     print("the second ours / that baseline in CPU-seconds (< 1: ours costs less), medians of per-round")
     print("ratios (each round runs every side back to back). Ours computes and verifies a checksum of every")
     print("file (BLAKE3 on the folder store, sha256 on S3); cp, boto3 and obstore check nothing.")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mib", type=int, default=1024, help="total size of the folder (default 1024)")
     parser.add_argument("--quick", action="store_true", help="~64 MiB instead")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=8, help="files (and parts) in flight (default 8)")
     parser.add_argument("--only", choices=["folder", "s3"], help="run only the folder store or only S3")
     parser.add_argument(
-        "--s3-server", choices=["moto", "s3rver"], default="moto", help="the S3 server to start (default moto)"
+        "--s3-server",
+        choices=["moto", "s3rver"],
+        default="moto",
+        help="the S3 server to start (default moto)",
     )
     parser.add_argument("--s3rver-dir", help="where `npm install --prefix DIR s3rver@3.7.1` put s3rver")
     parser.add_argument(
-        "--cold", action="store_true", help="evict the benchmark's own files from the page cache before each step"
+        "--cold",
+        action="store_true",
+        help="evict the benchmark's own files from the page cache before each step",
     )
     parser.add_argument("--timeout", type=int, default=3600, help="give up after this many seconds")
     args = parser.parse_args()

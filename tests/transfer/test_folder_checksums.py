@@ -99,7 +99,9 @@ def test_an_object_rewritten_over_a_legacy_one_is_checked_by_its_own_xattr(tmp_p
 
 
 @pytest.mark.parametrize("source_dir", ["/dev/shm", None], ids=["other-file-system", "same-file-system"])
-def test_a_large_copy_in_pieces_hashes_exactly_the_bytes_written(tmp_path: Path, source_dir: str | None) -> None:
+def test_a_large_copy_in_pieces_hashes_exactly_the_bytes_written(
+    tmp_path: Path, source_dir: str | None
+) -> None:
     # Across file systems copy_file_range may refuse (EXDEV) and the copy falls back to read/write.
     if source_dir is not None and not os.access(source_dir, os.W_OK):
         pytest.skip(f"{source_dir} is not writable here")

@@ -126,7 +126,9 @@ def test_concurrent_writers_never_show_a_torn_or_mismatched_object(tmp_path: Pat
     writers: list[threading.Thread | multiprocessing.process.BaseProcess] = [
         fork.Process(target=_writer, args=(str(root), "k", payloads, 30, xattrs)) for _ in range(2)
     ]
-    writers += [threading.Thread(target=_writer, args=(str(root), "k", payloads[::-1], 30, xattrs)) for _ in range(2)]
+    writers += [
+        threading.Thread(target=_writer, args=(str(root), "k", payloads[::-1], 30, xattrs)) for _ in range(2)
+    ]
     for w in writers:
         w.start()
     reads = 0

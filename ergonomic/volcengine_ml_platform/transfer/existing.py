@@ -1,9 +1,9 @@
 """Files already at a download's destination: kept when they hold the object's bytes (so a repeated or
 interrupted download does not move them again), refused when they differ unless overwriting is asked.
 
-A file matches when its size and recorded checksum (BLAKE3 or sha256) equal the object's. An object whose
-checksum is unknown (written by another tool to S3) is compared by its single-part ETag (an MD5) when it has one; otherwise the
-local file counts as differing, since nothing proves it is the same."""
+A file matches when its size and recorded checksum (BLAKE3 or sha256) equal the object's. An object
+whose checksum is unknown (written by another tool to S3) is compared by its single-part ETag (an MD5)
+when it has one; otherwise the local file counts as differing, since nothing proves it is the same."""
 
 from __future__ import annotations
 

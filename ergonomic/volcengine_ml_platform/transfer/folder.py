@@ -50,7 +50,9 @@ XATTR = "user.mlp.blake3"
 _NO_XATTR = {errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP}
 # Objects are regular files; a symlink planted in the store must not lead a reader out of root, and a
 # fifo must not block the opener.
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 _WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -251,7 +253,10 @@ class FolderStore:
             return _Opened(fd, ObjectInfo(key, size), size)
         algorithm, digest, recorded_size = stored
         info = ObjectInfo(
-            key, size, sha256=digest if algorithm == "sha256" else None, blake3=digest if algorithm == BLAKE3 else None
+            key,
+            size,
+            sha256=digest if algorithm == "sha256" else None,
+            blake3=digest if algorithm == BLAKE3 else None,
         )
         return _Opened(fd, info, recorded_size)
 

@@ -76,7 +76,9 @@ def same_version(a: ObjectInfo, b: ObjectInfo) -> bool:
     matched, so it counts as different."""
     if a.size != b.size:
         return False
-    shared = [(x, y) for x, y in ((a.blake3, b.blake3), (a.sha256, b.sha256)) if x is not None and y is not None]
+    shared = [
+        (x, y) for x, y in ((a.blake3, b.blake3), (a.sha256, b.sha256)) if x is not None and y is not None
+    ]
     if shared:
         return all(x == y for x, y in shared)
     return recorded_checksum(a) is None
@@ -215,7 +217,9 @@ def _read_exactly(fd: int, size: int) -> bytes:
             got += len(more)
         data = b"".join(parts)
         if len(data) != size:
-            raise TransferError(f"the file ended at byte {len(data)} of {size}: it shrank while it was copied")
+            raise TransferError(
+                f"the file ended at byte {len(data)} of {size}: it shrank while it was copied"
+            )
     return data
 
 
