@@ -8,7 +8,7 @@ Builds a folder of one large file plus 1,000 small ones in a temporary directory
 
 - FolderStore (upload_path / download_prefix) against ``cp -r`` (``--only folder``);
 - S3Store against boto3's managed transfer (TransferManager, every file submitted at once, the same
-  concurrency and part size, the very same client) and, when the ``obstore`` package is installed,
+  concurrency, part size and connection pool) and, when the ``obstore`` package is installed,
   obstore (Rust; files in parallel on as many threads), all against one S3 server this script starts
   on 127.0.0.1 (``--only s3``): moto's server (the default; it is itself the bottleneck, tens of MiB/s)
   or ``s3rver`` (npm; ``npm install --prefix DIR s3rver@3.7.1`` and pass ``--s3rver-dir DIR``).
@@ -44,6 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import boto3
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
 from volcengine_ml_platform.transfer import FolderStore, S3Store, download_prefix, upload_path
@@ -245,7 +246,25 @@ def s3_comparisons(
 ) -> tuple[list[Comparison], Callable[[], None]]:
     out = work / "out"  # one destination: each download side removes it before it runs
     s3 = S3Store(endpoint, *keys, region="us-east-1", addressing_style="path", max_concurrency=c)
-    client = s3.client
+    # boto3's own client, as a user would make it: the same pool and checksum settings as ours, but
+    # botocore's standard retries (ours retries in the transfer layer; s3rver drops idle keep-alives).
+    from botocore.config import Config
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        region_name="us-east-1",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            max_pool_connections=c,
+            retries={"total_max_attempts": 5, "mode": "standard"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
     if not any(b["Name"] == "bench" for b in client.list_buckets().get("Buckets", [])):
         client.create_bucket(Bucket="bench")
     config = TransferConfig(
