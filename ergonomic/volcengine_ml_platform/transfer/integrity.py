@@ -147,7 +147,7 @@ def copy_file_hashed(
         view = memoryview(mapped)
         pending: tuple[Future[object], memoryview] | None = None
         try:
-            kernel = True
+            kernel = hasattr(os, "copy_file_range")  # Linux only
             for start in range(0, size, _PIECE):
                 end = min(start + _PIECE, size)
                 kernel = _copy_range(src_fd, dst_fd, start, end, kernel)
@@ -172,15 +172,10 @@ def digest_fd(fd: int, size: int, algorithm: str) -> str:
     """The digest of the first ``size`` bytes of the open file ``fd`` (a file someone else may change:
     read, never mapped, so a file truncated meanwhile is a wrong digest, not a SIGBUS)."""
     hasher = new_hasher(algorithm)
-    buf = bytearray(min(size, 4 * CHUNK))
-    view = memoryview(buf)
     pos = 0
-    while pos < size:
-        n = os.preadv(fd, [view[: min(len(buf), size - pos)]], pos)
-        if n == 0:
-            break
-        hasher.update(view[:n])
-        pos += n
+    while pos < size and (data := os.pread(fd, min(4 * CHUNK, size - pos), pos)):
+        hasher.update(data)
+        pos += len(data)
     return hasher.hexdigest()
 
 
