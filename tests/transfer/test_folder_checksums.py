@@ -81,6 +81,21 @@ def test_a_store_written_before_blake3_still_verifies_with_sha256(tmp_path: Path
     assert not (tmp_path / "out2").exists()
 
 
+def test_a_legacy_manifest_still_pins_its_files_after_a_rewrite(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    sha256 = legacy_put(root, "p/model/w.bin", b"registered")
+    recorded = manifest.encode("tos://models/p/model/", [ObjectInfo("p/model/w.bin", 10, sha256)])
+    (root / BUCKET / manifest.manifest_key("p/model/")).write_bytes(recorded)
+    store = FolderStore(root)
+    src = tmp_path / "other"
+    src.write_bytes(b"other byte")  # the same size, written by this release: a BLAKE3 xattr only
+    store.put_file(BUCKET, "p/model/w.bin", src)
+
+    with pytest.raises(TransferError, match="changed since it was listed"):
+        download_prefix(store, "tos://models/p/model/", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_object_rewritten_over_a_legacy_one_is_checked_by_its_own_xattr(tmp_path: Path) -> None:
     root = tmp_path / "root"
     legacy_put(root, "k", b"old bytes")
