@@ -202,7 +202,8 @@ def folder_comparisons(work: Path, src: Path, c: int) -> tuple[list[Comparison],
     store_root, cp_store = work / "store", work / "cp-store"
     out_ours, out_theirs = work / "out-ours", work / "out-theirs"
     folder = FolderStore(store_root)
-    print(f"folder store checksums in: {'user xattrs' if folder.xattrs else 'sidecar files'}", flush=True)
+    where = "user xattrs" if getattr(folder, "xattrs", False) else "sidecar files"
+    print(f"folder store checksums in: {where}", flush=True)
 
     def cp_up() -> None:
         cp_store.mkdir()
