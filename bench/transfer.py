@@ -1,25 +1,36 @@
-"""Throughput of the transfer layer against the obvious baselines, side by side.
+"""Throughput and client CPU of the transfer layer against the obvious baselines, side by side.
 
-    python bench/transfer.py --quick          # ~64 MiB, about a minute and a half
-    python bench/transfer.py --size-mib 1024  # the default: 1 GiB, ~15 minutes (moto is slow)
+    python bench/transfer.py --quick                        # ~64 MiB, a minute or two
+    python bench/transfer.py --only folder --rounds 5       # the 1 GiB folder store target
+    python bench/transfer.py --only s3 --s3-server s3rver --s3rver-dir DIR   # see below
 
 Builds a folder of one large file plus 1,000 small ones in a temporary directory and moves it:
 
-- FolderStore (upload_path / download_prefix) against ``cp -r``;
-- S3Store against boto3's managed transfer (``upload_file`` / ``download_file`` semantics through its
-  TransferManager, every file submitted at once, TransferConfig with the same concurrency and part
-  size, the very same client), both talking to a moto server this script starts on 127.0.0.1.
+- FolderStore (upload_path / download_prefix) against ``cp -r`` (``--only folder``);
+- S3Store against boto3's managed transfer (TransferManager, every file submitted at once, the same
+  concurrency, part size and connection pool) and, when the ``obstore`` package is installed,
+  obstore (Rust; files in parallel on as many threads), all against one S3 server this script starts
+  on 127.0.0.1 (``--only s3``): moto's server (the default; it is itself the bottleneck, tens of MiB/s)
+  or ``s3rver`` (npm; ``npm install --prefix DIR s3rver@3.7.1`` and pass ``--s3rver-dir DIR``).
 
-Runs alternate (project first in even rounds, baseline first in odd ones) because on these VMs the
-speed of a write depends on whether its memory was just freed: only the ratios mean something. The
-script talks to 127.0.0.1 only, and stops by itself (``--timeout``).
+For each it prints MiB/s and the client's CPU-seconds per GiB (user + system of this process, or of
+``cp``; the S3 server runs in another process and is not counted), as medians, and the ratio to the
+baseline measured in the same round. Rounds rotate which side goes first, each side first removes
+what it wrote in the round before (so each writes into memory it has just freed: on these VMs that
+decides more than the order), every timed step starts after ``sync`` (so one step's writeback is not
+charged to the next), and the page cache is warm for
+both sides unless ``--cold``, which evicts this benchmark's own files (posix_fadvise DONTNEED after
+sync: no root, nothing else on the machine is touched) before each step. Only the ratios mean
+something on a shared machine. The script talks to 127.0.0.1 only, and stops by itself (``--timeout``).
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import logging
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -31,7 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+import boto3
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
 from volcengine_ml_platform.transfer import FolderStore, S3Store, download_prefix, upload_path
@@ -55,13 +68,36 @@ print(server.get_host_and_port()[1], flush=True)
 sys.stdin.read()  # until the benchmark closes the pipe (or dies)
 """
 
+_S3RVER = """
+const S3rver = require('s3rver');
+const server = new S3rver({port: 0, address: '127.0.0.1', directory: process.argv[2], silent: true,
+                           configureBuckets: [{name: 'bench'}]});
+server.run().then(({port}) => console.log(port));
+process.stdin.on('end', () => server.close().catch(() => {}).finally(() => process.exit(0)));
+process.stdin.resume();
+"""
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass
+class Side:
+    name: str
+    run: Callable[[], object]
+    # Untimed, right before each run: removes what this side wrote in the previous round. Every side
+    # then writes into memory it has just freed itself (on these VMs a write is much faster into pages
+    # just freed than into pages the kernel must reclaim first, which made the order decide the winner).
+    before: Callable[[], None] = _nothing
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
 
 @dataclass
 class Comparison:
     name: str
-    baseline: str
-    ours: list[float] = field(default_factory=list)
-    theirs: list[float] = field(default_factory=list)
+    sides: list[Side]  # ours first, then the baselines
 
 
 def build_source(root: Path, total: int) -> int:
@@ -86,23 +122,62 @@ def files_of(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def evict(root: Path) -> None:
+    """Drop this benchmark's own files from the page cache (after writing back what is dirty)."""
+    os.sync()
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (cp)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measure(side: Side, work: Path, cold: bool) -> None:
+    side.before()
+    if cold:
+        evict(work)
+    else:
+        os.sync()
+    cpu, start = cpu_seconds(), time.perf_counter()
+    side.run()
+    side.seconds.append(time.perf_counter() - start)
+    side.cpu.append(cpu_seconds() - cpu)
 
 
 def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def start_moto() -> tuple[subprocess.Popen[str], str]:
+def start_server(kind: str, work: Path, s3rver_dir: str | None) -> tuple[subprocess.Popen[str], str]:
+    if kind == "moto":
+        cmd = [sys.executable, "-c", _MOTO]
+        env = None
+    else:
+        if not s3rver_dir:
+            raise SystemExit("--s3-server s3rver needs --s3rver-dir (npm install --prefix DIR s3rver@3.7.1)")
+        script = work / "s3rver.js"
+        script.write_text(_S3RVER)
+        (work / "s3rver-data").mkdir()
+        cmd = ["node", str(script), str(work / "s3rver-data")]
+        # s3rver 3.7 makes list continuation tokens with a cipher OpenSSL 3 keeps in its legacy provider.
+        env = {
+            **os.environ,
+            "NODE_PATH": str(Path(s3rver_dir) / "node_modules"),
+            "NODE_OPTIONS": "--openssl-legacy-provider",
+        }
     proc = subprocess.Popen(
-        [sys.executable, "-c", _MOTO],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
@@ -119,110 +194,228 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def run(args: argparse.Namespace, work: Path) -> list[Comparison]:
+def cp(source: Path, dest: Path) -> None:
+    subprocess.run(["cp", "-r", str(source), str(dest)], check=True)
+
+
+def folder_comparisons(work: Path, src: Path, c: int) -> tuple[list[Comparison], Callable[[], None]]:
+    store_root, cp_store = work / "store", work / "cp-store"
+    out_ours, out_theirs = work / "out-ours", work / "out-theirs"
+    folder = FolderStore(store_root)
+    where = "user xattrs" if getattr(folder, "xattrs", False) else "sidecar files"
+    print(f"folder store checksums in: {where}", flush=True)
+
+    def cp_up() -> None:
+        cp_store.mkdir()
+        cp(src, cp_store)
+
+    comparisons = [
+        Comparison(
+            "FolderStore upload",
+            [
+                Side(
+                    "ours",
+                    lambda: upload_path(folder, src, "bench", "p/", concurrency=c),
+                    before=lambda: folder.delete_prefix("bench", ""),
+                ),
+                Side("cp -r", cp_up, before=lambda: remove(cp_store)),
+            ],
+        ),
+        Comparison(
+            "FolderStore download",
+            [
+                Side(
+                    "ours",
+                    lambda: download_prefix(folder, "tos://bench/p/model/", out_ours, concurrency=c),
+                    before=lambda: remove(out_ours),
+                ),
+                Side("cp -r", lambda: cp(cp_store / "model", out_theirs), before=lambda: remove(out_theirs)),
+            ],
+        ),
+    ]
+
+    def reset() -> None:
+        for path in (out_ours, out_theirs, cp_store):
+            remove(path)
+        folder.delete_prefix("bench", "")
+
+    return comparisons, reset
+
+
+def s3_comparisons(
+    endpoint: str, keys: tuple[str, str], src: Path, files: list[Path], work: Path, c: int
+) -> tuple[list[Comparison], Callable[[], None]]:
+    out = work / "out"  # one destination: each download side removes it before it runs
+    s3 = S3Store(endpoint, *keys, region="us-east-1", addressing_style="path", max_concurrency=c)
+    # boto3's own client, as a user would make it: the same pool and checksum settings as ours, but
+    # botocore's standard retries (ours retries in the transfer layer; s3rver drops idle keep-alives).
+    from botocore.config import Config
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        region_name="us-east-1",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            max_pool_connections=c,
+            retries={"total_max_attempts": 5, "mode": "standard"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
+    )
+    if not any(b["Name"] == "bench" for b in client.list_buckets().get("Buckets", [])):
+        client.create_bucket(Bucket="bench")
+    config = TransferConfig(
+        max_concurrency=c, multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, use_threads=True
+    )
+
+    def boto3_upload() -> None:
+        with create_transfer_manager(client, config) as manager:
+            futures = [manager.upload(str(p), "bench", f"boto3/{p.relative_to(src.parent)}") for p in files]
+            for future in futures:
+                future.result()
+
+    def boto3_download() -> None:
+        keys_ = [o.key for o in s3.list_objects("bench", "boto3/model/")]
+        dests = [out / key.removeprefix("boto3/model/") for key in keys_]
+        for dest in dests:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+        with create_transfer_manager(client, config) as manager:
+            futures = [manager.download("bench", k, str(d)) for k, d in zip(keys_, dests, strict=True)]
+            for future in futures:
+                future.result()
+
+    up: list[Side] = [
+        Side("ours", lambda: upload_path(s3, src, "bench", "ours/", concurrency=c)),
+        Side("boto3 TransferManager", boto3_upload),
+    ]
+    down: list[Side] = [
+        Side(
+            "ours",
+            lambda: download_prefix(s3, "tos://bench/ours/model/", out, concurrency=c),
+            lambda: remove(out),
+        ),
+        Side("boto3 TransferManager", boto3_download, lambda: remove(out)),
+    ]
+    try:
+        import obstore
+        from obstore.store import S3Store as ObstoreS3
+    except ImportError:
+        print("obstore is not installed: it is left out (pip install obstore==0.12.1)", flush=True)
+    else:
+        ob: Any = ObstoreS3(
+            "bench",
+            endpoint=endpoint,
+            access_key_id=keys[0],
+            secret_access_key=keys[1],
+            region="us-east-1",
+            virtual_hosted_style_request=False,
+            client_options={"allow_http": True},
+        )
+
+        def obstore_upload() -> None:
+            def put(p: Path) -> None:
+                obstore.put(
+                    ob, f"obstore/{p.relative_to(src.parent)}", p, chunk_size=PART_SIZE, max_concurrency=c
+                )
+
+            with concurrent.futures.ThreadPoolExecutor(c) as pool:
+                list(pool.map(put, files))
+
+        def obstore_download() -> None:
+            def get(key: str) -> None:
+                dest = out / key.removeprefix("obstore/model/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with open(dest, "wb") as f:
+                    for chunk in obstore.get(ob, key).stream(min_chunk_size=PART_SIZE):
+                        f.write(chunk)
+
+            keys_ = [o.key for o in s3.list_objects("bench", "obstore/model/")]
+            with concurrent.futures.ThreadPoolExecutor(c) as pool:
+                list(pool.map(get, keys_))
+
+        up.append(Side("obstore", obstore_upload))
+        down.append(Side("obstore", obstore_download, lambda: remove(out)))
+
+    def reset() -> None:
+        remove(out)
+        s3.delete_prefix("bench", "")
+
+    return [Comparison("S3 upload", up), Comparison("S3 download", down)], reset
+
+
+def run(args: argparse.Namespace, work: Path) -> tuple[int, list[Comparison]]:
     src = work / "src" / "model"
     size = build_source(src, args.size_mib * MiB)
     files = files_of(src)
     large = (size - SMALL_FILES * SMALL_SIZE) / MiB
     print(f"source: {len(files)} files, {size / MiB:.1f} MiB (the large one {large:.1f} MiB)", flush=True)
     c = args.concurrency
-    store_root, cp_store = work / "store", work / "cp-store"
-    out_ours, out_theirs = work / "out-ours", work / "out-theirs"
-
-    moto, endpoint = start_moto()
-    try:
-        s3 = S3Store(
-            endpoint, "bench", "bench", region="us-east-1", addressing_style="path", max_concurrency=c
-        )
-        client = s3.client
-        client.create_bucket(Bucket="bench")
-        config = TransferConfig(
-            max_concurrency=c, multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, use_threads=True
-        )
-
-        def cp(source: Path, dest: Path) -> None:
-            subprocess.run(["cp", "-r", str(source), str(dest)], check=True)
-
-        def folder_cp_up() -> None:
-            cp_store.mkdir()
-            cp(src, cp_store)
-
-        def boto3_upload() -> None:
-            with create_transfer_manager(client, config) as manager:
-                futures = [
-                    manager.upload(str(p), "bench", f"boto3/{p.relative_to(src.parent)}") for p in files
-                ]
-                for future in futures:
-                    future.result()
-
-        def boto3_download() -> None:
-            keys = [o.key for o in s3.list_objects("bench", "boto3/model/")]
-            dests = [out_theirs / key.removeprefix("boto3/model/") for key in keys]
-            for dest in dests:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-            with create_transfer_manager(client, config) as manager:
-                futures = [manager.download("bench", k, str(d)) for k, d in zip(keys, dests, strict=True)]
-                for future in futures:
-                    future.result()
-
-        folder = FolderStore(store_root)
-        comparisons: list[tuple[Comparison, Callable[[], object], Callable[[], object]]] = [
-            (
-                Comparison("FolderStore upload", "cp -r"),
-                lambda: upload_path(folder, src, "bench", "p/", concurrency=c),
-                folder_cp_up,
-            ),
-            (
-                Comparison("FolderStore download", "cp -r"),
-                lambda: download_prefix(folder, "tos://bench/p/model/", out_ours, concurrency=c),
-                lambda: cp(cp_store / "model", out_theirs),
-            ),
-            (
-                Comparison("S3Store upload", "boto3 upload_file"),
-                lambda: upload_path(s3, src, "bench", "ours/", concurrency=c),
-                boto3_upload,
-            ),
-            (
-                Comparison("S3Store download", "boto3 download_file"),
-                lambda: download_prefix(s3, "tos://bench/ours/model/", out_ours, concurrency=c),
-                boto3_download,
-            ),
-        ]
-        for rnd in range(args.rounds):
-            for comparison, ours, theirs in comparisons:
-                if rnd % 2 == 0:
-                    comparison.ours.append(timed(ours))
-                    comparison.theirs.append(timed(theirs))
-                else:
-                    comparison.theirs.append(timed(theirs))
-                    comparison.ours.append(timed(ours))
-                remove(out_ours)  # fresh destinations for every run
-                remove(out_theirs)
-            remove(cp_store)
-            folder.delete_prefix("bench", "")
-            s3.delete_prefix("bench", "")
-            print(f"round {rnd + 1}/{args.rounds} done", flush=True)
-    finally:
-        stop(moto)
-    results = [comparison for comparison, _, _ in comparisons]
-    for comparison in results:
-        comparison.ours = [size / MiB / t for t in comparison.ours]
-        comparison.theirs = [size / MiB / t for t in comparison.theirs]
-    return results
+    results: list[Comparison] = []
+    if args.only in (None, "folder"):
+        comparisons, reset = folder_comparisons(work, src, c)
+        rounds(args, work, comparisons, reset, "folder")
+        results += comparisons
+    if args.only in (None, "s3"):
+        server, endpoint = start_server(args.s3_server, work, args.s3rver_dir)
+        keys = ("S3RVER", "S3RVER") if args.s3_server == "s3rver" else ("bench", "bench")
+        print(f"S3 server: {args.s3_server} at {endpoint}", flush=True)
+        try:
+            comparisons, reset = s3_comparisons(endpoint, keys, src, files, work, c)
+            rounds(args, work, comparisons, reset, "S3")
+            results += comparisons
+        finally:
+            stop(server)
+    return size, results
 
 
-def report(results: list[Comparison]) -> None:
+def rounds(
+    args: argparse.Namespace, work: Path, comparisons: list[Comparison], reset: Callable[[], None], what: str
+) -> None:
+    # Uploads run before downloads (a download reads what the upload of its round wrote); within each
+    # comparison the order of the sides rotates from round to round.
+    for rnd in range(args.rounds):
+        for comparison in comparisons:
+            order = (
+                comparison.sides[rnd % len(comparison.sides) :]
+                + comparison.sides[: rnd % len(comparison.sides)]
+            )
+            for side in order:
+                measure(side, work, args.cold)
+        print(f"{what} round {rnd + 1}/{args.rounds} done", flush=True)
+    reset()
+
+
+def report(size: int, results: list[Comparison]) -> None:
+    gib = size / (1024 * MiB)
     print()
-    print(f"{'':22} {'ours MiB/s':>11} {'baseline':>20} {'MiB/s':>7} {'ratio':>6}   per round")
+    header = f"{'':22} {'side':>22} {'MiB/s':>7} {'x base':>7} {'CPU s/GiB':>10} {'x base':>7}"
+    print(f"{header}   MiB/s ratio per round")
     for c in results:
-        ratios = [o / t for o, t in zip(c.ours, c.theirs, strict=True)]
-        ours, theirs = statistics.median(c.ours), statistics.median(c.theirs)
-        ratio, per_round = statistics.median(ratios), " ".join(f"{r:.2f}" for r in ratios)
-        print(f"{c.name:22} {ours:11.0f} {c.baseline:>20} {theirs:7.0f} {ratio:6.2f}   {per_round}")
-    print("\nratio: ours / baseline, median over the rounds (each round runs both back to back);")
-    print("> 1 means the transfer layer is faster. Absolute MiB/s mean little on this machine.")
-    print("Ours computes and verifies sha256 on every file (and FolderStore writes a checksum")
-    print("sidecar per object); the baselines check nothing.")
+        ours = c.sides[0]
+        for side in c.sides:
+            speed = [size / MiB / t for t in side.seconds]
+            cpu = [s / gib for s in side.cpu]
+            line = f"{c.name if side is ours else '':22} {side.name:>22} {statistics.median(speed):7.0f}"
+            if side is ours:
+                print(f"{line} {'':>7} {statistics.median(cpu):10.2f}")
+                continue
+            ratios = [t / o for o, t in zip(ours.seconds, side.seconds, strict=True)]  # ours speed / theirs
+            cpu_ratios = [o / t if t else float("nan") for o, t in zip(ours.cpu, side.cpu, strict=True)]
+            per_round = " ".join(f"{r:.2f}" for r in ratios)
+            print(
+                f"{line} {statistics.median(ratios):7.2f} {statistics.median(cpu):10.2f} "
+                f"{statistics.median(cpu_ratios):7.2f}   {per_round}"
+            )
+    print(
+        "\nOn a baseline's line, the first 'x base' is ours / that baseline in speed (> 1: ours is faster),"
+    )
+    print("the second ours / that baseline in CPU-seconds (< 1: ours costs less), medians of per-round")
+    print("ratios (each round runs every side back to back). Ours computes and verifies a checksum of every")
+    print("file (BLAKE3 on the folder store, sha256 on S3); cp, boto3 and obstore check nothing.")
 
 
 def main() -> None:
@@ -232,8 +425,21 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="total size of the folder (default 1024)")
     parser.add_argument("--quick", action="store_true", help="~64 MiB instead")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
+    parser.add_argument("--concurrency", type=int, default=8, help="files (and parts) in flight (default 8)")
+    parser.add_argument("--only", choices=["folder", "s3"], help="run only the folder store or only S3")
+    parser.add_argument(
+        "--s3-server",
+        choices=["moto", "s3rver"],
+        default="moto",
+        help="the S3 server to start (default moto)",
+    )
+    parser.add_argument("--s3rver-dir", help="where `npm install --prefix DIR s3rver@3.7.1` put s3rver")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="evict the benchmark's own files from the page cache before each step",
+    )
+    parser.add_argument("--timeout", type=int, default=3600, help="give up after this many seconds")
     args = parser.parse_args()
     if args.quick:
         args.size_mib = 64
@@ -245,9 +451,9 @@ def main() -> None:
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(args.timeout)
     with tempfile.TemporaryDirectory(prefix="mlp-bench-") as tmp:
-        results = run(args, Path(tmp))
+        size, results = run(args, Path(tmp))
     signal.alarm(0)
-    report(results)
+    report(size, results)
 
 
 if __name__ == "__main__":

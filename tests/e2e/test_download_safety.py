@@ -44,7 +44,7 @@ def test_corrupt_object_fails_and_writes_nothing(peer: Peer, tmp_path: Path) -> 
     with pytest.raises(TransferError) as info:
         model.download(model_id, "1", str(dest))
 
-    assert "sha256 mismatch" in info.value.message and "weights.bin" in info.value.message
+    assert "blake3 mismatch" in info.value.message and "weights.bin" in info.value.message
     assert not dest.exists()  # the folders it created are gone, and no .incomplete file
     assert all_paths(tmp_path / "out") == []
 

@@ -58,16 +58,18 @@ class StoreCase:
     tamper: Callable[[str, bytes], None]
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", "folder-sidecar", "s3"])
 def case(request: pytest.FixtureRequest, tmp_path: Path) -> StoreCase:
-    if request.param == "folder":
+    if request.param.startswith("folder"):
         root = tmp_path / "store"
-        store = FolderStore(root)
+        # folder-sidecar: the store of a file system without user xattrs, checksums in sidecar files
+        store = FolderStore(root, xattrs=False if request.param == "folder-sidecar" else None)
+        assert store.xattrs == (request.param == "folder")
 
         def tamper_file(key: str, data: bytes) -> None:
-            (root / "models" / key).write_bytes(data)  # the sidecar keeps the old checksum
+            (root / "models" / key).write_bytes(data)  # in place: the xattr or sidecar keeps the old checksum
 
-        return StoreCase("folder", store, "models", tamper_file)
+        return StoreCase(request.param, store, "models", tamper_file)
 
     s3: S3Store = request.getfixturevalue("s3_store")
     bucket: str = request.getfixturevalue("s3_bucket")

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.transfer import FolderStore, ObjectInfo
@@ -25,7 +26,7 @@ def test_object_is_the_file_root_bucket_key(tmp_path: Path) -> None:
     info = put_bytes(store, tmp_path, "a/b/c.bin", b"hello")
 
     assert (tmp_path / "root" / "models" / "a" / "b" / "c.bin").read_bytes() == b"hello"
-    assert info == ObjectInfo("a/b/c.bin", 5, hashlib.sha256(b"hello").hexdigest())
+    assert info == ObjectInfo("a/b/c.bin", 5, blake3=blake3(b"hello").hexdigest())
     assert store.head("models", "a/b/c.bin") == info
     assert store.head("models", "a/b") is None  # a folder is not an object
     assert store.head("models", "nope") is None
@@ -107,24 +108,27 @@ def test_symlinks_planted_in_the_store_are_not_objects(tmp_path: Path) -> None:
         store.get_file("models", ObjectInfo("m/link", 6), tmp_path / "out")
 
 
-def _writer(root: str, key: str, payloads: list[bytes], rounds: int) -> None:
-    store = FolderStore(Path(root))
+def _writer(root: str, key: str, payloads: list[bytes], rounds: int, xattrs: bool) -> None:
+    store = FolderStore(Path(root), xattrs=xattrs)
     src = Path(root).parent / f"src-{os.getpid()}-{threading.get_ident()}"
     for i in range(rounds):
         src.write_bytes(payloads[i % len(payloads)])
         store.put_file("models", key, src)
 
 
-def test_concurrent_writers_never_show_a_torn_or_mismatched_object(tmp_path: Path) -> None:
+@pytest.mark.parametrize("xattrs", [True, False], ids=["xattr", "sidecar"])
+def test_concurrent_writers_never_show_a_torn_or_mismatched_object(tmp_path: Path, xattrs: bool) -> None:
     root = tmp_path / "root"
-    store = FolderStore(root)
+    store = FolderStore(root, xattrs=xattrs)
     payloads = [bytes([i]) * (256 * 1024 + i * 4096) for i in range(4)]
     put_bytes(store, tmp_path, "k", payloads[0])
     fork = multiprocessing.get_context("fork")
     writers: list[threading.Thread | multiprocessing.process.BaseProcess] = [
-        fork.Process(target=_writer, args=(str(root), "k", payloads, 30)) for _ in range(2)
+        fork.Process(target=_writer, args=(str(root), "k", payloads, 30, xattrs)) for _ in range(2)
     ]
-    writers += [threading.Thread(target=_writer, args=(str(root), "k", payloads[::-1], 30)) for _ in range(2)]
+    writers += [
+        threading.Thread(target=_writer, args=(str(root), "k", payloads[::-1], 30, xattrs)) for _ in range(2)
+    ]
     for w in writers:
         w.start()
     reads = 0
@@ -140,7 +144,7 @@ def test_concurrent_writers_never_show_a_torn_or_mismatched_object(tmp_path: Pat
                 assert "changed since it was listed" in str(exc)  # a writer got in after head(): fine
                 continue
             assert out.read_bytes() in payloads
-            assert got.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+            assert got.blake3 == blake3(out.read_bytes()).hexdigest()
             reads += 1
     finally:
         for w in writers:

@@ -40,7 +40,11 @@ def test_upload_unit(key: str, unit: str | None) -> None:
 
 
 def test_round_trip() -> None:
-    files = [ObjectInfo("p/a", 3, "ab" * 32), ObjectInfo("p/b", 0, None, "etag")]
+    files = [
+        ObjectInfo("p/a", 3, "ab" * 32),
+        ObjectInfo("p/b", 0, None, "etag"),
+        ObjectInfo("p/c", 5, blake3="cd" * 32),  # the folder store's checksum since 0.2
+    ]
     assert decode(encode("tos://b/p/", files)) == ("tos://b/p/", files)
     with pytest.raises(ValueError):
         decode(b'{"Format": 99, "Files": []}')

@@ -2,8 +2,9 @@
 
 Two stores behind one interface (:class:`ObjectStore`): :class:`FolderStore` for the local platform and
 :class:`S3Store` for TOS (or any S3). :func:`upload_path` and :func:`download_prefix` are what the
-model classes call; both run files in parallel, verify sha256 checksums end to end, retry transient
-failures (:mod:`.retry`) and report :class:`TransferProgress` to an optional callback.
+model classes call; both run files in parallel, verify checksums end to end (BLAKE3 on the folder
+store, sha256 on S3), retry transient failures (:mod:`.retry`) and report :class:`TransferProgress` to
+an optional callback.
 """
 
 from importlib import import_module

@@ -20,14 +20,17 @@ ByteCallback = Callable[[int], None]
 class ObjectInfo:
     """One object as a store reports it.
 
-    ``sha256`` is the checksum recorded when the object was written (None if the store does not know it,
-    e.g. an S3 listing, which carries no user metadata). ``etag`` is the S3 ETag without quotes.
+    ``blake3`` and ``sha256`` are the checksums recorded when the object was written (None if the store
+    does not know it, e.g. an S3 listing, which carries no user metadata): the folder store records
+    BLAKE3 (sha256 for objects written by releases before it), the S3 store sha256. ``etag`` is the
+    S3 ETag without quotes.
     """
 
     key: str
     size: int
     sha256: str | None = None
     etag: str | None = None
+    blake3: str | None = None
 
 
 class ObjectStore(Protocol):

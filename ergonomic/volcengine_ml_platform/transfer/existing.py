@@ -1,19 +1,21 @@
 """Files already at a download's destination: kept when they hold the object's bytes (so a repeated or
 interrupted download does not move them again), refused when they differ unless overwriting is asked.
 
-A file matches when its size and sha256 equal the object's. An object whose sha256 is unknown (written
-by another tool to S3) is compared by its single-part ETag (an MD5) when it has one; otherwise the
-local file counts as differing, since nothing proves it is the same."""
+A file matches when its size and recorded checksum (BLAKE3 or sha256) equal the object's. An object
+whose checksum is unknown (written by another tool to S3) is compared by its single-part ETag (an MD5)
+when it has one; otherwise the local file counts as differing, since nothing proves it is the same."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import ValidationError
 from .base import ObjectInfo
+from .integrity import digest_fd, recorded_checksum
 
 Existing = Callable[[Sequence[tuple[ObjectInfo, Path]]], set[Path]]
 """Given each (object, destination) of a download, the destinations to keep as they are."""
@@ -32,8 +34,12 @@ def same_content(obj: ObjectInfo, path: Path) -> bool:
     try:
         if not path.is_file() or path.stat().st_size != obj.size:
             return False
-        if obj.sha256 is not None:
-            return _digest(path, "sha256") == obj.sha256
+        if (recorded := recorded_checksum(obj)) is not None:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                return digest_fd(fd, obj.size, recorded[0]) == recorded[1]
+            finally:
+                os.close(fd)
         if obj.etag is not None and _MD5_ETAG.match(obj.etag):
             return _digest(path, "md5") == obj.etag
     except OSError:
@@ -51,7 +57,7 @@ def keep_or_refuse(overwrite: bool, head: Callable[[ObjectInfo], ObjectInfo | No
         for obj, dest in plan:
             if not dest.exists() and not dest.is_symlink():
                 continue
-            full = obj if obj.sha256 is not None else (head(obj) or obj)
+            full = obj if recorded_checksum(obj) is not None else (head(obj) or obj)
             if same_content(full, dest):
                 keep.add(dest)
             else:

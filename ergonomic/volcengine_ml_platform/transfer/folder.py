@@ -2,14 +2,21 @@
 
 Layout under ``root``::
 
-    {bucket}/{key}           the objects, nothing else
-    .meta/{bucket}/{key}     a JSON sidecar per object: {"sha256": ..., "size": ...}
+    {bucket}/{key}           the objects, nothing else; each carries its BLAKE3 checksum as the user
+                             extended attribute ``user.mlp.blake3`` (the store's own metadata, as S3's
+                             native checksums are)
+    .meta/{bucket}/{key}     a JSON sidecar per object, only where there is no such attribute: on a file
+                             system without user xattrs ({"blake3": ..., "size": ...}), and for objects
+                             written by releases before 0.2 ({"sha256": ..., "size": ...})
     .tmp/                    objects being written (same filesystem, so os.replace is atomic)
-    .locks/NN.lock           striped lock files serialising writers and readers of the same key
+    .locks/NN.lock           striped lock files serialising writers and readers of a sidecar pair
 
 Bucket names never start with a dot, so the bookkeeping folders are outside the key space and a
-listing never returns them. An object and its sidecar are swapped in under an exclusive lock and read
-under a shared one, so concurrent writers (threads or processes) never leave or show a mismatched pair.
+listing never returns them. An object gets its attribute before it is renamed into place, so object
+and checksum appear together in one atomic rename and a reader reads both from one open file: no lock.
+A sidecar pair is swapped in under an exclusive lock and read under a shared one, so concurrent writers
+(threads or processes) never leave or show a mismatched pair. A checksum attribute, when present, wins
+over a sidecar (which is then a leftover of an object since replaced).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from pathlib import Path
 
 from ..errors import TransferError
 from .base import ByteCallback, ObjectInfo, tos_url, unsafe_path_reason, validate_bucket, validate_key
-from .integrity import check_download, copy_hashing
+from .integrity import BLAKE3, check_download, copy_file_hashed, recorded_checksum, same_version
 
 try:
     import fcntl
@@ -39,11 +46,28 @@ logger = logging.getLogger(__name__)
 
 _LOCK_STRIPES = 64
 _REPLACE_TRIES = 5
+XATTR = "user.mlp.blake3"
+_NO_XATTR = {errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP}
+# Objects are regular files; a symlink planted in the store must not lead a reader out of root, and a
+# fifo must not block the opener.
+_READ_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+_WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def _open_nofollow(path: str, flags: int) -> int:
-    # Objects are regular files; a symlink planted in the store must not lead a reader out of root.
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+class _Opened:
+    """An object opened for reading, with what the store recorded for exactly that file."""
+
+    __slots__ = ("fd", "info", "recorded_size")
+
+    def __init__(self, fd: int, info: ObjectInfo, recorded_size: int) -> None:
+        self.fd = fd
+        self.info = info
+        self.recorded_size = recorded_size  # a sidecar's size, or the file's own
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 class FolderStore:
@@ -51,10 +75,12 @@ class FolderStore:
 
     ``fsync=True`` flushes each object to disk before it becomes visible. Atomicity towards readers does
     not need it; it only matters after a power loss, and even then a torn object fails its checksum
-    instead of being handed out.
+    instead of being handed out. ``xattrs`` chooses where checksums go: None (the default) uses extended
+    attributes when the file system takes them and sidecars otherwise; False always uses sidecars.
+    Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """
 
-    def __init__(self, root: Path, *, fsync: bool = False) -> None:
+    def __init__(self, root: Path, *, fsync: bool = False, xattrs: bool | None = None) -> None:
         self.root = Path(root)
         self._fsync = fsync
         self._meta = self.root / ".meta"
@@ -63,6 +89,7 @@ class FolderStore:
         for folder in (self.root, self._meta, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
         self._thread_locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
+        self.xattrs = self._xattrs_work() if xattrs is None else xattrs
 
     def __repr__(self) -> str:
         return f"FolderStore({str(self.root)!r})"
@@ -78,25 +105,42 @@ class FolderStore:
         concurrency: int = 8,
         on_bytes: ByteCallback | None = None,
     ) -> ObjectInfo:
-        # A local copy is bound by hashing, which is sequential: parts would not help, so concurrency
-        # is accepted for the interface and ignored.
+        # A local copy runs in the kernel, with its hash overlapped (integrity.copy_file_hashed):
+        # parts would not help, so concurrency is accepted for the interface and ignored.
         obj_path, meta_path = self._paths(bucket, key)
         tmp = self._tmp / uuid.uuid4().hex
         tmp_meta = tmp.with_suffix(".json")
         try:
-            with open(path, "rb") as src, open(tmp, "wb") as dst:
-                size, sha256 = copy_hashing(src, dst, on_bytes)
-                if self._fsync:
-                    dst.flush()
-                    os.fsync(dst.fileno())
-            tmp_meta.write_text(json.dumps({"sha256": sha256, "size": size}))
-            with self._lock(bucket, key, exclusive=True):
+            src = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                before = os.fstat(src)
+                dst = os.open(tmp, _WRITE_FLAGS, 0o644)
+                try:
+                    size = before.st_size
+                    blake3 = copy_file_hashed(src, dst, size, BLAKE3, on_bytes)
+                    after = os.fstat(src)
+                    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                        raise TransferError(f"{path} changed while it was uploaded; upload it again")
+                    if self._fsync:
+                        os.fsync(dst)
+                    if self.xattrs:
+                        os.setxattr(dst, XATTR, blake3.encode())
+                finally:
+                    os.close(dst)
+            finally:
+                os.close(src)
+            if self.xattrs:
                 self._replace(tmp, obj_path, bucket, key)
-                self._replace(tmp_meta, meta_path, bucket, key)
-        finally:
+            else:
+                tmp_meta.write_text(json.dumps({BLAKE3: blake3, "size": size}))
+                with self._lock(bucket, key, exclusive=True):
+                    self._replace(tmp, obj_path, bucket, key)
+                    self._replace(tmp_meta, meta_path, bucket, key)
+        except BaseException:
             tmp.unlink(missing_ok=True)
             tmp_meta.unlink(missing_ok=True)
-        return ObjectInfo(key, size, sha256)
+            raise
+        return ObjectInfo(key, size, blake3=blake3)
 
     def get_file(
         self,
@@ -108,29 +152,37 @@ class FolderStore:
         on_bytes: ByteCallback | None = None,
     ) -> ObjectInfo:
         url = tos_url(bucket, obj.key)
-        obj_path, meta_path = self._paths(bucket, obj.key)
-        # Open the object and read its sidecar under the lock: the open file keeps this version's bytes
-        # even if a writer replaces the object while we copy.
-        with self._lock(bucket, obj.key, exclusive=False):
-            try:
-                src = open(obj_path, "rb", opener=_open_nofollow)  # noqa: SIM115 - closed below
-            except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ELOOP):
-                    raise TransferError(f"{url} does not exist") from None
-                raise
-            stored = self._read_meta(meta_path)
-        with src:
-            size_now = os.fstat(src.fileno()).st_size
-            current = ObjectInfo(obj.key, size_now, stored[0] if stored else None)
-            if (obj.sha256 is not None and current.sha256 != obj.sha256) or size_now != obj.size:
+        # The open file keeps this version's bytes even if a writer replaces the object while we copy.
+        opened = self._open(bucket, obj.key)
+        if opened is None:
+            raise TransferError(f"{url} does not exist")
+        try:
+            current = opened.info
+            if not same_version(obj, current):
                 raise TransferError(f"{url} changed since it was listed")
-            with open(dest, "wb") as dst:
-                size, sha256 = copy_hashing(src, dst, on_bytes)
-        if stored is None:
+            recorded = recorded_checksum(current)
+            dst = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
+            try:
+                digest = copy_file_hashed(
+                    opened.fd, dst, current.size, recorded[0] if recorded else BLAKE3, on_bytes
+                )
+                size = os.fstat(dst).st_size
+            finally:
+                os.close(dst)
+        finally:
+            opened.close()
+        if recorded is None:
             logger.debug("%s has no recorded checksum; verified its size only", url)
-            check_download(url, size=size, expected_size=size_now)
+            check_download(url, size=size, expected_size=current.size)
         else:
-            check_download(url, size=size, expected_size=stored[1], digest=sha256, expected_digest=stored[0])
+            check_download(
+                url,
+                size=size,
+                expected_size=opened.recorded_size,
+                digest=digest,
+                expected_digest=recorded[1],
+                algorithm=recorded[0],
+            )
         return current
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
@@ -148,16 +200,11 @@ class FolderStore:
         return (info for k in keys if (info := self.head(bucket, k)) is not None)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
-        obj_path, meta_path = self._paths(bucket, key)
-        with self._lock(bucket, key, exclusive=False):
-            try:
-                st = obj_path.lstat()
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            if not stat.S_ISREG(st.st_mode):  # a folder of longer keys, or a symlink
-                return None
-            stored = self._read_meta(meta_path)
-        return ObjectInfo(key, st.st_size, stored[0] if stored else None)
+        opened = self._open(bucket, key)
+        if opened is None:
+            return None
+        opened.close()
+        return opened.info
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         deleted = 0
@@ -177,6 +224,80 @@ class FolderStore:
         validate_bucket(bucket)
         validate_key(key)
         return self.root / bucket / key, self._meta / bucket / key
+
+    def _open(self, bucket: str, key: str) -> _Opened | None:
+        """The object ``key`` opened for reading with its recorded checksum, or None if there is none
+        (no file, a folder of longer keys, a symlink)."""
+        obj_path, meta_path = self._paths(bucket, key)
+        fd = self._open_regular(obj_path)
+        if fd is None:
+            return None
+        size = os.fstat(fd).st_size
+        if (blake3 := self._read_xattr(fd)) is not None:
+            return _Opened(fd, ObjectInfo(key, size, blake3=blake3), size)
+        os.close(fd)
+        # No attribute: a sidecar pair, read under the lock its writer held.
+        with self._lock(bucket, key, exclusive=False):
+            fd = self._open_regular(obj_path)
+            if fd is None:
+                return None
+            try:
+                size = os.fstat(fd).st_size
+                if (blake3 := self._read_xattr(fd)) is not None:  # replaced meanwhile by a new object
+                    return _Opened(fd, ObjectInfo(key, size, blake3=blake3), size)
+                stored = self._read_meta(meta_path)
+            except BaseException:
+                os.close(fd)
+                raise
+        if stored is None:
+            return _Opened(fd, ObjectInfo(key, size), size)
+        algorithm, digest, recorded_size = stored
+        info = ObjectInfo(
+            key,
+            size,
+            sha256=digest if algorithm == "sha256" else None,
+            blake3=digest if algorithm == BLAKE3 else None,
+        )
+        return _Opened(fd, info, recorded_size)
+
+    @staticmethod
+    def _open_regular(path: Path) -> int | None:
+        try:
+            fd = os.open(path, _READ_FLAGS)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                return None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        return fd
+
+    def _read_xattr(self, fd: int) -> str | None:
+        try:
+            return os.getxattr(fd, XATTR).decode()
+        except OSError as exc:
+            if exc.errno in _NO_XATTR:
+                return None
+            raise
+        except AttributeError:  # pragma: no cover - no os.getxattr outside Linux
+            return None
+
+    def _xattrs_work(self) -> bool:
+        """Whether the store's file system keeps user extended attributes (tmpfs before Linux 6.6 does
+        not, nor do some network file systems)."""
+        probe = self._tmp / f"xattr-probe-{uuid.uuid4().hex}"
+        try:
+            fd = os.open(probe, _WRITE_FLAGS, 0o644)
+            try:
+                os.setxattr(fd, XATTR, b"probe")
+                return os.getxattr(fd, XATTR) == b"probe"
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except (OSError, AttributeError):
+            logger.info("%s keeps no user extended attributes: checksums go to sidecar files", self.root)
+            return False
 
     @contextlib.contextmanager
     def _lock(self, bucket: str, key: str, *, exclusive: bool) -> Iterator[None]:
@@ -199,7 +320,8 @@ class FolderStore:
         # A concurrent delete_prefix may prune the (empty) parent between makedirs and replace: retry.
         for attempt in range(_REPLACE_TRIES):
             try:
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                if attempt:  # the parent usually exists already: create it only when missing
+                    dst.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(src, dst)
                 return
             except FileNotFoundError:
@@ -212,11 +334,13 @@ class FolderStore:
                 ) from exc
 
     @staticmethod
-    def _read_meta(meta_path: Path) -> tuple[str, int] | None:
-        """(sha256, size) recorded for an object, or None for a file put there by other means."""
+    def _read_meta(meta_path: Path) -> tuple[str, str, int] | None:
+        """(algorithm, digest, size) a sidecar records for an object, or None for a file put there by
+        other means. Sidecars written before 0.2 record sha256."""
         try:
             meta = json.loads(meta_path.read_bytes())
-            return str(meta["sha256"]), int(meta["size"])
+            algorithm = BLAKE3 if BLAKE3 in meta else "sha256"
+            return algorithm, str(meta[algorithm]), int(meta["size"])
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (ValueError, KeyError, TypeError) as exc:

@@ -33,6 +33,7 @@ from ._parallel import Cancelled, Task, run_parallel
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
 from .base import tos_url as url_of
 from .existing import Existing
+from .integrity import recorded_checksum
 from .progress import ProgressCallback, ProgressTracker
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from .selection import FileFilter
@@ -263,11 +264,16 @@ def _as_recorded(
             f"{url} is incomplete: {len(missing)} of the {len(recorded)} files the platform recorded are "
             f"missing and {len(changed)} changed ({shown})"
         )
-    # The recorded checksum pins each download to the bytes that were registered.
-    return [
-        ObjectInfo(f.key, f.size, f.sha256 or present[f.key].sha256, f.etag or present[f.key].etag)
-        for f in recorded
-    ]
+    # The recorded checksum pins each download to the bytes that were registered: a checksum of the
+    # object as it is now is taken only when the manifest recorded none.
+    return [_pinned(f, present[f.key]) for f in recorded]
+
+
+def _pinned(recorded: ObjectInfo, present: ObjectInfo) -> ObjectInfo:
+    etag = recorded.etag or present.etag
+    if recorded_checksum(recorded) is not None:
+        return ObjectInfo(recorded.key, recorded.size, recorded.sha256, etag, recorded.blake3)
+    return ObjectInfo(recorded.key, recorded.size, present.sha256, etag, present.blake3)
 
 
 def _remove_stale_parts(dests: Iterable[Path]) -> None:

@@ -4,6 +4,9 @@ The local platform writes it as one object beside the Path (never under it, so i
 version's files) before it commits the version, and the client's download checks every listed file
 against it. Both sides import this module; it imports neither.
 
+Each file's checksum is the one its store recorded: ``Blake3`` for the folder store, ``Sha256`` for the S3
+store and for manifests written before 0.2 (both are read; an entry may carry either).
+
 Layout: for the Path ``tos://b/modelrepo/from-sdk-repo/1700000000000/resnet/`` the manifest is the
 object ``modelrepo/from-sdk-repo/1700000000000/resnet.mlp-manifest.json``; for a single-file upload
 (``.../1700000000000/``) it is ``modelrepo/from-sdk-repo/1700000000000.mlp-manifest.json``.
@@ -32,7 +35,13 @@ def encode(path: str, files: list[ObjectInfo]) -> bytes:
     entries = [
         {
             k: v
-            for k, v in (("Key", f.key), ("Size", f.size), ("Sha256", f.sha256), ("ETag", f.etag))
+            for k, v in (
+                ("Key", f.key),
+                ("Size", f.size),
+                ("Blake3", f.blake3),
+                ("Sha256", f.sha256),
+                ("ETag", f.etag),
+            )
             if v is not None
         }
         for f in files
@@ -45,7 +54,10 @@ def decode(data: bytes) -> tuple[str, list[ObjectInfo]]:
     doc = json.loads(data)
     if not isinstance(doc, dict) or doc.get("Format") != FORMAT or not isinstance(doc.get("Files"), list):
         raise ValueError("not a version manifest")
-    files = [ObjectInfo(str(f["Key"]), int(f["Size"]), f.get("Sha256"), f.get("ETag")) for f in doc["Files"]]
+    files = [
+        ObjectInfo(str(f["Key"]), int(f["Size"]), f.get("Sha256"), f.get("ETag"), f.get("Blake3"))
+        for f in doc["Files"]
+    ]
     return str(doc["Path"]), files
 
 
