@@ -197,7 +197,7 @@ def _fast_validator(schema_name: str) -> Draft4Validator:
     if schema_name not in document()["components"]["schemas"]:
         raise KeyError(f"no schema {schema_name!r} in the document")
     inlined = _inlined(document()["components"]["schemas"][schema_name], (schema_name,))
-    return _Validator(inlined, registry=_registry(), format_checker=format_checker)
+    return _validator_class()(inlined, registry=_registry(), format_checker=_format_checker())
 
 
 def is_valid(schema_name: str, instance: Any) -> bool:
