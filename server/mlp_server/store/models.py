@@ -42,10 +42,12 @@ class ModelsMixin(StoreBase):
         if not info.get("Path"):
             raise invalid("VersionInfo.Path", "is required")
         now = self._now()
-        with self._write() as session:
+
+        def register(session: Session) -> Result:
             model_id = body.get("ModelID")
-            # Looked up inside the write transaction: writers are serialised, so a concurrent resend
-            # of the same registration sees the row the first one committed.
+            # Looked up inside the write transaction: writers are serialised (on SQLite, a batch's
+            # units run one after another), so a concurrent resend of the same registration sees the
+            # row the first one wrote.
             if (done := _registered(session, account_id, info["Path"], model_id)) is not None:
                 return done
             if model_id is None:
@@ -61,7 +63,10 @@ class ModelsMixin(StoreBase):
                 ).first()
             row = _version_row(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
             session.add(row)
-        return {"ModelID": model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": number}}
+            return {"ModelID": model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": number}}
+
+        # Answered once committed (with group commit: once the batch holding it is fsynced).
+        return self._write_unit(register)
 
     def get_model(self, account_id: int, body: Body) -> Result:
         with self._read() as session:
