@@ -318,7 +318,7 @@ def check_numbers(server: Server, phases: list[Phase], model_ids: list[str]) -> 
             told = sorted(n for p in phases for n in p.numbers.get(model_id, []))
             if told != list(range(2, 2 + len(told))):
                 problems.append(f"{model_id}: {len(told)} numbers told, not exactly 2..{1 + len(told)}")
-            listed = _call(client, "ListModelVersions", {"ModelID": model_id, "PageSize": 1})["Total"]
+            listed = _call(client, "ListModelVersions", {"ModelID": model_id, "Limit": 1})["Total"]
             if listed != 1 + len(told):
                 problems.append(f"{model_id}: {listed} versions listed, {1 + len(told)} registered")
     return problems

@@ -95,7 +95,7 @@ def test_concurrent_registrations_share_commits(sqlite_store: Store) -> None:
     assert numbers == list(range(2, 10))
     # The holding unit's batch, then one batch for the eight that queued behind it.
     assert group.batches - before == 2
-    listed = sqlite_store.list_model_versions(ACCOUNT, {"ModelID": model_id, "PageSize": 100})
+    listed = sqlite_store.list_model_versions(ACCOUNT, {"ModelID": model_id, "Limit": 100})
     assert sorted(v["ModelVersion"] for v in listed["List"]) == list(range(1, 10))
 
 
