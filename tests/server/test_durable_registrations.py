@@ -22,8 +22,8 @@ MODELS = 2
 
 def signed(server: MlpServe) -> httpx.Client:
     keys = server.default_keys()
-    return httpx.Client(base_url=server.url, auth=VolcSignerAuth(Credentials(keys.ak, keys.sk), region=REGION),
-                        trust_env=False, timeout=10.0)  # fmt: skip
+    auth = VolcSignerAuth(Credentials(keys.ak, keys.sk), region=REGION)
+    return httpx.Client(base_url=server.url, auth=auth, trust_env=False, timeout=10.0)
 
 
 def call(client: httpx.Client, action: str, body: dict[str, object]) -> dict[str, object]:
@@ -88,7 +88,7 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
             assert server.proc is not None
             os.kill(server.proc.pid, signal.SIGKILL)
             server.proc.wait()
-            assert server._try_start(), server.log()  # noqa: SLF001 - same port, same clients
+            assert server._try_start(), server.log()
         finally:
             time.sleep(1.0)
             stop.set()
@@ -103,7 +103,9 @@ def test_every_acknowledged_registration_survives_sigkill(tmp_path: Path) -> Non
                 total = int(versions["Total"])  # type: ignore[call-overload]
                 found: dict[int, str] = {}
                 for offset in range(0, total, 100):
-                    page = call(client, "ListModelVersions", {"ModelID": model_id, "Limit": 100, "Offset": offset})
+                    page = call(
+                        client, "ListModelVersions", {"ModelID": model_id, "Limit": 100, "Offset": offset}
+                    )
                     found.update({int(v["ModelVersion"]): str(v["Path"]) for v in page["List"]})  # type: ignore[attr-defined]
                 listed[model_id] = found
                 # Consecutive from 1, no gap and no repeat: a number was never handed out twice or lost

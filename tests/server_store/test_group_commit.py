@@ -56,7 +56,7 @@ def held(store: Store) -> Iterator[Callable[[int], None]]:
     def queued(n: int) -> None:
         deadline = threading.Event()
         for _ in range(int(WAIT / 0.01)):
-            if group._queue.qsize() >= n:  # noqa: SLF001 - the test's only view of the queue
+            if group._queue.qsize() >= n:
                 return
             deadline.wait(0.01)
         raise AssertionError(f"{n} writes never queued")
@@ -104,9 +104,14 @@ def test_a_failing_unit_does_not_affect_its_batch_mates(sqlite_store: Store) -> 
 
     def half_then_fail(session: Session) -> None:
         # Writes a model and takes a version number, then fails: none of it may stay.
-        session.add(ModelRow(id="m-half", account_id=ACCOUNT, name="half", next_version=2,
-                             create_time=sqlite_store._now()))  # noqa: SLF001
-        session.execute(text("UPDATE models SET next_version = next_version + 1 WHERE id = :id"), {"id": model_id})
+        session.add(
+            ModelRow(
+                id="m-half", account_id=ACCOUNT, name="half", next_version=2, create_time=sqlite_store._now()
+            )
+        )
+        session.execute(
+            text("UPDATE models SET next_version = next_version + 1 WHERE id = :id"), {"id": model_id}
+        )
         session.flush()
         raise ApiError("InvalidParameter", "VersionInfo.Path: refused on purpose")
 
@@ -140,10 +145,20 @@ def test_a_failed_commit_fails_every_unit_of_its_batch(sqlite_store: Store) -> N
     def breaks_the_commit(session: Session) -> None:
         # A deferred foreign key violation passes its savepoint and fails only at COMMIT.
         session.execute(text("PRAGMA defer_foreign_keys = ON"))
-        session.add(VersionRow(id="m-gone-1", model_id="m-gone", account_id=ACCOUNT, version=1,
-                               model_format="ONNX", model_type="ONNX:1", path="tos://b/gone/",
-                               source_type="TOS", description="",
-                               create_time=sqlite_store._now()))  # noqa: SLF001
+        session.add(
+            VersionRow(
+                id="m-gone-1",
+                model_id="m-gone",
+                account_id=ACCOUNT,
+                version=1,
+                model_format="ONNX",
+                model_type="ONNX:1",
+                path="tos://b/gone/",
+                source_type="TOS",
+                description="",
+                create_time=sqlite_store._now(),
+            )
+        )
         session.flush()
 
     group = writer(sqlite_store)
@@ -168,7 +183,7 @@ def test_a_borrowed_write_in_a_batch_rolls_back_alone(sqlite_store: Store) -> No
     model_id, _ = register(sqlite_store)
 
     def rename_then_fail() -> None:
-        with sqlite_store._write() as session:  # noqa: SLF001
+        with sqlite_store._write() as session:
             session.get(ModelRow, model_id).name = "renamed"  # type: ignore[union-attr]
             session.flush()
             raise ApiError("Conflict", "on purpose")
@@ -177,7 +192,9 @@ def test_a_borrowed_write_in_a_batch_rolls_back_alone(sqlite_store: Store) -> No
         with held(sqlite_store) as queued:
             failing = submit(pool, rename_then_fail)
             queued(1)
-            renamed = submit(pool, sqlite_store.update_model, ACCOUNT, {"ModelID": model_id, "ModelName": "kept"})
+            renamed = submit(
+                pool, sqlite_store.update_model, ACCOUNT, {"ModelID": model_id, "ModelName": "kept"}
+            )
             queued(2)
             mate = submit(pool, add_version(sqlite_store, model_id))
             queued(3)
