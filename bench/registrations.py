@@ -4,11 +4,12 @@
     python bench/registrations.py --rounds 3 --seconds 8
     python bench/registrations.py --profile-client # also: where one client's register spends its time
 
-Each round starts ``mlp serve`` (SQLite, folder store, one uvicorn worker) on a fresh data folder twice,
-interleaved: with group commit (the default) and with ``MLP_SQLITE_GROUP_COMMIT=0`` (each write its
-own transaction and fsync behind a process-wide lock: the store before group commit). Both run
-``synchronous=FULL``: every answer leaves after its fsync. Against each server, for 1 and then N client
-processes (separate interpreters, each with its own keep-alive connection, started before the clock):
+Two ``mlp serve`` (SQLite, folder store, one uvicorn worker) run side by side on fresh data folders: with
+group commit (the default) and with ``MLP_SQLITE_GROUP_COMMIT=0`` (each write its own transaction and
+fsync behind a process-wide lock: the store before group commit). Both run ``synchronous=FULL``: every
+answer leaves after its fsync. Each phase runs against both, alternating which goes first, ``--rounds``
+times, for 1 and then N client processes (separate interpreters, each with its own keep-alive
+connection, started before the clock):
 
 - floor: signed GetModelNextVersion without ModelID (signature, schema, thread, envelope, no query);
 - CreateModel: new versions of 4 shared models, each with a Path of its own whose 2 small files the
@@ -338,24 +339,34 @@ def check_numbers(server: Server, phases: list[Phase], model_ids: list[str]) -> 
 # ---- a round against one server ------------------------------------------------------------------
 
 
-def measure_server(work: Path, group_commit: bool, args: argparse.Namespace) -> tuple[list[Phase], list[str]]:
-    data_dir = work / f"data-{'gc' if group_commit else 'nogc'}-{uuid.uuid4().hex[:6]}"
-    server = Server(data_dir, group_commit)
-    server.start()
+def measure(work: Path, args: argparse.Namespace) -> tuple[list[dict[bool, list[Phase]]], list[str]]:
+    """Both servers up at once; every phase runs against one then the other, the order alternating by
+    round, so that the load of the shared machine drifts across both alike."""
+    servers = {gc: Server(work / f"data-{'gc' if gc else 'nogc'}", gc) for gc in (True, False)}
+    folder = work / "model"
     try:
-        folder = work / "model"
-        model_ids = _seed_models(server, folder)
-        phases = []
-        for kind in ("floor", "create", "register"):
+        for server in servers.values():
+            server.start()
+        model_ids = {gc: _seed_models(server, folder) for gc, server in servers.items()}
+        rounds: list[dict[bool, list[Phase]]] = [{True: [], False: []} for _ in range(args.rounds)]
+        for kind in args.kinds.split(","):
             for clients in (1, args.clients):
-                phases.append(
-                    run_phase(server, kind, clients, args.seconds, model_ids, folder, args.max_rate)
-                )
-        problems = check_numbers(server, phases, model_ids)
+                for r in range(args.rounds):
+                    for gc in (True, False) if r % 2 == 0 else (False, True):
+                        print(
+                            f"{kind}, {clients} client(s), round {r + 1}, group commit {gc} ...", flush=True
+                        )
+                        phase = run_phase(servers[gc], kind, clients, args.seconds, model_ids[gc], folder,
+                                          args.max_rate)  # fmt: skip
+                        rounds[r][gc].append(phase)
+        problems = []
+        for gc, server in servers.items():
+            phases = [p for by_mode in rounds for p in by_mode[gc]]
+            problems += [f"group commit {gc}: {p}" for p in check_numbers(server, phases, model_ids[gc])]
     finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return phases, problems
+        for server in servers.values():
+            server.stop()
+    return rounds, problems
 
 
 def _seed_models(server: Server, folder: Path) -> list[str]:
@@ -403,6 +414,65 @@ def profile_client(work: Path, count: int) -> str:
     return out.getvalue()
 
 
+# ---- the store alone: what sharing commits saves, without HTTP ------------------------------------
+
+
+def store_rates(work: Path, group_commit: bool, threads: int, seconds: float) -> tuple[float, float, float]:
+    """(CreateModel/s, CPU ms per write, mean batch) of ``Store.create_model`` from ``threads`` threads
+    of this process on a fresh SQLite file (synchronous=FULL either way)."""
+    import threading
+
+    from mlp_server.store import Store, sqlite_url
+
+    account = 2100000050
+    store = Store(sqlite_url(work / f"store-{uuid.uuid4().hex[:8]}.sqlite"), group_commit=group_commit)
+    try:
+        info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
+        models = [
+            store.create_model(
+                account, {"ModelName": f"m{i}", "VersionInfo": {**info, "Path": f"tos://b/{i}/"}}
+            )["ModelID"]
+            for i in range(SHARED_MODELS)
+        ]
+        done = [0] * threads
+        deadline = time.perf_counter() + seconds
+
+        def writer(index: int) -> None:
+            while time.perf_counter() < deadline:
+                path = f"tos://b/{uuid.uuid4().hex}/"
+                model_id = models[(index + done[index]) % len(models)]
+                store.create_model(account, {"ModelID": model_id, "VersionInfo": {"Path": path}})
+                done[index] += 1
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        group = store.group_commit
+        batch = group.units / group.batches if group is not None and group.batches else 1.0
+    finally:
+        store.close()
+    total = sum(done)
+    return total / wall, cpu / max(total, 1) * 1e3, batch
+
+
+def report_store(work: Path, args: argparse.Namespace) -> None:
+    print(f"{'Store.create_model in-process':<32} {'on /s':>7} {'ms CPU':>7} {'batch':>6} {'off /s':>7} "
+          f"{'ms CPU':>7} {'x off':>6}")  # fmt: skip
+    for threads in (1, args.clients):
+        for r in range(args.rounds):
+            order = (True, False) if r % 2 == 0 else (False, True)
+            got = {gc: store_rates(work, gc, threads, args.seconds) for gc in order}
+            (on, on_cpu, batch), (off, off_cpu, _) = got[True], got[False]
+            name = f"{threads} thread(s)" if r == 0 else ""
+            print(f"{name:<32} {on:>7,.0f} {on_cpu:>7.2f} {batch:>6.1f} {off:>7,.0f} {off_cpu:>7.2f} "
+                  f"{on / off:>6.2f}", flush=True)  # fmt: skip
+    print()
+
+
 # ---- the report ----------------------------------------------------------------------------------
 
 
@@ -415,15 +485,16 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
     for i, label in enumerate(labels):
         for r, by_mode in enumerate(rounds):
             on, off = by_mode[True][i], by_mode[False][i]
-            floor = next(p for p in by_mode[True] if p.kind == "floor" and p.clients == on.clients)
+            floor = next((p for p in by_mode[True] if p.kind == "floor" and p.clients == on.clients), None)
+            x_floor = f"{on.rate / floor.rate:>8.2f}" if floor is not None else f"{'-':>8}"
             note = " (ran out of Paths)" if on.ran_out or off.ran_out else ""
             name = label if r == 0 else ""
             print(
                 f"{name:<24} {on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f} {off.rate:>8,.0f} "
-                f"{off.p50_ms:>7.2f} {on.rate / off.rate:>6.2f} {on.rate / floor.rate:>8.2f}{note}"
+                f"{off.p50_ms:>7.2f} {on.rate / off.rate:>6.2f} {x_floor}{note}"
             )
     print()
-    for kind in ("create", "register"):
+    for kind in sorted({p.kind for p in rounds[0][True]} - {"floor"}):
         ons = [next(p for p in r[True] if p.kind == kind and p.clients > 1) for r in rounds]
         offs = [next(p for p in r[False] if p.kind == kind and p.clients > 1) for r in rounds]
         on_rate = statistics.median(p.rate for p in ons)
@@ -443,6 +514,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per phase")
     parser.add_argument("--clients", type=int, default=8, help="client processes of the concurrent phases")
     parser.add_argument(
+        "--skip-store", action="store_true", help="skip the in-process Store.create_model comparison"
+    )
+    parser.add_argument(
+        "--kinds", default="floor,create,register", help="phases to run (comma-separated, in this order)"
+    )
+    parser.add_argument(
         "--max-rate", type=float, default=400.0, help="CreateModel/s the prepared Paths suffice for"
     )
     parser.add_argument(
@@ -454,14 +531,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mlp-bench-registrations-"))
     problems: list[str] = []
     try:
-        rounds: list[dict[bool, list[Phase]]] = []
-        for r in range(args.rounds):
-            by_mode: dict[bool, list[Phase]] = {}
-            for group_commit in (True, False) if r % 2 == 0 else (False, True):
-                print(f"round {r + 1}: group commit {'on' if group_commit else 'off'} ...", flush=True)
-                by_mode[group_commit], found = measure_server(work, group_commit, args)
-                problems += [f"round {r + 1}, group commit {group_commit}: {p}" for p in found]
-            rounds.append(by_mode)
+        if not args.skip_store:
+            report_store(work, args)
+        rounds, problems = measure(work, args)
         report(rounds)
         if args.profile_client:
             print()
