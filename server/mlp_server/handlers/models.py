@@ -26,7 +26,7 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
             raise ApiError("MissingParameter", f"{', '.join(missing)} required for a new model (no ModelID)")
     else:
         # The model referred to first: an unknown ModelID is NotFound whatever the Path says.
-        platform.store.get_model(caller.account_id, {"ModelID": body["ModelID"]})
+        platform.store.require_model(caller.account_id, body["ModelID"])
     path = body["VersionInfo"]["Path"]
     check_bucket(platform, caller, path)
     if not platform.store.path_registered(caller.account_id, path):

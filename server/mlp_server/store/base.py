@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlp_server.errors import ApiError
 
 from .engine import create_store_engine, writer
+from .group_commit import GroupCommit, connection_is_shared
 from .ids import new_id, utcnow
 from .migrate import prepare
 from .schema import Base
@@ -24,17 +26,30 @@ Body = Mapping[str, Any]
 Result = dict[str, Any]
 
 _Row = TypeVar("_Row", bound=Base)
+_T = TypeVar("_T")
 _ID_ATTEMPTS = 8
+_OFF = ("0", "false", "no", "off")
 
 
 class StoreBase:
     """Owns the engine; safe to share across threads (sessions are per call, never shared)."""
 
     def __init__(
-        self, url: str | URL, *, clock: Callable[[], datetime] = utcnow, upgrade: bool = False
+        self,
+        url: str | URL,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        upgrade: bool = False,
+        group_commit: bool | None = None,
     ) -> None:
         """Open the store; a new database gets the current schema, an older one is refused with
-        :class:`~mlp_server.store.migrate.MigrationRequired` unless ``upgrade`` is set."""
+        :class:`~mlp_server.store.migrate.MigrationRequired` unless ``upgrade`` is set.
+
+        ``group_commit`` (SQLite files only; default on, ``MLP_SQLITE_GROUP_COMMIT=0`` turns it off):
+        this process's writes share commits (:mod:`.group_commit`). Off, each write is its own
+        transaction behind a process-wide lock. PostgreSQL always commits each transaction itself: it
+        already lets concurrent commits share a WAL flush, and writers there run at once.
+        """
         self._engine = create_store_engine(url)
         try:
             prepare(self._engine, upgrade=upgrade)
@@ -47,10 +62,16 @@ class StoreBase:
         self._clock = clock
         # SQLite has one writer at a time, and a writer waiting on its busy timeout sleeps up to 100 ms
         # between tries, in no order: under 8 concurrent registrations some waited over a second.
-        # Queueing this process's writers on a lock first leaves the busy timeout for other processes.
-        self._write_gate: AbstractContextManager[object] = (
-            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
-        )
+        # Queueing this process's writers in one place first leaves the busy timeout for other processes.
+        self._group: GroupCommit | None = None
+        self._write_gate: threading.Lock | None = None
+        if self._engine.dialect.name == "sqlite":
+            if group_commit is None:
+                group_commit = os.environ.get("MLP_SQLITE_GROUP_COMMIT", "1").strip().lower() not in _OFF
+            if group_commit and not connection_is_shared(self._engine):
+                self._group = GroupCommit(write_engine)
+            else:
+                self._write_gate = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -61,7 +82,14 @@ class StoreBase:
         """``sqlite``, ``postgresql`` ...: the few queries that differ by database ask this."""
         return self._engine.dialect.name
 
+    @property
+    def group_commit(self) -> GroupCommit | None:
+        """The writer that batches this process's SQLite commits, if it is on."""
+        return self._group
+
     def close(self) -> None:
+        if self._group is not None:
+            self._group.close()
         self._engine.dispose()
 
     def _now(self) -> datetime:
@@ -75,9 +103,25 @@ class StoreBase:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        """One transaction per write: committed on success, rolled back on any error."""
-        with self._write_gate, self._writer.begin() as session:
+        """One write: durable when the block ends without error, rolled back (all of it) on any error.
+
+        With group commit the block is one unit of a batch (see :meth:`_write_unit`); code in it must
+        not wait for another write of this process."""
+        if self._group is not None:
+            with self._group.borrow() as session:
+                yield session
+            return
+        with self._write_gate or nullcontext(), self._writer.begin() as session:
             yield session
+
+    def _write_unit(self, work: Callable[[Session], _T]) -> _T:
+        """Run ``work(session)`` as one write and return its result once committed; an error in it
+        rolls back all of its effects. The cheaper form of :meth:`_write` under group commit (it runs
+        on the writer thread, no hand-over of the session)."""
+        if self._group is not None:
+            return self._group.run(work)
+        with self._write() as session:
+            return work(session)
 
 
 def insert_with_new_id(session: Session, prefix: str, now: datetime, build: Callable[[str], _Row]) -> _Row:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -43,10 +44,12 @@ class ModelsMixin(StoreBase):
         if not info.get("Path"):
             raise invalid("VersionInfo.Path", "is required")
         now = self._now()
-        with self._write() as session:
+
+        def register(session: Session) -> Result:
             model_id = body.get("ModelID")
-            # Looked up inside the write transaction: writers are serialised, so a concurrent resend
-            # of the same registration sees the row the first one committed.
+            # Looked up inside the write transaction: writers are serialised (on SQLite, a batch's
+            # units run one after another), so a concurrent resend of the same registration sees the
+            # row the first one wrote.
             if (done := _registered(session, account_id, info["Path"], model_id)) is not None:
                 return done
             if model_id is None:
@@ -54,20 +57,37 @@ class ModelsMixin(StoreBase):
                 inherited = None
             else:
                 number = _take_version_number(session, account_id, model_id)
-                inherited = session.scalars(
-                    select(VersionRow)
-                    .where(VersionRow.model_id == model_id)
-                    .order_by(VersionRow.version.desc())
-                    .limit(1)
-                ).first()
-            row = _version_row(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
-            session.add(row)
-        return {"ModelID": model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": number}}
+                inherited = (
+                    None
+                    if info.get("ModelFormat") and info.get("ModelType")
+                    else _latest_format(session, model_id)
+                )
+            values = _version_values(
+                account_id, model_id, number, info, inherited, body.get("DatasetID"), now
+            )
+            # Core, not the ORM: this is the hot write path and nothing here needs an identity map.
+            # An absent value is left out (SQL NULL, as the ORM writes it; JSON columns would store a
+            # JSON null for an explicit None).
+            session.execute(insert(VersionRow).values({k: v for k, v in values.items() if v is not None}))
+            return {
+                "ModelID": model_id,
+                "VersionInfo": {"ModelVersionID": values["id"], "ModelVersion": number},
+            }
+
+        # Answered once committed (with group commit: once the batch holding it is fsynced).
+        return self._write_unit(register)
 
     def get_model(self, account_id: int, body: Body) -> Result:
         with self._read() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             return _model_item(model, _version_stats(session, [model.id]))
+
+    def require_model(self, account_id: int, model_id: str) -> None:
+        """NotFound unless the account has this model: GetModel's check without its version counts
+        (which read every version of the model), for CreateModel's first step."""
+        with self._read() as session:
+            if session.scalar(select(ModelRow.id).where(*_owned(account_id, model_id))) is None:
+                raise not_found("Model", model_id)
 
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
@@ -244,8 +264,8 @@ def _registered(session: Session, account_id: int, path: str, model_id: str | No
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"{account_id}:{path}"}
         )
-    row = session.scalars(
-        select(VersionRow)
+    row = session.execute(
+        select(VersionRow.id, VersionRow.model_id, VersionRow.version)
         .where(VersionRow.account_id == account_id, VersionRow.path == path)
         .order_by(VersionRow.create_time)
         .limit(1)
@@ -322,39 +342,51 @@ def _take_version_number(session: Session, account_id: int, model_id: str) -> in
     return current
 
 
-def _version_row(
+def _latest_format(session: Session, model_id: str) -> tuple[str, str] | None:
+    """(ModelFormat, ModelType) of the model's latest existing version, for a version that omits them."""
+    row = session.execute(
+        select(VersionRow.model_format, VersionRow.model_type)
+        .where(VersionRow.model_id == model_id)
+        .order_by(VersionRow.version.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _version_values(
     account_id: int,
     model_id: str,
     number: int,
     info: Body,
-    inherited: VersionRow | None,
+    inherited: tuple[str, str] | None,
     dataset_id: str | None,
     now: datetime,
-) -> VersionRow:
-    model_format = info.get("ModelFormat") or (inherited.model_format if inherited else None)
-    model_type = info.get("ModelType") or (inherited.model_type if inherited else None)
+) -> dict[str, Any]:
+    """The new version's column values (attribute names of :class:`VersionRow`)."""
+    model_format = info.get("ModelFormat") or (inherited[0] if inherited else None)
+    model_type = info.get("ModelType") or (inherited[1] if inherited else None)
     if not model_format:
         raise invalid("VersionInfo.ModelFormat", "is required (the model has no version to inherit it from)")
     if not model_type:
         raise invalid("VersionInfo.ModelType", "is required (the model has no version to inherit it from)")
-    return VersionRow(
-        id=version_id(model_id, number),
-        model_id=model_id,
-        account_id=account_id,
-        version=number,
-        model_format=model_format,
-        model_type=model_type,
-        path=info["Path"],
-        source_type=info.get("SourceType") or DEFAULT_SOURCE_TYPE,
-        description=info.get("Description") or "",
-        tensor_config=info.get("TensorConfig"),
-        metrics_list=info.get("MetricsList"),
-        model_tags=info.get("ModelTags"),
-        base_model_version_id=info.get("BaseModelVersionID"),
-        source_id=info.get("SourceId"),
-        dataset_id=dataset_id,
-        create_time=now,
-    )
+    return {
+        "id": version_id(model_id, number),
+        "model_id": model_id,
+        "account_id": account_id,
+        "version": number,
+        "model_format": model_format,
+        "model_type": model_type,
+        "path": info["Path"],
+        "source_type": info.get("SourceType") or DEFAULT_SOURCE_TYPE,
+        "description": info.get("Description") or "",
+        "tensor_config": info.get("TensorConfig"),
+        "metrics_list": info.get("MetricsList"),
+        "model_tags": info.get("ModelTags"),
+        "base_model_version_id": info.get("BaseModelVersionID"),
+        "source_id": info.get("SourceId"),
+        "dataset_id": dataset_id,
+        "create_time": now,
+    }
 
 
 def _version_number(value: object) -> int:

@@ -1,0 +1,212 @@
+"""Group commit on SQLite: this process's write transactions share one commit, and so one fsync.
+
+One writer thread takes every queued write unit, runs each in its own SAVEPOINT inside one outer
+``BEGIN IMMEDIATE`` transaction, commits once (``synchronous=FULL`` in WAL mode: the commit fsyncs the
+WAL) and only then completes each unit's future, so no answer leaves before its fsync. A unit that
+fails rolls back only its savepoint; its error is delivered after the commit too, because its outcome
+may rest on a batch-mate's effects that the commit could still lose. A failed commit fails every unit
+of the batch (none of them was acknowledged). Batches form by themselves: units queue up while the
+previous commit fsyncs.
+
+The units of a batch run one after another, each seeing the effects of those before it: a serial
+order, as SQLite's one-writer lock gives anyway. Other processes on the same file still take turns
+through SQLite's lock (``BEGIN IMMEDIATE`` waits on the busy timeout).
+
+A unit is either a function of a session, run on the writer thread (:meth:`GroupCommit.run`), or the
+body of a ``with`` block on the caller's thread that borrows the batch's session (:meth:`borrow`).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+_T = TypeVar("_T")
+# Bounds the work (and the time) one commit covers; a full queue simply makes the next batch.
+MAX_BATCH = 256
+
+
+class StoreClosedError(RuntimeError):
+    """The store was closed: the write was not attempted."""
+
+
+@dataclass(eq=False)
+class _Unit:
+    work: Callable[[Session], Any]
+    outcome: Future[Any] = field(default_factory=Future)
+
+
+@dataclass(eq=False)
+class _Borrowed:
+    """A unit whose body runs on the caller's thread: the writer lends it the session and waits."""
+
+    lent: Future[Session] = field(default_factory=Future)
+    returned: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    def run(self, session: Session) -> None:
+        self.lent.set_result(session)
+        self.returned.wait()
+        if self.error is not None:
+            raise self.error
+
+
+_STOP = object()
+
+
+class GroupCommit:
+    """The write path of one SQLite store in one process (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Unit | object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+        self.batches = 0  # commits made (for tests and benchmarks: units / batches = batch size)
+        self.units = 0
+
+    def run(self, work: Callable[[Session], _T]) -> _T:
+        """Run ``work(session)`` on the writer thread; its result once the batch is committed."""
+        unit = _Unit(work)
+        self._submit(unit)
+        result: _T = unit.outcome.result()
+        return result
+
+    @contextmanager
+    def borrow(self) -> Iterator[Session]:
+        """The ``with`` body runs as one unit, on this thread, with the batch's session."""
+        borrowed = _Borrowed()
+        unit = _Unit(borrowed.run)
+        self._submit(unit)
+        try:
+            session = borrowed.lent.result()
+        except BaseException:
+            # The batch failed before this unit's turn (e.g. BEGIN timed out): nothing ran.
+            unit.outcome.result()
+            raise
+        try:
+            yield session
+            session.flush()
+        except BaseException as exc:
+            borrowed.error = exc
+            raise
+        finally:
+            borrowed.returned.set()
+            if borrowed.error is None:
+                unit.outcome.result()  # raises if the commit failed
+            else:
+                unit.outcome.exception()  # wait for the rollback to its savepoint
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread = self._thread if self._pid == os.getpid() else None
+            self._thread = None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    # -- the writer thread ---------------------------------------------------------------------------
+
+    def _submit(self, unit: _Unit) -> None:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError("the store is closed")
+            # A forked child (a worker process) inherits no thread: it starts its own writer.
+            if self._thread is None or self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="mlp-group-commit", daemon=True)
+                self._thread.start()
+            self._queue.put(unit)
+
+    def _loop(self) -> None:
+        source = self._queue
+        while True:
+            first = source.get()
+            if first is _STOP:
+                return
+            batch: list[_Unit] = [first]  # type: ignore[list-item]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    more = source.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                    break
+                batch.append(more)  # type: ignore[arg-type]
+            self._commit(batch)
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Unit]) -> None:
+        results: list[tuple[_Unit, Any, BaseException | None]] = []
+        try:
+            with self._engine.connect() as conn:
+                transaction = conn.begin()
+                try:
+                    for unit in batch:
+                        results.append(_run_unit(conn, unit))
+                    transaction.commit()
+                except BaseException:
+                    transaction.rollback()
+                    raise
+        except BaseException as exc:
+            # Nothing of this batch is committed: every unit, done or not, gets the failure.
+            for unit in batch:
+                if not unit.outcome.done():
+                    unit.outcome.set_exception(exc)
+            for unit in batch:
+                _release(unit)
+            return
+        self.batches += 1
+        self.units += len(batch)
+        for unit, value, error in results:
+            if error is None:
+                unit.outcome.set_result(value)
+            else:
+                unit.outcome.set_exception(error)
+
+
+def _run_unit(conn: Connection, unit: _Unit) -> tuple[_Unit, Any, BaseException | None]:
+    """Run one unit in a SAVEPOINT of the batch's transaction; a unit's own failure rolls back only it.
+
+    A failure to roll back to the savepoint is raised: the batch's transaction is then in doubt."""
+    session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        try:
+            value = unit.work(session)
+            session.commit()  # flushes and releases the savepoint
+        except Exception as exc:
+            session.rollback()  # back to the savepoint: the batch-mates' work stays
+            return unit, None, exc
+        return unit, value, None
+    finally:
+        session.close()
+
+
+def _release(unit: _Unit) -> None:
+    """A failed batch may stop while a borrowed unit still waits for its session: it must not hang."""
+    work = unit.work
+    borrowed = getattr(work, "__self__", None)
+    if isinstance(borrowed, _Borrowed) and not borrowed.lent.done():
+        borrowed.lent.set_exception(unit.outcome.exception() or StoreClosedError("write failed"))
+
+
+def connection_is_shared(engine: Engine) -> bool:
+    """An in-memory database lives on one shared connection: a writer thread would only get in the way."""
+    return engine.url.database in (None, "", ":memory:")
