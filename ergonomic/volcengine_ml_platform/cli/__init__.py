@@ -356,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mlp_server.cli import add_commands
 
-    add_commands(groups, output_option)
+    from .remote_gc import remote_gc
+
+    add_commands(groups, output_option, remote_gc)
     return parser
 
 
