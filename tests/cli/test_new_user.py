@@ -1,0 +1,55 @@
+"""Issue 14 walked through again as a new user (fresh clone, empty HOME), each finding pinned through
+the real ``mlp`` entry point in a subprocess."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mlp_testing import MlpServe
+
+from ._support import EXAMPLE, Peer, clean_env
+
+REGISTER = ("--format", "ONNX", "--type", "ONNX:1.23")
+
+
+def _fresh_peer(tmp_path: Path) -> Peer:
+    """The embedded platform of a user with an empty HOME: the default data folder under it."""
+    env = clean_env(tmp_path, MLP_PERF_WORKERS="0")
+    del env["VOLC_ML_PLATFORM_DATA_DIR"]
+    return Peer("embedded", env, Path(env["HOME"]) / ".volc" / "ml_platform")
+
+
+def _service_status(peer: Peer, name: str) -> dict[str, str]:
+    listing = peer.run("services", "list", "--name-contains", name, "-o", "json").ok().envelope("ListServices")
+    (service,) = listing["List"]
+    return {"ServiceID": service["ServiceID"], **service["ServiceDeployment"]}
+
+
+def test_a_service_deployed_on_the_embedded_platform_waits_for_mlp_serve(tmp_path: Path) -> None:
+    """``mlp deploy`` on the embedded platform: the process that would serve it ends with the command,
+    so it says how to serve it, and leaves a true record (not Failed by its own exit); ``mlp serve`` on
+    the same data folder then serves it."""
+    peer = _fresh_peer(tmp_path)
+    peer.run("models", "register", str(EXAMPLE), "--name", "iris", *REGISTER).ok()
+    deployed = peer.run("deploy", "iris", "latest", "iris-svc", "--flavor", "ml.c1i.large").ok()
+    assert "mlp serve --data-dir " + str(peer.data_dir) in deployed.err, deployed
+    service = _service_status(peer, "iris-svc")
+    assert service["Status"] in ("Pending", "Deploying"), service
+    assert service["StatusMessage"] == "", service
+
+    server = MlpServe(peer.data_dir, env=peer.env, log_path=tmp_path / "serve.log").start()
+    try:
+        deadline = time.monotonic() + 90
+        while _service_status(peer, "iris-svc")["Status"] != "Running":
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.5)
+        # While `mlp serve` serves the folder, an embedded command neither warns nor serves itself.
+        scaled = peer.run("services", "scale", service["ServiceID"], "1").ok()
+        assert "note" not in scaled.err and "warning" not in scaled.err, scaled
+        predicted = peer.run(
+            "services", "predict", service["ServiceID"], "--input", '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
+        ).ok()
+        assert "probabilities" in predicted.out, predicted
+    finally:
+        server.stop()
