@@ -21,7 +21,9 @@ def _fresh_peer(tmp_path: Path) -> Peer:
 
 
 def _service_status(peer: Peer, name: str) -> dict[str, str]:
-    listing = peer.run("services", "list", "--name-contains", name, "-o", "json").ok().envelope("ListServices")
+    listing = (
+        peer.run("services", "list", "--name-contains", name, "-o", "json").ok().envelope("ListServices")
+    )
     (service,) = listing["List"]
     return {"ServiceID": service["ServiceID"], **service["ServiceDeployment"]}
 
