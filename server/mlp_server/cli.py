@@ -383,16 +383,19 @@ def cmd_account_add(args: argparse.Namespace) -> int:
 
 
 def _print(args: argparse.Namespace, data: Any) -> None:
-    """JSON under ``-o json``, else ``Key  value`` lines (one record) or tab-separated rows."""
+    """JSON under ``-o json``, else ``Key  value`` lines (one record) or a table with a header line,
+    its columns aligned, as the client's commands print them."""
     if getattr(args, "output", None) == "json":
         print(json.dumps(data, indent=2))
     elif isinstance(data, dict):
         width = max(len(k) for k in data)
         for key, value in data.items():
             print(f"{key.ljust(width)}  {value}")
-    else:
-        for row in data:
-            print("\t".join(str(v) for v in row.values()))
+    elif data:
+        lines = [list(data[0])] + [[str(v) for v in row.values()] for row in data]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+        for line in lines:
+            print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 def cmd_account_list(args: argparse.Namespace) -> int:

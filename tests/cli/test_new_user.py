@@ -3,12 +3,14 @@ the real ``mlp`` entry point in a subprocess."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from pathlib import Path
 
 from mlp_testing import MlpServe
 
-from ._support import EXAMPLE, Peer, clean_env
+from ._support import EXAMPLE, Peer, clean_env, parse_table
 
 REGISTER = ("--format", "ONNX", "--type", "ONNX:1.23")
 
@@ -55,3 +57,31 @@ def test_a_service_deployed_on_the_embedded_platform_waits_for_mlp_serve(tmp_pat
         assert "probabilities" in predicted.out, predicted
     finally:
         server.stop()
+
+
+def test_errors_name_the_argument_as_each_command_spells_it(embedded_peer: Peer, tmp_path: Path) -> None:
+    """A bad value is reported against the argument the user typed: the destination folder of
+    ``versions download`` (not ``register``'s ``path``), ``--job-id`` for the wire's ``JobID``."""
+    name = f"args-{uuid.uuid4().hex[:8]}"
+    embedded_peer.run("models", "register", str(EXAMPLE), "--name", name, *REGISTER).ok()
+    dest = tmp_path / "copy"
+    embedded_peer.run("versions", "download", name, "latest", str(dest)).ok()
+    (dest / "model.onnx").write_bytes(b"edited")
+    refused = embedded_peer.run("versions", "download", name, "latest", str(dest)).fails(2)
+    assert refused.err.startswith("mlp: error: argument dest: local_path: 1 existing file(s) differ"), refused
+    assert (dest / "model.onnx").read_bytes() == b"edited"
+
+    listed = embedded_peer.run("perf", "tasks", "--job-id", "pj-...").fails(2)
+    assert listed.err.startswith("mlp: error: argument --job-id: JobID: 'pj-...' is not valid"), listed
+    waited = embedded_peer.run("perf", "update-task", "pf-x", "Success").fails(2)
+    assert waited.err.startswith("mlp: error: argument task_id: TaskID: 'pf-x' is not valid"), waited
+    as_json = embedded_peer.run("-o", "json", "perf", "list", "--job-id", "nope").fails(2)
+    error = json.loads(as_json.err)["ResponseMetadata"]["Error"]
+    assert error["Field"] == "--job-id" and error["Message"].startswith("argument --job-id: JobID:"), as_json
+
+
+def test_account_list_prints_a_table_with_a_header(embedded_peer: Peer) -> None:
+    listed = embedded_peer.run("account", "list", "--data-dir", str(embedded_peer.data_dir)).ok()
+    table = parse_table(listed.out)
+    assert table.headers == ["AccountID", "UserID", "Admin", "Name"], listed
+    assert {"AccountID": "2100000001", "UserID": "1", "Admin": "True", "Name": "default"} in table.rows
