@@ -85,3 +85,23 @@ def test_account_list_prints_a_table_with_a_header(embedded_peer: Peer) -> None:
     table = parse_table(listed.out)
     assert table.headers == ["AccountID", "UserID", "Admin", "Name"], listed
     assert {"AccountID": "2100000001", "UserID": "1", "Admin": "True", "Name": "default"} in table.rows
+
+
+def test_perf_create_errors_point_at_what_to_change(embedded_peer: Peer) -> None:
+    name = f"perf-args-{uuid.uuid4().hex[:8]}"
+    embedded_peer.run("models", "register", str(EXAMPLE), "--name", name, *REGISTER).ok()
+    perf = ("perf", "create", name, "latest")
+    version_config = embedded_peer.run(
+        *perf, "--tensor-config", str(EXAMPLE / "tensor_config.json"), "--flavor", "ml.c1i.large"
+    ).fails(2)
+    assert version_config.err.startswith("mlp: error: argument --tensor-config: "), version_config
+    assert '{"MinShape": [1, 4], "MaxShape": [16, 4]}' in version_config.err, version_config
+    assert "examples/iris-onnx/perf_tensor_config.json" in version_config.err, version_config
+
+    config = ("--tensor-config", str(EXAMPLE / "perf_tensor_config.json"))
+    by_flavor = embedded_peer.run(*perf, *config, "--flavor", "ml.nope").fails(2)
+    assert by_flavor.err.startswith("mlp: error: argument --flavor: "), by_flavor
+    by_params = embedded_peer.run(*perf, *config, "--job-params", '[{"FlavorIDList": ["ml.nope"]}]').fails(2)
+    assert by_params.err.startswith("mlp: error: argument --job-params: "), by_params
+    zero = embedded_peer.run("models", "list", "--limit", "0").fails(2)
+    assert zero.err.startswith("mlp: error: argument --limit: page_size: 0"), zero

@@ -43,6 +43,7 @@ DESTS_FOR_FIELD: dict[str, tuple[str, ...]] = {
     "ignore_patterns": ("exclude",),
     "model_version": ("version",),
     "flavor_id": ("flavor",),
+    "flavor_id_list": ("flavor",),
 }
 
 
@@ -51,13 +52,21 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("ID", "Id")).lower()
 
 
+def _given(value: object) -> bool:
+    # ``--limit 0`` was given; an absent option is None (False for a flag, [] for a repeatable one).
+    return value is not None and value is not False and value != []
+
+
 def _argument_for(field: str | None, args: argparse.Namespace) -> str | None:
-    """The mlp argument (``--limit``, ``DEST``) that carried ``field`` in this command, if any."""
+    """The mlp argument (``--limit``, ``DEST``) that carried ``field`` in this command, if any: the
+    innermost part of the field's path (``job_params[0].FlavorIDList``: ``--flavor``, unless the user
+    gave ``--job-params``) that names an argument the user gave."""
     labels: dict[str, str] = getattr(args, "argument_labels", {})
-    name = _snake((field or "").split(".", 1)[0].split("[", 1)[0])
-    for dest in (*DESTS_FOR_FIELD.get(name, ()), name):
-        if dest in labels:
-            return labels[dest]
+    parts = [_snake(part.split("[", 1)[0]) for part in (field or "").split(".")]
+    for name in reversed(parts):
+        for dest in (*DESTS_FOR_FIELD.get(name, ()), name):
+            if dest in labels and _given(getattr(args, dest, None)):
+                return labels[dest]
     return None
 
 
