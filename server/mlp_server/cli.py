@@ -151,6 +151,7 @@ def add_commands(
 def _settings(args: argparse.Namespace) -> ServerSettings:
     # --data-dir may come before the subcommand (a str) or after it (a Path), or not at all
     data_dir, _ = resolve_data_dir(getattr(args, "data_dir", None))
+    data_dir = data_dir.absolute()  # what it prints (CA file, credentials file) works from any folder
     database_url = getattr(args, "database_url", None)
     overrides = {"database_url": database_url} if database_url else {}
     return ServerSettings.from_env(data_dir, **overrides)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlp_testing import MlpServe
 
-from ._support import EXAMPLE, Peer, clean_env, parse_table
+from ._support import EXAMPLE, Peer, clean_env, parse_table, run_mlp
 
 REGISTER = ("--format", "ONNX", "--type", "ONNX:1.23")
 
@@ -105,3 +105,19 @@ def test_perf_create_errors_point_at_what_to_change(embedded_peer: Peer) -> None
     assert by_params.err.startswith("mlp: error: argument --job-params: "), by_params
     zero = embedded_peer.run("models", "list", "--limit", "0").fails(2)
     assert zero.err.startswith("mlp: error: argument --limit: page_size: 0"), zero
+
+
+def test_a_relative_data_dir_prints_absolute_paths(tmp_path: Path) -> None:
+    """``--data-dir ./mlp-data``: the credentials file (and the CA file of ``mlp serve``) are printed as
+    absolute paths, which work from any folder the user goes on to."""
+    env = clean_env(tmp_path)
+    added = run_mlp(
+        ["-o", "json", "account", "add", "--account-id", "2100000050", "--data-dir", "./mlp-data"],
+        env,
+        cwd=tmp_path,
+    ).ok()
+    printed = Path(added.json()["CredentialsFile"])
+    assert printed.is_absolute() and printed.parent == tmp_path / "mlp-data", added
+    assert printed.is_file()
+    current = run_mlp(["db", "current", "--data-dir", "./mlp-data"], env, cwd=tmp_path).ok()
+    assert str(tmp_path / "mlp-data" / "mlp.sqlite3") in current.out, current
