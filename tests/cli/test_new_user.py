@@ -87,7 +87,7 @@ def test_account_list_prints_a_table_with_a_header(embedded_peer: Peer) -> None:
     assert {"AccountID": "2100000001", "UserID": "1", "Admin": "True", "Name": "default"} in table.rows
 
 
-def test_perf_create_errors_point_at_what_to_change(embedded_peer: Peer) -> None:
+def test_json_argument_errors_point_at_what_to_change(embedded_peer: Peer) -> None:
     name = f"perf-args-{uuid.uuid4().hex[:8]}"
     embedded_peer.run("models", "register", str(EXAMPLE), "--name", name, *REGISTER).ok()
     perf = ("perf", "create", name, "latest")
@@ -103,6 +103,14 @@ def test_perf_create_errors_point_at_what_to_change(embedded_peer: Peer) -> None
     assert by_flavor.err.startswith("mlp: error: argument --flavor: "), by_flavor
     by_params = embedded_peer.run(*perf, *config, "--job-params", '[{"FlavorIDList": ["ml.nope"]}]').fails(2)
     assert by_params.err.startswith("mlp: error: argument --job-params: "), by_params
+    perf_config = embedded_peer.run(
+        "models", "register", str(EXAMPLE), "--name", name, *REGISTER, "--tensor-config", config[1]
+    ).fails(2)
+    assert "a version's Shape is a list of dimensions, -1 for any" in perf_config.err, perf_config
+    nested = '[{"MetricsType": "ImageClassification", "Params": {"top_k": 1}, "MetricsData": {"a": 0.9}}]'
+    metrics = embedded_peer.run("versions", "update", name, "latest", "--metrics", nested).fails(2)
+    assert metrics.err.startswith("mlp: error: argument --metrics: model_metrics[0]."), metrics
+    assert "Params and MetricsData are JSON strings" in metrics.err, metrics
     zero = embedded_peer.run("models", "list", "--limit", "0").fails(2)
     assert zero.err.startswith("mlp: error: argument --limit: page_size: 0"), zero
 

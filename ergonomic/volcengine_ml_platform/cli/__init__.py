@@ -70,9 +70,32 @@ def _argument_for(field: str | None, args: argparse.Namespace) -> str | None:
     return None
 
 
+# The JSON arguments' usual mix-ups (the two tensor config forms, metrics as JSON strings), by the
+# validation message, with what to write instead.
+HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^tensor_config\.\S*\.Shape: expected object"),
+        'a perf job\'s Shape is a range of batch shapes, {"MinShape": [1, 4], "MaxShape": [16, 4]}, '
+        "not a version's list with -1 (see examples/iris-onnx/perf_tensor_config.json)",
+    ),
+    (
+        re.compile(r"^tensor_config\.\S*\.Shape: expected array"),
+        "a version's Shape is a list of dimensions, -1 for any, e.g. [-1, 4] "
+        "(see examples/iris-onnx/tensor_config.json); MinShape/MaxShape ranges are for perf jobs",
+    ),
+    (
+        re.compile(r"^model_metrics(\[\d+\]\.(Params|MetricsData): expected string|: expected array)"),
+        'metrics are a list of {"MetricsType": ..., "Params": "...", "MetricsData": "..."} whose Params '
+        'and MetricsData are JSON strings, e.g. "{\\"accuracy\\": 0.91}"',
+    ),
+)
+
+
 def _usage_message(exc: ValidationError, args: argparse.Namespace) -> str:
     argument = _argument_for(exc.field, args)
-    return f"argument {argument}: {exc.message}" if argument else exc.message
+    message = f"argument {argument}: {exc.message}" if argument else exc.message
+    hints = [hint for pattern, hint in HINTS if pattern.search(exc.message)]
+    return "; ".join([message, *hints])
 
 
 def _label_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,11 +21,6 @@ from .progress import ProgressBar
 
 Command = Callable[[argparse.Namespace], int]
 
-PERF_SHAPE_HINT = (
-    'a perf job\'s Shape is a range of batch shapes, {"MinShape": [1, 4], "MaxShape": [16, 4]}, '
-    "not a version's list with -1 (see examples/iris-onnx/perf_tensor_config.json)"
-)
-
 MODEL_COLUMNS: list[Column] = [
     ("MODEL ID", field("ModelID")),
     ("NAME", field("ModelName")),
@@ -259,18 +254,12 @@ def perf_create(args: argparse.Namespace) -> int:
             params["ConvertPrecisionList"] = args.precision
         job_params = [params]
     m = model_for(args)
-    try:
-        resp = m.create_perf_job(
-            *_model_version(m, args),
-            json_arg(args.tensor_config, "--tensor-config"),
-            args.job_type,
-            job_params,
-        )
-    except ValidationError as exc:
-        if (exc.field or "").startswith("tensor_config") and ".Shape: expected object" in exc.message:
-            # A version's tensor config (Shape a list) given where a perf job's (Shape a range) goes.
-            raise ValidationError(f"{exc.message}; {PERF_SHAPE_HINT}", field=exc.field) from None
-        raise
+    resp = m.create_perf_job(
+        *_model_version(m, args),
+        json_arg(args.tensor_config, "--tensor-config"),
+        args.job_type,
+        job_params,
+    )
     if not args.wait:
         printer(args).result(resp)
         return 0
