@@ -71,6 +71,8 @@ def test_errors_name_the_argument_as_each_command_spells_it(embedded_peer: Peer,
     assert refused.err.startswith("mlp: error: argument dest: local_path: 1 existing file(s) differ"), refused
     assert (dest / "model.onnx").read_bytes() == b"edited"
 
+    unnamed = embedded_peer.run("models", "register", str(EXAMPLE), *REGISTER).fails(2)  # no --name
+    assert unnamed.err.startswith("mlp: error: argument --name: "), unnamed
     listed = embedded_peer.run("perf", "tasks", "--job-id", "pj-...").fails(2)
     assert listed.err.startswith("mlp: error: argument --job-id: JobID: 'pj-...' is not valid"), listed
     waited = embedded_peer.run("perf", "update-task", "pf-x", "Success").fails(2)

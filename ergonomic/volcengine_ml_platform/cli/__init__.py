@@ -60,14 +60,14 @@ def _given(value: object) -> bool:
 def _argument_for(field: str | None, args: argparse.Namespace) -> str | None:
     """The mlp argument (``--limit``, ``DEST``) that carried ``field`` in this command, if any: the
     innermost part of the field's path (``job_params[0].FlavorIDList``: ``--flavor``, unless the user
-    gave ``--job-params``) that names an argument the user gave."""
+    gave ``--job-params``) that names an argument of the command, preferably one the user gave."""
     labels: dict[str, str] = getattr(args, "argument_labels", {})
     parts = [_snake(part.split("[", 1)[0]) for part in (field or "").split(".")]
-    for name in reversed(parts):
-        for dest in (*DESTS_FOR_FIELD.get(name, ()), name):
-            if dest in labels and _given(getattr(args, dest, None)):
-                return labels[dest]
-    return None
+    dests = [dest for name in reversed(parts) for dest in (*DESTS_FOR_FIELD.get(name, ()), name)]
+    known = [dest for dest in dests if dest in labels]
+    given = [dest for dest in known if _given(getattr(args, dest, None))]
+    # An argument the user gave; else (a required one left out, such as --name) the first that fits.
+    return labels[(given or known)[0]] if known else None
 
 
 # The JSON arguments' usual mix-ups (the two tensor config forms, metrics as JSON strings), by the
