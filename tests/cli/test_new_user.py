@@ -131,3 +131,26 @@ def test_a_relative_data_dir_prints_absolute_paths(tmp_path: Path) -> None:
     assert printed.is_file()
     current = run_mlp(["db", "current", "--data-dir", "./mlp-data"], env, cwd=tmp_path).ok()
     assert str(tmp_path / "mlp-data" / "mlp.sqlite3") in current.out, current
+
+
+def test_every_model_argument_takes_a_name_and_every_version_latest(embedded_peer: Peer) -> None:
+    name = f"every-{uuid.uuid4().hex[:8]}"
+    embedded_peer.run("models", "register", str(EXAMPLE), "--name", name, *REGISTER).ok()
+    embedded_peer.run("models", "register", str(EXAMPLE), "--model-id", name).ok()  # version 2, by name
+    listed, updated, jobs = embedded_peer.run_all(
+        ("-o", "json", "versions", "list", name, "--version", "latest"),
+        ("versions", "update", name, "latest", "--description", "the latest"),
+        ("-o", "json", "perf", "list", "--model-id", name, "--version", "latest"),
+    )
+    assert [v["ModelVersion"] for v in listed.ok().envelope("ListModelVersions")["List"]] == [2], listed
+    assert updated.ok().kv()["ModelVersionID"].endswith("-2"), updated
+    assert jobs.ok().envelope("ListPerfJobs")["List"] == [], jobs
+    shown = embedded_peer.run("-o", "json", "versions", "show", name, "2").ok().envelope("GetModelVersion")
+    assert shown["Description"] == "the latest", shown
+    embedded_peer.run("versions", "delete", name, "latest").ok()
+    renamed = f"{name}-renamed"
+    embedded_peer.run("models", "rename", name, renamed).ok()
+    assert embedded_peer.run("models", "show", renamed).ok().kv()["LatestVersion"] == "1"
+    embedded_peer.run("models", "delete", renamed).ok()
+    gone = embedded_peer.run("models", "show", renamed).fails(1)
+    assert f"no model is named {renamed!r}" in gone.err, gone
