@@ -4,6 +4,7 @@ the real ``mlp`` entry point in a subprocess."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from pathlib import Path
@@ -129,6 +130,9 @@ def test_a_relative_data_dir_prints_absolute_paths(tmp_path: Path) -> None:
     printed = Path(added.json()["CredentialsFile"])
     assert printed.is_absolute() and printed.parent == tmp_path / "mlp-data", added
     assert printed.is_file()
+    # Letters and digits: `mlp configure --secret-key SK` never takes the secret for an option.
+    pair = json.loads(printed.read_text(encoding="utf-8"))
+    assert re.fullmatch(r"AKLT[A-Za-z0-9]{28}", pair["ak"]) and re.fullmatch(r"[A-Za-z0-9]{40}", pair["sk"])
     current = run_mlp(["db", "current", "--data-dir", "./mlp-data"], env, cwd=tmp_path).ok()
     assert str(tmp_path / "mlp-data" / "mlp.sqlite3") in current.out, current
 
