@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Final, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
+from volcengine_ml_platform import data_dir as data_dir_rule
+from volcengine_ml_platform.data_dir import expand as _expand
+from volcengine_ml_platform.data_dir import home as _home
 from volcengine_ml_platform.errors import ValidationError
 
 DEFAULT_REGION: Final = "cn-beijing"
@@ -37,7 +40,6 @@ _ENV_TOKEN: Final = "VOLCENGINE_SESSION_TOKEN"
 _ENV_REGION: Final = ("VOLC_REGION", "VOLCENGINE_REGION")
 _ENV_ENDPOINT: Final = "VOLC_ML_PLATFORM_ENDPOINT"
 _ENV_INNER_HOST: Final = "ML_PLATFORM_HOST"
-_ENV_DATA_DIR: Final = "VOLC_ML_PLATFORM_DATA_DIR"
 _ENV_CONFIG_FILE: Final = "VOLC_CONFIG_FILE"
 _ENV_PROFILE: Final = "VOLC_PROFILE"
 _FILE_KEYS: Final = ("ak", "sk", "region", "endpoint")
@@ -313,18 +315,6 @@ def default_config_file(environ: Mapping[str, str] | None = None) -> Path:
     return _home(env) / ".volc" / "config"
 
 
-def _home(env: Mapping[str, str]) -> Path:
-    return Path(env["HOME"]) if env.get("HOME") else Path.home()
-
-
-def _expand(path: str | Path, env: Mapping[str, str]) -> Path:
-    # Expand "~" against the given environment, not the process's: keeps an injected environ honest.
-    text = str(path)
-    if text == "~" or text.startswith("~/"):
-        return _home(env) / text[2:]
-    return Path(text)
-
-
 def resolve_settings(
     *,
     access_key: str | None = None,
@@ -393,10 +383,6 @@ def resolve_settings(
 def resolve_data_dir(
     data_dir: str | Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Setting[Path]:
-    """The embedded (or served) platform's data folder: argument, ``VOLC_ML_PLATFORM_DATA_DIR``, or
-    ``~/.volc/ml_platform``. The local server's commands use this too, so both find the same folder."""
-    env = os.environ if environ is None else environ
-    found = _first(str(data_dir) if data_dir else None, env, (_ENV_DATA_DIR,))
-    if found:
-        return Setting(_expand(found[0], env), found[1])
-    return Setting(_home(env) / ".volc" / "ml_platform", "default")
+    """The embedded platform's data folder: argument, ``VOLC_ML_PLATFORM_DATA_DIR``, or
+    ``~/.volc/ml_platform`` (``volcengine_ml_platform.data_dir``'s rule, which ``mlp serve`` uses too)."""
+    return Setting(*data_dir_rule.resolve(data_dir, environ))

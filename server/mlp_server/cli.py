@@ -14,16 +14,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from volcengine_ml_platform.config import resolve_data_dir
+from volcengine_ml_platform.data_dir import resolve as resolve_data_dir
 
 from .settings import ServerSettings
+
+# ``mlp gc --endpoint URL``: asks a running server, signed with the client's configured keys. The
+# client passes it in, so that the server never imports the client's configuration.
+RemoteGc = Callable[[argparse.Namespace, float], int]
 
 
 def add_commands(
     sub: argparse._SubParsersAction[Any],
     output_option: Callable[[argparse.ArgumentParser], None] | None = None,
+    remote_gc: RemoteGc | None = None,
 ) -> None:
-    """``serve`` and ``account`` under ``sub``; ``output_option`` adds ``-o`` to the account commands."""
+    """``serve``, ``gc``, ``worker``, ``db`` and ``account`` under ``sub``; ``output_option`` adds ``-o``
+    to the account commands; ``remote_gc`` runs ``mlp gc --endpoint``."""
     serve_help = "run a local ml_platform server over HTTP (one uvicorn worker)"
     serve = sub.add_parser("serve", help=serve_help, description=serve_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -90,7 +96,7 @@ def add_commands(
         help="keep what is younger than this: seconds or 30m, 24h, 2d (default $MLP_GC_GRACE or 24h)",
     )
     gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
-    gc.set_defaults(func=cmd_gc)
+    gc.set_defaults(func=cmd_gc, remote_gc=remote_gc)
 
     from .workers.cli import add_arguments, run_worker
 
@@ -154,7 +160,8 @@ def add_commands(
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
     # --data-dir may come before the subcommand (a str) or after it (a Path), or not at all
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None)).value
+    data_dir, _ = resolve_data_dir(getattr(args, "data_dir", None))
+    data_dir = data_dir.absolute()  # what it prints (CA file, credentials file) works from any folder
     database_url = getattr(args, "database_url", None)
     overrides = {"database_url": database_url} if database_url else {}
     return ServerSettings.from_env(data_dir, **overrides)
@@ -271,49 +278,22 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"mlp gc: {exc}", file=sys.stderr)
         return 2
     if args.gc_endpoint:
-        return _remote_gc(args.gc_endpoint, grace, args.dry_run)
+        # A signed request with the user's keys: the client's business (``add_commands``'s remote_gc).
+        remote: RemoteGc | None = args.remote_gc
+        if remote is None:
+            print("mlp gc: --endpoint needs the client (volcengine_ml_platform)", file=sys.stderr)
+            return 2
+        return remote(args, grace)
     platform = open_platform(_settings(args))
     try:
         report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()
     finally:
         platform.store.close()
-    _print_gc(report)
+    print_gc(report)
     return 0
 
 
-def _remote_gc(endpoint: str, grace: float, dry_run: bool) -> int:
-    import httpx
-
-    from volcengine_ml_platform.auth import VolcSignerAuth
-    from volcengine_ml_platform.config import resolve_settings
-    from volcengine_ml_platform.errors import MLPlatformError
-
-    try:
-        auth = VolcSignerAuth.from_settings(resolve_settings(endpoint=endpoint))
-    except MLPlatformError as exc:
-        print(f"mlp gc: {exc}", file=sys.stderr)
-        return 2
-    url = endpoint.rstrip("/") + "/mlp-admin/gc"
-    try:
-        response = httpx.post(url, json={"GraceSeconds": grace, "DryRun": dry_run}, auth=auth, timeout=600)
-    except httpx.HTTPError as exc:
-        print(f"mlp gc: cannot reach {url}: {exc}", file=sys.stderr)
-        return 1
-    try:
-        envelope = response.json()
-    except ValueError:
-        envelope = {}
-    if response.status_code != 200 or "Result" not in envelope:
-        error = envelope.get("ResponseMetadata", {}).get("Error", {})
-        print(
-            f"mlp gc: [{error.get('Code', response.status_code)}] {error.get('Message', '')}", file=sys.stderr
-        )
-        return 1
-    _print_gc(envelope["Result"])
-    return 0
-
-
-def _print_gc(report: dict[str, object]) -> None:
+def print_gc(report: dict[str, object]) -> None:
     verb = "would remove" if report["DryRun"] else "removed"
     prefixes = report["Prefixes"]
     assert isinstance(prefixes, list)
@@ -414,16 +394,19 @@ def cmd_account_add(args: argparse.Namespace) -> int:
 
 
 def _print(args: argparse.Namespace, data: Any) -> None:
-    """JSON under ``-o json``, else ``Key  value`` lines (one record) or tab-separated rows."""
+    """JSON under ``-o json``, else ``Key  value`` lines (one record) or a table with a header line,
+    its columns aligned, as the client's commands print them."""
     if getattr(args, "output", None) == "json":
         print(json.dumps(data, indent=2))
     elif isinstance(data, dict):
         width = max(len(k) for k in data)
         for key, value in data.items():
             print(f"{key.ljust(width)}  {value}")
-    else:
-        for row in data:
-            print("\t".join(str(v) for v in row.values()))
+    elif data:
+        lines = [list(data[0])] + [[str(v) for v in row.values()] for row in data]
+        widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+        for line in lines:
+            print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
 def cmd_account_revoke_key(args: argparse.Namespace) -> int:

@@ -27,28 +27,92 @@ from . import commands as c
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
-# A ValidationError's ``field`` is the documented API's name (a Python argument); the mlp argument a user
-# typed for it, so the message says which one is wrong.
-ARGUMENT_FOR_FIELD = {
-    "local_path": "path",
-    "model_name": "--name",
-    "model_format": "--format",
-    "model_type": "--type",
-    "tensor_config": "--tensor-config",
-    "model_metrics": "--metrics",
-    "model_category": "--category",
-    "dataset_id": "--dataset-id",
-    "page_size": "--limit",
-    "allow_patterns": "--include",
-    "ignore_patterns": "--exclude",
-    "offset": "--offset",
+# A ValidationError's ``field`` is the documented API's name (a Python argument such as ``page_size``) or
+# the wire's (``JobID``); the error names the mlp argument the user typed for it, as each command spells
+# it (``--limit``; ``DEST`` of ``versions download`` for ``local_path``). These are the fields whose
+# argument's dest is not their snake_case name.
+DESTS_FOR_FIELD: dict[str, tuple[str, ...]] = {
+    "local_path": ("path", "dest"),
+    "model_name": ("name",),
+    "model_format": ("format",),
+    "model_type": ("type",),
+    "model_metrics": ("metrics",),
+    "model_category": ("category",),
+    "page_size": ("limit",),
+    "allow_patterns": ("include",),
+    "ignore_patterns": ("exclude",),
+    "model_version": ("version",),
+    "flavor_id": ("flavor",),
+    "flavor_id_list": ("flavor",),
 }
 
 
-def _usage_message(exc: ValidationError) -> str:
-    name = (exc.field or "").split(".", 1)[0].split("[", 1)[0]
-    argument = ARGUMENT_FOR_FIELD.get(name)
-    return f"argument {argument}: {exc.message}" if argument else exc.message
+def _snake(name: str) -> str:
+    """``JobID`` -> ``job_id``, ``ModelVersion`` -> ``model_version``, ``page_size`` unchanged."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("ID", "Id")).lower()
+
+
+def _given(value: object) -> bool:
+    # ``--limit 0`` was given; an absent option is None (False for a flag, [] for a repeatable one).
+    return value is not None and value is not False and value != []
+
+
+def _argument_for(field: str | None, args: argparse.Namespace) -> str | None:
+    """The mlp argument (``--limit``, ``DEST``) that carried ``field`` in this command, if any: the
+    innermost part of the field's path (``job_params[0].FlavorIDList``: ``--flavor``, unless the user
+    gave ``--job-params``) that names an argument of the command, preferably one the user gave."""
+    labels: dict[str, str] = getattr(args, "argument_labels", {})
+    parts = [_snake(part.split("[", 1)[0]) for part in (field or "").split(".")]
+    dests = [dest for name in reversed(parts) for dest in (*DESTS_FOR_FIELD.get(name, ()), name)]
+    known = [dest for dest in dests if dest in labels]
+    given = [dest for dest in known if _given(getattr(args, dest, None))]
+    # An argument the user gave; else (a required one left out, such as --name) the first that fits.
+    return labels[(given or known)[0]] if known else None
+
+
+# The JSON arguments' usual mix-ups (the two tensor config forms, metrics as JSON strings), by the
+# validation message, with what to write instead.
+HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^tensor_config\.\S*\.Shape: expected object"),
+        'a perf job\'s Shape is a range of batch shapes, {"MinShape": [1, 4], "MaxShape": [16, 4]}, '
+        "not a version's list with -1 (see examples/iris-onnx/perf_tensor_config.json)",
+    ),
+    (
+        re.compile(r"^tensor_config\.\S*\.Shape: expected array"),
+        "a version's Shape is a list of dimensions, -1 for any, e.g. [-1, 4] "
+        "(see examples/iris-onnx/tensor_config.json); MinShape/MaxShape ranges are for perf jobs",
+    ),
+    (
+        re.compile(r"^model_metrics(\[\d+\]\.(Params|MetricsData): expected string|: expected array)"),
+        'metrics are a list of {"MetricsType": ..., "Params": "...", "MetricsData": "..."} whose Params '
+        'and MetricsData are JSON strings, e.g. "{\\"accuracy\\": 0.91}"',
+    ),
+)
+
+
+def _usage_message(exc: ValidationError, args: argparse.Namespace) -> str:
+    argument = _argument_for(exc.field, args)
+    message = f"argument {argument}: {exc.message}" if argument else exc.message
+    hints = [hint for pattern, hint in HINTS if pattern.search(exc.message)]
+    return "; ".join([message, *hints])
+
+
+def _label_arguments(parser: argparse.ArgumentParser) -> None:
+    """Give every command the names its arguments are typed with (dest -> ``--option`` or ``METAVAR``),
+    for ``_argument_for``."""
+    labels: dict[str, str] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _label_arguments(sub)
+        elif action.option_strings:
+            labels[action.dest] = max(action.option_strings, key=len)
+        elif isinstance(action.metavar, str):
+            labels[action.dest] = action.metavar
+        else:
+            labels[action.dest] = action.dest
+    parser.set_defaults(argument_labels=labels)
 
 
 class Parser(argparse.ArgumentParser):
@@ -356,17 +420,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mlp_server.cli import add_commands
 
-    add_commands(groups, output_option)
+    from .remote_gc import remote_gc
+
+    add_commands(groups, output_option, remote_gc)
+    _label_arguments(parser)
     return parser
 
 
-def _error_json(exc: MLPlatformError, message: str) -> str:
+def _error_json(exc: MLPlatformError, message: str, args: argparse.Namespace) -> str:
     """The documented error envelope (``ResponseMetadata.Error``) for an error under ``-o json``."""
     error: dict[str, Any] = {"Code": exc.code or type(exc).__name__, "Message": message}
     if exc.code_n is not None:
         error["CodeN"] = exc.code_n
     if isinstance(exc, ValidationError) and exc.field:
-        error["Field"] = ARGUMENT_FOR_FIELD.get(exc.field.split(".", 1)[0], exc.field)
+        error["Field"] = _argument_for(exc.field, args) or exc.field
     meta: dict[str, Any] = {"Error": error}
     if exc.request_id:
         meta["RequestId"] = exc.request_id
@@ -375,10 +442,10 @@ def _error_json(exc: MLPlatformError, message: str) -> str:
     return json.dumps({"ResponseMetadata": meta}, indent=2, ensure_ascii=False)
 
 
-def _report(exc: MLPlatformError, message: str, output: str | None) -> None:
+def _report(exc: MLPlatformError, message: str, args: argparse.Namespace) -> None:
     """``message`` on stderr, or under ``-o json`` the error envelope (its Code, Message, RequestId)."""
-    if output == "json":
-        print(_error_json(exc, exc.message if message == str(exc) else message), file=sys.stderr)
+    if args.output == "json":
+        print(_error_json(exc, exc.message if message == str(exc) else message, args), file=sys.stderr)
     else:
         print(f"mlp: error: {message}", file=sys.stderr)
 
@@ -413,10 +480,10 @@ def _main(argv: list[str] | None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the BrokenPipeError handler
         return code
     except ValidationError as exc:
-        _report(exc, _usage_message(exc), args.output)
+        _report(exc, _usage_message(exc, args), args)
         return EXIT_USAGE
     except MLPlatformError as exc:
-        _report(exc, str(exc), args.output)
+        _report(exc, str(exc), args)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlp: interrupted", file=sys.stderr)

@@ -338,6 +338,24 @@ def perf_cancel_task(args: argparse.Namespace) -> int:
 # ---- deploy and services --------------------------------------------------------------------------------
 
 
+def _note_embedded_serving(m: Model) -> None:
+    """On the embedded platform, services are served by the platform's process: when that is this
+    ``mlp`` command, they stop as it ends, so say how to keep them served."""
+    settings = m._session.settings
+    if settings.mode != "embedded":
+        return
+    from ..embedded import embedded_app
+
+    serving = embedded_app(settings.data_dir.value, settings.region.value).state.platform.serving
+    if serving.ensure_started():  # True: this process serves them (no `mlp serve` on this folder)
+        print(
+            "mlp: note: the embedded platform serves services only while a process of it runs, and "
+            f"this one ends now; run `mlp serve --data-dir {settings.data_dir.value}` (it brings the "
+            "services up and keeps them served) and call it with --endpoint, or use the Python API",
+            file=sys.stderr,
+        )
+
+
 def deploy(args: argparse.Namespace) -> int:
     m = model_for(args)
     service = m.deploy(
@@ -350,6 +368,7 @@ def deploy(args: argparse.Namespace) -> int:
         description=args.description,
     )
     printer(args).result(service.refresh())
+    _note_embedded_serving(m)
     return 0
 
 
@@ -370,9 +389,12 @@ def services_show(args: argparse.Namespace) -> int:
 
 def _service_action(action: str) -> Command:
     def run(args: argparse.Namespace) -> int:
-        service = model_for(args).get_service(args.service_id)
+        m = model_for(args)
+        service = m.get_service(args.service_id)
         resp = service.scale(args.replicas) if action == "scale" else getattr(service, action)()
         printer(args).result(resp)
+        if action in ("start", "scale"):
+            _note_embedded_serving(m)
         return 0
 
     return run

@@ -13,32 +13,15 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from ..dtypes import V2_DATATYPES, numpy_dtype, v2_datatype_of
 from ..errors import InvalidParameterError, MLPlatformError, NotFoundError, ServerError, ValidationError
-
-V2_DTYPES: dict[str, npt.DTypeLike] = {
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "BOOL": np.bool_,
-    "BYTES": np.object_,
-}
 
 
 def v2_datatype(array: npt.NDArray[Any]) -> str:
-    if array.dtype.kind in "OSU":
-        return "BYTES"
-    for name, dtype in V2_DTYPES.items():
-        if name != "BYTES" and np.dtype(dtype) == array.dtype:
-            return name
-    raise ValidationError(f"numpy dtype {array.dtype} has no KServe v2 datatype", field="inputs")
+    datatype = v2_datatype_of(array.dtype)
+    if datatype is None:
+        raise ValidationError(f"numpy dtype {array.dtype} has no KServe v2 datatype", field="inputs")
+    return datatype
 
 
 def _raise_for(response: httpx.Response, what: str) -> None:
@@ -88,7 +71,8 @@ class V2Client:
                     field="inputs",
                 )
             try:
-                array = np.asarray(value, dtype=V2_DTYPES.get(declared[name]))
+                dtype = numpy_dtype(declared[name]) if declared[name] in V2_DATATYPES else None
+                array = np.asarray(value, dtype=dtype)
             except (TypeError, ValueError) as exc:
                 raise ValidationError(
                     f"inputs: {name!r} is not a {declared[name]} tensor: {exc}", field="inputs"
@@ -106,6 +90,6 @@ class V2Client:
         _raise_for(response, f"inference on {self.model_name}")
         outputs: dict[str, npt.NDArray[Any]] = {}
         for out in response.json()["outputs"]:
-            dtype = V2_DTYPES.get(out["datatype"], np.object_)
-            outputs[out["name"]] = np.asarray(out["data"], dtype=dtype).reshape(out["shape"])
+            datatype = out["datatype"] if out["datatype"] in V2_DATATYPES else "BYTES"
+            outputs[out["name"]] = np.asarray(out["data"], dtype=numpy_dtype(datatype)).reshape(out["shape"])
         return outputs

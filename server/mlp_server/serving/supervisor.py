@@ -122,11 +122,11 @@ class ServingSupervisor:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
-                log.warning("another platform process serves the services of %s", self.dir.parent)
+                log.info("another platform process serves the services of %s", self.dir.parent)
                 return False
             if not self._own_database():
                 os.close(fd)
-                log.warning("another platform process on this database serves the services")
+                log.info("another platform process on this database serves the services")
                 return False
             self._started = True
             self._lock_file = fd
@@ -200,6 +200,11 @@ class ServingSupervisor:
                 self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SERVING_LOCK_KEY})
             self._db_lock.close()
             self._db_lock = None
+
+    @property
+    def exiting(self) -> bool:
+        """Closed, or the interpreter is shutting down (the main thread has ended)."""
+        return self.closed or not threading.main_thread().is_alive()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the proxies' loop and wait for it."""
@@ -296,6 +301,12 @@ class ServiceRuntime:
             self._fail(f"the local platform's supervisor failed: {exc}")
 
     def _fail(self, reason: str) -> None:
+        if self.sup.exiting:
+            # The platform process is ending (an ``mlp`` command on the embedded platform): what
+            # failed is the process's own shutdown (e.g. a download refused by the exiting
+            # interpreter), not the service. The record stays as it is, for the next process.
+            log.info("service %s: not recorded as failed at process exit: %s", self.service_id, reason)
+            return
         log.warning("service %s failed: %s", self.service_id, reason)
         self.store.service_transition(self.service_id, LIVE, FAILED, endpoint_url="", message=reason)
         self._row = None if self._row is None else _with_status(self._row, FAILED)

@@ -13,39 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# onnxruntime's "tensor(x)" element type -> KServe v2 datatype
-ORT_TO_V2 = {
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(float16)": "FP16",
-    "tensor(int8)": "INT8",
-    "tensor(int16)": "INT16",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(uint8)": "UINT8",
-    "tensor(uint16)": "UINT16",
-    "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64",
-    "tensor(bool)": "BOOL",
-    "tensor(string)": "BYTES",
-}
-
-V2_TO_NUMPY: dict[str, npt.DTypeLike] = {
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "FP16": np.float16,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "BOOL": np.bool_,
-    "BYTES": np.object_,
-}
-
+from volcengine_ml_platform.dtypes import numpy_dtype, ort_to_v2, v2_datatype_of
 
 # numpy kinds accepted from JSON data, by the datatype's first two letters
 _KINDS = {"FP": "iuf", "IN": "iu", "UI": "iu", "BO": "b"}
@@ -66,7 +34,7 @@ class TensorSpec:
 
 
 def spec_of(name: str, ort_type: str, ort_shape: list[Any]) -> TensorSpec:
-    datatype = ORT_TO_V2.get(ort_type)
+    datatype = ort_to_v2(ort_type)
     if datatype is None:
         raise TensorError(f"tensor {name!r}: element type {ort_type} is not served")
     return TensorSpec(name, datatype, tuple(d if isinstance(d, int) and d >= 0 else -1 for d in ort_shape))
@@ -74,12 +42,10 @@ def spec_of(name: str, ort_type: str, ort_shape: list[Any]) -> TensorSpec:
 
 def v2_datatype(array: npt.NDArray[Any]) -> str:
     """The KServe datatype of a numpy array (strings and bytes are BYTES)."""
-    if array.dtype.kind in "OSU":
-        return "BYTES"
-    for name, dtype in V2_TO_NUMPY.items():
-        if name != "BYTES" and np.dtype(dtype) == array.dtype:
-            return name
-    raise TensorError(f"numpy dtype {array.dtype} has no KServe v2 datatype")
+    datatype = v2_datatype_of(array.dtype)
+    if datatype is None:
+        raise TensorError(f"numpy dtype {array.dtype} has no KServe v2 datatype")
+    return datatype
 
 
 def check_shape(spec: TensorSpec, shape: Any) -> tuple[int, ...]:
@@ -104,7 +70,7 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
         )
     shape = check_shape(spec, tensor.get("shape"))
     count = math.prod(shape)
-    dtype = np.dtype(V2_TO_NUMPY[spec.datatype])
+    dtype = numpy_dtype(spec.datatype)
     if binary is not None:
         if spec.datatype == "BYTES":
             raise TensorError(f"input {spec.name!r}: binary BYTES tensors are not supported; send JSON data")

@@ -14,6 +14,14 @@ from .base import StoreBase
 from .schema import AccessKeyRow, AccountRow
 
 AK_PREFIX = "AKLT"
+# Letters and digits only: a secret starting with "-" (token_urlsafe's alphabet) was taken for an option
+# by `mlp configure --secret-key SK` and by most other command lines.
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def random_key(length: int) -> str:
+    """``length`` random letters and digits (40 of them: 238 bits)."""
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(length))
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,8 @@ class AccountsMixin(StoreBase):
 
     def add_access_key(self, account_id: int, user_id: int, is_admin: bool = False) -> tuple[str, str]:
         """A new random key pair ``(ak, sk)`` for an existing account."""
-        ak = AK_PREFIX + secrets.token_urlsafe(21)  # 28 characters
-        sk = secrets.token_urlsafe(30)  # 40 characters
+        ak = AK_PREFIX + random_key(28)  # 32 characters, as before
+        sk = random_key(40)
         self.add_access_key_explicit(ak, sk, account_id, user_id, is_admin)
         return ak, sk
 

@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> ServerSettings:
-    from volcengine_ml_platform.config import resolve_data_dir
+    from volcengine_ml_platform.data_dir import resolve as resolve_data_dir
 
-    data_dir = resolve_data_dir(getattr(args, "data_dir", None)).value
+    data_dir, _ = resolve_data_dir(getattr(args, "data_dir", None))
+    data_dir = data_dir.absolute()  # what it prints (CA file, credentials file) works from any folder
     database_url = getattr(args, "database_url", None)
     overrides = {"database_url": database_url} if database_url else {}
     return ServerSettings.from_env(data_dir, **overrides)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import TaskError
+from .errors import INSTALL_HINT, TaskError
 
 PRECISIONS = ("FP16", "INT8")
 
@@ -53,6 +53,10 @@ def convert(source: Path, precision: str, target: Path) -> None:
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
     except TaskError:
         raise
+    except ImportError as exc:  # onnx and onnxconverter-common come with the perf extra only
+        raise TaskError(
+            f"{precision} conversion needs {exc.name}, which is not installed here: {INSTALL_HINT}"
+        ) from None
     except Exception as exc:
         raise TaskError(f"{precision} conversion failed: {' '.join(str(exc).split())[:400]}") from None
 

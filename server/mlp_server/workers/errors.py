@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# What a task that needs an optional package says to do (the `perf` extra brings them all).
+INSTALL_HINT = "pip install 'volcengine-ml-platform-models[perf]'"
+
 
 class TaskError(Exception):
     """The task cannot be done as asked (bad model, bad TensorConfig, missing GPU or runtime ...)."""

@@ -17,38 +17,10 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from volcengine_ml_platform.dtypes import ORT_TO_TENSOR, PERF_TENSOR_DTYPES, tensor_dtype, tensor_numpy_dtype
+
 from .errors import TaskError
 
-# Perf TensorConfig DType -> numpy dtype (FP32/FP16 are the spellings of the seed's own example).
-DTYPES: dict[str, type[np.generic]] = {
-    "FLOAT": np.float32,
-    "FP32": np.float32,
-    "FLOAT16": np.float16,
-    "FP16": np.float16,
-    "DOUBLE": np.float64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-}
-# onnxruntime's input type -> the TensorConfig DType that feeds it.
-ORT_TYPES = {
-    "tensor(float)": "FLOAT",
-    "tensor(float16)": "FLOAT16",
-    "tensor(double)": "DOUBLE",
-    "tensor(int8)": "INT8",
-    "tensor(int16)": "INT16",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(uint8)": "UINT8",
-    "tensor(uint16)": "UINT16",
-    "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64",
-}
 SHAPES = ("MinShape", "MaxShape")
 WARMUP_RUNS = 5
 MIN_RUNS = 10
@@ -110,7 +82,7 @@ def open_session(path: Path, threads: int, provider: str) -> ort.InferenceSessio
 
 def _describe_inputs(session: ort.InferenceSession) -> str:
     return ", ".join(
-        f"{i.name} ({ORT_TYPES.get(i.type, i.type)}, rank {len(i.shape)})" for i in session.get_inputs()
+        f"{i.name} ({ORT_TO_TENSOR.get(i.type, i.type)}, rank {len(i.shape)})" for i in session.get_inputs()
     )
 
 
@@ -126,11 +98,11 @@ def check_config(config: Any, session: ort.InferenceSession) -> None:
         tensor = given.get(name)
         if tensor is None:
             raise TaskError(f"TensorConfig has no input {name!r}; {model_says}")
-        wanted = ORT_TYPES.get(spec.type)
+        wanted = ORT_TO_TENSOR.get(spec.type)
         dtype = tensor["DType"]
-        if wanted is None:
+        if wanted not in PERF_TENSOR_DTYPES:
             raise TaskError(f"input {name!r} has type {spec.type}, which perf jobs cannot generate")
-        if DTYPES.get(dtype) is not DTYPES[wanted]:
+        if tensor_dtype(dtype) != wanted:
             raise TaskError(f"TensorConfig input {name!r} has DType {dtype}, the model expects {wanted}")
         shapes = [list(tensor["Shape"][key]) for key in SHAPES]
         for key, shape in zip(SHAPES, shapes, strict=True):
@@ -160,7 +132,7 @@ def points(config: Any, seed: int = 0) -> list[Point]:
         feeds: dict[str, np.ndarray] = {}
         for tensor in config["Inputs"]:
             shape = tuple(tensor["Shape"][key])
-            dtype = DTYPES[tensor["DType"]]
+            dtype = tensor_numpy_dtype(tensor["DType"])
             if np.issubdtype(dtype, np.floating):
                 feeds[tensor["TensorName"]] = rng.standard_normal(shape).astype(dtype)
             else:

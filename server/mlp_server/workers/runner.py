@@ -27,12 +27,11 @@ from ..errors import ApiError
 from ..store import ClaimedTask
 from ..store.perf import BASE, CONVERT_PERF
 from ..store.resources import CATALOGUE, Flavor
-from .errors import TaskError
+from .errors import INSTALL_HINT, TaskError
 
 log = logging.getLogger("mlp_server.workers")
 
 RUNS_ONNX = "the local platform runs ONNX models (onnxruntime)"
-INSTALL_HINT = "pip install 'volcengine-ml-platform-models[perf]'"
 CONVERT_TYPES = (BASE, "ONNX")
 
 
