@@ -4,6 +4,10 @@
 - ``http``: ``mlp serve`` in a subprocess on 127.0.0.1 (a free port), reached with the keys bootstrap wrote
   to its ``credentials.json``.
 
+Every test that takes ``peer``, ``s3_peer`` or ``any_peer`` runs twice, with the sync API and with the
+async one (``api``): ``peer.model()`` and ``peer.inner()`` then build ``AsyncModel`` and
+``inner_model.AsyncModel``, driven on one event loop in a helper thread (``helpers.Synced``).
+
 Both keep objects in the folder store. ``s3_peer`` is the same pair with the platform's objects in an
 S3-compatible store (a moto server on loopback), plus ``team``: ``mlp serve`` on PostgreSQL (a throwaway
 cluster) with an S3 store that enforces IAM, so that clients only get anywhere with the scoped
@@ -26,7 +30,7 @@ from mlp_testing import MlpServe, clean_env, read_default_keys
 from pg_testing import PgCluster
 from volcengine_ml_platform.embedded import embedded_app
 
-from .helpers import Peer
+from .helpers import Api, EventLoopThread, Peer
 
 S3_ENV = {"MLP_S3_ACCESS_KEY": "testing", "MLP_S3_SECRET_KEY": "testing", "MLP_S3_REGION": "us-east-1"}
 
@@ -82,10 +86,24 @@ def http_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
         server.stop()
 
 
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Api:
+    """Which API the test's clients use: ``Model`` / ``inner_model.Model`` or their async twins."""
+    value: Api = request.param
+    return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def async_api_loop() -> Iterator[None]:
+    yield
+    if EventLoopThread._instance is not None:
+        EventLoopThread._instance.stop()
+
+
 @pytest.fixture(params=["embedded", "http"])
-def peer(request: pytest.FixtureRequest) -> Peer:
+def peer(request: pytest.FixtureRequest, api: Api) -> Peer:
     fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
-    return fixture
+    return fixture.using(api)
 
 
 # ---- S3 ---------------------------------------------------------------------------------------------
@@ -155,11 +173,11 @@ def _peer(request: pytest.FixtureRequest, name: str) -> Peer:
 
 
 @pytest.fixture(params=["s3_embedded", "s3_http", "team"])
-def s3_peer(request: pytest.FixtureRequest) -> Peer:
-    return _peer(request, request.param)
+def s3_peer(request: pytest.FixtureRequest, api: Api) -> Peer:
+    return _peer(request, request.param).using(api)
 
 
 @pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http", "team"])
-def any_peer(request: pytest.FixtureRequest) -> Peer:
+def any_peer(request: pytest.FixtureRequest, api: Api) -> Peer:
     """All five: folder store and S3 store, embedded and served, and team mode (PostgreSQL + S3)."""
-    return _peer(request, request.param)
+    return _peer(request, request.param).using(api)

@@ -16,7 +16,7 @@ import pytest
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import bucket_for
 from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
-from volcengine_ml_platform.models.inference_service import InferenceService
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 from volcengine_ml_platform.models.model import Model
 
 from .helpers import (
@@ -31,6 +31,7 @@ from .helpers import (
     make_tree,
     read_tree,
     split_tos,
+    unwrapped,
 )
 
 
@@ -429,7 +430,7 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
         description="an e2e service",
     )
 
-    assert isinstance(service, InferenceService)
+    assert type(unwrapped(service)) is (InferenceService if peer.api == "sync" else AsyncInferenceService)
     assert service.service_id.startswith("s-") and service.service_name == name
     got = service.refresh()
     check_meta(got, "GetService")

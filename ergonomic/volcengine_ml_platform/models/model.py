@@ -8,14 +8,11 @@ raise :mod:`volcengine_ml_platform.errors` exceptions carrying the service's Cod
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ml_platform_client.models import (
-    CreateModelRequest,
     CreateModelResponse,
     CreatePerfJobResponse,
     GetModelResponse,
@@ -35,30 +32,19 @@ from ml_platform_client.models import (
     PerfTask,
     Service,
     TaskIDResponse,
-    TOSUploadPathResult,
 )
 
-from ..config import Credentials, resolve_settings
-from ..errors import NotFoundError, ServerError, ValidationError
+from ..config import resolve_settings
 from ..session import Session
-from ..storage import object_store_for, platform_issues_credentials
-from ..transfer.base import ObjectStore
-from ..transfer.selection import file_filter
-from . import _names
 from . import _requests as rq
-from ._common import (
-    RENEW_MARGIN,
-    STS_DURATION,
-    ProgressCallback,
-    Registration,
-    check_registration,
-    download_version,
-    register_flow,
-)
-from ._listing import MAX_PAGE_SIZE, iterate
+from ._common import ProgressCallback, Registration
+from ._core import ModelCore, page_of
+from ._listing import MAX_PAGE_SIZE, Page, iterate
+from ._plan import Plan, call, run
 from .inference_service import InferenceService
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Model:
@@ -90,49 +76,22 @@ class Model:
                 profile=profile,
             )
         )
-        self._store_endpoint: str | None = None
-        self._endpoint_known = False
-        self._store: ObjectStore | None = None
-        self._store_expires: float | None = None  # when the store's temporary credentials expire
-        self._store_lock = threading.Lock()
+        self._core = ModelCore(self._session.region, self._session.credentials)
 
     @property
     def session(self) -> Session:
         return self._session
 
+    def _run(self, plan: Plan[R]) -> R:
+        return run(
+            plan, lambda request: self._session.call(request.operation, request.body_cls, request.body)
+        )
+
     def _send(self, request: rq.Request[R]) -> R:
-        return request.typed(self._session.call(request.operation, request.body_cls, request.body))
+        return self._run(call(request))
 
-    # ---- object storage ------------------------------------------------------------------------
-
-    def _upload_path(self) -> TOSUploadPathResult:
-        result = self._send(rq.upload_path()).result
-        self._store_endpoint = result.endpoint if isinstance(result.endpoint, str) else None
-        self._endpoint_known = True
-        return result
-
-    def _object_store(self) -> ObjectStore:
-        with self._store_lock:
-            fresh = self._store_expires is None or time.time() < self._store_expires - RENEW_MARGIN
-            if self._store is not None and fresh:
-                return self._store
-            if not self._endpoint_known:
-                self._upload_path()  # the platform says where its objects are
-            credentials, self._store_expires = self._store_credentials()
-            self._store = object_store_for(
-                self._store_endpoint, region=self._session.region, credentials=credentials
-            )
-            return self._store
-
-    def _store_credentials(self) -> tuple[Credentials, float | None]:
-        """Temporary credentials of this account's bucket from the platform (Local platform:
-        GetSTSToken on the open door) when it names an S3 store; else the configured keys."""
-        if not platform_issues_credentials(self._store_endpoint):
-            return self._session.credentials, None
-        asked = time.time()
-        result = self._send(rq.sts_token(STS_DURATION)).result
-        token = result.session_token or None
-        return Credentials(result.access_key_id, result.secret_access_key, token), asked + STS_DURATION
+    def _pages(self, fetch: Callable[[int], Plan[Page[T]]]) -> Iterator[T]:
+        return iterate(lambda offset: self._run(fetch(offset)))
 
     # ---- models and versions -------------------------------------------------------------------
 
@@ -170,11 +129,9 @@ class Model:
 
         Returns the CreateModel response (ModelID and the new VersionInfo).
         """
-        policy = _names.check_if_exists(if_exists)
-        select = None
-        if Path(local_path).is_dir():
-            select = file_filter(Path(local_path), allow_patterns, ignore_patterns)
-        arguments = (
+        registration = Registration(
+            local_path,
+            model_id,
             model_name,
             model_format,
             model_type,
@@ -186,29 +143,9 @@ class Model:
             source_type,
             model_tags,
         )
-        # Every argument is checked before anything is sent (the lookups below are requests).
-        check_registration(Registration(local_path, model_id, *arguments), CreateModelRequest)
-        if model_id is not None:
-            self.get_model(model_id)  # NotFoundError now, not after the upload
-        elif model_name and policy != "create":
-            model_id = _names.target_model(policy, model_name, self.find_models(model_name))
-        registration = Registration(
-            local_path,
-            model_id,
-            *arguments,
+        return self._run(
+            self._core.register(registration, if_exists, allow_patterns, ignore_patterns, progress)
         )
-        resp = register_flow(
-            registration,
-            body_cls=CreateModelRequest,
-            upload_target=self._upload_path,
-            object_store=self._object_store,
-            send=lambda body: self._send(rq.create(body)),
-            progress=progress,
-            select=select,
-        )
-        if not isinstance(resp, CreateModelResponse):
-            raise ServerError(f"CreateModel: unexpected answer {type(resp).__name__}")
-        return resp
 
     def download(
         self,
@@ -225,13 +162,11 @@ class Model:
         differs raises ValidationError before anything is written, unless ``overwrite`` is true.
         ``model_version`` may be ``"latest"``.
         """
-        version = self.get_model_version(model_id, model_version)
-        path = version.result.path
-        return download_version(path, self._object_store(), local_path, progress, overwrite=overwrite)
+        return self._run(self._core.download(model_id, model_version, local_path, overwrite, progress))
 
     def get_model_version(self, model_id: str, model_version: str | int) -> GetModelVersionResponse:
         """GetModelVersion: one version (``model_version`` may be ``"latest"``)."""
-        return self._send(rq.get_version(model_id, self.resolve_version(model_id, model_version)))
+        return self._run(self._core.get_model_version(model_id, model_version))
 
     def unregister(self, model_id: str, model_version: str | int) -> ModelVersionIDResponse:
         """Delete one version (its number is never given again)."""
@@ -245,25 +180,22 @@ class Model:
 
     def find_models(self, model_name: str) -> list[ModelSummary]:
         """Every model named exactly ``model_name`` (names need not be unique), newest first."""
-        return _names.exact(model_name, self.iter_models(model_name_contains=model_name))
+        return self._run(self._core.find_models(model_name))
 
     def get_model_by_name(self, model_name: str) -> ModelSummary:
         """The one model named ``model_name``: NotFoundError if none is, ConflictError (naming their
         IDs) if several are."""
-        return _names.the_one(model_name, self.find_models(model_name))
+        return self._run(self._core.get_model_by_name(model_name))
 
     def resolve_model_id(self, model: str) -> str:
         """``model`` if it is a model ID, else the ID of the one model of that name."""
-        return model if _names.looks_like_model_id(model) else self.get_model_by_name(model).model_id
+        return self._run(self._core.resolve_model_id(model))
 
     def resolve_version(self, model_id: str, model_version: str | int) -> str:
         """``model_version`` as a number; ``"latest"`` is the model's highest version."""
-        if str(model_version).lower() != _names.LATEST:
-            return str(model_version)
-        latest = self.get_model(model_id).result.latest_version
-        if not isinstance(latest, str):
-            raise ValidationError(f"model {model_id} has no version yet", field="model_version")
-        return latest
+        return self._run(self._core.resolve_version(model_id, model_version))
+
+    # ---- listings ----------------------------------------------------------------------------------
 
     def list_models(
         self,
@@ -286,11 +218,9 @@ class Model:
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[ModelSummary]:
         """Every model matching the filters, fetched page by page as the iteration goes."""
-        return iterate(
-            lambda offset: (
-                self.list_models(
-                    model_name_contains, id_contains, offset, page_size, sort_by, sort_order
-                ).result
+        return self._pages(
+            lambda offset: page_of(
+                rq.models(model_name_contains, id_contains, offset, page_size, sort_by, sort_order)
             )
         )
 
@@ -305,9 +235,8 @@ class Model:
     ) -> ListModelVersionsResponse:
         """ListModelVersions: Total and one page of the model's versions (or the one ``model_version``,
         which may be ``"latest"``)."""
-        if model_version is not None:
-            model_version = self.resolve_version(model_id, model_version)
-        return self._send(rq.versions(model_id, model_version, offset, page_size, sort_by, sort_order))
+        plan = self._core.get_model_versions(model_id, model_version, offset, page_size, sort_by, sort_order)
+        return self._run(plan)
 
     def iter_model_versions(
         self,
@@ -317,10 +246,8 @@ class Model:
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[ModelVersion]:
         """Every version of the model, fetched page by page as the iteration goes."""
-        return iterate(
-            lambda offset: (
-                self.get_model_versions(model_id, None, offset, page_size, sort_by, sort_order).result
-            )
+        return self._pages(
+            lambda offset: page_of(rq.versions(model_id, None, offset, page_size, sort_by, sort_order))
         )
 
     def update_model(self, model_id: str, model_name: str | None = None) -> ModelIDResponse:
@@ -354,9 +281,9 @@ class Model:
 
         Every flavor is checked against ListResource first, the same check as :meth:`deploy`, so an
         unknown one raises ValidationError listing the available ones."""
-        request = rq.perf_job(model_id, model_version, tensor_config, job_type, job_params)
-        self._check_flavors(job_params)
-        return self._send(request)
+        return self._run(
+            self._core.create_perf_job(model_id, model_version, tensor_config, job_type, job_params)
+        )
 
     def list_perf_jobs(
         self,
@@ -384,11 +311,9 @@ class Model:
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[PerfJob]:
         """Every perf job matching the filters, fetched page by page as the iteration goes."""
-        return iterate(
-            lambda offset: (
-                self.list_perf_jobs(
-                    model_id, model_version, job_id, offset, page_size, sort_by, sort_order
-                ).result
+        return self._pages(
+            lambda offset: page_of(
+                rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
             )
         )
 
@@ -417,10 +342,8 @@ class Model:
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[PerfTask]:
         """Every perf task matching the filters, fetched page by page as the iteration goes."""
-        return iterate(
-            lambda offset: (
-                self.list_perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order).result
-            )
+        return self._pages(
+            lambda offset: page_of(rq.perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order))
         )
 
     def update_perf_task(self, task_id: str, task_status: str | None = None) -> TaskIDResponse:
@@ -443,42 +366,9 @@ class Model:
         Raises ``TimeoutError`` after ``timeout`` seconds, naming how many tasks are unfinished (the job
         goes on; call again to keep waiting), and ``NotFoundError`` for an unknown job.
         """
-        if timeout < 0 or poll_interval <= 0:
-            raise ValidationError("timeout must be >= 0 and poll_interval > 0", field="timeout")
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.list_perf_jobs(job_id=job_id).result
-            if not found.list_:
-                raise NotFoundError(f"PerfJob {job_id} does not exist", code="NotFound", status_code=404)
-            job = found.list_[0]
-            if job.task_count == job.ended_task_count:
-                return self.list_perf_tasks(job_id=job_id, page_size=100, sort_order="Ascend")
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"perf job {job_id} not finished after {timeout:g}s: {job.ended_task_count} of "
-                    f"{job.task_count} tasks ended (status {job.job_status})"
-                )
-            time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+        return self._run(self._core.wait_perf_job(job_id, timeout, poll_interval))
 
     # ---- deployment ------------------------------------------------------------------------------
-
-    def _flavors(self) -> dict[str, str]:
-        """Flavor name -> ID, as ListResource offers them."""
-        return rq.flavors_by_name(self.list_resources(page_size=100))
-
-    def _flavor_id(self, flavor: str) -> str:
-        offered = self._flavors()
-        if flavor not in offered:
-            raise rq.unknown_flavor(flavor, "flavor", list(offered))
-        return offered[flavor]
-
-    def _check_flavors(self, job_params: list[Any]) -> None:
-        """The flavors of a perf job, checked like :meth:`deploy` checks its flavor."""
-        wanted = rq.flavor_ids(job_params)
-        offered = list(self._flavors().values()) if wanted else []
-        for where, flavor in wanted:
-            if flavor not in offered:
-                raise rq.unknown_flavor(flavor, where, offered)
 
     def deploy(
         self,
@@ -493,14 +383,10 @@ class Model:
     ) -> InferenceService:
         """CreateService: deploy a version as an online inference service; returns an
         :class:`InferenceService`."""
-        rq.check_envs(envs)
-        flavor_id = self._flavor_id(flavor)
-        resp = self._send(
-            rq.create_service_request(
-                model_id, model_version, service_name, flavor_id, image_id, envs, replica, description
-            )
+        plan = self._core.deploy(
+            model_id, model_version, service_name, flavor, image_id, envs, replica, description
         )
-        return InferenceService(self._session, resp.result.service_id, service_name)
+        return InferenceService(self._session, self._run(plan).result.service_id, service_name)
 
     # ---- beyond the documented methods (used by the `mlp` command) ------------------------------
 
@@ -531,8 +417,8 @@ class Model:
         page_size: int = MAX_PAGE_SIZE,
     ) -> Iterator[Service]:
         """Every service matching the filter, fetched page by page as the iteration goes."""
-        return iterate(
-            lambda offset: self.list_services(service_name_contains, offset, page_size, sort_order).result
+        return self._pages(
+            lambda offset: page_of(rq.services(service_name_contains, offset, page_size, sort_order))
         )
 
     def get_service(self, service_id: str) -> InferenceService:
