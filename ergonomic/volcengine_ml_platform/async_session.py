@@ -30,6 +30,7 @@ from .session import (
     tls_verify,
     transport_failure,
 )
+from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
 
 class AsyncSession:
@@ -40,11 +41,12 @@ class AsyncSession:
         settings: Settings | None = None,
         *,
         timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         # The synchronous session resolves the mode, the endpoint and the credentials (and opens the
         # embedded platform); it sends nothing unless asked to.
-        self.sync = Session(settings, timeout=timeout)
+        self.sync = Session(settings, timeout=timeout, retry=retry)
         self.settings = self.sync.settings
         self.region = self.sync.region
         self.retry = self.sync.retry

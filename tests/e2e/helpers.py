@@ -122,6 +122,7 @@ class Peer:
         """This platform, its clients built for ``api`` (the caches are shared)."""
         view = copy.copy(self)
         view.api = api
+        view.name = f"{self.name}-{api}"  # tests name their models after the peer: one set per API
         return view
 
     # -- clients -----------------------------------------------------------------------------------

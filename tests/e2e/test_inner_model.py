@@ -25,10 +25,10 @@ from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.session import Session
 
 from .helpers import (
-    Api,
     METRICS,
     MODEL_TENSOR_CONFIG,
     UPLOAD_PREFIX,
+    Api,
     MovableClock,
     Peer,
     RecordingTransport,

@@ -11,14 +11,17 @@ two drivers. Only how a request is sent differs between the clients; that is the
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from ..errors import ServerError
+from ._listing import Page, aiterate, iterate
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -152,3 +155,68 @@ async def _in_thread(effect: Blocking[T]) -> T:
         if not work.cancelled():
             work.exception()  # retrieved: the cancellation is what the caller hears of
         raise
+
+
+# ---- methods of the sync and async classes, made from one plan-producing function -------------------
+#
+# ``Model.list_models = sync_method(ModelCore.list_models)``: the signature, defaults and docstring are
+# the core function's (ParamSpec keeps them for type checkers and ``inspect.signature``); the class
+# supplies ``_core`` (the object holding the plans' state) and ``_run`` (its driver).
+
+P = ParamSpec("P")
+Pages = Callable[[int], Plan[Page[T]]]
+
+
+def _shown_as(method: Callable[..., Any], fn: Callable[..., Any], returns: str) -> None:
+    """``help()`` and ``inspect.signature`` show what the method returns, not the core's plan."""
+    signature = inspect.signature(fn)
+    inner = str(signature.return_annotation).partition("[")[2].removesuffix("]")
+    method.__signature__ = signature.replace(return_annotation=returns.format(inner))  # type: ignore[attr-defined]
+
+
+def sync_method(fn: Callable[Concatenate[Any, P], Plan[R]]) -> Callable[Concatenate[Any, P], R]:
+    @functools.wraps(fn)
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = self._run(fn(self._core, *args, **kwargs))
+        return result
+
+    _shown_as(method, fn, "{}")
+    return method
+
+
+def async_method(
+    fn: Callable[Concatenate[Any, P], Plan[R]],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
+    @functools.wraps(fn)
+    async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = await self._run(fn(self._core, *args, **kwargs))
+        return result
+
+    _shown_as(method, fn, "{}")
+    return method
+
+
+def sync_pages(fn: Callable[Concatenate[Any, P], Pages[T]]) -> Callable[Concatenate[Any, P], Iterator[T]]:
+    """An ``iter_*`` method: every item of every page, fetched as the iteration goes."""
+
+    @functools.wraps(fn)
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        fetch = fn(self._core, *args, **kwargs)
+        return iterate(lambda offset: self._run(fetch(offset)))
+
+    _shown_as(method, fn, "Iterator[{}]")
+    return method
+
+
+def async_pages(
+    fn: Callable[Concatenate[Any, P], Pages[T]],
+) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
+    """An ``iter_*`` method of the async API (``async for``)."""
+
+    @functools.wraps(fn)
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        fetch = fn(self._core, *args, **kwargs)
+        return aiterate(lambda offset: self._run(fetch(offset)))
+
+    _shown_as(method, fn, "AsyncIterator[{}]")
+    return method

@@ -61,7 +61,7 @@ from ._common import (
     register_plan,
     version_id,
 )
-from ._plan import Plan, Request, arun, blocking, call, run, stoppable
+from ._plan import Plan, Request, arun, async_method, blocking, call, run, stoppable, sync_method
 
 R = TypeVar("R")
 
@@ -87,8 +87,9 @@ def _as_id(value: Any, field: str) -> int | None:
         raise ValidationError(f"{field}: {value!r} is not an integer id", field=field) from None
 
 
-class _Inner:
-    """The target ids, the token and credential caches, and the plans of every method."""
+class InnerCore:
+    """The target ids, the token and credential caches, and every method of the inner model as a plan
+    (its signature and docstring too): ``Model`` and ``AsyncModel`` below are made of these."""
 
     def __init__(
         self,
@@ -107,21 +108,12 @@ class _Inner:
         if self._target_user_id is None:
             self._target_user_id = _env_id("VOLC_USER_ID")
 
-    # ---- target ids (documented getters and setters) ---------------------------------------------
-
-    def get_target_account_id(self) -> int | None:
-        return self._target_account_id
-
-    def set_target_account_id(self, target_account_id: int | str) -> None:
-        self._target_account_id = _as_id(target_account_id, "target_account_id")
-        self._sts = None  # the credentials open the previous account's bucket
-
-    def get_target_user_id(self) -> int | None:
-        return self._target_user_id
-
-    def set_target_user_id(self, target_user_id: int | str) -> None:
-        self._target_user_id = _as_id(target_user_id, "target_user_id")
-        self._sts = None
+    def set_target(self, account_id: int | str | None = None, user_id: int | str | None = None) -> None:
+        if account_id is not None:
+            self._target_account_id = _as_id(account_id, "target_account_id")
+        if user_id is not None:
+            self._target_user_id = _as_id(user_id, "target_user_id")
+        self._sts = None  # the credentials open the previous target's bucket
 
     # ---- tokens and credentials ------------------------------------------------------------------
 
@@ -185,14 +177,48 @@ class _Inner:
 
     # ---- the documented methods, as plans --------------------------------------------------------
 
-    def _register(
+    def register(
         self,
-        registration: Registration,
-        allow_patterns: Sequence[str] | None,
-        ignore_patterns: Sequence[str] | None,
-        progress: ProgressCallback | None,
+        local_path: str,
+        model_id: str | None = None,
+        model_name: str | None = None,
+        model_format: str | None = None,
+        model_type: str | None = None,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+        model_category: str | None = None,
+        dataset_id: str | None = None,
+        source_type: str | None = "TOS",
+        base_model_version_id: str | None = None,
+        source_id: str | None = None,
+        model_tags: list[Any] | None = None,
+        *,
+        allow_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Plan[CreateModelResponse]:
-        local = Path(registration.local_path)
+        """Upload ``local_path`` and register it in the target account (a new model, or a version of
+        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
+        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
+        as for the public ``Model.register``."""
+        registration = Registration(
+            local_path,
+            model_id,
+            model_name,
+            model_format,
+            model_type,
+            description,
+            tensor_config,
+            model_metrics,
+            model_category,
+            dataset_id,
+            source_type,
+            model_tags,
+            base_model_version_id,
+            source_id,
+        )
+        local = Path(local_path)
         select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
         return (
             yield from register_plan(
@@ -208,32 +234,37 @@ class _Inner:
             )
         )
 
-    def _download(
+    def download(
         self,
         model_id: str,
         model_version: str,
         local_path: str,
-        overwrite: bool,
-        progress: ProgressCallback | None,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> Plan[list[Path]]:
-        path = (yield from self._get_model_version(model_id, model_version)).result.path
+        """Download every file of a version of the target account into ``local_path``; files already
+        there are kept when they match and refused when they differ, unless ``overwrite``."""
+        path = (yield from self.get_model_version(model_id, model_version)).result.path
         store = yield from self._object_store()
         return (yield from download_plan(path, store, local_path, progress, overwrite))
 
-    def _get_model_version(self, model_id: str, model_version: str) -> Plan[GetModelVersionResponse]:
+    def get_model_version(self, model_id: str, model_version: str) -> Plan[GetModelVersionResponse]:
+        """GetModelVersion in the target account."""
         body = {"ModelVersionID": version_id(model_id, model_version)}
         return self._inner(
             Request(inner_get_model_version, ModelVersionIDRequest, body, GetModelVersionResponse)
         )
 
-    def _update_model_version(
+    def update_model_version(
         self,
         model_id: str,
         model_version: str,
-        description: str | None,
-        tensor_config: dict[str, Any] | None,
-        model_metrics: list[Any] | None,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
     ) -> Plan[ModelVersionIDResponse]:
+        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
         if tensor_config is not None:
             validation.validate_model_tensor_config(tensor_config)
         if model_metrics is not None:
@@ -249,7 +280,8 @@ class _Inner:
         request = Request(inner_update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
         return (yield from self._inner(request))
 
-    def _upload_tos(self, local_path: str, progress: ProgressCallback | None) -> Plan[str]:
+    def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> Plan[str]:
+        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
         validation.validate_local_path(local_path)
         target = yield from self._upload_target()
         store = yield from self._object_store()
@@ -262,7 +294,45 @@ class _Inner:
         return (yield from blocking(upload))
 
 
-class Model(_Inner):
+class _Targets:
+    """The documented getters and setters of the target ids (both classes)."""
+
+    _core: InnerCore
+
+    def get_target_account_id(self) -> int | None:
+        return self._core._target_account_id
+
+    def set_target_account_id(self, target_account_id: int | str) -> None:
+        self._core.set_target(account_id=target_account_id)
+
+    def get_target_user_id(self) -> int | None:
+        return self._core._target_user_id
+
+    def set_target_user_id(self, target_user_id: int | str) -> None:
+        self._core.set_target(user_id=target_user_id)
+
+
+def _send_with(session: Session | AsyncSession) -> Callable[[Request[Any]], Any]:
+    """How both classes send a request: signed (AdminGetSecureToken), or through the inner door with
+    its token. For an ``AsyncSession`` the result is a coroutine, awaited by ``arun``."""
+    inner = session.inner_client()
+
+    def send(request: Request[Any]) -> Any:
+        if request.token is None:  # the caller's own signed request
+            return session.call(request.operation, request.body_cls, request.body)
+        return session.call(
+            request.operation,
+            request.body_cls,
+            request.body,
+            client=inner,
+            region=session.region,
+            token=request.token,
+        )
+
+    return send
+
+
+class Model(_Targets):
     """The model repository of another account, acting for ``target_account_id`` / ``target_user_id``
     (default: env ``VOLC_ACCOUNT_ID`` / ``VOLC_USER_ID``)."""
 
@@ -290,104 +360,23 @@ class Model(_Inner):
                 profile=profile,
             )
         )
-        self._inner_client = self._session.inner_client()
-        super().__init__(target_account_id, target_user_id, self._session.region, clock)
+        self._core = InnerCore(target_account_id, target_user_id, self._session.region, clock)
+        self._send = _send_with(self._session)
 
     def _run(self, plan: Plan[R]) -> R:
-        def send(request: Request[Any]) -> Any:
-            if request.token is None:  # the caller's own signed request (AdminGetSecureToken)
-                return self._session.call(request.operation, request.body_cls, request.body)
-            return self._session.call(
-                request.operation,
-                request.body_cls,
-                request.body,
-                client=self._inner_client,
-                region=self._region,
-                token=request.token,
-            )
+        return run(plan, self._send)
 
-        return run(plan, send)
-
-    def register(
-        self,
-        local_path: str,
-        model_id: str | None = None,
-        model_name: str | None = None,
-        model_format: str | None = None,
-        model_type: str | None = None,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-        model_category: str | None = None,
-        dataset_id: str | None = None,
-        source_type: str | None = "TOS",
-        base_model_version_id: str | None = None,
-        source_id: str | None = None,
-        model_tags: list[Any] | None = None,
-        *,
-        allow_patterns: Sequence[str] | None = None,
-        ignore_patterns: Sequence[str] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> CreateModelResponse:
-        """Upload ``local_path`` and register it in the target account (a new model, or a version of
-        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
-        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
-        as for the public ``Model.register``."""
-        registration = Registration(
-            local_path,
-            model_id,
-            model_name,
-            model_format,
-            model_type,
-            description,
-            tensor_config,
-            model_metrics,
-            model_category,
-            dataset_id,
-            source_type,
-            model_tags,
-            base_model_version_id,
-            source_id,
-        )
-        return self._run(self._register(registration, allow_patterns, ignore_patterns, progress))
-
-    def download(
-        self,
-        model_id: str,
-        model_version: str,
-        local_path: str,
-        *,
-        overwrite: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> list[Path]:
-        """Download every file of a version of the target account into ``local_path``; files already
-        there are kept when they match and refused when they differ, unless ``overwrite``."""
-        return self._run(self._download(model_id, model_version, local_path, overwrite, progress))
-
-    def get_model_version(self, model_id: str, model_version: str) -> GetModelVersionResponse:
-        """GetModelVersion in the target account."""
-        return self._run(self._get_model_version(model_id, model_version))
-
-    def update_model_version(
-        self,
-        model_id: str,
-        model_version: str,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-    ) -> ModelVersionIDResponse:
-        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
-        plan = self._update_model_version(model_id, model_version, description, tensor_config, model_metrics)
-        return self._run(plan)
-
-    def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> str:
-        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
-        return self._run(self._upload_tos(local_path, progress))
+    register = sync_method(InnerCore.register)
+    download = sync_method(InnerCore.download)
+    get_model_version = sync_method(InnerCore.get_model_version)
+    update_model_version = sync_method(InnerCore.update_model_version)
+    upload_tos = sync_method(InnerCore.upload_tos)
 
 
-class AsyncModel(_Inner):
+class AsyncModel(_Targets):
     """:class:`Model` for asyncio code: the same methods, arguments, checks and errors, awaited; the
-    requests go through the generated asyncio operations (``async with`` closes the connections)."""
+    requests go through the generated asyncio operations (``async with`` closes the connections).
+    ``register`` cancelled during the upload stops it and removes what was uploaded."""
 
     def __init__(
         self,
@@ -413,8 +402,8 @@ class AsyncModel(_Inner):
                 profile=profile,
             )
         )
-        self._inner_client = self._session.inner_client()
-        super().__init__(target_account_id, target_user_id, self._session.region, clock)
+        self._core = InnerCore(target_account_id, target_user_id, self._session.region, clock)
+        self._send = _send_with(self._session)
 
     async def aclose(self) -> None:
         await self._session.aclose()
@@ -426,92 +415,10 @@ class AsyncModel(_Inner):
         await self.aclose()
 
     async def _run(self, plan: Plan[R]) -> R:
-        async def send(request: Request[Any]) -> Any:
-            if request.token is None:  # the caller's own signed request (AdminGetSecureToken)
-                return await self._session.call(request.operation, request.body_cls, request.body)
-            return await self._session.call(
-                request.operation,
-                request.body_cls,
-                request.body,
-                client=self._inner_client,
-                region=self._region,
-                token=request.token,
-            )
+        return await arun(plan, self._send)
 
-        return await arun(plan, send)
-
-    async def register(
-        self,
-        local_path: str,
-        model_id: str | None = None,
-        model_name: str | None = None,
-        model_format: str | None = None,
-        model_type: str | None = None,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-        model_category: str | None = None,
-        dataset_id: str | None = None,
-        source_type: str | None = "TOS",
-        base_model_version_id: str | None = None,
-        source_id: str | None = None,
-        model_tags: list[Any] | None = None,
-        *,
-        allow_patterns: Sequence[str] | None = None,
-        ignore_patterns: Sequence[str] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> CreateModelResponse:
-        """Upload ``local_path`` and register it in the target account (a new model, or a version of
-        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
-        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
-        as for the public ``Model.register``."""
-        registration = Registration(
-            local_path,
-            model_id,
-            model_name,
-            model_format,
-            model_type,
-            description,
-            tensor_config,
-            model_metrics,
-            model_category,
-            dataset_id,
-            source_type,
-            model_tags,
-            base_model_version_id,
-            source_id,
-        )
-        return await self._run(self._register(registration, allow_patterns, ignore_patterns, progress))
-
-    async def download(
-        self,
-        model_id: str,
-        model_version: str,
-        local_path: str,
-        *,
-        overwrite: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> list[Path]:
-        """Download every file of a version of the target account into ``local_path``; files already
-        there are kept when they match and refused when they differ, unless ``overwrite``."""
-        return await self._run(self._download(model_id, model_version, local_path, overwrite, progress))
-
-    async def get_model_version(self, model_id: str, model_version: str) -> GetModelVersionResponse:
-        """GetModelVersion in the target account."""
-        return await self._run(self._get_model_version(model_id, model_version))
-
-    async def update_model_version(
-        self,
-        model_id: str,
-        model_version: str,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-    ) -> ModelVersionIDResponse:
-        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
-        plan = self._update_model_version(model_id, model_version, description, tensor_config, model_metrics)
-        return await self._run(plan)
-
-    async def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> str:
-        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
-        return await self._run(self._upload_tos(local_path, progress))
+    register = async_method(InnerCore.register)
+    download = async_method(InnerCore.download)
+    get_model_version = async_method(InnerCore.get_model_version)
+    update_model_version = async_method(InnerCore.update_model_version)
+    upload_tos = async_method(InnerCore.upload_tos)
