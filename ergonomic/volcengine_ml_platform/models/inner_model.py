@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from ml_platform_client.api.inner import (
@@ -31,14 +32,8 @@ from ml_platform_client.models import (
     AdminGetSecureTokenResponse,
     CreateModelResponse,
     GetModelVersionResponse,
-    GetSTSTokenRequest,
-    GetSTSTokenResponse,
-    GetTOSUploadPathRequest,
-    GetTOSUploadPathResponse,
     InnerCreateModelRequest,
-    ModelVersionIDRequest,
     ModelVersionIDResponse,
-    UpdateModelVersionRequest,
 )
 
 from ..async_session import AsyncSession
@@ -49,17 +44,15 @@ from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from ..transfer.selection import file_filter
+from . import _requests as rq
 from . import validation
 from ._common import (
     RENEW_MARGIN,
     STS_DURATION,
-    UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
     download_plan,
-    drop_none,
     register_plan,
-    version_id,
 )
 from ._plan import Plan, Request, arun, async_method, blocking, call, run, stoppable, sync_method
 
@@ -158,22 +151,24 @@ class InnerCore:
                 request_id=exc.request_id,
             ) from exc
 
+    def _inner_twin(
+        self, request: Request[R], operation: ModuleType, body_cls: type[Any] | None = None
+    ) -> Plan[R]:
+        """The open door's ``request`` sent as its inner twin ``operation``: the same body (checked
+        against ``body_cls`` when the inner one differs) and the same answer."""
+        return self._inner(replace(request, operation=operation, body_cls=body_cls or request.body_cls))
+
     def _object_store(self) -> Plan[ObjectStore]:
         cached = self._sts
         if cached is None or self._clock() >= cached[2] - RENEW_MARGIN:
-            request = Request(
-                get_sts_token, GetSTSTokenRequest, {"Duration": STS_DURATION}, GetSTSTokenResponse
-            )
-            result = (yield from self._inner(request)).result
+            result = (yield from self._inner_twin(rq.sts_token(STS_DURATION), get_sts_token)).result
             creds = Credentials(result.access_key_id, result.secret_access_key, result.session_token or None)
             endpoint = result.endpoint if isinstance(result.endpoint, str) else None
             cached = self._sts = (creds, endpoint, self._clock() + STS_DURATION)
         return object_store_for(cached[1], region=self._region, credentials=cached[0])
 
     def _upload_target(self) -> Plan[Any]:
-        body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
-        request = Request(inner_get_tos_upload_path, GetTOSUploadPathRequest, body, GetTOSUploadPathResponse)
-        return (yield from self._inner(request)).result
+        return (yield from self._inner_twin(rq.upload_path(), inner_get_tos_upload_path)).result
 
     # ---- the documented methods, as plans --------------------------------------------------------
 
@@ -226,8 +221,8 @@ class InnerCore:
                 body_cls=InnerCreateModelRequest,
                 upload_target=self._upload_target,
                 object_store=self._object_store,
-                create=lambda body: self._inner(
-                    Request(inner_create_model, InnerCreateModelRequest, body, CreateModelResponse)
+                create=lambda body: self._inner_twin(
+                    rq.create(body), inner_create_model, InnerCreateModelRequest
                 ),
                 progress=progress,
                 select=select,
@@ -251,10 +246,7 @@ class InnerCore:
 
     def get_model_version(self, model_id: str, model_version: str) -> Plan[GetModelVersionResponse]:
         """GetModelVersion in the target account."""
-        body = {"ModelVersionID": version_id(model_id, model_version)}
-        return self._inner(
-            Request(inner_get_model_version, ModelVersionIDRequest, body, GetModelVersionResponse)
-        )
+        return self._inner_twin(rq.get_version(model_id, model_version), inner_get_model_version)
 
     def update_model_version(
         self,
@@ -265,20 +257,8 @@ class InnerCore:
         model_metrics: list[Any] | None = None,
     ) -> Plan[ModelVersionIDResponse]:
         """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
-        if tensor_config is not None:
-            validation.validate_model_tensor_config(tensor_config)
-        if model_metrics is not None:
-            validation.validate_metrics(model_metrics)
-        body = drop_none(
-            {
-                "ModelVersionID": version_id(model_id, model_version),
-                "Description": description,
-                "TensorConfig": tensor_config,
-                "MetricsList": model_metrics,
-            }
-        )
-        request = Request(inner_update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
-        return (yield from self._inner(request))
+        request = rq.update_version(model_id, model_version, description, tensor_config, model_metrics)
+        return self._inner_twin(request, inner_update_model_version)
 
     def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> Plan[str]:
         """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
