@@ -34,6 +34,7 @@ from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.session import Session
 
 MLP = str(Path(sys.executable).with_name("mlp"))  # the console script, as a user runs it
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"  # a tiny ONNX classifier
 STARTUP_TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]+$")
 UPLOAD_PREFIX = re.compile(r"^modelrepo/from-sdk-repo/(\d{13})/$")
