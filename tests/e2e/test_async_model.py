@@ -77,6 +77,7 @@ def test_cancelling_a_register_stops_the_upload_and_removes_it(where: Peer, tmp_
         (big / f"part{i:02d}.bin").write_bytes(bytes([i]) * 256 * 1024)
     name = f"cancel-{uuid.uuid4().hex[:8]}"
     before = peer.object_keys(DEFAULT_ACCOUNT_ID)
+    seen: list[int] = []
 
     async def run() -> None:
         async with async_model(peer) as model:
@@ -84,6 +85,7 @@ def test_cancelling_a_register_stops_the_upload_and_removes_it(where: Peer, tmp_
             loop = asyncio.get_running_loop()
 
             def progress(snapshot: TransferProgress) -> None:
+                seen.append(snapshot.bytes_done)
                 if snapshot.bytes_done > 0:
                     loop.call_soon_threadsafe(started.set)
 
@@ -99,3 +101,4 @@ def test_cancelling_a_register_stops_the_upload_and_removes_it(where: Peer, tmp_
 
     asyncio.run(run())
     assert peer.object_keys(DEFAULT_ACCOUNT_ID) == before  # nothing left behind, nothing half-written
+    assert 0 < max(seen) < 40 * 256 * 1024  # the transfer stopped part way
