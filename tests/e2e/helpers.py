@@ -9,11 +9,13 @@ import copy
 import inspect
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -323,14 +325,17 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 class EventLoopThread:
-    """One event loop, running in a helper thread for the whole test session: every async client of
-    the suite lives on it (an httpx.AsyncClient belongs to the loop it first ran on)."""
+    """One event loop, in a helper thread for the whole test session: every async client of the suite
+    lives on it (an httpx.AsyncClient belongs to the loop it first ran on). Each call runs with
+    ``run_until_complete``, as ``asyncio.run`` would run it, so whatever escapes the coroutine (a
+    KeyboardInterrupt too, which would otherwise end ``run_forever``) reaches the calling test."""
 
     _instance: EventLoopThread | None = None
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-async-api", daemon=True)
+        self._calls: queue.Queue[tuple[Coroutine[Any, Any, Any], Future[Any]] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._serve, name="e2e-async-api", daemon=True)
         self.thread.start()
 
     @classmethod
@@ -339,13 +344,41 @@ class EventLoopThread:
             cls._instance = cls()
         return cls._instance
 
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        while (call := self._calls.get()) is not None:
+            coro, done = call
+            try:
+                done.set_result(self.loop.run_until_complete(coro))
+            except BaseException as exc:  # handed to the caller, as asyncio.run raises it
+                if not isinstance(exc, Exception):
+                    self._settle()
+                done.set_exception(exc)
+
+    def _settle(self) -> None:
+        """What ``asyncio.run`` does after a KeyboardInterrupt: cancel the tasks it left behind and
+        let them finish, so that none of them raises it again in the next test's call."""
+        for _ in range(3):
+            tasks = asyncio.all_tasks(self.loop)
+            if not tasks:
+                return
+            for task in tasks:
+                task.cancel()
+            try:
+                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            except BaseException:  # a task that re-raises on its way out; the next round settles it
+                continue
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         assert threading.current_thread() is not self.thread, "would wait on itself"
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        done: Future[T] = Future()
+        self._calls.put((coro, done))
+        return done.result()
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._calls.put(None)
         self.thread.join(timeout=10)
+        self.loop.close()
         EventLoopThread._instance = None
 
 
