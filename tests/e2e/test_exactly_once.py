@@ -41,29 +41,32 @@ class DroppingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.sent: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def _drop(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    def _drops(self, request: httpx.Request) -> bool:
         action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
         with self._lock:
             self.sent[action] += 1
             drop = self.drops.get(action, 0) > 0
             if drop:
                 self.drops[action] -= 1
-        if drop:
-            response.close()
-            raise httpx.ReadError("connection reset after the request was processed", request=request)
-        return response
+        return drop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(self.inner, httpx.BaseTransport)
         response = self.inner.handle_request(request)
         response.read()
-        return self._drop(request, response)
+        if self._drops(request):
+            response.close()
+            raise httpx.ReadError("connection reset after the request was processed", request=request)
+        return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(self.inner, httpx.AsyncBaseTransport)
         response = await self.inner.handle_async_request(request)
         await response.aread()
-        return self._drop(request, response)
+        if self._drops(request):
+            await response.aclose()
+            raise httpx.ReadError("connection reset after the request was processed", request=request)
+        return response
 
     def close(self) -> None:
         if isinstance(self.inner, httpx.BaseTransport):
