@@ -4,8 +4,9 @@
 - ``http``: ``mlp serve`` in a subprocess on 127.0.0.1 (a free port), reached with the keys bootstrap wrote
   to its ``credentials.json``.
 
-Every test that takes ``peer``, ``s3_peer`` or ``any_peer`` runs twice, with the sync API and with the
-async one (``api``): ``peer.model()`` and ``peer.inner()`` then build ``AsyncModel`` and
+Every test that takes ``peer`` runs twice, with the sync API and with the async one (``api``), and so
+do the ``s3_peer`` / ``any_peer`` tests on every peer but the two plain S3 ones (see ``_with_apis``):
+``peer.model()`` and ``peer.inner()`` then build ``AsyncModel`` and
 ``inner_model.AsyncModel``, driven on one event loop in a helper thread (``helpers.Synced``).
 
 Both keep objects in the folder store. ``s3_peer`` is the same pair with the platform's objects in an
@@ -172,12 +173,26 @@ def _peer(request: pytest.FixtureRequest, name: str) -> Peer:
     return fixture
 
 
-@pytest.fixture(params=["s3_embedded", "s3_http", "team"])
-def s3_peer(request: pytest.FixtureRequest, api: Api) -> Peer:
-    return _peer(request, request.param).using(api)
+def _with_apis(peers: tuple[str, ...]) -> list[tuple[str, Api]]:
+    """Every peer with the sync API; the async one where its code differs: the ASGI (embedded) and
+    HTTP transports, and team mode's S3 store with scoped credentials. The async path is the same
+    plans and session on the two other S3 peers, each of which costs 20-30 s a test."""
+    plain_s3 = ("s3_embedded", "s3_http")
+    return [(p, a) for p in peers for a in ("sync", "async") if a == "sync" or p not in plain_s3]
 
 
-@pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http", "team"])
-def any_peer(request: pytest.FixtureRequest, api: Api) -> Peer:
+S3_PEERS = _with_apis(("s3_embedded", "s3_http", "team"))
+ANY_PEERS = _with_apis(("embedded", "http", "s3_embedded", "s3_http", "team"))
+
+
+@pytest.fixture(params=S3_PEERS, ids=[f"{p}-{a}" for p, a in S3_PEERS])
+def s3_peer(request: pytest.FixtureRequest) -> Peer:
+    name, api = request.param
+    return _peer(request, name).using(api)
+
+
+@pytest.fixture(params=ANY_PEERS, ids=[f"{p}-{a}" for p, a in ANY_PEERS])
+def any_peer(request: pytest.FixtureRequest) -> Peer:
     """All five: folder store and S3 store, embedded and served, and team mode (PostgreSQL + S3)."""
-    return _peer(request, request.param).using(api)
+    name, api = request.param
+    return _peer(request, name).using(api)
