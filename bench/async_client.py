@@ -8,6 +8,8 @@
 2. Wall time of N calls issued at once with ``asyncio.gather`` on one event loop vs the same N calls
    made one after another with the synchronous ``Model``: what an asyncio app gains without threads.
    The server is one uvicorn worker, so the gain is bounded by how much of a call is waiting.
+3. What writing each method once costs: ``Model.get_model()`` / ``AsyncModel.get_model()`` (the shared
+   plan, run by its driver) vs the same GetModel sent straight through the session's ``call``.
 
 Talks to 127.0.0.1 only and stops by itself. Figures are noisy on a shared machine: read the ratios.
 """
@@ -24,6 +26,8 @@ from pathlib import Path
 
 from client import start_server  # bench/client.py: mlp serve on a free port
 
+from ml_platform_client.api.models import get_model
+from ml_platform_client.models import ModelIDRequest
 from volcengine_ml_platform.models.model import AsyncModel, Model
 
 
@@ -72,7 +76,24 @@ async def measure(model: Model, amodel: AsyncModel, model_id: str, calls: int) -
         t0 = time.perf_counter()
         await asyncio.gather(*(amodel.get_model(model_id) for _ in range(calls)))
         gathered.append(time.perf_counter() - t0)
+    plan_ms: dict[str, list[float]] = {f"{s} {k}": [] for s in ("sync", "async") for k in ("plan", "direct")}
+    body = {"ModelID": model_id}
+    for _ in range(4):  # alternate, so drift hits both sides alike
+        for _ in range(calls):
+            t = time.perf_counter()
+            model.get_model(model_id)
+            plan_ms["sync plan"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            model.session.call(get_model, ModelIDRequest, body)
+            plan_ms["sync direct"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            await amodel.get_model(model_id)
+            plan_ms["async plan"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            await amodel.session.call(get_model, ModelIDRequest, body)
+            plan_ms["async direct"].append((time.perf_counter() - t) * 1000)
     await amodel.aclose()
+    p50 = {name: statistics.median(values) for name, values in plan_ms.items()}
     s50, a50 = statistics.median(sync_ms), statistics.median(async_ms)
     print(f"\nper-call GetModel, one at a time ({4 * calls} calls each; mlp serve, one worker)")
     print(f"  Model.get_model()             p50 {s50:6.2f} ms")
@@ -82,6 +103,12 @@ async def measure(model: Model, amodel: AsyncModel, model_id: str, calls: int) -
     print(f"  Model, one after another      {seq * 1000:8.1f} ms   ({calls / seq:7.0f} calls/s)")
     print(f"  AsyncModel, asyncio.gather    {gat * 1000:8.1f} ms   ({calls / gat:7.0f} calls/s)")
     print(f"  speed-up gather/sequential    {seq / gat:.2f}x")
+    print(f"\nthe shared plans vs the session's call directly ({4 * calls} interleaved calls each)")
+    for side in ("sync", "async"):
+        plan, direct = p50[f"{side} plan"], p50[f"{side} direct"]
+        print(
+            f"  {side:5} method p50 {plan:6.2f} ms   direct p50 {direct:6.2f} ms   ratio {plan / direct:.3f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -30,38 +30,68 @@ from .session import (
     tls_verify,
     transport_failure,
 )
+from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
 
 class AsyncSession:
     """A platform connection for asyncio code; settings and credentials are resolved as for ``Session``."""
 
-    def __init__(self, settings: Settings | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         # The synchronous session resolves the mode, the endpoint and the credentials (and opens the
         # embedded platform); it sends nothing unless asked to.
-        self.sync = Session(settings, timeout=timeout)
+        self.sync = Session(settings, timeout=timeout, retry=retry)
         self.settings = self.sync.settings
         self.region = self.sync.region
         self.retry = self.sync.retry
         self.credentials = self.sync.credentials
         self.base_url = self.sync.base_url
-        transport: httpx.AsyncBaseTransport | None = None
-        if self.settings.mode == "embedded":
+        if transport is None and self.settings.mode == "embedded":
             from .embedded import embedded_app
 
             transport = httpx.ASGITransport(app=embedded_app(self.settings.data_dir.value))
-        http = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            verify=tls_verify(),
-            auth=VolcSignerAuth(self.credentials, region=self.region),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers={"User-Agent": USER_AGENT},
-        )
-        self.client = Client(base_url=self.base_url)
-        self.client.set_async_httpx_client(http)
+        self._transport = transport
+        self.timeout = timeout
+        self.client = self._client(self.base_url, VolcSignerAuth(self.credentials, region=self.region))
+        self._inner: Client | None = None
         self._reached = False
 
-    async def call(self, operation: ModuleType, body_cls: type[Any], body: dict[str, Any]) -> Any:
+    def _client(self, base_url: str, auth: httpx.Auth | None) -> Client:
+        http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=self._transport,
+            verify=tls_verify(),
+            auth=auth,
+            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+            headers={"User-Agent": USER_AGENT},
+        )
+        client = Client(base_url=base_url)
+        client.set_async_httpx_client(http)
+        return client
+
+    def inner_client(self) -> Client:
+        """The inner front door (a Token parameter, no signature), as :meth:`Session.inner_client`;
+        one client, closed with the session."""
+        if self._inner is None:
+            base = self.settings.inner_endpoint if self.settings.mode == "remote" else None
+            self._inner = self._client(base or self.base_url, None)
+        return self._inner
+
+    async def call(
+        self,
+        operation: ModuleType,
+        body_cls: type[Any],
+        body: dict[str, Any],
+        *,
+        client: Client | None = None,
+        **params: Any,
+    ) -> Any:
         """Validate ``body``, send it with ``operation.asyncio_detailed``, return the parsed envelope.
 
         Retries as ``Session.call`` does (the same decisions: :func:`transport_failure`,
@@ -73,7 +103,9 @@ class AsyncSession:
         attempt = 1
         while True:
             try:
-                response = await operation.asyncio_detailed(client=self.client, body=request)
+                response = await operation.asyncio_detailed(
+                    client=client or self.client, body=request, **params
+                )
             except httpx.TransportError as exc:
                 failure = transport_failure(
                     name,
@@ -118,4 +150,6 @@ class AsyncSession:
 
     async def aclose(self) -> None:
         await self.client.get_async_httpx_client().aclose()
+        if self._inner is not None:
+            await self._inner.get_async_httpx_client().aclose()
         self.sync.close()

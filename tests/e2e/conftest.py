@@ -4,6 +4,11 @@
 - ``http``: ``mlp serve`` in a subprocess on 127.0.0.1 (a free port), reached with the keys bootstrap wrote
   to its ``credentials.json``.
 
+Every test that takes ``peer`` runs twice, with the sync API and with the async one (``api``), and so
+do the ``s3_peer`` / ``any_peer`` tests on every peer but the two plain S3 ones (see ``_with_apis``):
+``peer.model()`` and ``peer.inner()`` then build ``AsyncModel`` and
+``inner_model.AsyncModel``, driven on one event loop in a helper thread (``helpers.Synced``).
+
 Both keep objects in the folder store. ``s3_peer`` is the same pair with the platform's objects in an
 S3-compatible store (a moto server on loopback), plus ``team``: ``mlp serve`` on PostgreSQL (a throwaway
 cluster) with an S3 store that enforces IAM, so that clients only get anywhere with the scoped
@@ -26,7 +31,7 @@ from mlp_testing import MlpServe, clean_env, read_default_keys
 from pg_testing import PgCluster
 from volcengine_ml_platform.embedded import embedded_app
 
-from .helpers import Peer
+from .helpers import Api, EventLoopThread, Peer
 
 S3_ENV = {"MLP_S3_ACCESS_KEY": "testing", "MLP_S3_SECRET_KEY": "testing", "MLP_S3_REGION": "us-east-1"}
 
@@ -82,10 +87,24 @@ def http_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
         server.stop()
 
 
+@pytest.fixture(params=["sync", "async"])
+def api(request: pytest.FixtureRequest) -> Api:
+    """Which API the test's clients use: ``Model`` / ``inner_model.Model`` or their async twins."""
+    value: Api = request.param
+    return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def async_api_loop() -> Iterator[None]:
+    yield
+    if EventLoopThread._instance is not None:
+        EventLoopThread._instance.stop()
+
+
 @pytest.fixture(params=["embedded", "http"])
-def peer(request: pytest.FixtureRequest) -> Peer:
+def peer(request: pytest.FixtureRequest, api: Api) -> Peer:
     fixture: Peer = request.getfixturevalue(f"{request.param}_peer")
-    return fixture
+    return fixture.using(api)
 
 
 # ---- S3 ---------------------------------------------------------------------------------------------
@@ -154,12 +173,26 @@ def _peer(request: pytest.FixtureRequest, name: str) -> Peer:
     return fixture
 
 
-@pytest.fixture(params=["s3_embedded", "s3_http", "team"])
+def _with_apis(peers: tuple[str, ...]) -> list[tuple[str, Api]]:
+    """Every peer with the sync API; the async one where its code differs: the ASGI (embedded) and
+    HTTP transports, and team mode's S3 store with scoped credentials. The async path is the same
+    plans and session on the two other S3 peers, each of which costs 20-30 s a test."""
+    plain_s3 = ("s3_embedded", "s3_http")
+    return [(p, a) for p in peers for a in ("sync", "async") if a == "sync" or p not in plain_s3]
+
+
+S3_PEERS = _with_apis(("s3_embedded", "s3_http", "team"))
+ANY_PEERS = _with_apis(("embedded", "http", "s3_embedded", "s3_http", "team"))
+
+
+@pytest.fixture(params=S3_PEERS, ids=[f"{p}-{a}" for p, a in S3_PEERS])
 def s3_peer(request: pytest.FixtureRequest) -> Peer:
-    return _peer(request, request.param)
+    name, api = request.param
+    return _peer(request, name).using(api)
 
 
-@pytest.fixture(params=["embedded", "http", "s3_embedded", "s3_http", "team"])
+@pytest.fixture(params=ANY_PEERS, ids=[f"{p}-{a}" for p, a in ANY_PEERS])
 def any_peer(request: pytest.FixtureRequest) -> Peer:
     """All five: folder store and S3 store, embedded and served, and team mode (PostgreSQL + S3)."""
-    return _peer(request, request.param)
+    name, api = request.param
+    return _peer(request, name).using(api)

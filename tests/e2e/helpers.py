@@ -1,19 +1,25 @@
 """Plain helpers of the end-to-end tests: the two peers (embedded and ``mlp serve``), folder trees,
-and a transport that records which actions a client sent. The pytest fixtures live in ``conftest.py``."""
+a transport that records which actions a client sent, and the async clients with the sync call shape
+(:class:`Synced`), so that one suite tests both APIs. The pytest fixtures live in ``conftest.py``."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import inspect
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import boto3
 import httpx
@@ -21,13 +27,16 @@ import httpx
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_server.store import Store, sqlite_url
 from mlp_testing import Keys, bucket_for, clean_env
+from volcengine_ml_platform.async_session import AsyncSession
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
 from volcengine_ml_platform.models import inner_model
-from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService
+from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.session import Session
 
 MLP = str(Path(sys.executable).with_name("mlp"))  # the console script, as a user runs it
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"  # a tiny ONNX classifier
 STARTUP_TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]+$")
 UPLOAD_PREFIX = re.compile(r"^modelrepo/from-sdk-repo/(\d{13})/$")
@@ -50,6 +59,8 @@ METRICS: list[dict[str, str]] = [
     {"MetricsType": "ImageClassification", "Params": '{"top_k": 1}', "MetricsData": '{"accuracy": 0.91}'}
 ]
 CPU_FLAVORS = ("ml.c1i.large", "ml.c1i.xlarge", "ml.c1i.2xlarge")
+Api = Literal["sync", "async"]
+T = TypeVar("T")
 GPU_FLAVORS = ("ml.g1e.large", "ml.g1e.xlarge")
 
 
@@ -104,30 +115,56 @@ class Peer:
     # folder, and moto's anything-goes "testing" keys)
     database_url: str | None = None
     s3_keys: tuple[str, str] = ("testing", "testing")
-    _store: Store | None = field(default=None, repr=False)
+    # Which API ``model()``, ``inner()`` and ``recording_model()`` build: the sync classes, or the
+    # async ones driven on the session's event loop (see :class:`Synced`)
+    api: Api = "sync"
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)  # the store, shared by every view
     _accounts: dict[tuple[int, int, bool], Keys] = field(default_factory=dict, repr=False)
+
+    def using(self, api: Api) -> Peer:
+        """This platform, its clients built for ``api`` (the caches are shared)."""
+        view = copy.copy(self)
+        view.api = api
+        view.name = f"{self.name}-{api}"  # tests name their models after the peer: one set per API
+        return view
 
     # -- clients -----------------------------------------------------------------------------------
 
-    def model(self, keys: Keys | None = None) -> Model:
-        """The documented Model as a user would build it for this platform."""
+    def _where(self, keys: Keys | None) -> dict[str, Any]:
         if self.endpoint is None:
             if keys is None:  # the embedded platform's own credentials.json
-                return Model(data_dir=self.data_dir)
-            return Model(data_dir=self.data_dir, access_key=keys.ak, secret_key=keys.sk)
+                return {"data_dir": self.data_dir}
+            return {"data_dir": self.data_dir, "access_key": keys.ak, "secret_key": keys.sk}
         keys = keys or self.keys
-        return Model(endpoint=self.endpoint, access_key=keys.ak, secret_key=keys.sk)
+        return {"endpoint": self.endpoint, "access_key": keys.ak, "secret_key": keys.sk}
+
+    def model(self, keys: Keys | None = None) -> Model:
+        """The documented Model as a user would build it for this platform (or an AsyncModel in
+        the sync call shape when the test runs for the async API)."""
+        if self.api == "async":
+            return synced(AsyncModel(**self._where(keys)))
+        return Model(**self._where(keys))
 
     def recording_model(self) -> tuple[Model, RecordingTransport]:
         """The documented Model on a session whose transport records every action sent."""
         if self.endpoint is None:
-            transport = RecordingTransport(EmbeddedTransport(embedded_app(self.data_dir)))
             settings = resolve_settings(data_dir=self.data_dir)
         else:
-            transport = RecordingTransport(httpx.HTTPTransport())
             settings = resolve_settings(
                 endpoint=self.endpoint, access_key=self.keys.ak, secret_key=self.keys.sk
             )
+        if self.api == "async":
+            inner: httpx.AsyncBaseTransport = (
+                httpx.ASGITransport(app=embedded_app(self.data_dir))
+                if self.endpoint is None
+                else httpx.AsyncHTTPTransport()
+            )
+            wire = RecordingTransport(inner)
+            return synced(AsyncModel(session=AsyncSession(settings, transport=wire))), wire
+        if self.endpoint is None:
+            transport = RecordingTransport(EmbeddedTransport(embedded_app(self.data_dir)))
+        else:
+            transport = RecordingTransport(httpx.HTTPTransport())
         return Model(session=Session(settings, transport=transport)), transport
 
     def inner(
@@ -138,25 +175,23 @@ class Peer:
         keys: Keys | None = None,
         **kwargs: Any,
     ) -> inner_model.Model:
-        keys = keys or self.keys
-        where: dict[str, Any] = (
-            {"data_dir": self.data_dir} if self.endpoint is None else {"endpoint": self.endpoint}
-        )
-        return inner_model.Model(
-            target_account_id, target_user_id, access_key=keys.ak, secret_key=keys.sk, **where, **kwargs
-        )
+        where = self._where(keys or self.keys)
+        if self.api == "async":
+            return synced(inner_model.AsyncModel(target_account_id, target_user_id, **where, **kwargs))
+        return inner_model.Model(target_account_id, target_user_id, **where, **kwargs)
 
     # -- what the platform holds -------------------------------------------------------------------
 
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.database_url or sqlite_url(self.data_dir / "mlp.sqlite3"))
-        return self._store
+        if "store" not in self._shared:
+            self._shared["store"] = Store(self.database_url or sqlite_url(self.data_dir / "mlp.sqlite3"))
+        store: Store = self._shared["store"]
+        return store
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        if "store" in self._shared:
+            self._shared.pop("store").close()
 
     def add_account(self, account_id: int, user_id: int = 1, *, admin: bool = False) -> Keys:
         """An account (if new) and a key pair for it, made once per peer: through the store for the
@@ -256,22 +291,142 @@ def split_tos(path: str) -> tuple[str, str]:
 # Observing the wire
 
 
-class RecordingTransport(httpx.BaseTransport):
-    """Passes every request to ``inner`` and records its Action (open door) or inner action."""
+class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Passes every request to ``inner`` (sync or async) and records its Action (open door) or
+    inner action."""
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.actions: list[str] = []
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _record(self, request: httpx.Request) -> None:
         action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
         with self._lock:
             self.actions.append(action)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.inner, httpx.BaseTransport)
+        self._record(request)
         return self.inner.handle_request(request)
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.inner, httpx.AsyncBaseTransport)
+        self._record(request)
+        return await self.inner.handle_async_request(request)
+
     def close(self) -> None:
-        self.inner.close()
+        if isinstance(self.inner, httpx.BaseTransport):
+            self.inner.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The async API in the sync call shape
+
+
+class EventLoopThread:
+    """One event loop, in a helper thread for the whole test session: every async client of the suite
+    lives on it (an httpx.AsyncClient belongs to the loop it first ran on). Each call runs with
+    ``run_until_complete``, as ``asyncio.run`` would run it, so whatever escapes the coroutine (a
+    KeyboardInterrupt too, which would otherwise end ``run_forever``) reaches the calling test."""
+
+    _instance: EventLoopThread | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._calls: queue.Queue[tuple[Coroutine[Any, Any, Any], Future[Any]] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._serve, name="e2e-async-api", daemon=True)
+        self.thread.start()
+
+    @classmethod
+    def get(cls) -> EventLoopThread:
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        while (call := self._calls.get()) is not None:
+            coro, done = call
+            try:
+                done.set_result(self.loop.run_until_complete(coro))
+            except BaseException as exc:  # handed to the caller, as asyncio.run raises it
+                if not isinstance(exc, Exception):
+                    self._settle()
+                done.set_exception(exc)
+
+    def _settle(self) -> None:
+        """What ``asyncio.run`` does after a KeyboardInterrupt: cancel the tasks it left behind and
+        let them finish, so that none of them raises it again in the next test's call."""
+        for _ in range(3):
+            tasks = asyncio.all_tasks(self.loop)
+            if not tasks:
+                return
+            for task in tasks:
+                task.cancel()
+            try:
+                self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            except BaseException:  # a task that re-raises on its way out; the next round settles it
+                continue
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        assert threading.current_thread() is not self.thread, "would wait on itself"
+        done: Future[T] = Future()
+        self._calls.put((coro, done))
+        return done.result()
+
+    def stop(self) -> None:
+        self._calls.put(None)
+        self.thread.join(timeout=10)
+        self.loop.close()
+        EventLoopThread._instance = None
+
+
+class Synced:
+    """An async client (``AsyncModel``, ``inner_model.AsyncModel``, ``AsyncInferenceService``) with
+    the sync call shape: each coroutine method runs to its end on the session's event loop, each async
+    iterator is drained one item at a time (pages are fetched as the test iterates), and an async
+    service a method returns is wrapped too. Everything the test calls runs the async code paths."""
+
+    def __init__(self, target: object) -> None:
+        assert type(target).__name__.startswith("Async"), target
+        self._target = target
+        self._loop = EventLoopThread.get()
+
+    def __repr__(self) -> str:
+        return f"Synced({self._target!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if inspect.iscoroutinefunction(value):
+            return lambda *args, **kwargs: _wrap(self._loop.run(value(*args, **kwargs)))
+        if callable(value) and name.startswith("iter_"):
+            return lambda *args, **kwargs: self._drain(value(*args, **kwargs))
+        return value  # plain methods (target ids), attributes and properties
+
+    def _drain(self, items: AsyncIterator[T]) -> Iterator[T]:
+        assert isinstance(items, AsyncIterator), items
+        async def step() -> T:
+            return await anext(items)
+
+        while True:
+            try:
+                yield self._loop.run(step())
+            except StopAsyncIteration:
+                return
+
+
+def _wrap(value: T) -> T:
+    return Synced(value) if isinstance(value, AsyncInferenceService) else value  # type: ignore[return-value]
+
+
+def synced(target: T) -> Any:
+    return Synced(target)
+
+
+def unwrapped(value: object) -> object:
+    """The client or service object itself, behind a :class:`Synced`."""
+    return value._target if isinstance(value, Synced) else value
 
 
 class MovableClock:

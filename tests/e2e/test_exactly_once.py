@@ -17,56 +17,79 @@ import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import clean_env
+from volcengine_ml_platform.async_session import AsyncSession
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
 from volcengine_ml_platform.errors import ConflictError, OutcomeUnknownError, TransferError
-from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.session import Session
 from volcengine_ml_platform.transfer.manifest import manifest_key
 from volcengine_ml_platform.transfer.retry import RetryPolicy
 
-from .helpers import MLP, Peer, make_tree, read_tree, split_tos
+from .helpers import MLP, Peer, make_tree, read_tree, split_tos, synced
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 
 
-class DroppingTransport(httpx.BaseTransport):
+class DroppingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Serves every request, but for the first ``drops[action]`` requests of an action throws the
-    answer away after the platform produced it and raises a read error instead."""
+    answer away after the platform produced it and raises a read error instead (sync or async)."""
 
-    def __init__(self, inner: httpx.BaseTransport, drops: dict[str, int]) -> None:
+    def __init__(self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, drops: dict[str, int]) -> None:
         self.inner = inner
         self.drops = dict(drops)
         self.sent: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _drops(self, request: httpx.Request) -> bool:
         action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
-        response = self.inner.handle_request(request)
-        response.read()
         with self._lock:
             self.sent[action] += 1
             drop = self.drops.get(action, 0) > 0
             if drop:
                 self.drops[action] -= 1
-        if drop:
+        return drop
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.inner, httpx.BaseTransport)
+        response = self.inner.handle_request(request)
+        response.read()
+        if self._drops(request):
             response.close()
             raise httpx.ReadError("connection reset after the request was processed", request=request)
         return response
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(self.inner, httpx.AsyncBaseTransport)
+        response = await self.inner.handle_async_request(request)
+        await response.aread()
+        if self._drops(request):
+            await response.aclose()
+            raise httpx.ReadError("connection reset after the request was processed", request=request)
+        return response
+
     def close(self) -> None:
-        self.inner.close()
+        if isinstance(self.inner, httpx.BaseTransport):
+            self.inner.close()
 
 
 def dropping_model(peer: Peer, drops: dict[str, int]) -> tuple[Model, DroppingTransport]:
-    inner: httpx.BaseTransport
+    """The peer's Model (or AsyncModel, for the async API) on a transport that loses answers."""
     if peer.endpoint is None:
-        inner = EmbeddedTransport(embedded_app(peer.data_dir))
         settings = resolve_settings(data_dir=peer.data_dir)
     else:
-        inner = httpx.HTTPTransport()
         settings = resolve_settings(endpoint=peer.endpoint, access_key=peer.keys.ak, secret_key=peer.keys.sk)
-    transport = DroppingTransport(inner, drops)
+    if peer.api == "async":
+        inner: httpx.AsyncBaseTransport = (
+            httpx.ASGITransport(app=embedded_app(peer.data_dir))
+            if peer.endpoint is None
+            else httpx.AsyncHTTPTransport()
+        )
+        transport = DroppingTransport(inner, drops)
+        session = AsyncSession(settings, transport=transport, retry=FAST)
+        return synced(AsyncModel(session=session)), transport
+    wire = EmbeddedTransport(embedded_app(peer.data_dir)) if peer.endpoint is None else httpx.HTTPTransport()
+    transport = DroppingTransport(wire, drops)
     return Model(session=Session(settings, transport=transport, retry=FAST)), transport
 
 
@@ -161,7 +184,8 @@ def test_download_names_missing_files_and_refuses_an_empty_prefix(any_peer: Peer
                               model_type="ONNX:1.10").result.model_id  # fmt: skip
     bucket, prefix = split_tos(model.get_model_version(model_id, "1").result.path)
     assert any_peer.object_keys(DEFAULT_ACCOUNT_ID, manifest_key(prefix)) == {manifest_key(prefix)}
-    store = model._object_store()
+    plain = any_peer.using("sync").model()  # the store as a client opens it (scoped keys in team mode)
+    store = plain._run(plain._core.object_store())
     lost = f"{prefix}saved_model.pb"
     store.delete_prefix(bucket, lost)
 

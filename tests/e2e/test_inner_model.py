@@ -10,12 +10,14 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, build_app
 from mlp_server.settings import ServerSettings
 from mlp_server.tokens import TokenIssuer
 from mlp_testing import Keys, bucket_for, read_default_keys
+from volcengine_ml_platform.async_session import AsyncSession
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport
 from volcengine_ml_platform.errors import AuthError, NotFoundError, ValidationError
@@ -26,12 +28,14 @@ from .helpers import (
     METRICS,
     MODEL_TENSOR_CONFIG,
     UPLOAD_PREFIX,
+    Api,
     MovableClock,
     Peer,
     RecordingTransport,
     make_tree,
     read_tree,
     split_tos,
+    synced,
 )
 
 TARGET_ACCOUNT, TARGET_USER = 42, 7
@@ -207,24 +211,29 @@ def test_unknown_target_account_is_not_found(peer: Peer) -> None:
 
 
 class ClockedPlatform:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, api: Api) -> None:
         self.clock = MovableClock()
         self.app = build_app(ServerSettings(data_dir=data_dir), clock=self.clock)
         self.store = self.app.state.platform.store
         self.admin = read_default_keys(data_dir)
         self.store.create_account(TARGET_ACCOUNT, TARGET_USER, "target")
-        self.wire = RecordingTransport(EmbeddedTransport(self.app))
+        self.api = api
+        inner = EmbeddedTransport(self.app) if api == "sync" else httpx.ASGITransport(app=self.app)
+        self.wire = RecordingTransport(inner)
 
     def inner(self) -> inner_model.Model:
         settings = resolve_settings(
             endpoint="http://clocked-platform.test", access_key=self.admin.ak, secret_key=self.admin.sk
         )
+        if self.api == "async":
+            session = AsyncSession(settings, transport=self.wire)
+            return synced(inner_model.AsyncModel(TARGET_ACCOUNT, TARGET_USER, session=session))
         return inner_model.Model(TARGET_ACCOUNT, TARGET_USER, session=Session(settings, transport=self.wire))
 
 
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[ClockedPlatform]:
-    platform = ClockedPlatform(tmp_path / "clocked")
+def clocked(tmp_path: Path, api: Api) -> Iterator[ClockedPlatform]:
+    platform = ClockedPlatform(tmp_path / "clocked", api)
     yield platform
     platform.wire.close()
     platform.store.close()

@@ -15,22 +15,25 @@ import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import bucket_for
-from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
-from volcengine_ml_platform.models.inference_service import InferenceService
+from volcengine_ml_platform.errors import ConflictError, InvalidParameterError, NotFoundError, ValidationError
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 from volcengine_ml_platform.models.model import Model
 
 from .helpers import (
     CPU_FLAVORS,
+    EXAMPLE,
     GPU_FLAVORS,
     METRICS,
     MODEL_TENSOR_CONFIG,
     PERF_TENSOR_CONFIG,
     REQUEST_ID,
     UPLOAD_PREFIX,
+    Api,
     Peer,
     make_tree,
     read_tree,
     split_tos,
+    unwrapped,
 )
 
 
@@ -429,7 +432,7 @@ def test_deploy_then_control_the_service(peer: Peer, model: Model, tmp_path: Pat
         description="an e2e service",
     )
 
-    assert isinstance(service, InferenceService)
+    assert type(unwrapped(service)) is (InferenceService if peer.api == "sync" else AsyncInferenceService)
     assert service.service_id.startswith("s-") and service.service_name == name
     got = service.refresh()
     check_meta(got, "GetService")
@@ -491,3 +494,34 @@ def test_deploy_defaults_and_unknown_flavor(peer: Peer, model: Model, tmp_path: 
     assert deployment["ImageID"] == "machinelearning/tfserving:tf-cuda10.1"
     assert deployment["Replicas"] == 1 and deployment["Envs"] == []
     service.delete()
+
+
+def test_a_deployed_example_predicts(embedded_peer: Peer, api: Api) -> None:
+    """``predict`` on a service that really serves (the example ONNX classifier, replicas run by the
+    embedded platform's supervisor), with each API: the async service reads its endpoint on the event
+    loop and runs the KServe v2 call in a worker thread."""
+    import numpy as np
+    import onnxruntime as ort
+
+    peer = embedded_peer.using(api)
+    model = peer.model()
+    model_id = model.register(str(EXAMPLE), model_name=unique("iris"), model_format="ONNX",
+                              model_type="ONNX:1.23").result.model_id  # fmt: skip
+    service = model.deploy(model_id, "1", unique("iris-svc"), flavor="ml.c1i.large")
+    try:
+        status = service.wait_for("Running", "Failed", timeout=60, interval=0.1)
+        assert status == "Running", service.last.result.service_deployment.status_message
+        assert service.endpoint_url and service.replicas == 1
+        features = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], dtype=np.float32)
+        session = ort.InferenceSession(str(EXAMPLE / "model.onnx"), providers=["CPUExecutionProvider"])
+        (expected,) = session.run(["probabilities"], {"features": features})
+
+        got = service.predict({"features": features.tolist()})  # lists take the declared FP32
+
+        np.testing.assert_allclose(got["probabilities"], expected, rtol=1e-6)
+        with pytest.raises(InvalidParameterError, match="features"):
+            service.predict({"features": features.astype(np.float64)})
+    finally:
+        service.delete()
+    with pytest.raises(NotFoundError):
+        model.get_service(service.service_id)

@@ -16,7 +16,7 @@ import pytest
 from mlp_testing import MlpServe, clean_env, read_default_keys
 
 from .conftest import _embedded_peer
-from .helpers import Peer
+from .helpers import Api, Peer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"
 IRIS_PERF_CONFIG = {
@@ -48,9 +48,9 @@ def perf_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
 
 
 @pytest.fixture(params=["perf_embedded", "perf_http"])
-def perf_peer(request: pytest.FixtureRequest) -> Peer:
+def perf_peer(request: pytest.FixtureRequest, api: Api) -> Peer:
     peer: Peer = request.getfixturevalue(request.param)
-    return peer
+    return peer.using(api)
 
 
 def test_a_perf_job_runs_and_its_figures_land_on_the_version(perf_peer: Peer) -> None:
@@ -109,10 +109,10 @@ def test_waiting_for_an_unknown_job_is_not_found(perf_peer: Peer) -> None:
         perf_peer.model().wait_perf_job("pj-20200101000000-zzzzz", timeout=1)
 
 
-def test_wait_times_out_naming_the_job(perf_embedded: Peer) -> None:
-    model = perf_embedded.model()
+def test_wait_times_out_naming_the_job(perf_embedded: Peer, api: Api) -> None:
+    model = perf_embedded.using(api).model()
     model_id = model.register(
-        str(EXAMPLE), model_name="iris-wait", model_format="ONNX", model_type="ONNX:1.23"
+        str(EXAMPLE), model_name=f"iris-wait-{api}", model_format="ONNX", model_type="ONNX:1.23"
     ).result.model_id
     job = model.create_perf_job(
         model_id, "1", IRIS_PERF_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]

@@ -15,6 +15,7 @@ from ml_platform_client.models import (
     CreatePerfJobResponse,
     GetModelResponse,
     GetModelVersionResponse,
+    GetServiceResponse,
     ListModelsResponse,
     ListModelVersionsResponse,
     ListPerfJobsResponse,
@@ -27,10 +28,11 @@ from ml_platform_client.models import (
     PerfJob,
     PerfTask,
     Service,
+    ServiceIDResponse,
     TaskIDResponse,
 )
 from volcengine_ml_platform.models import inner_model
-from volcengine_ml_platform.models.inference_service import InferenceService
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 from volcengine_ml_platform.models.model import AsyncModel, Model
 
 
@@ -58,7 +60,13 @@ def public(model: Model) -> None:
     assert_type(model.update_perf_task("t", "Running"), TaskIDResponse)
     assert_type(model.calcel_perf_task("t"), TaskIDResponse)
     assert_type(model.list_services(), ListServicesResponse)
-    assert_type(model.deploy(model_id, "1", "svc"), InferenceService)
+    service = model.deploy(model_id, "1", "svc")
+    assert_type(service, InferenceService)
+    assert_type(service.refresh(), GetServiceResponse)
+    assert_type(service.scale(2), ServiceIDResponse)
+    assert_type(service.stop(), ServiceIDResponse)
+    assert_type(service.wait_for("Running"), str)
+    assert_type(model.get_service(service.service_id), InferenceService)
 
     assert_type(model.iter_models(), Iterator[ModelSummary])
     assert_type(model.iter_model_versions(model_id), Iterator[ModelVersion])
@@ -79,6 +87,17 @@ def inner(model: inner_model.Model) -> None:
     assert_type(model.download("m-20210812150750-w54j6", "1", "./copy"), list[Path])
 
 
+async def inner_asynchronous(model: inner_model.AsyncModel) -> None:
+    created = await model.register("./m", model_id="m-20210812150750-w54j6", source_id="pf-1")
+    assert_type(created, CreateModelResponse)
+    assert_type(await model.get_model_version("m-20210812150750-w54j6", "1"), GetModelVersionResponse)
+    assert_type(await model.update_model_version("m-20210812150750-w54j6", "1"), ModelVersionIDResponse)
+    assert_type(await model.download("m-20210812150750-w54j6", "1", "./copy"), list[Path])
+    assert_type(await model.upload_tos("./data"), str)
+    target: int | None = model.get_target_account_id()
+    del target
+
+
 async def asynchronous(model: AsyncModel) -> None:
     created = await model.register("./m", model_name="m", model_format="ONNX", model_type="ONNX:1.23")
     assert_type(created, CreateModelResponse)
@@ -94,4 +113,12 @@ async def asynchronous(model: AsyncModel) -> None:
     assert_type(model.iter_services(), AsyncIterator[Service])
     ids: list[str] = [m.model_id async for m in model.iter_models()]
     assert_type(await model.get_model_by_name("m"), ModelSummary)
-    del ids
+    assert_type(await model.wait_perf_job("pj-1"), ListPerfTasksResponse)
+    service = await model.deploy(model_id, "1", "svc")
+    assert_type(service, AsyncInferenceService)
+    assert_type(await service.refresh(), GetServiceResponse)
+    assert_type(await service.scale(2), ServiceIDResponse)
+    assert_type(await service.wait_for("Running"), str)
+    status: str = service.status
+    assert_type(await model.get_service(service.service_id), AsyncInferenceService)
+    del ids, status

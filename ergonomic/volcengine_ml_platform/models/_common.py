@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import MLPlatformError, OutcomeUnknownError, ValidationError
 from ..session import check_body
@@ -19,8 +20,10 @@ from ..transfer.manager import download_prefix, parse_tos_url, upload_path
 from ..transfer.progress import TransferProgress
 from ..transfer.selection import FileFilter
 from . import validation
+from ._plan import Plan, blocking, stoppable
 
 log = logging.getLogger("volcengine_ml_platform")
+R = TypeVar("R")
 
 ProgressCallback = Callable[[TransferProgress], None]
 UPLOAD_FOLDER = ["from-sdk-repo"]
@@ -98,6 +101,10 @@ class Registration:
         validation.validate_model_category(self.model_category)
         validation.validate_source_type(self.source_type)
 
+    def for_model(self, model_id: str | None) -> Registration:
+        """The same registration as a version of ``model_id`` (None: a new model)."""
+        return replace(self, model_id=model_id)
+
     def body(self, path: str) -> dict[str, Any]:
         version_info = drop_none(
             {
@@ -130,28 +137,31 @@ def check_registration(registration: Registration, body_cls: type[Any]) -> None:
     check_body(body_cls, registration.body(PENDING_PATH))
 
 
-def register_flow(
+def register_plan(
     registration: Registration,
     *,
     body_cls: type[Any],
-    upload_target: Callable[[], Any],
-    object_store: Callable[[], ObjectStore],
-    send: Callable[[dict[str, Any]], Any],
+    upload_target: Callable[[], Plan[Any]],
+    object_store: Callable[[], Plan[ObjectStore]],
+    create: Callable[[dict[str, Any]], Plan[R]],
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
-) -> Any:
+) -> Plan[R]:
     """Check everything, get a fresh upload prefix, upload (the files ``select`` picks), then send
-    CreateModel (``send``)."""
+    CreateModel (``create``)."""
     check_registration(registration, body_cls)
-    target = upload_target()
-    return upload_then_register(
-        registration.local_path,
-        object_store(),
-        target.bucket,
-        target.key_prefix,
-        lambda path: send(registration.body(path)),
-        progress,
-        select,
+    target = yield from upload_target()
+    store = yield from object_store()
+    return (
+        yield from upload_then_register(
+            registration.local_path,
+            store,
+            target.bucket,
+            target.key_prefix,
+            lambda path: create(registration.body(path)),
+            progress,
+            select,
+        )
     )
 
 
@@ -160,10 +170,10 @@ def upload_then_register(
     store: ObjectStore,
     bucket: str,
     key_prefix: str,
-    create: Callable[[str], Any],
+    create: Callable[[str], Plan[R]],
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
-) -> Any:
+) -> Plan[R]:
     """Upload ``local_path`` under the fresh prefix, then register it.
 
     What was uploaded is removed only when no version can reference it: the upload itself failed, or
@@ -171,20 +181,28 @@ def upload_then_register(
     registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
     for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
     upload_url = f"tos://{bucket}/{key_prefix}"
+
+    def upload(stop: threading.Event) -> str:
+        return upload_path(
+            store, Path(local_path), bucket, key_prefix, progress=stoppable(stop, progress), select=select
+        )
+
     try:
-        path = upload_path(store, Path(local_path), bucket, key_prefix, progress=progress, select=select)
+        path = yield from blocking(upload)
+    except GeneratorExit:
+        raise
     except BaseException:
-        _remove_upload(store, bucket, key_prefix)  # nothing was sent: the prefix is ours alone
+        yield from _remove_upload(store, bucket, key_prefix)  # nothing was sent: the prefix is ours alone
         raise
     try:
-        return create(path)
+        return (yield from create(path))
     except ValidationError:
-        _remove_upload(store, bucket, key_prefix)  # refused before it was sent
+        yield from _remove_upload(store, bucket, key_prefix)  # refused before it was sent
         raise
     except MLPlatformError as exc:
         status = exc.status_code
         if status is not None and 400 <= status < 500 and status != 409:
-            _remove_upload(store, bucket, key_prefix)
+            yield from _remove_upload(store, bucket, key_prefix)
             raise
         raise OutcomeUnknownError(
             f"the registration's outcome is unknown ({exc}); the uploaded files stay at {upload_url}: "
@@ -200,7 +218,11 @@ def upload_then_register(
         raise
 
 
-def _remove_upload(store: ObjectStore, bucket: str, key_prefix: str) -> None:
+def _remove_upload(store: ObjectStore, bucket: str, key_prefix: str) -> Plan[None]:
+    yield from blocking(lambda _stop: _remove_prefix(store, bucket, key_prefix))
+
+
+def _remove_prefix(store: ObjectStore, bucket: str, key_prefix: str) -> None:
     try:
         removed = store.delete_prefix(bucket, key_prefix)
         log.info(
@@ -229,3 +251,14 @@ def download_version(
     bucket, _ = parse_tos_url(path)  # a clear error for a malformed stored Path
     existing = keep_or_refuse(overwrite, lambda obj: store.head(bucket, obj.key))
     return download_prefix(store, path, Path(local_path), progress=progress, existing=existing)
+
+
+def download_plan(
+    path: str, store: ObjectStore, local_path: str, progress: ProgressCallback | None, overwrite: bool
+) -> Plan[list[Path]]:
+    """:func:`download_version` where blocking is allowed (a worker thread under asyncio)."""
+
+    def download(stop: threading.Event) -> list[Path]:
+        return download_version(path, store, local_path, stoppable(stop, progress), overwrite=overwrite)
+
+    return (yield from blocking(download))

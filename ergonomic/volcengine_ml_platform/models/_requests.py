@@ -5,9 +5,9 @@ the arguments, the checks and the bodies are written once for both."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
 from ml_platform_client.api.perf import (
@@ -19,7 +19,15 @@ from ml_platform_client.api.perf import (
     update_perf_task,
 )
 from ml_platform_client.api.resources import list_resource
-from ml_platform_client.api.services import create_service, list_services
+from ml_platform_client.api.services import (
+    create_service,
+    delete_service,
+    get_service,
+    list_services,
+    start_service,
+    stop_service,
+    update_service,
+)
 from ml_platform_client.api.storage import get_account_sts_token, get_tos_upload_path
 from ml_platform_client.api.versions import (
     delete_model_version,
@@ -35,6 +43,7 @@ from ml_platform_client.models import (
     CreateServiceRequest,
     GetModelResponse,
     GetModelVersionResponse,
+    GetServiceResponse,
     GetSTSTokenRequest,
     GetSTSTokenResponse,
     GetTOSUploadPathRequest,
@@ -57,34 +66,20 @@ from ml_platform_client.models import (
     ModelIDResponse,
     ModelVersionIDRequest,
     ModelVersionIDResponse,
+    ServiceIDRequest,
     ServiceIDResponse,
     TaskIDRequest,
     TaskIDResponse,
     UpdateModelRequest,
     UpdateModelVersionRequest,
     UpdatePerfTaskRequest,
+    UpdateServiceRequest,
 )
 
-from ..errors import ServerError, ValidationError
+from ..errors import ValidationError
 from . import validation
 from ._common import UPLOAD_FOLDER, drop_none, version_id, version_number
-
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Request(Generic[R]):
-    """A generated operation, its checked body and the response class it answers with."""
-
-    operation: ModuleType
-    body_cls: type[Any]
-    body: dict[str, Any]
-    response: type[R]
-
-    def typed(self, parsed: object) -> R:
-        if not isinstance(parsed, self.response):  # the generated operation parsed another shape
-            raise ServerError(f"{self.body_cls.__name__}: unexpected answer {type(parsed).__name__}")
-        return parsed
+from ._plan import Request as Request  # re-exported: rq.Request
 
 
 def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
@@ -333,7 +328,30 @@ def flavors_by_name(listing: ListResourceResponse) -> dict[str, str]:
     }
 
 
-def unknown_flavor(flavor: object, field: str, offered: list[str]) -> ValidationError:
-    return ValidationError(
-        f"{field}: {flavor!r} is not offered here; available: {', '.join(sorted(offered))}", field=field
-    )
+def check_flavor(flavor: object, field: str, offered: Collection[str]) -> None:
+    """One check for every flavor a caller names (deploy, perf jobs): ValidationError listing the
+    offered ones, before anything is created."""
+    if flavor not in offered:
+        raise ValidationError(
+            f"{field}: {flavor!r} is not offered here; available: {', '.join(sorted(offered))}", field=field
+        )
+
+
+# ---- one service --------------------------------------------------------------------------------
+
+
+def service_action(operation: ModuleType, service_id: str) -> Request[ServiceIDResponse]:
+    """StartService, StopService or DeleteService."""
+    return Request(operation, ServiceIDRequest, {"ServiceID": service_id}, ServiceIDResponse)
+
+
+def get_service_request(service_id: str) -> Request[GetServiceResponse]:
+    return Request(get_service, ServiceIDRequest, {"ServiceID": service_id}, GetServiceResponse)
+
+
+def scale(service_id: str, replicas: int) -> Request[ServiceIDResponse]:
+    body = {"ServiceID": service_id, "Replicas": replicas, "ChangeType": "ScalingService"}
+    return Request(update_service, UpdateServiceRequest, body, ServiceIDResponse)
+
+
+START, STOP, DELETE = start_service, stop_service, delete_service

@@ -1,9 +1,11 @@
-"""``volcengine_ml_platform.models.inner_model.Model``: act for a target account (wire-protocol section 3).
+"""``volcengine_ml_platform.models.inner_model.Model``: act for a target account (wire-protocol section 3);
+``AsyncModel``, the same for asyncio code.
 
 Platform services call with their own signed keys: ``AdminGetSecureToken`` gives a short-lived token
 for the target account and user, every call goes through the inner front door with that token, and
 object storage is opened with temporary credentials from ``GetSTSToken``. Tokens and credentials are
-renewed before they expire; a token refused as expired is renewed once and the call retried.
+renewed before they expire; a token refused as expired is renewed once and the call retried. The logic
+is written once, as plans (:mod:`._plan`) that both classes drive.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-from ml_platform_client import Client
 from ml_platform_client.api.inner import (
     get_sts_token,
     inner_create_model,
@@ -26,37 +29,33 @@ from ml_platform_client.api.inner import (
 from ml_platform_client.api.tokens import admin_get_secure_token
 from ml_platform_client.models import (
     AdminGetSecureTokenRequest,
+    AdminGetSecureTokenResponse,
     CreateModelResponse,
     GetModelVersionResponse,
-    GetSTSTokenRequest,
-    GetTOSUploadPathRequest,
     InnerCreateModelRequest,
-    ModelVersionIDRequest,
     ModelVersionIDResponse,
-    UpdateModelVersionRequest,
 )
 
+from ..async_session import AsyncSession
 from ..config import Credentials, resolve_settings
-from ..errors import AuthError, ServerError, ValidationError
+from ..errors import AuthError, ValidationError
 from ..session import Session
 from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from ..transfer.selection import file_filter
+from . import _requests as rq
 from . import validation
 from ._common import (
     RENEW_MARGIN,
     STS_DURATION,
-    UPLOAD_FOLDER,
     ProgressCallback,
     Registration,
-    download_version,
-    drop_none,
-    register_flow,
-    version_id,
+    download_plan,
+    register_plan,
 )
+from ._plan import Plan, Request, arun, async_method, blocking, call, run, stoppable, sync_method
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 TOKEN_TTL = 600  # seconds, as the original SDK asks
@@ -81,7 +80,239 @@ def _as_id(value: Any, field: str) -> int | None:
         raise ValidationError(f"{field}: {value!r} is not an integer id", field=field) from None
 
 
-class Model:
+class InnerCore:
+    """The target ids, the token and credential caches, and every method of the inner model as a plan
+    (its signature and docstring too): ``Model`` and ``AsyncModel`` below are made of these."""
+
+    def __init__(
+        self,
+        target_account_id: int | str | None,
+        target_user_id: int | str | None,
+        region: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self._region = region
+        self._clock = clock
+        # A token acts for one account and user only: it is kept with the ids it was asked for.
+        self._token: tuple[int, int, str, float] | None = None
+        self._sts: tuple[Credentials, str | None, float] | None = None
+        self._target_account_id = _as_id(target_account_id, "target_account_id") or _env_id("VOLC_ACCOUNT_ID")
+        self._target_user_id = _as_id(target_user_id, "target_user_id")
+        if self._target_user_id is None:
+            self._target_user_id = _env_id("VOLC_USER_ID")
+
+    def set_target(self, account_id: int | str | None = None, user_id: int | str | None = None) -> None:
+        if account_id is not None:
+            self._target_account_id = _as_id(account_id, "target_account_id")
+        if user_id is not None:
+            self._target_user_id = _as_id(user_id, "target_user_id")
+        self._sts = None  # the credentials open the previous target's bucket
+
+    # ---- tokens and credentials ------------------------------------------------------------------
+
+    def _secure_token(self, renew: bool = False) -> Plan[str]:
+        account, user = self._target_account_id, self._target_user_id
+        if account is None or user is None:
+            raise ValidationError(
+                "target_account_id and target_user_id are required (arguments or env VOLC_ACCOUNT_ID / "
+                "VOLC_USER_ID)",
+                field="target_account_id" if account is None else "target_user_id",
+            )
+        cached = self._token
+        ours = cached is not None and cached[:2] == (account, user)
+        if cached is not None and ours and not renew and self._clock() < cached[3] - RENEW_MARGIN:
+            return cached[2]
+        body = {"TimeToLive": TOKEN_TTL, "AccountId": account, "UserId": user}
+        request = Request(
+            admin_get_secure_token, AdminGetSecureTokenRequest, body, AdminGetSecureTokenResponse
+        )
+        token = (yield from call(request)).result.token
+        self._token = (account, user, token, self._clock() + TOKEN_TTL)
+        return token
+
+    def _inner(self, request: Request[R]) -> Plan[R]:
+        """``request`` through the inner door with a secure token, renewed once if refused."""
+        try:
+            return (yield from call(replace(request, token=(yield from self._secure_token()))))
+        except AuthError as exc:
+            if exc.code != "InvalidSecretToken":
+                raise
+        # The token was refused (expired early, or the platform restarted with a new secret):
+        # renew it once; a second refusal is final.
+        try:
+            return (yield from call(replace(request, token=(yield from self._secure_token(renew=True)))))
+        except AuthError as exc:
+            raise AuthError(
+                f"the secure token for account {self._target_account_id} was refused and could "
+                f"not be renewed: {exc.message}",
+                code=exc.code,
+                code_n=exc.code_n,
+                status_code=exc.status_code,
+                request_id=exc.request_id,
+            ) from exc
+
+    def _inner_twin(
+        self, request: Request[R], operation: ModuleType, body_cls: type[Any] | None = None
+    ) -> Plan[R]:
+        """The open door's ``request`` sent as its inner twin ``operation``: the same body (checked
+        against ``body_cls`` when the inner one differs) and the same answer."""
+        return self._inner(replace(request, operation=operation, body_cls=body_cls or request.body_cls))
+
+    def _object_store(self) -> Plan[ObjectStore]:
+        cached = self._sts
+        if cached is None or self._clock() >= cached[2] - RENEW_MARGIN:
+            result = (yield from self._inner_twin(rq.sts_token(STS_DURATION), get_sts_token)).result
+            creds = Credentials(result.access_key_id, result.secret_access_key, result.session_token or None)
+            endpoint = result.endpoint if isinstance(result.endpoint, str) else None
+            cached = self._sts = (creds, endpoint, self._clock() + STS_DURATION)
+        return object_store_for(cached[1], region=self._region, credentials=cached[0])
+
+    def _upload_target(self) -> Plan[Any]:
+        return (yield from self._inner_twin(rq.upload_path(), inner_get_tos_upload_path)).result
+
+    # ---- the documented methods, as plans --------------------------------------------------------
+
+    def register(
+        self,
+        local_path: str,
+        model_id: str | None = None,
+        model_name: str | None = None,
+        model_format: str | None = None,
+        model_type: str | None = None,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+        model_category: str | None = None,
+        dataset_id: str | None = None,
+        source_type: str | None = "TOS",
+        base_model_version_id: str | None = None,
+        source_id: str | None = None,
+        model_tags: list[Any] | None = None,
+        *,
+        allow_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Plan[CreateModelResponse]:
+        """Upload ``local_path`` and register it in the target account (a new model, or a version of
+        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
+        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
+        as for the public ``Model.register``."""
+        registration = Registration(
+            local_path,
+            model_id,
+            model_name,
+            model_format,
+            model_type,
+            description,
+            tensor_config,
+            model_metrics,
+            model_category,
+            dataset_id,
+            source_type,
+            model_tags,
+            base_model_version_id,
+            source_id,
+        )
+        local = Path(local_path)
+        select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
+        return (
+            yield from register_plan(
+                registration,
+                body_cls=InnerCreateModelRequest,
+                upload_target=self._upload_target,
+                object_store=self._object_store,
+                create=lambda body: self._inner_twin(
+                    rq.create(body), inner_create_model, InnerCreateModelRequest
+                ),
+                progress=progress,
+                select=select,
+            )
+        )
+
+    def download(
+        self,
+        model_id: str,
+        model_version: str,
+        local_path: str,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> Plan[list[Path]]:
+        """Download every file of a version of the target account into ``local_path``; files already
+        there are kept when they match and refused when they differ, unless ``overwrite``."""
+        path = (yield from self.get_model_version(model_id, model_version)).result.path
+        store = yield from self._object_store()
+        return (yield from download_plan(path, store, local_path, progress, overwrite))
+
+    def get_model_version(self, model_id: str, model_version: str) -> Plan[GetModelVersionResponse]:
+        """GetModelVersion in the target account."""
+        return self._inner_twin(rq.get_version(model_id, model_version), inner_get_model_version)
+
+    def update_model_version(
+        self,
+        model_id: str,
+        model_version: str,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+    ) -> Plan[ModelVersionIDResponse]:
+        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
+        request = rq.update_version(model_id, model_version, description, tensor_config, model_metrics)
+        return self._inner_twin(request, inner_update_model_version)
+
+    def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> Plan[str]:
+        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
+        validation.validate_local_path(local_path)
+        target = yield from self._upload_target()
+        store = yield from self._object_store()
+
+        def upload(stop: threading.Event) -> str:
+            return upload_path(
+                store, Path(local_path), target.bucket, target.key_prefix, progress=stoppable(stop, progress)
+            )
+
+        return (yield from blocking(upload))
+
+
+class _Targets:
+    """The documented getters and setters of the target ids (both classes)."""
+
+    _core: InnerCore
+
+    def get_target_account_id(self) -> int | None:
+        return self._core._target_account_id
+
+    def set_target_account_id(self, target_account_id: int | str) -> None:
+        self._core.set_target(account_id=target_account_id)
+
+    def get_target_user_id(self) -> int | None:
+        return self._core._target_user_id
+
+    def set_target_user_id(self, target_user_id: int | str) -> None:
+        self._core.set_target(user_id=target_user_id)
+
+
+def _send_with(session: Session | AsyncSession) -> Callable[[Request[Any]], Any]:
+    """How both classes send a request: signed (AdminGetSecureToken), or through the inner door with
+    its token. For an ``AsyncSession`` the result is a coroutine, awaited by ``arun``."""
+    inner = session.inner_client()
+
+    def send(request: Request[Any]) -> Any:
+        if request.token is None:  # the caller's own signed request
+            return session.call(request.operation, request.body_cls, request.body)
+        return session.call(
+            request.operation,
+            request.body_cls,
+            request.body,
+            client=inner,
+            region=session.region,
+            token=request.token,
+        )
+
+    return send
+
+
+class Model(_Targets):
     """The model repository of another account, acting for ``target_account_id`` / ``target_user_id``
     (default: env ``VOLC_ACCOUNT_ID`` / ``VOLC_USER_ID``)."""
 
@@ -109,210 +340,65 @@ class Model:
                 profile=profile,
             )
         )
-        self._inner: Client = self._session.inner_client()
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._token: tuple[str, float] | None = None
-        self._sts: tuple[Credentials, str | None, float] | None = None
-        self._target_account_id = _as_id(target_account_id, "target_account_id") or _env_id("VOLC_ACCOUNT_ID")
-        self._target_user_id = _as_id(target_user_id, "target_user_id")
-        if self._target_user_id is None:
-            self._target_user_id = _env_id("VOLC_USER_ID")
+        self._core = InnerCore(target_account_id, target_user_id, self._session.region, clock)
+        self._send = _send_with(self._session)
 
-    # ---- target ids (documented getters and setters) ---------------------------------------------
+    def _run(self, plan: Plan[R]) -> R:
+        return run(plan, self._send)
 
-    def get_target_account_id(self) -> int | None:
-        return self._target_account_id
+    register = sync_method(InnerCore.register)
+    download = sync_method(InnerCore.download)
+    get_model_version = sync_method(InnerCore.get_model_version)
+    update_model_version = sync_method(InnerCore.update_model_version)
+    upload_tos = sync_method(InnerCore.upload_tos)
 
-    def set_target_account_id(self, target_account_id: int | str) -> None:
-        with self._lock:
-            self._target_account_id = _as_id(target_account_id, "target_account_id")
-            self._token = self._sts = None  # a token acts for one account only
 
-    def get_target_user_id(self) -> int | None:
-        return self._target_user_id
+class AsyncModel(_Targets):
+    """:class:`Model` for asyncio code: the same methods, arguments, checks and errors, awaited; the
+    requests go through the generated asyncio operations (``async with`` closes the connections).
+    ``register`` cancelled during the upload stops it and removes what was uploaded."""
 
-    def set_target_user_id(self, target_user_id: int | str) -> None:
-        with self._lock:
-            self._target_user_id = _as_id(target_user_id, "target_user_id")
-            self._token = self._sts = None
-
-    # ---- tokens and credentials ------------------------------------------------------------------
-
-    def _secure_token(self, renew: bool = False) -> str:
-        with self._lock:
-            if not renew and self._token is not None and self._clock() < self._token[1] - RENEW_MARGIN:
-                return self._token[0]
-            account, user = self._target_account_id, self._target_user_id
-            if account is None or user is None:
-                raise ValidationError(
-                    "target_account_id and target_user_id are required (arguments or env VOLC_ACCOUNT_ID / "
-                    "VOLC_USER_ID)",
-                    field="target_account_id" if account is None else "target_user_id",
-                )
-            body = {"TimeToLive": TOKEN_TTL, "AccountId": account, "UserId": user}
-            resp = self._session.call(admin_get_secure_token, AdminGetSecureTokenRequest, body)
-            self._token = (resp.result.token, self._clock() + TOKEN_TTL)
-            return self._token[0]
-
-    def _typed_call(self, operation: Any, body_cls: type[Any], body: dict[str, Any], response: type[R]) -> R:
-        parsed = self._inner_call(operation, body_cls, body)
-        if not isinstance(parsed, response):  # the generated operation parsed another shape
-            raise ServerError(f"{body_cls.__name__}: unexpected answer {type(parsed).__name__}")
-        return parsed
-
-    def _inner_call(self, operation: Any, body_cls: type[Any], body: dict[str, Any]) -> Any:
-        def send(token: str) -> Any:
-            return self._session.call(
-                operation, body_cls, body, client=self._inner, region=self._session.region, token=token
+    def __init__(
+        self,
+        target_account_id: int | str | None = None,
+        target_user_id: int | str | None = None,
+        *,
+        endpoint: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
+        data_dir: str | Path | None = None,
+        profile: str | None = None,
+        session: AsyncSession | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session or AsyncSession(
+            resolve_settings(
+                endpoint=endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                region=region,
+                data_dir=data_dir,
+                profile=profile,
             )
-
-        try:
-            return send(self._secure_token())
-        except AuthError as exc:
-            if exc.code != "InvalidSecretToken":
-                raise
-        # The token was refused (expired early, or the platform restarted with a new secret):
-        # renew it once; a second refusal is final.
-        try:
-            return send(self._secure_token(renew=True))
-        except AuthError as exc:
-            raise AuthError(
-                f"the secure token for account {self._target_account_id} was refused and could "
-                f"not be renewed: {exc.message}",
-                code=exc.code,
-                code_n=exc.code_n,
-                status_code=exc.status_code,
-                request_id=exc.request_id,
-            ) from exc
-
-    def _object_store(self) -> ObjectStore:
-        with self._lock:
-            cached = self._sts
-        if cached is None or self._clock() >= cached[2] - RENEW_MARGIN:
-            result = self._inner_call(get_sts_token, GetSTSTokenRequest, {"Duration": STS_DURATION}).result
-            creds = Credentials(result.access_key_id, result.secret_access_key, result.session_token or None)
-            endpoint = result.endpoint if isinstance(result.endpoint, str) else None
-            cached = (creds, endpoint, self._clock() + STS_DURATION)
-            with self._lock:
-                self._sts = cached
-        return object_store_for(cached[1], region=self._session.region, credentials=cached[0])
-
-    def _upload_target(self) -> Any:
-        body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
-        return self._inner_call(inner_get_tos_upload_path, GetTOSUploadPathRequest, body).result
-
-    # ---- documented methods ----------------------------------------------------------------------
-
-    def register(
-        self,
-        local_path: str,
-        model_id: str | None = None,
-        model_name: str | None = None,
-        model_format: str | None = None,
-        model_type: str | None = None,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-        model_category: str | None = None,
-        dataset_id: str | None = None,
-        source_type: str | None = "TOS",
-        base_model_version_id: str | None = None,
-        source_id: str | None = None,
-        model_tags: list[Any] | None = None,
-        *,
-        allow_patterns: Sequence[str] | None = None,
-        ignore_patterns: Sequence[str] | None = None,
-        progress: ProgressCallback | None = None,
-    ) -> CreateModelResponse:
-        """Upload ``local_path`` and register it in the target account (a new model, or a version of
-        ``model_id``); ``base_model_version_id`` / ``source_id`` name the version and perf task a
-        converted model came from. ``allow_patterns`` / ``ignore_patterns`` pick the files of a folder,
-        as for the public ``Model.register``."""
-        select = None
-        if Path(local_path).is_dir():
-            select = file_filter(Path(local_path), allow_patterns, ignore_patterns)
-        registration = Registration(
-            local_path,
-            model_id,
-            model_name,
-            model_format,
-            model_type,
-            description,
-            tensor_config,
-            model_metrics,
-            model_category,
-            dataset_id,
-            source_type,
-            model_tags,
-            base_model_version_id,
-            source_id,
         )
-        resp = register_flow(
-            registration,
-            body_cls=InnerCreateModelRequest,
-            upload_target=self._upload_target,
-            object_store=self._object_store,
-            send=lambda body: self._inner_call(inner_create_model, InnerCreateModelRequest, body),
-            progress=progress,
-            select=select,
-        )
-        if not isinstance(resp, CreateModelResponse):
-            raise ServerError(f"InnerCreateModel: unexpected answer {type(resp).__name__}")
-        return resp
+        self._core = InnerCore(target_account_id, target_user_id, self._session.region, clock)
+        self._send = _send_with(self._session)
 
-    def download(
-        self,
-        model_id: str,
-        model_version: str,
-        local_path: str,
-        *,
-        overwrite: bool = False,
-        progress: ProgressCallback | None = None,
-    ) -> list[Path]:
-        """Download every file of a version of the target account into ``local_path``; files already
-        there are kept when they match and refused when they differ, unless ``overwrite``."""
-        path = self.get_model_version(model_id, model_version).result.path
-        return download_version(path, self._object_store(), local_path, progress, overwrite=overwrite)
+    async def aclose(self) -> None:
+        await self._session.aclose()
 
-    def get_model_version(self, model_id: str, model_version: str) -> GetModelVersionResponse:
-        """GetModelVersion in the target account."""
-        return self._typed_call(
-            inner_get_model_version,
-            ModelVersionIDRequest,
-            {"ModelVersionID": version_id(model_id, model_version)},
-            GetModelVersionResponse,
-        )
+    async def __aenter__(self) -> AsyncModel:
+        return self
 
-    def update_model_version(
-        self,
-        model_id: str,
-        model_version: str,
-        description: str | None = None,
-        tensor_config: dict[str, Any] | None = None,
-        model_metrics: list[Any] | None = None,
-    ) -> ModelVersionIDResponse:
-        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
-        if tensor_config is not None:
-            validation.validate_model_tensor_config(tensor_config)
-        if model_metrics is not None:
-            validation.validate_metrics(model_metrics)
-        body = drop_none(
-            {
-                "ModelVersionID": version_id(model_id, model_version),
-                "Description": description,
-                "TensorConfig": tensor_config,
-                "MetricsList": model_metrics,
-            }
-        )
-        return self._typed_call(
-            inner_update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse
-        )
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
-    def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> str:
-        """Upload a file or folder to the target account's object storage; returns its ``tos://`` path."""
-        validation.validate_local_path(local_path)
-        target = self._upload_target()
-        return upload_path(
-            self._object_store(), Path(local_path), target.bucket, target.key_prefix, progress=progress
-        )
+    async def _run(self, plan: Plan[R]) -> R:
+        return await arun(plan, self._send)
+
+    register = async_method(InnerCore.register)
+    download = async_method(InnerCore.download)
+    get_model_version = async_method(InnerCore.get_model_version)
+    update_model_version = async_method(InnerCore.update_model_version)
+    upload_tos = async_method(InnerCore.upload_tos)

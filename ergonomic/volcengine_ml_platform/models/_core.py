@@ -1,0 +1,490 @@
+"""The documented methods of :class:`~.model.Model` and :class:`~.model.AsyncModel`, written once as
+plans (:mod:`._plan`): each method's signature, docstring, checks, requests and response checks,
+paging, the name lookups, register's plan, waiting for perf jobs. ``Model`` and ``AsyncModel`` are
+made of these functions (``sync_method(ModelCore.list_models)`` ...), and only drive them, in the
+calling thread or on an event loop; this object holds their shared state (which object store,
+whose credentials, until when).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ml_platform_client.models import (
+    CreateModelRequest,
+    CreateModelResponse,
+    CreatePerfJobResponse,
+    GetModelResponse,
+    GetModelVersionResponse,
+    JobIDResponse,
+    ListModelsResponse,
+    ListModelVersionsResponse,
+    ListPerfJobsResponse,
+    ListPerfTasksResponse,
+    ListResourceResponse,
+    ListServicesResponse,
+    ModelIDResponse,
+    ModelSummary,
+    ModelVersion,
+    ModelVersionIDResponse,
+    PerfJob,
+    PerfTask,
+    Service,
+    ServiceIDResponse,
+    TaskIDResponse,
+    TOSUploadPathResult,
+)
+
+from ..config import Credentials
+from ..errors import NotFoundError, ValidationError
+from ..storage import object_store_for, platform_issues_credentials
+from ..transfer.base import ObjectStore
+from ..transfer.selection import file_filter
+from . import _names
+from . import _requests as rq
+from ._common import (
+    RENEW_MARGIN,
+    STS_DURATION,
+    ProgressCallback,
+    Registration,
+    check_registration,
+    download_plan,
+    register_plan,
+)
+from ._listing import MAX_PAGE_SIZE, Page
+from ._plan import Pages, Plan, call, pause
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def page_of(request: rq.Request[Any]) -> Plan[Page[Any]]:
+    """One page of a listing: its ``Result`` (Total and List)."""
+    answer = yield from call(request)
+    result: Page[Any] = answer.result
+    return result
+
+
+def every(fetch: Callable[[int], Plan[Page[T]]]) -> Plan[list[T]]:
+    """Every item of a listing, page after page (as :func:`._listing.iterate`, all at once)."""
+    items: list[T] = []
+    while True:
+        page = yield from fetch(len(items))
+        items.extend(page.list_)
+        if not page.list_ or len(items) >= page.total:
+            return items
+
+
+class ModelCore:
+    """The plans of the public model repository, and the state they share."""
+
+    def __init__(self, region: str, credentials: Credentials) -> None:
+        self.region = region
+        self.credentials = credentials
+        self._store_endpoint: str | None = None
+        self._endpoint_known = False
+        self._store: ObjectStore | None = None
+        self._store_expires: float | None = None  # when the store's temporary credentials expire
+
+    # ---- object storage ------------------------------------------------------------------------
+
+    def upload_target(self) -> Plan[TOSUploadPathResult]:
+        result = (yield from call(rq.upload_path())).result
+        self._store_endpoint = result.endpoint if isinstance(result.endpoint, str) else None
+        self._endpoint_known = True
+        return result
+
+    def object_store(self) -> Plan[ObjectStore]:
+        # No lock: two callers racing here both ask for credentials (idempotent reads); the last wins.
+        fresh = self._store_expires is None or time.time() < self._store_expires - RENEW_MARGIN
+        if self._store is not None and fresh:
+            return self._store
+        if not self._endpoint_known:
+            yield from self.upload_target()  # the platform says where its objects are
+        credentials, expires = yield from self._store_credentials()
+        self._store = object_store_for(self._store_endpoint, region=self.region, credentials=credentials)
+        self._store_expires = expires
+        return self._store
+
+    def _store_credentials(self) -> Plan[tuple[Credentials, float | None]]:
+        """Temporary credentials of this account's bucket from the platform (Local platform:
+        GetSTSToken on the open door) when it names an S3 store; else the configured keys."""
+        if not platform_issues_credentials(self._store_endpoint):
+            return self.credentials, None
+        asked = time.time()
+        result = (yield from call(rq.sts_token(STS_DURATION))).result
+        token = result.session_token or None
+        return Credentials(result.access_key_id, result.secret_access_key, token), asked + STS_DURATION
+
+    # ---- models and versions -------------------------------------------------------------------
+
+    def register(
+        self,
+        local_path: str,
+        model_id: str | None = None,
+        model_name: str | None = None,
+        model_format: str | None = None,
+        model_type: str | None = None,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+        model_category: str | None = None,
+        dataset_id: str | None = None,
+        source_type: str | None = "TOS",
+        model_tags: list[Any] | None = None,
+        *,
+        if_exists: str = "create",
+        allow_patterns: Sequence[str] | None = None,
+        ignore_patterns: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Plan[CreateModelResponse]:
+        """Upload ``local_path`` and register it as a new model, or as the next version of ``model_id``.
+
+        ``if_exists`` decides what a new ``model_name`` does when a model of that name exists already:
+        ``"create"`` another model of the same name (the documented behaviour), add a
+        ``"new_version"`` to it, or raise ``ConflictError`` (``"error"``). Several models of that name
+        make ``"new_version"`` raise ConflictError too.
+
+        ``allow_patterns`` / ``ignore_patterns`` (gitignore-style globs) pick the files of a folder;
+        ``.git/``, ``__pycache__/``, ``.DS_Store`` and the patterns of a ``.mlpignore`` file are
+        always left out (see :mod:`volcengine_ml_platform.transfer.selection`). A ``model_id`` that
+        does not exist raises NotFoundError before any byte is uploaded. ``AsyncModel.register``
+        cancelled during the upload stops it and removes what was uploaded.
+
+        Returns the CreateModel response (ModelID and the new VersionInfo).
+        """
+        registration = Registration(
+            local_path,
+            model_id,
+            model_name,
+            model_format,
+            model_type,
+            description,
+            tensor_config,
+            model_metrics,
+            model_category,
+            dataset_id,
+            source_type,
+            model_tags,
+        )
+        policy = _names.check_if_exists(if_exists)
+        local = Path(local_path)
+        select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
+        # Every argument is checked before anything is sent (the lookups below are requests).
+        check_registration(registration, CreateModelRequest)
+        if model_id is not None:
+            yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
+        elif model_name and policy != "create":
+            found = yield from self.find_models(model_name)
+            registration = registration.for_model(_names.target_model(policy, model_name, found))
+        return (
+            yield from register_plan(
+                registration,
+                body_cls=CreateModelRequest,
+                upload_target=self.upload_target,
+                object_store=self.object_store,
+                create=lambda body: call(rq.create(body)),
+                progress=progress,
+                select=select,
+            )
+        )
+
+    def download(
+        self,
+        model_id: str,
+        model_version: str,
+        local_path: str,
+        *,
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> Plan[list[Path]]:
+        """Download every file of the version into the folder ``local_path``; returns its files there.
+
+        A file already in ``local_path`` with the same content is kept (not transferred again); one that
+        differs raises ValidationError before anything is written, unless ``overwrite`` is true.
+        ``model_version`` may be ``"latest"``.
+        """
+        path = (yield from self.get_model_version(model_id, model_version)).result.path
+        store = yield from self.object_store()
+        return (yield from download_plan(path, store, local_path, progress, overwrite))
+
+    def get_model_version(self, model_id: str, model_version: str | int) -> Plan[GetModelVersionResponse]:
+        """GetModelVersion: one version (``model_version`` may be ``"latest"``)."""
+        number = yield from self.resolve_version(model_id, model_version)
+        return (yield from call(rq.get_version(model_id, number)))
+
+    def unregister(self, model_id: str, model_version: str | int) -> Plan[ModelVersionIDResponse]:
+        """Delete one version (its number is never given again)."""
+        return call(rq.delete_version(model_id, model_version))
+
+    def unregister_all_versions(self, model_id: str) -> Plan[ModelIDResponse]:
+        """Delete a model and all its versions."""
+        return call(rq.delete(model_id))
+
+    # ---- addressing by name ----------------------------------------------------------------------
+
+    def find_models(self, model_name: str) -> Plan[list[ModelSummary]]:
+        """Every model named exactly ``model_name`` (names need not be unique), newest first."""
+
+        def fetch(offset: int) -> Plan[Page[ModelSummary]]:
+            return page_of(rq.models(model_name, None, offset, MAX_PAGE_SIZE, "CreateTime", "Descend"))
+
+        return _names.exact(model_name, (yield from every(fetch)))
+
+    def get_model_by_name(self, model_name: str) -> Plan[ModelSummary]:
+        """The one model named ``model_name``: NotFoundError if none is, ConflictError (naming their
+        IDs) if several are."""
+        return _names.the_one(model_name, (yield from self.find_models(model_name)))
+
+    def resolve_model_id(self, model: str) -> Plan[str]:
+        """``model`` if it is a model ID, else the ID of the one model of that name."""
+        if _names.looks_like_model_id(model):
+            return model
+        return (yield from self.get_model_by_name(model)).model_id
+
+    def resolve_version(self, model_id: str, model_version: str | int) -> Plan[str]:
+        """``model_version`` as a number; ``"latest"`` is the model's highest version."""
+        if str(model_version).lower() != _names.LATEST:
+            return str(model_version)
+        latest = (yield from call(rq.get(model_id))).result.latest_version
+        if not isinstance(latest, str):
+            raise ValidationError(f"model {model_id} has no version yet", field="model_version")
+        return latest
+
+    # ---- listings ----------------------------------------------------------------------------------
+
+    def list_models(
+        self,
+        model_name_contains: str | None = None,
+        id_contains: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Plan[ListModelsResponse]:
+        """ListModels: Total and one page of models (``iter_models`` pages through all of them)."""
+        return call(rq.models(model_name_contains, id_contains, offset, page_size, sort_by, sort_order))
+
+    def iter_models(
+        self,
+        model_name_contains: str | None = None,
+        id_contains: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Pages[ModelSummary]:
+        """Every model matching the filters, fetched page by page as the iteration goes."""
+        return lambda offset: page_of(
+            rq.models(model_name_contains, id_contains, offset, page_size, sort_by, sort_order)
+        )
+
+    def get_model_versions(
+        self,
+        model_id: str,
+        model_version: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Plan[ListModelVersionsResponse]:
+        """ListModelVersions: Total and one page of the model's versions (or the one ``model_version``,
+        which may be ``"latest"``)."""
+        if model_version is not None:
+            model_version = yield from self.resolve_version(model_id, model_version)
+        return (yield from call(rq.versions(model_id, model_version, offset, page_size, sort_by, sort_order)))
+
+    def iter_model_versions(
+        self,
+        model_id: str,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Pages[ModelVersion]:
+        """Every version of the model, fetched page by page as the iteration goes."""
+        return lambda offset: page_of(rq.versions(model_id, None, offset, page_size, sort_by, sort_order))
+
+    def update_model(self, model_id: str, model_name: str | None = None) -> Plan[ModelIDResponse]:
+        """UpdateModel: rename the model."""
+        return call(rq.rename(model_id, model_name))
+
+    def update_model_version(
+        self,
+        model_id: str,
+        model_version: str,
+        description: str | None = None,
+        tensor_config: dict[str, Any] | None = None,
+        model_metrics: list[Any] | None = None,
+    ) -> Plan[ModelVersionIDResponse]:
+        """UpdateModelVersion: change the description, tensor config and/or metrics of a version."""
+        return call(rq.update_version(model_id, model_version, description, tensor_config, model_metrics))
+
+    # ---- perf jobs and tasks -------------------------------------------------------------------
+
+    def flavors(self) -> Plan[dict[str, str]]:
+        """Flavor name -> ID, as ListResource offers them."""
+        return rq.flavors_by_name((yield from call(rq.resources(None, 0, 100))))
+
+    def create_perf_job(
+        self,
+        model_id: str,
+        model_version: str,
+        tensor_config: dict[str, Any],
+        job_type: str,
+        job_params: list[Any],
+    ) -> Plan[CreatePerfJobResponse]:
+        """CreatePerfJob: one task per flavor (and per conversion precision for CONVERT_PERF).
+
+        Every flavor is checked against ListResource first, the same check as ``deploy``, so an
+        unknown one raises ValidationError listing the available ones."""
+        request = rq.perf_job(model_id, model_version, tensor_config, job_type, job_params)
+        wanted = rq.flavor_ids(job_params)
+        if wanted:
+            offered = set((yield from self.flavors()).values())
+            for where, flavor in wanted:
+                rq.check_flavor(flavor, where, offered)
+        return (yield from call(request))
+
+    def list_perf_jobs(
+        self,
+        model_id: str | None = None,
+        model_version: str | None = None,
+        job_id: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Plan[ListPerfJobsResponse]:
+        """ListPerfJobs: one page of perf jobs (of one version when ``model_id`` and ``model_version``
+        are given)."""
+        return call(rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order))
+
+    def iter_perf_jobs(
+        self,
+        model_id: str | None = None,
+        model_version: str | None = None,
+        job_id: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Pages[PerfJob]:
+        """Every perf job matching the filters, fetched page by page as the iteration goes."""
+        return lambda offset: page_of(
+            rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
+        )
+
+    def cancel_perf_job(self, job_id: str) -> Plan[JobIDResponse]:
+        """CancelPerfJob: cancel the job and every unfinished task of it."""
+        return call(rq.cancel_job(job_id))
+
+    def list_perf_tasks(
+        self,
+        task_id: str | None = None,
+        job_id: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+    ) -> Plan[ListPerfTasksResponse]:
+        """ListPerfTasks: one page of perf tasks (of one job, or the one ``task_id``)."""
+        return call(rq.perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order))
+
+    def iter_perf_tasks(
+        self,
+        task_id: str | None = None,
+        job_id: str | None = None,
+        sort_by: str = "CreateTime",
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Pages[PerfTask]:
+        """Every perf task matching the filters, fetched page by page as the iteration goes."""
+        return lambda offset: page_of(rq.perf_tasks(task_id, job_id, offset, page_size, sort_by, sort_order))
+
+    def update_perf_task(self, task_id: str, task_status: str | None = None) -> Plan[TaskIDResponse]:
+        """UpdatePerfTask: move a task to ``task_status`` (only along valid transitions)."""
+        return call(rq.update_task(task_id, task_status))
+
+    def calcel_perf_task(self, task_id: str) -> Plan[TaskIDResponse]:
+        """CancelPerfTask (the documented spelling; ``cancel_perf_task`` is the same)."""
+        return call(rq.cancel_task(task_id))
+
+    def wait_perf_job(
+        self, job_id: str, timeout: float = 600.0, poll_interval: float = 0.5
+    ) -> Plan[ListPerfTasksResponse]:
+        """Wait until every task of the job has ended (Success, Failed or Cancelled), then return its
+        tasks: the ListPerfTasks response (up to 100 tasks, oldest first), each with its Result, or
+        its Message when it failed. The async API sleeps on the event loop between polls.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds, naming how many tasks are unfinished (the job
+        goes on; call again to keep waiting), and ``NotFoundError`` for an unknown job.
+        """
+        if timeout < 0 or poll_interval <= 0:
+            raise ValidationError("timeout must be >= 0 and poll_interval > 0", field="timeout")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = (yield from self.list_perf_jobs(job_id=job_id)).result
+            if not found.list_:
+                raise NotFoundError(f"PerfJob {job_id} does not exist", code="NotFound", status_code=404)
+            job = found.list_[0]
+            if job.task_count == job.ended_task_count:
+                return (yield from self.list_perf_tasks(job_id=job_id, page_size=100, sort_order="Ascend"))
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"perf job {job_id} not finished after {timeout:g}s: {job.ended_task_count} of "
+                    f"{job.task_count} tasks ended (status {job.job_status})"
+                )
+            yield from pause(min(poll_interval, max(0.0, deadline - time.monotonic())))
+
+    # ---- deployment and resources ----------------------------------------------------------------
+
+    def create_service(
+        self,
+        model_id: str,
+        model_version: str,
+        service_name: str,
+        flavor: str,
+        image_id: str,
+        envs: dict[str, str] | None,
+        replica: int | None,
+        description: str | None,
+    ) -> Plan[ServiceIDResponse]:
+        """What ``deploy`` does before it wraps the new service: the flavor name checked and resolved
+        to its ID (ListResource), then CreateService."""
+        rq.check_envs(envs)
+        offered = yield from self.flavors()
+        rq.check_flavor(flavor, "flavor", offered)
+        request = rq.create_service_request(
+            model_id, model_version, service_name, offered[flavor], image_id, envs, replica, description
+        )
+        return (yield from call(request))
+
+    def get_model(self, model_id: str) -> Plan[GetModelResponse]:
+        """GetModel: one model with its version count and latest version."""
+        return call(rq.get(model_id))
+
+    def list_resources(
+        self, name_contains: str | None = None, offset: int = 0, page_size: int = 100
+    ) -> Plan[ListResourceResponse]:
+        """ListResource: the compute flavors, by group."""
+        return call(rq.resources(name_contains, offset, page_size))
+
+    def list_services(
+        self,
+        service_name_contains: str | None = None,
+        offset: int = 0,
+        page_size: int = 10,
+        sort_order: str = "Descend",
+    ) -> Plan[ListServicesResponse]:
+        """ListServices: Total and one page of services."""
+        return call(rq.services(service_name_contains, offset, page_size, sort_order))
+
+    def iter_services(
+        self,
+        service_name_contains: str | None = None,
+        sort_order: str = "Descend",
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Pages[Service]:
+        """Every service matching the filter, fetched page by page as the iteration goes."""
+        return lambda offset: page_of(rq.services(service_name_contains, offset, page_size, sort_order))
