@@ -77,10 +77,14 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
 
 def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> None:
     bucket, prefix = split_path(path)
-    with tempfile.TemporaryDirectory(prefix="mlp-manifest-") as tmp:
-        local = Path(tmp) / "manifest.json"
-        local.write_bytes(manifest.encode(path, files))
-        objects.put_file(bucket, manifest.manifest_key(prefix), local)
+    # One temporary file, not a temporary folder: removing a folder (rmtree) was ~1/5 of CreateModel.
+    fd, local = tempfile.mkstemp(prefix="mlp-manifest-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(manifest.encode(path, files))
+        objects.put_file(bucket, manifest.manifest_key(prefix), Path(local))
+    finally:
+        os.unlink(local)
 
 
 # -- deletes ----------------------------------------------------------------------------------------
