@@ -29,7 +29,7 @@ from starlette.routing import Route
 from volcengine_ml_platform import schema
 from volcengine_ml_platform.signing import PendingRequest, SignatureError, verify_headers, verify_payload
 
-from .body import BodyLimits, close_if_unread, read_body
+from .body import BodyLimits, answer_unread, read_body
 from .context import Caller, Platform
 from .envelope import API_VERSION, Meta, failure, new_request_id, success
 from .errors import ApiError
@@ -159,9 +159,9 @@ class Gateway:
                 raise ApiError(exc.code, exc.message) from None
             return await self._serve(operation, raw, caller, meta)
         except ApiError as exc:
-            return close_if_unread(request, failure(meta, exc))
+            return await answer_unread(request, failure(meta, exc))
         except Exception as exc:
-            return close_if_unread(request, failure(meta, unexpected(exc, meta, action)))
+            return await answer_unread(request, failure(meta, unexpected(exc, meta, action)))
 
     async def inner_door(self, request: Request) -> Response:
         action = request.path_params["action"]
@@ -178,9 +178,9 @@ class Gateway:
             raw = await read_body(request, self.limits)
             return await self._serve(operation, raw, caller, meta)
         except ApiError as exc:
-            return close_if_unread(request, failure(meta, exc))
+            return await answer_unread(request, failure(meta, exc))
         except Exception as exc:
-            return close_if_unread(request, failure(meta, unexpected(exc, meta, action)))
+            return await answer_unread(request, failure(meta, unexpected(exc, meta, action)))
 
     async def _serve(self, operation: Operation, raw: bytes, caller: Caller, meta: Meta) -> Response:
         body = _parse_json(raw, operation)
@@ -224,7 +224,7 @@ class Gateway:
             )
             return success(meta, report.as_dict())
         except ApiError as exc:
-            return close_if_unread(request, failure(meta, exc))
+            return await answer_unread(request, failure(meta, exc))
 
     async def not_found(self, request: Request) -> Response:
         meta = Meta(new_request_id(), "", self.platform.settings.region)

@@ -18,8 +18,16 @@ from starlette.responses import Response
 
 from .errors import ApiError
 
-# Set in the ASGI scope once the body has been read to its end (see close_if_unread).
+# Set in the ASGI scope once the body has been read to its end (see close_if_unread), and once its
+# reading has begun (a body refused part way is not read any further).
 _READ_MARK = "mlp.body_read"
+_STARTED_MARK = "mlp.body_started"
+# An answer sent while a body is unread ends the connection, and closing a socket with unread bytes
+# makes the kernel send a reset, which may reach the client before it reads the answer (it then sees
+# ECONNRESET instead of, say, a 401). A small declared body is read and dropped first, within a short
+# time; a large, chunked or stalled one is not worth it: the connection just closes.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
     """The whole body, or ApiError (RequestTooLarge, RequestTimeout) without keeping more than
     ``limits.max_bytes + 1`` bytes of it."""
     check_declared(request, limits)
+    request.scope[_STARTED_MARK] = True
     receive = request.receive
     chunks: list[bytes] = []
     size = 0
@@ -84,6 +93,36 @@ async def read_body(request: Request, limits: BodyLimits) -> bytes:
         if not message.get("more_body", False):
             request.scope[_READ_MARK] = True
             return b"".join(chunks)
+
+
+async def answer_unread(request: Request, response: Response) -> Response:
+    """An error answered before the body was read: a small declared body is drained first (see
+    DRAIN_BYTES), so the connection stays usable and the client reads the answer; otherwise the
+    connection closes after the answer (:func:`close_if_unread`)."""
+    if not request.scope.get(_READ_MARK) and not request.scope.get(_STARTED_MARK):
+        value = request.headers.get("content-length", "").strip()
+        length = int(value) if value.isdigit() else None
+        if length is not None and 0 < length <= DRAIN_BYTES and "transfer-encoding" not in request.headers:
+            await _drain(request, length)
+    return close_if_unread(request, response)
+
+
+async def _drain(request: Request, length: int) -> None:
+    left = length
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while True:
+                message = await request.receive()
+                if message["type"] != "http.request":
+                    return
+                left -= len(message.get("body", b""))
+                if left < 0:
+                    return  # more than declared: the server (h11) ends this connection anyway
+                if not message.get("more_body", False):
+                    request.scope[_READ_MARK] = True
+                    return
+    except TimeoutError:
+        return
 
 
 def close_if_unread(request: Request, response: Response) -> Response:

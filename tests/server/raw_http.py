@@ -80,14 +80,23 @@ class RawRequest:
         thread.start()
         return thread
 
+    def send_request(self, target: str, headers: dict[str, str], body: bytes) -> None:
+        """Another whole request on the same connection (keep-alive)."""
+        assert self._sock is not None
+        netloc = urlsplit(self.url).netloc
+        head = f"POST {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self._sock.sendall(head.encode("latin-1") + body)
+
     def send(self, data: bytes) -> None:
         assert self._sock is not None
         self._sock.sendall(data)
         self.sent += len(data)
 
-    def answer(self, timeout: float = 30.0) -> Answer:
+    def answer(self, timeout: float = 30.0, *, probe_close: bool = True) -> Answer:
         """Read one response (Content-Length framed, as the platform answers), then whether the
-        connection is closed."""
+        connection is closed (a connection still open after ``timeout`` counts as closed; without
+        ``probe_close`` it is not checked and ``closed`` is False)."""
         assert self._sock is not None
         sock = self._sock
         sock.settimeout(timeout)
@@ -107,6 +116,8 @@ class RawRequest:
             if not piece:
                 break
             rest += piece
+        if not probe_close:
+            return Answer(status, headers, rest[:length], False)
         try:
             closed = sock.recv(1) == b""
         except (ConnectionResetError, TimeoutError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlp_testing import MlpServe
+from mlp_testing import Keys, MlpServe
 from volcengine_ml_platform.signing import payload_hash
 
 from .conftest import GATEWAY_READ_TIMEOUT as READ_TIMEOUT
@@ -160,3 +160,37 @@ def test_the_inner_door_bounds_bodies_after_the_token_check(
     forged.close()
     assert answer.status == 401 and answer.error_code() == "InvalidSecretToken"
     assert answer.closed
+
+
+def test_a_refused_small_body_is_read_first_so_the_answer_is_not_lost_to_a_reset(
+    gateway_server: LiveServer,
+) -> None:
+    # A key the platform does not know is refused from the headers alone. Closing the connection with
+    # the (small) body unread would make the kernel send a reset, which can reach the client before
+    # the 401 does; the platform reads a small declared body first and keeps the connection.
+    server = gateway_server
+    stranger = Keys("AKLT" + "x" * 24, "y" * 40, account_id=0)
+    body = b'{"Limit": 10}'
+    request = RawRequest(
+        server.url, OPEN, {**signed_headers(server.url, stranger, OPEN, body), "Content-Length": str(len(body))}
+    )
+    request.open()
+    time.sleep(0.2)  # the headers alone reach the server, which refuses them before the body arrives
+    request.send(body)
+    answer = request.answer(probe_close=False)
+    assert answer.status == 401 and answer.error_code() == "InvalidAccessKey", answer
+    assert answer.headers.get("connection") != "close", "the body was read: the connection stays usable"
+    # The same connection serves the next request.
+    keys = server.default_keys()
+    request.send_request(OPEN, signed_headers(server.url, keys, OPEN), b"{}")
+    assert request.answer(probe_close=False).status == 200
+    request.close()
+
+    # A small body that never comes is not waited for long: the refusal ends the connection.
+    stalled = RawRequest(
+        server.url, OPEN, {**signed_headers(server.url, stranger, OPEN, body), "Content-Length": str(len(body))}
+    )
+    stalled.open()
+    answer = stalled.answer(timeout=READ_TIMEOUT * 4)
+    stalled.close()
+    assert answer.status == 401 and answer.closed, answer
