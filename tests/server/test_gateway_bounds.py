@@ -171,9 +171,8 @@ def test_a_refused_small_body_is_read_first_so_the_answer_is_not_lost_to_a_reset
     server = gateway_server
     stranger = Keys("AKLT" + "x" * 24, "y" * 40, account_id=0)
     body = b'{"Limit": 10}'
-    request = RawRequest(
-        server.url, OPEN, {**signed_headers(server.url, stranger, OPEN, body), "Content-Length": str(len(body))}
-    )
+    headers = {**signed_headers(server.url, stranger, OPEN, body), "Content-Length": str(len(body))}
+    request = RawRequest(server.url, OPEN, headers)
     request.open()
     time.sleep(0.2)  # the headers alone reach the server, which refuses them before the body arrives
     request.send(body)
@@ -187,9 +186,7 @@ def test_a_refused_small_body_is_read_first_so_the_answer_is_not_lost_to_a_reset
     request.close()
 
     # A small body that never comes is not waited for long: the refusal ends the connection.
-    stalled = RawRequest(
-        server.url, OPEN, {**signed_headers(server.url, stranger, OPEN, body), "Content-Length": str(len(body))}
-    )
+    stalled = RawRequest(server.url, OPEN, headers)
     stalled.open()
     answer = stalled.answer(timeout=READ_TIMEOUT * 4)
     stalled.close()
