@@ -14,6 +14,7 @@ from .store import Store
 from .tokens import TokenIssuer
 
 if TYPE_CHECKING:
+    from .objects_sync import ObjectsSync
     from .serving.supervisor import ServingSupervisor
 
 
@@ -34,6 +35,9 @@ class Platform:
     known_buckets: set[str] = field(default_factory=set)
     # Started when perf work appears (the embedded platform); None where workers run on their own
     perf_workers: WorkStarter | None = None
+    # Makes a registration's files in the folder store durable before its row commits; None for S3,
+    # which acknowledges only durable writes
+    objects_sync: ObjectsSync | None = None
 
     def wake_perf_workers(self) -> None:
         if self.perf_workers is not None:

@@ -87,6 +87,16 @@ def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> 
         os.unlink(local)
 
 
+def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None:
+    """The Path's files and its manifest on disk (folder store), before the version is committed."""
+    sync = platform.objects_sync
+    if sync is None:
+        return
+    bucket, prefix = split_path(path)
+    keys = [*(f.key for f in files), manifest.manifest_key(prefix)]
+    sync.sync([sync.root / bucket / key for key in keys])
+
+
 # -- deletes ----------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from volcengine_ml_platform.transfer.folder import FolderStore
 from .app import create_app
 from .context import Platform, WorkStarter
 from .handlers import missing_handlers
+from .objects_sync import ObjectsSync
 from .operations import operations
 from .serving.supervisor import ServingSupervisor
 from .settings import ServerSettings
@@ -98,6 +99,7 @@ def open_platform(
         clock=clock or (lambda: datetime.now(UTC)),
         objects_endpoint=endpoint,
         perf_workers=perf_workers,
+        objects_sync=ObjectsSync(settings.objects_dir) if isinstance(objects, FolderStore) else None,
     )
 
 

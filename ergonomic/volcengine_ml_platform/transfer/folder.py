@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import TransferError
+from . import durability
 from .base import ByteCallback, ObjectInfo, tos_url, unsafe_path_reason, validate_bucket, validate_key
 from .integrity import BLAKE3, check_download, copy_file_hashed, recorded_checksum, same_version
 
@@ -73,9 +74,11 @@ class _Opened:
 class FolderStore:
     """An :class:`~volcengine_ml_platform.transfer.base.ObjectStore` in a local folder.
 
-    ``fsync=True`` flushes each object to disk before it becomes visible. Atomicity towards readers does
-    not need it; it only matters after a power loss, and even then a torn object fails its checksum
-    instead of being handed out. ``xattrs`` chooses where checksums go: None (the default) uses extended
+    ``fsync=True`` flushes each object (bytes and checksum) to disk before it becomes visible, and its
+    name and the folders leading to it before ``put_file`` returns: what was put survives a power loss
+    (a registration's files must; see :mod:`.durability`). Atomicity towards readers does not need it,
+    and a torn object would fail its checksum instead of being handed out; bulk copies that need no
+    durability leave it off (the default). ``xattrs`` chooses where checksums go: None (the default) uses extended
     attributes when the file system takes them and sidecars otherwise; False always uses sidecars.
     Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """
@@ -121,10 +124,10 @@ class FolderStore:
                     after = os.fstat(src)
                     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
                         raise TransferError(f"{path} changed while it was uploaded; upload it again")
-                    if self._fsync:
-                        os.fsync(dst)
                     if self.xattrs:
                         os.setxattr(dst, XATTR, blake3.encode())
+                    if self._fsync:  # after the attribute: the checksum must survive with the bytes
+                        os.fsync(dst)
                 finally:
                     os.close(dst)
             finally:
@@ -133,9 +136,15 @@ class FolderStore:
                 self._replace(tmp, obj_path, bucket, key)
             else:
                 tmp_meta.write_text(json.dumps({BLAKE3: blake3, "size": size}))
+                if self._fsync:
+                    durability.sync_files([tmp_meta], self._tmp)
                 with self._lock(bucket, key, exclusive=True):
                     self._replace(tmp, obj_path, bucket, key)
                     self._replace(tmp_meta, meta_path, bucket, key)
+            if self._fsync:  # the new names, and every folder on the way to them
+                durability.sync_dirs(obj_path.parent, self.root)
+                if not self.xattrs:
+                    durability.sync_dirs(meta_path.parent, self.root)
         except BaseException:
             tmp.unlink(missing_ok=True)
             tmp_meta.unlink(missing_ok=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..context import Caller, Platform
 from ..errors import ApiError
-from ..lifecycle import list_version_files, reclaim, write_manifest
+from ..lifecycle import list_version_files, make_durable, reclaim, write_manifest
 
 
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -24,20 +24,21 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
         ]
         if missing:
             raise ApiError("MissingParameter", f"{', '.join(missing)} required for a new model (no ModelID)")
-    else:
-        # The model referred to first: an unknown ModelID is NotFound whatever the Path says.
-        platform.store.require_model(caller.account_id, body["ModelID"])
     path = body["VersionInfo"]["Path"]
+    # One read: an unknown ModelID is NotFound whatever the Path says (so checked first), and a resend.
+    registered = platform.store.registration_state(caller.account_id, body.get("ModelID"), path)
     check_bucket(platform, caller, path)
-    if not platform.store.path_registered(caller.account_id, path):
+    if not registered:
         # A resent registration answers the version it made (the store checks that again under its
-        # write lock); a new one lists its files once and records them before the row is committed.
+        # write lock); a new one lists its files once and records them before the row is committed,
+        # and they and the record are on disk before it is (see ``objects_sync``).
         files = list_version_files(platform.objects, path)
         if not files:
             raise ApiError(
                 "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
             )
         write_manifest(platform.objects, path, files)
+        make_durable(platform, path, files)
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -18,6 +18,37 @@ from .model_index import count_change
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
 from .schema import ModelRow, ServiceRow, VersionRow
+
+# CreateModel's statements, built once: a statement object memoizes its cache key, so executing
+# one of these skips building and hashing the expression every time.
+_MODEL_OWNED = select(ModelRow.id).where(
+    ModelRow.id == bindparam("model_id"), ModelRow.account_id == bindparam("account_id")
+)
+_PATH_OWNED = (
+    select(VersionRow.id)
+    .where(VersionRow.account_id == bindparam("account_id"), VersionRow.path == bindparam("path"))
+    .limit(1)
+)
+_REGISTERED = (
+    select(VersionRow.id, VersionRow.model_id, VersionRow.version)
+    .where(VersionRow.account_id == bindparam("account_id"), VersionRow.path == bindparam("path"))
+    .order_by(VersionRow.create_time)
+    .limit(1)
+)
+_TAKE_NUMBER = (
+    update(ModelRow.__table__)
+    .where(ModelRow.__table__.c.id == bindparam("b_model_id"))
+    .where(ModelRow.__table__.c.account_id == bindparam("b_account_id"))
+    .values(next_version=ModelRow.__table__.c.next_version + 1)
+    .returning(ModelRow.__table__.c.next_version)
+)
+_LATEST_FORMAT = (
+    select(VersionRow.model_format, VersionRow.model_type)
+    .where(VersionRow.model_id == bindparam("model_id"))
+    .order_by(VersionRow.version.desc())
+    .limit(1)
+)
+_INSERT_VERSION = insert(VersionRow.__table__)
 
 VERSION_SORTS: SortKeys = {
     "CreateTime": (VersionRow.create_time, VersionRow.version),
@@ -65,10 +96,12 @@ class ModelsMixin(StoreBase):
             values = _version_values(
                 account_id, model_id, number, info, inherited, body.get("DatasetID"), now
             )
-            # Core, not the ORM: this is the hot write path and nothing here needs an identity map.
-            # An absent value is left out (SQL NULL, as the ORM writes it; JSON columns would store a
-            # JSON null for an explicit None).
-            session.execute(insert(VersionRow).values({k: v for k, v in values.items() if v is not None}))
+            # Core on the connection, not the ORM: this is the hot write path and nothing here needs
+            # an identity map. An absent value is left out (SQL NULL, as the ORM writes it; JSON
+            # columns would store a JSON null for an explicit None).
+            session.connection().execute(
+                _INSERT_VERSION, {k: v for k, v in values.items() if v is not None}
+            )
             return {
                 "ModelID": model_id,
                 "VersionInfo": {"ModelVersionID": values["id"], "ModelVersion": number},
@@ -185,6 +218,18 @@ class ModelsMixin(StoreBase):
             session.delete(version)
         return path
 
+    def registration_state(self, account_id: int, model_id: str | None, path: str) -> bool:
+        """CreateModel's checks before it touches the Path's files, in one read: NotFound unless the
+        account has ``model_id`` (when given; whatever the Path says), then whether the account has
+        registered ``path`` already (a resend)."""
+        with self._engine.connect() as conn:
+            if model_id is not None:
+                found = conn.execute(_MODEL_OWNED, {"model_id": model_id, "account_id": account_id})
+                if found.first() is None:
+                    raise not_found("Model", model_id)
+            registered = conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first()
+        return registered is not None
+
     def path_registered(self, account_id: int, path: str) -> bool:
         """Whether a version of the account has exactly this Path."""
         with self._read() as session:
@@ -264,12 +309,7 @@ def _registered(session: Session, account_id: int, path: str, model_id: str | No
         session.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"{account_id}:{path}"}
         )
-    row = session.execute(
-        select(VersionRow.id, VersionRow.model_id, VersionRow.version)
-        .where(VersionRow.account_id == account_id, VersionRow.path == path)
-        .order_by(VersionRow.create_time)
-        .limit(1)
-    ).first()
+    row = session.connection().execute(_REGISTERED, {"account_id": account_id, "path": path}).first()
     if row is None:
         return None
     if model_id is not None and row.model_id != model_id:
@@ -320,13 +360,11 @@ def _folder(path: str) -> str:
 def _take_version_number(session: Session, account_id: int, model_id: str) -> int:
     """Atomically hand out the model's next version number (the row stays locked until commit)."""
     if session.get_bind().dialect.update_returning:
-        taken = session.execute(
-            update(ModelRow)
-            .where(*_owned(account_id, model_id))
-            .values(next_version=ModelRow.next_version + 1)
-            .returning(ModelRow.next_version),
-            execution_options={"synchronize_session": False},
-        ).scalar_one_or_none()
+        taken = (
+            session.connection()
+            .execute(_TAKE_NUMBER, {"b_model_id": model_id, "b_account_id": account_id})
+            .scalar_one_or_none()
+        )
         if taken is None:
             raise not_found("Model", model_id)
         return taken - 1
@@ -344,12 +382,7 @@ def _take_version_number(session: Session, account_id: int, model_id: str) -> in
 
 def _latest_format(session: Session, model_id: str) -> tuple[str, str] | None:
     """(ModelFormat, ModelType) of the model's latest existing version, for a version that omits them."""
-    row = session.execute(
-        select(VersionRow.model_format, VersionRow.model_type)
-        .where(VersionRow.model_id == model_id)
-        .order_by(VersionRow.version.desc())
-        .limit(1)
-    ).first()
+    row = session.connection().execute(_LATEST_FORMAT, {"model_id": model_id}).first()
     return None if row is None else (row[0], row[1])
 
 
