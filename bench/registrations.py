@@ -473,6 +473,62 @@ def report_store(work: Path, args: argparse.Namespace) -> None:
     print()
 
 
+# ---- the files' durability alone: what syncing a registration's files costs ----------------------
+
+
+def files_sync_rate(work: Path, mode: str, threads: int, seconds: float) -> tuple[float, float]:
+    """(registrations/s, syncfs calls per registration) of ``threads`` threads each writing 2 small files
+    and a manifest into a fresh folder store, then making them durable as CreateModel does: ``none``,
+    ``syncfs`` (one shared syncfs, the platform's way) or ``fsync`` (each file and its folders)."""
+    import threading
+
+    from mlp_server.objects_sync import ObjectsSync
+    from volcengine_ml_platform.transfer.folder import FolderStore
+
+    root = work / f"objects-{uuid.uuid4().hex[:8]}"
+    store = FolderStore(root)
+    sync = ObjectsSync(root, syncfs=mode == "syncfs")
+    source = work / f"src-{uuid.uuid4().hex[:8]}"
+    source.write_bytes(os.urandom(1024))
+    done = [0] * threads
+    deadline = time.perf_counter() + seconds
+
+    def writer(index: int) -> None:
+        while time.perf_counter() < deadline:
+            prefix = f"modelrepo/{index}-{done[index]}-{uuid.uuid4().hex[:6]}/model"
+            keys = [f"{prefix}/model.onnx", f"{prefix}/README", f"{prefix}.manifest"]
+            for key in keys:
+                store.put_file("bench", key, source)
+            if mode != "none":
+                sync.sync([root / "bench" / key for key in keys])
+            done[index] += 1
+
+    t0 = time.perf_counter()
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - t0
+    sync.close()
+    shutil.rmtree(root, ignore_errors=True)
+    total = max(sum(done), 1)
+    return total / wall, sync.syncs / total
+
+
+def report_files_sync(work: Path, args: argparse.Namespace) -> None:
+    print(f"{'files + manifest, in-process':<32} {'none /s':>8} {'syncfs /s':>10} {'syncs/reg':>10} "
+          f"{'fsync /s':>9} {'syncfs x none':>14}")  # fmt: skip
+    for threads in (1, args.clients):
+        for r in range(args.rounds):
+            modes = ("none", "syncfs", "fsync") if r % 2 == 0 else ("fsync", "syncfs", "none")
+            got = {mode: files_sync_rate(work, mode, threads, args.seconds) for mode in modes}
+            name = f"{threads} thread(s)" if r == 0 else ""
+            print(f"{name:<32} {got['none'][0]:>8,.0f} {got['syncfs'][0]:>10,.0f} {got['syncfs'][1]:>10.2f} "
+                  f"{got['fsync'][0]:>9,.0f} {got['syncfs'][0] / got['none'][0]:>14.2f}", flush=True)  # fmt: skip
+    print()
+
+
 # ---- the report ----------------------------------------------------------------------------------
 
 
@@ -517,6 +573,9 @@ def main() -> None:
         "--skip-store", action="store_true", help="skip the in-process Store.create_model comparison"
     )
     parser.add_argument(
+        "--skip-files", action="store_true", help="skip the in-process cost of syncing a registration's files"
+    )
+    parser.add_argument(
         "--kinds", default="floor,create,register", help="phases to run (comma-separated, in this order)"
     )
     parser.add_argument(
@@ -533,6 +592,8 @@ def main() -> None:
     try:
         if not args.skip_store:
             report_store(work, args)
+        if not args.skip_files:
+            report_files_sync(work, args)
         rounds, problems = measure(work, args)
         report(rounds)
         if args.profile_client:

@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,7 +54,9 @@ class ObjectsSync:
         self.root = Path(root)
         # True: the C library's syncfs if there is one; None/False: fsync file by file.
         self._syncfs = _libc_syncfs() if syncfs is True else (syncfs or None)
+        # Opened once: syncfs reports the write-back errors since its descriptor was opened.
         self._fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+        self._closed = weakref.finalize(self, os.close, self._fd)  # platforms have no close of their own
         self._cond = threading.Condition()
         self._asked = 0  # tickets handed out
         self._covered = 0  # every ticket up to this one is durable
@@ -105,4 +108,4 @@ class ObjectsSync:
             raise error
 
     def close(self) -> None:
-        os.close(self._fd)
+        self._closed()

@@ -140,3 +140,37 @@ def test_unreadable_folder_is_an_error_not_a_silent_skip(
     with pytest.raises(TransferError, match=r"cannot read .*locked: Permission denied"):
         upload_path(store, tmp_path / "m", "models", "p/")
     assert keys(store) == []
+
+
+class ThreadRecordingStore(FolderStore):
+    """A folder store that records which thread wrote each object."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.threads: set[str] = set()
+
+    def put_file(self, bucket: str, key: str, path: Path, **kwargs: Any) -> Any:
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        return super().put_file(bucket, key, path, **kwargs)
+
+
+def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp_path: Path) -> None:
+    import threading
+
+    from volcengine_ml_platform.transfer.manager import SMALL_UPLOAD_FILES
+
+    small, many = tmp_path / "small", tmp_path / "many"
+    for folder, count in ((small, 2), (many, SMALL_UPLOAD_FILES + 1)):
+        folder.mkdir()
+        for i in range(count):
+            (folder / f"f{i}").write_bytes(os.urandom(64))
+    store = ThreadRecordingStore(tmp_path / "root")
+    upload_path(store, small, "models", "a/")
+    assert store.threads == {threading.current_thread().name}  # no pool for two small files
+    assert sorted(keys(store)) == ["a/small/f0", "a/small/f1"]
+    store.threads.clear()
+    upload_path(store, many, "models", "b/")
+    assert all(name.startswith("mlp-upload") for name in store.threads)
+    assert len([k for k in keys(store) if k.startswith("b/")]) == SMALL_UPLOAD_FILES + 1

@@ -146,10 +146,12 @@ def register_plan(
     create: Callable[[dict[str, Any]], Plan[R]],
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
+    checked: bool = False,
 ) -> Plan[R]:
-    """Check everything, get a fresh upload prefix, upload (the files ``select`` picks), then send
-    CreateModel (``create``)."""
-    check_registration(registration, body_cls)
+    """Check everything (unless the caller has: ``checked``), get a fresh upload prefix, upload (the
+    files ``select`` picks), then send CreateModel (``create``)."""
+    if not checked:
+        check_registration(registration, body_cls)
     target = yield from upload_target()
     store = yield from object_store()
     return (

@@ -189,6 +189,8 @@ class ModelCore:
                 create=lambda body: call(rq.create(body)),
                 progress=progress,
                 select=select,
+                # Checked above, before the lookups; a model found by name only adds its id.
+                checked=True,
             )
         )
 

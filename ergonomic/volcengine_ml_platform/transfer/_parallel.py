@@ -38,8 +38,10 @@ def run_parallel(tasks: Sequence[Task[T]], *, concurrency: int, name: str) -> li
     """
     if not tasks:
         return []
-    if len(tasks) == 1:
-        return [tasks[0](threading.Event())]
+    if len(tasks) == 1 or concurrency <= 1:
+        # One after another in this thread: a pool's threads cost more than a few small copies.
+        cancel = threading.Event()
+        return [task(cancel) for task in tasks]
     cancel = threading.Event()
     with ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix=name

@@ -45,6 +45,9 @@ _INCOMPLETE = re.compile(r"\.[0-9a-f]{8}\.incomplete")
 T = TypeVar("T")
 
 _SCHEME = "tos://"
+# Uploads this small run in the calling thread (see upload_path).
+SMALL_UPLOAD_FILES = 4
+SMALL_UPLOAD_BYTES = 1 << 20
 
 
 def parse_tos_url(url: str) -> tuple[str, str]:
@@ -132,7 +135,9 @@ def upload_path(
 
         return run
 
-    run_parallel([upload(*f) for f in files], concurrency=concurrency, name="mlp-upload")
+    # A few small files go one after another: starting threads would cost more than it saves.
+    small = len(files) <= SMALL_UPLOAD_FILES and sum(sizes) <= SMALL_UPLOAD_BYTES
+    run_parallel([upload(*f) for f in files], concurrency=1 if small else concurrency, name="mlp-upload")
     logger.info("uploaded %d files (%d bytes) to %s", len(files), sum(sizes), url)
     return url
 
