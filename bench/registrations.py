@@ -524,8 +524,9 @@ def report_files_sync(work: Path, args: argparse.Namespace) -> None:
             modes = ("none", "syncfs", "fsync") if r % 2 == 0 else ("fsync", "syncfs", "none")
             got = {mode: files_sync_rate(work, mode, threads, args.seconds) for mode in modes}
             name = f"{threads} thread(s)" if r == 0 else ""
-            print(f"{name:<32} {got['none'][0]:>8,.0f} {got['syncfs'][0]:>10,.0f} {got['syncfs'][1]:>10.2f} "
-                  f"{got['fsync'][0]:>9,.0f} {got['syncfs'][0] / got['none'][0]:>14.2f}", flush=True)  # fmt: skip
+            (none, _), (shared, per_reg), (each, _) = got["none"], got["syncfs"], got["fsync"]
+            print(f"{name:<32} {none:>8,.0f} {shared:>10,.0f} {per_reg:>10.2f} {each:>9,.0f} "
+                  f"{shared / none:>14.2f}", flush=True)  # fmt: skip
     print()
 
 

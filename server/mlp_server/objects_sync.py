@@ -50,7 +50,7 @@ def _libc_syncfs() -> SyncFs | None:
 class ObjectsSync:
     """Durability of the folder store rooted at ``root`` (see the module's docstring)."""
 
-    def __init__(self, root: Path, *, syncfs: SyncFs | None | bool = True) -> None:
+    def __init__(self, root: Path, *, syncfs: SyncFs | bool | None = True) -> None:
         self.root = Path(root)
         # True: the C library's syncfs if there is one; None/False: fsync file by file.
         self._syncfs = _libc_syncfs() if syncfs is True else (syncfs or None)

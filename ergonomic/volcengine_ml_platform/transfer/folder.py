@@ -74,11 +74,12 @@ class _Opened:
 class FolderStore:
     """An :class:`~volcengine_ml_platform.transfer.base.ObjectStore` in a local folder.
 
-    ``fsync=True`` flushes each object (bytes and checksum) to disk before it becomes visible, and its
-    name and the folders leading to it before ``put_file`` returns: what was put survives a power loss
-    (a registration's files must; see :mod:`.durability`). Atomicity towards readers does not need it,
-    and a torn object would fail its checksum instead of being handed out; bulk copies that need no
-    durability leave it off (the default). ``xattrs`` chooses where checksums go: None (the default) uses extended
+    ``fsync=True`` flushes each object (bytes and checksum) to disk before it becomes visible, and
+    its name and the folders leading to it before ``put_file`` returns: what was put survives a power
+    loss (see :mod:`.durability`). Atomicity towards readers does not need it, and a torn object would
+    fail its checksum instead of being handed out. Off by default: the platform makes a
+    registration's files durable itself, with one syncfs for many (``mlp_server.objects_sync``).
+    ``xattrs`` chooses where checksums go: None (the default) uses extended
     attributes when the file system takes them and sidecars otherwise; False always uses sidecars.
     Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """

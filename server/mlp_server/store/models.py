@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -35,12 +35,12 @@ _REGISTERED = (
     .order_by(VersionRow.create_time)
     .limit(1)
 )
+_MODELS, _VERSIONS = cast(Table, ModelRow.__table__), cast(Table, VersionRow.__table__)
 _TAKE_NUMBER = (
-    update(ModelRow.__table__)
-    .where(ModelRow.__table__.c.id == bindparam("b_model_id"))
-    .where(ModelRow.__table__.c.account_id == bindparam("b_account_id"))
-    .values(next_version=ModelRow.__table__.c.next_version + 1)
-    .returning(ModelRow.__table__.c.next_version)
+    update(_MODELS)
+    .where(_MODELS.c.id == bindparam("b_model_id"), _MODELS.c.account_id == bindparam("b_account_id"))
+    .values(next_version=_MODELS.c.next_version + 1)
+    .returning(_MODELS.c.next_version)
 )
 _LATEST_FORMAT = (
     select(VersionRow.model_format, VersionRow.model_type)
@@ -48,7 +48,7 @@ _LATEST_FORMAT = (
     .order_by(VersionRow.version.desc())
     .limit(1)
 )
-_INSERT_VERSION = insert(VersionRow.__table__)
+_INSERT_VERSION = insert(_VERSIONS)
 
 VERSION_SORTS: SortKeys = {
     "CreateTime": (VersionRow.create_time, VersionRow.version),
@@ -99,9 +99,7 @@ class ModelsMixin(StoreBase):
             # Core on the connection, not the ORM: this is the hot write path and nothing here needs
             # an identity map. An absent value is left out (SQL NULL, as the ORM writes it; JSON
             # columns would store a JSON null for an explicit None).
-            session.connection().execute(
-                _INSERT_VERSION, {k: v for k, v in values.items() if v is not None}
-            )
+            session.connection().execute(_INSERT_VERSION, {k: v for k, v in values.items() if v is not None})
             return {
                 "ModelID": model_id,
                 "VersionInfo": {"ModelVersionID": values["id"], "ModelVersion": number},
@@ -367,7 +365,7 @@ def _take_version_number(session: Session, account_id: int, model_id: str) -> in
         )
         if taken is None:
             raise not_found("Model", model_id)
-        return taken - 1
+        return int(taken) - 1
     current = session.scalar(
         select(ModelRow.next_version).where(*_owned(account_id, model_id)).with_for_update()
     )
