@@ -57,12 +57,17 @@ class ObjectsSync:
         # Opened once: syncfs reports the write-back errors since its descriptor was opened.
         self._fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
         self._closed = weakref.finalize(self, os.close, self._fd)  # platforms have no close of their own
+        self.syncs = 0  # syncfs calls made (for tests and benchmarks)
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        # A forked child starts afresh: a syncfs running in the parent at the fork is not its own.
+        self._pid = os.getpid()
         self._cond = threading.Condition()
         self._asked = 0  # tickets handed out
         self._covered = 0  # every ticket up to this one is durable
         self._failed: dict[int, BaseException] = {}  # a failed sync's last ticket -> its error
         self._running = False
-        self.syncs = 0  # syncfs calls made (for tests and benchmarks)
 
     @property
     def shared(self) -> bool:
@@ -75,6 +80,8 @@ class ObjectsSync:
         if self._syncfs is None:
             durability.sync_files(written, self.root)
             return
+        if self._pid != os.getpid():
+            self._fresh_state()
         with self._cond:
             self._asked += 1
             ticket = self._asked

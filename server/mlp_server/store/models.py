@@ -113,13 +113,6 @@ class ModelsMixin(StoreBase):
             model = _owned_model(session, account_id, body["ModelID"])
             return _model_item(model, _version_stats(session, [model.id]))
 
-    def require_model(self, account_id: int, model_id: str) -> None:
-        """NotFound unless the account has this model: GetModel's check without its version counts
-        (which read every version of the model), for CreateModel's first step."""
-        with self._read() as session:
-            if session.scalar(select(ModelRow.id).where(*_owned(account_id, model_id))) is None:
-                raise not_found("Model", model_id)
-
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
         page = Page.from_body(body, MODEL_SORTS)
@@ -227,16 +220,6 @@ class ModelsMixin(StoreBase):
                     raise not_found("Model", model_id)
             registered = conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first()
         return registered is not None
-
-    def path_registered(self, account_id: int, path: str) -> bool:
-        """Whether a version of the account has exactly this Path."""
-        with self._read() as session:
-            found = session.scalar(
-                select(VersionRow.id)
-                .where(VersionRow.account_id == account_id, VersionRow.path == path)
-                .limit(1)
-            )
-        return found is not None
 
     def path_in_use(self, account_id: int, path: str) -> bool:
         """Whether a version of the account has ``path``, lies below it, or contains it."""
