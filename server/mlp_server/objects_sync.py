@@ -3,16 +3,18 @@
 The client writes a Path's objects into the folder store without fsync, and the platform writes the
 manifest beside them. Before CreateModel commits, all of it (bytes, checksum attributes, the names
 and the folders leading to them) must survive a power loss, or a durable row would point at lost
-files. One ``syncfs(2)`` of the store's file system does that for every file written before it
-started, whoever wrote it, at the cost of one journal commit and one device flush. Concurrent
-registrations share one: a caller waits for a syncfs that *started* after it asked (its files were
-written before it asked), so while one runs, the callers that arrive meanwhile are served by the next
-one together, as group commit shares the database's fsync.
+files. Two ways, both covering whoever wrote the files:
 
-Where ``syncfs`` is missing (not Linux), each file is fsynced and then every folder from it up to the
-store's root (:mod:`volcengine_ml_platform.transfer.durability`), which costs a device flush each.
-Linux reports a failed write-back to ``syncfs`` since 5.8 (errors since the descriptor was opened:
-it is opened once, when the platform starts).
+- file by file (the platform's default): each file is fsynced, then every folder from it up to the
+  store's root (:mod:`volcengine_ml_platform.transfer.durability`). The cost is bounded by the
+  registration's own files: a device flush per file and per folder.
+- one ``syncfs(2)`` of the store's file system (``syncfs=True``), for every file written before it
+  started. Concurrent registrations share one: a caller waits for a syncfs that *started* after it
+  asked (its files were written before it asked), so while one runs, the callers that arrive meanwhile
+  are served by the next one together, as group commit shares the database's fsync. It also flushes
+  everything else waiting on that file system: on a disk shared with bulk writers it took seconds.
+  Linux reports a failed write-back to ``syncfs`` since 5.8 (errors since the descriptor was opened:
+  it is opened once, when the platform starts).
 """
 
 from __future__ import annotations
@@ -50,9 +52,9 @@ def _libc_syncfs() -> SyncFs | None:
 class ObjectsSync:
     """Durability of the folder store rooted at ``root`` (see the module's docstring)."""
 
-    def __init__(self, root: Path, *, syncfs: SyncFs | bool | None = True) -> None:
+    def __init__(self, root: Path, *, syncfs: SyncFs | bool | None = False) -> None:
         self.root = Path(root)
-        # True: the C library's syncfs if there is one; None/False: fsync file by file.
+        # True: the C library's syncfs if there is one (else file by file); None/False: file by file.
         self._syncfs = _libc_syncfs() if syncfs is True else (syncfs or None)
         # Opened once: syncfs reports the write-back errors since its descriptor was opened.
         self._fd = os.open(self.root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)

@@ -48,6 +48,16 @@ def _object_store(settings: ServerSettings) -> tuple[ObjectStore, str]:
     return store, s3.endpoint_url
 
 
+def _objects_sync(settings: ServerSettings, objects: ObjectStore) -> ObjectsSync | None:
+    """The folder store's durability before a registration commits (S3 acknowledges only durable
+    writes). File by file by default: one ``syncfs`` for many (``MLP_OBJECTS_SYNCFS=1``) also flushes
+    whatever else is waiting on that file system, which on a shared disk took seconds."""
+    if not isinstance(objects, FolderStore):
+        return None
+    shared = os.environ.get("MLP_OBJECTS_SYNCFS", "0").strip().lower() in ("1", "true", "yes", "on")
+    return ObjectsSync(settings.objects_dir, syncfs=shared)
+
+
 def _write_private_json(path: Path, data: dict[str, object]) -> None:
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -99,7 +109,7 @@ def open_platform(
         clock=clock or (lambda: datetime.now(UTC)),
         objects_endpoint=endpoint,
         perf_workers=perf_workers,
-        objects_sync=ObjectsSync(settings.objects_dir) if isinstance(objects, FolderStore) else None,
+        objects_sync=_objects_sync(settings, objects),
     )
 
 

@@ -82,7 +82,7 @@ def test_a_failed_syncfs_fails_the_callers_it_was_to_cover_and_the_next_caller_t
 
 
 def test_the_real_syncfs_runs_on_linux(tmp_path: Path) -> None:
-    sync = ObjectsSync(tmp_path)
+    sync = ObjectsSync(tmp_path, syncfs=True)
     if not sync.shared:
         pytest.skip("no syncfs in this C library")  # pragma: no cover - Linux has it
     (tmp_path / "f").write_bytes(b"x")
@@ -141,7 +141,7 @@ def test_folder_store_fsync_covers_the_checksum_the_name_and_the_folders(
 def test_create_model_syncs_the_files_and_manifest_before_the_row_commits(tmp_path: Path) -> None:
     with LiveServer(tmp_path / "platform") as server:
         platform = server.platform
-        assert platform.objects_sync is not None and platform.objects_sync.shared
+        assert platform.objects_sync is not None and not platform.objects_sync.shared  # the default
         events: list[tuple[str, Any]] = []
         real_sync, real_create = platform.objects_sync.sync, platform.store.create_model
 
@@ -196,7 +196,7 @@ def test_a_failed_sync_registers_nothing(tmp_path: Path) -> None:
             assert api.ok("ListModels", {})["Total"] == 0
 
 
-def test_register_checks_its_body_once_and_uploads_durably(
+def test_register_checks_its_body_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from volcengine_ml_platform.models import _common
@@ -224,4 +224,18 @@ def test_register_checks_its_body_once_and_uploads_durably(
         model.register(str(folder), model_name="m", model_format="ONNX", model_type="ONNX:1.10",
                        if_exists="new_version")  # fmt: skip
         assert len(checked) == 3
-        assert server.platform.objects_sync is not None and server.platform.objects_sync.syncs == 3
+
+
+def test_mlp_objects_syncfs_chooses_one_shared_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLP_OBJECTS_SYNCFS", "1")
+    with LiveServer(tmp_path / "platform") as server:
+        sync = server.platform.objects_sync
+        assert sync is not None and sync.shared
+        keys = server.default_keys()
+        with Api(server.url, keys) as api:
+            path = server.upload(keys.account_id, "models/syncfs")
+            api.ok("CreateModel", {"ModelName": "m", "VersionInfo": {
+                "Path": path, "ModelFormat": "ONNX", "ModelType": "ONNX:1.10"}})  # fmt: skip
+        assert sync.syncs == 1
