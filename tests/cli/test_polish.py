@@ -3,10 +3,16 @@ warnings only about what is uploaded, and Ctrl-C while ``mlp`` is still starting
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 
-from ._support import Peer
+from mlp_testing import mlp_script
+
+from ._support import Peer, clean_env
 
 REGISTER = ("--format", "ONNX", "--type", "ONNX:1.23")
 
@@ -40,3 +46,36 @@ def test_dangling_links_the_selection_leaves_out_are_not_warned_about(
     assert len(warnings) == 1, everything
     assert "old.ckpt" in warnings[0] and "deleted-checkpoint" in warnings[0], everything
     assert "does not exist" in warnings[0], everything
+
+
+# Stands in for the standard library's argparse, which only the command line imports: it says it is
+# being imported, then waits, so the test interrupts `mlp` exactly while it is importing.
+SLOW_ARGPARSE = """\
+import os, time
+os.write(1, b"importing argparse\\n")
+time.sleep(120)
+"""
+
+
+def test_ctrl_c_while_mlp_is_still_importing_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "argparse.py").write_text(SLOW_ARGPARSE, encoding="utf-8")
+    env = clean_env(
+        tmp_path, PYTHONPATH=os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
+    )
+    proc = subprocess.Popen(
+        [mlp_script(), "models", "list"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "mlp never reached its imports"
+        assert proc.stdout.readline() == b"importing argparse\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (130, b"", b""), err.decode()
