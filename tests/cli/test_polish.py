@@ -1,5 +1,6 @@
 """Leftovers a user would hit, each pinned through the real ``mlp`` entry point in a subprocess:
-warnings only about what is uploaded, and Ctrl-C while ``mlp`` is still starting."""
+warnings only about what is uploaded, Ctrl-C while ``mlp`` is still starting, and what the audit as
+a new user found (``--log-level`` of ``mlp serve`` and ``mlp worker``, ...)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from mlp_testing import mlp_script
+from mlp_testing import MlpServe, mlp_script
 
 from ._support import Peer, clean_env
 
@@ -79,3 +80,33 @@ def test_ctrl_c_while_mlp_is_still_importing_exits_130_without_a_traceback(tmp_p
             proc.kill()
             proc.wait()
     assert (proc.returncode, out, err) == (130, b"", b""), err.decode()
+
+
+def test_mlp_serve_log_level_info_shows_where_the_first_administrator_keys_went(tmp_path: Path) -> None:
+    """``mlp`` set up logging for client commands (warnings only) before ``serve`` ran, which made its
+    ``--log-level`` (default info) a no-op: a new user never saw where the generated keys were."""
+    data_dir = tmp_path / "data"
+    server = MlpServe(data_dir, env=clean_env(tmp_path), log_path=tmp_path / "serve.log")
+    server.extra_args = ("--log-level", "info")  # after the helper's own --log-level warning: this one wins
+    with server:
+        log = server.log()
+    assert f"its access keys are in {data_dir / 'credentials.json'}" in log, log
+
+
+def test_mlp_worker_log_level_is_honoured(tmp_path: Path) -> None:
+    env = clean_env(tmp_path)
+    argv = [mlp_script(), "worker", "--data-dir", str(tmp_path / "data"), "--log-level", "info"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 60)
+        assert ready, "mlp worker said nothing"
+        first = proc.stderr.readline().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the worker stops at its next poll
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert "INFO mlp_server.workers: perf worker" in first, first
