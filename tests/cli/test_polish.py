@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlp_testing import MlpServe, mlp_script
 
-from ._support import Peer, clean_env
+from ._support import Peer, clean_env, run_mlp
 
 REGISTER = ("--format", "ONNX", "--type", "ONNX:1.23")
 
@@ -110,3 +110,24 @@ def test_mlp_worker_log_level_is_honoured(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
     assert "INFO mlp_server.workers: perf worker" in first, first
+
+
+def test_missing_keys_point_at_the_profiles_the_config_file_has(tmp_path: Path) -> None:
+    """The README's `mlp configure --profile team ...` puts the keys in a profile; a command that does
+    not choose it must say so, not only "run `mlp configure`", which the user just did."""
+    env = clean_env(tmp_path)
+    env.pop("VOLC_CONFIG_FILE")  # the default, ~/.volc/config in the empty HOME
+    endpoint = "http://127.0.0.1:9"  # never reached: the keys are missing before any connection
+    keys = ["--access-key", "AK", "--secret-key", "SK"]
+    run_mlp(["configure", "--profile", "team", "--endpoint", endpoint, *keys], env).ok()
+    config = Path(env["HOME"]) / ".volc" / "config"
+
+    for args in (["--endpoint", endpoint, "models", "list"], ["gc", "--endpoint", endpoint]):
+        refused = run_mlp(args, env)
+        assert refused.code != 0, refused
+        assert (
+            f"{config} has profile(s) team: choose one with --profile NAME or VOLC_PROFILE=NAME"
+            in refused.err
+        )
+    chosen = run_mlp(["--profile", "team", "models", "list"], env).fails(1)
+    assert "cannot reach http://127.0.0.1:9" in chosen.err and "profile(s)" not in chosen.err, chosen
