@@ -45,6 +45,8 @@ DESTS_FOR_FIELD: dict[str, tuple[str, ...]] = {
     "model_version": ("version",),
     "flavor_id": ("flavor",),
     "flavor_id_list": ("flavor",),
+    "replica": ("replicas",),
+    "image_id": ("image",),
 }
 
 

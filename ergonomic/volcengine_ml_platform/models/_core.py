@@ -477,8 +477,12 @@ class ModelCore:
         """What ``deploy`` does before it wraps the new service: the flavor name checked and resolved
         to its ID (ListResource), ``"latest"`` resolved to the model's highest version (the service
         keeps that version), then CreateService."""
-        _names.check_version(model_version)
+        given = _names.check_version(model_version)
         rq.check_envs(envs)
+        # Every other argument checked before ListResource (the flavor ID is known only after it).
+        rq.create_service_request(
+            model_id, given, service_name, rq.PENDING_FLAVOR, image_id, envs, replica, description
+        )
         offered = yield from self.flavors()
         rq.check_flavor(flavor, "flavor", offered)
 
