@@ -61,6 +61,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _stand_in(version: str) -> str:
+    """A checked version, or a number standing in for ``"latest"`` while the other arguments of a request
+    are checked (before the GetModel that resolves it)."""
+    return "1" if version == _names.LATEST else version
+
+
 def page_of(request: rq.Request[Any]) -> Plan[Page[Any]]:
     """One page of a listing: its ``Result`` (Total and List)."""
     answer = yield from call(request)
@@ -263,7 +269,7 @@ class ModelCore:
         """Send ``build(version)``. Its own checks run on the version as given first, so bad arguments
         are refused before ``"latest"`` costs a GetModel."""
         given = _names.check_version(model_version)
-        request = build(given)
+        request = build(_stand_in(given))
         if given == _names.LATEST:
             request = build((yield from self.resolve_version(model_id, given)))
         return (yield from call(request))
@@ -481,7 +487,7 @@ class ModelCore:
         rq.check_envs(envs)
         # Every other argument checked before ListResource (the flavor ID is known only after it).
         rq.create_service_request(
-            model_id, given, service_name, rq.PENDING_FLAVOR, image_id, envs, replica, description
+            model_id, _stand_in(given), service_name, rq.PENDING_FLAVOR, image_id, envs, replica, description
         )
         offered = yield from self.flavors()
         rq.check_flavor(flavor, "flavor", offered)
