@@ -23,11 +23,11 @@ from .session import (
     RETRY_STATUS,
     USER_AGENT,
     Session,
+    _verify_for,
     _worth_retrying,
     check_body,
     is_idempotent,
     log,
-    tls_verify,
     transport_failure,
 )
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
@@ -66,7 +66,7 @@ class AsyncSession:
         http = httpx.AsyncClient(
             base_url=base_url,
             transport=self._transport,
-            verify=tls_verify(),
+            verify=_verify_for(base_url),  # as the sync session: no trust store for plain http
             auth=auth,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": USER_AGENT},

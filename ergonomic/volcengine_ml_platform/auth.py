@@ -50,7 +50,7 @@ class VolcSignerAuth(httpx.Auth):
             raise AuthError(
                 "no credentials: pass access_key and secret_key, set VOLC_ACCESSKEY and VOLC_SECRETKEY "
                 "(or VOLCENGINE_ACCESS_KEY and VOLCENGINE_SECRET_KEY), "
-                f"or write ak and sk to {settings.config_file}"
+                f"or write ak and sk to {settings.config_file}{settings.no_keys_hint()}"
             )
         return cls(credentials, region=settings.region.value, service=service, clock=clock)
 

@@ -96,6 +96,17 @@ class Settings:
     profile: Setting[str | None] = Setting(None, "default")
     config_file_source: str = "default"
     store: tuple[tuple[str, Setting[str | None]], ...] = ()
+    profiles: tuple[str, ...] = ()  # the profile names in the config file
+
+    def no_keys_hint(self) -> str:
+        """For an error about missing keys: the config file's profiles when none was chosen (``mlp
+        configure --profile`` writes the keys there, where they count only when the profile is chosen)."""
+        if self.profile.value is not None or not self.profiles:
+            return ""
+        return (
+            f"; {self.config_file} has profile(s) {', '.join(self.profiles)}: choose one with "
+            f"--profile NAME or {_ENV_PROFILE}=NAME (Model(profile=NAME) in Python)"
+        )
 
     @property
     def mode(self) -> Mode:
@@ -232,16 +243,17 @@ def _warn_unknown(data: Mapping[str, object], path: Path, where: str, known: tup
             log.warning("config file %s: unknown key %r%s ignored%s", path, key, where, hint)
 
 
-def _read_file(path: Path, profile: str | None = None) -> dict[str, str]:
-    """The config file's known keys (of ``profile`` if given); {} when it does not exist."""
+def _read_file(path: Path, profile: str | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The config file's known keys (of ``profile`` if given), and its profile names; empty when it
+    does not exist."""
     data = read_config_file(path)
     _warn_unknown(data, path, "", (*_FILE_KEYS, _PROFILES))
+    profiles = data.get(_PROFILES)
+    names = tuple(sorted(profiles)) if isinstance(profiles, dict) else ()
     if profile is not None:
-        profiles = data.get(_PROFILES)
         if not isinstance(profiles, dict) or profile not in profiles:
-            names = ", ".join(sorted(profiles)) if isinstance(profiles, dict) and profiles else "none"
             raise ValidationError(
-                f"config file {path}: no profile {profile!r} (profiles: {names}); "
+                f"config file {path}: no profile {profile!r} (profiles: {', '.join(names) or 'none'}); "
                 f"create it with `mlp configure --profile {profile}`",
                 field="profile",
             )
@@ -260,7 +272,7 @@ def _read_file(path: Path, profile: str | None = None) -> dict[str, str]:
             )
         if value:
             result[key] = value
-    return result
+    return result, names
 
 
 def _resolve_keys(
@@ -339,7 +351,7 @@ def resolve_settings(
     profile_setting: Setting[str | None] = (
         Setting(*found_profile) if found_profile else Setting(None, "default")
     )
-    file = _read_file(path, profile_setting.value)
+    file, profiles = _read_file(path, profile_setting.value)
     file_source = f"file:{path}"
 
     ak, sk, token = _resolve_keys(access_key, secret_key, session_token, env, file, path)
@@ -377,6 +389,7 @@ def resolve_settings(
             (name, Setting(env[var], f"env:{var}") if env.get(var) else Setting(None, "default"))
             for name, var in _ENV_STORE
         ),
+        profiles=profiles,
     )
 
 

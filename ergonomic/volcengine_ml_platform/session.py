@@ -228,7 +228,7 @@ class Session:
             base_url = str(self.settings.endpoint.value)
             configured = self.settings.credentials
             if configured is None:
-                raise AuthError(_no_keys_message(base_url))
+                raise AuthError(_no_keys_message(base_url) + self.settings.no_keys_hint())
             credentials = configured
         self.credentials = credentials
         self.base_url = base_url

@@ -211,7 +211,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .workers.pool import PerfWorkerPool
 
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # `mlp` configured logging for client commands before it got here
     )
 
     settings = replace(_settings(args), migrate=args.migrate)

@@ -138,6 +138,59 @@ def test_models_are_found_by_name_and_versions_as_latest(peer: Peer, small_model
         model.get_model_by_name(f"{name}-none")
 
 
+def test_every_method_taking_one_version_takes_latest_as_the_cli_does(peer: Peer, small_model: Path) -> None:
+    """``deploy``, ``create_perf_job``, ``update_model_version`` and ``unregister`` take ``"latest"`` like
+    ``download`` and ``get_model_version`` (and every ``mlp`` command): the highest version at the time
+    of the call, which a service then keeps."""
+    name = f"latest-{uuid.uuid4().hex[:8]}"
+    model_id = _register(peer, small_model, name)
+    peer.model().register(str(small_model), model_id=model_id)
+    model, wire = peer.recording_model()
+
+    service = model.deploy(model_id, "latest", f"{name}-svc", flavor="ml.c1i.large")
+    assert wire.actions == ["ListResource", "GetModel", "CreateService"]  # resolved once, before it
+    deployed = service.refresh().result.service_deployment.model
+    assert (deployed.model_version_id, deployed.version) == (f"{model_id}-2", "2")
+
+    job = model.create_perf_job(
+        model_id, "Latest", PERF_TENSOR_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
+    )
+    assert job.result.model_version_id == f"{model_id}-2"
+    model.cancel_perf_job(job.result.job_id)
+    updated = model.update_model_version(model_id, "LATEST", description="the newest")
+    assert updated.result.model_version_id == f"{model_id}-2"
+    assert model.get_model_version(model_id, "2").result.description == "the newest"
+
+    peer.model().register(str(small_model), model_id=model_id)  # version 3: "latest" follows it ...
+    assert model.unregister(model_id, "latest").result.model_version_id == f"{model_id}-3"
+    # ... but the service keeps the version it was deployed with.
+    assert service.refresh().result.service_deployment.model.version == "2"
+    service.delete()
+
+
+@pytest.mark.parametrize("bad", ["newest", "0", "-1", "", "1.5", "²"])
+def test_a_version_that_is_neither_a_number_nor_latest_is_refused_naming_both(
+    embedded_peer: Peer, bad: str
+) -> None:
+    model, wire = embedded_peer.recording_model()
+    calls = [
+        lambda: model.deploy(MISSING_MODEL, bad, "svc", flavor="ml.c1i.large"),
+        lambda: model.create_perf_job(MISSING_MODEL, bad, PERF_TENSOR_CONFIG, "PERF_ONLY", []),
+        lambda: model.update_model_version(MISSING_MODEL, bad, description="x"),
+        lambda: model.unregister(MISSING_MODEL, bad),
+        lambda: model.get_model_version(MISSING_MODEL, bad),
+        lambda: model.download(MISSING_MODEL, bad, "never-written"),
+    ]
+    for call in calls:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == "model_version", info.value
+        assert repr(bad) in info.value.message and "'latest'" in info.value.message
+        assert "version number" in info.value.message
+    assert wire.actions == []  # refused before anything was sent
+    assert not Path("never-written").exists()
+
+
 def test_if_exists_new_version_creates_the_model_when_none_has_the_name(
     embedded_peer: Peer, small_model: Path
 ) -> None:

@@ -211,6 +211,31 @@ def test_other_methods_refuse_bad_input_before_sending(peer: Peer) -> None:
     assert wire.actions == []
 
 
+def test_bad_arguments_are_named_as_the_caller_wrote_them_before_anything_is_sent(peer: Peer) -> None:
+    """Not as the wire's field (``ServiceDeployment.Replicas``, ``ModelVersionID``): the argument, and
+    for ``deploy`` before its ListResource."""
+    model, wire = peer.recording_model()
+    cases: list[tuple[Callable[[], object], str, str]] = [
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", flavor="ml.c1i.large", replica=0), "replica",
+         "replica: 0 is less than the minimum of 1"),
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", replica="2"), "replica",  # type: ignore[arg-type]
+         "replica: expected integer, got str"),
+        (lambda: model.deploy(MISSING_MODEL, "1", ""), "service_name", "service_name: '' should be"),
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", image_id=""), "image_id", "image_id: '' should be"),
+        (lambda: model.update_model_version(MISSING_MODEL, "1", description=5), "description",  # type: ignore[arg-type]
+         "description: expected string, got int"),
+        (lambda: model.update_model(MISSING_MODEL, model_name=""), "model_name", "model_name: '' should be"),
+        (lambda: model.get_model("m-1"), "model_id", "model_id: 'm-1' is not valid; expected m-{yyyymmdd"),
+        (lambda: model.get_model_version("m-1", "2"), "model_id", "model_id: 'm-1' is not valid"),
+        (lambda: model.unregister_all_versions("abc"), "model_id", "model_id: 'abc' is not valid"),
+    ]  # fmt: skip
+    for call, field, message in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field and info.value.message.startswith(message), info.value
+    assert wire.actions == []
+
+
 # ---- a registration refused after the upload -------------------------------------------------------
 
 

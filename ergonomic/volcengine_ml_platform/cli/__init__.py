@@ -26,6 +26,7 @@ from . import commands as c
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command ended by Ctrl-C
 
 # A ValidationError's ``field`` is the documented API's name (a Python argument such as ``page_size``) or
 # the wire's (``JobID``); the error names the mlp argument the user typed for it, as each command spells
@@ -44,6 +45,8 @@ DESTS_FOR_FIELD: dict[str, tuple[str, ...]] = {
     "model_version": ("version",),
     "flavor_id": ("flavor",),
     "flavor_id_list": ("flavor",),
+    "replica": ("replicas",),
+    "image_id": ("image",),
 }
 
 
@@ -463,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except KeyboardInterrupt:  # before a command started (building the parser, parsing): quietly
+        return EXIT_INTERRUPTED
 
 
 def _main(argv: list[str] | None) -> int:
@@ -487,7 +492,7 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("mlp: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         raise
     except Exception as exc:  # a bug or an environment problem: say what, not where

@@ -61,6 +61,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _stand_in(version: str) -> str:
+    """A checked version, or a number standing in for ``"latest"`` while the other arguments of a request
+    are checked (before the GetModel that resolves it)."""
+    return "1" if version == _names.LATEST else version
+
+
 def page_of(request: rq.Request[Any]) -> Plan[Page[Any]]:
     """One page of a listing: its ``Result`` (Total and List)."""
     answer = yield from call(request)
@@ -219,8 +225,9 @@ class ModelCore:
         return (yield from call(rq.get_version(model_id, number)))
 
     def unregister(self, model_id: str, model_version: str | int) -> Plan[ModelVersionIDResponse]:
-        """Delete one version (its number is never given again)."""
-        return call(rq.delete_version(model_id, model_version))
+        """Delete one version (its number is never given again); ``"latest"`` is the highest one now."""
+        number = yield from self.resolve_version(model_id, model_version)
+        return (yield from call(rq.delete_version(model_id, number)))
 
     def unregister_all_versions(self, model_id: str) -> Plan[ModelIDResponse]:
         """Delete a model and all its versions."""
@@ -248,13 +255,26 @@ class ModelCore:
         return (yield from self.get_model_by_name(model)).model_id
 
     def resolve_version(self, model_id: str, model_version: str | int) -> Plan[str]:
-        """``model_version`` as a number; ``"latest"`` is the model's highest version."""
-        if str(model_version).lower() != _names.LATEST:
-            return str(model_version)
+        """``model_version`` as a number; ``"latest"`` is the model's highest version (read now: a
+        version registered later is not followed). Anything else raises ValidationError."""
+        number = _names.check_version(model_version)
+        if number != _names.LATEST:
+            return number
         latest = (yield from call(rq.get(model_id))).result.latest_version
         if not isinstance(latest, str):
             raise ValidationError(f"model {model_id} has no version yet", field="model_version")
         return latest
+
+    def _for_version(
+        self, model_id: str, model_version: str | int, build: Callable[[str], rq.Request[T]]
+    ) -> Plan[T]:
+        """Send ``build(version)``. Its own checks run on the version as given first, so bad arguments
+        are refused before ``"latest"`` costs a GetModel."""
+        given = _names.check_version(model_version)
+        request = build(_stand_in(given))
+        if given == _names.LATEST:
+            request = build((yield from self.resolve_version(model_id, given)))
+        return (yield from call(request))
 
     # ---- listings ----------------------------------------------------------------------------------
 
@@ -320,8 +340,13 @@ class ModelCore:
         tensor_config: dict[str, Any] | None = None,
         model_metrics: list[Any] | None = None,
     ) -> Plan[ModelVersionIDResponse]:
-        """UpdateModelVersion: change the description, tensor config and/or metrics of a version."""
-        return call(rq.update_version(model_id, model_version, description, tensor_config, model_metrics))
+        """UpdateModelVersion: change the description, tensor config and/or metrics of a version
+        (``model_version`` may be ``"latest"``)."""
+
+        def build(version: str) -> rq.Request[ModelVersionIDResponse]:
+            return rq.update_version(model_id, version, description, tensor_config, model_metrics)
+
+        return (yield from self._for_version(model_id, model_version, build))
 
     # ---- perf jobs and tasks -------------------------------------------------------------------
 
@@ -340,14 +365,19 @@ class ModelCore:
         """CreatePerfJob: one task per flavor (and per conversion precision for CONVERT_PERF).
 
         Every flavor is checked against ListResource first, the same check as ``deploy``, so an
-        unknown one raises ValidationError listing the available ones."""
-        request = rq.perf_job(model_id, model_version, tensor_config, job_type, job_params)
+        unknown one raises ValidationError listing the available ones. ``model_version`` may be
+        ``"latest"``: the model's highest version when the job is created."""
+        rq.perf_job(model_id, _names.check_version(model_version), tensor_config, job_type, job_params)
         wanted = rq.flavor_ids(job_params)
         if wanted:
             offered = set((yield from self.flavors()).values())
             for where, flavor in wanted:
                 rq.check_flavor(flavor, where, offered)
-        return (yield from call(request))
+
+        def build(version: str) -> rq.Request[CreatePerfJobResponse]:
+            return rq.perf_job(model_id, version, tensor_config, job_type, job_params)
+
+        return (yield from self._for_version(model_id, model_version, build))
 
     def list_perf_jobs(
         self,
@@ -453,14 +483,23 @@ class ModelCore:
         description: str | None,
     ) -> Plan[ServiceIDResponse]:
         """What ``deploy`` does before it wraps the new service: the flavor name checked and resolved
-        to its ID (ListResource), then CreateService."""
+        to its ID (ListResource), ``"latest"`` resolved to the model's highest version (the service
+        keeps that version), then CreateService."""
+        given = _names.check_version(model_version)
         rq.check_envs(envs)
+        # Every other argument checked before ListResource (the flavor ID is known only after it).
+        rq.create_service_request(
+            model_id, _stand_in(given), service_name, rq.PENDING_FLAVOR, image_id, envs, replica, description
+        )
         offered = yield from self.flavors()
         rq.check_flavor(flavor, "flavor", offered)
-        request = rq.create_service_request(
-            model_id, model_version, service_name, offered[flavor], image_id, envs, replica, description
-        )
-        return (yield from call(request))
+
+        def build(version: str) -> rq.Request[ServiceIDResponse]:
+            return rq.create_service_request(
+                model_id, version, service_name, offered[flavor], image_id, envs, replica, description
+            )
+
+        return (yield from self._for_version(model_id, model_version, build))
 
     def get_model(self, model_id: str) -> Plan[GetModelResponse]:
         """GetModel: one model with its version count and latest version."""

@@ -23,6 +23,23 @@ LATEST: Final = "latest"
 _MODEL_ID = re.compile(r"^m-\d{14}-[0-9a-z]{5}$")
 
 
+def check_version(model_version: object) -> str:
+    """A version as the API takes it: a number (``3``, ``"3"``) or ``"latest"`` (any case), as text.
+
+    Anything else is refused here, naming the argument and what it takes, rather than sent as a
+    ``ModelVersionID`` the platform would refuse in its own words."""
+    text = str(model_version).strip().lower()
+    if text == LATEST:
+        return text
+    if not isinstance(model_version, bool) and text.isascii() and text.isdigit() and int(text) > 0:
+        return str(int(text))
+    raise ValidationError(
+        f"model_version: {model_version!r} is not a version: expected a version number (1, 2, ...) or "
+        f"{LATEST!r} (the model's highest version)",
+        field="model_version",
+    )
+
+
 def looks_like_model_id(text: str) -> bool:
     return bool(_MODEL_ID.match(text))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
 from ml_platform_client.api.perf import (
@@ -76,10 +76,13 @@ from ml_platform_client.models import (
     UpdateServiceRequest,
 )
 
+from .. import schema
 from ..errors import ValidationError
 from . import validation
 from ._common import UPLOAD_FOLDER, drop_none, version_id, version_number
 from ._plan import Request as Request  # re-exported: rq.Request
+
+R = TypeVar("R")
 
 
 def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
@@ -92,6 +95,29 @@ def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema
     ):
         validation.validate_argument(schema_name, value, argument)
     return {"Offset": offset, "Limit": page_size, "SortBy": sort_by, "SortOrder": sort_order}
+
+
+def _model_id(model_id: str) -> str:
+    """Checked here, so that the error names ``model_id`` (not the wire's ModelID or ModelVersionID)."""
+    validation.validate_argument("ModelID", model_id, "model_id")
+    return model_id
+
+
+def named(request: Request[R], arguments: dict[str, str]) -> Request[R]:
+    """``request``, its body checked now against its schema, with the problems named by the Python
+    arguments they came from (``arguments``: the body's field path -> the argument)."""
+    errors = list(schema.errors(request.body_cls.__name__, request.body))
+    if not errors:
+        return request
+
+    def rename(text: str) -> str:
+        for path, argument in arguments.items():
+            if text == path or text.startswith((f"{path}:", f"{path}.", f"{path}[")):
+                return argument + text[len(path) :]
+        return text
+
+    field = rename(schema.field_path(errors[0]))
+    raise ValidationError("; ".join(rename(schema.describe(e)) for e in errors), field=field or None)
 
 
 def upload_path() -> Request[GetTOSUploadPathResponse]:
@@ -109,7 +135,7 @@ def create(body: dict[str, Any]) -> Request[CreateModelResponse]:
 
 
 def get(model_id: str) -> Request[GetModelResponse]:
-    return Request(get_model, ModelIDRequest, {"ModelID": model_id}, GetModelResponse)
+    return Request(get_model, ModelIDRequest, {"ModelID": _model_id(model_id)}, GetModelResponse)
 
 
 def get_version(model_id: str, model_version: str | int) -> Request[GetModelVersionResponse]:
@@ -123,7 +149,7 @@ def delete_version(model_id: str, model_version: str | int) -> Request[ModelVers
 
 
 def delete(model_id: str) -> Request[ModelIDResponse]:
-    return Request(delete_model, ModelIDRequest, {"ModelID": model_id}, ModelIDResponse)
+    return Request(delete_model, ModelIDRequest, {"ModelID": _model_id(model_id)}, ModelIDResponse)
 
 
 def models(
@@ -163,8 +189,10 @@ def versions(
 
 
 def rename(model_id: str, model_name: str | None) -> Request[ModelIDResponse]:
-    body = drop_none({"ModelID": model_id, "ModelName": model_name})
-    return Request(update_model, UpdateModelRequest, body, ModelIDResponse)
+    body = drop_none({"ModelID": _model_id(model_id), "ModelName": model_name})
+    return named(
+        Request(update_model, UpdateModelRequest, body, ModelIDResponse), {"ModelName": "model_name"}
+    )
 
 
 def update_version(
@@ -186,7 +214,8 @@ def update_version(
             "MetricsList": model_metrics,
         }
     )
-    return Request(update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
+    request = Request(update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
+    return named(request, {"Description": "description"})
 
 
 def perf_job(
@@ -318,7 +347,17 @@ def create_service_request(
         }
     )
     body = {"ServiceName": service_name, "ServiceDeployment": deployment}
-    return Request(create_service, CreateServiceRequest, body, ServiceIDResponse)
+    return named(Request(create_service, CreateServiceRequest, body, ServiceIDResponse), SERVICE_ARGUMENTS)
+
+
+PENDING_FLAVOR = "pending-flavor"  # stands in for the flavor's ID when the other arguments are checked
+SERVICE_ARGUMENTS = {
+    "ServiceName": "service_name",
+    "ServiceDeployment.Replicas": "replica",
+    "ServiceDeployment.ImageID": "image_id",
+    "ServiceDeployment.Description": "description",
+    "ServiceDeployment.Envs": "envs",
+}
 
 
 def flavors_by_name(listing: ListResourceResponse) -> dict[str, str]:
@@ -351,7 +390,9 @@ def get_service_request(service_id: str) -> Request[GetServiceResponse]:
 
 def scale(service_id: str, replicas: int) -> Request[ServiceIDResponse]:
     body = {"ServiceID": service_id, "Replicas": replicas, "ChangeType": "ScalingService"}
-    return Request(update_service, UpdateServiceRequest, body, ServiceIDResponse)
+    return named(
+        Request(update_service, UpdateServiceRequest, body, ServiceIDResponse), {"Replicas": "replicas"}
+    )
 
 
 START, STOP, DELETE = start_service, stop_service, delete_service

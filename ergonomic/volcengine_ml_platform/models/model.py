@@ -114,7 +114,8 @@ class Model:
     ) -> InferenceService:
         """CreateService: deploy a version as an online inference service; returns an
         :class:`InferenceService`. The flavor is checked against ListResource first, so an unknown one
-        raises ValidationError listing the available ones."""
+        raises ValidationError listing the available ones. ``model_version`` is a version number or
+        ``"latest"``: the model's highest version now, which the service then keeps."""
         created = self._run(
             self._core.create_service(
                 model_id, model_version, service_name, flavor, image_id, envs, replica, description

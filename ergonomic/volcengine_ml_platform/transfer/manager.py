@@ -96,11 +96,7 @@ def upload_path(
         if not name:
             raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
         root_key = f"{key_prefix}{name}/"
-        files = [
-            (path, rel, root_key + rel)
-            for path, rel in _files_below(local_path)
-            if select is None or select(rel)
-        ]
+        files = [(path, rel, root_key + rel) for path, rel in _files_below(local_path, select)]
         url = url_of(bucket, root_key)
         if not files:
             logger.warning("%s holds no files: nothing uploaded to %s", local_path, url)
@@ -347,8 +343,10 @@ def _attempts(
     return result
 
 
-def _files_below(folder: Path) -> list[tuple[Path, str]]:
-    """(path, relative POSIX path) of every file below ``folder``, following symlinks without looping."""
+def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[Path, str]]:
+    """(path, relative POSIX path) of every selected file below ``folder``, following symlinks without
+    looping. Selection comes first: what is not uploaded is never warned about (a dangling link the
+    patterns leave out is no concern of the user's)."""
     found: list[tuple[Path, str]] = []
     ancestors: dict[str, frozenset[tuple[int, int]]] = {}
 
@@ -367,10 +365,18 @@ def _files_below(folder: Path) -> list[tuple[Path, str]]:
             ancestors[os.path.join(dirpath, name)] = above | {here}
         for name in filenames:
             path = Path(dirpath, name)
-            if not path.is_file():  # broken symlink, socket, fifo...
-                logger.warning("skipping %s: not a regular file", path)
+            rel = path.relative_to(folder).as_posix()
+            if select is not None and not select(rel):
                 continue
-            found.append((path, path.relative_to(folder).as_posix()))
+            if not path.is_file():
+                if path.is_symlink() and not path.exists():
+                    logger.warning(
+                        "skipping %s: a symlink to %s, which does not exist", path, os.readlink(path)
+                    )
+                else:  # socket, fifo...
+                    logger.warning("skipping %s: not a regular file", path)
+                continue
+            found.append((path, rel))
     return sorted(found, key=lambda f: f[1])
 
 

@@ -47,7 +47,9 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # `mlp` configured logging for client commands before it got here
     )
     from .loop import Worker, WorkerOptions  # here: ``mlp`` builds its parser without the store
 
