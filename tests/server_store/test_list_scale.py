@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from mlp_server.errors import ApiError
-from mlp_server.store import Store, model_listing, sqlite_url
+from mlp_server.store import Store, list_cache, model_listing, sqlite_url
 from mlp_server.store.model_index import rebuild
 
 from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
@@ -69,10 +69,11 @@ def _ids(store: Store, body: dict[str, Any]) -> tuple[int, list[str]]:
 
 @pytest.mark.parametrize("sole_owner", [True, False])
 @pytest.mark.parametrize(
-    ("like_walk", "walk_budget"),
+    ("like_walk", "walk_budget", "cached"),
     # Every way to a filtered page: sort the matches; walk the index keeping matches; walk it testing
-    # LIKE, bounded so short that it often falls back to the index; walk it testing LIKE only.
-    [(0, 0), (0, 10**9), (3, 10**9), (2_000, 0)],
+    # LIKE, bounded so short that it often falls back to the index; walk it testing LIKE only (each
+    # page computed afresh: no cache); and pages from the kept Total and matches (test_list_cache.py).
+    [(0, 0, False), (0, 10**9, False), (3, 10**9, False), (2_000, 0, False), (3, 10**9, True)],
 )
 def test_contains_matches_sqlite_like_on_every_page(
     store: Store,
@@ -81,9 +82,12 @@ def test_contains_matches_sqlite_like_on_every_page(
     sole_owner: bool,
     like_walk: int,
     walk_budget: int,
+    cached: bool,
 ) -> None:
     monkeypatch.setattr(model_listing, "WALK_BUDGET", walk_budget)
     monkeypatch.setattr(model_listing, "LIKE_WALK_BUDGET", like_walk)
+    if not cached:
+        monkeypatch.setattr(list_cache, "MAX_ENTRIES", 0)
     _fill(store, clock, sole_owner)
     matched = 0
     for needle in NEEDLES:

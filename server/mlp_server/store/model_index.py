@@ -1,7 +1,8 @@
 """What lets ListModels answer quickly at a million models: per-account counters and a substring index.
 
 - ``model_counts`` holds each account's number of models, kept by the store in the transaction that
-  creates or deletes one, so an unfiltered list's Total is one row instead of a count over every model.
+  creates or deletes one, so an unfiltered list's Total is one row instead of a count over every model;
+  and the account's list generation, which every create, delete and rename moves on (:mod:`.list_cache`).
 - On SQLite, ``models_search`` is a contentless FTS5 table with the trigram tokenizer over the model
   name and id, kept by triggers (so rows inserted by any path are indexed). It indexes ``lower()`` of
   each value (SQLite's lower() folds ASCII only) case-sensitively, and a needle is folded the same way:
@@ -81,13 +82,23 @@ def drop(conn: Connection) -> None:
 
 def recount(conn: Connection) -> None:
     """Recompute the counters and the list stretches (:mod:`.model_ranks`) from the models table
-    (after rows were written around the store)."""
+    (after rows were written around the store).
+
+    Counter rows are updated, never deleted, and every generation goes up: a list cached before the
+    recount (:mod:`.list_cache`) can never match a generation after it, even one that started again.
+    """
     model_ranks.rebuild(conn)
-    conn.execute(text("DELETE FROM model_counts"))
     conn.execute(
         text(
-            "INSERT INTO model_counts (account_id, models) "
-            "SELECT account_id, count(*) FROM models GROUP BY account_id"
+            "UPDATE model_counts SET generation = generation + 1, models = "
+            "(SELECT count(*) FROM models WHERE models.account_id = model_counts.account_id)"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO model_counts (account_id, models, generation) "
+            "SELECT account_id, count(*), 1 FROM models "
+            "WHERE account_id NOT IN (SELECT account_id FROM model_counts) GROUP BY account_id"
         )
     )
 
@@ -110,25 +121,21 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 
 def count_change(session: Session, account_id: int, delta: int) -> None:
-    """Add ``delta`` to the account's model counter, in the caller's transaction."""
+    """Add ``delta`` to the account's model counter and move its generation on (every create, delete
+    and rename calls this), in the caller's transaction: the same one statement as before."""
     table = Base.metadata.tables[ModelCountRow.__tablename__]
     dialect = session.get_bind().dialect.name
+    changes = {"models": table.c.models + delta, "generation": table.c.generation + 1}
     if dialect in ("sqlite", "postgresql"):
         # The dialect's own insert (ON CONFLICT), imported for the database in use: the PostgreSQL
         # dialect takes ~20 ms to import, which a SQLite platform never needs.
         insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
-        stmt = insert(table).values(account_id=account_id, models=delta)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[table.c.account_id], set_={"models": table.c.models + delta}
-            )
-        )
+        stmt = insert(table).values(account_id=account_id, models=delta, generation=1)
+        session.execute(stmt.on_conflict_do_update(index_elements=[table.c.account_id], set_=changes))
         return
-    updated = session.execute(
-        update(table).where(table.c.account_id == account_id).values(models=table.c.models + delta)
-    )
+    updated = session.execute(update(table).where(table.c.account_id == account_id).values(**changes))
     if not updated.rowcount:  # type: ignore[attr-defined]
-        session.execute(table.insert().values(account_id=account_id, models=delta))
+        session.execute(table.insert().values(account_id=account_id, models=delta, generation=1))
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

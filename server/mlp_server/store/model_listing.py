@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from . import model_ranks
+from . import list_cache, model_ranks
 from .base import Body
+from .list_cache import FilterKey, ListCache
 from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
 from .schema import ModelCountRow, ModelRow
@@ -56,12 +57,21 @@ class Filters:
 
 
 def list_model_rows(
-    session: Session, account_id: int, filters: Filters, page: Page
+    session: Session, account_id: int, filters: Filters, page: Page, cache: ListCache | None = None
 ) -> tuple[int, list[ModelRow]]:
-    """``(Total before pagination, the page's rows)`` of the account's models."""
+    """``(Total before pagination, the page's rows)`` of the account's models; a filtered list's
+    Total and matches are kept in ``cache`` for the next pages (:mod:`.list_cache`)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":  # the stretches, the Total and the page from one snapshot
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    # Read first, in the page's own snapshot: the counter and the generation the cache is keyed by.
+    models, generation = _account_counter(session, account_id)
+    cache_key: FilterKey | None = None
+    if cache is not None and generation is not None and filters.any:
+        cache_key = (account_id, generation, filters.exact_name, filters.name_part, filters.id_part)
+        kept = cache.ids(cache_key, page.sort_by)
+        if kept is not None:
+            return len(kept), _rows_in_order(session, _slice(kept, page))
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
@@ -82,10 +92,12 @@ def list_model_rows(
     # What the search index does not answer (its own matches are ``matched`` on SQLite).
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
-    models = _account_models(session, account_id)
 
+    cached_total = None if cache_key is None or cache is None else cache.total(cache_key)
     if not filters.any:
         total = models
+    elif cached_total is not None:
+        total = cached_total
     elif matched is not None and not where and _sole_owner(session, account_id):
         # The index's matches are exactly the LIKE matches, and every model is this account's:
         # count them in the index alone, without reading a model row.
@@ -97,6 +109,8 @@ def list_model_rows(
         total = session.scalar(count) or 0
     else:
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
+    if cache_key is not None and cache is not None and cached_total is None:
+        cache.put_total(cache_key, total)
     if page.limit == 0 or page.offset >= total:
         return total, []
     if not filters.any:
@@ -121,6 +135,17 @@ def list_model_rows(
         )
         if len(ids) < min(limit, total - offset):
             ids = None
+    if ids is None and cache_key is not None and cache is not None and total <= list_cache.IDS_PER_FILTER:
+        # Deep inside the matches, or few of them: read every match in order once (about what this
+        # page alone costs when the matches drive) and keep them for the filter's other pages.
+        every: Select[str]
+        if matched is None:
+            every = select(ModelRow.id).where(mine, *searched)
+        else:
+            every = select(ModelRow.id).where(ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where)
+        kept = list(session.scalars(every.order_by(*keys)))
+        cache.put_ids(cache_key, page.sort_by, kept)
+        return total, _rows_in_order(session, _slice(kept, page))
     if ids is None:
         ids_query: Select[str]
         if matched is None:
@@ -175,9 +200,20 @@ def _search(query: str) -> Select[tuple[int]]:
     return select(_SEARCH.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(query))
 
 
-def _account_models(session: Session, account_id: int) -> int:
-    count = session.scalar(select(ModelCountRow.models).where(ModelCountRow.account_id == account_id))
-    return count or 0
+def _account_counter(session: Session, account_id: int) -> tuple[int, int | None]:
+    """The account's number of models and list generation (None: no counter row yet, nothing cached)."""
+    row = session.execute(
+        select(ModelCountRow.models, ModelCountRow.generation).where(ModelCountRow.account_id == account_id)
+    ).first()
+    return (0, None) if row is None else (row.models, row.generation)
+
+
+def _slice(ascending: Sequence[str], page: Page) -> list[str]:
+    """The page of a list held in ascending order."""
+    if not page.descending:
+        return list(ascending[page.offset : page.offset + page.limit])
+    end = max(0, len(ascending) - page.offset)
+    return list(reversed(ascending[max(0, end - page.limit) : end]))
 
 
 def _sole_owner(session: Session, account_id: int) -> bool:

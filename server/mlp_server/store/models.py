@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, text, update
@@ -14,6 +15,7 @@ from mlp_server.errors import ApiError, invalid, not_found
 from . import model_ranks
 from .base import Body, Result, StoreBase, insert_with_new_id
 from .ids import version_id, wire_time
+from .list_cache import ListCache
 from .model_index import count_change
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
@@ -58,6 +60,11 @@ DEFAULT_SOURCE_TYPE = "TOS"
 
 
 class ModelsMixin(StoreBase):
+    @cached_property
+    def _model_lists(self) -> ListCache:
+        """Totals and matches of filtered ListModels, for the filter's next pages (:mod:`.list_cache`)."""
+        return ListCache()
+
     def create_model(self, account_id: int, body: Body) -> Result:
         """Register a version: of a new model, or of the model named by ``ModelID``.
 
@@ -117,7 +124,8 @@ class ModelsMixin(StoreBase):
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
         page = Page.from_body(body, MODEL_SORTS)
         with self._read() as session:
-            total, models = list_model_rows(session, account_id, Filters.from_body(body), page)
+            filters = Filters.from_body(body)
+            total, models = list_model_rows(session, account_id, filters, page, self._model_lists)
             stats = _version_stats(session, [m.id for m in models])
         return {"Total": total, "List": [_model_item(m, stats) for m in models]}
 

@@ -74,12 +74,19 @@ class ModelRow(Base):
 
 
 class ModelCountRow(Base):
-    """Models per account, kept with every create and delete: an unfiltered list's Total."""
+    """Models per account, kept with every create and delete: an unfiltered list's Total.
+
+    ``generation`` goes up with every create, delete and rename of one of the account's models (and
+    every recount), in the same transaction: lists cache what they computed under one generation
+    (:mod:`.list_cache`) and read it in their own snapshot, so a changed account is never answered
+    from a cache.
+    """
 
     __tablename__ = "model_counts"
 
     account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     models: Mapped[int] = mapped_column(BigInteger)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ModelRankRow(Base):
