@@ -92,14 +92,10 @@ def _keyword(key: str, rule: Any, node: Mapping[str, Any], value: Any) -> bool:
         if not isinstance(value, list):
             return True
         return isinstance(rule, Mapping) and all(surely_valid(rule, item) for item in value)
-    if key in ("minItems", "maxItems"):
-        if not isinstance(value, list):
+    if key in ("minItems", "maxItems", "minLength", "maxLength"):
+        if not isinstance(value, list if key.endswith("Items") else str):
             return True
-        return len(value) >= rule if key == "minItems" else len(value) <= rule
-    if key in ("minLength", "maxLength"):
-        if not isinstance(value, str):
-            return True
-        return len(value) >= rule if key == "minLength" else len(value) <= rule
+        return isinstance(rule, int) and (len(value) >= rule if key.startswith("min") else len(value) <= rule)
     if key in ("minimum", "maximum"):
         if not _TYPES["number"](value):
             return True
