@@ -30,9 +30,11 @@ def run() -> NoReturn:
     timer = threading.Timer(START_SECONDS, _resume)
     timer.daemon = True
     timer.start()
-    from .cli import main
+    try:
+        from .cli import main
 
-    code = main()
-    timer.cancel()
-    gc.freeze()  # nothing left to collect before the process ends: the exit skips walking it all
+        code = main()
+    finally:  # also when argparse exits (`mlp --version`, a usage error)
+        timer.cancel()
+        gc.freeze()  # nothing left to collect before the process ends: the exit skips walking it all
     sys.exit(code)
