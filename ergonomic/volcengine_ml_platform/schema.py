@@ -16,6 +16,8 @@ from functools import cache
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .schema_quick import surely_valid
+
 if TYPE_CHECKING:
     # jsonschema takes ~40 ms to import: it is loaded when the first validator is built, so importing
     # the client (or `mlp --version`) does not pay for it.
@@ -191,17 +193,26 @@ def _inlined(node: Any, seen: tuple[str, ...] = ()) -> Any:
 
 
 @cache
+def _inlined_schema(schema_name: str) -> Any:
+    if schema_name not in document()["components"]["schemas"]:
+        raise KeyError(f"no schema {schema_name!r} in the document")
+    return _inlined(document()["components"]["schemas"][schema_name], (schema_name,))
+
+
+@cache
 def _fast_validator(schema_name: str) -> Draft4Validator:
     # Resolving $ref through the registry is most of a validation's time (~85 us for a one-field
     # body, ~10 us inlined); built once per schema.
-    if schema_name not in document()["components"]["schemas"]:
-        raise KeyError(f"no schema {schema_name!r} in the document")
-    inlined = _inlined(document()["components"]["schemas"][schema_name], (schema_name,))
-    return _validator_class()(inlined, registry=_registry(), format_checker=_format_checker())
+    return _validator_class()(
+        _inlined_schema(schema_name), registry=_registry(), format_checker=_format_checker()
+    )
 
 
 def is_valid(schema_name: str, instance: Any) -> bool:
-    """Whether ``instance`` satisfies the schema: the same verdict as :func:`errors`, faster."""
+    """Whether ``instance`` satisfies the schema: the same verdict as :func:`errors`, faster. A value
+    the quick check vouches for never imports jsonschema (see :mod:`.schema_quick`)."""
+    if surely_valid(_inlined_schema(schema_name), instance):
+        return True
     return bool(_fast_validator(schema_name).is_valid(instance))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +30,8 @@ class Platform:
     clock: Callable[[], datetime]
     # How clients reach the object store: file:///... (folder store) or the S3 endpoint URL
     objects_endpoint: str
-    # Replica processes and endpoints of deployed services (started by `mlp serve`, or lazily)
-    serving: ServingSupervisor
+    # Builds what runs the replica processes and endpoints of deployed services (``serving``)
+    make_serving: Callable[[], ServingSupervisor]
     # Buckets known to exist in an S3 store, so GetTOSUploadPath asks the store once per account
     known_buckets: set[str] = field(default_factory=set)
     # Started when perf work appears (the embedded platform); None where workers run on their own
@@ -38,6 +39,18 @@ class Platform:
     # Makes a registration's files in the folder store durable before its row commits; None for S3,
     # which acknowledges only durable writes
     objects_sync: ObjectsSync | None = None
+
+    _serving: ServingSupervisor | None = field(default=None, init=False, repr=False)
+    _serving_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def serving(self) -> ServingSupervisor:
+        """Replica processes and endpoints of deployed services (started by `mlp serve`, or lazily),
+        built on first use: a platform that is only asked about models never loads the machinery."""
+        with self._serving_lock:
+            if self._serving is None:
+                self._serving = self.make_serving()
+            return self._serving
 
     def wake_perf_workers(self) -> None:
         if self.perf_workers is not None:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 
@@ -20,10 +21,12 @@ from .context import Platform, WorkStarter
 from .handlers import missing_handlers
 from .objects_sync import ObjectsSync
 from .operations import operations
-from .serving.supervisor import ServingSupervisor
 from .settings import ServerSettings
 from .store import Store
 from .tokens import TokenIssuer
+
+if TYPE_CHECKING:
+    from .serving.supervisor import ServingSupervisor
 
 log = logging.getLogger("mlp_server")
 
@@ -100,8 +103,14 @@ def open_platform(
         raise RuntimeError(f"the document has actions this server cannot serve: {missing}")
     objects, endpoint = _object_store(settings)
     bootstrap(settings, store)
+
+    def make_serving() -> ServingSupervisor:
+        from .serving.supervisor import ServingSupervisor
+
+        return ServingSupervisor(store, objects, settings.data_dir)
+
     return Platform(
-        serving=ServingSupervisor(store, objects, settings.data_dir),
+        make_serving=make_serving,
         settings=settings,
         store=store,
         objects=objects,

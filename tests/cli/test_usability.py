@@ -17,7 +17,7 @@ import pytest
 
 from mlp_testing import free_port
 from volcengine_ml_platform import __version__
-from volcengine_ml_platform.cli import build_parser
+from volcengine_ml_platform.cli import CLIENT_GROUPS, build_parser, command_group
 from volcengine_ml_platform.models import validation
 
 from ._support import EXAMPLE, EXAMPLE_TENSOR_CONFIG, MODULE_CMD, Peer, clean_env, files_of, run_mlp
@@ -263,3 +263,49 @@ def test_the_readme_perf_example_is_shipped_and_fits_the_example_model() -> None
     validation.validate_perf_job_tensor_config(config)
     model_inputs = json.loads(EXAMPLE_TENSOR_CONFIG.read_text(encoding="utf-8"))["Inputs"]
     assert [i["TensorName"] for i in config["Inputs"]] == [i["TensorName"] for i in model_inputs]
+
+
+def _shape(parser: argparse.ArgumentParser) -> object:
+    """Everything parsing depends on: each argument's options, dest, nargs, default, choices, and each
+    subcommand's own shape."""
+    shape: list[object] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            shape.append({name: _shape(sub) for name, sub in action.choices.items()})
+        else:
+            choices = None if action.choices is None else list(action.choices)
+            shape.append((action.option_strings, action.dest, action.nargs, action.default, choices))
+    return shape
+
+
+@pytest.mark.parametrize("group", CLIENT_GROUPS)
+def test_a_group_built_alone_parses_as_in_the_whole_parser(group: str) -> None:
+    whole = _shape(build_parser())
+    alone = _shape(build_parser(only=group))
+
+    def group_of(shape: object) -> object:
+        assert isinstance(shape, list)
+        subcommands = next(item for item in shape if isinstance(item, dict))
+        return subcommands[group]
+
+    assert group_of(alone) == group_of(whole)
+
+
+@pytest.mark.parametrize(
+    ("argv", "group"),
+    [
+        (["models", "list"], "models"),
+        (["-o", "json", "versions", "list", "m"], "versions"),
+        (["-ojson", "perf", "tasks"], "perf"),
+        (["--region", "perf", "models", "list"], "models"),  # an option's value is not a command
+        (["--reg", "perf", "models", "list"], "models"),  # nor an abbreviated option's
+        (["--endpoint=http://h", "deploy", "m", "1", "svc"], "deploy"),
+        (["--debug", "services", "list"], "services"),
+        (["serve"], None),  # the local platform's commands: the whole parser
+        (["ver"], None),  # a mistyped command: the whole parser says what was meant
+        (["--help"], None),
+        ([], None),
+    ],
+)
+def test_the_command_group_is_found_before_parsing(argv: list[str], group: str | None) -> None:
+    assert command_group(argv) == group

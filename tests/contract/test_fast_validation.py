@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from mlp_server.operations import operations
 from volcengine_ml_platform import schema
+from volcengine_ml_platform.schema_quick import surely_valid
 
 REQUEST_SCHEMAS = sorted({op.request_schema for op in operations().values()})
 
@@ -117,3 +118,65 @@ def test_the_fast_validator_is_built_once_and_resolves_no_reference(name: str) -
     fast = schema._fast_validator(name)
     assert fast is schema._fast_validator(name)
     assert "$ref" not in json.dumps(fast.schema)  # the document has no recursive request schema
+
+
+@pytest.mark.parametrize("name", REQUEST_SCHEMAS)
+def test_the_quick_check_vouches_only_for_what_the_document_accepts(name: str) -> None:
+    reference = schema.validator(name)
+    vouched: set[bool] = set()
+
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(_shaped(_resolve({"$ref": f"#/components/schemas/{name}"}), 0))
+    def check(body: Any) -> None:
+        expected = not any(True for _ in reference.iter_errors(body))
+        quick = surely_valid(schema._inlined_schema(name), body)
+        assert expected or not quick, body
+        if expected:
+            vouched.add(quick)
+
+    check()
+    assert True in vouched  # valid requests are decided without jsonschema
+
+
+@pytest.mark.parametrize(
+    ("node", "value"),
+    [
+        ({"type": "integer"}, 1.0),  # Draft 4: a float is never an integer
+        ({"type": "integer"}, True),
+        ({"type": "number"}, False),
+        ({"enum": ["A"]}, 1),
+        ({"pattern": "^m-[0-9]+$"}, "m-1\n"),  # ECMA `$`: no final newline
+        ({"type": "string", "format": "json-string"}, '{"a": NaN}'),
+        ({"type": "string", "format": "json-string"}, ""),
+        ({"type": "string", "format": "date-time"}, "2021-01-01T00:00:00Z"),  # not vouched: unknown
+        ({"type": "string", "maxLength": 2}, "abc"),
+        ({"type": "array", "minItems": 1}, []),
+        ({"type": "object", "required": ["A"]}, {}),
+        (
+            {"type": "object", "properties": {"A": {"type": "string"}}, "additionalProperties": False},
+            {"B": 1},
+        ),
+        ({"type": "integer", "minimum": 0, "exclusiveMinimum": True}, 1),  # not vouched: unknown keyword
+        ({"$ref": "#/components/schemas/ModelID"}, "m-20210812150750-w54j6"),
+        ({"oneOf": [{"type": "string"}]}, "a"),
+    ],
+)
+def test_the_quick_check_leaves_to_jsonschema_what_it_cannot_vouch_for(
+    node: dict[str, Any], value: Any
+) -> None:
+    assert not surely_valid(node, value)
+
+
+@pytest.mark.parametrize(
+    ("node", "value"),
+    [
+        ({"type": "integer", "minimum": 1, "maximum": 100}, 100),
+        ({"type": "string", "enum": ["Ascend", "Descend"], "nullable": True}, "Ascend"),
+        ({"pattern": "^m-[0-9]+$", "x-anything": 1, "description": "d"}, "m-12"),
+        ({"type": "string", "format": "json-string"}, '{"top_k": 1}'),
+        ({"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}]}, "12"),
+        ({"type": "object", "properties": {"A": {"type": "string"}}, "required": ["A"]}, {"A": "x", "B": 2}),
+    ],
+)
+def test_the_quick_check_vouches_for_plain_valid_values(node: dict[str, Any], value: Any) -> None:
+    assert surely_valid(node, value)

@@ -100,13 +100,49 @@ def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) 
         [
             *NEVER,
             *SERVER,
+            # Valid arguments and requests are vouched for without jsonschema (schema_quick).
+            *VALIDATION,
             "sqlalchemy.dialects.postgresql",
             "mlp_server.workers.runner",
             "mlp_server.workers.measure",
+            # Built when a service is first touched, not when the platform opens.
+            "mlp_server.serving.supervisor",
+            # Only the `models` commands are built (and `mlp serve`'s arguments are not).
+            "mlp_server.cli",
         ],
         env,
     )
     assert found == ["mlp_server", "sqlalchemy", "starlette"]
+
+
+def test_a_command_line_of_mlp_keeps_the_garbage_collector_for_long_work(env: dict[str, str]) -> None:
+    # The console entry pauses the collector while the command starts, then freezes what start-up made
+    # and turns the collector back on (_console.START_SECONDS); main() called in-process leaves it.
+    code = (
+        "import gc, sys, time\n"
+        "from volcengine_ml_platform import _console\n"
+        "_console.START_SECONDS = 0.2\n"
+        "import volcengine_ml_platform.cli as cli\n"
+        "def command(argv=None):\n"
+        "    assert not gc.isenabled()\n"
+        "    time.sleep(1.0)\n"
+        "    assert gc.isenabled() and gc.get_freeze_count() > 0\n"
+        "    print('[]')\n"
+        "    return 0\n"
+        "cli.main = command\n"
+        "_console.run()\n"
+    )
+    assert loaded(code, [], env) == []
+
+
+def test_main_called_in_process_leaves_the_garbage_collector_alone(env: dict[str, str]) -> None:
+    code = (
+        "import gc\n"
+        "from volcengine_ml_platform.cli import main\n"
+        "assert main(['models', 'list']) == 0\n"
+        "assert gc.isenabled() and gc.get_freeze_count() == 0\n"
+    )
+    assert loaded(code, [], env) == []
 
 
 def test_httpx_command_line_client_still_loads_when_used(env: dict[str, str]) -> None:

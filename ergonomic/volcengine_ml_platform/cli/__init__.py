@@ -236,7 +236,38 @@ def _model_version(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", metavar="VERSION", help=VERSION_HELP)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The client's command groups; `mlp serve`, `mlp account` ... come from mlp_server.cli.
+CLIENT_GROUPS = ("models", "versions", "perf", "deploy", "services", "resources", "config", "configure")
+# Options of `mlp` itself that take a value (a value is not a command: `mlp --region perf models list`).
+_VALUED = ("--endpoint", "--region", "--data-dir", "--profile", "--output")
+
+
+def command_group(argv: list[str]) -> str | None:
+    """The client command group ``argv`` names (``models`` in ``mlp -o json models list``), or None
+    when it names another (or none, or might not: then every command is built)."""
+    taking_value = False
+    for token in argv:
+        if taking_value:
+            taking_value = False
+        elif token == "--":
+            return None
+        elif token.startswith("--"):
+            # argparse accepts any unambiguous prefix of an option (`--reg`)
+            taking_value = "=" not in token and any(o.startswith(token) for o in _VALUED)
+        elif token.startswith("-"):
+            taking_value = token == "-o"
+        else:
+            return token if token in CLIENT_GROUPS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole ``mlp`` parser; with ``only``, a client command group, just that group's commands
+    (parsing that group's command lines alike, for less start-up work)."""
+
+    def want(name: str) -> bool:
+        return only is None or only == name
+
     parser = Parser(
         prog="mlp",
         description="Volcengine ml_platform model repository, and a local platform to run it on",
@@ -260,172 +291,201 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    models = group("models", "register, list, show, rename and delete models")
-    p = leaf(models, "register", c.models_register, "upload a model folder (or file) and register it")
-    p.add_argument("path", help="the local model folder or file")
-    p.add_argument("--name", help="model name (required for a new model)")
-    p.add_argument("--model-id", metavar="MODEL", help=f"add a version to this model: {MODEL_HELP}")
-    p.add_argument(
-        "--if-exists",
-        type=enum_choice(list(IF_EXISTS)),
-        choices=IF_EXISTS,
-        default="create",
-        help="when a model with --name exists: create another model (default), add a new_version "
-        "to it, or fail with an error",
-    )
-    _enum(p, "--format", enum="ModelFormat", help="model format (any case)")
-    p.add_argument("--type", metavar="FRAMEWORK:VERSION", help="e.g. ONNX:1.23, TensorFlow:2.4")
-    p.add_argument("--description", help="the version's description")
-    p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
-    p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
-    _enum(p, "--category", enum="ModelCategory", help="model category")
-    p.add_argument("--dataset-id", help="the dataset the model was trained on")
-    _enum(p, "--source-type", enum="SourceType", default="TOS", help="where the files live (default TOS)")
-    p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a model tag (repeatable)")
-    p.add_argument(
-        "--include", action="append", metavar="GLOB", help="upload only files matching (repeatable)"
-    )
-    p.add_argument(
-        "--exclude", action="append", metavar="GLOB", help="do not upload files matching (repeatable)"
-    )
-    _progress(p)
-    p = leaf(models, "list", c.models_list, "list and search models")
-    p.add_argument("--name-contains", help="only models whose name contains this")
-    p.add_argument("--id-contains", help="only models whose ID contains this")
-    _paging(p, schema.enum_values("ListModelsSortBy"))
-    p = leaf(models, "show", c.models_show, "show one model")
-    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
-    p = leaf(models, "rename", c.models_rename, "rename a model")
-    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("new_name", help="the new name")
-    p = leaf(models, "delete", c.models_delete, "delete a model and all its versions")
-    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+    if want("models"):
+        models = group("models", "register, list, show, rename and delete models")
+        p = leaf(models, "register", c.models_register, "upload a model folder (or file) and register it")
+        p.add_argument("path", help="the local model folder or file")
+        p.add_argument("--name", help="model name (required for a new model)")
+        p.add_argument("--model-id", metavar="MODEL", help=f"add a version to this model: {MODEL_HELP}")
+        p.add_argument(
+            "--if-exists",
+            type=enum_choice(list(IF_EXISTS)),
+            choices=IF_EXISTS,
+            default="create",
+            help="when a model with --name exists: create another model (default), add a new_version "
+            "to it, or fail with an error",
+        )
+        _enum(p, "--format", enum="ModelFormat", help="model format (any case)")
+        p.add_argument("--type", metavar="FRAMEWORK:VERSION", help="e.g. ONNX:1.23, TensorFlow:2.4")
+        p.add_argument("--description", help="the version's description")
+        p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
+        p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
+        _enum(p, "--category", enum="ModelCategory", help="model category")
+        p.add_argument("--dataset-id", help="the dataset the model was trained on")
+        _enum(p, "--source-type", enum="SourceType", default="TOS", help="where the files live (default TOS)")
+        p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="a model tag (repeatable)")
+        p.add_argument(
+            "--include", action="append", metavar="GLOB", help="upload only files matching (repeatable)"
+        )
+        p.add_argument(
+            "--exclude", action="append", metavar="GLOB", help="do not upload files matching (repeatable)"
+        )
+        _progress(p)
+        p = leaf(models, "list", c.models_list, "list and search models")
+        p.add_argument("--name-contains", help="only models whose name contains this")
+        p.add_argument("--id-contains", help="only models whose ID contains this")
+        _paging(p, schema.enum_values("ListModelsSortBy"))
+        p = leaf(models, "show", c.models_show, "show one model")
+        p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+        p = leaf(models, "rename", c.models_rename, "rename a model")
+        p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+        p.add_argument("new_name", help="the new name")
+        p = leaf(models, "delete", c.models_delete, "delete a model and all its versions")
+        p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
 
-    versions = group("versions", "list, show, update, delete and download model versions")
-    p = leaf(versions, "list", c.versions_list, "list a model's versions")
-    p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
-    p.add_argument("--version", help="only this version number (or 'latest')")
-    _paging(p, schema.enum_values("ListModelVersionsSortBy"))
-    for name, func, help in (
-        ("show", c.versions_show, "show one version"),
-        ("delete", c.versions_delete, "delete one version (its number is never given again)"),
-    ):
-        p = leaf(versions, name, func, help)
+    if want("versions"):
+        versions = group("versions", "list, show, update, delete and download model versions")
+        p = leaf(versions, "list", c.versions_list, "list a model's versions")
+        p.add_argument("model_id", metavar="MODEL", help=MODEL_HELP)
+        p.add_argument("--version", help="only this version number (or 'latest')")
+        _paging(p, schema.enum_values("ListModelVersionsSortBy"))
+        for name, func, help in (
+            ("show", c.versions_show, "show one version"),
+            ("delete", c.versions_delete, "delete one version (its number is never given again)"),
+        ):
+            p = leaf(versions, name, func, help)
+            _model_version(p)
+        p = leaf(
+            versions, "update", c.versions_update, "update a version's description, tensor config, metrics"
+        )
         _model_version(p)
-    p = leaf(versions, "update", c.versions_update, "update a version's description, tensor config, metrics")
-    _model_version(p)
-    p.add_argument("--description", help="the new description")
-    p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
-    p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
-    p = leaf(versions, "download", c.versions_download, "download a version's files into a folder")
-    _model_version(p)
-    p.add_argument("dest", help="the destination folder")
-    p.add_argument("--force", action="store_true", help="replace local files that differ from the version's")
-    _progress(p)
+        p.add_argument("--description", help="the new description")
+        p.add_argument("--tensor-config", metavar="JSON|FILE", help="tensor config as JSON or a JSON file")
+        p.add_argument("--metrics", metavar="JSON|FILE", help="metrics list as JSON or a JSON file")
+        p = leaf(versions, "download", c.versions_download, "download a version's files into a folder")
+        _model_version(p)
+        p.add_argument("dest", help="the destination folder")
+        p.add_argument(
+            "--force", action="store_true", help="replace local files that differ from the version's"
+        )
+        _progress(p)
 
-    perf = group("perf", "performance and conversion jobs and their tasks")
-    p = leaf(perf, "create", c.perf_create, "create a perf (or convert+perf) job on a version")
-    _model_version(p)
-    p.add_argument(
-        "--tensor-config",
-        required=True,
-        metavar="JSON|FILE",
-        help="perf tensor config (Shape as MinShape/MaxShape)",
-    )
-    _enum(p, "--job-type", enum="JobType", default="PERF_ONLY", help="default PERF_ONLY")
-    p.add_argument("--flavor", action="append", metavar="FLAVOR_ID", help="a flavor to run on (repeatable)")
-    p.add_argument("--convert-type", help="the conversion to run (CONVERT_PERF)")
-    p.add_argument("--precision", action="append", help="a conversion precision (repeatable)")
-    p.add_argument("--job-params", metavar="JSON|FILE", help="the full JobParamsList instead of --flavor ...")
-    p.add_argument(
-        "--wait", action="store_true", help="wait for the job to end, then print its tasks' results"
-    )
-    p.add_argument(
-        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long --wait waits (default 600)"
-    )
-    p = leaf(perf, "wait", c.perf_wait, "wait for a job to end, then print its tasks' results")
-    p.add_argument("job_id", help="the job's ID (pj-...)")
-    p.add_argument(
-        "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long to wait (default 600)"
-    )
-    p = leaf(perf, "list", c.perf_list, "list perf jobs")
-    p.add_argument("--model-id", metavar="MODEL", help=f"only jobs of this model's --version: {MODEL_HELP}")
-    p.add_argument("--version", help="with --model-id: only jobs of this version")
-    p.add_argument("--job-id", help="only this job")
-    _paging(p)
-    p = leaf(perf, "cancel", c.perf_cancel, "cancel a job and its unfinished tasks")
-    p.add_argument("job_id", help="the job's ID (pj-...)")
-    p = leaf(perf, "tasks", c.perf_tasks, "list perf tasks")
-    p.add_argument("--job-id", help="only tasks of this job")
-    p.add_argument("--task-id", help="only this task")
-    _paging(p)
-    p = leaf(perf, "update-task", c.perf_update_task, "move a task to another status")
-    p.add_argument("task_id", help="the task's ID")
-    statuses = schema.enum_values("TaskStatus")
-    p.add_argument(
-        "status", type=enum_choice(statuses), choices=statuses, help=f"one of {', '.join(statuses)}"
-    )
-    p = leaf(perf, "cancel-task", c.perf_cancel_task, "cancel one task")
-    p.add_argument("task_id", help="the task's ID")
+    if want("perf"):
+        perf = group("perf", "performance and conversion jobs and their tasks")
+        p = leaf(perf, "create", c.perf_create, "create a perf (or convert+perf) job on a version")
+        _model_version(p)
+        p.add_argument(
+            "--tensor-config",
+            required=True,
+            metavar="JSON|FILE",
+            help="perf tensor config (Shape as MinShape/MaxShape)",
+        )
+        _enum(p, "--job-type", enum="JobType", default="PERF_ONLY", help="default PERF_ONLY")
+        p.add_argument(
+            "--flavor", action="append", metavar="FLAVOR_ID", help="a flavor to run on (repeatable)"
+        )
+        p.add_argument("--convert-type", help="the conversion to run (CONVERT_PERF)")
+        p.add_argument("--precision", action="append", help="a conversion precision (repeatable)")
+        p.add_argument(
+            "--job-params", metavar="JSON|FILE", help="the full JobParamsList instead of --flavor ..."
+        )
+        p.add_argument(
+            "--wait", action="store_true", help="wait for the job to end, then print its tasks' results"
+        )
+        p.add_argument(
+            "--timeout",
+            type=float,
+            default=600.0,
+            metavar="SECONDS",
+            help="how long --wait waits (default 600)",
+        )
+        p = leaf(perf, "wait", c.perf_wait, "wait for a job to end, then print its tasks' results")
+        p.add_argument("job_id", help="the job's ID (pj-...)")
+        p.add_argument(
+            "--timeout", type=float, default=600.0, metavar="SECONDS", help="how long to wait (default 600)"
+        )
+        p = leaf(perf, "list", c.perf_list, "list perf jobs")
+        p.add_argument(
+            "--model-id", metavar="MODEL", help=f"only jobs of this model's --version: {MODEL_HELP}"
+        )
+        p.add_argument("--version", help="with --model-id: only jobs of this version")
+        p.add_argument("--job-id", help="only this job")
+        _paging(p)
+        p = leaf(perf, "cancel", c.perf_cancel, "cancel a job and its unfinished tasks")
+        p.add_argument("job_id", help="the job's ID (pj-...)")
+        p = leaf(perf, "tasks", c.perf_tasks, "list perf tasks")
+        p.add_argument("--job-id", help="only tasks of this job")
+        p.add_argument("--task-id", help="only this task")
+        _paging(p)
+        p = leaf(perf, "update-task", c.perf_update_task, "move a task to another status")
+        p.add_argument("task_id", help="the task's ID")
+        statuses = schema.enum_values("TaskStatus")
+        p.add_argument(
+            "status", type=enum_choice(statuses), choices=statuses, help=f"one of {', '.join(statuses)}"
+        )
+        p = leaf(perf, "cancel-task", c.perf_cancel_task, "cancel one task")
+        p.add_argument("task_id", help="the task's ID")
 
-    deploy_help = "deploy a version as an online inference service"
-    p = groups.add_parser("deploy", help=deploy_help, description=deploy_help)
-    _common(p, top=False)
-    p.set_defaults(func=c.deploy)
-    _model_version(p)
-    p.add_argument("service_name", help="the new service's name")
-    p.add_argument("--flavor", default="ml.g1e.large", help="flavor name (default ml.g1e.large)")
-    p.add_argument(
-        "--image",
-        default="machinelearning/tfserving:tf-cuda10.1",
-        help="the serving image (default machinelearning/tfserving:tf-cuda10.1)",
-    )
-    p.add_argument(
-        "--env", action="append", metavar="NAME=VALUE", help="an environment variable (repeatable)"
-    )
-    p.add_argument("--replicas", type=int, default=1, help="how many replicas (default 1)")
-    p.add_argument("--description", help="the service's description")
+    if want("deploy"):
+        deploy_help = "deploy a version as an online inference service"
+        p = groups.add_parser("deploy", help=deploy_help, description=deploy_help)
+        _common(p, top=False)
+        p.set_defaults(func=c.deploy)
+        _model_version(p)
+        p.add_argument("service_name", help="the new service's name")
+        p.add_argument("--flavor", default="ml.g1e.large", help="flavor name (default ml.g1e.large)")
+        p.add_argument(
+            "--image",
+            default="machinelearning/tfserving:tf-cuda10.1",
+            help="the serving image (default machinelearning/tfserving:tf-cuda10.1)",
+        )
+        p.add_argument(
+            "--env", action="append", metavar="NAME=VALUE", help="an environment variable (repeatable)"
+        )
+        p.add_argument("--replicas", type=int, default=1, help="how many replicas (default 1)")
+        p.add_argument("--description", help="the service's description")
 
-    services = group("services", "list, show, start, stop, scale and delete services")
-    p = leaf(services, "list", c.services_list, "list services")
-    p.add_argument("--name-contains", help="only services whose name contains this")
-    _paging(p)
-    service_commands: list[tuple[str, c.Command]] = [
-        ("show", c.services_show),
-        ("start", c.services_start),
-        ("stop", c.services_stop),
-        ("delete", c.services_delete),
-    ]
-    for name, command in service_commands:
-        p = leaf(services, name, command, f"{name} a service")
+    if want("services"):
+        services = group("services", "list, show, start, stop, scale and delete services")
+        p = leaf(services, "list", c.services_list, "list services")
+        p.add_argument("--name-contains", help="only services whose name contains this")
+        _paging(p)
+        service_commands: list[tuple[str, c.Command]] = [
+            ("show", c.services_show),
+            ("start", c.services_start),
+            ("stop", c.services_stop),
+            ("delete", c.services_delete),
+        ]
+        for name, command in service_commands:
+            p = leaf(services, name, command, f"{name} a service")
+            p.add_argument("service_id", help="the service's ID (s-...)")
+        p = leaf(services, "scale", c.services_scale, "change a service's replica count")
         p.add_argument("service_id", help="the service's ID (s-...)")
-    p = leaf(services, "scale", c.services_scale, "change a service's replica count")
-    p.add_argument("service_id", help="the service's ID (s-...)")
-    p.add_argument("replicas", type=int, help="the new replica count")
-    p = leaf(services, "predict", c.services_predict, "run the service's model (KServe v2 over HTTP)")
-    p.add_argument("service_id", help="the service's ID (s-...)")
-    p.add_argument(
-        "--input", required=True, metavar="JSON|FILE", help='{"input name": nested list}, or a file'
-    )
+        p.add_argument("replicas", type=int, help="the new replica count")
+        p = leaf(services, "predict", c.services_predict, "run the service's model (KServe v2 over HTTP)")
+        p.add_argument("service_id", help="the service's ID (s-...)")
+        p.add_argument(
+            "--input", required=True, metavar="JSON|FILE", help='{"input name": nested list}, or a file'
+        )
 
-    resources = group("resources", "compute flavors")
-    p = leaf(resources, "list", c.resources_list, "list the flavors")
-    p.add_argument("--name-contains", help="only flavors whose name contains this")
+    if want("resources"):
+        resources = group("resources", "compute flavors")
+        p = leaf(resources, "list", c.resources_list, "list the flavors")
+        p.add_argument("--name-contains", help="only flavors whose name contains this")
 
-    config = group("config", "configuration")
-    leaf(config, "show", c.config_show, "what is in effect and where each value came from (secrets masked)")
-    configure_help = "save settings (keys, region, endpoint) to ~/.volc/config, optionally as a --profile"
-    p = groups.add_parser("configure", help=configure_help, description=configure_help)
-    _common(p, top=False)
-    p.set_defaults(func=c.configure)
-    p.add_argument("--access-key", help="the access key (prompted for on a terminal when absent)")
-    p.add_argument("--secret-key", help="the secret key (prompted for, hidden, on a terminal when absent)")
+    if want("config"):
+        config = group("config", "configuration")
+        leaf(
+            config, "show", c.config_show, "what is in effect and where each value came from (secrets masked)"
+        )
 
-    from mlp_server.cli import add_commands
+    if want("configure"):
+        configure_help = "save settings (keys, region, endpoint) to ~/.volc/config, optionally as a --profile"
+        p = groups.add_parser("configure", help=configure_help, description=configure_help)
+        _common(p, top=False)
+        p.set_defaults(func=c.configure)
+        p.add_argument("--access-key", help="the access key (prompted for on a terminal when absent)")
+        p.add_argument(
+            "--secret-key", help="the secret key (prompted for, hidden, on a terminal when absent)"
+        )
 
-    from .remote_gc import remote_gc
+    if only is None or only not in CLIENT_GROUPS:  # the local platform's commands
+        from mlp_server.cli import add_commands
 
-    add_commands(groups, output_option, remote_gc)
+        from .remote_gc import remote_gc
+
+        add_commands(groups, output_option, remote_gc)
+
     _label_arguments(parser)
     return parser
 
@@ -471,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    parser = build_parser(only=command_group(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")

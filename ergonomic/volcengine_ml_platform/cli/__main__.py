@@ -1,5 +1,3 @@
-import sys
+from .._console import run
 
-from . import main
-
-sys.exit(main())
+run()
