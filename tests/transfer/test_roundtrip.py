@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 from volcengine_ml_platform.errors import TransferError
 from volcengine_ml_platform.transfer import S3Store, download_prefix, upload_path
@@ -109,7 +110,7 @@ def test_empty_prefix_is_an_error_not_an_empty_success(case: StoreCase, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_s3_uses_multipart_ranged_gets_and_sha256_metadata(
+def test_s3_uses_multipart_ranged_gets_and_blake3_metadata(
     s3_store: S3Store, s3_bucket: str, tmp_path: Path
 ) -> None:
     src = tmp_path / "big.bin"
@@ -131,7 +132,7 @@ def test_s3_uses_multipart_ranged_gets_and_sha256_metadata(
 
     head = s3_store.client.head_object(Bucket=s3_bucket, Key=f"{PREFIX}big.bin")
     assert head["ETag"].endswith('-3"')  # three parts
-    assert head["Metadata"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert head["Metadata"]["blake3"] == blake3(src.read_bytes()).hexdigest()
     assert sorted(ranges) == ["bytes=0-5242879", "bytes=10485760-12582911", "bytes=5242880-10485759"]
     assert (tmp_path / "out" / "big.bin").read_bytes() == src.read_bytes()
 
@@ -146,3 +147,47 @@ def test_s3_objects_from_other_tools_are_verified_by_size_and_etag(
     download_prefix(s3_store, f"tos://{s3_bucket}/other/", tmp_path / "out")
 
     assert (tmp_path / "out" / "file.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [10, 2 * PART + 1])  # one GET, and ranged GETs hashed in order
+def test_s3_objects_of_earlier_releases_are_verified_by_their_sha256(
+    s3_store: S3Store, s3_bucket: str, tmp_path: Path, size: int
+) -> None:
+    # Releases before 0.3 recorded sha256 (x-amz-meta-sha256); those objects still verify, and a
+    # corrupted one is refused even though nothing records a BLAKE3 checksum for it.
+    data = os.urandom(size)
+    sha256 = hashlib.sha256(data).hexdigest()
+    s3_store.client.put_object(Bucket=s3_bucket, Key="old/ok.bin", Body=data, Metadata={"sha256": sha256})
+    bad = bytes([data[0] ^ 1]) + data[1:]
+    s3_store.client.put_object(Bucket=s3_bucket, Key="old2/bad.bin", Body=bad, Metadata={"sha256": sha256})
+
+    download_prefix(s3_store, f"tos://{s3_bucket}/old/", tmp_path / "out")
+    assert (tmp_path / "out" / "ok.bin").read_bytes() == data
+    with pytest.raises(TransferError, match=r"old2/bad\.bin: sha256 mismatch"):
+        download_prefix(s3_store, f"tos://{s3_bucket}/old2/", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()  # nothing written, not even the folder
+
+
+def test_s3_bodies_are_not_hashed_again_to_be_signed(s3_store: S3Store, s3_bucket: str, tmp_path: Path) -> None:
+    # Over plain http botocore would sha256 every body to sign it; our own checksum already pins it.
+    sent: list[str] = []
+
+    def record(request: object, **_: object) -> None:
+        value = getattr(request, "headers", {}).get("X-Amz-Content-SHA256")
+        sent.append(value.decode() if isinstance(value, bytes) else str(value))
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(PART + 1))
+    (tmp_path / "small.bin").write_bytes(b"small")
+    for event in ("before-send.s3.PutObject", "before-send.s3.UploadPart"):
+        s3_store.client.meta.events.register(event, record)
+    try:
+        s3_store.put_file(s3_bucket, "u/big.bin", src)
+        s3_store.put_file(s3_bucket, "u/small.bin", tmp_path / "small.bin")
+    finally:
+        for event in ("before-send.s3.PutObject", "before-send.s3.UploadPart"):
+            s3_store.client.meta.events.unregister(event, record)
+
+    assert sent == ["UNSIGNED-PAYLOAD"] * 3  # two parts and one PUT
+    head = s3_store.head(s3_bucket, "u/big.bin")
+    assert head is not None and head.blake3 == blake3(src.read_bytes()).hexdigest()
