@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
@@ -89,6 +90,10 @@ class FolderStore:
         for folder in (self.root, self._meta, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
         self._thread_locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
+        # Temporary names: a random prefix per store object, the process id (a forked child keeps the
+        # counter) and a counter; O_EXCL still refuses any clash. One urandom per store, not per file.
+        self._tmp_prefix = f"{self._tmp}{os.sep}{uuid.uuid4().hex[:16]}-"
+        self._tmp_seq = itertools.count()
         self.xattrs = self._xattrs_work() if xattrs is None else xattrs
 
     def __repr__(self) -> str:
@@ -108,8 +113,8 @@ class FolderStore:
         # A local copy runs in the kernel, with its hash overlapped (integrity.copy_file_hashed):
         # parts would not help, so concurrency is accepted for the interface and ignored.
         obj_path, meta_path = self._paths(bucket, key)
-        tmp = self._tmp / uuid.uuid4().hex
-        tmp_meta = tmp.with_suffix(".json")
+        tmp = f"{self._tmp_prefix}{os.getpid():x}-{next(self._tmp_seq):x}"
+        tmp_meta = f"{tmp}.json"
         try:
             src = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             try:
@@ -121,7 +126,7 @@ class FolderStore:
                     after = os.fstat(src)
                     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
                         raise TransferError(f"{path} changed while it was uploaded; upload it again")
-                    if self._fsync:
+                    if self._fsync:  # the one place an object's data is flushed before its rename
                         os.fsync(dst)
                     if self.xattrs:
                         os.setxattr(dst, XATTR, blake3.encode())
@@ -132,13 +137,14 @@ class FolderStore:
             if self.xattrs:
                 self._replace(tmp, obj_path, bucket, key)
             else:
-                tmp_meta.write_text(json.dumps({BLAKE3: blake3, "size": size}))
+                Path(tmp_meta).write_text(json.dumps({BLAKE3: blake3, "size": size}))
                 with self._lock(bucket, key, exclusive=True):
                     self._replace(tmp, obj_path, bucket, key)
                     self._replace(tmp_meta, meta_path, bucket, key)
         except BaseException:
-            tmp.unlink(missing_ok=True)
-            tmp_meta.unlink(missing_ok=True)
+            for leftover in (tmp, tmp_meta):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
             raise
         return ObjectInfo(key, size, blake3=blake3)
 
@@ -316,7 +322,7 @@ class FolderStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _replace(self, src: Path, dst: Path, bucket: str, key: str) -> None:
+    def _replace(self, src: str | Path, dst: Path, bucket: str, key: str) -> None:
         # A concurrent delete_prefix may prune the (empty) parent between makedirs and replace: retry.
         for attempt in range(_REPLACE_TRIES):
             try:

@@ -132,7 +132,7 @@ def upload_path(
 
         return run
 
-    run_parallel([upload(*f) for f in files], concurrency=concurrency, name="mlp-upload")
+    run_parallel([upload(*f) for f in files], concurrency=concurrency, name="mlp-upload", sizes=sizes)
     logger.info("uploaded %d files (%d bytes) to %s", len(files), sum(sizes), url)
     return url
 
@@ -218,7 +218,12 @@ def download_prefix(
         return run
 
     try:
-        run_parallel([download(*p) for p in plan], concurrency=concurrency, name="mlp-download")
+        run_parallel(
+            [download(*p) for p in plan],
+            concurrency=concurrency,
+            name="mlp-download",
+            sizes=[obj.size for obj, _, _ in plan],
+        )
         return everything
     except BaseException:
         for made in reversed(created):  # deepest first; keeps folders holding verified files
