@@ -28,6 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..errors import TransferError
+from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
 from .integrity import BLAKE3, CHUNK, Hasher, check_download, new_hasher, recorded_checksum
@@ -99,7 +100,7 @@ else:
     _pwrite = os.pwrite
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         written = _pwrite(fd, view, offset)
@@ -182,6 +183,17 @@ class S3Store:
             config=config,
         )
         self._client.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
+        self._whole = WholeObjects(
+            endpoint_url,
+            access_key,
+            secret_key,
+            session_token,
+            region,
+            addressing_style,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=max_concurrency,
+        )
 
     def __repr__(self) -> str:
         return f"S3Store({self.endpoint_url!r})"
@@ -217,14 +229,13 @@ class S3Store:
         hasher.update(data)
         digest = hasher.hexdigest()
 
-        def put() -> str:
+        def put() -> str | None:
             with self._slots:
-                resp = self._client.put_object(Bucket=bucket, Key=key, Body=data, Metadata={BLAKE3: digest})
-            return resp["ETag"]
+                return self._whole.put(bucket, key, data, {BLAKE3: digest})
 
         etag = call_with_retry(put, what=f"upload of {url}", policy=self.retry)
         report(len(data))
-        return ObjectInfo(key, len(data), etag=_unquote(etag), blake3=digest)
+        return ObjectInfo(key, len(data), etag=etag, blake3=digest)
 
     def get_file(
         self,
@@ -258,18 +269,7 @@ class S3Store:
                 run_parallel(tasks, concurrency=concurrency, name="mlp-range")
                 digests = hasher.hexdigests()
             else:
-                hashes: dict[str, Hasher] = {}
-
-                def first_response(version: ObjectInfo) -> None:
-                    versions.see(version)
-                    hashes.update((name, new_hasher(name)) for name in _algorithms(version))
-
-                def sink(chunk: bytes) -> None:
-                    for h in hashes.values():
-                        h.update(chunk)
-
-                self._fetch(bucket, obj, fd, 0, obj.size, report, first_response, sink=sink, whole=True)
-                digests = {name: h.hexdigest() for name, h in hashes.items()}
+                digests = self._get_whole(bucket, obj, fd, report, versions.see)
         version = versions.first
         size = os.stat(dest).st_size
         if (recorded := recorded_checksum(version)) is not None:
@@ -448,6 +448,45 @@ class S3Store:
         except Exception as exc:
             log = logger.debug if quiet else logger.warning
             log("could not abort multipart upload %s of %s: %s", upload_id, tos_url(bucket, key), exc)
+
+    def _get_whole(
+        self,
+        bucket: str,
+        obj: ObjectInfo,
+        fd: int,
+        on_bytes: ByteCallback,
+        on_version: Callable[[ObjectInfo], None],
+    ) -> dict[str, str]:
+        """Write the whole (small) object at the start of ``fd`` in one GET pinned to the listed ETag;
+        return the digests that can verify it (see :func:`_algorithms`)."""
+        url = tos_url(bucket, obj.key)
+
+        def attempt() -> dict[str, str]:
+            with self._slots:
+                try:
+                    size, etag, metadata, data = self._whole.get(bucket, obj.key, obj.etag)
+                except FileNotFoundError as exc:
+                    raise TransferError(f"{url} does not exist") from exc
+                except Exception as exc:
+                    if type(exc).__name__ == "PreconditionError":
+                        raise TransferError(f"{url} changed since it was listed") from exc
+                    raise
+            version = ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3))
+            on_version(version)
+            if len(data) != size:
+                raise ConnectionError(f"response ended at byte {len(data)} of {size}")  # transient
+            view = memoryview(data)
+            _pwrite_all(fd, view, 0)
+            os.ftruncate(fd, size)  # a retry after a longer answer must not leave its tail
+            on_bytes(size)
+            digests: dict[str, str] = {}
+            for name in _algorithms(version):
+                hasher = new_hasher(name)
+                hasher.update(view)
+                digests[name] = hasher.hexdigest()
+            return digests
+
+        return call_with_retry(attempt, what=f"download of {url}", policy=self.retry)
 
     def _fetch(
         self,
