@@ -125,9 +125,12 @@ class S3Store:
 
     Files above ``multipart_threshold`` go up in parallel parts of ``part_size`` (grown as needed to stay
     within 10,000 parts) and come down in parallel ranged GETs pinned to the listed ETag.
-    ``max_concurrency`` is the size of the connection pool and the most requests in flight at once,
-    however many files and parts the caller runs in parallel. botocore's own retries are off: every
-    request goes through ``retry`` (see :mod:`~volcengine_ml_platform.transfer.retry`).
+    ``max_concurrency`` is the size of the connection pools and the most requests in flight at once,
+    however many files and parts the caller runs in parallel. Whole objects (up to
+    ``multipart_threshold``) go up and come down in one native request each through obstore
+    (:mod:`._obstore`); listings, HEADs, deletes and the parts of large files through botocore. Neither
+    retries by itself: every request goes through ``retry`` (see
+    :mod:`~volcengine_ml_platform.transfer.retry`).
     """
 
     def __init__(
