@@ -12,7 +12,7 @@ import pytest
 from blake3 import blake3
 
 from volcengine_ml_platform.errors import TransferError
-from volcengine_ml_platform.transfer import S3Store, upload_path
+from volcengine_ml_platform.transfer import ObjectInfo, S3Store, upload_path
 
 from .conftest import FAST_RETRY
 
@@ -22,6 +22,8 @@ class Recorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.answer = answer  # False: close the connection without an answer (a transient failure)
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.object = b""
+        self.cut_once = False
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,27 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("ETag", '"0123456789abcdef0123456789abcdef"')
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def do_GET(self) -> None:
+        # Serves the server's one object, honouring Range; cuts the first answer off half way.
+        self.server.requests.append((self.command, self.path, dict(self.headers), b""))
+        data = self.server.object
+        first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+        start, end = int(first), int(last) + 1
+        body = data[start:end]
+        self.send_response(206)
+        self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"obj-etag"')
+        self.send_header("x-amz-meta-blake3", blake3(data).hexdigest())
+        self.end_headers()
+        if self.server.cut_once:
+            self.server.cut_once = False
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -90,3 +113,22 @@ def test_a_lost_answer_is_retried_exactly_as_the_policy_says(recorder: Recorder,
         upload_path(store, tmp_path / "f.bin", "bucket", "p/", retry=FAST_RETRY)
 
     assert len(recorder.requests) == 3  # obstore retries nothing itself, the manager nothing on top
+
+
+def test_a_range_cut_off_half_way_resumes_where_it_stopped(recorder: Recorder, tmp_path: Path) -> None:
+    recorder.object = os.urandom(3 * 1024 * 1024 + 5)
+    recorder.cut_once = True
+    part = 1024 * 1024 * 5  # the smallest part: a single range, so the cut is in the one request
+    store = store_at(recorder, part_size=part, multipart_threshold=1024 * 1024)
+    obj = ObjectInfo("p/big.bin", len(recorder.object), etag="obj-etag")
+
+    got = store.get_file("bucket", obj, tmp_path / "big.bin")
+
+    assert (tmp_path / "big.bin").read_bytes() == recorder.object
+    assert got.blake3 == blake3(recorder.object).hexdigest()
+    sent = [{k.lower(): v for k, v in headers.items()} for _, _, headers, _ in recorder.requests]
+    ranges = [headers["range"] for headers in sent]
+    assert ranges[0] == f"bytes=0-{len(recorder.object) - 1}"
+    resumed = int(ranges[1].removeprefix("bytes=").partition("-")[0])
+    assert 0 < resumed <= len(recorder.object) // 2  # only what was not yet written is asked for again
+    assert all(headers["if-match"] == '"obj-etag"' for headers in sent)

@@ -31,7 +31,7 @@ from ..errors import TransferError
 from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
-from .integrity import BLAKE3, CHUNK, Hasher, check_download, new_hasher, recorded_checksum
+from .integrity import BLAKE3, Hasher, check_download, new_hasher, recorded_checksum
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import (
         CompletedPartTypeDef,
-        GetObjectOutputTypeDef,
-        GetObjectRequestTypeDef,
         HeadObjectOutputTypeDef,
         ListObjectsV2OutputTypeDef,
         ListObjectsV2RequestTypeDef,
@@ -500,14 +498,10 @@ class S3Store:
         end: int,
         on_bytes: ByteCallback,
         on_version: Callable[[ObjectInfo], None],
-        *,
-        sink: Callable[[bytes], None] | None = None,
-        whole: bool = False,
     ) -> None:
         """Write bytes ``[start, end)`` of ``obj`` at their offsets in ``fd``, resuming after failures.
 
-        ``whole`` fetches the entire object without a Range header (which S3 refuses on an empty
-        object). Every response must be the listed version: the ETag is pinned with If-Match.
+        Every response must be the listed version: the ETag is pinned with If-Match.
         """
         pos = start
         seen_version = False
@@ -515,33 +509,22 @@ class S3Store:
 
         def attempt() -> None:
             nonlocal pos, seen_version
-            request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": obj.key}
-            if not (whole and pos == 0):
-                request["Range"] = f"bytes={pos}-{end - 1}"
-            if obj.etag:
-                request["IfMatch"] = f'"{obj.etag}"'
             with self._slots:
                 try:
-                    resp = self._client.get_object(**request)
-                except ClientError as exc:
-                    if _status(exc) == 412:
+                    size, etag, metadata, chunks = self._whole.get_range(bucket, obj.key, obj.etag, pos, end)
+                except FileNotFoundError as exc:
+                    raise TransferError(f"{url} does not exist") from exc
+                except Exception as exc:
+                    if type(exc).__name__ == "PreconditionError":
                         raise TransferError(f"{url} changed since it was listed") from exc
-                    if _status(exc) == 404:
-                        raise TransferError(f"{url} does not exist") from exc
                     raise
-                body = resp["Body"]
-                try:
-                    if not seen_version:
-                        on_version(_version_of(obj.key, resp))
-                        seen_version = True
-                    for chunk in body.iter_chunks(CHUNK):
-                        _pwrite_all(fd, chunk, pos)
-                        if sink is not None:
-                            sink(chunk)
-                        pos += len(chunk)
-                        on_bytes(len(chunk))
-                finally:
-                    body.close()
+                if not seen_version:
+                    on_version(ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3)))
+                    seen_version = True
+                for chunk in chunks:
+                    _pwrite_all(fd, memoryview(chunk), pos)
+                    pos += len(chunk)
+                    on_bytes(len(chunk))
             if pos != end:
                 raise ConnectionError(f"response ended at byte {pos} of {end}")  # transient: resume
 
@@ -552,15 +535,9 @@ def _split(size: int, part_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + part_size, size)) for start in range(0, size, part_size)]
 
 
-def _version_of(key: str, resp: GetObjectOutputTypeDef) -> ObjectInfo:
-    content_range = resp.get("ContentRange")  # "bytes 0-99/12345" when a Range was asked for
-    size = int(content_range.rpartition("/")[2]) if content_range else resp["ContentLength"]
-    return _described(key, size, resp)
-
-
-def _described(key: str, size: int, resp: GetObjectOutputTypeDef | HeadObjectOutputTypeDef) -> ObjectInfo:
-    """The object a GET or HEAD answer describes, with the checksum our metadata recorded (BLAKE3, or
-    sha256 for objects written before 0.3)."""
+def _described(key: str, size: int, resp: HeadObjectOutputTypeDef) -> ObjectInfo:
+    """The object a HEAD answer describes, with the checksum our metadata recorded (BLAKE3, or sha256
+    for objects written before 0.3)."""
     metadata = resp.get("Metadata", {})
     return ObjectInfo(
         key, size, metadata.get("sha256"), _unquote(resp.get("ETag")), metadata.get(BLAKE3)
