@@ -3,10 +3,9 @@ multipart files, hundreds of small files, the documented layout in the bucket, c
 
 from __future__ import annotations
 
-import hashlib
+from pathlib import Path
 
 from blake3 import blake3
-from pathlib import Path
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import bucket_for

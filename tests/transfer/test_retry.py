@@ -89,7 +89,9 @@ def test_s3_store_retries_each_request_itself_without_botocore_retries(tmp_path:
     store.client.meta.events.register("before-send.s3", lambda **kw: sent.append(kw["event_name"]))
     (tmp_path / "f.bin").write_bytes(os.urandom(PART + 1))  # multipart: botocore's requests
 
-    with pytest.raises(TransferError, match=r"start of multipart upload of tos://bucket/p/f\.bin failed after 3"):
+    with pytest.raises(
+        TransferError, match=r"start of multipart upload of tos://bucket/p/f\.bin failed after 3"
+    ):
         upload_path(store, tmp_path / "f.bin", "bucket", "p/", retry=FAST_RETRY)
 
     assert len(sent) == 3  # exactly the policy's attempts: botocore adds none, the manager none on top

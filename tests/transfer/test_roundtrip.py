@@ -166,7 +166,9 @@ def test_s3_objects_of_earlier_releases_are_verified_by_their_sha256(
     assert not (tmp_path / "out2").exists()  # nothing written, not even the folder
 
 
-def test_s3_parts_are_not_hashed_again_to_be_signed(s3_store: S3Store, s3_bucket: str, tmp_path: Path) -> None:
+def test_s3_parts_are_not_hashed_again_to_be_signed(
+    s3_store: S3Store, s3_bucket: str, tmp_path: Path
+) -> None:
     # Over plain http botocore would sha256 every part to sign it; our own checksum already pins it.
     # (Whole-object PUTs go through obstore: tests/transfer/test_s3_wire.py.)
     sent: list[str] = []

@@ -87,7 +87,9 @@ def store_at(server: Recorder, **kwargs: object) -> S3Store:
     )
 
 
-def test_a_small_put_carries_the_checksum_the_token_and_no_payload_hash(recorder: Recorder, tmp_path: Path) -> None:
+def test_a_small_put_carries_the_checksum_the_token_and_no_payload_hash(
+    recorder: Recorder, tmp_path: Path
+) -> None:
     data = os.urandom(1000)
     (tmp_path / "f.bin").write_bytes(data)
     store = store_at(recorder, session_token="STS-TOKEN")

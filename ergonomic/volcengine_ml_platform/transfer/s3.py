@@ -370,9 +370,7 @@ class S3Store:
 
         def create() -> str:
             with self._slots:
-                resp = self._client.create_multipart_upload(
-                    Bucket=bucket, Key=key, Metadata={BLAKE3: digest}
-                )
+                resp = self._client.create_multipart_upload(Bucket=bucket, Key=key, Metadata={BLAKE3: digest})
             return resp["UploadId"]
 
         upload_id = call_with_retry(create, what=f"start of multipart upload of {url}", policy=self.retry)
@@ -539,9 +537,7 @@ def _described(key: str, size: int, resp: HeadObjectOutputTypeDef) -> ObjectInfo
     """The object a HEAD answer describes, with the checksum our metadata recorded (BLAKE3, or sha256
     for objects written before 0.3)."""
     metadata = resp.get("Metadata", {})
-    return ObjectInfo(
-        key, size, metadata.get("sha256"), _unquote(resp.get("ETag")), metadata.get(BLAKE3)
-    )
+    return ObjectInfo(key, size, metadata.get("sha256"), _unquote(resp.get("ETag")), metadata.get(BLAKE3))
 
 
 def _digest_file(fd: int, size: int) -> str:
