@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from obstore import Bytes, GetOptions
+    from obstore import Bytes, BytesStream, GetOptions
     from obstore.store import S3Store as NativeStore
 
 # object_store names the HTTP status of a refused request in its message; no status means the
@@ -95,7 +93,7 @@ class WholeObjects:
 
     def get_range(
         self, bucket: str, key: str, etag: str | None, start: int, end: int
-    ) -> tuple[int, str | None, dict[str, str], Iterator[Bytes]]:
+    ) -> tuple[int, str | None, dict[str, str], BytesStream]:
         """(object size, ETag, user metadata, chunks) of bytes ``[start, end)`` of ``key``, pinned to
         ``etag`` if given; the chunks arrive as the body does (errors as in :meth:`get`)."""
         import obstore
@@ -107,7 +105,7 @@ class WholeObjects:
         meta = result.meta
         found = meta["e_tag"]
         metadata = {k: v for k, v in result.attributes.items() if isinstance(k, str)}
-        return meta["size"], found.strip('"') if found else None, metadata, iter(result.stream(_CHUNK))
+        return meta["size"], found.strip('"') if found else None, metadata, result.stream(_CHUNK)
 
     def _store(self, bucket: str) -> NativeStore:
         store = self._stores.get(bucket)
