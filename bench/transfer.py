@@ -414,8 +414,8 @@ def report(size: int, results: list[Comparison]) -> None:
         "\nOn a baseline's line, the first 'x base' is ours / that baseline in speed (> 1: ours is faster),"
     )
     print("the second ours / that baseline in CPU-seconds (< 1: ours costs less), medians of per-round")
-    print("ratios (each round runs every side back to back). Ours computes and verifies a checksum of every")
-    print("file (BLAKE3 on the folder store, sha256 on S3); cp, boto3 and obstore check nothing.")
+    print("ratios (each round runs every side back to back). Ours computes and verifies a BLAKE3 checksum of")
+    print("every file (sha256 for S3 objects of releases before 0.3); cp, boto3 and obstore check nothing.")
 
 
 def main() -> None:

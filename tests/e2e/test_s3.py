@@ -3,8 +3,9 @@ multipart files, hundreds of small files, the documented layout in the bucket, c
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+
+from blake3 import blake3
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import bucket_for
@@ -43,7 +44,7 @@ def test_register_and_download_through_s3(s3_peer: Peer, tmp_path: Path) -> None
     assert listed[big_key]["Size"] == BIG
     assert str(listed[big_key]["ETag"]).strip('"').endswith("-3")  # a multipart upload of 3 parts
     head = client.head_object(Bucket=bucket, Key=big_key)
-    assert head["Metadata"]["sha256"] == hashlib.sha256(files["weights/big.bin"]).hexdigest()
+    assert head["Metadata"]["blake3"] == blake3(files["weights/big.bin"]).hexdigest()
     assert s3_peer.read_object(DEFAULT_ACCOUNT_ID, f"{prefix}empty.txt") == b""
 
     dest = tmp_path / "downloaded"

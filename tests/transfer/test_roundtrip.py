@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from blake3 import blake3
 
 from volcengine_ml_platform.errors import TransferError
 from volcengine_ml_platform.transfer import S3Store, download_prefix, upload_path
@@ -109,29 +111,26 @@ def test_empty_prefix_is_an_error_not_an_empty_success(case: StoreCase, tmp_path
     assert not (tmp_path / "out").exists()
 
 
-def test_s3_uses_multipart_ranged_gets_and_sha256_metadata(
-    s3_store: S3Store, s3_bucket: str, tmp_path: Path
+def test_s3_uses_multipart_ranged_gets_and_blake3_metadata(
+    s3_store: S3Store, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(12 * 1024 * 1024))
     ranges: list[str] = []
+    whole = s3_store._whole
+    get_range = whole.get_range
 
-    def record(request: object, **_: object) -> None:
-        headers = getattr(request, "headers", {})
-        if "Range" in headers:
-            value = headers["Range"]
-            ranges.append(value.decode() if isinstance(value, bytes) else value)
+    def record(bucket: str, key: str, etag: str | None, start: int, end: int) -> Any:
+        ranges.append(f"bytes={start}-{end - 1}")
+        return get_range(bucket, key, etag, start, end)
 
-    s3_store.client.meta.events.register("before-send.s3.GetObject", record)
-    try:
-        url = upload_path(s3_store, src, s3_bucket, PREFIX)
-        download_prefix(s3_store, url, tmp_path / "out")
-    finally:
-        s3_store.client.meta.events.unregister("before-send.s3.GetObject", record)
+    monkeypatch.setattr(whole, "get_range", record)
+    url = upload_path(s3_store, src, s3_bucket, PREFIX)
+    download_prefix(s3_store, url, tmp_path / "out")
 
     head = s3_store.client.head_object(Bucket=s3_bucket, Key=f"{PREFIX}big.bin")
     assert head["ETag"].endswith('-3"')  # three parts
-    assert head["Metadata"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert head["Metadata"]["blake3"] == blake3(src.read_bytes()).hexdigest()
     assert sorted(ranges) == ["bytes=0-5242879", "bytes=10485760-12582911", "bytes=5242880-10485759"]
     assert (tmp_path / "out" / "big.bin").read_bytes() == src.read_bytes()
 
@@ -146,3 +145,46 @@ def test_s3_objects_from_other_tools_are_verified_by_size_and_etag(
     download_prefix(s3_store, f"tos://{s3_bucket}/other/", tmp_path / "out")
 
     assert (tmp_path / "out" / "file.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [10, 2 * PART + 1])  # one GET, and ranged GETs hashed in order
+def test_s3_objects_of_earlier_releases_are_verified_by_their_sha256(
+    s3_store: S3Store, s3_bucket: str, tmp_path: Path, size: int
+) -> None:
+    # Releases before 0.3 recorded sha256 (x-amz-meta-sha256); those objects still verify, and a
+    # corrupted one is refused even though nothing records a BLAKE3 checksum for it.
+    data = os.urandom(size)
+    sha256 = hashlib.sha256(data).hexdigest()
+    s3_store.client.put_object(Bucket=s3_bucket, Key="old/ok.bin", Body=data, Metadata={"sha256": sha256})
+    bad = bytes([data[0] ^ 1]) + data[1:]
+    s3_store.client.put_object(Bucket=s3_bucket, Key="old2/bad.bin", Body=bad, Metadata={"sha256": sha256})
+
+    download_prefix(s3_store, f"tos://{s3_bucket}/old/", tmp_path / "out")
+    assert (tmp_path / "out" / "ok.bin").read_bytes() == data
+    with pytest.raises(TransferError, match=r"old2/bad\.bin: sha256 mismatch"):
+        download_prefix(s3_store, f"tos://{s3_bucket}/old2/", tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()  # nothing written, not even the folder
+
+
+def test_s3_parts_are_not_hashed_again_to_be_signed(
+    s3_store: S3Store, s3_bucket: str, tmp_path: Path
+) -> None:
+    # Over plain http botocore would sha256 every part to sign it; our own checksum already pins it.
+    # (Whole-object PUTs go through obstore: tests/transfer/test_s3_wire.py.)
+    sent: list[str] = []
+
+    def record(request: object, **_: object) -> None:
+        value = getattr(request, "headers", {}).get("X-Amz-Content-SHA256")
+        sent.append(value.decode() if isinstance(value, bytes) else str(value))
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(PART + 1))
+    s3_store.client.meta.events.register("before-send.s3.UploadPart", record)
+    try:
+        s3_store.put_file(s3_bucket, "u/big.bin", src)
+    finally:
+        s3_store.client.meta.events.unregister("before-send.s3.UploadPart", record)
+
+    assert sent == ["UNSIGNED-PAYLOAD"] * 2
+    head = s3_store.head(s3_bucket, "u/big.bin")
+    assert head is not None and head.blake3 == blake3(src.read_bytes()).hexdigest()

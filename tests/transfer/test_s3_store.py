@@ -79,7 +79,7 @@ def test_head_list_and_delete_prefix(s3_store: S3Store, s3_bucket: str, tmp_path
 
     assert [o.key for o in s3_store.list_objects(s3_bucket, "m/1")] == ["m/1/a", "m/1/b/c", "m/10/d"]
     head = s3_store.head(s3_bucket, "m/1/a")
-    assert head is not None and head.size == 5 and head.sha256 is not None
+    assert head is not None and head.size == 5 and head.blake3 is not None
     assert s3_store.head(s3_bucket, "m/1") is None
 
     assert s3_store.delete_prefix(s3_bucket, "m/1/") == 2

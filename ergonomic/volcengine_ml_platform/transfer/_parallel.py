@@ -29,8 +29,13 @@ def checked(cancel: threading.Event, callback: Callable[[int], None]) -> Callabl
     return on_bytes
 
 
-def run_parallel(tasks: Sequence[Task[T]], *, concurrency: int, name: str) -> list[T]:
+def run_parallel(
+    tasks: Sequence[Task[T]], *, concurrency: int, name: str, sizes: Sequence[int] | None = None
+) -> list[T]:
     """Run ``tasks`` on up to ``concurrency`` threads and return their results in order.
+
+    With ``sizes`` (one per task), the largest tasks start first: a large file then moves beside the
+    many small ones instead of alone after them, which keeps every core busy to the end.
 
     On the first failure (or KeyboardInterrupt) the tasks not yet started are dropped, the running ones
     are told to stop, and this waits for them (so that they can clean up their temporaries) before
@@ -42,11 +47,15 @@ def run_parallel(tasks: Sequence[Task[T]], *, concurrency: int, name: str) -> li
         # One after another in this thread: a pool's threads cost more than a few small copies.
         cancel = threading.Event()
         return [task(cancel) for task in tasks]
+    order = list(range(len(tasks)))
+    if sizes is not None:
+        order.sort(key=lambda i: -sizes[i])  # stable: equal sizes keep their order
     cancel = threading.Event()
     with ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix=name
     ) as pool:
-        futures: list[Future[T]] = [pool.submit(task, cancel) for task in tasks]
+        started: dict[int, Future[T]] = {i: pool.submit(tasks[i], cancel) for i in order}
+        futures: list[Future[T]] = [started[i] for i in range(len(tasks))]
         try:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         except BaseException:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
@@ -93,6 +94,10 @@ class FolderStore:
         for folder in (self.root, self._meta, self._tmp, self._locks):
             folder.mkdir(parents=True, exist_ok=True)
         self._thread_locks = [threading.RLock() for _ in range(_LOCK_STRIPES)]
+        # Temporary names: a random prefix per store object, the process id (a forked child keeps the
+        # counter) and a counter; O_EXCL still refuses any clash. One urandom per store, not per file.
+        self._tmp_prefix = f"{self._tmp}{os.sep}{uuid.uuid4().hex[:16]}-"
+        self._tmp_seq = itertools.count()
         self.xattrs = self._xattrs_work() if xattrs is None else xattrs
 
     def __repr__(self) -> str:
@@ -112,8 +117,8 @@ class FolderStore:
         # A local copy runs in the kernel, with its hash overlapped (integrity.copy_file_hashed):
         # parts would not help, so concurrency is accepted for the interface and ignored.
         obj_path, meta_path = self._paths(bucket, key)
-        tmp = self._tmp / uuid.uuid4().hex
-        tmp_meta = tmp.with_suffix(".json")
+        tmp = f"{self._tmp_prefix}{os.getpid():x}-{next(self._tmp_seq):x}"
+        tmp_meta = f"{tmp}.json"
         try:
             src = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             try:
@@ -127,7 +132,9 @@ class FolderStore:
                         raise TransferError(f"{path} changed while it was uploaded; upload it again")
                     if self.xattrs:
                         os.setxattr(dst, XATTR, blake3.encode())
-                    if self._fsync:  # after the attribute: the checksum must survive with the bytes
+                    # The one place an object's data is flushed before its rename, after the
+                    # attribute: the checksum must survive with the bytes.
+                    if self._fsync:
                         os.fsync(dst)
                 finally:
                     os.close(dst)
@@ -136,9 +143,9 @@ class FolderStore:
             if self.xattrs:
                 self._replace(tmp, obj_path, bucket, key)
             else:
-                tmp_meta.write_text(json.dumps({BLAKE3: blake3, "size": size}))
+                Path(tmp_meta).write_text(json.dumps({BLAKE3: blake3, "size": size}))
                 if self._fsync:
-                    durability.sync_files([tmp_meta], self._tmp)
+                    durability.sync_files([Path(tmp_meta)], self._tmp)
                 with self._lock(bucket, key, exclusive=True):
                     self._replace(tmp, obj_path, bucket, key)
                     self._replace(tmp_meta, meta_path, bucket, key)
@@ -147,8 +154,9 @@ class FolderStore:
                 if not self.xattrs:
                     durability.sync_dirs(meta_path.parent, self.root)
         except BaseException:
-            tmp.unlink(missing_ok=True)
-            tmp_meta.unlink(missing_ok=True)
+            for leftover in (tmp, tmp_meta):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
             raise
         return ObjectInfo(key, size, blake3=blake3)
 
@@ -326,7 +334,7 @@ class FolderStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _replace(self, src: Path, dst: Path, bucket: str, key: str) -> None:
+    def _replace(self, src: str | Path, dst: Path, bucket: str, key: str) -> None:
         # A concurrent delete_prefix may prune the (empty) parent between makedirs and replace: retry.
         for attempt in range(_REPLACE_TRIES):
             try:

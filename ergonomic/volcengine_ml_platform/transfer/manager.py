@@ -133,7 +133,9 @@ def upload_path(
 
     # A few small files go one after another: starting threads would cost more than it saves.
     small = len(files) <= SMALL_UPLOAD_FILES and sum(sizes) <= SMALL_UPLOAD_BYTES
-    run_parallel([upload(*f) for f in files], concurrency=1 if small else concurrency, name="mlp-upload")
+    run_parallel(
+        [upload(*f) for f in files], concurrency=1 if small else concurrency, name="mlp-upload", sizes=sizes
+    )
     logger.info("uploaded %d files (%d bytes) to %s", len(files), sum(sizes), url)
     return url
 
@@ -219,7 +221,12 @@ def download_prefix(
         return run
 
     try:
-        run_parallel([download(*p) for p in plan], concurrency=concurrency, name="mlp-download")
+        run_parallel(
+            [download(*p) for p in plan],
+            concurrency=concurrency,
+            name="mlp-download",
+            sizes=[obj.size for obj, _, _ in plan],
+        )
         return everything
     except BaseException:
         for made in reversed(created):  # deepest first; keeps folders holding verified files

@@ -45,6 +45,10 @@ _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is worth retrying: connection trouble, timeouts, throttling or a 5xx."""
+    from ._obstore import is_transient as obstore_transient
+
+    if (verdict := obstore_transient(exc)) is not None:  # the S3 store's whole-object requests
+        return verdict
     # Imported here so that the folder store never loads botocore.
     from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
     from botocore.exceptions import ConnectionError as BotoConnectionError

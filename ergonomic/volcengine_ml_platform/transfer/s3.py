@@ -1,8 +1,13 @@
 """Object storage over the S3 protocol: TOS in production, any S3 (e.g. moto) on a developer machine.
 
-Integrity is end to end: the sha256 of every object is computed here on upload and stored as user
-metadata (``x-amz-meta-sha256``); a download recomputes it and compares. Objects written by other tools
-(no metadata) are checked by size, plus MD5 against the ETag when it is a single-part upload's.
+Integrity is end to end: the BLAKE3 checksum of every object is computed here on upload and stored as
+user metadata (``x-amz-meta-blake3``); a download recomputes it and compares. Objects written by releases
+before 0.3 carry ``x-amz-meta-sha256`` instead, which is verified the same way. Objects written by other
+tools (no metadata) are checked by size, plus MD5 against the ETag when it is a single-part upload's.
+
+That checksum is why request bodies are sent as ``UNSIGNED-PAYLOAD`` (botocore otherwise hashes every
+body with sha256 to sign it when the endpoint is plain http): it already pins the bytes end to end, at
+a quarter of sha256's CPU, and TLS protects them in transit on TOS.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..errors import TransferError
+from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
-from .integrity import CHUNK, check_download
+from .integrity import BLAKE3, Hasher, check_download, new_hasher, recorded_checksum
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 
 if TYPE_CHECKING:
@@ -33,8 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import (
         CompletedPartTypeDef,
-        GetObjectOutputTypeDef,
-        GetObjectRequestTypeDef,
+        HeadObjectOutputTypeDef,
         ListObjectsV2OutputTypeDef,
         ListObjectsV2RequestTypeDef,
     )
@@ -45,6 +50,7 @@ MIN_PART_SIZE = 5 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
 MAX_PARTS = 10_000
 _DELETE_BATCH = 1000  # the most keys DeleteObjects takes at once
+_HASH_BLOCK = 4 * MiB  # fewer, larger reads for the hash: fewer GIL round trips per GiB
 
 
 def tos_s3_endpoint(region: str, *, internal: bool = False) -> str:
@@ -92,7 +98,7 @@ else:
     _pwrite = os.pwrite
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         written = _pwrite(fd, view, offset)
@@ -117,9 +123,12 @@ class S3Store:
 
     Files above ``multipart_threshold`` go up in parallel parts of ``part_size`` (grown as needed to stay
     within 10,000 parts) and come down in parallel ranged GETs pinned to the listed ETag.
-    ``max_concurrency`` is the size of the connection pool and the most requests in flight at once,
-    however many files and parts the caller runs in parallel. botocore's own retries are off: every
-    request goes through ``retry`` (see :mod:`~volcengine_ml_platform.transfer.retry`).
+    ``max_concurrency`` is the size of the connection pools and the most requests in flight at once,
+    however many files and parts the caller runs in parallel. Whole objects (up to
+    ``multipart_threshold``) go up and come down in one native request each through obstore
+    (:mod:`._obstore`); listings, HEADs, deletes and the parts of large files through botocore. Neither
+    retries by itself: every request goes through ``retry`` (see
+    :mod:`~volcengine_ml_platform.transfer.retry`).
     """
 
     def __init__(
@@ -152,7 +161,8 @@ class S3Store:
         config = Config(
             region_name=region,
             signature_version="s3v4",
-            s3={"addressing_style": addressing_style},
+            # Our own checksum pins every body (see the module's docstring): no second hash to sign it.
+            s3={"addressing_style": addressing_style, "payload_signing_enabled": False},
             max_pool_connections=max_concurrency,
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=connect_timeout,
@@ -174,6 +184,17 @@ class S3Store:
             config=config,
         )
         self._client.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
+        self._whole = WholeObjects(
+            endpoint_url,
+            access_key,
+            secret_key,
+            session_token,
+            region,
+            addressing_style,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=max_concurrency,
+        )
 
     def __repr__(self) -> str:
         return f"S3Store({self.endpoint_url!r})"
@@ -199,21 +220,23 @@ class S3Store:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             if st.st_size > self.multipart_threshold:
-                # The checksum goes in the metadata, which S3 takes when the upload starts: hash first.
-                sha256 = hashlib.file_digest(f, "sha256").hexdigest()
-                return self._put_multipart(bucket, key, f.fileno(), st, sha256, concurrency, report)
+                # The checksum goes in the metadata, which S3 takes when the upload starts: hash first
+                # (the parts' re-reads then come from the page cache).
+                digest = _digest_file(f.fileno(), st.st_size)
+                return self._put_multipart(bucket, key, f.fileno(), st, digest, concurrency, report)
             # Small: one read, so the bytes hashed are the bytes sent even if the file is being changed.
             data = f.read()
-        sha256 = hashlib.sha256(data).hexdigest()
+        hasher = new_hasher(BLAKE3)
+        hasher.update(data)
+        digest = hasher.hexdigest()
 
-        def put() -> str:
+        def put() -> str | None:
             with self._slots:
-                resp = self._client.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": sha256})
-            return resp["ETag"]
+                return self._whole.put(bucket, key, data, {BLAKE3: digest})
 
         etag = call_with_retry(put, what=f"upload of {url}", policy=self.retry)
         report(len(data))
-        return ObjectInfo(key, len(data), sha256, _unquote(etag))
+        return ObjectInfo(key, len(data), etag=etag, blake3=digest)
 
     def get_file(
         self,
@@ -247,27 +270,18 @@ class S3Store:
                 run_parallel(tasks, concurrency=concurrency, name="mlp-range")
                 digests = hasher.hexdigests()
             else:
-                hashes: dict[str, hashlib._Hash] = {}
-
-                def first_response(version: ObjectInfo) -> None:
-                    versions.see(version)
-                    hashes.update((name, hashlib.new(name)) for name in _algorithms(version))
-
-                def sink(chunk: bytes) -> None:
-                    for h in hashes.values():
-                        h.update(chunk)
-
-                self._fetch(bucket, obj, fd, 0, obj.size, report, first_response, sink=sink, whole=True)
-                digests = {name: h.hexdigest() for name, h in hashes.items()}
+                digests = self._get_whole(bucket, obj, fd, report, versions.see)
         version = versions.first
         size = os.stat(dest).st_size
-        if "sha256" in digests:
+        if (recorded := recorded_checksum(version)) is not None:
+            algorithm, expected = recorded
             check_download(
                 url,
                 size=size,
                 expected_size=version.size,
-                digest=digests["sha256"],
-                expected_digest=version.sha256,
+                digest=digests.get(algorithm),
+                expected_digest=expected,
+                algorithm=algorithm,
             )
         elif "md5" in digests:
             md5 = digests["md5"]
@@ -303,8 +317,7 @@ class S3Store:
                 if _status(exc) == 404:
                     return None
                 raise
-            sha256 = resp.get("Metadata", {}).get("sha256")
-            return ObjectInfo(key, resp["ContentLength"], sha256, _unquote(resp.get("ETag")))
+            return _described(key, resp["ContentLength"], resp)
 
         return call_with_retry(head, what=f"head of {tos_url(bucket, key)}", policy=self.retry)
 
@@ -347,7 +360,7 @@ class S3Store:
         key: str,
         fd: int,
         st: os.stat_result,
-        sha256: str,
+        digest: str,
         concurrency: int,
         report: ByteCallback,
     ) -> ObjectInfo:
@@ -357,9 +370,7 @@ class S3Store:
 
         def create() -> str:
             with self._slots:
-                resp = self._client.create_multipart_upload(
-                    Bucket=bucket, Key=key, Metadata={"sha256": sha256}
-                )
+                resp = self._client.create_multipart_upload(Bucket=bucket, Key=key, Metadata={BLAKE3: digest})
             return resp["UploadId"]
 
         upload_id = call_with_retry(create, what=f"start of multipart upload of {url}", policy=self.retry)
@@ -392,14 +403,14 @@ class S3Store:
             now = os.fstat(fd)
             if (now.st_size, now.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                 raise TransferError(f"{url}: the local file changed while it was uploaded")
-            etag = self._complete(bucket, key, upload_id, parts, sha256, size)
+            etag = self._complete(bucket, key, upload_id, parts, digest, size)
         except BaseException:
             self._abort(bucket, key, upload_id)
             raise
-        return ObjectInfo(key, size, sha256, _unquote(etag))
+        return ObjectInfo(key, size, etag=_unquote(etag), blake3=digest)
 
     def _complete(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPartTypeDef], sha256: str, size: int
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPartTypeDef], digest: str, size: int
     ) -> str:
         url = tos_url(bucket, key)
         attempts = 0
@@ -411,7 +422,7 @@ class S3Store:
                 # The previous attempt may have succeeded and only its answer been lost; completing
                 # again would then fail with NoSuchUpload.
                 done = self.head(bucket, key)
-                if done is not None and done.sha256 == sha256 and done.size == size and done.etag:
+                if done is not None and done.blake3 == digest and done.size == size and done.etag:
                     self._abort(bucket, key, upload_id, quiet=True)
                     return done.etag
             with self._slots:
@@ -437,6 +448,45 @@ class S3Store:
             log = logger.debug if quiet else logger.warning
             log("could not abort multipart upload %s of %s: %s", upload_id, tos_url(bucket, key), exc)
 
+    def _get_whole(
+        self,
+        bucket: str,
+        obj: ObjectInfo,
+        fd: int,
+        on_bytes: ByteCallback,
+        on_version: Callable[[ObjectInfo], None],
+    ) -> dict[str, str]:
+        """Write the whole (small) object at the start of ``fd`` in one GET pinned to the listed ETag;
+        return the digests that can verify it (see :func:`_algorithms`)."""
+        url = tos_url(bucket, obj.key)
+
+        def attempt() -> dict[str, str]:
+            with self._slots:
+                try:
+                    size, etag, metadata, data = self._whole.get(bucket, obj.key, obj.etag)
+                except FileNotFoundError as exc:
+                    raise TransferError(f"{url} does not exist") from exc
+                except Exception as exc:
+                    if type(exc).__name__ == "PreconditionError":
+                        raise TransferError(f"{url} changed since it was listed") from exc
+                    raise
+            version = ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3))
+            on_version(version)
+            if len(data) != size:
+                raise ConnectionError(f"response ended at byte {len(data)} of {size}")  # transient
+            view = memoryview(data)
+            _pwrite_all(fd, view, 0)
+            os.ftruncate(fd, size)  # a retry after a longer answer must not leave its tail
+            on_bytes(size)
+            digests: dict[str, str] = {}
+            for name in _algorithms(version):
+                hasher = new_hasher(name)
+                hasher.update(view)
+                digests[name] = hasher.hexdigest()
+            return digests
+
+        return call_with_retry(attempt, what=f"download of {url}", policy=self.retry)
+
     def _fetch(
         self,
         bucket: str,
@@ -446,14 +496,10 @@ class S3Store:
         end: int,
         on_bytes: ByteCallback,
         on_version: Callable[[ObjectInfo], None],
-        *,
-        sink: Callable[[bytes], None] | None = None,
-        whole: bool = False,
     ) -> None:
         """Write bytes ``[start, end)`` of ``obj`` at their offsets in ``fd``, resuming after failures.
 
-        ``whole`` fetches the entire object without a Range header (which S3 refuses on an empty
-        object). Every response must be the listed version: the ETag is pinned with If-Match.
+        Every response must be the listed version: the ETag is pinned with If-Match.
         """
         pos = start
         seen_version = False
@@ -461,33 +507,22 @@ class S3Store:
 
         def attempt() -> None:
             nonlocal pos, seen_version
-            request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": obj.key}
-            if not (whole and pos == 0):
-                request["Range"] = f"bytes={pos}-{end - 1}"
-            if obj.etag:
-                request["IfMatch"] = f'"{obj.etag}"'
             with self._slots:
                 try:
-                    resp = self._client.get_object(**request)
-                except ClientError as exc:
-                    if _status(exc) == 412:
+                    size, etag, metadata, chunks = self._whole.get_range(bucket, obj.key, obj.etag, pos, end)
+                except FileNotFoundError as exc:
+                    raise TransferError(f"{url} does not exist") from exc
+                except Exception as exc:
+                    if type(exc).__name__ == "PreconditionError":
                         raise TransferError(f"{url} changed since it was listed") from exc
-                    if _status(exc) == 404:
-                        raise TransferError(f"{url} does not exist") from exc
                     raise
-                body = resp["Body"]
-                try:
-                    if not seen_version:
-                        on_version(_version_of(obj.key, resp))
-                        seen_version = True
-                    for chunk in body.iter_chunks(CHUNK):
-                        _pwrite_all(fd, chunk, pos)
-                        if sink is not None:
-                            sink(chunk)
-                        pos += len(chunk)
-                        on_bytes(len(chunk))
-                finally:
-                    body.close()
+                if not seen_version:
+                    on_version(ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3)))
+                    seen_version = True
+                for chunk in chunks:
+                    _pwrite_all(fd, memoryview(chunk), pos)
+                    pos += len(chunk)
+                    on_bytes(len(chunk))
             if pos != end:
                 raise ConnectionError(f"response ended at byte {pos} of {end}")  # transient: resume
 
@@ -498,16 +533,28 @@ def _split(size: int, part_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + part_size, size)) for start in range(0, size, part_size)]
 
 
-def _version_of(key: str, resp: GetObjectOutputTypeDef) -> ObjectInfo:
-    content_range = resp.get("ContentRange")  # "bytes 0-99/12345" when a Range was asked for
-    size = int(content_range.rpartition("/")[2]) if content_range else resp["ContentLength"]
-    return ObjectInfo(key, size, resp.get("Metadata", {}).get("sha256"), _unquote(resp.get("ETag")))
+def _described(key: str, size: int, resp: HeadObjectOutputTypeDef) -> ObjectInfo:
+    """The object a HEAD answer describes, with the checksum our metadata recorded (BLAKE3, or sha256
+    for objects written before 0.3)."""
+    metadata = resp.get("Metadata", {})
+    return ObjectInfo(key, size, metadata.get("sha256"), _unquote(resp.get("ETag")), metadata.get(BLAKE3))
+
+
+def _digest_file(fd: int, size: int) -> str:
+    """BLAKE3 of the first ``size`` bytes of ``fd``, read in large blocks (the hash releases the GIL)."""
+    hasher = new_hasher(BLAKE3)
+    pos = 0
+    while pos < size and (data := _pread(fd, min(_HASH_BLOCK, size - pos), pos)):
+        hasher.update(data)
+        pos += len(data)
+    return hasher.hexdigest()
 
 
 def _algorithms(version: ObjectInfo) -> list[str]:
-    """The digests that can verify ``version``: sha256 from our metadata, else MD5 of a single-part ETag."""
-    if version.sha256 is not None:
-        return ["sha256"]
+    """The digests that can verify ``version``: the checksum in our metadata, else MD5 of a single-part
+    ETag, else none."""
+    if (recorded := recorded_checksum(version)) is not None:
+        return [recorded[0]]
     return ["md5"] if _is_single_part_etag(version.etag) else []
 
 
@@ -531,7 +578,11 @@ class _VersionCheck:
         with self._lock:
             if self._first is None:
                 self._first = version
-            elif (version.sha256, version.etag) != (self._first.sha256, self._first.etag):
+            elif (version.blake3, version.sha256, version.etag) != (
+                self._first.blake3,
+                self._first.sha256,
+                self._first.etag,
+            ):
                 raise TransferError(f"{self._url} changed while it was downloaded")
 
 
@@ -546,7 +597,7 @@ class _OrderedHasher:
         self._fd = fd
         self._ranges = ranges
         self._algorithms = algorithms
-        self._hashes: dict[str, hashlib._Hash] | None = None
+        self._hashes: dict[str, Hasher] | None = None
         self._done: set[int] = set()
         self._next = 0
         self._busy = False
@@ -575,10 +626,10 @@ class _OrderedHasher:
     def _hash(self, start: int, end: int) -> None:
         if self._hashes is None:
             # Range 0 is complete, so its response has told which digests can verify the object.
-            self._hashes = {name: hashlib.new(name) for name in self._algorithms()}
+            self._hashes = {name: new_hasher(name) for name in self._algorithms()}
         if not self._hashes:
             return
-        for offset in range(start, end, CHUNK):
-            data = _pread(self._fd, min(CHUNK, end - offset), offset)
+        for offset in range(start, end, _HASH_BLOCK):
+            data = _pread(self._fd, min(_HASH_BLOCK, end - offset), offset)
             for h in self._hashes.values():
                 h.update(data)
