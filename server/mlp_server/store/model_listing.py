@@ -142,7 +142,9 @@ def list_model_rows(
         if matched is None:
             every = select(ModelRow.id).where(mine, *searched)
         else:
-            every = select(ModelRow.id).where(ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where)
+            every = select(ModelRow.id).where(
+                ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+            )
         kept = list(session.scalars(every.order_by(*keys)))
         cache.put_ids(cache_key, page.sort_by, kept)
         return total, _rows_in_order(session, _slice(kept, page))
