@@ -43,14 +43,14 @@ def run_parallel(
     """
     if not tasks:
         return []
-    if len(tasks) == 1 or concurrency <= 1:
-        # One after another in this thread: a pool's threads cost more than a few small copies.
-        cancel = threading.Event()
-        return [task(cancel) for task in tasks]
     order = list(range(len(tasks)))
     if sizes is not None:
         order.sort(key=lambda i: -sizes[i])  # stable: equal sizes keep their order
     cancel = threading.Event()
+    if len(tasks) == 1 or concurrency <= 1:
+        # One after another in this thread: a pool's threads cost more than a few small copies.
+        results = {i: tasks[i](cancel) for i in order}
+        return [results[i] for i in range(len(tasks))]
     with ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(tasks))), thread_name_prefix=name
     ) as pool:
