@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -461,15 +462,8 @@ class S3Store:
         url = tos_url(bucket, obj.key)
 
         def attempt() -> dict[str, str]:
-            with self._slots:
-                try:
-                    size, etag, metadata, data = self._whole.get(bucket, obj.key, obj.etag)
-                except FileNotFoundError as exc:
-                    raise TransferError(f"{url} does not exist") from exc
-                except Exception as exc:
-                    if type(exc).__name__ == "PreconditionError":
-                        raise TransferError(f"{url} changed since it was listed") from exc
-                    raise
+            with self._slots, _gone_or_changed(url):
+                size, etag, metadata, data = self._whole.get(bucket, obj.key, obj.etag)
             version = ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3))
             on_version(version)
             if len(data) != size:
@@ -508,14 +502,8 @@ class S3Store:
         def attempt() -> None:
             nonlocal pos, seen_version
             with self._slots:
-                try:
+                with _gone_or_changed(url):
                     size, etag, metadata, chunks = self._whole.get_range(bucket, obj.key, obj.etag, pos, end)
-                except FileNotFoundError as exc:
-                    raise TransferError(f"{url} does not exist") from exc
-                except Exception as exc:
-                    if type(exc).__name__ == "PreconditionError":
-                        raise TransferError(f"{url} changed since it was listed") from exc
-                    raise
                 if not seen_version:
                     on_version(ObjectInfo(obj.key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3)))
                     seen_version = True
@@ -633,3 +621,16 @@ class _OrderedHasher:
             data = _pread(self._fd, min(_HASH_BLOCK, end - offset), offset)
             for h in self._hashes.values():
                 h.update(data)
+
+
+@contextmanager
+def _gone_or_changed(url: str) -> Iterator[None]:
+    """A GET's missing object, or one whose ETag no longer matches the listing, as a TransferError."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise TransferError(f"{url} does not exist") from exc
+    except Exception as exc:
+        if type(exc).__name__ == "PreconditionError":  # obstore's If-Match refusal
+            raise TransferError(f"{url} changed since it was listed") from exc
+        raise
