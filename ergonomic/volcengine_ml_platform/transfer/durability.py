@@ -19,18 +19,26 @@ _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXE
 _FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def sync_dirs(folder: Path, root: Path) -> None:
-    """fsync ``folder`` and each of its parents up to ``root`` (inclusive)."""
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_dirs(folder: Path, root: Path, done: set[Path] | None = None) -> None:
+    """fsync ``folder`` and each of its parents up to ``root`` (inclusive), skipping and adding to
+    ``done`` (the folders already synced by the caller's earlier calls)."""
     folder, root = Path(folder), Path(root)
-    chain = [folder, *(p for p in folder.parents if root in p.parents or p == root)]
     if folder != root and root not in folder.parents:
         raise ValueError(f"{folder} is not below {root}")
-    for each in chain:
-        fd = os.open(each, _DIR_FLAGS)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    for each in [folder, *(p for p in folder.parents if root in p.parents or p == root)]:
+        if done is not None:
+            if each in done:
+                return  # it and every parent above it were synced already
+            done.add(each)
+        _fsync(each, _DIR_FLAGS)
 
 
 def sync_files(paths: Iterable[Path], root: Path) -> None:
@@ -38,14 +46,8 @@ def sync_files(paths: Iterable[Path], root: Path) -> None:
     each directory once. A file that is gone raises FileNotFoundError (it cannot be made durable)."""
     folders: set[Path] = set()
     for path in paths:
-        fd = os.open(path, _FILE_FLAGS)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path, _FILE_FLAGS)
         folders.add(Path(path).parent)
     done: set[Path] = set()
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        if folder not in done:
-            sync_dirs(folder, root)
-            done.update([folder, *folder.parents])
+        sync_dirs(folder, root, done)
