@@ -52,6 +52,15 @@ class EmbeddedTransport(httpx.BaseTransport):
 
 _platforms: dict[tuple[Path, str], Any] = {}
 _platforms_lock = threading.Lock()
+_serve_services = True
+
+
+def serve_services(on: bool) -> None:
+    """Whether this process serves the deployed services of the embedded platforms it opens from now
+    on (default: yes, from the first service action until it exits). The ``mlp`` command says no: it
+    ends within the second, so it only records what it is told, and `mlp serve` serves."""
+    global _serve_services
+    _serve_services = on
 
 
 def embedded_app(data_dir: Path, region: str | None = None) -> Any:
@@ -69,5 +78,5 @@ def embedded_app(data_dir: Path, region: str | None = None) -> Any:
         if key not in _platforms:
             # The embedded platform's data folder is this user's own: its schema is upgraded in place
             # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            _platforms[key] = build_embedded_app(settings)
+            _platforms[key] = build_embedded_app(settings, serve_services=_serve_services)
         return _platforms[key]

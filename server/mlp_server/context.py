@@ -40,6 +40,10 @@ class Platform:
     # which acknowledges only durable writes
     objects_sync: ObjectsSync | None = None
 
+    # Whether service actions make this process serve the services (start the supervisor). False for
+    # an `mlp` command on the embedded platform, which ends within the second: it only records them.
+    serves_services: bool = True
+
     _serving: ServingSupervisor | None = field(default=None, init=False, repr=False)
     _serving_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -51,6 +55,16 @@ class Platform:
             if self._serving is None:
                 self._serving = self.make_serving()
             return self._serving
+
+    def services_served(self) -> bool:
+        """Whether a live supervisor (this process's, or another's) serves the services now."""
+        with self._serving_lock:
+            own = self._serving
+        if own is not None and own.serving:
+            return True
+        from .serving.lease import services_served
+
+        return services_served(self.store, self.settings.data_dir)
 
     def wake_perf_workers(self) -> None:
         if self.perf_workers is not None:

@@ -130,10 +130,14 @@ def build_app(
     return create_app(open_platform(settings, clock, perf_workers))
 
 
-def build_embedded_app(settings: ServerSettings) -> Starlette:
+def build_embedded_app(settings: ServerSettings, serve_services: bool = True) -> Starlette:
     """The in-process platform: its perf worker process starts on the first perf work and lives as long
-    as this Python process (settings.perf_workers of them; 0 for none)."""
+    as this Python process (settings.perf_workers of them; 0 for none). With ``serve_services``, its
+    first service action makes this process serve the folder's services until it exits (when no other
+    process does); without, service actions are only recorded."""
     from .workers.pool import PerfWorkerPool
 
     pool = PerfWorkerPool(settings, settings.perf_workers, log_dir=settings.data_dir / "logs")
-    return build_app(settings, perf_workers=pool)
+    platform = open_platform(settings, perf_workers=pool)
+    platform.serves_services = serve_services
+    return create_app(platform)

@@ -18,6 +18,7 @@ from .output import Column, Printer, as_plain, field
 
 if TYPE_CHECKING:
     from ..models.model import Model
+    from ..transfer.progress import TransferProgress
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -85,8 +86,10 @@ SERVICE_COLUMNS: list[Column] = [
 def model_for(args: argparse.Namespace) -> Model:
     # The client (httpx, the generated models) is imported by the commands that use it, so that
     # `mlp --help`, `mlp --version` and the server commands start without it.
+    from ..embedded import serve_services
     from ..models.model import Model
 
+    serve_services(False)  # this command ends within the second: `mlp serve` serves the services
     return Model(endpoint=args.endpoint, region=args.region, data_dir=args.data_dir, profile=args.profile)
 
 
@@ -230,20 +233,50 @@ def versions_download(args: argparse.Namespace) -> int:
     from .progress import ProgressBar
 
     bar = ProgressBar("downloading", enabled=None if args.progress == "auto" else args.progress == "on")
+    moved: list[TransferProgress] = []  # the last snapshot: what this download really transferred
+
+    def progress(snapshot: TransferProgress) -> None:
+        moved[:] = [snapshot]
+        bar(snapshot)
+
     m = model_for(args)
     model_id, version = _model_version(m, args)
     try:
-        files = m.download(model_id, version, args.dest, overwrite=args.force, progress=bar)
+        files = m.download(model_id, version, args.dest, overwrite=args.force, progress=progress)
     finally:
         bar.close()
+    done = moved[0].files_done if moved else len(files)
+    nbytes = moved[0].bytes_done if moved else 0
     data = {
         "ModelID": model_id,
         "ModelVersion": version_number(version),
         "LocalPath": args.dest,
         "Files": [str(f) for f in files],
+        "Downloaded": done,
+        "AlreadyPresent": len(files) - done,
+        "DownloadedBytes": nbytes,
     }
-    printer(args).message(f"downloaded {len(files)} file(s) to {args.dest}", data)
+    printer(args).message(_download_summary(len(files), done, nbytes, args.dest), data)
     return 0
+
+
+def _download_summary(total: int, done: int, nbytes: int, dest: str) -> str:
+    if done == 0:
+        return f"nothing to download: all {total} file(s) of the version are already in {dest}"
+    kept = total - done
+    already = f"; {kept} already there, kept" if kept else ""
+    return f"downloaded {done} file(s), {_size(nbytes)}, to {dest}{already}"
+
+
+def _size(nbytes: int) -> str:
+    if nbytes < 1024:
+        return f"{nbytes} bytes"
+    size, unit = float(nbytes) / 1024, "KiB"
+    for larger in ("MiB", "GiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.1f} {unit}"
 
 
 # ---- perf jobs and tasks -----------------------------------------------------------------------------
@@ -339,19 +372,20 @@ def perf_cancel_task(args: argparse.Namespace) -> int:
 
 
 def _note_embedded_serving(m: Model) -> None:
-    """On the embedded platform, services are served by the platform's process: when that is this
-    ``mlp`` command, they stop as it ends, so say how to keep them served."""
+    """On the embedded platform an ``mlp`` command records service actions but serves nothing (it ends
+    now): when no other process serves the data folder either, say so and how to serve it."""
     settings = m._session.settings
     if settings.mode != "embedded":
         return
     from ..embedded import embedded_app
 
-    serving = embedded_app(settings.data_dir.value, settings.region.value).state.platform.serving
-    if serving.ensure_started():  # True: this process serves them (no `mlp serve` on this folder)
+    platform = embedded_app(settings.data_dir.value, settings.region.value).state.platform
+    if not platform.services_served():
         print(
-            "mlp: note: the embedded platform serves services only while a process of it runs, and "
-            f"this one ends now; run `mlp serve --data-dir {settings.data_dir.value}` (it brings the "
-            "services up and keeps them served) and call it with --endpoint, or use the Python API",
+            "mlp: note: recorded, but no process serves the services of this data folder (an `mlp` "
+            f"command does not: it ends now); run `mlp serve --data-dir {settings.data_dir.value}` to "
+            "serve them (it keeps them served, and `mlp services ...` commands see them Running), or "
+            "deploy from a Python program, which serves them until it exits",
             file=sys.stderr,
         )
 

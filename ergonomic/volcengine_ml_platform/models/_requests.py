@@ -103,6 +103,13 @@ def _model_id(model_id: str) -> str:
     return model_id
 
 
+def _checked_id(schema_name: str, value: str | None, argument: str) -> str | None:
+    """An ID argument checked here, so that the error names ``argument`` (``job_id``, not JobID) and
+    says what a valid one looks like (the document's description of the pattern)."""
+    validation.validate_argument(schema_name, value, argument)
+    return value
+
+
 def named(request: Request[R], arguments: dict[str, str]) -> Request[R]:
     """``request``, its body checked now against its schema, with the problems named by the Python
     arguments they came from (``arguments``: the body's field path -> the argument)."""
@@ -263,7 +270,7 @@ def perf_jobs(
     body = drop_none(
         {
             "ModelVersionID": mvid,
-            "JobID": job_id,
+            "JobID": _checked_id("JobID", job_id, "job_id"),
             **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
         }
     )
@@ -271,7 +278,8 @@ def perf_jobs(
 
 
 def cancel_job(job_id: str) -> Request[JobIDResponse]:
-    return Request(cancel_perf_job, JobIDRequest, {"JobID": job_id}, JobIDResponse)
+    body = {"JobID": _checked_id("JobID", job_id, "job_id")}
+    return Request(cancel_perf_job, JobIDRequest, body, JobIDResponse)
 
 
 def perf_tasks(
@@ -284,8 +292,8 @@ def perf_tasks(
 ) -> Request[ListPerfTasksResponse]:
     body = drop_none(
         {
-            "TaskID": task_id,
-            "JobID": job_id,
+            "TaskID": _checked_id("TaskID", task_id, "task_id"),
+            "JobID": _checked_id("JobID", job_id, "job_id"),
             **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
         }
     )
@@ -294,12 +302,13 @@ def perf_tasks(
 
 def update_task(task_id: str, task_status: str | None) -> Request[TaskIDResponse]:
     validation.validate_argument("TaskStatus", task_status, "task_status")
-    body = drop_none({"TaskID": task_id, "Status": task_status})
+    body = drop_none({"TaskID": _checked_id("TaskID", task_id, "task_id"), "Status": task_status})
     return Request(update_perf_task, UpdatePerfTaskRequest, body, TaskIDResponse)
 
 
 def cancel_task(task_id: str) -> Request[TaskIDResponse]:
-    return Request(cancel_perf_task, TaskIDRequest, {"TaskID": task_id}, TaskIDResponse)
+    body = {"TaskID": _checked_id("TaskID", task_id, "task_id")}
+    return Request(cancel_perf_task, TaskIDRequest, body, TaskIDResponse)
 
 
 def resources(name_contains: str | None, offset: int, page_size: int) -> Request[ListResourceResponse]:
@@ -381,15 +390,21 @@ def check_flavor(flavor: object, field: str, offered: Collection[str]) -> None:
 
 def service_action(operation: ModuleType, service_id: str) -> Request[ServiceIDResponse]:
     """StartService, StopService or DeleteService."""
-    return Request(operation, ServiceIDRequest, {"ServiceID": service_id}, ServiceIDResponse)
+    body = {"ServiceID": _checked_id("ServiceID", service_id, "service_id")}
+    return Request(operation, ServiceIDRequest, body, ServiceIDResponse)
 
 
 def get_service_request(service_id: str) -> Request[GetServiceResponse]:
-    return Request(get_service, ServiceIDRequest, {"ServiceID": service_id}, GetServiceResponse)
+    body = {"ServiceID": _checked_id("ServiceID", service_id, "service_id")}
+    return Request(get_service, ServiceIDRequest, body, GetServiceResponse)
 
 
 def scale(service_id: str, replicas: int) -> Request[ServiceIDResponse]:
-    body = {"ServiceID": service_id, "Replicas": replicas, "ChangeType": "ScalingService"}
+    body = {
+        "ServiceID": _checked_id("ServiceID", service_id, "service_id"),
+        "Replicas": replicas,
+        "ChangeType": "ScalingService",
+    }
     return named(
         Request(update_service, UpdateServiceRequest, body, ServiceIDResponse), {"Replicas": "replicas"}
     )

@@ -50,7 +50,9 @@ class _Service:
         deployment = (yield from self._refresh()).result.service_deployment
         url = deployment.endpoint_url
         if not isinstance(url, str) or not url:
-            raise MLPlatformError(f"service {self.service_id} has no endpoint: it is {deployment.status}")
+            raise MLPlatformError(
+                f"service {self.service_id} has no endpoint: it is {deployment.status}{_why(deployment)}"
+            )
         name = str(self.service_name)
 
         def infer(_stop: threading.Event) -> Outputs:
@@ -67,12 +69,14 @@ class _Service:
     def _wait_for(self, statuses: tuple[str, ...], timeout: float, interval: float) -> Plan[str]:
         deadline = time.monotonic() + timeout
         while True:
-            status = str((yield from self._refresh()).result.service_deployment.status)
+            deployment = (yield from self._refresh()).result.service_deployment
+            status = str(deployment.status)
             if status in statuses:
                 return status
             if time.monotonic() >= deadline:
                 raise MLPlatformError(
-                    f"service {self.service_id} is {status}, not {'/'.join(statuses)}, after {timeout:.0f}s"
+                    f"service {self.service_id} is {status}, not {'/'.join(statuses)}, after "
+                    f"{timeout:.0f}s{_why(deployment)}"
                 )
             yield from pause(interval)
 
@@ -180,3 +184,9 @@ class AsyncInferenceService(_Service):
     async def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
         """Refresh until the status is one of ``statuses`` (sleeping on the event loop)."""
         return await self._run(self._wait_for(statuses, timeout, interval))
+
+
+def _why(deployment: Any) -> str:
+    """The platform's StatusMessage, when it gives one (what serves it, why it failed)."""
+    message = deployment.status_message
+    return f" ({message})" if isinstance(message, str) and message else ""

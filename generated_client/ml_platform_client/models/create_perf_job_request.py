@@ -21,7 +21,8 @@ T = TypeVar("T", bound="CreatePerfJobRequest")
 class CreatePerfJobRequest(WireMapping):
     """
     Attributes:
-        model_version_id (str): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
+        model_version_id (str): a model version ID: {ModelID}-{version number}, e.g. m-20210812150750-w54j6-14 Example:
+            m-20210812150750-w54j6-14.
         tensor_config (PerfTensorConfig): A perf job's tensor config (shapes as ranges; no STRING or BOOL tensors)
         job_type (JobType):
         job_params_list (list[JobParams]):

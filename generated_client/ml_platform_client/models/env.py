@@ -15,7 +15,7 @@ T = TypeVar("T", bound="Env")
 class Env(WireMapping):
     """
     Attributes:
-        name (str):
+        name (str): an environment variable name: letters, digits and '_', not starting with a digit
         value (str):
     """
 

@@ -25,8 +25,9 @@ class InnerVersionInfo(WireMapping):
     and ModelType as in VersionInfo.
 
         Attributes:
-            path (str): tos://{bucket}/{key prefix} Example: tos://ml-platform-auto-created-required-2100000050-cn-
-                north-4/modelrepo/from-sdk-repo/1631236594036/1/.
+            path (str): tos://{bucket}/{key prefix}: a bucket name of 3-63 lowercase letters, digits, '.' and '-', then '/'
+                and the prefix, e.g. tos://my-bucket/models/resnet/ Example: tos://ml-platform-auto-created-
+                required-2100000050-cn-north-4/modelrepo/from-sdk-repo/1631236594036/1/.
             model_format (ModelFormat | None | Unset):
             model_type (None | str | Unset):
             source_type (None | SourceType | Unset):

@@ -15,7 +15,8 @@ T = TypeVar("T", bound="JobIDRequest")
 class JobIDRequest(WireMapping):
     """
     Attributes:
-        job_id (str):  Example: pj-20210914105554-nvh45.
+        job_id (str): a perf job ID: pj-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. pj-20210914105554-nvh45
+            Example: pj-20210914105554-nvh45.
     """
 
     job_id: str

@@ -17,7 +17,8 @@ T = TypeVar("T", bound="ListModelVersionsRequest")
 class ListModelVersionsRequest(WireMapping):
     """
     Attributes:
-        model_id (str): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
+        model_id (str): a model ID: m-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. m-20210812150750-w54j6
+            Example: m-20210812150750-w54j6.
         model_version (int | None | str | Unset):
         offset (int | None | Unset):
         limit (int | None | Unset):

@@ -15,7 +15,8 @@ T = TypeVar("T", bound="ModelVersionIDRequest")
 class ModelVersionIDRequest(WireMapping):
     """
     Attributes:
-        model_version_id (str): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
+        model_version_id (str): a model version ID: {ModelID}-{version number}, e.g. m-20210812150750-w54j6-14 Example:
+            m-20210812150750-w54j6-14.
     """
 
     model_version_id: str

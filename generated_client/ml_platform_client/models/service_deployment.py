@@ -24,11 +24,13 @@ class ServiceDeployment(WireMapping):
         model (ServiceModel):
         status (ServiceStatus):
         replicas (int):
-        status_message (str | Unset): Local platform: why the status is what it is: the reason a service Failed, or that
-            a GPU flavor is served on the CPU (no CUDA on this machine). Empty when there is nothing to say.
+        status_message (str | Unset): Local platform: why the status is what it is: the reason a service Failed, that a
+            GPU flavor is served on the CPU (no CUDA on this machine), or that no platform process is serving it (Pending:
+            its supervising process ended). Empty when there is nothing to say.
         endpoint_url (str | Unset): Local platform: the base URL of the KServe v2 / Open Inference Protocol (HTTP) of
             the service, e.g. `http://127.0.0.1:41234`; the model name in `/v2/models/{name}` is the ServiceName. A proxy in
-            the platform process spreads requests over the ready replicas. Empty while the service is not deployed.
+            the platform process spreads requests over the ready replicas. Empty while nothing serves the service (not
+            deployed yet, stopped, failed, or no platform process serving it).
         service_version_id (str | Unset):
         envs (list[Env] | Unset):
         flavor_id (str | Unset):

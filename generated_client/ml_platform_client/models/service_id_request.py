@@ -15,7 +15,8 @@ T = TypeVar("T", bound="ServiceIDRequest")
 class ServiceIDRequest(WireMapping):
     """
     Attributes:
-        service_id (str):  Example: s-20210914105554-a1b2c.
+        service_id (str): a service ID: letters, digits, '_', '.' and '-', starting with a letter or digit, e.g.
+            s-20210914105554-a1b2c Example: s-20210914105554-a1b2c.
     """
 
     service_id: str

@@ -15,8 +15,10 @@ T = TypeVar("T", bound="ServiceModelRef")
 class ServiceModelRef(WireMapping):
     """
     Attributes:
-        model_id (str): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
-        model_version_id (str): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
+        model_id (str): a model ID: m-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. m-20210812150750-w54j6
+            Example: m-20210812150750-w54j6.
+        model_version_id (str): a model version ID: {ModelID}-{version number}, e.g. m-20210812150750-w54j6-14 Example:
+            m-20210812150750-w54j6-14.
     """
 
     model_id: str

@@ -15,7 +15,8 @@ T = TypeVar("T", bound="TaskIDRequest")
 class TaskIDRequest(WireMapping):
     """
     Attributes:
-        task_id (str):  Example: pf-20210914105554-fb564.
+        task_id (str): a perf task ID: pf-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. pf-20210914105554-fb564
+            Example: pf-20210914105554-fb564.
     """
 
     task_id: str

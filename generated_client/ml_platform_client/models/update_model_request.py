@@ -15,7 +15,8 @@ T = TypeVar("T", bound="UpdateModelRequest")
 class UpdateModelRequest(WireMapping):
     """
     Attributes:
-        model_id (str): m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics} Example: m-20210812150750-w54j6.
+        model_id (str): a model ID: m-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. m-20210812150750-w54j6
+            Example: m-20210812150750-w54j6.
         model_name (None | str | Unset):
     """
 

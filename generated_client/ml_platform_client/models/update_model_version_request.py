@@ -20,7 +20,8 @@ T = TypeVar("T", bound="UpdateModelVersionRequest")
 class UpdateModelVersionRequest(WireMapping):
     """
     Attributes:
-        model_version_id (str): {ModelID}-{version} Example: m-20210812150750-w54j6-14.
+        model_version_id (str): a model version ID: {ModelID}-{version number}, e.g. m-20210812150750-w54j6-14 Example:
+            m-20210812150750-w54j6-14.
         description (None | str | Unset):
         tensor_config (ModelTensorConfig | None | Unset):
         metrics_list (list[Metrics] | None | Unset):

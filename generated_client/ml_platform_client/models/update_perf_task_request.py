@@ -16,7 +16,8 @@ T = TypeVar("T", bound="UpdatePerfTaskRequest")
 class UpdatePerfTaskRequest(WireMapping):
     """
     Attributes:
-        task_id (str):  Example: pf-20210914105554-fb564.
+        task_id (str): a perf task ID: pf-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. pf-20210914105554-fb564
+            Example: pf-20210914105554-fb564.
         status (None | TaskStatus | Unset):
     """
 

@@ -16,7 +16,8 @@ T = TypeVar("T", bound="UpdateServiceRequest")
 class UpdateServiceRequest(WireMapping):
     """
     Attributes:
-        service_id (str):  Example: s-20210914105554-a1b2c.
+        service_id (str): a service ID: letters, digits, '_', '.' and '-', starting with a letter or digit, e.g.
+            s-20210914105554-a1b2c Example: s-20210914105554-a1b2c.
         replicas (int):
         change_type (ChangeType):
     """

@@ -1,7 +1,14 @@
 """Service actions: the store changes the record, then the serving supervisor acts on it at once.
 
 The supervisor starts with the first service action (the embedded platform's is lazy; ``mlp serve``
-starts it at start-up), so reading a service also brings back the ones that were Running.
+starts it at start-up), so reading a service also brings back the ones that were Running. A platform
+that does not serve (``Platform.serves_services``: an ``mlp`` command on the embedded platform) only
+records.
+
+What a reader sees is true at the moment it reads: a live service whose supervisor is gone (its
+process ended, or was killed) is shown Pending with no endpoint and a message saying what serves it
+again, and a Stopping one Stopped (its replicas ended with their supervisor). The stored record is
+left for the next supervisor, which takes the services over as after a restart.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import Caller, Platform
+from ..store.services import LIVE, PENDING, STOPPED, STOPPING
 
 Handler = Callable[[Platform, Caller, dict[str, Any]], dict[str, Any]]
 
@@ -22,11 +30,48 @@ ACTIONS = {
     "UpdateService": "update_service",
     "DeleteService": "delete_service",
 }
+READS = ("GetService", "ListServices")
+
+
+def unserved_message(platform: Platform) -> str:
+    where = (
+        "on this platform's database (`mlp serve --database-url ...`)"
+        if platform.store.dialect == "postgresql"
+        else f"`mlp serve --data-dir {platform.settings.data_dir}`"
+    )
+    return f"no platform process is serving this service: run {where} to serve it"
+
+
+def _as_seen(platform: Platform, items: list[dict[str, Any]]) -> None:
+    """Live records whose supervisor is gone, as they are: not served (asked once per answer)."""
+    live = [item for item in items if item["ServiceDeployment"]["Status"] in (*LIVE, STOPPING)]
+    if not live or platform.services_served():
+        return
+    message = unserved_message(platform)
+    for item in live:
+        deployment = item["ServiceDeployment"]
+        stopping = deployment["Status"] == STOPPING
+        deployment["Status"] = STOPPED if stopping else PENDING
+        deployment["StatusMessage"] = "" if stopping else message
+        deployment["EndpointURL"] = ""
+
+
+def _reading(method: str) -> Handler:
+    def handle(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        if platform.serves_services:
+            platform.serving.poke()  # first: a takeover shows in what is read
+        result: dict[str, Any] = getattr(platform.store, method)(caller.account_id, body)
+        _as_seen(platform, result["List"] if "List" in result else [result])
+        return result
+
+    return handle
 
 
 def _acting(method: str, delete: bool = False) -> Handler:
     def handle(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = getattr(platform.store, method)(caller.account_id, body)
+        if not platform.serves_services:
+            return result  # recorded; whichever process serves the folder acts on it
         if delete:
             platform.serving.forget(result["ServiceID"])  # replicas stopped, port free
         else:
@@ -37,5 +82,8 @@ def _acting(method: str, delete: bool = False) -> Handler:
 
 
 HANDLERS: dict[str, Handler] = {
-    action: _acting(method, delete=action == "DeleteService") for action, method in ACTIONS.items()
+    action: _reading(method)
+    if action in READS
+    else _acting(method, delete=action == "DeleteService")
+    for action, method in ACTIONS.items()
 }

@@ -36,15 +36,15 @@ from ..store import Store
 from ..store.resources import CATALOGUE
 from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
 from .files import ModelLoadError, VersionCache, find_onnx
+from .lease import SERVING_LOCK_KEY, clear_holder, lock_path, write_holder
 from .proxy import Backend, ServiceProxy, drained
 
 log = logging.getLogger("mlp_server.serving")
 
 T = TypeVar("T")
 REPLICA_MODULE = "mlp_server.serving"
+IDLE_LOOK_SECONDS = 2.0
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
-# Held (on PostgreSQL) by the one supervisor that serves every service of the database.
-_SERVING_LOCK_KEY = 0x6D6C7073  # "mlps"
 
 
 @dataclass
@@ -117,7 +117,7 @@ class ServingSupervisor:
             if self.closed:
                 return False
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(lock_path(self.dir.parent), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -130,13 +130,17 @@ class ServingSupervisor:
                 return False
             self._started = True
             self._lock_file = fd
+            write_holder(fd)  # readers in other processes can now tell that the services are served
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
             self._loop = loop
-            # Services that were Running before a restart are brought back: Deploying until ready.
+            # Services that were live when their last supervisor ended are brought back here:
+            # Deploying until ready, with no endpoint until this process listens on it.
             for row in self.store.serving_rows():
-                if row.status == RUNNING:
-                    self.store.service_transition(row.service_id, [RUNNING], DEPLOYING)
+                if row.status in (RUNNING, DEPLOYING):
+                    self.store.service_transition(row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url="")
+                elif row.status == PENDING:
+                    self.store.service_transition(row.service_id, [PENDING], PENDING, endpoint_url="")
             self._thread = threading.Thread(target=self._run, name="mlp-serving", daemon=True)
             self._thread.start()
             close_at_exit(self)
@@ -150,7 +154,7 @@ class ServingSupervisor:
         conn = self.store.engine.connect()
         try:
             owned = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _SERVING_LOCK_KEY}).scalar()
+                conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": SERVING_LOCK_KEY}).scalar()
             )
             conn.commit()  # the lock is the session's, not the transaction's: nothing stays open
         except Exception:
@@ -193,13 +197,19 @@ class ServingSupervisor:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._lock_file is not None:
+            clear_holder(self._lock_file)
             os.close(self._lock_file)
             self._lock_file = None
         if self._db_lock is not None:
             with contextlib.suppress(Exception):
-                self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SERVING_LOCK_KEY})
+                self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SERVING_LOCK_KEY})
             self._db_lock.close()
             self._db_lock = None
+
+    @property
+    def serving(self) -> bool:
+        """This process holds the lease and serves the services."""
+        return self._thread is not None and not self.closed
 
     @property
     def exiting(self) -> bool:
@@ -221,7 +231,9 @@ class ServingSupervisor:
                 log.exception("serving supervisor: cannot read the services")
             with self._lock:
                 busy = bool(self._runtimes)
-            self._wake.wait(0.5 if busy else None)  # idle: sleep until a service action pokes
+            # Idle, it still looks now and then: another process (an `mlp` command on this folder,
+            # another server of a team) may have created or started a service.
+            self._wake.wait(0.5 if busy else IDLE_LOOK_SECONDS)
             self._wake.clear()
 
     def _reconcile(self) -> None:

@@ -94,7 +94,7 @@ def sync_detailed(
     are what protects it.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetSTSTokenRequest):
 
@@ -137,7 +137,7 @@ def sync(
     are what protects it.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetSTSTokenRequest):
 
@@ -175,7 +175,7 @@ async def asyncio_detailed(
     are what protects it.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetSTSTokenRequest):
 
@@ -216,7 +216,7 @@ async def asyncio(
     are what protects it.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetSTSTokenRequest):
 

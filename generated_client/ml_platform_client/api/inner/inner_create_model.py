@@ -88,7 +88,7 @@ def sync_detailed(
      Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and
@@ -129,7 +129,7 @@ def sync(
      Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and
@@ -165,7 +165,7 @@ async def asyncio_detailed(
      Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and
@@ -204,7 +204,7 @@ async def asyncio(
      Local platform: idempotent by Path, with a manifest, as CreateModel.
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (InnerCreateModelRequest): A new model (no ModelID) also requires ModelName,
             VersionInfo.ModelFormat and

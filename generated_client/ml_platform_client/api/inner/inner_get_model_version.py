@@ -86,7 +86,7 @@ def sync_detailed(
     """GetModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (ModelVersionIDRequest):
 
@@ -121,7 +121,7 @@ def sync(
     """GetModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (ModelVersionIDRequest):
 
@@ -151,7 +151,7 @@ async def asyncio_detailed(
     """GetModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (ModelVersionIDRequest):
 
@@ -184,7 +184,7 @@ async def asyncio(
     """GetModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (ModelVersionIDRequest):
 

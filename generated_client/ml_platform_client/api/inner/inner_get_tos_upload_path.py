@@ -86,7 +86,7 @@ def sync_detailed(
     """GetTOSUploadPath in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetTOSUploadPathRequest):
 
@@ -121,7 +121,7 @@ def sync(
     """GetTOSUploadPath in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetTOSUploadPathRequest):
 
@@ -151,7 +151,7 @@ async def asyncio_detailed(
     """GetTOSUploadPath in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetTOSUploadPathRequest):
 
@@ -184,7 +184,7 @@ async def asyncio(
     """GetTOSUploadPath in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (GetTOSUploadPathRequest):
 

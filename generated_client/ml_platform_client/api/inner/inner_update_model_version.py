@@ -86,7 +86,7 @@ def sync_detailed(
     """UpdateModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (UpdateModelVersionRequest):
 
@@ -121,7 +121,7 @@ def sync(
     """UpdateModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (UpdateModelVersionRequest):
 
@@ -151,7 +151,7 @@ async def asyncio_detailed(
     """UpdateModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (UpdateModelVersionRequest):
 
@@ -184,7 +184,7 @@ async def asyncio(
     """UpdateModelVersion in the token's account
 
     Args:
-        region (str):
+        region (str): a region: lowercase words joined by '-', e.g. cn-beijing
         token (str):
         body (UpdateModelVersionRequest):
 

@@ -78,7 +78,9 @@ def sync_detailed(
     HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
     goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
     Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
-    has no CUDA provider, and `StatusMessage` says so.
+    has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
+    serve`, or a Python program on the embedded platform until it exits); while none does, a live
+    service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
 
     Args:
         body (CreateServiceRequest):
@@ -114,7 +116,9 @@ def sync(
     HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
     goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
     Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
-    has no CUDA provider, and `StatusMessage` says so.
+    has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
+    serve`, or a Python program on the embedded platform until it exits); while none does, a live
+    service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
 
     Args:
         body (CreateServiceRequest):
@@ -145,7 +149,9 @@ async def asyncio_detailed(
     HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
     goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
     Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
-    has no CUDA provider, and `StatusMessage` says so.
+    has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
+    serve`, or a Python program on the embedded platform until it exits); while none does, a live
+    service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
 
     Args:
         body (CreateServiceRequest):
@@ -179,7 +185,9 @@ async def asyncio(
     HTTP at the service's `EndpointURL` (a proxy spreading requests over the ready replicas). The status
     goes Pending -> Deploying -> Running once every replica is ready, or Failed with a `StatusMessage`.
     Container images (`ImageID`) are recorded but not run; GPU flavors run on the CPU when onnxruntime
-    has no CUDA provider, and `StatusMessage` says so.
+    has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
+    serve`, or a Python program on the embedded platform until it exits); while none does, a live
+    service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
 
     Args:
         body (CreateServiceRequest):
