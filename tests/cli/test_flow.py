@@ -273,7 +273,8 @@ def test_versions_download(flow: Flow) -> None:
         ("versions", "download", flow.model_id, "1", str(progress_dest), "--progress", "on"),
     )
     original = files_of(EXAMPLE)
-    assert as_table.ok().out == f"downloaded {len(original)} file(s) to {table_dest}\n", as_table
+    total = sum(len(b) for b in original.values())
+    assert as_table.ok().out == f"downloaded {len(original)} file(s), {total} bytes, to {table_dest}\n", as_table
     assert files_of(table_dest) == original
     # Not a terminal (stderr is a pipe): no progress unless asked for.
     assert as_table.err == "", as_table
@@ -285,11 +286,26 @@ def test_versions_download(flow: Flow) -> None:
     assert sorted(Path(f).relative_to(json_dest).as_posix() for f in data["Files"]) == sorted(original)
     assert files_of(json_dest) == original
     assert as_json.err == "", as_json
+    assert (data["Downloaded"], data["AlreadyPresent"], data["DownloadedBytes"]) == (len(original), 0, total)
+
+    # Again, then with one file missing: the message says what moved and what was already there.
+    again = flow.run("versions", "download", flow.model_id, "1", str(table_dest)).ok()
+    assert again.out == (
+        f"nothing to download: all {len(original)} file(s) of the version are already in {table_dest}\n"
+    ), again
+    (table_dest / "model.onnx").unlink()
+    partly = flow.run("-o", "json", "versions", "download", flow.model_id, "1", str(table_dest)).ok().json()
+    moved = len(original["model.onnx"])
+    assert (partly["Downloaded"], partly["AlreadyPresent"], partly["DownloadedBytes"]) == (
+        1,
+        len(original) - 1,
+        moved,
+    ), partly
+    assert files_of(table_dest) == original
 
     assert files_of(progress_dest) == original
     assert with_progress.ok().out == as_table.out.replace(str(table_dest), str(progress_dest))
     err = with_progress.err
-    total = sum(len(b) for b in original.values())
     assert "downloading" in err and "100%" in err, with_progress
     assert SIZE.search(err) and total > 0, with_progress  # the size
     assert RATE.search(err), with_progress  # and the rate

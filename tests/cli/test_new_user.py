@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,41 +25,86 @@ def _fresh_peer(tmp_path: Path) -> Peer:
     return Peer("embedded", env, Path(env["HOME"]) / ".volc" / "ml_platform")
 
 
-def _service_status(peer: Peer, name: str) -> dict[str, str]:
-    listing = (
-        peer.run("services", "list", "--name-contains", name, "-o", "json").ok().envelope("ListServices")
-    )
-    (service,) = listing["List"]
-    return {"ServiceID": service["ServiceID"], **service["ServiceDeployment"]}
+def _services(peer: Peer) -> dict[str, dict[str, str]]:
+    """Every service as a fresh process reads it (an `mlp` command: it serves nothing itself)."""
+    listing = peer.run("services", "list", "-o", "json").ok().envelope("ListServices")
+    return {s["ServiceName"]: {"ServiceID": s["ServiceID"], **s["ServiceDeployment"]} for s in listing["List"]}
 
 
-def test_a_service_deployed_on_the_embedded_platform_waits_for_mlp_serve(tmp_path: Path) -> None:
-    """``mlp deploy`` on the embedded platform: the process that would serve it ends with the command,
-    so it says how to serve it, and leaves a true record (not Failed by its own exit); ``mlp serve`` on
-    the same data folder then serves it."""
+# A Python program on the embedded platform: deploys, serves until Running, then exits (or waits).
+DEPLOY = """
+import sys, time
+from volcengine_ml_platform.models.model import Model
+m = Model()
+service = m.deploy(m.get_model_by_name("iris").model_id, "latest", sys.argv[1], flavor="ml.c1i.large")
+service.wait_for("Running", timeout=90)
+print("RUNNING", service.endpoint_url, flush=True)
+if sys.argv[2] == "wait":
+    time.sleep(600)
+"""
+
+
+def _unserved(service: dict[str, str], peer: Peer) -> bool:
+    hint = f"no platform process is serving this service: run `mlp serve --data-dir {peer.data_dir}`"
+    return (service["Status"], service["EndpointURL"]) == ("Pending", "") and service[
+        "StatusMessage"
+    ].startswith(hint)
+
+
+def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Path) -> None:
+    """Embedded: ``mlp deploy`` only records (and says so); a Python program serves until it exits,
+    normally or by SIGKILL; a fresh process then reads Pending with no endpoint and what serves it
+    again; ``mlp serve`` on the folder takes the services over, predictions work, and when it stops
+    they read unserved again."""
     peer = _fresh_peer(tmp_path)
     peer.run("models", "register", str(EXAMPLE), "--name", "iris", *REGISTER).ok()
-    deployed = peer.run("deploy", "iris", "latest", "iris-svc", "--flavor", "ml.c1i.large").ok()
+    deployed = peer.run("deploy", "iris", "latest", "cli-svc", "--flavor", "ml.c1i.large").ok()
     assert "mlp serve --data-dir " + str(peer.data_dir) in deployed.err, deployed
-    service = _service_status(peer, "iris-svc")
-    assert service["Status"] in ("Pending", "Deploying"), service
-    assert service["StatusMessage"] == "", service
+    assert _unserved(json.loads(deployed.kv()["ServiceDeployment"]), peer), deployed
+
+    ended = subprocess.run(
+        [sys.executable, "-c", DEPLOY, "ended-svc", "exit"], env=peer.env, capture_output=True, text=True
+    )
+    assert ended.returncode == 0 and ended.stdout.startswith("RUNNING http://127.0.0.1:"), ended
+    killed = subprocess.Popen(
+        [sys.executable, "-c", DEPLOY, "killed-svc", "wait"], env=peer.env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert killed.stdout is not None and killed.stdout.readline().startswith("RUNNING http://")
+        served = _services(peer)  # this program serves every service of the folder, until killed
+        assert {s["Status"] for s in served.values()} <= {"Deploying", "Running"}, served
+        assert served["killed-svc"]["Status"] == "Running" and served["killed-svc"]["EndpointURL"], served
+    finally:
+        killed.kill()
+        killed.wait()
+    after = _services(peer)
+    assert all(_unserved(service, peer) for service in after.values()), after
+    shown = peer.run("-o", "json", "services", "show", after["killed-svc"]["ServiceID"]).ok()
+    assert _unserved(shown.envelope("GetService")["ServiceDeployment"], peer), shown
+    predicted = peer.run("services", "predict", after["ended-svc"]["ServiceID"], "--input", "{}").fails(1)
+    assert "it is Pending (no platform process is serving this service" in predicted.err, predicted
 
     server = MlpServe(peer.data_dir, env=peer.env, log_path=tmp_path / "serve.log").start()
     try:
         deadline = time.monotonic() + 90
-        while _service_status(peer, "iris-svc")["Status"] != "Running":
-            assert time.monotonic() < deadline, server.log()
+        now = _services(peer)
+        while {s["Status"] for s in now.values()} != {"Running"}:
+            assert time.monotonic() < deadline, (now, server.log())
             time.sleep(0.5)
+            now = _services(peer)
+        assert all("no platform process" not in s["StatusMessage"] and s["EndpointURL"] for s in now.values()), now
         # While `mlp serve` serves the folder, an embedded command neither warns nor serves itself.
-        scaled = peer.run("services", "scale", service["ServiceID"], "1").ok()
+        scaled = peer.run("services", "scale", now["cli-svc"]["ServiceID"], "1").ok()
         assert "note" not in scaled.err and "warning" not in scaled.err, scaled
-        predicted = peer.run(
-            "services", "predict", service["ServiceID"], "--input", '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
-        ).ok()
-        assert "probabilities" in predicted.out, predicted
+        for name in ("ended-svc", "killed-svc"):
+            predicted = peer.run(
+                "services", "predict", now[name]["ServiceID"], "--input", '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
+            ).ok()
+            assert "probabilities" in predicted.out, predicted
     finally:
         server.stop()
+    stopped = _services(peer)
+    assert all(_unserved(service, peer) for service in stopped.values()), stopped
 
 
 def test_errors_name_the_argument_as_each_command_spells_it(embedded_peer: Peer, tmp_path: Path) -> None:
@@ -74,13 +121,20 @@ def test_errors_name_the_argument_as_each_command_spells_it(embedded_peer: Peer,
 
     unnamed = embedded_peer.run("models", "register", str(EXAMPLE), *REGISTER).fails(2)  # no --name
     assert unnamed.err.startswith("mlp: error: argument --name: "), unnamed
+    # An ID's error says what a valid one looks like (the document's description, not its regex).
     listed = embedded_peer.run("perf", "tasks", "--job-id", "pj-...").fails(2)
-    assert listed.err.startswith("mlp: error: argument --job-id: JobID: 'pj-...' is not valid"), listed
+    assert listed.err.startswith(
+        "mlp: error: argument --job-id: job_id: 'pj-...' is not valid; expected a perf job ID: "
+        "pj-{yyyymmddHHMMSS}-{5 lowercase letters or digits}, e.g. pj-20210914105554-nvh45"
+    ), listed
+    assert "[0-9]" not in listed.err, listed
     waited = embedded_peer.run("perf", "update-task", "pf-x", "Success").fails(2)
-    assert waited.err.startswith("mlp: error: argument task_id: TaskID: 'pf-x' is not valid"), waited
+    assert waited.err.startswith(
+        "mlp: error: argument task_id: task_id: 'pf-x' is not valid; expected a perf task ID: pf-"
+    ), waited
     as_json = embedded_peer.run("-o", "json", "perf", "list", "--job-id", "nope").fails(2)
     error = json.loads(as_json.err)["ResponseMetadata"]["Error"]
-    assert error["Field"] == "--job-id" and error["Message"].startswith("argument --job-id: JobID:"), as_json
+    assert error["Field"] == "--job-id" and error["Message"].startswith("argument --job-id: job_id:"), as_json
 
 
 def test_account_list_prints_a_table_with_a_header(embedded_peer: Peer) -> None:
