@@ -225,7 +225,14 @@ def test_bad_arguments_are_named_as_the_caller_wrote_them_before_anything_is_sen
         (lambda: model.update_model_version(MISSING_MODEL, "1", description=5), "description",  # type: ignore[arg-type]
          "description: expected string, got int"),
         (lambda: model.update_model(MISSING_MODEL, model_name=""), "model_name", "model_name: '' should be"),
-        (lambda: model.get_model("m-1"), "model_id", "model_id: 'm-1' is not valid; expected m-{yyyymmdd"),
+        (lambda: model.get_model("m-1"), "model_id",
+         "model_id: 'm-1' is not valid; expected a model ID: m-{yyyymmddHHMMSS}-{5 lowercase letters or digits}"),
+        # IDs say what a valid one looks like, not the pattern's regex
+        (lambda: model.list_perf_tasks(job_id="pj-1"), "job_id",
+         "job_id: 'pj-1' is not valid; expected a perf job ID: pj-{yyyymmddHHMMSS}-"),
+        (lambda: model.cancel_perf_task("pf-1"), "task_id", "task_id: 'pf-1' is not valid; expected a perf task ID"),
+        (lambda: model.list_perf_jobs(job_id="x"), "job_id", "job_id: 'x' is not valid; expected a perf job ID"),
+        (lambda: model.get_service("s 1"), "service_id", "service_id: 's 1' is not valid; expected a service ID"),
         (lambda: model.get_model_version("m-1", "2"), "model_id", "model_id: 'm-1' is not valid"),
         (lambda: model.unregister_all_versions("abc"), "model_id", "model_id: 'abc' is not valid"),
     ]  # fmt: skip
@@ -233,6 +240,7 @@ def test_bad_arguments_are_named_as_the_caller_wrote_them_before_anything_is_sen
         with pytest.raises(ValidationError) as info:
             call()
         assert info.value.field == field and info.value.message.startswith(message), info.value
+        assert "[0-9]" not in info.value.message, info.value
     assert wire.actions == []
 
 
