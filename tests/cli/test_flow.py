@@ -274,7 +274,9 @@ def test_versions_download(flow: Flow) -> None:
     )
     original = files_of(EXAMPLE)
     total = sum(len(b) for b in original.values())
-    assert as_table.ok().out == f"downloaded {len(original)} file(s), {total} bytes, to {table_dest}\n", as_table
+    assert as_table.ok().out == f"downloaded {len(original)} file(s), {total} bytes, to {table_dest}\n", (
+        as_table
+    )
     assert files_of(table_dest) == original
     # Not a terminal (stderr is a pipe): no progress unless asked for.
     assert as_table.err == "", as_table

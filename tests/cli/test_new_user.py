@@ -28,7 +28,9 @@ def _fresh_peer(tmp_path: Path) -> Peer:
 def _services(peer: Peer) -> dict[str, dict[str, str]]:
     """Every service as a fresh process reads it (an `mlp` command: it serves nothing itself)."""
     listing = peer.run("services", "list", "-o", "json").ok().envelope("ListServices")
-    return {s["ServiceName"]: {"ServiceID": s["ServiceID"], **s["ServiceDeployment"]} for s in listing["List"]}
+    return {
+        s["ServiceName"]: {"ServiceID": s["ServiceID"], **s["ServiceDeployment"]} for s in listing["List"]
+    }
 
 
 # A Python program on the embedded platform: deploys, serves until Running, then exits (or waits).
@@ -92,13 +94,19 @@ def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Pat
             assert time.monotonic() < deadline, (now, server.log())
             time.sleep(0.5)
             now = _services(peer)
-        assert all("no platform process" not in s["StatusMessage"] and s["EndpointURL"] for s in now.values()), now
+        assert all(
+            "no platform process" not in s["StatusMessage"] and s["EndpointURL"] for s in now.values()
+        ), now
         # While `mlp serve` serves the folder, an embedded command neither warns nor serves itself.
         scaled = peer.run("services", "scale", now["cli-svc"]["ServiceID"], "1").ok()
         assert "note" not in scaled.err and "warning" not in scaled.err, scaled
         for name in ("ended-svc", "killed-svc"):
             predicted = peer.run(
-                "services", "predict", now[name]["ServiceID"], "--input", '{"features": [[5.1, 3.5, 1.4, 0.2]]}'
+                "services",
+                "predict",
+                now[name]["ServiceID"],
+                "--input",
+                '{"features": [[5.1, 3.5, 1.4, 0.2]]}',
             ).ok()
             assert "probabilities" in predicted.out, predicted
     finally:

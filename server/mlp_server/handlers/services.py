@@ -61,7 +61,7 @@ def _reading(method: str) -> Handler:
         if platform.serves_services:
             platform.serving.poke()  # first: a takeover shows in what is read
         result: dict[str, Any] = getattr(platform.store, method)(caller.account_id, body)
-        _as_seen(platform, result["List"] if "List" in result else [result])
+        _as_seen(platform, result.get("List", [result]))
         return result
 
     return handle
@@ -82,8 +82,6 @@ def _acting(method: str, delete: bool = False) -> Handler:
 
 
 HANDLERS: dict[str, Handler] = {
-    action: _reading(method)
-    if action in READS
-    else _acting(method, delete=action == "DeleteService")
+    action: _reading(method) if action in READS else _acting(method, delete=action == "DeleteService")
     for action, method in ACTIONS.items()
 }

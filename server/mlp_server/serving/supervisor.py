@@ -138,7 +138,9 @@ class ServingSupervisor:
             # Deploying until ready, with no endpoint until this process listens on it.
             for row in self.store.serving_rows():
                 if row.status in (RUNNING, DEPLOYING):
-                    self.store.service_transition(row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url="")
+                    self.store.service_transition(
+                        row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url=""
+                    )
                 elif row.status == PENDING:
                     self.store.service_transition(row.service_id, [PENDING], PENDING, endpoint_url="")
             self._thread = threading.Thread(target=self._run, name="mlp-serving", daemon=True)
@@ -188,6 +190,14 @@ class ServingSupervisor:
             self.closed = True
             runtimes = list(self._runtimes.values())
         self._wake.set()
+        if runtimes:
+            log.warning(
+                "stopped serving %d service(s) of %s: they read Pending until a platform process serves "
+                "them again (`mlp serve --data-dir %s`)",
+                len(runtimes),
+                self.dir.parent,
+                self.dir.parent,
+            )
         for runtime in runtimes:
             runtime.update(None, keep_record=True)
         for runtime in runtimes:
