@@ -81,8 +81,13 @@ def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Pat
         killed.wait()
     after = _services(peer)
     assert all(_unserved(service, peer) for service in after.values()), after
-    shown = peer.run("-o", "json", "services", "show", after["killed-svc"]["ServiceID"]).ok()
+    # Service commands take a service's name too (names are unique per account).
+    shown, missing = peer.run_all(
+        ("-o", "json", "services", "show", "killed-svc"), ("services", "show", "nope")
+    )
+    assert shown.ok().envelope("GetService")["ServiceID"] == after["killed-svc"]["ServiceID"], shown
     assert _unserved(shown.envelope("GetService")["ServiceDeployment"], peer), shown
+    assert "[NotFound] no service has the ID or the name 'nope'" in missing.fails(1).err, missing
     predicted = peer.run("services", "predict", after["ended-svc"]["ServiceID"], "--input", "{}").fails(1)
     assert "it is Pending (no platform process is serving this service" in predicted.err, predicted
 
@@ -104,7 +109,7 @@ def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Pat
             predicted = peer.run(
                 "services",
                 "predict",
-                now[name]["ServiceID"],
+                name,
                 "--input",
                 '{"features": [[5.1, 3.5, 1.4, 0.2]]}',
             ).ok()

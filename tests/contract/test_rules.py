@@ -449,15 +449,14 @@ def broken_cases() -> list[Broken]:
         for bad in bads:
             cases.append((f"{key} {bad!r}", schema_name, {key: bad}, key, "is not valid; expected"))
         cases.append((f"{key} not a string", schema_name, {key: 20210812150750}, key, "expected string"))
-    cases.append(
-        (
-            "ModelID pattern is explained",
-            "ModelIDRequest",
-            {"ModelID": "m-1"},
-            "ModelID",
-            "expected m-{yyyymmddHHMMSS}-{5 lowercase alphanumerics}",
-        )
-    )
+    explained = [
+        ("ModelIDRequest", "ModelID", "m-1", "expected a model ID: m-{yyyymmddHHMMSS}-{5 lowercase letters"),
+        ("JobIDRequest", "JobID", "pj-1", "expected a perf job ID: pj-{yyyymmddHHMMSS}-"),
+        ("TaskIDRequest", "TaskID", "pf-1", "expected a perf task ID: pf-{yyyymmddHHMMSS}-"),
+        ("ServiceIDRequest", "ServiceID", "-s", "expected a service ID: letters, digits"),
+    ]
+    for schema_name, key, bad, says in explained:
+        cases.append((f"{key} pattern is explained", schema_name, {key: bad}, key, says))
     for schema_name, base in LIST_REQUESTS.items():
         cases += [
             (
@@ -766,3 +765,26 @@ def test_list_defaults_are_documented() -> None:
     for name in ("ListModelsSortBy", "ListModelVersionsSortBy", "CreateTimeSortBy"):
         assert schemas[name]["default"] == "CreateTime"
     assert schemas["SourceType"]["default"] == "TOS"
+
+
+def _patterned(node: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            found.append((where, node))
+        for key, value in node.items():
+            found += _patterned(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _patterned(value, f"{where}/{i}")
+    return found
+
+
+def test_every_pattern_is_described_for_people() -> None:
+    """An error against a pattern shows the schema's description ("a perf job ID: pj-..."), so every
+    pattern in the document has one that is not the regex itself."""
+    patterned = _patterned(schema.document(), "#")
+    assert len(patterned) >= 10, patterned
+    for where, rule in patterned:
+        description = str(rule.get("description", ""))
+        assert description and rule["pattern"] not in description, f"{where}: {rule}"

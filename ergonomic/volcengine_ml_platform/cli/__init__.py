@@ -180,7 +180,12 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--endpoint", default=default, help="platform URL (default: the embedded local platform)"
     )
     parser.add_argument("--region", default=default, help="region (default: VOLC_REGION or cn-beijing)")
-    parser.add_argument("--data-dir", default=default, help="the embedded platform's data folder")
+    parser.add_argument(
+        "--data-dir",
+        default=default,
+        help="the embedded platform's data folder (default $VOLC_ML_PLATFORM_DATA_DIR or "
+        "~/.volc/ml_platform)",
+    )
     parser.add_argument(
         "--profile", default=default, help="a profile of ~/.volc/config (default: VOLC_PROFILE)"
     )
@@ -418,7 +423,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     if want("deploy"):
         deploy_help = "deploy a version as an online inference service"
-        p = groups.add_parser("deploy", help=deploy_help, description=deploy_help)
+        p = groups.add_parser(
+            "deploy",
+            help=deploy_help,
+            description=f"{deploy_help}. A platform process serves it: `mlp serve`, or a Python program "
+            "on the embedded platform until it exits. Without --endpoint this command only records it "
+            "(it ends at once): run `mlp serve --data-dir DIR` on the data folder to serve it.",
+        )
         _common(p, top=False)
         p.set_defaults(func=c.deploy)
         _model_version(p)
@@ -448,12 +459,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ]
         for name, command in service_commands:
             p = leaf(services, name, command, f"{name} a service")
-            p.add_argument("service_id", help="the service's ID (s-...)")
+            p.add_argument("service_id", help="the service's ID (s-...) or its name")
         p = leaf(services, "scale", c.services_scale, "change a service's replica count")
-        p.add_argument("service_id", help="the service's ID (s-...)")
+        p.add_argument("service_id", help="the service's ID (s-...) or its name")
         p.add_argument("replicas", type=int, help="the new replica count")
         p = leaf(services, "predict", c.services_predict, "run the service's model (KServe v2 over HTTP)")
-        p.add_argument("service_id", help="the service's ID (s-...)")
+        p.add_argument("service_id", help="the service's ID (s-...) or its name")
         p.add_argument(
             "--input", required=True, metavar="JSON|FILE", help='{"input name": nested list}, or a file'
         )

@@ -17,6 +17,7 @@ from .args import json_arg, pairs
 from .output import Column, Printer, as_plain, field
 
 if TYPE_CHECKING:
+    from ..models.inference_service import InferenceService
     from ..models.model import Model
     from ..transfer.progress import TransferProgress
 
@@ -406,6 +407,27 @@ def deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service(m: Model, ref: str) -> InferenceService:
+    """The service with the ID ``ref``, else the one named ``ref`` (names are unique per account)."""
+    from ..errors import NotFoundError
+
+    try:
+        return m.get_service(ref)
+    except (NotFoundError, ValidationError) as exc:
+        named = [s for s in m.iter_services(service_name_contains=ref) if s.service_name == ref]
+        if len(named) != 1:
+            if isinstance(exc, NotFoundError):
+                raise NotFoundError(
+                    f"no service has the ID or the name {ref!r}",
+                    code=exc.code,
+                    code_n=exc.code_n,
+                    status_code=exc.status_code,
+                    request_id=exc.request_id,
+                ) from None
+            raise
+        return m.get_service(str(named[0].service_id))
+
+
 def services_list(args: argparse.Namespace) -> int:
     m = model_for(args)
     return _listing(
@@ -417,14 +439,14 @@ def services_list(args: argparse.Namespace) -> int:
 
 
 def services_show(args: argparse.Namespace) -> int:
-    printer(args).result(model_for(args).get_service(args.service_id).last)
+    printer(args).result(_service(model_for(args), args.service_id).last)
     return 0
 
 
 def _service_action(action: str) -> Command:
     def run(args: argparse.Namespace) -> int:
         m = model_for(args)
-        service = m.get_service(args.service_id)
+        service = _service(m, args.service_id)
         resp = service.scale(args.replicas) if action == "scale" else getattr(service, action)()
         printer(args).result(resp)
         if action in ("start", "scale"):
@@ -450,7 +472,7 @@ def services_predict(args: argparse.Namespace) -> int:
         raise ValidationError(f"--input: not valid JSON: {exc}", field="--input") from None
     if not isinstance(inputs, dict):
         raise ValidationError("--input: a JSON object {input name: nested list}", field="--input")
-    outputs = model_for(args).get_service(args.service_id).predict(inputs)
+    outputs = _service(model_for(args), args.service_id).predict(inputs)
     plain = {name: array.tolist() for name, array in outputs.items()}
     if args.output == "json":
         printer(args).json({"outputs": plain})
