@@ -153,6 +153,10 @@ class Settings:
             value = setting.value
             if value is None:
                 shown = "(embedded)" if name == "endpoint" else "(not set)"
+                if self.mode == "embedded" and name in ("access_key", "secret_key"):
+                    # What the embedded platform signs with: not "nothing", which would read as a problem.
+                    keys = self.data_dir.value / "credentials.json"
+                    shown = f"(not set: the embedded platform's own, in {keys})"
             elif name.endswith(("access_key", "secret_key", "session_token")):
                 shown = masked(str(value))
             else:

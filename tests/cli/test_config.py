@@ -31,7 +31,9 @@ def test_config_show_for_each_peer(peer: Peer) -> None:
         assert data["mode"]["value"] == "embedded"
         assert data["endpoint"] == {"value": "(embedded)", "source": "default"}
         assert data["data_dir"] == {"value": str(peer.data_dir), "source": "env:VOLC_ML_PLATFORM_DATA_DIR"}
-        assert data["access_key"]["value"] == "(not set)"
+        # Not set by the user: the embedded platform signs with its own keys, and says where they are.
+        own = f"(not set: the embedded platform's own, in {peer.data_dir}/credentials.json)"
+        assert data["access_key"]["value"] == data["secret_key"]["value"] == own, as_json
     else:
         ak, sk = peer.env["VOLC_ACCESSKEY"], peer.env["VOLC_SECRETKEY"]
         assert data["mode"]["value"] == "remote"
