@@ -208,6 +208,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
     from .platform import build_app
     from .store.migrate import SchemaError
+    from .store.services import LIVE
     from .workers.pool import PerfWorkerPool
 
     logging.basicConfig(
@@ -233,7 +234,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     pool = PerfWorkerPool(settings, size)
     pool.ensure_started()
     serving = app.state.platform.serving
-    serving.ensure_started()  # brings back the services that were Running
+    if serving.ensure_started():  # brings back the services that were live
+        live = [row for row in app.state.platform.store.serving_rows() if row.status in LIVE]
+        if live:
+            print(f"mlp: serving {len(live)} deployed service(s)", file=sys.stderr)
+    else:
+        print(
+            "mlp: another platform process serves the deployed services; this server takes them over "
+            "at its first service request after that process ends",
+            file=sys.stderr,
+        )
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     common = {"host": args.host, "log_level": args.log_level, "access_log": False}
     configs: list[uvicorn.Config] = []
@@ -250,7 +260,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     for config in configs:
         scheme = "https" if config.ssl_certfile else "http"
-        print(f"mlp: serving {settings.data_dir} on {scheme}://{args.host}:{config.port}", file=sys.stderr)
+        # Port 0: the OS picks one when uvicorn binds (uvicorn's "running on" line names it).
+        port_text = str(config.port) if config.port else "<a free port, named below>"
+        print(f"mlp: serving {settings.data_dir} on {scheme}://{args.host}:{port_text}", file=sys.stderr)
     print(f"mlp: {size} perf worker(s)", file=sys.stderr)
     # uvicorn ends a graceful shutdown by raising the signal again with the handler it found: make
     # that handler an exit through ``finally`` so that the workers and the replicas are stopped, not

@@ -102,6 +102,7 @@ def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Pat
         assert all(
             "no platform process" not in s["StatusMessage"] and s["EndpointURL"] for s in now.values()
         ), now
+        assert "mlp: serving 3 deployed service(s)" in server.log()  # it says what it took over
         # While `mlp serve` serves the folder, an embedded command neither warns nor serves itself.
         scaled = peer.run("services", "scale", now["cli-svc"]["ServiceID"], "1").ok()
         assert "note" not in scaled.err and "warning" not in scaled.err, scaled
