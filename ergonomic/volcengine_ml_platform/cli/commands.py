@@ -81,6 +81,8 @@ SERVICE_COLUMNS: list[Column] = [
     ("REPLICAS", lambda r: r.get("ServiceDeployment", {}).get("Replicas")),
     ("MODEL VERSION ID", lambda r: r.get("ServiceDeployment", {}).get("Model", {}).get("ModelVersionID")),
     ("ENDPOINT", lambda r: r.get("ServiceDeployment", {}).get("EndpointURL")),
+    # Why it is as it is: what serves a Pending service again, why one Failed.
+    ("MESSAGE", lambda r: r.get("ServiceDeployment", {}).get("StatusMessage")),
 ]
 
 
