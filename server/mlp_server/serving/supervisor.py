@@ -141,8 +141,6 @@ class ServingSupervisor:
                     self.store.service_transition(
                         row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url=""
                     )
-                elif row.status == PENDING:
-                    self.store.service_transition(row.service_id, [PENDING], PENDING, endpoint_url="")
             self._thread = threading.Thread(target=self._run, name="mlp-serving", daemon=True)
             self._thread.start()
             close_at_exit(self)
