@@ -35,14 +35,14 @@ READS = ("GetService", "ListServices")
 
 def unserved_message(platform: Platform) -> str:
     where = (
-        "on this platform's database (`mlp serve --database-url ...`)"
+        "`mlp serve --database-url ...` on this platform's database"
         if platform.store.dialect == "postgresql"
         else f"`mlp serve --data-dir {platform.settings.data_dir}`"
     )
     return f"no platform process is serving this service: run {where} to serve it"
 
 
-def _as_seen(platform: Platform, items: list[dict[str, Any]]) -> None:
+def as_seen(platform: Platform, items: list[dict[str, Any]]) -> None:
     """Live records whose supervisor is gone, as they are: not served (asked once per answer)."""
     live = [item for item in items if item["ServiceDeployment"]["Status"] in (*LIVE, STOPPING)]
     if not live or platform.services_served():
@@ -61,7 +61,7 @@ def _reading(method: str) -> Handler:
         if platform.serves_services:
             platform.serving.poke()  # first: a takeover shows in what is read
         result: dict[str, Any] = getattr(platform.store, method)(caller.account_id, body)
-        _as_seen(platform, result.get("List", [result]))
+        as_seen(platform, result.get("List", [result]))
         return result
 
     return handle
