@@ -115,7 +115,11 @@ class Model:
         """CreateService: deploy a version as an online inference service; returns an
         :class:`InferenceService`. The flavor is checked against ListResource first, so an unknown one
         raises ValidationError listing the available ones. ``model_version`` is a version number or
-        ``"latest"``: the model's highest version now, which the service then keeps."""
+        ``"latest"``: the model's highest version now, which the service then keeps.
+
+        On the embedded platform (no endpoint) this process serves the data folder's services from
+        its first service action until it exits, unless another process (``mlp serve``) does; once
+        it exits they read Pending, saying that ``mlp serve --data-dir ...`` serves them again."""
         created = self._run(
             self._core.create_service(
                 model_id, model_version, service_name, flavor, image_id, envs, replica, description
