@@ -239,9 +239,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if live:
             print(f"mlp: serving {len(live)} deployed service(s)", file=sys.stderr)
     else:
+        serving.keep_trying()
         print(
             "mlp: another platform process serves the deployed services; this server takes them over "
-            "at its first service request after that process ends",
+            "when that process ends (it looks every few seconds)",
             file=sys.stderr,
         )
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).

@@ -8,12 +8,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
 from mlp_server.serving.lease import Holder, folder_lease_held, lock_path
+from mlp_server.serving.supervisor import ServingSupervisor
+from mlp_server.store import Store
+from volcengine_ml_platform.transfer.folder import FolderStore
 
 
 def _write(data_dir: Path, holder: Holder | None) -> Path:
@@ -69,3 +73,27 @@ def test_a_holder_on_another_host_is_judged_by_the_lock(tmp_path: Path, locked: 
 def _started(pid: int) -> str:
     stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     return stat[stat.rfind(")") + 2 :].split()[19]
+
+
+def test_a_waiting_supervisor_takes_over_when_the_owner_ends(tmp_path: Path) -> None:
+    """``mlp serve`` beside a process that serves the folder: it takes the services over once that
+    process is gone, without waiting for a service request."""
+    store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
+    owner, waiting = (ServingSupervisor(store, FolderStore(tmp_path / "objects"), tmp_path) for _ in range(2))
+    try:
+        assert owner.ensure_started() is True
+        assert waiting.ensure_started() is False
+        waiting.keep_trying(interval=0.05)
+        time.sleep(0.2)
+        assert not waiting.serving and folder_lease_held(tmp_path)
+        owner.close()
+        deadline = time.monotonic() + 10
+        while not waiting.serving:
+            assert time.monotonic() < deadline, "the waiting supervisor did not take over"
+            time.sleep(0.05)
+        assert folder_lease_held(tmp_path)
+    finally:
+        for supervisor in (owner, waiting):
+            supervisor.close()
+        store.close()
+    assert not folder_lease_held(tmp_path)  # released: nobody serves

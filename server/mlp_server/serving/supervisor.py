@@ -44,6 +44,7 @@ log = logging.getLogger("mlp_server.serving")
 T = TypeVar("T")
 REPLICA_MODULE = "mlp_server.serving"
 IDLE_LOOK_SECONDS = 2.0
+TAKEOVER_LOOK_SECONDS = 5.0  # how often a server that does not serve asks whether the owner is gone
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
 
 
@@ -165,6 +166,16 @@ class ServingSupervisor:
             return False
         self._db_lock = conn
         return True
+
+    def keep_trying(self, interval: float = TAKEOVER_LOOK_SECONDS) -> None:
+        """While another process serves the services, look every ``interval`` seconds whether it is
+        gone, and take them over then (``mlp serve``: without waiting for a service request)."""
+
+        def run() -> None:
+            while not self.closed and not self.ensure_started():
+                self._wake.wait(interval)
+
+        threading.Thread(target=run, name="mlp-serving-takeover", daemon=True).start()
 
     def poke(self) -> None:
         """Look at the records now (after a service action)."""
