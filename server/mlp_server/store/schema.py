@@ -89,6 +89,25 @@ class ModelCountRow(Base):
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class ModelChangeRow(Base):
+    """One create, delete or rename of an account's model, under the list generation it moved the
+    account to (written in the same transaction): a filtered list kept under an older generation is
+    carried forward through these rows instead of computed again (:mod:`.model_changes`).
+
+    ``name_before`` is NULL for a create, ``name_after`` for a delete. Generations are consecutive per
+    account, so a missing row (pruned, or a recount, which logs none) is seen as a gap.
+    """
+
+    __tablename__ = "model_changes"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    model_id: Mapped[str] = mapped_column(_ID)
+    create_time: Mapped[datetime]
+    name_before: Mapped[str | None] = mapped_column(_NAME)
+    name_after: Mapped[str | None] = mapped_column(_NAME)
+
+
 class ModelRankRow(Base):
     """Stretches of an account's models in one list order, each with how many models it holds: the
     position of any page is found by adding up these counts, not by skipping rows (:mod:`.model_ranks`).
