@@ -66,7 +66,10 @@ def test_carried_pages_are_the_reference_through_another_stores_writes(
     _fill(store, clock)
     _check_pages(store)  # every filter kept, in both orders
     other = Store(db_url, clock=clock)  # another `mlp serve` on the same database
-    by_name = {name: _ids(store, {"ModelName": name})[1][0] for name in ("vit", "resnet-a", "gpt", "resnet-c", "resnet-e")}
+    by_name = {
+        name: _ids(store, {"ModelName": name})[1][0]
+        for name in ("vit", "resnet-a", "gpt", "resnet-c", "resnet-e")
+    }
     writes = [
         lambda: register(other, name="resnet-new"),
         lambda: other.update_model(ACCOUNT, {"ModelID": by_name["vit"], "ModelName": "RESNET-vit"}),  # in
@@ -114,7 +117,9 @@ def test_a_carried_page_neither_counts_nor_searches(
         other.close()
 
 
-def test_a_gap_in_the_log_is_never_used(store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gap_in_the_log_is_never_used(
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Pruned rows, a row deleted by hand, or a recount (which logs nothing): the list is computed again.
     monkeypatch.setattr(model_listing, "LIKE_WALK_BUDGET", 0)
     _fill(store, clock)
@@ -155,14 +160,18 @@ def test_a_gap_in_the_log_is_never_used(store: Store, clock: FakeClock, monkeypa
     assert not any(_searching(statement) for statement in listed())
 
 
-def test_every_create_delete_and_rename_is_logged_under_its_generation(store: Store, clock: FakeClock) -> None:
+def test_every_create_delete_and_rename_is_logged_under_its_generation(
+    store: Store, clock: FakeClock
+) -> None:
     model_id = register(store, name="a")[0]
     store.update_model(ACCOUNT, {"ModelID": model_id, "ModelName": "a"})  # no change, no row
     store.update_model(ACCOUNT, {"ModelID": model_id, "ModelName": "b"})
     store.delete_model(ACCOUNT, {"ModelID": model_id})
     with store.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT generation, model_id, name_before, name_after FROM model_changes ORDER BY generation")
+            text(
+                "SELECT generation, model_id, name_before, name_after FROM model_changes ORDER BY generation"
+            )
         ).all()
     assert [tuple(row) for row in rows] == [
         (1, model_id, None, "a"),

@@ -55,7 +55,9 @@ class Entry:
     def size(self) -> int:
         return sum(len(keys) for keys in self.keys.values())
 
-    def carried(self, generation: int, changes: Sequence[ModelChange], matches: Callable[[str, str], bool]) -> Entry | None:
+    def carried(
+        self, generation: int, changes: Sequence[ModelChange], matches: Callable[[str, str], bool]
+    ) -> Entry | None:
         """This entry at ``generation``, the changes since its own (all of them, in order) applied;
         None if one does not fit what is kept (a key to remove that is not there, or to add that is)."""
         total = self.total

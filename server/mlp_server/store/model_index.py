@@ -25,7 +25,6 @@ from sqlalchemy import Connection, text
 
 from . import model_ranks
 
-
 SEARCH_TABLE = "models_search"
 PG_TRIGRAM_INDEX = "ix_models_name_trgm"
 PG_ID_TRIGRAM_INDEX = "ix_models_id_trgm"

@@ -163,7 +163,9 @@ def list_model_rows(
         if matched is None:
             every = select(*raw_keys).where(mine, *searched)
         else:
-            every = select(*raw_keys).where(ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where)
+            every = select(*raw_keys).where(
+                ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
+            )
         found: list[SortKey] = [tuple(row) for row in session.execute(every.order_by(*keys))]
         cache.put_keys(cache_key, generation, page.sort_by, found)
         return total, _rows_in_order(session, _slice(found, page))
@@ -237,7 +239,7 @@ def _slice(ascending: Sequence[SortKey], page: Page) -> list[str]:
     return [key[-1] for key in reversed(ascending[max(0, end - page.limit) : end])]
 
 
-def _raw_keys(sort_by: str) -> list[ColumnElement[Any]]:
+def _raw_keys(sort_by: str) -> list[ColumnElement[Any] | InstrumentedAttribute[Any]]:
     """The sort's columns as kept (:data:`.list_cache.SortKey`): create times unconverted."""
     return [RAW_CREATE_TIME if key is ModelRow.create_time else key for key in MODEL_SORTS[sort_by]]
 
