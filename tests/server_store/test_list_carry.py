@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -224,3 +226,55 @@ def test_carrying_equals_computing_again_for_random_changes() -> None:
     kept = Entry(0, 1, {"CreateTime": (("t1", "m-1"),)})
     assert kept.carried(1, [ModelChange("m-2", "t1", "resnet", None)], matches) is None
     assert kept.carried(1, [ModelChange("m-1", "t1", None, "resnet")], matches) is None
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_rename_logs_the_name_it_replaced_when_another_writer_renamed_first(
+    db_url: str, store: Store, clock: FakeClock
+) -> None:
+    # PostgreSQL runs writers at once: a rename that loaded the model before another writer renamed it
+    # must log the name it replaced (read after taking the account's turn), not the one it loaded.
+    model_id = register(store, name="a")[0]
+    start = _generation(store)
+    with store.engine.connect() as holder:
+        holder.execute(
+            text("SELECT generation FROM model_counts WHERE account_id = :a FOR UPDATE"), {"a": ACCOUNT}
+        )
+        with ThreadPoolExecutor(1) as pool:
+            renaming = pool.submit(store.update_model, ACCOUNT, {"ModelID": model_id, "ModelName": "c"})
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(store) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _waiting_on_a_lock(store) and not renaming.done()
+            # The other writer's rename a -> b, as the store writes one, committed while the first waits.
+            holder.execute(text("UPDATE models SET name = 'b' WHERE id = :m"), {"m": model_id})
+            holder.execute(
+                text("UPDATE model_counts SET generation = generation + 1 WHERE account_id = :a"),
+                {"a": ACCOUNT},
+            )
+            holder.execute(
+                text(
+                    "INSERT INTO model_changes (account_id, generation, model_id, create_time, name_before, "
+                    "name_after) SELECT :a, :g, id, create_time, 'a', 'b' FROM models WHERE id = :m"
+                ),
+                {"a": ACCOUNT, "g": start + 1, "m": model_id},
+            )
+            holder.commit()
+            renaming.result()
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT generation, name_before, name_after FROM model_changes WHERE generation > :g"),
+            {"g": start},
+        ).all()
+    assert sorted(tuple(row) for row in rows) == [(start + 1, "a", "b"), (start + 2, "b", "c")]
+    assert _ids(store, {"ModelName": "c"}) == (1, [model_id])
+
+
+def _waiting_on_a_lock(store: Store) -> bool:
+    with store.engine.connect() as conn:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        waiting: int = conn.execute(text(query)).scalar_one()
+        return waiting > 0

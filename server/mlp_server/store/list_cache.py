@@ -15,7 +15,7 @@ the entry is then exactly what computing it again in that snapshot would give. O
 the log, an older snapshot, an edit that does not fit) the list is computed again. Entries are never
 changed in place: a carried entry is a new one, stored if it is newer than what is kept.
 
-Bounded in entries and in keys held (memory: roughly 200 bytes a key).
+Bounded in entries and in keys held (memory: roughly 200-300 bytes a key, so at most ~150 MB).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .model_changes import ModelChange
 # Filters kept; 0 turns the cache off.
 MAX_ENTRIES = 256
 # Keys kept over every entry, and at most for one filter and order.
-MAX_IDS = 1_000_000
+MAX_IDS = 500_000
 IDS_PER_FILTER = 200_000
 # Changes read and applied to carry an entry forward; further behind, it is computed again.
 MAX_CARRY = 1_000
