@@ -22,7 +22,7 @@ from datetime import datetime
 from importlib import import_module
 from typing import Any
 
-from sqlalchemy import BigInteger, Table, delete, insert, literal, select, type_coerce, update
+from sqlalchemy import BigInteger, Table, bindparam, delete, insert, null, select, type_coerce, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -52,18 +52,17 @@ def take_turn(session: Session, account_id: int, delta: int) -> int:
     """Add ``delta`` to the account's model counter and move its generation on, in the caller's
     transaction (on PostgreSQL this locks the counter row: the account's writers take turns);
     returns the new generation, which the caller's change must then be :func:`logged` under."""
-    dialect = session.get_bind().dialect.name
-    changes = {"models": _COUNTS.c.models + delta, "generation": _COUNTS.c.generation + 1}
+    conn = session.connection()
+    dialect = conn.dialect.name
+    params = {"account_id": account_id, "delta": delta}
     if dialect in ("sqlite", "postgresql"):
-        stmt = _upsert(dialect, account_id, delta).on_conflict_do_update(
-            index_elements=[_COUNTS.c.account_id], set_=changes
-        )
-        return int(session.execute(stmt.returning(_COUNTS.c.generation)).scalar_one())
+        return int(conn.execute(_statements(dialect).turn, params).scalar_one())
+    changes = {"models": _COUNTS.c.models + delta, "generation": _COUNTS.c.generation + 1}
     moved = update(_COUNTS).where(_COUNTS.c.account_id == account_id).values(**changes)
-    found = session.execute(moved.returning(_COUNTS.c.generation)).scalar_one_or_none()
+    found = conn.execute(moved.returning(_COUNTS.c.generation)).scalar_one_or_none()
     if found is not None:
         return int(found)
-    session.execute(_COUNTS.insert().values(account_id=account_id, models=delta, generation=1))
+    conn.execute(_COUNTS.insert().values(account_id=account_id, models=delta, generation=1))
     return 1
 
 
@@ -85,35 +84,26 @@ def logged(
         "name_before": before,
         "name_after": after,
     }
-    session.execute(insert(_CHANGES).values(**values))
+    session.connection().execute(_LOG, values)
     _prune(session, account_id, generation)
 
 
 def created(session: Session, account_id: int, model_id: str, create_time: datetime, name: str) -> None:
     """A model was created: count it, move the generation on and log it. On PostgreSQL in one
     statement (one round trip, as the counter's upsert alone was)."""
-    if session.get_bind().dialect.name != "postgresql":
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
         generation = take_turn(session, account_id, 1)
         logged(session, account_id, generation, model_id, create_time, None, name)
         return
-    changes = {"models": _COUNTS.c.models + 1, "generation": _COUNTS.c.generation + 1}
-    moved = (
-        _upsert("postgresql", account_id, 1)
-        .on_conflict_do_update(index_elements=[_COUNTS.c.account_id], set_=changes)
-        .returning(_COUNTS.c.generation)
-        .cte("moved")
-    )
-    row = select(
-        literal(account_id, BigInteger()),
-        moved.c.generation,
-        literal(model_id, _CHANGES.c.model_id.type),
-        literal(create_time, UTCDateTime()),
-        literal(None, _CHANGES.c.name_before.type),
-        literal(name, _CHANGES.c.name_after.type),
-    )
-    columns = ["account_id", "generation", "model_id", "create_time", "name_before", "name_after"]
-    stmt = insert(_CHANGES).from_select(columns, row).add_cte(moved).returning(_CHANGES.c.generation)
-    _prune(session, account_id, int(session.execute(stmt).scalar_one()))
+    params = {
+        "account_id": account_id,
+        "delta": 1,
+        "model_id": model_id,
+        "create_time": create_time,
+        "name": name,
+    }
+    _prune(session, account_id, int(conn.execute(_statements("postgresql").created, params).scalar_one()))
 
 
 def since(session: Session, account_id: int, after: int, upto: int) -> Sequence[ModelChange] | None:
@@ -145,8 +135,45 @@ def _prune(session: Session, account_id: int, generation: int) -> None:
     )
 
 
-def _upsert(dialect: str, account_id: int, delta: int) -> Any:
+@dataclass(frozen=True)
+class _Statements:
+    turn: Any  # the counter's upsert, returning the new generation
+    created: Any  # PostgreSQL: that upsert and the change row in one statement
+
+
+_BUILT: dict[str, _Statements] = {}
+_LOG = insert(_CHANGES)
+
+
+def _statements(dialect: str) -> _Statements:
+    """Built once per dialect (a statement memoizes its cache key: executing it again skips building
+    and hashing the expression, on the hot path of every create)."""
+    if (built := _BUILT.get(dialect)) is not None:
+        return built
     # The dialect's own insert (ON CONFLICT), imported for the database in use: the PostgreSQL
     # dialect takes ~20 ms to import, which a SQLite platform never needs.
     insert_on_conflict = import_module(f"sqlalchemy.dialects.{dialect}").insert
-    return insert_on_conflict(_COUNTS).values(account_id=account_id, models=delta, generation=1)
+    delta = bindparam("delta", type_=BigInteger())
+    account = bindparam("account_id", type_=BigInteger())
+    turn = (
+        insert_on_conflict(_COUNTS)
+        .values(account_id=account, models=delta, generation=1)
+        .on_conflict_do_update(
+            index_elements=[_COUNTS.c.account_id],
+            set_={"models": _COUNTS.c.models + delta, "generation": _COUNTS.c.generation + 1},
+        )
+        .returning(_COUNTS.c.generation)
+    )
+    moved = turn.cte("moved")
+    row = select(
+        account,
+        moved.c.generation,
+        bindparam("model_id", type_=_CHANGES.c.model_id.type),
+        bindparam("create_time", type_=UTCDateTime()),
+        null(),
+        bindparam("name", type_=_CHANGES.c.name_after.type),
+    )
+    columns = ["account_id", "generation", "model_id", "create_time", "name_before", "name_after"]
+    created = insert(_CHANGES).from_select(columns, row).add_cte(moved).returning(_CHANGES.c.generation)
+    built = _BUILT[dialect] = _Statements(turn, created)
+    return built
