@@ -77,9 +77,10 @@ class ModelCountRow(Base):
     """Models per account, kept with every create and delete: an unfiltered list's Total.
 
     ``generation`` goes up with every create, delete and rename of one of the account's models (and
-    every recount), in the same transaction: lists cache what they computed under one generation
-    (:mod:`.list_cache`) and read it in their own snapshot, so a changed account is never answered
-    from a cache.
+    every recount), in the same transaction, which logs the change under it (:class:`ModelChangeRow`):
+    lists cache what they computed under one generation (:mod:`.list_cache`), read the generation in
+    their own snapshot, and carry what they kept forward through the logged changes, so a changed
+    account is never answered from a stale cache.
     """
 
     __tablename__ = "model_counts"
