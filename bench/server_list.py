@@ -51,7 +51,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import Connection, Dialect, Table, func, select
+from sqlalchemy import Connection, Dialect, Table, create_engine, func, select, text
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID
 from mlp_server.settings import ServerSettings
@@ -533,22 +533,53 @@ def measure_lists(probes: list[Probe], requests: int, warmup: int) -> list[Figur
     return figures
 
 
-def measure_cold(api: Api, probes: list[Probe], requests: int, model_id: str, name: str) -> list[Figure]:
+def measure_cold(
+    api: Api,
+    probes: list[Probe],
+    requests: int,
+    model_id: str,
+    name: str,
+    writes: int = 1,
+    gap: Callable[[], None] | None = None,
+) -> list[Figure]:
     """Each filtered list as the first request of its filter since the account last changed: before
-    every measured request, a rename (UpdateModel, not timed) moves the account's list generation on,
-    so the server's cached Total and matches of the filter are of no use. Round robin, as above."""
-    figures = [Figure(f"{p.name} [cold]") for p in probes]
+    every measured request, ``writes`` renames (UpdateModel, not timed) move the account's list
+    generation on, so the server carries what it kept of the filter forward through them (or, before
+    the change log, computed the filter again). With ``gap``, called after the writes, the log misses
+    the last of them, so the server computes the filter again: its first-ever cost. Round robin."""
+    label = "first ever" if gap is not None else f"after {writes} write{'s' if writes > 1 else ''}"
+    figures = [Figure(f"{p.name} [{label}]") for p in probes]
     current = name  # renamed to name + "~" and back: the same matches for every probe
     for _ in range(requests):
         for probe, figure in zip(probes, figures, strict=True):
-            current = name + "~" if current == name else name
-            api.call("UpdateModel", {"ModelID": model_id, "ModelName": current})
+            for _ in range(writes):
+                current = name + "~" if current == name else name
+                api.call("UpdateModel", {"ModelID": model_id, "ModelName": current})
+            if gap is not None:
+                gap()
             t0 = time.perf_counter()
             total = probe.run()
             figure.samples.append(time.perf_counter() - t0)
             figure.total = total
     api.call("UpdateModel", {"ModelID": model_id, "ModelName": name})
     return figures
+
+
+def log_gap(url: str) -> Callable[[], None]:
+    """Deletes the account's newest change row (the server then finds a gap and computes again)."""
+    engine = create_engine(url)
+
+    def gap() -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "DELETE FROM model_changes WHERE account_id = :a AND generation = "
+                    "(SELECT max(generation) FROM model_changes WHERE account_id = :a)"
+                ),
+                {"a": DEFAULT_ACCOUNT_ID},
+            )
+
+    return gap
 
 
 def rename_target(api: Api, fill: Fill) -> tuple[str, str]:
@@ -745,10 +776,16 @@ def run(args: argparse.Namespace, work: Path) -> int:
         figures = measure_lists(probes, args.requests, args.warmup)
         log(f"lists measured in {time.perf_counter() - t0:.1f} s")
         cold: list[Figure] = []
+        first: list[Figure] = []
         if args.cold_requests:
             t0 = time.perf_counter()
             cold_probes = [probes[0], *(p for p in probes if p.filtered)]
-            cold = measure_cold(api, cold_probes, args.cold_requests, *rename_target(api, fill))
+            target = rename_target(api, fill)
+            cold = measure_cold(api, cold_probes, args.cold_requests, *target, writes=args.cold_writes)
+            if args.first_ever:
+                first = measure_cold(
+                    api, cold_probes, args.cold_requests, *target, gap=log_gap(settings.db_url)
+                )
             log(f"cold lists measured in {time.perf_counter() - t0:.1f} s")
         runs: list[Registrations] = []
         model_ids: list[str] = []
@@ -783,11 +820,18 @@ def run(args: argparse.Namespace, work: Path) -> int:
     print()
     if cold:
         print(
-            f"filtered lists, cold: the first request of the filter after a write to the account "
-            f"(the figures above are warm: pages 2..n of a filter, after the first), "
-            f"{args.cold_requests} interleaved rounds; the baseline measured between them"
+            f"filtered lists after writes: the first request of the filter after {args.cold_writes} "
+            f"rename(s) in the account (the figures above are warm: pages 2..n of a filter, after the "
+            f"first), {args.cold_requests} interleaved rounds; the baseline measured between them"
         )
         print_table(cold, cold[0])
+        print()
+    if first:
+        print(
+            "filtered lists, first ever: as above, but the newest change row is deleted before each "
+            "request (a gap in the log), so the server computes the filter again"
+        )
+        print_table(first, first[0])
         print()
     for regs in runs:
         counts = ", ".join(str(len(v)) for v in regs.by_model.values())
@@ -827,7 +871,15 @@ def main() -> None:
         "--cold-requests",
         type=int,
         default=20,
-        help="measured cold requests per filtered list (each after a rename; 0: none)",
+        help="measured cold requests per filtered list (each after --cold-writes renames; 0: none)",
+    )
+    parser.add_argument(
+        "--cold-writes", type=int, default=1, help="renames in the account before each cold request"
+    )
+    parser.add_argument(
+        "--first-ever",
+        action="store_true",
+        help="also measure each filter computed afresh (a gap made in the change log before each request)",
     )
     parser.add_argument("--clients", type=int, default=8, help="concurrent registering clients")
     parser.add_argument("--register-models", type=int, default=3, help="models the clients register into")

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, text
 
 from mlp_server.store import Store, list_cache, model_listing
-from mlp_server.store.list_cache import ListCache
+from mlp_server.store.list_cache import Entry, ListCache
 from mlp_server.store.model_index import recount
 
 from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
@@ -181,25 +181,29 @@ def test_the_cache_keeps_only_the_newest_generation_and_stays_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cache = ListCache()
-    key = (1, 5, None, "x", None)
-    cache.put_ids(key, "CreateTime", ["a", "b"])
-    assert cache.total(key) == 2 and cache.ids(key, "CreateTime") == ("a", "b")
-    assert cache.ids(key, "ModelName") is None
-    cache.put_total((1, 4, None, "y", None), 9)  # a snapshot older than one already seen: not kept
-    assert cache.total((1, 4, None, "y", None)) is None
-    cache.put_total((2, 1, None, "x", None), 3)  # another account
-    cache.put_total((1, 6, None, "y", None), 1)  # newer: the account's older entries go
-    assert cache.total(key) is None and cache.total((2, 1, None, "x", None)) == 3
+    key = (1, None, "x", None)
+    a, b = ("t1", "a"), ("t2", "b")
+    cache.put_keys(key, 5, "CreateTime", [a, b])
+    entry = cache.get(key)
+    assert entry is not None and entry.generation == 5 and entry.total == 2
+    assert entry.keys == {"CreateTime": (a, b)}
+    cache.put_total(key, 5, 2)  # the same generation: added to what is kept
+    assert cache.get(key) == entry
+    cache.put_keys(key, 4, "ModelName", [("a", "t1", "a")])  # a snapshot older than one seen: not kept
+    assert cache.get(key) == entry
+    cache.put_total((2, None, "x", None), 1, 3)  # another account
+    cache.put_total(key, 6, 1)  # newer: replaces what was kept for the filter
+    assert cache.get(key) == Entry(6, 1) and cache.get((2, None, "x", None)) == Entry(1, 3)
     monkeypatch.setattr(list_cache, "MAX_IDS", 5)
-    cache.put_ids((1, 6, None, "a", None), "CreateTime", ["1", "2", "3"])
-    cache.put_ids((1, 6, None, "b", None), "CreateTime", ["4", "5", "6"])  # 6 ids > 5: the oldest goes
-    assert cache.ids((1, 6, None, "a", None), "CreateTime") is None
-    assert cache.ids((1, 6, None, "b", None), "CreateTime") == ("4", "5", "6")
-    cache.put_ids((1, 6, None, "c", None), "CreateTime", list("123456"))  # more than the whole: not kept
-    assert cache.ids((1, 6, None, "c", None), "CreateTime") is None
+    cache.put_keys((1, None, "a", None), 6, "CreateTime", [("t", "1"), ("t", "2"), ("t", "3")])
+    cache.put_keys((1, None, "b", None), 6, "CreateTime", [("t", "4"), ("t", "5"), ("t", "6")])  # 6 > 5
+    assert cache.get((1, None, "a", None)) is None
+    assert cache.get((1, None, "b", None)) is not None
+    cache.put_keys((1, None, "c", None), 6, "CreateTime", [("t", c) for c in "123456"])  # more than all
+    assert cache.get((1, None, "c", None)) is None
     monkeypatch.setattr(list_cache, "MAX_ENTRIES", 0)
-    cache.put_total((1, 7, None, "z", None), 1)
-    assert cache.total((1, 7, None, "z", None)) is None
+    cache.put_total((1, None, "z", None), 7, 1)
+    assert cache.get((1, None, "z", None)) is None
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

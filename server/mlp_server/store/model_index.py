@@ -2,7 +2,8 @@
 
 - ``model_counts`` holds each account's number of models, kept by the store in the transaction that
   creates or deletes one, so an unfiltered list's Total is one row instead of a count over every model;
-  and the account's list generation, which every create, delete and rename moves on (:mod:`.list_cache`).
+  and the account's list generation, which every create, delete and rename moves on, logging the change
+  (:mod:`.model_changes`, :mod:`.list_cache`).
 - On SQLite, ``models_search`` is a contentless FTS5 table with the trigram tokenizer over the model
   name and id, kept by triggers (so rows inserted by any path are indexed). It indexes ``lower()`` of
   each value (SQLite's lower() folds ASCII only) case-sensitively, and a needle is folded the same way:
@@ -18,14 +19,11 @@ Needles shorter than a trigram cannot use either index: they scan, as before.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
-from sqlalchemy import Connection, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
 from . import model_ranks
-from .schema import Base, ModelCountRow
 
 SEARCH_TABLE = "models_search"
 PG_TRIGRAM_INDEX = "ix_models_name_trgm"
@@ -118,24 +116,6 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
     return not (type_ == "index" and name in (PG_TRIGRAM_INDEX, PG_ID_TRIGRAM_INDEX))
-
-
-def count_change(session: Session, account_id: int, delta: int) -> None:
-    """Add ``delta`` to the account's model counter and move its generation on (every create, delete
-    and rename calls this), in the caller's transaction: the same one statement as before."""
-    table = Base.metadata.tables[ModelCountRow.__tablename__]
-    dialect = session.get_bind().dialect.name
-    changes = {"models": table.c.models + delta, "generation": table.c.generation + 1}
-    if dialect in ("sqlite", "postgresql"):
-        # The dialect's own insert (ON CONFLICT), imported for the database in use: the PostgreSQL
-        # dialect takes ~20 ms to import, which a SQLite platform never needs.
-        insert = import_module(f"sqlalchemy.dialects.{dialect}").insert
-        stmt = insert(table).values(account_id=account_id, models=delta, generation=1)
-        session.execute(stmt.on_conflict_do_update(index_elements=[table.c.account_id], set_=changes))
-        return
-    updated = session.execute(update(table).where(table.c.account_id == account_id).values(**changes))
-    if not updated.rowcount:  # type: ignore[attr-defined]
-        session.execute(table.insert().values(account_id=account_id, models=delta, generation=1))
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

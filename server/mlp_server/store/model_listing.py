@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from . import list_cache, model_ranks
+from . import list_cache, model_changes, model_ranks
 from .base import Body
-from .list_cache import FilterKey, ListCache
-from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
+from .list_cache import Entry, FilterKey, ListCache, SortKey
+from .model_changes import RAW_CREATE_TIME
+from .model_index import SEARCH_TABLE, TRIGRAM, fold, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
 from .schema import ModelCountRow, ModelRow
 
@@ -55,6 +56,16 @@ class Filters:
     def any(self) -> bool:
         return any(value is not None for value in (self.exact_name, self.name_part, self.id_part))
 
+    def matches(self, model_id: str, name: str) -> bool:
+        """The filter's rule in Python, exactly the database's: an exact name compared by code point,
+        Contains with ASCII letters folded and nothing else (SQLite's LIKE and lower(); PostgreSQL's
+        lower() under COLLATE "C"; :func:`.paging.contains`)."""
+        if self.exact_name is not None and name != self.exact_name:
+            return False
+        if self.name_part is not None and fold(self.name_part) not in fold(name):
+            return False
+        return self.id_part is None or fold(self.id_part) in fold(model_id)
+
 
 def list_model_rows(
     session: Session, account_id: int, filters: Filters, page: Page, cache: ListCache | None = None
@@ -67,9 +78,11 @@ def list_model_rows(
     # Read first, in the page's own snapshot: the counter and the generation the cache is keyed by.
     models, generation = _account_counter(session, account_id)
     cache_key: FilterKey | None = None
+    entry: Entry | None = None
     if cache is not None and generation is not None and filters.any:
-        cache_key = (account_id, generation, filters.exact_name, filters.name_part, filters.id_part)
-        kept = cache.ids(cache_key, page.sort_by)
+        cache_key = (account_id, filters.exact_name, filters.name_part, filters.id_part)
+        entry = _kept(session, cache, cache_key, generation, filters)
+        kept = None if entry is None else entry.keys.get(page.sort_by)
         if kept is not None:
             return len(kept), _rows_in_order(session, _slice(kept, page))
     where: list[ColumnElement[bool]] = []
@@ -93,7 +106,7 @@ def list_model_rows(
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
 
-    cached_total = None if cache_key is None or cache is None else cache.total(cache_key)
+    cached_total = None if entry is None else entry.total
     if not filters.any:
         total = models
     elif cached_total is not None:
@@ -109,8 +122,8 @@ def list_model_rows(
         total = session.scalar(count) or 0
     else:
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
-    if cache_key is not None and cache is not None and cached_total is None:
-        cache.put_total(cache_key, total)
+    if cache_key is not None and cache is not None and generation is not None and cached_total is None:
+        cache.put_total(cache_key, generation, total)
     if page.limit == 0 or page.offset >= total:
         return total, []
     if not filters.any:
@@ -135,19 +148,27 @@ def list_model_rows(
         )
         if len(ids) < min(limit, total - offset):
             ids = None
-    if ids is None and cache_key is not None and cache is not None and total <= list_cache.IDS_PER_FILTER:
-        # Deep inside the matches, or few of them: read every match in order once (about what this
-        # page alone costs when the matches drive) and keep them for the filter's other pages.
-        every: Select[str]
+    if (
+        ids is None
+        and cache_key is not None
+        and cache is not None
+        and generation is not None
+        and total <= list_cache.IDS_PER_FILTER
+    ):
+        # Deep inside the matches, or few of them: read every match's sort key in order once (about
+        # what this page alone costs when the matches drive) and keep them for the filter's other
+        # pages and later generations.
+        raw_keys = _raw_keys(page.sort_by)
+        every: Select[Any]
         if matched is None:
-            every = select(ModelRow.id).where(mine, *searched)
+            every = select(*raw_keys).where(mine, *searched)
         else:
-            every = select(ModelRow.id).where(
+            every = select(*raw_keys).where(
                 ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
             )
-        kept = list(session.scalars(every.order_by(*keys)))
-        cache.put_ids(cache_key, page.sort_by, kept)
-        return total, _rows_in_order(session, _slice(kept, page))
+        found: list[SortKey] = [tuple(row) for row in session.execute(every.order_by(*keys))]
+        cache.put_keys(cache_key, generation, page.sort_by, found)
+        return total, _rows_in_order(session, _slice(found, page))
     if ids is None:
         ids_query: Select[str]
         if matched is None:
@@ -210,12 +231,36 @@ def _account_counter(session: Session, account_id: int) -> tuple[int, int | None
     return (0, None) if row is None else (row.models, row.generation)
 
 
-def _slice(ascending: Sequence[str], page: Page) -> list[str]:
-    """The page of a list held in ascending order."""
+def _slice(ascending: Sequence[SortKey], page: Page) -> list[str]:
+    """The ids of the page of a list of sort keys held in ascending order."""
     if not page.descending:
-        return list(ascending[page.offset : page.offset + page.limit])
+        return [key[-1] for key in ascending[page.offset : page.offset + page.limit]]
     end = max(0, len(ascending) - page.offset)
-    return list(reversed(ascending[max(0, end - page.limit) : end]))
+    return [key[-1] for key in reversed(ascending[max(0, end - page.limit) : end])]
+
+
+def _raw_keys(sort_by: str) -> list[ColumnElement[Any] | InstrumentedAttribute[Any]]:
+    """The sort's columns as kept (:data:`.list_cache.SortKey`): create times unconverted."""
+    return [RAW_CREATE_TIME if key is ModelRow.create_time else key for key in MODEL_SORTS[sort_by]]
+
+
+def _kept(
+    session: Session, cache: ListCache, key: FilterKey, generation: int, filters: Filters
+) -> Entry | None:
+    """The filter's entry at ``generation``: as kept, or carried forward through the account's
+    changes since (read in this snapshot, :mod:`.model_changes`); None when neither can be."""
+    entry = cache.get(key)
+    if entry is None or entry.generation > generation:
+        return None
+    if entry.generation == generation:
+        return entry
+    if generation - entry.generation > list_cache.MAX_CARRY:
+        return None
+    changes = model_changes.since(session, key[0], entry.generation, generation)
+    carried = None if changes is None else entry.carried(generation, changes, filters.matches)
+    if carried is not None:
+        cache.put(key, carried)
+    return carried
 
 
 def _sole_owner(session: Session, account_id: int) -> bool:

@@ -12,7 +12,7 @@ first one's key moves down to any smaller key added, so every model is at or aft
 Rows written around the store (bulk loads, the migration) are counted again by :func:`rebuild`.
 
 On PostgreSQL, changes to one account's stretches take turns on the account's counter row
-(:func:`.model_index.count_change` locks it first in the same transaction), so a split never races
+(:func:`.model_changes.take_turn` locks it first in the same transaction), so a split never races
 an increment; a list reads its stretches and its page in one REPEATABLE READ snapshot.
 """
 

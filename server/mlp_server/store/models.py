@@ -8,15 +8,15 @@ from functools import cached_property
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_ranks
+from . import model_changes, model_ranks
 from .base import Body, Result, StoreBase, insert_with_new_id
 from .ids import version_id, wire_time
 from .list_cache import ListCache
-from .model_index import count_change
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
 from .schema import ModelRow, ServiceRow, VersionRow
@@ -133,9 +133,13 @@ class ModelsMixin(StoreBase):
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             if (name := body.get("ModelName")) is not None and name != model.name:
-                old_name, model.name = model.name, name
-                count_change(session, account_id, 0)  # takes the account's turn (model_ranks)
+                generation = model_changes.take_turn(session, account_id, 0)
+                old_name = _name_in_turn(session, model)
+                model.name = name
                 session.flush()
+                model_changes.logged(
+                    session, account_id, generation, model.id, model.create_time, old_name, name
+                )
                 model_ranks.renamed(session, account_id, model, old_name)
         return {"ModelID": model.id}
 
@@ -150,10 +154,12 @@ class ModelsMixin(StoreBase):
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
+            generation = model_changes.take_turn(session, account_id, -1)
+            name = _name_in_turn(session, model)
             paths = list(session.scalars(select(VersionRow.path).where(VersionRow.model_id == model.id)))
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
-            count_change(session, account_id, -1)
+            model_changes.logged(session, account_id, generation, model.id, model.create_time, name, None)
             model_ranks.removed(session, account_id, model)
         return paths
 
@@ -263,13 +269,24 @@ class ModelsMixin(StoreBase):
                 create_time=now,
             ),
         )
-        count_change(session, account_id, 1)
+        model_changes.created(session, account_id, model.id, model.create_time, name)
         model_ranks.added(session, account_id, model)
         return model.id
 
 
 def _owned(account_id: int, model_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return ModelRow.id == model_id, ModelRow.account_id == account_id
+
+
+def _name_in_turn(session: Session, model: ModelRow) -> str:
+    """The model's name as of now, read after taking the account's turn: on PostgreSQL another
+    writer may have renamed it since it was loaded, and the change log must hold the name it had
+    just before this change. NotFound if that writer deleted it."""
+    try:
+        session.refresh(model, ["name"])
+    except InvalidRequestError:
+        raise not_found("Model", model.id) from None
+    return model.name
 
 
 def _owned_model(session: Session, account_id: int, model_id: str) -> ModelRow:

@@ -77,9 +77,10 @@ class ModelCountRow(Base):
     """Models per account, kept with every create and delete: an unfiltered list's Total.
 
     ``generation`` goes up with every create, delete and rename of one of the account's models (and
-    every recount), in the same transaction: lists cache what they computed under one generation
-    (:mod:`.list_cache`) and read it in their own snapshot, so a changed account is never answered
-    from a cache.
+    every recount), in the same transaction, which logs the change under it (:class:`ModelChangeRow`):
+    lists cache what they computed under one generation (:mod:`.list_cache`), read the generation in
+    their own snapshot, and carry what they kept forward through the logged changes, so a changed
+    account is never answered from a stale cache.
     """
 
     __tablename__ = "model_counts"
@@ -87,6 +88,25 @@ class ModelCountRow(Base):
     account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     models: Mapped[int] = mapped_column(BigInteger)
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class ModelChangeRow(Base):
+    """One create, delete or rename of an account's model, under the list generation it moved the
+    account to (written in the same transaction): a filtered list kept under an older generation is
+    carried forward through these rows instead of computed again (:mod:`.model_changes`).
+
+    ``name_before`` is NULL for a create, ``name_after`` for a delete. Generations are consecutive per
+    account, so a missing row (pruned, or a recount, which logs none) is seen as a gap.
+    """
+
+    __tablename__ = "model_changes"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    model_id: Mapped[str] = mapped_column(_ID)
+    create_time: Mapped[datetime]
+    name_before: Mapped[str | None] = mapped_column(_NAME)
+    name_after: Mapped[str | None] = mapped_column(_NAME)
 
 
 class ModelRankRow(Base):

@@ -1,0 +1,93 @@
+"""What creating a new model costs the store, in process: ``Store.create_model`` without ModelID.
+
+    python bench/create_model_cost.py --seconds 4 --threads 1,8
+    python bench/create_model_cost.py --postgres    # on a throwaway PostgreSQL 15 cluster
+
+Each run is a fresh store (SQLite file with group commit and ``synchronous=FULL``, or a fresh PostgreSQL
+database); prints new models/s and CPU ms per create for 1 and N threads. Made to compare two builds
+of the store (run it with each build's interpreter, alternately, and compare the ratios): the figures
+alone depend on the machine's load. Talks to no network but the loopback cluster; stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from mlp_server.store import Store, sqlite_url
+
+ACCOUNT = 2100000050
+
+
+def rate(url: str, threads: int, seconds: float) -> tuple[float, float]:
+    """(creates/s, CPU ms per create) from ``threads`` threads for ``seconds``."""
+    store = Store(url)
+    try:
+        info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
+        done = [0] * threads
+        deadline = time.perf_counter() + seconds
+
+        def writer(index: int) -> None:
+            while time.perf_counter() < deadline:
+                body = {
+                    "ModelName": f"m-{index}-{done[index]}",
+                    "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"},
+                }
+                store.create_model(ACCOUNT, body)
+                done[index] += 1
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    finally:
+        store.close()
+    total = sum(done)
+    return total / wall, cpu / max(total, 1) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
+    parser.add_argument("--threads", default="1,8", help="comma-separated thread counts")
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL 15 cluster")
+    args = parser.parse_args()
+    import mlp_server
+
+    print(f"store: {Path(mlp_server.__file__).parents[2]}; load average {os.getloadavg()}", flush=True)
+    cluster = None
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-create-") as work:
+        try:
+            if args.postgres:
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+                from pg_testing import PgCluster
+
+                cluster = PgCluster().start()
+            for threads in (int(t) for t in args.threads.split(",")):
+                if cluster is not None:
+                    url = cluster.database(f"bench{uuid.uuid4().hex[:8]}")
+                else:
+                    url = sqlite_url(Path(work) / f"{uuid.uuid4().hex[:8]}.sqlite3")
+                per_second, cpu_ms = rate(url, threads, args.seconds)
+                print(
+                    f"{threads} thread(s): {per_second:,.0f} new models/s, {cpu_ms:.2f} ms CPU each",
+                    flush=True,
+                )
+        finally:
+            if cluster is not None:
+                cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
