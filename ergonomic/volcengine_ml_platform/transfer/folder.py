@@ -216,7 +216,7 @@ class FolderStore:
             # A file someone dropped in by hand with a name no key can have is not an object.
             if k.startswith(prefix) and unsafe_path_reason(k) is None
         )
-        return (info for k in keys if (info := self.head(bucket, k)) is not None)
+        return (info for k in keys if (info := self._listed(bucket, k)) is not None)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         opened = self._open(bucket, key)
@@ -238,6 +238,27 @@ class FolderStore:
         return deleted
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _listed(self, bucket: str, key: str) -> ObjectInfo | None:
+        """What a listing says of ``key``: like :meth:`head`, but by path (two system calls instead of
+        four, for a folder of many small files). Size and checksum may then come from two versions of
+        an object replaced in between; ``get_file`` compares the listing with what it opened, so such
+        a pair fails as "changed since it was listed", which it was."""
+        if not self.xattrs:
+            return self.head(bucket, key)
+        path = f"{self._root_prefix}{bucket}/{key}"
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            blake3 = os.getxattr(path, XATTR, follow_symlinks=False).decode()
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            if exc.errno in _NO_XATTR:  # a sidecar's object (or none recorded): the full lookup
+                return self.head(bucket, key)
+            raise
+        return ObjectInfo(key, st.st_size, blake3=blake3)
 
     def _paths(self, bucket: str, key: str) -> tuple[Path, Path]:
         validate_bucket(bucket)
