@@ -5,10 +5,11 @@ leaves nothing at its destination."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,15 +75,17 @@ class CuttingProxy:
         except OSError:
             pass
         for sock in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
 
+MakeProxy = Callable[[bytes, int, int], tuple[CuttingProxy, S3Store]]
+"""(marker, keep, cuts) -> a proxy before the moto server and an S3Store that talks through it."""
+
+
 @pytest.fixture
-def proxy_for(moto_endpoint: str) -> Iterator[object]:
+def proxy_for(moto_endpoint: str) -> Iterator[MakeProxy]:
     host, port = moto_endpoint.removeprefix("http://").split(":")
     made: list[CuttingProxy] = []
 
@@ -110,9 +113,9 @@ def open_uploads(store: S3Store, bucket: str) -> list[str]:
 
 
 def test_a_part_cut_off_half_way_is_sent_again_on_its_own(
-    proxy_for: object, s3_store: S3Store, s3_bucket: str, tmp_path: Path
+    proxy_for: MakeProxy, s3_store: S3Store, s3_bucket: str, tmp_path: Path
 ) -> None:
-    proxy, store = proxy_for(b"partNumber=2", keep=PART // 2, cuts=1)  # type: ignore[operator]
+    proxy, store = proxy_for(b"partNumber=2", PART // 2, 1)
     data = os.urandom(3 * PART)
     (tmp_path / "big.bin").write_bytes(data)
 
@@ -125,9 +128,9 @@ def test_a_part_cut_off_half_way_is_sent_again_on_its_own(
 
 
 def test_a_part_that_never_gets_through_aborts_the_upload(
-    proxy_for: object, s3_store: S3Store, s3_bucket: str, tmp_path: Path
+    proxy_for: MakeProxy, s3_store: S3Store, s3_bucket: str, tmp_path: Path
 ) -> None:
-    proxy, store = proxy_for(b"partNumber=2", keep=PART // 2, cuts=-1)  # type: ignore[operator]
+    proxy, store = proxy_for(b"partNumber=2", PART // 2, -1)
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "big.bin").write_bytes(os.urandom(3 * PART))
 
@@ -141,14 +144,14 @@ def test_a_part_that_never_gets_through_aborts_the_upload(
 
 @pytest.mark.parametrize("size", [1000, 2 * PART + 5], ids=["whole", "ranged"])
 def test_a_download_cut_every_time_fails_with_nothing_at_the_destination(
-    proxy_for: object, s3_store: S3Store, s3_bucket: str, tmp_path: Path, size: int
+    proxy_for: MakeProxy, s3_store: S3Store, s3_bucket: str, tmp_path: Path, size: int
 ) -> None:
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "model.bin").write_bytes(os.urandom(size))
     url = upload_path(s3_store, tmp_path / "m", s3_bucket, "p/")
     # Cut every answer that carries the object's bytes (its metadata header) early: each retry of a
     # range resumes where the last stopped, but 3 attempts of a few hundred bytes cannot finish it.
-    proxy, store = proxy_for(b"x-amz-meta-blake3", keep=700, cuts=-1)  # type: ignore[operator]
+    proxy, store = proxy_for(b"x-amz-meta-blake3", 700, -1)
     out = tmp_path / "out"
     out.mkdir()
 
@@ -160,13 +163,13 @@ def test_a_download_cut_every_time_fails_with_nothing_at_the_destination(
 
 
 def test_a_range_cut_off_half_way_resumes_and_verifies(
-    proxy_for: object, s3_store: S3Store, s3_bucket: str, tmp_path: Path
+    proxy_for: MakeProxy, s3_store: S3Store, s3_bucket: str, tmp_path: Path
 ) -> None:
     (tmp_path / "m").mkdir()
     data = os.urandom(3 * PART)  # three whole ranges, each longer than what a cut lets through
     (tmp_path / "m" / "model.bin").write_bytes(data)
     url = upload_path(s3_store, tmp_path / "m", s3_bucket, "p/")
-    proxy, store = proxy_for(b"x-amz-meta-blake3", keep=PART // 2, cuts=2)  # type: ignore[operator]
+    proxy, store = proxy_for(b"x-amz-meta-blake3", PART // 2, 2)
 
     [written] = download_prefix(store, url, tmp_path / "out", retry=FAST_RETRY)
 

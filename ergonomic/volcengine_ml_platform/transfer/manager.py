@@ -17,10 +17,10 @@ fails naming what is missing. An empty prefix is an error, never an empty succes
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
-import itertools
 import secrets
 import tempfile
 import threading
