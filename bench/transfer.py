@@ -3,6 +3,7 @@
     python bench/transfer.py --quick                        # ~64 MiB, a minute or two
     python bench/transfer.py --only folder --rounds 5       # the 1 GiB folder store target
     python bench/transfer.py --only s3 --s3-server s3rver --s3rver-dir DIR   # see below
+    python bench/transfer.py --only s3 --small-files 0 ...  # one large file: multipart and ranges only
 
 Builds a folder of one large file plus 1,000 small ones in a temporary directory and moves it:
 
@@ -100,9 +101,9 @@ class Comparison:
     sides: list[Side]  # ours first, then the baselines
 
 
-def build_source(root: Path, total: int) -> int:
-    """One large file and SMALL_FILES small ones in nested folders; returns the byte count."""
-    small_total = SMALL_FILES * SMALL_SIZE
+def build_source(root: Path, total: int, small_files: int = SMALL_FILES) -> int:
+    """One large file and ``small_files`` small ones in nested folders; returns the byte count."""
+    small_total = small_files * SMALL_SIZE
     large = max(total - small_total, PART_SIZE + 1)
     (root / "weights").mkdir(parents=True)
     with open(root / "weights" / "model.bin", "wb") as f:
@@ -111,7 +112,7 @@ def build_source(root: Path, total: int) -> int:
             chunk = os.urandom(min(remaining, 16 * MiB))
             f.write(chunk)
             remaining -= len(chunk)
-    for i in range(SMALL_FILES):
+    for i in range(small_files):
         folder = root / f"shard{i % 10}" / f"group{i % 7}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"file{i}.bin").write_bytes(os.urandom(SMALL_SIZE))
@@ -349,9 +350,9 @@ def s3_comparisons(
 
 def run(args: argparse.Namespace, work: Path) -> tuple[int, list[Comparison]]:
     src = work / "src" / "model"
-    size = build_source(src, args.size_mib * MiB)
+    size = build_source(src, args.size_mib * MiB, args.small_files)
     files = files_of(src)
-    large = (size - SMALL_FILES * SMALL_SIZE) / MiB
+    large = (size - args.small_files * SMALL_SIZE) / MiB
     print(f"source: {len(files)} files, {size / MiB:.1f} MiB (the large one {large:.1f} MiB)", flush=True)
     c = args.concurrency
     results: list[Comparison] = []
@@ -424,6 +425,12 @@ def main() -> None:
     )
     parser.add_argument("--size-mib", type=int, default=1024, help="total size of the folder (default 1024)")
     parser.add_argument("--quick", action="store_true", help="~64 MiB instead")
+    parser.add_argument(
+        "--small-files",
+        type=int,
+        default=SMALL_FILES,
+        help=f"small files beside the large one (default {SMALL_FILES}; 0: one large file, parts only)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--concurrency", type=int, default=8, help="files (and parts) in flight (default 8)")
     parser.add_argument("--only", choices=["folder", "s3"], help="run only the folder store or only S3")

@@ -32,6 +32,24 @@ def test_corrupt_object_is_refused_and_nothing_is_left(case: StoreCase, tmp_path
     assert not out.exists()
 
 
+@pytest.mark.parametrize("size", [1000, 2 * PART + 5], ids=["small", "multipart"])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_one_flipped_byte_in_the_store_is_detected(
+    case: StoreCase, tmp_path: Path, size: int, where: str
+) -> None:
+    url = upload_one(case, tmp_path, size)
+    data = bytearray((tmp_path / "model.bin").read_bytes())
+    at = {"first": 0, "middle": size // 2, "last": size - 1}[where]
+    data[at] ^= 0x01  # one bit of one byte: the size and the recorded checksum stay as they were
+    case.tamper("m/model.bin", bytes(data))
+    out = tmp_path / "out"
+
+    with pytest.raises(TransferError, match=r"m/model\.bin.*(sha256|blake3) mismatch"):
+        download_prefix(case.store, url, out)
+
+    assert not out.exists()  # neither the file nor its .incomplete temporary, nor the folder made for it
+
+
 def test_truncated_object_is_refused(case: StoreCase, tmp_path: Path) -> None:
     url = upload_one(case, tmp_path, 1000)
     case.tamper("m/model.bin", b"short")

@@ -152,3 +152,24 @@ def test_a_source_shorter_than_its_size_is_refused(tmp_path: Path) -> None:
     finally:
         os.close(fd_src)
         os.close(fd_dst)
+
+
+def test_a_listing_by_path_says_what_head_says_for_every_kind_of_object(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    store = FolderStore(root)
+    assert store.xattrs  # the listing reads the attribute by path; the others fall back to head
+    (tmp_path / "new.bin").write_bytes(b"new object")
+    store.put_file(BUCKET, "p/new.bin", tmp_path / "new.bin")
+    legacy_put(root, "p/legacy.bin", b"written before blake3")
+    (root / BUCKET / "p" / "bare.bin").write_bytes(b"no checksum recorded")  # dropped in by hand
+    (root / BUCKET / "p" / "link.bin").symlink_to(tmp_path / "new.bin")  # never an object
+
+    listed = list(store.list_objects(BUCKET, "p/"))
+
+    assert [o.key for o in listed] == ["p/bare.bin", "p/legacy.bin", "p/new.bin"]
+    assert listed == [store.head(BUCKET, o.key) for o in listed]
+    assert [(o.blake3 is not None, o.sha256 is not None) for o in listed] == [
+        (False, False),
+        (False, True),
+        (True, False),
+    ]

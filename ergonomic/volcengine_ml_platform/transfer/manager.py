@@ -17,6 +17,7 @@ fails naming what is missing. An empty prefix is an error, never an empty succes
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -190,9 +191,13 @@ def download_prefix(
     tracker = ProgressTracker(progress, bytes_total=sum(o.size for o, _, _ in plan), files_total=len(plan))
     tracker.start()
 
+    # Temporary names: one random start per download, then a counter (no urandom per file); two
+    # downloads of the same file, even from two processes, still pick different names.
+    serial = itertools.count(secrets.randbits(32))
+
     def download(obj: ObjectInfo, rel: str, dest: Path) -> Task[Path]:
         def run(cancel: threading.Event) -> Path:
-            part = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}.incomplete")
+            part = Path(f"{dest}.{next(serial) & 0xFFFFFFFF:08x}.incomplete")
             try:
                 _attempts(
                     f"download of {url_of(bucket, obj.key)} to {dest}",
