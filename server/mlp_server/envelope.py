@@ -48,9 +48,9 @@ class Meta:
 def render(content: Any) -> bytes:
     """The bytes of a JSON answer: exactly what Starlette's JSONResponse writes (the embedded platform's
     quick reads answer without Starlette, and tests compare the two)."""
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
 
 
 def success_content(meta: Meta, result: dict[str, Any]) -> dict[str, Any]:

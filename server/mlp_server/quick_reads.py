@@ -157,7 +157,9 @@ class QuickReads:
     ) -> Answer:
         if method != "POST" or path != b"/":
             raise Declined
-        params = {k: v[0] for k, v in parse_qs(query.decode().partition("#")[0], keep_blank_values=True).items()}
+        params = {
+            k: v[0] for k, v in parse_qs(query.decode().partition("#")[0], keep_blank_values=True).items()
+        }
         action, version = params.get("Action", ""), params.get("Version", "")
         handler = self._handlers.get(action)
         operation = lookup("open", action)
@@ -174,7 +176,10 @@ class QuickReads:
             result = handler(conn, account_id, body)
         content = render(success_content(meta, result))
         found = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers(meta).items()]
-        found += [(b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json")]
+        found += [
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
         return Answer(200, found, content)
 
     def _signed_by(
@@ -253,7 +258,8 @@ def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
     models = 0 if counted is None else int(counted[0])
     if models > MAX_MODELS:
         raise Declined
-    where, args = ["account_id = ?"], [account_id]
+    where: list[str] = ["account_id = ?"]
+    args: list[Any] = [account_id]
     if (name := body.get("ModelName")) is not None:
         where.append("name = ?")
         args.append(name)
@@ -264,7 +270,9 @@ def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
             args.append(f"%{_escape_like(needle)}%")
     filtered = len(where) > 1
     if filtered:
-        total = int(conn.execute(f"SELECT count(*) FROM models WHERE {' AND '.join(where)}", args).fetchone()[0])
+        total = int(
+            conn.execute(f"SELECT count(*) FROM models WHERE {' AND '.join(where)}", args).fetchone()[0]
+        )
     else:
         total = models  # the account's counter, as the full store answers an unfiltered Total
     ids: list[str] = []

@@ -109,10 +109,37 @@ def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) 
             "mlp_server.serving.supervisor",
             # Only the `models` commands are built (and `mlp serve`'s arguments are not).
             "mlp_server.cli",
+            # Answered by the quick reads (mlp_server.quick_reads) with the SQLite driver alone: no
+            # SQLAlchemy (core or ORM), no web framework, no Alembic to see the schema is at its head.
+            "sqlalchemy.orm",
+            "anyio",
+            "mlp_server.app",
+            "mlp_server.store",
+            "mlp_server.platform",
         ],
         env,
     )
-    assert found == ["mlp_server", "sqlalchemy", "starlette"]
+    assert found == ["mlp_server"]
+
+
+def test_embedded_mlp_models_list_and_show_on_a_folder_with_models_load_no_sqlalchemy(
+    env: dict[str, str],
+) -> None:
+    register = (
+        "import os, pathlib\n"
+        "from volcengine_ml_platform.models.model import Model\n"
+        "folder = pathlib.Path(os.environ['VOLC_ML_PLATFORM_DATA_DIR']).parent / 'files'\n"
+        "folder.mkdir()\n"
+        "(folder / 'model.onnx').write_bytes(b'onnx')\n"
+        "Model().register(str(folder), model_name='one', model_format='ONNX', model_type='ONNX:1.23')\n"
+    )
+    assert "sqlalchemy" in loaded(register, ["sqlalchemy"], env)  # a write opens the full platform
+    code = (
+        "from volcengine_ml_platform.cli import main\n"
+        "assert main(['models', 'list']) == 0\n"
+        "assert main(['models', 'show', 'one']) == 0\n"
+    )
+    assert loaded(code, [*SERVER, "sqlalchemy.orm", "anyio", "alembic"], env) == ["mlp_server"]
 
 
 def test_a_command_line_of_mlp_keeps_the_garbage_collector_for_long_work(env: dict[str, str]) -> None:
