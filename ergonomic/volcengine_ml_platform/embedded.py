@@ -70,6 +70,8 @@ class EmbeddedTransport(httpx.BaseTransport):
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self._loop.stop)
             self._loop = None
+        if self._platform is not None:
+            self._platform.close()
 
 
 _platforms: dict[tuple[Path, str], Any] = {}
@@ -128,6 +130,11 @@ class EmbeddedPlatform:
     def quick(self) -> bool:
         """Whether requests are tried on the quick reads first."""
         return self._quick is not None and self._key not in _platforms
+
+    def close(self) -> None:
+        """Close the quick reads' database connection (a later request goes to the full platform)."""
+        if self._quick is not None:
+            self._quick.close()
 
     def quick_answer(self, request: httpx.Request) -> httpx.Response | None:
         """The quick reads' answer to ``request``, or None: the full platform must answer it."""

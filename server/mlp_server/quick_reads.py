@@ -126,7 +126,9 @@ class QuickReads:
         }
 
     def close(self) -> None:
-        self._conn.close()
+        """Close the connection; requests are declined from then on (the full platform answers)."""
+        with self._lock:
+            self._conn.close()
 
     def ready(self) -> bool:
         """The schema is at this release's head and the default account exists: opening the full

@@ -369,3 +369,19 @@ def test_a_model_read_quickly_then_written_uses_the_full_platform(ready: ServerS
             assert api.ok("ListModels", {}) == {"Total": 0, "List": []}
     finally:
         embedded._platforms.pop(key).state.platform.store.close()
+
+
+def test_a_closed_transport_leaves_its_requests_to_the_full_platform(ready: ServerSettings) -> None:
+    keys = read_default_keys(ready.data_dir)
+    platform = EmbeddedPlatform(ready.data_dir)
+    key = (ready.data_dir.resolve(), ready.region)
+    transport = EmbeddedTransport(platform=platform)
+    try:
+        with Api("http://ml-platform.embedded", keys, transport=transport) as api:
+            assert api.ok("ListModels", {})["Total"] == 0
+            assert key not in embedded._platforms
+            transport.close()
+            assert api.ok("ListModels", {})["Total"] == 0  # answered, by the full platform
+            assert key in embedded._platforms
+    finally:
+        embedded._platforms.pop(key).state.platform.store.close()

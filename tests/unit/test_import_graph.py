@@ -75,6 +75,28 @@ def test_importing_the_model_module_loads_neither_server_nor_validation_nor_heav
     assert loaded(code, [*NEVER, *SERVER, *VALIDATION, "asyncio"], env) == []
 
 
+def test_importing_the_model_module_loads_no_generated_operation(env: dict[str, str]) -> None:
+    # Each generated operation and its models (attrs classes, costly to build) are imported when a
+    # request first needs them: a list loads the list's, not every operation's.
+    operations = [
+        "ml_platform_client.api.models.list_models",
+        "ml_platform_client.api.models.create_model",
+        "ml_platform_client.api.services.start_service",
+        "ml_platform_client.models.list_models_request",
+        "ml_platform_client.models.create_model_request",
+        "ml_platform_client.models.model_summary",
+    ]
+    assert loaded("import volcengine_ml_platform.models.model\n", operations, env) == []
+    code = (
+        "from volcengine_ml_platform.models import _requests as rq\n"
+        "rq.models(None, None, 0, 10, 'CreateTime', 'Descend')\n"
+    )
+    assert loaded(code, operations, env) == [
+        "ml_platform_client.api.models.list_models",
+        "ml_platform_client.models.list_models_request",
+    ]
+
+
 def test_a_remote_model_loads_no_server(env: dict[str, str]) -> None:
     code = (
         "from volcengine_ml_platform.models.model import Model\n"
