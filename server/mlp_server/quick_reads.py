@@ -1,9 +1,10 @@
-"""The embedded platform's quick reads: ListModels and GetModel answered with the SQLite driver alone.
+"""The embedded platform's quick reads: the model and version reads answered with the SQLite driver alone.
 
 An embedded ``mlp models list`` used to load the whole platform to answer one read: SQLAlchemy (its
-core and ORM), Starlette and anyio cost about three quarters of the command. These two actions are
-answered here instead, from the same database file and through the same steps as the open door of
-:mod:`.app` (signature, body policy, schema, handler, envelope), without importing any of that.
+core and ORM), Starlette and anyio cost about three quarters of the command. ListModels, GetModel,
+ListModelVersions and GetModelVersion are answered here instead, from the same database file and
+through the same steps as the open door of :mod:`.app` (signature, body policy, schema, handler,
+envelope), without importing any of that.
 
 Only what this module is sure of is answered here; for anything else :meth:`QuickReads.answer`
 returns None and the caller hands the request to the full platform, which then answers it as it
@@ -20,6 +21,7 @@ the full platform's on the same data.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -52,12 +54,30 @@ DEFAULT_SORT_BY, DEFAULT_SORT_ORDER = "CreateTime", "Descend"
 SORT_ORDERS = ("Ascend", "Descend")
 # SortBy -> the columns of model_listing.MODEL_SORTS (the last ones break ties).
 MODEL_SORTS: Final = {"CreateTime": ("create_time", "id"), "ModelName": ("name", "create_time", "id")}
+# ... and of models.VERSION_SORTS.
+VERSION_SORTS: Final = {"CreateTime": ("create_time", "version"), "ModelVersion": ("version",)}
 IN_CHUNK = 500  # ids per IN (...) list, as paging.IN_CHUNK
 # Every table and column read here, so that a test can hold them to the one schema (store/schema.py).
 COLUMNS_READ: Final = {
     "models": ("id", "account_id", "name", "category", "create_time"),
     "model_counts": ("account_id", "models"),
-    "model_versions": ("model_id", "version"),
+    "model_versions": (
+        "id",
+        "model_id",
+        "account_id",
+        "version",
+        "model_format",
+        "model_type",
+        "path",
+        "description",
+        "source_type",
+        "create_time",
+        "tensor_config",
+        "metrics_list",
+        "model_tags",
+        "base_model_version_id",
+        "source_id",
+    ),
     "access_keys": ("ak", "sk", "account_id"),
     "accounts": ("account_id",),
 }
@@ -123,6 +143,8 @@ class QuickReads:
         self._handlers: dict[str, Callable[[sqlite3.Connection, int, Body], Body]] = {
             "ListModels": _list_models,
             "GetModel": _get_model,
+            "ListModelVersions": _list_model_versions,
+            "GetModelVersion": _get_model_version,
         }
 
     def close(self) -> None:
@@ -246,7 +268,8 @@ def _default(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
+def _page(body: Body, sorts: dict[str, tuple[str, ...]]) -> tuple[int, int, str]:
+    """(Offset, Limit, ORDER BY) with the documented defaults (paging.Page.from_body)."""
     offset = _default(body.get("Offset"), DEFAULT_OFFSET)
     limit = _default(body.get("Limit"), DEFAULT_LIMIT)
     sort_by = _default(body.get("SortBy"), DEFAULT_SORT_BY)
@@ -254,8 +277,14 @@ def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
     for value in (offset, limit):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise Declined  # the full store names the field
-    if sort_by not in MODEL_SORTS or sort_order not in SORT_ORDERS:
+    if sort_by not in sorts or sort_order not in SORT_ORDERS:
         raise Declined
+    direction = "DESC" if sort_order == "Descend" else "ASC"
+    return offset, limit, ", ".join(f"{key} {direction}" for key in sorts[sort_by])
+
+
+def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
+    offset, limit, order = _page(body, MODEL_SORTS)
     counted = conn.execute("SELECT models FROM model_counts WHERE account_id = ?", (account_id,)).fetchone()
     models = 0 if counted is None else int(counted[0])
     if models > MAX_MODELS:
@@ -279,8 +308,6 @@ def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
         total = models  # the account's counter, as the full store answers an unfiltered Total
     ids: list[str] = []
     if limit and offset < total:
-        direction = "DESC" if sort_order == "Descend" else "ASC"
-        order = ", ".join(f"{key} {direction}" for key in MODEL_SORTS[sort_by])
         page = f"SELECT id FROM models WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ? OFFSET ?"
         ids = [row[0] for row in conn.execute(page, [*args, limit, offset])]
     return {"Total": total, "List": _model_items(conn, ids)}
@@ -291,6 +318,85 @@ def _get_model(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
     if not items:
         raise Declined  # NotFound: written by the full store
     return items[0]
+
+
+_VERSION_COLUMNS = ", ".join(COLUMNS_READ["model_versions"])
+
+
+def _list_model_versions(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
+    """The store's list_model_versions: the versions of one of the caller's models."""
+    model_id = body.get("ModelID")
+    if model_id is None:
+        raise Declined
+    offset, limit, order = _page(body, VERSION_SORTS)
+    where, args = "model_id = ?", [model_id]
+    if (number := body.get("ModelVersion")) is not None:
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise Declined
+        where, args = f"{where} AND version = ?", [model_id, number]
+    mine = conn.execute("SELECT 1 FROM models WHERE id = ? AND account_id = ?", (model_id, account_id))
+    if mine.fetchone() is None:
+        raise Declined  # NotFound: written by the full store
+    total = int(conn.execute(f"SELECT count(*) FROM model_versions WHERE {where}", args).fetchone()[0])
+    query = f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    rows = conn.execute(query, [*args, limit, offset]).fetchall() if limit and offset < total else []
+    return {"Total": total, "List": [_version_item(row) for row in rows]}
+
+
+def _get_model_version(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
+    query = f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE id = ? AND account_id = ?"
+    row = conn.execute(query, (body["ModelVersionID"], account_id)).fetchone()
+    if row is None:
+        raise Declined  # NotFound: written by the full store
+    return _version_item(row)
+
+
+def _version_item(row: Sequence[Any]) -> Body:
+    """A version row (``COLUMNS_READ`` order) as models.py's ``_version_item`` writes it."""
+    (
+        version_id,
+        _model_id,
+        _account_id,
+        number,
+        model_format,
+        model_type,
+        path,
+        description,
+        source_type,
+        created,
+        tensor_config,
+        metrics_list,
+        model_tags,
+        base_model_version_id,
+        source_id,
+    ) = row
+    tensor = _json(tensor_config)
+    item: Body = {
+        "ModelVersionID": version_id,
+        "ModelVersion": number,
+        "ModelFormat": model_format,
+        "ModelType": model_type,
+        "Path": path,
+        "Description": description,
+        "SourceType": source_type,
+        "CreateTime": _wire_time(created),
+        "TensorConfig": tensor if tensor is not None else {"Inputs": []},
+    }
+    optional = {
+        "MetricsList": _json(metrics_list),
+        "ModelTags": _json(model_tags),
+        "BaseModelVersionID": base_model_version_id,
+        "SourceId": source_id,
+    }
+    item.update({key: value for key, value in optional.items() if value is not None})
+    return item
+
+
+def _json(stored: str | None) -> Any:
+    """A JSON column's value (SQLAlchemy's JSON type stores text on SQLite; SQL NULL reads as None)."""
+    return None if stored is None else json.loads(stored)
 
 
 def _escape_like(needle: str) -> str:

@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,18 @@ from volcengine_ml_platform.embedded import EmbeddedPlatform, EmbeddedTransport
 from .helpers import Api
 
 OTHER = 2100000077
+RICH: dict[str, Any] = {
+    "ModelFormat": "ONNX",
+    "ModelType": "ONNX:1.23",
+    "Path": "tos://bucket/m/rich/",
+    "Description": "every optional field",
+    "SourceType": "Local",
+    "TensorConfig": {"Inputs": [{"TensorName": "x", "DType": "FLOAT", "Shape": {"MinShape": [1, 3]}}]},
+    "MetricsList": [{"MetricsType": "Accuracy", "Params": "{}", "MetricsData": '{"top1": 0.9}'}],
+    "ModelTags": [{"Key": "team", "Value": "vision"}],
+    "BaseModelVersionID": "m-20210812070750-based-1",
+    "SourceId": "m-20210812070750-sourc",
+}
 NAMES = [
     "alpha-1",
     "Alpha-2",
@@ -86,6 +99,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
                 register(store, DEFAULT_ACCOUNT_ID, model_id=model_id)
             if n == 4:  # a model whose only version is gone: no LatestVersion
                 store.delete_model_version(DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-1"})
+            if n == 7:  # a version with every optional field, registered earlier than the others
+                clock.set(clock.now - timedelta(hours=1))
+                store.create_model(DEFAULT_ACCOUNT_ID, {"ModelID": model_id, "VersionInfo": RICH})
+                clock.set(clock.now + timedelta(hours=1))
+                store.update_model_version(
+                    DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-2", "Description": "réseau ✓"}
+                )
             ids.append(model_id)
         for name in ("alpha-other", "same"):
             register(store, OTHER, name=name)
@@ -200,7 +220,7 @@ def test_the_lists_see_every_case_of_the_data(both: tuple[Api, Api], folder: Fol
     assert fast.ok("ListModels", {"ModelNameContains": "ÉCLAIR"})["Total"] == 1  # only ASCII folds
     everything = fast.ok("ListModels", {"Limit": 100})["List"]
     assert len(everything) == len(NAMES)
-    assert {item.get("LatestVersion") for item in everything} == {None, "1", "2", "3"}
+    assert {item.get("LatestVersion") for item in everything} == {None, "1", "2", "3", "4"}
     assert {item.get("ModelCategory") for item in everything} == {None, "CV"}
 
 
@@ -211,6 +231,48 @@ def test_get_model_answers_are_the_full_platforms(both: tuple[Api, Api], folder:
     quick, reference = fast.call("GetModel", body), full.call("GetModel", body)
     assert reference.status_code == 200 and quick.status_code == 200
     assert without_request_id(quick) == without_request_id(reference)
+
+
+VERSION_LISTS: list[dict[str, Any]] = [
+    {},
+    {"Limit": 2},
+    {"Offset": 1, "Limit": 2},
+    {"Offset": 9},
+    *(
+        {"SortBy": by, "SortOrder": order}
+        for by in ("CreateTime", "ModelVersion")
+        for order in ("Ascend", "Descend")
+    ),
+    {"ModelVersion": 2},
+    {"ModelVersion": "4"},
+    {"ModelVersion": 99},
+]
+
+
+@pytest.mark.parametrize("which", [4, 7, 8])
+@pytest.mark.parametrize("body", VERSION_LISTS, ids=lambda body: json.dumps(body))
+def test_version_answers_are_the_full_platforms(
+    both: tuple[Api, Api], folder: Folder, which: int, body: dict[str, Any]
+) -> None:
+    fast, full = both
+    request = {"ModelID": folder.ids[which], **body}
+    quick, reference = fast.call("ListModelVersions", request), full.call("ListModelVersions", request)
+    assert reference.status_code == 200, reference.text
+    assert quick.status_code == 200, "the quick reads declined a valid ListModelVersions"
+    assert without_request_id(quick) == without_request_id(reference)
+    for item in reference.json()["Result"]["List"]:
+        one = {"ModelVersionID": item["ModelVersionID"]}
+        quick, reference = fast.call("GetModelVersion", one), full.call("GetModelVersion", one)
+        assert quick.status_code == reference.status_code == 200
+        assert without_request_id(quick) == without_request_id(reference)
+
+
+def test_the_versions_hold_every_field_and_a_tie(both: tuple[Api, Api], folder: Folder) -> None:
+    fast, _ = both
+    listed = fast.ok("ListModelVersions", {"ModelID": folder.ids[7], "SortBy": "CreateTime"})["List"]
+    assert [item["ModelVersion"] for item in listed] == [3, 2, 1, 4]  # 1-3 tie on CreateTime
+    assert listed[-1]["ModelTags"] == RICH["ModelTags"] and listed[-1]["SourceId"] == RICH["SourceId"]
+    assert listed[1]["Description"] == "réseau ✓" and listed[0]["TensorConfig"] == {"Inputs": []}
 
 
 @pytest.mark.parametrize(
@@ -225,6 +287,11 @@ def test_get_model_answers_are_the_full_platforms(both: tuple[Api, Api], folder:
         ("ListModels", {"ModelNameContains": 7}, "ModelNameContains"),
         ("GetModel", {}, "ModelID"),
         ("GetModel", {"ModelID": "m-20210812070750-nones"}, "m-20210812070750-nones"),
+        ("ListModelVersions", {}, "ModelID"),
+        ("ListModelVersions", {"ModelID": "m-20210812070750-nones"}, "m-20210812070750-nones"),
+        ("ListModelVersions", {"ModelID": "m-20210812070750-nones", "SortBy": "Name"}, "SortBy"),
+        ("ListModelVersions", {"ModelID": "m-20210812070750-nones", "ModelVersion": "x"}, "ModelVersion"),
+        ("GetModelVersion", {"ModelVersionID": "m-20210812070750-nones-1"}, "m-20210812070750-nones-1"),
     ],
 )
 def test_errors_are_declined_and_the_full_platform_writes_them(

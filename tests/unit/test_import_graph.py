@@ -144,7 +144,7 @@ def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) 
     assert found == ["mlp_server"]
 
 
-def test_embedded_mlp_models_list_and_show_on_a_folder_with_models_load_no_sqlalchemy(
+def test_embedded_model_and_version_reads_on_a_folder_with_models_load_no_sqlalchemy(
     env: dict[str, str],
 ) -> None:
     register = (
@@ -160,6 +160,8 @@ def test_embedded_mlp_models_list_and_show_on_a_folder_with_models_load_no_sqlal
         "from volcengine_ml_platform.cli import main\n"
         "assert main(['models', 'list']) == 0\n"
         "assert main(['models', 'show', 'one']) == 0\n"
+        "assert main(['versions', 'list', 'one']) == 0\n"
+        "assert main(['versions', 'show', 'one', 'latest']) == 0\n"
     )
     assert loaded(code, [*SERVER, "sqlalchemy.orm", "anyio", "alembic"], env) == ["mlp_server"]
 
