@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs
 
@@ -121,7 +122,7 @@ def open_quick(settings: ServerSettings) -> QuickReads | None:
     return quick
 
 
-def _connect(database: Any) -> sqlite3.Connection:
+def _connect(database: Path) -> sqlite3.Connection:
     # mode=rw: never creates the file. Autocommit: BEGIN/COMMIT are written here.
     conn = sqlite3.connect(
         f"{database.as_uri()}?mode=rw",
@@ -134,9 +135,9 @@ def _connect(database: Any) -> sqlite3.Connection:
 
 
 class QuickReads:
-    """ListModels and GetModel of the open door, from one SQLite connection (one read at a time)."""
+    """The quick actions of the open door, from one SQLite connection (one read at a time)."""
 
-    def __init__(self, settings: ServerSettings, database: Any) -> None:
+    def __init__(self, settings: ServerSettings, database: Path) -> None:
         self.settings = settings
         self._conn = _connect(database)
         self._lock = threading.Lock()  # one transaction at a time on the one connection
