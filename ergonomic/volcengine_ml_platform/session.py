@@ -218,10 +218,11 @@ class Session:
         self.retry = retry
         data_dir = self.settings.data_dir.value
         if self.settings.mode == "embedded":
-            from .embedded import EmbeddedTransport, embedded_app
+            from .embedded import EmbeddedPlatform, EmbeddedTransport
 
-            app = embedded_app(data_dir, self.region)  # creates the platform (and its keys) on first use
-            transport = transport or EmbeddedTransport(app)
+            # Creates the platform (and its keys) on first use; reads it quickly when it needs nothing.
+            platform = EmbeddedPlatform(data_dir, self.region)
+            transport = transport or EmbeddedTransport(platform=platform)
             base_url = EMBEDDED_BASE_URL
             credentials = _embedded_credentials(data_dir.expanduser(), self.settings)
         else:

@@ -35,7 +35,7 @@ from .envelope import API_VERSION, Meta, failure, new_request_id, success
 from .errors import ApiError
 from .guard import EnvelopeGuard, unexpected
 from .handlers import handler_for
-from .json_policy import parse_body
+from .json_policy import parse_body, request_body
 from .keycache import KeyCache, NotCached
 from .operations import Operation, lookup
 
@@ -50,20 +50,7 @@ def _query(request: Request) -> dict[str, str]:
 
 
 def _parse_json(raw: bytes, operation: Operation) -> dict[str, Any]:
-    if not raw.strip():
-        # The document makes every request body required; `{}` is how to send no parameters.
-        raise ApiError("MissingParameter", "body: a JSON object is required (send {} for no parameters)")
-    body = parse_body(raw)
-    if not isinstance(body, dict):
-        raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
-    body = schema.without_nulls(operation.request_schema, body)  # null means absent (the document)
-    if schema.is_valid(operation.request_schema, body):
-        return body
-    errors = list(schema.errors(operation.request_schema, body))
-    if errors:
-        code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
-        raise ApiError(code, "; ".join(schema.describe(e) for e in errors[:10]))
-    return body
+    return request_body(raw, operation.request_schema)
 
 
 # Actions only administrator keys may call: their key record is read from the store every time.

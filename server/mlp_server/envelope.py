@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from starlette.responses import JSONResponse
+from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
+
+if TYPE_CHECKING:  # Starlette is loaded by the app; the embedded quick reads render without it
+    from starlette.responses import JSONResponse
 
 log = logging.getLogger("mlp_server")
 
@@ -43,9 +45,23 @@ class Meta:
         }
 
 
+def render(content: Any) -> bytes:
+    """The bytes of a JSON answer: exactly what Starlette's JSONResponse writes (the embedded platform's
+    quick reads answer without Starlette, and tests compare the two)."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def success_content(meta: Meta, result: dict[str, Any]) -> dict[str, Any]:
+    return {"ResponseMetadata": meta.to_dict(), "Result": result}
+
+
 def success(meta: Meta, result: dict[str, Any]) -> JSONResponse:
+    from starlette.responses import JSONResponse
+
     try:
-        return JSONResponse({"ResponseMetadata": meta.to_dict(), "Result": result}, headers=_headers(meta))
+        return JSONResponse(success_content(meta, result), headers=headers(meta))
     except (ValueError, TypeError, RecursionError):
         # A Result that is not JSON (e.g. a NaN stored before the JSON policy) must still be an envelope.
         log.exception("cannot serialise the Result of %s (RequestId %s)", meta.action, meta.request_id)
@@ -54,10 +70,12 @@ def success(meta: Meta, result: dict[str, Any]) -> JSONResponse:
 
 
 def failure(meta: Meta, error: ApiError) -> JSONResponse:
+    from starlette.responses import JSONResponse
+
     body = meta.to_dict()
     body["Error"] = {"Code": error.code, "CodeN": error.code_n, "Message": error.message}
-    return JSONResponse({"ResponseMetadata": body}, status_code=error.status, headers=_headers(meta))
+    return JSONResponse({"ResponseMetadata": body}, status_code=error.status, headers=headers(meta))
 
 
-def _headers(meta: Meta) -> dict[str, str]:
+def headers(meta: Meta) -> dict[str, str]:
     return {"X-Tt-Logid": meta.request_id}

@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+from volcengine_ml_platform import schema
+
 from .errors import ApiError
 
 # Objects and arrays nested in a body, the body's own object counting as 1. Documented in the
@@ -90,3 +92,22 @@ def _is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def request_body(raw: bytes, schema_name: str) -> dict[str, Any]:
+    """A request's JSON body under this policy and valid against ``schema_name``; ApiError otherwise
+    (MissingParameter for a missing required field, else InvalidParameter, naming the fields)."""
+    if not raw.strip():
+        # The document makes every request body required; `{}` is how to send no parameters.
+        raise ApiError("MissingParameter", "body: a JSON object is required (send {} for no parameters)")
+    body = parse_body(raw)
+    if not isinstance(body, dict):
+        raise ApiError("InvalidParameter", f"body: expected a JSON object, got {type(body).__name__}")
+    body = schema.without_nulls(schema_name, body)  # null means absent (the document)
+    if schema.is_valid(schema_name, body):
+        return body
+    errors = list(schema.errors(schema_name, body))
+    if errors:
+        code = "MissingParameter" if errors[0].validator == "required" else "InvalidParameter"
+        raise ApiError(code, "; ".join(schema.describe(e) for e in errors[:10]))
+    return body

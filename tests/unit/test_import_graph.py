@@ -75,6 +75,28 @@ def test_importing_the_model_module_loads_neither_server_nor_validation_nor_heav
     assert loaded(code, [*NEVER, *SERVER, *VALIDATION, "asyncio"], env) == []
 
 
+def test_importing_the_model_module_loads_no_generated_operation(env: dict[str, str]) -> None:
+    # Each generated operation and its models (attrs classes, costly to build) are imported when a
+    # request first needs them: a list loads the list's, not every operation's.
+    operations = [
+        "ml_platform_client.api.models.list_models",
+        "ml_platform_client.api.models.create_model",
+        "ml_platform_client.api.services.start_service",
+        "ml_platform_client.models.list_models_request",
+        "ml_platform_client.models.create_model_request",
+        "ml_platform_client.models.model_summary",
+    ]
+    assert loaded("import volcengine_ml_platform.models.model\n", operations, env) == []
+    code = (
+        "from volcengine_ml_platform.models import _requests as rq\n"
+        "rq.models(None, None, 0, 10, 'CreateTime', 'Descend')\n"
+    )
+    assert loaded(code, operations, env) == [
+        "ml_platform_client.api.models.list_models",
+        "ml_platform_client.models.list_models_request",
+    ]
+
+
 def test_a_remote_model_loads_no_server(env: dict[str, str]) -> None:
     code = (
         "from volcengine_ml_platform.models.model import Model\n"
@@ -109,10 +131,39 @@ def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) 
             "mlp_server.serving.supervisor",
             # Only the `models` commands are built (and `mlp serve`'s arguments are not).
             "mlp_server.cli",
+            # Answered by the quick reads (mlp_server.quick_reads) with the SQLite driver alone: no
+            # SQLAlchemy (core or ORM), no web framework, no Alembic to see the schema is at its head.
+            "sqlalchemy.orm",
+            "anyio",
+            "mlp_server.app",
+            "mlp_server.store",
+            "mlp_server.platform",
         ],
         env,
     )
-    assert found == ["mlp_server", "sqlalchemy", "starlette"]
+    assert found == ["mlp_server"]
+
+
+def test_embedded_model_and_version_reads_on_a_folder_with_models_load_no_sqlalchemy(
+    env: dict[str, str],
+) -> None:
+    register = (
+        "import os, pathlib\n"
+        "from volcengine_ml_platform.models.model import Model\n"
+        "folder = pathlib.Path(os.environ['VOLC_ML_PLATFORM_DATA_DIR']).parent / 'files'\n"
+        "folder.mkdir()\n"
+        "(folder / 'model.onnx').write_bytes(b'onnx')\n"
+        "Model().register(str(folder), model_name='one', model_format='ONNX', model_type='ONNX:1.23')\n"
+    )
+    assert "sqlalchemy" in loaded(register, ["sqlalchemy"], env)  # a write opens the full platform
+    code = (
+        "from volcengine_ml_platform.cli import main\n"
+        "assert main(['models', 'list']) == 0\n"
+        "assert main(['models', 'show', 'one']) == 0\n"
+        "assert main(['versions', 'list', 'one']) == 0\n"
+        "assert main(['versions', 'show', 'one', 'latest']) == 0\n"
+    )
+    assert loaded(code, [*SERVER, "sqlalchemy.orm", "anyio", "alembic"], env) == ["mlp_server"]
 
 
 def test_a_command_line_of_mlp_keeps_the_garbage_collector_for_long_work(env: dict[str, str]) -> None:

@@ -11,32 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-
-from ml_platform_client.models import (
-    CreateModelRequest,
-    CreateModelResponse,
-    CreatePerfJobResponse,
-    GetModelResponse,
-    GetModelVersionResponse,
-    JobIDResponse,
-    ListModelsResponse,
-    ListModelVersionsResponse,
-    ListPerfJobsResponse,
-    ListPerfTasksResponse,
-    ListResourceResponse,
-    ListServicesResponse,
-    ModelIDResponse,
-    ModelSummary,
-    ModelVersion,
-    ModelVersionIDResponse,
-    PerfJob,
-    PerfTask,
-    Service,
-    ServiceIDResponse,
-    TaskIDResponse,
-    TOSUploadPathResult,
-)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Credentials
 from ..errors import NotFoundError, ValidationError
@@ -56,6 +31,31 @@ from ._common import (
 )
 from ._listing import MAX_PAGE_SIZE, Page
 from ._plan import Pages, Plan, call, pause
+
+if TYPE_CHECKING:  # the generated models a request needs are imported when it is built (_requests)
+    from ml_platform_client.models import (
+        CreateModelResponse,
+        CreatePerfJobResponse,
+        GetModelResponse,
+        GetModelVersionResponse,
+        JobIDResponse,
+        ListModelsResponse,
+        ListModelVersionsResponse,
+        ListPerfJobsResponse,
+        ListPerfTasksResponse,
+        ListResourceResponse,
+        ListServicesResponse,
+        ModelIDResponse,
+        ModelSummary,
+        ModelVersion,
+        ModelVersionIDResponse,
+        PerfJob,
+        PerfTask,
+        Service,
+        ServiceIDResponse,
+        TaskIDResponse,
+        TOSUploadPathResult,
+    )
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -179,6 +179,8 @@ class ModelCore:
         policy = _names.check_if_exists(if_exists)
         local = Path(local_path)
         select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
+        from ml_platform_client.models import CreateModelRequest
+
         # Every argument is checked before anything is sent (the lookups below are requests).
         check_registration(registration, CreateModelRequest)
         if model_id is not None:

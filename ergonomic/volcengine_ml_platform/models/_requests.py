@@ -6,75 +6,11 @@ the arguments, the checks and the bodies are written once for both."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from importlib import import_module
 from types import ModuleType
 from typing import Any, TypeVar
 
-from ml_platform_client.api.models import create_model, delete_model, get_model, list_models, update_model
-from ml_platform_client.api.perf import (
-    cancel_perf_job,
-    cancel_perf_task,
-    create_perf_job,
-    list_perf_jobs,
-    list_perf_tasks,
-    update_perf_task,
-)
-from ml_platform_client.api.resources import list_resource
-from ml_platform_client.api.services import (
-    create_service,
-    delete_service,
-    get_service,
-    list_services,
-    start_service,
-    stop_service,
-    update_service,
-)
-from ml_platform_client.api.storage import get_account_sts_token, get_tos_upload_path
-from ml_platform_client.api.versions import (
-    delete_model_version,
-    get_model_version,
-    list_model_versions,
-    update_model_version,
-)
-from ml_platform_client.models import (
-    CreateModelRequest,
-    CreateModelResponse,
-    CreatePerfJobRequest,
-    CreatePerfJobResponse,
-    CreateServiceRequest,
-    GetModelResponse,
-    GetModelVersionResponse,
-    GetServiceResponse,
-    GetSTSTokenRequest,
-    GetSTSTokenResponse,
-    GetTOSUploadPathRequest,
-    GetTOSUploadPathResponse,
-    JobIDRequest,
-    JobIDResponse,
-    ListModelsRequest,
-    ListModelsResponse,
-    ListModelVersionsRequest,
-    ListModelVersionsResponse,
-    ListPerfJobsRequest,
-    ListPerfJobsResponse,
-    ListPerfTasksRequest,
-    ListPerfTasksResponse,
-    ListResourceRequest,
-    ListResourceResponse,
-    ListServicesRequest,
-    ListServicesResponse,
-    ModelIDRequest,
-    ModelIDResponse,
-    ModelVersionIDRequest,
-    ModelVersionIDResponse,
-    ServiceIDRequest,
-    ServiceIDResponse,
-    TaskIDRequest,
-    TaskIDResponse,
-    UpdateModelRequest,
-    UpdateModelVersionRequest,
-    UpdatePerfTaskRequest,
-    UpdateServiceRequest,
-)
+import ml_platform_client.models as generated  # each model's module is imported on first use
 
 from .. import schema
 from ..errors import ValidationError
@@ -83,6 +19,13 @@ from ._common import UPLOAD_FOLDER, drop_none, version_id, version_number
 from ._plan import Request as Request  # re-exported: rq.Request
 
 R = TypeVar("R")
+
+
+def _operation(name: str) -> ModuleType:
+    """The generated operation ``name`` (``models.list_models``), imported when a request first uses
+    it: importing the client does not import every operation and its models (about 40 attrs classes,
+    a sixth of the import)."""
+    return import_module(f"ml_platform_client.api.{name}")
 
 
 def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
@@ -127,36 +70,68 @@ def named(request: Request[R], arguments: dict[str, str]) -> Request[R]:
     raise ValidationError("; ".join(rename(schema.describe(e)) for e in errors), field=field or None)
 
 
-def upload_path() -> Request[GetTOSUploadPathResponse]:
+def upload_path() -> Request[generated.GetTOSUploadPathResponse]:
     body = {"ServiceName": "modelrepo", "Path": UPLOAD_FOLDER}
-    return Request(get_tos_upload_path, GetTOSUploadPathRequest, body, GetTOSUploadPathResponse)
+    return Request(
+        _operation("storage.get_tos_upload_path"),
+        generated.GetTOSUploadPathRequest,
+        body,
+        generated.GetTOSUploadPathResponse,
+    )
 
 
-def sts_token(duration: int) -> Request[GetSTSTokenResponse]:
+def sts_token(duration: int) -> Request[generated.GetSTSTokenResponse]:
     """Temporary credentials of the caller's bucket (Local platform: GetSTSToken on the open door)."""
-    return Request(get_account_sts_token, GetSTSTokenRequest, {"Duration": duration}, GetSTSTokenResponse)
+    return Request(
+        _operation("storage.get_account_sts_token"),
+        generated.GetSTSTokenRequest,
+        {"Duration": duration},
+        generated.GetSTSTokenResponse,
+    )
 
 
-def create(body: dict[str, Any]) -> Request[CreateModelResponse]:
-    return Request(create_model, CreateModelRequest, body, CreateModelResponse)
+def create(body: dict[str, Any]) -> Request[generated.CreateModelResponse]:
+    return Request(
+        _operation("models.create_model"), generated.CreateModelRequest, body, generated.CreateModelResponse
+    )
 
 
-def get(model_id: str) -> Request[GetModelResponse]:
-    return Request(get_model, ModelIDRequest, {"ModelID": _model_id(model_id)}, GetModelResponse)
+def get(model_id: str) -> Request[generated.GetModelResponse]:
+    return Request(
+        _operation("models.get_model"),
+        generated.ModelIDRequest,
+        {"ModelID": _model_id(model_id)},
+        generated.GetModelResponse,
+    )
 
 
-def get_version(model_id: str, model_version: str | int) -> Request[GetModelVersionResponse]:
+def get_version(model_id: str, model_version: str | int) -> Request[generated.GetModelVersionResponse]:
     body = {"ModelVersionID": version_id(model_id, model_version)}
-    return Request(get_model_version, ModelVersionIDRequest, body, GetModelVersionResponse)
+    return Request(
+        _operation("versions.get_model_version"),
+        generated.ModelVersionIDRequest,
+        body,
+        generated.GetModelVersionResponse,
+    )
 
 
-def delete_version(model_id: str, model_version: str | int) -> Request[ModelVersionIDResponse]:
+def delete_version(model_id: str, model_version: str | int) -> Request[generated.ModelVersionIDResponse]:
     body = {"ModelVersionID": version_id(model_id, model_version)}
-    return Request(delete_model_version, ModelVersionIDRequest, body, ModelVersionIDResponse)
+    return Request(
+        _operation("versions.delete_model_version"),
+        generated.ModelVersionIDRequest,
+        body,
+        generated.ModelVersionIDResponse,
+    )
 
 
-def delete(model_id: str) -> Request[ModelIDResponse]:
-    return Request(delete_model, ModelIDRequest, {"ModelID": _model_id(model_id)}, ModelIDResponse)
+def delete(model_id: str) -> Request[generated.ModelIDResponse]:
+    return Request(
+        _operation("models.delete_model"),
+        generated.ModelIDRequest,
+        {"ModelID": _model_id(model_id)},
+        generated.ModelIDResponse,
+    )
 
 
 def models(
@@ -166,7 +141,7 @@ def models(
     page_size: int,
     sort_by: str,
     sort_order: str,
-) -> Request[ListModelsResponse]:
+) -> Request[generated.ListModelsResponse]:
     body = drop_none(
         {
             "ModelNameContains": model_name_contains,
@@ -174,7 +149,9 @@ def models(
             **page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
         }
     )
-    return Request(list_models, ListModelsRequest, body, ListModelsResponse)
+    return Request(
+        _operation("models.list_models"), generated.ListModelsRequest, body, generated.ListModelsResponse
+    )
 
 
 def versions(
@@ -184,7 +161,7 @@ def versions(
     page_size: int,
     sort_by: str,
     sort_order: str,
-) -> Request[ListModelVersionsResponse]:
+) -> Request[generated.ListModelVersionsResponse]:
     body = drop_none(
         {
             "ModelID": model_id,
@@ -192,13 +169,21 @@ def versions(
             **page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
         }
     )
-    return Request(list_model_versions, ListModelVersionsRequest, body, ListModelVersionsResponse)
+    return Request(
+        _operation("versions.list_model_versions"),
+        generated.ListModelVersionsRequest,
+        body,
+        generated.ListModelVersionsResponse,
+    )
 
 
-def rename(model_id: str, model_name: str | None) -> Request[ModelIDResponse]:
+def rename(model_id: str, model_name: str | None) -> Request[generated.ModelIDResponse]:
     body = drop_none({"ModelID": _model_id(model_id), "ModelName": model_name})
     return named(
-        Request(update_model, UpdateModelRequest, body, ModelIDResponse), {"ModelName": "model_name"}
+        Request(
+            _operation("models.update_model"), generated.UpdateModelRequest, body, generated.ModelIDResponse
+        ),
+        {"ModelName": "model_name"},
     )
 
 
@@ -208,7 +193,7 @@ def update_version(
     description: str | None,
     tensor_config: dict[str, Any] | None,
     model_metrics: list[Any] | None,
-) -> Request[ModelVersionIDResponse]:
+) -> Request[generated.ModelVersionIDResponse]:
     if tensor_config is not None:
         validation.validate_model_tensor_config(tensor_config)
     if model_metrics is not None:
@@ -221,7 +206,12 @@ def update_version(
             "MetricsList": model_metrics,
         }
     )
-    request = Request(update_model_version, UpdateModelVersionRequest, body, ModelVersionIDResponse)
+    request = Request(
+        _operation("versions.update_model_version"),
+        generated.UpdateModelVersionRequest,
+        body,
+        generated.ModelVersionIDResponse,
+    )
     return named(request, {"Description": "description"})
 
 
@@ -231,7 +221,7 @@ def perf_job(
     tensor_config: dict[str, Any],
     job_type: str,
     job_params: list[Any],
-) -> Request[CreatePerfJobResponse]:
+) -> Request[generated.CreatePerfJobResponse]:
     validation.validate_perf_job_tensor_config(tensor_config)
     validation.validate_argument("JobType", job_type, "job_type")
     body = {
@@ -240,7 +230,12 @@ def perf_job(
         "JobType": job_type,
         "JobParamsList": job_params,
     }
-    return Request(create_perf_job, CreatePerfJobRequest, body, CreatePerfJobResponse)
+    return Request(
+        _operation("perf.create_perf_job"),
+        generated.CreatePerfJobRequest,
+        body,
+        generated.CreatePerfJobResponse,
+    )
 
 
 def flavor_ids(job_params: list[Any]) -> list[tuple[str, object]]:
@@ -263,7 +258,7 @@ def perf_jobs(
     page_size: int,
     sort_by: str,
     sort_order: str,
-) -> Request[ListPerfJobsResponse]:
+) -> Request[generated.ListPerfJobsResponse]:
     if (model_id is None) != (model_version is None):
         raise ValidationError("model_id and model_version go together", field="model_version")
     mvid = version_id(model_id, model_version) if model_id is not None and model_version is not None else None
@@ -274,12 +269,18 @@ def perf_jobs(
             **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
         }
     )
-    return Request(list_perf_jobs, ListPerfJobsRequest, body, ListPerfJobsResponse)
+    return Request(
+        _operation("perf.list_perf_jobs"), generated.ListPerfJobsRequest, body, generated.ListPerfJobsResponse
+    )
 
 
-def cancel_job(job_id: str) -> Request[JobIDResponse]:
-    body = {"JobID": _checked_id("JobID", job_id, "job_id")}
-    return Request(cancel_perf_job, JobIDRequest, body, JobIDResponse)
+def cancel_job(job_id: str) -> Request[generated.JobIDResponse]:
+    return Request(
+        _operation("perf.cancel_perf_job"),
+        generated.JobIDRequest,
+        {"JobID": _checked_id("JobID", job_id, "job_id")},
+        generated.JobIDResponse,
+    )
 
 
 def perf_tasks(
@@ -289,7 +290,7 @@ def perf_tasks(
     page_size: int,
     sort_by: str,
     sort_order: str,
-) -> Request[ListPerfTasksResponse]:
+) -> Request[generated.ListPerfTasksResponse]:
     body = drop_none(
         {
             "TaskID": _checked_id("TaskID", task_id, "task_id"),
@@ -297,35 +298,58 @@ def perf_tasks(
             **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
         }
     )
-    return Request(list_perf_tasks, ListPerfTasksRequest, body, ListPerfTasksResponse)
+    return Request(
+        _operation("perf.list_perf_tasks"),
+        generated.ListPerfTasksRequest,
+        body,
+        generated.ListPerfTasksResponse,
+    )
 
 
-def update_task(task_id: str, task_status: str | None) -> Request[TaskIDResponse]:
+def update_task(task_id: str, task_status: str | None) -> Request[generated.TaskIDResponse]:
     validation.validate_argument("TaskStatus", task_status, "task_status")
     body = drop_none({"TaskID": _checked_id("TaskID", task_id, "task_id"), "Status": task_status})
-    return Request(update_perf_task, UpdatePerfTaskRequest, body, TaskIDResponse)
+    return Request(
+        _operation("perf.update_perf_task"), generated.UpdatePerfTaskRequest, body, generated.TaskIDResponse
+    )
 
 
-def cancel_task(task_id: str) -> Request[TaskIDResponse]:
-    body = {"TaskID": _checked_id("TaskID", task_id, "task_id")}
-    return Request(cancel_perf_task, TaskIDRequest, body, TaskIDResponse)
+def cancel_task(task_id: str) -> Request[generated.TaskIDResponse]:
+    return Request(
+        _operation("perf.cancel_perf_task"),
+        generated.TaskIDRequest,
+        {"TaskID": _checked_id("TaskID", task_id, "task_id")},
+        generated.TaskIDResponse,
+    )
 
 
-def resources(name_contains: str | None, offset: int, page_size: int) -> Request[ListResourceResponse]:
+def resources(
+    name_contains: str | None, offset: int, page_size: int
+) -> Request[generated.ListResourceResponse]:
     body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
-    return Request(list_resource, ListResourceRequest, body, ListResourceResponse)
+    return Request(
+        _operation("resources.list_resource"),
+        generated.ListResourceRequest,
+        body,
+        generated.ListResourceResponse,
+    )
 
 
 def services(
     service_name_contains: str | None, offset: int, page_size: int, sort_order: str
-) -> Request[ListServicesResponse]:
+) -> Request[generated.ListServicesResponse]:
     body = drop_none(
         {
             "ServiceNameContains": service_name_contains,
             **page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
         }
     )
-    return Request(list_services, ListServicesRequest, body, ListServicesResponse)
+    return Request(
+        _operation("services.list_services"),
+        generated.ListServicesRequest,
+        body,
+        generated.ListServicesResponse,
+    )
 
 
 def check_envs(envs: object) -> None:
@@ -343,7 +367,7 @@ def create_service_request(
     envs: dict[str, str] | None,
     replica: int | None,
     description: str | None,
-) -> Request[ServiceIDResponse]:
+) -> Request[generated.ServiceIDResponse]:
     check_envs(envs)
     deployment = drop_none(
         {
@@ -356,7 +380,15 @@ def create_service_request(
         }
     )
     body = {"ServiceName": service_name, "ServiceDeployment": deployment}
-    return named(Request(create_service, CreateServiceRequest, body, ServiceIDResponse), SERVICE_ARGUMENTS)
+    return named(
+        Request(
+            _operation("services.create_service"),
+            generated.CreateServiceRequest,
+            body,
+            generated.ServiceIDResponse,
+        ),
+        SERVICE_ARGUMENTS,
+    )
 
 
 PENDING_FLAVOR = "pending-flavor"  # stands in for the flavor's ID when the other arguments are checked
@@ -369,7 +401,7 @@ SERVICE_ARGUMENTS = {
 }
 
 
-def flavors_by_name(listing: ListResourceResponse) -> dict[str, str]:
+def flavors_by_name(listing: generated.ListResourceResponse) -> dict[str, str]:
     """Flavor name -> ID, as ListResource offers them."""
     return {
         str(item["Name"]): str(item["Id"]) for group in listing["Result"]["List"].values() for item in group
@@ -388,26 +420,41 @@ def check_flavor(flavor: object, field: str, offered: Collection[str]) -> None:
 # ---- one service --------------------------------------------------------------------------------
 
 
-def service_action(operation: ModuleType, service_id: str) -> Request[ServiceIDResponse]:
-    """StartService, StopService or DeleteService."""
-    body = {"ServiceID": _checked_id("ServiceID", service_id, "service_id")}
-    return Request(operation, ServiceIDRequest, body, ServiceIDResponse)
+def service_action(operation: str, service_id: str) -> Request[generated.ServiceIDResponse]:
+    """StartService, StopService or DeleteService (``operation``: :data:`START`, :data:`STOP` or
+    :data:`DELETE`)."""
+    return Request(
+        _operation(operation),
+        generated.ServiceIDRequest,
+        {"ServiceID": _checked_id("ServiceID", service_id, "service_id")},
+        generated.ServiceIDResponse,
+    )
 
 
-def get_service_request(service_id: str) -> Request[GetServiceResponse]:
-    body = {"ServiceID": _checked_id("ServiceID", service_id, "service_id")}
-    return Request(get_service, ServiceIDRequest, body, GetServiceResponse)
+def get_service_request(service_id: str) -> Request[generated.GetServiceResponse]:
+    return Request(
+        _operation("services.get_service"),
+        generated.ServiceIDRequest,
+        {"ServiceID": _checked_id("ServiceID", service_id, "service_id")},
+        generated.GetServiceResponse,
+    )
 
 
-def scale(service_id: str, replicas: int) -> Request[ServiceIDResponse]:
+def scale(service_id: str, replicas: int) -> Request[generated.ServiceIDResponse]:
     body = {
         "ServiceID": _checked_id("ServiceID", service_id, "service_id"),
         "Replicas": replicas,
         "ChangeType": "ScalingService",
     }
     return named(
-        Request(update_service, UpdateServiceRequest, body, ServiceIDResponse), {"Replicas": "replicas"}
+        Request(
+            _operation("services.update_service"),
+            generated.UpdateServiceRequest,
+            body,
+            generated.ServiceIDResponse,
+        ),
+        {"Replicas": "replicas"},
     )
 
 
-START, STOP, DELETE = start_service, stop_service, delete_service
+START, STOP, DELETE = "services.start_service", "services.stop_service", "services.delete_service"

@@ -13,14 +13,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ml_platform_client.models import GetServiceResponse, ServiceIDResponse
-
 from ..errors import MLPlatformError
 from . import _requests as rq
 from ._plan import Plan, arun, blocking, call, pause, run
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+
+    from ml_platform_client.models import GetServiceResponse, ServiceIDResponse
 
     from ..async_session import AsyncSession
     from ..session import Session

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from ..revisions import VERSION_TABLE, VERSIONS, head_revision
 from . import model_index
 from .engine import writer
 from .schema import Base
@@ -33,22 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlp_server.store")
 
-_VERSIONS = Path(__file__).with_name("migrations") / "versions"
-
-
-def _head_from_file_names() -> str:
-    """Revisions are numbered ``NNNN`` and their files named ``NNNN_what.py``: the head is the largest.
-
-    Read from the file names so that opening a store never imports Alembic; the tests check that it is
-    Alembic's one head.
-    """
-    return max(p.name[:4] for p in _VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
-
-
-HEAD_REVISION = _head_from_file_names()
+HEAD_REVISION = head_revision()
 # The schema of release 0.1.0, which created its tables without Alembic.
 BASELINE_REVISION = "0001"
-VERSION_TABLE = "alembic_version"
 # Serialises schema work between processes starting at once on one PostgreSQL database.
 _PG_LOCK_KEY = 0x6D6C70  # "mlp"
 
@@ -194,4 +182,4 @@ def new_revision(message: str) -> Path:
             rev_id = f"{int(HEAD_REVISION) + 1:04d}"
             command.revision(alembic_config(conn), message=message, autogenerate=True, rev_id=rev_id)
         engine.dispose()
-    return next(_VERSIONS.glob(f"{rev_id}_*.py"))
+    return next(VERSIONS.glob(f"{rev_id}_*.py"))
