@@ -112,14 +112,19 @@ def test_without_syncfs_each_file_and_every_folder_up_to_the_root_is_fsynced(
     for path in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"bytes")
-    sync = ObjectsSync(root, syncfs=False)
-    seen = fsynced_paths(monkeypatch)
-    sync.sync(files)
     folders = ["b/m/1/sub", "b/m/1", "b/m", "b", ""]
-    assert seen == [str(f) for f in files] + [str(root / f).rstrip("/") for f in folders]
-    with pytest.raises(FileNotFoundError):  # a file that is gone cannot be made durable
-        sync.sync([root / "b" / "gone"])
-    sync.close()
+    expected = [str(f) for f in files] + [str(root / f).rstrip("/") for f in folders]
+    for threads in (1, 8):  # one after another (in this order), or at once: each name exactly once
+        sync = ObjectsSync(root, syncfs=False, threads=threads)
+        seen = fsynced_paths(monkeypatch)
+        sync.sync(files)
+        assert (seen if threads == 1 else sorted(seen)) == (expected if threads == 1 else sorted(expected))
+        assert sync.groups == 1 and sync.flushes == len(expected)
+        with pytest.raises(FileNotFoundError):  # a file that is gone cannot be made durable
+            sync.sync([root / "b" / "gone"])
+        with pytest.raises(ValueError, match="not below"):
+            sync.sync([tmp_path / "elsewhere"])
+        sync.close()
 
 
 def test_folder_store_fsync_covers_the_checksum_the_name_and_the_folders(
