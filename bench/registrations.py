@@ -553,7 +553,8 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
                 if off is not None
                 else f"{'-':>8} {'-':>7} {'-':>6}"
             )
-            print(f"{name:<24} {on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f} {off_cols} {x_floor}{note}")
+            on_cols = f"{on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f}"
+            print(f"{name:<24} {on_cols} {off_cols} {x_floor}{note}")
     print()
     for kind in sorted({p.kind for p in rounds[0][True]} - {"floor"}):
         if not rounds[0][False]:

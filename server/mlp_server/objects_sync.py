@@ -237,7 +237,7 @@ class ObjectsSync:
         for name, is_dir in targets:
             try:
                 self._fsync_path(name, is_dir)
-            except Exception as exc:  # noqa: BLE001 - it fails the members that need this name
+            except Exception as exc:  # it fails the members that need this name, not the group
                 failed[name] = exc
         return failed
 

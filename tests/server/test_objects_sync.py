@@ -201,9 +201,7 @@ def test_a_failed_sync_registers_nothing(tmp_path: Path) -> None:
             assert api.ok("ListModels", {})["Total"] == 0
 
 
-def test_register_checks_its_body_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_register_checks_its_body_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from volcengine_ml_platform.models import _common
     from volcengine_ml_platform.models.model import Model
 
