@@ -36,9 +36,11 @@ def platform_issues_credentials(endpoint: str | None) -> bool:
 def object_store_for(
     endpoint: str | None, *, region: str, credentials: Credentials, concurrency: int = 8
 ) -> ObjectStore:
-    from .transfer.s3 import S3Store, tos_s3_endpoint  # boto3 is slow to import: only when needed
+    endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint
+    if not endpoint:
+        from .transfer.s3 import tos_s3_endpoint
 
-    endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint or tos_s3_endpoint(region)
+        endpoint = tos_s3_endpoint(region)
     url = urlparse(endpoint)
     if url.scheme == "file":
         folder = Path(unquote(url.path))
@@ -54,6 +56,8 @@ def object_store_for(
         raise ValidationError(
             f"object store endpoint {endpoint!r} is neither file:// nor http(s)://", field="endpoint"
         )
+    from .transfer.s3 import S3Store  # boto3 and obstore are slow to import: not for a folder store
+
     # TOS only takes virtual-hosted-style requests; local S3 servers (MinIO, moto) want path style.
     style: Literal["virtual", "path"] = "virtual" if (url.hostname or "").endswith("volces.com") else "path"
     forced = os.environ.get("VOLC_TOS_ADDRESSING")

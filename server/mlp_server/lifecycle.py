@@ -77,6 +77,9 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
 
 def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> None:
     bucket, prefix = split_path(path)
+    if isinstance(objects, FolderStore):  # straight from memory: no scratch file to write and remove
+        objects.put_bytes(bucket, manifest.manifest_key(prefix), manifest.encode(path, files))
+        return
     # One temporary file, not a temporary folder: removing a folder (rmtree) was ~1/5 of CreateModel.
     fd, local = tempfile.mkstemp(prefix="mlp-manifest-", suffix=".json")
     try:

@@ -112,14 +112,19 @@ def test_without_syncfs_each_file_and_every_folder_up_to_the_root_is_fsynced(
     for path in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"bytes")
-    sync = ObjectsSync(root, syncfs=False)
-    seen = fsynced_paths(monkeypatch)
-    sync.sync(files)
     folders = ["b/m/1/sub", "b/m/1", "b/m", "b", ""]
-    assert seen == [str(f) for f in files] + [str(root / f).rstrip("/") for f in folders]
-    with pytest.raises(FileNotFoundError):  # a file that is gone cannot be made durable
-        sync.sync([root / "b" / "gone"])
-    sync.close()
+    expected = [str(f) for f in files] + [str(root / f).rstrip("/") for f in folders]
+    for threads in (1, 8):  # one after another (in this order), or at once: each name exactly once
+        sync = ObjectsSync(root, syncfs=False, threads=threads)
+        seen = fsynced_paths(monkeypatch)
+        sync.sync(files)
+        assert (seen if threads == 1 else sorted(seen)) == (expected if threads == 1 else sorted(expected))
+        assert sync.groups == 1 and sync.flushes == len(expected)
+        with pytest.raises(FileNotFoundError):  # a file that is gone cannot be made durable
+            sync.sync([root / "b" / "gone"])
+        with pytest.raises(ValueError, match="not below"):
+            sync.sync([tmp_path / "elsewhere"])
+        sync.close()
 
 
 def test_folder_store_fsync_covers_the_checksum_the_name_and_the_folders(
@@ -196,9 +201,7 @@ def test_a_failed_sync_registers_nothing(tmp_path: Path) -> None:
             assert api.ok("ListModels", {})["Total"] == 0
 
 
-def test_register_checks_its_body_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_register_checks_its_body_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from volcengine_ml_platform.models import _common
     from volcengine_ml_platform.models.model import Model
 
@@ -239,3 +242,237 @@ def test_mlp_objects_syncfs_chooses_one_shared_syncfs(
             api.ok("CreateModel", {"ModelName": "m", "VersionInfo": {
                 "Path": path, "ModelFormat": "ONNX", "ModelType": "ONNX:1.10"}})  # fmt: skip
         assert sync.syncs == 1
+
+
+# -- sync groups (file by file, the default) -----------------------------------------------------
+
+
+class GatedFsync:
+    """An fsync of names that records what it flushed, in order, and can hold or fail some names."""
+
+    def __init__(self, log: list[tuple[str, str]] | None = None) -> None:
+        self.log = log if log is not None else []  # ("fsync", name) once flushed
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self.release.set()
+        self.entered = threading.Event()
+        self.failing: set[str] = set()  # names that fail (EIO)
+
+    def __call__(self, name: str, is_dir: bool) -> None:
+        self.entered.set()
+        assert self.release.wait(10), "held too long"
+        if name in self.failing:
+            raise OSError(5, f"fsync {name}: Input/output error")
+        with self.lock:
+            self.log.append(("fsync", name))
+
+    def flushed(self, name: str) -> int:
+        with self.lock:
+            return sum(1 for kind, n in self.log if kind == "fsync" and n == name)
+
+
+def make_files(root: Path, *names: str) -> list[Path]:
+    paths = [root / name for name in names]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"weights")
+    return paths
+
+
+class Caller(threading.Thread):
+    """One ``sync`` call in a thread of its own, keeping its outcome."""
+
+    def __init__(self, sync: ObjectsSync, files: list[Path]) -> None:
+        super().__init__(daemon=True)
+        self.sync, self.files = sync, files
+        self.error: BaseException | None = None
+        self.returned = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.sync.sync(self.files)
+        except BaseException as exc:
+            self.error = exc
+        self.returned.set()
+
+
+def queue_behind_a_held_group(
+    sync: ObjectsSync, gate: GatedFsync, first: list[Path], members: list[list[Path]]
+) -> tuple[Caller, list[Caller]]:
+    """Start one caller whose group is held in its fsyncs, then ``members``, which queue for the next."""
+    gate.release.clear()
+    leader = Caller(sync, first)
+    leader.start()
+    assert gate.entered.wait(10)
+    queued = [Caller(sync, files) for files in members]
+    for caller in queued:
+        caller.start()
+    wait_for(lambda: len(sync._pending) == len(members))
+    return leader, queued
+
+
+def test_callers_that_arrive_together_share_one_group_and_each_folder_is_flushed_once(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "objects"
+    root.mkdir()
+    gate = GatedFsync()
+    sync = ObjectsSync(root, fsync=gate, threads=4)
+    first = make_files(root, "bucket/m/0/a.bin")
+    members = [make_files(root, f"bucket/m/{k}/a.bin", f"bucket/m/{k}/b.bin") for k in (1, 2, 3)]
+    leader, queued = queue_behind_a_held_group(sync, gate, first, members)
+    time.sleep(0.05)
+    # Nobody is answered while the fsyncs that cover them have not finished: not the group that runs,
+    # and not those that asked while it ran (it may have started before their files were written).
+    assert not leader.returned.is_set() and not any(c.returned.is_set() for c in queued)
+    gate.release.set()
+    for caller in [leader, *queued]:
+        assert caller.returned.wait(10) and caller.error is None
+    assert sync.groups == 2  # the three that queued went together
+    for files in members:
+        for path in files:
+            assert gate.flushed(str(path)) == 1
+        assert gate.flushed(str(files[0].parent)) == 1  # each member's own folder
+    # The folders the four share: once by the first group, once by the second (not once per member).
+    for shared in ("bucket/m", "bucket", ""):
+        assert gate.flushed(str(root / shared).rstrip("/")) == 2
+    # first group: its file, its 3 folders and the root; second: 6 files, 3 own folders, 3 shared
+    assert sync.flushes == 5 + (6 + 3 + 3)
+    sync.close()
+
+
+def test_a_failed_fsync_fails_exactly_the_members_that_needed_it(tmp_path: Path) -> None:
+    root = tmp_path / "objects"
+    root.mkdir()
+    gate = GatedFsync()
+    sync = ObjectsSync(root, fsync=gate, threads=3)
+    first = make_files(root, "b1/m/0/a.bin")
+    members = [
+        make_files(root, "b1/m/1/a.bin", "b1/m/1/b.bin"),
+        make_files(root, "b1/m/2/a.bin", "b1/m/2/b.bin"),  # its b.bin fails
+        make_files(root, "b2/m/3/a.bin"),  # another bucket, whose folder fails
+        make_files(root, "b2/m/4/a.bin"),
+        make_files(root, "b1/m/5/a.bin"),
+    ]
+    gate.failing = {str(members[1][1]), str(root / "b2")}
+    leader, queued = queue_behind_a_held_group(sync, gate, first, members)
+    gate.release.set()
+    for caller in [leader, *queued]:
+        assert caller.returned.wait(10)
+    assert leader.error is None
+    outcomes = [c.error for c in queued]
+    assert outcomes[0] is None and outcomes[4] is None
+    assert isinstance(outcomes[1], OSError) and str(members[1][1]) in str(outcomes[1])
+    assert all(isinstance(e, OSError) and str(root / "b2") in str(e) for e in outcomes[2:4])
+    # The failures were this group's: the next caller gets a group of its own, which flushes again.
+    gate.failing.clear()
+    sync.sync(members[1])
+    assert gate.flushed(str(members[1][1])) == 1
+    sync.close()
+
+
+def gated_platform_sync(server: LiveServer, gate: GatedFsync) -> ObjectsSync:
+    platform = server.platform
+    assert platform.objects_sync is not None
+    platform.objects_sync.close()
+    platform.objects_sync = ObjectsSync(platform.objects_sync.root, fsync=gate, threads=4)
+    return platform.objects_sync
+
+
+def test_a_group_of_create_models_each_commits_after_its_own_files_are_synced(tmp_path: Path) -> None:
+    with LiveServer(tmp_path / "platform") as server:
+        platform = server.platform
+        log: list[tuple[str, str]] = []
+        gate = GatedFsync(log)
+        sync = gated_platform_sync(server, gate)
+        real_create = platform.store.create_model
+
+        def create_model(account_id: int, body: Any) -> Any:
+            with gate.lock:
+                log.append(("commit", body["VersionInfo"]["Path"]))
+            result = real_create(account_id, body)
+            with gate.lock:
+                log.append(("committed", body["VersionInfo"]["Path"]))
+            return result
+
+        platform.store.create_model = create_model  # type: ignore[method-assign]
+        keys = server.default_keys()
+        bucket = platform.bucket_for(keys.account_id)
+        paths = [server.upload(keys.account_id, f"models/group-{k}") for k in range(5)]
+        # The third's weights cannot be made durable: it alone fails, and nothing is registered for it.
+        gate.failing = {str(sync.root / bucket / "models/group-2/saved_model.pb")}
+        answers: dict[str, tuple[int, str]] = {}
+
+        def register(path: str) -> None:
+            with Api(server.url, keys) as api:
+                response = api.call("CreateModel", {"ModelName": path[-7:], "VersionInfo": {
+                    "Path": path, "ModelFormat": "ONNX", "ModelType": "ONNX:1.10"}})  # fmt: skip
+                answers[path] = (response.status_code, response.text)
+
+        gate.release.clear()
+        threads = [threading.Thread(target=register, args=(p,), daemon=True) for p in paths]
+        threads[0].start()
+        assert gate.entered.wait(10)
+        for thread in threads[1:]:
+            thread.start()
+        wait_for(lambda: len(sync._pending) == 4)
+        time.sleep(0.05)
+        assert answers == {} and not any(kind.startswith("commit") for kind, _ in log)
+        gate.release.set()
+        for thread in threads:
+            thread.join(10)
+        assert sync.groups == 2
+        for k, path in enumerate(paths):
+            prefix = path.removeprefix(f"tos://{bucket}/")
+            names = [str(sync.root / bucket / prefix / f) for f in ("saved_model.pb", "variables/v.index")]
+            names.append(str(sync.root / bucket / manifest.manifest_key(prefix)))
+            if k == 2:
+                assert answers[path][0] >= 500, answers[path]
+                assert ("commit", path) not in log
+                continue
+            assert answers[path][0] == 200, answers[path]
+            # Its files, its manifest and every folder up to the root flushed before its commit began;
+            # answered (200 above) only after the commit ended.
+            synced_at = max(log.index(("fsync", n)) for n in [*names, str(sync.root)])
+            assert synced_at < log.index(("commit", path)) < log.index(("committed", path))
+        with Api(server.url, keys) as api:
+            listed = api.ok("ListModels", {"Limit": 100})
+            assert sorted(m["ModelName"] for m in listed["List"]) == sorted(
+                p[-7:] for k, p in enumerate(paths) if k != 2
+            )
+
+
+def test_register_keeps_its_upload_when_the_platform_cannot_sync_it(tmp_path: Path) -> None:
+    from volcengine_ml_platform.config import resolve_settings
+    from volcengine_ml_platform.errors import OutcomeUnknownError
+    from volcengine_ml_platform.models.model import Model
+    from volcengine_ml_platform.session import Session
+    from volcengine_ml_platform.transfer.retry import RetryPolicy
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"\x08\x07weights")
+    with LiveServer(tmp_path / "platform") as server:
+        gate = GatedFsync()
+        sync = gated_platform_sync(server, gate)
+        real = gate.__call__
+
+        def fail_weights(name: str, is_dir: bool) -> None:
+            if name.endswith("model.onnx"):
+                raise OSError(5, "fsync: Input/output error")
+            real(name, is_dir)
+
+        sync._fsync_path = fail_weights
+        keys = server.default_keys()
+        settings = resolve_settings(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk)
+        fast = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
+        model = Model(session=Session(settings, retry=fast))
+        with pytest.raises(OutcomeUnknownError) as caught:
+            model.register(str(folder), model_name="m", model_format="ONNX", model_type="ONNX:1.10")
+        url = caught.value.upload_url
+        assert url is not None
+        bucket, _, prefix = url.removeprefix("tos://").partition("/")
+        kept = [o.key for o in server.platform.objects.list_objects(bucket, prefix)]
+        assert any(k.endswith("model.onnx") for k in kept)  # the upload is kept for a resend
+        with Api(server.url, keys) as api:
+            assert api.ok("ListModels", {})["Total"] == 0

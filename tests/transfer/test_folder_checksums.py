@@ -173,3 +173,19 @@ def test_a_listing_by_path_says_what_head_says_for_every_kind_of_object(tmp_path
         (False, True),
         (True, False),
     ]
+
+
+@pytest.mark.parametrize("xattrs", [True, False])
+def test_put_bytes_records_and_verifies_like_put_file(tmp_path: Path, xattrs: bool) -> None:
+    store = FolderStore(tmp_path / "root", xattrs=xattrs)
+    data = os.urandom(3000)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    from_bytes = store.put_bytes(BUCKET, "m/bytes.bin", data)
+    from_file = store.put_file(BUCKET, "m/file.bin", src)
+    assert from_bytes.blake3 == from_file.blake3 == blake3(data).hexdigest()
+    assert store.head(BUCKET, "m/bytes.bin") == from_bytes
+    dest = tmp_path / "back.bin"
+    store.get_file(BUCKET, from_bytes, dest)
+    assert dest.read_bytes() == data
+    assert not list((store.root / ".tmp").iterdir())  # nothing left behind

@@ -19,7 +19,7 @@ _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXE
 _FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def _fsync(path: Path, flags: int) -> None:
+def _fsync(path: str | Path, flags: int) -> None:
     fd = os.open(path, flags)
     try:
         os.fsync(fd)
@@ -27,13 +27,30 @@ def _fsync(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def sync_dirs(folder: Path, root: Path, done: set[Path] | None = None) -> None:
+def fsync_path(path: str, is_dir: bool) -> None:
+    """fsync one file (not following a symlink) or one directory, by name."""
+    _fsync(path, _DIR_FLAGS if is_dir else _FILE_FLAGS)
+
+
+def folders_up_to(folder: str, root: str) -> list[str]:
+    """``folder`` and each of its parents up to ``root`` (inclusive), deepest first. Plain strings:
+    this runs for every file of every registration. ValueError if ``folder`` is not below ``root``."""
+    folder, root = os.path.normpath(folder), os.path.normpath(root)
+    below = root.rstrip(os.sep) + os.sep
+    if folder != root and not folder.startswith(below):
+        raise ValueError(f"{folder} is not below {root}")
+    chain = []
+    while folder != root:
+        chain.append(folder)
+        folder = os.path.dirname(folder)
+    chain.append(root)
+    return chain
+
+
+def sync_dirs(folder: Path, root: Path, done: set[str] | None = None) -> None:
     """fsync ``folder`` and each of its parents up to ``root`` (inclusive), skipping and adding to
     ``done`` (the folders already synced by the caller's earlier calls)."""
-    folder, root = Path(folder), Path(root)
-    if folder != root and root not in folder.parents:
-        raise ValueError(f"{folder} is not below {root}")
-    for each in [folder, *(p for p in folder.parents if root in p.parents or p == root)]:
+    for each in folders_up_to(os.fspath(folder), os.fspath(root)):
         if done is not None:
             if each in done:
                 return  # it and every parent above it were synced already
@@ -44,10 +61,10 @@ def sync_dirs(folder: Path, root: Path, done: set[Path] | None = None) -> None:
 def sync_files(paths: Iterable[Path], root: Path) -> None:
     """fsync each file (bytes, size, attributes) and then every directory on its way from ``root``,
     each directory once. A file that is gone raises FileNotFoundError (it cannot be made durable)."""
-    folders: set[Path] = set()
+    folders: set[str] = set()
     for path in paths:
         _fsync(path, _FILE_FLAGS)
-        folders.add(Path(path).parent)
-    done: set[Path] = set()
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        sync_dirs(folder, root, done)
+        folders.add(os.path.dirname(os.path.normpath(path)))
+    done: set[str] = set()
+    for folder in sorted(folders, key=lambda p: p.count(os.sep), reverse=True):
+        sync_dirs(Path(folder), root, done)

@@ -31,13 +31,20 @@ import stat
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import TransferError
 from . import durability
 from .base import ByteCallback, ObjectInfo, tos_url, unsafe_path_reason, validate_bucket, validate_key
-from .integrity import BLAKE3, check_download, copy_file_hashed, recorded_checksum, same_version
+from .integrity import (
+    BLAKE3,
+    check_download,
+    copy_file_hashed,
+    new_hasher,
+    recorded_checksum,
+    same_version,
+)
 
 try:
     import fcntl
@@ -117,30 +124,52 @@ class FolderStore:
     ) -> ObjectInfo:
         # A local copy runs in the kernel, with its hash overlapped (integrity.copy_file_hashed):
         # parts would not help, so concurrency is accepted for the interface and ignored.
+
+        def write(dst: int) -> tuple[int, str]:
+            src = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                before = os.fstat(src)
+                blake3 = copy_file_hashed(src, dst, before.st_size, BLAKE3, on_bytes)
+                after = os.fstat(src)
+                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    raise TransferError(f"{path} changed while it was uploaded; upload it again")
+                return before.st_size, blake3
+            finally:
+                os.close(src)
+
+        return self._put(bucket, key, write)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """``put_file`` of bytes in memory (the platform's manifests): one write, no source file."""
+
+        def write(dst: int) -> tuple[int, str]:
+            hasher = new_hasher(BLAKE3)
+            hasher.update(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(dst, view) :]
+            return len(data), hasher.hexdigest()
+
+        return self._put(bucket, key, write)
+
+    def _put(self, bucket: str, key: str, write: Callable[[int], tuple[int, str]]) -> ObjectInfo:
+        """A new object from ``write(fd)`` (which fills a temporary file and answers its size and
+        BLAKE3), made visible under ``key`` in one rename, with its checksum recorded."""
         obj_path, meta_path = self._paths(bucket, key)
         tmp = f"{self._tmp_prefix}{os.getpid():x}-{next(self._tmp_seq):x}"
         tmp_meta = f"{tmp}.json"
         try:
-            src = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            dst = os.open(tmp, _WRITE_FLAGS, 0o644)
             try:
-                before = os.fstat(src)
-                dst = os.open(tmp, _WRITE_FLAGS, 0o644)
-                try:
-                    size = before.st_size
-                    blake3 = copy_file_hashed(src, dst, size, BLAKE3, on_bytes)
-                    after = os.fstat(src)
-                    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                        raise TransferError(f"{path} changed while it was uploaded; upload it again")
-                    if self.xattrs:
-                        os.setxattr(dst, XATTR, blake3.encode())
-                    # The one place an object's data is flushed before its rename, after the
-                    # attribute: the checksum must survive with the bytes.
-                    if self._fsync:
-                        os.fsync(dst)
-                finally:
-                    os.close(dst)
+                size, blake3 = write(dst)
+                if self.xattrs:
+                    os.setxattr(dst, XATTR, blake3.encode())
+                # The one place an object's data is flushed before its rename, after the
+                # attribute: the checksum must survive with the bytes.
+                if self._fsync:
+                    os.fsync(dst)
             finally:
-                os.close(src)
+                os.close(dst)
             if self.xattrs:
                 self._replace(tmp, obj_path, bucket, key)
             else:

@@ -31,6 +31,8 @@ _PATH_OWNED = (
     .where(VersionRow.account_id == bindparam("account_id"), VersionRow.path == bindparam("path"))
     .limit(1)
 )
+# CreateModel's two checks in one round trip when it names a model: (model owned, Path registered).
+_MODEL_AND_PATH = select(_MODEL_OWNED.exists().label("model"), _PATH_OWNED.exists().label("path"))
 _REGISTERED = (
     select(VersionRow.id, VersionRow.model_id, VersionRow.version)
     .where(VersionRow.account_id == bindparam("account_id"), VersionRow.path == bindparam("path"))
@@ -228,12 +230,13 @@ class ModelsMixin(StoreBase):
         account has ``model_id`` (when given; whatever the Path says), then whether the account has
         registered ``path`` already (a resend)."""
         with self._engine.connect() as conn:
-            if model_id is not None:
-                found = conn.execute(_MODEL_OWNED, {"model_id": model_id, "account_id": account_id})
-                if found.first() is None:
-                    raise not_found("Model", model_id)
-            registered = conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first()
-        return registered is not None
+            if model_id is None:
+                return conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first() is not None
+            params = {"model_id": model_id, "account_id": account_id, "path": path}
+            model, registered = conn.execute(_MODEL_AND_PATH, params).one()
+        if not model:
+            raise not_found("Model", model_id)
+        return bool(registered)
 
     def path_in_use(self, account_id: int, path: str) -> bool:
         """Whether a version of the account has ``path``, lies below it, or contains it."""
