@@ -149,13 +149,18 @@ class EmbeddedPlatform:
         """The quick reads' answer to ``request``, or None: the full platform must answer it."""
         if self._quick is None or self._key in _platforms:
             return None
-        found = self._quick.answer(
-            request.method,
-            request.url.raw_path.split(b"?")[0],
-            request.url.query,
-            [(k.lower(), v) for k, v in request.headers.raw],
-            request.content,
-        )
-        if found is None:
-            return None
-        return httpx.Response(found.status, headers=found.headers, content=found.body, request=request)
+        return answer_quickly(self._quick, request)
+
+
+def answer_quickly(quick: QuickReads, request: httpx.Request) -> httpx.Response | None:
+    """``quick``'s answer to ``request`` (its body read), or None where it declines."""
+    found = quick.answer(
+        request.method,
+        request.url.raw_path.split(b"?")[0],
+        request.url.query,
+        [(k.lower(), v) for k, v in request.headers.raw],
+        request.content,
+    )
+    if found is None:
+        return None
+    return httpx.Response(found.status, headers=found.headers, content=found.body, request=request)

@@ -7,6 +7,17 @@ in one table (:func:`error_for`), never by matching messages.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
+
+class ServiceFields(TypedDict):
+    """What the service said about an error, carried over to an error that rewords it."""
+
+    code: str | None
+    code_n: int | None
+    status_code: int | None
+    request_id: str | None
+
 
 class MLPlatformError(Exception):
     """Base of every error raised by this library."""
@@ -26,6 +37,12 @@ class MLPlatformError(Exception):
         self.code_n = code_n
         self.status_code = status_code
         self.request_id = request_id
+
+    def service_fields(self) -> ServiceFields:
+        """``code``, ``code_n``, ``status_code`` and ``request_id``, for a new error that keeps them."""
+        return ServiceFields(
+            code=self.code, code_n=self.code_n, status_code=self.status_code, request_id=self.request_id
+        )
 
     def __str__(self) -> str:
         parts = [self.message]

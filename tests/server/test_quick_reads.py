@@ -134,16 +134,8 @@ class QuickOnly(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        found = self.quick.answer(
-            request.method,
-            request.url.raw_path.split(b"?")[0],
-            request.url.query,
-            [(k.lower(), v) for k, v in request.headers.raw],
-            request.content,
-        )
-        if found is None:
-            return httpx.Response(599, request=request)
-        return httpx.Response(found.status, headers=found.headers, content=found.body, request=request)
+        answer = embedded.answer_quickly(self.quick, request)
+        return answer if answer is not None else httpx.Response(599, request=request)
 
 
 @pytest.fixture(scope="module")

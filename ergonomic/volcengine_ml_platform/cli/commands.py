@@ -421,10 +421,7 @@ def _service(m: Model, ref: str) -> InferenceService:
             if isinstance(exc, NotFoundError):
                 raise NotFoundError(
                     f"no service has the ID or the name {ref!r}",
-                    code=exc.code,
-                    code_n=exc.code_n,
-                    status_code=exc.status_code,
-                    request_id=exc.request_id,
+                    **exc.service_fields(),
                 ) from None
             raise
         return m.get_service(str(named[0].service_id))

@@ -212,10 +212,7 @@ def upload_then_register(
             f"the registration's outcome is unknown ({exc}); the uploaded files stay at {upload_url}: "
             "register again, or leave them to the platform's storage sweep",
             upload_url=upload_url,
-            code=exc.code,
-            code_n=exc.code_n,
-            status_code=status,
-            request_id=exc.request_id,
+            **exc.service_fields(),
         ) from exc
     except BaseException:
         log.warning("register interrupted; the uploaded files stay at %s for the storage sweep", upload_url)

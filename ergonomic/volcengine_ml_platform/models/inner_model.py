@@ -145,10 +145,7 @@ class InnerCore:
             raise AuthError(
                 f"the secure token for account {self._target_account_id} was refused and could "
                 f"not be renewed: {exc.message}",
-                code=exc.code,
-                code_n=exc.code_n,
-                status_code=exc.status_code,
-                request_id=exc.request_id,
+                **exc.service_fields(),
             ) from exc
 
     def _inner_twin(
