@@ -16,6 +16,7 @@ from functools import cache
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .errors import ValidationError
 from .schema_quick import surely_valid
 
 if TYPE_CHECKING:
@@ -275,6 +276,15 @@ def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.Validation
 def problems(schema_name: str, instance: Any, root: str = "") -> list[str]:
     """Human-readable problems (empty when valid)."""
     return [describe(e, root) for e in errors(schema_name, instance, root)]
+
+
+def check_body(body_cls: type[Any], body: dict[str, Any]) -> None:
+    """Raise ValidationError naming every problem of ``body`` against the request schema of the
+    generated ``body_cls`` (its class name is the schema's)."""
+    found = problems(body_cls.__name__, body)
+    if found:
+        first = next(iter(errors(body_cls.__name__, body)))
+        raise ValidationError("; ".join(found), field=field_path(first) or None)
 
 
 def enum_values(schema_name: str) -> list[str]:

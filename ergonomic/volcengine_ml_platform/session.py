@@ -25,10 +25,11 @@ from ml_platform_client import Client
 from ml_platform_client.errors import UnexpectedStatus
 from ml_platform_client.models import ErrorResponse
 
-from . import __version__, schema
+from . import __version__
 from .auth import VolcSignerAuth
 from .config import Credentials, Settings, resolve_settings
-from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, ValidationError, error_for
+from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, error_for
+from .schema import check_body as check_body  # re-exported: the sessions check every body
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger("volcengine_ml_platform")
@@ -76,14 +77,6 @@ class _Body(Protocol):
 
 
 B = TypeVar("B", bound=_Body)
-
-
-def check_body(body_cls: type[Any], body: dict[str, Any]) -> None:
-    """Raise ValidationError naming every problem of ``body`` against its request schema."""
-    found = schema.problems(body_cls.__name__, body)
-    if found:
-        first = next(iter(schema.errors(body_cls.__name__, body)))
-        raise ValidationError("; ".join(found), field=schema.field_path(first) or None)
 
 
 def _embedded_credentials(data_dir: Path, settings: Settings) -> Credentials:

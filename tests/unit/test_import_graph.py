@@ -75,6 +75,40 @@ def test_importing_the_model_module_loads_neither_server_nor_validation_nor_heav
     assert loaded(code, [*NEVER, *SERVER, *VALIDATION, "asyncio"], env) == []
 
 
+# The HTTP stack: imported by the first Model (its session), not by importing the model module.
+HTTP = ["httpx", "httpcore", "ssl", "_ssl", "certifi", "attr", "attrs", "urllib.request", "http.client"]
+CLIENT_HTTP = ["volcengine_ml_platform.session", "volcengine_ml_platform.auth", "ml_platform_client.client"]
+
+
+def test_importing_the_model_module_loads_no_http_stack(env: dict[str, str]) -> None:
+    code = "import volcengine_ml_platform.models.model\n"
+    assert loaded(code, [*HTTP, *CLIENT_HTTP], env) == []
+    # The generated models' package and the names its clients are imported as still resolve.
+    code = (
+        "import volcengine_ml_platform.models.model\n"
+        "import ml_platform_client, ml_platform_client.client as real\n"
+        "from ml_platform_client import Client, AuthenticatedClient\n"
+        "assert Client is real.Client and AuthenticatedClient is real.AuthenticatedClient\n"
+        "assert ml_platform_client.__getattr__.__module__ == 'ml_platform_client'\n"
+        "try:\n    ml_platform_client.Nothing\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise AssertionError('an unknown name resolved')\n"
+    )
+    assert loaded(code, ["httpx", "attrs"], env) == ["attrs", "httpx"]
+
+
+def test_the_first_model_loads_the_http_stack(env: dict[str, str]) -> None:
+    # What the import no longer loads, the first Model does: the cost moved, it did not vanish.
+    code = (
+        "from volcengine_ml_platform.models.model import Model\n"
+        "Model(endpoint='http://127.0.0.1:9', access_key='AK', secret_key='SK')\n"
+    )
+    assert loaded(code, ["httpx", "ssl", "volcengine_ml_platform.session"], env) == [
+        "httpx",
+        "ssl",
+        "volcengine_ml_platform.session",
+    ]
+
+
 def test_importing_the_model_module_loads_no_generated_operation(env: dict[str, str]) -> None:
     # Each generated operation and its models (attrs classes, costly to build) are imported when a
     # request first needs them: a list loads the list's, not every operation's.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import MLPlatformError, OutcomeUnknownError, ValidationError
-from ..session import check_body
+from ..schema import check_body
 from ..transfer.base import ObjectStore
 from ..transfer.existing import keep_or_refuse
 from ..transfer.manager import download_prefix, parse_tos_url, upload_path

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import resolve_settings
-from ..session import Session
 from ._core import ModelCore
 from ._plan import Plan, run, sync_method, sync_pages
 from .inference_service import InferenceService
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 R = TypeVar("R")
 
@@ -39,16 +41,22 @@ class Model:
         profile: str | None = None,
         session: Session | None = None,
     ) -> None:
-        self._session = session or Session(
-            resolve_settings(
-                endpoint=endpoint,
-                access_key=access_key,
-                secret_key=secret_key,
-                region=region,
-                data_dir=data_dir,
-                profile=profile,
+        if session is None:
+            # The HTTP stack (httpx, ssl, the generated client) is imported by the first Model, not by
+            # importing this module: a program that only imports it (or `mlp --help`) does not pay.
+            from ..session import Session
+
+            session = Session(
+                resolve_settings(
+                    endpoint=endpoint,
+                    access_key=access_key,
+                    secret_key=secret_key,
+                    region=region,
+                    data_dir=data_dir,
+                    profile=profile,
+                )
             )
-        )
+        self._session = session
         self._core = ModelCore(self._session.region, self._session.credentials)
 
     @property
