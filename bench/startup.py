@@ -13,7 +13,10 @@ Measured, each as ``python -c ...`` or the installed ``mlp`` script:
 - ``mlp --version``;
 - ``mlp models list`` on the embedded platform, on a data folder with no model and on one with
   ``--models`` models (default 100); target <= 300 ms wall;
-- ``mlp models list`` against ``mlp serve`` on loopback.
+- ``mlp models list`` against ``mlp serve`` on loopback;
+- ``Model().list_models()`` in Python (import, first Model and its first request), embedded and against
+  ``mlp serve``: what the import no longer loads (httpx, ssl, the generated client) is paid here, so
+  a cost moved from the import to the first call shows.
 
 ``mlp`` is the installed script; under ``--compare`` each tree runs its own entry point (the console
 entry ``volcengine_ml_platform._console.run`` where the tree has it, else ``cli.main``).
@@ -51,6 +54,9 @@ ENTRY = (
     "try:\n    from volcengine_ml_platform._console import run as main\n"
     "except ImportError:\n    from volcengine_ml_platform.cli import main\n"
 )
+
+# A Python user's first request: the import, the first Model (its session) and one ListModels.
+FIRST_CALL = "from volcengine_ml_platform.models.model import Model\nModel().list_models()"
 
 
 @dataclass
@@ -177,6 +183,8 @@ def tree_cases(
         Case(f"mlp models list, embedded, empty [{label}]", from_tree(tree, cli, "models", "list"), embedded),
         Case(f"mlp models list, embedded, many [{label}]", from_tree(tree, cli, "models", "list"), many),
         Case(f"mlp models list, mlp serve [{label}]", from_tree(tree, cli, "models", "list"), remote),
+        Case(f"Model().list_models(), embedded [{label}]", from_tree(tree, FIRST_CALL), embedded),
+        Case(f"Model().list_models(), mlp serve [{label}]", from_tree(tree, FIRST_CALL), remote),
     ]
 
 
@@ -236,6 +244,8 @@ def main() -> None:
                 Case("mlp models list (embedded, no model)", [MLP, "models", "list"], embedded),
                 Case(f"mlp models list (embedded, {args.models} models)", [MLP, "models", "list"], many),
                 Case("mlp models list (mlp serve)", [MLP, "models", "list"], remote),
+                Case("Model().list_models() (embedded, no model)", [PY, "-c", FIRST_CALL], embedded),
+                Case("Model().list_models() (mlp serve)", [PY, "-c", FIRST_CALL], remote),
             ]
             compared: list[Case] = []
             if args.compare:
@@ -286,7 +296,7 @@ def main() -> None:
         for mine, theirs in zip(compared[::2], compared[1::2], strict=True):
             what = mine.label.rsplit(" [", 1)[0]
             print(
-                f"{what:36} wall {mine.wall_ms - start.wall_ms:7.1f} vs {theirs.wall_ms - start.wall_ms:7.1f}"
+                f"{what:40} wall {mine.wall_ms - start.wall_ms:7.1f} vs {theirs.wall_ms - start.wall_ms:7.1f}"
                 f" ({(mine.wall_ms - start.wall_ms) / (theirs.wall_ms - start.wall_ms):.2f}x);"
                 f" cpu {mine.cpu_ms - start.cpu_ms:7.1f} vs {theirs.cpu_ms - start.cpu_ms:7.1f}"
                 f" ({(mine.cpu_ms - start.cpu_ms) / (theirs.cpu_ms - start.cpu_ms):.2f}x)"

@@ -13,7 +13,6 @@ does (a first start, a migration) opens the full platform at once, as before.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
+    import asyncio
+
     from mlp_server.quick_reads import QuickReads
     from mlp_server.settings import ServerSettings
 
@@ -44,6 +45,8 @@ class EmbeddedTransport(httpx.BaseTransport):
                 app = self._app if self._platform is None else self._platform.app
                 self._asgi = httpx.ASGITransport(app=app)
             if self._loop is None or self._loop.is_closed():
+                import asyncio  # only the full platform runs on a loop: quick reads need no asyncio
+
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="mlp-embedded", daemon=True).start()
                 self._loop = loop
@@ -61,7 +64,10 @@ class EmbeddedTransport(httpx.BaseTransport):
             quick = self._platform.quick_answer(request)
             if quick is not None:
                 return quick
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._get_loop())
+        loop = self._get_loop()
+        import asyncio
+
+        future = asyncio.run_coroutine_threadsafe(self._handle(request), loop)
         status, headers, body = future.result()
         return httpx.Response(status, headers=headers, content=body, request=request)
 
