@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from volcengine_ml_platform import data_dir as data_dir_rule
 from volcengine_ml_platform.data_dir import expand as _expand
 from volcengine_ml_platform.data_dir import home as _home
-from volcengine_ml_platform.errors import ValidationError
+from volcengine_ml_platform.errors import ConfigWarning, ValidationError
 
 DEFAULT_REGION: Final = "cn-beijing"
 VOLCENGINE_HOST: Final = "open.volcengineapi.com"
@@ -244,7 +245,8 @@ def _warn_unknown(data: Mapping[str, object], path: Path, where: str, known: tup
 
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            log.warning("config file %s: unknown key %r%s ignored%s", path, key, where, hint)
+            # A warning, not a log record: a Python program sees it without configuring logging.
+            warnings.warn(f"config file {path}: unknown key {key!r}{where} ignored{hint}", ConfigWarning, 2)
 
 
 def _read_file(path: Path, profile: str | None = None) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -101,6 +101,26 @@ class TransferError(MLPlatformError):
     """Object-storage upload or download failed (after retries), or an object failed its checksum."""
 
 
+class MLPlatformWarning(UserWarning):
+    """Base of the warnings this library gives (``warnings.warn``: shown once by default, whether or not
+    logging is configured). Silence them all with
+    ``warnings.filterwarnings("ignore", category=MLPlatformWarning)``, or one kind by its subclass."""
+
+
+class ConfigWarning(MLPlatformWarning):
+    """A configuration file holds something that is ignored, e.g. a misspelt key."""
+
+
+class UploadWarning(MLPlatformWarning):
+    """Files of a folder being uploaded are left out (a dangling symlink, a socket, a symlink loop), or
+    the folder holds no file at all."""
+
+
+class ServingStoppedWarning(MLPlatformWarning):
+    """This process served deployed services of an embedded platform and stopped them as it exited:
+    they read Pending until a platform process (``mlp serve --data-dir ...``) serves them again."""
+
+
 _BY_CODE: dict[str, type[MLPlatformError]] = {
     "InvalidParameter": InvalidParameterError,
     "MissingParameter": InvalidParameterError,

@@ -197,7 +197,7 @@ def watch_parent(interval: float = 1.0) -> None:
 
 
 class Owner(Protocol):
-    def close(self) -> None: ...
+    def close(self, *, exiting: bool = False) -> None: ...
 
 
 _owners: weakref.WeakSet[Owner] = weakref.WeakSet()
@@ -214,4 +214,4 @@ def close_at_exit(owner: Owner) -> None:
 def _close_owners() -> None:  # registered after stop_all_children, so it runs before it
     for owner in list(_owners):
         with contextlib.suppress(Exception):
-            owner.close()
+            owner.close(exiting=True)

@@ -68,6 +68,9 @@ def test_a_service_record_is_true_when_its_serving_process_is_gone(tmp_path: Pat
         [sys.executable, "-c", DEPLOY, "ended-svc", "exit"], env=peer.env, capture_output=True, text=True
     )
     assert ended.returncode == 0 and ended.stdout.startswith("RUNNING http://127.0.0.1:"), ended
+    # It configured no logging, and is still told that its exit stopped what it served.
+    assert "ServingStoppedWarning: stopped serving 2 service(s) of " in ended.stderr, ended  # and cli-svc
+    assert f"`mlp serve --data-dir {peer.data_dir}`" in ended.stderr, ended
     killed = subprocess.Popen(
         [sys.executable, "-c", DEPLOY, "killed-svc", "wait"], env=peer.env, stdout=subprocess.PIPE, text=True
     )

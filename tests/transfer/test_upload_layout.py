@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from volcengine_ml_platform.errors import TransferError, ValidationError
+from volcengine_ml_platform.errors import TransferError, UploadWarning, ValidationError
 from volcengine_ml_platform.transfer import FolderStore, parse_tos_url, upload_path
 
 
@@ -93,9 +93,15 @@ def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
     (model / "loop").symlink_to(model)
     (model / "dangling").symlink_to(tmp_path / "missing")
 
-    upload_path(store, model, "models", "")
+    # What is left out is said as an UploadWarning, which a program sees without configuring logging.
+    with pytest.warns(UploadWarning) as said:
+        upload_path(store, model, "models", "")
 
     assert keys(store) == ["model/linked/blob", "model/weights.bin"]
+    assert sorted(str(w.message) for w in said) == [
+        f"skipping {model / 'dangling'}: a symlink to {tmp_path / 'missing'}, which does not exist",
+        f"skipping {model / 'loop'}: a symlink back to a folder that contains it",
+    ]
 
 
 @pytest.mark.parametrize("prefix", ["no-slash", "/abs/", "a//b/", "../up/"])

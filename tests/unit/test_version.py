@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -44,9 +45,9 @@ def test_mlp_version_and_the_readme_say_the_package_version() -> None:
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    agents: list[str] = []
+    agents: ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.agents.append(self.headers.get("User-Agent", ""))
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.send_response(404)
@@ -59,7 +60,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[str, list[str]]]:
-    agents: list[str] = []
+    agents: ClassVar[list[str]] = []
     handler = type("Handler", (_Recorder,), {"agents": agents})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

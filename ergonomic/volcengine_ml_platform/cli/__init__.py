@@ -16,11 +16,12 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 from .. import __version__, schema
-from ..errors import MLPlatformError, ValidationError
+from ..errors import MLPlatformError, MLPlatformWarning, ValidationError
 from ..models._names import IF_EXISTS
 from . import commands as c
 
@@ -541,6 +542,30 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _print_library_warnings() -> None:
+    """The library's warnings (:class:`MLPlatformWarning`: a misspelt config key, files left out of an
+    upload) print as ``mlp: warning: ...``, like its log records; any other warning as Python prints it."""
+    shown = warnings.showwarning
+    if getattr(shown, "_mlp", False):
+        return
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, MLPlatformWarning):
+            print(f"mlp: warning: {message}", file=file or sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show._mlp = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
 def _main(argv: list[str] | None) -> int:
     parser = build_parser(only=command_group(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
@@ -548,6 +573,7 @@ def _main(argv: list[str] | None) -> int:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     else:  # the library's warnings (a misspelt config key, a retry) are for the user to see
         logging.basicConfig(level=logging.WARNING, format="mlp: warning: %(message)s")
+    _print_library_warnings()
     for name in ("endpoint", "region", "data_dir", "output"):  # server commands skip _common on leaves
         if not hasattr(args, name):
             setattr(args, name, None)

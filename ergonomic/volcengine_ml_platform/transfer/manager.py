@@ -24,11 +24,12 @@ import re
 import secrets
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import TransferError, ValidationError
+from ..errors import TransferError, UploadWarning, ValidationError
 from . import manifest
 from ._parallel import Cancelled, Task, run_parallel
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
@@ -100,7 +101,7 @@ def upload_path(
         files = [(path, rel, root_key + rel) for path, rel in _files_below(local_path, select)]
         url = url_of(bucket, root_key)
         if not files:
-            logger.warning("%s holds no files: nothing uploaded to %s", local_path, url)
+            warnings.warn(f"{local_path} holds no files: nothing uploaded to {url}", UploadWarning, 2)
     elif local_path.is_file():
         files = [(local_path, local_path.name, key_prefix + local_path.name)]
         url = url_of(bucket, key_prefix)
@@ -355,6 +356,12 @@ def _attempts(
     return result
 
 
+def _left_out(message: str) -> None:
+    # A warning, not a log record: files left out of an upload are news a Python program must see
+    # without configuring logging (the mlp command prints it as "mlp: warning: ...").
+    warnings.warn(message, UploadWarning, 3)
+
+
 def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[Path, str]]:
     """(path, relative POSIX path) of every selected file below ``folder``, following symlinks without
     looping. Selection comes first: what is not uploaded is never warned about (a dangling link the
@@ -370,7 +377,7 @@ def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[P
         here = (st.st_dev, st.st_ino)
         above = ancestors.pop(dirpath, frozenset())
         if here in above:
-            logger.warning("skipping %s: a symlink back to a folder that contains it", dirpath)
+            _left_out(f"skipping {dirpath}: a symlink back to a folder that contains it")
             dirnames.clear()
             continue
         for name in dirnames:
@@ -382,11 +389,9 @@ def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[P
                 continue
             if not path.is_file():
                 if path.is_symlink() and not path.exists():
-                    logger.warning(
-                        "skipping %s: a symlink to %s, which does not exist", path, os.readlink(path)
-                    )
+                    _left_out(f"skipping {path}: a symlink to {os.readlink(path)}, which does not exist")
                 else:  # socket, fifo...
-                    logger.warning("skipping %s: not a regular file", path)
+                    _left_out(f"skipping {path}: not a regular file")
                 continue
             found.append((path, rel))
     return sorted(found, key=lambda f: f[1])

@@ -21,6 +21,7 @@ import os
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import Connection, text
 
+from volcengine_ml_platform.errors import ServingStoppedWarning
 from volcengine_ml_platform.transfer.base import ObjectStore
 
 from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
@@ -79,6 +81,19 @@ class Replica:
         how = describe_exit(code) if code is not None else "no exit status"
         last = last_line(self.log_path)
         return f"{how}: {last}" if last else how
+
+
+def stopped_message(count: int, data_dir: Path) -> str:
+    return (
+        f"stopped serving {count} service(s) of {data_dir} as this process ended: they read Pending "
+        f"until a platform process serves them again (`mlp serve --data-dir {data_dir}`)"
+    )
+
+
+def warn_stopped(message: str) -> None:
+    """Say that this process stopped serving, where a library user sees it without configuring
+    logging (the library's loggers have only a NullHandler)."""
+    warnings.warn(message, ServingStoppedWarning, stacklevel=2)
 
 
 class ServingSupervisor:
@@ -191,22 +206,19 @@ class ServingSupervisor:
             runtime.update(None)
             runtime.join(timeout)
 
-    def close(self) -> None:
-        """Stop every replica and endpoint (the records keep their status, to be brought back)."""
+    def close(self, *, exiting: bool = False) -> None:
+        """Stop every replica and endpoint (the records keep their status, to be brought back).
+        ``exiting``: the process is ending without having closed it (a Python program on the embedded
+        platform), so what stopped is said as a :class:`ServingStoppedWarning`, not only logged."""
         with self._lock:
             if self.closed:
                 return
             self.closed = True
             runtimes = list(self._runtimes.values())
         self._wake.set()
-        if runtimes:
-            log.warning(
-                "stopped serving %d service(s) of %s: they read Pending until a platform process serves "
-                "them again (`mlp serve --data-dir %s`)",
-                len(runtimes),
-                self.dir.parent,
-                self.dir.parent,
-            )
+        stopped = stopped_message(len(runtimes), self.dir.parent) if runtimes else None
+        if stopped is not None and not exiting:  # `mlp serve` ending: its log is where it is read
+            log.warning("%s", stopped)
         for runtime in runtimes:
             runtime.update(None, keep_record=True)
         for runtime in runtimes:
@@ -224,6 +236,9 @@ class ServingSupervisor:
                 self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SERVING_LOCK_KEY})
             self._db_lock.close()
             self._db_lock = None
+        if stopped is not None and exiting:
+            # Last, once everything is stopped: under `-W error` the warning is raised instead.
+            warn_stopped(stopped)
 
     @property
     def serving(self) -> bool:
