@@ -52,10 +52,11 @@ class AsyncSession:
         self.retry = self.sync.retry
         self.credentials = self.sync.credentials
         self.base_url = self.sync.base_url
-        if transport is None and self.settings.mode == "embedded":
-            from .embedded import embedded_app
+        if transport is None and self.sync.platform is not None:
+            from .embedded import EmbeddedAsyncTransport
 
-            transport = httpx.ASGITransport(app=embedded_app(self.settings.data_dir.value))
+            # The sync session's platform: its quick reads answer the reads they are sure of.
+            transport = EmbeddedAsyncTransport(self.sync.platform)
         self._transport = transport
         self.timeout = timeout
         self.client = self._client(self.base_url, VolcSignerAuth(self.credentials, region=self.region))

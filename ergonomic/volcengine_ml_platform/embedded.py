@@ -80,6 +80,28 @@ class EmbeddedTransport(httpx.BaseTransport):
             self._platform.close()
 
 
+class EmbeddedAsyncTransport(httpx.AsyncBaseTransport):
+    """The asyncio twin of :class:`EmbeddedTransport`: the quick reads first (a few milliseconds of
+    SQLite on the caller's loop, as the sync side spends them on its thread), else the full platform
+    through httpx's ASGI transport on the caller's loop, opened when a request first needs it."""
+
+    def __init__(self, platform: EmbeddedPlatform) -> None:
+        self._platform = platform
+        self._asgi: httpx.ASGITransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        quick = self._platform.quick_answer(request)
+        if quick is not None:
+            return quick
+        if self._asgi is None:
+            self._asgi = httpx.ASGITransport(app=self._platform.app)
+        return await self._asgi.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        self._platform.close()
+
+
 _platforms: dict[tuple[Path, str], Any] = {}
 _platforms_lock = threading.Lock()
 _serve_services = True

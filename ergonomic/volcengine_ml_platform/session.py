@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,6 +31,9 @@ from .config import Credentials, Settings, resolve_settings
 from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, error_for
 from .schema import check_body as check_body  # re-exported: the sessions check every body
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
+
+if TYPE_CHECKING:
+    from .embedded import EmbeddedPlatform
 
 log = logging.getLogger("volcengine_ml_platform")
 
@@ -215,10 +218,12 @@ class Session:
 
             # Creates the platform (and its keys) on first use; reads it quickly when it needs nothing.
             platform = EmbeddedPlatform(data_dir, self.region)
+            self.platform: EmbeddedPlatform | None = platform
             transport = transport or EmbeddedTransport(platform=platform)
             base_url = EMBEDDED_BASE_URL
             credentials = _embedded_credentials(data_dir.expanduser(), self.settings)
         else:
+            self.platform = None
             base_url = str(self.settings.endpoint.value)
             configured = self.settings.credentials
             if configured is None:

@@ -444,3 +444,46 @@ def test_a_closed_transport_leaves_its_requests_to_the_full_platform(ready: Serv
             assert key in embedded._platforms
     finally:
         embedded._platforms.pop(key).state.platform.store.close()
+
+
+def test_async_model_reads_quickly_and_writes_through_the_full_platform(
+    ready: ServerSettings, tmp_path: Path
+) -> None:
+    """AsyncModel on the embedded platform: reads the quick reads are sure of never open the full
+    platform; a write opens it, on the caller's loop, and from then on it answers everything, with the
+    same answers the sync Model gets."""
+    from volcengine_ml_platform.models.model import AsyncModel, Model
+
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "model.onnx").write_bytes(b"onnx")
+    key = (ready.data_dir.resolve(), ready.region)
+
+    async def run() -> tuple[Any, Any, Any, bool]:
+        async with AsyncModel(data_dir=ready.data_dir, region=ready.region) as model:
+            empty = await model.list_models()
+            quick = key not in embedded._platforms
+            created = await model.register(
+                str(files), model_name="async-one", model_format="ONNX", model_type="ONNX:1.23"
+            )
+            listed = await model.list_models()
+            versions = await model.get_model_versions(created.result.model_id)
+            return empty, (created, listed), versions, quick
+
+    import asyncio
+
+    try:
+        empty, (created, listed), versions, quick = asyncio.run(run())
+        assert quick and empty["Result"]["Total"] == 0
+        assert key in embedded._platforms  # the registration opened the full platform
+        assert listed["Result"]["Total"] == 1
+        assert [v["ModelVersion"] for v in versions["Result"]["List"]] == [1]
+        sync = Model(data_dir=ready.data_dir, region=ready.region)
+        try:
+            assert sync.list_models().to_dict()["Result"] == listed.to_dict()["Result"]
+            model_id = created.result.model_id
+            assert sync.get_model_versions(model_id).to_dict()["Result"] == versions.to_dict()["Result"]
+        finally:
+            sync.session.close()
+    finally:
+        embedded._platforms.pop(key).state.platform.store.close()

@@ -198,6 +198,18 @@ def test_embedded_model_and_version_reads_on_a_folder_with_models_load_no_sqlalc
         "assert main(['versions', 'show', 'one', 'latest']) == 0\n"
     )
     assert loaded(code, [*SERVER, "sqlalchemy.orm", "anyio", "alembic"], env) == ["mlp_server"]
+    # AsyncModel's reads take the same quick reads, on the caller's loop.
+    code = (
+        "import asyncio\n"
+        "from volcengine_ml_platform.models.model import AsyncModel\n"
+        "async def main():\n"
+        "    async with AsyncModel() as m:\n"
+        "        one = await m.get_model_by_name('one')\n"
+        "        assert (await m.list_models())['Result']['Total'] == 1\n"
+        "        assert (await m.get_model_versions(one.model_id))['Result']['Total'] == 1\n"
+        "asyncio.run(main())\n"
+    )
+    assert loaded(code, [*SERVER, "sqlalchemy.orm", "anyio", "alembic"], env) == ["mlp_server"]
 
 
 def test_a_command_line_of_mlp_keeps_the_garbage_collector_for_long_work(env: dict[str, str]) -> None:
