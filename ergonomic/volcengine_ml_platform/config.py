@@ -244,9 +244,11 @@ def _warn_unknown(data: Mapping[str, object], path: Path, where: str, known: tup
             import difflib  # only to suggest a name for an unknown key
 
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            # A warning, not a log record: a Python program sees it without configuring logging.
-            warnings.warn(f"config file {path}: unknown key {key!r}{where} ignored{hint}", ConfigWarning, 2)
+            if close:  # a likely misspelling: a warning, which a program sees without configuring logging
+                said = f"config file {path}: unknown key {key!r}{where} ignored (did you mean {close[0]!r}?)"
+                warnings.warn(said, ConfigWarning, 2)
+            else:  # other Volcengine tools keep their own keys in this file: only logged (mlp shows it)
+                log.warning("config file %s: unknown key %r%s ignored", path, key, where)
 
 
 def _read_file(path: Path, profile: str | None = None) -> tuple[dict[str, str], tuple[str, ...]]:

@@ -108,7 +108,8 @@ class MLPlatformWarning(UserWarning):
 
 
 class ConfigWarning(MLPlatformWarning):
-    """A configuration file holds something that is ignored, e.g. a misspelt key."""
+    """A configuration file holds a key that is ignored and looks like a misspelt known one (keys far
+    from every known one are other Volcengine tools' and are only logged)."""
 
 
 class UploadWarning(MLPlatformWarning):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -288,4 +289,6 @@ def test_malformed_config_file(home: Path, content: Any, problem: str) -> None:
 def test_unknown_file_keys_are_ignored(home: Path) -> None:
     # The file is shared with other Volcengine tools, which keep their own keys in it.
     write_config(home, {"ak": "AK", "sk": "SK", "other_tool": {"x": 1}})
-    assert resolve_settings().credentials == Credentials("AK", "SK")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a misspelling: logged, not a warning a program sees
+        assert resolve_settings().credentials == Credentials("AK", "SK")

@@ -10,22 +10,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import MLPlatformError, OutcomeUnknownError, ValidationError
 from ..schema import check_body
-from ..transfer.base import ObjectStore
-from ..transfer.existing import keep_or_refuse
-from ..transfer.manager import download_prefix, parse_tos_url, upload_path
-from ..transfer.progress import TransferProgress
-from ..transfer.selection import FileFilter
 from . import validation
 from ._plan import Plan, blocking, stoppable
+
+if TYPE_CHECKING:
+    # The transfer layer (threads, hashing, temporary files) is imported by the first upload or
+    # download: lists and reads, most of what a program or an `mlp` command does, never load it.
+    from ..transfer.base import ObjectStore
+    from ..transfer.progress import TransferProgress
+    from ..transfer.selection import FileFilter
 
 log = logging.getLogger("volcengine_ml_platform")
 R = TypeVar("R")
 
-ProgressCallback = Callable[[TransferProgress], None]
+ProgressCallback = Callable[["TransferProgress"], None]
 UPLOAD_FOLDER = ["from-sdk-repo"]
 # Stands in for the not-yet-known upload Path when a CreateModel body is checked before the upload.
 PENDING_PATH = "tos://pending-upload/modelrepo/from-sdk-repo/"
@@ -184,6 +186,8 @@ def upload_then_register(
     the platform definitively refused the registration (a 4xx answer other than a conflict). When the
     registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
     for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
+    from ..transfer.manager import upload_path
+
     upload_url = f"tos://{bucket}/{key_prefix}"
 
     def upload(stop: threading.Event) -> str:
@@ -249,6 +253,9 @@ def download_version(
 ) -> list[Path]:
     """Every file under the version's ``path`` into ``local_path``: matching files already there are
     kept, differing ones refused unless ``overwrite`` (see :mod:`..transfer.existing`)."""
+    from ..transfer.existing import keep_or_refuse
+    from ..transfer.manager import download_prefix, parse_tos_url
+
     bucket, _ = parse_tos_url(path)  # a clear error for a malformed stored Path
     existing = keep_or_refuse(overwrite, lambda obj: store.head(bucket, obj.key))
     return download_prefix(store, path, Path(local_path), progress=progress, existing=existing)

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Credentials
 from ..errors import NotFoundError, ValidationError
-from ..storage import object_store_for, platform_issues_credentials
-from ..transfer.base import ObjectStore
-from ..transfer.selection import file_filter
 from . import _names
 from . import _requests as rq
 from ._common import (
@@ -56,6 +53,8 @@ if TYPE_CHECKING:  # the generated models a request needs are imported when it i
         TaskIDResponse,
         TOSUploadPathResult,
     )
+
+    from ..transfer.base import ObjectStore  # the transfer layer: loaded by the first upload/download
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -111,6 +110,8 @@ class ModelCore:
         if not self._endpoint_known:
             yield from self.upload_target()  # the platform says where its objects are
         credentials, expires = yield from self._store_credentials()
+        from ..storage import object_store_for
+
         self._store = object_store_for(self._store_endpoint, region=self.region, credentials=credentials)
         self._store_expires = expires
         return self._store
@@ -118,6 +119,8 @@ class ModelCore:
     def _store_credentials(self) -> Plan[tuple[Credentials, float | None]]:
         """Temporary credentials of this account's bucket from the platform (Local platform:
         GetSTSToken on the open door) when it names an S3 store; else the configured keys."""
+        from ..storage import platform_issues_credentials
+
         if not platform_issues_credentials(self._store_endpoint):
             return self.credentials, None
         asked = time.time()
@@ -178,8 +181,11 @@ class ModelCore:
         )
         policy = _names.check_if_exists(if_exists)
         local = Path(local_path)
-        select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
         from ml_platform_client.models import CreateModelRequest
+
+        from ..transfer.selection import file_filter
+
+        select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
 
         # Every argument is checked before anything is sent (the lookups below are requests).
         check_registration(registration, CreateModelRequest)
