@@ -78,11 +78,19 @@ def test_importing_the_model_module_loads_neither_server_nor_validation_nor_heav
 # The HTTP stack: imported by the first Model (its session), not by importing the model module.
 HTTP = ["httpx", "httpcore", "ssl", "_ssl", "certifi", "attr", "attrs", "urllib.request", "http.client"]
 CLIENT_HTTP = ["volcengine_ml_platform.session", "volcengine_ml_platform.auth", "ml_platform_client.client"]
+# The transfer layer: loaded by the first upload or download, never by a read.
+TRANSFER = [
+    "volcengine_ml_platform.storage",
+    "volcengine_ml_platform.transfer.manager",
+    "volcengine_ml_platform.transfer.folder",
+    "volcengine_ml_platform.transfer.integrity",
+    "concurrent.futures",
+]
 
 
 def test_importing_the_model_module_loads_no_http_stack(env: dict[str, str]) -> None:
     code = "import volcengine_ml_platform.models.model\n"
-    assert loaded(code, [*HTTP, *CLIENT_HTTP], env) == []
+    assert loaded(code, [*HTTP, *CLIENT_HTTP, *TRANSFER], env) == []
     # The generated models' package and the names its clients are imported as still resolve.
     code = (
         "import volcengine_ml_platform.models.model\n"
@@ -172,6 +180,7 @@ def test_embedded_mlp_models_list_loads_only_what_it_needs(env: dict[str, str]) 
             "mlp_server.app",
             "mlp_server.store",
             "mlp_server.platform",
+            *TRANSFER,
         ],
         env,
     )
