@@ -567,7 +567,11 @@ def _print_library_warnings() -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser(only=command_group(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    if given == ["--version"]:  # what argparse's version action does, without building every parser
+        print(f"mlp {__version__}")
+        raise SystemExit(0)
+    parser = build_parser(only=command_group(given))
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
