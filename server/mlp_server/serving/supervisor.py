@@ -209,7 +209,8 @@ class ServingSupervisor:
     def close(self, *, exiting: bool = False) -> None:
         """Stop every replica and endpoint (the records keep their status, to be brought back).
         ``exiting``: the process is ending without having closed it (a Python program on the embedded
-        platform), so what stopped is said as a :class:`ServingStoppedWarning`, not only logged."""
+        platform), so what stopped is said as a :class:`ServingStoppedWarning` (which a program sees
+        without configuring logging) instead of a log record."""
         with self._lock:
             if self.closed:
                 return
