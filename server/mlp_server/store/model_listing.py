@@ -171,7 +171,7 @@ def list_model_rows(
             every = select(*raw_keys).where(
                 ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
             )
-        found: list[SortKey] = [tuple(row) for row in session.execute(every.order_by(*keys))]
+        found = _driver_rows(session, every.order_by(*keys))
         cache.put_keys(cache_key, generation, page.sort_by, found)
         return total, _rows_in_order(session, _slice(found, page))
     if ids is None:
@@ -189,6 +189,18 @@ def list_model_rows(
     if reverse:
         ids.reverse()
     return total, _rows_in_order(session, ids)
+
+
+def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
+    """The rows of ``query`` as the driver's own tuples: tens of thousands of sort keys, read without
+    a result row object built for each (a third of the cost of reading 40,000 of them). The keys'
+    columns need no conversion (:data:`.model_changes.RAW_CREATE_TIME`, plain strings)."""
+    result = session.connection().execute(query)
+    try:
+        rows: list[SortKey] = result.cursor.fetchall()
+    finally:
+        result.close()
+    return rows
 
 
 def _walk_testing(
