@@ -19,8 +19,29 @@ from .test_list_cache import _reference, _statements
 from .test_list_scale import _ids
 
 NAMES = ["ResNet-50", "résnet", "RÉSUMÉ", "100%_sure", "a_b", "x%", "né", "NE", "ne-ne", "q"]
-# Present and absent, folded and not: "É" is not folded by either database, "E" is.
-NEEDLES = ["ne", "NE", "nE", "e", "E", "é", "É", "és", "ÉS", "%", "_", "%_", "0%", "_b", "zz", "z", "-", " "]
+# Present and absent, folded and not ("É" is not folded by either database, "E" is), and the empty
+# needle, which matches every name (the account's model counter).
+NEEDLES = [
+    "",
+    "ne",
+    "NE",
+    "nE",
+    "e",
+    "E",
+    "é",
+    "É",
+    "és",
+    "ÉS",
+    "%",
+    "_",
+    "%_",
+    "0%",
+    "_b",
+    "zz",
+    "z",
+    "-",
+    " ",
+]
 
 
 def _kept(store: Store) -> dict[tuple[int, str], int]:

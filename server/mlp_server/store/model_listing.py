@@ -114,8 +114,8 @@ def list_model_rows(
     elif cached_total is not None:
         total = cached_total
     elif _gram_counted(filters):
-        assert filters.name_part is not None
-        total = model_grams.total(session, account_id, filters.name_part)
+        # An empty needle matches every name: the account's counter.
+        total = model_grams.total(session, account_id, filters.name_part) if filters.name_part else models
     elif matched is not None and not where and _sole_owner(session, account_id):
         # The index's matches are exactly the LIKE matches, and every model is this account's:
         # count them in the index alone, without reading a model row.
@@ -285,7 +285,7 @@ def _gram_counted(filters: Filters) -> bool:
     name_part = filters.name_part
     return (
         name_part is not None
-        and 0 < len(name_part) <= model_grams.GRAM
+        and len(name_part) <= model_grams.GRAM
         and filters.exact_name is None
         and filters.id_part is None
     )
