@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from .case_rule import fold
-from .schema import ModelGramRow, ModelRow
+from .schema import Base, ModelGramRow, ModelRow
 
 GRAM = 2  # the longest needle counted
+
+_GRAMS: Table = Base.metadata.tables[ModelGramRow.__tablename__]
 
 _SQLITE_UPSERT = (
     "INSERT INTO model_grams (account_id, gram, models) VALUES (?, ?, ?) "
@@ -84,7 +86,7 @@ def counted(conn: Connection) -> Counter[tuple[int, str]]:
 
 def recount(conn: Connection) -> None:
     """Replace every count with one computed from the models table."""
-    conn.execute(ModelGramRow.__table__.delete())
+    conn.execute(_GRAMS.delete())
     rows = [{"account_id": a, "gram": g, "models": n} for (a, g), n in counted(conn).items()]
     if rows:
-        conn.execute(ModelGramRow.__table__.insert(), rows)
+        conn.execute(_GRAMS.insert(), rows)

@@ -197,7 +197,7 @@ def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
     columns need no conversion (:data:`.model_changes.RAW_CREATE_TIME`, plain strings)."""
     result = session.connection().execute(query)
     try:
-        rows: list[SortKey] = result.cursor.fetchall()
+        rows: list[SortKey] = list(result.cursor.fetchall())
     finally:
         result.close()
     return rows
