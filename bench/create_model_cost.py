@@ -25,7 +25,7 @@ from mlp_server.store import Store, sqlite_url
 ACCOUNT = 2100000050
 
 
-def rate(url: str, threads: int, seconds: float) -> tuple[float, float]:
+def rate(url: str, threads: int, seconds: float, prefix: str = "m") -> tuple[float, float]:
     """(creates/s, CPU ms per create) from ``threads`` threads for ``seconds``."""
     store = Store(url)
     try:
@@ -36,7 +36,7 @@ def rate(url: str, threads: int, seconds: float) -> tuple[float, float]:
         def writer(index: int) -> None:
             while time.perf_counter() < deadline:
                 body = {
-                    "ModelName": f"m-{index}-{done[index]}",
+                    "ModelName": f"{prefix}-{index}-{done[index]}",
                     "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"},
                 }
                 store.create_model(ACCOUNT, body)
@@ -62,6 +62,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--threads", default="1,8", help="comma-separated thread counts")
     parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL 15 cluster")
+    parser.add_argument(
+        "--name-prefix",
+        default="m",
+        help="each new model's name is PREFIX-thread-n (what a name costs: e.g. search-ctr-resnet50-v12)",
+    )
     args = parser.parse_args()
     import mlp_server
 
@@ -79,7 +84,7 @@ def main() -> None:
                     url = cluster.database(f"bench{uuid.uuid4().hex[:8]}")
                 else:
                     url = sqlite_url(Path(work) / f"{uuid.uuid4().hex[:8]}.sqlite3")
-                per_second, cpu_ms = rate(url, threads, args.seconds)
+                per_second, cpu_ms = rate(url, threads, args.seconds, args.name_prefix)
                 print(
                     f"{threads} thread(s): {per_second:,.0f} new models/s, {cpu_ms:.2f} ms CPU each",
                     flush=True,

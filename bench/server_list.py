@@ -30,6 +30,7 @@ The script talks to 127.0.0.1 only and stops by itself (bounded counts, ``--time
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -44,7 +45,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -353,7 +354,7 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, database_url: str | None, port: int, log_file: Path
+    data_dir: Path, database_url: str | None, port: int, log_file: Path, *, migrate: bool = False
 ) -> subprocess.Popen[bytes]:
     mlp = Path(sys.executable).with_name("mlp")
     command = [
@@ -362,6 +363,8 @@ def start_server(
     ]  # fmt: skip
     if database_url:
         command += ["--database-url", database_url]
+    if migrate:
+        command.append("--migrate")
     # The server must not pick another database or object store from this environment.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLP_", "VOLC"))}
     with log_file.open("wb") as out:
@@ -734,10 +737,13 @@ def print_table(figures: list[Figure], baseline: Figure) -> None:
         )
 
 
-def run(args: argparse.Namespace, work: Path) -> int:
-    data_dir = work / "data"
-    data_dir.mkdir()
-    settings = ServerSettings(data_dir=data_dir, database_url=args.database_url, region=REGION)
+def _filled(args: argparse.Namespace, work: Path, settings: ServerSettings) -> tuple[Fill, str, str]:
+    """Fill the store, or with ``--reuse`` take the one a former run filled there (its ``fill.json``)."""
+    saved = work / "fill.json"
+    if args.reuse is not None and saved.exists():
+        kept = json.loads(saved.read_text())
+        log(f"reusing the store filled in {work}")
+        return Fill(**kept["fill"]), kept["ak"], kept["sk"]
     store = Store(settings.db_url)
     try:
         store.create_account(DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, "default", is_admin=True, exist_ok=True)
@@ -747,6 +753,16 @@ def run(args: argparse.Namespace, work: Path) -> int:
         fill = fill_store(store, args.models, args.versions, args.seed, bucket, analyze=args.analyze)
     finally:
         store.close()
+    if args.reuse is not None:
+        saved.write_text(json.dumps({"fill": asdict(fill), "ak": ak, "sk": sk}))
+    return fill, ak, sk
+
+
+def run(args: argparse.Namespace, work: Path) -> int:
+    data_dir = work / "data"
+    data_dir.mkdir(exist_ok=args.reuse is not None)
+    settings = ServerSettings(data_dir=data_dir, database_url=args.database_url, region=REGION)
+    fill, ak, sk = _filled(args, work, settings)
     db_size = ""
     if args.database_url is None:
         size = sum(p.stat().st_size for p in data_dir.glob("mlp.sqlite3*"))
@@ -765,10 +781,11 @@ def run(args: argparse.Namespace, work: Path) -> int:
 
     port = free_port()
     log_file = work / "server.log"
-    proc = start_server(data_dir, args.database_url, port, log_file)
+    # A reused store may be at an older schema than this build's (migrated once, at this start).
+    proc = start_server(data_dir, args.database_url, port, log_file, migrate=args.reuse is not None)
     api = Api(port, ak, sk)
     try:
-        wait_ready(proc, port, log_file)
+        wait_ready(proc, port, log_file, timeout=900.0 if args.reuse is not None else 60.0)
         deep = max(0, args.models - 10)  # the last page
         probes = list_probes(api, fill, deep)
         log(f"server on {HOST}:{port}; {len(probes)} probes x {args.requests} requests ...")
@@ -898,6 +915,13 @@ def main() -> None:
     )
     parser.add_argument("--no-register", action="store_true", help="measure the lists only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (data and log)")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="fill the store in this folder and keep it; a later run with the same folder measures it as "
+        "it is (SQLite only; its schema is migrated to this build's at the server's start)",
+    )
     parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
     args = parser.parse_args()
     if args.quick:
@@ -908,7 +932,11 @@ def main() -> None:
 
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(args.timeout)
-    work = Path(tempfile.mkdtemp(prefix="mlp-bench-list-"))
+    if args.reuse is not None and (args.postgres or args.database_url):
+        parser.error("--reuse keeps a SQLite data folder: not with --postgres or --database-url")
+    if args.reuse is not None:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="mlp-bench-list-"))
     cluster = None
     try:
         if args.postgres:
@@ -922,7 +950,7 @@ def main() -> None:
         signal.alarm(0)
         if cluster is not None:
             cluster.stop()
-        if args.keep:
+        if args.keep or args.reuse is not None:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)

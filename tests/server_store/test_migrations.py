@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, Table, create_engine, inspect, text
 
-from mlp_server.store import Store, sqlite_url
+from mlp_server.store import Store, model_grams, sqlite_url
 from mlp_server.store.migrate import (
     BASELINE_REVISION,
     HEAD_REVISION,
@@ -150,6 +150,12 @@ def check_legacy_rows(store: Store) -> None:
     # The counters and the substring index were built from the old rows.
     assert store.list_models(ACCOUNT, {"ModelNameContains": "ESNe"})["List"] == [resnet]
     assert store.list_models(ACCOUNT, {"IdContains": resnet["ModelID"][2:10]})["Total"] == 1
+    # The name grams too (0010): a 2-character needle's Total is their counter.
+    assert store.list_models(ACCOUNT, {"ModelNameContains": "Sn"})["Total"] == 1
+    assert store.list_models(ACCOUNT, {"ModelNameContains": "zq"})["Total"] == 0
+    with store.engine.connect() as conn:
+        kept = conn.execute(text("SELECT account_id, gram, models FROM model_grams")).all()
+        assert {(a, g): n for a, g, n in kept} == dict(model_grams.counted(conn))
     versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
     assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
     first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, text
 
 from mlp_server.store import Store, paging
+from mlp_server.store.engine import MMAP_BYTES
 
 from .helpers import ACCOUNT, FakeClock, perf_job, register, service_body, task_ids
 
@@ -60,6 +61,9 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(store: Sto
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+        # Reads through a memory map (a filter's first list at scale): on unless the build forbids it.
+        # (capped at the build's own limit, 0x7fff0000 by default).
+        assert 0 < conn.execute(text("PRAGMA mmap_size")).scalar() <= MMAP_BYTES
 
 
 def test_in_memory_url_works_for_single_threaded_use() -> None:

@@ -11,6 +11,9 @@ from sqlalchemy.pool import StaticPool
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "mlp_sqlite_begin"
 BUSY_TIMEOUT_MS = 30_000
+# Reads of a SQLite file through a memory map (address space, not memory; SQLite caps it at its
+# compile-time limit, 2 GB by default).
+MMAP_BYTES = 2**31
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -55,6 +58,10 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         # Group commit (group_commit.py) is what keeps that affordable.
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Pages missing from SQLite's own small cache (2 MB) are read from the map instead of by a
+        # read() each: a filter's first list at 1M models looks up tens of thousands of scattered
+        # rows (20-35% less time). Writes go through the WAL as before.
+        cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

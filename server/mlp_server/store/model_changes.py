@@ -26,6 +26,7 @@ from sqlalchemy import BigInteger, Table, bindparam, delete, insert, null, selec
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
+from . import model_grams
 from .schema import Base, ModelChangeRow, ModelCountRow, ModelRow, UTCDateTime
 
 # Rows kept per account (at least), and how often a write prunes older ones.
@@ -75,7 +76,8 @@ def logged(
     before: str | None,
     after: str | None,
 ) -> None:
-    """Write the change that moved the account to ``generation`` (from :func:`take_turn`)."""
+    """Write the change that moved the account to ``generation`` (from :func:`take_turn`), and count
+    the name's grams it changed (:mod:`.model_grams`)."""
     values = {
         "account_id": account_id,
         "generation": generation,
@@ -85,12 +87,13 @@ def logged(
         "name_after": after,
     }
     session.connection().execute(_LOG, values)
+    model_grams.moved(session, account_id, before, after)
     _prune(session, account_id, generation)
 
 
 def created(session: Session, account_id: int, model_id: str, create_time: datetime, name: str) -> None:
-    """A model was created: count it, move the generation on and log it. On PostgreSQL in one
-    statement (one round trip, as the counter's upsert alone was)."""
+    """A model was created: count it, move the generation on and log it (on PostgreSQL in one
+    statement: one round trip, as the counter's upsert alone was), then count its name's grams."""
     conn = session.connection()
     if conn.dialect.name != "postgresql":
         generation = take_turn(session, account_id, 1)
@@ -103,7 +106,9 @@ def created(session: Session, account_id: int, model_id: str, create_time: datet
         "create_time": create_time,
         "name": name,
     }
-    _prune(session, account_id, int(conn.execute(_statements("postgresql").created, params).scalar_one()))
+    generation = int(conn.execute(_statements("postgresql").created, params).scalar_one())
+    model_grams.moved(session, account_id, None, name)
+    _prune(session, account_id, generation)
 
 
 def since(session: Session, account_id: int, after: int, upto: int) -> Sequence[ModelChange] | None:

@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from . import model_ranks
+from . import model_grams, model_ranks
+from .case_rule import fold
 
 SEARCH_TABLE = "models_search"
 PG_TRIGRAM_INDEX = "ix_models_name_trgm"
@@ -79,13 +80,14 @@ def drop(conn: Connection) -> None:
 
 
 def recount(conn: Connection) -> None:
-    """Recompute the counters and the list stretches (:mod:`.model_ranks`) from the models table
-    (after rows were written around the store).
+    """Recompute the counters, the list stretches (:mod:`.model_ranks`) and the name grams
+    (:mod:`.model_grams`) from the models table (after rows were written around the store).
 
     Counter rows are updated, never deleted, and every generation goes up: a list cached before the
     recount (:mod:`.list_cache`) can never match a generation after it, even one that started again.
     """
     model_ranks.rebuild(conn)
+    model_grams.recount(conn)
     conn.execute(
         text(
             "UPDATE model_counts SET generation = generation + 1, models = "
@@ -116,14 +118,6 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
     return not (type_ == "index" and name in (PG_TRIGRAM_INDEX, PG_ID_TRIGRAM_INDEX))
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def fold(value: str) -> str:
-    """SQLite's lower(): ASCII letters only."""
-    return value.translate(_ASCII_LOWER)
 
 
 def fts_phrase(column: str, needle: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -13,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from mlp_server.errors import invalid
 
 from .base import Body
+from .case_rule import fold
 from .schema import Base
 
 _Row = TypeVar("_Row", bound=Base)
@@ -103,9 +103,6 @@ def _by_code_point(
     return key
 
 
-_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
 def contains(column: InstrumentedAttribute[str], needle: str, dialect: str) -> ColumnElement[bool]:
     """Substring match ignoring the case of ASCII letters only, on every database: "ALPHA" finds
     "alpha", while "É" finds "É" but not "é". ``%`` and ``_`` in ``needle`` match themselves.
@@ -118,4 +115,4 @@ def contains(column: InstrumentedAttribute[str], needle: str, dialect: str) -> C
     """
     if dialect == "sqlite":
         return column.contains(needle, autoescape=True)
-    return func.lower(column.collate("C")).contains(needle.translate(_ASCII_FOLD), autoescape=True)
+    return func.lower(column.collate("C")).contains(fold(needle), autoescape=True)

@@ -90,6 +90,18 @@ class ModelCountRow(Base):
     generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class ModelGramRow(Base):
+    """How many of the account's models have ``gram`` (1 or 2 characters, ASCII letters folded) in
+    their name, kept with every create, delete and rename: the Total of a short ModelNameContains
+    (:mod:`.model_grams`)."""
+
+    __tablename__ = "model_grams"
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    gram: Mapped[str] = mapped_column(_text(2), primary_key=True)
+    models: Mapped[int] = mapped_column(BigInteger)
+
+
 class ModelChangeRow(Base):
     """One create, delete or rename of an account's model, under the list generation it moved the
     account to (written in the same transaction): a filtered list kept under an older generation is
