@@ -120,15 +120,22 @@ def run(work: Path, count: int) -> None:
         report: list[tuple[str, float, float]] = []
         meta = Meta(new_request_id(), "CreateModel", REGION, "2021-07-01")
         objects, store = platform.objects, platform.store
+
+        def state(k: int) -> bool:
+            return store.registration_state(account, model_id, paths[k])
+
+        def create(k: int) -> None:
+            results.append(store.create_model(account, parsed[k]))
+
         steps: list[tuple[str, Callable[[int], Any]]] = [
             ("signature (headers + payload)", verify),
             ("JSON parse + schema validation", lambda k: parsed.append(_parse_json(raws[k], operation))),
-            ("read checks (registration_state)", lambda k: store.registration_state(account, model_id, paths[k])),
+            ("read checks (registration_state)", state),
             ("check_bucket", lambda k: check_bucket(platform, _Caller(account), paths[k])),
             ("list the Path (2 files)", lambda k: files.append(list_version_files(objects, paths[k]))),
             ("write the manifest", lambda k: write_manifest(objects, paths[k], files[k])),
             ("fsync files + folders (one at a time)", lambda k: make_durable(platform, paths[k], files[k])),
-            ("store.create_model (writer, commit)", lambda k: results.append(store.create_model(account, parsed[k]))),
+            ("store.create_model (writer, commit)", create),
             ("answer envelope", lambda k: success(meta, results[k]).body),
         ]
         for label, step in steps:

@@ -549,8 +549,9 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
         if not rounds[0][False]:
             for many in (False, True):
                 ons = [next(p for p in r[True] if p.kind == kind and (p.clients > 1) == many) for r in rounds]
-                rate, cpu = statistics.median(p.rate for p in ons), statistics.median(p.server_cpu_ms for p in ons)
-                print(f"{kind}, {ons[0].clients} client(s): median {rate:,.0f}/s, {cpu:.2f} ms of server CPU each")
+                rate = statistics.median(p.rate for p in ons)
+                cpu = statistics.median(p.server_cpu_ms for p in ons)
+                print(f"{kind}, {ons[0].clients} client(s): {rate:,.0f}/s, {cpu:.2f} ms server CPU each")
             continue
         ons = [next(p for p in r[True] if p.kind == kind and p.clients > 1) for r in rounds]
         offs = [next(p for p in r[False] if p.kind == kind and p.clients > 1) for r in rounds]
