@@ -19,7 +19,7 @@ from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
-from .raw_sqlite import Executes, RawCursor
+from .raw_sqlite import Executes, RawCursor, raw_cursor
 from .schema import ModelRow, ServiceRow, VersionRow
 
 # CreateModel's statements, built once: a statement object memoizes its cache key, so executing
@@ -235,10 +235,15 @@ class ModelsMixin(StoreBase):
         account has ``model_id`` (when given; whatever the Path says), then whether the account has
         registered ``path`` already (a resend)."""
         with self._engine.connect() as conn:
+            # One statement, no transaction needed: on SQLite straight on the driver (raw_sqlite).
+            reads: Executes = conn if self.dialect != "sqlite" else raw_cursor(conn)
             if model_id is None:
-                return conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first() is not None
+                done = reads.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first()
+                return done is not None
             params = {"model_id": model_id, "account_id": account_id, "path": path}
-            model, registered = conn.execute(_MODEL_AND_PATH, params).one()
+            found = reads.execute(_MODEL_AND_PATH, params).first()
+        assert found is not None  # two EXISTS: always one row
+        model, registered = found
         if not model:
             raise not_found("Model", model_id)
         return bool(registered)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Dialect
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
@@ -112,3 +112,11 @@ class RawCursor:
         form = prepared(statement, self._dialect, keys)
         # Every row read at once: a RETURNING statement is complete only when its rows are.
         return _Result(self._cursor.execute(form.sql, form.parameters(parameters)).fetchall())
+
+
+def raw_cursor(conn: Connection) -> RawCursor:
+    """:class:`RawCursor` on the driver connection under a SQLAlchemy SQLite connection."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        raise TypeError(f"not a sqlite3 connection: {driver!r}")
+    return RawCursor(driver.cursor(), conn.dialect)
