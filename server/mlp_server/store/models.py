@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,17 @@ _INSERT_VERSION = insert(_VERSIONS)
 _INSERT_MODEL = insert(_MODELS)
 _MODEL_EXISTS = select(_MODELS.c.id).where(_MODELS.c.id == bindparam("model_id"))
 _ID_ATTEMPTS = 8
+_ITS_VERSIONS = VersionRow.model_id == ModelRow.id
+# GetModel: the model and what _version_stats says of it, in one statement.
+_MODEL_WITH_STATS = select(
+    ModelRow.id,
+    ModelRow.account_id,
+    ModelRow.name,
+    ModelRow.category,
+    ModelRow.create_time,
+    select(func.count()).where(_ITS_VERSIONS).scalar_subquery().label("versions"),
+    select(func.max(VersionRow.version)).where(_ITS_VERSIONS).scalar_subquery().label("latest"),
+).where(ModelRow.id == bindparam("model_id"))
 # Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
 _CURRENT_NUMBER = (
     select(_MODELS.c.next_version)
@@ -126,9 +137,14 @@ class ModelsMixin(StoreBase):
         return self._write_unit(register)
 
     def get_model(self, account_id: int, body: Body) -> Result:
-        with self._read() as session:
-            model = _owned_model(session, account_id, body["ModelID"])
-            return _model_item(model, _version_stats(session, [model.id]))
+        # One Core statement (the model and its version stats), not two ORM queries: every
+        # Model.register asks it first, and the ORM's cost per query was most of its CPU.
+        model_id = body["ModelID"]
+        with self._engine.connect() as conn:
+            row = conn.execute(_MODEL_WITH_STATS, {"model_id": model_id}).first()
+        if row is None or row.account_id != account_id:
+            raise not_found("Model", model_id)
+        return _model_item(row, {row.id: (row.versions, row.latest)})
 
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
@@ -493,7 +509,7 @@ def _version_stats(session: Session, model_ids: Iterable[str]) -> dict[str, tupl
     return stats
 
 
-def _model_item(model: ModelRow, stats: dict[str, tuple[int, int]]) -> Result:
+def _model_item(model: ModelRow | Row[Any], stats: dict[str, tuple[int, int]]) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
     count, highest = stats.get(model.id, (0, 0))
     item: Result = {"ModelID": model.id, "ModelName": model.name}
