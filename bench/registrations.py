@@ -18,7 +18,9 @@ connection, started before the clock):
 - register: ``Model(...).register(folder, model_id=...)`` of a folder of 2 small files (GetModel,
   GetTOSUploadPath, the upload, CreateModel).
 
-After each server, the version numbers every client was told are checked: distinct and consecutive
+Each phase also prints the server process's CPU per request (user + system, all its threads, read
+from /proc before and after the phase). After each server, the version numbers every client was told
+are checked: distinct and consecutive
 per model, and exactly what ListModelVersions lists. The machine is a small shared VM: compare the
 ratios printed beside each figure (measured in the same run), not the absolute rates.
 """
