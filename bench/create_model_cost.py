@@ -15,10 +15,10 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from pathlib import Path
+
+import threaded_writes
 
 from mlp_server.store import Store, sqlite_url
 
@@ -30,29 +30,18 @@ def rate(url: str, threads: int, seconds: float, prefix: str = "m") -> tuple[flo
     store = Store(url)
     try:
         info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
-        done = [0] * threads
-        deadline = time.perf_counter() + seconds
 
-        def writer(index: int) -> None:
-            while time.perf_counter() < deadline:
-                body = {
-                    "ModelName": f"{prefix}-{index}-{done[index]}",
-                    "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"},
-                }
-                store.create_model(ACCOUNT, body)
-                done[index] += 1
+        def write(index: int, k: int) -> None:
+            body = {
+                "ModelName": f"{prefix}-{index}-{k}",
+                "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"},
+            }
+            store.create_model(ACCOUNT, body)
 
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        got = threaded_writes.run(threads, seconds, write)
     finally:
         store.close()
-    total = sum(done)
-    return total / wall, cpu / max(total, 1) * 1e3
+    return got.per_second, got.cpu_ms
 
 
 def main() -> None:

@@ -18,7 +18,9 @@ connection, started before the clock):
 - register: ``Model(...).register(folder, model_id=...)`` of a folder of 2 small files (GetModel,
   GetTOSUploadPath, the upload, CreateModel).
 
-After each server, the version numbers every client was told are checked: distinct and consecutive
+Each phase also prints the server process's CPU per request (user + system, all its threads, read
+from /proc before and after the phase). After each server, the version numbers every client was told
+are checked: distinct and consecutive
 per model, and exactly what ListModelVersions lists. The machine is a small shared VM: compare the
 ratios printed beside each figure (measured in the same run), not the absolute rates.
 """
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import threaded_writes
 
 HOST = "127.0.0.1"
 REGION = "cn-beijing"
@@ -93,6 +96,12 @@ class Server:
                     time.sleep(0.1)
             self.stop()
         raise RuntimeError("mlp serve did not start")
+
+    def cpu_seconds(self) -> float:
+        """CPU the server process has used so far (user + system, every thread; Linux /proc)."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -259,6 +268,7 @@ class Phase:
     errors: list[str]
     ran_out: bool
     numbers: dict[str, list[int]]
+    server_cpu_ms: float  # the server process's CPU (all its threads) per request of the phase
 
 
 def run_phase(server: Server, kind: str, clients: int, seconds: float, model_ids: list[str],
@@ -289,10 +299,12 @@ def run_phase(server: Server, kind: str, clients: int, seconds: float, model_ids
         proc.start()
     for _ in procs:
         ready.get(timeout=600)
+    cpu0 = server.cpu_seconds()
     t0 = time.perf_counter()
     go.set()
     outcomes = [results.get(timeout=seconds + 600) for _ in procs]
     wall = time.perf_counter() - t0
+    server_cpu = server.cpu_seconds() - cpu0
     for proc in procs:
         proc.join(timeout=60)
     done = sum(o.done for o in outcomes)
@@ -311,6 +323,7 @@ def run_phase(server: Server, kind: str, clients: int, seconds: float, model_ids
         errors=[e for o in outcomes for e in o.errors],
         ran_out=any(o.ran_out for o in outcomes),
         numbers=numbers,
+        server_cpu_ms=server_cpu / max(done, 1) * 1e3,
     )
 
 
@@ -424,8 +437,6 @@ def profile_client(work: Path, count: int) -> str:
 def store_rates(work: Path, group_commit: bool, threads: int, seconds: float) -> tuple[float, float, float]:
     """(CreateModel/s, CPU ms per write, mean batch) of ``Store.create_model`` from ``threads`` threads
     of this process on a fresh SQLite file (synchronous=FULL either way)."""
-    import threading
-
     from mlp_server.store import Store, sqlite_url
 
     account = 2100000050
@@ -438,29 +449,18 @@ def store_rates(work: Path, group_commit: bool, threads: int, seconds: float) ->
             )["ModelID"]
             for i in range(SHARED_MODELS)
         ]
-        done = [0] * threads
-        deadline = time.perf_counter() + seconds
 
-        def writer(index: int) -> None:
-            while time.perf_counter() < deadline:
-                path = f"tos://b/{uuid.uuid4().hex}/"
-                model_id = models[(index + done[index]) % len(models)]
-                store.create_model(account, {"ModelID": model_id, "VersionInfo": {"Path": path}})
-                done[index] += 1
+        def write(index: int, k: int) -> None:
+            path = f"tos://b/{uuid.uuid4().hex}/"
+            model_id = models[(index + k) % len(models)]
+            store.create_model(account, {"ModelID": model_id, "VersionInfo": {"Path": path}})
 
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        got = threaded_writes.run(threads, seconds, write)
         group = store.group_commit
         batch = group.units / group.batches if group is not None and group.batches else 1.0
     finally:
         store.close()
-    total = sum(done)
-    return total / wall, cpu / max(total, 1) * 1e3, batch
+    return got.per_second, got.cpu_ms, batch
 
 
 def report_store(work: Path, args: argparse.Namespace) -> None:
@@ -484,8 +484,6 @@ def files_sync_rate(work: Path, mode: str, threads: int, seconds: float) -> tupl
     """(registrations/s, syncfs calls per registration) of ``threads`` threads each writing 2 small files
     and a manifest into a fresh folder store, then making them durable as CreateModel does: ``none``,
     ``syncfs`` (one shared syncfs, the platform's way) or ``fsync`` (each file and its folders)."""
-    import threading
-
     from mlp_server.objects_sync import ObjectsSync
     from volcengine_ml_platform.transfer.folder import FolderStore
 
@@ -494,30 +492,20 @@ def files_sync_rate(work: Path, mode: str, threads: int, seconds: float) -> tupl
     sync = ObjectsSync(root, syncfs=mode == "syncfs")
     source = work / f"src-{uuid.uuid4().hex[:8]}"
     source.write_bytes(os.urandom(1024))
-    done = [0] * threads
-    deadline = time.perf_counter() + seconds
 
-    def writer(index: int) -> None:
-        while time.perf_counter() < deadline:
-            prefix = f"modelrepo/{index}-{done[index]}-{uuid.uuid4().hex[:6]}/model"
-            keys = [f"{prefix}/model.onnx", f"{prefix}/README", f"{prefix}.manifest"]
-            for key in keys:
-                store.put_file("bench", key, source)
-            if mode != "none":
-                sync.sync([root / "bench" / key for key in keys])
-            done[index] += 1
+    def write(index: int, k: int) -> None:
+        prefix = f"modelrepo/{index}-{k}-{uuid.uuid4().hex[:6]}/model"
+        keys = [f"{prefix}/model.onnx", f"{prefix}/README", f"{prefix}.manifest"]
+        for key in keys:
+            store.put_file("bench", key, source)
+        if mode != "none":
+            sync.sync([root / "bench" / key for key in keys])
 
-    t0 = time.perf_counter()
-    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    wall = time.perf_counter() - t0
+    got = threaded_writes.run(threads, seconds, write)
     sync.close()
     shutil.rmtree(root, ignore_errors=True)
-    total = max(sum(done), 1)
-    return total / wall, sync.syncs / total
+    total = max(got.writes, 1)
+    return got.per_second, sync.syncs / total
 
 
 def report_files_sync(work: Path, args: argparse.Namespace) -> None:
@@ -540,9 +528,9 @@ def report_files_sync(work: Path, args: argparse.Namespace) -> None:
 def report(rounds: list[dict[bool, list[Phase]]]) -> None:
     labels = [p.label for p in rounds[0][True]]
     print()
-    print(f"{'phase':<24} {'group commit /s':>16} {'p50 ms':>7} {'p99 ms':>7} {'off /s':>8} {'p50 ms':>7} "
-          f"{'x off':>6} {'x floor':>8}")  # fmt: skip
-    print("-" * 90)
+    print(f"{'phase':<24} {'group commit /s':>16} {'p50 ms':>7} {'p99 ms':>7} {'srv CPU ms':>10} "
+          f"{'off /s':>8} {'p50 ms':>7} {'x off':>6} {'x floor':>8}")  # fmt: skip
+    print("-" * 101)
     for i, label in enumerate(labels):
         for r, by_mode in enumerate(rounds):
             on = by_mode[True][i]
@@ -556,13 +544,16 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
                 if off is not None
                 else f"{'-':>8} {'-':>7} {'-':>6}"
             )
-            on_cols = f"{on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f}"
+            on_cols = f"{on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f} {on.server_cpu_ms:>10.2f}"
             print(f"{name:<24} {on_cols} {off_cols} {x_floor}{note}")
     print()
-    for kind in sorted({p.kind for p in rounds[0][True]} - {"floor"}):
+    for kind in sorted({p.kind for p in rounds[0][True]}):
         if not rounds[0][False]:
-            ons = [next(p for p in r[True] if p.kind == kind and p.clients > 1) for r in rounds]
-            print(f"{kind}, {ons[0].clients} clients: median {statistics.median(p.rate for p in ons):,.0f}/s")
+            for many in (False, True):
+                ons = [next(p for p in r[True] if p.kind == kind and (p.clients > 1) == many) for r in rounds]
+                rate = statistics.median(p.rate for p in ons)
+                cpu = statistics.median(p.server_cpu_ms for p in ons)
+                print(f"{kind}, {ons[0].clients} client(s): {rate:,.0f}/s, {cpu:.2f} ms server CPU each")
             continue
         ons = [next(p for p in r[True] if p.kind == kind and p.clients > 1) for r in rounds]
         offs = [next(p for p in r[False] if p.kind == kind and p.clients > 1) for r in rounds]

@@ -300,3 +300,16 @@ def test_concurrent_resends_of_one_registration_make_one_version(store: Store, d
     assert answers == {(model_id, 2)}
     assert next_version(store, model_id) == 3
     assert store.get_model(ACCOUNT, {"ModelID": model_id})["ModelVersionsCount"] == 2
+
+
+def test_a_new_model_id_that_collides_is_drawn_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlp_server.store import models
+
+    drawn = iter(["m-20210812070750-aaaaa", "m-20210812070750-aaaaa", "m-20210812070750-bbbbb"])
+    monkeypatch.setattr(models, "new_id", lambda _prefix, _now: next(drawn))
+    first, _ = register(store, name="first")
+    second, _ = register(store, name="second")
+    assert (first, second) == ("m-20210812070750-aaaaa", "m-20210812070750-bbbbb")
+    listed = store.list_models(ACCOUNT, {"SortBy": "ModelName", "SortOrder": "Ascend"})
+    assert [(m["ModelID"], m["ModelName"]) for m in listed["List"]] == [(first, "first"), (second, "second")]
+    assert listed["Total"] == 2

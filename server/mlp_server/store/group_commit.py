@@ -12,18 +12,21 @@ The units of a batch run one after another, each seeing the effects of those bef
 order, as SQLite's one-writer lock gives anyway. Other processes on the same file still take turns
 through SQLite's lock (``BEGIN IMMEDIATE`` waits on the busy timeout).
 
-A unit is either a function of a session, run on the writer thread (:meth:`GroupCommit.run`), or the
-body of a ``with`` block on the caller's thread that borrows the batch's session (:meth:`borrow`).
+A unit is either a function of a session, run on the writer thread (:meth:`GroupCommit.run`), a
+function of the batch's ``sqlite3`` cursor, run there in a SAVEPOINT of its own without a Session
+(:meth:`GroupCommit.run_raw`: the hot registrations, :mod:`.raw_sqlite`), or the body of a ``with``
+block on the caller's thread that borrows the batch's session (:meth:`borrow`).
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,6 +46,7 @@ class StoreClosedError(RuntimeError):
 class _Unit:
     work: Callable[[Session], Any]
     outcome: Future[Any] = field(default_factory=Future)
+    raw: Callable[[sqlite3.Cursor], Any] | None = None  # run on the cursor instead of ``work``
 
 
 @dataclass(eq=False)
@@ -80,6 +84,14 @@ class GroupCommit:
     def run(self, work: Callable[[Session], _T]) -> _T:
         """Run ``work(session)`` on the writer thread; its result once the batch is committed."""
         unit = _Unit(work)
+        self._submit(unit)
+        result: _T = unit.outcome.result()
+        return result
+
+    def run_raw(self, work: Callable[[sqlite3.Cursor], _T]) -> _T:
+        """Run ``work(cursor)`` on the writer thread, on the batch's ``sqlite3`` cursor in a SAVEPOINT
+        of its own (rolled back alone if it raises); its result once the batch is committed."""
+        unit = _Unit(_no_session, raw=work)
         self._submit(unit)
         result: _T = unit.outcome.result()
         return result
@@ -134,37 +146,46 @@ class GroupCommit:
 
     def _loop(self) -> None:
         source = self._queue
-        while True:
-            first = source.get()
-            if first is _STOP:
-                return
-            batch: list[_Unit] = [first]  # type: ignore[list-item]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    more = source.get_nowait()
-                except queue.Empty:
-                    break
-                if more is _STOP:
-                    stop = True
-                    break
-                batch.append(more)  # type: ignore[arg-type]
-            self._commit(batch)
-            if stop:
-                return
+        # One connection for the writer's life, not one checked out of the pool and reset per batch
+        # (a third of the writer's own CPU at a batch of one); dropped after a failed batch.
+        conn: Connection | None = None
+        try:
+            while True:
+                first = source.get()
+                if first is _STOP:
+                    return
+                batch: list[_Unit] = [first]  # type: ignore[list-item]
+                stop = False
+                while len(batch) < self._max_batch:
+                    try:
+                        more = source.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is _STOP:
+                        stop = True
+                        break
+                    batch.append(more)  # type: ignore[arg-type]
+                conn = self._commit(batch, conn)
+                if stop:
+                    return
+        finally:
+            if conn is not None:
+                conn.close()
 
-    def _commit(self, batch: list[_Unit]) -> None:
+    def _commit(self, batch: list[_Unit], conn: Connection | None) -> Connection | None:
+        """Run and commit ``batch`` on ``conn`` (a new one if None); the connection to use next."""
         results: list[tuple[_Unit, Any, BaseException | None]] = []
         try:
-            with self._engine.connect() as conn:
-                transaction = conn.begin()
-                try:
-                    for unit in batch:
-                        results.append(_run_unit(conn, unit))
-                    transaction.commit()
-                except BaseException:
-                    transaction.rollback()
-                    raise
+            if conn is None:
+                conn = self._engine.connect()
+            transaction = conn.begin()
+            try:
+                for unit in batch:
+                    results.append(_run_unit(conn, unit))
+                transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
         except BaseException as exc:
             # Nothing of this batch is committed: every unit, done or not, gets the failure.
             for unit in batch:
@@ -172,7 +193,10 @@ class GroupCommit:
                     unit.outcome.set_exception(exc)
             for unit in batch:
                 _release(unit)
-            return
+            if conn is not None:
+                with suppress(Exception):  # in doubt: the next batch starts on a fresh connection
+                    conn.close()
+            return None
         self.batches += 1
         self.units += len(batch)
         for unit, value, error in results:
@@ -180,12 +204,15 @@ class GroupCommit:
                 unit.outcome.set_result(value)
             else:
                 unit.outcome.set_exception(error)
+        return conn
 
 
 def _run_unit(conn: Connection, unit: _Unit) -> tuple[_Unit, Any, BaseException | None]:
     """Run one unit in a SAVEPOINT of the batch's transaction; a unit's own failure rolls back only it.
 
     A failure to roll back to the savepoint is raised: the batch's transaction is then in doubt."""
+    if unit.raw is not None:
+        return _run_raw_unit(conn, unit, unit.raw)
     session = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         try:
@@ -197,6 +224,32 @@ def _run_unit(conn: Connection, unit: _Unit) -> tuple[_Unit, Any, BaseException 
         return unit, value, None
     finally:
         session.close()
+
+
+def _run_raw_unit(
+    conn: Connection, unit: _Unit, work: Callable[[sqlite3.Cursor], Any]
+) -> tuple[_Unit, Any, BaseException | None]:
+    """:func:`_run_unit` without a Session: SAVEPOINT, RELEASE and ROLLBACK TO sent on the driver's
+    cursor (the engine runs pysqlite without its implicit transactions: ``engine.py``)."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    cursor = driver.cursor()
+    try:
+        cursor.execute("SAVEPOINT mlp_raw_unit")
+        try:
+            value = work(cursor)
+        except Exception as exc:
+            cursor.execute("ROLLBACK TO mlp_raw_unit")  # the batch-mates' work stays
+            cursor.execute("RELEASE mlp_raw_unit")
+            return unit, None, exc
+        cursor.execute("RELEASE mlp_raw_unit")
+        return unit, value, None
+    finally:
+        cursor.close()
+
+
+def _no_session(_session: Session) -> Any:  # pragma: no cover - a raw unit never runs ``work``
+    raise AssertionError("a raw unit runs on the cursor")
 
 
 def _release(unit: _Unit) -> None:

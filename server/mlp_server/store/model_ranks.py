@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, select, text, tuple_, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from .schema import ModelRankRow, ModelRow
@@ -117,14 +117,53 @@ def _at_or_after(
     return tuple_(*columns) >= tuple(values)
 
 
+def _stretch_key(prefix: str) -> Any:
+    """A stretch key as bound parameters ``<prefix>_name``, ``<prefix>_time``, ``<prefix>_id``."""
+    return tuple_(
+        bindparam(f"{prefix}_name", type_=ModelRankRow.name.type),
+        bindparam(f"{prefix}_time", type_=ModelRankRow.create_time.type),
+        bindparam(f"{prefix}_id", type_=ModelRankRow.id.type),
+    )
+
+
+# _change's statements, built once (a statement memoizes its cache key; building these each time
+# was most of a new model's CPU): the stretch at or before a key, the first stretch, and the edits
+# of the stretch at ``at``.
+_MINE = (ModelRankRow.account_id == bindparam("b_account"), ModelRankRow.sort_by == bindparam("b_sort"))
+_COLUMNS = (*_RANK_KEY, ModelRankRow.models)
+_BELOW = (
+    select(*_COLUMNS)
+    .where(*_MINE, tuple_(*_RANK_KEY) <= _stretch_key("key"))
+    .order_by(*(c.desc() for c in _RANK_KEY))
+    .limit(1)
+)
+_FIRST = select(*_COLUMNS).where(*_MINE).order_by(*_RANK_KEY).limit(1)
+_THIS = (*_MINE, tuple_(*_RANK_KEY) == _stretch_key("at"))
+_DROP = delete(ModelRankRow).where(*_THIS)
+_RESIZE = update(ModelRankRow).where(*_THIS).values(models=bindparam("size"))
+_RESIZE_AND_MOVE = (
+    update(ModelRankRow)
+    .where(*_THIS)
+    .values(
+        models=bindparam("size"),
+        name=bindparam("to_name", type_=ModelRankRow.name.type),
+        create_time=bindparam("to_time", type_=ModelRankRow.create_time.type),
+        id=bindparam("to_id", type_=ModelRankRow.id.type),
+    )
+)
+
+
 def _change(session: Session, account_id: int, sort_by: str, key: Key, delta: int) -> None:
-    mine = _stretches(account_id, sort_by)
-    columns = (*_RANK_KEY, ModelRankRow.models)
-    below = select(*columns).where(*mine, tuple_(*_RANK_KEY) <= key)
-    stretch = session.execute(below.order_by(*(c.desc() for c in _RANK_KEY)).limit(1)).first()
+    # Core on the connection (no ORM statement machinery), after what the session holds is flushed
+    # as its own execute would (a stretch added earlier in this transaction must be seen).
+    session.flush()
+    conn = session.connection()
+    mine = {"b_account": account_id, "b_sort": sort_by}
+    below = {**mine, "key_name": key[0], "key_time": key[1], "key_id": key[2]}
+    stretch = conn.execute(_BELOW, below).first()
     moved: Key | None = None
     if stretch is None:  # before the first stretch's key: the first stretch now starts here
-        stretch = session.execute(select(*columns).where(*mine).order_by(*_RANK_KEY).limit(1)).first()
+        stretch = conn.execute(_FIRST, mine).first()
         moved = key
     if stretch is None:
         if delta < 0:
@@ -135,16 +174,17 @@ def _change(session: Session, account_id: int, sort_by: str, key: Key, delta: in
         session.add(row)
         return
     start: Key = (stretch.name, stretch.create_time, stretch.id)
-    this = (*mine, tuple_(*_RANK_KEY) == start)
+    this = {**mine, "at_name": start[0], "at_time": start[1], "at_id": start[2]}
     size = stretch.models + delta
     if size <= 0:
-        session.execute(delete(ModelRankRow).where(*this))
+        conn.execute(_DROP, this)
         return
-    values: dict[str, Any] = {"models": size}
-    if moved is not None:
-        values.update(name=moved[0], create_time=moved[1], id=moved[2])
+    if moved is None:
+        conn.execute(_RESIZE, {**this, "size": size})
+    else:
+        to = {"to_name": moved[0], "to_time": moved[1], "to_id": moved[2]}
+        conn.execute(_RESIZE_AND_MOVE, {**this, "size": size, **to})
         start = moved
-    session.execute(update(ModelRankRow).where(*this).values(**values))
     if size > 2 * STRETCH:
         _split(session, account_id, sort_by, start, size)
 

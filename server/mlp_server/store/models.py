@@ -7,18 +7,19 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, or_, select, text, update
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
 from . import model_changes, model_ranks
-from .base import Body, Result, StoreBase, insert_with_new_id
-from .ids import version_id, wire_time
+from .base import Body, Result, StoreBase
+from .ids import new_id, version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
+from .raw_sqlite import Executes, RawCursor, raw_cursor
 from .schema import ModelRow, ServiceRow, VersionRow
 
 # CreateModel's statements, built once: a statement object memoizes its cache key, so executing
@@ -53,6 +54,30 @@ _LATEST_FORMAT = (
     .limit(1)
 )
 _INSERT_VERSION = insert(_VERSIONS)
+_INSERT_MODEL = insert(_MODELS)
+_MODEL_EXISTS = select(_MODELS.c.id).where(_MODELS.c.id == bindparam("model_id"))
+_ID_ATTEMPTS = 8
+_ITS_VERSIONS = VersionRow.model_id == ModelRow.id
+# GetModel: the model and what _version_stats says of it, in one statement.
+_MODEL_WITH_STATS = select(
+    ModelRow.id,
+    ModelRow.account_id,
+    ModelRow.name,
+    ModelRow.category,
+    ModelRow.create_time,
+    select(func.count()).where(_ITS_VERSIONS).scalar_subquery().label("versions"),
+    select(func.max(VersionRow.version)).where(_ITS_VERSIONS).scalar_subquery().label("latest"),
+).where(ModelRow.id == bindparam("model_id"))
+# Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
+_CURRENT_NUMBER = (
+    select(_MODELS.c.next_version)
+    .where(_MODELS.c.id == bindparam("b_model_id"), _MODELS.c.account_id == bindparam("b_account_id"))
+    .with_for_update()
+)
+_SET_NUMBER = (
+    update(_MODELS).where(_MODELS.c.id == bindparam("b_model_id")).values(next_version=bindparam("b_next"))
+)
+_PATH_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 VERSION_SORTS: SortKeys = {
     "CreateTime": (VersionRow.create_time, VersionRow.version),
@@ -84,43 +109,42 @@ class ModelsMixin(StoreBase):
         if not info.get("Path"):
             raise invalid("VersionInfo.Path", "is required")
         now = self._now()
+        model_id: str | None = body.get("ModelID")
+        # Answered once committed (with group commit: once the batch holding it is fsynced).
+        if model_id is not None:
+            named: str = model_id
+
+            def add_version(conn: Executes) -> Result:
+                return _add_version(conn, account_id, named, body, info, now)
+
+            if self._group is not None:
+                # The hot path (every Model.register): no Session, the driver's cursor (raw_sqlite).
+                dialect = self._engine.dialect
+                return self._group.run_raw(lambda cursor: add_version(RawCursor(cursor, dialect)))
+            return self._write_unit(lambda session: add_version(session.connection()))
 
         def register(session: Session) -> Result:
-            model_id = body.get("ModelID")
+            conn = session.connection()
             # Looked up inside the write transaction: writers are serialised (on SQLite, a batch's
             # units run one after another), so a concurrent resend of the same registration sees the
             # row the first one wrote.
-            if (done := _registered(session, account_id, info["Path"], model_id)) is not None:
+            if (done := _registered(conn, account_id, info["Path"], None)) is not None:
                 return done
-            if model_id is None:
-                model_id, number = self._insert_model(session, account_id, body, now), 1
-                inherited = None
-            else:
-                number = _take_version_number(session, account_id, model_id)
-                inherited = (
-                    None
-                    if info.get("ModelFormat") and info.get("ModelType")
-                    else _latest_format(session, model_id)
-                )
-            values = _version_values(
-                account_id, model_id, number, info, inherited, body.get("DatasetID"), now
-            )
-            # Core on the connection, not the ORM: this is the hot write path and nothing here needs
-            # an identity map. An absent value is left out (SQL NULL, as the ORM writes it; JSON
-            # columns would store a JSON null for an explicit None).
-            session.connection().execute(_INSERT_VERSION, {k: v for k, v in values.items() if v is not None})
-            return {
-                "ModelID": model_id,
-                "VersionInfo": {"ModelVersionID": values["id"], "ModelVersion": number},
-            }
+            new_id = self._insert_model(session, account_id, body, now)
+            values = _version_values(account_id, new_id, 1, info, None, body.get("DatasetID"), now)
+            return _insert_version(conn, values)
 
-        # Answered once committed (with group commit: once the batch holding it is fsynced).
         return self._write_unit(register)
 
     def get_model(self, account_id: int, body: Body) -> Result:
-        with self._read() as session:
-            model = _owned_model(session, account_id, body["ModelID"])
-            return _model_item(model, _version_stats(session, [model.id]))
+        # One Core statement (the model and its version stats), not two ORM queries: every
+        # Model.register asks it first, and the ORM's cost per query was most of its CPU.
+        model_id = body["ModelID"]
+        with self._engine.connect() as conn:
+            row = conn.execute(_MODEL_WITH_STATS, {"model_id": model_id}).first()
+        if row is None or row.account_id != account_id:
+            raise not_found("Model", model_id)
+        return _model_item(row, {row.id: (row.versions, row.latest)})
 
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
@@ -230,10 +254,15 @@ class ModelsMixin(StoreBase):
         account has ``model_id`` (when given; whatever the Path says), then whether the account has
         registered ``path`` already (a resend)."""
         with self._engine.connect() as conn:
+            # One statement, no transaction needed: on SQLite straight on the driver (raw_sqlite).
+            reads: Executes = conn if self.dialect != "sqlite" else raw_cursor(conn)
             if model_id is None:
-                return conn.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first() is not None
+                done = reads.execute(_PATH_OWNED, {"path": path, "account_id": account_id}).first()
+                return done is not None
             params = {"model_id": model_id, "account_id": account_id, "path": path}
-            model, registered = conn.execute(_MODEL_AND_PATH, params).one()
+            found = reads.execute(_MODEL_AND_PATH, params).first()
+        assert found is not None  # two EXISTS: always one row
+        model, registered = found
         if not model:
             raise not_found("Model", model_id)
         return bool(registered)
@@ -258,23 +287,35 @@ class ModelsMixin(StoreBase):
         name = body.get("ModelName")
         if not name:
             raise invalid("ModelName", "is required to register a new model (no ModelID)")
-        model = insert_with_new_id(
-            session,
-            "m",
-            now,
-            lambda new: ModelRow(
-                id=new,
-                account_id=account_id,
-                name=name,
-                category=body.get("ModelCategory"),
-                dataset_id=body.get("DatasetID"),
-                next_version=2,
-                create_time=now,
-            ),
-        )
-        model_changes.created(session, account_id, model.id, model.create_time, name)
+        values = {
+            "account_id": account_id,
+            "name": name,
+            "category": body.get("ModelCategory"),
+            "dataset_id": body.get("DatasetID"),
+            "next_version": 2,
+            "create_time": now,
+        }
+        model = ModelRow(id=_insert_model_row(session, now, values), **values)  # not in the session
+        model_changes.created(session, account_id, model.id, now, name)
         model_ranks.added(session, account_id, model)
         return model.id
+
+
+def _insert_model_row(session: Session, now: datetime, values: dict[str, Any]) -> str:
+    """Insert the model row under a fresh random id (``insert_with_new_id`` in Core: the ORM's unit
+    of work was a third of a new model's CPU), retrying on the rare collision; its id."""
+    conn = session.connection()
+    for _ in range(_ID_ATTEMPTS):
+        model_id = new_id("m", now)
+        try:
+            with conn.begin_nested():  # a collision must not spoil the caller's transaction
+                conn.execute(_INSERT_MODEL, {"id": model_id, **values})
+        except IntegrityError:
+            if conn.execute(_MODEL_EXISTS, {"model_id": model_id}).first() is None:
+                raise  # not an id collision
+            continue
+        return model_id
+    raise ApiError("InternalError", "could not allocate a unique m- id")
 
 
 def _owned(account_id: int, model_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -307,27 +348,50 @@ def owned_version(session: Session, account_id: int, model_version_id: str) -> V
     return version
 
 
-def _registered(session: Session, account_id: int, path: str, model_id: str | None) -> Result | None:
+def _registered(conn: Executes, account_id: int, path: str, model_id: str | None) -> Result | None:
     """The answer of an earlier CreateModel of ``path`` by this account, if there was one.
 
     SQLite serialises writers, so a concurrent resend sees the row the first one committed. PostgreSQL
     runs writers at once: a transaction lock on (account, Path) makes resends of one registration
     take turns there too, on every server process sharing the database.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"{account_id}:{path}"}
-        )
-    row = session.connection().execute(_REGISTERED, {"account_id": account_id, "path": path}).first()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PATH_TURN, {"key": f"{account_id}:{path}"})
+    row = conn.execute(_REGISTERED, {"account_id": account_id, "path": path}).first()
     if row is None:
         return None
-    if model_id is not None and row.model_id != model_id:
+    found_id, found_model, found_number = row
+    if model_id is not None and found_model != model_id:
         raise ApiError(
             "Conflict",
-            f"VersionInfo.Path: {path} is already registered as version {row.version} of model "
-            f"{row.model_id}; upload the files again (GetTOSUploadPath) to register them elsewhere",
+            f"VersionInfo.Path: {path} is already registered as version {found_number} of model "
+            f"{found_model}; upload the files again (GetTOSUploadPath) to register them elsewhere",
         )
-    return {"ModelID": row.model_id, "VersionInfo": {"ModelVersionID": row.id, "ModelVersion": row.version}}
+    return {"ModelID": found_model, "VersionInfo": {"ModelVersionID": found_id, "ModelVersion": found_number}}
+
+
+def _add_version(
+    conn: Executes, account_id: int, model_id: str, body: Body, info: Body, now: datetime
+) -> Result:
+    """CreateModel with ModelID: a resend's answer again, else the model's next number, its format
+    inherited from its latest version where the body leaves it out, and the new row."""
+    if (done := _registered(conn, account_id, info["Path"], model_id)) is not None:
+        return done
+    number = _take_version_number(conn, account_id, model_id)
+    inherited = None if info.get("ModelFormat") and info.get("ModelType") else _latest_format(conn, model_id)
+    values = _version_values(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
+    return _insert_version(conn, values)
+
+
+def _insert_version(conn: Executes, values: dict[str, Any]) -> Result:
+    """Insert the version row and answer CreateModel's Result. Core, not the ORM: this is the hot write
+    path and nothing here needs an identity map. An absent value is left out (SQL NULL, as the ORM
+    writes it; JSON columns would store a JSON null for an explicit None)."""
+    conn.execute(_INSERT_VERSION, {k: v for k, v in values.items() if v is not None})
+    return {
+        "ModelID": values["model_id"],
+        "VersionInfo": {"ModelVersionID": values["id"], "ModelVersion": values["version"]},
+    }
 
 
 def _refuse_if_served(session: Session, account_id: int, uses: ColumnElement[bool], what: str) -> None:
@@ -366,32 +430,24 @@ def _folder(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def _take_version_number(session: Session, account_id: int, model_id: str) -> int:
+def _take_version_number(conn: Executes, account_id: int, model_id: str) -> int:
     """Atomically hand out the model's next version number (the row stays locked until commit)."""
-    if session.get_bind().dialect.update_returning:
-        taken = (
-            session.connection()
-            .execute(_TAKE_NUMBER, {"b_model_id": model_id, "b_account_id": account_id})
-            .scalar_one_or_none()
-        )
+    params = {"b_model_id": model_id, "b_account_id": account_id}
+    if conn.dialect.update_returning:
+        taken = conn.execute(_TAKE_NUMBER, params).scalar_one_or_none()
         if taken is None:
             raise not_found("Model", model_id)
         return int(taken) - 1
-    current = session.scalar(
-        select(ModelRow.next_version).where(*_owned(account_id, model_id)).with_for_update()
-    )
+    current = conn.execute(_CURRENT_NUMBER, params).scalar_one_or_none()
     if current is None:
         raise not_found("Model", model_id)
-    session.execute(
-        update(ModelRow).where(ModelRow.id == model_id).values(next_version=current + 1),
-        execution_options={"synchronize_session": False},
-    )
-    return current
+    conn.execute(_SET_NUMBER, {"b_model_id": model_id, "b_next": current + 1})
+    return int(current)
 
 
-def _latest_format(session: Session, model_id: str) -> tuple[str, str] | None:
+def _latest_format(conn: Executes, model_id: str) -> tuple[str, str] | None:
     """(ModelFormat, ModelType) of the model's latest existing version, for a version that omits them."""
-    row = session.connection().execute(_LATEST_FORMAT, {"model_id": model_id}).first()
+    row = conn.execute(_LATEST_FORMAT, {"model_id": model_id}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -453,7 +509,7 @@ def _version_stats(session: Session, model_ids: Iterable[str]) -> dict[str, tupl
     return stats
 
 
-def _model_item(model: ModelRow, stats: dict[str, tuple[int, int]]) -> Result:
+def _model_item(model: ModelRow | Row[Any], stats: dict[str, tuple[int, int]]) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
     count, highest = stats.get(model.id, (0, 0))
     item: Result = {"ModelID": model.id, "ModelName": model.name}
