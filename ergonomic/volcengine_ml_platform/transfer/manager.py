@@ -17,11 +17,13 @@ fails naming what is missing. An empty prefix is an error, never an empty succes
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -97,23 +99,25 @@ def upload_path(
         if not name:
             raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
         root_key = f"{key_prefix}{name}/"
-        files = [(path, rel, root_key + rel) for path, rel in _files_below(local_path, select)]
+        listed = _files_below(local_path, select)
+        files = [(path, rel, root_key + rel) for path, rel, _ in listed]
+        sizes = [size for _, _, size in listed]
         url = url_of(bucket, root_key)
         if not files:
             logger.warning("%s holds no files: nothing uploaded to %s", local_path, url)
     elif local_path.is_file():
         files = [(local_path, local_path.name, key_prefix + local_path.name)]
         url = url_of(bucket, key_prefix)
+        try:
+            sizes = [local_path.stat().st_size]
+        except OSError as exc:
+            raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
     else:
         raise TransferError(f"cannot upload {local_path}: no such file or folder")
     for path, _, key in files:
         if reason := unsafe_path_reason(key):
             raise TransferError(f"cannot upload {path} as key {key!r}: {reason}")
 
-    try:
-        sizes = [path.stat().st_size for path, _, _ in files]
-    except OSError as exc:
-        raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
     tracker = ProgressTracker(progress, bytes_total=sum(sizes), files_total=len(files))
     tracker.start()
 
@@ -355,12 +359,14 @@ def _attempts(
     return result
 
 
-def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[Path, str]]:
-    """(path, relative POSIX path) of every selected file below ``folder``, following symlinks without
-    looping. Selection comes first: what is not uploaded is never warned about (a dangling link the
-    patterns leave out is no concern of the user's)."""
-    found: list[tuple[Path, str]] = []
+def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[Path, str, int]]:
+    """(path, relative POSIX path, size) of every selected file below ``folder``, following symlinks
+    without looping. Selection comes first: what is not uploaded is never warned about (a dangling
+    link the patterns leave out is no concern of the user's). One ``stat`` per file answers both "is it
+    a regular file" and its size (a Path per file and two stats were a tenth of a small file's upload)."""
+    found: list[tuple[Path, str, int]] = []
     ancestors: dict[str, frozenset[tuple[int, int]]] = {}
+    base = len(os.path.join(folder, ""))  # the relative path starts after "{folder}/"
 
     def fail(exc: OSError) -> None:  # os.walk would silently skip an unreadable folder
         raise TransferError(f"cannot read {exc.filename}: {exc.strerror}") from exc
@@ -376,20 +382,34 @@ def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[P
         for name in dirnames:
             ancestors[os.path.join(dirpath, name)] = above | {here}
         for name in filenames:
-            path = Path(dirpath, name)
-            rel = path.relative_to(folder).as_posix()
+            path = os.path.join(dirpath, name)
+            rel = path[base:] if os.sep == "/" else Path(path[base:]).as_posix()
             if select is not None and not select(rel):
                 continue
-            if not path.is_file():
-                if path.is_symlink() and not path.exists():
-                    logger.warning(
-                        "skipping %s: a symlink to %s, which does not exist", path, os.readlink(path)
-                    )
-                else:  # socket, fifo...
-                    logger.warning("skipping %s: not a regular file", path)
+            if (found_stat := _stat_followed(path)) is None:
                 continue
-            found.append((path, rel))
+            mode, size = found_stat
+            if not stat.S_ISREG(mode):  # socket, fifo...
+                logger.warning("skipping %s: not a regular file", path)
+                continue
+            found.append((Path(path), rel, size))
     return sorted(found, key=lambda f: f[1])
+
+
+def _stat_followed(path: str) -> tuple[int, int] | None:
+    """(mode, size) of what ``path`` leads to, or None (with a warning) for a dangling symlink or a file
+    gone since the folder was listed, which are skipped as ``Path.is_file`` skipped them."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise TransferError(f"cannot upload {path}: {exc.strerror}") from exc
+        if os.path.islink(path):
+            logger.warning("skipping %s: a symlink to %s, which does not exist", path, os.readlink(path))
+        else:
+            logger.warning("skipping %s: it disappeared while the folder was listed", path)
+        return None
+    return st.st_mode, st.st_size
 
 
 def _plan(
