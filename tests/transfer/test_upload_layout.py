@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.transfer import FolderStore, parse_tos_url, upload_path
+from volcengine_ml_platform.transfer.manager import _files_below
 
 
 def keys(store: FolderStore) -> list[str]:
@@ -174,3 +176,66 @@ def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp
     upload_path(store, many, "models", "b/")
     assert all(name.startswith("mlp-upload") for name in store.threads)
     assert len([k for k in keys(store) if k.startswith("b/")]) == SMALL_UPLOAD_FILES + 1
+
+
+def test_listing_stats_each_file_once_and_takes_sizes_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    for name, data in {"a.bin": b"a" * 10, "sub/b.bin": b"b" * 20, "sub/c.bin": b"c" * 30}.items():
+        (model / name).write_bytes(data)
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        stats.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    listed = _files_below(model)
+    monkeypatch.undo()
+
+    assert [(rel, size) for _, rel, size in listed] == [("a.bin", 10), ("sub/b.bin", 20), ("sub/c.bin", 30)]
+    files = [os.fspath(path) for path, _, _ in listed]
+    assert sorted(p for p in stats if p in files) == files  # each file once, no second stat for its size
+
+
+def test_a_file_removed_while_the_folder_is_listed_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FolderStore(tmp_path / "root")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "kept.bin").write_bytes(b"kept")
+    (model / "gone.bin").write_bytes(b"gone")
+
+    def select(rel: str) -> bool:  # runs after the folder was read and before the file's stat
+        if rel == "gone.bin":
+            (model / rel).unlink()
+        return True
+
+    with caplog.at_level(logging.WARNING, logger="volcengine_ml_platform.transfer.manager"):
+        upload_path(store, model, "models", "", select=select)
+
+    assert keys(store) == ["model/kept.bin"]
+    assert "disappeared while the folder was listed" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_names_its_temporaries_with_its_own_process_id(tmp_path: Path) -> None:
+    from volcengine_ml_platform.transfer import folder
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it would name temporaries with, then leave at once
+        try:
+            os.write(write, f"{folder._PID[0]} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    reported = os.read(read, 100).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reported[0] == reported[1] == str(pid)
+    assert folder._PID[0] == os.getpid() != pid
