@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from volcengine_ml_platform.errors import TransferError, ValidationError
-from volcengine_ml_platform.transfer import FolderStore, parse_tos_url, upload_path
+from volcengine_ml_platform.transfer import FolderStore, download_prefix, parse_tos_url, upload_path
 from volcengine_ml_platform.transfer.manager import _files_below
+from volcengine_ml_platform.transfer.retry import RetryPolicy
 
 
 def keys(store: FolderStore) -> list[str]:
@@ -150,12 +151,23 @@ class ThreadRecordingStore(FolderStore):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.threads: set[str] = set()
+        self.by_key: dict[str, str] = {}
+        self.fail_key: str | None = None
 
     def put_file(self, bucket: str, key: str, path: Path, **kwargs: Any) -> Any:
         import threading
 
         self.threads.add(threading.current_thread().name)
+        self.by_key[key] = threading.current_thread().name
+        if key == self.fail_key:
+            raise TransferError(f"refusing {key}")
         return super().put_file(bucket, key, path, **kwargs)
+
+    def get_file(self, bucket: str, obj: Any, dest: Path, **kwargs: Any) -> Any:
+        import threading
+
+        self.by_key[obj.key] = threading.current_thread().name
+        return super().get_file(bucket, obj, dest, **kwargs)
 
 
 def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp_path: Path) -> None:
@@ -169,6 +181,7 @@ def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp
         for i in range(count):
             (folder / f"f{i}").write_bytes(os.urandom(64))
     store = ThreadRecordingStore(tmp_path / "root")
+    store.small_files_in_one_lane = None  # one task per file, as for S3
     upload_path(store, small, "models", "a/")
     assert store.threads == {threading.current_thread().name}  # no pool for two small files
     assert sorted(keys(store)) == ["a/small/f0", "a/small/f1"]
@@ -239,3 +252,44 @@ def test_a_forked_child_names_its_temporaries_with_its_own_process_id(tmp_path: 
     os.waitpid(pid, 0)
     assert reported[0] == reported[1] == str(pid)
     assert folder._PID[0] == os.getpid() != pid
+
+
+def test_the_folder_store_moves_small_files_in_one_lane_beside_the_large_ones(tmp_path: Path) -> None:
+    from volcengine_ml_platform.transfer.integrity import SMALL_FILE
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "big.bin").write_bytes(os.urandom(SMALL_FILE + 1))
+    small = {f"s{i:02d}.bin": os.urandom(100 + i) for i in range(20)}
+    for name, data in small.items():
+        (model / name).write_bytes(data)
+    store = ThreadRecordingStore(tmp_path / "root")
+
+    upload_path(store, model, "models", "")
+    uploaded = dict(store.by_key)
+    store.by_key.clear()
+    download_prefix(store, "tos://models/model/", tmp_path / "out")
+
+    for moved in (uploaded, store.by_key):
+        lanes = {moved[f"model/{name}"] for name in small}
+        assert len(lanes) == 1  # every small file in one thread...
+        assert moved["model/big.bin"] not in lanes  # ...beside the large one, which has its own
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
+        "big.bin": (model / "big.bin").read_bytes(),
+        **small,
+    }
+
+
+def test_a_failure_in_the_small_files_lane_stops_it_at_the_next_file(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for i in range(10):
+        (model / f"f{i}.bin").write_bytes(b"x")  # equal sizes: the lane keeps the listing's order
+    store = ThreadRecordingStore(tmp_path / "root")
+    store.fail_key = "model/f3.bin"
+
+    with pytest.raises(TransferError, match=r"refusing model/f3\.bin"):
+        upload_path(store, model, "models", "", retry=RetryPolicy(max_attempts=1))
+
+    assert keys(store) == ["model/f0.bin", "model/f1.bin", "model/f2.bin"]
+    assert sorted(store.by_key) == [f"model/f{i}.bin" for i in range(4)]  # nothing tried after f3

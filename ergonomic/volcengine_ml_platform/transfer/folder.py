@@ -39,6 +39,7 @@ from . import durability
 from .base import ByteCallback, ObjectInfo, tos_url, unsafe_path_reason, validate_bucket, validate_key
 from .integrity import (
     BLAKE3,
+    SMALL_FILE,
     check_download,
     copy_file_hashed,
     new_hasher,
@@ -95,6 +96,10 @@ class FolderStore:
     attributes when the file system takes them and sidecars otherwise; False always uses sidecars.
     Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """
+
+    small_files_in_one_lane: int | None = SMALL_FILE
+    """Uploads and downloads move files of up to this many bytes one after another in one thread,
+    beside the larger ones (see :func:`~._parallel.small_in_one_lane`); None: one thread per file."""
 
     def __init__(self, root: Path, *, fsync: bool = False, xattrs: bool | None = None) -> None:
         self.root = Path(root)

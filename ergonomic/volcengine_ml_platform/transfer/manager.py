@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from ..errors import TransferError, ValidationError
 from . import manifest
-from ._parallel import Cancelled, Task, run_parallel
+from ._parallel import Cancelled, Task, run_parallel, small_in_one_lane
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
 from .base import tos_url as url_of
 from .existing import Existing
@@ -138,9 +138,8 @@ def upload_path(
 
     # A few small files go one after another: starting threads would cost more than it saves.
     small = len(files) <= SMALL_UPLOAD_FILES and sum(sizes) <= SMALL_UPLOAD_BYTES
-    run_parallel(
-        [upload(*f) for f in files], concurrency=1 if small else concurrency, name="mlp-upload", sizes=sizes
-    )
+    tasks, task_sizes = _lanes(store, [upload(*f) for f in files], sizes)
+    run_parallel(tasks, concurrency=1 if small else concurrency, name="mlp-upload", sizes=task_sizes)
     logger.info("uploaded %d files (%d bytes) to %s", len(files), sum(sizes), url)
     return url
 
@@ -230,12 +229,8 @@ def download_prefix(
         return run
 
     try:
-        run_parallel(
-            [download(*p) for p in plan],
-            concurrency=concurrency,
-            name="mlp-download",
-            sizes=[obj.size for obj, _, _ in plan],
-        )
+        tasks, sizes = _lanes(store, [download(*p) for p in plan], [obj.size for obj, _, _ in plan])
+        run_parallel(tasks, concurrency=concurrency, name="mlp-download", sizes=sizes)
         return everything
     except BaseException:
         for made in reversed(created):  # deepest first; keeps folders holding verified files
@@ -310,6 +305,17 @@ def _remove_stale_parts(dests: Iterable[Path]) -> None:
                 logger.info("removing %s, left by an interrupted download", entry.path)
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
+
+
+def _lanes(
+    store: ObjectStore, tasks: list[Task[T]], sizes: list[int]
+) -> tuple[list[Task[object]], list[int]]:
+    """The tasks to run: a store that says so (``small_files_in_one_lane``, the folder store's number of
+    bytes) gets its small files one after another in one lane (see :func:`small_in_one_lane`)."""
+    small = getattr(store, "small_files_in_one_lane", None)
+    if not isinstance(small, int) or isinstance(small, bool):
+        return list(tasks), sizes
+    return small_in_one_lane(tasks, sizes, small)
 
 
 def _check_concurrency(concurrency: int) -> None:
