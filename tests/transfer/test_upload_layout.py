@@ -255,15 +255,14 @@ def test_a_forked_child_names_its_temporaries_with_its_own_process_id(tmp_path: 
 
 
 def test_the_folder_store_moves_small_files_in_one_lane_beside_the_large_ones(tmp_path: Path) -> None:
-    from volcengine_ml_platform.transfer.integrity import SMALL_FILE
-
     model = tmp_path / "model"
     model.mkdir()
-    (model / "big.bin").write_bytes(os.urandom(SMALL_FILE + 1))
+    store = ThreadRecordingStore(tmp_path / "root")
+    assert store.small_files_in_one_lane is not None
+    (model / "big.bin").write_bytes(os.urandom(store.small_files_in_one_lane + 1))
     small = {f"s{i:02d}.bin": os.urandom(100 + i) for i in range(20)}
     for name, data in small.items():
         (model / name).write_bytes(data)
-    store = ThreadRecordingStore(tmp_path / "root")
 
     upload_path(store, model, "models", "")
     uploaded = dict(store.by_key)

@@ -39,7 +39,6 @@ from . import durability
 from .base import ByteCallback, ObjectInfo, tos_url, unsafe_path_reason, validate_bucket, validate_key
 from .integrity import (
     BLAKE3,
-    SMALL_FILE,
     check_download,
     copy_file_hashed,
     new_hasher,
@@ -97,9 +96,11 @@ class FolderStore:
     Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """
 
-    small_files_in_one_lane: int | None = SMALL_FILE
+    small_files_in_one_lane: int | None = 256 * 1024
     """Uploads and downloads move files of up to this many bytes one after another in one thread,
-    beside the larger ones (see :func:`~._parallel.small_in_one_lane`); None: one thread per file."""
+    beside the larger ones (see :func:`~._parallel.small_in_one_lane`); None: one thread per file.
+    Small enough that creating the file costs more than its bytes: larger files keep their threads,
+    whose hashes can run on several cores."""
 
     def __init__(self, root: Path, *, fsync: bool = False, xattrs: bool | None = None) -> None:
         self.root = Path(root)
