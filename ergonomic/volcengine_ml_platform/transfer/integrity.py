@@ -160,7 +160,7 @@ def copy_file_hashed(
                 piece = view[start:end]
                 # The pages fault in as the hash reads them. Mapping each piece up front with
                 # MADV_POPULATE_READ, while the kernel copy writes the next piece into the same file,
-                # doubled the CPU of a 1 GiB copy (1.74 against 0.84 s, 4 interleaved rounds).
+                # cost 1.5-2x the CPU of a 1 GiB download in an A/B in one process (README).
                 pending = (pool.submit(hasher.update, piece), piece)
                 report(end - start)
             if pending is not None:
