@@ -90,7 +90,7 @@ class Side:
     # Untimed, right before each run: removes what this side wrote in the previous round. Every side
     # then writes into memory it has just freed itself (on these VMs a write is much faster into pages
     # just freed than into pages the kernel must reclaim first, which made the order decide the winner).
-    before: Callable[[], None] = _nothing
+    before: Callable[[], object] = _nothing
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
