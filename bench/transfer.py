@@ -90,7 +90,7 @@ class Side:
     # Untimed, right before each run: removes what this side wrote in the previous round. Every side
     # then writes into memory it has just freed itself (on these VMs a write is much faster into pages
     # just freed than into pages the kernel must reclaim first, which made the order decide the winner).
-    before: Callable[[], None] = _nothing
+    before: Callable[[], object] = _nothing
     seconds: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
 
@@ -102,7 +102,8 @@ class Comparison:
 
 
 def build_source(root: Path, total: int, small_files: int = SMALL_FILES) -> int:
-    """One large file and ``small_files`` small ones in nested folders; returns the byte count."""
+    """One large file (``weights/``) and ``small_files`` small ones in nested folders (``small/``);
+    returns the byte count."""
     small_total = small_files * SMALL_SIZE
     large = max(total - small_total, PART_SIZE + 1)
     (root / "weights").mkdir(parents=True)
@@ -113,7 +114,7 @@ def build_source(root: Path, total: int, small_files: int = SMALL_FILES) -> int:
             f.write(chunk)
             remaining -= len(chunk)
     for i in range(small_files):
-        folder = root / f"shard{i % 10}" / f"group{i % 7}"
+        folder = root / "small" / f"shard{i % 10}" / f"group{i % 7}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"file{i}.bin").write_bytes(os.urandom(SMALL_SIZE))
     return large + small_total
@@ -138,6 +139,20 @@ def evict(root: Path) -> None:
                 os.close(fd)
 
 
+def file_system(path: Path) -> str:
+    """Type and mount options of the file system holding ``path`` (findmnt), for the record."""
+    try:
+        found = subprocess.run(
+            ["findmnt", "-n", "-o", "FSTYPE,OPTIONS", "-T", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no findmnt)"
+    return found.stdout.strip()
+
+
 def cpu_seconds() -> float:
     """User + system CPU of this process and of its finished children (cp)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -154,6 +169,28 @@ def measure(side: Side, work: Path, cold: bool) -> None:
     side.run()
     side.seconds.append(time.perf_counter() - start)
     side.cpu.append(cpu_seconds() - cpu)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file below ``root`` (8 at a time, as the platform does when it registers a Path),
+    then every folder, deepest first: the same step after either side of a ``--durable`` comparison."""
+    files: list[str] = []
+    folders: list[str] = []
+    for dirpath, _, names in os.walk(root):
+        folders.append(dirpath)
+        files.extend(os.path.join(dirpath, n) for n in names)
+
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(sync, files))
+    for folder in sorted(folders, key=lambda f: -f.count(os.sep)):
+        sync(folder)
 
 
 def remove(path: Path) -> None:
@@ -199,38 +236,60 @@ def cp(source: Path, dest: Path) -> None:
     subprocess.run(["cp", "-r", str(source), str(dest)], check=True)
 
 
-def folder_comparisons(work: Path, src: Path, c: int) -> tuple[list[Comparison], Callable[[], None]]:
+def folder_comparisons(
+    work: Path, src: Path, c: int, durable: bool = False
+) -> tuple[list[Comparison], Callable[[], None]]:
+    """FolderStore against ``cp -r`` of the same folder ``src``; with ``durable``, each side's timed
+    step ends with the same :func:`fsync_tree` of what it wrote (cp has no fsync of its own)."""
     store_root, cp_store = work / "store", work / "cp-store"
     out_ours, out_theirs = work / "out-ours", work / "out-theirs"
     folder = FolderStore(store_root)
     where = "user xattrs" if getattr(folder, "xattrs", False) else "sidecar files"
     print(f"folder store checksums in: {where}", flush=True)
+    name = src.name
+    uploaded = store_root / "bench" / "p" / name
+
+    def then_sync(step: Callable[[], object], written: Path) -> Callable[[], None]:
+        def run() -> None:
+            step()
+            if durable:
+                fsync_tree(written)
+
+        return run
 
     def cp_up() -> None:
         cp_store.mkdir()
         cp(src, cp_store)
 
+    suffix = ", durable" if durable else ""
     comparisons = [
         Comparison(
-            "FolderStore upload",
+            f"FolderStore upload{suffix}",
             [
                 Side(
                     "ours",
-                    lambda: upload_path(folder, src, "bench", "p/", concurrency=c),
+                    then_sync(lambda: upload_path(folder, src, "bench", "p/", concurrency=c), uploaded),
                     before=lambda: folder.delete_prefix("bench", ""),
                 ),
-                Side("cp -r", cp_up, before=lambda: remove(cp_store)),
+                Side("cp -r", then_sync(cp_up, cp_store / name), before=lambda: remove(cp_store)),
             ],
         ),
         Comparison(
-            "FolderStore download",
+            f"FolderStore download{suffix}",
             [
                 Side(
                     "ours",
-                    lambda: download_prefix(folder, "tos://bench/p/model/", out_ours, concurrency=c),
+                    then_sync(
+                        lambda: download_prefix(folder, f"tos://bench/p/{name}/", out_ours, concurrency=c),
+                        out_ours,
+                    ),
                     before=lambda: remove(out_ours),
                 ),
-                Side("cp -r", lambda: cp(cp_store / "model", out_theirs), before=lambda: remove(out_theirs)),
+                Side(
+                    "cp -r",
+                    then_sync(lambda: cp(cp_store / name, out_theirs), out_theirs),
+                    before=lambda: remove(out_theirs),
+                ),
             ],
         ),
     ]
@@ -354,10 +413,15 @@ def run(args: argparse.Namespace, work: Path) -> tuple[int, list[Comparison]]:
     files = files_of(src)
     large = (size - args.small_files * SMALL_SIZE) / MiB
     print(f"source: {len(files)} files, {size / MiB:.1f} MiB (the large one {large:.1f} MiB)", flush=True)
+    cache = "cold" if args.cold else "warm"
+    print(f"file system of {work}: {file_system(work)}; page cache {cache}", flush=True)
     c = args.concurrency
     results: list[Comparison] = []
     if args.only in (None, "folder"):
-        comparisons, reset = folder_comparisons(work, src, c)
+        part = {"all": src, "large": src / "weights", "small": src / "small"}[args.part]
+        if args.part != "all":
+            print(f"moving only {part.relative_to(src)}/", flush=True)
+        comparisons, reset = folder_comparisons(work, part, c, args.durable)
         rounds(args, work, comparisons, reset, "folder")
         results += comparisons
     if args.only in (None, "s3"):
@@ -390,33 +454,43 @@ def rounds(
     reset()
 
 
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile); with fewer than 4 values, (min, median, max)."""
+    if len(values) < 4:
+        return min(values), statistics.median(values), max(values)
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def spread(values: list[float]) -> str:
+    """``median [q1-q3]`` of per-round values (min-max with fewer than 4 rounds)."""
+    q1, q2, q3 = quartiles(values)
+    return f"{q2:.2f} [{q1:.2f}-{q3:.2f}]"
+
+
 def report(size: int, results: list[Comparison]) -> None:
     gib = size / (1024 * MiB)
     print()
-    header = f"{'':22} {'side':>22} {'MiB/s':>7} {'x base':>7} {'CPU s/GiB':>10} {'x base':>7}"
-    print(f"{header}   MiB/s ratio per round")
+    print(f"{'':28} {'side':>22} {'MiB/s':>6} {'s: median [IQR]':>20} {'CPU s/GiB':>10}")
+    for c in results:
+        for side in c.sides:
+            speed = statistics.median(size / MiB / t for t in side.seconds)
+            cpu = statistics.median(s / gib for s in side.cpu)
+            first = c.name if side is c.sides[0] else ""
+            print(f"{first:28} {side.name:>22} {speed:6.0f} {spread(side.seconds):>20} {cpu:10.2f}")
+    print("\nRatios of ours to each baseline, per round (each round runs every side back to back):")
+    print(f"{'':28} {'baseline':>22} {'speed: median [IQR]':>22} {'CPU: median [IQR]':>22}   speed per round")
     for c in results:
         ours = c.sides[0]
-        for side in c.sides:
-            speed = [size / MiB / t for t in side.seconds]
-            cpu = [s / gib for s in side.cpu]
-            line = f"{c.name if side is ours else '':22} {side.name:>22} {statistics.median(speed):7.0f}"
-            if side is ours:
-                print(f"{line} {'':>7} {statistics.median(cpu):10.2f}")
-                continue
+        for side in c.sides[1:]:
             ratios = [t / o for o, t in zip(ours.seconds, side.seconds, strict=True)]  # ours speed / theirs
             cpu_ratios = [o / t if t else float("nan") for o, t in zip(ours.cpu, side.cpu, strict=True)]
             per_round = " ".join(f"{r:.2f}" for r in ratios)
-            print(
-                f"{line} {statistics.median(ratios):7.2f} {statistics.median(cpu):10.2f} "
-                f"{statistics.median(cpu_ratios):7.2f}   {per_round}"
-            )
-    print(
-        "\nOn a baseline's line, the first 'x base' is ours / that baseline in speed (> 1: ours is faster),"
-    )
-    print("the second ours / that baseline in CPU-seconds (< 1: ours costs less), medians of per-round")
-    print("ratios (each round runs every side back to back). Ours computes and verifies a BLAKE3 checksum of")
-    print("every file (sha256 for S3 objects of releases before 0.3); cp, boto3 and obstore check nothing.")
+            print(f"{c.name:28} {side.name:>22} {spread(ratios):>22} {spread(cpu_ratios):>22}   {per_round}")
+    print("\nSpeed ratio > 1: ours is faster; CPU ratio < 1: ours costs less. The IQR (min-max below 4")
+    print("rounds) of a baseline's own seconds shows how much it moves round to round on this machine.")
+    print("Ours computes and verifies a BLAKE3 checksum of every file (sha256 for S3 objects of releases")
+    print("before 0.3); cp, boto3 and obstore check nothing.")
 
 
 def main() -> None:
@@ -446,6 +520,17 @@ def main() -> None:
         action="store_true",
         help="evict the benchmark's own files from the page cache before each step",
     )
+    parser.add_argument(
+        "--part",
+        choices=["all", "large", "small"],
+        default="all",
+        help="folder store only: move the whole folder (default), only the large file or only the small ones",
+    )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="folder store only: end each side's step by fsyncing every file and folder it wrote",
+    )
     parser.add_argument("--timeout", type=int, default=3600, help="give up after this many seconds")
     args = parser.parse_args()
     if args.quick:
@@ -457,10 +542,14 @@ def main() -> None:
 
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(args.timeout)
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="mlp-bench-") as tmp:
         size, results = run(args, Path(tmp))
     signal.alarm(0)
+    if args.part != "all":  # the bytes actually moved
+        size = args.small_files * SMALL_SIZE if args.part == "small" else size - args.small_files * SMALL_SIZE
     report(size, results)
+    print(f"load average (1 min) {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; 2 cores")
 
 
 if __name__ == "__main__":

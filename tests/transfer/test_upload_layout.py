@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from volcengine_ml_platform.errors import TransferError, UploadWarning, ValidationError
-from volcengine_ml_platform.transfer import FolderStore, parse_tos_url, upload_path
+from volcengine_ml_platform.transfer import FolderStore, download_prefix, manager, parse_tos_url, upload_path
+from volcengine_ml_platform.transfer.manager import _files_below
+from volcengine_ml_platform.transfer.retry import RetryPolicy
 
 
 def keys(store: FolderStore) -> list[str]:
@@ -98,6 +100,7 @@ def test_symlinks_are_followed_without_looping(tmp_path: Path) -> None:
         upload_path(store, model, "models", "")
 
     assert keys(store) == ["model/linked/blob", "model/weights.bin"]
+    assert {w.filename for w in said} == {manager.__file__}  # one place, whichever check skipped it
     assert sorted(str(w.message) for w in said) == [
         f"skipping {model / 'dangling'}: a symlink to {tmp_path / 'missing'}, which does not exist",
         f"skipping {model / 'loop'}: a symlink back to a folder that contains it",
@@ -154,12 +157,23 @@ class ThreadRecordingStore(FolderStore):
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.threads: set[str] = set()
+        self.by_key: dict[str, str] = {}
+        self.fail_key: str | None = None
 
     def put_file(self, bucket: str, key: str, path: Path, **kwargs: Any) -> Any:
         import threading
 
         self.threads.add(threading.current_thread().name)
+        self.by_key[key] = threading.current_thread().name
+        if key == self.fail_key:
+            raise TransferError(f"refusing {key}")
         return super().put_file(bucket, key, path, **kwargs)
+
+    def get_file(self, bucket: str, obj: Any, dest: Path, **kwargs: Any) -> Any:
+        import threading
+
+        self.by_key[obj.key] = threading.current_thread().name
+        return super().get_file(bucket, obj, dest, **kwargs)
 
 
 def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp_path: Path) -> None:
@@ -173,6 +187,7 @@ def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp
         for i in range(count):
             (folder / f"f{i}").write_bytes(os.urandom(64))
     store = ThreadRecordingStore(tmp_path / "root")
+    store.small_files_in_one_lane = None  # one task per file, as for S3
     upload_path(store, small, "models", "a/")
     assert store.threads == {threading.current_thread().name}  # no pool for two small files
     assert sorted(keys(store)) == ["a/small/f0", "a/small/f1"]
@@ -180,3 +195,104 @@ def test_a_few_small_files_upload_in_the_calling_thread_and_many_on_the_pool(tmp
     upload_path(store, many, "models", "b/")
     assert all(name.startswith("mlp-upload") for name in store.threads)
     assert len([k for k in keys(store) if k.startswith("b/")]) == SMALL_UPLOAD_FILES + 1
+
+
+def test_listing_stats_each_file_once_and_takes_sizes_from_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    for name, data in {"a.bin": b"a" * 10, "sub/b.bin": b"b" * 20, "sub/c.bin": b"c" * 30}.items():
+        (model / name).write_bytes(data)
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        stats.append(os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    listed = _files_below(model)
+    monkeypatch.undo()
+
+    assert [(rel, size) for _, rel, size in listed] == [("a.bin", 10), ("sub/b.bin", 20), ("sub/c.bin", 30)]
+    files = [os.fspath(path) for path, _, _ in listed]
+    assert sorted(p for p in stats if p in files) == files  # each file once, no second stat for its size
+
+
+def test_a_file_removed_while_the_folder_is_listed_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path / "root")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "kept.bin").write_bytes(b"kept")
+    (model / "gone.bin").write_bytes(b"gone")
+
+    def select(rel: str) -> bool:  # runs after the folder was read and before the file's stat
+        if rel == "gone.bin":
+            (model / rel).unlink()
+        return True
+
+    with pytest.warns(UploadWarning, match="disappeared while the folder was listed") as said:
+        upload_path(store, model, "models", "", select=select)
+
+    assert keys(store) == ["model/kept.bin"]
+    assert said[0].filename == manager.__file__  # attributed to upload_path, as every left-out file is
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_names_its_temporaries_with_its_own_process_id(tmp_path: Path) -> None:
+    from volcengine_ml_platform.transfer import folder
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it would name temporaries with, then leave at once
+        try:
+            os.write(write, f"{folder._PID[0]} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    reported = os.read(read, 100).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reported[0] == reported[1] == str(pid)
+    assert folder._PID[0] == os.getpid() != pid
+
+
+def test_the_folder_store_moves_small_files_in_one_lane_beside_the_large_ones(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    store = ThreadRecordingStore(tmp_path / "root")
+    assert store.small_files_in_one_lane is not None
+    (model / "big.bin").write_bytes(os.urandom(store.small_files_in_one_lane + 1))
+    small = {f"s{i:02d}.bin": os.urandom(100 + i) for i in range(20)}
+    for name, data in small.items():
+        (model / name).write_bytes(data)
+
+    upload_path(store, model, "models", "")
+    uploaded = dict(store.by_key)
+    store.by_key.clear()
+    download_prefix(store, "tos://models/model/", tmp_path / "out")
+
+    for moved, pool in ((uploaded, "mlp-upload"), (store.by_key, "mlp-download")):
+        lanes = {moved[f"model/{name}"] for name in small}
+        assert len(lanes) == 1  # every small file in one thread...
+        assert lanes.pop().startswith(pool)  # ...of the pool, which runs the large file's task beside it
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == {
+        "big.bin": (model / "big.bin").read_bytes(),
+        **small,
+    }
+
+
+def test_a_failure_in_the_small_files_lane_stops_it_at_the_next_file(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for i in range(10):
+        (model / f"f{i}.bin").write_bytes(b"x")  # equal sizes: the lane keeps the listing's order
+    store = ThreadRecordingStore(tmp_path / "root")
+    store.fail_key = "model/f3.bin"
+
+    with pytest.raises(TransferError, match=r"refusing model/f3\.bin"):
+        upload_path(store, model, "models", "", retry=RetryPolicy(max_attempts=1))
+
+    assert keys(store) == ["model/f0.bin", "model/f1.bin", "model/f2.bin"]
+    assert sorted(store.by_key) == [f"model/f{i}.bin" for i in range(4)]  # nothing tried after f3

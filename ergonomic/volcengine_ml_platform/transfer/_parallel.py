@@ -75,3 +75,29 @@ def run_parallel(
             assert exc is not None
             raise exc
     return [f.result() for f in futures]
+
+
+def small_in_one_lane(
+    tasks: Sequence[Task[object]], sizes: Sequence[int], small: int
+) -> tuple[list[Task[object]], list[int]]:
+    """Tasks for :func:`run_parallel` with every task of at most ``small`` bytes run one after another
+    in a single task, beside the larger ones.
+
+    For a local store: creating a file is the kernel's work and, on the 2-core VMs measured, did not go
+    faster on more threads, while 8 threads trading the GIL for each system call of each small file
+    cost 20-40% more CPU (futex hand-offs) than one. The lane checks the cancel event between files
+    (each file's own task does), so a failure elsewhere still stops it at the next file.
+    """
+    lane = [i for i, size in enumerate(sizes) if size <= small]
+    if len(lane) < 2:
+        return list(tasks), list(sizes)
+    rest = [i for i in range(len(tasks)) if sizes[i] > small]
+
+    def run_lane(cancel: threading.Event) -> object:
+        for i in lane:
+            if cancel.is_set():
+                raise Cancelled
+            tasks[i](cancel)
+        return None
+
+    return [tasks[i] for i in rest] + [run_lane], [sizes[i] for i in rest] + [sum(sizes[i] for i in lane)]

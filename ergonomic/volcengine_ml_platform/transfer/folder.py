@@ -63,6 +63,10 @@ _READ_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _WRITE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+# This process's id, for temporary names; a forked child updates it.
+_PID = [os.getpid()]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 class _Opened:
@@ -91,6 +95,12 @@ class FolderStore:
     attributes when the file system takes them and sidecars otherwise; False always uses sidecars.
     Either way, objects recorded either way (or with sha256 by earlier releases) are read and verified.
     """
+
+    small_files_in_one_lane: int | None = 256 * 1024
+    """Uploads and downloads move files of up to this many bytes one after another in one thread,
+    beside the larger ones (see :func:`~._parallel.small_in_one_lane`); None: one thread per file.
+    Small enough that creating the file costs more than its bytes: larger files keep their threads,
+    whose hashes can run on several cores."""
 
     def __init__(self, root: Path, *, fsync: bool = False, xattrs: bool | None = None) -> None:
         self.root = Path(root)
@@ -155,8 +165,12 @@ class FolderStore:
     def _put(self, bucket: str, key: str, write: Callable[[int], tuple[int, str]]) -> ObjectInfo:
         """A new object from ``write(fd)`` (which fills a temporary file and answers its size and
         BLAKE3), made visible under ``key`` in one rename, with its checksum recorded."""
-        obj_path, meta_path = self._paths(bucket, key)
-        tmp = f"{self._tmp_prefix}{os.getpid():x}-{next(self._tmp_seq):x}"
+        validate_bucket(bucket)
+        validate_key(key)
+        # Plain strings, and the process id cached (os.register_at_fork keeps it true in a child):
+        # building Paths and asking getpid for every object was a tenth of a small file's upload.
+        obj_path = f"{self._root_prefix}{bucket}/{key}"
+        tmp = f"{self._tmp_prefix}{_PID[0]:x}-{next(self._tmp_seq):x}"
         tmp_meta = f"{tmp}.json"
         try:
             dst = os.open(tmp, _WRITE_FLAGS, 0o644)
@@ -170,6 +184,7 @@ class FolderStore:
                     os.fsync(dst)
             finally:
                 os.close(dst)
+            meta_path = self._meta / bucket / key
             if self.xattrs:
                 self._replace(tmp, obj_path, bucket, key)
             else:
@@ -178,9 +193,9 @@ class FolderStore:
                     durability.sync_files([Path(tmp_meta)], self._tmp)
                 with self._lock(bucket, key, exclusive=True):
                     self._replace(tmp, obj_path, bucket, key)
-                    self._replace(tmp_meta, meta_path, bucket, key)
+                    self._replace(tmp_meta, os.fspath(meta_path), bucket, key)
             if self._fsync:  # the new names, and every folder on the way to them
-                durability.sync_dirs(obj_path.parent, self.root)
+                durability.sync_dirs(Path(os.path.dirname(obj_path)), self.root)
                 if not self.xattrs:
                     durability.sync_dirs(meta_path.parent, self.root)
         except BaseException:
@@ -390,12 +405,12 @@ class FolderStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _replace(self, src: str | Path, dst: Path, bucket: str, key: str) -> None:
+    def _replace(self, src: str, dst: str, bucket: str, key: str) -> None:
         # A concurrent delete_prefix may prune the (empty) parent between makedirs and replace: retry.
         for attempt in range(_REPLACE_TRIES):
             try:
                 if attempt:  # the parent usually exists already: create it only when missing
-                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.makedirs(os.path.dirname(dst), exist_ok=True)
                 os.replace(src, dst)
                 return
             except FileNotFoundError:
