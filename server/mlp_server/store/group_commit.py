@@ -147,8 +147,10 @@ class GroupCommit:
     def _loop(self) -> None:
         source = self._queue
         # One connection for the writer's life, not one checked out of the pool and reset per batch
-        # (a third of the writer's own CPU at a batch of one); dropped after a failed batch.
+        # (a third of the writer's own CPU at a batch of one); dropped after a failed batch, and when
+        # the engine was disposed (its pool replaced: every connection after that must be a new one).
         conn: Connection | None = None
+        pool = self._engine.pool
         try:
             while True:
                 first = source.get()
@@ -165,6 +167,10 @@ class GroupCommit:
                         stop = True
                         break
                     batch.append(more)  # type: ignore[arg-type]
+                if conn is not None and self._engine.pool is not pool:
+                    conn.close()
+                    conn = None
+                pool = self._engine.pool
                 conn = self._commit(batch, conn)
                 if stop:
                     return
