@@ -54,6 +54,7 @@ from volcengine_ml_platform.transfer.base import MiB
 SMALL_FILES = 1000
 SMALL_SIZE = 16 * 1024
 PART_SIZE = 8 * MiB
+CONTROL = "cp -r, again"  # the A/A side of --control
 
 # Never leave loopback: no proxy, no instance-metadata lookups.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"
@@ -237,12 +238,14 @@ def cp(source: Path, dest: Path) -> None:
 
 
 def folder_comparisons(
-    work: Path, src: Path, c: int, durable: bool = False
+    work: Path, src: Path, c: int, durable: bool = False, control: bool = False
 ) -> tuple[list[Comparison], Callable[[], None]]:
     """FolderStore against ``cp -r`` of the same folder ``src``; with ``durable``, each side's timed
-    step ends with the same :func:`fsync_tree` of what it wrote (cp has no fsync of its own)."""
-    store_root, cp_store = work / "store", work / "cp-store"
-    out_ours, out_theirs = work / "out-ours", work / "out-theirs"
+    step ends with the same :func:`fsync_tree` of what it wrote (cp has no fsync of its own). With
+    ``control``, a second ``cp -r`` side into folders of its own: an A/A comparison in the same
+    rounds, whose ratio to the first shows what the machine alone does to a ratio."""
+    store_root, cp_store, cp_store2 = work / "store", work / "cp-store", work / "cp-store-again"
+    out_ours, out_theirs, out_again = work / "out-ours", work / "out-theirs", work / "out-again"
     folder = FolderStore(store_root)
     where = "user xattrs" if getattr(folder, "xattrs", False) else "sidecar files"
     print(f"folder store checksums in: {where}", flush=True)
@@ -257,9 +260,9 @@ def folder_comparisons(
 
         return run
 
-    def cp_up() -> None:
-        cp_store.mkdir()
-        cp(src, cp_store)
+    def cp_up(store: Path = cp_store) -> None:
+        store.mkdir()
+        cp(src, store)
 
     suffix = ", durable" if durable else ""
     comparisons = [
@@ -294,8 +297,24 @@ def folder_comparisons(
         ),
     ]
 
+    if control:
+        comparisons[0].sides.append(
+            Side(
+                CONTROL,
+                then_sync(lambda: cp_up(cp_store2), cp_store2 / name),
+                before=lambda: remove(cp_store2),
+            )
+        )
+        comparisons[1].sides.append(
+            Side(
+                CONTROL,
+                then_sync(lambda: cp(cp_store2 / name, out_again), out_again),
+                before=lambda: remove(out_again),
+            )
+        )
+
     def reset() -> None:
-        for path in (out_ours, out_theirs, cp_store):
+        for path in (out_ours, out_theirs, out_again, cp_store, cp_store2):
             remove(path)
         folder.delete_prefix("bench", "")
 
@@ -421,7 +440,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[int, list[Comparison]]:
         part = {"all": src, "large": src / "weights", "small": src / "small"}[args.part]
         if args.part != "all":
             print(f"moving only {part.relative_to(src)}/", flush=True)
-        comparisons, reset = folder_comparisons(work, part, c, args.durable)
+        comparisons, reset = folder_comparisons(work, part, c, args.durable, args.control)
         rounds(args, work, comparisons, reset, "folder")
         results += comparisons
     if args.only in (None, "s3"):
@@ -487,6 +506,14 @@ def report(size: int, results: list[Comparison]) -> None:
             cpu_ratios = [o / t if t else float("nan") for o, t in zip(ours.cpu, side.cpu, strict=True)]
             per_round = " ".join(f"{r:.2f}" for r in ratios)
             print(f"{c.name:28} {side.name:>22} {spread(ratios):>22} {spread(cpu_ratios):>22}   {per_round}")
+    controls = [(c, c.sides[1], side) for c in results for side in c.sides[2:] if side.name == CONTROL]
+    if controls:
+        print("\nThe A/A control: the same cp -r twice, ratio of the second to the first, per round:")
+        for c, base, again in controls:
+            ratios = [t / o for o, t in zip(again.seconds, base.seconds, strict=True)]
+            cpu_ratios = [o / t if t else float("nan") for o, t in zip(again.cpu, base.cpu, strict=True)]
+            per_round = " ".join(f"{r:.2f}" for r in ratios)
+            print(f"{c.name:28} {base.name:>22} {spread(ratios):>22} {spread(cpu_ratios):>22}   {per_round}")
     print("\nSpeed ratio > 1: ours is faster; CPU ratio < 1: ours costs less. The IQR (min-max below 4")
     print("rounds) of a baseline's own seconds shows how much it moves round to round on this machine.")
     print("Ours computes and verifies a BLAKE3 checksum of every file (sha256 for S3 objects of releases")
@@ -530,6 +557,12 @@ def main() -> None:
         "--durable",
         action="store_true",
         help="folder store only: end each side's step by fsyncing every file and folder it wrote",
+    )
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="folder store only: add a second cp -r side (an A/A comparison: what the machine alone "
+        "does to a ratio)",
     )
     parser.add_argument("--timeout", type=int, default=3600, help="give up after this many seconds")
     args = parser.parse_args()
