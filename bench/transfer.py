@@ -2,6 +2,7 @@
 
     python bench/transfer.py --quick                        # ~64 MiB, a minute or two
     python bench/transfer.py --only folder --rounds 5       # the 1 GiB folder store target
+    python bench/transfer.py --only folder --rounds 6 --control   # + cp -r twice: the A/A spread
     python bench/transfer.py --only s3 --s3-server s3rver --s3rver-dir DIR   # see below
     python bench/transfer.py --only s3 --small-files 0 ...  # one large file: multipart and ranges only
 
