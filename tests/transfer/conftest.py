@@ -28,10 +28,11 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def s3_store(moto_endpoint: str) -> S3Store:
+def moto_store(endpoint: str) -> S3Store:
+    """An S3Store with moto's test keys, small parts and fast retries, talking to ``endpoint`` (moto
+    itself, or a proxy in front of it)."""
     return S3Store(
-        moto_endpoint,
+        endpoint,
         "testing",
         "testing",
         region="us-east-1",
@@ -39,6 +40,11 @@ def s3_store(moto_endpoint: str) -> S3Store:
         part_size=PART,
         retry=FAST_RETRY,
     )
+
+
+@pytest.fixture(scope="session")
+def s3_store(moto_endpoint: str) -> S3Store:
+    return moto_store(moto_endpoint)
 
 
 @pytest.fixture

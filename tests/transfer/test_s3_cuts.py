@@ -17,7 +17,7 @@ import pytest
 from volcengine_ml_platform.errors import TransferError
 from volcengine_ml_platform.transfer import S3Store, download_prefix, upload_path
 
-from .conftest import FAST_RETRY, PART
+from .conftest import FAST_RETRY, PART, moto_store
 from .helpers import leftovers
 
 
@@ -92,16 +92,7 @@ def proxy_for(moto_endpoint: str) -> Iterator[MakeProxy]:
     def make(marker: bytes, keep: int, cuts: int) -> tuple[CuttingProxy, S3Store]:
         proxy = CuttingProxy((host, int(port)), marker, keep, cuts)
         made.append(proxy)
-        store = S3Store(
-            f"http://127.0.0.1:{proxy.port}",
-            "testing",
-            "testing",
-            region="us-east-1",
-            addressing_style="path",
-            part_size=PART,
-            retry=FAST_RETRY,
-        )
-        return proxy, store
+        return proxy, moto_store(f"http://127.0.0.1:{proxy.port}")
 
     yield make
     for proxy in made:
