@@ -303,10 +303,10 @@ def test_concurrent_resends_of_one_registration_make_one_version(store: Store, d
 
 
 def test_a_new_model_id_that_collides_is_drawn_again(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlp_server.store import models
+    from mlp_server.store import base
 
     drawn = iter(["m-20210812070750-aaaaa", "m-20210812070750-aaaaa", "m-20210812070750-bbbbb"])
-    monkeypatch.setattr(models, "new_id", lambda _prefix, _now: next(drawn))
+    monkeypatch.setattr(base, "new_id", lambda _prefix, _now: next(drawn))
     first, _ = register(store, name="first")
     second, _ = register(store, name="second")
     assert (first, second) == ("m-20210812070750-aaaaa", "m-20210812070750-bbbbb")

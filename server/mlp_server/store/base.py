@@ -124,13 +124,21 @@ class StoreBase:
             return work(session)
 
 
-def insert_with_new_id(session: Session, prefix: str, now: datetime, build: Callable[[str], _Row]) -> _Row:
-    """Insert ``build(id)`` under a fresh random id, retrying on the rare collision.
-
-    Each attempt runs in a SAVEPOINT so that a collision does not spoil the caller's transaction.
-    """
+def with_new_id(prefix: str, now: datetime, attempt: Callable[[str], _T | None]) -> _T:
+    """``attempt(id)`` under fresh random ids until it answers (None: that id was taken, a rare
+    collision), at most ``_ID_ATTEMPTS`` times. Each attempt runs its insert in a SAVEPOINT so that a
+    collision does not spoil the caller's transaction, and re-raises an IntegrityError that is not one."""
     for _ in range(_ID_ATTEMPTS):
-        row = build(new_id(prefix, now))
+        if (done := attempt(new_id(prefix, now))) is not None:
+            return done
+    raise ApiError("InternalError", f"could not allocate a unique {prefix}- id")
+
+
+def insert_with_new_id(session: Session, prefix: str, now: datetime, build: Callable[[str], _Row]) -> _Row:
+    """Insert ``build(id)`` (an ORM row) under a fresh random id, retrying on the rare collision."""
+
+    def attempt(candidate: str) -> _Row | None:
+        row = build(candidate)
         try:
             with session.begin_nested():
                 session.add(row)
@@ -138,6 +146,7 @@ def insert_with_new_id(session: Session, prefix: str, now: datetime, build: Call
             identity = type(row).__mapper__.primary_key_from_instance(row)
             if session.get(type(row), identity) is None:
                 raise  # not an id collision
-            continue
+            return None
         return row
-    raise ApiError("InternalError", f"could not allocate a unique {prefix}- id")
+
+    return with_new_id(prefix, now, attempt)

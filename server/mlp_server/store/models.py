@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from mlp_server.errors import ApiError, invalid, not_found
 
 from . import model_changes, model_ranks
-from .base import Body, Result, StoreBase
-from .ids import new_id, version_id, wire_time
+from .base import Body, Result, StoreBase, with_new_id
+from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
@@ -56,7 +56,6 @@ _LATEST_FORMAT = (
 _INSERT_VERSION = insert(_VERSIONS)
 _INSERT_MODEL = insert(_MODELS)
 _MODEL_EXISTS = select(_MODELS.c.id).where(_MODELS.c.id == bindparam("model_id"))
-_ID_ATTEMPTS = 8
 _ITS_VERSIONS = VersionRow.model_id == ModelRow.id
 # GetModel: the model and what _version_stats says of it, in one statement.
 _MODEL_WITH_STATS = select(
@@ -302,20 +301,21 @@ class ModelsMixin(StoreBase):
 
 
 def _insert_model_row(session: Session, now: datetime, values: dict[str, Any]) -> str:
-    """Insert the model row under a fresh random id (``insert_with_new_id`` in Core: the ORM's unit
-    of work was a third of a new model's CPU), retrying on the rare collision; its id."""
+    """Insert the model row under a fresh random id (:func:`.base.with_new_id` in Core: the ORM's unit
+    of work was a third of a new model's CPU); its id."""
     conn = session.connection()
-    for _ in range(_ID_ATTEMPTS):
-        model_id = new_id("m", now)
+
+    def attempt(model_id: str) -> str | None:
         try:
-            with conn.begin_nested():  # a collision must not spoil the caller's transaction
+            with conn.begin_nested():
                 conn.execute(_INSERT_MODEL, {"id": model_id, **values})
         except IntegrityError:
             if conn.execute(_MODEL_EXISTS, {"model_id": model_id}).first() is None:
                 raise  # not an id collision
-            continue
+            return None
         return model_id
-    raise ApiError("InternalError", "could not allocate a unique m- id")
+
+    return with_new_id("m", now, attempt)
 
 
 def _owned(account_id: int, model_id: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
