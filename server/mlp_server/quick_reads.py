@@ -60,7 +60,7 @@ VERSION_SORTS: Final = {"CreateTime": ("create_time", "version"), "ModelVersion"
 IN_CHUNK = 500  # ids per IN (...) list, as paging.IN_CHUNK
 # Every table and column read here, so that a test can hold them to the one schema (store/schema.py).
 COLUMNS_READ: Final = {
-    "models": ("id", "account_id", "name", "category", "create_time"),
+    "models": ("id", "account_id", "name", "category", "create_time", "version_count", "latest_version"),
     "model_counts": ("account_id", "models"),
     "model_versions": (
         "id",
@@ -269,8 +269,9 @@ def _default(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def _page(body: Body, sorts: dict[str, tuple[str, ...]]) -> tuple[int, int, str]:
-    """(Offset, Limit, ORDER BY) with the documented defaults (paging.Page.from_body)."""
+def _page(body: Body, sorts: dict[str, tuple[str, ...]]) -> tuple[int, int, tuple[str, ...], bool]:
+    """(Offset, Limit, the sort's columns, descending) with the documented defaults
+    (paging.Page.from_body)."""
     offset = _default(body.get("Offset"), DEFAULT_OFFSET)
     limit = _default(body.get("Limit"), DEFAULT_LIMIT)
     sort_by = _default(body.get("SortBy"), DEFAULT_SORT_BY)
@@ -280,12 +281,17 @@ def _page(body: Body, sorts: dict[str, tuple[str, ...]]) -> tuple[int, int, str]
             raise Declined  # the full store names the field
     if sort_by not in sorts or sort_order not in SORT_ORDERS:
         raise Declined
-    direction = "DESC" if sort_order == "Descend" else "ASC"
-    return offset, limit, ", ".join(f"{key} {direction}" for key in sorts[sort_by])
+    return offset, limit, sorts[sort_by], sort_order == "Descend"
+
+
+def _order(keys: tuple[str, ...], descending: bool) -> str:
+    direction = "DESC" if descending else "ASC"
+    return ", ".join(f"{key} {direction}" for key in keys)
 
 
 def _list_models(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
-    offset, limit, order = _page(body, MODEL_SORTS)
+    offset, limit, keys, descending = _page(body, MODEL_SORTS)
+    order = _order(keys, descending)
     counted = conn.execute("SELECT models FROM model_counts WHERE account_id = ?", (account_id,)).fetchone()
     models = 0 if counted is None else int(counted[0])
     if models > MAX_MODELS:
@@ -329,7 +335,7 @@ def _list_model_versions(conn: sqlite3.Connection, account_id: int, body: Body) 
     model_id = body.get("ModelID")
     if model_id is None:
         raise Declined
-    offset, limit, order = _page(body, VERSION_SORTS)
+    offset, limit, keys, descending = _page(body, VERSION_SORTS)
     where, args = "model_id = ?", [model_id]
     if (number := body.get("ModelVersion")) is not None:
         if isinstance(number, str) and number.isdigit():
@@ -337,13 +343,47 @@ def _list_model_versions(conn: sqlite3.Connection, account_id: int, body: Body) 
         if not isinstance(number, int) or isinstance(number, bool):
             raise Declined
         where, args = f"{where} AND version = ?", [model_id, number]
-    mine = conn.execute("SELECT 1 FROM models WHERE id = ? AND account_id = ?", (model_id, account_id))
-    if mine.fetchone() is None:
+    mine = conn.execute(
+        "SELECT version_count FROM models WHERE id = ? AND account_id = ?", (model_id, account_id)
+    ).fetchone()
+    if mine is None:
         raise Declined  # NotFound: written by the full store
+    if number is None:  # every version: the count kept on the model, the page through the sort's index
+        total = int(mine[0])
+        return {
+            "Total": total,
+            "List": _versions_page(conn, model_id, total, (offset, limit, keys, descending)),
+        }
     total = int(conn.execute(f"SELECT count(*) FROM model_versions WHERE {where}", args).fetchone()[0])
-    query = f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    query = (
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE {where} "
+        f"ORDER BY {_order(keys, descending)} LIMIT ? OFFSET ?"
+    )
     rows = conn.execute(query, [*args, limit, offset]).fetchall() if limit and offset < total else []
     return {"Total": total, "List": [_version_item(row) for row in rows]}
+
+
+def _versions_page(
+    conn: sqlite3.Connection, model_id: str, total: int, page: tuple[int, int, tuple[str, ...], bool]
+) -> list[Body]:
+    """models.py's ``_versions_page``: the page's numbers from the sort's index, from the nearer end."""
+    offset, limit, keys, descending = page
+    if not limit or offset >= total:
+        return []
+    reverse = offset + limit // 2 > total // 2
+    if reverse:
+        end = total - offset
+        offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    order = _order(keys, descending)
+    numbers = f"SELECT version FROM model_versions WHERE model_id = ? ORDER BY {order} LIMIT ? OFFSET ?"
+    query = (
+        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_id = ? AND version IN ({numbers}) "
+        f"ORDER BY {order}"
+    )
+    rows = conn.execute(query, (model_id, model_id, limit, offset)).fetchall()
+    if reverse:
+        rows.reverse()
+    return [_version_item(row) for row in rows]
 
 
 def _get_model_version(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
@@ -411,32 +451,25 @@ def _chunked(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 
 def _model_items(conn: sqlite3.Connection, ids: Sequence[str], account_id: int | None = None) -> list[Body]:
     """The wire items of ``ids``, in that order (models.py's ``_model_item``)."""
-    rows: dict[str, tuple[str, str | None, str]] = {}
-    stats: dict[str, tuple[int, int]] = {}
+    rows: dict[str, tuple[str, str | None, str, int, int]] = {}
     for batch in _chunked(ids):
         marks = ", ".join("?" * len(batch))
         mine = "" if account_id is None else " AND account_id = ?"
         found = conn.execute(
-            f"SELECT id, name, category, create_time FROM models WHERE id IN ({marks}){mine}",
+            "SELECT id, name, category, create_time, version_count, latest_version "
+            f"FROM models WHERE id IN ({marks}){mine}",
             [*batch, *([] if account_id is None else [account_id])],
         )
-        rows.update((row[0], (row[1], row[2], row[3])) for row in found)
-        counted = conn.execute(
-            f"SELECT model_id, count(*), max(version) FROM model_versions WHERE model_id IN ({marks}) "
-            "GROUP BY model_id",
-            list(batch),
-        )
-        stats.update((row[0], (int(row[1]), int(row[2]))) for row in counted)
+        rows.update((row[0], (row[1], row[2], row[3], int(row[4]), int(row[5]))) for row in found)
     items: list[Body] = []
     for model_id in ids:
         if model_id not in rows:
             continue
-        name, category, created = rows[model_id]
+        name, category, created, count, highest = rows[model_id]
         item: Body = {"ModelID": model_id, "ModelName": name}
         if category is not None:
             item["ModelCategory"] = category
         item["CreateTime"] = _wire_time(created)
-        count, highest = stats.get(model_id, (0, 0))
         item["ModelVersionsCount"] = count
         if count:
             item["LatestVersion"] = str(highest)

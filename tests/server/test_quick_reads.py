@@ -106,6 +106,13 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
                 store.update_model_version(
                     DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-2", "Description": "réseau ✓"}
                 )
+            if n == len(NAMES) - 1:  # a long history (create times that tie), its highest deleted
+                for k in range(16):
+                    if k % 3:
+                        clock.tick()
+                    register(store, DEFAULT_ACCOUNT_ID, model_id=model_id)
+                for number in (5, 17):
+                    store.delete_model_version(DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-{number}"})
             ids.append(model_id)
         for name in ("alpha-other", "same"):
             register(store, OTHER, name=name)
@@ -212,7 +219,8 @@ def test_the_lists_see_every_case_of_the_data(both: tuple[Api, Api], folder: Fol
     assert fast.ok("ListModels", {"ModelNameContains": "ÉCLAIR"})["Total"] == 1  # only ASCII folds
     everything = fast.ok("ListModels", {"Limit": 100})["List"]
     assert len(everything) == len(NAMES)
-    assert {item.get("LatestVersion") for item in everything} == {None, "1", "2", "3", "4"}
+    # "16": the long history, whose highest number (17) was deleted.
+    assert {item.get("LatestVersion") for item in everything} == {None, "1", "2", "3", "4", "16"}
     assert {item.get("ModelCategory") for item in everything} == {None, "CV"}
 
 
@@ -257,6 +265,29 @@ def test_version_answers_are_the_full_platforms(
         quick, reference = fast.call("GetModelVersion", one), full.call("GetModelVersion", one)
         assert quick.status_code == reference.status_code == 200
         assert without_request_id(quick) == without_request_id(reference)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"SortBy": by, "SortOrder": order, "Offset": offset, "Limit": 4}
+        for by in ("CreateTime", "ModelVersion")
+        for order in ("Ascend", "Descend")
+        for offset in (0, 5, 7, 11, 12, 14, 15, 16)
+    ],
+    ids=lambda body: json.dumps(body),
+)
+def test_pages_of_a_long_history_are_the_full_platforms(
+    both: tuple[Api, Api], folder: Folder, body: dict[str, Any]
+) -> None:
+    """15 versions: pages from either end (the quick reads walk the nearer one, as the store does)."""
+    fast, full = both
+    request = {"ModelID": folder.ids[-1], **body}
+    quick, reference = fast.call("ListModelVersions", request), full.call("ListModelVersions", request)
+    assert reference.status_code == 200, reference.text
+    assert reference.json()["Result"]["Total"] == 15
+    assert quick.status_code == 200, "the quick reads declined a valid ListModelVersions"
+    assert without_request_id(quick) == without_request_id(reference)
 
 
 def test_the_versions_hold_every_field_and_a_tie(both: tuple[Api, Api], folder: Folder) -> None:

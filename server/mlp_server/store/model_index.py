@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from . import model_grams, model_ranks
+from . import model_grams, model_ranks, version_stats
 from .case_rule import fold
 
 SEARCH_TABLE = "models_search"
@@ -81,13 +81,15 @@ def drop(conn: Connection) -> None:
 
 def recount(conn: Connection) -> None:
     """Recompute the counters, the list stretches (:mod:`.model_ranks`) and the name grams
-    (:mod:`.model_grams`) from the models table (after rows were written around the store).
+    (:mod:`.model_grams`) from the models table, and each model's version stats
+    (:mod:`.version_stats`) from the versions table (after rows were written around the store).
 
     Counter rows are updated, never deleted, and every generation goes up: a list cached before the
     recount (:mod:`.list_cache`) can never match a generation after it, even one that started again.
     """
     model_ranks.rebuild(conn)
     model_grams.recount(conn)
+    version_stats.recount(conn)
     conn.execute(
         text(
             "UPDATE model_counts SET generation = generation + 1, models = "

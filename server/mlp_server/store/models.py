@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_changes, model_ranks
+from . import model_changes, model_ranks, version_stats
 from .base import Body, Result, StoreBase, with_new_id
 from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
-from .paging import Page, SortKeys, chunked, fetch_page
+from .paging import Page, SortKeys, fetch_page
 from .raw_sqlite import Executes, RawCursor, raw_cursor
 from .schema import ModelRow, ServiceRow, VersionRow
 
@@ -41,10 +41,16 @@ _REGISTERED = (
     .limit(1)
 )
 _MODELS, _VERSIONS = cast(Table, ModelRow.__table__), cast(Table, VersionRow.__table__)
+# The number taken is the model's highest (numbers only go up): its version stats move in the same
+# statement (:mod:`.version_stats`; SET reads the row's values from before the update).
 _TAKE_NUMBER = (
     update(_MODELS)
     .where(_MODELS.c.id == bindparam("b_model_id"), _MODELS.c.account_id == bindparam("b_account_id"))
-    .values(next_version=_MODELS.c.next_version + 1)
+    .values(
+        next_version=_MODELS.c.next_version + 1,
+        version_count=_MODELS.c.version_count + 1,
+        latest_version=_MODELS.c.next_version,
+    )
     .returning(_MODELS.c.next_version)
 )
 _LATEST_FORMAT = (
@@ -56,16 +62,15 @@ _LATEST_FORMAT = (
 _INSERT_VERSION = insert(_VERSIONS)
 _INSERT_MODEL = insert(_MODELS)
 _MODEL_EXISTS = select(_MODELS.c.id).where(_MODELS.c.id == bindparam("model_id"))
-_ITS_VERSIONS = VersionRow.model_id == ModelRow.id
-# GetModel: the model and what _version_stats says of it, in one statement.
+# GetModel: the model and its version stats (kept on its row), in one statement.
 _MODEL_WITH_STATS = select(
     ModelRow.id,
     ModelRow.account_id,
     ModelRow.name,
     ModelRow.category,
     ModelRow.create_time,
-    select(func.count()).where(_ITS_VERSIONS).scalar_subquery().label("versions"),
-    select(func.max(VersionRow.version)).where(_ITS_VERSIONS).scalar_subquery().label("latest"),
+    ModelRow.version_count,
+    ModelRow.latest_version,
 ).where(ModelRow.id == bindparam("model_id"))
 # Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
 _CURRENT_NUMBER = (
@@ -74,7 +79,13 @@ _CURRENT_NUMBER = (
     .with_for_update()
 )
 _SET_NUMBER = (
-    update(_MODELS).where(_MODELS.c.id == bindparam("b_model_id")).values(next_version=bindparam("b_next"))
+    update(_MODELS)
+    .where(_MODELS.c.id == bindparam("b_model_id"))
+    .values(
+        next_version=bindparam("b_next"),
+        version_count=_MODELS.c.version_count + 1,
+        latest_version=_MODELS.c.next_version,
+    )
 )
 _PATH_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
@@ -143,7 +154,7 @@ class ModelsMixin(StoreBase):
             row = conn.execute(_MODEL_WITH_STATS, {"model_id": model_id}).first()
         if row is None or row.account_id != account_id:
             raise not_found("Model", model_id)
-        return _model_item(row, {row.id: (row.versions, row.latest)})
+        return _model_item(row)
 
     def list_models(self, account_id: int, body: Body) -> Result:
         """Filters: ModelName (exact), ModelNameContains and IdContains (case-insensitive)."""
@@ -151,8 +162,7 @@ class ModelsMixin(StoreBase):
         with self._read() as session:
             filters = Filters.from_body(body)
             total, models = list_model_rows(session, account_id, filters, page, self._model_lists)
-            stats = _version_stats(session, [m.id for m in models])
-        return {"Total": total, "List": [_model_item(m, stats) for m in models]}
+        return {"Total": total, "List": [_model_item(m) for m in models]}
 
     def update_model(self, account_id: int, body: Body) -> Result:
         with self._write() as session:
@@ -208,11 +218,18 @@ class ModelsMixin(StoreBase):
         # Ownership is checked once on the model (_owned_model below); filtering versions by model alone
         # lets the count use the (model_id, ...) index instead of reading every version row.
         where: list[ColumnElement[bool]] = [VersionRow.model_id == model_id]
-        if (number := body.get("ModelVersion")) is not None:
+        number = body.get("ModelVersion")
+        if number is not None:
             where.append(VersionRow.version == _version_number(number))
         with self._read() as session:
-            _owned_model(session, account_id, model_id)
-            total, versions = fetch_page(session, VersionRow, where, page, VERSION_SORTS)
+            model = _owned_model(session, account_id, model_id)
+            if number is None:  # every version: the count kept on the model (version_stats)
+                total, versions = (
+                    model.version_count,
+                    _versions_page(session, model_id, model.version_count, page),
+                )
+            else:
+                total, versions = fetch_page(session, VersionRow, where, page, VERSION_SORTS)
         return {"Total": total, "List": [_version_item(v) for v in versions]}
 
     def get_model_version(self, account_id: int, body: Body) -> Result:
@@ -244,8 +261,14 @@ class ModelsMixin(StoreBase):
             _refuse_if_served(
                 session, account_id, ServiceRow.model_version_id == version.id, f"version {version.id}"
             )
-            path = version.path
-            session.delete(version)
+            path, model_id, number = version.path, version.model_id, version.version
+            conn = session.connection()
+            # Core, and counted by what it deleted: on PostgreSQL a concurrent delete of the same
+            # version may have won, and it must not be counted out twice.
+            if conn.execute(delete(VersionRow).where(VersionRow.id == version.id)).rowcount != 1:
+                raise not_found("ModelVersion", body["ModelVersionID"])
+            session.expunge(version)
+            version_stats.removed(conn, model_id, number)
         return path
 
     def registration_state(self, account_id: int, model_id: str | None, path: str) -> bool:
@@ -292,6 +315,8 @@ class ModelsMixin(StoreBase):
             "category": body.get("ModelCategory"),
             "dataset_id": body.get("DatasetID"),
             "next_version": 2,
+            "version_count": 1,  # its first version, inserted next (version_stats)
+            "latest_version": 1,
             "create_time": now,
         }
         model = ModelRow(id=_insert_model_row(session, now, values), **values)  # not in the session
@@ -487,6 +512,29 @@ def _version_values(
     }
 
 
+def _versions_page(session: Session, model_id: str, total: int, page: Page) -> list[VersionRow]:
+    """The page of a model's ``total`` versions. The page's numbers are found in the sort's own index
+    (``(model_id, create_time, version)`` or ``(model_id, version)``), which holds every sort key, so
+    the rows an Offset skips are never read; pages past the middle walk from the other end."""
+    if page.limit == 0 or page.offset >= total:
+        return []
+    offset, limit, descending = page.offset, page.limit, page.descending
+    reverse = offset + limit // 2 > total // 2
+    if reverse:
+        end = total - offset
+        offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    keys = VERSION_SORTS[page.sort_by]
+    order = [key.desc() if descending else key.asc() for key in keys]
+    mine = VersionRow.model_id == model_id
+    numbers = select(VersionRow.version).where(mine).order_by(*order).offset(offset).limit(limit)
+    rows = list(
+        session.scalars(select(VersionRow).where(mine, VersionRow.version.in_(numbers)).order_by(*order))
+    )
+    if reverse:
+        rows.reverse()
+    return rows
+
+
 def _version_number(value: object) -> int:
     """ModelVersion arrives as an int or, from the Python API, as its string."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -496,22 +544,9 @@ def _version_number(value: object) -> int:
     raise invalid("ModelVersion", f"must be a version number, got {value!r}")
 
 
-def _version_stats(session: Session, model_ids: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """model id -> (number of existing versions, highest existing version number)."""
-    stats: dict[str, tuple[int, int]] = {}
-    for batch in chunked(model_ids):
-        rows = session.execute(
-            select(VersionRow.model_id, func.count(), func.max(VersionRow.version))
-            .where(VersionRow.model_id.in_(batch))
-            .group_by(VersionRow.model_id)
-        )
-        stats.update({model_id: (count, highest) for model_id, count, highest in rows})
-    return stats
-
-
-def _model_item(model: ModelRow | Row[Any], stats: dict[str, tuple[int, int]]) -> Result:
+def _model_item(model: ModelRow | Row[Unpack[tuple[Any, ...]]]) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
-    count, highest = stats.get(model.id, (0, 0))
+    count, highest = model.version_count, model.latest_version
     item: Result = {"ModelID": model.id, "ModelName": model.name}
     if model.category is not None:
         item["ModelCategory"] = model.category

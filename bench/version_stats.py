@@ -1,0 +1,160 @@
+"""What a model's number of versions costs its reads: GetModel, ListModels and ListModelVersions, in process.
+
+    python bench/version_stats.py --versions 3000,100000
+    python bench/version_stats.py --versions 100000 --postgres   # on a throwaway PostgreSQL 15 cluster
+
+Each size is a fresh store holding one model with that many versions (a few deleted, as a registry's
+history has) beside 9 models of 3 versions each, so that ListModels' default page shows them all. The
+versions are bulk-loaded and the store's bookkeeping recounted (``model_index.recount``), as
+``bench/server_list.py`` does. Then each read is timed alone, alternately, ``--rounds`` times: p50 of
+the CPU (this process) per call, and its ratio to the baseline read measured in the same rounds
+(GetModelNextVersion: one primary-key read of the same model, whose cost does not grow with versions).
+Made to compare two builds of the store (run it with each build's interpreter, alternately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Table, text
+
+from mlp_server.store import Store, model_index, sqlite_url
+from mlp_server.store.schema import VersionRow
+
+ACCOUNT = 2100000050
+SMALL_MODELS = 9
+BATCH = 10_000
+
+
+def fill(store: Store, versions: int) -> str:
+    """The big model (its id) with ``versions`` versions, 1 in 50 deleted, and the small models."""
+    info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
+    big = store.create_model(ACCOUNT, {"ModelName": "big", "VersionInfo": {**info, "Path": "tos://b/big/1/"}})
+    big_id: str = big["ModelID"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    table = cast(Table, VersionRow.__table__)
+    numbers = [n for n in range(2, versions + versions // 40 + 2) if n % 50]
+    numbers = numbers[: versions - 1]
+    with store.engine.begin() as conn:
+        for i in range(0, len(numbers), BATCH):
+            rows: list[dict[str, Any]] = [
+                {
+                    "id": f"{big_id}-{n}",
+                    "model_id": big_id,
+                    "account_id": ACCOUNT,
+                    "version": n,
+                    "model_format": "ONNX",
+                    "model_type": "ONNX:1.0",
+                    "path": f"tos://b/big/{n}/",
+                    "source_type": "TOS",
+                    "description": "",
+                    "create_time": start + timedelta(seconds=n),
+                }
+                for n in numbers[i : i + BATCH]
+            ]
+            conn.execute(table.insert(), rows)
+        conn.execute(
+            text("UPDATE models SET next_version = :n WHERE id = :m"), {"n": numbers[-1] + 1, "m": big_id}
+        )
+        model_index.recount(conn)
+    for k in range(SMALL_MODELS):
+        made = store.create_model(
+            ACCOUNT, {"ModelName": f"small-{k}", "VersionInfo": {**info, "Path": f"tos://b/s{k}/1/"}}
+        )
+        for n in (2, 3):
+            body = {"ModelID": made["ModelID"], "VersionInfo": {**info, "Path": f"tos://b/s{k}/{n}/"}}
+            store.create_model(ACCOUNT, body)
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return big_id
+
+
+def measure(store: Store, big_id: str, versions: int, rounds: int) -> None:
+    reads: dict[str, Callable[[], Any]] = {
+        "baseline: GetModelNextVersion": lambda: store.get_model_next_version(ACCOUNT, {"ModelID": big_id}),
+        "GetModel": lambda: store.get_model(ACCOUNT, {"ModelID": big_id}),
+        "ListModels default page": lambda: store.list_models(ACCOUNT, {}),
+        "ListModelVersions default page": lambda: store.list_model_versions(ACCOUNT, {"ModelID": big_id}),
+        "ListModelVersions Offset n/2": lambda: store.list_model_versions(
+            ACCOUNT, {"ModelID": big_id, "Offset": versions // 2}
+        ),
+        "ListModelVersions last page": lambda: store.list_model_versions(
+            ACCOUNT, {"ModelID": big_id, "Offset": versions - 10}
+        ),
+        "ListModelVersions by ModelVersion, last page": lambda: store.list_model_versions(
+            ACCOUNT, {"ModelID": big_id, "Offset": versions - 10, "SortBy": "ModelVersion"}
+        ),
+    }
+    # The answers' sizes once, so that a build that answers differently shows it.
+    got = store.get_model(ACCOUNT, {"ModelID": big_id})
+    listed = store.list_model_versions(ACCOUNT, {"ModelID": big_id, "Offset": versions - 10})
+    last = [v["ModelVersion"] for v in listed["List"]]
+    print(
+        f"  GetModel: {got['ModelVersionsCount']} versions, latest {got['LatestVersion']}; "
+        f"last page Total {listed['Total']}, versions {last[0]}..{last[-1]}",
+        flush=True,
+    )
+    samples: dict[str, list[float]] = {name: [] for name in reads}
+    for read in reads.values():
+        read()  # warm: statement caches, pages
+    for _ in range(rounds):
+        for name, read in reads.items():
+            t0 = time.process_time()
+            read()
+            samples[name].append(time.process_time() - t0)
+    base = statistics.median(samples["baseline: GetModelNextVersion"])
+    for name, taken in samples.items():
+        p50 = statistics.median(taken)
+        print(f"  {name:<46} {p50 * 1e3:8.3f} ms CPU p50  {p50 / base:7.2f}x baseline", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--versions", default="3000,100000", help="comma-separated version counts")
+    parser.add_argument("--rounds", type=int, default=200, help="timed calls of each read per size")
+    parser.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL 15 cluster")
+    args = parser.parse_args()
+    import mlp_server
+
+    print(f"store: {Path(mlp_server.__file__).parents[2]}; load average {os.getloadavg()}", flush=True)
+    cluster = None
+    with tempfile.TemporaryDirectory(prefix="mlp-bench-versions-") as work:
+        try:
+            if args.postgres:
+                sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+                from pg_testing import PgCluster
+
+                cluster = PgCluster().start()
+            for versions in (int(v) for v in args.versions.split(",")):
+                if cluster is not None:
+                    url = cluster.database(f"bench{uuid.uuid4().hex[:8]}")
+                else:
+                    url = sqlite_url(Path(work) / f"{uuid.uuid4().hex[:8]}.sqlite3")
+                store = Store(url)
+                try:
+                    t0 = time.perf_counter()
+                    big_id = fill(store, versions)
+                    print(f"{versions:,} versions (filled in {time.perf_counter() - t0:.1f} s):", flush=True)
+                    measure(store, big_id, versions, args.rounds)
+                finally:
+                    store.close()
+        finally:
+            if cluster is not None:
+                cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
