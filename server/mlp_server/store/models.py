@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Unpack, cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
@@ -544,7 +544,7 @@ def _version_number(value: object) -> int:
     raise invalid("ModelVersion", f"must be a version number, got {value!r}")
 
 
-def _model_item(model: ModelRow | Row[Unpack[tuple[Any, ...]]]) -> Result:
+def _model_item(model: ModelRow | Row[*tuple[Any, ...]]) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
     count, highest = model.version_count, model.latest_version
     item: Result = {"ModelID": model.id, "ModelName": model.name}
