@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs
 
 from volcengine_ml_platform import schema
@@ -84,6 +84,7 @@ COLUMNS_READ: Final = {
 }
 
 Body = dict[str, Any]
+_Item = TypeVar("_Item")
 
 
 class Declined(Exception):
@@ -375,15 +376,16 @@ def _versions_page(
         end = total - offset
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
     order = _order(keys, descending)
-    numbers = f"SELECT version FROM model_versions WHERE model_id = ? ORDER BY {order} LIMIT ? OFFSET ?"
-    query = (
-        f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_id = ? AND version IN ({numbers}) "
-        f"ORDER BY {order}"
-    )
-    rows = conn.execute(query, (model_id, model_id, limit, offset)).fetchall()
+    page_numbers = f"SELECT version FROM model_versions WHERE model_id = ? ORDER BY {order} LIMIT ? OFFSET ?"
+    numbers = [row[0] for row in conn.execute(page_numbers, (model_id, limit, offset))]
     if reverse:
-        rows.reverse()
-    return [_version_item(row) for row in rows]
+        numbers.reverse()
+    rows: dict[int, Sequence[Any]] = {}
+    for batch in _chunked(numbers):
+        marks = ", ".join("?" * len(batch))
+        query = f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_id = ? AND version IN ({marks})"
+        rows.update((row[3], row) for row in conn.execute(query, (model_id, *batch)))  # by version
+    return [_version_item(rows[number]) for number in numbers]
 
 
 def _get_model_version(conn: sqlite3.Connection, account_id: int, body: Body) -> Body:
@@ -445,7 +447,7 @@ def _escape_like(needle: str) -> str:
     return needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def _chunked(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunked(ids: Sequence[_Item]) -> Iterable[Sequence[_Item]]:
     return (ids[i : i + IN_CHUNK] for i in range(0, len(ids), IN_CHUNK))
 
 

@@ -18,7 +18,7 @@ from .base import Body, Result, StoreBase, with_new_id
 from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
-from .paging import Page, SortKeys, fetch_page
+from .paging import Page, SortKeys, chunked, fetch_page
 from .raw_sqlite import Executes, RawCursor, raw_cursor
 from .schema import ModelRow, ServiceRow, VersionRow
 
@@ -526,13 +526,19 @@ def _versions_page(session: Session, model_id: str, total: int, page: Page) -> l
     keys = VERSION_SORTS[page.sort_by]
     order = [key.desc() if descending else key.asc() for key in keys]
     mine = VersionRow.model_id == model_id
-    numbers = select(VersionRow.version).where(mine).order_by(*order).offset(offset).limit(limit)
-    rows = list(
-        session.scalars(select(VersionRow).where(mine, VersionRow.version.in_(numbers)).order_by(*order))
-    )
+    page_numbers = select(VersionRow.version).where(mine).order_by(*order).offset(offset).limit(limit)
+    numbers = list(session.scalars(page_numbers))
     if reverse:
-        rows.reverse()
-    return rows
+        numbers.reverse()
+    # Then the rows by (model_id, version), put in the numbers' order here: asked to ORDER BY, SQLite
+    # would rather walk the model's whole sort index than sort ten rows.
+    rows: dict[int, VersionRow] = {}
+    for batch in chunked(numbers):
+        rows.update(
+            (row.version, row)
+            for row in session.scalars(select(VersionRow).where(mine, VersionRow.version.in_(batch)))
+        )
+    return [rows[number] for number in numbers]
 
 
 def _version_number(value: object) -> int:

@@ -16,6 +16,7 @@ from .case_rule import fold
 from .schema import Base
 
 _Row = TypeVar("_Row", bound=Base)
+_Item = TypeVar("_Item")
 
 DEFAULT_OFFSET = 0
 DEFAULT_LIMIT = 10
@@ -81,9 +82,9 @@ def fetch_page(
 IN_CHUNK = 500
 
 
-def chunked(ids: Iterable[str]) -> Iterator[list[str]]:
+def chunked(ids: Iterable[_Item]) -> Iterator[list[_Item]]:
     """``ids`` in lists of at most :data:`IN_CHUNK` (nothing for no ids: no empty IN query)."""
-    batch: list[str] = []
+    batch: list[_Item] = []
     for item in ids:
         batch.append(item)
         if len(batch) >= IN_CHUNK:
