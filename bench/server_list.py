@@ -467,6 +467,11 @@ def list_probes(api: Api, fill: Fill, deep_offset: int) -> list[Probe]:
 
     big = fill.big_model_id
     n = fill.models
+
+    def get_big() -> int | None:
+        api.call("GetModel", {"ModelID": big})
+        return None
+
     half_matches = max(0, fill.name_part_models // 2)
 
     def models(label: str, **body: Any) -> Probe:
@@ -516,6 +521,15 @@ def list_probes(api: Api, fill: Fill, deep_offset: int) -> list[Probe]:
             "ListModelVersions big, ModelVersion Ascend",
             lister("ListModelVersions", {"ModelID": big, "SortBy": "ModelVersion", "SortOrder": "Ascend"}),
         ),
+        Probe(
+            f"ListModelVersions big, Offset={fill.big_model_versions // 2:,} (middle)",
+            lister("ListModelVersions", {"ModelID": big, "Offset": fill.big_model_versions // 2}),
+        ),
+        Probe(
+            "ListModelVersions big, last page",
+            lister("ListModelVersions", {"ModelID": big, "Offset": max(0, fill.big_model_versions - 10)}),
+        ),
+        Probe("GetModel big (a register's first request)", get_big),
         Probe(
             "ListModelVersions big, ModelVersion filter",
             lister("ListModelVersions", {"ModelID": big, "ModelVersion": fill.probe_version}),

@@ -74,8 +74,8 @@ class ModelRow(Base):
     # How many versions the model has and the highest of their numbers (0: none), kept in the
     # transaction of every version create and delete (:mod:`.version_stats`): GetModel and ListModels
     # read them instead of counting the versions.
-    version_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    latest_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    version_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    latest_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ModelCountRow(Base):
