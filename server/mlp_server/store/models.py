@@ -222,6 +222,8 @@ class ModelsMixin(StoreBase):
         if number is not None:
             where.append(VersionRow.version == _version_number(number))
         with self._read() as session:
+            if self.dialect == "postgresql":  # the count and the page from one snapshot
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             model = _owned_model(session, account_id, model_id)
             if number is None:  # every version: the count kept on the model (version_stats)
                 total, versions = (
