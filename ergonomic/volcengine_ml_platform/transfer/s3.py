@@ -12,7 +12,6 @@ a quarter of sha256's CPU, and TLS protects them in transit on TOS.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
@@ -33,7 +32,6 @@ from botocore.exceptions import ClientError
 from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
 
 from ..errors import TransferError
-from . import _loop
 from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
@@ -287,6 +285,8 @@ class S3Store:
                         hasher.range_done(index)
 
                     return run
+
+                from . import _loop  # asyncio: only for large objects (~40 ms of import otherwise)
 
                 jobs = [fetch(i, start, end) for i, (start, end) in enumerate(ranges)]
                 _loop.run(lambda: _loop.run_all(jobs, concurrency))
@@ -545,6 +545,8 @@ class S3Store:
         """One of the ``max_concurrency`` request slots, for a request on the loop: the threads' requests
         take the same slots, so they are asked for without blocking the loop (again after a growing
         pause while all are taken)."""
+        import asyncio
+
         pause = 0.001
         while not self._slots.acquire(blocking=False):
             await asyncio.sleep(pause)
