@@ -103,3 +103,34 @@ def test_part_size_limits() -> None:
 def test_tos_endpoints() -> None:
     assert tos_s3_endpoint("cn-beijing") == "https://tos-s3-cn-beijing.volces.com"
     assert tos_s3_endpoint("cn-beijing", internal=True) == "https://tos-s3-cn-beijing.ivolces.com"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-30T18:03:30.000Z",
+        "2026-11-30T18:03:30Z",
+        "2026-11-30T18:03:30+08:00",
+        "Mon, 30 Nov 2026 18:03:30 GMT",
+        "1700000000",
+        "2026-11-30T18:03:30",
+    ],
+)
+def test_timestamps_read_as_botocore_reads_them(text: str) -> None:
+    # Listings read LastModified without dateutil; every form must still give botocore's own answer.
+    from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+
+    from volcengine_ml_platform.transfer.s3 import _timestamp
+
+    ours, theirs = _timestamp(text), DEFAULT_TIMESTAMP_PARSER(text)
+    assert ours == theirs
+    assert (ours.tzinfo is None) == (theirs.tzinfo is None)  # aware exactly when botocore's is
+
+
+def test_the_client_still_gives_aware_datetimes(s3_store: S3Store, s3_bucket: str) -> None:
+    s3_store.client.put_object(Bucket=s3_bucket, Key="t/a.bin", Body=b"a")
+    [listed] = s3_store.client.list_objects_v2(Bucket=s3_bucket, Prefix="t/")["Contents"]
+    head = s3_store.client.head_object(Bucket=s3_bucket, Key="t/a.bin")
+
+    assert listed["LastModified"].tzinfo is not None
+    assert abs((listed["LastModified"] - head["LastModified"]).total_seconds()) < 2

@@ -277,3 +277,9 @@ def test_a_folder_store_loads_no_s3_stack(env: dict[str, str], tmp_path: Path) -
         " credentials=Credentials('AK', 'SK'))\n"
     )
     assert loaded(code, [*NEVER, "obstore", "volcengine_ml_platform.transfer.s3"], env) == []
+
+
+def test_the_s3_store_loads_asyncio_only_for_a_large_object(env: dict[str, str]) -> None:
+    # Ranged GETs run on an event loop (transfer/_loop.py); small objects and uploads never need it.
+    code = "import volcengine_ml_platform.transfer.s3\n"
+    assert loaded(code, ["asyncio", "volcengine_ml_platform.transfer._loop"], env) == []

@@ -1,5 +1,5 @@
 """PUT of whole objects and GET of objects and ranges over obstore (Rust's object_store): the S3
-store's data path, except multipart uploads.
+store's data path, except multipart uploads. Ranges are awaited on the loop of :mod:`._loop`.
 
 A small object costs botocore ~5-10 ms of CPU per request (endpoint rules, serialisation, signing,
 response parsing), so a folder of a thousand small files spent most of its client CPU there. obstore
@@ -91,17 +91,18 @@ class WholeObjects:
         metadata = {k: v for k, v in result.attributes.items() if isinstance(k, str)}
         return meta["size"], found.strip('"') if found else None, metadata, result.bytes()
 
-    def get_range(
+    async def get_range(
         self, bucket: str, key: str, etag: str | None, start: int, end: int
     ) -> tuple[int, str | None, dict[str, str], BytesStream]:
         """(object size, ETag, user metadata, chunks) of bytes ``[start, end)`` of ``key``, pinned to
-        ``etag`` if given; the chunks arrive as the body does (errors as in :meth:`get`)."""
+        ``etag`` if given; the chunks arrive as the body does, to be read with ``async for`` on the
+        running loop (see :mod:`._loop`; errors as in :meth:`get`)."""
         import obstore
 
         options: GetOptions = {"range": (start, end)}
         if etag:
             options["if_match"] = f'"{etag}"'
-        result = obstore.get(self._store(bucket), key, options=options)
+        result = await obstore.get_async(self._store(bucket), key, options=options)
         meta = result.meta
         found = meta["e_tag"]
         metadata = {k: v for k, v in result.attributes.items() if isinstance(k, str)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -99,18 +99,34 @@ def call_with_retry(fn: Callable[[], T], *, what: str, policy: RetryPolicy = DEF
         try:
             return fn()
         except Exception as exc:
-            if not is_transient(exc):
-                raise
-            if attempt >= policy.max_attempts:
-                raise TransferError(f"{what} failed after {attempt} attempts: {exc}") from exc
-            delay = policy.delay(attempt)
-            logger.warning(
-                "%s failed (attempt %d of %d): %s; retrying in %.2fs",
-                what,
-                attempt,
-                policy.max_attempts,
-                exc,
-                delay,
-            )
-            time.sleep(delay)
+            time.sleep(_after_failure(exc, attempt, what, policy))
             attempt += 1
+
+
+async def call_with_retry_async(
+    fn: Callable[[], Awaitable[T]], *, what: str, policy: RetryPolicy = DEFAULT_RETRY
+) -> T:
+    """:func:`call_with_retry` for a coroutine function, waiting with ``asyncio.sleep``."""
+    import asyncio
+
+    attempt = 1
+    while True:
+        try:
+            return await fn()
+        except Exception as exc:
+            await asyncio.sleep(_after_failure(exc, attempt, what, policy))
+            attempt += 1
+
+
+def _after_failure(exc: Exception, attempt: int, what: str, policy: RetryPolicy) -> float:
+    """Seconds to wait before the next attempt after failed attempt ``attempt``; re-raises ``exc`` if it
+    is not transient, and a ``TransferError`` if it was the last attempt."""
+    if not is_transient(exc):
+        raise exc
+    if attempt >= policy.max_attempts:
+        raise TransferError(f"{what} failed after {attempt} attempts: {exc}") from exc
+    delay = policy.delay(attempt)
+    logger.warning(
+        "%s failed (attempt %d of %d): %s; retrying in %.2fs", what, attempt, policy.max_attempts, exc, delay
+    )
+    return delay
