@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,49 @@ def test_results_and_errors_cross_the_thread() -> None:
     assert _loop.run(answer) == 42
     with pytest.raises(ValueError, match="from the loop"):
         _loop.run(fail)
+
+
+def _interrupt_after(seconds: float) -> None:
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+@pytest.mark.parametrize("loop_busy", [False, True], ids=["running", "not-started"])
+def test_an_interrupt_stops_the_work_before_run_raises(loop_busy: bool) -> None:
+    """Also when the interrupt comes before the loop started the coroutine (the loop busy): run() raises
+    at once, with nothing of the work left running."""
+    steps: list[str] = []
+
+    async def slow() -> None:
+        steps.append("started")
+        try:
+            await asyncio.sleep(10)
+        finally:
+            steps.append("stopped")
+
+    async def noop() -> None:
+        pass
+
+    _loop.run(noop)  # the loop thread exists
+    if loop_busy:
+        _loop._loop().call_soon_threadsafe(time.sleep, 0.6)  # holds the loop past the interrupt
+    previous = signal.getsignal(signal.SIGALRM)
+    begin = time.monotonic()
+    try:
+        _interrupt_after(0.2)
+        with pytest.raises(KeyboardInterrupt):
+            _loop.run(slow)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert time.monotonic() - begin < 5
+    # Not started yet: it may never start, or start and be stopped at its first await, before run() raised.
+    assert steps in ([[], ["started", "stopped"]] if loop_busy else [["started", "stopped"]])
+    assert _loop.run(lambda: asyncio.sleep(0, result=7)) == 7  # the loop still serves
 
 
 def _in_child(queue: multiprocessing.Queue[int]) -> None:
