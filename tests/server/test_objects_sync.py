@@ -476,3 +476,27 @@ def test_register_keeps_its_upload_when_the_platform_cannot_sync_it(tmp_path: Pa
         assert any(k.endswith("model.onnx") for k in kept)  # the upload is kept for a resend
         with Api(server.url, keys) as api:
             assert api.ok("ListModels", {})["Total"] == 0
+
+
+def test_a_group_runs_at_most_one_lane_per_file(tmp_path: Path) -> None:
+    # Folders rarely have anything pending once their files are synced: lanes beyond the files'
+    # count cost a thread hand-off each for no shorter wait.
+    root = tmp_path / "objects"
+    root.mkdir()
+    threads_seen: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def recording(path: str, is_dir: bool) -> None:
+        with lock:
+            threads_seen[path] = threading.get_ident()
+
+    sync = ObjectsSync(root, fsync=recording, threads=8)
+    one = make_files(root, "bucket/modelrepo/a/b/c/model.onnx")  # 1 file, 6 folders
+    sync.sync(one)
+    assert len(threads_seen) == 7 and set(threads_seen.values()) == {threading.get_ident()}
+    threads_seen.clear()
+    three = make_files(root, *(f"bucket/modelrepo/x/{name}" for name in ("a.bin", "b.bin", "c.bin")))
+    sync.sync(three)
+    assert len(threads_seen) == 3 + 4 and 1 < len(set(threads_seen.values())) <= 3
+    assert sync.flushes == 7 + 7
+    sync.close()

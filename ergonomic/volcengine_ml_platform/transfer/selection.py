@@ -15,6 +15,7 @@ a link back to a containing folder is skipped), and they are matched by their ow
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -41,6 +42,15 @@ def _spec(patterns: Sequence[str], field: str) -> pathspec.GitIgnoreSpec:
         raise ValidationError(f"{field}: {exc}", field=field) from None
 
 
+@lru_cache(maxsize=64)
+def _ignore_spec(lines: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    """The ignore patterns compiled once per set of lines: every register of the same folder (and
+    every folder without a .mlpignore) selects its files with the same ones (~50 us to compile)."""
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 def file_filter(
     folder: Path,
     allow_patterns: Sequence[str] | None = None,
@@ -54,9 +64,7 @@ def file_filter(
     ignore_file = folder / IGNORE_FILE
     if ignore_file.is_file():
         ignores += ignore_file.read_text(encoding="utf-8").splitlines()
-    import pathspec
-
-    ignore = pathspec.GitIgnoreSpec.from_lines(ignores)
+    ignore = _ignore_spec(tuple(ignores))
 
     def selected(rel: str) -> bool:
         if allow is not None and not allow.match_file(rel):

@@ -1,0 +1,152 @@
+"""The session's httpx client: its short path sends exactly the bytes plain httpx sends, and gives way to
+plain httpx for whatever it does not cover (cookies kept, event hooks, other auths)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from ml_platform_client import Client
+from ml_platform_client.api.inner import inner_get_tos_upload_path
+from ml_platform_client.api.models import create_model, get_model_next_version
+from ml_platform_client.models import (
+    CreateModelRequest,
+    GetModelNextVersionRequest,
+    GetTOSUploadPathRequest,
+)
+from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
+from volcengine_ml_platform.http_client import SessionClient
+
+BASE = "http://127.0.0.1:8765"
+ENVELOPE = {
+    "ResponseMetadata": {
+        "RequestId": "r",
+        "Action": "GetModelNextVersion",
+        "Version": "2021-07-01",
+        "Service": "ml_platform",
+        "Region": "cn-beijing",
+    },
+    "Result": {"ModelVersion": 1},
+}
+
+
+def signer() -> VolcSignerAuth:
+    moment = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+    return VolcSignerAuth(Credentials("AKtest", "SKtest"), region="cn-beijing", clock=lambda: moment)
+
+
+def wire(request: httpx.Request) -> tuple[str, str, list[tuple[bytes, bytes]], bytes, Any]:
+    return (request.method, str(request.url), request.headers.raw, request.content, request.extensions)
+
+
+def capture(
+    kind: type[httpx.Client], auth: httpx.Auth | None, answer: Callable[[httpx.Request], httpx.Response]
+) -> tuple[Client, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+
+    http = kind(
+        base_url=BASE,
+        transport=httpx.MockTransport(handler),
+        auth=auth,
+        timeout=httpx.Timeout(30.0, connect=5.0),
+        headers={"User-Agent": "volcengine-ml-platform-models/test"},
+    )
+    client = Client(base_url=BASE)
+    client.set_httpx_client(http)
+    return client, seen
+
+
+def ok(request: httpx.Request) -> httpx.Response:
+    if request.url.params.get("Action") == "GetModelNextVersion":
+        return httpx.Response(200, json=ENVELOPE)
+    error = {"Code": "NotFound", "CodeN": 100404, "Message": "no objects found under tos://b/p/"}
+    return httpx.Response(404, json={"ResponseMetadata": {**ENVELOPE["ResponseMetadata"], "Error": error}})
+
+
+CALLS: list[tuple[str, Callable[[Client], Any]]] = [
+    ("signed, no body fields", lambda c: get_model_next_version.sync_detailed(
+        client=c, body=GetModelNextVersionRequest.from_dict({})
+    )),
+    ("signed, non-ASCII body", lambda c: create_model.sync_detailed(
+        client=c,
+        body=CreateModelRequest.from_dict(
+            {"ModelName": "模型 ü", "VersionInfo": {"Path": "tos://b/p/", "ModelFormat": "ONNX"}}
+        ),
+    )),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call", [c for _, c in CALLS], ids=[name for name, _ in CALLS])
+def test_the_short_path_sends_the_bytes_plain_httpx_sends(call: Callable[[Client], Any]) -> None:
+    plain, plain_seen = capture(httpx.Client, signer(), ok)
+    short, short_seen = capture(SessionClient, signer(), ok)
+    for _ in range(2):  # the second call uses the kept URL
+        answers = [call(plain), call(short)]
+        assert answers[0].parsed == answers[1].parsed
+    assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
+    assert "Authorization" in short_seen[0].headers and short_seen[0].url.params["Action"]
+
+
+def test_the_inner_door_unsigned_with_a_token_query_sends_the_same_bytes() -> None:
+    plain, plain_seen = capture(httpx.Client, None, ok)
+    short, short_seen = capture(SessionClient, None, ok)
+    for token in ("t1", "t2", "t1"):
+        for client in (plain, short):
+            inner_get_tos_upload_path.sync_detailed(
+                region="cn-beijing",
+                client=client,
+                body=GetTOSUploadPathRequest.from_dict({"ServiceName": "modelrepo"}),
+                token=token,
+            )
+    assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
+    assert [r.url.params["Token"] for r in short_seen] == ["t1", "t2", "t1"]
+    assert "Authorization" not in short_seen[0].headers
+
+
+def test_a_cookie_the_platform_sets_is_kept_and_sent_back_as_httpx_would() -> None:
+    def sets_cookie(request: httpx.Request) -> httpx.Response:
+        cookies = {"Set-Cookie": "lb=node-2; Path=/"} if "cookie" not in request.headers else {}
+        return httpx.Response(200, json=ENVELOPE, headers=cookies)
+
+    seen_by: dict[str, list[httpx.Request]] = {}
+    for kind in (httpx.Client, SessionClient):
+        client, seen_by[kind.__name__] = capture(kind, signer(), sets_cookie)
+        for _ in range(2):
+            get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+    plain, short = seen_by["Client"], seen_by["SessionClient"]
+    assert short[1].headers["cookie"] == "lb=node-2"
+    assert [wire(r) for r in short] == [wire(r) for r in plain]
+
+
+def test_event_hooks_and_other_auths_go_through_plain_httpx() -> None:
+    hooked: list[str] = []
+    client, seen = capture(SessionClient, signer(), ok)
+    http = client.get_httpx_client()
+    http.event_hooks = {"request": [lambda r: hooked.append(r.url.params["Action"])], "response": []}
+    get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+    assert hooked == ["GetModelNextVersion"]
+    client, seen = capture(SessionClient, httpx.BasicAuth("u", "p"), ok)
+    get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+    assert seen[0].headers["Authorization"].startswith("Basic ")
+
+
+def test_a_transport_error_names_its_request() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def refuse_unnamed(_request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("lost")
+
+    for answer in (refuse, refuse_unnamed):
+        client, _ = capture(SessionClient, signer(), answer)
+        with pytest.raises(httpx.TransportError) as caught:
+            get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+        assert caught.value.request.url.params["Action"] == "GetModelNextVersion"
