@@ -9,7 +9,8 @@ included), then reads the answer. What it leaves out is what these calls never u
 redirect generators (no redirects are followed), event hooks and, unless the answer sets one, the
 cookie jar (httpx parses every answer for cookies through urllib's request objects). A signed request
 then costs the client 25-35% less CPU (bench/registrations.py prints the client's CPU per request).
-Any other call, an auth other than the signer, event hooks or cookies already kept: plain httpx.
+Any other call, an auth other than the signer, event hooks, cookies already kept or a closed client:
+plain httpx.
 The bytes on the wire are identical (tests/unit/test_http_client.py).
 """
 
@@ -49,6 +50,7 @@ class SessionClient(httpx.Client):
         signer = auth if isinstance(auth, VolcSignerAuth) else None
         plain = (
             other
+            or self.is_closed  # httpx refuses it, naming the closed client
             or not isinstance(url, str)
             or not (params is None or isinstance(params, dict))
             or (auth is not None and signer is None)

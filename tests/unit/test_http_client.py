@@ -150,3 +150,12 @@ def test_a_transport_error_names_its_request() -> None:
         with pytest.raises(httpx.TransportError) as caught:
             get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
         assert caught.value.request.url.params["Action"] == "GetModelNextVersion"
+
+
+def test_a_closed_client_refuses_as_httpx_does() -> None:
+    for kind in (httpx.Client, SessionClient):
+        client, seen = capture(kind, signer(), ok)
+        client.get_httpx_client().close()
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+        assert seen == []
