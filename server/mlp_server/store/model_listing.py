@@ -5,10 +5,13 @@
   when a Contains needle is long enough for it; a plain count otherwise.
 - An unfiltered page: its position found by adding up stretch sizes (:mod:`.model_ranks`), then fewer
   than 8,000 index rows skipped, at any Offset, in either order of either sort.
-- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. When
-  the matches are many (Total against the account's models), the sort index is walked testing each
-  row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not hold
-  the page, the search index's matches drive. Then those rows by id.
+- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. On
+  SQLite, a CreateTime page of what the search index alone answers, for an account that owns every
+  model and whose rowids follow its CreateTime order (:func:`.model_index.in_rowid_order`), is a
+  LIMIT/OFFSET over the index's matches in rowid order: no model row is read but the page's. Otherwise,
+  when the matches are many (Total against the account's models), the sort index is walked testing
+  each row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not
+  hold the page, the search index's matches drive. Then those rows by id.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from . import list_cache, model_changes, model_grams, model_ranks
+from . import list_cache, model_changes, model_grams, model_index, model_ranks
 from .base import Body
 from .case_rule import fold
 from .list_cache import Entry, FilterKey, ListCache, SortKey
@@ -108,6 +111,8 @@ def list_model_rows(
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
 
+    # The index's matches are exactly the LIKE matches, and every model is this account's.
+    only_index = matched is not None and not where and _sole_owner(session, account_id)
     cached_total = None if entry is None else entry.total
     if not filters.any:
         total = models
@@ -116,9 +121,8 @@ def list_model_rows(
     elif _gram_counted(filters):
         # An empty needle matches every name: the account's counter.
         total = model_grams.total(session, account_id, filters.name_part) if filters.name_part else models
-    elif matched is not None and not where and _sole_owner(session, account_id):
-        # The index's matches are exactly the LIKE matches, and every model is this account's:
-        # count them in the index alone, without reading a model row.
+    elif matched is not None and only_index:
+        # Count them in the index alone, without reading a model row.
         total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     elif matched is not None:
         # Driven by the matches: ``+ 0`` keeps SQLite from walking an account index instead.
@@ -141,6 +145,13 @@ def list_model_rows(
         end = total - offset
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
     order = [key.desc() if descending else key.asc() for key in keys]
+
+    if only_index and page.sort_by == "CreateTime" and model_index.in_rowid_order(session, account_id):
+        # The index's matches in rowid order are the page's order: skip to the page in the index.
+        rows = _rows_by_rowid(session, _search_page(" AND ".join(phrases), offset, limit, descending))
+        if reverse:
+            rows.reverse()
+        return total, rows
 
     ids: list[str] | None = None
     # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
@@ -235,9 +246,25 @@ def _unfiltered_ids(session: Session, account_id: int, page: Page, total: int) -
     return ids
 
 
-def _search(query: str) -> Select[tuple[int]]:
+def _search(query: str) -> Select[int]:
     """The rowids of the models the FTS5 query matches."""
     return select(_SEARCH.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(query))
+
+
+def _search_page(query: str, offset: int, limit: int, descending: bool) -> Select[int]:
+    """The rowids of the ``limit`` matches of the FTS5 query after the first ``offset``, in (descending)
+    rowid order, which the index iterates in."""
+    rowid = _SEARCH.c.rowid
+    return _search(query).order_by(rowid.desc() if descending else rowid.asc()).offset(offset).limit(limit)
+
+
+def _rows_by_rowid(session: Session, query: Select[int]) -> list[ModelRow]:
+    """The model rows of the rowids ``query`` gives, in its order."""
+    rowids = list(session.scalars(query))
+    rows: dict[int, ModelRow] = {}
+    for batch in chunked(rowids):
+        rows.update(session.execute(select(_ROWID, ModelRow).where(_ROWID.in_(batch))).tuples())
+    return [rows[rowid] for rowid in rowids]
 
 
 def _account_counter(session: Session, account_id: int) -> tuple[int, int | None]:

@@ -79,11 +79,12 @@ def fetch_page(
 # Ids per IN (...) list: a page may be as long as its Limit, and SQLite caps bound parameters
 # (32766 by default, 999 on old builds).
 IN_CHUNK = 500
+_Key = TypeVar("_Key", str, int)  # ids, or rowids
 
 
-def chunked(ids: Iterable[str]) -> Iterator[list[str]]:
+def chunked(ids: Iterable[_Key]) -> Iterator[list[_Key]]:
     """``ids`` in lists of at most :data:`IN_CHUNK` (nothing for no ids: no empty IN query)."""
-    batch: list[str] = []
+    batch: list[_Key] = []
     for item in ids:
         batch.append(item)
         if len(batch) >= IN_CHUNK:
