@@ -263,7 +263,8 @@ def _rows_by_rowid(session: Session, query: Select[int]) -> list[ModelRow]:
     rowids = list(session.scalars(query))
     rows: dict[int, ModelRow] = {}
     for batch in chunked(rowids):
-        rows.update(session.execute(select(_ROWID, ModelRow).where(_ROWID.in_(batch))).tuples())
+        found = session.execute(select(_ROWID, ModelRow).where(_ROWID.in_(batch)))
+        rows.update((rowid, row) for rowid, row in found)
     return [rows[rowid] for rowid in rowids]
 
 
