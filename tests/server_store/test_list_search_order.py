@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from mlp_server.store import Store, list_cache, sqlite_url
+from mlp_server.store import Store, list_cache, model_listing, sqlite_url
 from mlp_server.store.model_index import UNORDERED_TABLE, recount
 
 from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
@@ -77,17 +77,32 @@ def _check_pages(store: Store) -> None:
         expected = _like_reference(store, {**body, "SortOrder": order})
         if order == "Ascend":
             expected.reverse()  # the reference lists newest first
-        for offset, limit in itertools.product(range(len(expected) + 2), (1, 3)):
+        n = len(expected)  # both ends, the middle, past the end
+        offsets = sorted({*range(min(n, 4)), n // 2, *range(max(0, n - 3), n + 2)})
+        for offset, limit in itertools.product(offsets, (1, 3)):
             page = _ids(store, {**full, "Offset": offset, "Limit": limit})
             assert page == (len(expected), expected[offset : offset + limit]), (full, offset, limit)
 
 
-@pytest.mark.parametrize("cached", [False, True])
+@pytest.mark.parametrize(
+    ("db_url", "cached", "at_once"),
+    # Every match's rowid read at once (kept or not), or counted and each page skipped to in the index
+    # (for more than 2 matches; for all of them). PostgreSQL, which has no such path: the reference.
+    [
+        ("sqlite", False, 50_000),
+        ("sqlite", True, 50_000),
+        ("sqlite", True, 2),
+        ("sqlite", False, 0),
+        ("postgresql", True, 50_000),
+    ],
+    indirect=["db_url"],
+)
 def test_index_pages_equal_the_reference_through_writes(
-    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, cached: bool
+    store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, cached: bool, at_once: int
 ) -> None:
     if not cached:
         monkeypatch.setattr(list_cache, "MAX_ENTRIES", 0)
+    monkeypatch.setattr(model_listing, "ROWIDS_AT_ONCE", at_once)
     sqlite = store.dialect == "sqlite"
     ids = []
     for name in NAMES:
@@ -206,3 +221,30 @@ def test_an_upgraded_database_gets_the_same_search_objects_and_order(tmp_path: P
     finally:
         upgraded.close()
         fresh.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
+    store: Store, clock: FakeClock
+) -> None:
+    for name in NAMES:
+        clock.tick(1)
+        register(store, name=name)
+    body = {"ModelNameContains": "dup", "Limit": 1}
+    expected = _like_reference(store, body)
+    with _index_pages(store) as first:
+        assert _ids(store, body) == (3, expected[:1])
+    with _index_pages(store) as next_pages:
+        for offset in range(4):
+            for order in ("Ascend", "Descend"):
+                want = expected if order == "Descend" else expected[::-1]
+                page = _ids(store, {**body, "Offset": offset, "SortOrder": order})
+                assert page == (3, want[offset : offset + 1])
+    assert len(first) == 1 and "group_concat" in first[0] and not next_pages
+    # After a write the Total is carried and each page skipped to in the index, not every rowid read.
+    clock.tick(1)
+    register(store, name="dup")
+    expected = _like_reference(store, body)
+    with _index_pages(store) as after:
+        assert _ids(store, {**body, "Offset": 1}) == (4, expected[1:2])
+    assert len(after) == 1 and "group_concat" not in after[0]
