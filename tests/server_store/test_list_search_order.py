@@ -241,10 +241,21 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
                 page = _ids(store, {**body, "Offset": offset, "SortOrder": order})
                 assert page == (3, want[offset : offset + 1])
     assert len(first) == 1 and "group_concat" in first[0] and not next_pages
-    # After a write the Total is carried and each page skipped to in the index, not every rowid read.
+    # Creates and renames carry the rowids forward (each changed model's rowid looked up by id) ...
     clock.tick(1)
-    register(store, name="dup")
+    created = register(store, name="dup")[0]
+    plain = _ids(store, {"ModelNameContains": "straß"})[1][0]
+    store.update_model(ACCOUNT, {"ModelID": plain, "ModelName": "DUP-renamed"})
+    store.update_model(ACCOUNT, {"ModelID": expected[0], "ModelName": "gone"})
     expected = _like_reference(store, body)
+    assert created in expected and plain in expected and len(expected) == 4
     with _index_pages(store) as after:
-        assert _ids(store, {**body, "Offset": 1}) == (4, expected[1:2])
-    assert len(after) == 1 and "group_concat" not in after[0]
+        for offset in range(5):
+            assert _ids(store, {**body, "Offset": offset}) == (4, expected[offset : offset + 1])
+    assert not after
+    # ... a delete does not: the carried Total, and each page skipped to in the index.
+    store.delete_model(ACCOUNT, {"ModelID": created})
+    expected = _like_reference(store, body)
+    with _index_pages(store) as after_delete:
+        assert _ids(store, {**body, "Offset": 1}) == (3, expected[1:2])
+    assert len(after_delete) == 1 and "group_concat" not in after_delete[0]

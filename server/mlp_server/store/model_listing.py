@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
@@ -28,7 +29,7 @@ from . import list_cache, model_changes, model_grams, model_index, model_ranks
 from .base import Body
 from .case_rule import fold
 from .list_cache import Entry, FilterKey, ListCache, SortKey
-from .model_changes import RAW_CREATE_TIME
+from .model_changes import RAW_CREATE_TIME, ModelChange
 from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
 from .schema import ModelCountRow, ModelRow
@@ -331,9 +332,46 @@ def _kept(
         return None
     changes = model_changes.since(session, key[0], entry.generation, generation)
     carried = None if changes is None else entry.carried(generation, changes, filters.matches)
+    if carried is not None and changes is not None and entry.rowids is not None:
+        rowids = _carried_rowids(session, entry.rowids, changes, filters)
+        carried = replace(carried, rowids=rowids if rowids is None or len(rowids) == carried.total else None)
     if carried is not None:
         cache.put(key, carried)
     return carried
+
+
+def _carried_rowids(
+    session: Session, rowids: Sequence[int], changes: Sequence[ModelChange], filters: Filters
+) -> array[int] | None:
+    """``rowids`` (every match, ascending, before ``changes``) after them: a model that matched before
+    and no longer does, or the other way round, is looked up by id in this snapshot for its rowid.
+    None after a delete (where a deleted match's rowid was is not logged, and its id could come back)."""
+    if any(change.after is None for change in changes):
+        return None
+    first_name: dict[str, str | None] = {}  # the name before the changes, None: created since
+    for change in changes:
+        first_name.setdefault(change.model_id, change.before)
+    now: dict[str, tuple[int, str]] = {}
+    for batch in chunked(list(first_name)):
+        found = session.execute(select(ModelRow.id, _ROWID, ModelRow.name).where(ModelRow.id.in_(batch)))
+        now.update((model_id, (rowid, name)) for model_id, rowid, name in found)
+    edited = list(rowids)
+    for model_id, before in first_name.items():
+        was = before is not None and filters.matches(model_id, before)
+        if model_id not in now:
+            return None
+        rowid, name = now[model_id]
+        if was == filters.matches(model_id, name):
+            continue
+        at = bisect_left(edited, rowid)
+        there = at < len(edited) and edited[at] == rowid
+        if there != was:  # not what the kept list says
+            return None
+        if was:
+            del edited[at]
+        else:
+            edited.insert(at, rowid)
+    return array("q", edited)
 
 
 def _gram_counted(filters: Filters) -> bool:
