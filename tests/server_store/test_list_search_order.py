@@ -240,7 +240,7 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
                 want = expected if order == "Descend" else expected[::-1]
                 page = _ids(store, {**body, "Offset": offset, "SortOrder": order})
                 assert page == (3, want[offset : offset + 1])
-    assert len(first) == 1 and "group_concat" in first[0] and not next_pages
+    assert len(first) == 1 and "json_group_array" in first[0] and not next_pages
     # Creates and renames carry the rowids forward (each changed model's rowid looked up by id) ...
     clock.tick(1)
     created = register(store, name="dup")[0]
@@ -258,4 +258,4 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
     expected = _like_reference(store, body)
     with _index_pages(store) as after_delete:
         assert _ids(store, {**body, "Offset": 1}) == (3, expected[1:2])
-    assert len(after_delete) == 1 and "group_concat" not in after_delete[0]
+    assert len(after_delete) == 1 and "json_group_array" not in after_delete[0]

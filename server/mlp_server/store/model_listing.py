@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -281,10 +282,11 @@ def _search_page(query: str, offset: int, limit: int, descending: bool) -> Selec
 
 def _every_match(session: Session, query: str, most: int) -> array[int] | None:
     """The rowids of every match of the FTS5 query, ascending; None when there are more than ``most``.
-    Joined in SQLite and split here: a tenth of the cost of a result row per match."""
+    One JSON array built in SQLite and parsed in C: a fraction of the cost of a result row per match
+    (sorted here, as an aggregate's order is not promised: already sorted, a single pass)."""
     first = _search(query).order_by(_SEARCH.c.rowid).limit(most + 1).subquery()
-    joined = session.scalar(select(func.group_concat(first.c.rowid)))
-    rowids = array("q", sorted(map(int, joined.split(","))) if joined else ())
+    joined = session.scalar(select(func.json_group_array(first.c.rowid)))
+    rowids = array("q", sorted(json.loads(joined)) if joined else ())
     return None if len(rowids) > most else rowids
 
 
