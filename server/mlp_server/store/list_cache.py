@@ -50,10 +50,14 @@ class Entry:
     generation: int
     total: int | None = None
     keys: Mapping[str, tuple[SortKey, ...]] = field(default_factory=dict)  # SortBy -> every match, ascending
+    # Every match's rowid, ascending, when the search index alone answers the filter and the rowids
+    # follow CreateTime (:func:`.model_index.in_rowid_order`): that order's pages, at this generation
+    # only (the change log does not say where a created or deleted model's rowid goes; not carried).
+    rowids: Sequence[int] | None = None
 
     @property
     def size(self) -> int:
-        return sum(len(keys) for keys in self.keys.values())
+        return sum(len(keys) for keys in self.keys.values()) + len(self.rowids or ())
 
     def carried(
         self, generation: int, changes: Sequence[ModelChange], matches: Callable[[str, str], bool]
@@ -146,6 +150,12 @@ class ListCache:
     def put_total(self, key: FilterKey, generation: int, total: int) -> None:
         self._merge(key, Entry(generation, total))
 
+    def put_rowids(self, key: FilterKey, generation: int, rowids: Sequence[int]) -> None:
+        """Every match of the filter at ``generation``, by rowid ascending (:attr:`Entry.rowids`)."""
+        if len(rowids) > min(IDS_PER_FILTER, MAX_IDS):
+            return
+        self._merge(key, Entry(generation, len(rowids), rowids=rowids))
+
     def put_keys(self, key: FilterKey, generation: int, sort_by: str, keys: Sequence[SortKey]) -> None:
         """Every match of the filter at ``generation`` in ascending ``sort_by`` order."""
         if len(keys) > min(IDS_PER_FILTER, MAX_IDS):
@@ -161,7 +171,8 @@ class ListCache:
             if kept is not None and kept.generation > entry.generation:
                 return  # a snapshot taken before a write another request has already seen
             if kept is not None and kept.generation == entry.generation:
-                entry = replace(kept, total=entry.total, keys={**kept.keys, **entry.keys})
+                rowids = kept.rowids if entry.rowids is None else entry.rowids
+                entry = replace(kept, total=entry.total, keys={**kept.keys, **entry.keys}, rowids=rowids)
             self._store(key, entry)
 
     def _store(self, key: FilterKey, entry: Entry) -> None:

@@ -10,6 +10,12 @@
   a match is then exactly SQLite's LIKE rule (ASCII case ignored, other characters compared as they
   are). Its rowid is the model row's rowid, which SQLite keeps for a table's rows unless VACUUM
   renumbers them; :func:`rebuild` rebuilds the index (run by the migration and after a VACUUM).
+  Its matches come in rowid order, which is the order models were inserted in: for an account whose
+  rowids follow its (create_time, id) order, a CreateTime page of matches is a LIMIT/OFFSET over the
+  index alone (:func:`in_rowid_order`). ``models_search_unordered`` lists the accounts for which that
+  is not known: a trigger adds the account of a row inserted before another of its rows in that order
+  (a clock set back, a row written with an older time or an explicit rowid) or whose key or account
+  changes; :func:`recount` computes the list again.
 - On PostgreSQL, pg_trgm GIN indexes on ``lower(name COLLATE "C")`` and ``lower(id COLLATE "C")``
   (the latter since migration 0007) serve the store's one Contains rule (ASCII case folded, nothing
   else; :func:`.paging.contains`).
@@ -22,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from . import model_grams, model_ranks, version_stats
 from .case_rule import fold
@@ -29,6 +36,7 @@ from .case_rule import fold
 SEARCH_TABLE = "models_search"
 PG_TRIGRAM_INDEX = "ix_models_name_trgm"
 PG_ID_TRIGRAM_INDEX = "ix_models_id_trgm"
+UNORDERED_TABLE = "models_search_unordered"
 TRIGRAM = 3
 
 _SQLITE_DDL = [
@@ -46,7 +54,31 @@ _SQLITE_DDL = [
         VALUES ('delete', old.rowid, lower(old.name), lower(old.id));
         INSERT INTO {SEARCH_TABLE} (rowid, name, id) VALUES (new.rowid, lower(new.name), lower(new.id));
     END""",
+    f"CREATE TABLE {UNORDERED_TABLE} (account_id INTEGER PRIMARY KEY)",
+    # Two index probes per insert: a later rowid anywhere, or a later key in the account.
+    f"""CREATE TRIGGER models_search_order_insert AFTER INSERT ON models
+    WHEN EXISTS (SELECT 1 FROM models WHERE rowid > new.rowid)
+      OR EXISTS (SELECT 1 FROM models WHERE account_id = new.account_id
+                 AND (create_time, id) > (new.create_time, new.id))
+    BEGIN
+        INSERT OR IGNORE INTO {UNORDERED_TABLE} (account_id) VALUES (new.account_id);
+    END""",
+    f"""CREATE TRIGGER models_search_order_update AFTER UPDATE OF account_id, create_time, id ON models
+    WHEN old.account_id IS NOT new.account_id OR old.create_time IS NOT new.create_time
+      OR old.id IS NOT new.id
+    BEGIN
+        INSERT OR IGNORE INTO {UNORDERED_TABLE} (account_id) VALUES (old.account_id);
+        INSERT OR IGNORE INTO {UNORDERED_TABLE} (account_id) VALUES (new.account_id);
+    END""",
 ]
+# The accounts two of whose models, next to each other in (create_time, id) order, have rowids the
+# other way round (one scan of the account/time index).
+_SQLITE_UNORDERED = f"""INSERT INTO {UNORDERED_TABLE} (account_id)
+    SELECT DISTINCT account_id FROM (
+        SELECT account_id, rowid AS here,
+               lag(rowid) OVER (PARTITION BY account_id ORDER BY create_time, id) AS before
+        FROM models
+    ) WHERE here < before"""
 _PG_DDL = [
     # pg_trgm is a trusted extension (PostgreSQL 13+): a database owner may create it.
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -56,6 +88,9 @@ _PG_DDL = [
     'USING gin (lower(id COLLATE "C") gin_trgm_ops)',
 ]
 _SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS models_search_order_insert",
+    "DROP TRIGGER IF EXISTS models_search_order_update",
+    f"DROP TABLE IF EXISTS {UNORDERED_TABLE}",
     "DROP TRIGGER IF EXISTS models_search_insert",
     "DROP TRIGGER IF EXISTS models_search_delete",
     "DROP TRIGGER IF EXISTS models_search_update",
@@ -80,9 +115,10 @@ def drop(conn: Connection) -> None:
 
 
 def recount(conn: Connection) -> None:
-    """Recompute the counters, the list stretches (:mod:`.model_ranks`) and the name grams
-    (:mod:`.model_grams`) from the models table, and each model's version stats
-    (:mod:`.version_stats`) from the versions table (after rows were written around the store).
+    """Recompute the counters, the list stretches (:mod:`.model_ranks`), the name grams
+    (:mod:`.model_grams`) and, on SQLite, which accounts' rowids are out of their CreateTime order
+    from the models table, and each model's version stats (:mod:`.version_stats`) from the versions
+    table (after rows were written around the store).
 
     Counter rows are updated, never deleted, and every generation goes up: a list cached before the
     recount (:mod:`.list_cache`) can never match a generation after it, even one that started again.
@@ -90,6 +126,9 @@ def recount(conn: Connection) -> None:
     model_ranks.rebuild(conn)
     model_grams.recount(conn)
     version_stats.recount(conn)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"DELETE FROM {UNORDERED_TABLE}")
+        conn.exec_driver_sql(_SQLITE_UNORDERED)
     conn.execute(
         text(
             "UPDATE model_counts SET generation = generation + 1, models = "
@@ -125,3 +164,11 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 def fts_phrase(column: str, needle: str) -> str:
     """An FTS5 query: ``needle`` (folded) as a literal substring of ``column``."""
     return f'{column} : "{fold(needle).replace(chr(34), chr(34) * 2)}"'
+
+
+def in_rowid_order(session: Session, account_id: int) -> bool:
+    """Whether the account's models, in rowid order, are in (create_time, id) order (SQLite)."""
+    found = session.execute(
+        text(f"SELECT 1 FROM {UNORDERED_TABLE} WHERE account_id = :account"), {"account": account_id}
+    ).first()
+    return found is None

@@ -5,26 +5,32 @@
   when a Contains needle is long enough for it; a plain count otherwise.
 - An unfiltered page: its position found by adding up stretch sizes (:mod:`.model_ranks`), then fewer
   than 8,000 index rows skipped, at any Offset, in either order of either sort.
-- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. When
-  the matches are many (Total against the account's models), the sort index is walked testing each
-  row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not hold
-  the page, the search index's matches drive. Then those rows by id.
+- A filtered page: ids first, walking from whichever end of the ordering is nearer to the page. On
+  SQLite, a CreateTime page of what the search index alone answers, for an account that owns every
+  model and whose rowids follow its CreateTime order (:func:`.model_index.in_rowid_order`), is a
+  LIMIT/OFFSET over the index's matches in rowid order: no model row is read but the page's. Otherwise,
+  when the matches are many (Total against the account's models), the sort index is walked testing
+  each row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not
+  hold the page, the search index's matches drive. Then those rows by id.
 """
 
 from __future__ import annotations
 
+import json
+from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from . import list_cache, model_changes, model_grams, model_ranks
+from . import list_cache, model_changes, model_grams, model_index, model_ranks
 from .base import Body
 from .case_rule import fold
 from .list_cache import Entry, FilterKey, ListCache, SortKey
-from .model_changes import RAW_CREATE_TIME
+from .model_changes import RAW_CREATE_TIME, ModelChange
 from .model_index import SEARCH_TABLE, TRIGRAM, fts_phrase
 from .paging import Page, SortKeys, chunked, contains
 from .schema import ModelCountRow, ModelRow
@@ -39,8 +45,12 @@ WALK_BUDGET = 200_000
 # Up to this many rows, walking the sort index and testing each row's LIKE beats reading the search
 # index's matches at all (they are materialised in full before the first row of the page).
 LIKE_WALK_BUDGET = 2_000
+# A filter's first CreateTime page from the search index reads up to this many rowids at once (its
+# Total, kept with its other pages); more matches are counted, and each page skipped to in the index.
+ROWIDS_AT_ONCE = 50_000
 
 _ROWID = literal_column("models.rowid", Integer)
+_Item = TypeVar("_Item")
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
 
 
@@ -86,7 +96,7 @@ def list_model_rows(
         entry = _kept(session, cache, cache_key, generation, filters)
         kept = None if entry is None else entry.keys.get(page.sort_by)
         if kept is not None:
-            return len(kept), _rows_in_order(session, _slice(kept, page))
+            return len(kept), _rows_in_order(session, [key[-1] for key in _slice(kept, page)])
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
@@ -108,7 +118,22 @@ def list_model_rows(
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
 
+    # The index's matches are exactly the LIKE matches, and every model is this account's.
+    only_index = matched is not None and not where and _sole_owner(session, account_id)
+    # ... and in rowid order, which the index iterates in, they are in CreateTime order.
+    index_order = (
+        only_index and page.sort_by == "CreateTime" and model_index.in_rowid_order(session, account_id)
+    )
     cached_total = None if entry is None else entry.total
+    rowids = None if entry is None else entry.rowids
+    if index_order and cached_total is None:
+        # The filter's first request: every match's rowid in one statement, about what counting them
+        # costs, for the Total and (kept) the filter's pages in this order.
+        rowids = _every_match(session, " AND ".join(phrases), ROWIDS_AT_ONCE)
+        if rowids is not None:
+            cached_total = len(rowids)
+            if cache_key is not None and cache is not None and generation is not None:
+                cache.put_rowids(cache_key, generation, rowids)
     if not filters.any:
         total = models
     elif cached_total is not None:
@@ -116,9 +141,8 @@ def list_model_rows(
     elif _gram_counted(filters):
         # An empty needle matches every name: the account's counter.
         total = model_grams.total(session, account_id, filters.name_part) if filters.name_part else models
-    elif matched is not None and not where and _sole_owner(session, account_id):
-        # The index's matches are exactly the LIKE matches, and every model is this account's:
-        # count them in the index alone, without reading a model row.
+    elif matched is not None and only_index:
+        # Count them in the index alone, without reading a model row.
         total = session.scalar(select(func.count()).select_from(matched.subquery())) or 0
     elif matched is not None:
         # Driven by the matches: ``+ 0`` keeps SQLite from walking an account index instead.
@@ -141,6 +165,15 @@ def list_model_rows(
         end = total - offset
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
     order = [key.desc() if descending else key.asc() for key in keys]
+
+    if index_order:
+        if rowids is not None:
+            chosen = _slice(rowids, page)
+        else:  # kept is the Total only (carried through writes): skip to the page in the index
+            chosen = list(session.scalars(_search_page(" AND ".join(phrases), offset, limit, descending)))
+            if reverse:
+                chosen.reverse()
+        return total, _rows_by_rowid(session, chosen)
 
     ids: list[str] | None = None
     # Rows of the sort index read to reach the page, if the matches are spread evenly over it.
@@ -173,7 +206,7 @@ def list_model_rows(
             )
         found = _driver_rows(session, every.order_by(*keys))
         cache.put_keys(cache_key, generation, page.sort_by, found)
-        return total, _rows_in_order(session, _slice(found, page))
+        return total, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
     if ids is None:
         ids_query: Select[str]
         if matched is None:
@@ -235,9 +268,35 @@ def _unfiltered_ids(session: Session, account_id: int, page: Page, total: int) -
     return ids
 
 
-def _search(query: str) -> Select[tuple[int]]:
+def _search(query: str) -> Select[int]:
     """The rowids of the models the FTS5 query matches."""
     return select(_SEARCH.c.rowid).where(literal_column(SEARCH_TABLE).op("MATCH")(query))
+
+
+def _search_page(query: str, offset: int, limit: int, descending: bool) -> Select[int]:
+    """The rowids of the ``limit`` matches of the FTS5 query after the first ``offset``, in (descending)
+    rowid order, which the index iterates in."""
+    rowid = _SEARCH.c.rowid
+    return _search(query).order_by(rowid.desc() if descending else rowid.asc()).offset(offset).limit(limit)
+
+
+def _every_match(session: Session, query: str, most: int) -> array[int] | None:
+    """The rowids of every match of the FTS5 query, ascending; None when there are more than ``most``.
+    One JSON array built in SQLite and parsed in C: a fraction of the cost of a result row per match
+    (sorted here, as an aggregate's order is not promised: already sorted, a single pass)."""
+    first = _search(query).order_by(_SEARCH.c.rowid).limit(most + 1).subquery()
+    joined = session.scalar(select(func.json_group_array(first.c.rowid)))
+    rowids = array("q", sorted(json.loads(joined)) if joined else ())
+    return None if len(rowids) > most else rowids
+
+
+def _rows_by_rowid(session: Session, rowids: Sequence[int]) -> list[ModelRow]:
+    """The model rows of ``rowids``, in that order."""
+    rows: dict[int, ModelRow] = {}
+    for batch in chunked(rowids):
+        found = session.execute(select(_ROWID, ModelRow).where(_ROWID.in_(batch)))
+        rows.update((rowid, row) for rowid, row in found)
+    return [rows[rowid] for rowid in rowids]
 
 
 def _account_counter(session: Session, account_id: int) -> tuple[int, int | None]:
@@ -248,12 +307,12 @@ def _account_counter(session: Session, account_id: int) -> tuple[int, int | None
     return (0, None) if row is None else (row.models, row.generation)
 
 
-def _slice(ascending: Sequence[SortKey], page: Page) -> list[str]:
-    """The ids of the page of a list of sort keys held in ascending order."""
+def _slice(ascending: Sequence[_Item], page: Page) -> list[_Item]:
+    """The page of a list held in ascending order."""
     if not page.descending:
-        return [key[-1] for key in ascending[page.offset : page.offset + page.limit]]
+        return list(ascending[page.offset : page.offset + page.limit])
     end = max(0, len(ascending) - page.offset)
-    return [key[-1] for key in reversed(ascending[max(0, end - page.limit) : end])]
+    return list(reversed(ascending[max(0, end - page.limit) : end]))
 
 
 def _raw_keys(sort_by: str) -> list[ColumnElement[Any] | InstrumentedAttribute[Any]]:
@@ -275,9 +334,46 @@ def _kept(
         return None
     changes = model_changes.since(session, key[0], entry.generation, generation)
     carried = None if changes is None else entry.carried(generation, changes, filters.matches)
+    if carried is not None and changes is not None and entry.rowids is not None:
+        rowids = _carried_rowids(session, entry.rowids, changes, filters)
+        carried = replace(carried, rowids=rowids if rowids is None or len(rowids) == carried.total else None)
     if carried is not None:
         cache.put(key, carried)
     return carried
+
+
+def _carried_rowids(
+    session: Session, rowids: Sequence[int], changes: Sequence[ModelChange], filters: Filters
+) -> array[int] | None:
+    """``rowids`` (every match, ascending, before ``changes``) after them: a model that matched before
+    and no longer does, or the other way round, is looked up by id in this snapshot for its rowid.
+    None after a delete (where a deleted match's rowid was is not logged, and its id could come back)."""
+    if any(change.after is None for change in changes):
+        return None
+    first_name: dict[str, str | None] = {}  # the name before the changes, None: created since
+    for change in changes:
+        first_name.setdefault(change.model_id, change.before)
+    now: dict[str, tuple[int, str]] = {}
+    for batch in chunked(list(first_name)):
+        found = session.execute(select(ModelRow.id, _ROWID, ModelRow.name).where(ModelRow.id.in_(batch)))
+        now.update((model_id, (rowid, name)) for model_id, rowid, name in found)
+    edited = list(rowids)
+    for model_id, before in first_name.items():
+        was = before is not None and filters.matches(model_id, before)
+        if model_id not in now:
+            return None
+        rowid, name = now[model_id]
+        if was == filters.matches(model_id, name):
+            continue
+        at = bisect_left(edited, rowid)
+        there = at < len(edited) and edited[at] == rowid
+        if there != was:  # not what the kept list says
+            return None
+        if was:
+            del edited[at]
+        else:
+            edited.insert(at, rowid)
+    return array("q", edited)
 
 
 def _gram_counted(filters: Filters) -> bool:
