@@ -22,6 +22,7 @@ import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_testing import Keys, MlpServe, bucket_for, clean_env, free_port, mlp_script, read_default_keys
+from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.manifest import SUFFIX, manifest_key
 
@@ -251,6 +252,17 @@ REGISTRAR = textwrap.dedent(
 )
 
 
+def _described(model: Model, model_id: str) -> object:
+    """What the platform says of a model now (for a failure's message)."""
+    try:
+        return (
+            model.get_model(model_id)["Result"],
+            model.get_model_versions(model_id, page_size=100)["Result"],
+        )
+    except Exception as exc:
+        return repr(exc)
+
+
 def test_server_killed_while_8_clients_register(platform: tuple[Peer, MlpServe], tmp_path: Path) -> None:
     peer, server = platform
     source = tmp_path / "model"
@@ -283,10 +295,19 @@ def test_server_killed_while_8_clients_register(platform: tuple[Peer, MlpServe],
     paths = all_version_paths(peer)
     assert len(paths) == len(set(paths)), "no two versions share a Path"
     listed = set()
-    for item in model.list_models(page_size=100)["Result"]["List"]:
+    models = model.list_models(page_size=100)["Result"]
+    for item in models["List"]:
         for v in model.get_model_versions(item["ModelID"], page_size=100)["Result"]["List"]:
             listed.add((item["ModelID"], v["ModelVersion"]))
-    assert set(successes) <= listed, "every registration a client was told about is listed"
+    missing = set(successes) - listed
+    assert not missing, (
+        "every registration a client was told about is listed",
+        sorted(missing),
+        f"Total {models['Total']}, listed {[item['ModelID'] for item in models['List']]}",
+        {m: _described(model, m) for m, _ in missing},
+        [err[-2000:] for _, err in outputs],
+        server.log()[-3000:],
+    )
     for model_id, number in sorted(listed):
         dest = tmp_path / "check" / f"{model_id}-{number}"
         model.download(model_id, str(number), str(dest))
