@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import event
 
 from mlp_server.store import Store
 
@@ -110,3 +114,21 @@ def register_many(url: str, model_id: str, count: int) -> list[int]:
         return [register(store, model_id=model_id)[1] for _ in range(count)]
     finally:
         store.close()
+
+
+@contextmanager
+def sent_statements(
+    store: Store, keep: Callable[[str], bool] = lambda statement: True
+) -> Iterator[list[tuple[str, Any]]]:
+    """(statement, parameters) of every statement ``keep`` accepts that the store sends in the block."""
+    seen: list[tuple[str, Any]] = []
+
+    def note(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if keep(statement):
+            seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import itertools
 import string
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from mlp_server.store import Store, list_cache, model_listing
 from mlp_server.store.list_cache import Entry, ListCache
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements
 from .test_list_scale import _ids
 
 NAMES = ["resnet-a", "ResNet-b", "bert", "resnet-c", "gpt", "RESNET-d", "resnet-e", "vit", "resnet-f"]
@@ -73,20 +71,6 @@ def _check_every_page(store: Store) -> None:
             assert page == (len(expected), expected[offset : offset + limit]), (full, offset, limit)
 
 
-@contextmanager
-def _statements(store: Store) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", note)
-
-
 def test_pages_from_the_cache_are_the_reference_through_writes(store: Store, clock: FakeClock) -> None:
     _fill(store, clock)
     _check_every_page(store)
@@ -110,9 +94,9 @@ def test_a_warm_page_neither_counts_nor_searches(
     monkeypatch.setattr(model_listing, "LIKE_WALK_BUDGET", 0)
     _fill(store, clock)
     body = {"ModelNameContains": "resnet", "Offset": 3, "Limit": 2}
-    with _statements(store) as cold:
+    with sent_statements(store) as cold:
         first = _ids(store, body)
-    with _statements(store) as warm:
+    with sent_statements(store) as warm:
         again = _ids(store, body)
         other_page = _ids(store, {**body, "Offset": 1, "SortOrder": "Ascend"})
     assert first == again and first[0] == 6
@@ -123,8 +107,8 @@ def test_a_warm_page_neither_counts_nor_searches(
         counting = "count(*)" in lowered and "from models " in lowered
         return counting or " like " in lowered or "models_search" in lowered
 
-    assert any(searching(statement) for statement in cold)
-    assert not [statement for statement in warm if searching(statement)]
+    assert any(searching(statement) for statement, _ in cold)
+    assert not [statement for statement, _ in warm if searching(statement)]
 
 
 def test_renaming_to_the_same_name_keeps_the_generation(store: Store, clock: FakeClock) -> None:

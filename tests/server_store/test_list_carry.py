@@ -20,8 +20,8 @@ from mlp_server.store.list_cache import Entry, SortKey
 from mlp_server.store.model_changes import ModelChange
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
-from .test_list_cache import _fill, _reference, _statements
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements
+from .test_list_cache import _fill, _reference
 from .test_list_scale import _ids
 
 CARRY_FILTERS: list[dict[str, Any]] = [
@@ -88,12 +88,12 @@ def test_carried_pages_are_the_reference_through_another_stores_writes(
         for write in writes:
             before = _generation(store)
             write()
-            with _statements(store) as seen:
+            with sent_statements(store) as seen:
                 _check_pages(store)
             # Every filter was kept: carried forward, never counted again.
             assert _generation(store) in (before, before + 1)
-            assert not [statement for statement in seen if _counting(statement)]
-            assert any("model_changes" in statement for statement in seen) == (_generation(store) > before)
+            assert not [statement for statement, _ in seen if _counting(statement)]
+            assert any("model_changes" in statement for statement, _ in seen) == (_generation(store) > before)
     finally:
         other.close()
 
@@ -110,11 +110,11 @@ def test_a_carried_page_neither_counts_nor_searches(
         renamed = _ids(store, {"ModelName": "gpt"})[1][0]
         other.update_model(ACCOUNT, {"ModelID": renamed, "ModelName": "resnet-gpt"})
         register(other, name="ResNet-z")
-        with _statements(store) as carried:
+        with sent_statements(store) as carried:
             page = _ids(store, body)
         assert page == (8, _reference(store, body)[3:5])
-        assert not [statement for statement in carried if _searching(statement)]
-        assert [statement for statement in carried if "model_changes" in statement]
+        assert not [statement for statement, _ in carried if _searching(statement)]
+        assert [statement for statement, _ in carried if "model_changes" in statement]
     finally:
         other.close()
 
@@ -127,8 +127,8 @@ def test_a_gap_in_the_log_is_never_used(
     _fill(store, clock)
     body = {"ModelNameContains": "resnet", "Offset": 1, "Limit": 3}
 
-    def listed() -> list[str]:
-        with _statements(store) as seen:
+    def listed() -> list[tuple[str, Any]]:
+        with sent_statements(store) as seen:
             assert _ids(store, body) == (len(_reference(store, body)), _reference(store, body)[1:4])
         return seen
 
@@ -137,12 +137,12 @@ def test_a_gap_in_the_log_is_never_used(
     store.update_model(ACCOUNT, {"ModelID": victim, "ModelName": "resnet-y"})
     with store.engine.begin() as conn:  # the log misses the create: the rename alone would not fit
         conn.execute(text("DELETE FROM model_changes WHERE generation = :g"), {"g": _generation(store) - 1})
-    assert any(_searching(statement) for statement in listed())
-    assert not any(_searching(statement) for statement in listed())  # kept again
+    assert any(_searching(statement) for statement, _ in listed())
+    assert not any(_searching(statement) for statement, _ in listed())  # kept again
 
     with store.engine.begin() as conn:
         recount(conn)  # moves the generation on, logs no change
-    assert any(_searching(statement) for statement in listed())
+    assert any(_searching(statement) for statement, _ in listed())
 
     monkeypatch.setattr(model_changes, "PRUNE_EVERY", 2)
     monkeypatch.setattr(model_changes, "KEEP", 2)
@@ -152,14 +152,14 @@ def test_a_gap_in_the_log_is_never_used(
     with store.engine.connect() as conn:
         kept = conn.execute(text("SELECT count(*) FROM model_changes WHERE account_id = :a"), {"a": ACCOUNT})
         assert kept.scalar_one() <= 2 + 2
-    assert any(_searching(statement) for statement in listed())
+    assert any(_searching(statement) for statement, _ in listed())
 
     monkeypatch.setattr(list_cache, "MAX_CARRY", 1)  # further behind than carried
     register(store, name="zzz-5")
     register(store, name="zzz-6")
-    assert any(_searching(statement) for statement in listed())
+    assert any(_searching(statement) for statement, _ in listed())
     register(store, name="resnet-7")
-    assert not any(_searching(statement) for statement in listed())
+    assert not any(_searching(statement) for statement, _ in listed())
 
 
 def test_every_create_delete_and_rename_is_logged_under_its_generation(

@@ -7,18 +7,17 @@ only while the account owns every model and its rowids follow its (create_time, 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from mlp_server.store import Store, list_cache, model_listing, sqlite_url
 from mlp_server.store.model_index import UNORDERED_TABLE, recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements
 from .test_list_scale import NAMES, _ids, _like_reference
 from .test_migrations import legacy_data_dir
 
@@ -26,20 +25,9 @@ from .test_migrations import legacy_data_dir
 NEEDLES = ["resnet", "RESNET", "ésn", "ÉSN", "\u212aEL", '"hi"', "a*b", "0% ", "r_s", "_sc", "near(", "dup"]
 
 
-@contextmanager
-def _index_pages(store: Store) -> Iterator[list[str]]:
+def _index_pages(store: Store) -> AbstractContextManager[list[tuple[str, Any]]]:
     """The statements that read a page of the search index's matches in rowid order."""
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "ORDER BY models_search.rowid" in statement:
-            seen.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", note)
+    return sent_statements(store, lambda statement: "ORDER BY models_search.rowid" in statement)
 
 
 def _unordered(store: Store) -> set[int]:
@@ -240,7 +228,7 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
                 want = expected if order == "Descend" else expected[::-1]
                 page = _ids(store, {**body, "Offset": offset, "SortOrder": order})
                 assert page == (3, want[offset : offset + 1])
-    assert len(first) == 1 and "json_group_array" in first[0] and not next_pages
+    assert len(first) == 1 and "json_group_array" in first[0][0] and not next_pages
     # Creates and renames carry the rowids forward (each changed model's rowid looked up by id) ...
     clock.tick(1)
     created = register(store, name="dup")[0]
@@ -258,4 +246,4 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
     expected = _like_reference(store, body)
     with _index_pages(store) as after_delete:
         assert _ids(store, {**body, "Offset": 1}) == (3, expected[1:2])
-    assert len(after_delete) == 1 and "json_group_array" not in after_delete[0]
+    assert len(after_delete) == 1 and "json_group_array" not in after_delete[0][0]

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from mlp_server.store import Store, model_grams
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register
-from .test_list_cache import _reference, _statements
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements
+from .test_list_cache import _reference
 from .test_list_scale import _ids
 
 NAMES = ["ResNet-50", "résnet", "RÉSUMÉ", "100%_sure", "a_b", "x%", "né", "NE", "ne-ne", "q"]
@@ -92,11 +92,11 @@ def test_short_contains_totals_follow_creates_renames_and_deletes(store: Store, 
 def test_a_short_contains_total_reads_one_counter(store: Store, clock: FakeClock) -> None:
     for name in NAMES:
         register(store, name=name)
-    with _statements(store) as seen:
+    with sent_statements(store) as seen:
         assert store.list_models(ACCOUNT, {"ModelNameContains": "Ne", "Limit": 1})["Total"] == 4
-    counts = [s for s in seen if "count(" in s.lower() and "from models " in " ".join(s.lower().split())]
+    counts = [s for s, _ in seen if "count(" in s.lower() and "from models " in " ".join(s.lower().split())]
     assert not counts, counts
-    assert any("model_grams" in s for s in seen)
+    assert any("model_grams" in s for s, _ in seen)
 
 
 def test_combined_filters_still_count_the_models(store: Store, clock: FakeClock) -> None:

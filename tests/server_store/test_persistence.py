@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from sqlalchemy import event, text
 from mlp_server.store import Store, paging
 from mlp_server.store.engine import MMAP_BYTES
 
-from .helpers import ACCOUNT, FakeClock, perf_job, register, service_body, task_ids
+from .helpers import ACCOUNT, FakeClock, perf_job, register, sent_statements, service_body, task_ids
 
 
 def everything(store: Store) -> list[Any]:
@@ -78,19 +76,8 @@ def test_in_memory_url_works_for_single_threaded_use() -> None:
 FULL_SCAN = re.compile(r"SCAN (models|model_versions|perf_jobs|perf_tasks|services)\b")
 
 
-@contextmanager
-def captured_selects(store: Store) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", capture)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", capture)
+def _is_select(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("SELECT")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -129,7 +116,7 @@ def test_list_queries_search_an_index_and_need_no_sort(
     store.create_service(ACCOUNT, service_body(model_id, 1))
     if action == "list_model_versions":
         body = {**body, "ModelID": model_id}
-    with captured_selects(store) as selects:
+    with sent_statements(store, _is_select) as selects:
         getattr(store, action)(ACCOUNT, body)
     assert selects
     steps: list[str] = []

@@ -9,19 +9,17 @@ found in the sort's covering index.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, version_info
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements, version_info
 
 
 def _kept(store: Store) -> dict[str, tuple[int, int]]:
@@ -120,25 +118,11 @@ def test_the_recount_repairs_drifted_stats(store: Store, clock: FakeClock) -> No
     _check(store)
 
 
-@contextmanager
-def _statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def note(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(store.engine, "before_cursor_execute", note)
-
-
 def test_reads_count_no_versions(store: Store, clock: FakeClock) -> None:
     model_id, _ = register(store)
     for _ in range(5):
         register(store, model_id=model_id)
-    with _statements(store) as seen:
+    with sent_statements(store) as seen:
         store.get_model(ACCOUNT, {"ModelID": model_id})
         store.list_models(ACCOUNT, {})
         assert store.list_model_versions(ACCOUNT, {"ModelID": model_id, "Offset": 4})["Total"] == 6
@@ -190,7 +174,7 @@ def test_a_deep_offset_skips_versions_in_a_covering_index(store: Store, sort_by:
     model_id, _ = register(store)
     for _ in range(39):
         register(store, model_id=model_id)
-    with _statements(store) as seen:
+    with sent_statements(store) as seen:
         store.list_model_versions(ACCOUNT, {"ModelID": model_id, "SortBy": sort_by, "Offset": offset})
     numbers, rows = [(s, p) for s, p in seen if "FROM model_versions" in s]
     with store.engine.connect() as conn:
