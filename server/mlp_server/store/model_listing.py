@@ -159,11 +159,8 @@ def list_model_rows(
         return total, _rows_in_order(session, _unfiltered_ids(session, account_id, page, total))
 
     keys = MODEL_SORTS[page.sort_by]
-    offset, limit, descending = page.offset, page.limit, page.descending
-    reverse = offset + limit // 2 > total // 2
-    if reverse:  # the last pages: walk from the other end
-        end = total - offset
-        offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    walked, reverse = page.walked(total)  # the last pages: walk from the other end
+    offset, limit, descending = walked.offset, walked.limit, walked.descending
     order = [key.desc() if descending else key.asc() for key in keys]
 
     if index_order:

@@ -520,15 +520,13 @@ def _versions_page(session: Session, model_id: str, total: int, page: Page) -> l
     the rows an Offset skips are never read; pages past the middle walk from the other end."""
     if page.limit == 0 or page.offset >= total:
         return []
-    offset, limit, descending = page.offset, page.limit, page.descending
-    reverse = offset + limit // 2 > total // 2
-    if reverse:
-        end = total - offset
-        offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    walked, reverse = page.walked(total)
     keys = VERSION_SORTS[page.sort_by]
-    order = [key.desc() if descending else key.asc() for key in keys]
+    order = [key.desc() if walked.descending else key.asc() for key in keys]
     mine = VersionRow.model_id == model_id
-    page_numbers = select(VersionRow.version).where(mine).order_by(*order).offset(offset).limit(limit)
+    page_numbers = (
+        select(VersionRow.version).where(mine).order_by(*order).offset(walked.offset).limit(walked.limit)
+    )
     numbers = list(session.scalars(page_numbers))
     if reverse:
         numbers.reverse()

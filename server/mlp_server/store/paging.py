@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, String, func, select
@@ -46,6 +46,17 @@ class Page:
         if sort_order not in SORT_ORDERS:
             raise invalid("SortOrder", f"{sort_order!r} is not one of {', '.join(SORT_ORDERS)}")
         return cls(offset, limit, sort_by, sort_order == "Descend")
+
+    def walked(self, total: int) -> tuple[Page, bool]:
+        """This page of ``total`` rows as read from the nearer end: past the middle, the same rows in
+        the other order (reverse them once read: the bool), so an Offset never skips more than half."""
+        if self.offset + self.limit // 2 <= total // 2:
+            return self, False
+        end = total - self.offset
+        flipped = replace(
+            self, offset=max(0, end - self.limit), limit=min(self.limit, end), descending=not self.descending
+        )
+        return flipped, True
 
 
 def offset_limit(body: Body) -> tuple[int, int]:
