@@ -35,6 +35,7 @@ from volcengine_ml_platform.transfer.base import ObjectStore
 
 from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
 from ..store import Store
+from ..store.group_commit import StoreClosedError
 from ..store.resources import CATALOGUE
 from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
 from .files import ModelLoadError, VersionCache, find_onnx
@@ -243,8 +244,8 @@ class ServingSupervisor:
 
     @property
     def serving(self) -> bool:
-        """This process holds the lease and serves the services."""
-        return self._thread is not None and not self.closed
+        """This process holds the lease and serves the services (its loop has not ended)."""
+        return self._thread is not None and self._thread.is_alive() and not self.closed
 
     @property
     def exiting(self) -> bool:
@@ -260,6 +261,9 @@ class ServingSupervisor:
 
     def _run(self) -> None:
         while not self.closed:
+            if self.store.closed:
+                self._store_closed()
+                return
             try:
                 self._reconcile()
             except Exception:
@@ -270,6 +274,16 @@ class ServingSupervisor:
             # another server of a team) may have created or started a service.
             self._wake.wait(0.5 if busy else IDLE_LOOK_SECONDS)
             self._wake.clear()
+
+    def _store_closed(self) -> None:
+        # The platform closed its store without closing serving first (a program that shut its
+        # platform down piecemeal): stop the replicas and leave the records, as close() does, rather
+        # than start the services again and again with nowhere to record them.
+        log.info("serving supervisor: the store is closed; stopping the replicas, keeping the records")
+        with self._lock:
+            runtimes = list(self._runtimes.values())
+        for runtime in runtimes:
+            runtime.update(None, keep_record=True)
 
     def _reconcile(self) -> None:
         rows = {row.service_id: row for row in self.store.serving_rows()}
@@ -341,6 +355,11 @@ class ServiceRuntime:
                         return
                 self._wake.wait(self.sup.timing.tick)
                 self._wake.clear()
+        except StoreClosedError:
+            # The store closed under the service: nothing can be recorded; the next process serves it.
+            log.info("service %s: the store is closed; replicas stopped, the record kept", self.service_id)
+            self._stop_all()
+            self._close_proxy()
         except Exception as exc:
             log.exception("service %s: supervisor error", self.service_id)
             self._stop_all()
@@ -354,8 +373,13 @@ class ServiceRuntime:
             # interpreter), not the service. The record stays as it is, for the next process.
             log.info("service %s: not recorded as failed at process exit: %s", self.service_id, reason)
             return
+        try:
+            self.store.service_transition(self.service_id, LIVE, FAILED, endpoint_url="", message=reason)
+        except StoreClosedError:  # closed meanwhile: as at process exit, the record stays as it is
+            log.info("service %s: not recorded as failed, the store is closed: %s", self.service_id, reason)
+            self._row = None  # and this runtime ends: with no store, it can do nothing more
+            return
         log.warning("service %s failed: %s", self.service_id, reason)
-        self.store.service_transition(self.service_id, LIVE, FAILED, endpoint_url="", message=reason)
         self._row = None if self._row is None else _with_status(self._row, FAILED)
 
     def _serve(self, row: ServingRow) -> None:

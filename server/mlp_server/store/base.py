@@ -64,6 +64,7 @@ class StoreBase:
         # between tries, in no order: under 8 concurrent registrations some waited over a second.
         # Queueing this process's writers in one place first leaves the busy timeout for other processes.
         self._group: GroupCommit | None = None
+        self._closed = False
         self._write_gate: threading.Lock | None = None
         if self._engine.dialect.name == "sqlite":
             if group_commit is None:
@@ -87,7 +88,13 @@ class StoreBase:
         """The writer that batches this process's SQLite commits, if it is on."""
         return self._group
 
+    @property
+    def closed(self) -> bool:
+        """Closed by :meth:`close`: its owners (the serving supervisor) stop using it."""
+        return self._closed
+
     def close(self) -> None:
+        self._closed = True
         if self._group is not None:
             self._group.close()
         self._engine.dispose()

@@ -1,0 +1,92 @@
+"""A service that fails while its platform's store is closing: the failure is not recorded (the
+store cannot take it) and nothing escapes the service's thread; the record stays for the next process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlp_server.serving.supervisor import ServiceRuntime, ServingSupervisor
+from mlp_server.store import Store
+from mlp_server.store.services import PENDING, RUNNING
+from server_store.helpers import ACCOUNT, register, service_body
+from volcengine_ml_platform.transfer.folder import FolderStore
+
+from .conftest import EXAMPLE
+from .helpers import replica_pids, wait_until
+
+
+@pytest.fixture
+def escaped(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BaseException]]:
+    """Exceptions that end a thread (pytest would only warn about them)."""
+    seen: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args.exc_value))  # type: ignore[arg-type]
+    yield seen
+
+
+def test_a_failure_while_the_store_is_closed_leaves_the_record(
+    tmp_path: Path, escaped: list[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_bytes("bucket", "m/no-model/weights.bin", b"\0" * 64)  # a version with no .onnx file
+    store = Store(url)
+    model_id, version = register(store, Path="tos://bucket/m/no-model/")
+    service_id = store.create_service(ACCOUNT, service_body(model_id, version, FlavorID="ml.c1i.large"))["ServiceID"]
+    (row,) = store.serving_rows()
+    supervisor = ServingSupervisor(store, objects, tmp_path)  # not started: the runtime is driven alone
+    store.close()
+
+    with caplog.at_level(logging.INFO, logger="mlp_server"):
+        runtime = ServiceRuntime(supervisor, row)  # its thread finds no .onnx file and fails the service
+        runtime.join(30)
+    assert not runtime.alive()
+    assert escaped == []
+    assert any("not recorded as failed, the store is closed" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    reopened = Store(url)
+    try:
+        service = reopened.get_service(ACCOUNT, {"ServiceID": service_id})
+    finally:
+        reopened.close()
+    deployment = service["ServiceDeployment"]
+    assert (deployment["Status"], deployment["StatusMessage"]) == (PENDING, "")
+
+
+def test_a_store_closed_under_a_running_service_stops_its_replicas(
+    tmp_path: Path, escaped: list[BaseException]
+) -> None:
+    """The platform shut its store without closing serving first: the supervisor stops looking, the
+    replicas stop, and the record still reads Running (brought back by the next process)."""
+    url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    store = Store(url)
+    model_id, version = register(store, Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="closed-svc", FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    supervisor = ServingSupervisor(store, objects, tmp_path)
+    try:
+        assert supervisor.ensure_started()
+        status = lambda: store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]  # noqa: E731
+        wait_until(lambda: status() == RUNNING, 60, "the service to run")
+        assert replica_pids("closed-svc", tmp_path) != []
+        store.close()
+        supervisor.poke()
+        wait_until(lambda: not supervisor.serving, 30, "the supervisor to stop looking")
+        wait_until(lambda: replica_pids("closed-svc", tmp_path) == [], 30, "the replicas to stop")
+    finally:
+        supervisor.close()
+        store.close()
+    assert escaped == []
+    reopened = Store(url)
+    try:
+        kept = reopened.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+    finally:
+        reopened.close()
+    assert kept["Status"] == RUNNING
