@@ -222,7 +222,7 @@ class ServingSupervisor:
         if stopped is not None and not exiting:  # `mlp serve` ending: its log is where it is read
             log.warning("%s", stopped)
         for runtime in runtimes:
-            runtime.update(None, keep_record=True)
+            runtime.update(None)  # stops its replicas and endpoint; the record is left as it is
         for runtime in runtimes:
             runtime.join(self.timing.drain_timeout + self.timing.stop_grace + 5)
         if self._thread is not None:
@@ -283,7 +283,7 @@ class ServingSupervisor:
         with self._lock:
             runtimes = list(self._runtimes.values())
         for runtime in runtimes:
-            runtime.update(None, keep_record=True)
+            runtime.update(None)  # stops its replicas and endpoint; the record is left as it is
 
     def _reconcile(self) -> None:
         rows = {row.service_id: row for row in self.store.serving_rows()}
@@ -312,7 +312,6 @@ class ServiceRuntime:
         self.store = supervisor.store
         self.service_id = row.service_id
         self._row: ServingRow | None = row
-        self._keep_record = False
         self._wake = threading.Event()
         self.replicas: list[Replica] = []
         self.proxy: ServiceProxy | None = None
@@ -323,9 +322,9 @@ class ServiceRuntime:
         self._thread = threading.Thread(target=self._run, name=f"mlp-serving-{row.service_id}", daemon=True)
         self._thread.start()
 
-    def update(self, row: ServingRow | None, keep_record: bool = False) -> None:
+    def update(self, row: ServingRow | None) -> None:
+        """The service's record as now read; None: stop (deleted, or the platform closing)."""
         self._row = row
-        self._keep_record = keep_record
         self._wake.set()
 
     def alive(self) -> bool:
