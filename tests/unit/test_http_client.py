@@ -311,3 +311,17 @@ def test_a_closed_async_client_refuses_as_httpx_does() -> None:
         with pytest.raises(RuntimeError, match="client has been closed"):
             asyncio.run(run(client))
         assert seen == []
+
+
+def test_httpcore_finds_sniffio_rather_than_searching_for_it_on_every_async_request() -> None:
+    """sniffio is a pinned dependency: without it httpcore's ``import sniffio`` fails, searching
+    sys.path again, several times per asyncio request (~50 us each; bench/async_client.py)."""
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    async def library() -> str:
+        return current_async_library()
+
+    assert asyncio.run(library()) == "asyncio"
+    assert "sniffio" in sys.modules
