@@ -67,6 +67,7 @@ class Wrapper:
         return self.inner.list_objects(bucket, prefix)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        self.count("head")
         return self.inner.head(bucket, key)
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
