@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from blake3 import blake3
+from transfer import _MOTO  # bench/transfer.py: moto's server in its own process
 
 from volcengine_ml_platform.transfer import (
     FolderStore,
@@ -37,18 +38,6 @@ from volcengine_ml_platform.transfer import (
     upload_path,
 )
 
-os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"  # never leave loopback
-os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-
-_MOTO = """
-import logging, sys
-from moto.server import ThreadedMotoServer
-logging.disable(logging.CRITICAL)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()  # until the benchmark closes the pipe (or dies)
-"""
 BUCKET = "bench"
 PREFIX = "modelrepo/from-sdk-repo/1700000000000/"
 

@@ -46,8 +46,12 @@ def wire(request: httpx.Request) -> tuple[str, str, list[tuple[bytes, bytes]], b
 
 
 def capture(
-    kind: type[httpx.Client], auth: httpx.Auth | None, answer: Callable[[httpx.Request], httpx.Response]
+    kind: type[httpx.Client] | type[httpx.AsyncClient],
+    auth: httpx.Auth | None,
+    answer: Callable[[httpx.Request], httpx.Response],
 ) -> tuple[Client, list[httpx.Request]]:
+    """A generated-client ``Client`` on an httpx client of ``kind`` (sync or asyncio), whose transport
+    records every request and answers it with ``answer``."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -62,7 +66,10 @@ def capture(
         headers={"User-Agent": "volcengine-ml-platform-models/test"},
     )
     client = Client(base_url=BASE)
-    client.set_httpx_client(http)
+    if isinstance(http, httpx.AsyncClient):
+        client.set_async_httpx_client(http)
+    else:
+        client.set_httpx_client(http)
     return client, seen
 
 
@@ -166,27 +173,6 @@ def test_a_closed_client_refuses_as_httpx_does() -> None:
 # -- the asyncio twin: AsyncSessionClient against plain httpx.AsyncClient ---------------------------
 
 
-def capture_async(
-    kind: type[httpx.AsyncClient], auth: httpx.Auth | None, answer: Callable[[httpx.Request], httpx.Response]
-) -> tuple[Client, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return answer(request)
-
-    http = kind(
-        base_url=BASE,
-        transport=httpx.MockTransport(handler),
-        auth=auth,
-        timeout=httpx.Timeout(30.0, connect=5.0),
-        headers={"User-Agent": "volcengine-ml-platform-models/test"},
-    )
-    client = Client(base_url=BASE)
-    client.set_async_httpx_client(http)
-    return client, seen
-
-
 ASYNC_CALLS: list[tuple[str, Callable[[Client], Coroutine[Any, Any, Any]]]] = [
     ("signed, no body fields", lambda c: get_model_next_version.asyncio_detailed(
         client=c, body=GetModelNextVersionRequest.from_dict({})
@@ -210,8 +196,8 @@ def next_version(client: Client) -> Coroutine[Any, Any, Any]:
 def test_the_async_short_path_sends_the_bytes_plain_httpx_sends(
     call: Callable[[Client], Coroutine[Any, Any, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain, plain_seen = capture_async(httpx.AsyncClient, signer(), ok)
-    short, short_seen = capture_async(AsyncSessionClient, signer(), ok)
+    plain, plain_seen = capture(httpx.AsyncClient, signer(), ok)
+    short, short_seen = capture(AsyncSessionClient, signer(), ok)
 
     async def run(client: Client) -> list[Any]:
         return [await call(client) for _ in range(2)]  # the second call uses the kept URL
@@ -231,8 +217,8 @@ def test_the_async_short_path_sends_the_bytes_plain_httpx_sends(
 
 
 def test_the_async_inner_door_unsigned_with_a_token_query_sends_the_same_bytes() -> None:
-    plain, plain_seen = capture_async(httpx.AsyncClient, None, ok)
-    short, short_seen = capture_async(AsyncSessionClient, None, ok)
+    plain, plain_seen = capture(httpx.AsyncClient, None, ok)
+    short, short_seen = capture(AsyncSessionClient, None, ok)
 
     async def run() -> None:
         for token in ("t1", "t2", "t1"):
@@ -259,7 +245,7 @@ def test_the_async_client_keeps_a_cookie_the_platform_sets_as_httpx_would() -> N
 
     async def run() -> None:
         for kind in (httpx.AsyncClient, AsyncSessionClient):
-            client, seen_by[kind.__name__] = capture_async(kind, signer(), sets_cookie)
+            client, seen_by[kind.__name__] = capture(kind, signer(), sets_cookie)
             for _ in range(2):
                 await next_version(client)
 
@@ -276,11 +262,11 @@ def test_async_event_hooks_and_other_auths_go_through_plain_httpx() -> None:
         hooked.append(request.url.params["Action"])
 
     async def run() -> None:
-        client, _ = capture_async(AsyncSessionClient, signer(), ok)
+        client, _ = capture(AsyncSessionClient, signer(), ok)
         client.get_async_httpx_client().event_hooks = {"request": [hook], "response": []}
         await next_version(client)
         assert hooked == ["GetModelNextVersion"]
-        client, seen = capture_async(AsyncSessionClient, httpx.BasicAuth("u", "p"), ok)
+        client, seen = capture(AsyncSessionClient, httpx.BasicAuth("u", "p"), ok)
         await next_version(client)
         assert seen[0].headers["Authorization"].startswith("Basic ")
 
@@ -295,7 +281,7 @@ def test_an_async_transport_error_names_its_request() -> None:
         raise httpx.ReadError("lost")
 
     for answer in (refuse, refuse_unnamed):
-        client, _ = capture_async(AsyncSessionClient, signer(), answer)
+        client, _ = capture(AsyncSessionClient, signer(), answer)
         with pytest.raises(httpx.TransportError) as caught:
             asyncio.run(next_version(client))
         assert caught.value.request.url.params["Action"] == "GetModelNextVersion"
@@ -307,7 +293,7 @@ def test_a_closed_async_client_refuses_as_httpx_does() -> None:
         await next_version(client)
 
     for kind in (httpx.AsyncClient, AsyncSessionClient):
-        client, seen = capture_async(kind, signer(), ok)
+        client, seen = capture(kind, signer(), ok)
         with pytest.raises(RuntimeError, match="client has been closed"):
             asyncio.run(run(client))
         assert seen == []

@@ -237,7 +237,6 @@ class S3Store:
         concurrency: int = 8,
         on_bytes: ByteCallback | None = None,
     ) -> ObjectInfo:
-        url = tos_url(bucket, key)
         report = on_bytes or _ignore
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -248,17 +247,9 @@ class S3Store:
                 return self._put_multipart(bucket, key, f.fileno(), st, digest, concurrency, report)
             # Small: one read, so the bytes hashed are the bytes sent even if the file is being changed.
             data = f.read()
-        hasher = new_hasher(BLAKE3)
-        hasher.update(data)
-        digest = hasher.hexdigest()
-
-        def put() -> str | None:
-            with self._slots:
-                return self._whole.put(bucket, key, data, {BLAKE3: digest})
-
-        etag = call_with_retry(put, what=f"upload of {url}", policy=self.retry)
+        stored = self.put_bytes(bucket, key, data)
         report(len(data))
-        return ObjectInfo(key, len(data), etag=etag, blake3=digest)
+        return stored
 
     def get_file(
         self,
@@ -321,7 +312,7 @@ class S3Store:
         return version
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        """``put_file`` of bytes in memory (the platform's manifests): one PUT, no scratch file."""
+        """One PUT of bytes in memory (a small file's, or the platform's manifest): no scratch file."""
         hasher = new_hasher(BLAKE3)
         hasher.update(data)
         digest = hasher.hexdigest()
