@@ -3,14 +3,17 @@
     python bench/request_floor.py                    # 5 rounds x 400 requests per target
     python bench/request_floor.py --rounds 3 --requests 200
     python bench/request_floor.py --compare-mlp /path/to/older/.venv/bin/mlp   # before/after, same run
+    python bench/request_floor.py --tls-beside   # also mlp serve with an HTTPS listener beside (serve_all)
 
 Starts the servers the same way, each in its own process on 127.0.0.1 (OS-chosen port), one uvicorn
 worker, ``log_level=warning``, no access log (``mlp serve``'s own settings):
 
 - **bare**: a Starlette app with one ``POST /`` route that reads the body and answers a small JSON object;
 - **mlp serve** in a temporary data folder; again with ``MLP_KEY_CACHE_SECONDS=0`` (every request
-  reads its access key from the database, as before issue 15); and, with ``--compare-mlp``, another
-  build's ``mlp serve``.
+  reads its access key from the database, as before issue 15); with ``--compare-mlp``, another
+  build's ``mlp serve``; with ``--tls-beside``, ``mlp serve --tls-self-signed --tls-port P`` (its
+  plain listener measured: both listeners run in one process through ``servers.serve_all``), for
+  this build and the compared one.
 
 One keep-alive raw socket per target sends HTTP/1.1 requests one after another (each request's bytes
 are built and signed before its clock starts). Rounds interleave the targets, in alternating order, so
@@ -86,11 +89,13 @@ def start_bare() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def start_mlp(
-    data_dir: Path, mlp: str, key_cache_seconds: str | None = None
+    data_dir: Path, mlp: str, key_cache_seconds: str | None = None, tls_beside: bool = False
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     argv = [mlp, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
             "--log-level", "warning", "--perf-workers", "0"]  # fmt: skip
+    if tls_beside:
+        argv += ["--tls-self-signed", "--tls-port", str(free_port())]
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(data_dir),
@@ -182,6 +187,15 @@ def signed_builder(
     return build
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, every thread (Linux: /proc), else 0."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(conn: Connection, build: Callable[[], bytes], count: int, expect: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -210,6 +224,11 @@ def main() -> None:
         metavar="PATH",
         help="another build's mlp executable (e.g. an older checkout's .venv/bin/mlp), measured alongside",
     )
+    parser.add_argument(
+        "--tls-beside",
+        action="store_true",
+        help="also measure mlp serve with an HTTPS listener beside the plain one (servers.serve_all)",
+    )
     args = parser.parse_args()
     here = shutil.which("mlp", path=str(Path(sys.executable).parent)) or "mlp"
 
@@ -218,17 +237,23 @@ def main() -> None:
         try:
             bare_proc, bare_port = start_bare()
             procs.append(bare_proc)
-            servers = [("", here, None), ("key cache off: ", here, "0")]
+            pids = {bare_port: bare_proc.pid}  # whose CPU each target's requests cost
+            servers = [("", here, None, False), ("key cache off: ", here, "0", False)]
             if args.compare_mlp:
-                servers.append(("--compare-mlp: ", args.compare_mlp, None))
+                servers.append(("--compare-mlp: ", args.compare_mlp, None, False))
+            if args.tls_beside:
+                servers.append(("TLS beside: ", here, None, True))
+                if args.compare_mlp:
+                    servers.append(("--compare-mlp, TLS beside: ", args.compare_mlp, None, True))
             bare_request = http_post(bare_port, "/", {"Content-Type": "application/json"}, b"{}")
             targets: dict[str, tuple[int, Callable[[], bytes], int]] = {
                 "bare Starlette": (bare_port, lambda: bare_request, 200)
             }
-            for index, (label, mlp, cache) in enumerate(servers):
+            for index, (label, mlp, cache, tls) in enumerate(servers):
                 data_dir = Path(tmp) / f"data{index}"
-                proc, port = start_mlp(data_dir, mlp, cache)
+                proc, port = start_mlp(data_dir, mlp, cache, tls)
                 procs.append(proc)
+                pids[port] = proc.pid
                 creds = json.loads((data_dir / "credentials.json").read_text())
                 ak, sk = creds["ak"], creds["sk"]
                 # The issue's request: GetModelNextVersion without ModelID answers 1 with no query.
@@ -248,12 +273,16 @@ def main() -> None:
                 measure(conns[name], build, args.warmup, expect)
             samples: dict[str, list[float]] = {name: [] for name in targets}
             per_round: dict[str, list[float]] = {name: [] for name in targets}
+            server_cpu: dict[str, list[float]] = {name: [] for name in targets}
             names = list(targets)
             for index in range(args.rounds):
                 order = names if index % 2 == 0 else names[::-1]
                 for name in order:
                     _, build, expect = targets[name]
+                    port = targets[name][0]
+                    before = process_cpu(pids[port])
                     times = measure(conns[name], build, args.requests, expect)
+                    server_cpu[name].append((process_cpu(pids[port]) - before) * 1000 / args.requests)
                     samples[name] += times
                     per_round[name].append(statistics.median(times))
             for conn in conns.values():
@@ -268,13 +297,16 @@ def main() -> None:
           f"connection each; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")  # fmt: skip
     bare = samples["bare Starlette"]
     bare_p50 = statistics.median(bare)
-    print(f"{'target':46} {'p50 ms':>8} {'p99 ms':>8} {'p50 - bare':>11}  per-round p50 - bare")
+    head = f"{'target':50} {'p50 ms':>8} {'p99 ms':>8} {'p50 - bare':>11} {'server CPU':>11}"
+    print(f"{head}  per-round p50 - bare")
     for name, values in samples.items():
         p50, p99 = statistics.median(values), quantile(values, 0.99)
         rounds = ", ".join(
             f"{a - b:+.2f}" for a, b in zip(per_round[name], per_round["bare Starlette"], strict=True)
         )
-        print(f"{name:46} {p50:8.3f} {p99:8.3f} {p50 - bare_p50:+11.3f}  {rounds}")
+        cpu = statistics.median(server_cpu[name])
+        print(f"{name:50} {p50:8.3f} {p99:8.3f} {p50 - bare_p50:+11.3f} {cpu:8.3f} ms  {rounds}")
+    print("(server CPU: the serving process's user + system CPU per request, median of the rounds; Linux)")
     floor = statistics.median(samples["GetModelNextVersion {}"]) - bare_p50
     verdict = "met" if floor <= 1.0 else "NOT met"
     print(

@@ -1,5 +1,6 @@
 """The asynchronous twin of :class:`~.session.Session`: the generated asyncio operations on an
-``httpx.AsyncClient``, signed the same way, with the same checks, retries and typed errors.
+``httpx.AsyncClient`` (with the sync session's short path: :mod:`.http_client`), signed the same way,
+with the same checks, retries and typed errors.
 
 The embedded platform is reached through httpx's own ASGI transport, on the caller's event loop (the
 synchronous session needs a loop in a thread for that; here the caller already has one)."""
@@ -18,6 +19,7 @@ from ml_platform_client.errors import UnexpectedStatus
 from .auth import VolcSignerAuth
 from .config import Settings
 from .errors import ServerError
+from .http_client import AsyncSessionClient
 from .session import (
     CONNECT_TIMEOUT,
     RETRY_STATUS,
@@ -64,7 +66,7 @@ class AsyncSession:
         self._reached = False
 
     def _client(self, base_url: str, auth: httpx.Auth | None) -> Client:
-        http = httpx.AsyncClient(
+        http = AsyncSessionClient(
             base_url=base_url,
             transport=self._transport,
             verify=_verify_for(base_url),  # as the sync session: no trust store for plain http

@@ -1,4 +1,4 @@
-"""The session's ``httpx.Client``: the generated operations' requests sent with less of httpx's per-call work.
+"""The sessions' httpx clients: the generated operations' requests sent with less of httpx's per-call work.
 
 A generated operation calls ``request("post", "/", params={"Action": ..., "Version": ...}, json=...,
 headers=...)`` and nothing else of the client. For exactly that call, :class:`SessionClient` builds the
@@ -10,8 +10,9 @@ redirect generators (no redirects are followed), event hooks and, unless the ans
 cookie jar (httpx parses every answer for cookies through urllib's request objects). A signed request
 then costs the client 25-35% less CPU (bench/registrations.py prints the client's CPU per request).
 Any other call, an auth other than the signer, event hooks, cookies already kept or a closed client:
-plain httpx.
-The bytes on the wire are identical (tests/unit/test_http_client.py).
+plain httpx. :class:`AsyncSessionClient` does the same for ``httpx.AsyncClient`` (``AsyncModel``'s
+session), awaiting the transport instead.
+The bytes on the wire are identical (tests/unit/test_http_client.py, both clients).
 """
 
 from __future__ import annotations
@@ -29,12 +30,78 @@ _httpx_log = logging.getLogger("httpx")
 _MAX_URLS = 256
 
 
+_AnyClient = httpx.Client | httpx.AsyncClient
+_KeptUrls = dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL]
+
+
+def _takes_plain_path(
+    client: _AnyClient, url: object, params: object, other: dict[str, Any]
+) -> tuple[bool, VolcSignerAuth | None]:
+    """Whether this call goes through plain httpx, and the signer that signs it otherwise."""
+    auth = client.auth
+    signer = auth if isinstance(auth, VolcSignerAuth) else None
+    plain = bool(
+        other
+        or client.is_closed  # httpx refuses it, naming the closed client
+        or not isinstance(url, str)
+        or not (params is None or isinstance(params, dict))
+        or (auth is not None and signer is None)
+        or client.cookies
+        or any(client.event_hooks.values())
+    )
+    return plain, signer
+
+
+def _short_request(
+    client: _AnyClient,
+    kept: _KeptUrls,
+    signer: VolcSignerAuth | None,
+    method: str,
+    url: str,
+    params: dict[str, str] | None,
+    json: Any,
+    headers: dict[str, str] | None,
+) -> httpx.Request:
+    """The request httpx would build for this call, signed as the signer's auth flow would sign it."""
+    key = (url, tuple(params.items()) if params else ())
+    full = kept.get(key)
+    if full is None:
+        if len(kept) >= _MAX_URLS:
+            kept.clear()
+        full = kept[key] = client.build_request(method, url, params=params).url
+    merged = httpx.Headers(client.headers)
+    if headers:
+        merged.update(headers)
+    request = httpx.Request(
+        method, full, headers=merged, json=json, extensions={"timeout": client.timeout.as_dict()}
+    )
+    if signer is not None:
+        signer.sign(request)
+    return request
+
+
+def _answered(client: _AnyClient, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    """What httpx does with a read answer that these calls need: cookies kept, the request logged."""
+    if "set-cookie" in response.headers:
+        client.cookies.extract_cookies(response)  # kept and sent again, as httpx would
+    if _httpx_log.isEnabledFor(logging.INFO):
+        _httpx_log.info(
+            'HTTP Request: %s %s "%s %d %s"',
+            request.method,
+            request.url,
+            response.http_version,
+            response.status_code,
+            response.reason_phrase,
+        )
+    return response
+
+
 class SessionClient(httpx.Client):
     """``httpx.Client`` with a shorter path for the generated operations' calls (see the module)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._kept_urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+        self._kept_urls: _KeptUrls = {}
 
     def request(  # type: ignore[override]
         self,
@@ -46,28 +113,10 @@ class SessionClient(httpx.Client):
         headers: dict[str, str] | None = None,
         **other: Any,
     ) -> httpx.Response:
-        auth = self.auth
-        signer = auth if isinstance(auth, VolcSignerAuth) else None
-        plain = (
-            other
-            or self.is_closed  # httpx refuses it, naming the closed client
-            or not isinstance(url, str)
-            or not (params is None or isinstance(params, dict))
-            or (auth is not None and signer is None)
-            or self.cookies
-            or any(self.event_hooks.values())
-        )
+        plain, signer = _takes_plain_path(self, url, params, other)
         if plain:
             return super().request(method, url, params=params, json=json, headers=headers, **other)
-        request = httpx.Request(
-            method,
-            self._kept_url(method, url, params),
-            headers=self._merged_headers(headers),
-            json=json,
-            extensions={"timeout": self.timeout.as_dict()},
-        )
-        if signer is not None:
-            signer.sign(request)
+        request = _short_request(self, self._kept_urls, signer, method, url, params, json, headers)
         try:
             response = self._transport_for_url(request.url).handle_request(request)
         except httpx.RequestError as exc:
@@ -78,30 +127,38 @@ class SessionClient(httpx.Client):
             response.read()
         finally:
             response.close()
-        if "set-cookie" in response.headers:
-            self.cookies.extract_cookies(response)  # kept and sent again, as httpx would
-        if _httpx_log.isEnabledFor(logging.INFO):
-            _httpx_log.info(
-                'HTTP Request: %s %s "%s %d %s"',
-                request.method,
-                request.url,
-                response.http_version,
-                response.status_code,
-                response.reason_phrase,
-            )
-        return response
+        return _answered(self, request, response)
 
-    def _kept_url(self, method: str, url: str, params: dict[str, str] | None) -> httpx.URL:
-        key = (url, tuple(params.items()) if params else ())
-        found = self._kept_urls.get(key)
-        if found is None:
-            if len(self._kept_urls) >= _MAX_URLS:
-                self._kept_urls.clear()
-            found = self._kept_urls[key] = self.build_request(method, url, params=params).url
-        return found
 
-    def _merged_headers(self, headers: dict[str, str] | None) -> httpx.Headers:
-        merged = httpx.Headers(self.headers)
-        if headers:
-            merged.update(headers)
-        return merged
+class AsyncSessionClient(httpx.AsyncClient):
+    """``httpx.AsyncClient`` with the same shorter path as :class:`SessionClient` (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept_urls: _KeptUrls = {}
+
+    async def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **other: Any,
+    ) -> httpx.Response:
+        plain, signer = _takes_plain_path(self, url, params, other)
+        if plain:
+            return await super().request(method, url, params=params, json=json, headers=headers, **other)
+        request = _short_request(self, self._kept_urls, signer, method, url, params, json, headers)
+        try:
+            response = await self._transport_for_url(request.url).handle_async_request(request)
+        except httpx.RequestError as exc:
+            exc.request = request  # as httpx's own send does: the error names its request
+            raise
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return _answered(self, request, response)

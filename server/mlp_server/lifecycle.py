@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -76,18 +75,9 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
 
 
 def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> None:
+    # Straight from memory, on either store: no scratch file that a crash (kill -9) would leave behind.
     bucket, prefix = split_path(path)
-    if isinstance(objects, FolderStore):  # straight from memory: no scratch file to write and remove
-        objects.put_bytes(bucket, manifest.manifest_key(prefix), manifest.encode(path, files))
-        return
-    # One temporary file, not a temporary folder: removing a folder (rmtree) was ~1/5 of CreateModel.
-    fd, local = tempfile.mkstemp(prefix="mlp-manifest-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(manifest.encode(path, files))
-        objects.put_file(bucket, manifest.manifest_key(prefix), Path(local))
-    finally:
-        os.unlink(local)
+    objects.put_bytes(bucket, manifest.manifest_key(prefix), manifest.encode(path, files))
 
 
 def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None:

@@ -1,4 +1,5 @@
-"""Several uvicorn servers (plain HTTP and HTTPS) in one process, sharing one app and one event loop.
+"""Several uvicorn servers (plain HTTP and HTTPS) in one process, sharing one app and one event loop
+(uvloop, with httptools parsing, as a single uvicorn server runs).
 
 (Not `serving/`, which runs the deployed services.)
 """
@@ -23,7 +24,11 @@ class _SharedSignalsServer(uvicorn.Server):
 
 def serve_all(configs: list[uvicorn.Config]) -> None:
     received: list[int] = []
-    asyncio.run(_serve_all([_SharedSignalsServer(config) for config in configs], received))
+    # The loop uvicorn runs a single server on (uvloop where installed; uvicorn.Server.run does the
+    # same): both `mlp serve` paths then run on one stack, httptools and uvloop
+    # (tests/unit/test_serve_stack.py).
+    with asyncio.Runner(loop_factory=configs[0].get_loop_factory()) as runner:
+        runner.run(_serve_all([_SharedSignalsServer(config) for config in configs], received))
     if received:
         # As uvicorn does: once shut down gracefully, let the signal end the process, whatever
         # non-daemon threads (the platform's workers) are still around.

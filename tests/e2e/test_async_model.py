@@ -10,9 +10,11 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from volcengine_ml_platform.http_client import AsyncSessionClient
 from volcengine_ml_platform.models.model import AsyncModel
 from volcengine_ml_platform.transfer.progress import TransferProgress
 
@@ -102,3 +104,28 @@ def test_cancelling_a_register_stops_the_upload_and_removes_it(where: Peer, tmp_
     asyncio.run(run())
     assert peer.object_keys(DEFAULT_ACCOUNT_ID) == before  # nothing left behind, nothing half-written
     assert 0 < max(seen) < 40 * 256 * 1024  # the transfer stopped part way
+
+
+def test_the_async_session_takes_the_short_path_to_the_platform(
+    where: Peer, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AsyncModel's operations reach the real platform (over HTTP and embedded) without httpx's send:
+    the session's ``AsyncSessionClient`` short path (bytes compared in tests/unit/test_http_client.py)."""
+    peer = where
+    name = f"short-{uuid.uuid4().hex[:8]}"
+
+    async def refused(*_args: object, **_kwargs: object) -> httpx.Response:
+        raise AssertionError("an operation went through httpx's send")
+
+    async def run() -> None:
+        async with async_model(peer) as model:
+            assert isinstance(model.session.client.get_async_httpx_client(), AsyncSessionClient)
+            monkeypatch.setattr(httpx.AsyncClient, "send", refused)
+            done = await model.register(
+                str(folder), model_name=name, model_format="ONNX", model_type="ONNX:1.23"
+            )
+            got = await model.get_model(done.result.model_id)
+            assert got.result.model_name == name
+            assert got.result.model_versions_count == 1
+
+    asyncio.run(run())

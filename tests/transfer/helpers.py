@@ -67,7 +67,16 @@ class Wrapper:
         return self.inner.list_objects(bucket, prefix)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        self.count("head")
         return self.inner.head(bucket, key)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        self.count("put_bytes")
+        return self.inner.put_bytes(bucket, key, data)
+
+    def get_bytes(self, bucket: str, key: str) -> tuple[ObjectInfo, bytes] | None:
+        self.count("get_bytes")
+        return self.inner.get_bytes(bucket, key)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         return self.inner.delete_prefix(bucket, prefix)

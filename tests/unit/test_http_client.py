@@ -1,9 +1,11 @@
-"""The session's httpx client: its short path sends exactly the bytes plain httpx sends, and gives way to
-plain httpx for whatever it does not cover (cookies kept, event hooks, other auths)."""
+"""The sessions' httpx clients (sync and asyncio): their short path sends exactly the bytes plain httpx
+sends, and gives way to plain httpx for whatever it does not cover (cookies kept, event hooks, other
+auths, a closed client)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from ml_platform_client.models import (
     GetTOSUploadPathRequest,
 )
 from volcengine_ml_platform.auth import Credentials, VolcSignerAuth
-from volcengine_ml_platform.http_client import SessionClient
+from volcengine_ml_platform.http_client import AsyncSessionClient, SessionClient
 
 BASE = "http://127.0.0.1:8765"
 ENVELOPE = {
@@ -44,8 +46,12 @@ def wire(request: httpx.Request) -> tuple[str, str, list[tuple[bytes, bytes]], b
 
 
 def capture(
-    kind: type[httpx.Client], auth: httpx.Auth | None, answer: Callable[[httpx.Request], httpx.Response]
+    kind: type[httpx.Client] | type[httpx.AsyncClient],
+    auth: httpx.Auth | None,
+    answer: Callable[[httpx.Request], httpx.Response],
 ) -> tuple[Client, list[httpx.Request]]:
+    """A generated-client ``Client`` on an httpx client of ``kind`` (sync or asyncio), whose transport
+    records every request and answers it with ``answer``."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -60,7 +66,10 @@ def capture(
         headers={"User-Agent": "volcengine-ml-platform-models/test"},
     )
     client = Client(base_url=BASE)
-    client.set_httpx_client(http)
+    if isinstance(http, httpx.AsyncClient):
+        client.set_async_httpx_client(http)
+    else:
+        client.set_httpx_client(http)
     return client, seen
 
 
@@ -159,3 +168,146 @@ def test_a_closed_client_refuses_as_httpx_does() -> None:
         with pytest.raises(RuntimeError, match="client has been closed"):
             get_model_next_version.sync_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
         assert seen == []
+
+
+# -- the asyncio twin: AsyncSessionClient against plain httpx.AsyncClient ---------------------------
+
+
+ASYNC_CALLS: list[tuple[str, Callable[[Client], Coroutine[Any, Any, Any]]]] = [
+    ("signed, no body fields", lambda c: get_model_next_version.asyncio_detailed(
+        client=c, body=GetModelNextVersionRequest.from_dict({})
+    )),
+    ("signed, non-ASCII body", lambda c: create_model.asyncio_detailed(
+        client=c,
+        body=CreateModelRequest.from_dict(
+            {"ModelName": "模型 ü", "VersionInfo": {"Path": "tos://b/p/", "ModelFormat": "ONNX"}}
+        ),
+    )),
+]  # fmt: skip
+
+
+def next_version(client: Client) -> Coroutine[Any, Any, Any]:
+    return get_model_next_version.asyncio_detailed(
+        client=client, body=GetModelNextVersionRequest.from_dict({})
+    )
+
+
+@pytest.mark.parametrize("call", [c for _, c in ASYNC_CALLS], ids=[name for name, _ in ASYNC_CALLS])
+def test_the_async_short_path_sends_the_bytes_plain_httpx_sends(
+    call: Callable[[Client], Coroutine[Any, Any, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain, plain_seen = capture(httpx.AsyncClient, signer(), ok)
+    short, short_seen = capture(AsyncSessionClient, signer(), ok)
+
+    async def run(client: Client) -> list[Any]:
+        return [await call(client) for _ in range(2)]  # the second call uses the kept URL
+
+    plain_answers = asyncio.run(run(plain))
+
+    async def refused(*_args: object, **_kwargs: object) -> httpx.Response:
+        raise AssertionError("the short path went through httpx's send")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", refused)
+    short_answers = asyncio.run(run(short))
+    assert [(a.status_code, a.parsed) for a in short_answers] == [
+        (a.status_code, a.parsed) for a in plain_answers
+    ]
+    assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
+    assert "Authorization" in short_seen[0].headers and short_seen[0].url.params["Action"]
+
+
+def test_the_async_inner_door_unsigned_with_a_token_query_sends_the_same_bytes() -> None:
+    plain, plain_seen = capture(httpx.AsyncClient, None, ok)
+    short, short_seen = capture(AsyncSessionClient, None, ok)
+
+    async def run() -> None:
+        for token in ("t1", "t2", "t1"):
+            for client in (plain, short):
+                await inner_get_tos_upload_path.asyncio_detailed(
+                    region="cn-beijing",
+                    client=client,
+                    body=GetTOSUploadPathRequest.from_dict({"ServiceName": "modelrepo"}),
+                    token=token,
+                )
+
+    asyncio.run(run())
+    assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
+    assert [r.url.params["Token"] for r in short_seen] == ["t1", "t2", "t1"]
+    assert "Authorization" not in short_seen[0].headers
+
+
+def test_the_async_client_keeps_a_cookie_the_platform_sets_as_httpx_would() -> None:
+    def sets_cookie(request: httpx.Request) -> httpx.Response:
+        cookies = {"Set-Cookie": "lb=node-2; Path=/"} if "cookie" not in request.headers else {}
+        return httpx.Response(200, json=ENVELOPE, headers=cookies)
+
+    seen_by: dict[str, list[httpx.Request]] = {}
+
+    async def run() -> None:
+        for kind in (httpx.AsyncClient, AsyncSessionClient):
+            client, seen_by[kind.__name__] = capture(kind, signer(), sets_cookie)
+            for _ in range(2):
+                await next_version(client)
+
+    asyncio.run(run())
+    plain, short = seen_by["AsyncClient"], seen_by["AsyncSessionClient"]
+    assert short[1].headers["cookie"] == "lb=node-2"
+    assert [wire(r) for r in short] == [wire(r) for r in plain]
+
+
+def test_async_event_hooks_and_other_auths_go_through_plain_httpx() -> None:
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.url.params["Action"])
+
+    async def run() -> None:
+        client, _ = capture(AsyncSessionClient, signer(), ok)
+        client.get_async_httpx_client().event_hooks = {"request": [hook], "response": []}
+        await next_version(client)
+        assert hooked == ["GetModelNextVersion"]
+        client, seen = capture(AsyncSessionClient, httpx.BasicAuth("u", "p"), ok)
+        await next_version(client)
+        assert seen[0].headers["Authorization"].startswith("Basic ")
+
+    asyncio.run(run())
+
+
+def test_an_async_transport_error_names_its_request() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def refuse_unnamed(_request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("lost")
+
+    for answer in (refuse, refuse_unnamed):
+        client, _ = capture(AsyncSessionClient, signer(), answer)
+        with pytest.raises(httpx.TransportError) as caught:
+            asyncio.run(next_version(client))
+        assert caught.value.request.url.params["Action"] == "GetModelNextVersion"
+
+
+def test_a_closed_async_client_refuses_as_httpx_does() -> None:
+    async def run(client: Client) -> None:
+        await client.get_async_httpx_client().aclose()
+        await next_version(client)
+
+    for kind in (httpx.AsyncClient, AsyncSessionClient):
+        client, seen = capture(kind, signer(), ok)
+        with pytest.raises(RuntimeError, match="client has been closed"):
+            asyncio.run(run(client))
+        assert seen == []
+
+
+def test_httpcore_finds_sniffio_rather_than_searching_for_it_on_every_async_request() -> None:
+    """sniffio is a pinned dependency: without it httpcore's ``import sniffio`` fails, searching
+    sys.path again, several times per asyncio request (~50 us each; bench/async_client.py)."""
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    async def library() -> str:
+        return current_async_library()
+
+    assert asyncio.run(library()) == "asyncio"
+    assert "sniffio" in sys.modules

@@ -69,6 +69,17 @@ class ObjectStore(Protocol):
         """
         ...
 
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """Store ``data`` (small: a version's manifest) as ``key`` straight from memory; return what was
+        stored. No scratch file, so a crash leaves nothing behind but, at most, the object."""
+        ...
+
+    def get_bytes(self, bucket: str, key: str) -> tuple[ObjectInfo, bytes] | None:
+        """The whole object ``key`` (small: a version's manifest) in memory, verified as :meth:`get_file`
+        verifies, in one request; None if there is none (where :meth:`head` then :meth:`get_file`
+        would take two)."""
+        ...
+
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with ``prefix``, in key order."""
         ...

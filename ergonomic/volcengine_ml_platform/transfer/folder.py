@@ -44,6 +44,7 @@ from .integrity import (
     new_hasher,
     recorded_checksum,
     same_version,
+    verify_bytes,
 )
 
 try:
@@ -247,6 +248,22 @@ class FolderStore:
                 algorithm=recorded[0],
             )
         return current
+
+    def get_bytes(self, bucket: str, key: str) -> tuple[ObjectInfo, bytes] | None:
+        opened = self._open(bucket, key)
+        if opened is None:
+            return None
+        try:
+            current = opened.info
+            chunks: list[bytes] = []
+            # To the end of the file, not to the recorded size: a longer file fails the size check.
+            while chunk := os.read(opened.fd, max(current.size, 64 * 1024)):
+                chunks.append(chunk)
+        finally:
+            opened.close()
+        data = b"".join(chunks)
+        verify_bytes(tos_url(bucket, key), data, current, opened.recorded_size)
+        return current, data
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         validate_bucket(bucket)

@@ -103,6 +103,27 @@ def check_download(
         )
 
 
+def verify_bytes(url: str, data: bytes, version: ObjectInfo, expected_size: int | None = None) -> None:
+    """``get_file``'s check of an object read into memory: its size (``expected_size``, else the
+    version's) and, when one was recorded, its checksum; ``TransferError`` naming ``url`` otherwise."""
+    size = version.size if expected_size is None else expected_size
+    recorded = recorded_checksum(version)
+    if recorded is None:
+        check_download(url, size=len(data), expected_size=size)
+        return
+    algorithm, expected = recorded
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    check_download(
+        url,
+        size=len(data),
+        expected_size=size,
+        digest=hasher.hexdigest(),
+        expected_digest=expected,
+        algorithm=algorithm,
+    )
+
+
 def copy_hashing(
     src: BufferedIOBase, dst: BinaryIO, on_bytes: ByteCallback | None = None, algorithm: str = SHA256
 ) -> tuple[int, str]:

@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -244,18 +243,16 @@ def download_prefix(
 
 
 def _manifest(store: ObjectStore, bucket: str, prefix: str, retry: RetryPolicy) -> list[ObjectInfo] | None:
-    """The files the platform recorded for ``prefix``, or None when it recorded none."""
+    """The files the platform recorded for ``prefix``, or None when it recorded none: one GET, read in
+    memory (no HEAD first, no scratch file)."""
     key = manifest.manifest_key(prefix)
-    found = _call(f"head of {url_of(bucket, key)}", retry, lambda: store.head(bucket, key))
+    found = _call(f"download of {url_of(bucket, key)}", retry, lambda: store.get_bytes(bucket, key))
     if found is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="mlp-manifest-") as tmp:
-        local = Path(tmp) / "manifest.json"
-        _call(f"download of {url_of(bucket, key)}", retry, lambda: store.get_file(bucket, found, local))
-        try:
-            _, files = manifest.decode(local.read_bytes())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TransferError(f"{url_of(bucket, key)} is not a readable version manifest: {exc}") from exc
+    try:
+        _, files = manifest.decode(found[1])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransferError(f"{url_of(bucket, key)} is not a readable version manifest: {exc}") from exc
     return files
 
 

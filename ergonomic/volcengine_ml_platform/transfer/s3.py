@@ -35,7 +35,7 @@ from ..errors import TransferError
 from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
-from .integrity import BLAKE3, Hasher, check_download, new_hasher, recorded_checksum
+from .integrity import BLAKE3, Hasher, check_download, new_hasher, recorded_checksum, verify_bytes
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry, call_with_retry_async
 
 if TYPE_CHECKING:
@@ -237,7 +237,6 @@ class S3Store:
         concurrency: int = 8,
         on_bytes: ByteCallback | None = None,
     ) -> ObjectInfo:
-        url = tos_url(bucket, key)
         report = on_bytes or _ignore
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -248,17 +247,9 @@ class S3Store:
                 return self._put_multipart(bucket, key, f.fileno(), st, digest, concurrency, report)
             # Small: one read, so the bytes hashed are the bytes sent even if the file is being changed.
             data = f.read()
-        hasher = new_hasher(BLAKE3)
-        hasher.update(data)
-        digest = hasher.hexdigest()
-
-        def put() -> str | None:
-            with self._slots:
-                return self._whole.put(bucket, key, data, {BLAKE3: digest})
-
-        etag = call_with_retry(put, what=f"upload of {url}", policy=self.retry)
+        stored = self.put_bytes(bucket, key, data)
         report(len(data))
-        return ObjectInfo(key, len(data), etag=etag, blake3=digest)
+        return stored
 
     def get_file(
         self,
@@ -319,6 +310,42 @@ class S3Store:
             logger.info("%s carries no checksum (uploaded by another tool?): verified its size only", url)
             check_download(url, size=size, expected_size=version.size)
         return version
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """One PUT of bytes in memory (a small file's, or the platform's manifest): no scratch file."""
+        hasher = new_hasher(BLAKE3)
+        hasher.update(data)
+        digest = hasher.hexdigest()
+
+        def put() -> str | None:
+            with self._slots:
+                return self._whole.put(bucket, key, data, {BLAKE3: digest})
+
+        etag = call_with_retry(put, what=f"upload of {tos_url(bucket, key)}", policy=self.retry)
+        return ObjectInfo(key, len(data), etag=etag, blake3=digest)
+
+    def get_bytes(self, bucket: str, key: str) -> tuple[ObjectInfo, bytes] | None:
+        url = tos_url(bucket, key)
+
+        def get() -> tuple[ObjectInfo, bytes] | None:
+            try:
+                with self._slots:
+                    size, etag, metadata, body = self._whole.get(bucket, key, None)
+            except FileNotFoundError:  # obstore's NotFoundError: a 404
+                return None
+            version = ObjectInfo(key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3))
+            data = bytes(body)
+            if len(data) != size:
+                raise ConnectionError(f"response ended at byte {len(data)} of {size}")  # transient
+            if recorded_checksum(version) is None and _is_single_part_etag(etag):  # as get_file
+                md5 = new_hasher("md5")
+                md5.update(data)
+                check_download(url, size=size, expected_size=size, digest=md5.hexdigest(),
+                               expected_digest=etag, algorithm="md5")  # fmt: skip
+            verify_bytes(url, data, version)
+            return version, data
+
+        return call_with_retry(get, what=f"download of {url}", policy=self.retry)
 
     def list_objects(self, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
         token: str | None = None

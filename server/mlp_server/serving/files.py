@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 from volcengine_ml_platform.transfer.manager import download_prefix
+
+from ..scratch import make_locked
 
 
 class ModelLoadError(Exception):
@@ -44,7 +45,9 @@ class VersionCache:
             if final.is_dir():
                 return final
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{version_id}.", dir=self.root))
+            # Locked while it fills: one that a killed process left is removed by the next download of
+            # the version, here or in another platform process (see ``scratch``).
+            tmp, held = make_locked(f".partial-{version_id}.", self.root)
             try:
                 # The store verifies every file's size and checksum before it is moved into place.
                 download_prefix(self.objects, tos_url, tmp, concurrency=4)
@@ -57,4 +60,6 @@ class VersionCache:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+            finally:
+                os.close(held)
             return final

@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -21,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ..procs import ChildProcess, describe_exit
+from ..scratch import scratch_dir
 from ..settings import ServerSettings
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from .runner import RunSpec, precheck
+
+TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
 
 log = logging.getLogger("mlp_server.workers")
 
@@ -82,7 +84,9 @@ class Worker:
         if refused is not None:
             self.store.finish_task(task.task_id, states.FAILED, None, refused, worker_id=self.worker_id)
             return
-        with tempfile.TemporaryDirectory(prefix="mlp-task-") as tmp:
+        # Locked while the task runs; a worker killed meanwhile leaves it to the next one's sweep. The
+        # runner's own scratch (the model, converted copies) goes inside it (runner.main).
+        with scratch_dir(TASK_DIR_PREFIX) as tmp:
             spec_path, result_path, log_path = (
                 Path(tmp, "spec.json"),
                 Path(tmp, "result.json"),

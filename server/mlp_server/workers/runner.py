@@ -93,7 +93,7 @@ def precheck(task: ClaimedTask) -> str | None:
     return None
 
 
-def run(platform: Platform, spec: RunSpec) -> dict[str, Any]:
+def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[str, Any]:
     task = spec.task
     item = flavor(task.flavor_id)
     version = platform.store.get_model_version(task.account_id, {"ModelVersionID": task.model_version_id})
@@ -114,7 +114,9 @@ def run(platform: Platform, spec: RunSpec) -> dict[str, Any]:
         raise TaskError(f"the perf runtime is not installed ({exc.name}): {INSTALL_HINT}") from None
     provider = pick_provider(item, ort.get_available_providers())
     threads = max(1, min(item.vcpu, measure.machine_cores()))
-    with tempfile.TemporaryDirectory(prefix="mlp-perf-") as tmp:
+    # In the worker's locked task folder (``scratch``): a runner killed mid-task (lease lost, worker
+    # stopping) leaves its copies there, and the worker removes that folder.
+    with tempfile.TemporaryDirectory(prefix="mlp-perf-", dir=scratch) as tmp:
         source = fetch_model(platform, version["Path"], Path(tmp) / "source")
         session = measure.open_session(source, threads, provider)
         measure.check_config(task.tensor_config, session)
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = {"database_url": spec.database_url} if spec.database_url else {}
         platform = open_platform(ServerSettings.from_env(Path(spec.data_dir), **overrides))
         try:
-            outcome = {"Status": "Success", "Result": run(platform, spec)}
+            outcome = {"Status": "Success", "Result": run(platform, spec, result_path.parent)}
         finally:
             platform.store.close()
     except TaskError as exc:

@@ -1,0 +1,86 @@
+"""Scratch folders a crash does not leave behind (``mlp_server.scratch``): the perf workers' task folders
+and the serving cache's partial downloads. A real process holds one, is killed with SIGKILL, and the
+next owner of that kind of folder removes it; a live owner's folder, or a young one, is kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlp_server import scratch
+from mlp_server.serving.files import VersionCache
+from mlp_server.workers.loop import TASK_DIR_PREFIX
+from volcengine_ml_platform.transfer import FolderStore, upload_path
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from mlp_server.scratch import make_locked
+path, _ = make_locked(sys.argv[1], Path(sys.argv[2]))
+(path / "model.onnx").write_bytes(b"weights")
+print(path, flush=True)
+time.sleep(600)
+"""
+
+
+def held_by_a_child(prefix: str, parent: Path) -> tuple[subprocess.Popen[str], Path]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLD, prefix, str(parent)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    return child, Path(child.stdout.readline().strip())
+
+
+def age(path: Path, seconds: float = 2 * scratch.GRACE_SECONDS) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: folders are neither locked nor swept")
+def test_a_killed_owners_folder_is_removed_by_the_next_owner_and_a_live_ones_is_kept(tmp_path: Path) -> None:
+    child, held = held_by_a_child(TASK_DIR_PREFIX, tmp_path)
+    try:
+        age(held)
+        with scratch.scratch_dir(TASK_DIR_PREFIX, tmp_path) as mine:
+            assert held.is_dir()  # its owner lives: kept, however old
+            assert (mine / "..").resolve() == tmp_path.resolve()
+        assert not mine.exists()  # removed when done
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        assert (held / "model.onnx").is_file()  # the crash left it
+        young = tmp_path / f"{TASK_DIR_PREFIX}just-made"
+        young.mkdir()  # unlocked, but its owner may be about to lock it
+        other = tmp_path / "mlp-other-kind"
+        other.mkdir()
+        age(other)
+        with scratch.scratch_dir(TASK_DIR_PREFIX, tmp_path):
+            assert not held.exists()
+            assert young.is_dir() and other.is_dir()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: folders are neither locked nor swept")
+def test_the_serving_cache_removes_a_partial_download_a_killed_process_left(tmp_path: Path) -> None:
+    objects = FolderStore(tmp_path / "objects")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(b"onnx bytes")
+    url = upload_path(objects, model, "models", "modelrepo/p/1/")
+    cache_root = tmp_path / "cache"
+    cache_root.mkdir()
+    child, partial = held_by_a_child(".partial-m1-1.", cache_root)
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    age(partial)
+    folder = VersionCache(cache_root, objects).folder("m1-1", url)
+    assert (folder / "model.onnx").read_bytes() == b"onnx bytes"
+    assert sorted(p.name for p in cache_root.iterdir()) == ["m1-1"]
