@@ -76,6 +76,10 @@ class ModelRow(Base):
     # read them instead of counting the versions.
     version_count: Mapped[int] = mapped_column(Integer, server_default="0")
     latest_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The create time of the latest version registered, while every version's create time follows the
+    # order of the numbers (NULL once that is not known): then a CreateTime page of the versions is a
+    # page of their numbers (:mod:`.version_positions`).
+    last_version_time: Mapped[datetime | None]
 
 
 class ModelCountRow(Base):
@@ -142,6 +146,18 @@ class ModelRankRow(Base):
     create_time: Mapped[datetime] = mapped_column(primary_key=True)
     id: Mapped[str] = mapped_column(_ID, primary_key=True)
     models: Mapped[int] = mapped_column(BigInteger)
+
+
+class VersionHoleRow(Base):
+    """A run of a model's version numbers that no version has (deleted, or left by rows written around the
+    store), ``low`` to ``high``: a version's position is its number less the holes below it
+    (:mod:`.version_positions`)."""
+
+    __tablename__ = "model_version_holes"
+
+    model_id: Mapped[str] = mapped_column(_ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    low: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    high: Mapped[int] = mapped_column(Integer)
 
 
 class VersionRow(Base):
