@@ -9,8 +9,8 @@ found in the sort's covering index.
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -170,7 +170,9 @@ def test_version_pages_are_the_reference_at_every_offset(store: Store, clock: Fa
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("offset", [3, 37])
-def test_a_deep_offset_skips_versions_in_a_covering_index(store: Store, clock: FakeClock, offset: int) -> None:
+def test_a_deep_offset_skips_versions_in_a_covering_index(
+    store: Store, clock: FakeClock, offset: int
+) -> None:
     """A CreateTime page when the create times left the numbers' order (else see version_positions)."""
     model_id, _ = register(store)
     clock.set(clock.now - timedelta(seconds=1))

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session
 
@@ -77,6 +91,10 @@ _MODEL_WITH_STATS = select(
     ModelRow.version_count,
     ModelRow.latest_version,
 ).where(ModelRow.id == bindparam("model_id"))
+_ModelFields = namedtuple("_ModelFields", [column.key for column in _MODEL_WITH_STATS.selected_columns])  # type: ignore[misc]
+# GetModelVersion: every column of the version (what _version_item reads, by the same names).
+_VERSION_BY_ID = select(_VERSIONS).where(_VERSIONS.c.id == bindparam("version_id"))
+_VersionFields = namedtuple("_VersionFields", [column.key for column in _VERSIONS.columns])  # type: ignore[misc]
 # Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
 _CURRENT_NUMBER = (
     select(_MODELS.c.next_version)
@@ -154,10 +172,11 @@ class ModelsMixin(StoreBase):
 
     def get_model(self, account_id: int, body: Body) -> Result:
         # One Core statement (the model and its version stats), not two ORM queries: every
-        # Model.register asks it first, and the ORM's cost per query was most of its CPU.
+        # Model.register asks it first, and the ORM's cost per query was most of its CPU. No Session
+        # or transaction either (_single_read): their set-up cost more than the read.
         model_id = body["ModelID"]
-        with self._engine.connect() as conn:
-            row = conn.execute(_MODEL_WITH_STATS, {"model_id": model_id}).first()
+        found = self._single_read(_MODEL_WITH_STATS, {"model_id": model_id})
+        row = None if found is None else _ModelFields(*found)
         if row is None or row.account_id != account_id:
             raise not_found("Model", model_id)
         return _model_item(row)
@@ -238,8 +257,11 @@ class ModelsMixin(StoreBase):
         return {"Total": total, "List": [_version_item(v) for v in versions]}
 
     def get_model_version(self, account_id: int, body: Body) -> Result:
-        with self._read() as session:
-            return _version_item(owned_version(session, account_id, body["ModelVersionID"]))
+        found = self._single_read(_VERSION_BY_ID, {"version_id": body["ModelVersionID"]})
+        version = None if found is None else _VersionFields(*found)
+        if version is None or version.account_id != account_id:
+            raise not_found("ModelVersion", body["ModelVersionID"])
+        return _version_item(version)
 
     def update_model_version(self, account_id: int, body: Body) -> Result:
         """Changes only the fields given (Description, TensorConfig, MetricsList)."""
@@ -530,9 +552,8 @@ def _versions_page(session: Session, model: ModelRow, page: Page) -> list[Versio
     if page.sort_by == "CreateTime" and model.last_version_time is None:
         rows = _versions_walked(session, model.id, walked)
     else:
-        first = version_positions.number_at(
-            session.connection(), model.id, walked.offset, walked.descending, model.latest_version
-        )
+        position = total - 1 - walked.offset if walked.descending else walked.offset
+        first = version_positions.number_at(session.connection(), model.id, position, model.latest_version)
         number = VersionRow.version
         after = number <= first if walked.descending else number >= first
         order = number.desc() if walked.descending else number.asc()
@@ -573,7 +594,7 @@ def _version_number(value: object) -> int:
     raise invalid("ModelVersion", f"must be a version number, got {value!r}")
 
 
-def _model_item(model: ModelRow | Row[*tuple[Any, ...]]) -> Result:
+def _model_item(model: ModelRow | Row[*tuple[Any, ...]] | Any) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
     count, highest = model.version_count, model.latest_version
     item: Result = {"ModelID": model.id, "ModelName": model.name}
@@ -586,7 +607,7 @@ def _model_item(model: ModelRow | Row[*tuple[Any, ...]]) -> Result:
     return item
 
 
-def _version_item(version: VersionRow) -> Result:
+def _version_item(version: VersionRow | Any) -> Result:
     item: Result = {
         "ModelVersionID": version.id,
         "ModelVersion": version.version,

@@ -4,10 +4,10 @@ its number.
 A model's numbers only go up and are never reused (``models.next_version``), so every number below
 ``next_version`` is either a version of the model or a hole (a deleted version, or a number rows written
 around the store skipped). The holes are kept as runs, ``low`` to ``high``, in ``model_version_holes``.
-The version at ascending position ``p`` is then ``p + 1`` plus the holes below it: a walk of the runs
-from the nearer end (:func:`number_at`), where an OFFSET would walk the versions. Few runs, few reads:
-a model whose history was pruned in one sweep has one run, however many versions it lost. At worst
-(every other version deleted) there are as many runs to read as versions an OFFSET would skip.
+The version at ascending position ``p`` is then ``p + 1`` plus the holes below it: the runs' sizes added
+up in one statement (:func:`number_at`), where an OFFSET would walk the versions. Few runs, little to
+add: a model whose history was pruned in one sweep has one run, however many versions it lost. At worst
+(every other version deleted) there are half as many runs as versions, all added up in SQL.
 
 That is the ModelVersion order. The CreateTime order, ``(create_time, version)``, is the same order
 while each version's create time is at or after the one before it, which is what
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, text, update
 
 from .schema import VersionHoleRow
 
@@ -38,19 +38,22 @@ _RUN_ABOVE = select(_HOLES.c.high).where(_MINE, _HOLES.c.low == bindparam("after
 _ADD = insert(_HOLES)
 _DROP = delete(_HOLES).where(_MINE, _HOLES.c.low == bindparam("at"))
 _RAISE = update(_HOLES).where(_MINE, _HOLES.c.low == bindparam("at")).values(high=bindparam("to"))
-# Runs read per statement by the walks (most pages need the first few only).
-_BATCH = 64
-_UP = (
-    select(_HOLES.c.low, _HOLES.c.high)
-    .where(_MINE, _HOLES.c.low > bindparam("after"))
-    .order_by(_HOLES.c.low)
-    .limit(_BATCH)
+# The holes below the version at ascending position ``:position``: every run with at most ``position``
+# versions below it lies below that version (runs are counted up in SQL, one statement however many).
+_runs = (
+    select(
+        _HOLES.c.low,
+        _HOLES.c.high,
+        func.sum(_HOLES.c.high - _HOLES.c.low + 1).over(order_by=_HOLES.c.low).label("upto"),
+    )
+    .where(_MINE, _HOLES.c.low < bindparam("highest"))
+    .subquery()
 )
-_DOWN = (
-    select(_HOLES.c.low, _HOLES.c.high)
-    .where(_MINE, _HOLES.c.low < bindparam("before"))
-    .order_by(_HOLES.c.low.desc())
-    .limit(_BATCH)
+_HOLES_BELOW = (
+    select(_runs.c.upto)
+    .where(_runs.c.high - _runs.c.upto <= bindparam("position"))  # versions below the run: low - 1 - holes
+    .order_by(_runs.c.low.desc())
+    .limit(1)
 )
 
 # The runs of every model: the gaps between its versions' numbers, and above its highest version up
@@ -60,7 +63,8 @@ RECOUNT_HOLES = (
     "SELECT model_id, below + 1, version - 1 FROM (SELECT model_id, version, "
     "lag(version, 1, 0) OVER (PARTITION BY model_id ORDER BY version) AS below FROM model_versions) AS gaps "
     "WHERE version - below > 1 "
-    "UNION ALL SELECT id, latest_version + 1, next_version - 1 FROM models WHERE next_version - 1 > latest_version"
+    "UNION ALL SELECT id, latest_version + 1, next_version - 1 FROM models "
+    "WHERE next_version - 1 > latest_version"
 )
 # Ordered unless some version's create time is before the one of the version numbered below it; a model
 # without versions is ordered (its create time is as good a floor as any: a later clock set back only
@@ -88,33 +92,12 @@ def removed(conn: Connection, model_id: str, number: int) -> None:
         conn.execute(_ADD, {"model_id": model_id, "low": number, "high": high})
 
 
-def number_at(conn: Connection, model_id: str, position: int, from_top: bool, highest: int) -> int:
-    """The number of the model's version at ``position`` (0-based) counted up from its lowest version, or,
-    ``from_top``, down from its highest (``highest``, which must be a version of the model). The
-    position must be one the model has."""
-    holes = 0
-    if not from_top:
-        # Every run starting at or below the candidate is wholly below the answer.
-        candidate, after = position + 1, 0
-        while True:
-            runs = conn.execute(_UP, {"b_model": model_id, "after": after}).all()
-            for low, high in runs:
-                if low > candidate:
-                    return candidate
-                holes += high - low + 1
-                candidate, after = position + 1 + holes, low
-            if len(runs) < _BATCH:
-                return candidate
-    candidate, before = highest - position, highest
-    while True:
-        runs = conn.execute(_DOWN, {"b_model": model_id, "before": before}).all()
-        for low, high in runs:
-            if high < candidate:
-                return candidate
-            holes += high - low + 1
-            candidate, before = highest - position - holes, low
-        if len(runs) < _BATCH:
-            return candidate
+def number_at(conn: Connection, model_id: str, position: int, highest: int) -> int:
+    """The number of the model's version at ascending ``position`` (0-based; one the model has), its
+    highest version being ``highest``: ``position + 1`` plus the holes below it."""
+    params = {"b_model": model_id, "position": position, "highest": highest}
+    below = conn.execute(_HOLES_BELOW, params).scalar_one_or_none()
+    return position + 1 + int(below or 0)
 
 
 def recount(conn: Connection) -> None:

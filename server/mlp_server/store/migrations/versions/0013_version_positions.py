@@ -27,7 +27,8 @@ HOLES = (
     "SELECT model_id, below + 1, version - 1 FROM (SELECT model_id, version, "
     "lag(version, 1, 0) OVER (PARTITION BY model_id ORDER BY version) AS below FROM model_versions) AS gaps "
     "WHERE version - below > 1 "
-    "UNION ALL SELECT id, latest_version + 1, next_version - 1 FROM models WHERE next_version - 1 > latest_version"
+    "UNION ALL SELECT id, latest_version + 1, next_version - 1 FROM models "
+    "WHERE next_version - 1 > latest_version"
 )
 ORDER = (
     "UPDATE models SET last_version_time = CASE WHEN EXISTS (SELECT 1 FROM (SELECT create_time, "
