@@ -97,6 +97,11 @@ def list_model_rows(
         kept = None if entry is None else entry.keys.get(page.sort_by)
         if kept is not None:
             return len(kept), _rows_in_order(session, [key[-1] for key in _slice(kept, page)])
+        if entry is not None and entry.rowids is not None and page.sort_by == "CreateTime":
+            # Every match of this generation in CreateTime order (as read, or carried through this
+            # account's writes while its rowids kept that order: _kept). Nothing else to decide: other
+            # accounts' models are not among them, whoever owns what now.
+            return len(entry.rowids), _rows_by_rowid(session, _slice(entry.rowids, page))
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
@@ -332,7 +337,10 @@ def _kept(
     changes = model_changes.since(session, key[0], entry.generation, generation)
     carried = None if changes is None else entry.carried(generation, changes, filters.matches)
     if carried is not None and changes is not None and entry.rowids is not None:
-        rowids = _carried_rowids(session, entry.rowids, changes, filters)
+        # Rowid order is CreateTime order only while the account's rowids follow it: one of the
+        # changes (a create) may have broken that (the flag's trigger).
+        in_order = model_index.in_rowid_order(session, key[0])
+        rowids = _carried_rowids(session, entry.rowids, changes, filters) if in_order else None
         carried = replace(carried, rowids=rowids if rowids is None or len(rowids) == carried.total else None)
     if carried is not None:
         cache.put(key, carried)
