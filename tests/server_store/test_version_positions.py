@@ -36,19 +36,30 @@ def _reference(store: Store, model_id: str, sort_by: str, order: str) -> list[in
 def _kept(store: Store) -> tuple[set[tuple[str, int, int]], dict[str, Any]]:
     """The runs of holes and each model's order flag, as stored."""
     with store.engine.connect() as conn:
-        runs = {(m, low, high) for m, low, high in conn.execute(text("SELECT * FROM model_version_holes"))}
+        runs = {tuple(r) for r in conn.execute(text("SELECT model_id, low, high FROM model_version_holes"))}
         flags = dict(conn.execute(text("SELECT id, last_version_time FROM models")).all())
     return runs, flags
+
+
+def _runs_below(store: Store) -> set[tuple[str, int, int, int]]:
+    """The runs with how many versions each has below it."""
+    with store.engine.connect() as conn:
+        query = text("SELECT model_id, low, high, versions_below FROM model_version_holes")
+        return {tuple(r) for r in conn.execute(query)}
 
 
 def _check_kept(store: Store) -> None:
     """The runs kept equal the recount's; a flag kept may say "not known" where the recount finds the
     order again (a deleted version took the disorder with it), never the other way."""
-    runs, flags = _kept(store)
+    runs, flags = _runs_below(store), _kept(store)[1]
     with store.engine.begin() as conn:
         recount(conn)
-    counted_runs, counted_flags = _kept(store)
+    counted_runs, counted_flags = _runs_below(store), _kept(store)[1]
     assert runs == counted_runs
+    with store.engine.connect() as conn:
+        numbers = {tuple(r) for r in conn.execute(text("SELECT model_id, version FROM model_versions"))}
+    for model_id, low, _, below in runs:  # and each says what the versions table does
+        assert below == sum(1 for m, n in numbers if m == model_id and n < low)
     for model_id, flag in flags.items():
         if flag is not None:
             assert counted_flags[model_id] is not None, model_id

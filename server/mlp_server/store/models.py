@@ -553,7 +553,7 @@ def _versions_page(session: Session, model: ModelRow, page: Page) -> list[Versio
         rows = _versions_walked(session, model.id, walked)
     else:
         position = total - 1 - walked.offset if walked.descending else walked.offset
-        first = version_positions.number_at(session.connection(), model.id, position, model.latest_version)
+        first = version_positions.number_at(session.connection(), model.id, position)
         number = VersionRow.version
         after = number <= first if walked.descending else number >= first
         order = number.desc() if walked.descending else number.asc()

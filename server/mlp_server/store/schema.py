@@ -150,14 +150,18 @@ class ModelRankRow(Base):
 
 class VersionHoleRow(Base):
     """A run of a model's version numbers that no version has (deleted, or left by rows written around the
-    store), ``low`` to ``high``: a version's position is its number less the holes below it
-    (:mod:`.version_positions`)."""
+    store), ``low`` to ``high``, and how many versions are below it: the version at a position is found
+    from the run just below it (:mod:`.version_positions`)."""
 
     __tablename__ = "model_version_holes"
+    # The run just below a position: one seek.
+    __table_args__ = (Index("ix_model_version_holes_below", "model_id", "versions_below"),)
 
     model_id: Mapped[str] = mapped_column(_ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
     low: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     high: Mapped[int] = mapped_column(Integer)
+    # How many of the model's versions have a number below ``low``.
+    versions_below: Mapped[int] = mapped_column(Integer)
 
 
 class VersionRow(Base):
