@@ -91,10 +91,17 @@ _MODEL_WITH_STATS = select(
     ModelRow.version_count,
     ModelRow.latest_version,
 ).where(ModelRow.id == bindparam("model_id"))
-_ModelFields = namedtuple("_ModelFields", [column.key for column in _MODEL_WITH_STATS.selected_columns])  # type: ignore[misc]
+
+
+def _fields(name: str, columns: Iterable[Any]) -> Any:
+    """A row class with a field per column, by the names the ``_*_item`` functions read."""
+    return namedtuple(name, [str(column.key) for column in columns])
+
+
+_ModelFields = _fields("_ModelFields", _MODEL_WITH_STATS.selected_columns)
 # GetModelVersion: every column of the version (what _version_item reads, by the same names).
 _VERSION_BY_ID = select(_VERSIONS).where(_VERSIONS.c.id == bindparam("version_id"))
-_VersionFields = namedtuple("_VersionFields", [column.key for column in _VERSIONS.columns])  # type: ignore[misc]
+_VersionFields = _fields("_VersionFields", _VERSIONS.columns)
 # Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
 _CURRENT_NUMBER = (
     select(_MODELS.c.next_version)
