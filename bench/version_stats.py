@@ -12,8 +12,9 @@ the numbers and walks its index), and the store's bookkeeping recounted (``model
 ``bench/server_list.py`` does. The reads: GetModel, GetModelVersion, ListModels' default page, and pages of
 ListModelVersions at both ends, the middle (in both sorts) and a third of the way in ascending order.
 Then each read is timed alone, alternately, ``--rounds`` times: p50 of the CPU (this process) and of the
-wall time per call (on PostgreSQL the database's own work is in the wall time only), each with its ratio to the baseline read measured in the same rounds
-(GetModelNextVersion: one primary-key read of the same model, whose cost does not grow with versions).
+wall time per call (on PostgreSQL the database's own work is in the wall time only), each with its
+ratio to the baseline read measured in the same rounds (GetModelNextVersion: one primary-key read of
+the same model, whose cost does not grow with versions).
 Made to compare two builds of the store (run it with each build's interpreter, alternately).
 """
 
