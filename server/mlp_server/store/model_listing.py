@@ -23,7 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from . import list_cache, model_changes, model_grams, model_index, model_ranks
@@ -88,7 +100,8 @@ def list_model_rows(
     if dialect == "postgresql":  # the stretches, the Total and the page from one snapshot
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     # Read first, in the page's own snapshot: the counter and the generation the cache is keyed by.
-    models, generation = _account_counter(session, account_id)
+    counter = _account_counter(session, account_id, _index_alone(filters, dialect))
+    models, generation = counter.models, counter.generation
     cache_key: FilterKey | None = None
     entry: Entry | None = None
     if cache is not None and generation is not None and filters.any:
@@ -124,11 +137,9 @@ def list_model_rows(
     mine = ModelRow.account_id == account_id
 
     # The index's matches are exactly the LIKE matches, and every model is this account's.
-    only_index = matched is not None and not where and _sole_owner(session, account_id)
+    only_index = matched is not None and not where and counter.sole_owner
     # ... and in rowid order, which the index iterates in, they are in CreateTime order.
-    index_order = (
-        only_index and page.sort_by == "CreateTime" and model_index.in_rowid_order(session, account_id)
-    )
+    index_order = only_index and page.sort_by == "CreateTime" and counter.rowid_order
     cached_total = None if entry is None else entry.total
     rowids = None if entry is None else entry.rowids
     if index_order and cached_total is None:
@@ -301,12 +312,48 @@ def _rows_by_rowid(session: Session, rowids: Sequence[int]) -> list[ModelRow]:
     return [rows[rowid] for rowid in rowids]
 
 
-def _account_counter(session: Session, account_id: int) -> tuple[int, int | None]:
-    """The account's number of models and list generation (None: no counter row yet, nothing cached)."""
-    row = session.execute(
-        select(ModelCountRow.models, ModelCountRow.generation).where(ModelCountRow.account_id == account_id)
-    ).first()
-    return (0, None) if row is None else (row.models, row.generation)
+_MY_COUNTER = ModelCountRow.account_id == bindparam("account")
+_COUNTER = select(ModelCountRow.models, ModelCountRow.generation).where(_MY_COUNTER)
+_UNORDERED = table(model_index.UNORDERED_TABLE, column("account_id", Integer))
+# The same, and whether the search index's matches can be this account's models in CreateTime order
+# (every model is the account's, its rowids follow CreateTime): in the same statement, not two more.
+_COUNTER_AND_INDEX_FACTS = select(
+    select(ModelCountRow.models).where(_MY_COUNTER).scalar_subquery(),
+    select(ModelCountRow.generation).where(_MY_COUNTER).scalar_subquery(),
+    ~exists().where(ModelCountRow.account_id != bindparam("account"), ModelCountRow.models > 0),
+    ~exists().where(_UNORDERED.c.account_id == bindparam("account")),
+)
+
+
+@dataclass(frozen=True)
+class _Counter:
+    models: int
+    generation: int | None  # None: no counter row yet, nothing cached
+    sole_owner: bool = False  # every model is the account's (asked for only)
+    rowid_order: bool = False  # its rowids follow its CreateTime order (asked for only)
+
+
+def _account_counter(session: Session, account_id: int, index_facts: bool) -> _Counter:
+    """The account's number of models and list generation, and, with ``index_facts``, what decides
+    whether the search index alone answers (:func:`_index_alone`)."""
+    params = {"account": account_id}
+    if not index_facts:
+        row = session.execute(_COUNTER, params).first()
+        return _Counter(0, None) if row is None else _Counter(row.models, row.generation)
+    models, generation, sole_owner, rowid_order = session.execute(_COUNTER_AND_INDEX_FACTS, params).one()
+    return _Counter(models or 0, generation, bool(sole_owner), bool(rowid_order))
+
+
+def _index_alone(filters: Filters, dialect: str) -> bool:
+    """The filter is Contains needles that SQLite's search index answers, nothing else (its matches
+    are then the filter's own if the account owns every model)."""
+    needles = [needle for needle in (filters.name_part, filters.id_part) if needle is not None]
+    return (
+        dialect == "sqlite"
+        and filters.exact_name is None
+        and bool(needles)
+        and all(len(needle) >= TRIGRAM for needle in needles)
+    )
 
 
 def _slice(ascending: Sequence[_Item], page: Page) -> list[_Item]:
@@ -390,14 +437,6 @@ def _gram_counted(filters: Filters) -> bool:
         and filters.exact_name is None
         and filters.id_part is None
     )
-
-
-def _sole_owner(session: Session, account_id: int) -> bool:
-    """Whether every model belongs to this account (then the account filter selects every row)."""
-    others = session.scalar(
-        select(func.count()).where(ModelCountRow.account_id != account_id, ModelCountRow.models > 0)
-    )
-    return not others
 
 
 def _rows_in_order(session: Session, ids: Sequence[str]) -> list[ModelRow]:
