@@ -2,14 +2,19 @@
 
     python bench/version_stats.py --versions 3000,100000
     python bench/version_stats.py --versions 100000 --postgres   # on a throwaway PostgreSQL 15 cluster
+    python bench/version_stats.py --versions 100000 --times-back # create times not in the numbers' order
 
-Each size is a fresh store holding one model with that many versions (a few deleted, as a registry's
-history has) beside 9 models of 3 versions each, so that ListModels' default page shows them all. The
-versions are bulk-loaded and the store's bookkeeping recounted (``model_index.recount``), as
-``bench/server_list.py`` does. Then each read is timed alone, alternately, ``--rounds`` times: p50 of
-the CPU (this process) and of the wall time per call (on PostgreSQL the database's own work is in the
-wall time only), each with its ratio to the baseline read measured in the same rounds
-(GetModelNextVersion: one primary-key read of the same model, whose cost does not grow with versions).
+Each size is a fresh store holding one model with that many versions (1 number in 50 missing, as a
+registry's history has deleted versions: 2,000 gaps at 100,000) beside 9 models of 3 versions each, so
+that ListModels' default page shows them all. The versions are bulk-loaded, their create times following
+their numbers (``--times-back``: all before version 1's, so that a CreateTime page cannot be found from
+the numbers and walks its index), and the store's bookkeeping recounted (``model_index.recount``), as
+``bench/server_list.py`` does. The reads: GetModel, GetModelVersion, ListModels' default page, and pages of
+ListModelVersions at both ends, the middle (in both sorts) and a third of the way in ascending order.
+Then each read is timed alone, alternately, ``--rounds`` times: p50 of the CPU (this process) and of the
+wall time per call (on PostgreSQL the database's own work is in the wall time only), each with its
+ratio to the baseline read measured in the same rounds (GetModelNextVersion: one primary-key read of
+the same model, whose cost does not grow with versions).
 Made to compare two builds of the store (run it with each build's interpreter, alternately).
 """
 
@@ -37,12 +42,14 @@ SMALL_MODELS = 9
 BATCH = 10_000
 
 
-def fill(store: Store, versions: int, vacuum: bool = False) -> str:
+def fill(store: Store, versions: int, vacuum: bool = False, times_back: bool = False) -> str:
     """The big model (its id) with ``versions`` versions, 1 in 50 deleted, and the small models."""
     info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
     big = store.create_model(ACCOUNT, {"ModelName": "big", "VersionInfo": {**info, "Path": "tos://b/big/1/"}})
     big_id: str = big["ModelID"]
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # The history's create times follow its numbers, as registrations write them (``--times-back``: the
+    # bulk-loaded versions predate version 1, so CreateTime is not the numbers' order).
+    start = datetime(2026, 1, 1, tzinfo=UTC) if times_back else datetime.now(UTC) + timedelta(seconds=1)
     table = cast(Table, VersionRow.__table__)
     numbers = [n for n in range(2, versions + versions // 40 + 2) if n % 50]
     numbers = numbers[: versions - 1]
@@ -88,10 +95,17 @@ def measure(store: Store, big_id: str, versions: int, rounds: int) -> None:
     reads: dict[str, Callable[[], Any]] = {
         "baseline: GetModelNextVersion": lambda: store.get_model_next_version(ACCOUNT, {"ModelID": big_id}),
         "GetModel": lambda: store.get_model(ACCOUNT, {"ModelID": big_id}),
+        "GetModelVersion": lambda: store.get_model_version(ACCOUNT, {"ModelVersionID": f"{big_id}-2"}),
         "ListModels default page": lambda: store.list_models(ACCOUNT, {}),
         "ListModelVersions default page": lambda: store.list_model_versions(ACCOUNT, {"ModelID": big_id}),
         "ListModelVersions Offset n/2": lambda: store.list_model_versions(
             ACCOUNT, {"ModelID": big_id, "Offset": versions // 2}
+        ),
+        "ListModelVersions by ModelVersion, Offset n/2": lambda: store.list_model_versions(
+            ACCOUNT, {"ModelID": big_id, "Offset": versions // 2, "SortBy": "ModelVersion"}
+        ),
+        "ListModelVersions Ascend, Offset n/3": lambda: store.list_model_versions(
+            ACCOUNT, {"ModelID": big_id, "Offset": versions // 3, "SortOrder": "Ascend"}
         ),
         "ListModelVersions last page": lambda: store.list_model_versions(
             ACCOUNT, {"ModelID": big_id, "Offset": versions - 10}
@@ -124,7 +138,7 @@ def measure(store: Store, big_id: str, versions: int, rounds: int) -> None:
     for name in reads:
         p50_cpu, p50_wall = statistics.median(cpu[name]), statistics.median(wall[name])
         print(
-            f"  {name:<46} CPU {p50_cpu * 1e3:7.3f} ms ({p50_cpu / base_cpu:5.2f}x)"
+            f"  {name:<47} CPU {p50_cpu * 1e3:7.3f} ms ({p50_cpu / base_cpu:5.2f}x)"
             f"  wall {p50_wall * 1e3:7.3f} ms ({p50_wall / base_wall:5.2f}x baseline)",
             flush=True,
         )
@@ -142,6 +156,12 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL: VACUUM (ANALYZE) the versions after the bulk load (sets the visibility map that "
         "index-only scans need; autovacuum does it in time)",
+    )
+    parser.add_argument(
+        "--times-back",
+        action="store_true",
+        help="the bulk-loaded versions' create times predate version 1's (CreateTime is then not the "
+        "numbers' order: the CreateTime pages walk their index, as before version_positions)",
     )
     args = parser.parse_args()
     import mlp_server
@@ -163,7 +183,7 @@ def main() -> None:
                 store = Store(url)
                 try:
                     t0 = time.perf_counter()
-                    big_id = fill(store, versions, args.vacuum)
+                    big_id = fill(store, versions, args.vacuum, args.times_back)
                     print(f"{versions:,} versions (filled in {time.perf_counter() - t0:.1f} s):", flush=True)
                     measure(store, big_id, versions, args.rounds)
                 finally:

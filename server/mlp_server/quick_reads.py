@@ -60,7 +60,17 @@ VERSION_SORTS: Final = {"CreateTime": ("create_time", "version"), "ModelVersion"
 IN_CHUNK = 500  # ids per IN (...) list, as paging.IN_CHUNK
 # Every table and column read here, so that a test can hold them to the one schema (store/schema.py).
 COLUMNS_READ: Final = {
-    "models": ("id", "account_id", "name", "category", "create_time", "version_count", "latest_version"),
+    "models": (
+        "id",
+        "account_id",
+        "name",
+        "category",
+        "create_time",
+        "version_count",
+        "latest_version",
+        "last_version_time",
+    ),
+    "model_version_holes": ("model_id", "high", "versions_below"),
     "model_counts": ("account_id", "models"),
     "model_versions": (
         "id",
@@ -345,16 +355,15 @@ def _list_model_versions(conn: sqlite3.Connection, account_id: int, body: Body) 
             raise Declined
         where, args = f"{where} AND version = ?", [model_id, number]
     mine = conn.execute(
-        "SELECT version_count FROM models WHERE id = ? AND account_id = ?", (model_id, account_id)
+        "SELECT version_count, last_version_time FROM models WHERE id = ? AND account_id = ?",
+        (model_id, account_id),
     ).fetchone()
     if mine is None:
         raise Declined  # NotFound: written by the full store
-    if number is None:  # every version: the count kept on the model, the page through the sort's index
-        total = int(mine[0])
-        return {
-            "Total": total,
-            "List": _versions_page(conn, model_id, total, (offset, limit, keys, descending)),
-        }
+    if number is None:  # every version: the count kept on the model, the page from the numbers
+        total, by_number = int(mine[0]), keys == VERSION_SORTS["ModelVersion"] or mine[1] is not None
+        page = (offset, limit, keys, descending)
+        return {"Total": total, "List": _versions_page(conn, model_id, total, page, by_number)}
     total = int(conn.execute(f"SELECT count(*) FROM model_versions WHERE {where}", args).fetchone()[0])
     query = (
         f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE {where} "
@@ -365,9 +374,15 @@ def _list_model_versions(conn: sqlite3.Connection, account_id: int, body: Body) 
 
 
 def _versions_page(
-    conn: sqlite3.Connection, model_id: str, total: int, page: tuple[int, int, tuple[str, ...], bool]
+    conn: sqlite3.Connection,
+    model_id: str,
+    total: int,
+    page: tuple[int, int, tuple[str, ...], bool],
+    by_number: bool,
 ) -> list[Body]:
-    """models.py's ``_versions_page``: the page's numbers from the sort's index, from the nearer end."""
+    """models.py's ``_versions_page``: from the nearer end, the page's first number from the runs of
+    holes (version_positions.number_at) when the sort is the numbers' order, else the page's numbers
+    from the sort's index."""
     offset, limit, keys, descending = page
     if not limit or offset >= total:
         return []
@@ -375,6 +390,23 @@ def _versions_page(
     if reverse:
         end = total - offset
         offset, limit, descending = max(0, end - limit), min(limit, end), not descending
+    if by_number:
+        position = total - 1 - offset if descending else offset
+        run = conn.execute(
+            "SELECT high, versions_below FROM model_version_holes WHERE model_id = ? AND versions_below <= ? "
+            "ORDER BY versions_below DESC LIMIT 1",
+            (model_id, position),
+        ).fetchone()
+        first = position + 1 if run is None else int(run[0]) + 1 + position - int(run[1])
+        side, direction = ("<=", "DESC") if descending else (">=", "ASC")
+        query = (
+            f"SELECT {_VERSION_COLUMNS} FROM model_versions WHERE model_id = ? AND version {side} ? "
+            f"ORDER BY version {direction} LIMIT ?"
+        )
+        found = conn.execute(query, (model_id, first, limit)).fetchall()
+        if reverse:
+            found.reverse()
+        return [_version_item(row) for row in found]
     order = _order(keys, descending)
     page_numbers = f"SELECT version FROM model_versions WHERE model_id = ? ORDER BY {order} LIMIT ? OFFSET ?"
     numbers = [row[0] for row in conn.execute(page_numbers, (model_id, limit, offset))]

@@ -105,7 +105,8 @@ def test_a_warm_page_neither_counts_nor_searches(
     def searching(statement: str) -> bool:  # a count of the models, or the filter applied
         lowered = " ".join(statement.lower().split())
         counting = "count(*)" in lowered and "from models " in lowered
-        return counting or " like " in lowered or "models_search" in lowered
+        searched = "models_search" in lowered.replace("models_search_unordered", "")  # not the flag
+        return counting or " like " in lowered or searched
 
     assert any(searching(statement) for statement, _ in cold)
     assert not [statement for statement, _ in warm if searching(statement)]

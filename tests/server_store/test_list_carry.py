@@ -52,7 +52,8 @@ def _counting(statement: str) -> bool:
 def _searching(statement: str) -> bool:
     """A count of the models, or the filter applied in SQL."""
     lowered = " ".join(statement.lower().split())
-    return _counting(statement) or " like " in lowered or "models_search" in lowered
+    searched = "models_search" in lowered.replace("models_search_unordered", "")  # not the order flag
+    return _counting(statement) or " like " in lowered or searched
 
 
 def _generation(store: Store) -> int:

@@ -247,3 +247,47 @@ def test_a_first_request_reads_every_rowid_once_and_the_next_pages_none(
     with _index_pages(store) as after_delete:
         assert _ids(store, {**body, "Offset": 1}) == (3, expected[1:2])
     assert len(after_delete) == 1 and "json_group_array" not in after_delete[0][0]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_warm_page_sends_only_its_rows(store: Store, clock: FakeClock) -> None:
+    """A kept filter's next pages read the counter and their rows: no sole-owner count, no order flag.
+    Then another account's first model (the kept matches are still this account's) and a create that
+    breaks the rowid order (the kept rowids are dropped on the carry): every page still the reference."""
+    for name in NAMES:
+        clock.tick(1)
+        register(store, name=name)
+    body = {"ModelNameContains": "dup", "Limit": 1}
+
+    def pages(expected: list[str] | None = None) -> None:
+        expected = _like_reference(store, body) if expected is None else expected
+        for offset, order in itertools.product(range(len(expected) + 1), ("Ascend", "Descend")):
+            want = expected if order == "Descend" else expected[::-1]
+            got = _ids(store, {**body, "Offset": offset, "SortOrder": order})
+            assert got == (len(expected), want[offset : offset + 1])
+
+    pages()  # the first request keeps every match's rowid
+    reference = _like_reference(store, body)
+    with sent_statements(store) as warm:
+        pages(reference)
+    flat = [" ".join(statement.split()) for statement, _ in warm if not statement.startswith("BEGIN")]
+    # Per page: the counter (with the sole-owner and order facts in the same statement) and its rows.
+    counters = [s for s in flat if "FROM model_counts" in s]
+    rows = [s for s in flat if "FROM models WHERE models.rowid IN" in s]
+    matches = len(reference)
+    assert (len(counters), len(rows)) == (2 * (matches + 1), 2 * matches), flat
+    assert len(flat) == len(counters) + len(rows), flat
+    assert not [s for s in flat if " MATCH " in s], flat  # nor the search index
+    register(store, OTHER_ACCOUNT, name="dup-other")
+    with sent_statements(store) as after_other:
+        pages()
+    assert not [s for s, _ in after_other if " MATCH " in s]  # still the kept rowids
+    assert store.list_models(OTHER_ACCOUNT, {"ModelNameContains": "dup"})["Total"] == 1
+    other = store.list_models(OTHER_ACCOUNT, {})["List"][0]["ModelID"]
+    store.delete_model(OTHER_ACCOUNT, {"ModelID": other})
+    clock.tick(-3600)  # a create before the newest: the rowids no longer follow CreateTime
+    register(store, name="dup-from-the-past")
+    assert _unordered(store) == {ACCOUNT}
+    with _index_pages(store) as used:
+        pages()
+    assert not used

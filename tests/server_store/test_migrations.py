@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, Table, create_engine, inspect, text
 
-from mlp_server.store import Store, model_grams, sqlite_url
+from mlp_server.store import Store, model_grams, sqlite_url, version_positions
 from mlp_server.store.migrate import (
     BASELINE_REVISION,
     HEAD_REVISION,
@@ -158,6 +158,15 @@ def check_legacy_rows(store: Store) -> None:
         assert {(a, g): n for a, g, n in kept} == dict(model_grams.counted(conn))
     versions = store.list_model_versions(ACCOUNT, {"ModelID": resnet["ModelID"], "Limit": 100})
     assert [v["ModelVersion"] for v in versions["List"]] == [2, 1]
+    # The version positions (0013): what the store's own recount computes.
+    positions = "SELECT model_id, low, high, versions_below FROM model_version_holes ORDER BY model_id, low"
+    flags = "SELECT id, last_version_time FROM models ORDER BY id"
+    with store.engine.connect() as conn:
+        migrated = (conn.execute(text(positions)).all(), conn.execute(text(flags)).all())
+    with store.engine.begin() as conn:
+        version_positions.recount(conn)
+        assert (conn.execute(text(positions)).all(), conn.execute(text(flags)).all()) == migrated
+    assert all(flag is not None for _, flag in migrated[1])  # the fixture's versions are in time order
     first = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{resnet['ModelID']}-1"})
     assert first["Path"] == "tos://bucket/resnet/1/" and first["ModelFormat"] == "ONNX"
     assert first["MetricsList"] == [

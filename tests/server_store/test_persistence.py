@@ -96,8 +96,10 @@ def _is_select(statement: str) -> bool:
             {"ModelName": "m", "SortBy": "ModelName"},
             "ix_models_account_name (account_id=? AND name=?)",
         ),
-        ("list_model_versions", {}, "ix_model_versions_model_time (model_id=?)"),
-        ("list_model_versions", {"SortBy": "ModelVersion"}, "(model_id=?)"),
+        # Versions whose create times follow their numbers: either sort's page from the numbers
+        # (version_positions; two versions, a page of ten: read from the lowest).
+        ("list_model_versions", {}, "(model_id=? AND version>?)"),
+        ("list_model_versions", {"SortBy": "ModelVersion"}, "(model_id=? AND version>?)"),
         ("list_model_versions", {"ModelVersion": 1}, "(model_id=? AND version=?)"),
         ("list_perf_jobs", {}, "ix_perf_jobs_account_time (account_id=?)"),
         ("list_perf_tasks", {}, "ix_perf_tasks_account_time (account_id=?)"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -168,14 +169,17 @@ def test_version_pages_are_the_reference_at_every_offset(store: Store, clock: Fa
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("sort_by", ["CreateTime", "ModelVersion"])
 @pytest.mark.parametrize("offset", [3, 37])
-def test_a_deep_offset_skips_versions_in_a_covering_index(store: Store, sort_by: str, offset: int) -> None:
+def test_a_deep_offset_skips_versions_in_a_covering_index(
+    store: Store, clock: FakeClock, offset: int
+) -> None:
+    """A CreateTime page when the create times left the numbers' order (else see version_positions)."""
     model_id, _ = register(store)
+    clock.set(clock.now - timedelta(seconds=1))
     for _ in range(39):
         register(store, model_id=model_id)
     with sent_statements(store) as seen:
-        store.list_model_versions(ACCOUNT, {"ModelID": model_id, "SortBy": sort_by, "Offset": offset})
+        store.list_model_versions(ACCOUNT, {"ModelID": model_id, "SortBy": "CreateTime", "Offset": offset})
     numbers, rows = [(s, p) for s, p in seen if "FROM model_versions" in s]
     with store.engine.connect() as conn:
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import URL, Engine
+from sqlalchemy import URL, Engine, Executable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,7 @@ from .engine import create_store_engine, writer
 from .group_commit import GroupCommit, connection_is_shared
 from .ids import new_id, utcnow
 from .migrate import prepare
+from .raw_sqlite import RawCursor
 from .schema import Base
 
 # A request body / a Result, with the wire's PascalCase keys.
@@ -107,6 +108,22 @@ class StoreBase:
         """A read-only transaction: one consistent snapshot for a page and its Total."""
         with self._reader.begin() as session:
             yield session
+
+    def _single_read(self, statement: Executable, parameters: Mapping[str, Any]) -> Any:
+        """The first row of one read statement (its values typed as SQLAlchemy types them), or None,
+        without a Session or a transaction: one statement reads one snapshot on its own. On SQLite it
+        runs on the pooled driver connection (:mod:`.raw_sqlite`), not through a SQLAlchemy Connection,
+        whose checkout and BEGIN cost more than the read; on PostgreSQL in autocommit, one round trip
+        instead of BEGIN, the read and ROLLBACK."""
+        if self._engine.dialect.name == "sqlite":
+            pooled = self._engine.raw_connection()
+            try:
+                cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+                return RawCursor(cursor, self._engine.dialect).execute(statement, parameters).first()
+            finally:
+                pooled.close()
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(statement, parameters).first()
 
     @contextmanager
     def _write(self) -> Iterator[Session]:

@@ -23,7 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from . import list_cache, model_changes, model_grams, model_index, model_ranks
@@ -88,7 +100,8 @@ def list_model_rows(
     if dialect == "postgresql":  # the stretches, the Total and the page from one snapshot
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     # Read first, in the page's own snapshot: the counter and the generation the cache is keyed by.
-    models, generation = _account_counter(session, account_id)
+    counter = _account_counter(session, account_id, _index_alone(filters, dialect))
+    models, generation = counter.models, counter.generation
     cache_key: FilterKey | None = None
     entry: Entry | None = None
     if cache is not None and generation is not None and filters.any:
@@ -97,6 +110,11 @@ def list_model_rows(
         kept = None if entry is None else entry.keys.get(page.sort_by)
         if kept is not None:
             return len(kept), _rows_in_order(session, [key[-1] for key in _slice(kept, page)])
+        if entry is not None and entry.rowids is not None and page.sort_by == "CreateTime":
+            # Every match of this generation in CreateTime order (as read, or carried through this
+            # account's writes while its rowids kept that order: _kept). Nothing else to decide: other
+            # accounts' models are not among them, whoever owns what now.
+            return len(entry.rowids), _rows_by_rowid(session, _slice(entry.rowids, page))
     where: list[ColumnElement[bool]] = []
     if filters.exact_name is not None:
         where.append(ModelRow.name == filters.exact_name)
@@ -119,11 +137,9 @@ def list_model_rows(
     mine = ModelRow.account_id == account_id
 
     # The index's matches are exactly the LIKE matches, and every model is this account's.
-    only_index = matched is not None and not where and _sole_owner(session, account_id)
+    only_index = matched is not None and not where and counter.sole_owner
     # ... and in rowid order, which the index iterates in, they are in CreateTime order.
-    index_order = (
-        only_index and page.sort_by == "CreateTime" and model_index.in_rowid_order(session, account_id)
-    )
+    index_order = only_index and page.sort_by == "CreateTime" and counter.rowid_order
     cached_total = None if entry is None else entry.total
     rowids = None if entry is None else entry.rowids
     if index_order and cached_total is None:
@@ -296,12 +312,48 @@ def _rows_by_rowid(session: Session, rowids: Sequence[int]) -> list[ModelRow]:
     return [rows[rowid] for rowid in rowids]
 
 
-def _account_counter(session: Session, account_id: int) -> tuple[int, int | None]:
-    """The account's number of models and list generation (None: no counter row yet, nothing cached)."""
-    row = session.execute(
-        select(ModelCountRow.models, ModelCountRow.generation).where(ModelCountRow.account_id == account_id)
-    ).first()
-    return (0, None) if row is None else (row.models, row.generation)
+_MY_COUNTER = ModelCountRow.account_id == bindparam("account")
+_COUNTER = select(ModelCountRow.models, ModelCountRow.generation).where(_MY_COUNTER)
+_UNORDERED = table(model_index.UNORDERED_TABLE, column("account_id", Integer))
+# The same, and whether the search index's matches can be this account's models in CreateTime order
+# (every model is the account's, its rowids follow CreateTime): in the same statement, not two more.
+_COUNTER_AND_INDEX_FACTS = select(
+    select(ModelCountRow.models).where(_MY_COUNTER).scalar_subquery(),
+    select(ModelCountRow.generation).where(_MY_COUNTER).scalar_subquery(),
+    ~exists().where(ModelCountRow.account_id != bindparam("account"), ModelCountRow.models > 0),
+    ~exists().where(_UNORDERED.c.account_id == bindparam("account")),
+)
+
+
+@dataclass(frozen=True)
+class _Counter:
+    models: int
+    generation: int | None  # None: no counter row yet, nothing cached
+    sole_owner: bool = False  # every model is the account's (asked for only)
+    rowid_order: bool = False  # its rowids follow its CreateTime order (asked for only)
+
+
+def _account_counter(session: Session, account_id: int, index_facts: bool) -> _Counter:
+    """The account's number of models and list generation, and, with ``index_facts``, what decides
+    whether the search index alone answers (:func:`_index_alone`)."""
+    params = {"account": account_id}
+    if not index_facts:
+        row = session.execute(_COUNTER, params).first()
+        return _Counter(0, None) if row is None else _Counter(row.models, row.generation)
+    models, generation, sole_owner, rowid_order = session.execute(_COUNTER_AND_INDEX_FACTS, params).one()
+    return _Counter(models or 0, generation, bool(sole_owner), bool(rowid_order))
+
+
+def _index_alone(filters: Filters, dialect: str) -> bool:
+    """The filter is Contains needles that SQLite's search index answers, nothing else (its matches
+    are then the filter's own if the account owns every model)."""
+    needles = [needle for needle in (filters.name_part, filters.id_part) if needle is not None]
+    return (
+        dialect == "sqlite"
+        and filters.exact_name is None
+        and bool(needles)
+        and all(len(needle) >= TRIGRAM for needle in needles)
+    )
 
 
 def _slice(ascending: Sequence[_Item], page: Page) -> list[_Item]:
@@ -332,7 +384,10 @@ def _kept(
     changes = model_changes.since(session, key[0], entry.generation, generation)
     carried = None if changes is None else entry.carried(generation, changes, filters.matches)
     if carried is not None and changes is not None and entry.rowids is not None:
-        rowids = _carried_rowids(session, entry.rowids, changes, filters)
+        # Rowid order is CreateTime order only while the account's rowids follow it: one of the
+        # changes (a create) may have broken that (the flag's trigger).
+        in_order = model_index.in_rowid_order(session, key[0])
+        rowids = _carried_rowids(session, entry.rowids, changes, filters) if in_order else None
         carried = replace(carried, rowids=rowids if rowids is None or len(rowids) == carried.total else None)
     if carried is not None:
         cache.put(key, carried)
@@ -382,14 +437,6 @@ def _gram_counted(filters: Filters) -> bool:
         and filters.exact_name is None
         and filters.id_part is None
     )
-
-
-def _sole_owner(session: Session, account_id: int) -> bool:
-    """Whether every model belongs to this account (then the account filter selects every row)."""
-    others = session.scalar(
-        select(func.count()).where(ModelCountRow.account_id != account_id, ModelCountRow.models > 0)
-    )
-    return not others
 
 
 def _rows_in_order(session: Session, ids: Sequence[str]) -> list[ModelRow]:

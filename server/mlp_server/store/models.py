@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cached_property
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_changes, model_ranks, version_stats
+from . import model_changes, model_ranks, version_positions, version_stats
 from .base import Body, Result, StoreBase, with_new_id
 from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
 from .raw_sqlite import Executes, RawCursor, raw_cursor
-from .schema import ModelRow, ServiceRow, VersionRow
+from .schema import ModelRow, ServiceRow, UTCDateTime, VersionRow
 
 # CreateModel's statements, built once: a statement object memoizes its cache key, so executing
 # one of these skips building and hashing the expression every time.
@@ -41,6 +55,10 @@ _REGISTERED = (
     .limit(1)
 )
 _MODELS, _VERSIONS = cast(Table, ModelRow.__table__), cast(Table, VersionRow.__table__)
+# The new version's create time, and whether the versions' CreateTime order is still their numbers'
+# order (:mod:`.version_positions`): NULL, for good, once a version's create time is before the last one.
+_NOW = bindparam("b_now", type_=UTCDateTime())
+_TIME_ORDER = case((_MODELS.c.last_version_time <= _NOW, _NOW), else_=None)
 # The number taken is the model's highest (numbers only go up): its version stats move in the same
 # statement (:mod:`.version_stats`; SET reads the row's values from before the update).
 _TAKE_NUMBER = (
@@ -50,6 +68,7 @@ _TAKE_NUMBER = (
         next_version=_MODELS.c.next_version + 1,
         version_count=_MODELS.c.version_count + 1,
         latest_version=_MODELS.c.next_version,
+        last_version_time=_TIME_ORDER,
     )
     .returning(_MODELS.c.next_version)
 )
@@ -72,6 +91,17 @@ _MODEL_WITH_STATS = select(
     ModelRow.version_count,
     ModelRow.latest_version,
 ).where(ModelRow.id == bindparam("model_id"))
+
+
+def _fields(name: str, columns: Iterable[Any]) -> Any:
+    """A row class with a field per column, by the names the ``_*_item`` functions read."""
+    return namedtuple(name, [str(column.key) for column in columns])
+
+
+_ModelFields = _fields("_ModelFields", _MODEL_WITH_STATS.selected_columns)
+# GetModelVersion: every column of the version (what _version_item reads, by the same names).
+_VERSION_BY_ID = select(_VERSIONS).where(_VERSIONS.c.id == bindparam("version_id"))
+_VersionFields = _fields("_VersionFields", _VERSIONS.columns)
 # Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
 _CURRENT_NUMBER = (
     select(_MODELS.c.next_version)
@@ -85,6 +115,7 @@ _SET_NUMBER = (
         next_version=bindparam("b_next"),
         version_count=_MODELS.c.version_count + 1,
         latest_version=_MODELS.c.next_version,
+        last_version_time=_TIME_ORDER,
     )
 )
 _PATH_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -148,10 +179,11 @@ class ModelsMixin(StoreBase):
 
     def get_model(self, account_id: int, body: Body) -> Result:
         # One Core statement (the model and its version stats), not two ORM queries: every
-        # Model.register asks it first, and the ORM's cost per query was most of its CPU.
+        # Model.register asks it first, and the ORM's cost per query was most of its CPU. No Session
+        # or transaction either (_single_read): their set-up cost more than the read.
         model_id = body["ModelID"]
-        with self._engine.connect() as conn:
-            row = conn.execute(_MODEL_WITH_STATS, {"model_id": model_id}).first()
+        found = self._single_read(_MODEL_WITH_STATS, {"model_id": model_id})
+        row = None if found is None else _ModelFields(*found)
         if row is None or row.account_id != account_id:
             raise not_found("Model", model_id)
         return _model_item(row)
@@ -226,17 +258,17 @@ class ModelsMixin(StoreBase):
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             model = _owned_model(session, account_id, model_id)
             if number is None:  # every version: the count kept on the model (version_stats)
-                total, versions = (
-                    model.version_count,
-                    _versions_page(session, model_id, model.version_count, page),
-                )
+                total, versions = model.version_count, _versions_page(session, model, page)
             else:
                 total, versions = fetch_page(session, VersionRow, where, page, VERSION_SORTS)
         return {"Total": total, "List": [_version_item(v) for v in versions]}
 
     def get_model_version(self, account_id: int, body: Body) -> Result:
-        with self._read() as session:
-            return _version_item(owned_version(session, account_id, body["ModelVersionID"]))
+        found = self._single_read(_VERSION_BY_ID, {"version_id": body["ModelVersionID"]})
+        version = None if found is None else _VersionFields(*found)
+        if version is None or version.account_id != account_id:
+            raise not_found("ModelVersion", body["ModelVersionID"])
+        return _version_item(version)
 
     def update_model_version(self, account_id: int, body: Body) -> Result:
         """Changes only the fields given (Description, TensorConfig, MetricsList)."""
@@ -319,6 +351,7 @@ class ModelsMixin(StoreBase):
             "next_version": 2,
             "version_count": 1,  # its first version, inserted next (version_stats)
             "latest_version": 1,
+            "last_version_time": now,  # its first version's (version_positions)
             "create_time": now,
         }
         model = ModelRow(id=_insert_model_row(session, now, values), **values)  # not in the session
@@ -404,7 +437,7 @@ def _add_version(
     inherited from its latest version where the body leaves it out, and the new row."""
     if (done := _registered(conn, account_id, info["Path"], model_id)) is not None:
         return done
-    number = _take_version_number(conn, account_id, model_id)
+    number = _take_version_number(conn, account_id, model_id, now)
     inherited = None if info.get("ModelFormat") and info.get("ModelType") else _latest_format(conn, model_id)
     values = _version_values(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
     return _insert_version(conn, values)
@@ -457,9 +490,9 @@ def _folder(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def _take_version_number(conn: Executes, account_id: int, model_id: str) -> int:
+def _take_version_number(conn: Executes, account_id: int, model_id: str, now: datetime) -> int:
     """Atomically hand out the model's next version number (the row stays locked until commit)."""
-    params = {"b_model_id": model_id, "b_account_id": account_id}
+    params = {"b_model_id": model_id, "b_account_id": account_id, "b_now": now}
     if conn.dialect.update_returning:
         taken = conn.execute(_TAKE_NUMBER, params).scalar_one_or_none()
         if taken is None:
@@ -468,7 +501,7 @@ def _take_version_number(conn: Executes, account_id: int, model_id: str) -> int:
     current = conn.execute(_CURRENT_NUMBER, params).scalar_one_or_none()
     if current is None:
         raise not_found("Model", model_id)
-    conn.execute(_SET_NUMBER, {"b_model_id": model_id, "b_next": current + 1})
+    conn.execute(_SET_NUMBER, {"b_model_id": model_id, "b_next": current + 1, "b_now": now})
     return int(current)
 
 
@@ -514,22 +547,40 @@ def _version_values(
     }
 
 
-def _versions_page(session: Session, model_id: str, total: int, page: Page) -> list[VersionRow]:
-    """The page of a model's ``total`` versions. The page's numbers are found in the sort's own index
-    (``(model_id, create_time, version)`` or ``(model_id, version)``), which holds every sort key, so
-    the rows an Offset skips are never read; pages past the middle walk from the other end."""
+def _versions_page(session: Session, model: ModelRow, page: Page) -> list[VersionRow]:
+    """The page of all of a model's versions, read from the nearer end without skipping anything: its
+    first number is found by arithmetic on the numbers (:mod:`.version_positions`), then the page is
+    the next ``Limit`` entries of the ``(model_id, version)`` index. A CreateTime page of a model whose
+    create times left the numbers' order walks the sort's own index instead."""
+    total = model.version_count
     if page.limit == 0 or page.offset >= total:
         return []
     walked, reverse = page.walked(total)
-    keys = VERSION_SORTS[page.sort_by]
+    if page.sort_by == "CreateTime" and model.last_version_time is None:
+        rows = _versions_walked(session, model.id, walked)
+    else:
+        position = total - 1 - walked.offset if walked.descending else walked.offset
+        first = version_positions.number_at(session.connection(), model.id, position)
+        number = VersionRow.version
+        after = number <= first if walked.descending else number >= first
+        order = number.desc() if walked.descending else number.asc()
+        query = select(VersionRow).where(VersionRow.model_id == model.id, after).order_by(order)
+        rows = list(session.scalars(query.limit(walked.limit)))
+    if reverse:
+        rows.reverse()
+    return rows
+
+
+def _versions_walked(session: Session, model_id: str, walked: Page) -> list[VersionRow]:
+    """The page's numbers found in the sort's own index (``(model_id, create_time, version)``), which
+    holds every sort key, so the rows an Offset skips are never read, only their index entries."""
+    keys = VERSION_SORTS[walked.sort_by]
     order = [key.desc() if walked.descending else key.asc() for key in keys]
     mine = VersionRow.model_id == model_id
     page_numbers = (
         select(VersionRow.version).where(mine).order_by(*order).offset(walked.offset).limit(walked.limit)
     )
     numbers = list(session.scalars(page_numbers))
-    if reverse:
-        numbers.reverse()
     # Then the rows by (model_id, version), put in the numbers' order here: asked to ORDER BY, SQLite
     # would rather walk the model's whole sort index than sort ten rows.
     rows: dict[int, VersionRow] = {}
@@ -550,7 +601,7 @@ def _version_number(value: object) -> int:
     raise invalid("ModelVersion", f"must be a version number, got {value!r}")
 
 
-def _model_item(model: ModelRow | Row[*tuple[Any, ...]]) -> Result:
+def _model_item(model: ModelRow | Row[*tuple[Any, ...]] | Any) -> Result:
     """LatestVersion (a string, as on the wire) is omitted while the model has no version."""
     count, highest = model.version_count, model.latest_version
     item: Result = {"ModelID": model.id, "ModelName": model.name}
@@ -563,7 +614,7 @@ def _model_item(model: ModelRow | Row[*tuple[Any, ...]]) -> Result:
     return item
 
 
-def _version_item(version: VersionRow) -> Result:
+def _version_item(version: VersionRow | Any) -> Result:
     item: Result = {
         "ModelVersionID": version.id,
         "ModelVersion": version.version,

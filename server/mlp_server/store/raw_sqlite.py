@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.expression import ClauseElement, Executable, SelectBase
 
 _Processor = Callable[[Any], Any] | None
 
@@ -44,7 +44,7 @@ class Executes(Protocol):
 class Prepared:
     """A statement compiled for one dialect with positional parameters (SQLite's ``qmark`` style)."""
 
-    __slots__ = ("_params", "sql")
+    __slots__ = ("_params", "results", "sql")
 
     def __init__(self, statement: Executable, dialect: Dialect, column_keys: tuple[str, ...] | None) -> None:
         if not isinstance(statement, ClauseElement):
@@ -63,6 +63,15 @@ class Prepared:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             given = bind.required or (bind.callable is None and bind.value is None)
             self._params.append((name, given, None if given else bind.effective_value, processor))
+        # What SQLAlchemy does to each column read (dates and JSON from SQLite's text), or None when
+        # nothing is (every column's value as the driver gives it).
+        self.results: tuple[_Processor, ...] | None = None
+        if isinstance(statement, SelectBase):
+            found = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in statement.selected_columns
+            )
+            self.results = found if any(found) else None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -111,7 +120,17 @@ class RawCursor:
         keys = tuple(parameters) if getattr(statement, "is_insert", False) else None
         form = prepared(statement, self._dialect, keys)
         # Every row read at once: a RETURNING statement is complete only when its rows are.
-        return _Result(self._cursor.execute(form.sql, form.parameters(parameters)).fetchall())
+        rows = self._cursor.execute(form.sql, form.parameters(parameters)).fetchall()
+        if form.results is not None:
+            rows = [_typed(row, form.results) for row in rows]
+        return _Result(rows)
+
+
+def _typed(row: Sequence[Any], processors: tuple[_Processor, ...]) -> tuple[Any, ...]:
+    return tuple(
+        value if process is None or value is None else process(value)
+        for value, process in zip(row, processors, strict=True)
+    )
 
 
 def raw_cursor(conn: Connection) -> RawCursor:

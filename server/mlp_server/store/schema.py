@@ -76,6 +76,10 @@ class ModelRow(Base):
     # read them instead of counting the versions.
     version_count: Mapped[int] = mapped_column(Integer, server_default="0")
     latest_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The create time of the latest version registered, while every version's create time follows the
+    # order of the numbers (NULL once that is not known): then a CreateTime page of the versions is a
+    # page of their numbers (:mod:`.version_positions`).
+    last_version_time: Mapped[datetime | None]
 
 
 class ModelCountRow(Base):
@@ -142,6 +146,22 @@ class ModelRankRow(Base):
     create_time: Mapped[datetime] = mapped_column(primary_key=True)
     id: Mapped[str] = mapped_column(_ID, primary_key=True)
     models: Mapped[int] = mapped_column(BigInteger)
+
+
+class VersionHoleRow(Base):
+    """A run of a model's version numbers that no version has (deleted, or left by rows written around the
+    store), ``low`` to ``high``, and how many versions are below it: the version at a position is found
+    from the run just below it (:mod:`.version_positions`)."""
+
+    __tablename__ = "model_version_holes"
+    # The run just below a position: one seek.
+    __table_args__ = (Index("ix_model_version_holes_below", "model_id", "versions_below"),)
+
+    model_id: Mapped[str] = mapped_column(_ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    low: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    high: Mapped[int] = mapped_column(Integer)
+    # How many of the model's versions have a number below ``low``.
+    versions_below: Mapped[int] = mapped_column(Integer)
 
 
 class VersionRow(Base):

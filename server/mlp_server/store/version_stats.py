@@ -25,6 +25,7 @@ from typing import cast
 
 from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 
+from . import version_positions
 from .schema import ModelRow, VersionRow
 
 _MODELS, _VERSIONS = cast(Table, ModelRow.__table__), cast(Table, VersionRow.__table__)
@@ -53,8 +54,10 @@ def removed(conn: Connection, model_id: str, number: int) -> None:
     """Version ``number`` of ``model_id`` was deleted in this transaction: count it out."""
     conn.execute(_LOWER, {"model_id": model_id})  # first: takes the model row's lock
     conn.execute(_LATEST_AGAIN, {"model_id": model_id, "number": number})
+    version_positions.removed(conn, model_id, number)
 
 
 def recount(conn: Connection) -> None:
-    """Count every model's versions again from the versions table."""
+    """Count every model's versions again from the versions table (and their holes and order)."""
     conn.execute(_RECOUNT)
+    version_positions.recount(conn)
