@@ -23,7 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    true,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from . import list_cache, model_changes, model_grams, model_index, model_ranks
@@ -52,6 +65,18 @@ ROWIDS_AT_ONCE = 50_000
 _ROWID = literal_column("models.rowid", Integer)
 _Item = TypeVar("_Item")
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
+# PostgreSQL's search table: the models' list columns (:mod:`.model_index`); create times unconverted.
+_PG_SEARCH = table(
+    SEARCH_TABLE,
+    column("id", String),
+    column("account_id", BigInteger),
+    column("create_time"),
+    column("name", String),
+)
+_PG_SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "CreateTime": (_PG_SEARCH.c.create_time, _PG_SEARCH.c.id),
+    "ModelName": (_PG_SEARCH.c.name, _PG_SEARCH.c.create_time, _PG_SEARCH.c.id),
+}
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,8 @@ def list_model_rows(
     # What the search index does not answer (its own matches are ``matched`` on SQLite).
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
+    # PostgreSQL: what the trigram indexes answer is read from the search table alone, never models.
+    on_search = _pg_matching(account_id, filters) if dialect == "postgresql" and needles else None
 
     # The index's matches are exactly the LIKE matches, and every model is this account's.
     only_index = matched is not None and not where and _sole_owner(session, account_id)
@@ -134,6 +161,23 @@ def list_model_rows(
             cached_total = len(rowids)
             if cache_key is not None and cache is not None and generation is not None:
                 cache.put_rowids(cache_key, generation, rowids)
+    if (
+        on_search is not None
+        and cached_total is None
+        and cache_key is not None
+        and cache is not None
+        and generation is not None
+        and page.offset + page.limit > LIKE_WALK_BUDGET
+    ):
+        # The filter's first request for a page the sort index walk cannot reach: its Total and every
+        # match's sort key from one scan of the matches (a count and then the keys would scan twice).
+        counted, found = _total_and_keys(
+            session, select(*_PG_SORTS[page.sort_by]).where(*on_search), list_cache.IDS_PER_FILTER
+        )
+        if found is not None:
+            cache.put_keys(cache_key, generation, page.sort_by, found)
+            return counted, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
+        cached_total = counted
     if not filters.any:
         total = models
     elif cached_total is not None:
@@ -149,6 +193,8 @@ def list_model_rows(
         unindexed = ModelRow.account_id + 0 == account_id
         count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
         total = session.scalar(count) or 0
+    elif on_search is not None:
+        total = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
     else:
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
     if cache_key is not None and cache is not None and generation is not None and cached_total is None:
@@ -195,18 +241,24 @@ def list_model_rows(
         # pages and later generations.
         raw_keys = _raw_keys(page.sort_by)
         every: Select[Any]
-        if matched is None:
+        if on_search is not None:
+            every = select(*_PG_SORTS[page.sort_by]).where(*on_search)
+        elif matched is None:
             every = select(*raw_keys).where(mine, *searched)
         else:
             every = select(*raw_keys).where(
                 ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
             )
-        found = _driver_rows(session, every.order_by(*keys))
+        found = _driver_rows(session, every.order_by(*every.selected_columns))
         cache.put_keys(cache_key, generation, page.sort_by, found)
         return total, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
     if ids is None:
         ids_query: Select[str]
-        if matched is None:
+        if on_search is not None:
+            sort = _PG_SORTS[page.sort_by]
+            ids_query = select(_PG_SEARCH.c.id).where(*on_search)
+            order = [key.desc() if descending else key.asc() for key in sort]
+        elif matched is None:
             ids_query = select(ModelRow.id).where(mine, *searched)
         elif walk <= WALK_BUDGET * total:
             ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
@@ -231,6 +283,35 @@ def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
     finally:
         result.close()
     return rows
+
+
+def _pg_matching(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    """The filter as conditions on PostgreSQL's search table (:data:`_PG_SEARCH`)."""
+    found = _PG_SEARCH.c
+    where: list[ColumnElement[bool]] = [found.account_id == account_id]
+    if filters.exact_name is not None:
+        where.append(found.name == filters.exact_name)
+    for searched, needle in ((found.name, filters.name_part), (found.id, filters.id_part)):
+        if needle is not None:
+            where.append(contains(searched, needle, "postgresql"))
+    return where
+
+
+def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[int, list[SortKey] | None]:
+    """How many rows ``query`` (a filter's sort keys) selects and, when at most ``most``, every one of
+    them in ascending order, from one statement: the matches are materialised once (a CTE read twice),
+    counted, and sorted and returned only if few enough (one row of NULL keys otherwise)."""
+    matches = query.cte("matches")
+    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
+    kept = select(*matches.c).where(counted.c.total <= most).lateral("kept")
+    statement = (
+        select(counted.c.total, *kept.c).select_from(counted.outerjoin(kept, true())).order_by(*kept.c)
+    )
+    rows = _driver_rows(session, statement)
+    total = int(rows[0][0])
+    if total > most:
+        return total, None
+    return total, [tuple(row[1:]) for row in rows] if total else []
 
 
 def _walk_testing(
