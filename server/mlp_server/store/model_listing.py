@@ -167,10 +167,19 @@ def list_model_rows(
         and cache_key is not None
         and cache is not None
         and generation is not None
-        and page.offset + page.limit > LIKE_WALK_BUDGET
     ):
-        # The filter's first request for a page the sort index walk cannot reach: its Total and every
-        # match's sort key from one scan of the matches (a count and then the keys would scan twice).
+        # The filter's first request (PostgreSQL). A page near the start of many matches is found by
+        # walking the sort index testing each row, and then only the Total is counted; otherwise the
+        # Total and every match's sort key come from one scan of the matches (a count and then the
+        # keys would scan them twice).
+        if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
+            query = select(ModelRow.id).where(mine, *where)
+            sort = MODEL_SORTS[page.sort_by]
+            first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
+            if len(first) == page.limit:
+                counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
+                cache.put_total(cache_key, generation, counted)
+                return counted, _rows_in_order(session, first)
         counted, found = _total_and_keys(
             session, select(*_PG_SORTS[page.sort_by]).where(*on_search), list_cache.IDS_PER_FILTER
         )
@@ -255,9 +264,8 @@ def list_model_rows(
     if ids is None:
         ids_query: Select[str]
         if on_search is not None:
-            sort = _PG_SORTS[page.sort_by]
             ids_query = select(_PG_SEARCH.c.id).where(*on_search)
-            order = [key.desc() if descending else key.asc() for key in sort]
+            order = [key.desc() if descending else key.asc() for key in _PG_SORTS[page.sort_by]]
         elif matched is None:
             ids_query = select(ModelRow.id).where(mine, *searched)
         elif walk <= WALK_BUDGET * total:
