@@ -12,6 +12,11 @@
   when the matches are many (Total against the account's models), the sort index is walked testing
   each row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not
   hold the page, the search index's matches drive. Then those rows by id.
+- On PostgreSQL, the matches of a Contains the trigram indexes answer are counted and their sort keys
+  read in the narrow search table (:mod:`.model_index`), never in ``models``. A filter's first request
+  walks the sort index first when the page is near the start (then counts the Total alone); otherwise,
+  or when that walk does not hold the page, one statement gives the Total and every match's sort key
+  (kept for the filter's other pages), where a count and then the keys would scan the matches twice.
 """
 
 from __future__ import annotations
@@ -26,16 +31,21 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
+    DateTime,
     Integer,
     Select,
     String,
+    cast,
     column,
     func,
     literal_column,
+    null,
     select,
     table,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -281,7 +291,7 @@ def list_model_rows(
     return total, _rows_in_order(session, ids)
 
 
-def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
+def _driver_rows(session: Session, query: Select[Any] | CompoundSelect[Any]) -> list[SortKey]:
     """The rows of ``query`` as the driver's own tuples: tens of thousands of sort keys, read without
     a result row object built for each (a third of the cost of reading 40,000 of them). The keys'
     columns need no conversion (:data:`.model_changes.RAW_CREATE_TIME`, plain strings)."""
@@ -306,20 +316,29 @@ def _pg_matching(account_id: int, filters: Filters) -> list[ColumnElement[bool]]
 
 
 def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[int, list[SortKey] | None]:
-    """How many rows ``query`` (a filter's sort keys) selects and, when at most ``most``, every one of
-    them in ascending order, from one statement: the matches are materialised once (a CTE read twice),
-    counted, and sorted and returned only if few enough (one row of NULL keys otherwise)."""
+    """How many rows ``query`` (a filter's sort keys, the id last) selects and, when at most ``most``,
+    every one of them in ascending order, from one statement: the matches are materialised once (a CTE
+    read twice) and counted; the count comes first as a row of NULL keys and the count as its id
+    (NULLS FIRST), then the keys only if few enough, as the driver's own rows (no copy of each)."""
     matches = query.cte("matches")
-    counted = select(func.count().label("total")).select_from(matches).subquery("counted")
-    kept = select(*matches.c).where(counted.c.total <= most).lateral("kept")
-    statement = (
-        select(counted.c.total, *kept.c).select_from(counted.outerjoin(kept, true())).order_by(*kept.c)
-    )
+    counted = select(func.count().label("total")).select_from(matches).cte("counted")
+    leading = list(matches.c)[:-1]
+    head = [_null_like(col) for col in leading] + [cast(counted.c.total, String).collate("C")]
+    keys = select(*matches.c).select_from(matches.join(counted, true())).where(counted.c.total <= most)
+    positions: list[ColumnElement[Any]] = [literal_column(str(k)) for k in range(1, len(matches.c) + 1)]
+    statement = union_all(select(*head), keys).order_by(positions[0].asc().nulls_first(), *positions[1:])
     rows = _driver_rows(session, statement)
-    total = int(rows[0][0])
+    total = int(rows[0][-1])
     if total > most:
         return total, None
-    return total, [tuple(row[1:]) for row in rows] if total else []
+    return total, rows[1:]
+
+
+def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A NULL of ``col``'s kind, for a row united with its rows (strings compared by code point)."""
+    if isinstance(col.type, String):
+        return cast(null(), String).collate("C")
+    return cast(null(), DateTime)
 
 
 def _walk_testing(
