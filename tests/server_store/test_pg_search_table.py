@@ -82,6 +82,9 @@ def test_the_copy_follows_every_write_and_not_a_version(store: Store, clock: Fak
         conn.execute(text("UPDATE models SET id = 'm-moved' WHERE id = 'm-raw'"))
         conn.execute(text("DELETE FROM models WHERE id = :i"), {"i": ids[5]})
     _mirrored(store)
+    with store.engine.begin() as conn:
+        conn.execute(text("TRUNCATE models CASCADE"))
+        assert conn.execute(text("SELECT count(*) FROM models_search")).scalar_one() == 0
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,8 @@ _PG_DDL = [
         IF TG_OP = 'INSERT' THEN
             INSERT INTO {SEARCH_TABLE} (id, account_id, create_time, name)
             VALUES (NEW.id, NEW.account_id, NEW.create_time, NEW.name);
+        ELSIF TG_OP = 'TRUNCATE' THEN
+            DELETE FROM {SEARCH_TABLE};
         ELSIF TG_OP = 'DELETE' THEN
             DELETE FROM {SEARCH_TABLE} WHERE id = OLD.id;
         ELSE
@@ -112,6 +114,8 @@ _PG_DDL = [
     FOR EACH ROW EXECUTE FUNCTION {PG_SEARCH_FUNCTION}()""",
     f"""CREATE TRIGGER {SEARCH_TABLE}_delete AFTER DELETE ON models
     FOR EACH ROW EXECUTE FUNCTION {PG_SEARCH_FUNCTION}()""",
+    f"""CREATE TRIGGER {SEARCH_TABLE}_truncate AFTER TRUNCATE ON models
+    FOR EACH STATEMENT EXECUTE FUNCTION {PG_SEARCH_FUNCTION}()""",
     # Not on a version's registration, which updates the model row's version stats only.
     f"""CREATE TRIGGER {SEARCH_TABLE}_update AFTER UPDATE OF id, account_id, create_time, name ON models
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.account_id IS DISTINCT FROM NEW.account_id
@@ -124,6 +128,7 @@ _PG_DROP = [
     f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_insert ON models",
     f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_delete ON models",
     f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_update ON models",
+    f"DROP TRIGGER IF EXISTS {SEARCH_TABLE}_truncate ON models",
     f"DROP FUNCTION IF EXISTS {PG_SEARCH_FUNCTION}()",
     f"DROP TABLE IF EXISTS {SEARCH_TABLE}",
 ]

@@ -32,6 +32,8 @@ POSTGRESQL = [
         IF TG_OP = 'INSERT' THEN
             INSERT INTO models_search (id, account_id, create_time, name)
             VALUES (NEW.id, NEW.account_id, NEW.create_time, NEW.name);
+        ELSIF TG_OP = 'TRUNCATE' THEN
+            DELETE FROM models_search;
         ELSIF TG_OP = 'DELETE' THEN
             DELETE FROM models_search WHERE id = OLD.id;
         ELSE
@@ -45,6 +47,8 @@ POSTGRESQL = [
     FOR EACH ROW EXECUTE FUNCTION models_search_sync()""",
     """CREATE TRIGGER models_search_delete AFTER DELETE ON models
     FOR EACH ROW EXECUTE FUNCTION models_search_sync()""",
+    """CREATE TRIGGER models_search_truncate AFTER TRUNCATE ON models
+    FOR EACH STATEMENT EXECUTE FUNCTION models_search_sync()""",
     """CREATE TRIGGER models_search_update AFTER UPDATE OF id, account_id, create_time, name ON models
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id OR OLD.account_id IS DISTINCT FROM NEW.account_id
         OR OLD.create_time IS DISTINCT FROM NEW.create_time OR OLD.name IS DISTINCT FROM NEW.name)
@@ -76,5 +80,6 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS models_search_insert ON models")
         op.execute("DROP TRIGGER IF EXISTS models_search_delete ON models")
         op.execute("DROP TRIGGER IF EXISTS models_search_update ON models")
+        op.execute("DROP TRIGGER IF EXISTS models_search_truncate ON models")
         op.execute("DROP FUNCTION IF EXISTS models_search_sync()")
         op.execute("DROP TABLE IF EXISTS models_search")
