@@ -9,6 +9,9 @@ build's interpreter to compare builds on copies of the same store, alternately:
     python bench/first_ever.py --reuse /tmp/copy-a --rounds 5
     /other/tree/.venv/bin/python bench/first_ever.py --reuse /tmp/copy-b --rounds 5
 
+On PostgreSQL, ``--database-url`` names the filled database (``--reuse`` then only holds its
+``fill.json``); copy it per build with ``CREATE DATABASE copy TEMPLATE filled``.
+
 The store is migrated at open (``upgrade=True``): use a copy per build.
 """
 
@@ -57,9 +60,15 @@ def main() -> None:
     parser.add_argument("--reuse", type=Path, required=True, help="a data folder bench/server_list.py filled")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (each case once a round)")
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not measured")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL of the filled store (default: the SQLite file in --reuse's data folder)",
+    )
     args = parser.parse_args()
     fill = json.loads((args.reuse / "fill.json").read_text())["fill"]
-    store = Store(sqlite_url(args.reuse / "data" / "mlp.sqlite3"), upgrade=True)
+    url = args.database_url or sqlite_url(args.reuse / "data" / "mlp.sqlite3")
+    store = Store(url, upgrade=True)
     probes = cases(fill)
     samples: dict[str, list[float]] = {label: [] for label, _ in probes}
     totals: dict[str, int] = {}
@@ -78,7 +87,8 @@ def main() -> None:
             run(label, body, samples[label].append if round_ >= args.warmup else None)
     import mlp_server
 
-    print(f"build: {Path(mlp_server.__file__).parents[2]}; load average {os.getloadavg()}")
+    database = url.split("://")[0]
+    print(f"build: {Path(mlp_server.__file__).parents[2]}; {database}; load average {os.getloadavg()}")
     base = statistics.median(samples[probes[0][0]])
     print(f"{'case':45s} {'Total':>8s} {'p50 ms':>8s} {'min ms':>8s} {'max ms':>8s} {'x base p50':>10s}")
     for label, _ in probes:

@@ -936,7 +936,8 @@ def main() -> None:
         type=Path,
         default=None,
         help="fill the store in this folder and keep it; a later run with the same folder measures it as "
-        "it is (SQLite only; its schema is migrated to this build's at the server's start)",
+        "it is (its schema is migrated to this build's at the server's start); with --database-url the "
+        "folder keeps the fill's record and the data stays in that database",
     )
     parser.add_argument("--timeout", type=int, default=1800, help="give up after this many seconds")
     args = parser.parse_args()
@@ -948,8 +949,8 @@ def main() -> None:
 
     signal.signal(signal.SIGALRM, out_of_time)
     signal.alarm(args.timeout)
-    if args.reuse is not None and (args.postgres or args.database_url):
-        parser.error("--reuse keeps a SQLite data folder: not with --postgres or --database-url")
+    if args.reuse is not None and args.postgres:
+        parser.error("--reuse keeps the store: not with a throwaway cluster (--postgres); use --database-url")
     if args.reuse is not None:
         args.reuse.mkdir(parents=True, exist_ok=True)
     work = args.reuse or Path(tempfile.mkdtemp(prefix="mlp-bench-list-"))

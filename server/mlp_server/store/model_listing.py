@@ -12,6 +12,11 @@
   when the matches are many (Total against the account's models), the sort index is walked testing
   each row, bounded to its first :data:`LIKE_WALK_BUDGET` rows; otherwise, or when those rows do not
   hold the page, the search index's matches drive. Then those rows by id.
+- On PostgreSQL, the matches of a Contains the trigram indexes answer are counted and their sort keys
+  read in the narrow search table (:mod:`.model_index`), never in ``models``. A filter's first request
+  walks the sort index first when the page is near the start (then counts the Total alone); otherwise,
+  or when that walk does not hold the page, one statement gives the Total and every match's sort key
+  (kept for the filter's other pages), where a count and then the keys would scan the matches twice.
 """
 
 from __future__ import annotations
@@ -24,17 +29,25 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    CompoundSelect,
+    DateTime,
     Integer,
     Select,
+    String,
     bindparam,
+    cast,
     column,
     exists,
     func,
     literal_column,
+    null,
     select,
     table,
+    true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -64,6 +77,18 @@ ROWIDS_AT_ONCE = 50_000
 _ROWID = literal_column("models.rowid", Integer)
 _Item = TypeVar("_Item")
 _SEARCH = table(SEARCH_TABLE, column("rowid", Integer))
+# PostgreSQL's search table: the models' list columns (:mod:`.model_index`); create times unconverted.
+_PG_SEARCH = table(
+    SEARCH_TABLE,
+    column("id", String),
+    column("account_id", BigInteger),
+    column("create_time"),
+    column("name", String),
+)
+_PG_SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "CreateTime": (_PG_SEARCH.c.create_time, _PG_SEARCH.c.id),
+    "ModelName": (_PG_SEARCH.c.name, _PG_SEARCH.c.create_time, _PG_SEARCH.c.id),
+}
 
 
 @dataclass(frozen=True)
@@ -135,6 +160,8 @@ def list_model_rows(
     # What the search index does not answer (its own matches are ``matched`` on SQLite).
     searched = [*where, *needles] if matched is None else where
     mine = ModelRow.account_id == account_id
+    # PostgreSQL: what the trigram indexes answer is read from the search table alone, never models.
+    on_search = _pg_matching(account_id, filters) if dialect == "postgresql" and needles else None
 
     # The index's matches are exactly the LIKE matches, and every model is this account's.
     only_index = matched is not None and not where and counter.sole_owner
@@ -150,6 +177,32 @@ def list_model_rows(
             cached_total = len(rowids)
             if cache_key is not None and cache is not None and generation is not None:
                 cache.put_rowids(cache_key, generation, rowids)
+    if (
+        on_search is not None
+        and cached_total is None
+        and cache_key is not None
+        and cache is not None
+        and generation is not None
+    ):
+        # The filter's first request (PostgreSQL). A page near the start of many matches is found by
+        # walking the sort index testing each row, and then only the Total is counted; otherwise the
+        # Total and every match's sort key come from one scan of the matches (a count and then the
+        # keys would scan them twice).
+        if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
+            query = select(ModelRow.id).where(mine, *where)
+            sort = MODEL_SORTS[page.sort_by]
+            first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
+            if len(first) == page.limit:
+                counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
+                cache.put_total(cache_key, generation, counted)
+                return counted, _rows_in_order(session, first)
+        counted, found = _total_and_keys(
+            session, select(*_PG_SORTS[page.sort_by]).where(*on_search), list_cache.IDS_PER_FILTER
+        )
+        if found is not None:
+            cache.put_keys(cache_key, generation, page.sort_by, found)
+            return counted, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
+        cached_total = counted
     if not filters.any:
         total = models
     elif cached_total is not None:
@@ -165,6 +218,8 @@ def list_model_rows(
         unindexed = ModelRow.account_id + 0 == account_id
         count = select(func.count()).select_from(ModelRow).where(_ROWID.in_(matched), unindexed, *where)
         total = session.scalar(count) or 0
+    elif on_search is not None:
+        total = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
     else:
         total = session.scalar(select(func.count()).select_from(ModelRow).where(mine, *searched)) or 0
     if cache_key is not None and cache is not None and generation is not None and cached_total is None:
@@ -211,18 +266,23 @@ def list_model_rows(
         # pages and later generations.
         raw_keys = _raw_keys(page.sort_by)
         every: Select[Any]
-        if matched is None:
+        if on_search is not None:
+            every = select(*_PG_SORTS[page.sort_by]).where(*on_search)
+        elif matched is None:
             every = select(*raw_keys).where(mine, *searched)
         else:
             every = select(*raw_keys).where(
                 ModelRow.account_id + 0 == account_id, _ROWID.in_(matched), *where
             )
-        found = _driver_rows(session, every.order_by(*keys))
+        found = _driver_rows(session, every.order_by(*every.selected_columns))
         cache.put_keys(cache_key, generation, page.sort_by, found)
         return total, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
     if ids is None:
         ids_query: Select[str]
-        if matched is None:
+        if on_search is not None:
+            ids_query = select(_PG_SEARCH.c.id).where(*on_search)
+            order = [key.desc() if descending else key.asc() for key in _PG_SORTS[page.sort_by]]
+        elif matched is None:
             ids_query = select(ModelRow.id).where(mine, *searched)
         elif walk <= WALK_BUDGET * total:
             ids_query = select(ModelRow.id).where(mine, _ROWID.in_(matched), *where)
@@ -237,7 +297,7 @@ def list_model_rows(
     return total, _rows_in_order(session, ids)
 
 
-def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
+def _driver_rows(session: Session, query: Select[Any] | CompoundSelect[Any]) -> list[SortKey]:
     """The rows of ``query`` as the driver's own tuples: tens of thousands of sort keys, read without
     a result row object built for each (a third of the cost of reading 40,000 of them). The keys'
     columns need no conversion (:data:`.model_changes.RAW_CREATE_TIME`, plain strings)."""
@@ -247,6 +307,44 @@ def _driver_rows(session: Session, query: Select[Any]) -> list[SortKey]:
     finally:
         result.close()
     return rows
+
+
+def _pg_matching(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    """The filter as conditions on PostgreSQL's search table (:data:`_PG_SEARCH`)."""
+    found = _PG_SEARCH.c
+    where: list[ColumnElement[bool]] = [found.account_id == account_id]
+    if filters.exact_name is not None:
+        where.append(found.name == filters.exact_name)
+    for searched, needle in ((found.name, filters.name_part), (found.id, filters.id_part)):
+        if needle is not None:
+            where.append(contains(searched, needle, "postgresql"))
+    return where
+
+
+def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[int, list[SortKey] | None]:
+    """How many rows ``query`` (a filter's sort keys, the id last) selects and, when at most ``most``,
+    every one of them in ascending order, from one statement: the matches are materialised once (a CTE
+    read twice) and counted; the count comes first as a row of NULL keys and the count as its id
+    (NULLS FIRST), then the keys only if few enough, as the driver's own rows (no copy of each)."""
+    matches = query.cte("matches")
+    counted = select(func.count().label("total")).select_from(matches).cte("counted")
+    leading = list(matches.c)[:-1]
+    head = [_null_like(col) for col in leading] + [cast(counted.c.total, String).collate("C")]
+    keys = select(*matches.c).select_from(matches.join(counted, true())).where(counted.c.total <= most)
+    positions: list[ColumnElement[Any]] = [literal_column(str(k)) for k in range(1, len(matches.c) + 1)]
+    statement = union_all(select(*head), keys).order_by(positions[0].asc().nulls_first(), *positions[1:])
+    rows = _driver_rows(session, statement)
+    total = int(rows[0][-1])
+    if total > most:
+        return total, None
+    return total, rows[1:]
+
+
+def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A NULL of ``col``'s kind, for a row united with its rows (strings compared by code point)."""
+    if isinstance(col.type, String):
+        return cast(null(), String).collate("C")
+    return cast(null(), DateTime)
 
 
 def _walk_testing(

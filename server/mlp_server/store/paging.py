@@ -115,7 +115,9 @@ def _by_code_point(
     return key
 
 
-def contains(column: InstrumentedAttribute[str], needle: str, dialect: str) -> ColumnElement[bool]:
+def contains(
+    column: InstrumentedAttribute[str] | ColumnElement[Any], needle: str, dialect: str
+) -> ColumnElement[bool]:
     """Substring match ignoring the case of ASCII letters only, on every database: "ALPHA" finds
     "alpha", while "É" finds "É" but not "é". ``%`` and ``_`` in ``needle`` match themselves.
 
