@@ -46,6 +46,7 @@ def _takes_plain_path(
         or not isinstance(url, str)
         or not (params is None or isinstance(params, dict))
         or (auth is not None and signer is None)
+        or (auth is None and bool(client.base_url.userinfo))  # httpx's Basic auth from the URL
         or client.cookies
         or any(client.event_hooks.values())
     )

@@ -31,9 +31,17 @@ def make_locked(prefix: str, parent: Path | None = None) -> tuple[Path, int]:
     where = Path(tempfile.gettempdir()) if parent is None else parent
     sweep(prefix, where)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # not inherited: a child's crash
-    if fcntl is not None:  # then releases nothing it should not
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if fcntl is None:  # nothing to lock with (a folder cannot even be opened there): never swept
+        return path, os.open(os.devnull, os.O_RDONLY)
+    fd = -1
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # not inherited: a child's crash
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # then releases nothing it should not
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        shutil.rmtree(path, ignore_errors=True)
+        raise
     return path, fd
 
 

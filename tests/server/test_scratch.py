@@ -4,6 +4,7 @@ next owner of that kind of folder removes it; a live owner's folder, or a young 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -84,3 +85,34 @@ def test_the_serving_cache_removes_a_partial_download_a_killed_process_left(tmp_
     folder = VersionCache(cache_root, objects).folder("m1-1", url)
     assert (folder / "model.onnx").read_bytes() == b"onnx bytes"
     assert sorted(p.name for p in cache_root.iterdir()) == ["m1-1"]
+
+
+def test_a_folder_that_cannot_be_locked_is_removed_and_its_descriptor_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flock refused (ENOLCK: a file system without locks): the error is raised, and neither the new
+    folder nor its descriptor is left behind."""
+    assert scratch.fcntl is not None
+
+    def refuse(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(scratch.fcntl, "flock", refuse)
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError) as refused:
+        scratch.make_locked("mlp-scratch-test-", tmp_path)
+    assert refused.value.errno == errno.ENOLCK
+    assert list(tmp_path.iterdir()) == []
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
+def test_without_fcntl_a_folder_is_made_unlocked_and_never_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scratch, "fcntl", None)
+    with scratch.scratch_dir("mlp-scratch-test-", tmp_path) as made:
+        assert made.is_dir()
+        age(made)
+        assert scratch.sweep("mlp-scratch-test-", tmp_path) == 0  # nothing tells a live owner's apart
+        assert made.is_dir()
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 
 from mlp_server.serving.supervisor import ServiceRuntime, ServingSupervisor
 from mlp_server.store import Store
+from mlp_server.store.group_commit import StoreClosedError
 from mlp_server.store.services import PENDING, RUNNING
+from pg_testing import PgCluster
 from server_store.helpers import ACCOUNT, register, service_body
 from volcengine_ml_platform.transfer.folder import FolderStore
 
@@ -28,13 +31,25 @@ def escaped(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BaseException]]:
     yield seen
 
 
+@pytest.fixture(params=["sqlite", "sqlite-no-group-commit", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, bool | None]:
+    """Where the store is, and its group commit (which alone raised StoreClosedError before)."""
+    if request.param == "postgresql":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        return cluster.database(f"closed_{uuid.uuid4().hex[:8]}"), None
+    return f"sqlite:///{tmp_path / 'mlp.sqlite3'}", request.param == "sqlite"
+
+
 def test_a_failure_while_the_store_is_closed_leaves_the_record(
-    tmp_path: Path, escaped: list[BaseException], caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    store_url: tuple[str, bool | None],
+    escaped: list[BaseException],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
+    url, group_commit = store_url
     objects = FolderStore(tmp_path / "objects")
     objects.put_bytes("bucket", "m/no-model/weights.bin", b"\0" * 64)  # a version with no .onnx file
-    store = Store(url)
+    store = Store(url, group_commit=group_commit)
     model_id, version = register(store, Path="tos://bucket/m/no-model/")
     service_id = store.create_service(ACCOUNT, service_body(model_id, version, FlavorID="ml.c1i.large"))["ServiceID"]
     (row,) = store.serving_rows()
@@ -62,7 +77,8 @@ def test_a_store_closed_under_a_running_service_stops_its_replicas(
     tmp_path: Path, escaped: list[BaseException]
 ) -> None:
     """The platform shut its store without closing serving first: the supervisor stops looking, the
-    replicas stop, and the record still reads Running (brought back by the next process)."""
+    replicas stop, the lease is released (another supervisor takes over), and the record still reads
+    Running (brought back by the next process)."""
     url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
     objects = FolderStore(tmp_path / "objects")
     objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
@@ -80,13 +96,19 @@ def test_a_store_closed_under_a_running_service_stops_its_replicas(
         supervisor.poke()
         wait_until(lambda: not supervisor.serving, 30, "the supervisor to stop looking")
         wait_until(lambda: replica_pids("closed-svc", tmp_path) == [], 30, "the replicas to stop")
+        assert supervisor.ensure_started() is False  # closed: it does not start again
+        with pytest.raises(StoreClosedError):
+            store.get_service(ACCOUNT, {"ServiceID": service_id})
     finally:
         supervisor.close()
         store.close()
     assert escaped == []
     reopened = Store(url)
+    successor = ServingSupervisor(reopened, objects, tmp_path)
     try:
         kept = reopened.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+        assert kept["Status"] == RUNNING
+        assert successor.ensure_started() is True  # the lease was released
     finally:
+        successor.close()
         reopened.close()
-    assert kept["Status"] == RUNNING

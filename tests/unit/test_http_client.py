@@ -49,6 +49,7 @@ def capture(
     kind: type[httpx.Client] | type[httpx.AsyncClient],
     auth: httpx.Auth | None,
     answer: Callable[[httpx.Request], httpx.Response],
+    base: str = BASE,
 ) -> tuple[Client, list[httpx.Request]]:
     """A generated-client ``Client`` on an httpx client of ``kind`` (sync or asyncio), whose transport
     records every request and answers it with ``answer``."""
@@ -59,13 +60,13 @@ def capture(
         return answer(request)
 
     http = kind(
-        base_url=BASE,
+        base_url=base,
         transport=httpx.MockTransport(handler),
         auth=auth,
         timeout=httpx.Timeout(30.0, connect=5.0),
         headers={"User-Agent": "volcengine-ml-platform-models/test"},
     )
-    client = Client(base_url=BASE)
+    client = Client(base_url=base)
     if isinstance(http, httpx.AsyncClient):
         client.set_async_httpx_client(http)
     else:
@@ -118,6 +119,28 @@ def test_the_inner_door_unsigned_with_a_token_query_sends_the_same_bytes() -> No
     assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
     assert [r.url.params["Token"] for r in short_seen] == ["t1", "t2", "t1"]
     assert "Authorization" not in short_seen[0].headers
+
+
+def test_an_unsigned_client_with_credentials_in_its_url_sends_httpx_basic_auth() -> None:
+    """No auth, but ``user:password@`` in the base URL: httpx sends Basic auth from it, and so does
+    the session's client (sync and asyncio), by giving way to plain httpx."""
+    base = "http://svc:pw@127.0.0.1:8765"
+    call = CALLS[0][1]
+    plain, plain_seen = capture(httpx.Client, None, ok, base)
+    short, short_seen = capture(SessionClient, None, ok, base)
+    call(plain), call(short)
+    assert [wire(r) for r in short_seen] == [wire(r) for r in plain_seen]
+    assert short_seen[0].headers["Authorization"] == "Basic c3ZjOnB3"  # base64 of svc:pw
+
+    async def both() -> list[httpx.Request]:
+        aplain, aplain_seen = capture(httpx.AsyncClient, None, ok, base)
+        ashort, ashort_seen = capture(AsyncSessionClient, None, ok, base)
+        for client in (aplain, ashort):
+            await get_model_next_version.asyncio_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+        assert [wire(r) for r in ashort_seen] == [wire(r) for r in aplain_seen]
+        return ashort_seen
+
+    assert "Authorization" in asyncio.run(both())[0].headers
 
 
 def test_a_cookie_the_platform_sets_is_kept_and_sent_back_as_httpx_would() -> None:

@@ -130,7 +130,7 @@ class ServingSupervisor:
         over once the owner is gone."""
         with self._lock:
             if self._started:
-                return self._thread is not None
+                return self._thread is not None and not self.closed
             if self.closed:
                 return False
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,7 @@ class ServingSupervisor:
             runtime.update(None)  # stops its replicas and endpoint; the record is left as it is
         for runtime in runtimes:
             runtime.join(self.timing.drain_timeout + self.timing.stop_grace + 5)
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
@@ -262,7 +262,12 @@ class ServingSupervisor:
     def _run(self) -> None:
         while not self.closed:
             if self.store.closed:
-                self._store_closed()
+                # The platform closed its store without closing serving first (a program that shut
+                # its platform down piecemeal): close as :meth:`close` does (replicas stopped, records
+                # left as they are, the lease released for another process), rather than start the
+                # services again and again with nowhere to record them.
+                log.info("serving supervisor: the store is closed; closing serving")
+                self.close()
                 return
             try:
                 self._reconcile()
@@ -274,16 +279,6 @@ class ServingSupervisor:
             # another server of a team) may have created or started a service.
             self._wake.wait(0.5 if busy else IDLE_LOOK_SECONDS)
             self._wake.clear()
-
-    def _store_closed(self) -> None:
-        # The platform closed its store without closing serving first (a program that shut its
-        # platform down piecemeal): stop the replicas and leave the records, as close() does, rather
-        # than start the services again and again with nowhere to record them.
-        log.info("serving supervisor: the store is closed; stopping the replicas, keeping the records")
-        with self._lock:
-            runtimes = list(self._runtimes.values())
-        for runtime in runtimes:
-            runtime.update(None)  # stops its replicas and endpoint; the record is left as it is
 
     def _reconcile(self) -> None:
         rows = {row.service_id: row for row in self.store.serving_rows()}

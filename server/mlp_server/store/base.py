@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mlp_server.errors import ApiError
 
 from .engine import create_store_engine, writer
-from .group_commit import GroupCommit, connection_is_shared
+from .group_commit import GroupCommit, StoreClosedError, connection_is_shared
 from .ids import new_id, utcnow
 from .migrate import prepare
 from .raw_sqlite import RawCursor
@@ -91,8 +91,14 @@ class StoreBase:
 
     @property
     def closed(self) -> bool:
-        """Closed by :meth:`close`: its owners (the serving supervisor) stop using it."""
+        """Closed by :meth:`close`: every later read or write raises :class:`StoreClosedError`, on any
+        database (a disposed engine would otherwise open new connections), and its owners (the serving
+        supervisor) stop using it."""
         return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
 
     def close(self) -> None:
         self._closed = True
@@ -106,6 +112,7 @@ class StoreBase:
     @contextmanager
     def _read(self) -> Iterator[Session]:
         """A read-only transaction: one consistent snapshot for a page and its Total."""
+        self._check_open()
         with self._reader.begin() as session:
             yield session
 
@@ -115,6 +122,7 @@ class StoreBase:
         runs on the pooled driver connection (:mod:`.raw_sqlite`), not through a SQLAlchemy Connection,
         whose checkout and BEGIN cost more than the read; on PostgreSQL in autocommit, one round trip
         instead of BEGIN, the read and ROLLBACK."""
+        self._check_open()
         if self._engine.dialect.name == "sqlite":
             pooled = self._engine.raw_connection()
             try:
@@ -131,6 +139,7 @@ class StoreBase:
 
         With group commit the block is one unit of a batch (see :meth:`_write_unit`); code in it must
         not wait for another write of this process."""
+        self._check_open()
         if self._group is not None:
             with self._group.borrow() as session:
                 yield session
@@ -142,6 +151,7 @@ class StoreBase:
         """Run ``work(session)`` as one write and return its result once committed; an error in it
         rolls back all of its effects. The cheaper form of :meth:`_write` under group commit (it runs
         on the writer thread, no hand-over of the session)."""
+        self._check_open()
         if self._group is not None:
             return self._group.run(work)
         with self._write() as session:

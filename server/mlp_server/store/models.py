@@ -309,6 +309,7 @@ class ModelsMixin(StoreBase):
         """CreateModel's checks before it touches the Path's files, in one read: NotFound unless the
         account has ``model_id`` (when given; whatever the Path says), then whether the account has
         registered ``path`` already (a resend)."""
+        self._check_open()
         with self._engine.connect() as conn:
             # One statement, no transaction needed: on SQLite straight on the driver (raw_sqlite).
             reads: Executes = conn if self.dialect != "sqlite" else raw_cursor(conn)
