@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_store.helpers import ACCOUNT, register, service_body
 
 from mlp_server.serving.supervisor import ServiceRuntime, ServingSupervisor
 from mlp_server.store import Store
 from mlp_server.store.group_commit import StoreClosedError
 from mlp_server.store.services import PENDING, RUNNING
 from pg_testing import PgCluster
-from server_store.helpers import ACCOUNT, register, service_body
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .conftest import EXAMPLE
@@ -51,7 +51,8 @@ def test_a_failure_while_the_store_is_closed_leaves_the_record(
     objects.put_bytes("bucket", "m/no-model/weights.bin", b"\0" * 64)  # a version with no .onnx file
     store = Store(url, group_commit=group_commit)
     model_id, version = register(store, Path="tos://bucket/m/no-model/")
-    service_id = store.create_service(ACCOUNT, service_body(model_id, version, FlavorID="ml.c1i.large"))["ServiceID"]
+    body = service_body(model_id, version, FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
     (row,) = store.serving_rows()
     supervisor = ServingSupervisor(store, objects, tmp_path)  # not started: the runtime is driven alone
     store.close()

@@ -136,7 +136,9 @@ def test_an_unsigned_client_with_credentials_in_its_url_sends_httpx_basic_auth()
         aplain, aplain_seen = capture(httpx.AsyncClient, None, ok, base)
         ashort, ashort_seen = capture(AsyncSessionClient, None, ok, base)
         for client in (aplain, ashort):
-            await get_model_next_version.asyncio_detailed(client=client, body=GetModelNextVersionRequest.from_dict({}))
+            await get_model_next_version.asyncio_detailed(
+                client=client, body=GetModelNextVersionRequest.from_dict({})
+            )
         assert [wire(r) for r in ashort_seen] == [wire(r) for r in aplain_seen]
         return ashort_seen
 
