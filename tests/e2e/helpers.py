@@ -406,6 +406,7 @@ class Synced:
 
     def _drain(self, items: AsyncIterator[T]) -> Iterator[T]:
         assert isinstance(items, AsyncIterator), items
+
         async def step() -> T:
             return await anext(items)
 
