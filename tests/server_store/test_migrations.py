@@ -29,7 +29,7 @@ from mlp_server.store.schema import Base
 from mlp_testing import clean_env, mlp_script
 from pg_testing import PgCluster
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT
+from .helpers import ACCOUNT, OTHER_ACCOUNT, version_info
 
 LEGACY_DUMP = Path(__file__).parents[1] / "data" / "store_v0_1_0.sql"
 LEGACY_ADMIN_KEY = "AKLTlegacy"
@@ -89,6 +89,34 @@ def test_migrations_from_scratch_build_exactly_the_models(tmp_path: Path) -> Non
         command.upgrade(alembic_config(conn), "head")
     assert schema_diff(engine) == [], "a schema change without a migration (or a migration the models lack)"
     assert current_revision(engine) == HEAD_REVISION
+
+
+def test_rolling_back_the_version_positions_keeps_the_search_index(tmp_path: Path) -> None:
+    """0013's downgrade drops its column in place: the triggers on ``models`` and the rowids the
+    search index points at are kept (a batch copy of the table lost both)."""
+    url = sqlite_url(tmp_path / "down.sqlite")
+    store = Store(url)
+    for n in range(5):
+        store.create_model(ACCOUNT, {"ModelName": f"resnet-{n}", "VersionInfo": version_info()})
+    doomed = store.list_models(ACCOUNT, {"ModelNameContains": "resnet-1"})["List"][0]["ModelID"]
+    store.delete_model(ACCOUNT, {"ModelID": doomed})
+    store.close()
+    engine = create_engine(url)
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'models' ORDER BY name"
+    with engine.connect() as conn:
+        before = list(conn.execute(text(triggers)))
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0012")
+    with engine.connect() as conn:
+        assert list(conn.execute(text(triggers))) == before != []
+        found = conn.execute(
+            text(
+                "SELECT name FROM models WHERE rowid IN (SELECT rowid FROM models_search WHERE models_search MATCH :q)"
+            ),
+            {"q": '"resnet-4"'},
+        )
+        assert [row.name for row in found] == ["resnet-4"]
+    engine.dispose()
 
 
 def test_a_new_database_is_created_at_the_head(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.drop_column("last_version_time")
+    # In place (SQLite 3.35+), not batch mode: a batch copy of ``models`` would drop its triggers (the
+    # search index's) and renumber its rowids under the index.
+    op.execute("ALTER TABLE models DROP COLUMN last_version_time")
     op.drop_index("ix_model_version_holes_below", table_name="model_version_holes")
     op.drop_table("model_version_holes")
