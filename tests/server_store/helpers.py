@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event
 
+from mlp_server.errors import ApiError
 from mlp_server.store import Store
 
 ACCOUNT = 2100000050
@@ -71,6 +73,36 @@ def register(
     version = result["VersionInfo"]["ModelVersion"]
     assert result["VersionInfo"]["ModelVersionID"] == f"{result['ModelID']}-{version}"
     return result["ModelID"], version
+
+
+def delete_version(store: Store, model_id: str, number: int) -> None:
+    store.delete_model_version(ACCOUNT, {"ModelVersionID": f"{model_id}-{number}"})
+
+
+def race_deletes_and_registrations(
+    writers: Sequence[Store], model_id: str, orders: tuple[Sequence[int], Sequence[int]], registrations: int
+) -> list[int]:
+    """Six workers on ``writers`` in turn: two delete the same versions (each in its own order of
+    ``orders``; the one that loses a version gets NotFound), four register ``registrations`` new
+    versions each. Returns the numbers deleted, one entry per version that went."""
+    gone: list[int] = []
+
+    def work(k: int) -> None:
+        writer = writers[k % len(writers)]
+        if k % 3 == 0:
+            for number in orders[k // 3]:
+                try:
+                    delete_version(writer, model_id, number)
+                    gone.append(number)
+                except ApiError as error:  # the other deleter's
+                    assert error.code == "NotFound"
+        else:
+            for _ in range(registrations):
+                register(writer, model_id=model_id)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(work, range(6)))
+    return gone
 
 
 def perf_job(

@@ -111,7 +111,8 @@ def test_rolling_back_the_version_positions_keeps_the_search_index(tmp_path: Pat
         assert list(conn.execute(text(triggers))) == before != []
         found = conn.execute(
             text(
-                "SELECT name FROM models WHERE rowid IN (SELECT rowid FROM models_search WHERE models_search MATCH :q)"
+                "SELECT name FROM models WHERE rowid IN "
+                "(SELECT rowid FROM models_search WHERE models_search MATCH :q)"
             ),
             {"q": '"resnet-4"'},
         )

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import itertools
 import random
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
 
-from mlp_server.errors import ApiError
 from mlp_server.store import Store
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, FakeClock, register, sent_statements
+from .helpers import (
+    ACCOUNT,
+    FakeClock,
+    delete_version,
+    race_deletes_and_registrations,
+    register,
+    sent_statements,
+)
 
 SORTS = list(itertools.product(("CreateTime", "ModelVersion"), ("Ascend", "Descend")))
 
@@ -82,10 +87,6 @@ def _check_pages(store: Store, model_id: str, limits: tuple[int, ...] = (0, 1, 3
             assert [v["ModelVersion"] for v in got["List"]] == expected[offset : offset + limit], body
 
 
-def _delete(store: Store, model_id: str, number: int) -> None:
-    store.delete_model_version(ACCOUNT, {"ModelVersionID": f"{model_id}-{number}"})
-
-
 def test_pages_through_deletes_of_every_shape(store: Store, clock: FakeClock) -> None:
     model_id, _ = register(store)
     for k in range(159):
@@ -95,12 +96,12 @@ def test_pages_through_deletes_of_every_shape(store: Store, clock: FakeClock) ->
     _check_pages(store, model_id)
     # Every other one of 3..141 (more runs than one read of them holds), a sweep of 150..155, the highest.
     for number in [*range(3, 142, 2), *range(150, 156), 160]:
-        _delete(store, model_id, number)
+        delete_version(store, model_id, number)
     _check_kept(store)
     _check_pages(store, model_id)
     # Gaps closed from both sides: runs merge.
     for number in (142, 144, 146, 148, 147, 145, 143, 149, 1, 2, 159):
-        _delete(store, model_id, number)
+        delete_version(store, model_id, number)
     runs, _ = _kept(store)
     assert (model_id, 141, 155) in runs and (model_id, 1, 3) in runs and (model_id, 159, 160) in runs
     _check_kept(store)
@@ -123,14 +124,14 @@ def test_a_clock_set_back_reads_create_time_pages_from_their_index(store: Store,
     assert all(flag is not None for flag in _kept(store)[1].values())
     clock.set(clock.now - timedelta(seconds=30))
     register(store, model_id=model_id)
-    _delete(store, model_id, 4)
+    delete_version(store, model_id, 4)
     flags = _kept(store)[1]
     assert flags[model_id] is None and flags[other] is not None
     _check_pages(store, model_id)
     _check_pages(store, other, (1, 10))
     _check_kept(store)
     # Deleting the version that broke the order: the recount finds the order again, and then uses it.
-    _delete(store, model_id, 22)
+    delete_version(store, model_id, 22)
     with store.engine.begin() as conn:
         recount(conn)
     assert _kept(store)[1][model_id] is not None
@@ -174,7 +175,7 @@ def test_a_deep_page_skips_nothing(store: Store, clock: FakeClock) -> None:
         clock.tick()
         register(store, model_id=model_id)
     for number in (5, 6, 7, 50, 120):
-        _delete(store, model_id, number)
+        delete_version(store, model_id, number)
     for sort_by, order in SORTS:
         body = {"ModelID": model_id, "SortBy": sort_by, "SortOrder": order, "Offset": 90}
         with sent_statements(store) as seen:
@@ -200,24 +201,8 @@ def test_racing_registrations_and_deletes_from_several_stores(db_url: str, store
         register(store, model_id=model_id)
     writers = [Store(db_url) for _ in range(4)]
     doomed = random.Random(15).sample(range(2, 41), 24)
-    gone: list[int] = []
-
-    def work(k: int) -> None:
-        writer = writers[k % len(writers)]
-        if k % 3 == 0:  # two deleters of the same versions, in different orders
-            for number in doomed if k == 0 else doomed[::-1]:
-                try:
-                    _delete(writer, model_id, number)
-                    gone.append(number)
-                except ApiError as error:
-                    assert error.code == "NotFound"
-        else:
-            for _ in range(8):
-                register(writer, model_id=model_id)
-
-    try:
-        with ThreadPoolExecutor(6) as pool:
-            list(pool.map(work, range(6)))
+    try:  # two deleters of the same versions, in different orders
+        gone = race_deletes_and_registrations(writers, model_id, (doomed, doomed[::-1]), 8)
     finally:
         for writer in writers:
             writer.close()
@@ -235,7 +220,7 @@ def test_a_deleted_model_takes_its_runs(store: Store, clock: FakeClock) -> None:
     model_id, _ = register(store)
     for _ in range(5):
         register(store, model_id=model_id)
-    _delete(store, model_id, 3)
+    delete_version(store, model_id, 3)
     assert _kept(store)[0] == {(model_id, 3, 3)}
     store.delete_model(ACCOUNT, {"ModelID": model_id})
     assert _kept(store) == (set(), {})

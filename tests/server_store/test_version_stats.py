@@ -9,7 +9,6 @@ found in the sort's covering index.
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +19,16 @@ from mlp_server.errors import ApiError
 from mlp_server.store import Store
 from mlp_server.store.model_index import recount
 
-from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, sent_statements, version_info
+from .helpers import (
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    FakeClock,
+    delete_version,
+    race_deletes_and_registrations,
+    register,
+    sent_statements,
+    version_info,
+)
 
 
 def _kept(store: Store) -> dict[str, tuple[int, int]]:
@@ -56,10 +64,6 @@ def _check(store: Store) -> None:
             assert versions["Total"] == count == len(versions["List"])
 
 
-def _delete(store: Store, model_id: str, number: int) -> None:
-    store.delete_model_version(ACCOUNT, {"ModelVersionID": f"{model_id}-{number}"})
-
-
 def test_stats_follow_every_write(store: Store, clock: FakeClock) -> None:
     model_id, _ = register(store, name="a")
     other, _ = register(store, OTHER_ACCOUNT, name="b")
@@ -76,14 +80,14 @@ def test_stats_follow_every_write(store: Store, clock: FakeClock) -> None:
     converted = version_info(SourceType="Perf", BaseModelVersionID=f"{model_id}-2", SourceId="pf-x")
     store.create_model(ACCOUNT, {"ModelID": model_id, "VersionInfo": converted})
     _check(store)
-    _delete(store, model_id, 3)  # a middle one: the highest stays
+    delete_version(store, model_id, 3)  # a middle one: the highest stays
     assert _kept(store)[model_id] == (6, 7)
-    _delete(store, model_id, 7)  # the highest: the next highest is found
-    _delete(store, model_id, 6)
+    delete_version(store, model_id, 7)  # the highest: the next highest is found
+    delete_version(store, model_id, 6)
     assert _kept(store)[model_id] == (4, 5)
     _check(store)
     for number in (1, 2, 4, 5):
-        _delete(store, model_id, number)
+        delete_version(store, model_id, number)
     assert _kept(store)[model_id] == (0, 0)
     _check(store)
     # A registration that fails after taking its number (nothing to inherit the format from) counts
@@ -95,9 +99,9 @@ def test_stats_follow_every_write(store: Store, clock: FakeClock) -> None:
     assert register(store, model_id=model_id)[1] == 8
     assert _kept(store)[model_id] == (1, 8)
     # A version that is already gone is NotFound and counted out only once.
-    _delete(store, model_id, 8)
+    delete_version(store, model_id, 8)
     with pytest.raises(ApiError) as missing:
-        _delete(store, model_id, 8)
+        delete_version(store, model_id, 8)
     assert missing.value.code == "NotFound"
     assert _kept(store)[model_id] == (0, 0)
     store.delete_model(OTHER_ACCOUNT, {"ModelID": other})
@@ -109,7 +113,7 @@ def test_the_recount_repairs_drifted_stats(store: Store, clock: FakeClock) -> No
     for _ in range(3):
         register(store, model_id=first)
     second, _ = register(store, name="b")
-    _delete(store, second, 1)
+    delete_version(store, second, 1)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE models SET version_count = version_count + 7, latest_version = 99"))
     assert _kept(store) != _counted(store)  # what a repair must find
@@ -150,7 +154,7 @@ def test_version_pages_are_the_reference_at_every_offset(store: Store, clock: Fa
             clock.tick()
         register(store, model_id=model_id)
     for number in (2, 9, 25):
-        _delete(store, model_id, number)
+        delete_version(store, model_id, number)
     total = 22
     for sort_by, order in itertools.product(("CreateTime", "ModelVersion"), ("Ascend", "Descend")):
         expected = _reference(store, model_id, sort_by, order)
@@ -202,24 +206,8 @@ def test_concurrent_registrations_and_deletes_leave_exact_stats(
         register(store, model_id=model_id)
     writers = [Store(db_url, clock=clock) for _ in range(4)]
     doomed = list(range(30, 10, -1))  # from the highest down, while new highest ones arrive
-    gone: list[int] = []
-
-    def work(k: int) -> None:
-        writer = writers[k % len(writers)]
-        if k % 3 == 0:  # two deleters of the same versions: each version goes once
-            for number in doomed:
-                try:
-                    _delete(writer, model_id, number)
-                    gone.append(number)
-                except ApiError as error:  # the other deleter's
-                    assert error.code == "NotFound"
-        else:
-            for _ in range(6):
-                register(writer, model_id=model_id)
-
-    try:
-        with ThreadPoolExecutor(6) as pool:
-            list(pool.map(work, range(6)))
+    try:  # two deleters of the same versions: each version goes once
+        gone = race_deletes_and_registrations(writers, model_id, (doomed, doomed), 6)
     finally:
         for writer in writers:
             writer.close()
