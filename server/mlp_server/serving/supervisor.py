@@ -48,6 +48,7 @@ T = TypeVar("T")
 REPLICA_MODULE = "mlp_server.serving"
 IDLE_LOOK_SECONDS = 2.0
 TAKEOVER_LOOK_SECONDS = 5.0  # how often a server that does not serve asks whether the owner is gone
+CLOSE_WAIT_SECONDS = 60.0  # how long a second close() waits for the one in progress
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
 
 
@@ -117,6 +118,7 @@ class ServingSupervisor:
         self._lock = threading.Lock()
         self._started = False
         self.closed = False
+        self._close_done = threading.Event()  # set once close() has released everything
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock_file: int | None = None
@@ -213,10 +215,14 @@ class ServingSupervisor:
         platform), so what stopped is said as a :class:`ServingStoppedWarning` (which a program sees
         without configuring logging) instead of a log record."""
         with self._lock:
-            if self.closed:
-                return
+            closing = self.closed
             self.closed = True
             runtimes = list(self._runtimes.values())
+        if closing:
+            # Closed already, or closing in another thread (the supervisor's own, when its store was
+            # closed): return once that is done, so that a caller finds the lease released.
+            self._close_done.wait(CLOSE_WAIT_SECONDS)
+            return
         self._wake.set()
         stopped = stopped_message(len(runtimes), self.dir.parent) if runtimes else None
         if stopped is not None and not exiting:  # `mlp serve` ending: its log is where it is read
@@ -238,6 +244,7 @@ class ServingSupervisor:
                 self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SERVING_LOCK_KEY})
             self._db_lock.close()
             self._db_lock = None
+        self._close_done.set()
         if stopped is not None and exiting:
             # Last, once everything is stopped: under `-W error` the warning is raised instead.
             warn_stopped(stopped)
