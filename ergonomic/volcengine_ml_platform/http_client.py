@@ -5,19 +5,24 @@ headers=...)`` and nothing else of the client. For exactly that call, :class:`Se
 same request httpx would (the URL joined to ``base_url`` and its query encoded once per operation,
 the client's headers, the JSON body, the timeout), signs it with the session's
 :class:`~.auth.VolcSignerAuth`, and sends it through the same transport (``mounts`` and proxies
-included), then reads the answer. What it leaves out is what these calls never use: the auth-flow and
-redirect generators (no redirects are followed), event hooks and, unless the answer sets one, the
-cookie jar (httpx parses every answer for cookies through urllib's request objects). A signed request
-then costs the client 25-35% less CPU (bench/registrations.py prints the client's CPU per request).
-Any other call, an auth other than the signer, event hooks, cookies already kept or a closed client:
-plain httpx. :class:`AsyncSessionClient` does the same for ``httpx.AsyncClient`` (``AsyncModel``'s
-session), awaiting the transport instead.
-The bytes on the wire are identical (tests/unit/test_http_client.py, both clients).
+included), then reads the answer, handling it as httpx's ``send`` does and in its order (the answer
+named by its request, a ``Set-Cookie`` kept and the request logged once the headers came, before the
+body is read; a redirect's ``next_request``; the client's ``default_encoding``; ``elapsed``). What it
+leaves out is what these calls never use: the auth-flow and redirect generators, event hooks and,
+unless the answer sets one, the cookie jar (httpx parses every answer for cookies through urllib's
+request objects). A signed request then costs the client 25-35% less CPU (bench/registrations.py
+prints the client's CPU per request). Any other call, an auth other than the signer, event hooks,
+cookies already kept, redirects followed or a closed client: plain httpx. :class:`AsyncSessionClient`
+does the same for ``httpx.AsyncClient`` (``AsyncModel``'s session), awaiting the transport instead.
+The bytes on the wire are identical (tests/unit/test_http_client.py, both clients), and so are the
+answers a real server, proxy or load balancer may give (tests/unit/test_http_client_answers.py).
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -47,6 +52,7 @@ def _takes_plain_path(
         or not (params is None or isinstance(params, dict))
         or (auth is not None and signer is None)
         or (auth is None and bool(client.base_url.userinfo))  # httpx's Basic auth from the URL
+        or client.follow_redirects
         or client.cookies
         or any(client.event_hooks.values())
     )
@@ -81,10 +87,16 @@ def _short_request(
     return request
 
 
-def _answered(client: _AnyClient, request: httpx.Request, response: httpx.Response) -> httpx.Response:
-    """What httpx does with a read answer that these calls need: cookies kept, the request logged."""
+def _received(client: _AnyClient, request: httpx.Request, response: httpx.Response) -> None:
+    """What httpx's ``send`` does with an answer whose headers came, in its order and before the body
+    is read (``_send_single_request``, then ``_send_handling_redirects``): the answer named by its
+    request, cookies kept, the client's default encoding, the request logged, a redirect's next
+    request. A body that then fails to arrive (a connection lost mid-body) leaves a ``Set-Cookie``
+    kept, as in httpx."""
+    response.request = request
     if "set-cookie" in response.headers:
         client.cookies.extract_cookies(response)  # kept and sent again, as httpx would
+    response.default_encoding = client._default_encoding
     if _httpx_log.isEnabledFor(logging.INFO):
         _httpx_log.info(
             'HTTP Request: %s %s "%s %d %s"',
@@ -94,7 +106,13 @@ def _answered(client: _AnyClient, request: httpx.Request, response: httpx.Respon
             response.status_code,
             response.reason_phrase,
         )
-    return response
+    if response.has_redirect_location:  # not followed (that is plain httpx): named, as httpx names it
+        response.next_request = client._build_redirect_request(request, response)
+
+
+def _elapsed(response: httpx.Response, start: float) -> None:
+    """``response.elapsed``, set once the answer is closed as httpx's bound stream sets it."""
+    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - start)
 
 
 class SessionClient(httpx.Client):
@@ -118,17 +136,19 @@ class SessionClient(httpx.Client):
         if plain:
             return super().request(method, url, params=params, json=json, headers=headers, **other)
         request = _short_request(self, self._kept_urls, signer, method, url, params, json, headers)
+        start = time.perf_counter()
         try:
             response = self._transport_for_url(request.url).handle_request(request)
         except httpx.RequestError as exc:
             exc.request = request  # as httpx's own send does: the error names its request
             raise
-        response.request = request
         try:
+            _received(self, request, response)
             response.read()
         finally:
             response.close()
-        return _answered(self, request, response)
+            _elapsed(response, start)
+        return response
 
 
 class AsyncSessionClient(httpx.AsyncClient):
@@ -152,14 +172,16 @@ class AsyncSessionClient(httpx.AsyncClient):
         if plain:
             return await super().request(method, url, params=params, json=json, headers=headers, **other)
         request = _short_request(self, self._kept_urls, signer, method, url, params, json, headers)
+        start = time.perf_counter()
         try:
             response = await self._transport_for_url(request.url).handle_async_request(request)
         except httpx.RequestError as exc:
             exc.request = request  # as httpx's own send does: the error names its request
             raise
-        response.request = request
         try:
+            _received(self, request, response)
             await response.aread()
         finally:
             await response.aclose()
-        return _answered(self, request, response)
+            _elapsed(response, start)
+        return response
