@@ -5,6 +5,7 @@ next owner of that kind of folder removes it; a live owner's folder, or a young 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import subprocess
@@ -55,7 +56,8 @@ def test_a_killed_owners_folder_is_removed_by_the_next_owner_and_a_live_ones_is_
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         assert (held / "model.onnx").is_file()  # the crash left it
-        young = tmp_path / f"{TASK_DIR_PREFIX}just-made"
+        assert held.name.startswith(TASK_DIR_PREFIX + scratch.this_host().tag)
+        young = tmp_path / f"{TASK_DIR_PREFIX}{scratch.this_host().tag}just-made"
         young.mkdir()  # unlocked, but its owner may be about to lock it
         other = tmp_path / "mlp-other-kind"
         other.mkdir()
@@ -85,6 +87,48 @@ def test_the_serving_cache_removes_a_partial_download_a_killed_process_left(tmp_
     folder = VersionCache(cache_root, objects).folder("m1-1", url)
     assert (folder / "model.onnx").read_bytes() == b"onnx bytes"
     assert sorted(p.name for p in cache_root.iterdir()) == ["m1-1"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock: folders are neither locked nor swept")
+def test_a_sweep_removes_only_folders_it_can_prove_dead(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """flock may be per host on a network file system. Another host's folder, however old and unlocked,
+    is left (logged once); so is one whose name records no owner (an earlier release's), and one of a
+    machine of this name but another kernel, touched since this boot began. Removed: one of this kernel
+    under another host name (a container of this machine: same locks), and one of this host's earlier
+    boot, untouched since."""
+    host = scratch.this_host()
+    prefix = "mlp-scratch-test-"
+    other_host = "0" * 8 if host.name != "0" * 8 else "1" * 8
+    other_boot = "f" * 8 if host.boot != "f" * 8 else "e" * 8
+    theirs = [tmp_path / f"{prefix}{other_host}-{other_boot}-a{n}" for n in range(2)]
+    unrecorded = tmp_path / f"{prefix}k2j3h4g5"
+    same_name_live = tmp_path / f"{prefix}{host.name}-{other_boot}-live"
+    sibling = tmp_path / f"{prefix}{other_host}-{host.boot}-container"
+    for folder in (*theirs, unrecorded, same_name_live, sibling):
+        folder.mkdir()
+        (folder / "model.onnx").write_bytes(b"weights")
+        age(folder)
+    caplog.set_level(logging.DEBUG, logger="mlp_server.scratch")
+    scratch._told.clear()
+    removed = scratch.sweep(prefix, tmp_path)
+    assert scratch.sweep(prefix, tmp_path) == 0
+    for folder in (*theirs, unrecorded, same_name_live):
+        assert (folder / "model.onnx").is_file(), folder
+    told = [r.getMessage() for r in caplog.records if f"{other_host}-{other_boot}-" in r.getMessage()]
+    assert len(told) == 1 and "another host" in told[0], told  # once, not per folder or per sweep
+    if host.boot == "0" * 8:  # no boot id: the host name alone tells this kernel's folders
+        assert removed == 0 and sibling.is_dir()
+        return
+    assert removed == 1 and not sibling.exists()
+    if host.booted_at is None:
+        return  # no boot time from the kernel: a folder of another boot is never proven dead
+    earlier_boot = tmp_path / f"{prefix}{host.name}-{other_boot}-old"
+    earlier_boot.mkdir()
+    age(earlier_boot, time.time() - host.booted_at + 60)  # last touched a minute before this boot
+    assert scratch.sweep(prefix, tmp_path) == 1
+    assert not earlier_boot.exists() and same_name_live.is_dir()
 
 
 def test_a_folder_that_cannot_be_locked_is_removed_and_its_descriptor_closed(
