@@ -3,7 +3,7 @@
 A generated operation calls ``request("post", "/", params={"Action": ..., "Version": ...}, json=...,
 headers=...)`` and nothing else of the client. For exactly that call, :class:`SessionClient` builds the
 same request httpx would (the URL joined to ``base_url`` and its query encoded once per operation,
-the client's headers, the JSON body, the timeout), signs it with the session's
+afresh when ``base_url`` or ``params`` is set; the client's headers, the JSON body, the timeout), signs it with the session's
 :class:`~.auth.VolcSignerAuth`, and sends it through the same transport (``mounts`` and proxies
 included), then reads the answer, handling it as httpx's ``send`` does and in its order (the answer
 named by its request, a ``Set-Cookie`` kept and the request logged once the headers came, before the
@@ -36,7 +36,31 @@ _MAX_URLS = 256
 
 
 _AnyClient = httpx.Client | httpx.AsyncClient
-_KeptUrls = dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL]
+
+
+class _KeptUrls:
+    """The URLs built once per (path, query), for the client's ``base_url`` and ``params`` of the
+    moment: setting either (httpx makes a new object) starts afresh, as httpx builds each URL anew."""
+
+    __slots__ = ("base", "params", "urls")
+
+    def __init__(self) -> None:
+        self.urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
+        self.base: httpx.URL | None = None
+        self.params: httpx.QueryParams | None = None
+
+    def url(self, client: _AnyClient, method: str, url: str, params: dict[str, str] | None) -> httpx.URL:
+        base, common = client.base_url, client.params
+        if base is not self.base or common is not self.params:
+            self.urls.clear()
+            self.base, self.params = base, common
+        key = (url, tuple(params.items()) if params else ())
+        full = self.urls.get(key)
+        if full is None:
+            if len(self.urls) >= _MAX_URLS:
+                self.urls.clear()
+            full = self.urls[key] = client.build_request(method, url, params=params).url
+        return full
 
 
 def _takes_plain_path(
@@ -70,12 +94,7 @@ def _short_request(
     headers: dict[str, str] | None,
 ) -> httpx.Request:
     """The request httpx would build for this call, signed as the signer's auth flow would sign it."""
-    key = (url, tuple(params.items()) if params else ())
-    full = kept.get(key)
-    if full is None:
-        if len(kept) >= _MAX_URLS:
-            kept.clear()
-        full = kept[key] = client.build_request(method, url, params=params).url
+    full = kept.url(client, method, url, params)
     merged = httpx.Headers(client.headers)
     if headers:
         merged.update(headers)
@@ -122,7 +141,7 @@ class SessionClient(httpx.Client):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._kept_urls: _KeptUrls = {}
+        self._kept_urls = _KeptUrls()
 
     def request(  # type: ignore[override]
         self,
@@ -158,7 +177,7 @@ class AsyncSessionClient(httpx.AsyncClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._kept_urls: _KeptUrls = {}
+        self._kept_urls = _KeptUrls()
 
     async def request(  # type: ignore[override]
         self,

@@ -242,3 +242,38 @@ def test_every_client_sees_the_same_answer_as_plain_httpx(name: str) -> None:
     assert short == plain
     assert async_short == async_plain
     assert async_plain == plain
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.__name__ for k in KINDS])
+def test_a_base_url_or_params_set_after_a_call_is_used_by_the_next_call(
+    kind: type[httpx.Client] | type[httpx.AsyncClient],
+) -> None:
+    """httpx builds every URL from the client's ``base_url`` and ``params`` of the moment; the short
+    path keeps built URLs, and must not keep them past a change of either."""
+    params = {"Action": "GetModelNextVersion", "Version": "2021-07-01"}
+    with ScriptedServer(ok) as first, ScriptedServer(ok) as second:
+        http = clients(first, kind)
+
+        def change(step: int) -> None:
+            if step == 1:
+                http.base_url = second.url
+            elif step == 2:
+                http.params = {"Region": "cn-beijing"}
+
+        if isinstance(http, httpx.AsyncClient):
+
+            async def calls() -> None:
+                for step in range(3):
+                    change(step)
+                    await http.request("POST", "/", params=params, json={})
+                await http.aclose()
+
+            asyncio.run(calls())
+        else:
+            for step in range(3):
+                change(step)
+                http.request("POST", "/", params=params, json={})
+            http.close()
+    query = "Action=GetModelNextVersion&Version=2021-07-01"
+    assert [s.target for s in first.seen] == [f"/?{query}"]
+    assert [s.target for s in second.seen] == [f"/?{query}", f"/?Region=cn-beijing&{query}"]
