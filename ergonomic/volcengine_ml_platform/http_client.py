@@ -3,17 +3,18 @@
 A generated operation calls ``request("post", "/", params={"Action": ..., "Version": ...}, json=...,
 headers=...)`` and nothing else of the client. For exactly that call, :class:`SessionClient` builds the
 same request httpx would (the URL joined to ``base_url`` and its query encoded once per operation,
-afresh when ``base_url`` or ``params`` is set; the client's headers, the JSON body, the timeout), signs it with the session's
-:class:`~.auth.VolcSignerAuth`, and sends it through the same transport (``mounts`` and proxies
-included), then reads the answer, handling it as httpx's ``send`` does and in its order (the answer
-named by its request, a ``Set-Cookie`` kept and the request logged once the headers came, before the
-body is read; a redirect's ``next_request``; the client's ``default_encoding``; ``elapsed``). What it
-leaves out is what these calls never use: the auth-flow and redirect generators, event hooks and,
-unless the answer sets one, the cookie jar (httpx parses every answer for cookies through urllib's
-request objects). A signed request then costs the client 25-35% less CPU (bench/registrations.py
-prints the client's CPU per request). Any other call, an auth other than the signer, event hooks,
-cookies already kept, redirects followed or a closed client: plain httpx. :class:`AsyncSessionClient`
-does the same for ``httpx.AsyncClient`` (``AsyncModel``'s session), awaiting the transport instead.
+afresh when ``base_url`` or ``params`` is set; the client's headers, the JSON body, the timeout), signs
+it with the session's :class:`~.auth.VolcSignerAuth`, and sends it through the same transport
+(``mounts`` and proxies included), then reads the answer, handling it as httpx's ``send`` does and in
+its order (the answer named by its request, a ``Set-Cookie`` kept and the request logged once the
+headers came, before the body is read; a redirect's ``next_request``; the client's
+``default_encoding``; ``elapsed``). What it leaves out is what these calls never use: the auth-flow
+and redirect generators, event hooks and, unless the answer sets one, the cookie jar (httpx parses
+every answer for cookies through urllib's request objects). A signed request then costs the client
+25-35% less CPU (bench/registrations.py prints the client's CPU per request). Any other call, an auth
+other than the signer, event hooks, cookies already kept, redirects followed or a closed client: plain
+httpx. :class:`AsyncSessionClient` does the same for ``httpx.AsyncClient`` (``AsyncModel``'s session),
+awaiting the transport instead.
 The bytes on the wire are identical (tests/unit/test_http_client.py, both clients), and so are the
 answers a real server, proxy or load balancer may give (tests/unit/test_http_client_answers.py).
 """
