@@ -12,9 +12,9 @@ headers came, before the body is read; a redirect's ``next_request``; the client
 and redirect generators, event hooks and, unless the answer sets one, the cookie jar (httpx parses
 every answer for cookies through urllib's request objects). A signed request then costs the client
 25-35% less CPU (bench/registrations.py prints the client's CPU per request). Any other call, an auth
-other than the signer, event hooks, cookies already kept, redirects followed or a closed client: plain
-httpx. :class:`AsyncSessionClient` does the same for ``httpx.AsyncClient`` (``AsyncModel``'s session),
-awaiting the transport instead.
+other than the signer itself (a subclass may flow otherwise), event hooks, cookies already kept,
+redirects followed or a closed client: plain httpx. :class:`AsyncSessionClient` does the same for
+``httpx.AsyncClient`` (``AsyncModel``'s session), awaiting the transport instead.
 The bytes on the wire are identical (tests/unit/test_http_client.py, both clients), and so are the
 answers a real server, proxy or load balancer may give (tests/unit/test_http_client_answers.py).
 """
@@ -69,7 +69,8 @@ def _takes_plain_path(
 ) -> tuple[bool, VolcSignerAuth | None]:
     """Whether this call goes through plain httpx, and the signer that signs it otherwise."""
     auth = client.auth
-    signer = auth if isinstance(auth, VolcSignerAuth) else None
+    # Exactly the signer: a subclass may sign or flow otherwise (another header, a retry), as httpx runs it.
+    signer = auth if type(auth) is VolcSignerAuth else None
     plain = bool(
         other
         or client.is_closed  # httpx refuses it, naming the closed client

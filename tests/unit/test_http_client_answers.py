@@ -10,7 +10,7 @@ import asyncio
 import gzip
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ import pytest
 from ml_platform_client import Client
 from ml_platform_client.api.models import get_model_next_version
 from ml_platform_client.models import GetModelNextVersionRequest
+from volcengine_ml_platform.auth import VolcSignerAuth
 from volcengine_ml_platform.http_client import AsyncSessionClient, SessionClient
 
 from .scripted_server import ScriptedServer, Seen
@@ -277,3 +278,34 @@ def test_a_base_url_or_params_set_after_a_call_is_used_by_the_next_call(
     query = "Action=GetModelNextVersion&Version=2021-07-01"
     assert [s.target for s in first.seen] == [f"/?{query}"]
     assert [s.target for s in second.seen] == [f"/?{query}", f"/?Region=cn-beijing&{query}"]
+
+
+class Traced(VolcSignerAuth):
+    """A user's signer whose flow adds a header: httpx runs the flow, so the short path must not."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["X-Trace"] = "t-1"
+        yield from super().auth_flow(request)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.__name__ for k in KINDS])
+def test_a_signer_subclass_with_its_own_flow_is_run_as_httpx_runs_it(
+    kind: type[httpx.Client] | type[httpx.AsyncClient],
+) -> None:
+    plain = signer()
+    with ScriptedServer(ok) as server:
+        http = kind(
+            base_url=server.url, auth=Traced(plain.credentials, region=plain.region, clock=plain.clock)
+        )
+        if isinstance(http, httpx.AsyncClient):
+
+            async def call() -> None:
+                await http.request("POST", "/", params={"Action": "GetModelNextVersion"}, json={})
+                await http.aclose()
+
+            asyncio.run(call())
+        else:
+            http.request("POST", "/", params={"Action": "GetModelNextVersion"}, json={})
+            http.close()
+    assert server.seen[0].header("x-trace") == "t-1"
+    assert (server.seen[0].header("authorization") or "").startswith("HMAC-SHA256 ")
