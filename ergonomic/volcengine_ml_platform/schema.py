@@ -225,10 +225,26 @@ def field_path(error: jsonschema.ValidationError, root: str = "") -> str:
     return out
 
 
+# An error quotes at most this much of the value it refuses (a 4 MiB string is not echoed back).
+SHOWN_CHARS = 60
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to :data:`SHOWN_CHARS` with the value's size said when it is longer."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARS:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else None
+    if isinstance(value, list | dict):
+        size = f"{len(value)} items"
+    return f"{text[:SHOWN_CHARS]}... ({size or f'{len(text)} characters as written'})"
+
+
 def describe(error: jsonschema.ValidationError, root: str = "") -> str:
     """One line naming the field, what is wrong and what is allowed."""
     where = field_path(error, root)
     schema = error.schema if isinstance(error.schema, dict) else {}
+    value = shown(error.instance)
     if error.validator == "required":
         missing = re.search(r"'([^']+)' is a required property", error.message)
         name = missing.group(1) if missing else error.message
@@ -236,17 +252,50 @@ def describe(error: jsonschema.ValidationError, root: str = "") -> str:
         return f"{full} is required"
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)  # type: ignore[union-attr]
-        return f"{where}: {error.instance!r} is not allowed; allowed values: {allowed}"
+        return f"{where}: {value} is not allowed; allowed values: {allowed}"
     if error.validator == "pattern":
         rule = " ".join(str(schema.get("description", "")).split()) or f"the pattern {error.validator_value}"
-        return f"{where}: {error.instance!r} is not valid; expected {rule}"
+        return f"{where}: {value} is not valid; expected {rule}"
+    if error.validator in ("anyOf", "oneOf"):
+        branches = error.validator_value if isinstance(error.validator_value, list) else []
+        expected = " or ".join(_summary(branch) for branch in branches)
+        return f"{where or 'body'}: {value} is not valid; expected {expected}"
     if error.validator == "format" and error.validator_value == "json-string":
-        return f"{where}: must be a string holding valid JSON, got {error.instance!r}"
+        return f"{where}: must be a string holding valid JSON, got {value}"
     if error.validator == "minItems":
         return f"{where}: must have at least {error.validator_value} item(s)"
+    if error.validator == "maxItems" and isinstance(error.instance, list):
+        return f"{where}: {len(error.instance)} items; at most {error.validator_value} allowed"
+    if error.validator == "maxLength" and isinstance(error.instance, str):
+        return f"{where}: {value} is too long; at most {error.validator_value} characters allowed"
     if error.validator == "type":
         return f"{where or 'body'}: expected {error.validator_value}, got {type(error.instance).__name__}"
-    return f"{where or 'body'}: {error.message}"
+    message = error.message
+    if len(message) > 2 * SHOWN_CHARS:  # jsonschema's own message quotes the whole value
+        message = message.replace(repr(error.instance), value, 1)
+    return f"{where or 'body'}: {message}"
+
+
+def _summary(branch: Any) -> str:
+    """What one branch of an anyOf/oneOf accepts, in a few words."""
+    node = _resolve(branch)
+    if not isinstance(node, dict):
+        return "a value"
+    text = " ".join(str(node.get("description", "")).split())
+    if text and len(text) <= 80:
+        return text
+    kind = node.get("type")
+    if kind == "integer":
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is not None and high is not None:
+            return f"an integer from {low} to {high}"
+        if low is not None:
+            return f"an integer of at least {low}"
+        return "an integer"
+    if isinstance(node.get("enum"), list):
+        return "one of " + ", ".join(str(v) for v in node["enum"])
+    words = {"string": "a string", "array": "a list", "object": "an object", "number": "a number"}
+    return words.get(str(kind), "a value")
 
 
 def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonschema.ValidationError]:
@@ -262,7 +311,12 @@ def errors(schema_name: str, instance: Any, root: str = "") -> Iterator[jsonsche
 
 
 def _leaves(error: jsonschema.ValidationError) -> Iterator[jsonschema.ValidationError]:
-    # anyOf/oneOf errors carry their branches' errors as context; the branches say more.
+    # anyOf/oneOf errors carry their branches' errors as context. When some branch fails deeper in the
+    # value, that branch's error says more; when every branch refuses the value itself (a string
+    # where an integer or a string of digits is allowed), the union is what the caller needs to know.
+    if error.context and all(not e.relative_path for e in error.context):
+        yield error
+        return
     if error.context:
         from jsonschema.exceptions import best_match
 

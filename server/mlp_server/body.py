@@ -50,6 +50,31 @@ def declared_length(request: Request) -> int | None:
     return int(value)
 
 
+# The body is JSON. Besides application/json (and its +json kinds), Volcengine's signer sends
+# application/x-www-form-urlencoded on a POST whose caller set no Content-Type (the JSON body is the
+# same), so SDK-built requests carry it; any other declared type is refused before the body is read.
+_FORM = "application/x-www-form-urlencoded"
+ALLOWED_MEDIA_TYPES = ("application/json", "application/*+json", _FORM)
+
+
+def check_media_type(request: Request) -> None:
+    """Refuse a body declared as anything but JSON (UnsupportedMediaType, 415)."""
+    value = request.headers.get("content-type")
+    if value is None:
+        return
+    media = value.partition(";")[0].strip().lower()
+    if media in ("", "application/json", _FORM):
+        return
+    if media.startswith("application/") and media.endswith("+json"):
+        return
+    shown = value if len(value) <= 80 else value[:80] + "..."
+    raise ApiError(
+        "UnsupportedMediaType",
+        f"Content-Type: {shown!r} is not allowed; the body is JSON, allowed values: "
+        + ", ".join(ALLOWED_MEDIA_TYPES),
+    )
+
+
 def check_declared(request: Request, limits: BodyLimits) -> None:
     """Refuse a declared body above the limit at once (nothing is read)."""
     length = declared_length(request)
@@ -62,7 +87,8 @@ def check_declared(request: Request, limits: BodyLimits) -> None:
 
 async def read_body(request: Request, limits: BodyLimits) -> bytes:
     """The whole body, or ApiError (RequestTooLarge, RequestTimeout) without keeping more than
-    ``limits.max_bytes + 1`` bytes of it."""
+    ``limits.max_bytes + 1`` bytes of it; UnsupportedMediaType for a body declared as other than JSON."""
+    check_media_type(request)
     check_declared(request, limits)
     request.scope[_STARTED_MARK] = True
     receive = request.receive
