@@ -217,7 +217,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         force=True,  # `mlp` configured logging for client commands before it got here
     )
 
-    settings = replace(_settings(args), migrate=args.migrate)
+    # The service endpoints listen where the API does (see `serving/endpoints.py`).
+    settings = replace(_settings(args), migrate=args.migrate, serving_bind_host=args.host)
     if args.perf_workers is not None and args.perf_workers < 0:
         print("mlp serve: error: --perf-workers must be 0 or more", file=sys.stderr)
         return 2
