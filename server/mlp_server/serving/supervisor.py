@@ -399,6 +399,8 @@ class ServiceRuntime:
         """Stop at once (replicas killed, no drain) and write nothing more: another server owns the
         services now."""
         self._abandoned = True
+        for replica in list(self.replicas):  # now, whatever this runtime's thread is doing
+            replica.child.kill()
         self.update(None)
 
     def alive(self) -> bool:
@@ -416,7 +418,8 @@ class ServiceRuntime:
 
     def _run_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        # Bounded: a runtime that outlived its term must not wait forever on a stopped loop.
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.sup.timing.drain_timeout + 30)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -520,6 +523,8 @@ class ServiceRuntime:
 
     def _reap(self, row: ServingRow) -> bool:
         """Replicas that exited: out of the rotation, counted, restarted later. False once Failed."""
+        if self._abandoned:
+            return False  # killed by abandon(): not failures of the service
         timing, now = self.sup.timing, time.monotonic()
         for replica in list(self.replicas):
             code = replica.child.poll()
@@ -554,7 +559,7 @@ class ServiceRuntime:
         return True
 
     def _start_missing(self, row: ServingRow, model_dir: Path) -> None:
-        if time.monotonic() < self.next_start:
+        if time.monotonic() < self.next_start or self._abandoned:
             return
         flavor = FLAVORS.get(row.flavor_id)
         threads = max(1, min(flavor.vcpu if flavor else 1, os.cpu_count() or 1))
