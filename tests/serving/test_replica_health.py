@@ -1,5 +1,5 @@
 """Replicas that hang or die: the readiness probe, the upstream timeout, a restart's own files, and
-what a program is told at exit (each test on an embedded platform of its own, real replicas)."""
+what a program is told at exit (each test with a platform or supervisor of its own, real replicas)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_store.helpers import ACCOUNT, service_body
+from server_store.helpers import register as register_version
 
 from mlp_server.serving.proxy import Backend, ServiceProxy
+from mlp_server.serving.supervisor import ServingSupervisor, Timing
+from mlp_server.store import Store
 from mlp_testing import clean_env
 from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.transfer.folder import FolderStore
 
 from . import models as built
 from .conftest import register
@@ -40,38 +45,47 @@ def platform(tmp_path: Path) -> Iterator[tuple[Model, Path]]:
         os.environ.update(saved)
 
 
-def status_of(service: object) -> str:
-    return str(service.refresh().result.service_deployment.status)  # type: ignore[attr-defined]
+def test_a_hung_replica_leaves_the_rotation_and_is_restarted(tmp_path: Path) -> None:
+    """One of two replicas stops answering (SIGSTOP: alive, silent, as when deadlocked or swapped
+    out): its first failed probe takes it out of the rotation, and a few more get it killed and
+    replaced. Meanwhile every request is answered by the other."""
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/two/model.onnx", built.two_inputs(tmp_path / "two") / "model.onnx")
+    store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
+    model_id, version = register_version(store, Path="tos://bucket/m/two/")
+    body = service_body(model_id, version, name="hang-svc", FlavorID="ml.c1i.large", Replicas=2)
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    supervisor = ServingSupervisor(store, objects, tmp_path, timing=Timing(probe_restart_after=3))
 
+    def deployment() -> dict[str, str]:
+        found: dict[str, str] = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+        return found
 
-def test_a_hung_replica_leaves_the_rotation_and_is_restarted(
-    platform: tuple[Model, Path], tmp_path: Path
-) -> None:
-    model, data_dir = platform
-    model_id = register(model, built.two_inputs(tmp_path / "two"), "hang")
-    service = model.deploy(model_id, "1", "hang-svc", flavor="ml.c1i.large", replica=2)
-    url = wait_running(service)
-    infer = f"{url}/v2/models/hang-svc/infer"
-    pids = replica_pids("hang-svc", data_dir)
-    assert len(pids) == 2
-    hung = pids[0]
-    os.kill(hung, signal.SIGSTOP)  # a replica that hangs (deadlocked, swapped out): alive, silent
+    hung = 0
     try:
-        # Its failed probe takes it out of the rotation, and the record stops saying Running.
-        wait_until(lambda: status_of(service) == "Deploying", 15, "the hung replica to leave the rotation")
+        assert supervisor.ensure_started()
+        wait_until(lambda: deployment()["Status"] == "Running", 60, "the service to run")
+        infer = f"{deployment()['EndpointURL']}/v2/models/hang-svc/infer"
+        pids = replica_pids("hang-svc", tmp_path)
+        assert len(pids) == 2
+        hung = pids[0]
+        os.kill(hung, signal.SIGSTOP)
+        wait_until(
+            lambda: deployment()["Status"] == "Deploying", 15, "the hung replica to leave the rotation"
+        )
         with httpx.Client(timeout=10) as client:
             answers = [client.post(infer, json=BODY).status_code for _ in range(6)]
         assert answers == [200] * 6
-        # A few failed probes in a row later it is killed and replaced by a new process.
         wait_until(lambda: not pid_alive(hung), 30, "the hung replica to be killed")
-        wait_until(lambda: len(replica_pids("hang-svc", data_dir)) == 2, 30, "a new replica")
-        assert wait_running(service) == url
-        assert hung not in replica_pids("hang-svc", data_dir)
+        wait_until(lambda: len(replica_pids("hang-svc", tmp_path)) == 2, 30, "a new replica")
+        wait_until(lambda: deployment()["Status"] == "Running", 60, "the service to run again")
+        assert hung not in replica_pids("hang-svc", tmp_path)
         assert httpx.post(infer, json=BODY, timeout=10).status_code == 200
     finally:
-        if pid_alive(hung):
+        if hung and pid_alive(hung):
             os.kill(hung, signal.SIGCONT)
-        service.delete()
+        supervisor.close()
+        store.close()
 
 
 def test_a_restarted_replica_gets_files_of_its_own(platform: tuple[Model, Path], tmp_path: Path) -> None:
@@ -168,6 +182,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.transfer.folder import FolderStore
 from serving.models import two_inputs
 work = Path(sys.argv[2])
 m = Model(data_dir=work / "platform")

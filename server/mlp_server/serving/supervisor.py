@@ -64,7 +64,10 @@ class Timing:
     stop_grace: float = 10.0
     probe_every: float = PROBE_EVERY  # how often the proxy asks each admitted replica /v2/health/ready
     probe_timeout: float = PROBE_TIMEOUT
-    probe_restart_after: int = 3  # failed probes in a row after which a replica is killed and restarted
+    # Failed probes in a row after which a replica is killed and restarted. One failure already takes
+    # it out of the rotation; a restart waits longer, for a replica whose loop is only busy a while
+    # (e.g. parsing a very large JSON request).
+    probe_restart_after: int = 10
 
 
 class LeaseLostError(Exception):
