@@ -12,7 +12,13 @@ from sqlalchemy import create_engine, text
 
 from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
-from mlp_server.serving.db_lock import LOCK_CHECK_SECONDS, LOCK_CHECK_TIMEOUT, TAKEOVER_GRACE_SECONDS
+from mlp_server.serving.db_lock import (
+    KEEPALIVES,
+    LOCK_CHECK_SECONDS,
+    LOCK_CHECK_TIMEOUT,
+    TAKEOVER_GRACE_SECONDS,
+    ServingLock,
+)
 from mlp_server.serving.endpoints import Endpoints
 from mlp_server.serving.lease import SERVING_LOCK_KEY, services_served
 from mlp_server.serving.supervisor import TAKEOVER_LOOK_SECONDS, ServingSupervisor
@@ -177,3 +183,27 @@ def test_an_owner_that_loses_its_lock_stops_at_once_and_takes_over_again_later(
         for store in stores:
             store.close()
     assert not replica_pids("team-svc", folders[0]) and not replica_pids("team-svc", folders[1])
+
+
+def test_the_lock_connection_is_checked_and_kept_alive(pg_cluster: PgCluster) -> None:
+    url = pg_cluster.database("lock_checks")
+    store = Store(url)
+    try:
+        lock = ServingLock.try_take(store.engine.url)
+        assert lock is not None
+        assert ServingLock.try_take(store.engine.url) is None  # one session holds it
+        assert lock.held() is True
+        # TCP keepalives, so that the kernel too notices a dead peer on the idle connection.
+        dsn = lock._conn.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+        assert all(f"{name}={value}" in dsn for name, value in KEEPALIVES.items()), dsn
+        end_the_lock_session(url)
+        started = time.monotonic()
+        assert lock.held() is False
+        assert time.monotonic() - started < LOCK_CHECK_TIMEOUT + 0.5
+        lock.release()  # on a dead session: no error, and the lock is free for the next owner
+        again = ServingLock.try_take(store.engine.url)
+        assert again is not None
+        again.release()
+        assert services_served(store, Path("/nonexistent")) is False
+    finally:
+        store.close()

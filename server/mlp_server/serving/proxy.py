@@ -170,27 +170,31 @@ class ServiceProxy:
     async def _probe_forever(self) -> None:
         while True:
             await asyncio.sleep(self.probe_every)
-            backends = [b for b in self.backends if not b.draining]
-            results = await asyncio.gather(*(_probe(b.port, self.probe_timeout) for b in backends))
-            for backend, ok in zip(backends, results, strict=True):
-                if ok:
-                    if not backend.healthy:
-                        log.warning(
-                            "service %s: replica on port %s answers again", self.service_id, backend.port
-                        )
-                    backend.healthy, backend.failed_probes = True, 0
-                    continue
-                backend.failed_probes += 1
-                if backend.healthy:
-                    log.warning(
-                        "service %s: replica on port %s did not answer its readiness probe within %gs: "
-                        "out of the rotation",
-                        self.service_id,
-                        backend.port,
-                        self.probe_timeout,
-                    )
-                    backend.healthy = False
-                    backend.close_idle()
+            try:
+                await self._probe_all()
+            except Exception:  # never let one bad round end the probing of this service
+                log.exception("service %s: readiness probe round failed", self.service_id)
+
+    async def _probe_all(self) -> None:
+        backends = [b for b in self.backends if not b.draining]
+        results = await asyncio.gather(*(_probe(b.port, self.probe_timeout) for b in backends))
+        for backend, ok in zip(backends, results, strict=True):
+            if ok:
+                if not backend.healthy:
+                    log.warning("service %s: replica on port %s answers again", self.service_id, backend.port)
+                backend.healthy, backend.failed_probes = True, 0
+                continue
+            backend.failed_probes += 1
+            if backend.healthy:
+                log.warning(
+                    "service %s: replica on port %s did not answer its readiness probe within %gs: "
+                    "out of the rotation",
+                    self.service_id,
+                    backend.port,
+                    self.probe_timeout,
+                )
+                backend.healthy = False
+                backend.close_idle()
 
     def _pick(self, tried: set[int]) -> Backend | None:
         ready = [b for b in self.backends if b.healthy and not b.draining and id(b) not in tried]
