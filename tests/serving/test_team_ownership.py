@@ -3,12 +3,14 @@ supervisor of them serves the services, and another takes over when it is gone."
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from server_store.helpers import ACCOUNT, register, service_body
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
@@ -109,8 +111,20 @@ def end_the_lock_session(url: str) -> None:
     assert ended == [(True,)]
 
 
+def allow_connections(url: str, allowed: bool) -> None:
+    """Whether the database takes new sessions (set from another database: not its own)."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            flag = "true" if allowed else "false"
+            conn.execute(text(f'ALTER DATABASE "{target.database}" ALLOW_CONNECTIONS {flag}'))
+    finally:
+        admin.dispose()
+
+
 def test_an_owner_that_loses_its_lock_stops_at_once_and_takes_over_again_later(
-    pg_cluster: PgCluster, tmp_path: Path
+    pg_cluster: PgCluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The owner's lock session ends while it serves a service: it stops its replicas within the
     check bound and writes nothing more; another server that takes the lock at once (a service
@@ -169,7 +183,21 @@ def test_an_owner_that_loses_its_lock_stops_at_once_and_takes_over_again_later(
         assert record()["EndpointURL"].startswith("http://server-1.test:")  # not overwritten by the first
         assert both == [], f"both servers ran replicas at once: {both[:3]}"
 
-        second.close()  # the new owner ends: the first, asking again since it lost the lock, takes over
+        # The database refuses new sessions for a while (as while it restarts): the first, asking for
+        # the lock every few seconds since it lost it, fails to ask, and goes on asking.
+        allow_connections(url, False)
+        try:
+            with caplog.at_level(logging.WARNING, logger="mlp_server.serving"):
+                wait_until(
+                    lambda: any(
+                        "cannot ask for the services' lock now" in r.getMessage() for r in caplog.records
+                    ),
+                    TAKEOVER_LOOK_SECONDS + 5,
+                    "the first server to fail to ask",
+                )
+        finally:
+            allow_connections(url, True)
+        second.close()  # the new owner ends: the first takes over
         wait_until(lambda: first.serving, TAKEOVER_LOOK_SECONDS + 5, "the first server to take over again")
         wait_until(lambda: record()["Status"] == RUNNING, 60, "the first server to serve again")
         assert record()["EndpointURL"].startswith("http://server-0.test:")

@@ -239,7 +239,12 @@ class ServingSupervisor:
         gone, and take them over then (``mlp serve``: without waiting for a service request)."""
 
         def run() -> None:
-            while not self.closed and not self.ensure_started():
+            while not self.closed:
+                try:
+                    if self.ensure_started():
+                        return
+                except Exception as exc:  # the database is down (e.g. restarting): ask again later
+                    log.warning("serving: cannot ask for the services' lock now: %s", exc)
                 self._wake.wait(interval)
 
         threading.Thread(target=run, name="mlp-serving-takeover", daemon=True).start()
