@@ -180,7 +180,10 @@ class ServingSupervisor:
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
             self._loop = loop
-            self._bring_back()
+            try:
+                self._bring_back()
+            except Exception:  # the loop's first look corrects the records (see ``_serve``)
+                log.exception("serving supervisor: cannot mark the live services Deploying")
             self._thread = threading.Thread(
                 target=self._run, args=(term_over,), name="mlp-serving", daemon=True
             )
