@@ -67,7 +67,8 @@ def clean_env(home: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 class MlpServe:
-    """``mlp serve --host 127.0.0.1 --port P --data-dir D`` in a subprocess; a restart is a new one."""
+    """``mlp serve --host H --port P --data-dir D`` in a subprocess (H: 127.0.0.1 unless given); a
+    restart is a new one."""
 
     ATTEMPTS = 3  # a port found free by binding may be taken by someone else before the server binds it
 
@@ -79,12 +80,14 @@ class MlpServe:
         log_path: Path | None = None,
         perf_workers: int = 0,
         extra_args: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
     ) -> None:
         # No perf worker by default: most suites drive perf tasks by hand (UpdatePerfTask) and a worker
         # would race them; the suites of real perf work ask for one.
         self.perf_workers = perf_workers
         self.data_dir = data_dir
         self.extra_args = extra_args
+        self.host = host  # a loopback address: 127.0.0.1, or another of 127/8
         self.env = dict(env) if env is not None else clean_env()
         self.port = 0
         self.url = ""
@@ -101,14 +104,14 @@ class MlpServe:
     def start(self) -> Self:
         for _ in range(self.ATTEMPTS):
             self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
+            self.url = f"http://{self.host}:{self.port}"
             if self._try_start():
                 return self
         raise RuntimeError(f"mlp serve did not start:\n{self.log()}")
 
     def _try_start(self) -> bool:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [mlp_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        argv = [mlp_script(), "serve", "--host", self.host, "--port", str(self.port),
                 "--data-dir", str(self.data_dir), "--log-level", "warning",
                 "--perf-workers", str(self.perf_workers), *self.extra_args]  # fmt: skip
         with self._log().open("wb") as log:

@@ -32,7 +32,12 @@ def add_commands(
     to the account commands; ``remote_gc`` runs ``mlp gc --endpoint``."""
     serve_help = "run a local ml_platform server over HTTP (one uvicorn worker)"
     serve = sub.add_parser("serve", help=serve_help, description=serve_help)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on, for the API and the deployed services' endpoints (default 127.0.0.1; "
+        "their EndpointURL names $MLP_SERVING_HOST, else this address, else the hostname for 0.0.0.0)",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument(
         "--data-dir",
@@ -217,7 +222,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         force=True,  # `mlp` configured logging for client commands before it got here
     )
 
-    settings = replace(_settings(args), migrate=args.migrate)
+    # The service endpoints listen where the API does (see `serving/endpoints.py`).
+    settings = replace(_settings(args), migrate=args.migrate, serving_bind_host=args.host)
     if args.perf_workers is not None and args.perf_workers < 0:
         print("mlp serve: error: --perf-workers must be 0 or more", file=sys.stderr)
         return 2

@@ -105,9 +105,11 @@ def open_platform(
     bootstrap(settings, store)
 
     def make_serving() -> ServingSupervisor:
+        from .serving.endpoints import Endpoints
         from .serving.supervisor import ServingSupervisor
 
-        return ServingSupervisor(store, objects, settings.data_dir)
+        endpoints = Endpoints(settings.serving_bind_host, settings.serving_host, settings.serving_timeout)
+        return ServingSupervisor(store, objects, settings.data_dir, endpoints=endpoints)
 
     return Platform(
         make_serving=make_serving,

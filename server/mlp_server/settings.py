@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -61,6 +62,12 @@ class ServerSettings:
     # revoked by another process (`mlp account revoke-key`, another `mlp serve` of a team) stops
     # working within this; changes made in the same process take effect at once. 0: read every time.
     key_cache_seconds: float = 2.0
+    # Deployed services: the address their endpoints listen on (`mlp serve --host`), the host their
+    # EndpointURL names (MLP_SERVING_HOST; default: that address, or this machine's hostname when
+    # it is a wildcard), and how long a replica has to answer one request (MLP_SERVING_TIMEOUT).
+    serving_bind_host: str = "127.0.0.1"
+    serving_host: str | None = None
+    serving_timeout: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -132,6 +139,7 @@ class ServerSettings:
             "s3": s3,
             "bootstrap_access_key": env.get("VOLC_ACCESSKEY") or None,
             "bootstrap_secret_key": env.get("VOLC_SECRETKEY") or None,
+            "serving_host": env.get("MLP_SERVING_HOST") or None,
         }
         if env.get("MLP_BODY_READ_TIMEOUT"):
             values["body_read_timeout"] = float(env["MLP_BODY_READ_TIMEOUT"])
@@ -142,11 +150,17 @@ class ServerSettings:
             ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
             ("perf_lease_seconds", "MLP_PERF_LEASE_SECONDS", float),
             ("key_cache_seconds", "MLP_KEY_CACHE_SECONDS", float),
+            ("serving_timeout", "MLP_SERVING_TIMEOUT", float),
         ):
             if env.get(key):
                 try:
                     values[name] = kind(env[key])
                 except ValueError:
                     raise ValueError(f"{key}={env[key]!r} is not a number") from None
+        timeout = values.get("serving_timeout")
+        if isinstance(timeout, float) and not (0 < timeout < math.inf):
+            raise ValueError(
+                f"MLP_SERVING_TIMEOUT={env['MLP_SERVING_TIMEOUT']!r} must be a number of seconds above 0"
+            )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

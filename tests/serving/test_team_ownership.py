@@ -3,16 +3,35 @@ supervisor of them serves the services, and another takes over when it is gone."
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from pathlib import Path
+
+import pytest
+from server_store.helpers import ACCOUNT, register, service_body
+from sqlalchemy import create_engine, make_url, text
 
 from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
-from mlp_server.serving.lease import services_served
-from mlp_server.serving.supervisor import ServingSupervisor
+from mlp_server.serving.db_lock import (
+    KEEPALIVES,
+    LOCK_CHECK_SECONDS,
+    LOCK_CHECK_TIMEOUT,
+    TAKEOVER_GRACE_SECONDS,
+    ServingLock,
+)
+from mlp_server.serving.endpoints import Endpoints
+from mlp_server.serving.lease import SERVING_LOCK_KEY, services_served
+from mlp_server.serving.supervisor import TAKEOVER_LOOK_SECONDS, ServingSupervisor
 from mlp_server.settings import ServerSettings
 from mlp_server.store import Store
+from mlp_server.store.services import RUNNING
 from pg_testing import PgCluster
 from volcengine_ml_platform.transfer.folder import FolderStore
+
+from .conftest import EXAMPLE
+from .helpers import replica_pids, wait_until
 
 
 def test_one_supervisor_per_database_and_a_takeover(pg_cluster: PgCluster, tmp_path: Path) -> None:
@@ -71,3 +90,148 @@ def test_a_reader_on_another_server_shows_what_the_owner_serves_until_it_is_gone
     finally:
         for platform in (owner, reader):
             platform.store.close()
+
+
+def end_the_lock_session(url: str) -> None:
+    """What a database restart or failover, idle_session_timeout, a network failure or an operator's
+    pg_terminate_backend do to the owner's lock: its session ends, and the lock with it."""
+    admin = create_engine(url)
+    try:
+        with admin.connect() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND objid = :key AND granted"
+                ),
+                {"key": SERVING_LOCK_KEY},
+            ).fetchall()
+            conn.commit()
+    finally:
+        admin.dispose()
+    assert ended == [(True,)]
+
+
+def allow_connections(url: str, allowed: bool) -> None:
+    """Whether the database takes new sessions (set from another database: not its own)."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            flag = "true" if allowed else "false"
+            conn.execute(text(f'ALTER DATABASE "{target.database}" ALLOW_CONNECTIONS {flag}'))
+    finally:
+        admin.dispose()
+
+
+def test_an_owner_that_loses_its_lock_stops_at_once_and_takes_over_again_later(
+    pg_cluster: PgCluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The owner's lock session ends while it serves a service: it stops its replicas within the
+    check bound and writes nothing more; another server that takes the lock at once (a service
+    action) starts replicas only after that; once that server is gone, the first takes over again."""
+    url = pg_cluster.database("lock_lost")
+    objects = FolderStore(tmp_path / "objects")  # one store of the team
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    stores = [Store(url), Store(url)]
+    model_id, version = register(stores[0], Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="team-svc", FlavorID="ml.c1i.large")
+    service_id = stores[0].create_service(ACCOUNT, body)["ServiceID"]
+    folders = [tmp_path / "server-0", tmp_path / "server-1"]
+    # Each server's endpoints name its own machine (MLP_SERVING_HOST), as on a team of several.
+    first, second = (
+        ServingSupervisor(store, objects, folder, endpoints=Endpoints(host=f"server-{n}.test"))
+        for n, (store, folder) in enumerate(zip(stores, folders, strict=True))
+    )
+
+    def record() -> dict[str, str]:
+        deployment: dict[str, str] = stores[1].get_service(ACCOUNT, {"ServiceID": service_id})[
+            "ServiceDeployment"
+        ]
+        return deployment
+
+    # Who runs replicas, sampled every 20 ms from now on.
+    both: list[tuple[list[int], list[int]]] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        while not watching.is_set():
+            pids = [replica_pids("team-svc", folder) for folder in folders]
+            if all(pids):
+                both.append((pids[0], pids[1]))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        assert first.ensure_started() is True
+        wait_until(lambda: record()["Status"] == RUNNING, 60, "the first server to serve")
+        assert record()["EndpointURL"].startswith("http://server-0.test:")
+        assert replica_pids("team-svc", folders[0]) and not replica_pids("team-svc", folders[1])
+
+        end_the_lock_session(url)
+        lost = time.monotonic()
+        assert second.ensure_started() is True  # the lock is free at once: a service action takes it
+        wait_until(lambda: not first.serving, 10, "the first server to notice")
+        wait_until(
+            lambda: not replica_pids("team-svc", folders[0]), 10, "the first server's replicas to stop"
+        )
+        stopped_after = time.monotonic() - lost
+        assert stopped_after < TAKEOVER_GRACE_SECONDS, stopped_after  # before the new owner may start
+
+        wait_until(lambda: replica_pids("team-svc", folders[1]) != [], 60, "the second server's replicas")
+        wait_until(lambda: record()["Status"] == RUNNING, 60, "the second server to serve")
+        assert record()["EndpointURL"].startswith("http://server-1.test:")  # not overwritten by the first
+        assert both == [], f"both servers ran replicas at once: {both[:3]}"
+
+        # The database refuses new sessions for a while (as while it restarts): the first, asking for
+        # the lock every few seconds since it lost it, fails to ask, and goes on asking.
+        allow_connections(url, False)
+        try:
+            with caplog.at_level(logging.WARNING, logger="mlp_server.serving"):
+                wait_until(
+                    lambda: any(
+                        "cannot ask for the services' lock now" in r.getMessage() for r in caplog.records
+                    ),
+                    TAKEOVER_LOOK_SECONDS + 5,
+                    "the first server to fail to ask",
+                )
+        finally:
+            allow_connections(url, True)
+        second.close()  # the new owner ends: the first takes over
+        wait_until(lambda: first.serving, TAKEOVER_LOOK_SECONDS + 5, "the first server to take over again")
+        wait_until(lambda: record()["Status"] == RUNNING, 60, "the first server to serve again")
+        assert record()["EndpointURL"].startswith("http://server-0.test:")
+        assert replica_pids("team-svc", folders[0]) and not replica_pids("team-svc", folders[1])
+        assert LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT < TAKEOVER_GRACE_SECONDS < TAKEOVER_LOOK_SECONDS
+    finally:
+        watching.set()
+        watcher.join(5)
+        first.close()
+        second.close()
+        for store in stores:
+            store.close()
+    assert not replica_pids("team-svc", folders[0]) and not replica_pids("team-svc", folders[1])
+
+
+def test_the_lock_connection_is_checked_and_kept_alive(pg_cluster: PgCluster) -> None:
+    url = pg_cluster.database("lock_checks")
+    store = Store(url)
+    try:
+        lock = ServingLock.try_take(store.engine.url)
+        assert lock is not None
+        assert ServingLock.try_take(store.engine.url) is None  # one session holds it
+        assert lock.held() is True
+        # TCP keepalives, so that the kernel too notices a dead peer on the idle connection.
+        dsn = lock._conn.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+        assert all(f"{name}={value}" in dsn for name, value in KEEPALIVES.items()), dsn
+        end_the_lock_session(url)
+        started = time.monotonic()
+        assert lock.held() is False
+        assert time.monotonic() - started < LOCK_CHECK_TIMEOUT + 0.5
+        lock.release()  # on a dead session: no error, and the lock is free for the next owner
+        again = ServingLock.try_take(store.engine.url)
+        assert again is not None
+        again.release()
+        assert services_served(store, Path("/nonexistent")) is False
+    finally:
+        store.close()

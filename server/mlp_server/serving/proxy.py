@@ -6,6 +6,13 @@ the requests it is serving have been answered, so scaling drops nothing. Every K
 free of side effects (health, metadata, inference), so one that fails before any byte of the answer
 came back (a replica that was just killed) is retried on another replica.
 
+A replica that does not answer within the upstream timeout gets a 504 naming the timeout, and that
+request is not sent again: a request that took so long on one replica would most likely take as long
+on the next, and the client has waited the timeout already. A hung replica is caught by the
+readiness probe instead: every ``probe_every`` seconds each replica is asked ``/v2/health/ready``;
+one that fails leaves the rotation until it answers again (the supervisor restarts it after a few
+failures in a row, see ``Backend.failed_probes``).
+
 Only what the protocol needs is parsed: the head, Content-Length and Connection. Bodies must carry a
 Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here.
 """
@@ -24,6 +31,9 @@ log = logging.getLogger("mlp_server.serving.proxy")
 MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024 * 1024
 ATTEMPTS = 3
+DEFAULT_UPSTREAM_TIMEOUT = 60.0  # seconds a replica has to answer one request (MLP_SERVING_TIMEOUT)
+PROBE_EVERY = 1.0
+PROBE_TIMEOUT = 1.0
 
 
 class _BadRequest(Exception):
@@ -39,6 +49,8 @@ class Backend:
     port: int
     in_flight: int = 0
     draining: bool = False
+    healthy: bool = True  # answered its last readiness probe; out of the rotation otherwise
+    failed_probes: int = 0  # in a row
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(default_factory=list)
 
     def close_idle(self) -> None:
@@ -54,6 +66,7 @@ def _status_line(status: int) -> bytes:
         413: "Content Too Large",
         502: "Bad Gateway",
         503: "Service Unavailable",
+        504: "Gateway Timeout",
     }
     return f"HTTP/1.1 {status} {reasons.get(status, 'Error')}\r\n".encode()
 
@@ -96,19 +109,30 @@ def _without_expect(head: bytes) -> bytes:
 class ServiceProxy:
     """The endpoint of one service. Create and use it on the supervisor's event loop thread."""
 
-    def __init__(self, service_id: str) -> None:
+    def __init__(
+        self,
+        service_id: str,
+        *,
+        upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+        probe_every: float = PROBE_EVERY,
+        probe_timeout: float = PROBE_TIMEOUT,
+    ) -> None:
         self.service_id = service_id
+        self.upstream_timeout = upstream_timeout
+        self.probe_every = probe_every
+        self.probe_timeout = probe_timeout
         self.backends: list[Backend] = []
         self._rr = itertools.count()
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
+        self._prober: asyncio.Task[None] | None = None
         self.port = 0
 
-    async def start(self, port: int | None) -> int:
-        """Listen on 127.0.0.1:``port`` (the service's previous port), or a free port if taken."""
+    async def start(self, port: int | None, host: str = "127.0.0.1") -> int:
+        """Listen on ``host``:``port`` (the service's previous port), or a free port if taken."""
         try:
             self._server = await asyncio.start_server(
-                self._client, "127.0.0.1", port or 0, limit=MAX_HEAD, reuse_address=True, backlog=1024
+                self._client, host, port or 0, limit=MAX_HEAD, reuse_address=True, backlog=1024
             )
         except OSError:
             if not port:
@@ -116,13 +140,15 @@ class ServiceProxy:
             log.warning(
                 "service %s: port %s is taken; the endpoint moves to a new port", self.service_id, port
             )
-            self._server = await asyncio.start_server(
-                self._client, "127.0.0.1", 0, limit=MAX_HEAD, backlog=1024
-            )
+            self._server = await asyncio.start_server(self._client, host, 0, limit=MAX_HEAD, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._prober = asyncio.get_running_loop().create_task(self._probe_forever())
         return self.port
 
     async def close(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            self._prober = None
         if self._server is not None:
             self._server.close()
             for writer in list(self._clients):
@@ -141,8 +167,37 @@ class ServiceProxy:
         self.backends = [b for b in self.backends if b is not backend]
         backend.close_idle()
 
+    async def _probe_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_every)
+            try:
+                await self._probe_all()
+            except Exception:  # never let one bad round end the probing of this service
+                log.exception("service %s: readiness probe round failed", self.service_id)
+
+    async def _probe_all(self) -> None:
+        backends = [b for b in self.backends if not b.draining]
+        results = await asyncio.gather(*(_probe(b.port, self.probe_timeout) for b in backends))
+        for backend, ok in zip(backends, results, strict=True):
+            if ok:
+                if not backend.healthy:
+                    log.warning("service %s: replica on port %s answers again", self.service_id, backend.port)
+                backend.healthy, backend.failed_probes = True, 0
+                continue
+            backend.failed_probes += 1
+            if backend.healthy:
+                log.warning(
+                    "service %s: replica on port %s did not answer its readiness probe within %gs: "
+                    "out of the rotation",
+                    self.service_id,
+                    backend.port,
+                    self.probe_timeout,
+                )
+                backend.healthy = False
+                backend.close_idle()
+
     def _pick(self, tried: set[int]) -> Backend | None:
-        ready = [b for b in self.backends if not b.draining and id(b) not in tried]
+        ready = [b for b in self.backends if b.healthy and not b.draining and id(b) not in tried]
         if not ready:
             return None
         start = next(self._rr) % len(ready)
@@ -200,7 +255,15 @@ class ServiceProxy:
                 break
             backend.in_flight += 1
             try:
-                return await self._exchange(backend, request, head_only)
+                async with asyncio.timeout(self.upstream_timeout):
+                    return await self._exchange(backend, request, head_only)
+            except TimeoutError:
+                # Not sent again (see the module's docstring); the probe decides about the replica.
+                message = (
+                    f"service {self.service_id}: the replica on port {backend.port} did not answer within "
+                    f"the upstream timeout of {self.upstream_timeout:g}s (MLP_SERVING_TIMEOUT)"
+                )
+                return _error_response(504, message), False
             except (OSError, asyncio.IncompleteReadError, _BadRequest) as exc:
                 # Nothing of the answer reached the client yet and inference has no side effects.
                 last_error = f"replica on port {backend.port}: {exc or type(exc).__name__}"
@@ -230,11 +293,30 @@ class ServiceProxy:
                 if fresh:
                     raise
                 continue  # a kept-alive connection the replica had closed: try a new one
+            except BaseException:  # timed out (cancelled) or a bad answer: the connection is done
+                writer.close()
+                raise
             if close or backend.draining:
                 writer.close()
             else:
                 backend.idle.append((reader, writer))
             return head + body, close
+
+
+async def _probe(port: int, timeout: float) -> bool:
+    """Whether the replica on ``port`` answers ``/v2/health/ready`` with a 200 within ``timeout``."""
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=MAX_HEAD)
+            writer.write(b"GET /v2/health/ready HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            return head.split(b" ", 2)[1:2] == [b"200"]
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        return False
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 async def drained(backend: Backend, timeout: float) -> bool:

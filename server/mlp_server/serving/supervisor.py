@@ -6,8 +6,10 @@ processes, admits them to the proxy once they answer ``/v2/health/ready``, resta
 exit (with backoff), drains and stops the extra ones, and writes the status it observed. One event
 loop thread runs every proxy. Only one supervisor per data folder manages services (a file lock):
 a second process on the same folder leaves them alone. On PostgreSQL, where several servers on
-several machines share one database, one supervisor of them all does (a session advisory lock held
-for its lifetime); another takes over at its next service action once the owner is gone.
+several machines share one database, one supervisor of them all does (a session advisory lock,
+checked every second: see ``db_lock``); another takes over at its next service action once the owner
+is gone. An owner that finds its lock lost (its session ended) stops every replica at once and goes
+back to asking for the lock, as the other servers do.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import Connection, text
 
 from volcengine_ml_platform.errors import ServingStoppedWarning
 from volcengine_ml_platform.transfer.base import ObjectStore
@@ -38,9 +39,11 @@ from ..store import Store
 from ..store.group_commit import StoreClosedError
 from ..store.resources import CATALOGUE
 from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
+from .db_lock import LOCK_CHECK_SECONDS, TAKEOVER_GRACE_SECONDS, ServingLock
+from .endpoints import Endpoints
 from .files import ModelLoadError, VersionCache, find_onnx
-from .lease import SERVING_LOCK_KEY, clear_holder, lock_path, write_holder
-from .proxy import Backend, ServiceProxy, drained
+from .lease import clear_holder, lock_path, write_holder
+from .proxy import PROBE_EVERY, PROBE_TIMEOUT, Backend, ServiceProxy, drained
 
 log = logging.getLogger("mlp_server.serving")
 
@@ -59,10 +62,21 @@ class Timing:
     stable_after: float = 10.0  # a replica ready this long before it died starts a new failure count
     drain_timeout: float = 30.0
     stop_grace: float = 10.0
+    probe_every: float = PROBE_EVERY  # how often the proxy asks each admitted replica /v2/health/ready
+    probe_timeout: float = PROBE_TIMEOUT
+    # Failed probes in a row after which a replica is killed and restarted. One failure already takes
+    # it out of the rotation; a restart waits longer, for a replica whose loop is only busy a while
+    # (e.g. parsing a very large JSON request).
+    probe_restart_after: int = 10
+
+
+class LeaseLostError(Exception):
+    """This supervisor no longer owns the services (its database lock is gone): it writes nothing."""
 
 
 class Replica:
-    def __init__(self, child: ChildProcess, hello: Path, log_path: Path) -> None:
+    def __init__(self, index: int, child: ChildProcess, hello: Path, log_path: Path) -> None:
+        self.index = index  # its log and hello files are named after it; unique among live replicas
         self.child = child
         self.hello = hello
         self.log_path = log_path
@@ -107,12 +121,14 @@ class ServingSupervisor:
         *,
         backoff: Backoff | None = None,
         timing: Timing | None = None,
+        endpoints: Endpoints | None = None,
     ) -> None:
         self.store = store
         self.dir = data_dir / "serving"
         self.cache = VersionCache(self.dir / "versions", objects)
         self.backoff = backoff or Backoff()
         self.timing = timing or Timing()
+        self.endpoints = endpoints or Endpoints()
         self._runtimes: dict[str, ServiceRuntime] = {}
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -122,7 +138,9 @@ class ServingSupervisor:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock_file: int | None = None
-        self._db_lock: Connection | None = None
+        self._db_lock: ServingLock | None = None
+        self._term_over = threading.Event()  # set when this term of ownership ends (closed or lost)
+        self._teardown_lock = threading.Lock()
 
     # --- life cycle ---
 
@@ -143,54 +161,93 @@ class ServingSupervisor:
                 os.close(fd)
                 log.info("another platform process serves the services of %s", self.dir.parent)
                 return False
-            if not self._own_database():
-                os.close(fd)
-                log.info("another platform process on this database serves the services")
-                return False
+            db_lock = None
+            if self.store.dialect == "postgresql":
+                try:
+                    db_lock = ServingLock.try_take(self.store.engine.url)
+                except Exception:
+                    os.close(fd)
+                    raise
+                if db_lock is None:
+                    os.close(fd)
+                    log.info("another platform process on this database serves the services")
+                    return False
             self._started = True
             self._lock_file = fd
+            self._db_lock = db_lock
+            term_over = self._term_over = threading.Event()
             write_holder(fd)  # readers in other processes can now tell that the services are served
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
             self._loop = loop
-            # Services that were live when their last supervisor ended are brought back here:
-            # Deploying until ready, with no endpoint until this process listens on it.
-            for row in self.store.serving_rows():
-                if row.status in (RUNNING, DEPLOYING):
-                    self.store.service_transition(
-                        row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url=""
-                    )
-            self._thread = threading.Thread(target=self._run, name="mlp-serving", daemon=True)
+            try:
+                self._bring_back()
+            except Exception:  # the loop's first look corrects the records (see ``_serve``)
+                log.exception("serving supervisor: cannot mark the live services Deploying")
+            self._thread = threading.Thread(
+                target=self._run, args=(term_over,), name="mlp-serving", daemon=True
+            )
             self._thread.start()
+            if db_lock is not None:
+                threading.Thread(
+                    target=self._watch_lock,
+                    args=(db_lock, term_over),
+                    name="mlp-serving-lock-watch",
+                    daemon=True,
+                ).start()
             close_at_exit(self)
             return True
 
-    def _own_database(self) -> bool:
-        """On PostgreSQL, take the database-wide ownership of serving (held by this connection until
-        :meth:`close`, or until this process dies and the database drops its session)."""
-        if self.store.dialect != "postgresql":
-            return True
-        conn = self.store.engine.connect()
-        try:
-            owned = bool(
-                conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": SERVING_LOCK_KEY}).scalar()
+    def _bring_back(self) -> None:
+        """Services that were live when their last supervisor ended are brought back here:
+        Deploying until ready, with no endpoint until this process listens on it."""
+        for row in self.store.serving_rows():
+            if row.status in (RUNNING, DEPLOYING):
+                self.store.service_transition(
+                    row.service_id, [RUNNING, DEPLOYING], DEPLOYING, endpoint_url=""
+                )
+
+    def _watch_lock(self, db_lock: ServingLock, term_over: threading.Event) -> None:
+        """PostgreSQL: check the lock every LOCK_CHECK_SECONDS; once it is lost, give the services up."""
+        while not term_over.wait(LOCK_CHECK_SECONDS):
+            if db_lock.held() or term_over.is_set():
+                continue
+            log.error(
+                "serving: this server lost its lock on the database (its session ended): stopping every "
+                "replica now; it takes the services over again once no other server holds the lock"
             )
-            conn.commit()  # the lock is the session's, not the transaction's: nothing stays open
-        except Exception:
-            conn.close()
-            raise
-        if not owned:
-            conn.close()
-            return False
-        self._db_lock = conn
-        return True
+            self._lose(term_over)
+            return
+
+    def _lose(self, term_over: threading.Event) -> None:
+        """Give up ownership at once: replicas killed (no drain), endpoints closed, nothing recorded
+        (the records are the next owner's), the leases released; then ask for the lock again."""
+        with self._lock:
+            if self.closed or term_over.is_set() or term_over is not self._term_over:
+                return
+            term_over.set()
+            runtimes = list(self._runtimes.values())
+            self._runtimes.clear()
+        for runtime in runtimes:
+            runtime.abandon()
+        self._end_term(runtimes)
+        with self._lock:
+            self._started = False
+            self._thread = None
+        if not self.closed:
+            self.keep_trying()
 
     def keep_trying(self, interval: float = TAKEOVER_LOOK_SECONDS) -> None:
         """While another process serves the services, look every ``interval`` seconds whether it is
         gone, and take them over then (``mlp serve``: without waiting for a service request)."""
 
         def run() -> None:
-            while not self.closed and not self.ensure_started():
+            while not self.closed:
+                try:
+                    if self.ensure_started():
+                        return
+                except Exception as exc:  # the database is down (e.g. restarting): ask again later
+                    log.warning("serving: cannot ask for the services' lock now: %s", exc)
                 self._wake.wait(interval)
 
         threading.Thread(target=run, name="mlp-serving-takeover", daemon=True).start()
@@ -217,6 +274,7 @@ class ServingSupervisor:
         with self._lock:
             closing = self.closed
             self.closed = True
+            self._term_over.set()
             runtimes = list(self._runtimes.values())
         if closing:
             # Closed already, or closing in another thread (the supervisor's own, when its store was
@@ -224,35 +282,43 @@ class ServingSupervisor:
             self._close_done.wait(CLOSE_WAIT_SECONDS)
             return
         self._wake.set()
-        stopped = stopped_message(len(runtimes), self.dir.parent) if runtimes else None
+        serving = sum(1 for runtime in runtimes if runtime.serves())  # not those deleted or stopping
+        stopped = stopped_message(serving, self.dir.parent) if serving else None
         if stopped is not None and not exiting:  # `mlp serve` ending: its log is where it is read
             log.warning("%s", stopped)
-        for runtime in runtimes:
-            runtime.update(None)  # stops its replicas and endpoint; the record is left as it is
-        for runtime in runtimes:
-            runtime.join(self.timing.drain_timeout + self.timing.stop_grace + 5)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(5)
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._lock_file is not None:
-            clear_holder(self._lock_file)
-            os.close(self._lock_file)
-            self._lock_file = None
-        if self._db_lock is not None:
-            with contextlib.suppress(Exception):
-                self._db_lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SERVING_LOCK_KEY})
-            self._db_lock.close()
-            self._db_lock = None
+        self._end_term(runtimes)
         self._close_done.set()
         if stopped is not None and exiting:
             # Last, once everything is stopped: under `-W error` the warning is raised instead.
             warn_stopped(stopped)
 
+    def _end_term(self, runtimes: list[ServiceRuntime]) -> None:
+        """Stop ``runtimes`` (replicas and endpoints; records left as they are), the proxies' loop,
+        and release the leases. Safe to run twice (a close during a loss)."""
+        for runtime in runtimes:
+            runtime.update(None)
+        for runtime in runtimes:
+            runtime.join(self.timing.drain_timeout + self.timing.stop_grace + 5)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+        with self._teardown_lock:
+            loop, self._loop = self._loop, None
+            if loop is not None:
+                loop.call_soon_threadsafe(loop.stop)
+            if self._lock_file is not None:
+                clear_holder(self._lock_file)
+                os.close(self._lock_file)
+                self._lock_file = None
+            if self._db_lock is not None:
+                db_lock, self._db_lock = self._db_lock, None
+                db_lock.release()
+
     @property
     def serving(self) -> bool:
         """This process holds the lease and serves the services (its loop has not ended)."""
-        return self._thread is not None and self._thread.is_alive() and not self.closed
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self.closed and not self._term_over.is_set()
 
     @property
     def exiting(self) -> bool:
@@ -266,8 +332,17 @@ class ServingSupervisor:
 
     # --- the records ---
 
-    def _run(self) -> None:
-        while not self.closed:
+    def _run(self, term_over: threading.Event) -> None:
+        if self._db_lock is not None:
+            # A previous owner whose session just ended may not have noticed yet: it stops its
+            # replicas within LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT. Start none before that.
+            if term_over.wait(TAKEOVER_GRACE_SECONDS):
+                return
+            try:
+                self._bring_back()  # what that owner may have written meanwhile
+            except Exception:
+                log.exception("serving supervisor: cannot read the services")
+        while not self.closed and not term_over.is_set():
             if self.store.closed:
                 # The platform closed its store without closing serving first (a program that shut
                 # its platform down piecemeal): close as :meth:`close` does (replicas stopped, records
@@ -277,7 +352,7 @@ class ServingSupervisor:
                 self.close()
                 return
             try:
-                self._reconcile()
+                self._reconcile(term_over)
             except Exception:
                 log.exception("serving supervisor: cannot read the services")
             with self._lock:
@@ -287,10 +362,10 @@ class ServingSupervisor:
             self._wake.wait(0.5 if busy else IDLE_LOOK_SECONDS)
             self._wake.clear()
 
-    def _reconcile(self) -> None:
+    def _reconcile(self, term_over: threading.Event) -> None:
         rows = {row.service_id: row for row in self.store.serving_rows()}
         with self._lock:
-            if self.closed:
+            if self.closed or term_over.is_set():
                 return
             for service_id, runtime in list(self._runtimes.items()):
                 if not runtime.alive():
@@ -312,8 +387,10 @@ class ServiceRuntime:
     def __init__(self, supervisor: ServingSupervisor, row: ServingRow) -> None:
         self.sup = supervisor
         self.store = supervisor.store
+        self.loop = supervisor._loop  # this term's; a runtime never outlives it
         self.service_id = row.service_id
         self._row: ServingRow | None = row
+        self._abandoned = False  # the supervisor lost ownership: stop at once, write nothing
         self._wake = threading.Event()
         self.replicas: list[Replica] = []
         self.proxy: ServiceProxy | None = None
@@ -329,8 +406,31 @@ class ServiceRuntime:
         self._row = row
         self._wake.set()
 
+    def abandon(self) -> None:
+        """Stop at once (replicas killed, no drain) and write nothing more: another server owns the
+        services now."""
+        self._abandoned = True
+        for replica in list(self.replicas):  # now, whatever this runtime's thread is doing
+            replica.child.kill()
+        self.update(None)
+
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def serves(self) -> bool:
+        """Serving a live service (not deleted, stopped or stopping)."""
+        row = self._row
+        return self.alive() and row is not None and row.status in LIVE
+
+    def _transition(self, *args: Any, **kwargs: Any) -> bool:
+        if self._abandoned:
+            raise LeaseLostError(self.service_id)
+        return self.store.service_transition(*args, **kwargs)
+
+    def _run_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        assert self.loop is not None
+        # Bounded: a runtime that outlived its term must not wait forever on a stopped loop.
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.sup.timing.drain_timeout + 30)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -350,7 +450,7 @@ class ServiceRuntime:
                 else:
                     self._stop_all()
                     if row.status == STOPPING:
-                        self.store.service_transition(row.service_id, [STOPPING], STOPPED, endpoint_url="")
+                        self._transition(row.service_id, [STOPPING], STOPPED, endpoint_url="")
                     self._close_proxy()
                     if self._row is row:
                         return
@@ -359,6 +459,12 @@ class ServiceRuntime:
         except StoreClosedError:
             # The store closed under the service: nothing can be recorded; the next process serves it.
             log.info("service %s: the store is closed; replicas stopped, the record kept", self.service_id)
+            self._stop_all()
+            self._close_proxy()
+        except LeaseLostError:
+            log.info(
+                "service %s: no longer this server's; replicas stopped, the record kept", self.service_id
+            )
             self._stop_all()
             self._close_proxy()
         except Exception as exc:
@@ -373,6 +479,11 @@ class ServiceRuntime:
             # failed is the process's own shutdown (e.g. a download refused by the exiting
             # interpreter), not the service. The record stays as it is, for the next process.
             log.info("service %s: not recorded as failed at process exit: %s", self.service_id, reason)
+            return
+        if self._abandoned:
+            log.info(
+                "service %s: not recorded as failed, no longer this server's: %s", self.service_id, reason
+            )
             return
         try:
             self.store.service_transition(self.service_id, LIVE, FAILED, endpoint_url="", message=reason)
@@ -400,15 +511,20 @@ class ServiceRuntime:
             self.model_dir = (row.model_version_id, folder)
         model_dir = self.model_dir[1]
         if self.proxy is None:
-            proxy = ServiceProxy(row.service_id)
-            port = self.sup.run(proxy.start(row.endpoint_port))
+            timing, endpoints = self.sup.timing, self.sup.endpoints
+            proxy = ServiceProxy(
+                row.service_id,
+                upstream_timeout=endpoints.upstream_timeout,
+                probe_every=timing.probe_every,
+                probe_timeout=timing.probe_timeout,
+            )
+            port = self._run_on_loop(proxy.start(row.endpoint_port, endpoints.bind_host))
             self.proxy = proxy
-            url = f"http://127.0.0.1:{port}"
-            self.store.service_transition(
-                row.service_id, LIVE, row.status, endpoint_url=url, endpoint_port=port
+            self._transition(
+                row.service_id, LIVE, row.status, endpoint_url=endpoints.url(port), endpoint_port=port
             )
         if row.status == PENDING:
-            self.store.service_transition(row.service_id, [PENDING], DEPLOYING, message="")
+            self._transition(row.service_id, [PENDING], DEPLOYING, message="")
         if not self._reap(row):
             return
         self._start_missing(row, model_dir)
@@ -418,21 +534,30 @@ class ServiceRuntime:
 
     def _reap(self, row: ServingRow) -> bool:
         """Replicas that exited: out of the rotation, counted, restarted later. False once Failed."""
+        if self._abandoned:
+            return False  # killed by abandon(): not failures of the service
         timing, now = self.sup.timing, time.monotonic()
         for replica in list(self.replicas):
             code = replica.child.poll()
             timed_out = replica.ready_since is None and now - replica.started > timing.start_timeout
-            if code is None and not timed_out:
+            hung = replica.backend is not None and replica.backend.failed_probes >= timing.probe_restart_after
+            if code is None and not timed_out and not hung:
                 continue
             if timed_out:
                 replica.child.stop(timeout=1)
+            elif hung and code is None:
+                replica.child.kill()  # a hung process may not heed SIGTERM (SIGSTOPped, deadlocked)
             self.replicas.remove(replica)
             self._leave_rotation(replica)
-            reason = (
-                f"a replica did not become ready within {timing.start_timeout:.0f}s"
-                if timed_out
-                else f"a replica exited ({replica.failure_reason()})"
-            )
+            if timed_out:
+                reason = f"a replica did not become ready within {timing.start_timeout:.0f}s"
+            elif hung and code is None:
+                reason = (
+                    f"a replica did not answer {timing.probe_restart_after} readiness probes in a row "
+                    f"(each within {timing.probe_timeout:g}s): killed"
+                )
+            else:
+                reason = f"a replica exited ({replica.failure_reason()})"
             stable = replica.ready_since is not None and now - replica.ready_since >= timing.stable_after
             self.failures = 1 if stable else self.failures + 1
             log.warning("service %s: %s (failure %d in a row)", row.service_id, reason, self.failures)
@@ -445,7 +570,7 @@ class ServiceRuntime:
         return True
 
     def _start_missing(self, row: ServingRow, model_dir: Path) -> None:
-        if time.monotonic() < self.next_start:
+        if time.monotonic() < self.next_start or self._abandoned:
             return
         flavor = FLAVORS.get(row.flavor_id)
         threads = max(1, min(flavor.vcpu if flavor else 1, os.cpu_count() or 1))
@@ -466,7 +591,9 @@ class ServiceRuntime:
         # process per attempt, not Replicas.
         wanted = row.replicas if self.ever_ready else min(row.replicas, 1)
         while len(self.replicas) < wanted:
-            n = len(self.replicas)
+            # The lowest index no live replica has: a restarted replica never shares a live one's files.
+            taken = {r.index for r in self.replicas}
+            n = next(i for i in range(len(self.replicas) + 1) if i not in taken)
             log_path = self.sup.dir / "logs" / f"{row.service_id}-{n}.log"
             hello = self.sup.dir / "run" / f"{row.service_id}-{n}.json"
             for stale in (log_path, hello):  # this replica's, not an earlier one's
@@ -476,7 +603,7 @@ class ServiceRuntime:
             child = ChildProcess(
                 REPLICA_MODULE, [*args, "--hello-file", str(hello)], env=env, log_path=log_path
             )
-            self.replicas.append(Replica(child.start(), hello, log_path))
+            self.replicas.append(Replica(n, child.start(), hello, log_path))
 
     def _admit_ready(self) -> None:
         for replica in self.replicas:
@@ -493,7 +620,7 @@ class ServiceRuntime:
             self.ever_ready = True
             replica.ready_since = time.monotonic()
             assert self.proxy is not None
-            self.sup.run(_admit(self.proxy, backend))
+            self._run_on_loop(_admit(self.proxy, backend))
 
     def _scale_down(self, row: ServingRow) -> None:
         """The newest extra replicas leave: out of the rotation, drained, then stopped."""
@@ -502,6 +629,10 @@ class ServiceRuntime:
 
     def _retire(self, replica: Replica) -> None:
         backend = replica.backend
+        if self._abandoned:  # at once: another server may start serving in a few seconds
+            replica.child.kill()
+            self._leave_rotation(replica)
+            return
         if backend is not None and self.proxy is not None:
             backend.draining = True
             self._leave_rotation(replica, drain=True)
@@ -517,18 +648,17 @@ class ServiceRuntime:
             if drain:
                 await drained(backend, self.sup.timing.drain_timeout)
 
-        self.sup.run(leave())
+        self._run_on_loop(leave())
 
     def _report(self, row: ServingRow) -> None:
-        ready = [r for r in self.replicas if r.backend is not None]
+        # In the rotation: admitted and answering its readiness probes.
+        ready = [r for r in self.replicas if r.backend is not None and r.backend.healthy]
         if len(ready) == row.replicas == len(self.replicas):
             message = _message(row, ready)
-            self.store.service_transition(
-                row.service_id, [DEPLOYING], RUNNING, replicas=row.replicas, message=message
-            )
+            self._transition(row.service_id, [DEPLOYING], RUNNING, replicas=row.replicas, message=message)
         elif row.status == RUNNING:
-            # A replica was lost: Deploying until it is back (the proxy serves on the others).
-            self.store.service_transition(row.service_id, [RUNNING], DEPLOYING, replicas=row.replicas)
+            # A replica was lost or hangs: Deploying until it is back (the proxy serves on the others).
+            self._transition(row.service_id, [RUNNING], DEPLOYING, replicas=row.replicas)
 
     def _stop_all(self) -> None:
         while self.replicas:
@@ -537,7 +667,7 @@ class ServiceRuntime:
     def _close_proxy(self) -> None:
         if self.proxy is not None:
             proxy, self.proxy = self.proxy, None
-            self.sup.run(proxy.close())
+            self._run_on_loop(proxy.close())
 
 
 async def _admit(proxy: ServiceProxy, backend: Backend) -> None:

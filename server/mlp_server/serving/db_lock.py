@@ -1,0 +1,118 @@
+"""On PostgreSQL, the team's serving ownership: a session advisory lock on a connection of its own.
+
+The database drops the lock with the session, whatever ends it (the owner's death, a database
+restart or failover, ``idle_session_timeout``, a network failure, ``pg_terminate_backend``). The
+owner cannot learn that from an idle connection, so it asks: :meth:`ServingLock.held` every
+``LOCK_CHECK_SECONDS``, with a deadline of ``LOCK_CHECK_TIMEOUT`` (a check that does not answer by
+then counts as lost, so a hung network is noticed as fast as a closed session). TCP keepalives on the
+connection let the kernel notice a dead peer too.
+
+The bound: an owner notices a lost lock within ``LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT`` and stops
+its replicas at once; a new owner waits ``TAKEOVER_GRACE_SECONDS`` (more than that) before it starts
+any, so two servers never run replicas of the same services at once.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+
+from sqlalchemy import URL, Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from .lease import SERVING_LOCK_KEY
+
+log = logging.getLogger("mlp_server.serving")
+
+LOCK_CHECK_SECONDS = 1.0  # well under TAKEOVER_LOOK_SECONDS (5 s), the other servers' retry period
+LOCK_CHECK_TIMEOUT = 1.5
+# Detection bound plus the time to stop the replicas (SIGKILL, no drain: they are no longer ours).
+TAKEOVER_GRACE_SECONDS = LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + 1.0
+RELEASE_TIMEOUT = 5.0
+# libpq settings (ignored on a Unix socket): probe an idle connection after 5 s, every 1 s, 3 times;
+# drop it when sent data stays unacknowledged for 3 s.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 3000,
+}
+
+_HELD = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND CAST(classid AS bigint) = 0"
+    " AND CAST(objid AS bigint) = :key AND objsubid = 1)"
+)
+
+
+class ServingLock:
+    """The advisory lock, held by a connection used for nothing else (one statement at a time, from
+    one worker thread, so that a check can be given up on without touching the connection)."""
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        self._engine = engine
+        self._conn = conn
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mlp-serving-lock")
+
+    @classmethod
+    def try_take(cls, url: URL) -> ServingLock | None:
+        """The lock, or None while another session holds it."""
+        engine = create_engine(url, poolclass=NullPool, connect_args=KEEPALIVES)
+        try:
+            conn = engine.connect()
+            try:
+                owned = bool(
+                    conn.execute(
+                        text("SELECT pg_try_advisory_lock(:key)"), {"key": SERVING_LOCK_KEY}
+                    ).scalar()
+                )
+                conn.commit()  # the lock is the session's, not the transaction's: nothing stays open
+            except Exception:
+                conn.close()
+                raise
+        except Exception:
+            engine.dispose()
+            raise
+        if not owned:
+            conn.close()
+            engine.dispose()
+            return None
+        return cls(engine, conn)
+
+    def held(self, timeout: float = LOCK_CHECK_TIMEOUT) -> bool:
+        """Whether this session still holds the lock; False also when the check fails or does not
+        answer within ``timeout`` seconds."""
+        future = self._worker.submit(self._check)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.warning("serving lock: no answer from the database within %.1fs", timeout)
+            return False
+        except Exception as exc:
+            log.warning("serving lock: the check failed: %s", exc)
+            return False
+
+    def _check(self) -> bool:
+        held = bool(self._conn.execute(_HELD, {"key": SERVING_LOCK_KEY}).scalar())
+        self._conn.commit()
+        return held
+
+    def release(self) -> None:
+        """Unlock and close; bounded: a connection that does not answer is left to the database
+        (which drops the lock with the session)."""
+        future = self._worker.submit(self._release)
+        with contextlib.suppress(Exception):
+            future.result(RELEASE_TIMEOUT)
+        self._worker.shutdown(wait=False)
+
+    def _release(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SERVING_LOCK_KEY})
+                self._conn.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._engine.dispose()
