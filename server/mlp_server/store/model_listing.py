@@ -185,20 +185,31 @@ def list_model_rows(
         and generation is not None
     ):
         # The filter's first request (PostgreSQL). A page near the start of many matches is found by
-        # walking the sort index testing each row, and then only the Total is counted; otherwise the
-        # Total and every match's sort key come from one scan of the matches (a count and then the
-        # keys would scan them twice).
+        # walking the sort index testing each row, after counting the Total: too few matches for that
+        # walk to hold the page (if they are spread over the sort index) are read at once instead,
+        # where the walk would read its whole budget of rows first (a filter that matches nothing
+        # costs the trigram index's empty bitmap). Otherwise the Total and every match's sort key
+        # come from one scan of the matches (a count and then the keys would scan them twice).
+        every_key = select(*_PG_SORTS[page.sort_by]).where(*on_search)
+        found: list[SortKey] | None
         if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
-            query = select(ModelRow.id).where(mine, *where)
-            sort = MODEL_SORTS[page.sort_by]
-            first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
-            if len(first) == page.limit:
-                counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
-                cache.put_total(cache_key, generation, counted)
-                return counted, _rows_in_order(session, first)
-        counted, found = _total_and_keys(
-            session, select(*_PG_SORTS[page.sort_by]).where(*on_search), list_cache.IDS_PER_FILTER
-        )
+            counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
+            if counted >= _walk_needs(page, models):
+                query = select(ModelRow.id).where(mine, *where)
+                sort = MODEL_SORTS[page.sort_by]
+                first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
+                if len(first) == page.limit:
+                    cache.put_total(cache_key, generation, counted)
+                    return counted, _rows_in_order(session, first)
+            found = None
+            if counted <= list_cache.IDS_PER_FILTER:  # counted in this snapshot: the keys are as many
+                found = (
+                    []
+                    if counted == 0
+                    else _driver_rows(session, every_key.order_by(*every_key.selected_columns))
+                )
+        else:
+            counted, found = _total_and_keys(session, every_key, list_cache.IDS_PER_FILTER)
         if found is not None:
             cache.put_keys(cache_key, generation, page.sort_by, found)
             return counted, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
@@ -338,6 +349,15 @@ def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[in
     if total > most:
         return total, None
     return total, rows[1:]
+
+
+def _walk_needs(page: Page, models: int) -> int:
+    """How many matches the walk of :data:`LIKE_WALK_BUDGET` rows of the sort index needs to hold the
+    page, if they are spread evenly over the account's ``models`` (at least the page's end; at most
+    what a filter keeps)."""
+    end = page.offset + page.limit
+    spread = -(-end * models // LIKE_WALK_BUDGET)  # rounded up
+    return min(max(end, spread), list_cache.IDS_PER_FILTER)
 
 
 def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
