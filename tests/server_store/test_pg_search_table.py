@@ -135,20 +135,26 @@ def _walks(statement: str) -> bool:
 def test_a_first_request_walks_only_when_its_matches_can_hold_the_page(
     store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A walk of the sort index's first LIKE_WALK_BUDGET rows holds the page when there are at least
-    (page end) x models / budget matches, spread evenly; with fewer (none, one) the Total is counted
-    and the matches read at once, without the walk. Every answer equals the reference."""
+    """The walk of the sort index's first LIKE_WALK_BUDGET rows runs only when the statement that
+    counts the matches finds enough of them among those rows to hold the page; otherwise (none, one,
+    all far from the page's end of the sort) that statement's keys answer. Every answer equals the
+    reference."""
     monkeypatch.setattr(model_listing, "LIKE_WALK_BUDGET", 8)
     for k in range(40):
         clock.tick()
-        register(store, name=f"resnet-{k}" if k % 4 == 0 else "vit-x" if k == 5 else f"bert-{k}")
+        name = f"resnet-{k}" if k % 4 == 0 else "vit-x" if k == 5 else f"early-{k}" if k < 10 else f"bert-{k}"
+        register(store, name=name)
+    # The walk reaches the newest 8 (k 32..39) in CreateTime Descend, the oldest 8 in Ascend.
     cases = [  # (filter, offset, limit, walks)
         ({"ModelNameContains": "qqq"}, 0, 10, False),  # nothing
-        ({"ModelNameContains": "vit"}, 0, 1, False),  # 1 match, 5 needed
-        ({"ModelNameContains": "resnet"}, 0, 1, True),  # 10 matches, 5 needed
-        ({"ModelNameContains": "resnet"}, 0, 2, True),  # 10 needed
-        ({"ModelNameContains": "resnet", "SortBy": "ModelName"}, 0, 2, True),
-        ({"ModelNameContains": "resnet"}, 3, 2, False),  # 25 needed
+        ({"ModelNameContains": "vit"}, 0, 1, False),  # one, old
+        ({"ModelNameContains": "resnet"}, 0, 1, True),  # 36 and 32 within reach
+        ({"ModelNameContains": "resnet"}, 0, 2, True),
+        ({"ModelNameContains": "resnet"}, 1, 2, False),  # a third one needed
+        ({"ModelNameContains": "resnet", "SortBy": "ModelName"}, 0, 2, True),  # 7 within reach
+        ({"ModelNameContains": "early"}, 0, 1, False),  # 6 matches, all old
+        ({"ModelNameContains": "early", "SortOrder": "Ascend"}, 0, 3, True),  # 5 within reach
+        ({"ModelNameContains": "early", "SortOrder": "Ascend"}, 4, 2, False),
         ({"IdContains": "m-", "ModelNameContains": "vit"}, 0, 3, False),
     ]
     for body, offset, limit, walks in cases:

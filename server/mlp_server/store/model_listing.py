@@ -26,6 +26,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -184,30 +185,27 @@ def list_model_rows(
         and cache is not None
         and generation is not None
     ):
-        # The filter's first request (PostgreSQL). A page near the start of many matches is found by
-        # walking the sort index testing each row, after counting the Total: too few matches for that
-        # walk to hold the page (if they are spread over the sort index) are read at once instead,
-        # where the walk would read its whole budget of rows first (a filter that matches nothing
-        # costs the trigram index's empty bitmap). Otherwise the Total and every match's sort key
-        # come from one scan of the matches (a count and then the keys would scan them twice).
+        # The filter's first request (PostgreSQL). One scan of the matches counts them and how many
+        # lie among the sort index's first LIKE_WALK_BUDGET rows (those of a page near the start):
+        # when those hold the page, the walk of the sort index testing each row finds it (and stops
+        # at its end); otherwise the same statement gives every match's sort key (kept for the
+        # filter's other pages), so a filter that matches nothing, few, or none near the page's sort
+        # position never walks (and one that matches nothing costs the trigram index's empty bitmap).
         every_key = select(*_PG_SORTS[page.sort_by]).where(*on_search)
-        found: list[SortKey] | None
         if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
-            counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
-            if counted >= _walk_needs(page, models):
-                query = select(ModelRow.id).where(mine, *where)
-                sort = MODEL_SORTS[page.sort_by]
-                first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
-                if len(first) == page.limit:
-                    cache.put_total(cache_key, generation, counted)
-                    return counted, _rows_in_order(session, first)
-            found = None
-            if counted <= list_cache.IDS_PER_FILTER:  # counted in this snapshot: the keys are as many
-                found = (
-                    []
-                    if counted == 0
-                    else _driver_rows(session, every_key.order_by(*every_key.selected_columns))
+            query = select(ModelRow.id).where(mine, *where)
+            sort = MODEL_SORTS[page.sort_by]
+            last = _walk_bound(session, query, sort, page.descending)
+            end_at = page.offset + page.limit
+            counted, reach, found = _total_walked_and_keys(
+                session, every_key, page.descending, last, end_at, list_cache.IDS_PER_FILTER
+            )
+            if reach >= end_at:
+                first = _walk_testing(
+                    session, query, sort, page.descending, needles, last, page.offset, page.limit
                 )
+                cache.put_total(cache_key, generation, counted)
+                return counted, _rows_in_order(session, first)
         else:
             counted, found = _total_and_keys(session, every_key, list_cache.IDS_PER_FILTER)
         if found is not None:
@@ -260,9 +258,9 @@ def list_model_rows(
     if needles and walk <= LIKE_WALK_BUDGET * total:
         # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
         # follow their create time, so matches may bunch up elsewhere: then the index answers below.
-        ids = _walk_testing(
-            session, select(ModelRow.id).where(mine, *where), keys, descending, needles, offset, limit
-        )
+        query = select(ModelRow.id).where(mine, *where)
+        last = _walk_bound(session, query, keys, descending)
+        ids = _walk_testing(session, query, keys, descending, needles, last, offset, limit)
         if len(ids) < min(limit, total - offset):
             ids = None
     if (
@@ -351,13 +349,37 @@ def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[in
     return total, rows[1:]
 
 
-def _walk_needs(page: Page, models: int) -> int:
-    """How many matches the walk of :data:`LIKE_WALK_BUDGET` rows of the sort index needs to hold the
-    page, if they are spread evenly over the account's ``models`` (at least the page's end; at most
-    what a filter keeps)."""
-    end = page.offset + page.limit
-    spread = -(-end * models // LIKE_WALK_BUDGET)  # rounded up
-    return min(max(end, spread), list_cache.IDS_PER_FILTER)
+def _total_walked_and_keys(
+    session: Session, query: Select[Any], descending: bool, last: Sequence[Any] | None, end: int, most: int
+) -> tuple[int, int, list[SortKey] | None]:
+    """How many rows ``query`` (a filter's sort keys in the search table, the id last) selects, how
+    many of them lie up to ``last`` in the page's order (the walk's reach, :func:`_walk_bound`; all
+    when None) and, unless those are ``end`` or more or the rows more than ``most``, every row in
+    ascending order: from one scan (:func:`_total_and_keys`; the keys' part is cut off once, before
+    it reads a row, when the walk will answer)."""
+    matches = query.cte("matches")
+    if last is None:
+        reached: ColumnElement[bool] = true()
+    else:  # the bound as the search table keeps it: create times naive UTC
+        bound = tuple(v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in last)
+        reached = tuple_(*matches.c) >= bound if descending else tuple_(*matches.c) <= bound
+    counts = select(func.count().label("total"), func.count().filter(reached).label("walked"))
+    counted = counts.select_from(matches).cte("counted")
+    leading = list(matches.c)[:-1]
+    both = cast(counted.c.total, String) + " " + cast(counted.c.walked, String)
+    head = [_null_like(col) for col in leading] + [both.collate("C")]
+    keys = select(*matches.c).where(
+        select(counted.c.walked).scalar_subquery() < end, select(counted.c.total).scalar_subquery() <= most
+    )
+    positions: list[ColumnElement[Any]] = [literal_column(str(k)) for k in range(1, len(matches.c) + 1)]
+    statement = union_all(select(*head).select_from(counted), keys).order_by(
+        positions[0].asc().nulls_first(), *positions[1:]
+    )
+    rows = _driver_rows(session, statement)
+    total, walked = (int(n) for n in rows[0][-1].split())
+    if walked >= end or total > most:
+        return total, walked, None
+    return total, walked, rows[1:]
 
 
 def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -367,21 +389,31 @@ def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
     return cast(null(), DateTime)
 
 
+def _walk_bound(
+    session: Session, query: Select[str], keys: Sequence[InstrumentedAttribute[Any]], descending: bool
+) -> Sequence[Any] | None:
+    """The sort key of the last of the first :data:`LIKE_WALK_BUDGET` rows of ``query`` (None: it
+    has fewer), where :func:`_walk_testing` stops."""
+    order = [key.desc() if descending else key.asc() for key in keys]
+    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
+    return session.execute(bound).first()
+
+
 def _walk_testing(
     session: Session,
     query: Select[str],
     keys: Sequence[InstrumentedAttribute[Any]],
     descending: bool,
     tests: list[ColumnElement[bool]],
+    last: Sequence[Any] | None,
     offset: int,
     limit: int,
 ) -> list[str]:
     """The page of ``query`` + ``tests`` among the first :data:`LIKE_WALK_BUDGET` rows of ``query``:
-    a walk of the sort index bounded by the key of the last of those rows, so that it stops at the
-    page's end (a LIMIT subquery would read all of them first)."""
+    a walk of the sort index bounded by ``last``, the key of the last of those rows
+    (:func:`_walk_bound`), so that it stops at the page's end (a LIMIT subquery would read all of
+    them first)."""
     order = [key.desc() if descending else key.asc() for key in keys]
-    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
-    last = session.execute(bound).first()
     walk = query.where(*tests)
     if last is not None:
         walk = walk.where(tuple_(*keys) >= tuple(last) if descending else tuple_(*keys) <= tuple(last))
