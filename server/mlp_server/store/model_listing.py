@@ -185,27 +185,30 @@ def list_model_rows(
         and cache is not None
         and generation is not None
     ):
-        # The filter's first request (PostgreSQL). One scan of the matches counts them and how many
-        # lie among the sort index's first LIKE_WALK_BUDGET rows (those of a page near the start):
-        # when those hold the page, the walk of the sort index testing each row finds it (and stops
-        # at its end); otherwise the same statement gives every match's sort key (kept for the
-        # filter's other pages), so a filter that matches nothing, few, or none near the page's sort
-        # position never walks (and one that matches nothing costs the trigram index's empty bitmap).
+        # The filter's first request (PostgreSQL). A page near the start: a count of the matches also
+        # counts how many lie among the sort index's first LIKE_WALK_BUDGET rows; when those hold the
+        # page, the walk of the sort index testing each row finds it (and stops at its end); otherwise
+        # every match's sort key is read (kept for the filter's other pages). So a filter that
+        # matches nothing, few, or none near the page's sort position never walks, and one that
+        # matches nothing costs the trigram index's empty bitmap. Deeper pages: the Total and every
+        # match's key from one scan (a count and then the keys would scan them twice).
         every_key = select(*_PG_SORTS[page.sort_by]).where(*on_search)
         if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
             query = select(ModelRow.id).where(mine, *where)
             sort = MODEL_SORTS[page.sort_by]
             last = _walk_bound(session, query, sort, page.descending)
             end_at = page.offset + page.limit
-            counted, reach, found = _total_walked_and_keys(
-                session, every_key, page.descending, last, end_at, list_cache.IDS_PER_FILTER
-            )
+            counted, reach = _total_and_reach(session, on_search, page.sort_by, page.descending, last)
             if reach >= end_at:
                 first = _walk_testing(
                     session, query, sort, page.descending, needles, last, page.offset, page.limit
                 )
                 cache.put_total(cache_key, generation, counted)
                 return counted, _rows_in_order(session, first)
+            found = None
+            if counted <= list_cache.IDS_PER_FILTER:  # counted in this snapshot: the keys are as many
+                in_order = every_key.order_by(*every_key.selected_columns)
+                found = [] if counted == 0 else _driver_rows(session, in_order)
         else:
             counted, found = _total_and_keys(session, every_key, list_cache.IDS_PER_FILTER)
         if found is not None:
@@ -349,37 +352,25 @@ def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[in
     return total, rows[1:]
 
 
-def _total_walked_and_keys(
-    session: Session, query: Select[Any], descending: bool, last: Sequence[Any] | None, end: int, most: int
-) -> tuple[int, int, list[SortKey] | None]:
-    """How many rows ``query`` (a filter's sort keys in the search table, the id last) selects, how
-    many of them lie up to ``last`` in the page's order (the walk's reach, :func:`_walk_bound`; all
-    when None) and, unless those are ``end`` or more or the rows more than ``most``, every row in
-    ascending order: from one scan (:func:`_total_and_keys`; the keys' part is cut off once, before
-    it reads a row, when the walk will answer)."""
-    matches = query.cte("matches")
+def _total_and_reach(
+    session: Session,
+    on_search: list[ColumnElement[bool]],
+    sort_by: str,
+    descending: bool,
+    last: Sequence[Any] | None,
+) -> tuple[int, int]:
+    """How many rows of the search table match ``on_search``, and how many of them lie up to ``last``
+    in the page's order (the walk's reach, :func:`_walk_bound`; all when None): one scan of the
+    matches, as a plain count."""
+    keys = tuple_(*_PG_SORTS[sort_by])
     if last is None:
         reached: ColumnElement[bool] = true()
     else:  # the bound as the search table keeps it: create times naive UTC
         bound = tuple(v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in last)
-        reached = tuple_(*matches.c) >= bound if descending else tuple_(*matches.c) <= bound
-    counts = select(func.count().label("total"), func.count().filter(reached).label("walked"))
-    counted = counts.select_from(matches).cte("counted")
-    leading = list(matches.c)[:-1]
-    both = cast(counted.c.total, String) + " " + cast(counted.c.walked, String)
-    head = [_null_like(col) for col in leading] + [both.collate("C")]
-    keys = select(*matches.c).where(
-        select(counted.c.walked).scalar_subquery() < end, select(counted.c.total).scalar_subquery() <= most
-    )
-    positions: list[ColumnElement[Any]] = [literal_column(str(k)) for k in range(1, len(matches.c) + 1)]
-    statement = union_all(select(*head).select_from(counted), keys).order_by(
-        positions[0].asc().nulls_first(), *positions[1:]
-    )
-    rows = _driver_rows(session, statement)
-    total, walked = (int(n) for n in rows[0][-1].split())
-    if walked >= end or total > most:
-        return total, walked, None
-    return total, walked, rows[1:]
+        reached = keys >= bound if descending else keys <= bound
+    counts = select(func.count(), func.count().filter(reached)).select_from(_PG_SEARCH).where(*on_search)
+    row = session.execute(counts).one()
+    return int(row[0]), int(row[1])
 
 
 def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
