@@ -26,7 +26,6 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -185,32 +184,21 @@ def list_model_rows(
         and cache is not None
         and generation is not None
     ):
-        # The filter's first request (PostgreSQL). A page near the start: a count of the matches also
-        # counts how many lie among the sort index's first LIKE_WALK_BUDGET rows; when those hold the
-        # page, the walk of the sort index testing each row finds it (and stops at its end); otherwise
-        # every match's sort key is read (kept for the filter's other pages). So a filter that
-        # matches nothing, few, or none near the page's sort position never walks, and one that
-        # matches nothing costs the trigram index's empty bitmap. Deeper pages: the Total and every
-        # match's key from one scan (a count and then the keys would scan them twice).
-        every_key = select(*_PG_SORTS[page.sort_by]).where(*on_search)
+        # The filter's first request (PostgreSQL). A page near the start of many matches is found by
+        # walking the sort index testing each row, and then only the Total is counted; otherwise the
+        # Total and every match's sort key come from one scan of the matches (a count and then the
+        # keys would scan them twice).
         if page.limit and page.offset + page.limit <= LIKE_WALK_BUDGET:
             query = select(ModelRow.id).where(mine, *where)
             sort = MODEL_SORTS[page.sort_by]
-            last = _walk_bound(session, query, sort, page.descending)
-            end_at = page.offset + page.limit
-            counted, reach = _total_and_reach(session, on_search, page.sort_by, page.descending, last)
-            if reach >= end_at:
-                first = _walk_testing(
-                    session, query, sort, page.descending, needles, last, page.offset, page.limit
-                )
+            first = _walk_testing(session, query, sort, page.descending, needles, page.offset, page.limit)
+            if len(first) == page.limit:
+                counted = session.scalar(select(func.count()).select_from(_PG_SEARCH).where(*on_search)) or 0
                 cache.put_total(cache_key, generation, counted)
                 return counted, _rows_in_order(session, first)
-            found = None
-            if counted <= list_cache.IDS_PER_FILTER:  # counted in this snapshot: the keys are as many
-                in_order = every_key.order_by(*every_key.selected_columns)
-                found = [] if counted == 0 else _driver_rows(session, in_order)
-        else:
-            counted, found = _total_and_keys(session, every_key, list_cache.IDS_PER_FILTER)
+        counted, found = _total_and_keys(
+            session, select(*_PG_SORTS[page.sort_by]).where(*on_search), list_cache.IDS_PER_FILTER
+        )
         if found is not None:
             cache.put_keys(cache_key, generation, page.sort_by, found)
             return counted, _rows_in_order(session, [key[-1] for key in _slice(found, page)])
@@ -261,9 +249,9 @@ def list_model_rows(
     if needles and walk <= LIKE_WALK_BUDGET * total:
         # Many matches: the first rows of the sort index, each tested, likely hold the page. Ids
         # follow their create time, so matches may bunch up elsewhere: then the index answers below.
-        query = select(ModelRow.id).where(mine, *where)
-        last = _walk_bound(session, query, keys, descending)
-        ids = _walk_testing(session, query, keys, descending, needles, last, offset, limit)
+        ids = _walk_testing(
+            session, select(ModelRow.id).where(mine, *where), keys, descending, needles, offset, limit
+        )
         if len(ids) < min(limit, total - offset):
             ids = None
     if (
@@ -352,42 +340,11 @@ def _total_and_keys(session: Session, query: Select[Any], most: int) -> tuple[in
     return total, rows[1:]
 
 
-def _total_and_reach(
-    session: Session,
-    on_search: list[ColumnElement[bool]],
-    sort_by: str,
-    descending: bool,
-    last: Sequence[Any] | None,
-) -> tuple[int, int]:
-    """How many rows of the search table match ``on_search``, and how many of them lie up to ``last``
-    in the page's order (the walk's reach, :func:`_walk_bound`; all when None): one scan of the
-    matches, as a plain count."""
-    keys = tuple_(*_PG_SORTS[sort_by])
-    if last is None:
-        reached: ColumnElement[bool] = true()
-    else:  # the bound as the search table keeps it: create times naive UTC
-        bound = tuple(v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in last)
-        reached = keys >= bound if descending else keys <= bound
-    counts = select(func.count(), func.count().filter(reached)).select_from(_PG_SEARCH).where(*on_search)
-    row = session.execute(counts).one()
-    return int(row[0]), int(row[1])
-
-
 def _null_like(col: ColumnElement[Any]) -> ColumnElement[Any]:
     """A NULL of ``col``'s kind, for a row united with its rows (strings compared by code point)."""
     if isinstance(col.type, String):
         return cast(null(), String).collate("C")
     return cast(null(), DateTime)
-
-
-def _walk_bound(
-    session: Session, query: Select[str], keys: Sequence[InstrumentedAttribute[Any]], descending: bool
-) -> Sequence[Any] | None:
-    """The sort key of the last of the first :data:`LIKE_WALK_BUDGET` rows of ``query`` (None: it
-    has fewer), where :func:`_walk_testing` stops."""
-    order = [key.desc() if descending else key.asc() for key in keys]
-    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
-    return session.execute(bound).first()
 
 
 def _walk_testing(
@@ -396,15 +353,15 @@ def _walk_testing(
     keys: Sequence[InstrumentedAttribute[Any]],
     descending: bool,
     tests: list[ColumnElement[bool]],
-    last: Sequence[Any] | None,
     offset: int,
     limit: int,
 ) -> list[str]:
     """The page of ``query`` + ``tests`` among the first :data:`LIKE_WALK_BUDGET` rows of ``query``:
-    a walk of the sort index bounded by ``last``, the key of the last of those rows
-    (:func:`_walk_bound`), so that it stops at the page's end (a LIMIT subquery would read all of
-    them first)."""
+    a walk of the sort index bounded by the key of the last of those rows, so that it stops at the
+    page's end (a LIMIT subquery would read all of them first)."""
     order = [key.desc() if descending else key.asc() for key in keys]
+    bound = query.with_only_columns(*keys).order_by(*order).offset(LIKE_WALK_BUDGET - 1).limit(1)
+    last = session.execute(bound).first()
     walk = query.where(*tests)
     if last is not None:
         walk = walk.where(tuple_(*keys) >= tuple(last) if descending else tuple_(*keys) <= tuple(last))
