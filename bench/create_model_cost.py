@@ -2,6 +2,11 @@
 
     python bench/create_model_cost.py --seconds 4 --threads 1,8
     python bench/create_model_cost.py --postgres    # on a throwaway PostgreSQL 15 cluster
+    python bench/create_model_cost.py --postgres --versions   # new versions of one model instead
+
+With ``--versions`` every thread registers new versions of one model they all share (CreateModel with
+ModelID: the threads race for the model row's number), and the run also says whether the model kept
+its CreateTime order flag (``models.last_version_time``, :mod:`mlp_server.store.version_positions`).
 
 Each run is a fresh store (SQLite file with group commit and ``synchronous=FULL``, or a fresh PostgreSQL
 database); prints new models/s and CPU ms per create for 1 and N threads. Made to compare two builds
@@ -19,29 +24,44 @@ import uuid
 from pathlib import Path
 
 import threaded_writes
+from sqlalchemy import text
 
 from mlp_server.store import Store, sqlite_url
 
 ACCOUNT = 2100000050
 
 
-def rate(url: str, threads: int, seconds: float, prefix: str = "m") -> tuple[float, float]:
-    """(creates/s, CPU ms per create) from ``threads`` threads for ``seconds``."""
+def rate(
+    url: str, threads: int, seconds: float, prefix: str = "m", versions: bool = False
+) -> tuple[float, float, str]:
+    """(creates/s, CPU ms per create, what became of the order flag) from ``threads`` threads."""
     store = Store(url)
     try:
         info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.0"}
+        shared: dict[str, str] = {}
+        if versions:
+            first = {"ModelName": prefix, "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"}}
+            shared["ModelID"] = store.create_model(ACCOUNT, first)["ModelID"]
 
         def write(index: int, k: int) -> None:
             body = {
+                **shared,
                 "ModelName": f"{prefix}-{index}-{k}",
                 "VersionInfo": {**info, "Path": f"tos://b/{uuid.uuid4().hex}/"},
             }
             store.create_model(ACCOUNT, body)
 
         got = threaded_writes.run(threads, seconds, write)
+        flag = ""
+        if versions:
+            with store.engine.connect() as conn:
+                kept = conn.execute(
+                    text("SELECT last_version_time FROM models WHERE id = :m"), {"m": shared["ModelID"]}
+                ).scalar_one()
+            flag = f"; CreateTime order flag {'kept' if kept is not None else 'lost'}"
     finally:
         store.close()
-    return got.per_second, got.cpu_ms
+    return got.per_second, got.cpu_ms, flag
 
 
 def main() -> None:
@@ -55,6 +75,11 @@ def main() -> None:
         "--name-prefix",
         default="m",
         help="each new model's name is PREFIX-thread-n (what a name costs: e.g. search-ctr-resnet50-v12)",
+    )
+    parser.add_argument(
+        "--versions",
+        action="store_true",
+        help="register new versions of one model all threads share, not new models",
     )
     args = parser.parse_args()
     import mlp_server
@@ -73,9 +98,10 @@ def main() -> None:
                     url = cluster.database(f"bench{uuid.uuid4().hex[:8]}")
                 else:
                     url = sqlite_url(Path(work) / f"{uuid.uuid4().hex[:8]}.sqlite3")
-                per_second, cpu_ms = rate(url, threads, args.seconds, args.name_prefix)
+                per_second, cpu_ms, flag = rate(url, threads, args.seconds, args.name_prefix, args.versions)
+                what = "new versions" if args.versions else "new models"
                 print(
-                    f"{threads} thread(s): {per_second:,.0f} new models/s, {cpu_ms:.2f} ms CPU each",
+                    f"{threads} thread(s): {per_second:,.0f} {what}/s, {cpu_ms:.2f} ms CPU each{flag}",
                     flush=True,
                 )
         finally:

@@ -7,18 +7,25 @@ the recount computes from the versions table; a deep page skips nothing.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
-from datetime import timedelta
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, select, text
 
 from mlp_server.store import Store
+from mlp_server.store.ids import wire_time
 from mlp_server.store.model_index import recount
+from mlp_server.store.models import RACE_MARGIN, _take_version_number
+from mlp_server.store.schema import VersionRow
 
 from .helpers import (
     ACCOUNT,
+    BASE_TIME,
     FakeClock,
     delete_version,
     race_deletes_and_registrations,
@@ -224,3 +231,101 @@ def test_a_deleted_model_takes_its_runs(store: Store, clock: FakeClock) -> None:
     assert _kept(store)[0] == {(model_id, 3, 3)}
     store.delete_model(ACCOUNT, {"ModelID": model_id})
     assert _kept(store) == (set(), {})
+
+
+def _create_times(store: Store, model_id: str) -> list[tuple[int, datetime]]:
+    """(number, create time) of each version, typed (aware UTC), by number."""
+    query = select(VersionRow.version, VersionRow.create_time).where(VersionRow.model_id == model_id)
+    with store.engine.connect() as conn:
+        return [(r[0], r[1]) for r in conn.execute(query.order_by(VersionRow.version))]
+
+
+def test_racing_registrations_keep_the_create_time_order(db_url: str, store: Store) -> None:
+    """Real clocks, four stores registering into one model at once: each reads its clock before it waits
+    for the model row's lock, so without the version taking the last one's time when it lands a little
+    before it, the numbers' order and the create times' part (on PostgreSQL, 16-21 times in 100)."""
+    model_id, _ = register(store)
+    writers = [Store(db_url) for _ in range(4)]
+    start = threading.Barrier(4)
+
+    def work(writer: Store) -> None:
+        start.wait()
+        for _ in range(25):
+            register(writer, model_id=model_id)
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, writers))
+    finally:
+        for writer in writers:
+            writer.close()
+    times = _create_times(store, model_id)
+    assert [n for n, _ in times] == list(range(1, 102))
+    assert all(earlier <= later for (_, earlier), (_, later) in itertools.pairwise(times)), times
+    assert _kept(store)[1][model_id] is not None
+    _check_kept(store)
+    _check_pages(store, model_id, (1, 7))
+
+
+def test_a_step_back_inside_the_margin_ties_and_a_larger_one_drops_the_flag(
+    store: Store, clock: FakeClock
+) -> None:
+    model_id, _ = register(store)
+    clock.tick()
+    register(store, model_id=model_id)
+    last = clock.now
+    # A racer's clock read (or a step back) under RACE_MARGIN: the version takes the last one's time.
+    clock.set(last - RACE_MARGIN + timedelta(microseconds=1))
+    assert register(store, model_id=model_id)[1] == 3
+    assert _kept(store)[1][model_id] is not None
+    got = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{model_id}-3"})
+    assert got["CreateTime"] == wire_time(last) == "2021-08-12T07:07:51+00:00"
+    assert [t for _, t in _create_times(store, model_id)][1:] == [last] * 2
+    # A step back of the margin or more is a clock set back: the version keeps its clock's time and the
+    # model's CreateTime pages walk their index from now on, also once the clock is ahead again.
+    clock.set(last - RACE_MARGIN)
+    assert register(store, model_id=model_id)[1] == 4
+    assert _kept(store)[1][model_id] is None
+    assert _create_times(store, model_id)[-1][1] == last - RACE_MARGIN
+    clock.set(last + timedelta(seconds=5))
+    register(store, model_id=model_id)
+    assert _kept(store)[1][model_id] is None
+    _check_kept(store)
+    _check_pages(store, model_id)
+
+
+class _NoReturning:
+    """A connection whose dialect says it has no UPDATE ... RETURNING (the other path of
+    ``_take_version_number``), running its statements on the real one."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = copy.copy(conn.dialect)
+        self.dialect.update_returning = False
+
+    def execute(self, statement: Any, parameters: Any) -> Any:
+        return self._conn.execute(statement, parameters)
+
+
+def test_both_ways_of_taking_a_number_decide_the_same_time(store: Store, clock: FakeClock) -> None:
+    """RETURNING and SELECT ... FOR UPDATE then UPDATE: the same numbers, create times and flags, for a
+    clock that goes on, ties, steps back a little, steps back a lot, and goes on after that."""
+    # Seconds after the model's creation: on, a tie, racers 0.4 and 0.999 s behind, on, a step back of
+    # the margin (NULL for good), further back, ahead again.
+    clocks = [1.0, 1.0, 0.6, 0.001, 2.5, 1.5, -3.0, 5.0]
+    seen: dict[bool, list[tuple[int, datetime, datetime | None]]] = {}
+    for returning in (True, False):
+        clock.set(BASE_TIME)
+        model_id, _ = register(store)
+        for after in clocks:
+            now = BASE_TIME + timedelta(seconds=after)
+            with store.engine.begin() as conn:
+                taker = conn if returning else _NoReturning(conn)
+                number, moment = _take_version_number(taker, ACCOUNT, model_id, now)
+            flag = _kept(store)[1][model_id]
+            seen.setdefault(returning, []).append((number, moment, flag))
+    assert seen[True] == seen[False]
+    taken = [1.0, 1.0, 1.0, 1.0, 2.5, 1.5, -3.0, 5.0]
+    assert [m for _, m, _ in seen[True]] == [BASE_TIME + timedelta(seconds=s) for s in taken]
+    assert [n for n, _, _ in seen[True]] == list(range(2, 10))
+    assert [f is None for _, _, f in seen[True]] == [False] * 5 + [True] * 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, cast
 
@@ -56,11 +56,24 @@ _REGISTERED = (
 )
 _MODELS, _VERSIONS = cast(Table, ModelRow.__table__), cast(Table, VersionRow.__table__)
 # The new version's create time, and whether the versions' CreateTime order is still their numbers'
-# order (:mod:`.version_positions`): NULL, for good, once a version's create time is before the last one.
+# order (:mod:`.version_positions`), decided under the model row's lock in the statement that takes the
+# number. A registration reads its clock before it waits for that lock, so racing registrations find the
+# last version's time a little after their own: the version then takes that time (a tie, broken by the
+# number), which lies inside its own request (between its clock read and its lock) and keeps the order.
+# A step back of RACE_MARGIN or more is a clock set back: the flag goes NULL, for good, and the version
+# keeps its own clock's time. One second: the wire's CreateTime has second precision, and a wait for the
+# lock is milliseconds (a whole registration of another writer), not seconds.
+RACE_MARGIN = timedelta(seconds=1)
 _NOW = bindparam("b_now", type_=UTCDateTime())
-_TIME_ORDER = case((_MODELS.c.last_version_time <= _NOW, _NOW), else_=None)
+_RACE_END = bindparam("b_race_end", type_=UTCDateTime())  # now + RACE_MARGIN
+_TIME_ORDER = case(
+    (_MODELS.c.last_version_time <= _NOW, _NOW),
+    (_MODELS.c.last_version_time < _RACE_END, _MODELS.c.last_version_time),
+    else_=None,
+)
 # The number taken is the model's highest (numbers only go up): its version stats move in the same
-# statement (:mod:`.version_stats`; SET reads the row's values from before the update).
+# statement (:mod:`.version_stats`; SET reads the row's values from before the update). RETURNING gives
+# the row's new values: the next number, and the new version's create time (NULL: its own ``now``).
 _TAKE_NUMBER = (
     update(_MODELS)
     .where(_MODELS.c.id == bindparam("b_model_id"), _MODELS.c.account_id == bindparam("b_account_id"))
@@ -70,7 +83,7 @@ _TAKE_NUMBER = (
         latest_version=_MODELS.c.next_version,
         last_version_time=_TIME_ORDER,
     )
-    .returning(_MODELS.c.next_version)
+    .returning(_MODELS.c.next_version, _MODELS.c.last_version_time)
 )
 _LATEST_FORMAT = (
     select(VersionRow.model_format, VersionRow.model_type)
@@ -102,9 +115,9 @@ _ModelFields = _fields("_ModelFields", _MODEL_WITH_STATS.selected_columns)
 # GetModelVersion: every column of the version (what _version_item reads, by the same names).
 _VERSION_BY_ID = select(_VERSIONS).where(_VERSIONS.c.id == bindparam("version_id"))
 _VersionFields = _fields("_VersionFields", _VERSIONS.columns)
-# Without UPDATE ... RETURNING: read the number under a row lock, then move it on.
+# Without UPDATE ... RETURNING: read the number (and the order flag) under a row lock, then move it on.
 _CURRENT_NUMBER = (
-    select(_MODELS.c.next_version)
+    select(_MODELS.c.next_version, _MODELS.c.last_version_time)
     .where(_MODELS.c.id == bindparam("b_model_id"), _MODELS.c.account_id == bindparam("b_account_id"))
     .with_for_update()
 )
@@ -115,7 +128,7 @@ _SET_NUMBER = (
         next_version=bindparam("b_next"),
         version_count=_MODELS.c.version_count + 1,
         latest_version=_MODELS.c.next_version,
-        last_version_time=_TIME_ORDER,
+        last_version_time=bindparam("b_order", type_=UTCDateTime()),
     )
 )
 _PATH_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
@@ -438,9 +451,11 @@ def _add_version(
     inherited from its latest version where the body leaves it out, and the new row."""
     if (done := _registered(conn, account_id, info["Path"], model_id)) is not None:
         return done
-    number = _take_version_number(conn, account_id, model_id, now)
+    number, create_time = _take_version_number(conn, account_id, model_id, now)
     inherited = None if info.get("ModelFormat") and info.get("ModelType") else _latest_format(conn, model_id)
-    values = _version_values(account_id, model_id, number, info, inherited, body.get("DatasetID"), now)
+    values = _version_values(
+        account_id, model_id, number, info, inherited, body.get("DatasetID"), create_time
+    )
     return _insert_version(conn, values)
 
 
@@ -491,19 +506,38 @@ def _folder(path: str) -> str:
     return path if path.endswith("/") else path + "/"
 
 
-def _take_version_number(conn: Executes, account_id: int, model_id: str, now: datetime) -> int:
-    """Atomically hand out the model's next version number (the row stays locked until commit)."""
-    params = {"b_model_id": model_id, "b_account_id": account_id, "b_now": now}
+def _take_version_number(
+    conn: Executes, account_id: int, model_id: str, now: datetime
+) -> tuple[int, datetime]:
+    """Atomically hand out the model's next version number (the row stays locked until commit), and
+    the new version's create time: ``now``, or the last version's when a racing registration that
+    read its clock later took its number first (``_TIME_ORDER``)."""
+    params = {
+        "b_model_id": model_id,
+        "b_account_id": account_id,
+        "b_now": now,
+        "b_race_end": now + RACE_MARGIN,
+    }
     if conn.dialect.update_returning:
-        taken = conn.execute(_TAKE_NUMBER, params).scalar_one_or_none()
+        taken = conn.execute(_TAKE_NUMBER, params).first()
         if taken is None:
             raise not_found("Model", model_id)
-        return int(taken) - 1
-    current = conn.execute(_CURRENT_NUMBER, params).scalar_one_or_none()
+        return int(taken[0]) - 1, now if taken[1] is None else taken[1]
+    current = conn.execute(_CURRENT_NUMBER, params).first()
     if current is None:
         raise not_found("Model", model_id)
-    conn.execute(_SET_NUMBER, {"b_model_id": model_id, "b_next": current + 1, "b_now": now})
-    return int(current)
+    number, order = int(current[0]), _time_order(current[1], now)
+    conn.execute(_SET_NUMBER, {"b_model_id": model_id, "b_next": number + 1, "b_order": order})
+    return number, now if order is None else order
+
+
+def _time_order(last: datetime | None, now: datetime) -> datetime | None:
+    """``_TIME_ORDER`` in Python, for the dialects without UPDATE ... RETURNING."""
+    if last is None:
+        return None
+    if last <= now:
+        return now
+    return last if last < now + RACE_MARGIN else None
 
 
 def _latest_format(conn: Executes, model_id: str) -> tuple[str, str] | None:

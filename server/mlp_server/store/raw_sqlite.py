@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Executable, SelectBase
 
 _Processor = Callable[[Any], Any] | None
@@ -63,13 +64,15 @@ class Prepared:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             given = bind.required or (bind.callable is None and bind.value is None)
             self._params.append((name, given, None if given else bind.effective_value, processor))
-        # What SQLAlchemy does to each column read (dates and JSON from SQLite's text), or None when
-        # nothing is (every column's value as the driver gives it).
+        # What SQLAlchemy does to each column read (dates and JSON from SQLite's text), a SELECT's or a
+        # RETURNING's, or None when nothing is (every column's value as the driver gives it).
         self.results: tuple[_Processor, ...] | None = None
-        if isinstance(statement, SelectBase):
+        columns = statement.selected_columns if isinstance(statement, SelectBase) else None
+        if isinstance(statement, UpdateBase):
+            columns = statement.exported_columns
+        if columns is not None:
             found = tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in statement.selected_columns
+                column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
             )
             self.results = found if any(found) else None
 

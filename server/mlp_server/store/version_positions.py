@@ -10,10 +10,11 @@ where an OFFSET walks ``p`` index entries.
 
 That is the ModelVersion order. The CreateTime order, ``(create_time, version)``, is the same order
 while each version's create time is at or after the one before it, which is what
-``models.last_version_time`` says: the create time of the latest registration, set NULL (for good) by
-the statement that takes a number (``models._TAKE_NUMBER``) when the new version's create time is
-earlier. A clock set back or two registrations racing for numbers can do that; the CreateTime page is
-then read from the sort's own index, as before.
+``models.last_version_time`` says: the create time of the latest registration, decided by the
+statement that takes a number (``models._TAKE_NUMBER``). A registration whose clock read is a little
+before that time (less than ``models.RACE_MARGIN``: it raced another for the number) takes that time
+instead; a clock set back further sets it NULL, for good, and the CreateTime page is then read from the
+sort's own index, as before.
 
 Both are kept in the transaction of every write that changes them: the number taken (no statement of its
 own, so a registration costs what it did: a new version is above every run), a version deleted
