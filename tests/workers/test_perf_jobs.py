@@ -144,6 +144,20 @@ def test_convert_perf_registers_fp16_and_int8_versions_with_lineage(local: Local
         assert result["Check"]["MaxShape"]["Outputs"]["y"]["MaxAbsDiff"] >= 0
     assert len(seen) == 2
     assert local.model.get_model_versions(model_id).result.total == 3
+    # PERF_ONLY of a converted version records the precision its model holds, not FP32.
+    remeasured = {}
+    for task in tasks:
+        number = task["Result"]["ModelVersionID"].rsplit("-", 1)[1]
+        job = local.model.create_perf_job(
+            model_id, number, models.MLP_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
+        )
+        (done,) = local.model.wait_perf_job(job.result.job_id, timeout=180).to_dict()["Result"]["List"]
+        assert done["TaskStatus"] == "Success", (done, local.logs())
+        remeasured[task["TaskArgs"]["ConvertPrecision"]] = done["Result"]["Precision"]
+        assert {p["Precision"] for p, _ in perf_entries(local, model_id, number, done["TaskID"])} == {
+            task["TaskArgs"]["ConvertPrecision"]
+        }
+    assert remeasured == {"FP16": "FP16", "INT8": "INT8"}
 
 
 def test_bad_models_fail_with_the_cause_and_the_worker_goes_on(local: Local, tmp_path: Path) -> None:
