@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Interval, func, literal, select
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -21,7 +21,7 @@ from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, fetch_page
 from .resources import require_flavor
-from .schema import PerfJobRow, PerfTaskRow, VersionRow
+from .schema import PerfJobRow, PerfTaskRow, UTCDateTime, VersionRow
 
 PERF_ONLY = "PERF_ONLY"
 CONVERT_PERF = "CONVERT_PERF"
@@ -174,6 +174,15 @@ class PerfMixin(StoreBase):
 
     # --- for the perf worker (not tenant-scoped: the worker serves every account) ---
 
+    def _lease_now(self) -> datetime | ColumnElement[datetime]:
+        """Now, as leases are set and judged. On PostgreSQL the database's own clock, inside the
+        statement: the workers of a team run on several machines whose clocks may disagree by more
+        than a lease, and one ahead would take a task whose owner has just renewed it. SQLite is a
+        file on one machine: its clock (the store's, so that tests can move it)."""
+        if self.dialect == "postgresql":
+            return func.timezone("UTC", func.clock_timestamp(), type_=UTCDateTime())
+        return self._now()
+
     def claim_next_task(
         self,
         flavor_ids: Collection[str] | None = None,
@@ -187,8 +196,8 @@ class PerfMixin(StoreBase):
         task stays Running and is run again from the start). A Stopping task whose lease expired had
         its worker die while stopping it: it is ended as Cancelled here, as the worker would have.
         """
-        now = self._now()
-        expired = (PerfTaskRow.lease_owner.is_not(None)) & (PerfTaskRow.lease_expires < now)
+        now, lease_now = self._now(), self._lease_now()
+        expired = (PerfTaskRow.lease_owner.is_not(None)) & (PerfTaskRow.lease_expires < lease_now)
         waiting = PerfTaskRow.status.in_(WAITING) | ((PerfTaskRow.status == states.RUNNING) & expired)
         stmt = select(PerfTaskRow).where(waiting)
         if flavor_ids is not None:
@@ -211,7 +220,7 @@ class PerfMixin(StoreBase):
             else:
                 task.update_time = now
             task.lease_owner = worker_id
-            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            task.lease_expires = _lease_end(lease_now, lease_seconds)
             task.attempts = (task.attempts or 0) + 1
             job = session.get_one(PerfJobRow, task.job_id)
             return ClaimedTask(
@@ -232,14 +241,14 @@ class PerfMixin(StoreBase):
     ) -> str | None:
         """Extend ``worker_id``'s lease on a task it holds; returns the task's status (Stopping: a
         cancel was asked), or None when the worker no longer holds it (it must stop working on it)."""
-        now = self._now()
+        lease_now = self._lease_now()
         with self._write() as session:
             task = session.scalars(
                 select(PerfTaskRow).where(PerfTaskRow.id == task_id).with_for_update()
             ).first()
             if task is None or task.lease_owner != worker_id or task.status not in states.ACTIVE:
                 return None
-            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            task.lease_expires = _lease_end(lease_now, lease_seconds)
             return task.status
 
     def release_task(self, task_id: str, worker_id: str) -> bool:
@@ -329,6 +338,15 @@ def _metrics_task(entry: Any) -> str | None:
         return None
     task = params.get("TaskID") if isinstance(params, dict) else None
     return task if isinstance(task, str) else None
+
+
+def _lease_end(
+    lease_now: datetime | ColumnElement[datetime], seconds: float
+) -> datetime | ColumnElement[datetime]:
+    length = timedelta(seconds=seconds)
+    if isinstance(lease_now, datetime):
+        return lease_now + length
+    return lease_now + literal(length, Interval())  # typed: not bound as the column's datetime
 
 
 def _clear_lease(task: PerfTaskRow) -> None:
