@@ -32,6 +32,11 @@ def test_a_claimed_task_is_held_until_its_lease_expires(
     lease_time_passes(store, clock, 9)
     assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None  # still w1's
     lease_time_passes(store, clock, 2)  # w1 went silent: its lease has expired
+    waiting = store.list_perf_tasks(ACCOUNT, {"TaskID": first.task_id})["List"][0]
+    assert waiting["TaskStatus"] == "Queued"  # nothing runs it until a worker claims it again
+    assert waiting["Message"].startswith("its worker stopped (lease expired ")
+    assert waiting["Message"].endswith("); waiting for a worker to claim it again")
+    assert store.list_perf_jobs(ACCOUNT, {"JobID": first.job_id})["List"][0]["JobStatus"] == "Running"
     again = store.claim_next_task(worker_id="w2", lease_seconds=10)
     assert again is not None and again.task_id == first.task_id and again.attempt == 2
     assert status_of(store, first.task_id) == "Running"
@@ -53,6 +58,8 @@ def test_renewing_keeps_the_task_and_reports_a_cancel(
     for _ in range(3):
         lease_time_passes(store, clock, 8)
         assert store.renew_lease(claimed.task_id, "w1", 10) == "Running"
+        held = store.list_perf_tasks(ACCOUNT, {"TaskID": claimed.task_id})["List"][0]
+        assert (held["TaskStatus"], held.get("Message")) == ("Running", None)
     assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None
     store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
     assert store.renew_lease(claimed.task_id, "w1", 10) == "Stopping"
@@ -68,6 +75,9 @@ def test_a_stopping_task_whose_worker_died_ends_cancelled(
     assert claimed is not None
     store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
     lease_time_passes(store, clock, 6)
+    stopping = store.list_perf_tasks(ACCOUNT, {"TaskID": claimed.task_id})["List"][0]
+    assert stopping["TaskStatus"] == "Stopping"  # no worker has looked for work since ...
+    assert stopping["Message"].startswith("its worker stopped before confirming the cancel")
     assert store.claim_next_task(worker_id="w2") is None  # nothing to run ...
     assert status_of(store, claimed.task_id) == "Cancelled"  # ... and the cancel is complete
 

@@ -278,6 +278,10 @@ def test_a_killed_workers_task_goes_to_the_next_worker_after_its_lease(local: Lo
     orphan = first.runners()[0]
     first.kill()  # SIGKILL: no chance to hand the task back
     killed_at = time.monotonic()
+    # Once its lease has expired, with no other worker yet, the task reads as it is: waiting.
+    waiting = local.wait_status(task["TaskID"], {"Queued"}, timeout=30)
+    assert "its worker stopped" in waiting["Message"] and time.monotonic() - killed_at >= 1.0
+    assert local.model.list_perf_jobs(job_id=job_id).result.list_[0].job_status == "Running"
     second = local.worker(lease=2.0)
     done = local.model.wait_perf_job(job_id, timeout=120).to_dict()["Result"]["List"][0]
     assert done["TaskStatus"] == "Success", (done, local.logs())

@@ -147,7 +147,18 @@ class PerfMixin(StoreBase):
             where.append(PerfTaskRow.job_id == job_id)
         with self._read() as session:
             total, tasks = fetch_page(session, PerfTaskRow, where, page, TASK_SORTS)
-        return {"Total": total, "List": [_task_item(t) for t in tasks]}
+            lapsed = self._lapsed(session, tasks)
+        return {"Total": total, "List": [_task_item(t, t.id in lapsed) for t in tasks]}
+
+    def _lapsed(self, session: Session, tasks: Sequence[PerfTaskRow]) -> set[str]:
+        """The tasks among ``tasks`` held under a lease that has expired: their worker stopped (a
+        SIGKILL, a lost machine) and, until another worker claims them, nothing runs them. Asked of
+        the database only when the page shows a leased task (its clock judges leases)."""
+        held = [t.id for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)]
+        if not held:
+            return set()
+        expired = PerfTaskRow.lease_expires < self._lease_now()
+        return set(session.scalars(select(PerfTaskRow.id).where(PerfTaskRow.id.in_(held), expired)))
 
     def update_perf_task(self, account_id: int, body: Body) -> Result:
         """Moves the task to ``Status`` along the state machine; without Status, changes nothing."""
@@ -418,7 +429,10 @@ def _job_item(job: PerfJobRow, counts: dict[str, int], *, with_counts: bool) -> 
     return item
 
 
-def _task_item(task: PerfTaskRow) -> Result:
+def _task_item(task: PerfTaskRow, lapsed: bool = False) -> Result:
+    """The task as ListPerfTasks shows it. A Running task whose worker stopped (``lapsed``: its lease
+    expired) reads Queued, as it is: waiting for a worker, which runs it again from the start. The job's
+    status is the same either way (a Queued or Running task: the job is Running)."""
     item: Result = {
         "TaskID": task.id,
         "JobID": task.job_id,
@@ -436,4 +450,16 @@ def _task_item(task: PerfTaskRow) -> Result:
         item["Result"] = task.result_json
     if task.message is not None:
         item["Message"] = task.message
+    if lapsed and task.lease_expires is not None:
+        since = wire_time(task.lease_expires)
+        if task.status == states.RUNNING:
+            item["TaskStatus"] = states.QUEUED
+            item["Message"] = (
+                f"its worker stopped (lease expired {since}); waiting for a worker to claim it again"
+            )
+        else:
+            item["Message"] = (
+                f"its worker stopped before confirming the cancel (lease expired {since}); "
+                "the next worker that looks for work ends it Cancelled"
+            )
     return item
