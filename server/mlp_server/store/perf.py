@@ -154,7 +154,9 @@ class PerfMixin(StoreBase):
         """The tasks among ``tasks`` held under a lease that has expired: their worker stopped (a
         SIGKILL, a lost machine) and, until another worker claims them, nothing runs them. Asked of
         the database only when the page shows a leased task (its clock judges leases)."""
-        held = [t.id for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)]
+        held = [
+            t.id for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)
+        ]
         if not held:
             return set()
         expired = PerfTaskRow.lease_expires < self._lease_now()
@@ -200,8 +202,15 @@ class PerfMixin(StoreBase):
         *,
         worker_id: str = "anonymous",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        waited_flavor_ids: Collection[str] = (),
+        waited_seconds: float = 0.0,
     ) -> ClaimedTask | None:
         """Atomically give the oldest waiting task (of these flavors) to ``worker_id`` for a lease.
+
+        ``waited_flavor_ids``: flavors also claimed, but only once their task has waited
+        ``waited_seconds`` in its state (a worker without a GPU takes a GPU task that no GPU worker
+        took in that time, to fail it plainly). That wait is minutes, so it is judged by the store's
+        clock: the machines' skew of seconds does not matter there, as it does for leases.
 
         Waiting: Submitted or Queued, or Running under a lease that has expired (its worker died; the
         task stays Running and is run again from the start). A Stopping task whose lease expired had
@@ -212,7 +221,13 @@ class PerfMixin(StoreBase):
         waiting = PerfTaskRow.status.in_(WAITING) | ((PerfTaskRow.status == states.RUNNING) & expired)
         stmt = select(PerfTaskRow).where(waiting)
         if flavor_ids is not None:
-            stmt = stmt.where(PerfTaskRow.flavor_id.in_(list(flavor_ids)))
+            runnable: ColumnElement[bool] = PerfTaskRow.flavor_id.in_(list(flavor_ids))
+            if waited_flavor_ids:
+                waited_since = now - timedelta(seconds=waited_seconds)
+                runnable |= PerfTaskRow.flavor_id.in_(list(waited_flavor_ids)) & (
+                    PerfTaskRow.update_time <= waited_since
+                )
+            stmt = stmt.where(runnable)
         stmt = stmt.order_by(PerfTaskRow.create_time, PerfTaskRow.id).limit(1)
         with self._write() as session:
             orphans = select(PerfTaskRow).where((PerfTaskRow.status == states.STOPPING) & expired)
