@@ -64,7 +64,10 @@ def test_the_datatypes_limits_pass_unchanged(datatype: str, data: list[Any]) -> 
 
 def test_a_replica_answers_400_for_out_of_range_values(model: Model, tmp_path: Path) -> None:
     service = model.deploy(
-        register(model, built.narrow_types(tmp_path / "narrow"), "narrow"), "1", "narrow-svc", flavor="ml.c1i.large"
+        register(model, built.narrow_types(tmp_path / "narrow"), "narrow"),
+        "1",
+        "narrow-svc",
+        flavor="ml.c1i.large",
     )
     url = f"{wait_running(service)}/v2/models/narrow-svc/infer"
 

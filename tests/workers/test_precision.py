@@ -44,7 +44,10 @@ def test_without_onnx_the_conversion_that_made_the_version_says_it(
     try:
         created = store.create_model(
             ACCOUNT,
-            {"ModelName": "m", "VersionInfo": {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/1/"}},
+            {
+                "ModelName": "m",
+                "VersionInfo": {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/1/"},
+            },
         )
         base_id = created["VersionInfo"]["ModelVersionID"]
         job = store.create_perf_job(

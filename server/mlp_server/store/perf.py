@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, func, literal, select
+from sqlalchemy import ColumnElement, Interval, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -23,6 +25,11 @@ from .paging import Page, SortKeys, chunked, fetch_page
 from .resources import require_flavor
 from .schema import PerfJobRow, PerfTaskRow, UTCDateTime, VersionRow
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite conversions are not serialised across processes there
+    fcntl = None  # type: ignore[assignment]
+
 PERF_ONLY = "PERF_ONLY"
 CONVERT_PERF = "CONVERT_PERF"
 JOB_TYPES = (PERF_ONLY, CONVERT_PERF)
@@ -30,6 +37,8 @@ BASE = "base"
 WAITING = (states.SUBMITTED, states.QUEUED)
 # A worker renews its lease several times per lease; a task whose worker died waits this long.
 DEFAULT_LEASE_SECONDS = 30.0
+# Class of the conversions' advisory locks (two-key form, so never the serving lock's bigint key).
+_CONVERSION_LOCKS = 0x6D6C7001
 
 JOB_SORTS: SortKeys = {"CreateTime": (PerfJobRow.create_time, PerfJobRow.id)}
 TASK_SORTS: SortKeys = {"CreateTime": (PerfTaskRow.create_time, PerfTaskRow.id)}
@@ -344,6 +353,39 @@ class PerfMixin(StoreBase):
                 raise not_found("ModelVersion", model_version_id)
             kept = [m for m in (version.metrics_list or []) if _metrics_task(m) != task_id]
             version.metrics_list = [*kept, *entries]
+
+    @contextmanager
+    def conversion_lock(self, task_id: str) -> Iterator[None]:
+        """Held by a conversion task's runner while it looks up, else uploads and registers, its
+        converted version (:meth:`version_from_task` first): two runners of one task (a worker that
+        lost its lease while its runner went on, and the next worker's) then register one version
+        between them, the second finding the first's. PostgreSQL: a session advisory lock (dropped
+        with its connection if the runner dies); SQLite (one machine): ``flock`` of a file beside the
+        database."""
+        if self.dialect == "postgresql":
+            key = {"task": task_id}
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(
+                    text("SELECT pg_advisory_lock(:cls, hashtext(:task))"), {"cls": _CONVERSION_LOCKS, **key}
+                )
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:cls, hashtext(:task))"),
+                        {"cls": _CONVERSION_LOCKS, **key},
+                    )
+            return
+        database = self.engine.url.database
+        if fcntl is None or database in (None, "", ":memory:"):
+            yield  # no file to lock: one process
+            return
+        fd = os.open(f"{database}.conversions.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
 
     def version_from_task(self, account_id: int, model_id: str, task_id: str) -> str | None:
         """The version a conversion task already registered (a rerun reuses it), if any."""

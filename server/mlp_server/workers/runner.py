@@ -214,7 +214,12 @@ def fetch_model(platform: Platform, path: str, folder: Path) -> Path:
 def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
     """The converted model as a new version of the same model (inner CreateModel: SourceType Perf,
     BaseModelVersionID = the source version, SourceId = the task). A rerun of the task reuses the
-    version it registered before."""
+    version it registered before, even one racing this runner (the task's conversion lock)."""
+    with platform.store.conversion_lock(spec.task.task_id):
+        return _register_once(platform, spec, version, folder)
+
+
+def _register_once(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
     from volcengine_ml_platform.transfer.manager import upload_path
 
     from ..handlers import call_action
