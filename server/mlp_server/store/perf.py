@@ -161,15 +161,19 @@ class PerfMixin(StoreBase):
 
     def _lapsed(self, session: Session, tasks: Sequence[PerfTaskRow]) -> set[str]:
         """The tasks among ``tasks`` held under a lease that has expired: their worker stopped (a
-        SIGKILL, a lost machine) and, until another worker claims them, nothing runs them. Asked of
-        the database only when the page shows a leased task (its clock judges leases)."""
+        SIGKILL, a lost machine) and, until another worker claims them, nothing runs them. Judged by
+        the leases' clock: on PostgreSQL the database's, asked only when the page shows a leased task."""
         held = [
-            t.id for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)
+            t for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)
         ]
         if not held:
             return set()
-        expired = PerfTaskRow.lease_expires < self._lease_now()
-        return set(session.scalars(select(PerfTaskRow.id).where(PerfTaskRow.id.in_(held), expired)))
+        lease_now = self._lease_now()
+        if isinstance(lease_now, datetime):
+            return {t.id for t in held if t.lease_expires is not None and t.lease_expires < lease_now}
+        expired = PerfTaskRow.lease_expires < lease_now
+        ids = [t.id for t in held]
+        return set(session.scalars(select(PerfTaskRow.id).where(PerfTaskRow.id.in_(ids), expired)))
 
     def update_perf_task(self, account_id: int, body: Body) -> Result:
         """Moves the task to ``Status`` along the state machine; without Status, changes nothing."""
