@@ -56,6 +56,9 @@ class ServerSettings:
     perf_workers: int = 1
     perf_measure_seconds: float = 2.0
     perf_lease_seconds: float = 30.0
+    # How long a GPU task waits for a worker with a GPU before a worker without one fails it
+    # (MLP_PERF_GPU_WAIT_SECONDS). None: at once on SQLite (one machine), 600 s on PostgreSQL (a team).
+    perf_gpu_wait_seconds: float | None = None
     # Apply pending schema migrations at start instead of refusing (`mlp serve --migrate`, embedded).
     migrate: bool = False
     # How long a running server trusts an access-key record it read (MLP_KEY_CACHE_SECONDS): a key
@@ -103,6 +106,9 @@ class ServerSettings:
             "MLP_PERF_WORKERS": str(self.perf_workers),
             "MLP_PERF_MEASURE_SECONDS": repr(self.perf_measure_seconds),
             "MLP_PERF_LEASE_SECONDS": repr(self.perf_lease_seconds),
+            "MLP_PERF_GPU_WAIT_SECONDS": ""
+            if self.perf_gpu_wait_seconds is None
+            else repr(self.perf_gpu_wait_seconds),
             "MLP_DATABASE_URL": self.database_url or "",
             "MLP_S3_ENDPOINT": "",
         }
@@ -149,6 +155,7 @@ class ServerSettings:
             ("perf_workers", "MLP_PERF_WORKERS", int),
             ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
             ("perf_lease_seconds", "MLP_PERF_LEASE_SECONDS", float),
+            ("perf_gpu_wait_seconds", "MLP_PERF_GPU_WAIT_SECONDS", float),
             ("key_cache_seconds", "MLP_KEY_CACHE_SECONDS", float),
             ("serving_timeout", "MLP_SERVING_TIMEOUT", float),
         ):

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
@@ -44,6 +44,19 @@ class FakeClock:
     def tick(self, seconds: float = 1.0) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+
+def lease_time_passes(store: Store, clock: FakeClock, seconds: float) -> None:
+    """``seconds`` go by for the perf leases. SQLite judges them by the store's clock; PostgreSQL by its
+    own, which a test cannot move, so there every lease is moved back by as much (what the database's
+    clock moving on would do to them)."""
+    clock.tick(seconds)
+    if store.dialect == "postgresql":
+        with store._engine.begin() as conn:
+            conn.execute(
+                text("UPDATE perf_tasks SET lease_expires = lease_expires - make_interval(secs => :s)"),
+                {"s": seconds},
+            )
 
 
 def version_info(**overrides: Any) -> dict[str, Any]:

@@ -333,6 +333,32 @@ def test_claim_takes_the_oldest_submitted_task(store: Store, version_id: str, cl
     assert store.claim_next_task() is None
 
 
+def test_a_flavor_claimed_after_a_wait_is_taken_only_once_its_task_has_waited(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    """A team worker without a GPU: CPU tasks at once, a GPU task only after it waited 600 s (for a
+    worker with a GPU), however old it is compared with the CPU tasks."""
+    gpu_job = perf_job(store, version_id, ["ml.g1e.large"])
+    clock.tick()
+    cpu_job = perf_job(store, version_id, ["ml.c1i.large"])
+
+    def claim() -> str | None:
+        claimed = store.claim_next_task(
+            ["ml.c1i.large"], worker_id="cpu", waited_flavor_ids=["ml.g1e.large"], waited_seconds=600
+        )
+        if claimed is None:
+            return None
+        store.finish_task(claimed.task_id, "Success", worker_id="cpu")
+        return claimed.job_id
+
+    assert claim() == cpu_job["JobID"]
+    assert claim() is None
+    clock.tick(598)
+    assert claim() is None  # waited 599 s
+    clock.tick(1)
+    assert claim() == gpu_job["JobID"]
+
+
 def test_finish_task_records_the_outcome(store: Store, version_id: str) -> None:
     task_id = one_task(store, version_id)
     claimed = store.claim_next_task()

@@ -4,12 +4,13 @@ claimer once the lease expires; a stopping worker hands its task back; only the 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from mlp_server.store import Store
 
-from .helpers import ACCOUNT, FakeClock, perf_job, register, task_ids
+from .helpers import ACCOUNT, FakeClock, lease_time_passes, perf_job, register, task_ids
 
 
 @pytest.fixture
@@ -28,9 +29,14 @@ def test_a_claimed_task_is_held_until_its_lease_expires(
     perf_job(store, version_id, ["ml.c1i.large"])
     first = store.claim_next_task(worker_id="w1", lease_seconds=10)
     assert first is not None and first.attempt == 1
-    clock.tick(9)
+    lease_time_passes(store, clock, 9)
     assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None  # still w1's
-    clock.tick(2)  # w1 went silent: its lease has expired
+    lease_time_passes(store, clock, 2)  # w1 went silent: its lease has expired
+    waiting = store.list_perf_tasks(ACCOUNT, {"TaskID": first.task_id})["List"][0]
+    assert waiting["TaskStatus"] == "Queued"  # nothing runs it until a worker claims it again
+    assert waiting["Message"].startswith("its worker stopped (lease expired ")
+    assert waiting["Message"].endswith("); waiting for a worker to claim it again")
+    assert store.list_perf_jobs(ACCOUNT, {"JobID": first.job_id})["List"][0]["JobStatus"] == "Running"
     again = store.claim_next_task(worker_id="w2", lease_seconds=10)
     assert again is not None and again.task_id == first.task_id and again.attempt == 2
     assert status_of(store, first.task_id) == "Running"
@@ -50,8 +56,10 @@ def test_renewing_keeps_the_task_and_reports_a_cancel(
     claimed = store.claim_next_task(worker_id="w1", lease_seconds=10)
     assert claimed is not None
     for _ in range(3):
-        clock.tick(8)
+        lease_time_passes(store, clock, 8)
         assert store.renew_lease(claimed.task_id, "w1", 10) == "Running"
+        held = store.list_perf_tasks(ACCOUNT, {"TaskID": claimed.task_id})["List"][0]
+        assert (held["TaskStatus"], held.get("Message")) == ("Running", None)
     assert store.claim_next_task(worker_id="w2", lease_seconds=10) is None
     store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
     assert store.renew_lease(claimed.task_id, "w1", 10) == "Stopping"
@@ -66,7 +74,10 @@ def test_a_stopping_task_whose_worker_died_ends_cancelled(
     claimed = store.claim_next_task(worker_id="w1", lease_seconds=5)
     assert claimed is not None
     store.cancel_perf_task(ACCOUNT, {"TaskID": claimed.task_id})
-    clock.tick(6)
+    lease_time_passes(store, clock, 6)
+    stopping = store.list_perf_tasks(ACCOUNT, {"TaskID": claimed.task_id})["List"][0]
+    assert stopping["TaskStatus"] == "Stopping"  # no worker has looked for work since ...
+    assert stopping["Message"].startswith("its worker stopped before confirming the cancel")
     assert store.claim_next_task(worker_id="w2") is None  # nothing to run ...
     assert status_of(store, claimed.task_id) == "Cancelled"  # ... and the cancel is complete
 
@@ -111,3 +122,26 @@ def test_perf_metrics_are_added_once_per_task(store: Store, version_id: str) -> 
     store.add_perf_metrics(ACCOUNT, version_id, first, [entry(first, 3.0)])  # a rerun replaces its own
     metrics = store.get_model_version(ACCOUNT, {"ModelVersionID": version_id})["MetricsList"]
     assert metrics == [mine, entry(second, 2.0), entry(first, 3.0)]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_leases_are_judged_by_the_databases_clock_not_each_machines(db_url: str) -> None:
+    """Two worker machines whose clocks disagree by more than a lease: the one 40 s ahead does not take
+    a task just claimed and renewed by the other, and the one 40 s behind still takes a task whose
+    lease has run out."""
+    behind = FakeClock()
+    ahead = FakeClock(behind.now + timedelta(seconds=40))
+    a, b = Store(db_url, clock=behind), Store(db_url, clock=ahead)
+    try:
+        model_id, _ = register(a)
+        perf_job(a, f"{model_id}-1", ["ml.c1i.large"])
+        first = a.claim_next_task(worker_id="w-a", lease_seconds=30)
+        assert first is not None
+        assert a.renew_lease(first.task_id, "w-a", 30) == "Running"
+        assert b.claim_next_task(worker_id="w-b", lease_seconds=30) is None
+        lease_time_passes(b, ahead, 31)  # w-a went silent
+        again = a.claim_next_task(worker_id="w-a2", lease_seconds=30)
+        assert again is not None and (again.task_id, again.attempt) == (first.task_id, 2)
+    finally:
+        a.close()
+        b.close()

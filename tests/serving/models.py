@@ -40,3 +40,17 @@ def broken(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.onnx").write_bytes(b"this is not an ONNX protobuf" * 10)
     return folder
+
+
+def narrow_types(folder: Path) -> Path:
+    """u8 (UINT8) and h (FLOAT16) inputs, each cast to a wide output: what a request sent is what the
+    model saw."""
+    u8 = helper.make_tensor_value_info("u8", TensorProto.UINT8, ["batch", 3])
+    h = helper.make_tensor_value_info("h", TensorProto.FLOAT16, ["batch", 3])
+    wide = helper.make_tensor_value_info("wide", TensorProto.INT64, ["batch", 3])
+    hf = helper.make_tensor_value_info("hf", TensorProto.FLOAT, ["batch", 3])
+    nodes = [
+        helper.make_node("Cast", ["u8"], ["wide"], to=TensorProto.INT64),
+        helper.make_node("Cast", ["h"], ["hf"], to=TensorProto.FLOAT),
+    ]
+    return _save(helper.make_graph(nodes, "narrow_types", [u8, h], [wide, hf]), folder)

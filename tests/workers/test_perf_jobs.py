@@ -144,6 +144,20 @@ def test_convert_perf_registers_fp16_and_int8_versions_with_lineage(local: Local
         assert result["Check"]["MaxShape"]["Outputs"]["y"]["MaxAbsDiff"] >= 0
     assert len(seen) == 2
     assert local.model.get_model_versions(model_id).result.total == 3
+    # PERF_ONLY of a converted version records the precision its model holds, not FP32.
+    remeasured = {}
+    for task in tasks:
+        number = task["Result"]["ModelVersionID"].rsplit("-", 1)[1]
+        job = local.model.create_perf_job(
+            model_id, number, models.MLP_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
+        )
+        (done,) = local.model.wait_perf_job(job.result.job_id, timeout=180).to_dict()["Result"]["List"]
+        assert done["TaskStatus"] == "Success", (done, local.logs())
+        remeasured[task["TaskArgs"]["ConvertPrecision"]] = done["Result"]["Precision"]
+        assert {p["Precision"] for p, _ in perf_entries(local, model_id, number, done["TaskID"])} == {
+            task["TaskArgs"]["ConvertPrecision"]
+        }
+    assert remeasured == {"FP16": "FP16", "INT8": "INT8"}
 
 
 def test_bad_models_fail_with_the_cause_and_the_worker_goes_on(local: Local, tmp_path: Path) -> None:
@@ -264,6 +278,10 @@ def test_a_killed_workers_task_goes_to_the_next_worker_after_its_lease(local: Lo
     orphan = first.runners()[0]
     first.kill()  # SIGKILL: no chance to hand the task back
     killed_at = time.monotonic()
+    # Once its lease has expired, with no other worker yet, the task reads as it is: waiting.
+    waiting = local.wait_status(task["TaskID"], {"Queued"}, timeout=30)
+    assert "its worker stopped" in waiting["Message"] and time.monotonic() - killed_at >= 1.0
+    assert local.model.list_perf_jobs(job_id=job_id).result.list_[0].job_status == "Running"
     second = local.worker(lease=2.0)
     done = local.model.wait_perf_job(job_id, timeout=120).to_dict()["Result"]["List"][0]
     assert done["TaskStatus"] == "Success", (done, local.logs())

@@ -91,12 +91,41 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
     if raw.size and spec.datatype != "BYTES" and raw.dtype.kind not in _KINDS[spec.datatype[:2]]:
         # numpy would silently truncate floats sent for an integer input, or parse strings
         raise TensorError(f"input {spec.name!r}: data holds {raw.dtype} values, not {spec.datatype}")
-    array = raw.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # an overflow is refused just below, by name
+        array = raw.astype(dtype, copy=False)
+    if raw.size and spec.datatype != "BYTES":
+        _check_range(spec, raw, array)
     if array.size != count:
         raise TensorError(
             f"input {spec.name!r}: {array.size} values for shape {list(shape)} ({count} expected)"
         )
     return array.reshape(shape)
+
+
+def _check_range(spec: TensorSpec, raw: npt.NDArray[Any], array: npt.NDArray[Any]) -> None:
+    """Refuse values the datatype cannot hold: numpy's cast would wrap an integer (-1 as UINT8 is 255)
+    and turn a finite number too big for a float into inf, and the model would answer for values
+    nobody sent. Vectorised: a min and a max of the values sent, and a mask only when they overflow."""
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        low, high = raw.min(), raw.max()
+        if low < info.min or high > info.max:
+            bad = low if low < info.min else high
+            raise TensorError(
+                f"input {spec.name!r}: value {int(bad)} is out of range for {spec.datatype} "
+                f"({info.min} to {info.max})"
+            )
+    elif array.dtype.kind == "f":
+        limit = float(np.finfo(array.dtype).max)
+        if not (raw.max() > limit or raw.min() < -limit):  # the common case: a max and a min, no mask
+            return
+        overflowed = np.isinf(array) & np.isfinite(raw)  # an infinity sent stays; rounding down is fine
+        if overflowed.any():
+            bad = raw[overflowed].flat[0]
+            raise TensorError(
+                f"input {spec.name!r}: value {bad} is out of range for {spec.datatype} "
+                f"(finite values from {-limit:g} to {limit:g})"
+            )
 
 
 def encode_output(name: str, array: npt.NDArray[Any], binary: bool) -> tuple[dict[str, Any], bytes | None]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Interval, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
@@ -21,7 +23,12 @@ from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, fetch_page
 from .resources import require_flavor
-from .schema import PerfJobRow, PerfTaskRow, VersionRow
+from .schema import PerfJobRow, PerfTaskRow, UTCDateTime, VersionRow
+
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite conversions are not serialised across processes there
+    fcntl = None  # type: ignore[assignment]
 
 PERF_ONLY = "PERF_ONLY"
 CONVERT_PERF = "CONVERT_PERF"
@@ -30,6 +37,8 @@ BASE = "base"
 WAITING = (states.SUBMITTED, states.QUEUED)
 # A worker renews its lease several times per lease; a task whose worker died waits this long.
 DEFAULT_LEASE_SECONDS = 30.0
+# Class of the conversions' advisory locks (two-key form, so never the serving lock's bigint key).
+_CONVERSION_LOCKS = 0x6D6C7001
 
 JOB_SORTS: SortKeys = {"CreateTime": (PerfJobRow.create_time, PerfJobRow.id)}
 TASK_SORTS: SortKeys = {"CreateTime": (PerfTaskRow.create_time, PerfTaskRow.id)}
@@ -147,7 +156,24 @@ class PerfMixin(StoreBase):
             where.append(PerfTaskRow.job_id == job_id)
         with self._read() as session:
             total, tasks = fetch_page(session, PerfTaskRow, where, page, TASK_SORTS)
-        return {"Total": total, "List": [_task_item(t) for t in tasks]}
+            lapsed = self._lapsed(session, tasks)
+        return {"Total": total, "List": [_task_item(t, t.id in lapsed) for t in tasks]}
+
+    def _lapsed(self, session: Session, tasks: Sequence[PerfTaskRow]) -> set[str]:
+        """The tasks among ``tasks`` held under a lease that has expired: their worker stopped (a
+        SIGKILL, a lost machine) and, until another worker claims them, nothing runs them. Judged by
+        the leases' clock: on PostgreSQL the database's, asked only when the page shows a leased task."""
+        held = [
+            t for t in tasks if t.lease_owner is not None and t.status in (states.RUNNING, states.STOPPING)
+        ]
+        if not held:
+            return set()
+        lease_now = self._lease_now()
+        if isinstance(lease_now, datetime):
+            return {t.id for t in held if t.lease_expires is not None and t.lease_expires < lease_now}
+        expired = PerfTaskRow.lease_expires < lease_now
+        ids = [t.id for t in held]
+        return set(session.scalars(select(PerfTaskRow.id).where(PerfTaskRow.id.in_(ids), expired)))
 
     def update_perf_task(self, account_id: int, body: Body) -> Result:
         """Moves the task to ``Status`` along the state machine; without Status, changes nothing."""
@@ -174,25 +200,47 @@ class PerfMixin(StoreBase):
 
     # --- for the perf worker (not tenant-scoped: the worker serves every account) ---
 
+    def _lease_now(self) -> datetime | ColumnElement[datetime]:
+        """Now, as leases are set and judged. On PostgreSQL the database's own clock, inside the
+        statement: the workers of a team run on several machines whose clocks may disagree by more
+        than a lease, and one ahead would take a task whose owner has just renewed it. SQLite is a
+        file on one machine: its clock (the store's, so that tests can move it)."""
+        if self.dialect == "postgresql":
+            return func.timezone("UTC", func.clock_timestamp(), type_=UTCDateTime())
+        return self._now()
+
     def claim_next_task(
         self,
         flavor_ids: Collection[str] | None = None,
         *,
         worker_id: str = "anonymous",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        waited_flavor_ids: Collection[str] = (),
+        waited_seconds: float = 0.0,
     ) -> ClaimedTask | None:
         """Atomically give the oldest waiting task (of these flavors) to ``worker_id`` for a lease.
+
+        ``waited_flavor_ids``: flavors also claimed, but only once their task has waited
+        ``waited_seconds`` in its state (a worker without a GPU takes a GPU task that no GPU worker
+        took in that time, to fail it plainly). That wait is minutes, so it is judged by the store's
+        clock: the machines' skew of seconds does not matter there, as it does for leases.
 
         Waiting: Submitted or Queued, or Running under a lease that has expired (its worker died; the
         task stays Running and is run again from the start). A Stopping task whose lease expired had
         its worker die while stopping it: it is ended as Cancelled here, as the worker would have.
         """
-        now = self._now()
-        expired = (PerfTaskRow.lease_owner.is_not(None)) & (PerfTaskRow.lease_expires < now)
+        now, lease_now = self._now(), self._lease_now()
+        expired = (PerfTaskRow.lease_owner.is_not(None)) & (PerfTaskRow.lease_expires < lease_now)
         waiting = PerfTaskRow.status.in_(WAITING) | ((PerfTaskRow.status == states.RUNNING) & expired)
         stmt = select(PerfTaskRow).where(waiting)
         if flavor_ids is not None:
-            stmt = stmt.where(PerfTaskRow.flavor_id.in_(list(flavor_ids)))
+            runnable: ColumnElement[bool] = PerfTaskRow.flavor_id.in_(list(flavor_ids))
+            if waited_flavor_ids:
+                waited_since = now - timedelta(seconds=waited_seconds)
+                runnable |= PerfTaskRow.flavor_id.in_(list(waited_flavor_ids)) & (
+                    PerfTaskRow.update_time <= waited_since
+                )
+            stmt = stmt.where(runnable)
         stmt = stmt.order_by(PerfTaskRow.create_time, PerfTaskRow.id).limit(1)
         with self._write() as session:
             orphans = select(PerfTaskRow).where((PerfTaskRow.status == states.STOPPING) & expired)
@@ -211,7 +259,7 @@ class PerfMixin(StoreBase):
             else:
                 task.update_time = now
             task.lease_owner = worker_id
-            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            task.lease_expires = _lease_end(lease_now, lease_seconds)
             task.attempts = (task.attempts or 0) + 1
             job = session.get_one(PerfJobRow, task.job_id)
             return ClaimedTask(
@@ -232,14 +280,14 @@ class PerfMixin(StoreBase):
     ) -> str | None:
         """Extend ``worker_id``'s lease on a task it holds; returns the task's status (Stopping: a
         cancel was asked), or None when the worker no longer holds it (it must stop working on it)."""
-        now = self._now()
+        lease_now = self._lease_now()
         with self._write() as session:
             task = session.scalars(
                 select(PerfTaskRow).where(PerfTaskRow.id == task_id).with_for_update()
             ).first()
             if task is None or task.lease_owner != worker_id or task.status not in states.ACTIVE:
                 return None
-            task.lease_expires = now + timedelta(seconds=lease_seconds)
+            task.lease_expires = _lease_end(lease_now, lease_seconds)
             return task.status
 
     def release_task(self, task_id: str, worker_id: str) -> bool:
@@ -310,6 +358,39 @@ class PerfMixin(StoreBase):
             kept = [m for m in (version.metrics_list or []) if _metrics_task(m) != task_id]
             version.metrics_list = [*kept, *entries]
 
+    @contextmanager
+    def conversion_lock(self, task_id: str) -> Iterator[None]:
+        """Held by a conversion task's runner while it looks up, else uploads and registers, its
+        converted version (:meth:`version_from_task` first): two runners of one task (a worker that
+        lost its lease while its runner went on, and the next worker's) then register one version
+        between them, the second finding the first's. PostgreSQL: a session advisory lock (dropped
+        with its connection if the runner dies); SQLite (one machine): ``flock`` of a file beside the
+        database."""
+        if self.dialect == "postgresql":
+            key = {"task": task_id}
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(
+                    text("SELECT pg_advisory_lock(:cls, hashtext(:task))"), {"cls": _CONVERSION_LOCKS, **key}
+                )
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:cls, hashtext(:task))"),
+                        {"cls": _CONVERSION_LOCKS, **key},
+                    )
+            return
+        database = self.engine.url.database
+        if fcntl is None or database in (None, "", ":memory:"):
+            yield  # no file to lock: one process
+            return
+        fd = os.open(f"{database}.conversions.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
     def version_from_task(self, account_id: int, model_id: str, task_id: str) -> str | None:
         """The version a conversion task already registered (a rerun reuses it), if any."""
         with self._read() as session:
@@ -329,6 +410,15 @@ def _metrics_task(entry: Any) -> str | None:
         return None
     task = params.get("TaskID") if isinstance(params, dict) else None
     return task if isinstance(task, str) else None
+
+
+def _lease_end(
+    lease_now: datetime | ColumnElement[datetime], seconds: float
+) -> datetime | ColumnElement[datetime]:
+    length = timedelta(seconds=seconds)
+    if isinstance(lease_now, datetime):
+        return lease_now + length
+    return lease_now + literal(length, Interval())  # typed: not bound as the column's datetime
 
 
 def _clear_lease(task: PerfTaskRow) -> None:
@@ -400,7 +490,10 @@ def _job_item(job: PerfJobRow, counts: dict[str, int], *, with_counts: bool) -> 
     return item
 
 
-def _task_item(task: PerfTaskRow) -> Result:
+def _task_item(task: PerfTaskRow, lapsed: bool = False) -> Result:
+    """The task as ListPerfTasks shows it. A Running task whose worker stopped (``lapsed``: its lease
+    expired) reads Queued, as it is: waiting for a worker, which runs it again from the start. The job's
+    status is the same either way (a Queued or Running task: the job is Running)."""
     item: Result = {
         "TaskID": task.id,
         "JobID": task.job_id,
@@ -418,4 +511,16 @@ def _task_item(task: PerfTaskRow) -> Result:
         item["Result"] = task.result_json
     if task.message is not None:
         item["Message"] = task.message
+    if lapsed and task.lease_expires is not None:
+        since = wire_time(task.lease_expires)
+        if task.status == states.RUNNING:
+            item["TaskStatus"] = states.QUEUED
+            item["Message"] = (
+                f"its worker stopped (lease expired {since}); waiting for a worker to claim it again"
+            )
+        else:
+            item["Message"] = (
+                f"its worker stopped before confirming the cancel (lease expired {since}); "
+                "the next worker that looks for work ends it Cancelled"
+            )
     return item

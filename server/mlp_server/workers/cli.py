@@ -57,6 +57,7 @@ def run_worker(args: argparse.Namespace) -> int:
     options = WorkerOptions(
         lease_seconds=args.lease_seconds or settings.perf_lease_seconds,
         measure_seconds=settings.perf_measure_seconds,
+        gpu_wait_seconds=settings.perf_gpu_wait_seconds,
     )
     stop = threading.Event()
 

@@ -24,7 +24,8 @@ from ..scratch import scratch_dir
 from ..settings import ServerSettings
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
-from .runner import RunSpec, precheck
+from ..store.resources import CATALOGUE
+from .runner import RunSpec, has_gpu, precheck
 
 TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
 
@@ -42,6 +43,46 @@ class WorkerOptions:
     measure_seconds: float = 2.0
     # A task still running after this long is stopped and failed (a hung runtime).
     task_timeout: float = 1800.0
+    # ServerSettings.perf_gpu_wait_seconds (None: by database, see claim_scope).
+    gpu_wait_seconds: float | None = None
+
+
+# A team (PostgreSQL) may have GPU workers on other machines: a GPU task waits this long for one.
+TEAM_GPU_WAIT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class ClaimScope:
+    """The tasks a worker claims: of the flavors it can run (None: every flavor) and, on a machine
+    without a GPU in a team, GPU tasks no GPU worker took within ``waited_seconds``, to fail them."""
+
+    flavor_ids: tuple[str, ...] | None
+    waited_flavor_ids: tuple[str, ...] = ()
+    waited_seconds: float = 0.0
+
+    def refusal(self, task: ClaimedTask) -> str | None:
+        """Why this worker fails a GPU task it took after the wait (None: not such a task)."""
+        if task.flavor_id not in self.waited_flavor_ids:
+            return None
+        return (
+            f"flavor {task.flavor_id} needs a GPU: no worker with a GPU claimed the task within "
+            f"{self.waited_seconds:g} s (MLP_PERF_GPU_WAIT_SECONDS), and this worker's machine has none"
+        )
+
+
+def claim_scope(gpu: bool, dialect: str, gpu_wait_seconds: float | None) -> ClaimScope:
+    """A machine with a GPU claims every task. One without claims CPU tasks; its GPU tasks are failed
+    at once ("needs a GPU; this platform has none") when the wait is 0, the default on SQLite (one
+    machine, so no other worker could have a GPU), and otherwise left for a GPU worker for the wait."""
+    wait = gpu_wait_seconds
+    if wait is None:
+        wait = TEAM_GPU_WAIT_SECONDS if dialect == "postgresql" else 0.0
+    if gpu or wait <= 0:
+        return ClaimScope(None)
+    flavors = [f for group in CATALOGUE.values() for f in group]
+    return ClaimScope(
+        tuple(f.id for f in flavors if f.gpu_num == 0), tuple(f.id for f in flavors if f.gpu_num > 0), wait
+    )
 
 
 def new_worker_id() -> str:
@@ -56,15 +97,23 @@ class Worker:
         self.options = options
         self.worker_id = worker_id or new_worker_id()
         self.store = Store(settings.db_url)
+        self.scope = claim_scope(has_gpu(), self.store.dialect, options.gpu_wait_seconds)
         self.runner: ChildProcess | None = None
+
+    def claim(self) -> ClaimedTask | None:
+        return self.store.claim_next_task(
+            self.scope.flavor_ids,
+            worker_id=self.worker_id,
+            lease_seconds=self.options.lease_seconds,
+            waited_flavor_ids=self.scope.waited_flavor_ids,
+            waited_seconds=self.scope.waited_seconds,
+        )
 
     def run_forever(self, stop: threading.Event) -> None:
         log.info("perf worker %s serving %s", self.worker_id, self.settings.db_url)
         while not stop.is_set():
             try:
-                task = self.store.claim_next_task(
-                    worker_id=self.worker_id, lease_seconds=self.options.lease_seconds
-                )
+                task = self.claim()
             except Exception:
                 log.exception("could not claim a task; trying again")
                 stop.wait(self.options.idle_poll * 4)
@@ -82,6 +131,7 @@ class Worker:
         log.info("perf task %s (attempt %d) on %s", task.task_id, task.attempt, task.flavor_id)
         refused = precheck(task)
         if refused is not None:
+            refused = self.scope.refusal(task) or refused
             self.store.finish_task(task.task_id, states.FAILED, None, refused, worker_id=self.worker_id)
             return
         # Locked while the task runs; a worker killed meanwhile leaves it to the next one's sweep. The

@@ -28,6 +28,7 @@ from ..store import ClaimedTask
 from ..store.perf import BASE, CONVERT_PERF
 from ..store.resources import CATALOGUE, Flavor
 from .errors import INSTALL_HINT, TaskError
+from .precision import recorded_precision
 
 log = logging.getLogger("mlp_server.workers")
 
@@ -123,7 +124,12 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
         pts = measure.points(task.tensor_config)
         result: dict[str, Any] = {
             "FlavorID": item.id,
-            "Precision": "FP32" if task.convert_precision == BASE else task.convert_precision,
+            # PERF_ONLY: what the model holds (an FP16 or INT8 model is not measured as FP32)
+            "Precision": (
+                recorded_precision(platform.store, task.account_id, version, source)
+                if task.convert_precision == BASE
+                else task.convert_precision
+            ),
             "ExecutionProvider": provider,
             "OnnxRuntimeVersion": ort.__version__,
             "CPUModel": measure.cpu_model(),
@@ -208,7 +214,12 @@ def fetch_model(platform: Platform, path: str, folder: Path) -> Path:
 def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
     """The converted model as a new version of the same model (inner CreateModel: SourceType Perf,
     BaseModelVersionID = the source version, SourceId = the task). A rerun of the task reuses the
-    version it registered before."""
+    version it registered before, even one racing this runner (the task's conversion lock)."""
+    with platform.store.conversion_lock(spec.task.task_id):
+        return _register_once(platform, spec, version, folder)
+
+
+def _register_once(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
     from volcengine_ml_platform.transfer.manager import upload_path
 
     from ..handlers import call_action

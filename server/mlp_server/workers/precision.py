@@ -1,0 +1,72 @@
+"""The precision a PERF_ONLY task records: read from the model's own weights and operators, so that a
+model converted elsewhere (or by an earlier CONVERT_PERF) is not reported as FP32."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+FP32, FP16, INT8 = "FP32", "FP16", "INT8"
+
+# Operators that only a quantized graph holds (onnxruntime's static and dynamic quantization).
+QUANTIZED_OPS = frozenset(
+    {
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "DynamicQuantizeLinear",
+        "QLinearConv",
+        "QLinearMatMul",
+        "MatMulInteger",
+        "ConvInteger",
+        "DynamicQuantizeMatMul",
+        "MatMulIntegerToFloat",
+        "QAttention",
+    }
+)
+
+
+def model_precision(path: Path) -> str | None:
+    """INT8 when the graph quantizes (a quantization operator, or INT8 weights), else FP16 when most
+    of its floating-point weights (by element) are FLOAT16, else FP32; None without the onnx package
+    (the perf extra) to read the graph. External weight files are not read: the initializers'
+    element types and shapes are in the graph itself."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load(str(path), load_external_data=False)
+    graphs = [model.graph]
+    ops: set[str] = set()
+    elements: Counter[int] = Counter()
+    while graphs:  # subgraphs too (If/Loop bodies)
+        graph = graphs.pop()
+        for tensor in graph.initializer:
+            elements[tensor.data_type] += math.prod(tensor.dims)
+        for node in graph.node:
+            ops.add(node.op_type)
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+                graphs.extend(attribute.graphs)
+    if ops & QUANTIZED_OPS or elements[onnx.TensorProto.INT8]:
+        return INT8
+    wide = elements[onnx.TensorProto.FLOAT] + elements[onnx.TensorProto.DOUBLE]
+    return FP16 if elements[onnx.TensorProto.FLOAT16] > wide else FP32
+
+
+def recorded_precision(store: Store, account_id: int, version: dict[str, Any], model: Path) -> str:
+    """What a PERF_ONLY task measured: the model's own precision; without onnx to read it, the
+    precision of the conversion task that registered the version; else "unknown" (never a guess)."""
+    found = model_precision(model)
+    if found is not None:
+        return found
+    if version.get("SourceType") == "Perf" and version.get("SourceId"):
+        tasks = store.list_perf_tasks(account_id, {"TaskID": version["SourceId"]})["List"]
+        if tasks and tasks[0]["TaskArgs"]["ConvertPrecision"] in (FP16, INT8):
+            return str(tasks[0]["TaskArgs"]["ConvertPrecision"])
+    return "unknown"

@@ -1,0 +1,97 @@
+"""A request value the input's datatype cannot hold is refused by name (400), never wrapped (-1 as
+UINT8 is 255) or turned into inf: the checks in ``decode_input`` and a real replica over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mlp_server.serving.tensors import TensorError, TensorSpec, decode_input
+from volcengine_ml_platform.models.model import Model
+
+from . import models as built
+from .conftest import register
+from .test_serving import wait_running
+
+
+def decode(datatype: str, data: list[Any]) -> list[Any]:
+    spec = TensorSpec("x", datatype, (-1, len(data)))
+    return list(decode_input(spec, {"datatype": datatype, "shape": [1, len(data)], "data": [data]}, None)[0])
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "bad", "allowed"),
+    [
+        ("UINT8", [-1, 256, 300], "-1", "(0 to 255)"),
+        ("UINT8", [0, 256, 1], "256", "(0 to 255)"),
+        ("INT8", [0, -129, 1], "-129", "(-128 to 127)"),
+        ("INT16", [1, 40000], "40000", "(-32768 to 32767)"),
+        ("UINT16", [-5], "-5", "(0 to 65535)"),
+        ("INT32", [2**31], "2147483648", "(-2147483648 to 2147483647)"),
+        ("UINT32", [2**32], "4294967296", "(0 to 4294967295)"),
+        ("INT64", [2**63], "9223372036854775808", "(-9223372036854775808 to 9223372036854775807)"),
+        ("UINT64", [-1, 0], "-1", "(0 to 18446744073709551615)"),
+        ("FP16", [1, 70000], "70000", "(finite values from -65504 to 65504)"),
+        ("FP32", [1e39], "1e+39", "(finite values from -3.40282e+38 to 3.40282e+38)"),
+    ],
+)
+def test_a_value_out_of_the_datatypes_range_is_refused_by_name(
+    datatype: str, data: list[Any], bad: str, allowed: str
+) -> None:
+    with pytest.raises(TensorError) as caught:
+        decode(datatype, data)
+    assert str(caught.value) == f"input 'x': value {bad} is out of range for {datatype} {allowed}"
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data"),
+    [
+        ("UINT8", [0, 255]),
+        ("INT8", [-128, 127]),
+        ("INT32", [-(2**31), 2**31 - 1]),
+        ("INT64", [-(2**63), 2**63 - 1]),
+        ("FP16", [-65504, 65504, 0.5]),
+        ("FP32", [float("inf"), -1e38]),  # an infinity sent is kept: only a finite value is refused
+        ("FP64", [1e308, -1e308]),
+    ],
+)
+def test_the_datatypes_limits_pass_unchanged(datatype: str, data: list[Any]) -> None:
+    assert decode(datatype, data) == data
+
+
+def test_a_replica_answers_400_for_out_of_range_values(model: Model, tmp_path: Path) -> None:
+    service = model.deploy(
+        register(model, built.narrow_types(tmp_path / "narrow"), "narrow"),
+        "1",
+        "narrow-svc",
+        flavor="ml.c1i.large",
+    )
+    url = f"{wait_running(service)}/v2/models/narrow-svc/infer"
+
+    def infer(u8: list[int], h: list[float]) -> httpx.Response:
+        body = {
+            "inputs": [
+                {"name": "u8", "datatype": "UINT8", "shape": [1, 3], "data": [u8]},
+                {"name": "h", "datatype": "FP16", "shape": [1, 3], "data": [h]},
+            ]
+        }
+        return httpx.post(url, json=body, timeout=30)
+
+    try:
+        ok = infer([0, 255, 7], [1.5, -65504, 0])
+        assert ok.status_code == 200, ok.text
+        assert {o["name"]: o["data"] for o in ok.json()["outputs"]} == {
+            "wide": [0, 255, 7],
+            "hf": [1.5, -65504.0, 0.0],
+        }
+        wrapped = infer([-1, 256, 300], [0, 0, 0])
+        assert wrapped.status_code == 400
+        assert wrapped.json() == {"error": "input 'u8': value -1 is out of range for UINT8 (0 to 255)"}
+        overflow = infer([1, 2, 3], [0, 1e5, 0])
+        assert overflow.status_code == 400
+        assert "input 'h': value 100000" in overflow.json()["error"]
+    finally:
+        service.delete()

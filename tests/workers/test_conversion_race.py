@@ -1,0 +1,72 @@
+"""Two runners of one conversion task (a worker that lost its lease while its runner went on, and the
+next worker's) register one converted version between them, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from mlp_server.platform import open_platform
+from mlp_server.settings import ServerSettings
+from mlp_server.workers.runner import RunSpec, register_converted
+from pg_testing import PgCluster
+
+from . import models
+
+ACCOUNT = 2100000050
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_racing_runners_of_one_task_register_one_version(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    database_url = None
+    if backend == "postgresql":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        database_url = cluster.database("conv")
+    platforms = [
+        open_platform(ServerSettings(tmp_path / "platform", database_url=database_url)) for _ in "ab"
+    ]
+    store = platforms[0].store
+    try:
+        folder = models.mlp(tmp_path / "mlp")
+        created = store.create_model(
+            ACCOUNT,
+            {
+                "ModelName": "m",
+                "VersionInfo": {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/m/"},
+            },
+        )
+        model_id, source = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+        store.create_perf_job(
+            ACCOUNT,
+            {
+                "ModelVersionID": source,
+                "TensorConfig": models.MLP_CONFIG,
+                "JobType": "CONVERT_PERF",
+                "JobParamsList": [{"FlavorIDList": ["ml.c1i.large"], "ConvertPrecisionList": ["FP16"]}],
+            },
+        )
+        task = store.claim_next_task(worker_id="w")
+        assert task is not None
+        spec = RunSpec(task, str(tmp_path / "platform"), database_url, 0.1)
+        version = store.get_model_version(ACCOUNT, {"ModelVersionID": source})
+        start = threading.Barrier(2)
+
+        def run(index: int) -> str:
+            start.wait()
+            return register_converted(platforms[index], spec, version, folder)
+
+        with ThreadPoolExecutor(2) as pool:
+            registered = list(pool.map(run, range(2)))
+        versions = store.list_model_versions(ACCOUNT, {"ModelID": model_id})["List"]
+        converted = [v["ModelVersionID"] for v in versions if v.get("SourceId") == task.task_id]
+        assert registered[0] == registered[1] and converted == [registered[0]], (registered, converted)
+        # A later rerun of the task reuses that version too.
+        assert register_converted(platforms[1], spec, version, folder) == registered[0]
+    finally:
+        for platform in platforms:
+            platform.store.close()
