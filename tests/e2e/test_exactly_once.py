@@ -206,7 +206,9 @@ def test_create_model_never_sent_removes_the_upload_and_says_register_again(
     assert peer.object_keys() == before  # nothing uploaded is left behind
 
 
-def test_create_model_refused_after_a_lost_answer_is_outcome_unknown(embedded_peer: Peer, tmp_path: Path) -> None:
+def test_create_model_refused_after_a_lost_answer_is_outcome_unknown(
+    embedded_peer: Peer, tmp_path: Path
+) -> None:
     """The first CreateModel was carried out but its answer lost; the retries are refused at connect.
     The refusals do not make it "not sent": the outcome is unknown and the upload stays."""
     name = f"lost-then-refused-{embedded_peer.name}"
