@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import MLPlatformError, NotSentError, OutcomeUnknownError, ValidationError
-from ..schema import check_body
 from . import validation
 from ._plan import Plan, blocking, stoppable
 
@@ -135,10 +134,29 @@ class Registration:
         )
 
 
+# CreateModel's fields -> the arguments of ``register`` they come from, so errors name the argument.
+REGISTRATION_ARGUMENTS = {
+    "ModelName": "model_name",
+    "ModelID": "model_id",
+    "ModelCategory": "model_category",
+    "DatasetID": "dataset_id",
+    "VersionInfo.ModelFormat": "model_format",
+    "VersionInfo.ModelType": "model_type",
+    "VersionInfo.SourceType": "source_type",
+    "VersionInfo.Description": "description",
+    "VersionInfo.TensorConfig": "tensor_config",
+    "VersionInfo.MetricsList": "model_metrics",
+    "VersionInfo.ModelTags": "model_tags",
+    "VersionInfo.BaseModelVersionID": "base_model_version_id",
+    "VersionInfo.SourceId": "source_id",
+}
+
+
 def check_registration(registration: Registration, body_cls: type[Any]) -> None:
-    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O."""
+    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O; errors
+    name the arguments (``model_tags``), not the body's fields (``VersionInfo.ModelTags``)."""
     registration.validate()
-    check_body(body_cls, registration.body(PENDING_PATH))
+    validation.check_named(body_cls.__name__, registration.body(PENDING_PATH), REGISTRATION_ARGUMENTS)
 
 
 def register_plan(

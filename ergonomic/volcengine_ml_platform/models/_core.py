@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Credentials
 from ..errors import NotFoundError, ValidationError
-from . import _names
+from . import _names, validation
 from . import _requests as rq
 from ._common import (
     RENEW_MARGIN,
@@ -180,6 +180,7 @@ class ModelCore:
             model_tags,
         )
         policy = _names.check_if_exists(if_exists)
+        validation.validate_local_path(local_path)  # before Path(): None or 123 is a ValidationError
         local = Path(local_path)
         from ml_platform_client.models import CreateModelRequest
 
@@ -223,6 +224,7 @@ class ModelCore:
         differs raises ValidationError before anything is written, unless ``overwrite`` is true.
         ``model_version`` may be ``"latest"``.
         """
+        validation.validate_destination(local_path)
         path = (yield from self.get_model_version(model_id, model_version)).result.path
         store = yield from self.object_store()
         return (yield from download_plan(path, store, local_path, progress, overwrite))
@@ -398,8 +400,13 @@ class ModelCore:
         sort_order: str = "Descend",
     ) -> Plan[ListPerfJobsResponse]:
         """ListPerfJobs: one page of perf jobs (of one version when ``model_id`` and ``model_version``
-        are given)."""
-        return call(rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order))
+        are given; ``model_version`` may be ``"latest"``)."""
+        version = yield from self._listed_version(
+            model_id, model_version, job_id, page_size, sort_by, sort_order
+        )
+        return (
+            yield from call(rq.perf_jobs(model_id, version, job_id, offset, page_size, sort_by, sort_order))
+        )
 
     def iter_perf_jobs(
         self,
@@ -410,10 +417,40 @@ class ModelCore:
         sort_order: str = "Descend",
         page_size: int = MAX_PAGE_SIZE,
     ) -> Pages[PerfJob]:
-        """Every perf job matching the filters, fetched page by page as the iteration goes."""
-        return lambda offset: page_of(
-            rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
-        )
+        """Every perf job matching the filters, fetched page by page as the iteration goes
+        (``"latest"`` is resolved once, by the first page)."""
+        resolved: list[str | None] = []
+
+        def fetch(offset: int) -> Plan[Page[PerfJob]]:
+            if not resolved:
+                resolved.append(
+                    (
+                        yield from self._listed_version(
+                            model_id, model_version, job_id, page_size, sort_by, sort_order
+                        )
+                    )
+                )
+            request = rq.perf_jobs(model_id, resolved[0], job_id, offset, page_size, sort_by, sort_order)
+            return (yield from page_of(request))
+
+        return fetch
+
+    def _listed_version(
+        self,
+        model_id: str | None,
+        model_version: str | None,
+        job_id: str | None,
+        page_size: int,
+        sort_by: str,
+        sort_order: str,
+    ) -> Plan[str | None]:
+        """The version a perf job listing filters by, every argument checked first (with a number
+        standing in for ``"latest"``), then ``"latest"`` resolved by a GetModel."""
+        given = None if model_version is None else _names.check_version(model_version)
+        rq.perf_jobs(model_id, given and _stand_in(given), job_id, 0, page_size, sort_by, sort_order)
+        if model_id is None or given != _names.LATEST:
+            return given
+        return (yield from self.resolve_version(model_id, given))
 
     def cancel_perf_job(self, job_id: str) -> Plan[JobIDResponse]:
         """CancelPerfJob: cancel the job and every unfinished task of it."""
