@@ -156,6 +156,13 @@ def test_every_method_taking_one_version_takes_latest_as_the_cli_does(peer: Peer
         model_id, "Latest", PERF_TENSOR_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
     )
     assert job.result.model_version_id == f"{model_id}-2"
+    # Listing a version's perf jobs takes "latest" too, as `mlp perf list --version latest` does.
+    listed = model.list_perf_jobs(model_id=model_id, model_version="latest").result
+    assert [j.job_id for j in listed.list_] == [job.result.job_id]
+    assert [j.job_id for j in model.iter_perf_jobs(model_id=model_id, model_version="latest")] == [
+        job.result.job_id
+    ]
+    assert model.list_perf_jobs(model_id=model_id, model_version="1").result.total == 0
     model.cancel_perf_job(job.result.job_id)
     updated = model.update_model_version(model_id, "LATEST", description="the newest")
     assert updated.result.model_version_id == f"{model_id}-2"
@@ -180,6 +187,7 @@ def test_a_version_that_is_neither_a_number_nor_latest_is_refused_naming_both(
         lambda: model.unregister(MISSING_MODEL, bad),
         lambda: model.get_model_version(MISSING_MODEL, bad),
         lambda: model.download(MISSING_MODEL, bad, "never-written"),
+        lambda: model.list_perf_jobs(model_id=MISSING_MODEL, model_version=bad),
     ]
     for call in calls:
         with pytest.raises(ValidationError) as info:

@@ -247,6 +247,10 @@ class ModelCore:
 
     def find_models(self, model_name: str) -> Plan[list[ModelSummary]]:
         """Every model named exactly ``model_name`` (names need not be unique), newest first."""
+        if not isinstance(model_name, str) or not model_name:
+            raise ValidationError(
+                f"model_name: expected a model name, got {model_name!r}", field="model_name"
+            )
 
         def fetch(offset: int) -> Plan[Page[ModelSummary]]:
             return page_of(rq.models(model_name, None, offset, MAX_PAGE_SIZE, "CreateTime", "Descend"))
@@ -260,6 +264,10 @@ class ModelCore:
 
     def resolve_model_id(self, model: str) -> Plan[str]:
         """``model`` if it is a model ID, else the ID of the one model of that name."""
+        if not isinstance(model, str):
+            raise ValidationError(
+                f"model: expected a model ID or name, got {type(model).__name__}", field="model"
+            )
         if _names.looks_like_model_id(model):
             return model
         return (yield from self.get_model_by_name(model)).model_id
@@ -377,7 +385,9 @@ class ModelCore:
         Every flavor is checked against ListResource first, the same check as ``deploy``, so an
         unknown one raises ValidationError listing the available ones. ``model_version`` may be
         ``"latest"``: the model's highest version when the job is created."""
-        rq.perf_job(model_id, _names.check_version(model_version), tensor_config, job_type, job_params)
+        rq.perf_job(
+            model_id, _stand_in(_names.check_version(model_version)), tensor_config, job_type, job_params
+        )
         wanted = rq.flavor_ids(job_params)
         if wanted:
             offered = set((yield from self.flavors()).values())
