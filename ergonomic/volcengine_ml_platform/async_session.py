@@ -56,6 +56,7 @@ class AsyncSession:
         self.retry = self.sync.retry
         self.credentials = self.sync.credentials
         self.base_url = self.sync.base_url
+        self.scope = self.sync.scope
         if transport is None and self.sync.platform is not None:
             from .embedded import EmbeddedAsyncTransport
 

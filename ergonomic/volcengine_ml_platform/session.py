@@ -263,6 +263,9 @@ class Session:
             credentials = configured
         self.credentials = credentials
         self.base_url = base_url
+        # Which platform this is (every embedded one has the same base URL): locks that the clients
+        # of one machine share are per platform.
+        self.scope = base_url if self.platform is None else f"{base_url}#{data_dir.expanduser().resolve()}"
         self._transport = transport
         self.timeout = timeout
         self.client = self._client(base_url, VolcSignerAuth(credentials, region=self.region))

@@ -27,7 +27,8 @@ from ._common import (
     register_plan,
 )
 from ._listing import MAX_PAGE_SIZE, Page
-from ._plan import Pages, Plan, call, pause
+from ._name_lock import NameLock
+from ._plan import Pages, Plan, blocking, call, pause
 
 if TYPE_CHECKING:  # the generated models a request needs are imported when it is built (_requests)
     from ml_platform_client.models import (
@@ -86,9 +87,10 @@ def every(fetch: Callable[[int], Plan[Page[T]]]) -> Plan[list[T]]:
 class ModelCore:
     """The plans of the public model repository, and the state they share."""
 
-    def __init__(self, region: str, credentials: Credentials) -> None:
+    def __init__(self, region: str, credentials: Credentials, scope: str = "") -> None:
         self.region = region
         self.credentials = credentials
+        self.scope = scope  # which platform: the clients of one machine share its name locks
         self._store_endpoint: str | None = None
         self._endpoint_known = False
         self._store: ObjectStore | None = None
@@ -190,24 +192,36 @@ class ModelCore:
 
         # Every argument is checked before anything is sent (the lookups below are requests).
         check_registration(registration, CreateModelRequest)
+        lock: NameLock | None = None
         if model_id is not None:
             yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
         elif model_name and policy != "create":
             found = yield from self.find_models(model_name)
-            registration = registration.for_model(_names.target_model(policy, model_name, found))
-        return (
-            yield from register_plan(
-                registration,
-                body_cls=CreateModelRequest,
-                upload_target=self.upload_target,
-                object_store=self.object_store,
-                create=lambda body: call(rq.create(body)),
-                progress=progress,
-                select=select,
-                # Checked above, before the lookups; a model found by name only adds its id.
-                checked=True,
+            target = _names.target_model(policy, model_name, found)
+            if target is None:
+                # No model has the name yet: this registration creates it, so a concurrent one of the
+                # same name on this machine waits, then finds it (see _name_lock).
+                lock = NameLock(self.scope, self.credentials.access_key, model_name)
+                yield from blocking(lock.acquire)
+                target = _names.target_model(policy, model_name, (yield from self.find_models(model_name)))
+            registration = registration.for_model(target)
+        try:
+            return (
+                yield from register_plan(
+                    registration,
+                    body_cls=CreateModelRequest,
+                    upload_target=self.upload_target,
+                    object_store=self.object_store,
+                    create=lambda body: call(rq.create(body)),
+                    progress=progress,
+                    select=select,
+                    # Checked above, before the lookups; a model found by name only adds its id.
+                    checked=True,
+                )
             )
-        )
+        finally:
+            if lock is not None:
+                lock.release()
 
     def download(
         self,
