@@ -193,19 +193,20 @@ class ModelCore:
         # Every argument is checked before anything is sent (the lookups below are requests).
         check_registration(registration, CreateModelRequest)
         lock: NameLock | None = None
-        if model_id is not None:
-            yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
-        elif model_name and policy != "create":
-            found = yield from self.find_models(model_name)
-            target = _names.target_model(policy, model_name, found)
-            if target is None:
-                # No model has the name yet: this registration creates it, so a concurrent one of the
-                # same name on this machine waits, then finds it (see _name_lock).
-                lock = NameLock(self.scope, self.credentials.access_key, model_name)
-                yield from blocking(lock.acquire)
-                target = _names.target_model(policy, model_name, (yield from self.find_models(model_name)))
-            registration = registration.for_model(target)
         try:
+            if model_id is not None:
+                yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
+            elif model_name and policy != "create":
+                found = yield from self.find_models(model_name)
+                target = _names.target_model(policy, model_name, found)
+                if target is None:
+                    # No model has the name yet: this registration creates it, so a concurrent one of
+                    # the same name on this machine waits, then finds it (see _name_lock).
+                    lock = NameLock(self.scope, self.credentials.access_key, model_name)
+                    yield from blocking(lock.acquire)
+                    found = yield from self.find_models(model_name)
+                    target = _names.target_model(policy, model_name, found)
+                registration = registration.for_model(target)
             return (
                 yield from register_plan(
                     registration,
