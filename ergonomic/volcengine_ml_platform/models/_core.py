@@ -27,7 +27,6 @@ from ._common import (
     register_plan,
 )
 from ._listing import MAX_PAGE_SIZE, Page
-from ._name_lock import NameLock
 from ._plan import Pages, Plan, blocking, call, pause
 
 if TYPE_CHECKING:  # the generated models a request needs are imported when it is built (_requests)
@@ -56,6 +55,7 @@ if TYPE_CHECKING:  # the generated models a request needs are imported when it i
     )
 
     from ..transfer.base import ObjectStore  # the transfer layer: loaded by the first upload/download
+    from ._name_lock import NameLock  # loaded by the first registration that creates a name
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -202,6 +202,8 @@ class ModelCore:
                 if target is None:
                     # No model has the name yet: this registration creates it, so a concurrent one of
                     # the same name on this machine waits, then finds it (see _name_lock).
+                    from ._name_lock import NameLock
+
                     lock = NameLock(self.scope, self.credentials.access_key, model_name)
                     yield from blocking(lock.acquire)
                     found = yield from self.find_models(model_name)
