@@ -30,6 +30,8 @@ from .session import (
     check_body,
     is_idempotent,
     log,
+    may_have_acted,
+    may_have_left,
     transport_failure,
 )
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
@@ -54,6 +56,7 @@ class AsyncSession:
         self.retry = self.sync.retry
         self.credentials = self.sync.credentials
         self.base_url = self.sync.base_url
+        self.scope = self.sync.scope
         if transport is None and self.sync.platform is not None:
             from .embedded import EmbeddedAsyncTransport
 
@@ -104,6 +107,7 @@ class AsyncSession:
         name = body_cls.__name__.removesuffix("Request")
         idempotent = is_idempotent(operation)
         attempt = 1
+        sent = False  # whether an attempt so far may have been carried out
         while True:
             try:
                 response = await operation.asyncio_detailed(
@@ -117,14 +121,17 @@ class AsyncSession:
                     reached=self._reached,
                     idempotent=idempotent,
                     last=attempt >= self.retry.max_attempts,
+                    sent_before=sent,
                 )
                 if failure is not None:
                     raise failure from exc
+                sent = sent or may_have_left(exc)
                 await self._wait(name, attempt, str(exc))
                 attempt += 1
                 continue
             except UnexpectedStatus as exc:
                 if exc.status_code in RETRY_STATUS and idempotent and attempt < self.retry.max_attempts:
+                    sent = sent or may_have_acted(exc.status_code)
                     await self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
@@ -134,6 +141,7 @@ class AsyncSession:
             if status == 200:
                 return response.parsed
             if attempt < self.retry.max_attempts and _worth_retrying(status, response.parsed, idempotent):
+                sent = sent or may_have_acted(status)
                 await self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

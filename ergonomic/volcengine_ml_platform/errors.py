@@ -97,6 +97,13 @@ class OutcomeUnknownError(ServerError):
         self.upload_url = upload_url
 
 
+class NotSentError(ServerError):
+    """The platform could not be reached and no attempt of the request reached it (every connection
+    was refused, timed out, failed its name lookup or its TLS handshake): nothing was carried out, so
+    sending it again is safe. ``register`` raises it (saying "not registered; register again") after
+    removing what it uploaded."""
+
+
 class TransferError(MLPlatformError):
     """Object-storage upload or download failed (after retries), or an object failed its checksum."""
 

@@ -28,7 +28,7 @@ from ml_platform_client.models import ErrorResponse
 from . import __version__
 from .auth import VolcSignerAuth
 from .config import Credentials, Settings, resolve_settings
-from .errors import AuthError, MLPlatformError, OutcomeUnknownError, ServerError, error_for
+from .errors import AuthError, MLPlatformError, NotSentError, OutcomeUnknownError, ServerError, error_for
 from .http_client import SessionClient
 from .schema import check_body as check_body  # re-exported: the sessions check every body
 from .transfer.retry import DEFAULT_RETRY, RetryPolicy
@@ -115,29 +115,60 @@ def _worth_retrying(status: int, parsed: Any, idempotent: bool) -> bool:
 
 
 def transport_failure(
-    name: str, base_url: str, exc: httpx.TransportError, *, reached: bool, idempotent: bool, last: bool
+    name: str,
+    base_url: str,
+    exc: httpx.TransportError,
+    *,
+    reached: bool,
+    idempotent: bool,
+    last: bool,
+    sent_before: bool,
 ) -> Exception | None:
     """What a failed send means: None to try again, else the error to raise. Shared by both sessions.
 
     A connection refused or timed out before anything ever answered means the platform is not there
     (wrong address, not started): waiting through the retries only hides that. A request that may have
-    been carried out is sent again only when sending it twice does no harm.
+    been carried out is sent again only when sending it twice does no harm. ``sent_before``: whether an
+    earlier attempt of this request may have been carried out; if none was, and this one never left
+    either, the error is :class:`NotSentError` (nothing happened), else :class:`OutcomeUnknownError`.
     """
-    if _untrusted_certificate(exc):  # retrying cannot help; say what would
-        return ServerError(
+    if _untrusted_certificate(exc):  # refused in the handshake, before the request; retrying cannot help
+        return _gave_up(
             f"{name}: the certificate of {base_url} is not trusted ({exc}); set "
-            "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` prints it)"
+            "REQUESTS_CA_BUNDLE or SSL_CERT_FILE to its CA file (`mlp serve --tls-self-signed` prints it)",
+            sent_before,
         )
     not_sent = isinstance(exc, _NOT_SENT)
     first_contact = not reached and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
     if not last and not first_contact and (idempotent or not_sent):
         return None
     if not_sent:
-        return ServerError(f"{name}: cannot reach {base_url}: {exc}{_reach_hint(base_url, exc)}")
+        return _gave_up(f"{name}: cannot reach {base_url}: {exc}{_reach_hint(base_url, exc)}", sent_before)
     return OutcomeUnknownError(
         f"{name}: the connection to {base_url} failed after the request was sent "
         f"({exc}); it may or may not have been carried out",
     )
+
+
+def may_have_left(exc: httpx.TransportError) -> bool:
+    """Whether the request of a failed send may have reached the platform (not a refused, timed-out
+    or never-made connection)."""
+    return not isinstance(exc, _NOT_SENT)
+
+
+def may_have_acted(status: int) -> bool:
+    """Whether an answer retried with ``status`` may come from a request that was carried out: a 5xx
+    may (the platform failed midway); a 429 was refused before anything was done."""
+    return status != 429
+
+
+def _gave_up(message: str, sent_before: bool) -> ServerError:
+    """The last attempt never left: nothing happened, unless an earlier attempt may have."""
+    if sent_before:
+        return OutcomeUnknownError(
+            f"{message}; an earlier attempt may have been carried out, so the outcome is unknown"
+        )
+    return NotSentError(message)
 
 
 def _is_local(url: str) -> bool:
@@ -232,6 +263,9 @@ class Session:
             credentials = configured
         self.credentials = credentials
         self.base_url = base_url
+        # Which platform this is (every embedded one has the same base URL): locks that the clients
+        # of one machine share are per platform.
+        self.scope = base_url if self.platform is None else f"{base_url}#{data_dir.expanduser().resolve()}"
         self._transport = transport
         self.timeout = timeout
         self.client = self._client(base_url, VolcSignerAuth(credentials, region=self.region))
@@ -280,6 +314,7 @@ class Session:
         name = body_cls.__name__.removesuffix("Request")
         idempotent = is_idempotent(operation)
         attempt = 1
+        sent = False  # whether an attempt so far may have been carried out
         while True:
             try:
                 response = send()
@@ -291,14 +326,17 @@ class Session:
                     reached=self._reached,
                     idempotent=idempotent,
                     last=attempt >= self.retry.max_attempts,
+                    sent_before=sent,
                 )
                 if failure is not None:
                     raise failure from exc
+                sent = sent or may_have_left(exc)
                 self._wait(name, attempt, str(exc))
                 attempt += 1
                 continue
             except UnexpectedStatus as exc:
                 if exc.status_code in RETRY_STATUS and idempotent and attempt < self.retry.max_attempts:
+                    sent = sent or may_have_acted(exc.status_code)
                     self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
@@ -308,6 +346,7 @@ class Session:
             if status == 200:
                 return response.parsed
             if attempt < self.retry.max_attempts and _worth_retrying(status, response.parsed, idempotent):
+                sent = sent or may_have_acted(status)
                 self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue

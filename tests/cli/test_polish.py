@@ -4,6 +4,7 @@ a new user found (``--log-level`` of ``mlp serve`` and ``mlp worker``, ...)."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from mlp_testing import MlpServe, mlp_script
+from volcengine_ml_platform.models.model import Model
 
 from ._support import Peer, clean_env, run_mlp
 
@@ -131,3 +133,47 @@ def test_missing_keys_point_at_the_profiles_the_config_file_has(tmp_path: Path) 
         )
     chosen = run_mlp(["--profile", "team", "models", "list"], env).fails(1)
     assert "cannot reach http://127.0.0.1:9" in chosen.err and "profile(s)" not in chosen.err, chosen
+
+
+def test_values_anyone_can_set_cannot_drive_the_terminal(embedded_peer: Peer, tmp_path: Path) -> None:
+    """A version's Description (any user of the account can set it) is printed with its control
+    characters escaped: no escape sequence reaches the terminal and no newline forges a row. The JSON
+    output keeps the value, escaped as JSON."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"weights")
+    registered = embedded_peer.run("models", "register", str(folder), "--name", f"esc-{uuid.uuid4().hex[:8]}",
+                                   *REGISTER, "-o", "json").ok()  # fmt: skip
+    model_id = json.loads(registered.out)["Result"]["ModelID"]
+    evil = "x\x1b]0;pwned\x07\x1b[2J\x9b31m\nModelVersion    99\r\t"
+    Model(data_dir=embedded_peer.data_dir).update_model_version(model_id, "1", description=evil)
+
+    shown, listed, as_json = embedded_peer.run_all(
+        ("versions", "show", model_id, "1"),
+        ("versions", "list", model_id),
+        ("versions", "show", model_id, "1", "-o", "json"),
+    )
+    for result in (shown, listed, as_json):
+        assert result.code == 0, result
+        assert not set(result.out) & {"\x1b", "\x07", "\x9b", "\r"}, result
+    described = [line for line in shown.out.splitlines() if line.startswith("Description")]
+    assert [line.split(None, 1)[1] for line in described] == [
+        "x\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\nModelVersion    99\\r\\t"
+    ]
+    assert not any(line.startswith("ModelVersion    99") for line in shown.out.splitlines())
+    assert json.loads(as_json.out)["Result"]["Description"] == evil
+
+
+def test_download_to_an_empty_path_is_refused(embedded_peer: Peer, tmp_path: Path) -> None:
+    """``mlp versions download MODEL 1 ""`` would have written into the current directory."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"weights")
+    registered = embedded_peer.run("models", "register", str(folder), "--name", f"dl-{uuid.uuid4().hex[:8]}",
+                                   *REGISTER, "-o", "json").ok()  # fmt: skip
+    model_id = json.loads(registered.out)["Result"]["ModelID"]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    refused = embedded_peer.run("versions", "download", model_id, "1", "", cwd=cwd)
+    assert refused.code == 2 and "empty path" in refused.err, refused
+    assert list(cwd.iterdir()) == []

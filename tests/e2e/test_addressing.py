@@ -5,20 +5,31 @@ and a readable ``repr``."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
+from volcengine_ml_platform.async_session import AsyncSession
+from volcengine_ml_platform.config import resolve_settings
+from volcengine_ml_platform.embedded import embedded_app
 from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
+from volcengine_ml_platform.models._name_lock import NameLock
+from volcengine_ml_platform.models.model import AsyncModel
 
 from .helpers import (
     CPU_FLAVORS,
     MISSING_MODEL,
     PERF_TENSOR_CONFIG,
     Peer,
+    RecordingTransport,
     read_tree,
     split_tos,
+    unwrapped,
 )
 
 
@@ -156,6 +167,13 @@ def test_every_method_taking_one_version_takes_latest_as_the_cli_does(peer: Peer
         model_id, "Latest", PERF_TENSOR_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
     )
     assert job.result.model_version_id == f"{model_id}-2"
+    # Listing a version's perf jobs takes "latest" too, as `mlp perf list --version latest` does.
+    listed = model.list_perf_jobs(model_id=model_id, model_version="latest").result
+    assert [j.job_id for j in listed.list_] == [job.result.job_id]
+    assert [j.job_id for j in model.iter_perf_jobs(model_id=model_id, model_version="latest")] == [
+        job.result.job_id
+    ]
+    assert model.list_perf_jobs(model_id=model_id, model_version="1").result.total == 0
     model.cancel_perf_job(job.result.job_id)
     updated = model.update_model_version(model_id, "LATEST", description="the newest")
     assert updated.result.model_version_id == f"{model_id}-2"
@@ -180,6 +198,7 @@ def test_a_version_that_is_neither_a_number_nor_latest_is_refused_naming_both(
         lambda: model.unregister(MISSING_MODEL, bad),
         lambda: model.get_model_version(MISSING_MODEL, bad),
         lambda: model.download(MISSING_MODEL, bad, "never-written"),
+        lambda: model.list_perf_jobs(model_id=MISSING_MODEL, model_version=bad),
     ]
     for call in calls:
         with pytest.raises(ValidationError) as info:
@@ -203,6 +222,114 @@ def test_if_exists_new_version_creates_the_model_when_none_has_the_name(
     with pytest.raises(ValidationError) as caught:
         embedded_peer.model().register(str(small_model), model_name=name, if_exists="replace")
     assert caught.value.field == "if_exists" and "new_version" in str(caught.value)
+
+
+def test_a_registration_that_creates_a_name_makes_another_of_that_name_wait(
+    peer: Peer, small_model: Path
+) -> None:
+    """``if_exists="new_version"`` is a lookup then a CreateModel. A registration that finds no model of
+    the name holds that name (on this machine) until its model exists; another one waiting for it looks
+    again and adds its version to that model, instead of making a second model of the name (after which
+    every ``new_version`` of it raised ConflictError)."""
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    model, wire = peer.recording_model()
+    core = unwrapped(model)._core  # type: ignore[attr-defined]
+    held = NameLock(core.scope, core.credentials.access_key, name)
+    held.acquire(threading.Event())  # another registration of the name is creating it
+    outcome: list[object] = []
+
+    def register() -> None:
+        done = model.register(str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+                              if_exists="new_version")  # fmt: skip
+        outcome.append(done)
+
+    waiting = threading.Thread(target=register)
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 60
+        while wire.actions != ["ListModels"] and time.monotonic() < deadline:  # it found none, then waits
+            time.sleep(0.01)
+        assert wire.actions == ["ListModels"]
+        first = _register(peer.using("sync"), small_model, name)  # ... which the other one creates now
+    finally:
+        held.release()
+    waiting.join(60)
+
+    (registered,) = outcome
+    assert registered.result.model_id == first  # type: ignore[attr-defined]
+    assert registered.result.version_info.model_version == 2  # type: ignore[attr-defined]
+    assert [m.model_id for m in peer.model().find_models(name)] == [first]
+    assert wire.actions[:2] == ["ListModels", "ListModels"]  # looked again once it had the name
+
+    # "error" waits the same way, and then refuses before uploading anything.
+    held.acquire(threading.Event())
+    held.release()  # free again: nothing kept it after the registration ended
+    with pytest.raises(ConflictError):
+        model.register(str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+                       if_exists="error")  # fmt: skip
+
+
+def test_an_async_registration_cancelled_while_waiting_for_its_name_stops_waiting(
+    embedded_peer: Peer, small_model: Path
+) -> None:
+    name = f"cancel-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> list[str]:
+        wire = RecordingTransport(httpx.ASGITransport(app=embedded_app(embedded_peer.data_dir)))
+        session = AsyncSession(resolve_settings(data_dir=embedded_peer.data_dir), transport=wire)
+        async with AsyncModel(session=session) as model:
+            held = NameLock(model._core.scope, model._core.credentials.access_key, name)
+            held.acquire(threading.Event())  # another registration is creating the name
+            try:
+                task = asyncio.create_task(
+                    model.register(
+                        str(small_model),
+                        model_name=name,
+                        model_format="ONNX",
+                        model_type="ONNX:1.23",
+                        if_exists="new_version",
+                    )
+                )
+                deadline = time.monotonic() + 60
+                while wire.actions != ["ListModels"] and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                assert wire.actions == ["ListModels"]  # it found none and waits for the name
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            finally:
+                held.release()
+            assert wire.actions == ["ListModels"]  # nothing uploaded, nothing created
+            again = NameLock(model._core.scope, model._core.credentials.access_key, name)
+            again.acquire(threading.Event())  # the cancelled one does not hold it
+            again.release()
+            return [m.model_id for m in await model.find_models(name)]
+
+    assert asyncio.run(scenario()) == []  # nothing was registered
+
+
+def test_concurrent_registrations_of_a_new_name_make_one_model(peer: Peer, small_model: Path) -> None:
+    name = f"together-{uuid.uuid4().hex[:8]}"
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        model = peer.model()
+        barrier.wait()
+        try:
+            model.register(str(small_model), model_name=name, model_format="ONNX", model_type="ONNX:1.23",
+                           if_exists="new_version")  # fmt: skip
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    (only,) = peer.model().find_models(name)
+    assert only.model_versions_count == 3
 
 
 # ---- uploads ------------------------------------------------------------------------------------------

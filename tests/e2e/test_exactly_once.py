@@ -20,7 +20,7 @@ from mlp_testing import clean_env
 from volcengine_ml_platform.async_session import AsyncSession
 from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import EmbeddedTransport, embedded_app
-from volcengine_ml_platform.errors import ConflictError, OutcomeUnknownError, TransferError
+from volcengine_ml_platform.errors import ConflictError, NotSentError, OutcomeUnknownError, TransferError
 from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.session import Session
 from volcengine_ml_platform.transfer.manifest import manifest_key
@@ -29,6 +29,10 @@ from volcengine_ml_platform.transfer.retry import RetryPolicy
 from .helpers import MLP, Peer, make_tree, read_tree, split_tos, synced
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
+
+
+def action_of(request: httpx.Request) -> str:
+    return request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
 
 
 class DroppingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -42,7 +46,7 @@ class DroppingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._lock = threading.Lock()
 
     def _drops(self, request: httpx.Request) -> bool:
-        action = request.url.params.get("Action") or request.url.path.rsplit("/", 1)[-1]
+        action = action_of(request)
         with self._lock:
             self.sent[action] += 1
             drop = self.drops.get(action, 0) > 0
@@ -73,7 +77,35 @@ class DroppingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             self.inner.close()
 
 
-def dropping_model(peer: Peer, drops: dict[str, int]) -> tuple[Model, DroppingTransport]:
+class RefusingTransport(DroppingTransport):
+    """As :class:`DroppingTransport`, then refuses every later request of the ``refused`` actions at
+    connect, before anything is sent: a platform gone (killed, restarting) after the upload."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport | httpx.AsyncBaseTransport, drops: dict[str, int], refused: set[str]
+    ) -> None:
+        super().__init__(inner, drops)
+        self.refused = refused
+
+    def _refuse(self, request: httpx.Request) -> None:
+        action = action_of(request)
+        if action in self.refused and self.drops.get(action, 0) == 0:
+            with self._lock:
+                self.sent[f"refused {action}"] += 1
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._refuse(request)
+        return super().handle_request(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._refuse(request)
+        return await super().handle_async_request(request)
+
+
+def dropping_model(
+    peer: Peer, drops: dict[str, int], refused: set[str] | None = None
+) -> tuple[Model, DroppingTransport]:
     """The peer's Model (or AsyncModel, for the async API) on a transport that loses answers."""
     if peer.endpoint is None:
         settings = resolve_settings(data_dir=peer.data_dir)
@@ -85,11 +117,11 @@ def dropping_model(peer: Peer, drops: dict[str, int]) -> tuple[Model, DroppingTr
             if peer.endpoint is None
             else httpx.AsyncHTTPTransport()
         )
-        transport = DroppingTransport(inner, drops)
+        transport = RefusingTransport(inner, drops, refused or set())
         session = AsyncSession(settings, transport=transport, retry=FAST)
         return synced(AsyncModel(session=session)), transport
     wire = EmbeddedTransport(embedded_app(peer.data_dir)) if peer.endpoint is None else httpx.HTTPTransport()
-    transport = DroppingTransport(wire, drops)
+    transport = RefusingTransport(wire, drops, refused or set())
     return Model(session=Session(settings, transport=transport, retry=FAST)), transport
 
 
@@ -149,6 +181,50 @@ def test_outcome_unknown_keeps_the_upload_and_names_it(any_peer: Peer, tmp_path:
     dest = tmp_path / "copy"
     any_peer.model().download(model_id, str(number), str(dest))
     assert read_tree(dest) == files
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_create_model_never_sent_removes_the_upload_and_says_register_again(
+    embedded_peer: Peer, tmp_path: Path, api: str
+) -> None:
+    """The platform goes away after the upload: every CreateModel is refused at connect. Provably not
+    registered: NotSentError (not OutcomeUnknownError), and the upload is removed, not left for the
+    sweep."""
+    peer = embedded_peer.using("async" if api == "async" else "sync")
+    name = f"never-sent-{peer.name}"
+    source = tmp_path / "model"
+    make_tree(source, small=5)
+    before = peer.object_keys()
+    model, transport = dropping_model(peer, {}, {"CreateModel"})
+
+    with pytest.raises(NotSentError, match="not registered; register again") as caught:
+        model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert transport.sent["refused CreateModel"] == FAST.max_attempts  # retried: it was safe to
+    assert versions_of(peer.model(), name) == []
+    assert peer.object_keys() == before  # nothing uploaded is left behind
+
+
+def test_create_model_refused_after_a_lost_answer_is_outcome_unknown(
+    embedded_peer: Peer, tmp_path: Path
+) -> None:
+    """The first CreateModel was carried out but its answer lost; the retries are refused at connect.
+    The refusals do not make it "not sent": the outcome is unknown and the upload stays."""
+    name = f"lost-then-refused-{embedded_peer.name}"
+    source = tmp_path / "model"
+    files = make_tree(source, small=3)
+    model, transport = dropping_model(embedded_peer, {"CreateModel": 1}, {"CreateModel"})
+
+    with pytest.raises(OutcomeUnknownError) as caught:
+        model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
+
+    assert not isinstance(caught.value, NotSentError)
+    assert transport.sent["refused CreateModel"] == FAST.max_attempts - 1
+    ((model_id, number, path),) = versions_of(embedded_peer.model(), name)  # registered, once
+    assert caught.value.upload_url is not None and path.startswith(caught.value.upload_url)
+    embedded_peer.model().download(model_id, str(number), str(tmp_path / "copy"))
+    assert read_tree(tmp_path / "copy") == files
 
 
 def test_non_idempotent_actions_are_not_resent_after_a_lost_answer(any_peer: Peer, tmp_path: Path) -> None:

@@ -135,6 +135,46 @@ def test_upload_tos_into_the_target_bucket(peer: Peer, target_keys: Keys, tmp_pa
     assert info.value.field == "local_path"
 
 
+def test_inner_versions_are_numbers_and_local_paths_are_paths(
+    peer: Peer, target_keys: Keys, tmp_path: Path
+) -> None:
+    """The inner door has no GetModel to read a model's highest version from: "latest" is refused
+    naming ``model_version`` (never sent as ``m-...-latest``), as is anything that is no version; a
+    ``local_path`` that is no path is a ValidationError, before any request."""
+    source = tmp_path / "model"
+    make_tree(source, small=2)
+    own = peer.model(target_keys)
+    model_id = own.register(str(source), model_name=f"inner-v-{uuid.uuid4().hex[:8]}", model_format="ONNX",
+                            model_type="ONNX:1.10", description="before").result.model_id  # fmt: skip
+    inner = peer.inner(TARGET_ACCOUNT, TARGET_USER)
+    dest = tmp_path / "dest"
+    for version, says in (("latest", "not available to the cross-account"), ("abc", "is not a version"),
+                          (0, "is not a version")):  # fmt: skip
+        for call in (
+            lambda v=version: inner.get_model_version(model_id, v),
+            lambda v=version: inner.download(model_id, v, str(dest)),
+            lambda v=version: inner.update_model_version(model_id, v, description="after"),
+        ):
+            with pytest.raises(ValidationError) as info:
+                call()
+            assert info.value.field == "model_version" and says in info.value.message, info.value
+    assert not dest.exists()
+    assert own.get_model_version(model_id, "1").result.description == "before"
+    assert inner.get_model_version(model_id, 1).result.model_version == 1  # a number as int or text
+
+    nowhere = peer.inner()  # no target ids: any request would fail naming them first
+    for call in (
+        lambda: nowhere.register(None, model_name="x", model_format="ONNX", model_type="ONNX:1.10"),
+        lambda: nowhere.register(123, model_name="x", model_format="ONNX", model_type="ONNX:1.10"),
+        lambda: nowhere.download(model_id, "1", ""),
+        lambda: nowhere.download(model_id, "1", None),
+        lambda: nowhere.get_model_version(model_id, "latest"),
+    ):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field in ("local_path", "model_version"), info.value
+
+
 def test_target_ids_get_set_and_env_defaults(
     peer: Peer, target_keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ def metric(**overrides: Any) -> list[dict[str, Any]]:
 
 
 PERF_SHAPE = {"MinShape": [1, 3], "MaxShape": [8, 3]}
+PERF = tensor(PERF_SHAPE)
 
 # (function, bad value, argument named, fragments the message must hold)
 BAD_INPUTS: list[tuple[Any, Any, str, list[str]]] = [
@@ -142,12 +143,12 @@ BAD_REGISTRATIONS: list[tuple[dict[str, Any], str, list[str]]] = [
     ({**GOOD, "model_metrics": metric(Params="nope")}, "model_metrics", ["valid JSON"]),
     ({**GOOD, "model_category": "Cats"}, "model_category", ["'Cats'"]),
     ({**GOOD, "source_type": "FTP"}, "source_type", ["'FTP'"]),
-    (
-        {**GOOD, "model_tags": [{"Key": "team"}]},
-        "VersionInfo.ModelTags[0]",
-        ["VersionInfo.ModelTags[0].Value is required"],
-    ),
-    ({**GOOD, "dataset_id": 7}, "DatasetID", ["DatasetID"]),
+    # Fields of the CreateModel body are named by the arguments they come from, not the wire's
+    # VersionInfo.ModelTags / DatasetID / VersionInfo.Description.
+    ({**GOOD, "model_tags": [{"Key": "team"}]}, "model_tags[0]", ["model_tags[0].Value is required"]),
+    ({**GOOD, "model_tags": {"team": "a"}}, "model_tags", ["model_tags: expected array, got dict"]),
+    ({**GOOD, "dataset_id": 7}, "dataset_id", ["dataset_id: expected string, got int"]),
+    ({**GOOD, "description": 5}, "description", ["description: expected string, got int"]),
 ]
 
 
@@ -190,6 +191,28 @@ def test_register_missing_local_path_touches_nothing(peer: Peer, tmp_path: Path)
         model.register(str(tmp_path / "absent"), **GOOD)
     assert info.value.field == "local_path" and "does not exist" in info.value.message
     assert wire.actions == []
+
+
+@pytest.mark.parametrize("bad", [None, 123, ""], ids=["None", "int", "empty"])
+def test_a_local_path_that_is_no_path_is_refused_before_anything_is_sent(
+    peer: Peer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: Any
+) -> None:
+    """``register`` and ``download`` name ``local_path`` (not a TypeError from ``Path(None)``); a download
+    to ``""`` would have written into the current directory."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    model, wire = peer.recording_model()
+    for call in (
+        lambda: model.register(bad, **GOOD),
+        lambda: model.download(MISSING_MODEL, "1", bad),
+        lambda: model.download(MISSING_MODEL, "latest", bad, overwrite=True),
+    ):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == "local_path", info.value
+    assert wire.actions == []
+    assert list(cwd.iterdir()) == []
 
 
 def test_other_methods_refuse_bad_input_before_sending(peer: Peer) -> None:
@@ -238,6 +261,25 @@ def test_bad_arguments_are_named_as_the_caller_wrote_them_before_anything_is_sen
          "service_id: 's 1' is not valid; expected a service ID"),
         (lambda: model.get_model_version("m-1", "2"), "model_id", "model_id: 'm-1' is not valid"),
         (lambda: model.unregister_all_versions("abc"), "model_id", "model_id: 'abc' is not valid"),
+        (lambda: model.get_model_versions("bad"), "model_id", "model_id: 'bad' is not valid"),
+        (lambda: model.iter_model_versions("bad").__next__(), "model_id", "model_id: 'bad' is not valid"),
+        (lambda: model.list_perf_jobs(model_id=MISSING_MODEL, model_version="abc"), "model_version",
+         "model_version: 'abc' is not a version"),
+        (lambda: model.list_models(model_name_contains=5), "model_name_contains",  # type: ignore[arg-type]
+         "model_name_contains: expected string, got int"),
+        (lambda: model.list_models(id_contains=5), "id_contains",  # type: ignore[arg-type]
+         "id_contains: expected string, got int"),
+        (lambda: model.find_models(5), "model_name", "model_name: expected a model name"),  # type: ignore[arg-type]
+        (lambda: model.create_perf_job(MISSING_MODEL, "1", PERF, "PERF_ONLY", [{}]), "job_params[0]",
+         "job_params[0].FlavorIDList is required"),
+        (lambda: model.create_perf_job(MISSING_MODEL, "1", PERF, "PERF_ONLY", "x"), "job_params",  # type: ignore[arg-type]
+         "job_params: expected array, got str"),
+        (lambda: model.list_resources(name_contains=5), "name_contains",  # type: ignore[arg-type]
+         "name_contains: expected string, got int"),
+        (lambda: model.list_services(service_name_contains=5), "service_name_contains",  # type: ignore[arg-type]
+         "service_name_contains: expected string, got int"),
+        (lambda: model.update_model_version(MISSING_MODEL, "1", model_metrics="x"), "model_metrics",  # type: ignore[arg-type]
+         "model_metrics: expected array"),
     ]  # fmt: skip
     for call, field, message in cases:
         with pytest.raises(ValidationError) as info:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import json
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from .. import __version__, schema
 from ..errors import MLPlatformError, MLPlatformWarning, ValidationError
 from ..models._names import IF_EXISTS
 from . import commands as c
+from .output import json_text, printable
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -514,7 +514,7 @@ def _error_json(exc: MLPlatformError, message: str, args: argparse.Namespace) ->
         meta["RequestId"] = exc.request_id
     if exc.status_code is not None:
         meta["HTTPStatus"] = exc.status_code
-    return json.dumps({"ResponseMetadata": meta}, indent=2, ensure_ascii=False)
+    return json_text({"ResponseMetadata": meta}, indent=2)
 
 
 def _report(exc: MLPlatformError, message: str, args: argparse.Namespace) -> None:
@@ -522,7 +522,7 @@ def _report(exc: MLPlatformError, message: str, args: argparse.Namespace) -> Non
     if args.output == "json":
         print(_error_json(exc, exc.message if message == str(exc) else message, args), file=sys.stderr)
     else:
-        print(f"mlp: error: {message}", file=sys.stderr)
+        print(f"mlp: error: {printable(message, lines=True)}", file=sys.stderr)
 
 
 def _quiet_broken_pipe() -> int:
@@ -558,7 +558,7 @@ def _print_library_warnings() -> None:
         line: str | None = None,
     ) -> None:
         if issubclass(category, MLPlatformWarning):
-            print(f"mlp: warning: {message}", file=file or sys.stderr)
+            print(f"mlp: warning: {printable(str(message), lines=True)}", file=file or sys.stderr)
         else:
             shown(message, category, filename, lineno, file, line)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
 from ..errors import ValidationError
 from .args import json_arg, pairs
-from .output import Column, Printer, as_plain, field
+from .output import Column, Printer, as_plain, field, printable
 
 if TYPE_CHECKING:
     from ..models.inference_service import InferenceService
@@ -477,7 +477,7 @@ def services_predict(args: argparse.Namespace) -> int:
         printer(args).json({"outputs": plain})
     else:
         for name, array in outputs.items():
-            sys.stdout.write(f"{name}  {list(array.shape)}  {json.dumps(plain[name])}\n")
+            sys.stdout.write(f"{printable(name)}  {list(array.shape)}  {json.dumps(plain[name])}\n")
     return 0
 
 

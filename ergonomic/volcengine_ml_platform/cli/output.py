@@ -20,12 +20,37 @@ def as_plain(response: Any) -> Any:
     return response.to_dict() if hasattr(response, "to_dict") else response
 
 
+def _escape_of(code: int) -> str:
+    named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+    return named.get(code, f"\\x{code:02x}")
+
+
+# C0 controls, DEL and C1 controls (0x9b is a one-byte CSI to many terminals) -> a visible escape: a
+# value any user of the account can set (a Description, a name) must not move the cursor, retitle the
+# window, clear the screen or start a forged row of the table.
+_CONTROLS = {code: _escape_of(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+_LINES = {code: escape for code, escape in _CONTROLS.items() if code != 0x0A}
+_JSON_C1 = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """``text`` with its control characters written as escapes (``\\x1b``, ``\\n``); ``lines`` keeps
+    its line breaks (a message of several lines)."""
+    return text.translate(_LINES if lines else _CONTROLS)
+
+
+def json_text(data: Any, **options: Any) -> str:
+    """``json.dumps`` with the C1 controls and DEL, which JSON leaves raw, written as ``\\u`` escapes
+    (JSON escapes the C0 ones itself)."""
+    return json.dumps(data, ensure_ascii=False, **options).translate(_JSON_C1)
+
+
 def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return str(value)
+        return json_text(value, separators=(",", ":"))
+    return printable(str(value))
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], out: TextIO | None = None) -> None:
@@ -40,9 +65,10 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], out: Tex
 def key_values(data: Mapping[str, Any], out: TextIO | None = None) -> None:
     """One ``Key  value`` line per field (nested values as compact JSON)."""
     out = out or sys.stdout
-    width = max((len(k) for k in data), default=0)
+    keys = {key: printable(str(key)) for key in data}
+    width = max((len(k) for k in keys.values()), default=0)
     for key, value in data.items():
-        out.write(f"{key.ljust(width)}  {cell(value)}\n")
+        out.write(f"{keys[key].ljust(width)}  {cell(value)}\n")
 
 
 def footer(text: str) -> None:
@@ -56,7 +82,7 @@ class Printer:
         self.out = out or sys.stdout
 
     def json(self, data: Any) -> None:
-        self.out.write(json.dumps(as_plain(data), indent=2, ensure_ascii=False) + "\n")
+        self.out.write(json_text(as_plain(data), indent=2) + "\n")
 
     def listing(self, response: Any, columns: Sequence[Column]) -> None:
         """A ``{"Total", "List"}`` result: a table and its total, or the envelope as JSON."""
@@ -85,4 +111,4 @@ class Printer:
         """A sentence for people, ``data`` for scripts."""
         if self.fmt == "json":
             return self.json(data)
-        self.out.write(text + "\n")
+        self.out.write(printable(text, lines=True) + "\n")

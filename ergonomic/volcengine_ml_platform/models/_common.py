@@ -12,8 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import MLPlatformError, OutcomeUnknownError, ValidationError
-from ..schema import check_body
+from ..errors import MLPlatformError, NotSentError, OutcomeUnknownError, ValidationError
 from . import validation
 from ._plan import Plan, blocking, stoppable
 
@@ -135,10 +134,29 @@ class Registration:
         )
 
 
+# CreateModel's fields -> the arguments of ``register`` they come from, so errors name the argument.
+REGISTRATION_ARGUMENTS = {
+    "ModelName": "model_name",
+    "ModelID": "model_id",
+    "ModelCategory": "model_category",
+    "DatasetID": "dataset_id",
+    "VersionInfo.ModelFormat": "model_format",
+    "VersionInfo.ModelType": "model_type",
+    "VersionInfo.SourceType": "source_type",
+    "VersionInfo.Description": "description",
+    "VersionInfo.TensorConfig": "tensor_config",
+    "VersionInfo.MetricsList": "model_metrics",
+    "VersionInfo.ModelTags": "model_tags",
+    "VersionInfo.BaseModelVersionID": "base_model_version_id",
+    "VersionInfo.SourceId": "source_id",
+}
+
+
 def check_registration(registration: Registration, body_cls: type[Any]) -> None:
-    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O."""
+    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O; errors
+    name the arguments (``model_tags``), not the body's fields (``VersionInfo.ModelTags``)."""
     registration.validate()
-    check_body(body_cls, registration.body(PENDING_PATH))
+    validation.check_named(body_cls.__name__, registration.body(PENDING_PATH), REGISTRATION_ARGUMENTS)
 
 
 def register_plan(
@@ -182,8 +200,9 @@ def upload_then_register(
 ) -> Plan[R]:
     """Upload ``local_path`` under the fresh prefix, then register it.
 
-    What was uploaded is removed only when no version can reference it: the upload itself failed, or
-    the platform definitively refused the registration (a 4xx answer other than a conflict). When the
+    What was uploaded is removed only when no version can reference it: the upload itself failed, no
+    CreateModel attempt ever reached the platform (:class:`NotSentError`), or the platform
+    definitively refused the registration (a 4xx answer other than a conflict). When the
     registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
     for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
     from ..transfer.manager import upload_path
@@ -207,6 +226,9 @@ def upload_then_register(
     except ValidationError:
         yield from _remove_upload(store, bucket, key_prefix)  # refused before it was sent
         raise
+    except NotSentError as exc:
+        yield from _remove_upload(store, bucket, key_prefix)  # no attempt reached the platform
+        raise NotSentError(f"not registered; register again ({exc})") from exc
     except MLPlatformError as exc:
         status = exc.status_code
         if status is not None and 400 <= status < 500 and status != 409:

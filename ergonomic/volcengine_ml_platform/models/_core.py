@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import Credentials
 from ..errors import NotFoundError, ValidationError
-from . import _names
+from . import _names, validation
 from . import _requests as rq
 from ._common import (
     RENEW_MARGIN,
@@ -27,7 +27,7 @@ from ._common import (
     register_plan,
 )
 from ._listing import MAX_PAGE_SIZE, Page
-from ._plan import Pages, Plan, call, pause
+from ._plan import Pages, Plan, blocking, call, pause
 
 if TYPE_CHECKING:  # the generated models a request needs are imported when it is built (_requests)
     from ml_platform_client.models import (
@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the generated models a request needs are imported when it i
     )
 
     from ..transfer.base import ObjectStore  # the transfer layer: loaded by the first upload/download
+    from ._name_lock import NameLock  # loaded by the first registration that creates a name
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,9 +87,10 @@ def every(fetch: Callable[[int], Plan[Page[T]]]) -> Plan[list[T]]:
 class ModelCore:
     """The plans of the public model repository, and the state they share."""
 
-    def __init__(self, region: str, credentials: Credentials) -> None:
+    def __init__(self, region: str, credentials: Credentials, scope: str = "") -> None:
         self.region = region
         self.credentials = credentials
+        self.scope = scope  # which platform: the clients of one machine share its name locks
         self._store_endpoint: str | None = None
         self._endpoint_known = False
         self._store: ObjectStore | None = None
@@ -180,6 +182,7 @@ class ModelCore:
             model_tags,
         )
         policy = _names.check_if_exists(if_exists)
+        validation.validate_local_path(local_path)  # before Path(): None or 123 is a ValidationError
         local = Path(local_path)
         from ml_platform_client.models import CreateModelRequest
 
@@ -189,24 +192,39 @@ class ModelCore:
 
         # Every argument is checked before anything is sent (the lookups below are requests).
         check_registration(registration, CreateModelRequest)
-        if model_id is not None:
-            yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
-        elif model_name and policy != "create":
-            found = yield from self.find_models(model_name)
-            registration = registration.for_model(_names.target_model(policy, model_name, found))
-        return (
-            yield from register_plan(
-                registration,
-                body_cls=CreateModelRequest,
-                upload_target=self.upload_target,
-                object_store=self.object_store,
-                create=lambda body: call(rq.create(body)),
-                progress=progress,
-                select=select,
-                # Checked above, before the lookups; a model found by name only adds its id.
-                checked=True,
+        lock: NameLock | None = None
+        try:
+            if model_id is not None:
+                yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
+            elif model_name and policy != "create":
+                found = yield from self.find_models(model_name)
+                target = _names.target_model(policy, model_name, found)
+                if target is None:
+                    # No model has the name yet: this registration creates it, so a concurrent one of
+                    # the same name on this machine waits, then finds it (see _name_lock).
+                    from ._name_lock import NameLock
+
+                    lock = NameLock(self.scope, self.credentials.access_key, model_name)
+                    yield from blocking(lock.acquire)
+                    found = yield from self.find_models(model_name)
+                    target = _names.target_model(policy, model_name, found)
+                registration = registration.for_model(target)
+            return (
+                yield from register_plan(
+                    registration,
+                    body_cls=CreateModelRequest,
+                    upload_target=self.upload_target,
+                    object_store=self.object_store,
+                    create=lambda body: call(rq.create(body)),
+                    progress=progress,
+                    select=select,
+                    # Checked above, before the lookups; a model found by name only adds its id.
+                    checked=True,
+                )
             )
-        )
+        finally:
+            if lock is not None:
+                lock.release()
 
     def download(
         self,
@@ -223,6 +241,7 @@ class ModelCore:
         differs raises ValidationError before anything is written, unless ``overwrite`` is true.
         ``model_version`` may be ``"latest"``.
         """
+        validation.validate_destination(local_path)
         path = (yield from self.get_model_version(model_id, model_version)).result.path
         store = yield from self.object_store()
         return (yield from download_plan(path, store, local_path, progress, overwrite))
@@ -245,6 +264,10 @@ class ModelCore:
 
     def find_models(self, model_name: str) -> Plan[list[ModelSummary]]:
         """Every model named exactly ``model_name`` (names need not be unique), newest first."""
+        if not isinstance(model_name, str) or not model_name:
+            raise ValidationError(
+                f"model_name: expected a model name, got {model_name!r}", field="model_name"
+            )
 
         def fetch(offset: int) -> Plan[Page[ModelSummary]]:
             return page_of(rq.models(model_name, None, offset, MAX_PAGE_SIZE, "CreateTime", "Descend"))
@@ -258,6 +281,10 @@ class ModelCore:
 
     def resolve_model_id(self, model: str) -> Plan[str]:
         """``model`` if it is a model ID, else the ID of the one model of that name."""
+        if not isinstance(model, str):
+            raise ValidationError(
+                f"model: expected a model ID or name, got {type(model).__name__}", field="model"
+            )
         if _names.looks_like_model_id(model):
             return model
         return (yield from self.get_model_by_name(model)).model_id
@@ -375,7 +402,9 @@ class ModelCore:
         Every flavor is checked against ListResource first, the same check as ``deploy``, so an
         unknown one raises ValidationError listing the available ones. ``model_version`` may be
         ``"latest"``: the model's highest version when the job is created."""
-        rq.perf_job(model_id, _names.check_version(model_version), tensor_config, job_type, job_params)
+        rq.perf_job(
+            model_id, _stand_in(_names.check_version(model_version)), tensor_config, job_type, job_params
+        )
         wanted = rq.flavor_ids(job_params)
         if wanted:
             offered = set((yield from self.flavors()).values())
@@ -398,8 +427,13 @@ class ModelCore:
         sort_order: str = "Descend",
     ) -> Plan[ListPerfJobsResponse]:
         """ListPerfJobs: one page of perf jobs (of one version when ``model_id`` and ``model_version``
-        are given)."""
-        return call(rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order))
+        are given; ``model_version`` may be ``"latest"``)."""
+        version = yield from self._listed_version(
+            model_id, model_version, job_id, page_size, sort_by, sort_order
+        )
+        return (
+            yield from call(rq.perf_jobs(model_id, version, job_id, offset, page_size, sort_by, sort_order))
+        )
 
     def iter_perf_jobs(
         self,
@@ -410,10 +444,40 @@ class ModelCore:
         sort_order: str = "Descend",
         page_size: int = MAX_PAGE_SIZE,
     ) -> Pages[PerfJob]:
-        """Every perf job matching the filters, fetched page by page as the iteration goes."""
-        return lambda offset: page_of(
-            rq.perf_jobs(model_id, model_version, job_id, offset, page_size, sort_by, sort_order)
-        )
+        """Every perf job matching the filters, fetched page by page as the iteration goes
+        (``"latest"`` is resolved once, by the first page)."""
+        resolved: list[str | None] = []
+
+        def fetch(offset: int) -> Plan[Page[PerfJob]]:
+            if not resolved:
+                resolved.append(
+                    (
+                        yield from self._listed_version(
+                            model_id, model_version, job_id, page_size, sort_by, sort_order
+                        )
+                    )
+                )
+            request = rq.perf_jobs(model_id, resolved[0], job_id, offset, page_size, sort_by, sort_order)
+            return (yield from page_of(request))
+
+        return fetch
+
+    def _listed_version(
+        self,
+        model_id: str | None,
+        model_version: str | None,
+        job_id: str | None,
+        page_size: int,
+        sort_by: str,
+        sort_order: str,
+    ) -> Plan[str | None]:
+        """The version a perf job listing filters by, every argument checked first (with a number
+        standing in for ``"latest"``), then ``"latest"`` resolved by a GetModel."""
+        given = None if model_version is None else _names.check_version(model_version)
+        rq.perf_jobs(model_id, given and _stand_in(given), job_id, 0, page_size, sort_by, sort_order)
+        if model_id is None or given != _names.LATEST:
+            return given
+        return (yield from self.resolve_version(model_id, given))
 
     def cancel_perf_job(self, job_id: str) -> Plan[JobIDResponse]:
         """CancelPerfJob: cancel the job and every unfinished task of it."""

@@ -12,9 +12,8 @@ from typing import Any, TypeVar
 
 import ml_platform_client.models as generated  # each model's module is imported on first use
 
-from .. import schema
 from ..errors import ValidationError
-from . import validation
+from . import _names, validation
 from ._common import UPLOAD_FOLDER, drop_none, version_id, version_number
 from ._plan import Request as Request  # re-exported: rq.Request
 
@@ -56,18 +55,8 @@ def _checked_id(schema_name: str, value: str | None, argument: str) -> str | Non
 def named(request: Request[R], arguments: dict[str, str]) -> Request[R]:
     """``request``, its body checked now against its schema, with the problems named by the Python
     arguments they came from (``arguments``: the body's field path -> the argument)."""
-    errors = list(schema.errors(request.body_cls.__name__, request.body))
-    if not errors:
-        return request
-
-    def rename(text: str) -> str:
-        for path, argument in arguments.items():
-            if text == path or text.startswith((f"{path}:", f"{path}.", f"{path}[")):
-                return argument + text[len(path) :]
-        return text
-
-    field = rename(schema.field_path(errors[0]))
-    raise ValidationError("; ".join(rename(schema.describe(e)) for e in errors), field=field or None)
+    validation.check_named(request.body_cls.__name__, request.body, arguments)
+    return request
 
 
 def upload_path() -> Request[generated.GetTOSUploadPathResponse]:
@@ -149,8 +138,11 @@ def models(
             **page(offset, page_size, sort_by, sort_order, "ListModelsSortBy"),
         }
     )
-    return Request(
-        _operation("models.list_models"), generated.ListModelsRequest, body, generated.ListModelsResponse
+    return named(
+        Request(
+            _operation("models.list_models"), generated.ListModelsRequest, body, generated.ListModelsResponse
+        ),
+        {"ModelNameContains": "model_name_contains", "IdContains": "id_contains"},
     )
 
 
@@ -164,7 +156,7 @@ def versions(
 ) -> Request[generated.ListModelVersionsResponse]:
     body = drop_none(
         {
-            "ModelID": model_id,
+            "ModelID": _model_id(model_id),
             "ModelVersion": version_number(model_version),
             **page(offset, page_size, sort_by, sort_order, "ListModelVersionsSortBy"),
         }
@@ -212,7 +204,10 @@ def update_version(
         body,
         generated.ModelVersionIDResponse,
     )
-    return named(request, {"Description": "description"})
+    return named(
+        request,
+        {"Description": "description", "TensorConfig": "tensor_config", "MetricsList": "model_metrics"},
+    )
 
 
 def perf_job(
@@ -230,11 +225,14 @@ def perf_job(
         "JobType": job_type,
         "JobParamsList": job_params,
     }
-    return Request(
-        _operation("perf.create_perf_job"),
-        generated.CreatePerfJobRequest,
-        body,
-        generated.CreatePerfJobResponse,
+    return named(
+        Request(
+            _operation("perf.create_perf_job"),
+            generated.CreatePerfJobRequest,
+            body,
+            generated.CreatePerfJobResponse,
+        ),
+        {"TensorConfig": "tensor_config", "JobType": "job_type", "JobParamsList": "job_params"},
     )
 
 
@@ -261,7 +259,9 @@ def perf_jobs(
 ) -> Request[generated.ListPerfJobsResponse]:
     if (model_id is None) != (model_version is None):
         raise ValidationError("model_id and model_version go together", field="model_version")
-    mvid = version_id(model_id, model_version) if model_id is not None and model_version is not None else None
+    mvid = None
+    if model_id is not None and model_version is not None:
+        mvid = version_id(model_id, _names.check_version(model_version))  # the caller resolves latest
     body = drop_none(
         {
             "ModelVersionID": mvid,
@@ -269,8 +269,14 @@ def perf_jobs(
             **page(offset, page_size, sort_by, sort_order, "CreateTimeSortBy"),
         }
     )
-    return Request(
-        _operation("perf.list_perf_jobs"), generated.ListPerfJobsRequest, body, generated.ListPerfJobsResponse
+    return named(
+        Request(
+            _operation("perf.list_perf_jobs"),
+            generated.ListPerfJobsRequest,
+            body,
+            generated.ListPerfJobsResponse,
+        ),
+        {"JobID": "job_id"},
     )
 
 
@@ -309,8 +315,14 @@ def perf_tasks(
 def update_task(task_id: str, task_status: str | None) -> Request[generated.TaskIDResponse]:
     validation.validate_argument("TaskStatus", task_status, "task_status")
     body = drop_none({"TaskID": _checked_id("TaskID", task_id, "task_id"), "Status": task_status})
-    return Request(
-        _operation("perf.update_perf_task"), generated.UpdatePerfTaskRequest, body, generated.TaskIDResponse
+    return named(
+        Request(
+            _operation("perf.update_perf_task"),
+            generated.UpdatePerfTaskRequest,
+            body,
+            generated.TaskIDResponse,
+        ),
+        {"Status": "task_status"},
     )
 
 
@@ -327,11 +339,14 @@ def resources(
     name_contains: str | None, offset: int, page_size: int
 ) -> Request[generated.ListResourceResponse]:
     body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
-    return Request(
-        _operation("resources.list_resource"),
-        generated.ListResourceRequest,
-        body,
-        generated.ListResourceResponse,
+    return named(
+        Request(
+            _operation("resources.list_resource"),
+            generated.ListResourceRequest,
+            body,
+            generated.ListResourceResponse,
+        ),
+        {"NameContains": "name_contains", "Offset": "offset", "Limit": "page_size"},
     )
 
 
@@ -344,11 +359,14 @@ def services(
             **page(offset, page_size, "CreateTime", sort_order, "CreateTimeSortBy"),
         }
     )
-    return Request(
-        _operation("services.list_services"),
-        generated.ListServicesRequest,
-        body,
-        generated.ListServicesResponse,
+    return named(
+        Request(
+            _operation("services.list_services"),
+            generated.ListServicesRequest,
+            body,
+            generated.ListServicesResponse,
+        ),
+        {"ServiceNameContains": "service_name_contains"},
     )
 
 

@@ -46,7 +46,7 @@ class AsyncModel:
                 profile=profile,
             )
         )
-        self._core = ModelCore(self._session.region, self._session.credentials)
+        self._core = ModelCore(self._session.region, self._session.credentials, self._session.scope)
 
     @property
     def session(self) -> AsyncSession:

@@ -44,8 +44,8 @@ from ..storage import object_store_for
 from ..transfer.base import ObjectStore
 from ..transfer.manager import upload_path
 from ..transfer.selection import file_filter
+from . import _names, validation
 from . import _requests as rq
-from . import validation
 from ._common import (
     RENEW_MARGIN,
     STS_DURATION,
@@ -78,6 +78,20 @@ def _as_id(value: Any, field: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise ValidationError(f"{field}: {value!r} is not an integer id", field=field) from None
+
+
+def _inner_version(model_version: object) -> str:
+    """A version number, checked as the public API checks it. ``"latest"`` is refused: the inner door
+    has no GetModel (wire-protocol section 3) to read a model's highest version from, and the caller's
+    own keys read the caller's account, not the target's."""
+    number = _names.check_version(model_version)
+    if number == _names.LATEST:
+        raise ValidationError(
+            "model_version: 'latest' is not available to the cross-account (inner) API, which cannot read "
+            "the target model's highest version; pass the version number",
+            field="model_version",
+        )
+    return number
 
 
 class InnerCore:
@@ -210,6 +224,7 @@ class InnerCore:
             base_model_version_id,
             source_id,
         )
+        validation.validate_local_path(local_path)  # before Path(): None or 123 is a ValidationError
         local = Path(local_path)
         select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
         return (
@@ -236,14 +251,18 @@ class InnerCore:
         progress: ProgressCallback | None = None,
     ) -> Plan[list[Path]]:
         """Download every file of a version of the target account into ``local_path``; files already
-        there are kept when they match and refused when they differ, unless ``overwrite``."""
+        there are kept when they match and refused when they differ, unless ``overwrite``.
+        ``model_version`` is a number (see :func:`_inner_version`)."""
+        validation.validate_destination(local_path)
         path = (yield from self.get_model_version(model_id, model_version)).result.path
         store = yield from self._object_store()
         return (yield from download_plan(path, store, local_path, progress, overwrite))
 
     def get_model_version(self, model_id: str, model_version: str) -> Plan[GetModelVersionResponse]:
-        """GetModelVersion in the target account."""
-        return self._inner_twin(rq.get_version(model_id, model_version), inner_get_model_version)
+        """GetModelVersion in the target account (``model_version``: a number, see
+        :func:`_inner_version`)."""
+        request = rq.get_version(model_id, _inner_version(model_version))
+        return self._inner_twin(request, inner_get_model_version)
 
     def update_model_version(
         self,
@@ -253,8 +272,10 @@ class InnerCore:
         tensor_config: dict[str, Any] | None = None,
         model_metrics: list[Any] | None = None,
     ) -> Plan[ModelVersionIDResponse]:
-        """UpdateModelVersion in the target account: description, tensor config and/or metrics."""
-        request = rq.update_version(model_id, model_version, description, tensor_config, model_metrics)
+        """UpdateModelVersion in the target account: description, tensor config and/or metrics
+        (``model_version``: a number, see :func:`_inner_version`)."""
+        version = _inner_version(model_version)
+        request = rq.update_version(model_id, version, description, tensor_config, model_metrics)
         return self._inner_twin(request, inner_update_model_version)
 
     def upload_tos(self, local_path: str, *, progress: ProgressCallback | None = None) -> Plan[str]:

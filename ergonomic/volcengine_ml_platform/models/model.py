@@ -57,7 +57,7 @@ class Model:
                 )
             )
         self._session = session
-        self._core = ModelCore(self._session.region, self._session.credentials)
+        self._core = ModelCore(self._session.region, self._session.credentials, self._session.scope)
 
     @property
     def session(self) -> Session:

@@ -49,6 +49,19 @@ def validate_local_path(local_path: Any) -> None:
         raise ValidationError(f"local_path: {os.fspath(local_path)!r} does not exist", field="local_path")
 
 
+def validate_destination(local_path: Any) -> None:
+    """A download's ``local_path``: a path given as text or a path object, not empty (``""`` would be
+    the current directory); the folder need not exist yet."""
+    if not isinstance(local_path, str | os.PathLike):
+        what = "None" if local_path is None else type(local_path).__name__
+        raise ValidationError(f"local_path: expected a folder path, got {what}", field="local_path")
+    if os.fspath(local_path) == "":
+        raise ValidationError(
+            "local_path: an empty path is not a folder (write '.' for the current directory)",
+            field="local_path",
+        )
+
+
 def validate_metrics(model_metrics: Any) -> None:
     """A non-empty list of ``{MetricsType, Params, MetricsData}``; Params and MetricsData hold JSON."""
     _check("MetricsList", model_metrics, "model_metrics")
@@ -74,6 +87,25 @@ def validate_source_type(source_type: Any) -> None:
     """None, or one of the document's SourceType values."""
     if source_type is not None:
         _check("SourceType", source_type, "source_type")
+
+
+def check_named(schema_name: str, body: dict[str, Any], arguments: dict[str, str]) -> None:
+    """``body`` checked against the request schema ``schema_name``, its problems named by the Python
+    arguments they came from (``arguments``: the body's field path -> the argument, e.g.
+    ``"VersionInfo.ModelTags" -> "model_tags"``); a field missing from ``arguments`` keeps its wire
+    path."""
+    found = list(schema.errors(schema_name, body))
+    if not found:
+        return
+
+    def rename(text: str) -> str:
+        for path, argument in arguments.items():
+            if text == path or text.startswith((f"{path}:", f"{path}.", f"{path}[")):
+                return argument + text[len(path) :]
+        return text
+
+    field = rename(schema.field_path(found[0]))
+    raise ValidationError("; ".join(rename(schema.describe(e)) for e in found), field=field or None)
 
 
 def validate_argument(schema_name: str, value: Any, argument: str) -> None:

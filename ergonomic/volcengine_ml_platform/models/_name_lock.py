@@ -1,0 +1,72 @@
+"""One registration of a new model name at a time, among the clients of one machine.
+
+``register(model_name=X, if_exists="new_version" | "error")`` looks X up, then creates a model when
+none has that name. The API has no create-if-absent (CreateModel always creates a new model), so two
+registrations of X at once would both find nothing and make two models named X. Clients on one
+machine serialize through a lock file per (platform, access key, name): the second waits, looks X up
+again, and adds its version to the model the first created. Clients on different machines are not
+covered: only the platform could make that atomic, and the documented API gives no way to ask it.
+
+Without ``fcntl`` (Windows) there is no lock, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from ._plan import Stopped
+
+POLL = 0.05  # seconds between attempts while another registration holds the name
+
+
+def lock_folder() -> Path:
+    """Per user, so that one user's lock files never block (or are unreadable to) another's."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"volcengine-ml-platform-{uid}" / "names"
+
+
+class NameLock:
+    """The lock of one model name; :meth:`acquire` where blocking is allowed, :meth:`release` always."""
+
+    def __init__(self, scope: str, access_key: str, model_name: str) -> None:
+        key = "\0".join((scope, access_key, model_name)).encode("utf-8", "surrogatepass")
+        self.path = lock_folder() / f"{hashlib.sha256(key).hexdigest()[:32]}.lock"
+        self._fd: int | None = None
+
+    def acquire(self, stop: threading.Event) -> None:
+        """Wait for the name; raise :class:`Stopped` if ``stop`` is set first (a cancelled caller)."""
+        if fcntl is None:
+            return
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if stop.wait(POLL):
+                        raise Stopped("the caller was cancelled") from None
+            if stop.is_set():  # cancelled as it was acquired: nobody would release it
+                raise Stopped("the caller was cancelled")
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # the lock goes with the descriptor; the file stays, for the next one
+
+    def __del__(self) -> None:  # a plan dropped without being closed must not keep the name forever
+        self.release()
