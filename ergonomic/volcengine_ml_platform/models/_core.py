@@ -188,7 +188,7 @@ class ModelCore:
         select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
 
         # Every argument is checked before anything is sent (the lookups below are requests).
-        check_registration(registration, CreateModelRequest)
+        listed = check_registration(registration, CreateModelRequest, select)
         if model_id is not None:
             yield from call(rq.get(model_id))  # NotFoundError now, not after the upload
         elif model_name and policy != "create":
@@ -202,9 +202,9 @@ class ModelCore:
                 object_store=self.object_store,
                 create=lambda body: call(rq.create(body)),
                 progress=progress,
-                select=select,
-                # Checked above, before the lookups; a model found by name only adds its id.
+                # Checked and listed above, before the lookups; a model found by name only adds its id.
                 checked=True,
+                listed=listed,
             )
         )
 
