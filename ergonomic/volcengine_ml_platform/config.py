@@ -206,7 +206,9 @@ def read_config_file(path: Path) -> dict[str, object]:
     except FileNotFoundError:
         return {}
     except UnicodeDecodeError as exc:
-        raise ValidationError(f"config file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise ValidationError(
+            f"config file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ValidationError(f"config file {path}: cannot be read ({exc.strerror})") from exc
     try:

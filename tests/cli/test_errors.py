@@ -224,8 +224,8 @@ def bad_files(embedded_peer: Peer, tmp_path_factory: pytest.TempPathFactory) -> 
     config.write_bytes(b'{"region": "caf\xe9"}')
 
     def register(case: str, *extra: str) -> Callable[[], Result]:
-        args = ("models", "register", str(folders[case]), "--name", "x", "--format", "ONNX", "--type", "ONNX:1.23")
-        return partial(embedded_peer.run, *args, *extra)
+        new = ("--name", "x", "--format", "ONNX", "--type", "ONNX:1.23")
+        return partial(embedded_peer.run, "models", "register", str(folders[case]), *new, *extra)
 
     results = parallel(
         register("selection-keeps-nothing", "--exclude", "*.ckpt"),

@@ -235,9 +235,8 @@ def test_a_folder_the_selection_leaves_no_file_of_is_refused_before_any_request(
     objects_before = peer.snapshot()
 
     said = pytest.warns(UploadWarning, match="loop") if case == "self-link" else contextlib.nullcontext()
-    with said:  # a link that leads nowhere is skipped, with a warning
-        with pytest.raises(ValidationError) as info:
-            model.register(str(source), **GOOD, if_exists="new_version", **arguments)
+    with said, pytest.raises(ValidationError) as info:  # a link that leads nowhere: skipped, with a warning
+        model.register(str(source), **GOOD, if_exists="new_version", **arguments)
 
     assert info.value.field == "local_path"
     assert info.value.message.startswith(f"local_path: {str(source)!r}: no file to register"), info.value
@@ -249,7 +248,10 @@ def test_a_folder_the_selection_leaves_no_file_of_is_refused_before_any_request(
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [(b"# caf\xe9\n*.ckpt\n", "not UTF-8 text (byte 5)"), (b"*.ckpt\n!\n", "line 2: '!' is not a valid pattern")],
+    [
+        (b"# caf\xe9\n*.ckpt\n", "not UTF-8 text (byte 5)"),
+        (b"*.ckpt\n!\n", "line 2: '!' is not a valid pattern"),
+    ],
     ids=["not-utf8", "invalid-pattern"],
 )
 def test_a_bad_mlpignore_is_refused_naming_it_before_any_request(

@@ -50,7 +50,9 @@ class PartFile:
         try:
             return os.fstat(self._fd).st_size if self._fd is not None else os.stat(self.path).st_size
         except OSError as exc:
-            raise TransferError(f"cannot read the download's temporary file {self.path}: {exc.strerror}") from exc
+            raise TransferError(
+                f"cannot read the download's temporary file {self.path}: {exc.strerror}"
+            ) from exc
 
     def move_to(self, dest: Path) -> None:
         try:
@@ -84,7 +86,9 @@ def create(dest: Path, serial: Iterator[int]) -> PartFile:
         except FileExistsError:
             continue  # another download's name
         except OSError as exc:
-            raise TransferError(f"cannot create the download's temporary file {path}: {exc.strerror}") from exc
+            raise TransferError(
+                f"cannot create the download's temporary file {path}: {exc.strerror}"
+            ) from exc
         if fcntl is None:
             os.close(fd)  # nothing to lock with; an open file could not be renamed on Windows anyway
             return PartFile(path, None)

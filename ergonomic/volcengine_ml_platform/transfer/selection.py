@@ -61,7 +61,9 @@ def _ignore_file_lines(ignore_file: Path) -> list[str]:
             f"{ignore_file}: not UTF-8 text (byte {exc.start}); save it as UTF-8", field="ignore_patterns"
         ) from None
     except OSError as exc:
-        raise ValidationError(f"{ignore_file}: cannot be read ({exc.strerror})", field="ignore_patterns") from None
+        raise ValidationError(
+            f"{ignore_file}: cannot be read ({exc.strerror})", field="ignore_patterns"
+        ) from None
 
 
 def _invalid_line(ignore_file: Path, lines: list[str], exc: Exception) -> ValidationError:
