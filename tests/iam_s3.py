@@ -13,8 +13,9 @@ wrong or expired credential is refused as it would be by a real store:
 - an assumed role's request must be allowed by the role's policies AND by the session policy;
 - a request signed with expired assumed-role credentials fails with ``ExpiredToken`` (400).
 
-``POST /_mlp_test/clock`` with a number of seconds moves this server's clock forward (expiry only), so a
-test can see credentials expire without waiting out STS's 15-minute minimum.
+``POST /_mlp_test/clock`` with a number of seconds moves this server's clock forward (expiry only: the
+credentials it issues then expire that much later too), so a test can see credentials expire without
+waiting out STS's 15-minute minimum, and credentials issued after the move work.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def _serve() -> None:
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from moto.s3.exceptions import S3ClientError
-    from moto.sts.models import sts_backends
+    from moto.sts.models import STSBackend, sts_backends
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -189,6 +190,15 @@ def _serve() -> None:
             raise ExpiredToken()
 
     access_control.AssumedRoleAccessKey.__init__ = assumed_init  # type: ignore[method-assign]
+
+    original_assume_role = STSBackend.assume_role
+
+    def assume_role(self: Any, *args: Any, **kwargs: Any) -> Any:
+        role = original_assume_role(self, *args, **kwargs)
+        role.expiration += timedelta(seconds=clock_offset[0])  # issued "now" on the moved clock
+        return role
+
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
 
     original_check = access_control.IAMRequestBase.check_action_permitted
 

@@ -205,6 +205,10 @@ def read_config_file(path: Path) -> dict[str, object]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"config file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     except OSError as exc:
         raise ValidationError(f"config file {path}: cannot be read ({exc.strerror})") from exc
     try:

@@ -10,19 +10,23 @@ Which credentials open the store: explicit ``VOLC_TOS_ACCESS_KEY`` / ``VOLC_TOS_
 when a local platform names an S3 store (an http(s) ``Endpoint``), temporary credentials it issues
 (``GetSTSToken``), scoped to the account's bucket; its store never knows the ml_platform keys. Else (the
 real service, which names no store and has no public STS action) the account's own keys, which TOS takes.
+Temporary credentials are asked for again before they expire, even in the middle of a transfer.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlparse
 
 from .config import Credentials
 from .errors import TransferError, ValidationError
 from .transfer.base import ObjectStore
 from .transfer.folder import FolderStore
+
+if TYPE_CHECKING:
+    from .transfer.credentials import RenewingKeys
 
 
 def platform_issues_credentials(endpoint: str | None) -> bool:
@@ -34,7 +38,12 @@ def platform_issues_credentials(endpoint: str | None) -> bool:
 
 
 def object_store_for(
-    endpoint: str | None, *, region: str, credentials: Credentials, concurrency: int = 8
+    endpoint: str | None,
+    *,
+    region: str,
+    credentials: Credentials,
+    concurrency: int = 8,
+    renewing: RenewingKeys | None = None,
 ) -> ObjectStore:
     endpoint = os.environ.get("VOLC_TOS_ENDPOINT") or endpoint
     if not endpoint:
@@ -65,6 +74,8 @@ def object_store_for(
         style = forced  # type: ignore[assignment]
     access_key = os.environ.get("VOLC_TOS_ACCESS_KEY") or credentials.access_key
     secret_key = os.environ.get("VOLC_TOS_SECRET_KEY") or credentials.secret_key
+    if os.environ.get("VOLC_TOS_ACCESS_KEY"):
+        renewing = None  # the operator's own keys: nothing to renew
     # A local S3 server checks the region in the signature scope too; it need not be the platform's.
     store_region = os.environ.get("VOLC_TOS_REGION") or region
     return S3Store(
@@ -75,4 +86,5 @@ def object_store_for(
         region=store_region,
         addressing_style=style,
         max_concurrency=concurrency,
+        renewing=renewing,
     )

@@ -198,3 +198,49 @@ def test_endpoint_without_keys_names_the_settings(offline: Offline) -> None:
 def test_bad_config_file_is_exit_2_naming_the_file(offline: Offline) -> None:
     result = offline.bad_config.fails(2)
     assert f"config file {offline.bad_config_path}: not valid JSON" in result.err, result
+
+
+# bad input files: (what the message starts with after "mlp: error: ", what it must hold)
+BAD_FILES: dict[str, tuple[str, str]] = {
+    "selection-keeps-nothing": ("argument path: local_path: ", "no file to register"),
+    "mlpignore-not-utf8": ("argument --exclude: ", ".mlpignore: not UTF-8 text"),
+    "mlpignore-invalid-pattern": ("argument --exclude: ", ".mlpignore, line 1: '!' is not a valid pattern"),
+    "config-not-utf8": ("config file ", "config: not UTF-8 text"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_files(embedded_peer: Peer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    root = tmp_path_factory.mktemp("cli-bad-files")
+    folders = {}
+    for case, ignore in [("selection-keeps-nothing", None), ("mlpignore-not-utf8", b"# caf\xe9\n"),
+                         ("mlpignore-invalid-pattern", b"!\n")]:  # fmt: skip
+        folder = folders[case] = root / case
+        folder.mkdir()
+        (folder / "w.ckpt").write_bytes(b"w")
+        if ignore is not None:
+            (folder / ".mlpignore").write_bytes(ignore)
+    config = root / "config"
+    config.write_bytes(b'{"region": "caf\xe9"}')
+
+    def register(case: str, *extra: str) -> Callable[[], Result]:
+        new = ("--name", "x", "--format", "ONNX", "--type", "ONNX:1.23")
+        return partial(embedded_peer.run, "models", "register", str(folders[case]), *new, *extra)
+
+    results = parallel(
+        register("selection-keeps-nothing", "--exclude", "*.ckpt"),
+        register("mlpignore-not-utf8"),
+        register("mlpignore-invalid-pattern"),
+        partial(run_mlp, ["models", "list"], clean_env(root, VOLC_CONFIG_FILE=str(config))),
+    )
+    return dict(zip(BAD_FILES, results, strict=True))
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_input_files_are_exit_2_naming_the_file(bad_files: dict[str, Result], case: str) -> None:
+    result = bad_files[case].fails(2)
+    start, fragment = BAD_FILES[case]
+    assert result.err.startswith(f"mlp: error: {start}"), result
+    assert fragment in result.err, result
+    assert len(result.err.strip().splitlines()) == 1, result
+    assert "RequestId" not in result.err and "NotFound" not in result.err, result  # nothing was sent

@@ -3,13 +3,14 @@ a registration the platform refuses after the upload leaves no uploaded object b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from volcengine_ml_platform.errors import InvalidParameterError, ValidationError
+from volcengine_ml_platform.errors import InvalidParameterError, UploadWarning, ValidationError
 from volcengine_ml_platform.models import validation
 
 from .helpers import MISSING_MODEL, MODEL_TENSOR_CONFIG, Peer, make_tree
@@ -213,6 +214,84 @@ def test_a_local_path_that_is_no_path_is_refused_before_anything_is_sent(
         assert info.value.field == "local_path", info.value
     assert wire.actions == []
     assert list(cwd.iterdir()) == []
+
+
+def only_checkpoints(root: Path) -> None:
+    (root / "w.ckpt").write_bytes(b"w")
+
+
+def only_git(root: Path) -> None:
+    (root / ".git").mkdir()
+    (root / ".git" / "config").write_bytes(b"[core]")
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "m.pyc").write_bytes(b"pyc")
+
+
+def only_ignored(root: Path) -> None:
+    only_checkpoints(root)
+    (root / ".mlpignore").write_bytes(b"*.ckpt\n")
+
+
+def only_a_self_link(root: Path) -> None:
+    (root / "loop").symlink_to("loop")  # lists as a file name; stat fails with ELOOP
+
+
+# (folder content, register arguments, fragments of the message): a folder of which no file is kept
+EMPTY_SELECTIONS: dict[str, tuple[Callable[[Path], None], dict[str, Any], list[str]]] = {
+    "ignore-patterns": (only_checkpoints, {"ignore_patterns": ["*.ckpt"]}, ["ignore_patterns=['*.ckpt']"]),
+    "allow-patterns": (only_checkpoints, {"allow_patterns": ["*.onnx"]}, ["allow_patterns=['*.onnx']"]),
+    "mlpignore": (only_ignored, {}, ["the patterns of", ".mlpignore"]),
+    "git-and-pycache": (only_git, {}, ["always left out: .git/, __pycache__/, .DS_Store"]),
+    "self-link": (only_a_self_link, {}, []),
+}
+
+
+@pytest.mark.parametrize("case", EMPTY_SELECTIONS)
+def test_a_folder_the_selection_leaves_no_file_of_is_refused_before_any_request(
+    peer: Peer, tmp_path: Path, case: str
+) -> None:
+    make, arguments, fragments = EMPTY_SELECTIONS[case]
+    source = tmp_path / "model"
+    source.mkdir()
+    make(source)
+    model, wire = peer.recording_model()
+    objects_before = peer.snapshot()
+
+    said = pytest.warns(UploadWarning, match="loop") if case == "self-link" else contextlib.nullcontext()
+    with said, pytest.raises(ValidationError) as info:  # a link that leads nowhere: skipped, with a warning
+        model.register(str(source), **GOOD, if_exists="new_version", **arguments)
+
+    assert info.value.field == "local_path"
+    assert info.value.message.startswith(f"local_path: {str(source)!r}: no file to register"), info.value
+    for fragment in fragments:
+        assert fragment in info.value.message, info.value
+    assert wire.actions == []  # not even the lookup of the name
+    assert peer.snapshot() == objects_before
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"# caf\xe9\n*.ckpt\n", "not UTF-8 text (byte 5)"),
+        (b"*.ckpt\n!\n", "line 2: '!' is not a valid pattern"),
+    ],
+    ids=["not-utf8", "invalid-pattern"],
+)
+def test_a_bad_mlpignore_is_refused_naming_it_before_any_request(
+    peer: Peer, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=2)
+    (source / ".mlpignore").write_bytes(content)
+    model, wire = peer.recording_model()
+
+    with pytest.raises(ValidationError) as info:
+        model.register(str(source), **GOOD)
+
+    assert info.value.field == "ignore_patterns"
+    assert info.value.message.startswith(f"{source / '.mlpignore'}"), info.value
+    assert fragment in info.value.message, info.value
+    assert wire.actions == []
 
 
 def test_other_methods_refuse_bad_input_before_sending(peer: Peer) -> None:

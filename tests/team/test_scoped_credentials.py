@@ -3,7 +3,10 @@ expiring as asked, checked by an S3 server that enforces IAM (tenant A never rea
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +22,10 @@ from mlp_server.platform import build_app
 from mlp_server.settings import S3Settings, ServerSettings
 from mlp_testing import REGION, bucket_for, read_default_keys
 from volcengine_ml_platform.embedded import EmbeddedTransport
-from volcengine_ml_platform.models.model import Model
+from volcengine_ml_platform.models._common import STS_DURATION
+from volcengine_ml_platform.models.model import AsyncModel, Model
+from volcengine_ml_platform.transfer import credentials
+from volcengine_ml_platform.transfer.progress import TransferProgress
 
 from .conftest import Team
 
@@ -186,3 +192,63 @@ def test_sharing_store_keys_needs_the_unsafe_setting(tmp_path: Path, iam_s3: Iam
     finally:
         api.close()
         platform.store.close()
+
+
+# ---- credentials that expire during a transfer -----------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_credentials_that_expire_during_a_transfer_are_renewed(
+    team: Team,
+    iam_s3: IamS3,
+    tenants: tuple[Api, Api],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api: str,
+) -> None:
+    """GetSTSToken's keys last an hour: the store's clock and the client's jump past that between two
+    files of an upload, and again before a download; both go on with renewed keys (obstore's PUTs and
+    GETs, botocore's listing)."""
+    a, _ = tenants
+    monkeypatch.setenv("VOLC_TOS_REGION", "us-east-1")
+    monkeypatch.setenv("VOLC_CONFIG_FILE", str(tmp_path / "no-config"))
+    jumped = [0.0]
+    monkeypatch.setattr(credentials, "now", lambda: time.time() + jumped[0])
+    hour_and_more = STS_DURATION + 100
+
+    def jump() -> None:
+        iam_s3.advance_clock(hour_and_more)
+        jumped[0] += hour_and_more
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    files = {f"f{i}.bin": os.urandom(1000) for i in range(3)}  # a few small files: one after another
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+    def progress(p: TransferProgress) -> None:
+        if p.files_done == 1 and not jumped[0]:
+            jump()  # the first file went with the first keys, which have now expired
+
+    kwargs: dict[str, Any] = {"endpoint": team.url, "access_key": a.keys.ak, "secret_key": a.keys.sk}
+    kwargs["region"] = REGION
+    register = {"model_name": "renewed", "model_format": "SavedModel", "model_type": "TensorFlow:2.4"}
+    try:
+        if api == "sync":
+            model = Model(**kwargs)
+            model_id = model.register(str(folder), **register, progress=progress).result.model_id
+            jump()
+            model.download(model_id, "1", str(tmp_path / "copy"))
+        else:
+
+            async def run() -> None:
+                async with AsyncModel(**kwargs) as model:
+                    created = await model.register(str(folder), **register, progress=progress)
+                    jump()
+                    await model.download(created.result.model_id, "1", str(tmp_path / "copy"))
+
+            asyncio.run(run())
+    finally:
+        iam_s3.advance_clock(-jumped[0])
+    assert jumped[0] == 2 * hour_and_more
+    assert {p.name: p.read_bytes() for p in (tmp_path / "copy").iterdir()} == files

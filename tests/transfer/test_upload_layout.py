@@ -12,6 +12,9 @@ from volcengine_ml_platform.errors import TransferError, UploadWarning, Validati
 from volcengine_ml_platform.transfer import FolderStore, download_prefix, manager, parse_tos_url, upload_path
 from volcengine_ml_platform.transfer.manager import _files_below
 from volcengine_ml_platform.transfer.retry import RetryPolicy
+from volcengine_ml_platform.transfer.selection import file_filter
+
+from .conftest import StoreCase
 
 
 def keys(store: FolderStore) -> list[str]:
@@ -128,6 +131,39 @@ def test_file_name_that_cannot_be_a_key_is_refused_before_anything_is_sent(tmp_p
     with pytest.raises(TransferError, match="backslash"):
         upload_path(store, tmp_path / "m", "models", "p/")
     assert keys(store) == []
+
+
+@pytest.mark.parametrize("where", ["file", "folder", "single-file"])
+def test_a_name_that_is_not_utf8_is_refused_before_anything_is_sent(
+    case: StoreCase, tmp_path: Path, where: str
+) -> None:
+    """Object keys are UTF-8 (S3 refuses other bytes half-way through an upload; the folder store
+    would take them): every store refuses such a name up front, naming the file as its bytes read."""
+    root = tmp_path / ("m\xff" if where == "folder" else "m")
+    os.makedirs(os.fsencode(root))
+    (root / "ok.txt").write_bytes(b"ok")
+    bad = os.path.join(os.fsencode(root), b"w\xff.bin")
+    with open(bad, "wb") as f:
+        f.write(b"x")
+    target = root if where != "single-file" else Path(os.fsdecode(bad))
+
+    with pytest.raises(ValidationError, match=r"cannot upload .*\\xff.*its name is not UTF-8") as info:
+        upload_path(case.store, target, case.bucket, "p/")
+
+    assert info.value.field == "local_path"
+    assert list(case.store.list_objects(case.bucket, "p/")) == []
+
+
+def test_a_name_that_is_not_utf8_but_left_out_is_no_concern(case: StoreCase, tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "ok.txt").write_bytes(b"ok")
+    with open(os.path.join(os.fsencode(tmp_path / "m"), b"w\xff.ckpt"), "wb") as f:
+        f.write(b"x")
+    select = file_filter(tmp_path / "m", ignore_patterns=["*.ckpt"])
+
+    url = upload_path(case.store, tmp_path / "m", case.bucket, "p/", select=select)
+
+    assert [o.key for o in case.store.list_objects(*parse_tos_url(url))] == ["p/m/ok.txt"]
 
 
 def test_unreadable_folder_is_an_error_not_a_silent_skip(

@@ -41,7 +41,10 @@ def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def write_config(home: Path, content: Any) -> Path:
     path = home / ".volc" / "config"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
     return path
 
 
@@ -272,6 +275,7 @@ def test_describe_masks_secrets_and_names_sources(home: Path, monkeypatch: pytes
     ("content", "problem"),
     [
         ('{"ak": "AK", ', "not valid JSON"),
+        (b'{"region": "caf\xe9"}', r"not UTF-8 text \(byte 15\)"),
         ('["ak", "sk"]', "must be a JSON object"),
         ({"ak": "AK", "sk": 123}, "'sk' must be a string"),
         ({"region": ["cn-beijing"]}, "'region' must be a string"),

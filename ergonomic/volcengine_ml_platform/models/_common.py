@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     # The transfer layer (threads, hashing, temporary files) is imported by the first upload or
     # download: lists and reads, most of what a program or an `mlp` command does, never load it.
     from ..transfer.base import ObjectStore
+    from ..transfer.manager import LocalFiles
     from ..transfer.progress import TransferProgress
     from ..transfer.selection import FileFilter
 
@@ -79,11 +80,6 @@ class Registration:
     def validate(self) -> None:
         """The documented checks of ``register``, before any I/O."""
         validation.validate_local_path(self.local_path)
-        if os.path.isdir(self.local_path) and not _holds_a_file(self.local_path):
-            raise ValidationError(
-                f"local_path: {os.fspath(self.local_path)!r}: the folder is empty (no files to register)",
-                field="local_path",
-            )
         if self.model_id is None:
             needed = (
                 ("model_name", self.model_name),
@@ -152,11 +148,33 @@ REGISTRATION_ARGUMENTS = {
 }
 
 
-def check_registration(registration: Registration, body_cls: type[Any]) -> None:
-    """The arguments, then the whole CreateModel body (tags, dataset id ...), before any I/O; errors
-    name the arguments (``model_tags``), not the body's fields (``VersionInfo.ModelTags``)."""
+def check_registration(
+    registration: Registration, body_cls: type[Any], select: FileFilter | None = None
+) -> LocalFiles:
+    """The arguments, then the whole CreateModel body (tags, dataset id ...), then the files to upload
+    (those ``select`` picks of a folder), before any request; errors name the arguments
+    (``model_tags``), not the body's fields (``VersionInfo.ModelTags``). Returns the files."""
     registration.validate()
     validation.check_named(body_cls.__name__, registration.body(PENDING_PATH), REGISTRATION_ARGUMENTS)
+    return select_files(registration.local_path, select)
+
+
+def select_files(local_path: str | os.PathLike[str], select: FileFilter | None) -> LocalFiles:
+    """The files an upload of ``local_path`` sends, listed once; a folder of which ``select`` keeps no
+    file raises ValidationError naming ``local_path`` and the patterns that left everything out."""
+    from ..transfer.manager import list_local
+
+    listed = list_local(Path(local_path), select)
+    if listed.is_folder and not listed.files:
+        shown = os.fspath(local_path)
+        if not _holds_a_file(local_path):
+            why = "the folder is empty (no files to register)"
+        else:
+            describe = getattr(select, "describe", None)
+            patterns = f" ({describe()})" if callable(describe) else ""
+            why = f"no file to register: the selection leaves out every file of the folder{patterns}"
+        raise ValidationError(f"local_path: {shown!r}: {why}", field="local_path")
+    return listed
 
 
 def register_plan(
@@ -169,11 +187,14 @@ def register_plan(
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
     checked: bool = False,
+    listed: LocalFiles | None = None,
 ) -> Plan[R]:
     """Check everything (unless the caller has: ``checked``), get a fresh upload prefix, upload (the
-    files ``select`` picks), then send CreateModel (``create``)."""
+    files ``select`` picks, or those ``listed`` already), then send CreateModel (``create``)."""
     if not checked:
-        check_registration(registration, body_cls)
+        listed = check_registration(registration, body_cls, select)
+    elif listed is None:
+        listed = select_files(registration.local_path, select)
     target = yield from upload_target()
     store = yield from object_store()
     return (
@@ -184,7 +205,7 @@ def register_plan(
             target.key_prefix,
             lambda path: create(registration.body(path)),
             progress,
-            select,
+            listed=listed,
         )
     )
 
@@ -197,8 +218,10 @@ def upload_then_register(
     create: Callable[[str], Plan[R]],
     progress: ProgressCallback | None,
     select: FileFilter | None = None,
+    *,
+    listed: LocalFiles | None = None,
 ) -> Plan[R]:
-    """Upload ``local_path`` under the fresh prefix, then register it.
+    """Upload ``local_path`` (or the files ``listed`` already) under the fresh prefix, then register it.
 
     What was uploaded is removed only when no version can reference it: the upload itself failed, no
     CreateModel attempt ever reached the platform (:class:`NotSentError`), or the platform
@@ -211,7 +234,13 @@ def upload_then_register(
 
     def upload(stop: threading.Event) -> str:
         return upload_path(
-            store, Path(local_path), bucket, key_prefix, progress=stoppable(stop, progress), select=select
+            store,
+            Path(local_path),
+            bucket,
+            key_prefix,
+            progress=stoppable(stop, progress),
+            select=select,
+            listed=listed,
         )
 
     try:
@@ -262,6 +291,7 @@ def _remove_prefix(store: ObjectStore, bucket: str, key_prefix: str) -> None:
 
 
 def _holds_a_file(folder: str | os.PathLike[str]) -> bool:
+    """Whether anything but folders is below ``folder`` (only to word the error of an empty selection)."""
     return any(files for _, _, files in os.walk(folder, followlinks=True))
 
 

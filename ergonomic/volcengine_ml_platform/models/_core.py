@@ -18,7 +18,6 @@ from ..errors import NotFoundError, ValidationError
 from . import _names, validation
 from . import _requests as rq
 from ._common import (
-    RENEW_MARGIN,
     STS_DURATION,
     ProgressCallback,
     Registration,
@@ -27,7 +26,7 @@ from ._common import (
     register_plan,
 )
 from ._listing import MAX_PAGE_SIZE, Page
-from ._plan import Pages, Plan, blocking, call, pause
+from ._plan import Pages, Plan, Send, blocking, call, pause, run, sender
 
 if TYPE_CHECKING:  # the generated models a request needs are imported when it is built (_requests)
     from ml_platform_client.models import (
@@ -55,10 +54,19 @@ if TYPE_CHECKING:  # the generated models a request needs are imported when it i
     )
 
     from ..transfer.base import ObjectStore  # the transfer layer: loaded by the first upload/download
+    from ..transfer.credentials import RenewingKeys, StoreKeys
     from ._name_lock import NameLock  # loaded by the first registration that creates a name
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _store_keys(credentials: Credentials, expires: float | None) -> StoreKeys:
+    from ..transfer.credentials import StoreKeys
+
+    if expires is None:  # the platform stopped issuing temporary keys: keep these until the next call
+        expires = float("inf")
+    return StoreKeys(credentials.access_key, credentials.secret_key, credentials.session_token, expires)
 
 
 def _stand_in(version: str) -> str:
@@ -94,7 +102,7 @@ class ModelCore:
         self._store_endpoint: str | None = None
         self._endpoint_known = False
         self._store: ObjectStore | None = None
-        self._store_expires: float | None = None  # when the store's temporary credentials expire
+        self._renewing: RenewingKeys | None = None  # the store's temporary credentials, if any
 
     # ---- object storage ------------------------------------------------------------------------
 
@@ -106,17 +114,33 @@ class ModelCore:
 
     def object_store(self) -> Plan[ObjectStore]:
         # No lock: two callers racing here both ask for credentials (idempotent reads); the last wins.
-        fresh = self._store_expires is None or time.time() < self._store_expires - RENEW_MARGIN
-        if self._store is not None and fresh:
+        send = yield from sender()
+        if self._store is not None:
+            if self._renewing is not None:  # renewals go through this call's driver (its event loop)
+                self._renewing.fetch = self._fetch_keys(send)
             return self._store
         if not self._endpoint_known:
             yield from self.upload_target()  # the platform says where its objects are
         credentials, expires = yield from self._store_credentials()
         from ..storage import object_store_for
 
-        self._store = object_store_for(self._store_endpoint, region=self.region, credentials=credentials)
-        self._store_expires = expires
+        renewing = None
+        if expires is not None:  # temporary: asked for again before they expire, even mid-transfer
+            from ..transfer.credentials import RenewingKeys
+
+            renewing = RenewingKeys(_store_keys(credentials, expires), self._fetch_keys(send))
+        self._store = object_store_for(
+            self._store_endpoint, region=self.region, credentials=credentials, renewing=renewing
+        )
+        self._renewing = renewing
         return self._store
+
+    def _fetch_keys(self, send: Send) -> Callable[[], StoreKeys]:
+        def fetch() -> StoreKeys:
+            credentials, expires = run(self._store_credentials(), send)
+            return _store_keys(credentials, expires)
+
+        return fetch
 
     def _store_credentials(self) -> Plan[tuple[Credentials, float | None]]:
         """Temporary credentials of this account's bucket from the platform (Local platform:
@@ -125,7 +149,9 @@ class ModelCore:
 
         if not platform_issues_credentials(self._store_endpoint):
             return self.credentials, None
-        asked = time.time()
+        from ..transfer import credentials as store_credentials
+
+        asked = store_credentials.now()  # the clock the renewal goes by
         result = (yield from call(rq.sts_token(STS_DURATION))).result
         token = result.session_token or None
         return Credentials(result.access_key_id, result.secret_access_key, token), asked + STS_DURATION
@@ -191,7 +217,7 @@ class ModelCore:
         select = file_filter(local, allow_patterns, ignore_patterns) if local.is_dir() else None
 
         # Every argument is checked before anything is sent (the lookups below are requests).
-        check_registration(registration, CreateModelRequest)
+        listed = check_registration(registration, CreateModelRequest, select)
         lock: NameLock | None = None
         try:
             if model_id is not None:
@@ -217,9 +243,9 @@ class ModelCore:
                     object_store=self.object_store,
                     create=lambda body: call(rq.create(body)),
                     progress=progress,
-                    select=select,
-                    # Checked above, before the lookups; a model found by name only adds its id.
+                    # Checked and listed above, before the lookups; a model found by name only adds its id.
                     checked=True,
+                    listed=listed,
                 )
             )
         finally:

@@ -59,7 +59,13 @@ class Blocking(Generic[T]):
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-Effect = Request[Any] | Sleep | Blocking[Any]
+@dataclass(frozen=True)
+class Sender:
+    """Asks the driver for a function that sends a request from any thread and waits for its answer
+    (what blocking work calls when it must reach the platform: new object-store credentials)."""
+
+
+Effect = Request[Any] | Sleep | Blocking[Any] | Sender
 Plan = Generator[Effect, Any, R]
 
 
@@ -110,6 +116,8 @@ def run(plan: Plan[R], send: Send) -> R:
                 elif isinstance(effect, Sleep):
                     time.sleep(effect.seconds)
                     outcome = None
+                elif isinstance(effect, Sender):
+                    outcome = send
                 else:
                     outcome = effect.fn()
             except BaseException as exc:  # the plan decides (cleanup, renewal), then re-raises
@@ -134,6 +142,8 @@ async def arun(plan: Plan[R], send: AsyncSend) -> R:
                 elif isinstance(effect, Sleep):
                     await asyncio.sleep(effect.seconds)
                     outcome = None
+                elif isinstance(effect, Sender):
+                    outcome = _from_threads(send, asyncio.get_running_loop())
                 else:
                     outcome = await _in_thread(effect)
             except BaseException as exc:
@@ -143,6 +153,31 @@ async def arun(plan: Plan[R], send: AsyncSend) -> R:
     except StopIteration as stop:
         result: R = stop.value
         return result
+
+
+def sender() -> Plan[Send]:
+    """A function sending a request from any thread but the driver's, waiting for its answer."""
+    send: Send = yield Sender()
+    return send
+
+
+def _from_threads(send: AsyncSend, loop: Any) -> Send:
+    import asyncio
+
+    def send_there(request: Request[Any]) -> Any:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:  # waiting here would block the loop that must send it
+            raise RuntimeError("a request cannot be awaited synchronously on its own event loop")
+        return asyncio.run_coroutine_threadsafe(_awaited(send, request), loop).result()
+
+    return send_there
+
+
+async def _awaited(send: AsyncSend, request: Request[Any]) -> Any:
+    return await send(request)
 
 
 async def _in_thread(effect: Blocking[T]) -> T:

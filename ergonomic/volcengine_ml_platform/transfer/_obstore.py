@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -55,9 +56,11 @@ class WholeObjects:
         connect_timeout: float,
         read_timeout: float,
         pool_size: int,
+        credential_provider: Callable[[], Any] | None = None,
     ) -> None:
         self._endpoint = urlsplit(endpoint_url)
         self._keys = (access_key, secret_key, session_token)
+        self._provider = credential_provider  # asked before each request instead of the fixed keys
         self._region = region
         self._virtual = addressing_style == "virtual"
         self._client_options = {
@@ -122,14 +125,18 @@ class WholeObjects:
         endpoint = self._endpoint
         netloc = f"{bucket}.{endpoint.netloc}" if self._virtual else endpoint.netloc
         access_key, secret_key, session_token = self._keys
-        token = {"session_token": session_token} if session_token else {}  # None is refused
+        keys: dict[str, Any]
+        if self._provider is not None:
+            keys = {"credential_provider": self._provider}
+        else:
+            keys = {"access_key_id": access_key, "secret_access_key": secret_key}
+            if session_token:
+                keys["session_token"] = session_token  # None is refused
         return NativeStore(
             bucket,
             endpoint=f"{endpoint.scheme}://{netloc}",
-            access_key_id=access_key,
-            secret_access_key=secret_key,
             region=self._region,
-            **token,  # type: ignore[arg-type]
+            **keys,
             virtual_hosted_style_request=self._virtual,
             # Our BLAKE3 in the metadata pins every body end to end: no second hash to sign it.
             unsigned_payload=True,

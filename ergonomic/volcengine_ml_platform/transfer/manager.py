@@ -6,8 +6,9 @@ URL is ``tos://{bucket}/{key_prefix}``. Download copies every object under a URL
 keeping relative paths. Files move in parallel; large files also in parallel parts (inside the store).
 
 A downloaded file is written to ``{name}.{random}.incomplete`` next to its destination and moved into
-place only once the store has verified it, so a destination never holds a half-written file. Such
-files left by a download that was killed are removed by the next download of the same file.
+place only once the store has verified it, so a destination never holds a half-written file. The
+download holds a lock on that file while it writes it (see :mod:`.partfile`): the next download of the
+same file removes such files that a killed download left, never one that another download is writing.
 
 When the platform recorded a manifest for the URL (see :mod:`.manifest`), download takes its file list
 from there: every recorded file must be present with its recorded size and checksum, or the download
@@ -21,17 +22,17 @@ import errno
 import itertools
 import logging
 import os
-import re
 import secrets
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from ..errors import TransferError, UploadWarning, ValidationError
-from . import manifest
+from . import manifest, partfile
 from ._parallel import Cancelled, Task, run_parallel, small_in_one_lane
 from .base import ByteCallback, ObjectInfo, ObjectStore, unsafe_path_reason, validate_bucket
 from .base import tos_url as url_of
@@ -42,8 +43,6 @@ from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry
 from .selection import FileFilter
 
 logger = logging.getLogger(__name__)
-
-_INCOMPLETE = re.compile(r"\.[0-9a-f]{8}\.incomplete")
 
 T = TypeVar("T")
 
@@ -69,6 +68,53 @@ def parse_tos_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
+@dataclass(frozen=True)
+class LocalFiles:
+    """What an upload of ``path`` sends, listed once (see :func:`list_local`)."""
+
+    path: Path
+    name: str  # the folder's or the file's own name, the last part of every key
+    is_folder: bool
+    files: list[tuple[Path, str, int]]  # (path, relative POSIX path, size) in key order
+
+
+def list_local(local_path: Path, select: FileFilter | None = None) -> LocalFiles:
+    """The files an upload of ``local_path`` sends (a folder's as ``select`` picks them), each name
+    checked to make an object key: a name that is not UTF-8 raises ValidationError naming the file."""
+    local_path = Path(local_path)
+    if local_path.is_dir():
+        name = Path(os.path.abspath(local_path)).name
+        if not name:
+            raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
+        listed = LocalFiles(local_path, name, True, _files_below(local_path, select))
+    elif local_path.is_file():
+        try:
+            size = local_path.stat().st_size
+        except OSError as exc:
+            raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
+        listed = LocalFiles(local_path, local_path.name, False, [(local_path, local_path.name, size)])
+    else:
+        raise TransferError(f"cannot upload {local_path}: no such file or folder")
+    _check_utf8(listed)
+    return listed
+
+
+def _check_utf8(listed: LocalFiles) -> None:
+    """Object keys are UTF-8 (S3 refuses anything else): a file whose name the file system keeps as
+    other bytes is refused before anything is sent, not half-way through the upload. Refused rather
+    than escaped: an escaped key would download under another name than the one registered."""
+    for path, rel in [(listed.path, listed.name), *((p, r) for p, r, _ in listed.files)]:
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            raise ValidationError(
+                f"local_path: cannot upload {shown}: its name is not UTF-8, which object keys must be "
+                "(rename it, or leave it out with ignore_patterns)",
+                field="local_path",
+            ) from None
+
+
 def upload_path(
     store: ObjectStore,
     local_path: Path,
@@ -79,10 +125,12 @@ def upload_path(
     progress: ProgressCallback | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     select: FileFilter | None = None,
+    listed: LocalFiles | None = None,
 ) -> str:
     """Upload a file or a folder under ``key_prefix`` and return its ``tos://`` URL (section 6).
 
-    ``select`` picks the files of a folder by relative path (see :mod:`.selection`).
+    ``select`` picks the files of a folder by relative path (see :mod:`.selection`); ``listed``, the
+    files :func:`list_local` found for ``local_path`` already (``select`` is then not used again).
 
     ``key_prefix`` is empty or ends with ``/`` (the platform's ``KeyPrefix`` does). Every key is checked
     before the first byte moves; raises ``TransferError`` naming the file that failed.
@@ -93,27 +141,17 @@ def upload_path(
         raise ValidationError(
             f"key_prefix {key_prefix!r} must be empty or a relative path ending with '/'", field="key_prefix"
         )
-    local_path = Path(local_path)
-    if local_path.is_dir():
-        name = Path(os.path.abspath(local_path)).name
-        if not name:
-            raise ValidationError(f"cannot upload the file system root {local_path}", field="local_path")
-        root_key = f"{key_prefix}{name}/"
-        listed = _files_below(local_path, select)
-        files = [(path, rel, root_key + rel) for path, rel, _ in listed]
-        sizes = [size for _, _, size in listed]
+    if listed is None:
+        listed = list_local(Path(local_path), select)
+    if listed.is_folder:
+        root_key = f"{key_prefix}{listed.name}/"
         url = url_of(bucket, root_key)
-        if not files:
-            warnings.warn(f"{local_path} holds no files: nothing uploaded to {url}", UploadWarning, 2)
-    elif local_path.is_file():
-        files = [(local_path, local_path.name, key_prefix + local_path.name)]
-        url = url_of(bucket, key_prefix)
-        try:
-            sizes = [local_path.stat().st_size]
-        except OSError as exc:
-            raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
+        if not listed.files:
+            warnings.warn(f"{listed.path} holds no files: nothing uploaded to {url}", UploadWarning, 2)
     else:
-        raise TransferError(f"cannot upload {local_path}: no such file or folder")
+        root_key, url = key_prefix, url_of(bucket, key_prefix)
+    files = [(path, rel, root_key + rel) for path, rel, _ in listed.files]
+    sizes = [size for _, _, size in listed.files]
     for path, _, key in files:
         if reason := unsafe_path_reason(key):
             raise TransferError(f"cannot upload {path} as key {key!r}: {reason}")
@@ -185,7 +223,7 @@ def download_prefix(
     plan = _plan(bucket, folder, objects, root)
     if not plan:
         raise TransferError(f"no objects under {url}: nothing to download")
-    _remove_stale_parts(dest for _, _, dest in plan)
+    partfile.remove_left_behind(dest for _, _, dest in plan)
     kept = existing([(obj, dest) for obj, _, dest in plan]) if existing else set()
     everything = [dest for _, _, dest in plan]
     plan = [p for p in plan if p[2] not in kept]
@@ -200,7 +238,7 @@ def download_prefix(
 
     def download(obj: ObjectInfo, rel: str, dest: Path) -> Task[Path]:
         def run(cancel: threading.Event) -> Path:
-            part = Path(f"{dest}.{next(serial) & 0xFFFFFFFF:08x}.incomplete")
+            part = partfile.create(dest, serial)
             try:
                 _attempts(
                     f"download of {url_of(bucket, obj.key)} to {dest}",
@@ -209,21 +247,17 @@ def download_prefix(
                     cancel,
                     retry,
                     lambda on_bytes: store.get_file(
-                        bucket, obj, part, concurrency=concurrency, on_bytes=on_bytes
+                        bucket, obj, part.path, concurrency=concurrency, on_bytes=on_bytes
                     ),
                 )
                 # The store verified the content; this guards against a store that forgot to.
-                if (size := part.stat().st_size) != obj.size:
+                if (size := part.size()) != obj.size:
                     raise TransferError(f"{url_of(bucket, obj.key)}: wrote {size} bytes, expected {obj.size}")
-                try:
-                    os.replace(part, dest)
-                except OSError as exc:
-                    raise TransferError(
-                        f"cannot move {url_of(bucket, obj.key)} into place at {dest}: {exc}"
-                    ) from exc
+                part.move_to(dest)
             except BaseException:
-                part.unlink(missing_ok=True)
+                part.discard()
                 raise
+            part.release()
             return dest
 
         return run
@@ -284,25 +318,6 @@ def _pinned(recorded: ObjectInfo, present: ObjectInfo) -> ObjectInfo:
     if recorded_checksum(recorded) is not None:
         return ObjectInfo(recorded.key, recorded.size, recorded.sha256, etag, recorded.blake3)
     return ObjectInfo(recorded.key, recorded.size, present.sha256, etag, present.blake3)
-
-
-def _remove_stale_parts(dests: Iterable[Path]) -> None:
-    """Remove ``{name}.{random}.incomplete`` files an earlier, killed download of these files left."""
-    by_folder: dict[Path, set[str]] = {}
-    for dest in dests:
-        by_folder.setdefault(dest.parent, set()).add(dest.name)
-    for folder, names in by_folder.items():
-        try:
-            entries = list(os.scandir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            # {name}.{8 hex}.incomplete: the name is what is left without the last 20 characters.
-            base, tail = entry.name[:-20], entry.name[-20:]
-            if base in names and _INCOMPLETE.fullmatch(tail) and entry.is_file(follow_symlinks=False):
-                logger.info("removing %s, left by an interrupted download", entry.path)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
 
 
 def _lanes(
@@ -366,7 +381,8 @@ def _attempts(
 def _left_out(message: str, depth: int = 0) -> None:
     # A warning, not a log record: files left out of an upload are news a Python program must see
     # without configuring logging (the mlp command prints it as "mlp: warning: ...").
-    warnings.warn(message, UploadWarning, 3 + depth)  # attributed to upload_path (depth: frames between)
+    # Attributed to upload_path or to whoever else listed the files (depth: frames between).
+    warnings.warn(message, UploadWarning, 4 + depth)
 
 
 def _files_below(folder: Path, select: FileFilter | None = None) -> list[tuple[Path, str, int]]:

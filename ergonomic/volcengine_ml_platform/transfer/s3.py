@@ -35,6 +35,7 @@ from ..errors import TransferError
 from ._obstore import WholeObjects
 from ._parallel import Cancelled, Task, checked, run_parallel
 from .base import ByteCallback, MiB, ObjectInfo, tos_url
+from .credentials import RenewingKeys
 from .integrity import BLAKE3, Hasher, check_download, new_hasher, recorded_checksum, verify_bytes
 from .retry import DEFAULT_RETRY, RetryPolicy, call_with_retry, call_with_retry_async
 
@@ -166,7 +167,10 @@ class S3Store:
         retry: RetryPolicy = DEFAULT_RETRY,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        renewing: RenewingKeys | None = None,
     ) -> None:
+        """``renewing``: temporary keys asked for again before they expire (see :mod:`.credentials`);
+        the three keys are then its first ones."""
         if addressing_style not in ("virtual", "path"):
             raise ValueError(f"addressing_style must be 'virtual' or 'path', not {addressing_style!r}")
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
@@ -196,14 +200,17 @@ class S3Store:
         # A session of our own: the default one is shared, mutable global state.
         session = botocore.session.get_session()
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+        keys: dict[str, Any] = {
+            "aws_access_key_id": access_key,
+            "aws_secret_access_key": secret_key,
+            "aws_session_token": session_token,
+        }
+        if renewing is not None:
+            # The client signs with the session's credentials, from its resolver: ours, renewing.
+            session.register_component("credential_provider", renewing.botocore_resolver())
+            keys = {}
         self._client: S3Client = boto3.session.Session(botocore_session=session).client(
-            "s3",
-            endpoint_url=endpoint_url,
-            aws_access_key_id=access_key,
-            aws_secret_access_key=secret_key,
-            aws_session_token=session_token,
-            region_name=region,
-            config=config,
+            "s3", endpoint_url=endpoint_url, region_name=region, config=config, **keys
         )
         self._client.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
         self._whole = WholeObjects(
@@ -216,6 +223,7 @@ class S3Store:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             pool_size=max_concurrency,
+            credential_provider=renewing.obstore() if renewing is not None else None,
         )
 
     def __repr__(self) -> str:
