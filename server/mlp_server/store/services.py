@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from mlp_server.errors import ApiError, invalid, not_found
 
 from .base import Body, Result, StoreBase, insert_with_new_id
+from .deploy_locks import Intent, lock_model, lock_version
 from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, contains, fetch_page
@@ -64,6 +65,13 @@ class ServicesMixin(StoreBase):
         try:
             with self._write() as session:
                 version = owned_version(session, account_id, version_id)
+                # Held until the service is committed: a concurrent delete of the version (or its
+                # model) either waits and then sees the service, or wins and this finds no row.
+                if not (
+                    lock_model(session, version.model_id, Intent.DEPLOY)
+                    and lock_version(session, version.id, Intent.DEPLOY)
+                ):
+                    raise not_found("ModelVersion", version_id)
                 model_id = model_ref.get("ModelID")
                 if model_id is not None and model_id != version.model_id:
                     raise invalid(
