@@ -217,8 +217,9 @@ class ModelsMixin(StoreBase):
         self.delete_model_paths(account_id, body)
         return {"ModelID": body["ModelID"]}
 
-    def delete_model_paths(self, account_id: int, body: Body) -> list[str]:
-        """DeleteModel, returning the Paths of the versions deleted (whose objects may be reclaimed)."""
+    def delete_model_paths(self, account_id: int, body: Body) -> dict[str, str]:
+        """DeleteModel, returning the deleted versions' ModelVersionID -> Path (whose objects may be
+        reclaimed)."""
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             generation = model_changes.take_turn(session, account_id, -1)
@@ -228,7 +229,12 @@ class ModelsMixin(StoreBase):
                 raise not_found("Model", model.id)
             _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
             name = _name_in_turn(session, model)
-            paths = list(session.scalars(select(VersionRow.path).where(VersionRow.model_id == model.id)))
+            paths = {
+                version_id: path
+                for version_id, path in session.execute(
+                    select(VersionRow.id, VersionRow.path).where(VersionRow.model_id == model.id)
+                )
+            }
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
             model_changes.logged(session, account_id, generation, model.id, model.create_time, name, None)

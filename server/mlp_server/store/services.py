@@ -11,7 +11,7 @@ the name -> Conflict).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, contains, fetch_page
 from .resources import require_flavor
-from .schema import ModelRow, ServiceRow
+from .schema import ModelRow, ServiceRow, VersionRow
 
 PENDING = "Pending"
 DEPLOYING = "Deploying"
@@ -174,6 +174,20 @@ class ServicesMixin(StoreBase):
         return {"ServiceID": service.id}
 
     # --- for the serving supervisor ---
+
+    def versions_needed(self, version_ids: Collection[str]) -> set[str]:
+        """Those of ``version_ids`` that are still registered, or that a service names (the serving
+        cache keeps their copies; the others' are evicted)."""
+        found: set[str] = set()
+        with self._read() as session:
+            for batch in chunked(set(version_ids)):
+                found.update(session.scalars(select(VersionRow.id).where(VersionRow.id.in_(batch))))
+                found.update(
+                    session.scalars(
+                        select(ServiceRow.model_version_id).where(ServiceRow.model_version_id.in_(batch))
+                    )
+                )
+        return found
 
     def serving_rows(self) -> list[ServingRow]:
         """Every service, as the supervisor needs it (a local platform holds a few, not thousands)."""
