@@ -25,6 +25,7 @@ from ..settings import ServerSettings
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from .runner import RunSpec, precheck
+from .withdraw import withdraw_conversion
 
 TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
 
@@ -137,8 +138,13 @@ class Worker:
                 return
             if status == states.STOPPING:
                 runner.kill()
+                left = withdraw_conversion(self.settings, self.store, task)  # the runner is dead now
                 self.store.finish_task(
-                    task.task_id, states.CANCELLED, None, "cancelled while running", worker_id=self.worker_id
+                    task.task_id,
+                    states.CANCELLED,
+                    None,
+                    "cancelled while running" + left,
+                    worker_id=self.worker_id,
                 )
                 log.info("perf task %s cancelled", task.task_id)
                 return
@@ -169,6 +175,7 @@ class Worker:
         current = self.store.task_status(task.task_id)
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
+            message = (message or "cancelled") + withdraw_conversion(self.settings, self.store, task)
         done = self.store.finish_task(task.task_id, status, result, message, worker_id=self.worker_id)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 
