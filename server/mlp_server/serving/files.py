@@ -1,8 +1,8 @@
-"""A version's files on this machine: downloaded once per version, verified, and found."""
+"""A version's files on this machine: downloaded once per version, verified, found, and evicted once the
+version is deleted (by the delete itself, or later by a sweep of what no version or service needs)."""
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import shutil
@@ -16,8 +16,6 @@ from volcengine_ml_platform.transfer.manager import download_prefix
 
 from .. import scratch
 from ..scratch import make_locked
-
-log = logging.getLogger("mlp_server.serving")
 
 PARTIAL = ".partial-"  # a download in progress (locked by its owner), or one a crash left
 EVICTED = ".evicted-"  # a deleted version's folder being removed, or one a crash left half-removed

@@ -230,8 +230,8 @@ class ModelsMixin(StoreBase):
             _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
             name = _name_in_turn(session, model)
             paths = {
-                version_id: path
-                for version_id, path in session.execute(
+                deleted_id: path
+                for deleted_id, path in session.execute(
                     select(VersionRow.id, VersionRow.path).where(VersionRow.model_id == model.id)
                 )
             }
