@@ -138,12 +138,11 @@ class Worker:
                 return
             if status == states.STOPPING:
                 runner.kill()
-                left = withdraw_conversion(self.settings, self.store, task)  # the runner is dead now
                 self.store.finish_task(
                     task.task_id,
                     states.CANCELLED,
                     None,
-                    "cancelled while running" + left,
+                    "cancelled while running" + self._withdraw(task),
                     worker_id=self.worker_id,
                 )
                 log.info("perf task %s cancelled", task.task_id)
@@ -154,10 +153,18 @@ class Worker:
                     task.task_id,
                     states.FAILED,
                     None,
-                    f"stopped after {self.options.task_timeout:.0f}s without finishing",
+                    f"stopped after {self.options.task_timeout:.0f}s without finishing"
+                    + self._withdraw(task),
                     worker_id=self.worker_id,
                 )
                 return
+
+    def _withdraw(self, task: ClaimedTask) -> str:
+        """The runner is dead and the task ends unfinished: delete the version a conversion registered
+        (``withdraw``), only while this worker still holds the task (else a rerun elsewhere uses it)."""
+        if self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds) is None:
+            return ""
+        return withdraw_conversion(self.settings, self.store, task)
 
     def _finish(self, task: ClaimedTask, code: int, result_path: Path, log_path: Path) -> None:
         outcome: dict[str, Any] | None = None
@@ -175,7 +182,8 @@ class Worker:
         current = self.store.task_status(task.task_id)
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
-            message = (message or "cancelled") + withdraw_conversion(self.settings, self.store, task)
+        if status in (states.FAILED, states.CANCELLED):
+            message = (message or status.lower()) + self._withdraw(task)
         done = self.store.finish_task(task.task_id, status, result, message, worker_id=self.worker_id)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 

@@ -1,10 +1,10 @@
-"""What a cancelled conversion leaves: nothing half-done. A CONVERT_PERF task registers its FP16/INT8
-version before it measures it; cancelled in between, the version would stay with no metrics and
-nothing pointing to it. Once the runner is dead (no more writes can come from it) the worker deletes
-that version as DeleteModelVersion does (objects reclaimed, serving cache copy evicted), and the
-task's Message says so. A version the runner had measured already stays (its results are kept, as
-for a task cancelled after it finished), and so does one that cannot go (a service was deployed of
-it meanwhile): the Message names it and says why."""
+"""What an unfinished conversion leaves: nothing half-done. A CONVERT_PERF task registers its FP16/INT8
+version before it measures it; cancelled (or failed, or timed out) in between, the version would stay
+with no metrics and nothing pointing to it. Once the runner is dead (no more writes can come from it)
+the worker deletes that version as DeleteModelVersion does (objects reclaimed, serving cache copy
+evicted), and the task's Message says so. A version the runner had measured already stays (its
+results are kept, as for a task cancelled after it finished), and so does one that cannot go (a
+service was deployed of it meanwhile): the Message names it and says why."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ log = logging.getLogger("mlp_server.workers")
 
 def withdraw_conversion(settings: ServerSettings, store: Store, task: ClaimedTask) -> str:
     """Delete the version ``task`` registered, if it did; what became of it, to append to the
-    cancelled task's Message ("" when it registered none)."""
+    unfinished task's Message ("" when it registered none)."""
     if task.task_type != CONVERT_PERF or task.convert_precision == BASE:
         return ""
     model_id = task.model_version_id.rsplit("-", 1)[0]
@@ -35,7 +35,7 @@ def withdraw_conversion(settings: ServerSettings, store: Store, task: ClaimedTas
         what = f"the {task.convert_precision} version {version_id} it had registered"
         version = store.get_model_version(task.account_id, {"ModelVersionID": version_id})
         if any(_measured_by(entry) == task.task_id for entry in version.get("MetricsList") or []):
-            return f"; {what} was measured before the cancel and stays, with its metrics"
+            return f"; {what} was measured before the task ended and stays, with its metrics"
         _delete_version(settings, task.account_id, version_id)
     except ApiError as exc:
         if exc.code == "NotFound":  # deleted meanwhile, by its owner
@@ -44,7 +44,7 @@ def withdraw_conversion(settings: ServerSettings, store: Store, task: ClaimedTas
     except Exception as exc:  # the store or object store failed: the record says what is known
         log.warning("perf task %s: could not withdraw %s", task.task_id, what, exc_info=True)
         return f"; {what} may stay (it could not be deleted: {type(exc).__name__}: {exc})"
-    return f"; {what} was deleted (cancelled before it was measured)"
+    return f"; {what} was deleted, unmeasured"
 
 
 def _delete_version(settings: ServerSettings, account_id: int, version_id: str) -> None:
