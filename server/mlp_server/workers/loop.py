@@ -25,7 +25,7 @@ from ..settings import ServerSettings
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from .runner import RunSpec, precheck
-from .withdraw import withdraw_conversion
+from .withdraw import registers_a_version, withdraw_conversion
 
 TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
 
@@ -162,6 +162,8 @@ class Worker:
     def _withdraw(self, task: ClaimedTask) -> str:
         """The runner is dead and the task ends unfinished: delete the version a conversion registered
         (``withdraw``), only while this worker still holds the task (else a rerun elsewhere uses it)."""
+        if not registers_a_version(task):
+            return ""
         if self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds) is None:
             return ""
         return withdraw_conversion(self.settings, self.store, task)
@@ -182,8 +184,8 @@ class Worker:
         current = self.store.task_status(task.task_id)
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
-        if status in (states.FAILED, states.CANCELLED):
-            message = (message or status.lower()) + self._withdraw(task)
+        if status in (states.FAILED, states.CANCELLED) and (left := self._withdraw(task)):
+            message = (message or status.lower()) + left
         done = self.store.finish_task(task.task_id, status, result, message, worker_id=self.worker_id)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 

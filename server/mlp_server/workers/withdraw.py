@@ -21,10 +21,15 @@ from ..store.perf import BASE, CONVERT_PERF
 log = logging.getLogger("mlp_server.workers")
 
 
+def registers_a_version(task: ClaimedTask) -> bool:
+    """A conversion to another precision: its runner registers the converted model as a new version."""
+    return task.task_type == CONVERT_PERF and task.convert_precision != BASE
+
+
 def withdraw_conversion(settings: ServerSettings, store: Store, task: ClaimedTask) -> str:
     """Delete the version ``task`` registered, if it did; what became of it, to append to the
     unfinished task's Message ("" when it registered none)."""
-    if task.task_type != CONVERT_PERF or task.convert_precision == BASE:
+    if not registers_a_version(task):
         return ""
     model_id = task.model_version_id.rsplit("-", 1)[0]
     what = f"the {task.convert_precision} version it had registered"
