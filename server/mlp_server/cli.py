@@ -320,6 +320,10 @@ def print_gc(report: dict[str, object]) -> None:
     assert isinstance(prefixes, list)
     for prefix in prefixes:
         print(f"{verb} {prefix}")
+    folders = report.get("ServingCacheFolders") or []  # absent from an older server's answer
+    assert isinstance(folders, list)
+    for folder in folders:
+        print(f"{verb} {folder} (the serving cache's copy of a deleted version)")
     print(
         f"{verb} {report['Objects']} objects ({report['Bytes']} bytes) under {len(prefixes)} unreferenced "
         f"upload prefixes, and {report['TempFiles']} temporary files ({report['TempBytes']} bytes)"

@@ -14,14 +14,19 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from volcengine_ml_platform.transfer import manifest
 from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .context import Platform
+
+if TYPE_CHECKING:
+    from .serving.files import Evicted
 
 log = logging.getLogger("mlp_server")
 
@@ -113,6 +118,31 @@ def reclaim(platform: Platform, account_id: int, path: str) -> int:
     return removed
 
 
+def evict_served_copies(platform: Platform, version_ids: Iterable[str]) -> None:
+    """Remove deleted versions' copies from this machine's serving cache (``serving.files``). A
+    failure is logged, not raised: the row is gone, the next sweep or supervisor start evicts them."""
+    from .serving.files import cache_root, evict
+
+    root = cache_root(platform.settings.data_dir)
+    for version_id in version_ids:
+        try:
+            evict(root, version_id)
+        except OSError:
+            log.warning(
+                "could not evict %s from the serving cache; the next sweep will", version_id, exc_info=True
+            )
+
+
+def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[Evicted]:
+    """Evict what this machine's serving cache holds of versions that are gone and that no service
+    names (deleted while this process was not running, or through another machine's server)."""
+    from .serving.files import cache_root, evict_unneeded
+
+    return evict_unneeded(
+        cache_root(platform.settings.data_dir), platform.store.versions_needed, dry_run=dry_run
+    )
+
+
 def _delete_exact(objects: ObjectStore, bucket: str, key: str) -> int:
     # The interface deletes by prefix; make sure it takes only this key.
     if objects.head(bucket, key) is None:
@@ -134,6 +164,8 @@ class SweepReport:
     prefixes: list[str] = field(default_factory=list)
     temp_files: int = 0
     temp_bytes: int = 0
+    cache_folders: list[str] = field(default_factory=list)
+    cache_bytes: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
@@ -144,13 +176,19 @@ class SweepReport:
             "Prefixes": self.prefixes,
             "TempFiles": self.temp_files,
             "TempBytes": self.temp_bytes,
+            "ServingCacheFolders": self.cache_folders,
+            "ServingCacheBytes": self.cache_bytes,
         }
 
 
 def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) -> SweepReport:
-    """Remove upload prefixes older than ``grace_seconds`` that no version references, and the folder
-    store's temporary files older than that. With ``dry_run`` only report what would go."""
+    """Remove upload prefixes older than ``grace_seconds`` that no version references, the folder
+    store's temporary files older than that, and this machine's serving cache copies of versions that
+    are gone (no grace: a deleted version never comes back). With ``dry_run`` only report what would go."""
     report = SweepReport(dry_run=dry_run)
+    for evicted in evict_unneeded_copies(platform, dry_run=dry_run):
+        report.cache_folders.append(str(evicted.folder))
+        report.cache_bytes += evicted.bytes
     now_ms = int(platform.clock().timestamp() * 1000)
     cutoff_ms = now_ms - grace_seconds * 1000
     for bucket, account_id in _account_buckets(platform):
@@ -282,13 +320,16 @@ def start_background_sweep(platform: Platform, *, interval: float, grace_seconds
             except Exception:
                 log.warning("the storage sweep failed; it runs again in %ss", interval, exc_info=True)
                 continue
-            if report.objects or report.temp_files:
+            if report.objects or report.temp_files or report.cache_folders:
                 log.info(
-                    "storage sweep: removed %d objects (%d bytes) under %d prefixes, %d temporary files",
+                    "storage sweep: removed %d objects (%d bytes) under %d prefixes, %d temporary files, "
+                    "%d serving cache folders (%d bytes)",
                     report.objects,
                     report.bytes,
                     len(report.prefixes),
                     report.temp_files,
+                    len(report.cache_folders),
+                    report.cache_bytes,
                 )
 
     threading.Thread(target=loop, name="mlp-storage-sweep", daemon=True).start()

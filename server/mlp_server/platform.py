@@ -106,8 +106,15 @@ def open_platform(
 
     def make_serving() -> ServingSupervisor:
         from .serving.endpoints import Endpoints
+        from .serving.files import cache_root, evict_unneeded
         from .serving.supervisor import ServingSupervisor
 
+        # What deletes could not evict (made while this process was not running, or through another
+        # machine's server) goes as serving starts here; `mlp serve`'s periodic sweep does it again.
+        try:
+            evict_unneeded(cache_root(settings.data_dir), store.versions_needed)
+        except Exception:
+            log.warning("could not evict deleted versions from the serving cache", exc_info=True)
         endpoints = Endpoints(settings.serving_bind_host, settings.serving_host, settings.serving_timeout)
         return ServingSupervisor(store, objects, settings.data_dir, endpoints=endpoints)
 

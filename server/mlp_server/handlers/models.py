@@ -7,7 +7,7 @@ from typing import Any
 
 from ..context import Caller, Platform
 from ..errors import ApiError
-from ..lifecycle import list_version_files, make_durable, reclaim, write_manifest
+from ..lifecycle import evict_served_copies, list_version_files, make_durable, reclaim, write_manifest
 
 
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -62,10 +62,13 @@ def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     path = platform.store.delete_model_version_path(caller.account_id, body)
     reclaim(platform, caller.account_id, path)
+    evict_served_copies(platform, [body["ModelVersionID"]])
     return {"ModelVersionID": body["ModelVersionID"]}
 
 
 def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    for path in platform.store.delete_model_paths(caller.account_id, body):
+    deleted = platform.store.delete_model_paths(caller.account_id, body)
+    for path in deleted.values():
         reclaim(platform, caller.account_id, path)
+    evict_served_copies(platform, deleted)
     return {"ModelID": body["ModelID"]}

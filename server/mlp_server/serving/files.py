@@ -1,16 +1,24 @@
-"""A version's files on this machine: downloaded once per version, verified, and found."""
+"""A version's files on this machine: downloaded once per version, verified, found, and evicted once the
+version is deleted (by the delete itself, or later by a sweep of what no version or service needs)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from volcengine_ml_platform.transfer.base import ObjectStore
 from volcengine_ml_platform.transfer.manager import download_prefix
 
+from .. import scratch
 from ..scratch import make_locked
+
+PARTIAL = ".partial-"  # a download in progress (locked by its owner), or one a crash left
+EVICTED = ".evicted-"  # a deleted version's folder being removed, or one a crash left half-removed
 
 
 class ModelLoadError(Exception):
@@ -47,7 +55,7 @@ class VersionCache:
             self.root.mkdir(parents=True, exist_ok=True)
             # Locked while it fills: one that a killed process left is removed by the next download of
             # the version, here or in another platform process (see ``scratch``).
-            tmp, held = make_locked(f".partial-{version_id}.", self.root)
+            tmp, held = make_locked(f"{PARTIAL}{version_id}.", self.root)
             try:
                 # The store verifies every file's size and checksum before it is moved into place.
                 download_prefix(self.objects, tos_url, tmp, concurrency=4)
@@ -63,3 +71,71 @@ class VersionCache:
             finally:
                 os.close(held)
             return final
+
+
+def cache_root(data_dir: Path) -> Path:
+    """Where the platform process of ``data_dir`` caches the versions its replicas serve (one folder
+    per ModelVersionID; on each machine, in team mode)."""
+    return data_dir / "serving" / "versions"
+
+
+def evict(root: Path, version_id: str) -> int:
+    """Remove the cached copy of a deleted version; returns the bytes freed (0: nothing cached). The
+    folder is renamed away first: a crash while it is removed never leaves a half folder under the name
+    that means "complete and verified", and :func:`evict_unneeded` removes what it left."""
+    if not version_id or version_id.startswith(".") or "/" in version_id or os.sep in version_id:
+        return 0
+    final = root / version_id
+    size = _tree_size(final)
+    doomed = root / f"{EVICTED}{version_id}.{secrets.token_hex(4)}"
+    try:
+        os.rename(final, doomed)
+    except FileNotFoundError:
+        return 0  # none cached here, or another process evicted it first
+    shutil.rmtree(doomed, ignore_errors=True)
+    return size
+
+
+@dataclass(frozen=True)
+class Evicted:
+    version_id: str
+    folder: Path
+    bytes: int
+
+
+def evict_unneeded(
+    root: Path, needed: Callable[[Collection[str]], Collection[str]], *, dry_run: bool = False
+) -> list[Evicted]:
+    """Remove the cached versions that ``needed`` (given the cached ModelVersionIDs, it answers those
+    still registered or used by a service) does not keep: a version deleted while this process was
+    not running, or on another machine. Then the partial downloads and half-removed folders that no
+    live process holds (``scratch``'s rules). With ``dry_run``, only say what would go.
+
+    A version that is gone stays gone (ids are never reused) and no new service can name it, so a
+    folder judged unneeded cannot become needed while it is removed."""
+    try:
+        names = [
+            e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
+        ]
+    except FileNotFoundError:
+        return []
+    keep = set(needed(names)) if names else set()
+    gone = [Evicted(name, root / name, _tree_size(root / name)) for name in sorted(set(names) - keep)]
+    if dry_run:
+        return gone
+    for item in gone:
+        evict(root, item.version_id)
+    scratch.sweep(PARTIAL, root)
+    scratch.sweep(EVICTED, root)
+    return gone
+
+
+def _tree_size(folder: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+    return total

@@ -29,6 +29,7 @@ from mlp_server.errors import ApiError, invalid, not_found
 
 from . import model_changes, model_ranks, version_positions, version_stats
 from .base import Body, Result, StoreBase, with_new_id
+from .deploy_locks import Intent, lock_model, lock_version
 from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
@@ -229,14 +230,24 @@ class ModelsMixin(StoreBase):
         self.delete_model_paths(account_id, body)
         return {"ModelID": body["ModelID"]}
 
-    def delete_model_paths(self, account_id: int, body: Body) -> list[str]:
-        """DeleteModel, returning the Paths of the versions deleted (whose objects may be reclaimed)."""
+    def delete_model_paths(self, account_id: int, body: Body) -> dict[str, str]:
+        """DeleteModel, returning the deleted versions' ModelVersionID -> Path (whose objects may be
+        reclaimed)."""
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
-            _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
             generation = model_changes.take_turn(session, account_id, -1)
+            # Locked before the check, so that no deploy of one of its versions commits between the
+            # two (deploy_locks; after the account's counter, as UpdateModel takes them).
+            if not lock_model(session, model.id, Intent.DELETE_MODEL):
+                raise not_found("Model", model.id)
+            _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
             name = _name_in_turn(session, model)
-            paths = list(session.scalars(select(VersionRow.path).where(VersionRow.model_id == model.id)))
+            paths = {
+                deleted_id: path
+                for deleted_id, path in session.execute(
+                    select(VersionRow.id, VersionRow.path).where(VersionRow.model_id == model.id)
+                )
+            }
             session.execute(delete(VersionRow).where(VersionRow.model_id == model.id))
             session.delete(model)
             model_changes.logged(session, account_id, generation, model.id, model.create_time, name, None)
@@ -305,6 +316,12 @@ class ModelsMixin(StoreBase):
         """DeleteModelVersion, returning the deleted version's Path (whose objects may be reclaimed)."""
         with self._write() as session:
             version = owned_version(session, account_id, body["ModelVersionID"])
+            # Locked before the check, so that no deploy of it commits between the two (deploy_locks).
+            if not (
+                lock_model(session, version.model_id, Intent.DELETE_VERSION)
+                and lock_version(session, version.id, Intent.DELETE_VERSION)
+            ):
+                raise not_found("ModelVersion", version.id)
             _refuse_if_served(
                 session, account_id, ServiceRow.model_version_id == version.id, f"version {version.id}"
             )

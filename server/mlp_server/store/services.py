@@ -11,7 +11,7 @@ the name -> Conflict).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from mlp_server.errors import ApiError, invalid, not_found
 
 from .base import Body, Result, StoreBase, insert_with_new_id
+from .deploy_locks import Intent, lock_model, lock_version
 from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, contains, fetch_page
 from .resources import require_flavor
-from .schema import ModelRow, ServiceRow
+from .schema import ModelRow, ServiceRow, VersionRow
 
 PENDING = "Pending"
 DEPLOYING = "Deploying"
@@ -64,6 +65,13 @@ class ServicesMixin(StoreBase):
         try:
             with self._write() as session:
                 version = owned_version(session, account_id, version_id)
+                # Held until the service is committed: a concurrent delete of the version (or its
+                # model) either waits and then sees the service, or wins and this finds no row.
+                if not (
+                    lock_model(session, version.model_id, Intent.DEPLOY)
+                    and lock_version(session, version.id, Intent.DEPLOY)
+                ):
+                    raise not_found("ModelVersion", version_id)
                 model_id = model_ref.get("ModelID")
                 if model_id is not None and model_id != version.model_id:
                     raise invalid(
@@ -166,6 +174,20 @@ class ServicesMixin(StoreBase):
         return {"ServiceID": service.id}
 
     # --- for the serving supervisor ---
+
+    def versions_needed(self, version_ids: Collection[str]) -> set[str]:
+        """Those of ``version_ids`` that are still registered, or that a service names (the serving
+        cache keeps their copies; the others' are evicted)."""
+        found: set[str] = set()
+        with self._read() as session:
+            for batch in chunked(set(version_ids)):
+                found.update(session.scalars(select(VersionRow.id).where(VersionRow.id.in_(batch))))
+                found.update(
+                    session.scalars(
+                        select(ServiceRow.model_version_id).where(ServiceRow.model_version_id.in_(batch))
+                    )
+                )
+        return found
 
     def serving_rows(self) -> list[ServingRow]:
         """Every service, as the supervisor needs it (a local platform holds a few, not thousands)."""

@@ -26,6 +26,7 @@ from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from ..store.resources import CATALOGUE
 from .runner import RunSpec, has_gpu, precheck
+from .withdraw import registers_a_version, withdraw_conversion
 
 TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
 
@@ -188,7 +189,11 @@ class Worker:
             if status == states.STOPPING:
                 runner.kill()
                 self.store.finish_task(
-                    task.task_id, states.CANCELLED, None, "cancelled while running", worker_id=self.worker_id
+                    task.task_id,
+                    states.CANCELLED,
+                    None,
+                    "cancelled while running" + self._withdraw(task),
+                    worker_id=self.worker_id,
                 )
                 log.info("perf task %s cancelled", task.task_id)
                 return
@@ -198,10 +203,20 @@ class Worker:
                     task.task_id,
                     states.FAILED,
                     None,
-                    f"stopped after {self.options.task_timeout:.0f}s without finishing",
+                    f"stopped after {self.options.task_timeout:.0f}s without finishing"
+                    + self._withdraw(task),
                     worker_id=self.worker_id,
                 )
                 return
+
+    def _withdraw(self, task: ClaimedTask) -> str:
+        """The runner is dead and the task ends unfinished: delete the version a conversion registered
+        (``withdraw``), only while this worker still holds the task (else a rerun elsewhere uses it)."""
+        if not registers_a_version(task):
+            return ""
+        if self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds) is None:
+            return ""
+        return withdraw_conversion(self.settings, self.store, task)
 
     def _finish(self, task: ClaimedTask, code: int, result_path: Path, log_path: Path) -> None:
         outcome: dict[str, Any] | None = None
@@ -219,6 +234,8 @@ class Worker:
         current = self.store.task_status(task.task_id)
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
+        if status in (states.FAILED, states.CANCELLED) and (left := self._withdraw(task)):
+            message = (message or status.lower()) + left
         done = self.store.finish_task(task.task_id, status, result, message, worker_id=self.worker_id)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 
