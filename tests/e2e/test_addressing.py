@@ -19,6 +19,7 @@ from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.embedded import embedded_app
 from volcengine_ml_platform.errors import ConflictError, NotFoundError, ValidationError
 from volcengine_ml_platform.models._name_lock import NameLock
+from volcengine_ml_platform.models._plan import Stopped
 from volcengine_ml_platform.models.model import AsyncModel
 
 from .helpers import (
@@ -416,3 +417,52 @@ def test_repr_of_a_response_shows_set_fields_only(embedded_peer: Peer, small_mod
     text = repr(model.get_model(model_id))
     assert text.startswith("GetModelResponse(response_metadata=ResponseMetadata(") and model_id in text
     assert "Unset" not in text and "object at 0x" not in text and "dataset_id" not in text
+
+
+def test_a_name_lock_leaves_no_file_behind_and_stays_exclusive_across_its_removal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A released name's lock file is removed (the folder does not keep a file per name ever created);
+    a registration that was waiting on the removed file locks the path's new one, and still only one
+    registration holds the name at a time."""
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    first = NameLock("scope", "AK", "name")
+    first.acquire(threading.Event())
+    second = NameLock("scope", "AK", "name")
+    waiting = threading.Thread(target=second.acquire, args=(threading.Event(),))
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while not _waits_on(first.path) and time.monotonic() < deadline:  # second has the file open
+        time.sleep(0.01)
+    first.release()
+    waiting.join(30)
+    assert not waiting.is_alive()
+    assert second.path.exists()  # the new file, held by second
+
+    third, stop = NameLock("scope", "AK", "name"), threading.Event()
+    outcome: list[BaseException] = []
+
+    def try_third() -> None:
+        try:
+            third.acquire(stop)
+        except Stopped as exc:
+            outcome.append(exc)
+
+    blocked = threading.Thread(target=try_third)
+    blocked.start()
+    time.sleep(0.2)
+    assert blocked.is_alive()  # second holds the name: third waits
+    stop.set()
+    blocked.join(30)
+    assert len(outcome) == 1  # it gave up, never having held the name
+    second.release()
+    assert list(second.path.parent.iterdir()) == []
+
+
+def _waits_on(path: Path) -> bool:
+    """Whether a thread of this process other than the holder has ``path`` open (Linux /proc)."""
+    target = path.resolve()
+    opened = [
+        fd for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink() and Path(fd.readlink()) == target
+    ]
+    return len(opened) >= 2

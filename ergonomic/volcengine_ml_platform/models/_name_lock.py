@@ -12,6 +12,7 @@ Without ``fcntl`` (Windows) there is no lock, as before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -47,26 +48,44 @@ class NameLock:
         if fcntl is None:
             return
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if stop.wait(POLL):
-                        raise Stopped("the caller was cancelled") from None
-            if stop.is_set():  # cancelled as it was acquired: nobody would release it
-                raise Stopped("the caller was cancelled")
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if stop.wait(POLL):
+                            raise Stopped("the caller was cancelled") from None
+                if stop.is_set():  # cancelled as it was acquired: nobody would release it
+                    raise Stopped("the caller was cancelled")
+                if _same_file(fd, self.path):
+                    self._fd = fd
+                    return
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # the holder before us removed this file as it let go: lock the new one
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            os.close(fd)  # the lock goes with the descriptor; the file stays, for the next one
+            # Removed while still held, so the folder keeps no file per name ever registered; a
+            # waiter that locks the removed file sees it is no longer the path's and opens again.
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(fd)
 
     def __del__(self) -> None:  # a plan dropped without being closed must not keep the name forever
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced since)."""
+    try:
+        here = path.stat()
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
