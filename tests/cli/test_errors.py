@@ -206,6 +206,8 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "mlpignore-not-utf8": ("argument --exclude: ", ".mlpignore: not UTF-8 text"),
     "mlpignore-invalid-pattern": ("argument --exclude: ", ".mlpignore, line 1: '!' is not a valid pattern"),
     "config-not-utf8": ("config file ", "config: not UTF-8 text"),
+    "tensor-config-not-utf8": ("--tensor-config: ", "tensor.json' is not UTF-8 text (byte 2)"),
+    "predict-input-not-utf8": ("--input: ", "input.json' is not UTF-8 text (byte 2)"),
 }
 
 
@@ -222,6 +224,8 @@ def bad_files(embedded_peer: Peer, tmp_path_factory: pytest.TempPathFactory) -> 
             (folder / ".mlpignore").write_bytes(ignore)
     config = root / "config"
     config.write_bytes(b'{"region": "caf\xe9"}')
+    (root / "tensor.json").write_bytes(b'{"\xff": []}')
+    (root / "input.json").write_bytes(b'{"\xfe": [1]}')
 
     def register(case: str, *extra: str) -> Callable[[], Result]:
         new = ("--name", "x", "--format", "ONNX", "--type", "ONNX:1.23")
@@ -232,6 +236,8 @@ def bad_files(embedded_peer: Peer, tmp_path_factory: pytest.TempPathFactory) -> 
         register("mlpignore-not-utf8"),
         register("mlpignore-invalid-pattern"),
         partial(run_mlp, ["models", "list"], clean_env(root, VOLC_CONFIG_FILE=str(config))),
+        register("selection-keeps-nothing", "--tensor-config", str(root / "tensor.json")),
+        partial(embedded_peer.run, "services", "predict", "s-none", "--input", str(root / "input.json")),
     )
     return dict(zip(BAD_FILES, results, strict=True))
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import default_config_file, masked, normalize_endpoint, resolve_settings, write_config
 from ..errors import ValidationError
-from .args import json_arg, pairs
+from .args import json_arg, pairs, read_text_file
 from .output import Column, Printer, as_plain, field, printable
 
 if TYPE_CHECKING:
@@ -459,12 +459,7 @@ def services_predict(args: argparse.Namespace) -> int:
     """``--input`` is JSON (``{"name": nested list}``) or a file holding it; prints the outputs."""
     text = args.input
     if not text.lstrip().startswith("{"):
-        try:
-            text = Path(text).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(
-                f"--input: not JSON and not a readable file: {exc}", field="--input"
-            ) from None
+        text = read_text_file(Path(text), "--input")
     try:
         inputs = json.loads(text)
     except ValueError as exc:
