@@ -60,12 +60,12 @@ def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
 
 
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    path = platform.store.delete_model_version_path(caller.account_id, body)
-    reclaim(platform, caller.account_id, path)
+    pending = platform.store.delete_model_version_path(caller.account_id, body)
+    reclaim(platform, caller.account_id, pending.path, pending.id)
     return {"ModelVersionID": body["ModelVersionID"]}
 
 
 def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    for path in platform.store.delete_model_paths(caller.account_id, body):
-        reclaim(platform, caller.account_id, path)
+    for pending in platform.store.delete_model_paths(caller.account_id, body):
+        reclaim(platform, caller.account_id, pending.path, pending.id)
     return {"ModelID": body["ModelID"]}

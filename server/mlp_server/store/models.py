@@ -27,13 +27,14 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_changes, model_ranks, version_positions, version_stats
+from . import model_changes, model_ranks, reclaims, version_positions, version_stats
 from .base import Body, Result, StoreBase, with_new_id
 from .ids import version_id, wire_time
 from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
 from .raw_sqlite import Executes, RawCursor, raw_cursor
+from .reclaims import PendingReclaim
 from .schema import ModelRow, ServiceRow, UTCDateTime, VersionRow
 
 # CreateModel's statements, built once: a statement object memoizes its cache key, so executing
@@ -216,8 +217,9 @@ class ModelsMixin(StoreBase):
         self.delete_model_paths(account_id, body)
         return {"ModelID": body["ModelID"]}
 
-    def delete_model_paths(self, account_id: int, body: Body) -> list[str]:
-        """DeleteModel, returning the Paths of the versions deleted (whose objects may be reclaimed)."""
+    def delete_model_paths(self, account_id: int, body: Body) -> list[PendingReclaim]:
+        """DeleteModel, returning the reclaims it recorded: the Paths of the versions deleted (whose
+        objects may be reclaimed; :mod:`.reclaims`)."""
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             _refuse_if_served(session, account_id, ServiceRow.model_id == model.id, f"model {model.id}")
@@ -228,7 +230,8 @@ class ModelsMixin(StoreBase):
             session.delete(model)
             model_changes.logged(session, account_id, generation, model.id, model.create_time, name, None)
             model_ranks.removed(session, account_id, model)
-        return paths
+            pending = reclaims.record(session.connection(), account_id, paths, self._now())
+        return pending
 
     def get_model_next_version(self, account_id: int, body: Body) -> Result:
         """``{"ModelVersion": n}``: what the next registration gets (1 without ModelID)."""
@@ -288,8 +291,9 @@ class ModelsMixin(StoreBase):
         self.delete_model_version_path(account_id, body)
         return {"ModelVersionID": body["ModelVersionID"]}
 
-    def delete_model_version_path(self, account_id: int, body: Body) -> str:
-        """DeleteModelVersion, returning the deleted version's Path (whose objects may be reclaimed)."""
+    def delete_model_version_path(self, account_id: int, body: Body) -> PendingReclaim:
+        """DeleteModelVersion, returning the reclaim it recorded: the deleted version's Path (whose
+        objects may be reclaimed; :mod:`.reclaims`)."""
         with self._write() as session:
             version = owned_version(session, account_id, body["ModelVersionID"])
             _refuse_if_served(
@@ -303,7 +307,8 @@ class ModelsMixin(StoreBase):
                 raise not_found("ModelVersion", body["ModelVersionID"])
             session.expunge(version)
             version_stats.removed(conn, model_id, number)
-        return path
+            (pending,) = reclaims.record(conn, account_id, [path], self._now())
+        return pending
 
     def registration_state(self, account_id: int, model_id: str | None, path: str) -> bool:
         """CreateModel's checks before it touches the Path's files, in one read: NotFound unless the
