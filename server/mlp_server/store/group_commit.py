@@ -88,6 +88,13 @@ class GroupCommit:
         result: _T = unit.outcome.result()
         return result
 
+    def submit(self, work: Callable[[Session], _T]) -> Future[_T]:
+        """Queue ``work(session)`` for the writer thread without waiting; the future completes once
+        its batch is committed (a write whose durability no answer waits on)."""
+        unit = _Unit(work)
+        self._submit(unit)
+        return unit.outcome
+
     def run_raw(self, work: Callable[[sqlite3.Cursor], _T]) -> _T:
         """Run ``work(cursor)`` on the writer thread, on the batch's ``sqlite3`` cursor in a SAVEPOINT
         of its own (rolled back alone if it raises); its result once the batch is committed."""
