@@ -81,13 +81,13 @@ class ReclaimsMixin(StoreBase):
     def reclaim_done(self, record_id: int) -> None:
         """The record's objects are removed (or belong to a live version again): drop it.
 
-        The caller does not wait for this write to be durable (on SQLite it rides the next group
-        commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
+        The caller does not wait for this write to be durable (on SQLite it rides along the next
+        group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
         durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
         sweep judges again, finding its objects gone or in use."""
         statement = delete(_TABLE).where(_TABLE.c.id == record_id)
         if self.group_commit is not None:
-            self.group_commit.submit(lambda session: session.execute(statement)).add_done_callback(_logged)
+            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
             return
         with self._write() as session:
             if self.dialect == "postgresql":
