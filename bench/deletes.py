@@ -3,12 +3,14 @@ transaction, then the removal of the version's 2 small objects from the folder s
 
     python bench/deletes.py                                     # this checkout, 2 rounds of 300 deletes
     python bench/deletes.py --baseline /tmp/base/server --rounds 3
+    python bench/deletes.py --baseline /tmp/base/server --postgres     # PostgreSQL 15 instead of SQLite
 
 With ``--baseline DIR`` (a ``server/`` folder of another checkout, e.g. ``git archive main server``),
 each round runs a fresh process of each, alternating which goes first, and prints the ratio
 this/baseline of the medians measured in the same run: the machine is a small shared VM, compare the
 ratios, not the absolute figures. Each process registers ``--versions`` versions (4 models) on a fresh
-SQLite data folder (group commit, ``synchronous=FULL``: every delete waits for its fsync), then deletes
+SQLite data folder (group commit, ``synchronous=FULL``: every delete waits for its fsync; or a fresh
+database of a throwaway PostgreSQL cluster with ``--postgres``), then deletes
 half of them by the store call and half by the action, in random order.
 """
 
@@ -27,14 +29,14 @@ from pathlib import Path
 from typing import Any
 
 
-def child(versions: int) -> dict[str, Any]:
+def child(versions: int, database_url: str | None) -> dict[str, Any]:
     from mlp_server.context import Caller
     from mlp_server.handlers.models import create_model, delete_model_version
     from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
     from mlp_server.settings import ServerSettings
 
     with tempfile.TemporaryDirectory(prefix="bench-deletes-") as tmp:
-        platform = open_platform(ServerSettings(data_dir=Path(tmp) / "platform"))
+        platform = open_platform(ServerSettings(data_dir=Path(tmp) / "platform", database_url=database_url))
         caller = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
         bucket = platform.bucket_for(DEFAULT_ACCOUNT_ID)
         scratch = Path(tmp) / "file"
@@ -82,12 +84,13 @@ def child(versions: int) -> dict[str, Any]:
     }
 
 
-def run(baseline: str | None, versions: int) -> dict[str, Any]:
+def run(baseline: str | None, versions: int, database_url: str | None) -> dict[str, Any]:
     env = dict(os.environ)
     if baseline is not None:
         env["PYTHONPATH"] = baseline
+    where = [] if database_url is None else ["--database-url", database_url]
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "--versions", str(versions)],
+        [sys.executable, __file__, "--child", "--versions", str(versions), *where],
         env=env, capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout)
@@ -101,17 +104,38 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--baseline", help="a server/ folder to compare with (run in alternation)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a throwaway PostgreSQL 15 cluster (tests/pg_testing.py), not SQLite",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.versions)))
+        print(json.dumps(child(args.versions, args.database_url)))
         return
+    cluster = None
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from pg_testing import PgCluster
+
+        cluster = PgCluster().start()
+    try:
+        compare(args, cluster)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def compare(args: argparse.Namespace, cluster: Any) -> None:
     sides: list[str | None] = [None] if args.baseline is None else [None, args.baseline]
     results: dict[str | None, list[dict[str, Any]]] = {side: [] for side in sides}
     for round_no in range(args.rounds):
         order = sides if round_no % 2 == 0 else sides[::-1]
         for side in order:
-            result = run(side, args.versions)
+            url = None if cluster is None else cluster.database("deletes")  # a fresh one per run
+            result = run(side, args.versions, url)
             results[side].append(result)
             label = "baseline" if side else "this"
             print(
