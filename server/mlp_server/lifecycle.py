@@ -333,7 +333,11 @@ def start_background_sweep(platform: Platform, *, interval: float, grace_seconds
 
     def loop() -> None:
         try:  # at start-up: the reclaims a crash of this platform's servers left
-            finish_reclaims(platform)
+            finished = finish_reclaims(platform)
+            if finished.objects:
+                log.info(
+                    "finished %d interrupted reclaims: %d objects", len(finished.prefixes), finished.objects
+                )
         except Exception:
             log.warning("finishing interrupted reclaims failed; the storage sweep retries", exc_info=True)
         while not stop.wait(interval):
