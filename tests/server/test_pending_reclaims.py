@@ -29,6 +29,7 @@ from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
 from mlp_server.store.reclaims import CLAIM_FOR
 from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
+from volcengine_ml_platform.transfer.manifest import manifest_key
 
 from .helpers import Api, LiveServer, MovableClock, upload_into
 
@@ -86,24 +87,30 @@ def test_a_delete_killed_after_its_commit_is_finished_by_the_sweep(
     path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
     created = admin.register(path, name="big")
     version_id = created["VersionInfo"]["ModelVersionID"]
-    body = (
-        {"ModelVersionID": version_id} if action == "DeleteModelVersion" else {"ModelID": created["ModelID"]}
-    )
+    paths = [path]
+    if action == "DeleteModelVersion":
+        body = {"ModelVersionID": version_id}
+    else:  # a model of two versions: one record each, from one INSERT
+        paths.append(server.upload(DEFAULT_ACCOUNT_ID, unique("mine/second"), FILES))
+        admin.register(paths[1], model_id=created["ModelID"])
+        body = {"ModelID": created["ModelID"]}
     crash_during(server, monkeypatch, action, body)
 
     assert admin.fails("GetModelVersion", {"ModelVersionID": version_id})[0] == 404
-    kept = keys_under(platform, path)
-    assert len(kept) == len(FILES) and [p.path for p in platform.store.pending_reclaims()] == [path]
+    kept = {p: keys_under(platform, p) for p in paths}
+    assert all(len(keys) == len(FILES) for keys in kept.values())
+    assert sorted(p.path for p in platform.store.pending_reclaims()) == sorted(paths)
     # A dry run reports the files and the manifest, whatever the grace, and removes nothing.
     preview = sweep(platform, grace_seconds=3600, dry_run=True)
-    assert (preview.objects, preview.prefixes) == (len(FILES) + 1, [path])
-    assert keys_under(platform, path) == kept
+    assert (preview.objects, sorted(preview.prefixes)) == (len(paths) * (len(FILES) + 1), sorted(paths))
+    assert {p: keys_under(platform, p) for p in paths} == kept
 
     report = sweep(platform, grace_seconds=3600)
-    assert (report.objects, report.prefixes) == (len(FILES) + 1, [path])
-    assert report.bytes == preview.bytes > sum(map(len, FILES.values()))  # and the manifest's
-    bucket, prefix = split_path(path)
-    assert keys_under(platform, path) == [] and platform.objects.head(bucket, prefix + ".manifest") is None
+    assert (report.objects, sorted(report.prefixes)) == (preview.objects, sorted(paths))
+    assert report.bytes == preview.bytes > len(paths) * sum(map(len, FILES.values()))  # + manifests
+    for p in paths:
+        bucket, prefix = split_path(p)
+        assert keys_under(platform, p) == [] and platform.objects.head(bucket, manifest_key(prefix)) is None
     assert no_records_left(platform)
 
 
