@@ -201,7 +201,8 @@ class SweepReport:
 
 
 def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) -> SweepReport:
-    """Remove upload prefixes older than ``grace_seconds`` that no version references, and the folder
+    """Finish the reclaims that deletes recorded and a crash interrupted (:func:`finish_reclaims`),
+    remove upload prefixes older than ``grace_seconds`` that no version references, and the folder
     store's temporary files older than that. With ``dry_run`` only report what would go."""
     report = finish_reclaims(platform, dry_run=dry_run)
     # A dry run has removed nothing: the upload prefixes below those Paths are counted once.
