@@ -82,9 +82,10 @@ def add_commands(
     gc = sub.add_parser(
         "gc",
         help="reclaim storage: upload prefixes no version references, and temporary files",
-        description="Remove the upload prefixes that no model version references and that are older "
-        "than the grace period, and the folder store's temporary files older than that; report the "
-        "objects and bytes reclaimed.",
+        description="Finish the deletes a crash interrupted (the objects of deleted versions whose Path "
+        "no version uses, whatever the grace period), remove the upload prefixes that no model version "
+        "references and that are older than the grace period, and the folder store's temporary files "
+        "older than that; report the objects and bytes reclaimed.",
     )
     gc.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="the platform's data folder")
     gc.add_argument(

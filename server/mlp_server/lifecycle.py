@@ -3,8 +3,10 @@ the version (or its model) is deleted, and the sweep of what no version referenc
 
 Crash safety follows from the order of the steps. CreateModel writes the objects (client), then the
 manifest, then commits the row: a crash before the commit leaves an upload prefix no version
-references. Delete commits the row's removal, then removes the objects: a crash in between leaves the
-same. The sweep removes exactly such prefixes once they are older than the grace period.
+references; the sweep removes such prefixes once they are older than the grace period. Delete commits
+the row's removal together with a pending-reclaim record naming the Path, then removes the objects,
+then the record: a crash in between leaves the record, which the sweep finishes (at start-up too),
+whatever the Path's layout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .context import Platform
+from .store.reclaims import PendingReclaim
 
 if TYPE_CHECKING:
     from .serving.files import Evicted
@@ -98,23 +101,35 @@ def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None
 # -- deletes ----------------------------------------------------------------------------------------
 
 
-def reclaim(platform: Platform, account_id: int, path: str) -> int:
+def reclaim(platform: Platform, account_id: int, path: str, record_id: int | None = None) -> int:
     """Remove the objects of a deleted version's Path unless another version still uses them; return
-    how many were removed. A failure is logged, not raised: the row is gone, the sweep finishes it."""
+    how many were removed. Then drop the delete's pending-reclaim record ``record_id``
+    (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is gone, and the
+    record stays for the sweep to finish."""
+    try:
+        removed = _remove_unused(platform, account_id, path)
+    except Exception:
+        log.warning("could not remove the objects of %s; the storage sweep will", path, exc_info=True)
+        return 0
+    if record_id is not None:
+        try:
+            platform.store.reclaim_done(record_id)
+        except Exception:  # the objects are gone: the sweep finds nothing left and drops it then
+            log.warning("could not drop the reclaim record of %s", path, exc_info=True)
+    return removed
+
+
+def _remove_unused(platform: Platform, account_id: int, path: str) -> int:
     if platform.store.path_in_use(account_id, path):
         return 0
     bucket, prefix = split_path(path)
     if bucket != platform.bucket_for(account_id) or not prefix:
         return 0  # never touch what is outside the account's bucket
     folder = prefix if prefix.endswith("/") else prefix + "/"
-    try:
-        removed = platform.objects.delete_prefix(bucket, folder)
-        if folder != prefix:  # a Path naming one object
-            removed += _delete_exact(platform.objects, bucket, prefix)
-        removed += _delete_exact(platform.objects, bucket, manifest.manifest_key(prefix))
-    except Exception:
-        log.warning("could not remove the objects of %s; the storage sweep will", path, exc_info=True)
-        return 0
+    removed = platform.objects.delete_prefix(bucket, folder)
+    if folder != prefix:  # a Path naming one object
+        removed += _delete_exact(platform.objects, bucket, prefix)
+    removed += _delete_exact(platform.objects, bucket, manifest.manifest_key(prefix))
     return removed
 
 
@@ -141,6 +156,43 @@ def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[
     return evict_unneeded(
         cache_root(platform.settings.data_dir), platform.store.versions_needed, dry_run=dry_run
     )
+
+
+def _unused_objects(platform: Platform, account_id: int, path: str) -> list[ObjectInfo]:
+    """What :func:`reclaim` would remove for ``path`` now (its files and its manifest)."""
+    bucket, prefix = split_path(path)
+    if bucket != platform.bucket_for(account_id) or not prefix:
+        return []
+    if platform.store.path_in_use(account_id, path):
+        return []
+    found = list_version_files(platform.objects, path)
+    if (record := platform.objects.head(bucket, manifest.manifest_key(prefix))) is not None:
+        found.append(record)
+    return found
+
+
+def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport:
+    """The reclaims that deletes recorded and a crash interrupted, whatever the grace period: the
+    delete decided the fate of those objects. Each Path is checked again first: a version registered
+    on it (or on a Path containing it or below it) since then keeps its files."""
+    report = SweepReport(dry_run=dry_run)
+    batches: Iterable[list[PendingReclaim]] = (
+        [platform.store.pending_reclaims()]
+        if dry_run
+        else iter(lambda: platform.store.claim_reclaims(platform.clock()), [])  # until none is left
+    )
+    for batch in batches:
+        for pending in batch:
+            objects = _unused_objects(platform, pending.account_id, pending.path)
+            if dry_run:
+                removed = len(objects)
+            else:
+                removed = reclaim(platform, pending.account_id, pending.path, pending.id)
+            if removed:
+                report.prefixes.append(pending.path)
+                report.objects += removed
+                report.bytes += sum(o.size for o in objects)
+    return report
 
 
 def _delete_exact(objects: ObjectStore, bucket: str, key: str) -> int:
@@ -182,10 +234,13 @@ class SweepReport:
 
 
 def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) -> SweepReport:
-    """Remove upload prefixes older than ``grace_seconds`` that no version references, the folder
-    store's temporary files older than that, and this machine's serving cache copies of versions that
-    are gone (no grace: a deleted version never comes back). With ``dry_run`` only report what would go."""
-    report = SweepReport(dry_run=dry_run)
+    """Finish the reclaims that deletes recorded and a crash interrupted (:func:`finish_reclaims`),
+    remove upload prefixes older than ``grace_seconds`` that no version references, the folder store's
+    temporary files older than that, and this machine's serving cache copies of versions that are gone
+    (no grace: a deleted version never comes back). With ``dry_run`` only report what would go."""
+    report = finish_reclaims(platform, dry_run=dry_run)
+    # A dry run has removed nothing: the upload prefixes below those Paths are counted once.
+    pending = [p.path for p in platform.store.pending_reclaims()] if dry_run else []
     for evicted in evict_unneeded_copies(platform, dry_run=dry_run):
         report.cache_folders.append(str(evicted.folder))
         report.cache_bytes += evicted.bytes
@@ -208,8 +263,9 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
                 continue  # not laid out by GetTOSUploadPath: not ours to judge
             units.setdefault(unit.prefix, []).append(obj)
             stamps[unit.prefix] = unit.stamp_ms
+        counted = [split_path(p)[1] for p in pending if split_path(p)[0] == bucket]
         for prefix, objs in sorted(units.items()):
-            if stamps[prefix] > cutoff_ms or _referenced(prefix, references):
+            if stamps[prefix] > cutoff_ms or _referenced(prefix, references + counted):
                 continue
             report.prefixes.append(f"tos://{bucket}/{prefix}")
             report.objects += len(objs)
@@ -314,6 +370,14 @@ def start_background_sweep(platform: Platform, *, interval: float, grace_seconds
     stop = threading.Event()
 
     def loop() -> None:
+        try:  # at start-up: the reclaims a crash of this platform's servers left
+            finished = finish_reclaims(platform)
+            if finished.objects:
+                log.info(
+                    "finished %d interrupted reclaims: %d objects", len(finished.prefixes), finished.objects
+                )
+        except Exception:
+            log.warning("finishing interrupted reclaims failed; the storage sweep retries", exc_info=True)
         while not stop.wait(interval):
             try:
                 report = sweep(platform, grace_seconds=grace_seconds)

@@ -261,3 +261,34 @@ def test_a_closed_store_refuses_writes(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreClosedError):
         group.run(lambda session: None)
+
+
+def test_a_riding_write_shares_the_next_commit_or_is_committed_alone(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    group = writer(sqlite_store)
+
+    def add(path: str) -> Callable[[Session], Any]:
+        insert = "INSERT INTO pending_reclaims (account_id, path, create_time) VALUES (1, :p, '2026-01-01')"
+        return lambda session: session.execute(text(insert), {"p": path})
+
+    register(sqlite_store)
+    with ThreadPoolExecutor(1) as pool, held(sqlite_store) as queued:
+        batches = group.batches
+        rider = group.ride(add("with the next write"))
+        answer = submit(pool, register, sqlite_store)
+        queued(1)
+    answer.result(WAIT)
+    assert rider.done() and group.batches == batches + 2  # the held unit's, then the write's with it
+    alone = group.ride(add("alone"))
+    alone.result(WAIT)  # no write came: committed by itself
+    last = group.ride(add("at close"))
+    sqlite_store.close()
+    assert last.done()
+    reader = Store(sqlite_url(tmp_path / "db.sqlite"))
+    try:
+        with reader.engine.connect() as conn:
+            paths = set(conn.scalars(text("SELECT path FROM pending_reclaims")))
+    finally:
+        reader.close()
+    assert paths == {"with the next write", "alone", "at close"}

@@ -60,15 +60,15 @@ def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
 
 
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    path = platform.store.delete_model_version_path(caller.account_id, body)
-    reclaim(platform, caller.account_id, path)
+    pending = platform.store.delete_model_version_path(caller.account_id, body)
+    reclaim(platform, caller.account_id, pending.path, pending.id)
     evict_served_copies(platform, [body["ModelVersionID"]])
     return {"ModelVersionID": body["ModelVersionID"]}
 
 
 def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    deleted = platform.store.delete_model_paths(caller.account_id, body)
-    for path in deleted.values():
-        reclaim(platform, caller.account_id, path)
-    evict_served_copies(platform, deleted)
+    recorded, version_ids = platform.store.delete_model_paths(caller.account_id, body)
+    for pending in recorded:
+        reclaim(platform, caller.account_id, pending.path, pending.id)
+    evict_served_copies(platform, version_ids)
     return {"ModelID": body["ModelID"]}

@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 _T = TypeVar("_T")
 # Bounds the work (and the time) one commit covers; a full queue simply makes the next batch.
 MAX_BATCH = 256
+# How long a write that rides along (GroupCommit.ride) waits for a batch before it is committed alone.
+RIDE_WAIT = 0.5
 
 
 class StoreClosedError(RuntimeError):
@@ -78,6 +80,7 @@ class GroupCommit:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        self._riders: list[_Unit] = []  # see ride(); guarded by _lock
         self.batches = 0  # commits made (for tests and benchmarks: units / batches = batch size)
         self.units = 0
 
@@ -87,6 +90,16 @@ class GroupCommit:
         self._submit(unit)
         result: _T = unit.outcome.result()
         return result
+
+    def ride(self, work: Callable[[Session], _T]) -> Future[_T]:
+        """Run ``work(session)`` in the next batch, without waiting and without a commit of its own:
+        it rides along the next write's commit, or is committed alone after :data:`RIDE_WAIT` seconds
+        without one (or at :meth:`close`). For a write whose durability no answer waits on."""
+        unit = _Unit(work)
+        with self._lock:
+            self._ensure_writer()
+            self._riders.append(unit)
+        return unit.outcome
 
     def run_raw(self, work: Callable[[sqlite3.Cursor], _T]) -> _T:
         """Run ``work(cursor)`` on the writer thread, on the batch's ``sqlite3`` cursor in a SAVEPOINT
@@ -134,15 +147,24 @@ class GroupCommit:
 
     def _submit(self, unit: _Unit) -> None:
         with self._lock:
-            if self._closed:
-                raise StoreClosedError("the store is closed")
-            # A forked child (a worker process) inherits no thread: it starts its own writer.
-            if self._thread is None or self._pid != os.getpid():
-                self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._loop, name="mlp-group-commit", daemon=True)
-                self._thread.start()
+            self._ensure_writer()
             self._queue.put(unit)
+
+    def _ensure_writer(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        # A forked child (a worker process) inherits no thread: it starts its own writer.
+        if self._thread is None or self._pid != os.getpid():
+            self._queue = queue.SimpleQueue()
+            self._riders = []
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._loop, name="mlp-group-commit", daemon=True)
+            self._thread.start()
+
+    def _take_riders(self) -> list[_Unit]:
+        with self._lock:
+            riders, self._riders = self._riders, []
+        return riders
 
     def _loop(self) -> None:
         source = self._queue
@@ -153,8 +175,15 @@ class GroupCommit:
         pool = self._engine.pool
         try:
             while True:
-                first = source.get()
+                try:
+                    first = source.get(timeout=RIDE_WAIT)
+                except queue.Empty:
+                    if riders := self._take_riders():
+                        conn = self._commit(riders, conn)
+                    continue
                 if first is _STOP:
+                    if riders := self._take_riders():
+                        conn = self._commit(riders, conn)
                     return
                 batch: list[_Unit] = [first]  # type: ignore[list-item]
                 stop = False
@@ -167,12 +196,15 @@ class GroupCommit:
                         stop = True
                         break
                     batch.append(more)  # type: ignore[arg-type]
+                batch.extend(self._take_riders())
                 if conn is not None and self._engine.pool is not pool:
                     conn.close()
                     conn = None
                 pool = self._engine.pool
                 conn = self._commit(batch, conn)
                 if stop:
+                    if riders := self._take_riders():
+                        self._commit(riders, conn)
                     return
         finally:
             if conn is not None:

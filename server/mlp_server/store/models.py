@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_changes, model_ranks, version_positions, version_stats
+from . import model_changes, model_ranks, reclaims, version_positions, version_stats
 from .base import Body, Result, StoreBase, with_new_id
 from .deploy_locks import Intent, lock_model, lock_version
 from .ids import version_id, wire_time
@@ -35,6 +35,7 @@ from .list_cache import ListCache
 from .model_listing import MODEL_SORTS, Filters, list_model_rows
 from .paging import Page, SortKeys, chunked, fetch_page
 from .raw_sqlite import Executes, RawCursor, raw_cursor
+from .reclaims import PendingReclaim
 from .schema import ModelRow, ServiceRow, UTCDateTime, VersionRow
 
 # CreateModel's statements, built once: a statement object memoizes its cache key, so executing
@@ -230,9 +231,9 @@ class ModelsMixin(StoreBase):
         self.delete_model_paths(account_id, body)
         return {"ModelID": body["ModelID"]}
 
-    def delete_model_paths(self, account_id: int, body: Body) -> dict[str, str]:
-        """DeleteModel, returning the deleted versions' ModelVersionID -> Path (whose objects may be
-        reclaimed)."""
+    def delete_model_paths(self, account_id: int, body: Body) -> tuple[list[PendingReclaim], list[str]]:
+        """DeleteModel, returning the reclaims it recorded (the Paths of the versions deleted, whose
+        objects may be reclaimed; :mod:`.reclaims`) and the deleted versions' ModelVersionIDs."""
         with self._write() as session:
             model = _owned_model(session, account_id, body["ModelID"])
             generation = model_changes.take_turn(session, account_id, -1)
@@ -252,7 +253,8 @@ class ModelsMixin(StoreBase):
             session.delete(model)
             model_changes.logged(session, account_id, generation, model.id, model.create_time, name, None)
             model_ranks.removed(session, account_id, model)
-        return paths
+            pending = reclaims.record(session.connection(), account_id, list(paths.values()), self._now())
+        return pending, list(paths)
 
     def get_model_next_version(self, account_id: int, body: Body) -> Result:
         """``{"ModelVersion": n}``: what the next registration gets (1 without ModelID)."""
@@ -312,8 +314,9 @@ class ModelsMixin(StoreBase):
         self.delete_model_version_path(account_id, body)
         return {"ModelVersionID": body["ModelVersionID"]}
 
-    def delete_model_version_path(self, account_id: int, body: Body) -> str:
-        """DeleteModelVersion, returning the deleted version's Path (whose objects may be reclaimed)."""
+    def delete_model_version_path(self, account_id: int, body: Body) -> PendingReclaim:
+        """DeleteModelVersion, returning the reclaim it recorded: the deleted version's Path (whose
+        objects may be reclaimed; :mod:`.reclaims`)."""
         with self._write() as session:
             version = owned_version(session, account_id, body["ModelVersionID"])
             # Locked before the check, so that no deploy of it commits between the two (deploy_locks).
@@ -333,7 +336,8 @@ class ModelsMixin(StoreBase):
                 raise not_found("ModelVersion", body["ModelVersionID"])
             session.expunge(version)
             version_stats.removed(conn, model_id, number)
-        return path
+            (pending,) = reclaims.record(conn, account_id, [path], self._now())
+        return pending
 
     def registration_state(self, account_id: int, model_id: str | None, path: str) -> bool:
         """CreateModel's checks before it touches the Path's files, in one read: NotFound unless the

@@ -191,6 +191,22 @@ class VersionRow(Base):
     create_time: Mapped[datetime]
 
 
+class PendingReclaimRow(Base):
+    """A deleted version's Path whose objects are still to be removed, written in the delete's own
+    transaction and dropped once they are (:mod:`.reclaims`): a server killed in between leaves this
+    row, and the storage sweep finishes it, since nothing else refers to those objects any more."""
+
+    __tablename__ = "pending_reclaims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[datetime]
+    # Until when a sweep works on it: another sweep leaves it alone until then (a sweep killed
+    # meanwhile leaves it to the next one once this has passed).
+    claimed_until: Mapped[datetime | None]
+
+
 class PerfJobRow(Base):
     __tablename__ = "perf_jobs"
     __table_args__ = (

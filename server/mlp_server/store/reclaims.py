@@ -1,0 +1,100 @@
+"""Pending reclaims (:class:`.schema.PendingReclaimRow`): a delete records the Paths whose objects it
+will remove in its own transaction, and drops each record once they are removed. A server killed in
+between leaves the record, and the storage sweep (:func:`mlp_server.lifecycle.sweep`) finishes it:
+without it, nothing would refer to those objects any more.
+
+Several sweeps (servers sharing one database, ``mlp gc``) may run at once: each claims a record for
+:data:`CLAIM_FOR` before working on it, so they do not repeat each other's work, and a sweep killed
+after its claim leaves the record to the next one once the claim has run out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import ColumnElement, Connection, Table, delete, insert, or_, select, text, update
+
+from .base import StoreBase
+from .schema import PendingReclaimRow
+
+log = logging.getLogger("mlp_server")
+CLAIM_FOR = timedelta(minutes=10)
+_TABLE = cast(Table, PendingReclaimRow.__table__)
+
+
+class PendingReclaim(NamedTuple):
+    id: int
+    account_id: int
+    path: str
+
+
+def record(conn: Connection, account_id: int, paths: Iterable[str], now: datetime) -> list[PendingReclaim]:
+    """In a delete's transaction: one record per distinct Path (one INSERT)."""
+    unique = list(dict.fromkeys(paths))
+    if not unique:
+        return []
+    rows = [{"account_id": account_id, "path": path, "create_time": now} for path in unique]
+    statement = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.path, sort_by_parameter_order=True)
+    return [PendingReclaim(row.id, account_id, row.path) for row in conn.execute(statement, rows)]
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(_TABLE.c.claimed_until.is_(None), _TABLE.c.claimed_until < now)
+
+
+class ReclaimsMixin(StoreBase):
+    def pending_reclaims(self) -> list[PendingReclaim]:
+        """Every record, claimed or not (what a dry run of the sweep reports)."""
+        query = select(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path).order_by(_TABLE.c.id)
+        with self._read() as session:
+            return [PendingReclaim(*row) for row in session.execute(query)]
+
+    def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:
+        """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),
+        oldest first, for :data:`CLAIM_FOR`."""
+        now = self._now() if now is None else now
+        candidates = (
+            select(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path)
+            .where(_claimable(now))
+            .order_by(_TABLE.c.id)
+            .limit(limit)
+        )
+        claimed: list[PendingReclaim] = []
+        with self._write() as session:
+            conn = session.connection()
+            for row in conn.execute(candidates).all():
+                # Conditional on the claim still being free: on PostgreSQL a concurrent sweep that
+                # claimed it first makes this update wait for its commit, then match no row.
+                taken = conn.execute(
+                    update(_TABLE)
+                    .where(_TABLE.c.id == row.id, _claimable(now))
+                    .values(claimed_until=now + CLAIM_FOR)
+                )
+                if taken.rowcount == 1:
+                    claimed.append(PendingReclaim(*row))
+        return claimed
+
+    def reclaim_done(self, record_id: int) -> None:
+        """The record's objects are removed (or belong to a live version again): drop it.
+
+        The caller does not wait for this write to be durable (on SQLite it rides along the next
+        group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
+        durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
+        sweep judges again, finding its objects gone or in use."""
+        statement = delete(_TABLE).where(_TABLE.c.id == record_id)
+        if self.group_commit is not None:
+            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
+            return
+        with self._write() as session:
+            if self.dialect == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            session.execute(statement)
+
+
+def _logged(outcome: Future[Any]) -> None:
+    if (error := outcome.exception()) is not None:
+        log.warning("could not drop a finished reclaim record; the storage sweep will", exc_info=error)

@@ -1,0 +1,239 @@
+"""A delete that dies after its commit, before its objects are removed: the pending-reclaim record
+written in the delete's transaction lets the storage sweep finish the job, for any Path layout
+(``mine/...`` is not an upload unit that the grace-period sweep would judge), on SQLite + the folder
+store and on PostgreSQL + S3 (``platform_settings``).
+
+The crash is the process ending at the first object removal: the object store raises a
+``BaseException`` there (nothing after it runs, as after SIGKILL). The last test kills ``mlp serve``
+with SIGKILL for real."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mlp_server.context import Caller, Platform
+from mlp_server.handlers.models import delete_model, delete_model_version
+from mlp_server.lifecycle import SweepReport, finish_reclaims, split_path, sweep
+from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
+from mlp_server.settings import ServerSettings
+from mlp_server.store.reclaims import CLAIM_FOR
+from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
+from volcengine_ml_platform.transfer.manifest import manifest_key
+
+from .helpers import Api, LiveServer, MovableClock, upload_into
+
+FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(12)}
+CALLER = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
+
+
+class Crash(BaseException):
+    """The process ending where it is raised."""
+
+
+def unique(prefix: str) -> str:
+    # Team mode's S3 store lives for the session: a Path of this test alone.
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def no_records_left(platform: Platform) -> bool:
+    """Whether every reclaim record is dropped (the drop is not waited for: give it a moment)."""
+    deadline = time.monotonic() + 10
+    while platform.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return platform.store.pending_reclaims() == []
+
+
+def keys_under(platform: Platform, path: str) -> list[str]:
+    bucket, prefix = split_path(path)
+    return sorted(o.key for o in platform.objects.list_objects(bucket, prefix))
+
+
+def crash_during(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch, action: str, body: dict[str, Any]
+) -> None:
+    def crash(bucket: str, prefix: str) -> int:
+        raise Crash(f"killed while removing tos://{bucket}/{prefix}")
+
+    handler = {"DeleteModelVersion": delete_model_version, "DeleteModel": delete_model}[action]
+    with monkeypatch.context() as patch:
+        patch.setattr(server.platform.objects, "delete_prefix", crash)
+        with pytest.raises(Crash):
+            handler(server.platform, CALLER, body)
+
+
+@pytest.mark.parametrize("action", ["DeleteModelVersion", "DeleteModel"])
+def test_a_delete_killed_after_its_commit_is_finished_by_the_sweep(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    platform = server.platform
+    # A delete that completes leaves no record.
+    done = admin.register(server.upload(DEFAULT_ACCOUNT_ID, unique("mine/done"), FILES), name="done")[
+        "VersionInfo"
+    ]
+    admin.ok("DeleteModelVersion", {"ModelVersionID": done["ModelVersionID"]})
+    assert no_records_left(platform)
+
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    created = admin.register(path, name="big")
+    version_id = created["VersionInfo"]["ModelVersionID"]
+    paths = [path]
+    if action == "DeleteModelVersion":
+        body = {"ModelVersionID": version_id}
+    else:  # a model of two versions: one record each, from one INSERT
+        paths.append(server.upload(DEFAULT_ACCOUNT_ID, unique("mine/second"), FILES))
+        admin.register(paths[1], model_id=created["ModelID"])
+        body = {"ModelID": created["ModelID"]}
+    crash_during(server, monkeypatch, action, body)
+
+    assert admin.fails("GetModelVersion", {"ModelVersionID": version_id})[0] == 404
+    kept = {p: keys_under(platform, p) for p in paths}
+    assert all(len(keys) == len(FILES) for keys in kept.values())
+    assert sorted(p.path for p in platform.store.pending_reclaims()) == sorted(paths)
+    # A dry run reports the files and the manifest, whatever the grace, and removes nothing.
+    preview = sweep(platform, grace_seconds=3600, dry_run=True)
+    assert (preview.objects, sorted(preview.prefixes)) == (len(paths) * (len(FILES) + 1), sorted(paths))
+    assert {p: keys_under(platform, p) for p in paths} == kept
+
+    report = sweep(platform, grace_seconds=3600)
+    assert (report.objects, sorted(report.prefixes)) == (preview.objects, sorted(paths))
+    assert report.bytes == preview.bytes > len(paths) * sum(map(len, FILES.values()))  # + manifests
+    for p in paths:
+        bucket, prefix = split_path(p)
+        assert keys_under(platform, p) == [] and platform.objects.head(bucket, manifest_key(prefix)) is None
+    assert no_records_left(platform)
+
+
+def test_a_path_registered_again_before_the_sweep_keeps_its_files(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    first = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": first})
+    # The same files registered again, and a version on a Path below it: both still need them.
+    again = admin.register(path, name="again")["VersionInfo"]["ModelVersionID"]
+    below = admin.register(path + "part-01.bin", name="below")["VersionInfo"]["ModelVersionID"]
+    kept = keys_under(platform, path)
+
+    assert sweep(platform, grace_seconds=3600, dry_run=True).prefixes == []
+    report = sweep(platform, grace_seconds=3600)
+    assert report.objects == 0 and keys_under(platform, path) == kept
+    assert no_records_left(platform)  # judged: nothing of it is to be removed
+    for version_id in (again, below):
+        assert admin.ok("GetModelVersion", {"ModelVersionID": version_id})["Path"].startswith(path)
+
+
+def test_a_sweep_killed_after_its_claim_leaves_the_record_to_the_next(
+    server: LiveServer, admin: Api, server_clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+
+    assert [p.path for p in platform.store.claim_reclaims(platform.clock())] == [
+        path
+    ]  # ... and the sweep dies here
+    assert finish_reclaims(platform).objects == 0  # another sweep leaves the claimed record alone
+    assert len(keys_under(platform, path)) == len(FILES)
+    server_clock.advance(CLAIM_FOR.total_seconds() + 1)
+    assert finish_reclaims(platform).prefixes == [path]
+    assert keys_under(platform, path) == [] and no_records_left(platform)
+
+
+def test_two_servers_sweeping_at_once_finish_each_record_once(
+    server: LiveServer,
+    admin: Api,
+    platform_settings: ServerSettings,
+    server_clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = []
+    for i in range(16):
+        path = server.upload(DEFAULT_ACCOUNT_ID, unique(f"mine/m{i:02d}"), {"a.bin": b"a", "b.bin": b"b"})
+        version_id = admin.register(path, name=f"m{i}")["VersionInfo"]["ModelVersionID"]
+        crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+        paths.append(path)
+    other = open_platform(platform_settings, clock=server_clock)  # a second server on the same stores
+    try:
+        start = threading.Barrier(2)
+        reports: list[SweepReport] = []
+
+        def run(platform: Platform) -> None:
+            start.wait()
+            reports.append(finish_reclaims(platform))
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in (server.platform, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        other.store.close()
+    assert len(reports) == 2
+    finished = [p for report in reports for p in report.prefixes]
+    assert sorted(finished) == sorted(paths)  # each once: no record reclaimed by both
+    assert sum(r.objects for r in reports) == 3 * len(paths)
+    assert all(keys_under(server.platform, p) == [] for p in paths)
+    assert no_records_left(server.platform)
+
+
+def test_mlp_serve_killed_during_a_delete_leaves_nothing_behind(tmp_path: Path) -> None:
+    """SIGKILL while DeleteModelVersion removes 1,000 files of a Path outside the upload layout:
+    ``mlp gc`` on the data folder reports the rest, and the next ``mlp serve`` removes it at start-up."""
+    data, env = tmp_path / "platform", clean_env(tmp_path)
+    files = {f"f{i:04d}.bin": b"x" * 100 for i in range(1000)}
+    serve = MlpServe(data, env=env, log_path=tmp_path / "serve.log").start()
+    keys = read_default_keys(data)
+    path = upload_into(data, keys.account_id, "mine/big", files)
+    folder = data / "objects" / path.removeprefix("tos://")
+
+    def count() -> int:
+        return sum(len(names) for _, _, names in os.walk(folder))
+
+    try:
+        with Api(serve.url, keys) as api:
+            version_id = api.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+            body = {"ModelVersionID": version_id}
+            delete = threading.Thread(target=_ignore_errors, args=(api.call, "DeleteModelVersion", body))
+            delete.start()
+            deadline = time.monotonic() + 30
+            while count() >= len(files) and time.monotonic() < deadline:
+                time.sleep(0.002)  # the removal has begun: kill the server now
+            os.kill(serve.proc.pid, signal.SIGKILL)
+            serve.proc.wait()
+            delete.join()
+    finally:
+        serve.stop()
+    left = count()
+    assert 0 < left < len(files), "the kill did not land during the removal"
+    gc = [mlp_script(), "gc", "--data-dir", str(data), "--grace", "0", "--dry-run"]
+    out = subprocess.run(gc, env=env, capture_output=True, text=True, timeout=120).stdout
+    assert f"would remove {left + 1} objects" in out and path in out  # the files and the manifest
+
+    serve = MlpServe(data, env=env, log_path=tmp_path / "serve2.log").start()
+    try:
+        deadline = time.monotonic() + 30
+        while count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert count() == 0, "the restarted server did not finish the interrupted reclaim"
+        with Api(serve.url, keys) as api:
+            assert api.fails("GetModelVersion", {"ModelVersionID": version_id})[0] == 404
+    finally:
+        serve.stop()
+
+
+def _ignore_errors(call: Any, *args: Any) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the server was killed under it
+        call(*args)
