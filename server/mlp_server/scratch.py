@@ -41,7 +41,9 @@ GRACE_SECONDS = 60.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _PROC_STAT = Path("/proc/stat")
 _NO_BOOT = "0" * 8  # no boot id (not Linux): the host name alone tells this kernel's folders
-_OWNER = re.compile(r"(?P<host>[0-9a-f]{8})-(?P<boot>[0-9a-f]{8})-")
+# The owner's tag and the 8 characters mkdtemp adds, at the end of the name: a sweep by a shorter
+# prefix (every version's partial downloads) finds the tag after whatever the maker's prefix held.
+_OWNER = re.compile(r"(?P<tag>(?P<host>[0-9a-f]{8})-(?P<boot>[0-9a-f]{8})-)[a-z0-9_]{8}$")
 _told: set[str] = set()  # other owners' tags already logged, so a sweep per task does not repeat it
 log = logging.getLogger(__name__)
 
@@ -122,12 +124,12 @@ def sweep(prefix: str, parent: Path) -> int:
     for entry in entries:
         if not entry.name.startswith(prefix):
             continue
-        owner = _OWNER.match(entry.name, len(prefix))
+        owner = _OWNER.search(entry.name, len(prefix))
         if owner is None:
             continue  # no owner recorded: nothing proves it dead
         this_kernel = owner["boot"] == host.boot and (host.boot != _NO_BOOT or owner["host"] == host.name)
         if not this_kernel and owner["host"] != host.name:
-            _left_to_its_host(entry.path, owner.group(0))
+            _left_to_its_host(entry.path, owner["tag"])
             continue
         try:
             if not entry.is_dir(follow_symlinks=False):
@@ -137,7 +139,7 @@ def sweep(prefix: str, parent: Path) -> int:
                 continue
             if not this_kernel and (host.booted_at is None or touched >= host.booted_at):
                 # Touched since this boot began, by another kernel: a machine of the same name.
-                _left_to_its_host(entry.path, owner.group(0))
+                _left_to_its_host(entry.path, owner["tag"])
                 continue
             fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except OSError:

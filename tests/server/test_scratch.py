@@ -102,10 +102,10 @@ def test_a_sweep_removes_only_folders_it_can_prove_dead(
     prefix = "mlp-scratch-test-"
     other_host = "0" * 8 if host.name != "0" * 8 else "1" * 8
     other_boot = "f" * 8 if host.boot != "f" * 8 else "e" * 8
-    theirs = [tmp_path / f"{prefix}{other_host}-{other_boot}-a{n}" for n in range(2)]
+    theirs = [tmp_path / f"{prefix}{other_host}-{other_boot}-abcdefg{n}" for n in range(2)]
     unrecorded = tmp_path / f"{prefix}k2j3h4g5"
-    same_name_live = tmp_path / f"{prefix}{host.name}-{other_boot}-live"
-    sibling = tmp_path / f"{prefix}{other_host}-{host.boot}-container"
+    same_name_live = tmp_path / f"{prefix}{host.name}-{other_boot}-live1234"
+    sibling = tmp_path / f"{prefix}{other_host}-{host.boot}-contain1"
     for folder in (*theirs, unrecorded, same_name_live, sibling):
         folder.mkdir()
         (folder / "model.onnx").write_bytes(b"weights")
@@ -122,9 +122,14 @@ def test_a_sweep_removes_only_folders_it_can_prove_dead(
         assert removed == 0 and sibling.is_dir()
         return
     assert removed == 1 and not sibling.exists()
+    # Made under a longer prefix (a version's partial download), swept by a shorter one (every version's).
+    longer = tmp_path / f"{prefix}m-1-2.{host.tag}xyz12345"
+    longer.mkdir()
+    age(longer)
+    assert scratch.sweep(prefix, tmp_path) == 1 and not longer.exists()
     if host.booted_at is None:
         return  # no boot time from the kernel: a folder of another boot is never proven dead
-    earlier_boot = tmp_path / f"{prefix}{host.name}-{other_boot}-old"
+    earlier_boot = tmp_path / f"{prefix}{host.name}-{other_boot}-old12345"
     earlier_boot.mkdir()
     age(earlier_boot, time.time() - host.booted_at + 60)  # last touched a minute before this boot
     assert scratch.sweep(prefix, tmp_path) == 1

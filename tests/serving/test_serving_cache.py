@@ -113,20 +113,26 @@ class Leftovers:
         self.kept = [cached(data_dir, version_id(model_id, 1)), cached(data_dir, version_id(model_id, 3))]
         self.gone = cached(data_dir, version_id(model_id, 2))
         root = cache_root(data_dir)
-        # A download and an eviction that crashed (unlocked and old), and a download just begun.
-        self.crashed = [root / f"{PARTIAL}{model_id}-1.abcd", root / f"{EVICTED}{model_id}-9.ef01"]
-        for folder in self.crashed:
+        # A download and an eviction of this host that crashed (unlocked and old), one an older release
+        # left (no owner in its name: nothing proves it dead, so it stays), and a download just begun.
+        tag = scratch.this_host().tag
+        self.crashed = [
+            root / f"{PARTIAL}{model_id}-1.{tag}abcd1234",
+            root / f"{EVICTED}{model_id}-9.{tag}ef01ef01",
+        ]
+        self.unowned = root / f"{PARTIAL}{model_id}-1.oldrel"
+        for folder in [*self.crashed, self.unowned]:
             folder.mkdir()
             (folder / "model.onnx").write_bytes(b"part")
             aged(folder)
-        self.young = root / f"{PARTIAL}{model_id}-1.young"
+        self.young = root / f"{PARTIAL}{model_id}-1.{tag}young123"
         self.young.mkdir()
 
     def names(self, data_dir: Path) -> list[str]:
         return sorted(p.name for p in cache_root(data_dir).iterdir())
 
     def expected_after(self) -> list[str]:
-        return sorted([*(p.name for p in self.kept), self.young.name])
+        return sorted([*(p.name for p in self.kept), self.young.name, self.unowned.name])
 
 
 def test_serving_start_evicts_what_deletes_left_and_keeps_what_is_needed(data_dir: Path) -> None:

@@ -87,7 +87,9 @@ def evict(root: Path, version_id: str) -> int:
         return 0
     final = root / version_id
     size = _tree_size(final)
-    doomed = root / f"{EVICTED}{version_id}.{secrets.token_hex(4)}"
+    # Named as scratch names its folders (this host's tag, 8 characters), so that a sweep can prove one
+    # a crash left dead: unlocked, made by this kernel, older than scratch.GRACE_SECONDS.
+    doomed = root / f"{EVICTED}{version_id}.{scratch.this_host().tag}{secrets.token_hex(4)}"
     try:
         os.rename(final, doomed)
     except FileNotFoundError:
