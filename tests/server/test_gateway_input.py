@@ -141,6 +141,52 @@ def test_lone_surrogates_are_refused_naming_the_field(admin: Api, server: LiveSe
     assert admin.ok("ListModels", {})["Total"] == 0
 
 
+NUL = "holds a NUL character (U+0000), which is not allowed"
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        # A filter: SQLite's full-text MATCH fails on it, PostgreSQL refuses it in text.
+        ("ListModels", {"ModelNameContains": "ab\x00c"}, "ModelNameContains"),
+        ("ListModels", {"IdContains": "\x00"}, "IdContains"),
+        ("ListServices", {"ServiceNameContains": "a\x00"}, "ServiceNameContains"),
+    ],
+)
+def test_a_nul_character_in_a_filter_is_refused_naming_the_field(
+    admin: Api, action: str, body: dict[str, Any], field: str
+) -> None:
+    message = refused(admin.call(action, body), 400, "InvalidParameter")
+    assert message == f"{field}: {NUL}", message
+
+
+@pytest.mark.parametrize("where", ["description", "tensor name", "key"])
+def test_a_nul_character_in_a_new_version_is_refused_and_nothing_is_stored(
+    admin: Api, server: LiveServer, where: str
+) -> None:
+    path = server.upload(admin.account_id, "policy/nul")
+    tensor = {"TensorName": "input", "Shape": [1], "DType": "FLOAT"}
+    if where == "description":
+        info, expected = version_info(path, Description="x\x00y"), f"VersionInfo.Description: {NUL}"
+    elif where == "tensor name":
+        tc = {"Inputs": [{**tensor, "TensorName": "in\x00put"}]}
+        info, expected = (
+            version_info(path, TensorConfig=tc),
+            f"VersionInfo.TensorConfig.Inputs[0].TensorName: {NUL}",
+        )
+    else:
+        tc = {"Inputs": [tensor], "\x00": 1}
+        info, expected = (
+            version_info(path, TensorConfig=tc),
+            f"VersionInfo.TensorConfig: the key '\\x00' {NUL}",
+        )
+    message = refused(
+        admin.call("CreateModel", {"ModelName": "m", "VersionInfo": info}), 400, "InvalidParameter"
+    )
+    assert message == expected, message
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
 @pytest.mark.parametrize(
     "content", [b'{"ModelName": "\xff"}', b'{"ModelName": "\xed\xa0\x80"}', '{"A": "é"}'.encode("utf-16")]
 )
