@@ -345,6 +345,38 @@ def test_the_client_does_not_retry_a_full_disk(server: LiveServer, tmp_path: Any
         session.close()
 
 
+def test_a_locked_database_reaches_the_client_as_the_retried_503_before_its_read_timeout(
+    tmp_path: Path,
+) -> None:
+    """The platform's lock wait (MLP_SQLITE_BUSY_TIMEOUT, default 10 s) is below the client's read
+    timeout (30 s): scaled down here to 1 s and 5 s. The client sees the documented 503, retries it
+    (nothing was written) and reports ServiceUnavailableTemp, never a timeout of unknown outcome."""
+    with LiveServer(tmp_path / "platform", sqlite_busy_timeout=1.0) as server:
+        keys = server.default_keys()
+        settings = resolve_settings(
+            endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region=REGION,
+            config_file=tmp_path / "no-config", environ={},
+        )  # fmt: skip
+        transport = CountingTransport()
+        retry = RetryPolicy(max_attempts=2, base_delay=0.01)
+        session = Session(settings, retry=retry, transport=transport, timeout=5.0)
+        path = server.upload(keys.account_id, "locked/m")
+        blocker = sqlite3.connect(server.data_dir / "mlp.sqlite3", isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # an operator's `sqlite3 mlp.sqlite3`, a backup tool ...
+            with pytest.raises(ServerError) as caught:
+                session.call(create_model, CreateModelRequest, big_model(path, "locked"))
+            assert caught.value.code == "ServiceUnavailableTemp" and caught.value.status_code == 503
+            assert "locked" in caught.value.message
+            assert transport.requests == 2  # retried: the platform says nothing was written
+            blocker.execute("ROLLBACK")
+            created = session.call(create_model, CreateModelRequest, big_model(path, "locked"))
+            assert created.result.version_info.model_version == 1
+        finally:
+            blocker.close()
+            session.close()
+
+
 # ---------------------------------------------------------------------------------------------------
 # mlp account add --admin on an existing account
 

@@ -55,7 +55,7 @@ class Worker:
         self.settings = settings
         self.options = options
         self.worker_id = worker_id or new_worker_id()
-        self.store = Store(settings.db_url)
+        self.store = Store(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
         self.runner: ChildProcess | None = None
 
     def run_forever(self, stop: threading.Event) -> None:
