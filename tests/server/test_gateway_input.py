@@ -160,6 +160,23 @@ def test_a_nul_character_in_a_filter_is_refused_naming_the_field(
     assert message == f"{field}: {NUL}", message
 
 
+def test_a_nul_character_in_the_url_is_a_client_error(admin: Api) -> None:
+    """The query and the path never reach the store: each is checked against a closed set or a
+    pattern first. (HTTP itself refuses a NUL in a header.)"""
+    token = admin.token_for(admin.account_id)
+    for url, status in [
+        (f"/?Action=List%00Models&Version={API_VERSION}", 404),
+        ("/?Action=ListModels&Version=2021-07-01%00", 404),
+        (f"/ml-platform/{REGION}/api/GetSTSToken?Token=v1.a%00b.c", 401),
+        (f"/ml-platform/{REGION}/api/GetSTSToken?Token={token}%00", 401),
+        (f"/ml-platform/{REGION}%00/api/GetSTSToken?Token={token}", 400),
+        (f"/ml-platform/{REGION}/api/GetSTS%00Token?Token={token}", 404),
+    ]:
+        response = admin.http.post(url, content=b"{}", headers={"Content-Type": "application/json"})
+        assert response.status_code == status, (url, response.text)
+        assert response.json()["ResponseMetadata"]["Error"]["Code"] != "InternalError"
+
+
 @pytest.mark.parametrize("where", ["description", "tensor name", "key"])
 def test_a_nul_character_in_a_new_version_is_refused_and_nothing_is_stored(
     admin: Api, server: LiveServer, where: str
