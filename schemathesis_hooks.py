@@ -118,6 +118,16 @@ def _inner(case: schemathesis.Case[Any]) -> bool:
     return str(case.operation.path).startswith("/ml-platform/")
 
 
+def _served_region(case: schemathesis.Case[Any]) -> None:
+    """The inner door's region is the one the platform serves (``VOLC_REGION``, default ``cn-beijing``):
+    any other, schema-valid or not, is refused naming it. Left alone where the path is the invalid part."""
+    meta = case.meta
+    if "region" in (case.path_parameters or {}) and not (
+        meta and meta.is_negative_at(ParameterLocation.PATH)
+    ):
+        case.path_parameters["region"] = os.environ.get("VOLC_REGION") or "cn-beijing"
+
+
 @schemathesis.auth(refresh_interval=None)  # the door decides: never reuse one door's credential on the other
 class VolcCredentials:
     """Real credentials: a token in the inner door's Token, a marker in the open door's Authorization
@@ -130,6 +140,7 @@ class VolcCredentials:
     def set(self, case: schemathesis.Case[Any], data: str, context: Any) -> None:
         if _inner(case):
             case.query = {**(case.query or {}), "Token": data}
+            _served_region(case)
         else:
             case.headers["Authorization"] = data
 
@@ -151,6 +162,7 @@ def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, An
 def map_case(context: Any, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
     """Valid cases follow the document's ``x-required-without-ModelID`` (a new model needs a name, a
     format and a type), which OpenAPI 3.0 cannot express as a schema."""
+    _served_region(case)
     meta = case.meta
     if meta is None or meta.is_negative_at(ParameterLocation.BODY) or not isinstance(case.body, dict):
         return case

@@ -64,10 +64,16 @@ def _region_rule() -> tuple[re.Pattern[str], int]:
     return re.compile(rule["pattern"].removeprefix("^").removesuffix("$")), int(rule["maxLength"])
 
 
-def _check_region(region: str) -> None:
+def _check_region(region: str, served: str) -> None:
     pattern, max_length = _region_rule()
     if len(region) > max_length or pattern.fullmatch(region) is None:
         raise ApiError("InvalidParameter", f"region: {region!r} is not a region name such as cn-beijing")
+    if region != served:  # as the open door refuses a credential scope of another region
+        raise ApiError(
+            "InvalidParameter",
+            f"region: {region!r} is not served here: this platform serves region {served!r}"
+            f" (use /ml-platform/{served}/api/...)",
+        )
 
 
 class Gateway:
@@ -122,10 +128,23 @@ class Gateway:
         record = found["record"]
         return pending, Caller(record.account_id, record.user_id, record.is_admin, record.ak)
 
-    def _authenticate_token(self, token: str | None) -> Caller:
+    async def _authenticate_token(self, token: str | None) -> Caller:
+        """A secure token's caller. The administrator key that asked for the token must still be
+        one (through the key cache, as a signed request's key): revoking or demoting it ends its
+        tokens within the cache's lifetime."""
         if not token:
             raise ApiError("MissingAuthenticationToken", "the inner API needs a Token query parameter")
-        claims = self.platform.tokens.verify(token, self.platform.clock())
+        claims = self.platform.tokens.verify(token, self.platform.clock(), "inner")
+        issuer = claims.issuer or ""  # verify() refuses an inner token that names no key
+        try:
+            record: KeyRecord | None = self.keys.cached(issuer)
+        except NotCached:
+            record = await run_in_threadpool(self.keys.load, issuer)
+        if record is None or not record.is_admin:
+            raise ApiError(
+                "InvalidSecretToken",
+                "the Token's issuing access key has been revoked or is no longer an administrator's",
+            )
         return Caller(claims.account_id, claims.user_id, is_admin=False)
 
     async def open_door(self, request: Request) -> Response:
@@ -160,8 +179,8 @@ class Gateway:
                 raise ApiError(
                     "InvalidActionOrVersion", f"unknown inner Action {action!r} or Version {version!r}"
                 )
-            _check_region(request.path_params["region"])
-            caller = self._authenticate_token(_query(request).get("Token"))
+            _check_region(request.path_params["region"], self.platform.settings.region)
+            caller = await self._authenticate_token(_query(request).get("Token"))
             raw = await read_body(request, self.limits)
             return await self._serve(operation, raw, caller, meta)
         except ApiError as exc:

@@ -2,7 +2,8 @@
 
 JSON text is decoded as strict UTF-8 and parsed; the value must then hold no NaN or Infinity (not
 JSON, and unstorable by the response encoder), no string or key with a lone surrogate (not valid
-Unicode, refused by databases), and nest at most :data:`MAX_DEPTH` containers. Each violation is an
+Unicode, refused by databases) or a NUL character (PostgreSQL refuses it in text; SQLite's full-text
+MATCH fails on it), and nest at most :data:`MAX_DEPTH` containers. Each violation is an
 ``InvalidParameter`` naming the field path, so nothing that a later read cannot serialise is stored.
 """
 
@@ -20,6 +21,7 @@ from .errors import ApiError
 # Objects and arrays nested in a body, the body's own object counting as 1. Documented in the
 # OpenAPI document's description; the deepest documented field (a TensorConfig shape) needs 7.
 MAX_DEPTH = 32
+_NUL = "holds a NUL character (U+0000), which is not allowed"
 
 
 class _NonFinite:
@@ -72,6 +74,9 @@ def _violations(value: Any) -> Iterator[tuple[str, str]]:
                         f"the key {key!r} holds a lone surrogate, which is not valid Unicode",
                     )
                     return
+                if "\x00" in key:
+                    yield path or "body", f"the key {key!r} {_NUL}"
+                    return
                 stack.append((child, where, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
@@ -81,9 +86,13 @@ def _violations(value: Any) -> Iterator[tuple[str, str]]:
         elif isinstance(item, float) and not math.isfinite(item):
             yield path, "the number is too large to represent; send a finite number"
             return
-        elif isinstance(item, str) and not _is_unicode(item):
-            yield path, f"{item!r} holds a lone surrogate (such as \\ud800), which is not valid Unicode"
-            return
+        elif isinstance(item, str):
+            if not _is_unicode(item):
+                yield path, f"{item!r} holds a lone surrogate (such as \\ud800), which is not valid Unicode"
+                return
+            if "\x00" in item:
+                yield path, _NUL
+                return
 
 
 def _is_unicode(text: str) -> bool:

@@ -97,7 +97,7 @@ def open_platform(
     perf_workers: WorkStarter | None = None,
 ) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.db_url, upgrade=settings.migrate)
+    store = Store(settings.db_url, upgrade=settings.migrate, busy_timeout=settings.sqlite_busy_timeout)
     missing = missing_handlers([op.action for op in operations().values()], store)
     if missing:
         raise RuntimeError(f"the document has actions this server cannot serve: {missing}")

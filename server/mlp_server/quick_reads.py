@@ -48,7 +48,6 @@ MAX_MODELS: Final = 100_000
 DATABASE_FILE: Final = "mlp.sqlite3"
 TOKEN_FILE: Final = "token.key"
 TOKEN_BYTES: Final = 32  # the token issuer's minimum: a shorter secret is refused by the full open
-BUSY_TIMEOUT_SECONDS: Final = 30.0  # as the store's engine (engine.BUSY_TIMEOUT_MS)
 # As paging.py: the documented defaults and orders of every List action.
 DEFAULT_OFFSET, DEFAULT_LIMIT = 0, 10
 DEFAULT_SORT_BY, DEFAULT_SORT_ORDER = "CreateTime", "Descend"
@@ -133,12 +132,12 @@ def open_quick(settings: ServerSettings) -> QuickReads | None:
     return quick
 
 
-def _connect(database: Path) -> sqlite3.Connection:
+def _connect(database: Path, busy_timeout: float) -> sqlite3.Connection:
     # mode=rw: never creates the file. Autocommit: BEGIN/COMMIT are written here.
     conn = sqlite3.connect(
         f"{database.as_uri()}?mode=rw",
         uri=True,
-        timeout=BUSY_TIMEOUT_SECONDS,
+        timeout=busy_timeout,  # as the store's engine (settings.sqlite_busy_timeout)
         isolation_level=None,
         check_same_thread=False,
     )
@@ -150,7 +149,7 @@ class QuickReads:
 
     def __init__(self, settings: ServerSettings, database: Path) -> None:
         self.settings = settings
-        self._conn = _connect(database)
+        self._conn = _connect(database, settings.sqlite_busy_timeout)
         self._lock = threading.Lock()  # one transaction at a time on the one connection
         self._handlers: dict[str, Callable[[sqlite3.Connection, int, Body], Body]] = {
             "ListModels": _list_models,

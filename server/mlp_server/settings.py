@@ -71,6 +71,10 @@ class ServerSettings:
     serving_bind_host: str = "127.0.0.1"
     serving_host: str | None = None
     serving_timeout: float = 60.0
+    # SQLite: how long a write waits for another process's lock before it is answered 503
+    # ServiceUnavailableTemp (MLP_SQLITE_BUSY_TIMEOUT, seconds): well below the client's 30 s read
+    # timeout, so the client gets the documented, retried error and not a timeout.
+    sqlite_busy_timeout: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -111,6 +115,7 @@ class ServerSettings:
             else repr(self.perf_gpu_wait_seconds),
             "MLP_DATABASE_URL": self.database_url or "",
             "MLP_S3_ENDPOINT": "",
+            "MLP_SQLITE_BUSY_TIMEOUT": repr(self.sqlite_busy_timeout),
         }
         if self.s3 is not None:
             env.update(
@@ -151,6 +156,8 @@ class ServerSettings:
             values["body_read_timeout"] = float(env["MLP_BODY_READ_TIMEOUT"])
         if env.get("MLP_BODY_TOTAL_TIMEOUT"):
             values["body_total_timeout"] = float(env["MLP_BODY_TOTAL_TIMEOUT"])
+        if env.get("MLP_SQLITE_BUSY_TIMEOUT"):
+            values["sqlite_busy_timeout"] = _busy_timeout(env["MLP_SQLITE_BUSY_TIMEOUT"])
         for name, key, kind in (
             ("perf_workers", "MLP_PERF_WORKERS", int),
             ("perf_measure_seconds", "MLP_PERF_MEASURE_SECONDS", float),
@@ -171,3 +178,14 @@ class ServerSettings:
             )
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _busy_timeout(text: str) -> float:
+    """``MLP_SQLITE_BUSY_TIMEOUT``: seconds above 0 (a day at most)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 86400:
+        raise ValueError(f"MLP_SQLITE_BUSY_TIMEOUT={text!r} is not a number of seconds above 0 (default 10)")
+    return seconds

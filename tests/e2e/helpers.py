@@ -39,7 +39,7 @@ MLP = str(Path(sys.executable).with_name("mlp"))  # the console script, as a use
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"  # a tiny ONNX classifier
 STARTUP_TIMEOUT = 30.0
 REQUEST_ID = re.compile(r"^\d{14}[0-9A-F]+$")
-UPLOAD_PREFIX = re.compile(r"^modelrepo/from-sdk-repo/(\d{13})/$")
+UPLOAD_PREFIX = re.compile(r"^modelrepo/from-sdk-repo/(\d{13})-[0-9a-f]{8}/$")
 MISSING_MODEL = "m-20200101000000-zzzzz"  # well-formed, never allocated (ids carry the current time)
 
 MODEL_TENSOR_CONFIG: dict[str, Any] = {

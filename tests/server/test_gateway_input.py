@@ -141,6 +141,69 @@ def test_lone_surrogates_are_refused_naming_the_field(admin: Api, server: LiveSe
     assert admin.ok("ListModels", {})["Total"] == 0
 
 
+NUL = "holds a NUL character (U+0000), which is not allowed"
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        # A filter: SQLite's full-text MATCH fails on it, PostgreSQL refuses it in text.
+        ("ListModels", {"ModelNameContains": "ab\x00c"}, "ModelNameContains"),
+        ("ListModels", {"IdContains": "\x00"}, "IdContains"),
+        ("ListServices", {"ServiceNameContains": "a\x00"}, "ServiceNameContains"),
+    ],
+)
+def test_a_nul_character_in_a_filter_is_refused_naming_the_field(
+    admin: Api, action: str, body: dict[str, Any], field: str
+) -> None:
+    message = refused(admin.call(action, body), 400, "InvalidParameter")
+    assert message == f"{field}: {NUL}", message
+
+
+def test_a_nul_character_in_the_url_is_a_client_error(admin: Api) -> None:
+    """The query and the path never reach the store: each is checked against a closed set or a
+    pattern first. (HTTP itself refuses a NUL in a header.)"""
+    token = admin.token_for(admin.account_id)
+    for url, status in [
+        (f"/?Action=List%00Models&Version={API_VERSION}", 404),
+        ("/?Action=ListModels&Version=2021-07-01%00", 404),
+        (f"/ml-platform/{REGION}/api/GetSTSToken?Token=v1.a%00b.c", 401),
+        (f"/ml-platform/{REGION}/api/GetSTSToken?Token={token}%00", 401),
+        (f"/ml-platform/{REGION}%00/api/GetSTSToken?Token={token}", 400),
+        (f"/ml-platform/{REGION}/api/GetSTS%00Token?Token={token}", 404),
+    ]:
+        response = admin.http.post(url, content=b"{}", headers={"Content-Type": "application/json"})
+        assert response.status_code == status, (url, response.text)
+        assert response.json()["ResponseMetadata"]["Error"]["Code"] != "InternalError"
+
+
+@pytest.mark.parametrize("where", ["description", "tensor name", "key"])
+def test_a_nul_character_in_a_new_version_is_refused_and_nothing_is_stored(
+    admin: Api, server: LiveServer, where: str
+) -> None:
+    path = server.upload(admin.account_id, "policy/nul")
+    tensor = {"TensorName": "input", "Shape": [1], "DType": "FLOAT"}
+    if where == "description":
+        info, expected = version_info(path, Description="x\x00y"), f"VersionInfo.Description: {NUL}"
+    elif where == "tensor name":
+        tc = {"Inputs": [{**tensor, "TensorName": "in\x00put"}]}
+        info, expected = (
+            version_info(path, TensorConfig=tc),
+            f"VersionInfo.TensorConfig.Inputs[0].TensorName: {NUL}",
+        )
+    else:
+        tc = {"Inputs": [tensor], "\x00": 1}
+        info, expected = (
+            version_info(path, TensorConfig=tc),
+            f"VersionInfo.TensorConfig: the key '\\x00' {NUL}",
+        )
+    message = refused(
+        admin.call("CreateModel", {"ModelName": "m", "VersionInfo": info}), 400, "InvalidParameter"
+    )
+    assert message == expected, message
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
 @pytest.mark.parametrize(
     "content", [b'{"ModelName": "\xff"}', b'{"ModelName": "\xed\xa0\x80"}', '{"A": "é"}'.encode("utf-16")]
 )
@@ -297,6 +360,38 @@ def test_the_client_does_not_retry_a_full_disk(server: LiveServer, tmp_path: Any
         assert transport.requests == 1
     finally:
         session.close()
+
+
+def test_a_locked_database_reaches_the_client_as_the_retried_503_before_its_read_timeout(
+    tmp_path: Path,
+) -> None:
+    """The platform's lock wait (MLP_SQLITE_BUSY_TIMEOUT, default 10 s) is below the client's read
+    timeout (30 s): scaled down here to 1 s and 5 s. The client sees the documented 503, retries it
+    (nothing was written) and reports ServiceUnavailableTemp, never a timeout of unknown outcome."""
+    with LiveServer(tmp_path / "platform", sqlite_busy_timeout=1.0) as server:
+        keys = server.default_keys()
+        settings = resolve_settings(
+            endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region=REGION,
+            config_file=tmp_path / "no-config", environ={},
+        )  # fmt: skip
+        transport = CountingTransport()
+        retry = RetryPolicy(max_attempts=2, base_delay=0.01)
+        session = Session(settings, retry=retry, transport=transport, timeout=5.0)
+        path = server.upload(keys.account_id, "locked/m")
+        blocker = sqlite3.connect(server.data_dir / "mlp.sqlite3", isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # an operator's `sqlite3 mlp.sqlite3`, a backup tool ...
+            with pytest.raises(ServerError) as caught:
+                session.call(create_model, CreateModelRequest, big_model(path, "locked"))
+            assert caught.value.code == "ServiceUnavailableTemp" and caught.value.status_code == 503
+            assert "locked" in caught.value.message
+            assert transport.requests == 2  # retried: the platform says nothing was written
+            blocker.execute("ROLLBACK")
+            created = session.call(create_model, CreateModelRequest, big_model(path, "locked"))
+            assert created.result.version_info.model_version == 1
+        finally:
+            blocker.close()
+            session.close()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ so is the client's (``VolcSignerAuth(clock=...)``), so that time-dependent check
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -353,7 +355,7 @@ def test_inner_door_with_a_malformed_region_is_400(server: LiveServer, admin: Ap
     token = admin.token_for(admin.account_id)
     message = envelope_error(inner(server, "GetSTSToken", {}, token, region=region), 400, "InvalidParameter")
     assert message.startswith("region")
-    assert inner(server, "GetSTSToken", {}, token, region="cn-north-4").status_code == 200
+    assert inner(server, "GetSTSToken", {}, token, region=REGION).status_code == 200
 
 
 def test_inner_door_without_token_is_refused(server: LiveServer) -> None:
@@ -368,6 +370,87 @@ def test_expired_token_is_invalid_secret_token(
     server_clock.advance(61)
     message = envelope_error(inner(server, "GetSTSToken", {}, token), 401, "InvalidSecretToken")
     assert "expired" in message
+
+
+def test_an_sts_session_token_is_no_secure_token(
+    server: LiveServer, admin: Api, server_clock: MovableClock
+) -> None:
+    """GetSTSToken's SessionToken cannot stand in for the secure token it was asked with: a 60 s
+    token would otherwise become 12 h of inner access, renewable by asking again. (The folder store's
+    SessionToken is the platform's own; team mode's is the S3 store's, and this runs without it.)"""
+    token = admin.token_for(admin.account_id, ttl=60)
+    sts = inner(server, "GetSTSToken", {"Duration": 43200}, token)
+    assert sts.status_code == 200, sts.text
+    session = sts.json()["Result"]["SessionToken"]
+    assert session.startswith("v1.")  # same format and secret as a secure token: only the kind differs
+    for action, body in [("InnerGetTOSUploadPath", {"ServiceName": "modelrepo"}), ("GetSTSToken", {})]:
+        message = envelope_error(inner(server, action, body, session), 401, "InvalidSecretToken")
+        assert "session token" in message and "AdminGetSecureToken" in message
+    server_clock.advance(3600)
+    envelope_error(inner(server, "GetSTSToken", {}, token), 401, "InvalidSecretToken")
+    envelope_error(inner(server, "GetSTSToken", {}, session), 401, "InvalidSecretToken")
+
+
+def test_a_plain_keys_sts_session_token_opens_no_inner_door(server: LiveServer, b: Api) -> None:
+    """GetSTSToken on the open door (the local platform's addition) is any key's: its SessionToken
+    must not give that key the inner door that AdminGetSecureToken keeps for administrators."""
+    sts = b.call("GetSTSToken", {"Duration": 43200})
+    assert sts.status_code == 200, sts.text
+    session = sts.json()["Result"]["SessionToken"]
+    envelope_error(
+        inner(server, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo"}, session),
+        401,
+        "InvalidSecretToken",
+    )
+    server.platform.store.revoke_access_key(b.keys.ak)
+    envelope_error(inner(server, "GetSTSToken", {"Duration": 43200}, session), 401, "InvalidSecretToken")
+
+
+def test_revoking_or_demoting_the_issuing_key_ends_its_secure_tokens(
+    server: LiveServer, b: Api, new_account: Callable[..., Api]
+) -> None:
+    operator = new_account(ACCOUNT_C, admin=True)
+    token = operator.token_for(b.account_id)
+    assert inner(server, "GetSTSToken", {}, token).status_code == 200
+    # Demoted: the store overwrites the key pair with the flags given.
+    server.platform.store.add_access_key_explicit(
+        operator.keys.ak, operator.keys.sk, ACCOUNT_C, 1, is_admin=False
+    )
+    message = envelope_error(inner(server, "GetSTSToken", {}, token), 401, "InvalidSecretToken")
+    assert "revoked or is no longer an administrator" in message
+    server.platform.store.add_access_key_explicit(
+        operator.keys.ak, operator.keys.sk, ACCOUNT_C, 1, is_admin=True
+    )
+    assert inner(server, "GetSTSToken", {}, token).status_code == 200
+    server.platform.store.revoke_access_key(operator.keys.ak)
+    message = envelope_error(
+        inner(server, "InnerGetModelVersion", {"ModelVersionID": "m-1-1"}, token), 401, "InvalidSecretToken"
+    )
+    assert "revoked" in message
+
+
+def test_a_token_of_an_earlier_release_is_refused(server: LiveServer, admin: Api) -> None:
+    """Tokens of releases before 0.7.1 name no kind: they are refused (the client asks for a new one)."""
+    claims = {"a": admin.account_id, "u": 1, "exp": int(datetime.now(UTC).timestamp()) + 600, "n": "00"}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    mac = hmac.new(server.platform.settings.token_secret(), payload.encode(), hashlib.sha256).digest()
+    message = envelope_error(
+        inner(server, "GetSTSToken", {}, f"v1.{payload}.{_b64(mac)}"), 401, "InvalidSecretToken"
+    )
+    assert "earlier release" in message and "AdminGetSecureToken" in message
+
+
+def test_inner_door_refuses_a_region_it_does_not_serve(server: LiveServer, admin: Api) -> None:
+    token = admin.token_for(admin.account_id)
+    served = server.platform.settings.region
+    for region in ("ap-southeast-1", "cn-north-4"):
+        response = inner(server, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo"}, token, region=region)
+        message = envelope_error(response, 400, "InvalidParameter")
+        assert message.startswith(f"region: {region!r} is not served here") and repr(served) in message
+    assert (
+        inner(server, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo"}, token, region=served).status_code
+        == 200
+    )
 
 
 def _b64(data: bytes) -> str:

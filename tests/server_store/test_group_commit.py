@@ -3,7 +3,10 @@ and a unit's failure stays its own (store/group_commit.py)."""
 
 from __future__ import annotations
 
+import inspect
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -16,9 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError
+from mlp_server.settings import ServerSettings
+from mlp_server.storage_errors import storage_error
 from mlp_server.store import Store, sqlite_url
 from mlp_server.store.group_commit import GroupCommit, StoreClosedError
 from mlp_server.store.schema import ModelRow, VersionRow
+from volcengine_ml_platform.session import Session as ClientSession
 
 from .helpers import ACCOUNT, register, version_info
 
@@ -292,3 +298,62 @@ def test_a_riding_write_shares_the_next_commit_or_is_committed_alone(
     finally:
         reader.close()
     assert paths == {"with the next write", "alone", "at close"}
+
+
+# A database locked by another process (an operator's `sqlite3`, a backup tool): each write waits at
+# most the busy timeout, counted from when it was asked, then fails as ServiceUnavailableTemp (503).
+# The client's read timeout is 30 s: a server that waited longer would reach it as a timeout instead.
+LOCK_WAIT = 3.0
+
+
+def _timed_failure(work: Callable[[], Any]) -> tuple[BaseException | None, float]:
+    started = time.monotonic()
+    try:
+        work()
+    except Exception as exc:
+        return exc, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "one-by-one"])
+def test_a_write_waits_for_a_lock_at_most_the_busy_timeout_from_when_it_was_asked(
+    tmp_path: Path, group_commit: bool
+) -> None:
+    database = tmp_path / "db.sqlite"
+    store = Store(sqlite_url(database), group_commit=group_commit, busy_timeout=LOCK_WAIT)
+    model_id, _ = register(store)
+    blocker = sqlite3.connect(database, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(_timed_failure, add_version(store, model_id))
+            # Asked while the first waits for the lock: it queues behind it (this process's writes go
+            # one at a time), and must not then wait a whole timeout of its own (1.5x in all).
+            time.sleep(LOCK_WAIT / 2)
+            second = pool.submit(_timed_failure, add_version(store, model_id))
+            outcomes = [first.result(), second.result()]
+        for error, elapsed in outcomes:
+            assert error is not None
+            found = storage_error(error) if not isinstance(error, ApiError) else error
+            assert found is not None and found.code == "ServiceUnavailableTemp", repr(error)
+            assert LOCK_WAIT * 0.9 < elapsed < LOCK_WAIT * 1.3, outcomes
+        blocker.execute("ROLLBACK")
+        assert add_version(store, model_id)()[1] == 2  # the lock gone, writes go on (nothing was written)
+    finally:
+        blocker.close()
+        store.close()
+
+
+def test_the_platforms_busy_timeout_is_configured_below_the_clients_read_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    client_timeout = inspect.signature(ClientSession.__init__).parameters["timeout"].default
+    assert ServerSettings(data_dir=tmp_path).sqlite_busy_timeout <= client_timeout / 2
+    monkeypatch.setenv("MLP_SQLITE_BUSY_TIMEOUT", "2.5")
+    settings = ServerSettings.from_env(tmp_path)
+    assert settings.sqlite_busy_timeout == 2.5
+    assert settings.to_env()["MLP_SQLITE_BUSY_TIMEOUT"] == "2.5"  # perf workers inherit it
+    for wrong in ("0", "-1", "soon", "nan"):
+        monkeypatch.setenv("MLP_SQLITE_BUSY_TIMEOUT", wrong)
+        with pytest.raises(ValueError, match="MLP_SQLITE_BUSY_TIMEOUT"):
+            ServerSettings.from_env(tmp_path)

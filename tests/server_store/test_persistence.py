@@ -58,7 +58,8 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(store: Sto
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+        # Below the client's 30 s read timeout: a locked database reaches it as the retried 503.
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
         # Reads through a memory map (a filter's first list at scale): on unless the build forbids it.
         # (capped at the build's own limit, 0x7fff0000 by default).
         assert 0 < conn.execute(text("PRAGMA mmap_size")).scalar() <= MMAP_BYTES

@@ -30,13 +30,27 @@ def test_manifest_sits_beside_the_path_never_under_it() -> None:
         ("modelrepo/from-sdk-repo/1700000000000", None),  # a file named like a stamp is not a prefix
         ("hand-made/model.onnx", None),
         ("modelrepo/170000000000/x", None),  # 12 digits
+        # 0.7.1 and later: a random tag after the stamp (several processes on one database).
+        (
+            "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d/resnet/a.bin",
+            "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d/",
+        ),
+        (
+            "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d.mlp-manifest.json",
+            "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d/",
+        ),
+        ("modelrepo/1700000000000-0a1b2c3d/x/1800000000000-ffffffff/y", "modelrepo/1700000000000-0a1b2c3d/"),
+        ("modelrepo/1700000000000-0A1B2C3D/x", None),  # the tag is lowercase hex
+        ("modelrepo/1700000000000-0a1b2c/x", None),  # 6 hex digits
+        ("modelrepo/from-sdk-repo/1700000000000-0a1b2c3d", None),  # a file, not a prefix
     ],
 )
 def test_upload_unit(key: str, unit: str | None) -> None:
     found = upload_unit(key)
     assert (found.prefix if found else None) == unit
     if found is not None:
-        assert found == UploadUnit(unit or "", int(found.prefix.rstrip("/").rsplit("/", 1)[-1]))
+        stamp = found.prefix.rstrip("/").rsplit("/", 1)[-1].partition("-")[0]
+        assert found == UploadUnit(unit or "", int(stamp))
 
 
 def test_round_trip() -> None:

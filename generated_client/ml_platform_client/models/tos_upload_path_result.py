@@ -16,7 +16,9 @@ class TOSUploadPathResult(WireMapping):
     """
     Attributes:
         bucket (str):  Example: ml-platform-auto-created-required-2100000050-cn-north-4.
-        key_prefix (str):  Example: modelrepo/from-sdk-repo/1631236594036/.
+        key_prefix (str): A fresh folder: the service's layout ends in a millisecond timestamp. Local platform: the
+            timestamp is followed by a random tag (`1631236594036-3f9a0c1e/`), so that the several processes of a team never
+            hand out the same prefix. Example: modelrepo/from-sdk-repo/1631236594036/.
         endpoint (str | Unset): Local platform: where the objects are: `file:///...` for its folder store, an http(s)
             URL for
             an S3-compatible store. Absent on the real service (TOS at tos-s3-{region}.volces.com).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from typing import Any
 
@@ -13,12 +14,20 @@ _EXISTS = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
 def _fresh_millis(now_ms: int) -> int:
-    # The seed's layout uses a millisecond timestamp as the fresh folder; two calls within one
-    # millisecond must still get different prefixes.
+    # The seed's layout uses a millisecond timestamp as the fresh folder; two calls of this process
+    # within one millisecond still get different stamps.
     global _last_ms
     with _lock:
         _last_ms = max(now_ms, _last_ms + 1)
         return _last_ms
+
+
+def fresh_folder(now_ms: int) -> str:
+    """``{13-digit ms}-{8 hex}``: the stamp is unique per process only, and several processes may
+    serve one database (a team's servers, `mlp serve` beside the embedded platform); the random tag
+    (32 bits) keeps their prefixes apart, so two uploads never mix files or share a Path (which
+    CreateModel would take as a retry of the first). The storage sweep reads the stamp before it."""
+    return f"{_fresh_millis(now_ms):013d}-{secrets.token_hex(4)}"
 
 
 def ensure_bucket(platform: Platform, bucket: str) -> None:
@@ -55,11 +64,11 @@ def ensure_bucket(platform: Platform, bucket: str) -> None:
 
 def get_tos_upload_path(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     folders = [body["ServiceName"], *body.get("Path", [])]
-    stamp = _fresh_millis(int(platform.clock().timestamp() * 1000))
+    folder = fresh_folder(int(platform.clock().timestamp() * 1000))
     bucket = platform.bucket_for(caller.account_id)
     ensure_bucket(platform, bucket)
     return {
         "Bucket": bucket,
-        "KeyPrefix": "/".join([*folders, str(stamp)]) + "/",
+        "KeyPrefix": "/".join([*folders, folder]) + "/",
         "Endpoint": platform.objects_endpoint,
     }

@@ -14,7 +14,7 @@ from .storage import ensure_bucket
 
 
 def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-    if not caller.is_admin:
+    if not caller.is_admin or caller.access_key is None:
         raise ApiError("AccessDenied", "AdminGetSecureToken needs an administrator's access key")
     account_id, user_id = body["AccountId"], body["UserId"]
     if platform.store.get_account(account_id) is None:
@@ -22,7 +22,12 @@ def admin_get_secure_token(platform: Platform, caller: Caller, body: dict[str, A
             "NotFound", f"account {account_id} does not exist on this platform (`mlp account add`)"
         )
     token, expires = platform.tokens.issue(
-        account_id, user_id, timedelta(seconds=body["TimeToLive"]), platform.clock()
+        account_id,
+        user_id,
+        timedelta(seconds=body["TimeToLive"]),
+        platform.clock(),
+        kind="inner",
+        issuer=caller.access_key,
     )
     return {"Token": token, "ExpiredTime": expires.isoformat()}
 
@@ -58,8 +63,9 @@ def get_sts_token(platform: Platform, caller: Caller, body: dict[str, Any]) -> d
     else:
         seed = hmac.new(platform.settings.token_secret(), f"sts:{caller.account_id}".encode(), hashlib.sha256)
         ak, sk = "STSLOCAL" + seed.hexdigest()[:16].upper(), seed.hexdigest()[16:]
+        # Kind "sts": the inner door refuses it, so it is never a way to a (renewable) secure token.
         session, _ = platform.tokens.issue(
-            caller.account_id, caller.user_id, timedelta(seconds=duration), platform.clock()
+            caller.account_id, caller.user_id, timedelta(seconds=duration), platform.clock(), kind="sts"
         )
     return {
         "AccessKeyId": ak,

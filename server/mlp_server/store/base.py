@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlp_server.errors import ApiError
+from mlp_server.storage_errors import LOCKED
 
-from .engine import create_store_engine, writer
+from .engine import DEFAULT_BUSY_TIMEOUT, create_store_engine, lock_wait, writer
 from .group_commit import GroupCommit, StoreClosedError, connection_is_shared
 from .ids import new_id, utcnow
 from .migrate import prepare
@@ -42,6 +44,7 @@ class StoreBase:
         clock: Callable[[], datetime] = utcnow,
         upgrade: bool = False,
         group_commit: bool | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         """Open the store; a new database gets the current schema, an older one is refused with
         :class:`~mlp_server.store.migrate.MigrationRequired` unless ``upgrade`` is set.
@@ -50,8 +53,12 @@ class StoreBase:
         this process's writes share commits (:mod:`.group_commit`). Off, each write is its own
         transaction behind a process-wide lock. PostgreSQL always commits each transaction itself: it
         already lets concurrent commits share a WAL flush, and writers there run at once.
+
+        ``busy_timeout`` (SQLite): seconds a write waits for the database's lock, counted from when it
+        was asked for (this process's queue included), before it fails as ``ServiceUnavailableTemp``.
         """
-        self._engine = create_store_engine(url)
+        self._engine = create_store_engine(url, busy_timeout=busy_timeout)
+        self._busy_timeout = busy_timeout
         try:
             prepare(self._engine, upgrade=upgrade)
         except BaseException:
@@ -71,7 +78,7 @@ class StoreBase:
             if group_commit is None:
                 group_commit = os.environ.get("MLP_SQLITE_GROUP_COMMIT", "1").strip().lower() not in _OFF
             if group_commit and not connection_is_shared(self._engine):
-                self._group = GroupCommit(write_engine)
+                self._group = GroupCommit(write_engine, busy_timeout=busy_timeout)
             else:
                 self._write_gate = threading.Lock()
 
@@ -144,8 +151,29 @@ class StoreBase:
             with self._group.borrow() as session:
                 yield session
             return
-        with self._write_gate or nullcontext(), self._writer.begin() as session:
+        with self._gate(), self._writer.begin() as session:
             yield session
+
+    @contextmanager
+    def _gate(self) -> Iterator[None]:
+        """This process's writers one at a time (group commit off), each waiting at most the busy
+        timeout for its turn: then SQLite's own wait (the same timeout) for other processes."""
+        gate = self._write_gate
+        if gate is None:
+            yield
+            return
+        asked = time.monotonic()
+        if not gate.acquire(timeout=self._busy_timeout):
+            raise ApiError("ServiceUnavailableTemp", LOCKED)
+        try:
+            waited = time.monotonic() - asked
+            if waited < 0.02:  # the usual case: the whole timeout is left, nothing to set
+                yield
+            else:
+                with lock_wait(max(0.05, self._busy_timeout - waited)):
+                    yield
+        finally:
+            gate.release()
 
     def _write_unit(self, work: Callable[[Session], _T]) -> _T:
         """Run ``work(session)`` as one write and return its result once committed; an error in it

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,11 @@ from sqlalchemy.pool import StaticPool
 
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "mlp_sqlite_begin"
-BUSY_TIMEOUT_MS = 30_000
+# How long a write waits for another process's lock on a SQLite file before it is answered 503
+# ServiceUnavailableTemp (MLP_SQLITE_BUSY_TIMEOUT, seconds). Well below the client's 30 s read timeout,
+# so that the client sees the documented, retried 503 and not a timeout with an unknown outcome.
+DEFAULT_BUSY_TIMEOUT = 10.0
+_LOCK_WAIT_MS: ContextVar[int | None] = ContextVar("mlp_sqlite_lock_wait_ms", default=None)
 # Reads of a SQLite file through a memory map (address space, not memory; SQLite caps it at its
 # compile-time limit, 2 GB by default).
 MMAP_BYTES = 2**31
@@ -21,7 +28,7 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path)}"
 
 
-def create_store_engine(url: str | URL) -> Engine:
+def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed)
@@ -33,7 +40,7 @@ def create_store_engine(url: str | URL) -> Engine:
     else:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
-    _install_sqlite_hooks(engine)
+    _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)))
     return engine
 
 
@@ -44,14 +51,25 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{_BEGIN_MODE: "IMMEDIATE"})
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+@contextmanager
+def lock_wait(seconds: float) -> Iterator[None]:
+    """Write transactions begun in this block wait at most ``seconds`` for the database's lock
+    (instead of the engine's busy timeout)."""
+    token = _LOCK_WAIT_MS.set(max(1, round(seconds * 1000)))
+    try:
+        yield
+    finally:
+        _LOCK_WAIT_MS.reset(token)
+
+
+def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (pysqlite's legacy mode skips it before SELECT,
         # which breaks repeatable reads and SAVEPOINT).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         # Durable on acknowledgement: in WAL mode FULL fsyncs the WAL at every commit (NORMAL, the
         # default of some builds, only at checkpoints, so a power loss could undo acknowledged writes).
@@ -69,4 +87,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting
         # (lock upgrade); IMMEDIATE takes the write lock first, so writers queue on busy_timeout.
         mode = conn.get_execution_options().get(_BEGIN_MODE, "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        wait_ms = _LOCK_WAIT_MS.get()
+        if wait_ms is None or mode != "IMMEDIATE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        # What is left of this write's wait (it queued behind this process's other writers first).
+        driver = conn.connection.driver_connection
+        driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")

@@ -24,6 +24,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
@@ -38,6 +39,9 @@ _T = TypeVar("_T")
 MAX_BATCH = 256
 # How long a write that rides along (GroupCommit.ride) waits for a batch before it is committed alone.
 RIDE_WAIT = 0.5
+# A batch's wait for the lock never goes below this, so a batch whose units queued for long (behind
+# a slow commit, not a lock) still gets a fair try; a free lock is taken at once anyway.
+_MIN_LOCK_WAIT = 0.05
 
 
 class StoreClosedError(RuntimeError):
@@ -49,6 +53,7 @@ class _Unit:
     work: Callable[[Session], Any]
     outcome: Future[Any] = field(default_factory=Future)
     raw: Callable[[sqlite3.Cursor], Any] | None = None  # run on the cursor instead of ``work``
+    queued: float = field(default_factory=time.monotonic)
 
 
 @dataclass(eq=False)
@@ -72,9 +77,14 @@ _STOP = object()
 class GroupCommit:
     """The write path of one SQLite store in one process (see the module's docstring)."""
 
-    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH, busy_timeout: float = 10.0) -> None:
         self._engine = engine
         self._max_batch = max_batch
+        # A unit waits at most this long for the lock, counted from when it was queued: a batch waits
+        # for another process's lock only as long as its oldest unit has left (the connection's
+        # busy_timeout, set per batch when it differs), so a unit queued behind a batch that waited
+        # in vain does not wait a whole timeout again.
+        self._busy_ms = max(1, round(busy_timeout * 1000))
         self._queue: queue.SimpleQueue[_Unit | object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -172,6 +182,7 @@ class GroupCommit:
         # (a third of the writer's own CPU at a batch of one); dropped after a failed batch, and when
         # the engine was disposed (its pool replaced: every connection after that must be a new one).
         conn: Connection | None = None
+        busy_ms = self._busy_ms  # the connection's busy_timeout (a new connection gets the engine's)
         pool = self._engine.pool
         try:
             while True:
@@ -196,11 +207,15 @@ class GroupCommit:
                         stop = True
                         break
                     batch.append(more)  # type: ignore[arg-type]
+                wait_ms = self._lock_wait_ms(batch)  # the writes waiting on an answer; not the riders
                 batch.extend(self._take_riders())
                 if conn is not None and self._engine.pool is not pool:
                     conn.close()
                     conn = None
                 pool = self._engine.pool
+                if conn is None:
+                    busy_ms = self._busy_ms  # what the engine gives a new connection
+                conn, busy_ms = self._set_lock_wait(conn, busy_ms, wait_ms)
                 conn = self._commit(batch, conn)
                 if stop:
                     if riders := self._take_riders():
@@ -209,6 +224,34 @@ class GroupCommit:
         finally:
             if conn is not None:
                 conn.close()
+
+    def _lock_wait_ms(self, batch: list[_Unit]) -> int:
+        """What the batch's oldest unit has left of the busy timeout (the full one unless it queued
+        for more than a few milliseconds, so the usual batch sets nothing)."""
+        waited_ms = (time.monotonic() - min(unit.queued for unit in batch)) * 1000
+        if waited_ms < 20:
+            return self._busy_ms
+        return max(round(_MIN_LOCK_WAIT * 1000), self._busy_ms - round(waited_ms))
+
+    def _set_lock_wait(
+        self, conn: Connection | None, busy_ms: int, wait_ms: int
+    ) -> tuple[Connection | None, int]:
+        """The connection for the next batch with SQLite's busy_timeout at ``wait_ms``, and that value.
+        On the driver connection: through SQLAlchemy the PRAGMA would open a transaction."""
+        if wait_ms == busy_ms:
+            return conn, busy_ms
+        try:
+            if conn is None:
+                conn = self._engine.connect()
+            driver = conn.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)
+            driver.execute(f"PRAGMA busy_timeout = {wait_ms}")
+            return conn, wait_ms
+        except Exception:  # a broken connection: the batch starts on a fresh one, as after a failure
+            if conn is not None:
+                with suppress(Exception):
+                    conn.close()
+            return None, self._busy_ms
 
     def _commit(self, batch: list[_Unit], conn: Connection | None) -> Connection | None:
         """Run and commit ``batch`` on ``conn`` (a new one if None); the connection to use next."""

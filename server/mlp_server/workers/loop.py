@@ -97,7 +97,7 @@ class Worker:
         self.settings = settings
         self.options = options
         self.worker_id = worker_id or new_worker_id()
-        self.store = Store(settings.db_url)
+        self.store = Store(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
         self.scope = claim_scope(has_gpu(), self.store.dialect, options.gpu_wait_seconds)
         self.runner: ChildProcess | None = None
 
