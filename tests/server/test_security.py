@@ -430,7 +430,7 @@ def test_revoking_or_demoting_the_issuing_key_ends_its_secure_tokens(
 
 
 def test_a_token_of_an_earlier_release_is_refused(server: LiveServer, admin: Api) -> None:
-    """Tokens of releases before 0.7.1 name no kind: they are refused (the client asks for a new one)."""
+    """Tokens of releases before 0.8.0 name no kind: they are refused (the client asks for a new one)."""
     claims = {"a": admin.account_id, "u": 1, "exp": int(datetime.now(UTC).timestamp()) + 600, "n": "00"}
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     mac = hmac.new(server.platform.settings.token_secret(), payload.encode(), hashlib.sha256).digest()

@@ -30,7 +30,7 @@ def test_manifest_sits_beside_the_path_never_under_it() -> None:
         ("modelrepo/from-sdk-repo/1700000000000", None),  # a file named like a stamp is not a prefix
         ("hand-made/model.onnx", None),
         ("modelrepo/170000000000/x", None),  # 12 digits
-        # 0.7.1 and later: a random tag after the stamp (several processes on one database).
+        # 0.8.0 and later: a random tag after the stamp (several processes on one database).
         (
             "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d/resnet/a.bin",
             "modelrepo/from-sdk-repo/1700000000000-0a1b2c3d/",

@@ -10,7 +10,7 @@ store and for manifests written before 0.2 (both are read; an entry may carry ei
 Layout: for the Path ``tos://b/modelrepo/from-sdk-repo/1700000000000/resnet/`` the manifest is the
 object ``modelrepo/from-sdk-repo/1700000000000/resnet.mlp-manifest.json``; for a single-file upload
 (``.../1700000000000/``) it is ``modelrepo/from-sdk-repo/1700000000000.mlp-manifest.json``. Upload
-folders of 0.7.1 and later carry a random tag after the stamp (``1700000000000-3f9a0c1e``): the same rules.
+folders of 0.8.0 and later carry a random tag after the stamp (``1700000000000-3f9a0c1e``): the same rules.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .base import ObjectInfo
 
 SUFFIX = ".mlp-manifest.json"
 FORMAT = 1
-# GetTOSUploadPath's fresh folder: a millisecond timestamp, then (since 0.7.1) a random tag that keeps
+# GetTOSUploadPath's fresh folder: a millisecond timestamp, then (since 0.8.0) a random tag that keeps
 # two platform processes on one database apart (``1700000000000-3f9a0c1e``); the first such segment of a
 # key. Folders of earlier releases are the bare 13 digits.
 _STAMP = re.compile(r"(\d{13})(?:-[0-9a-f]{8})?")
