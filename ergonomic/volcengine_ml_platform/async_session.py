@@ -25,6 +25,7 @@ from .session import (
     RETRY_STATUS,
     USER_AGENT,
     Session,
+    _gave_up_with,
     _verify_for,
     _worth_retrying,
     check_body,
@@ -135,7 +136,7 @@ class AsyncSession:
                     await self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
-                raise ServerError(str(exc), status_code=exc.status_code) from exc
+                raise _gave_up_with(ServerError(str(exc), status_code=exc.status_code), sent) from exc
             self._reached = True
             status = int(response.status_code)
             if status == 200:
@@ -145,7 +146,7 @@ class AsyncSession:
                 await self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue
-            raise Session._error(response.parsed, status)
+            raise _gave_up_with(Session._error(response.parsed, status), sent)
 
     async def _wait(self, what: str, attempt: int, why: str) -> None:
         delay = self.retry.delay(attempt)

@@ -22,6 +22,11 @@ class ServiceFields(TypedDict):
 class MLPlatformError(Exception):
     """Base of every error raised by this library."""
 
+    # Set on the answer a call gave up with when an earlier attempt of it may have been carried out
+    # (its answer was lost, or was a 5xx): the answer says what the last attempt met, not what
+    # happened. Whoever would undo something on this error (remove an upload) must not.
+    earlier_attempt_may_have_acted: bool = False
+
     def __init__(
         self,
         message: str,

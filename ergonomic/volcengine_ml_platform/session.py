@@ -171,6 +171,12 @@ def _gave_up(message: str, sent_before: bool) -> ServerError:
     return NotSentError(message)
 
 
+def _gave_up_with(error: MLPlatformError, sent_before: bool) -> MLPlatformError:
+    """The answer a call gives up with, marked when an earlier attempt may have been carried out."""
+    error.earlier_attempt_may_have_acted = sent_before
+    return error
+
+
 def _is_local(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -340,7 +346,7 @@ class Session:
                     self._wait(name, attempt, f"HTTP {exc.status_code}")
                     attempt += 1
                     continue
-                raise ServerError(str(exc), status_code=exc.status_code) from exc
+                raise _gave_up_with(ServerError(str(exc), status_code=exc.status_code), sent) from exc
             self._reached = True
             status = int(response.status_code)
             if status == 200:
@@ -350,7 +356,7 @@ class Session:
                 self._wait(name, attempt, f"HTTP {status}")
                 attempt += 1
                 continue
-            raise self._error(response.parsed, status)
+            raise _gave_up_with(self._error(response.parsed, status), sent)
 
     def _wait(self, what: str, attempt: int, why: str) -> None:
         delay = self.retry.delay(attempt)

@@ -227,6 +227,54 @@ def test_create_model_refused_after_a_lost_answer_is_outcome_unknown(
     assert read_tree(tmp_path / "copy") == files
 
 
+THROTTLED = {
+    "ResponseMetadata": {
+        "RequestId": "r",
+        "Action": "CreateModel",
+        "Version": "2021-07-01",
+        "Service": "ml_platform",
+        "Region": "cn-beijing",
+        "Error": {"CodeN": 100018, "Code": "FlowLimitExceeded", "Message": "too many requests"},
+    }
+}
+
+
+class ThrottlingAfterDrop(DroppingTransport):
+    """Drops the first CreateModel's answer (the platform carried it out), then answers 429 to every
+    retry, as a gateway in front of the platform may."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if action_of(request) == "CreateModel" and self.drops.get("CreateModel", 0) == 0:
+            self.sent["throttled CreateModel"] += 1
+            return httpx.Response(429, json=THROTTLED)
+        return super().handle_request(request)
+
+
+def test_a_refusal_after_a_lost_answer_keeps_the_files_the_version_references(
+    embedded_peer: Peer, tmp_path: Path
+) -> None:
+    """A 4xx is a definite refusal only of the attempt that got it: after an attempt whose answer was
+    lost, the version may exist. The upload stays (the version's files) and the outcome is unknown."""
+    name = f"lost-then-429-{embedded_peer.name}"
+    source = tmp_path / "model"
+    files = make_tree(source, small=3)
+    transport = ThrottlingAfterDrop(
+        EmbeddedTransport(embedded_app(embedded_peer.data_dir)), {"CreateModel": 1}
+    )
+    model = Model(
+        session=Session(resolve_settings(data_dir=embedded_peer.data_dir), transport=transport, retry=FAST)
+    )
+
+    with pytest.raises(OutcomeUnknownError) as caught:
+        model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
+
+    assert caught.value.code == "FlowLimitExceeded"  # what the last attempt met, kept
+    assert transport.sent["throttled CreateModel"] == FAST.max_attempts - 1
+    ((model_id, number, _path),) = versions_of(embedded_peer.model(), name)  # the first attempt's
+    embedded_peer.model().download(model_id, str(number), str(tmp_path / "copy"))
+    assert read_tree(tmp_path / "copy") == files
+
+
 def test_non_idempotent_actions_are_not_resent_after_a_lost_answer(any_peer: Peer, tmp_path: Path) -> None:
     source = tmp_path / "model"
     make_tree(source, small=2)

@@ -202,17 +202,18 @@ def test_a_failed_sync_registers_nothing(tmp_path: Path) -> None:
 
 
 def test_register_checks_its_body_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from volcengine_ml_platform.models import _common
+    from volcengine_ml_platform.models import validation
     from volcengine_ml_platform.models.model import Model
 
     checked: list[dict[str, Any]] = []
-    real_check = _common.check_body
+    real_check = validation.check_named
 
-    def counting(body_cls: type[Any], body: dict[str, Any]) -> None:
-        checked.append(body)
-        real_check(body_cls, body)
+    def counting(schema_name: str, body: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        if schema_name == "CreateModelRequest":
+            checked.append(body)
+        real_check(schema_name, body, *args, **kwargs)
 
-    monkeypatch.setattr(_common, "check_body", counting)
+    monkeypatch.setattr(validation, "check_named", counting)
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "model.onnx").write_bytes(b"\x08\x07weights")

@@ -63,7 +63,12 @@ class SecondWaits:
             with engine.connect() as conn:
                 while not self.ended.is_set():
                     waiting = conn.execute(
-                        text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()")
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()"
+                            # Only this database's sessions: the cluster serves other tests' databases.
+                            " AND pid IN (SELECT pid FROM pg_stat_activity"
+                            " WHERE datname = current_database())"
+                        )
                     ).scalar_one()
                     conn.commit()
                     if waiting:

@@ -101,7 +101,9 @@ def end_the_lock_session(url: str) -> None:
             ended = conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND objid = :key AND granted"
+                    "AND objid = :key AND granted "
+                    # Advisory locks are per database; the cluster serves other tests' databases too.
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 ),
                 {"key": SERVING_LOCK_KEY},
             ).fetchall()

@@ -260,7 +260,10 @@ def upload_then_register(
         raise NotSentError(f"not registered; register again ({exc})") from exc
     except MLPlatformError as exc:
         status = exc.status_code
-        if status is not None and 400 <= status < 500 and status != 409:
+        refused = status is not None and 400 <= status < 500 and status != 409
+        # A refusal after an attempt that may have registered it (a lost answer, then 429s): the version
+        # may exist and reference these files, so they stay and the outcome is unknown.
+        if refused and not exc.earlier_attempt_may_have_acted:
             yield from _remove_upload(store, bucket, key_prefix)
             raise
         raise OutcomeUnknownError(
