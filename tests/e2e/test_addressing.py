@@ -6,6 +6,7 @@ and a readable ``repr``."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -466,3 +467,31 @@ def _waits_on(path: Path) -> bool:
         fd for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink() and Path(fd.readlink()) == target
     ]
     return len(opened) >= 2
+
+
+@pytest.mark.parametrize("in_the_way", ["a file", "a folder others may write"])
+def test_registering_goes_on_without_the_name_lock_when_its_folder_is_not_this_users_own(
+    peer: Peer, small_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_the_way: str
+) -> None:
+    """The lock only guards duplicate names: a temp folder where it cannot be made safely (something
+    else at its path, or a folder other users may write, where they could hold a lock forever or plant
+    links) means registering without it, not failing."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    spot = temp / f"volcengine-ml-platform-{os.getuid()}"
+    if in_the_way == "a file":
+        spot.write_text("")
+    else:
+        spot.mkdir()
+        spot.chmod(0o777)
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    name = f"unlocked-{uuid.uuid4().hex[:8]}"
+    done = peer.model().register(
+        str(small_model),
+        model_name=name,
+        model_format="ONNX",
+        model_type="ONNX:1.23",
+        if_exists="new_version",
+    )
+    assert [m.model_id for m in peer.model().find_models(name)] == [done.result.model_id]
+    assert not (spot / "names").exists()  # nothing was made inside a folder that is not ours alone

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -26,6 +28,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from ._plan import Stopped
 
+log = logging.getLogger("volcengine_ml_platform")
 POLL = 0.05  # seconds between attempts while another registration holds the name
 
 
@@ -45,11 +48,14 @@ class NameLock:
 
     def acquire(self, stop: threading.Event) -> None:
         """Wait for the name; raise :class:`Stopped` if ``stop`` is set first (a cancelled caller)."""
-        if fcntl is None:
-            return
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fcntl is None or not _private_folder(self.path.parent):
+            return  # no lock to be had: registering goes on as without one (the lock only guards names)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            except OSError as exc:
+                log.warning("model name lock unavailable (%s); registering without it", exc)
+                return
             try:
                 while True:
                     try:
@@ -79,6 +85,24 @@ class NameLock:
 
     def __del__(self) -> None:  # a plan dropped without being closed must not keep the name forever
         self.release()
+
+
+def _private_folder(folder: Path) -> bool:
+    """Make ``folder`` (and its parent) as this user's alone, or find them so: real directories owned
+    by this user that nobody else may write. A folder another local user made first (it could hold a
+    lock forever or plant links) or one that cannot be made (a read-only temp folder) is not used."""
+    try:
+        for where in (folder.parent, folder):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(where, 0o700)
+            found = os.lstat(where)
+            if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o022:
+                log.warning("model name lock unavailable: %s is not this user's private folder", where)
+                return False
+    except OSError as exc:
+        log.warning("model name lock unavailable (%s); registering without it", exc)
+        return False
+    return True
 
 
 def _same_file(fd: int, path: Path) -> bool:
