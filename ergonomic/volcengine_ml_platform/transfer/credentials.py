@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 RENEW_MARGIN = 300.0  # renew this long before expiry: a request signed just before must still arrive
 
+_FAR_FUTURE = 253402214400.0  # 9999-12-31: within every platform's datetime range
+
 
 def now() -> float:
     return time.time()  # a function, so that a test can move the client's clock with the store's
@@ -60,7 +62,8 @@ class RenewingKeys:
                 "access_key": keys.access_key,
                 "secret_key": keys.secret_key,
                 "token": keys.session_token,
-                "expiry_time": datetime.fromtimestamp(keys.expires, UTC).isoformat(),
+                # Keys that do not expire (inf) are given a far expiry: botocore needs a date.
+                "expiry_time": datetime.fromtimestamp(min(keys.expires, _FAR_FUTURE), UTC).isoformat(),
             }
 
         first = metadata()
