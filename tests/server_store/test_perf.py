@@ -12,7 +12,7 @@ from mlp_server.errors import ApiError
 from mlp_server.store import FLAVOR_IDS, Store
 from mlp_server.store.task_states import TRANSITIONS, job_status
 
-from .helpers import ACCOUNT, PERF_TENSOR_CONFIG, FakeClock, perf_job, register, task_ids
+from .helpers import ACCOUNT, PERF_TENSOR_CONFIG, FakeClock, lease_time_passes, perf_job, register, task_ids
 
 STATUSES = ["Submitted", "Queued", "Running", "Stopping", "Success", "Failed", "Cancelled"]
 VALID = {
@@ -357,6 +357,32 @@ def test_a_flavor_claimed_after_a_wait_is_taken_only_once_its_task_has_waited(
     assert claim() is None  # waited 599 s
     clock.tick(1)
     assert claim() == gpu_job["JobID"]
+
+
+def test_a_gpu_task_whose_worker_died_waits_again_from_the_end_of_its_lease(
+    store: Store, version_id: str, clock: FakeClock
+) -> None:
+    """A GPU task that ran longer than the wait, then lost its GPU worker, is not "waited" already: a
+    worker without a GPU takes it only after it waited that long for another GPU worker."""
+    perf_job(store, version_id, ["ml.g1e.large"])
+    gpu = store.claim_next_task(None, worker_id="gpu", lease_seconds=30)
+    assert gpu is not None
+    for _ in range(70):  # it runs for 700 s, renewing its lease
+        lease_time_passes(store, clock, 10)
+        assert store.renew_lease(gpu.task_id, "gpu", 30) == "Running"
+    lease_time_passes(store, clock, 31)  # the GPU machine died; its lease ran out a second ago
+
+    def cpu_claim() -> str | None:
+        claimed = store.claim_next_task(
+            ["ml.c1i.large"], worker_id="cpu", waited_flavor_ids=["ml.g1e.large"], waited_seconds=600
+        )
+        return None if claimed is None else claimed.task_id
+
+    assert cpu_claim() is None
+    lease_time_passes(store, clock, 590)
+    assert cpu_claim() is None  # waited 591 s since its lease ran out
+    lease_time_passes(store, clock, 10)
+    assert cpu_claim() == gpu.task_id
 
 
 def test_finish_task_records_the_outcome(store: Store, version_id: str) -> None:

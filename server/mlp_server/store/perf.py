@@ -236,10 +236,14 @@ class PerfMixin(StoreBase):
         if flavor_ids is not None:
             runnable: ColumnElement[bool] = PerfTaskRow.flavor_id.in_(list(flavor_ids))
             if waited_flavor_ids:
-                waited_since = now - timedelta(seconds=waited_seconds)
-                runnable |= PerfTaskRow.flavor_id.in_(list(waited_flavor_ids)) & (
-                    PerfTaskRow.update_time <= waited_since
+                # Waiting since it was queued (the store's clock), or since its worker's lease ran out
+                # (a GPU worker that died mid-run; the lease's clock): not since the claim, or a run
+                # longer than the wait would be taken at once.
+                waited = PerfTaskRow.lease_expires.is_(None) & (
+                    PerfTaskRow.update_time <= now - timedelta(seconds=waited_seconds)
                 )
+                waited |= PerfTaskRow.lease_expires <= _lease_end(lease_now, -waited_seconds)
+                runnable |= PerfTaskRow.flavor_id.in_(list(waited_flavor_ids)) & waited
             stmt = stmt.where(runnable)
         stmt = stmt.order_by(PerfTaskRow.create_time, PerfTaskRow.id).limit(1)
         with self._write() as session:
