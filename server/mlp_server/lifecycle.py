@@ -183,7 +183,13 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
     )
     for batch in batches:
         for pending in batch:
-            objects = _unused_objects(platform, pending.account_id, pending.path)
+            try:
+                objects = _unused_objects(platform, pending.account_id, pending.path)
+            except Exception:  # one Path the store cannot list stops neither the others nor the sweep
+                log.warning(
+                    "could not list %s to finish its reclaim; a later sweep will", pending.path, exc_info=True
+                )
+                continue
             if dry_run:
                 removed = len(objects)
             else:
@@ -238,7 +244,11 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
     remove upload prefixes older than ``grace_seconds`` that no version references, the folder store's
     temporary files older than that, and this machine's serving cache copies of versions that are gone
     (no grace: a deleted version never comes back). With ``dry_run`` only report what would go."""
-    report = finish_reclaims(platform, dry_run=dry_run)
+    try:
+        report = finish_reclaims(platform, dry_run=dry_run)
+    except Exception:  # the database's trouble with the records: the rest of the sweep still runs
+        log.warning("could not finish the recorded reclaims; a later sweep will", exc_info=True)
+        report = SweepReport(dry_run=dry_run)
     # A dry run has removed nothing: the upload prefixes below those Paths are counted once.
     pending = [p.path for p in platform.store.pending_reclaims()] if dry_run else []
     for evicted in evict_unneeded_copies(platform, dry_run=dry_run):

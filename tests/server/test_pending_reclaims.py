@@ -114,6 +114,30 @@ def test_a_delete_killed_after_its_commit_is_finished_by_the_sweep(
     assert no_records_left(platform)
 
 
+def test_a_record_whose_path_cannot_be_listed_stops_neither_the_others_nor_the_sweep(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = server.platform
+    bad = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/bad"), FILES)
+    good = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/good"), FILES)
+    for path, name in ((bad, "bad"), (good, "good")):
+        version_id = admin.register(path, name=name)["VersionInfo"]["ModelVersionID"]
+        crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+    listed, bad_prefix = platform.objects.list_objects, split_path(bad)[1]
+
+    def unlistable(bucket: str, prefix: str) -> Any:
+        if prefix.startswith(bad_prefix):
+            raise OSError("503 SlowDown")
+        return listed(bucket, prefix)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(platform.objects, "list_objects", unlistable)
+        report = sweep(platform, grace_seconds=3600)  # does not raise
+    assert report.prefixes == [good] and keys_under(platform, good) == []
+    assert len(keys_under(platform, bad)) == len(FILES)  # left, with its record, for a later sweep
+    assert [p.path for p in platform.store.pending_reclaims()] == [bad]
+
+
 def test_a_path_registered_again_before_the_sweep_keeps_its_files(
     server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
