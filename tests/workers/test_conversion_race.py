@@ -70,3 +70,33 @@ def test_racing_runners_of_one_task_register_one_version(
     finally:
         for platform in platforms:
             platform.store.close()
+
+
+def test_the_conversion_lock_is_per_task_and_leaves_no_file(tmp_path: Path) -> None:
+    """One task's runner holding its lock (a slow upload) does not hold up another task's; one task's
+    second runner waits; the lock's file goes with its holder (SQLite: flock of a file per task)."""
+    from mlp_server.store import Store
+
+    store = Store(f"sqlite:///{tmp_path}/mlp.sqlite3")
+    entered = {"pf-b": threading.Event(), "pf-a": threading.Event()}
+
+    def enter(task_id: str) -> None:
+        with store.conversion_lock(task_id):
+            entered[task_id].set()
+
+    try:
+        with store.conversion_lock("pf-a"):
+            other, same = (
+                threading.Thread(target=enter, args=("pf-b",)),
+                threading.Thread(target=enter, args=("pf-a",)),
+            )
+            other.start()
+            same.start()
+            assert entered["pf-b"].wait(10)  # another task: not held up
+            assert not entered["pf-a"].wait(0.3)  # the same task: waits
+        same.join(10)
+        other.join(10)
+        assert entered["pf-a"].is_set()
+        assert list((tmp_path / "mlp.sqlite3.conversions.d").iterdir()) == []
+    finally:
+        store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from collections import Counter, defaultdict
@@ -388,11 +390,26 @@ class PerfMixin(StoreBase):
         if fcntl is None or database in (None, "", ":memory:"):
             yield  # no file to lock: one process
             return
-        fd = os.open(f"{database}.conversions.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # One file per task (not one for all: a task's slow upload must not hold up the others),
+        # removed as it is let go; a runner that waited on the removed file locks the path's new one.
+        folder = f"{database}.conversions.d"
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = os.path.join(folder, hashlib.sha256(task_id.encode()).hexdigest()[:32] + ".lock")
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if _names_this_file(path, fd):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
             os.close(fd)  # releases the flock
 
     def version_from_task(self, account_id: int, model_id: str, task_id: str) -> str | None:
@@ -528,3 +545,13 @@ def _task_item(task: PerfTaskRow, lapsed: bool = False) -> Result:
                 "the next worker that looks for work ends it Cancelled"
             )
     return item
+
+
+def _names_this_file(path: str, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed by its last holder)."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
