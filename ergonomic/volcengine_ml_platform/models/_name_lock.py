@@ -21,11 +21,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
+from .. import file_locks
 from ._plan import Stopped
 
 log = logging.getLogger("volcengine_ml_platform")
@@ -48,40 +44,28 @@ class NameLock:
 
     def acquire(self, stop: threading.Event) -> None:
         """Wait for the name; raise :class:`Stopped` if ``stop`` is set first (a cancelled caller)."""
-        if fcntl is None or not _private_folder(self.path.parent):
+        if not file_locks.AVAILABLE or not _private_folder(self.path.parent):
             return  # no lock to be had: registering goes on as without one (the lock only guards names)
-        while True:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-            except OSError as exc:
-                log.warning("model name lock unavailable (%s); registering without it", exc)
-                return
-            try:
-                while True:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        if stop.wait(POLL):
-                            raise Stopped("the caller was cancelled") from None
-                if stop.is_set():  # cancelled as it was acquired: nobody would release it
-                    raise Stopped("the caller was cancelled")
-                if _same_file(fd, self.path):
-                    self._fd = fd
-                    return
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)  # the holder before us removed this file as it let go: lock the new one
+
+        def wait() -> None:
+            if stop.wait(POLL):
+                raise Stopped("the caller was cancelled")
+
+        try:
+            fd = file_locks.lock(self.path, retry=wait)
+        except OSError as exc:
+            log.warning("model name lock unavailable (%s); registering without it", exc)
+            return
+        if stop.is_set():  # cancelled as it was acquired: nobody would release it
+            file_locks.unlock(self.path, fd)
+            raise Stopped("the caller was cancelled")
+        self._fd = fd
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
-            # Removed while still held, so the folder keeps no file per name ever registered; a
-            # waiter that locks the removed file sees it is no longer the path's and opens again.
-            with contextlib.suppress(OSError):
-                self.path.unlink()
-            os.close(fd)
+            # Removed while still held, so the folder keeps no file per name ever registered.
+            file_locks.unlock(self.path, fd)
 
     def __del__(self) -> None:  # a plan dropped without being closed must not keep the name forever
         self.release()
@@ -103,13 +87,3 @@ def _private_folder(folder: Path) -> bool:
         log.warning("model name lock unavailable (%s); registering without it", exc)
         return False
     return True
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced since)."""
-    try:
-        here = path.stat()
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)

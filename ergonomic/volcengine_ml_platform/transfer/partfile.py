@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .. import file_locks
 from ..errors import TransferError
 
 try:
@@ -66,7 +67,7 @@ class PartFile:
         """Remove the file if it is still there (after a failure) and release the lock."""
         try:
             with contextlib.suppress(FileNotFoundError):
-                if self._fd is None or _names(self.path, self._fd):
+                if self._fd is None or file_locks.names(self.path, self._fd):
                     os.unlink(self.path)
         finally:
             self.release()
@@ -96,7 +97,7 @@ def create(dest: Path, serial: Iterator[int]) -> PartFile:
         if locked is None:
             return PartFile(path, fd)  # flock unsupported here: unlocked, swept by age only
         # A sweeper that opened the file before we locked it may hold the lock, or have removed the name.
-        if locked and _names(path, fd):
+        if locked and file_locks.names(path, fd):
             return PartFile(path, fd)
         os.close(fd)
     raise TransferError(f"cannot create a temporary file for {dest}: {_NAME_TRIES} names taken")
@@ -132,7 +133,7 @@ def _remove_if_abandoned(path: Path, now: float) -> None:
             return  # a running download writes it
         if locked is None and now - os.fstat(fd).st_mtime < GRACE_SECONDS:
             return  # no lock to tell: only what nobody touched for a while is abandoned
-        if _names(path, fd):
+        if file_locks.names(path, fd):
             logger.info("removing %s, left by an interrupted download", path)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -149,12 +150,3 @@ def _try_lock(fd: int) -> bool | None:
             return None
         return False
     return True
-
-
-def _names(path: Path, fd: int) -> bool:
-    """Whether ``path`` still names the file open as ``fd``."""
-    try:
-        named, opened = os.stat(path, follow_symlinks=False), os.fstat(fd)
-    except OSError:
-        return False
-    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)

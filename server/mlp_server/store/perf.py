@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ from sqlalchemy import ColumnElement, Interval, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
+from volcengine_ml_platform import file_locks
 
 from . import task_states as states
 from .base import Body, Result, StoreBase, insert_with_new_id
@@ -26,11 +26,6 @@ from .models import owned_version
 from .paging import Page, SortKeys, chunked, fetch_page
 from .resources import require_flavor
 from .schema import PerfJobRow, PerfTaskRow, UTCDateTime, VersionRow
-
-try:
-    import fcntl
-except ImportError:  # Windows: SQLite conversions are not serialised across processes there
-    fcntl = None  # type: ignore[assignment]
 
 PERF_ONLY = "PERF_ONLY"
 CONVERT_PERF = "CONVERT_PERF"
@@ -387,30 +382,20 @@ class PerfMixin(StoreBase):
                     )
             return
         database = self.engine.url.database
-        if fcntl is None or database in (None, "", ":memory:"):
+        # Windows (no fcntl): SQLite conversions are not serialised across processes there.
+        if not file_locks.AVAILABLE or database in (None, "", ":memory:"):
             yield  # no file to lock: one process
             return
         # One file per task (not one for all: a task's slow upload must not hold up the others),
-        # removed as it is let go; a runner that waited on the removed file locks the path's new one.
+        # removed as it is let go (file_locks).
         folder = f"{database}.conversions.d"
         os.makedirs(folder, mode=0o700, exist_ok=True)
         path = os.path.join(folder, hashlib.sha256(task_id.encode()).hexdigest()[:32] + ".lock")
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                if _names_this_file(path, fd):
-                    break
-            except BaseException:
-                os.close(fd)
-                raise
-            os.close(fd)
+        fd = file_locks.lock(path)
         try:
             yield
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            os.close(fd)  # releases the flock
+            file_locks.unlock(path, fd)
 
     def version_from_task(self, account_id: int, model_id: str, task_id: str) -> str | None:
         """The version a conversion task already registered (a rerun reuses it), if any."""
@@ -545,13 +530,3 @@ def _task_item(task: PerfTaskRow, lapsed: bool = False) -> Result:
                 "the next worker that looks for work ends it Cancelled"
             )
     return item
-
-
-def _names_this_file(path: str, fd: int) -> bool:
-    """Whether ``path`` still names the file open as ``fd`` (not removed by its last holder)."""
-    try:
-        here = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
