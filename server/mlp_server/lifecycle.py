@@ -119,12 +119,21 @@ def reclaim(platform: Platform, account_id: int, path: str, record_id: int | Non
     return removed
 
 
-def _remove_unused(platform: Platform, account_id: int, path: str) -> int:
-    if platform.store.path_in_use(account_id, path):
-        return 0
+def _reclaimable(platform: Platform, account_id: int, path: str) -> tuple[str, str] | None:
+    """``path``'s (bucket, prefix) if its objects may go: in the account's bucket (never touch what is
+    outside it) and used by no version of the account (none has it, lies below it or contains it)."""
     bucket, prefix = split_path(path)
     if bucket != platform.bucket_for(account_id) or not prefix:
-        return 0  # never touch what is outside the account's bucket
+        return None
+    if platform.store.path_in_use(account_id, path):
+        return None
+    return bucket, prefix
+
+
+def _remove_unused(platform: Platform, account_id: int, path: str) -> int:
+    if (where := _reclaimable(platform, account_id, path)) is None:
+        return 0
+    bucket, prefix = where
     folder = prefix if prefix.endswith("/") else prefix + "/"
     removed = platform.objects.delete_prefix(bucket, folder)
     if folder != prefix:  # a Path naming one object
@@ -160,11 +169,9 @@ def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[
 
 def _unused_objects(platform: Platform, account_id: int, path: str) -> list[ObjectInfo]:
     """What :func:`reclaim` would remove for ``path`` now (its files and its manifest)."""
-    bucket, prefix = split_path(path)
-    if bucket != platform.bucket_for(account_id) or not prefix:
+    if (where := _reclaimable(platform, account_id, path)) is None:
         return []
-    if platform.store.path_in_use(account_id, path):
-        return []
+    bucket, prefix = where
     found = list_version_files(platform.objects, path)
     if (record := platform.objects.head(bucket, manifest.manifest_key(prefix))) is not None:
         found.append(record)
