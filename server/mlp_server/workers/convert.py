@@ -6,9 +6,13 @@ activations quantized at run time), which needs no calibration data.
 
 Tolerance (recorded in the task's Result): every floating output must satisfy
 ``|converted - source| <= atol + rtol * |source|`` elementwise, with atol scaled by the output's own
-magnitude (``atol = ATOL * max(1, max|source|)``); FP16 keeps about three significant digits, INT8 about
-two. Non-floating outputs (labels, indices) are compared exactly and their mismatch share is recorded,
-without failing: a label may flip where two classes score alike.
+magnitude (``atol = ATOL * max(1, max|finite source|)``); FP16 keeps about three significant digits,
+INT8 about two. A position where both are NaN, or both the same infinity, agrees. Non-floating outputs
+(labels, indices) are compared exactly: a label may flip where two classes score alike, so up to
+``MAX_MISMATCH_SHARE`` of an output's elements may differ, and more fails the check.
+
+A conversion that leaves the model as it was (dynamic quantization of a graph with no operator it
+quantizes) fails: the version would be recorded at a precision its graph does not have.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class Tolerance:
 
 
 TOLERANCES = {"FP16": Tolerance(rtol=1e-2, atol=1e-2), "INT8": Tolerance(rtol=0.1, atol=0.1)}
+# The share of an integer (or boolean) output's elements that may differ from the source's.
+MAX_MISMATCH_SHARE = 0.01
 
 
 def convert(source: Path, precision: str, target: Path) -> None:
@@ -61,6 +67,29 @@ def convert(source: Path, precision: str, target: Path) -> None:
         raise TaskError(f"{precision} conversion failed: {' '.join(str(exc).split())[:400]}") from None
 
 
+def check_precision(target: Path, precision: str) -> None:
+    """The converted graph must hold what was asked (precision.model_precision), else nothing could be
+    converted: a TaskError naming the model's operators and those the conversion handles."""
+    import onnx
+
+    from .precision import model_precision
+
+    found = model_precision(target)
+    if found == precision:
+        return
+    ops = sorted({node.op_type for node in onnx.load(str(target), load_external_data=False).graph.node})
+    if precision == "INT8":
+        from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+        handled = f"dynamic quantization quantizes the weights of {', '.join(sorted(IntegerOpsRegistry))}"
+    else:
+        handled = "the FP16 conversion converts floating-point weights (initializers and Constant nodes)"
+    raise TaskError(
+        f"{precision} conversion converted nothing: the result is still {found} ({handled}; this "
+        f"model's operators are {', '.join(ops) or 'none'}); no version was registered"
+    )
+
+
 def compare(precision: str, names: list[str], source: list[Any], converted: list[Any]) -> dict[str, Any]:
     """Check ``converted`` outputs against ``source``'s; returns what was compared (for the Result)."""
     tol = TOLERANCES[precision]
@@ -73,18 +102,44 @@ def compare(precision: str, names: list[str], source: list[Any], converted: list
                 f"the source's {list(ref_a.shape)}"
             )
         if np.issubdtype(ref_a.dtype, np.floating):
-            ref64, got64 = ref_a.astype(np.float64), got_a.astype(np.float64)
-            scale = max(1.0, float(np.max(np.abs(ref64)))) if ref64.size else 1.0
-            diff = np.abs(got64 - ref64)
-            max_diff = float(diff.max()) if diff.size else 0.0
-            bound = tol.atol * scale + tol.rtol * np.abs(ref64)
-            report["Outputs"][name] = {"MaxAbsDiff": max_diff, "Scale": scale}
-            if diff.size and not bool(np.all(diff <= bound)):
-                raise TaskError(
-                    f"{precision} model's output {name!r} differs from the source's by up to {max_diff:.4g} "
-                    f"(tolerance {tol.atol} x {scale:.4g} + {tol.rtol} x |source|)"
-                )
+            report["Outputs"][name] = _compare_floats(precision, tol, name, ref_a, got_a)
         else:
             mismatch = float(np.mean(ref_a != got_a)) if ref_a.size else 0.0
             report["Outputs"][name] = {"MismatchShare": mismatch}
+            if mismatch > MAX_MISMATCH_SHARE:
+                raise TaskError(
+                    f"{precision} model's output {name!r} differs from the source's in {mismatch:.1%} of "
+                    f"its elements (an integer output; at most {MAX_MISMATCH_SHARE:.0%} may differ)"
+                )
+    return report
+
+
+def _compare_floats(
+    precision: str, tol: Tolerance, name: str, ref_a: np.ndarray, got_a: np.ndarray
+) -> dict[str, Any]:
+    ref64, got64 = ref_a.astype(np.float64), got_a.astype(np.float64)
+    # Both NaN, or both the same infinity: the models agree there (and diff would be NaN).
+    alike = (np.isnan(ref64) & np.isnan(got64)) | (np.isinf(ref64) & (ref64 == got64))
+    finite_ref = np.abs(ref64[np.isfinite(ref64)])
+    scale = max(1.0, float(finite_ref.max())) if finite_ref.size else 1.0
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(got64 - ref64)
+    compared = ~alike
+    # Where only one side is NaN or infinite, the difference is unbounded (never within tolerance).
+    unbounded = compared & ~np.isfinite(diff)
+    finite_diff = diff[compared & np.isfinite(diff)]
+    max_diff = float(finite_diff.max()) if finite_diff.size else 0.0
+    report = {"MaxAbsDiff": max_diff, "Scale": scale}
+    if unbounded.any():
+        raise TaskError(
+            f"{precision} model's output {name!r} and the source's disagree on NaN or infinity in "
+            f"{int(unbounded.sum())} place(s) (one is NaN or infinite where the other is not, or the "
+            f"other infinity)"
+        )
+    bound = tol.atol * scale + tol.rtol * np.abs(ref64)
+    if not bool(np.all(diff[compared] <= bound[compared])):
+        raise TaskError(
+            f"{precision} model's output {name!r} differs from the source's by up to {max_diff:.4g} "
+            f"(tolerance {tol.atol} x {scale:.4g} + {tol.rtol} x |source|)"
+        )
     return report

@@ -10,6 +10,7 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ INT_HIGH = 10
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement point: the inputs at MinShape or MaxShape, and their batch (first dim)."""
+    """One measurement point: the inputs at MinShape or MaxShape, and their batch (the first dim of
+    the inputs on the batch axis, see batch_inputs)."""
 
     shape_key: str
     batch_size: int
@@ -86,8 +88,9 @@ def _describe_inputs(session: ort.InferenceSession) -> str:
     )
 
 
-def check_config(config: Any, session: ort.InferenceSession) -> None:
-    """The job's TensorConfig must name exactly the model's inputs, with their rank, dtype and fixed dims."""
+def check_config(config: Any, session: ort.InferenceSession) -> list[str]:
+    """The job's TensorConfig must name exactly the model's inputs, with their rank, dtype and fixed dims,
+    and one batch size; returns the inputs on the batch axis (batch_inputs)."""
     inputs = {i.name: i for i in session.get_inputs()}
     given = {t["TensorName"]: t for t in config.get("Inputs", [])}
     model_says = f"the model's inputs are {_describe_inputs(session)}"
@@ -121,11 +124,34 @@ def check_config(config: Any, session: ort.InferenceSession) -> None:
                     )
         if any(lo > hi for lo, hi in zip(*shapes, strict=True)):
             raise TaskError(f"TensorConfig input {name!r}: MinShape {shapes[0]} exceeds MaxShape {shapes[1]}")
+    return batch_inputs(config, session)
 
 
-def points(config: Any, seed: int = 0) -> list[Point]:
+def batch_inputs(config: Any, session: ort.InferenceSession) -> list[str]:
+    """The inputs whose first dimension is the batch: those the model leaves dynamic there (a model
+    with none fixes its batch: its first input of the highest rank). Their first dimensions must agree
+    at MinShape and at MaxShape, else the batch size (and samples/s) would be a guess."""
+    specs = session.get_inputs()
+    dynamic = [i.name for i in specs if i.shape and not (isinstance(i.shape[0], int) and i.shape[0] >= 0)]
+    if not dynamic:
+        ranked = [i for i in specs if i.shape]
+        return [max(ranked, key=lambda i: len(i.shape)).name] if ranked else []
+    given = {t["TensorName"]: t for t in config["Inputs"]}
+    for key in SHAPES:
+        firsts = {name: int(given[name]["Shape"][key][0]) for name in dynamic}
+        if len(set(firsts.values())) > 1:
+            listed = ", ".join(f"{name!r} {dim}" for name, dim in firsts.items())
+            raise TaskError(
+                f"TensorConfig {key}: the inputs whose first dimension is dynamic in the model (the batch "
+                f"axis) disagree on the batch size ({listed}); give them the same first dimension"
+            )
+    return dynamic
+
+
+def points(config: Any, batch: Sequence[str] | None = None, seed: int = 0) -> list[Point]:
     """The inputs at MinShape and at MaxShape (one point when they are the same), seeded so that every
-    run of a job (and the benchmark) feeds the same values."""
+    run of a job (and the benchmark) feeds the same values. ``batch``: the inputs on the batch axis
+    (check_config's answer; None: the first listed input, for a config of one batched input)."""
     found: list[Point] = []
     for key in SHAPES:
         rng = np.random.default_rng(seed)
@@ -137,10 +163,10 @@ def points(config: Any, seed: int = 0) -> list[Point]:
                 feeds[tensor["TensorName"]] = rng.standard_normal(shape).astype(dtype)
             else:
                 feeds[tensor["TensorName"]] = rng.integers(0, INT_HIGH, size=shape).astype(dtype)
-        first = config["Inputs"][0]["Shape"][key]
-        batch = int(first[0]) if first else 1
+        names = [config["Inputs"][0]["TensorName"]] if batch is None else list(batch)
+        size = int(feeds[names[0]].shape[0]) if names and feeds[names[0]].ndim else 1
         if not found or any(not np.array_equal(feeds[n], found[0].feeds[n]) for n in feeds):
-            found.append(Point(key, batch, feeds))
+            found.append(Point(key, size, feeds))
     return found
 
 

@@ -33,8 +33,9 @@ QUANTIZED_OPS = frozenset(
 def model_precision(path: Path) -> str | None:
     """INT8 when the graph quantizes (a quantization operator, or INT8 weights), else FP16 when most
     of its floating-point weights (by element) are FLOAT16, else FP32; None without the onnx package
-    (the perf extra) to read the graph. External weight files are not read: the initializers'
-    element types and shapes are in the graph itself."""
+    (the perf extra) to read the graph. Weights are initializers, sparse initializers and the tensors
+    held in node attributes (Constant nodes' values, ConstantOfShape's). External weight files are not
+    read: the tensors' element types and shapes are in the graph itself."""
     try:
         import onnx
     except ImportError:
@@ -47,9 +48,12 @@ def model_precision(path: Path) -> str | None:
         graph = graphs.pop()
         for tensor in graph.initializer:
             elements[tensor.data_type] += math.prod(tensor.dims)
+        for sparse in graph.sparse_initializer:
+            _count_sparse(elements, sparse)
         for node in graph.node:
             ops.add(node.op_type)
             for attribute in node.attribute:
+                _count_attribute(elements, attribute)
                 if attribute.HasField("g"):
                     graphs.append(attribute.g)
                 graphs.extend(attribute.graphs)
@@ -57,6 +61,29 @@ def model_precision(path: Path) -> str | None:
         return INT8
     wide = elements[onnx.TensorProto.FLOAT] + elements[onnx.TensorProto.DOUBLE]
     return FP16 if elements[onnx.TensorProto.FLOAT16] > wide else FP32
+
+
+def _count_sparse(elements: Counter[int], sparse: Any) -> None:
+    """A sparse tensor's stored values (its non-zeros) are its weights."""
+    elements[sparse.values.data_type] += math.prod(sparse.values.dims)
+
+
+def _count_attribute(elements: Counter[int], attribute: Any) -> None:
+    """Tensors held in an attribute (a Constant node's value, sparse_value, value_float(s))."""
+    from onnx import TensorProto
+
+    if attribute.HasField("t"):
+        elements[attribute.t.data_type] += math.prod(attribute.t.dims)
+    for tensor in attribute.tensors:
+        elements[tensor.data_type] += math.prod(tensor.dims)
+    if attribute.HasField("sparse_tensor"):
+        _count_sparse(elements, attribute.sparse_tensor)
+    for sparse in attribute.sparse_tensors:
+        _count_sparse(elements, sparse)
+    if attribute.name == "value_float":  # Constant's FLOAT shorthands
+        elements[TensorProto.FLOAT] += 1
+    elif attribute.name == "value_floats":
+        elements[TensorProto.FLOAT] += len(attribute.floats)
 
 
 def recorded_precision(store: Store, account_id: int, version: dict[str, Any], model: Path) -> str:

@@ -117,18 +117,32 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
     threads = max(1, min(item.vcpu, measure.machine_cores()))
     # In the worker's locked task folder (``scratch``): a runner killed mid-task (lease lost, worker
     # stopping) leaves its copies there, and the worker removes that folder.
+    converting = task.task_type == CONVERT_PERF and task.convert_precision != BASE
     with tempfile.TemporaryDirectory(prefix="mlp-perf-", dir=scratch) as tmp:
         source = fetch_model(platform, version["Path"], Path(tmp) / "source")
-        session = measure.open_session(source, threads, provider)
-        measure.check_config(task.tensor_config, session)
-        pts = measure.points(task.tensor_config)
+        check: dict[str, Any] | None = None
+        measured_model = source
+        if converting:
+            from .conversion import convert_apart
+
+            # In a process of its own: this runner's peak memory is then the converted model's.
+            target_dir = Path(tmp) / "converted" / f"{task.convert_precision.lower()}"
+            target_dir.mkdir(parents=True)
+            measured_model = target_dir / "model.onnx"
+            check = convert_apart(
+                source, measured_model, task.convert_precision, task.tensor_config, threads, provider, Path(tmp)
+            )
+        session = measure.open_session(measured_model, threads, provider)
+        batch = measure.check_config(task.tensor_config, session)
+        pts = measure.points(task.tensor_config, batch)
         result: dict[str, Any] = {
             "FlavorID": item.id,
-            # PERF_ONLY: what the model holds (an FP16 or INT8 model is not measured as FP32)
+            # PERF_ONLY: what the model holds (an FP16 or INT8 model is not measured as FP32); a
+            # conversion's: what was asked, which convert.check_precision found in the graph
             "Precision": (
-                recorded_precision(platform.store, task.account_id, version, source)
-                if task.convert_precision == BASE
-                else task.convert_precision
+                task.convert_precision
+                if converting
+                else recorded_precision(platform.store, task.account_id, version, source)
             ),
             "ExecutionProvider": provider,
             "OnnxRuntimeVersion": ort.__version__,
@@ -139,29 +153,11 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
             "Attempt": task.attempt,
         }
         measured_version = task.model_version_id
-        if task.task_type == CONVERT_PERF and task.convert_precision != BASE:
-            from .convert import compare, convert
-
-            target_dir = Path(tmp) / "converted" / f"{task.convert_precision.lower()}"
-            target_dir.mkdir(parents=True)
-            target = target_dir / "model.onnx"
-            convert(source, task.convert_precision, target)
-            converted = measure.open_session(target, threads, provider)
-            names = [o.name for o in session.get_outputs()]
-            check = {}
-            for point in pts:
-                check[point.shape_key] = compare(
-                    task.convert_precision,
-                    names,
-                    measure.run_once(session, point.feeds),
-                    measure.run_once(converted, point.feeds),
-                )
+        if check is not None:
             result["Check"] = check
-            measured_version = register_converted(platform, spec, version, target_dir)
+            measured_version = register_converted(platform, spec, version, measured_model.parent)
             result["ModelVersionID"] = measured_version
             result["BaseModelVersionID"] = task.model_version_id
-            del session
-            session = converted
         else:
             for point in pts:
                 measure.run_once(session, point.feeds)  # runs at all (else a clear failure before timing)
