@@ -116,3 +116,83 @@ def not_onnx(folder: Path) -> Path:
 
 def config(name: str, dtype: str, lo: list[int], hi: list[int]) -> dict[str, Any]:
     return {"Inputs": [{"TensorName": name, "DType": dtype, "Shape": {"MinShape": lo, "MaxShape": hi}}]}
+
+
+def add_bias(folder: Path) -> Path:
+    """x FLOAT [batch, 64] -> x + B: no operator dynamic quantization quantizes (MatMul, Conv, Gather...)."""
+    bias = numpy_helper.from_array(np.random.default_rng(0).standard_normal(64).astype(np.float32), "B")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "B"], ["y"])],
+        "add-bias",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
+        initializer=[bias],
+    )
+    return _save(graph, folder)
+
+
+def scores_to_int(folder: Path) -> Path:
+    """label INT64 [batch, 8] = Cast(x @ W * 1000): an integer output computed in floating point, so an
+    FP16 conversion changes most of its values."""
+    rng = np.random.default_rng(3)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["s"]),
+            helper.make_node("Mul", ["s", "K"], ["t"]),
+            helper.make_node("Cast", ["t"], ["label"], to=TensorProto.INT64),
+        ],
+        "scores-to-int",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, ["batch", 8])],
+        initializer=[
+            numpy_helper.from_array(rng.standard_normal((64, 8)).astype(np.float32), "W"),
+            numpy_helper.from_array(np.array(1000.0, np.float32), "K"),
+        ],
+    )
+    return _save(graph, folder)
+
+
+def sqrt_scaled(folder: Path) -> Path:
+    """y = Sqrt(x) * W: NaN wherever x < 0 (the perf inputs are standard normal), in any precision."""
+    graph = helper.make_graph(
+        [helper.make_node("Sqrt", ["x"], ["r"]), helper.make_node("Mul", ["r", "W"], ["y"])],
+        "sqrt-scaled",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
+        initializer=[numpy_helper.from_array(np.full(64, 0.5, np.float32), "W")],
+    )
+    return _save(graph, folder)
+
+
+WIDE_CONFIG: dict[str, Any] = {
+    "Inputs": [{"TensorName": "x", "DType": "FLOAT", "Shape": {"MinShape": [1, 64], "MaxShape": [8, 64]}}]
+}
+
+
+def scaled(folder: Path) -> Path:
+    """scale FLOAT [1] (fixed) and x FLOAT [batch, 16] -> (x @ W) * scale: the batch is x's dim 0."""
+    weights = numpy_helper.from_array(np.random.default_rng(5).standard_normal((16, 4), np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Mul", ["m", "scale"], ["y"])],
+        "scaled",
+        [
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        initializer=[weights],
+    )
+    return _save(graph, folder)
+
+
+def big_matmul(folder: Path, size: int = 4096) -> Path:
+    """x FLOAT [batch, size] @ W FLOAT [size, size] (64 MiB at 4096): big enough that memory shows."""
+    weights = np.random.default_rng(7).standard_normal((size, size)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "big-matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", size])],
+        initializer=[numpy_helper.from_array(weights, "W")],
+    )
+    return _save(graph, folder)

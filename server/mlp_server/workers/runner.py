@@ -130,7 +130,13 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
             target_dir.mkdir(parents=True)
             measured_model = target_dir / "model.onnx"
             check = convert_apart(
-                source, measured_model, task.convert_precision, task.tensor_config, threads, provider, Path(tmp)
+                source,
+                measured_model,
+                task.convert_precision,
+                task.tensor_config,
+                threads,
+                provider,
+                work=Path(tmp),
             )
         session = measure.open_session(measured_model, threads, provider)
         batch = measure.check_config(task.tensor_config, session)
