@@ -3,9 +3,10 @@
 
 The worker loop starts a runner per task, so a runtime that crashes or leaks takes only its task
 down, a cancel is a signal to this process, and peak memory is the task's own. The runner fetches the
-version's files, converts (CONVERT_PERF), checks, registers the converted version through the inner
-CreateModel action with its lineage, measures with onnxruntime and records a Perf MetricsList entry
-on the measured version. It writes ``{"Status": "Success", "Result": {...}}`` or ``{"Status":
+version's files; for CONVERT_PERF a child process of its own converts and checks (conversion.py: the
+runner's peak memory is then the converted model's alone), and the runner registers the converted
+version through the inner CreateModel action with its lineage. It measures with onnxruntime and
+records a Perf MetricsList entry on the measured version. It writes ``{"Status": "Success", "Result": {...}}`` or ``{"Status":
 "Failed", "Message": ...}`` to RESULT; the worker loop ends the task in the store.
 """
 
