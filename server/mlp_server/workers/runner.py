@@ -6,8 +6,9 @@ down, a cancel is a signal to this process, and peak memory is the task's own. T
 version's files; for CONVERT_PERF a child process of its own converts and checks (conversion.py: the
 runner's peak memory is then the converted model's alone), and the runner registers the converted
 version through the inner CreateModel action with its lineage. It measures with onnxruntime and
-records a Perf MetricsList entry on the measured version. It writes ``{"Status": "Success", "Result": {...}}`` or ``{"Status":
-"Failed", "Message": ...}`` to RESULT; the worker loop ends the task in the store.
+records a Perf MetricsList entry on the measured version. It writes ``{"Status": "Success",
+"Result": {...}}`` or ``{"Status": "Failed", "Message": ...}`` to RESULT; the worker loop ends the
+task in the store.
 """
 
 from __future__ import annotations
