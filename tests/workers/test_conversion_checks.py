@@ -13,7 +13,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from mlp_server.workers.convert import MAX_MISMATCH_SHARE, compare
+from mlp_server.workers.convert import MAX_MISMATCH_SHARE, check_precision, compare, convert
 from mlp_server.workers.errors import TaskError
 from mlp_server.workers.measure import check_config, points
 from mlp_server.workers.precision import model_precision
@@ -168,3 +168,24 @@ def test_a_fixed_batch_is_the_first_dim_of_the_highest_rank_input(tmp_path: Path
     }
     batch = check_config(config, session)
     assert batch == ["x"] and [p.batch_size for p in points(config, batch)] == [4]
+
+
+def test_a_conversion_that_leaves_no_weight_converted_says_why(tmp_path: Path) -> None:
+    """Without a worker: convert() then check_precision() on models each conversion cannot change."""
+    add_bias = models.add_bias(tmp_path / "add-bias") / "model.onnx"
+    convert(add_bias, "INT8", tmp_path / "int8.onnx")
+    with pytest.raises(
+        TaskError, match=r"INT8 conversion converted nothing: the result is still FP32 .*Add\)"
+    ):
+        check_precision(tmp_path / "int8.onnx", "INT8")
+    # The same model to FP16 converts its bias: that is an FP16 graph.
+    convert(add_bias, "FP16", tmp_path / "fp16.onnx")
+    check_precision(tmp_path / "fp16.onnx", "FP16")
+    # No floating-point weights at all: the precision recorded could not be FP16.
+    weightless = onnx.load(str(add_bias))
+    weightless.graph.initializer.pop()
+    weightless.graph.node[0].input[1] = "x"
+    onnx.save(weightless, str(tmp_path / "weightless.onnx"))
+    convert(tmp_path / "weightless.onnx", "FP16", tmp_path / "weightless-fp16.onnx")
+    with pytest.raises(TaskError, match="FP16 conversion has nothing to convert: the model has no floating"):
+        check_precision(tmp_path / "weightless-fp16.onnx", "FP16")

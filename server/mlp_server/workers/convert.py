@@ -68,25 +68,42 @@ def convert(source: Path, precision: str, target: Path) -> None:
 
 
 def check_precision(target: Path, precision: str) -> None:
-    """The converted graph must hold what was asked (precision.model_precision), else nothing could be
-    converted: a TaskError naming the model's operators and those the conversion handles."""
-    import onnx
+    """The converted graph must hold what was asked (precision.model_precision), else the version
+    would be recorded at a precision it does not have: a TaskError saying what the conversion could
+    not convert, and why."""
+    from .precision import INT8, read_graph
 
-    from .precision import model_precision
-
-    found = model_precision(target)
+    contents = read_graph(target)
+    if contents is None:  # onnx missing: convert() has already said so
+        raise TaskError(f"{precision} conversion cannot be checked without onnx: {INSTALL_HINT}")
+    found = contents.precision
     if found == precision:
         return
-    ops = sorted({node.op_type for node in onnx.load(str(target), load_external_data=False).graph.node})
+    kept = "; no version was registered"
+    ops = ", ".join(sorted(contents.ops)) or "none"
     if precision == "INT8":
         from onnxruntime.quantization.registry import IntegerOpsRegistry
 
-        handled = f"dynamic quantization quantizes the weights of {', '.join(sorted(IntegerOpsRegistry))}"
-    else:
-        handled = "the FP16 conversion converts floating-point weights (initializers and Constant nodes)"
+        raise TaskError(
+            f"INT8 conversion converted nothing: the result is still {found} (dynamic quantization "
+            f"quantizes the weights of {', '.join(sorted(IntegerOpsRegistry))}; this model's operators "
+            f"are {ops}){kept}"
+        )
+    from onnx import TensorProto
+
+    half = contents.elements[TensorProto.FLOAT16]
+    if found == INT8:
+        raise TaskError(f"FP16 conversion of a quantized model gives a quantized (INT8) graph{kept}")
+    if contents.wide_elements + half:
+        raise TaskError(
+            f"FP16 conversion left the model FP32: {half} of {half + contents.wide_elements} "
+            f"floating-point weight elements are FLOAT16 (operators the conversion keeps in FP32 hold "
+            f"the rest; this model's operators are {ops}){kept}"
+        )
     raise TaskError(
-        f"{precision} conversion converted nothing: the result is still {found} ({handled}; this "
-        f"model's operators are {', '.join(ops) or 'none'}); no version was registered"
+        f"FP16 conversion has nothing to convert: the model has no floating-point weights "
+        f"(initializers, sparse initializers or Constant nodes), which the precision recorded is "
+        f"read from{kept}"
     )
 
 

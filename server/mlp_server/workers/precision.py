@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +31,40 @@ QUANTIZED_OPS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class GraphContents:
+    """A graph's operator types (subgraphs included) and its weights' element counts by data type."""
+
+    ops: frozenset[str]
+    elements: Counter[int]
+
+    @property
+    def precision(self) -> str:
+        from onnx import TensorProto
+
+        if self.ops & QUANTIZED_OPS or self.elements[TensorProto.INT8]:
+            return INT8
+        return FP16 if self.elements[TensorProto.FLOAT16] > self.wide_elements else FP32
+
+    @property
+    def wide_elements(self) -> int:
+        from onnx import TensorProto
+
+        return self.elements[TensorProto.FLOAT] + self.elements[TensorProto.DOUBLE]
+
+
 def model_precision(path: Path) -> str | None:
     """INT8 when the graph quantizes (a quantization operator, or INT8 weights), else FP16 when most
     of its floating-point weights (by element) are FLOAT16, else FP32; None without the onnx package
-    (the perf extra) to read the graph. Weights are initializers, sparse initializers and the tensors
-    held in node attributes (Constant nodes' values, ConstantOfShape's). External weight files are not
-    read: the tensors' element types and shapes are in the graph itself."""
+    (the perf extra) to read the graph."""
+    contents = read_graph(path)
+    return None if contents is None else contents.precision
+
+
+def read_graph(path: Path) -> GraphContents | None:
+    """What model_precision judges by; None without onnx. Weights are initializers, sparse
+    initializers and the tensors held in node attributes (Constant nodes' values, ConstantOfShape's).
+    External weight files are not read: the tensors' element types and shapes are in the graph itself."""
     try:
         import onnx
     except ImportError:
@@ -57,10 +86,7 @@ def model_precision(path: Path) -> str | None:
                 if attribute.HasField("g"):
                     graphs.append(attribute.g)
                 graphs.extend(attribute.graphs)
-    if ops & QUANTIZED_OPS or elements[onnx.TensorProto.INT8]:
-        return INT8
-    wide = elements[onnx.TensorProto.FLOAT] + elements[onnx.TensorProto.DOUBLE]
-    return FP16 if elements[onnx.TensorProto.FLOAT16] > wide else FP32
+    return GraphContents(frozenset(ops), elements)
 
 
 def _count_sparse(elements: Counter[int], sparse: Any) -> None:
