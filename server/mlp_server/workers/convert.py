@@ -11,8 +11,9 @@ INT8 about two. A position where both are NaN, or both the same infinity, agrees
 (labels, indices) are compared exactly: a label may flip where two classes score alike, so up to
 ``MAX_MISMATCH_SHARE`` of an output's elements may differ, and more fails the check.
 
-A conversion that leaves the model as it was (dynamic quantization of a graph with no operator it
-quantizes) fails: the version would be recorded at a precision its graph does not have.
+A conversion whose graph does not come out at the precision asked (dynamic quantization of a graph
+with no operator it quantizes; FP16 of a model without floating-point weights) fails
+(``check_precision``): the version would be recorded at a precision its graph does not have.
 """
 
 from __future__ import annotations
