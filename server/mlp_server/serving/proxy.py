@@ -15,6 +15,12 @@ failures in a row, see ``Backend.failed_probes``).
 
 Only what the protocol needs is parsed: the head, Content-Length and Connection. Bodies must carry a
 Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here.
+
+Clients get ``read_timeout`` seconds (MLP_SERVING_READ_TIMEOUT) at each wait: a kept-alive connection
+idle that long is closed without a word (as uvicorn does after 5 s), a head not complete that long
+after its first byte, or a body with no byte for that long, gets a 408 and the connection is closed.
+An endpoint holds at most ``max_clients`` connections; one more is answered 503 and closed. Without
+both, a client that sends half a request would hold a socket, and memory, of the platform for ever.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024 * 1024
 ATTEMPTS = 3
 DEFAULT_UPSTREAM_TIMEOUT = 60.0  # seconds a replica has to answer one request (MLP_SERVING_TIMEOUT)
+DEFAULT_READ_TIMEOUT = 30.0  # seconds a client may keep the proxy waiting (MLP_SERVING_READ_TIMEOUT)
+MAX_CLIENTS = 1024  # client connections one endpoint holds at once
+READ_CHUNK = 1024 * 1024
 PROBE_EVERY = 1.0
 PROBE_TIMEOUT = 1.0
 
@@ -62,6 +71,7 @@ class Backend:
 def _status_line(status: int) -> bytes:
     reasons = {
         400: "Bad Request",
+        408: "Request Timeout",
         411: "Length Required",
         413: "Content Too Large",
         502: "Bad Gateway",
@@ -88,10 +98,12 @@ def _headers(head: bytes) -> tuple[int, bool, bool, bool]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                raise _BadRequest(400, "Content-Length is not an integer") from None
+            digits = value.strip()
+            if not digits.isdigit():  # int() would take "-1", "+5" and "1_0"
+                raise _BadRequest(
+                    400, f"Content-Length {digits.decode(errors='replace')!r} is not a non-negative integer"
+                )
+            length = int(digits)
         elif name == b"connection":
             close = b"close" in value.lower()
         elif name == b"transfer-encoding":
@@ -114,11 +126,15 @@ class ServiceProxy:
         service_id: str,
         *,
         upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_clients: int = MAX_CLIENTS,
         probe_every: float = PROBE_EVERY,
         probe_timeout: float = PROBE_TIMEOUT,
     ) -> None:
         self.service_id = service_id
         self.upstream_timeout = upstream_timeout
+        self.read_timeout = read_timeout
+        self.max_clients = max_clients
         self.probe_every = probe_every
         self.probe_timeout = probe_timeout
         self.backends: list[Backend] = []
@@ -205,6 +221,13 @@ class ServiceProxy:
         return min(rotated, key=lambda b: b.in_flight)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._clients) >= self.max_clients:
+            message = (
+                f"service {self.service_id}: the endpoint holds {self.max_clients} connections; retry later"
+            )
+            writer.write(_error_response(503, message, close=True))
+            writer.close()
+            return
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -212,13 +235,13 @@ class ServiceProxy:
         try:
             while True:
                 try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                except asyncio.LimitOverrunError:
-                    writer.write(_error_response(400, "request head too large", close=True))
+                    async with asyncio.timeout(self.read_timeout):
+                        first = await reader.readexactly(1)  # idle until then: closed silently
+                except TimeoutError:
                     return
                 try:
+                    async with asyncio.timeout(self.read_timeout):
+                        head = first + await reader.readuntil(b"\r\n\r\n")
                     length, close, chunked, expect = _headers(head)
                     if chunked:
                         raise _BadRequest(
@@ -226,6 +249,12 @@ class ServiceProxy:
                         )
                     if length > MAX_BODY:
                         raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+                except asyncio.LimitOverrunError:
+                    writer.write(_error_response(400, "request head too large", close=True))
+                    return
+                except TimeoutError:
+                    writer.write(self._timed_out("the request head was not complete"))
+                    return
                 except _BadRequest as exc:
                     writer.write(_error_response(exc.status, str(exc), close=True))
                     await writer.drain()
@@ -233,7 +262,11 @@ class ServiceProxy:
                 if expect:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     head = _without_expect(head)
-                body = await reader.readexactly(length) if length else b""
+                try:
+                    body = await self._body(reader, length)
+                except TimeoutError:
+                    writer.write(self._timed_out("no byte of the request body came"))
+                    return
                 # the answer to a HEAD has a Content-Length but no body
                 response, upstream_close = await self._forward(head + body, head.startswith(b"HEAD "))
                 writer.write(response)
@@ -245,6 +278,22 @@ class ServiceProxy:
         finally:
             self._clients.discard(writer)
             writer.close()
+
+    def _timed_out(self, what: str) -> bytes:
+        message = f"{what} within {self.read_timeout:g}s (MLP_SERVING_READ_TIMEOUT)"
+        return _error_response(408, message, close=True)
+
+    async def _body(self, reader: asyncio.StreamReader, length: int) -> bytes:
+        """``length`` bytes, each read waiting at most the read timeout (a slow body may take longer)."""
+        chunks: list[bytes] = []
+        while length:
+            async with asyncio.timeout(self.read_timeout):
+                chunk = await reader.read(min(length, READ_CHUNK))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"".join(chunks), length)
+            chunks.append(chunk)
+            length -= len(chunk)
+        return b"".join(chunks)
 
     async def _forward(self, request: bytes, head_only: bool = False) -> tuple[bytes, bool]:
         tried: set[int] = set()
