@@ -73,7 +73,7 @@ class ServerSettings:
     serving_bind_host: str = "127.0.0.1"
     serving_host: str | None = None
     serving_timeout: float = 60.0
-    serving_read_timeout: float = 30.0
+    serving_read_timeout: float = 10.0
     # SQLite: how long a write waits for another process's lock before it is answered 503
     # ServiceUnavailableTemp (MLP_SQLITE_BUSY_TIMEOUT, seconds): well below the client's 30 s read
     # timeout, so the client gets the documented, retried error and not a timeout.

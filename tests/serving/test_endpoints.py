@@ -42,7 +42,7 @@ def test_the_settings_name_the_host_and_the_timeouts(tmp_path: Path, monkeypatch
         defaults.serving_host,
         defaults.serving_timeout,
         defaults.serving_read_timeout,
-    ) == ("127.0.0.1", None, 60.0, 30.0)
+    ) == ("127.0.0.1", None, 60.0, 10.0)
     monkeypatch.setenv("MLP_SERVING_HOST", "mlp-1.internal")
     monkeypatch.setenv("MLP_SERVING_TIMEOUT", "2.5")
     monkeypatch.setenv("MLP_SERVING_READ_TIMEOUT", "4")
