@@ -104,7 +104,7 @@ def test_server_metadata_names_the_server_its_version_and_extensions(
 ) -> None:
     expected = {
         "name": "mlp-serving",
-        "version": metadata.version("volcengine-ml-platform-models"),
+        "version": metadata.version("volcengine-ml-platform-models"),  # what pip installed
         "extensions": ["binary_tensor_data"],
     }
     answer = httpx.get(url_of(services["many-types"]) + "/v2")

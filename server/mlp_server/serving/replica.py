@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -188,11 +187,10 @@ def _requested_outputs(model: LoadedModel, request: dict[str, Any]) -> list[tupl
 
 
 def server_metadata() -> dict[str, Any]:
-    try:
-        version = package_metadata.version("volcengine-ml-platform-models")
-    except package_metadata.PackageNotFoundError:  # run from a source tree that is not installed
-        version = "unknown"
-    return {"name": SERVER_NAME, "version": version, "extensions": EXTENSIONS}
+    # The package's one version constant; its root module is loaded already (with dtypes, by tensors).
+    from volcengine_ml_platform import __version__
+
+    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
 
 
 def create_replica_app(model: LoadedModel) -> Starlette:
