@@ -115,7 +115,12 @@ def open_platform(
             evict_unneeded(cache_root(settings.data_dir), store.versions_needed)
         except Exception:
             log.warning("could not evict deleted versions from the serving cache", exc_info=True)
-        endpoints = Endpoints(settings.serving_bind_host, settings.serving_host, settings.serving_timeout)
+        endpoints = Endpoints(
+            settings.serving_bind_host,
+            settings.serving_host,
+            settings.serving_timeout,
+            settings.serving_read_timeout,
+        )
         return ServingSupervisor(store, objects, settings.data_dir, endpoints=endpoints)
 
     return Platform(

@@ -67,10 +67,13 @@ class ServerSettings:
     key_cache_seconds: float = 2.0
     # Deployed services: the address their endpoints listen on (`mlp serve --host`), the host their
     # EndpointURL names (MLP_SERVING_HOST; default: that address, or this machine's hostname when
-    # it is a wildcard), and how long a replica has to answer one request (MLP_SERVING_TIMEOUT).
+    # it is a wildcard), how long a replica has to answer one request (MLP_SERVING_TIMEOUT), and how
+    # long an endpoint waits for a client: idle, within a request's head, between bytes of its body
+    # (MLP_SERVING_READ_TIMEOUT; see mlp_server.serving.proxy).
     serving_bind_host: str = "127.0.0.1"
     serving_host: str | None = None
     serving_timeout: float = 60.0
+    serving_read_timeout: float = 10.0
     # SQLite: how long a write waits for another process's lock before it is answered 503
     # ServiceUnavailableTemp (MLP_SQLITE_BUSY_TIMEOUT, seconds): well below the client's 30 s read
     # timeout, so the client gets the documented, retried error and not a timeout.
@@ -165,17 +168,20 @@ class ServerSettings:
             ("perf_gpu_wait_seconds", "MLP_PERF_GPU_WAIT_SECONDS", float),
             ("key_cache_seconds", "MLP_KEY_CACHE_SECONDS", float),
             ("serving_timeout", "MLP_SERVING_TIMEOUT", float),
+            ("serving_read_timeout", "MLP_SERVING_READ_TIMEOUT", float),
         ):
             if env.get(key):
                 try:
                     values[name] = kind(env[key])
                 except ValueError:
                     raise ValueError(f"{key}={env[key]!r} is not a number") from None
-        timeout = values.get("serving_timeout")
-        if isinstance(timeout, float) and not (0 < timeout < math.inf):
-            raise ValueError(
-                f"MLP_SERVING_TIMEOUT={env['MLP_SERVING_TIMEOUT']!r} must be a number of seconds above 0"
-            )
+        for name, key in (
+            ("serving_timeout", "MLP_SERVING_TIMEOUT"),
+            ("serving_read_timeout", "MLP_SERVING_READ_TIMEOUT"),
+        ):
+            timeout = values.get(name)
+            if isinstance(timeout, float) and not (0 < timeout < math.inf):
+                raise ValueError(f"{key}={env[key]!r} must be a number of seconds above 0")
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -516,7 +516,7 @@ def test_a_deployed_example_predicts(embedded_peer: Peer, api: Api) -> None:
         session = ort.InferenceSession(str(EXAMPLE / "model.onnx"), providers=["CPUExecutionProvider"])
         (expected,) = session.run(["probabilities"], {"features": features})
 
-        got = service.predict({"features": features.tolist()})  # lists take the declared FP32
+        got = service.predict({"features": features.tolist()})  # lists go uncast, as the declared FP32
 
         np.testing.assert_allclose(got["probabilities"], expected, rtol=1e-6)
         with pytest.raises(InvalidParameterError, match="features"):

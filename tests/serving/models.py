@@ -1,11 +1,13 @@
-"""ONNX models built by the tests: dynamic batch, two inputs, int64, and one that cannot load."""
+"""ONNX models built by the tests: dynamic batch, two inputs, int64, BOOL and FP16 tensors, a scalar
+output, non-finite outputs, and one that cannot load."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 
 def _save(graph: onnx.GraphProto, folder: Path) -> Path:
@@ -54,3 +56,48 @@ def narrow_types(folder: Path) -> Path:
         helper.make_node("Cast", ["h"], ["hf"], to=TensorProto.FLOAT),
     ]
     return _save(helper.make_graph(nodes, "narrow_types", [u8, h], [wide, hf]), folder)
+
+
+def many_types(folder: Path) -> Path:
+    """x FP32 [N,3], ids INT64 [N,2], flag BOOL [N] -> y = x*2 + sum(ids) FP32 [N,3], count INT64 scalar
+    (how many flags are set), notflag BOOL [N], h = y as FP16 [N,3]."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N", 2])
+    flag = helper.make_tensor_value_info("flag", TensorProto.BOOL, ["N"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])
+    count = helper.make_tensor_value_info("count", TensorProto.INT64, [])
+    notflag = helper.make_tensor_value_info("notflag", TensorProto.BOOL, ["N"])
+    h = helper.make_tensor_value_info("h", TensorProto.FLOAT16, ["N", 3])
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    nodes = [
+        helper.make_node("Mul", ["x", "two"], ["x2"]),
+        helper.make_node("ReduceSum", ["ids"], ["s"], keepdims=0),
+        helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["x2", "sf"], ["y"]),
+        helper.make_node("Cast", ["flag"], ["fi"], to=TensorProto.INT64),
+        helper.make_node("ReduceSum", ["fi"], ["count"], keepdims=0),
+        helper.make_node("Not", ["flag"], ["notflag"]),
+        helper.make_node("Cast", ["y"], ["h"], to=TensorProto.FLOAT16),
+    ]
+    graph = helper.make_graph(nodes, "many_types", [x, ids, flag], [y, count, notflag, h], initializer=[two])
+    return _save(graph, folder)
+
+
+def log_of(folder: Path) -> Path:
+    """y = log(x) (FP32 [N]): log(0) is -inf and log(-1) NaN."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])
+    return _save(helper.make_graph([helper.make_node("Log", ["x"], ["y"])], "log_of", [x], [y]), folder)
+
+
+def int_and_half(folder: Path) -> Path:
+    """ids (INT64 [N]) -> y, the same; f (FP16 [N]) -> g, cast to FP32."""
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["N"])
+    f = helper.make_tensor_value_info("f", TensorProto.FLOAT16, ["N"])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, ["N"])
+    g = helper.make_tensor_value_info("g", TensorProto.FLOAT, ["N"])
+    nodes = [
+        helper.make_node("Identity", ["ids"], ["y"]),
+        helper.make_node("Cast", ["f"], ["g"], to=TensorProto.FLOAT),
+    ]
+    return _save(helper.make_graph(nodes, "int_and_half", [ids, f], [y, g]), folder)

@@ -33,35 +33,38 @@ def test_a_concrete_address_is_advertised_unless_a_host_is_configured() -> None:
     assert url_host("mlp-1.internal") == "mlp-1.internal"
 
 
-def test_the_settings_name_the_host_and_the_upstream_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("MLP_SERVING_HOST", "MLP_SERVING_TIMEOUT"):
+def test_the_settings_name_the_host_and_the_timeouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("MLP_SERVING_HOST", "MLP_SERVING_TIMEOUT", "MLP_SERVING_READ_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     defaults = ServerSettings.from_env(tmp_path)
-    assert (defaults.serving_bind_host, defaults.serving_host, defaults.serving_timeout) == (
-        "127.0.0.1",
-        None,
-        60.0,
-    )
+    assert (
+        defaults.serving_bind_host,
+        defaults.serving_host,
+        defaults.serving_timeout,
+        defaults.serving_read_timeout,
+    ) == ("127.0.0.1", None, 60.0, 10.0)
     monkeypatch.setenv("MLP_SERVING_HOST", "mlp-1.internal")
     monkeypatch.setenv("MLP_SERVING_TIMEOUT", "2.5")
+    monkeypatch.setenv("MLP_SERVING_READ_TIMEOUT", "4")
     settings = ServerSettings.from_env(tmp_path, serving_bind_host="0.0.0.0")
     platform = open_platform(settings)
     try:
-        assert platform.serving.endpoints == Endpoints("0.0.0.0", "mlp-1.internal", 2.5)
+        assert platform.serving.endpoints == Endpoints("0.0.0.0", "mlp-1.internal", 2.5, 4.0)
     finally:
         platform.store.close()
-    for bad in ("0", "-1", "soon", "inf"):
-        monkeypatch.setenv("MLP_SERVING_TIMEOUT", bad)
-        with pytest.raises(ValueError, match="MLP_SERVING_TIMEOUT="):
-            ServerSettings.from_env(tmp_path)
+    for key in ("MLP_SERVING_TIMEOUT", "MLP_SERVING_READ_TIMEOUT"):
+        for bad in ("0", "-1", "soon", "inf"):
+            monkeypatch.setenv(key, bad)
+            with pytest.raises(ValueError, match=f"{key}="):
+                ServerSettings.from_env(tmp_path)
+        monkeypatch.setenv(key, "1")
 
 
 def test_mlp_serve_puts_the_endpoints_on_its_host(tmp_path: Path) -> None:
     """`mlp serve --host 127.0.0.2` (another loopback address, as a machine's own address would be):
-    the service's endpoint listens there, not on 127.0.0.1, and EndpointURL names it."""
-    env = clean_env(tmp_path / "home")
+    the service's endpoint listens there, not on 127.0.0.1, and EndpointURL names it. Its proxy has
+    the MLP_SERVING_READ_TIMEOUT of `mlp serve`'s environment."""
+    env = clean_env(tmp_path / "home", MLP_SERVING_READ_TIMEOUT="1")
     data_dir = tmp_path / "platform"
     with MlpServe(data_dir, env=env, host="127.0.0.2") as server:
         keys = read_default_keys(data_dir)
@@ -73,4 +76,9 @@ def test_mlp_serve_puts_the_endpoints_on_its_host(tmp_path: Path) -> None:
         assert httpx.get(f"{url}/v2/health/ready", timeout=10).json() == {"ready": True}
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=10)
+        with socket.create_connection(("127.0.0.2", port), timeout=10) as stalled:
+            stalled.sendall(b"POST /v2/models/host-svc/infer HTTP/1.1\r\nhost: x\r\n")  # and no more
+            answer = b"".join(iter(lambda: stalled.recv(4096), b""))
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+        assert answer.endswith(b'within 1s (MLP_SERVING_READ_TIMEOUT)"}')
         service.delete()

@@ -96,6 +96,14 @@ def test_running_services_come_back_after_a_platform_restart(tmp_path: Path) -> 
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         np.testing.assert_allclose(json.loads(done.stdout)["outputs"]["probabilities"], before)
+        # the values go as given: 1e39 is refused by name, where a cast to FP32 made it inf
+        refused = subprocess.run(
+            [mlp_script(), "services", "predict", service.service_id, "--input",
+             json.dumps({"features": [[1e39, 3.5, 1.4, 0.2]]})],
+            env=cli_env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert refused.returncode == 1 and refused.stdout == "", refused
+        assert "input 'features': value 1e+39 is out of range for FP32" in refused.stderr
     assert replica_pids("back-svc", data_dir) == []  # stopping the platform stopped its replicas
 
     with MlpServe(data_dir, env=env) as server:

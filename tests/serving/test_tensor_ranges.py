@@ -36,6 +36,11 @@ def decode(datatype: str, data: list[Any]) -> list[Any]:
         ("UINT64", [-1, 0], "-1", "(0 to 18446744073709551615)"),
         ("FP16", [1, 70000], "70000", "(finite values from -65504 to 65504)"),
         ("FP32", [1e39], "1e+39", "(finite values from -3.40282e+38 to 3.40282e+38)"),
+        # JSON integers beyond 64 bits: numpy keeps them as Python objects
+        ("INT64", [1, 2**70], str(2**70), f"({-(2**63)} to {2**63 - 1})"),
+        ("UINT64", [-(2**70), 0], str(-(2**70)), f"(0 to {2**64 - 1})"),
+        ("FP16", [1, 2**70], str(2**70), "(finite values from -65504 to 65504)"),
+        ("FP64", [0.5, 2**1100], str(2**1100), "(finite values from -1.79769e+308 to 1.79769e+308)"),
     ],
 )
 def test_a_value_out_of_the_datatypes_range_is_refused_by_name(
@@ -60,6 +65,26 @@ def test_a_value_out_of_the_datatypes_range_is_refused_by_name(
 )
 def test_the_datatypes_limits_pass_unchanged(datatype: str, data: list[Any]) -> None:
     assert decode(datatype, data) == data
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "error"),
+    [
+        ("INT64", [1.5, 2**70], "data holds float values, not INT64"),
+        ("INT32", [None, 2**70], "value null is not a number (INT32)"),
+        ("FP32", [1.0, None], "value null is not a number (FP32)"),
+        ("BOOL", [True, None], "value null is not true or false (BOOL)"),
+        ("FP32", [1, {"a": 1}], 'value {"a": 1} is not a number (FP32)'),
+    ],
+)
+def test_values_that_are_no_numbers_are_refused_by_name(datatype: str, data: list[Any], error: str) -> None:
+    with pytest.raises(TensorError) as caught:
+        decode(datatype, data)
+    assert str(caught.value) == f"input 'x': {error}"
+
+
+def test_a_big_integer_a_float_datatype_holds_is_taken_as_a_float() -> None:
+    assert decode("FP32", [0.5, 2**70]) == [0.5, float(2**70)]
 
 
 def test_a_replica_answers_400_for_out_of_range_values(model: Model, tmp_path: Path) -> None:

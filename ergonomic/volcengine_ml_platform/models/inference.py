@@ -1,7 +1,9 @@
 """Calling a deployed service: the KServe v2 / Open Inference Protocol over HTTP (JSON tensors).
 
 Inputs are numpy arrays (sent with their own datatype: a mismatch is the service's 400) or nested
-lists (converted to the datatype the model's metadata declares). Outputs come back as numpy arrays.
+lists (sent as they are, with the datatype the model's metadata declares: the service refuses by
+name a value that datatype cannot hold, where a cast here would have made 1.7 into 1 or 1e5 into an
+FP16 inf). Outputs come back as numpy arrays.
 """
 
 from __future__ import annotations
@@ -71,12 +73,13 @@ class V2Client:
                     field="inputs",
                 )
             try:
-                dtype = numpy_dtype(declared[name]) if declared[name] in V2_DATATYPES else None
-                array = np.asarray(value, dtype=dtype)
+                array = np.asarray(value)  # for the shape only: the values go as given, never cast
             except (TypeError, ValueError) as exc:
                 raise ValidationError(
                     f"inputs: {name!r} is not a {declared[name]} tensor: {exc}", field="inputs"
                 ) from None
+            data = array.reshape(-1).tolist()
+            return {"name": name, "datatype": declared[name], "shape": list(array.shape), "data": data}
         data = array.reshape(-1).tolist()
         return {"name": name, "datatype": v2_datatype(array), "shape": list(array.shape), "data": data}
 

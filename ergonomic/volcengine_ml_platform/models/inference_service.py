@@ -137,8 +137,9 @@ class InferenceService(_Service):
         """Run the model: ``{input name: numpy array or nested list}`` -> ``{output name: array}``.
 
         Calls the service's endpoint with the KServe v2 / Open Inference Protocol (JSON tensors). Lists
-        take the datatype the model declares; arrays keep their own (a mismatch is the service's 400,
-        raised as ``InvalidParameterError`` naming the input).
+        go uncast with the datatype the model declares; arrays keep their own. A mismatch, or a value
+        the datatype cannot hold (1.7 for INT64, 1e5 for FP16), is the service's 400, raised as
+        ``InvalidParameterError`` naming the input.
         """
         return self._run(self._predict(inputs, timeout))
 

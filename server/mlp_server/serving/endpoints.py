@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from .proxy import DEFAULT_UPSTREAM_TIMEOUT
+from .proxy import DEFAULT_READ_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT
 
 WILDCARDS = ("", "0.0.0.0", "::", "[::]")
 
@@ -41,6 +41,7 @@ class Endpoints:
     bind_host: str = "127.0.0.1"
     host: str | None = None  # MLP_SERVING_HOST: the host EndpointURLs name
     upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT  # MLP_SERVING_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT  # MLP_SERVING_READ_TIMEOUT
 
     def url(self, port: int) -> str:
         return f"http://{url_host(advertised_host(self.bind_host, self.host))}:{port}"

@@ -15,6 +15,14 @@ failures in a row, see ``Backend.failed_probes``).
 
 Only what the protocol needs is parsed: the head, Content-Length and Connection. Bodies must carry a
 Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here.
+
+Clients get ``read_timeout`` seconds (MLP_SERVING_READ_TIMEOUT) at each wait: a kept-alive connection
+idle that long is closed without a word (as uvicorn does after 5 s), a head not complete that long
+after its first byte, or a body with no byte for that long, gets a 408 and the connection is closed.
+An endpoint holds at most ``max_clients`` connections; one more is answered 503 and closed. Without
+both, a client that sends half a request would hold a socket, and memory, of the platform for ever.
+Each connection notes what it waits for and since when, and one watcher per endpoint looks a few
+times per timeout: a timer per read would cost a third of the proxy's own time per request.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import itertools
 import json
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 
 log = logging.getLogger("mlp_server.serving.proxy")
@@ -32,6 +41,9 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 256 * 1024 * 1024
 ATTEMPTS = 3
 DEFAULT_UPSTREAM_TIMEOUT = 60.0  # seconds a replica has to answer one request (MLP_SERVING_TIMEOUT)
+DEFAULT_READ_TIMEOUT = 10.0  # seconds a client may keep the proxy waiting (MLP_SERVING_READ_TIMEOUT)
+MAX_CLIENTS = 1024  # client connections one endpoint holds at once
+READ_CHUNK = 1024 * 1024
 PROBE_EVERY = 1.0
 PROBE_TIMEOUT = 1.0
 
@@ -59,9 +71,26 @@ class Backend:
         self.idle.clear()
 
 
+@dataclass(eq=False)
+class _Client:
+    """One client connection: what the proxy waits for from it ("idle": the next request, "head",
+    "body"; "" while the request is with a replica) and since when (time.monotonic)."""
+
+    writer: asyncio.StreamWriter
+    waiting: str = "idle"
+    since: float = field(default_factory=time.monotonic)
+
+    def wait(self, what: str) -> None:
+        self.waiting, self.since = what, time.monotonic()
+
+
+STALLED = {"head": "the request head was not complete", "body": "no byte of the request body came"}
+
+
 def _status_line(status: int) -> bytes:
     reasons = {
         400: "Bad Request",
+        408: "Request Timeout",
         411: "Length Required",
         413: "Content Too Large",
         502: "Bad Gateway",
@@ -88,10 +117,12 @@ def _headers(head: bytes) -> tuple[int, bool, bool, bool]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                raise _BadRequest(400, "Content-Length is not an integer") from None
+            digits = value.strip()
+            if not digits.isdigit():  # int() would take "-1", "+5" and "1_0"
+                raise _BadRequest(
+                    400, f"Content-Length {digits.decode(errors='replace')!r} is not a non-negative integer"
+                )
+            length = int(digits)
         elif name == b"connection":
             close = b"close" in value.lower()
         elif name == b"transfer-encoding":
@@ -114,18 +145,23 @@ class ServiceProxy:
         service_id: str,
         *,
         upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        max_clients: int = MAX_CLIENTS,
         probe_every: float = PROBE_EVERY,
         probe_timeout: float = PROBE_TIMEOUT,
     ) -> None:
         self.service_id = service_id
         self.upstream_timeout = upstream_timeout
+        self.read_timeout = read_timeout
+        self.max_clients = max_clients
         self.probe_every = probe_every
         self.probe_timeout = probe_timeout
         self.backends: list[Backend] = []
         self._rr = itertools.count()
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._clients: set[_Client] = set()
         self._prober: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.port = 0
 
     async def start(self, port: int | None, host: str = "127.0.0.1") -> int:
@@ -143,16 +179,18 @@ class ServiceProxy:
             self._server = await asyncio.start_server(self._client, host, 0, limit=MAX_HEAD, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
         self._prober = asyncio.get_running_loop().create_task(self._probe_forever())
+        self._watcher = asyncio.get_running_loop().create_task(self._watch_clients())
         return self.port
 
     async def close(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
-            self._prober = None
+        for task in (self._prober, self._watcher):
+            if task is not None:
+                task.cancel()
+        self._prober = self._watcher = None
         if self._server is not None:
             self._server.close()
-            for writer in list(self._clients):
-                writer.close()
+            for client in list(self._clients):
+                client.writer.close()
             await self._server.wait_closed()
             self._server = None
         for backend in self.backends:
@@ -205,20 +243,26 @@ class ServiceProxy:
         return min(rotated, key=lambda b: b.in_flight)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._clients) >= self.max_clients:
+            message = (
+                f"service {self.service_id}: the endpoint holds {self.max_clients} connections; retry later"
+            )
+            writer.write(_error_response(503, message, close=True))
+            writer.close()
+            return
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._clients.add(writer)
+        client = _Client(writer)
+        self._clients.add(client)
         try:
             while True:
+                # a stalled client is closed by _watch_clients: the read below then ends (EOF)
+                client.wait("idle")
+                first = await reader.readexactly(1)
+                client.wait("head")
                 try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                except asyncio.LimitOverrunError:
-                    writer.write(_error_response(400, "request head too large", close=True))
-                    return
-                try:
+                    head = first + await reader.readuntil(b"\r\n\r\n")
                     length, close, chunked, expect = _headers(head)
                     if chunked:
                         raise _BadRequest(
@@ -226,6 +270,9 @@ class ServiceProxy:
                         )
                     if length > MAX_BODY:
                         raise _BadRequest(413, f"body larger than {MAX_BODY} bytes")
+                except asyncio.LimitOverrunError:
+                    writer.write(_error_response(400, "request head too large", close=True))
+                    return
                 except _BadRequest as exc:
                     writer.write(_error_response(exc.status, str(exc), close=True))
                     await writer.drain()
@@ -233,7 +280,8 @@ class ServiceProxy:
                 if expect:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                     head = _without_expect(head)
-                body = await reader.readexactly(length) if length else b""
+                body = await self._body(reader, length, client)
+                client.wait("")
                 # the answer to a HEAD has a Content-Length but no body
                 response, upstream_close = await self._forward(head + body, head.startswith(b"HEAD "))
                 writer.write(response)
@@ -243,8 +291,35 @@ class ServiceProxy:
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         finally:
-            self._clients.discard(writer)
+            self._clients.discard(client)
             writer.close()
+
+    async def _body(self, reader: asyncio.StreamReader, length: int, client: _Client) -> bytes:
+        """``length`` bytes; the read timeout counts from the last byte (a slow body may take longer)."""
+        chunks: list[bytes] = []
+        while length:
+            client.wait("body")
+            chunk = await reader.read(min(length, READ_CHUNK))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"".join(chunks), length)
+            chunks.append(chunk)
+            length -= len(chunk)
+        return b"".join(chunks)
+
+    async def _watch_clients(self) -> None:
+        """Close the connections that kept the proxy waiting longer than the read timeout."""
+        period = min(max(self.read_timeout / 4, 0.01), 1.0)
+        while True:
+            await asyncio.sleep(period)
+            deadline = time.monotonic() - self.read_timeout
+            for client in [c for c in self._clients if c.waiting and c.since < deadline]:
+                if client.waiting in STALLED:
+                    message = (
+                        f"{STALLED[client.waiting]} within {self.read_timeout:g}s (MLP_SERVING_READ_TIMEOUT)"
+                    )
+                    client.writer.write(_error_response(408, message, close=True))
+                client.waiting = ""
+                client.writer.close()  # the connection's reader gets EOF, and its task ends
 
     async def _forward(self, request: bytes, head_only: bool = False) -> tuple[bytes, bool]:
         tried: set[int] = set()

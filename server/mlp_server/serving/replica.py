@@ -1,10 +1,14 @@
 """One replica: an ONNX model in onnxruntime behind the KServe v2 / Open Inference Protocol (HTTP).
 
+    GET  /v2                          server metadata: name, version, extensions
     GET  /v2/health/live, /v2/health/ready
-    GET  /v2/models/{name}, /v2/models/{name}/ready
-    POST /v2/models/{name}/infer      JSON tensors; the binary tensor data extension is supported
+    GET  /v2/models/{name}[/versions/{version}], .../ready
+    POST /v2/models/{name}[/versions/{version}]/infer   JSON tensors; the binary tensor data extension
 
-Errors are ``{"error": message}`` with 400 (bad request tensors), 404 (unknown model) or 500.
+Errors are ``{"error": message}`` with 400 (a bad request: the field is named), 404 (an unknown
+model, version or path), 405 or 500. JSON output data writes NaN and infinities as ``NaN``,
+``Infinity`` and ``-Infinity``, as Triton does (rapidjson's kWriteNanAndInfFlag): tritonclient and
+Python's json read them; a strict JSON parser needs the binary tensor data extension for them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -31,6 +36,8 @@ log = logging.getLogger("mlp_server.serving.replica")
 BINARY_HEADER = "inference-header-content-length"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+SERVER_NAME = "mlp-serving"
+EXTENSIONS = ["binary_tensor_data"]
 
 
 @dataclass
@@ -105,7 +112,28 @@ def _parse(body: bytes, header_length: str | None) -> tuple[dict[str, Any], byte
         raise BadRequest("the request is not valid JSON") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise BadRequest("the request must be a JSON object with an 'inputs' list")
+    _parameters(request, "the request's")
+    outputs = request.get("outputs")
+    if outputs is not None and not isinstance(outputs, list):
+        raise BadRequest(f"'outputs' must be a list of objects with a 'name', got {outputs!r}")
     return request, tail
+
+
+def _parameters(owner: dict[str, Any], whose: str) -> dict[str, Any]:
+    """``owner``'s ``parameters``: a JSON object (absent or null: none)."""
+    parameters = owner.get("parameters")
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise BadRequest(f"{whose} 'parameters' must be a JSON object, got {parameters!r}")
+    return parameters
+
+
+def _flag(parameters: dict[str, Any], key: str, whose: str, default: bool) -> bool:
+    value = parameters.get(key, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{whose} parameters.{key} must be true or false, got {value!r}")
+    return value
 
 
 def _feeds(model: LoadedModel, request: dict[str, Any], tail: bytes) -> dict[str, npt.NDArray[Any]]:
@@ -122,7 +150,7 @@ def _feeds(model: LoadedModel, request: dict[str, Any], tail: bytes) -> dict[str
             )
         if name in feeds:
             raise TensorError(f"input {name!r} is given twice")
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        size = _parameters(tensor, f"input {name!r}:").get("binary_data_size")
         binary = None
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(tail):
@@ -138,48 +166,66 @@ def _feeds(model: LoadedModel, request: dict[str, Any], tail: bytes) -> dict[str
 
 
 def _requested_outputs(model: LoadedModel, request: dict[str, Any]) -> list[tuple[str, bool]]:
-    default_binary = bool((request.get("parameters") or {}).get("binary_data_output", False))
+    default_binary = _flag(
+        _parameters(request, "the request's"), "binary_data_output", "the request's", False
+    )
     wanted = request.get("outputs")
     if not wanted:
         return [(name, default_binary) for name in model.outputs]
     result = []
     for out in wanted:
         name = out.get("name") if isinstance(out, dict) else None
+        if not isinstance(name, str):
+            raise BadRequest(f"each of 'outputs' must be an object with a 'name', got {out!r}")
         if name not in model.outputs:
             raise TensorError(
                 f"output {name!r} is not an output of model {model.name}; outputs: {', '.join(model.outputs)}"
             )
-        result.append((name, bool((out.get("parameters") or {}).get("binary_data", default_binary))))
+        whose = f"output {name!r}:"
+        result.append((name, _flag(_parameters(out, whose), "binary_data", whose, default_binary)))
     return result
 
 
+def server_metadata() -> dict[str, Any]:
+    # The package's one version constant; its root module is loaded already (with dtypes, by tensors).
+    from volcengine_ml_platform import __version__
+
+    return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
+
+
 def create_replica_app(model: LoadedModel) -> Starlette:
+    server = server_metadata()
+
+    async def server_info(request: Request) -> Response:
+        return JSONResponse(server)
+
     async def live(request: Request) -> Response:
         return JSONResponse({"live": True})
 
     async def ready(request: Request) -> Response:
         return JSONResponse({"ready": True})  # the app exists only once the model is loaded
 
-    def known(request: Request) -> bool:
-        return bool(request.path_params["name"] == model.name)
-
-    async def metadata(request: Request) -> Response:
-        if not known(request):
+    def unknown(request: Request) -> JSONResponse | None:
+        """The 404 for a model name (or version) this replica does not serve; None when it does."""
+        name, version = request.path_params["name"], request.path_params.get("version")
+        if name != model.name:
+            return _error(404, f"unknown model {name!r}; this endpoint serves {model.name!r}")
+        if version is not None and version != model.version:
             return _error(
-                404, f"unknown model {request.path_params['name']!r}; this endpoint serves {model.name!r}"
+                404, f"unknown version {version!r} of model {name!r}; it serves version {model.version!r}"
             )
-        return JSONResponse(model.metadata())
+        return None
+
+    async def model_metadata(request: Request) -> Response:
+        return unknown(request) or JSONResponse(model.metadata())
 
     async def model_ready(request: Request) -> Response:
-        if not known(request):
-            return _error(404, f"unknown model {request.path_params['name']!r}")
-        return JSONResponse({"name": model.name, "ready": True})
+        return unknown(request) or JSONResponse({"name": model.name, "ready": True})
 
     async def infer(request: Request) -> Response:
-        if not known(request):
-            return _error(
-                404, f"unknown model {request.path_params['name']!r}; this endpoint serves {model.name!r}"
-            )
+        refused = unknown(request)
+        if refused is not None:
+            return refused
         try:
             body, tail = _parse(await request.body(), request.headers.get(BINARY_HEADER))
             feeds = _feeds(model, body, tail)
@@ -193,14 +239,24 @@ def create_replica_app(model: LoadedModel) -> Starlette:
             return _error(400, f"inference failed: {exc}".replace("\n", " "))
         return _answer(model, body, outputs, arrays)
 
-    routes = [
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
-        Route("/v2/models/{name}", metadata, methods=["GET"]),
-        Route("/v2/models/{name}/ready", model_ready, methods=["GET"]),
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-    ]
-    return Starlette(routes=routes)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own answers (an unknown path, a wrong method) in the protocol's error shape
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        what = {404: "no such path", 405: "method not allowed"}.get(status, "error")
+        headers = exc.headers if isinstance(exc, HTTPException) else None  # 405: Allow
+        body = {"error": f"{what}: {request.method} {request.url.path}"}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    routes = [Route("/v2", server_info, methods=["GET"])]
+    routes += [Route("/v2/health/live", live, methods=["GET"])]
+    routes += [Route("/v2/health/ready", ready, methods=["GET"])]
+    for base in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+        routes += [
+            Route(base, model_metadata, methods=["GET"]),
+            Route(f"{base}/ready", model_ready, methods=["GET"]),
+            Route(f"{base}/infer", infer, methods=["POST"]),
+        ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
 def _answer(

@@ -515,6 +515,7 @@ class ServiceRuntime:
             proxy = ServiceProxy(
                 row.service_id,
                 upstream_timeout=endpoints.upstream_timeout,
+                read_timeout=endpoints.read_timeout,
                 probe_every=timing.probe_every,
                 probe_timeout=timing.probe_timeout,
             )

@@ -6,6 +6,7 @@ error inside onnxruntime.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,8 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
         raise TensorError(
             f"input {spec.name!r}: data is not a (nested) list of {spec.datatype} values"
         ) from None
+    if raw.dtype == np.object_ and spec.datatype != "BYTES":
+        raw = _from_objects(spec, raw)
     if raw.size and spec.datatype != "BYTES" and raw.dtype.kind not in _KINDS[spec.datatype[:2]]:
         # numpy would silently truncate floats sent for an integer input, or parse strings
         raise TensorError(f"input {spec.name!r}: data holds {raw.dtype} values, not {spec.datatype}")
@@ -102,6 +105,42 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
     return array.reshape(shape)
 
 
+def _from_objects(spec: TensorSpec, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """numpy keeps Python objects for JSON integers beyond 64 bits (2**70) or values that are no
+    numbers (null): refuse the first by value, the others by kind; a big integer a float datatype
+    holds goes on as a float."""
+    values = raw.reshape(-1).tolist()
+    wanted, kinds = ("true or false", (bool,)) if spec.datatype == "BOOL" else ("a number", (int, float))
+    odd = [v for v in values if type(v) not in kinds]
+    if odd:
+        shown = json.dumps(odd[0], default=repr)[:80]
+        raise TensorError(f"input {spec.name!r}: value {shown} is not {wanted} ({spec.datatype})")
+    dtype = numpy_dtype(spec.datatype)
+    if dtype.kind in "iu":
+        if any(isinstance(v, float) for v in values):
+            raise TensorError(f"input {spec.name!r}: data holds float values, not {spec.datatype}")
+        info = np.iinfo(dtype)
+        bad = next((v for v in values if not info.min <= v <= info.max), None)
+        if bad is not None:
+            raise _out_of_range(spec, dtype, bad)
+        return np.asarray(values, dtype=dtype).reshape(raw.shape)
+    limit = float(np.finfo(dtype).max)
+    bad = next((v for v in values if isinstance(v, int) and not -limit <= v <= limit), None)
+    if bad is not None:
+        raise _out_of_range(spec, dtype, bad)
+    return np.asarray([float(v) for v in values], dtype=np.float64).reshape(raw.shape)
+
+
+def _out_of_range(spec: TensorSpec, dtype: np.dtype[Any], bad: object) -> TensorError:
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        allowed = f"({info.min} to {info.max})"
+    else:
+        limit = float(np.finfo(dtype).max)
+        allowed = f"(finite values from {-limit:g} to {limit:g})"
+    return TensorError(f"input {spec.name!r}: value {bad} is out of range for {spec.datatype} {allowed}")
+
+
 def _check_range(spec: TensorSpec, raw: npt.NDArray[Any], array: npt.NDArray[Any]) -> None:
     """Refuse values the datatype cannot hold: numpy's cast would wrap an integer (-1 as UINT8 is 255)
     and turn a finite number too big for a float into inf, and the model would answer for values
@@ -110,22 +149,14 @@ def _check_range(spec: TensorSpec, raw: npt.NDArray[Any], array: npt.NDArray[Any
         info = np.iinfo(array.dtype)
         low, high = raw.min(), raw.max()
         if low < info.min or high > info.max:
-            bad = low if low < info.min else high
-            raise TensorError(
-                f"input {spec.name!r}: value {int(bad)} is out of range for {spec.datatype} "
-                f"({info.min} to {info.max})"
-            )
+            raise _out_of_range(spec, array.dtype, int(low if low < info.min else high))
     elif array.dtype.kind == "f":
         limit = float(np.finfo(array.dtype).max)
         if not (raw.max() > limit or raw.min() < -limit):  # the common case: a max and a min, no mask
             return
         overflowed = np.isinf(array) & np.isfinite(raw)  # an infinity sent stays; rounding down is fine
         if overflowed.any():
-            bad = raw[overflowed].flat[0]
-            raise TensorError(
-                f"input {spec.name!r}: value {bad} is out of range for {spec.datatype} "
-                f"(finite values from {-limit:g} to {limit:g})"
-            )
+            raise _out_of_range(spec, array.dtype, raw[overflowed].flat[0])
 
 
 def encode_output(name: str, array: npt.NDArray[Any], binary: bool) -> tuple[dict[str, Any], bytes | None]:
