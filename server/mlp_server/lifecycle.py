@@ -119,6 +119,49 @@ def reclaim(platform: Platform, account_id: int, path: str, record_id: int | Non
     return removed
 
 
+# A delete answers once its row is gone; the objects follow in the background, waited for this long so
+# that a healthy store's delete is done when the answer arrives (README: "a deleted version really
+# frees its storage"), while a hung store never holds the answer past the client's read timeout.
+RECLAIM_WAIT_SECONDS = 5.0
+# At most this many reclaims wait on a slow store at once; beyond that a delete's records are left to
+# the sweep (start-up, ``mlp gc``, ``MLP_GC_INTERVAL``) rather than tying up more threads.
+_MAX_BACKGROUND_RECLAIMS = 8
+_BACKGROUND_RECLAIMS = threading.BoundedSemaphore(_MAX_BACKGROUND_RECLAIMS)
+
+
+def reclaim_after_delete(
+    platform: Platform, account_id: int, pending: Iterable[PendingReclaim], *, wait: float | None = None
+) -> bool:
+    """Reclaim a delete's recorded Paths (:func:`reclaim`) on a background thread and wait up to
+    ``wait`` seconds (:data:`RECLAIM_WAIT_SECONDS`) for it; return whether it finished in time. What
+    does not finish keeps running; a process that exits first leaves the records for the sweep."""
+    records = list(pending)
+    if not records:
+        return True
+    if not _BACKGROUND_RECLAIMS.acquire(blocking=False):
+        log.warning(
+            "%d reclaims are waiting on the store; the sweep will reclaim %s",
+            _MAX_BACKGROUND_RECLAIMS,
+            records[0].path,
+        )
+        return False
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            for record in records:
+                reclaim(platform, account_id, record.path, record.id)
+        finally:
+            _BACKGROUND_RECLAIMS.release()
+            done.set()
+
+    threading.Thread(target=run, name="mlp-reclaim", daemon=True).start()
+    finished = done.wait(RECLAIM_WAIT_SECONDS if wait is None else wait)
+    if not finished:
+        log.warning("the store is slow: reclaiming %s goes on after the delete's answer", records[0].path)
+    return finished
+
+
 def _reclaimable(platform: Platform, account_id: int, path: str) -> tuple[str, str] | None:
     """``path``'s (bucket, prefix) if its objects may go: in the account's bucket (never touch what is
     outside it) and used by no version of the account (none has it, lies below it or contains it)."""

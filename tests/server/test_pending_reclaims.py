@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mlp_server import lifecycle
 from mlp_server.context import Caller, Platform
 from mlp_server.handlers.models import delete_model, delete_model_version
 from mlp_server.lifecycle import SweepReport, finish_reclaims, split_path, sweep
@@ -65,11 +66,19 @@ def crash_during(
     def crash(bucket: str, prefix: str) -> int:
         raise Crash(f"killed while removing tos://{bucket}/{prefix}")
 
+    # The objects are removed on a background thread (the answer does not wait on a hung store): the
+    # crash ends that thread; the handler waits for it, as it does for a healthy store.
+    crashed: list[BaseException | None] = []
     handler = {"DeleteModelVersion": delete_model_version, "DeleteModel": delete_model}[action]
     with monkeypatch.context() as patch:
         patch.setattr(server.platform.objects, "delete_prefix", crash)
-        with pytest.raises(Crash):
-            handler(server.platform, CALLER, body)
+        patch.setattr(lifecycle, "RECLAIM_WAIT_SECONDS", 60.0)
+        patch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
+        handler(server.platform, CALLER, body)
+        deadline = time.monotonic() + 10  # the hook runs just after the thread's last line
+        while not crashed and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(crashed) == 1 and isinstance(crashed[0], Crash), crashed
 
 
 @pytest.mark.parametrize("action", ["DeleteModelVersion", "DeleteModel"])

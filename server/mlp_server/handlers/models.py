@@ -7,7 +7,13 @@ from typing import Any
 
 from ..context import Caller, Platform
 from ..errors import ApiError
-from ..lifecycle import evict_served_copies, list_version_files, make_durable, reclaim, write_manifest
+from ..lifecycle import (
+    evict_served_copies,
+    list_version_files,
+    make_durable,
+    reclaim_after_delete,
+    write_manifest,
+)
 
 
 def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
@@ -61,14 +67,13 @@ def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
 
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     pending = platform.store.delete_model_version_path(caller.account_id, body)
-    reclaim(platform, caller.account_id, pending.path, pending.id)
+    reclaim_after_delete(platform, caller.account_id, [pending])
     evict_served_copies(platform, [body["ModelVersionID"]])
     return {"ModelVersionID": body["ModelVersionID"]}
 
 
 def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     recorded, version_ids = platform.store.delete_model_paths(caller.account_id, body)
-    for pending in recorded:
-        reclaim(platform, caller.account_id, pending.path, pending.id)
+    reclaim_after_delete(platform, caller.account_id, recorded)
     evict_served_copies(platform, version_ids)
     return {"ModelID": body["ModelID"]}
