@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .errors import ApiError
 
@@ -33,6 +33,11 @@ UNREACHABLE = "the platform's database cannot be reached now; nothing was writte
 class CommitOutcomeUnknown(Exception):
     """The connection failed while a commit was under way: the write may or may not be durable, so
     it is not answered as the retried ``ServiceUnavailableTemp``."""
+
+
+# What the store raises when the database fails (not the caller's input): the callers that keep work
+# going through a database outage (the serving runtimes, the perf worker) catch these.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, CommitOutcomeUnknown)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -59,6 +64,13 @@ def database_unreachable(exc: BaseException) -> bool:
         if kind.__module__.startswith("psycopg") and kind.__name__ == "OperationalError" and state is None:
             return True
     return False
+
+
+def database_trouble(exc: BaseException) -> str:
+    """A database error in one line, for a log: not the SQL and parameters SQLAlchemy appends (and
+    never for a record's message: the database's state is not the service's or the task's)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def storage_error(exc: BaseException) -> ApiError | None:

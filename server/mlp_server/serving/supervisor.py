@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.exc import SQLAlchemyError
 
 from volcengine_ml_platform.errors import ServingStoppedWarning, TransferError
 from volcengine_ml_platform.transfer.base import ObjectStore
 
 from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
+from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import Store
 from ..store.group_commit import StoreClosedError
 from ..store.resources import CATALOGUE
@@ -55,13 +55,6 @@ TAKEOVER_LOOK_SECONDS = 5.0  # how often a server that does not serve asks wheth
 CLOSE_WAIT_SECONDS = 60.0  # how long a second close() waits for the one in progress
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
 STORE_RETRY_CAP = 5.0  # the longest a runtime waits before it asks an unreachable database again
-
-
-def store_trouble(exc: BaseException) -> str:
-    """A database error in one line, for the log: never the SQL and parameters SQLAlchemy appends (nor
-    ever a service's StatusMessage: the database's state is not the service's)."""
-    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {first[0] if first else ''}"
 
 
 @dataclass
@@ -362,8 +355,8 @@ class ServingSupervisor:
                 return
             try:
                 self._reconcile(term_over)
-            except SQLAlchemyError as exc:  # the database down or restarting: the next look retries
-                log.warning("serving supervisor: cannot read the services: %s", store_trouble(exc))
+            except DATABASE_ERRORS as exc:  # the database down or restarting: the next look retries
+                log.warning("serving supervisor: cannot read the services: %s", database_trouble(exc))
             except Exception:
                 log.exception("serving supervisor: cannot read the services")
             with self._lock:
@@ -475,7 +468,7 @@ class ServiceRuntime:
                     if self.store_errors:
                         log.info("service %s: the database answers again", self.service_id)
                         self.store_errors = 0
-                except SQLAlchemyError as exc:
+                except DATABASE_ERRORS as exc:
                     # The database, not the service: a dropped pooled connection (a restart, failover,
                     # pg_terminate_backend, idle_session_timeout) or the database down a while. The
                     # replicas keep serving; the record is written at a later tick.
@@ -485,7 +478,7 @@ class ServiceRuntime:
                         level,
                         "service %s: database error, retrying (replicas kept): %s",
                         self.service_id,
-                        store_trouble(exc),
+                        database_trouble(exc),
                     )
                     wait = min(STORE_RETRY_CAP, self.sup.timing.tick * 2**self.store_errors)
                 self._wake.wait(wait)
@@ -526,7 +519,7 @@ class ServiceRuntime:
             log.info("service %s: not recorded as failed, the store is closed: %s", self.service_id, reason)
             self._row = None  # and this runtime ends: with no store, it can do nothing more
             return
-        except SQLAlchemyError:
+        except DATABASE_ERRORS:
             self.unrecorded_failure = reason  # written at the next tick (see _run): it starts nothing
             raise
         log.warning("service %s failed: %s", self.service_id, reason)
