@@ -36,9 +36,8 @@ def own_cluster() -> Iterator[PgCluster]:
 def upload_iris(team: Team, api: Api, s3: IamS3) -> str:
     upload = api.ok("GetTOSUploadPath", {"ServiceName": "modelrepo"})
     master = s3.client("s3", s3.access_key, s3.secret_key)
-    master.put_object(
-        Bucket=upload["Bucket"], Key=upload["KeyPrefix"] + "model.onnx", Body=(EXAMPLE / "model.onnx").read_bytes()
-    )
+    body = (EXAMPLE / "model.onnx").read_bytes()
+    master.put_object(Bucket=upload["Bucket"], Key=upload["KeyPrefix"] + "model.onnx", Body=body)
     return f"tos://{upload['Bucket']}/{upload['KeyPrefix']}"
 
 
