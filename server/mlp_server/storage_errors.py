@@ -2,7 +2,9 @@
 
 These are not bugs of the platform but states of its disk or database that an operator fixes, so
 they are answered ``StorageUnavailable`` (503) with the cause, never ``InternalError``. A database
-that stays locked past its busy timeout is temporary: ``ServiceUnavailableTemp``, which clients retry.
+that stays locked past its busy timeout is temporary: ``ServiceUnavailableTemp``, which clients retry,
+and so is a database that cannot be reached or dropped the connection (a PostgreSQL restart or
+failover, ``pg_terminate_backend``), unless a commit was under way (:class:`CommitOutcomeUnknown`).
 """
 
 from __future__ import annotations
@@ -10,16 +12,32 @@ from __future__ import annotations
 import errno
 import sqlite3
 
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
 from .errors import ApiError
 
 # SQLite primary result codes (https://sqlite.org/rescode.html)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_FULL = 5, 6, 8, 13
 # PostgreSQL SQLSTATEs: disk_full, read_only_sql_transaction, lock_not_available
 _PG_FULL, _PG_READONLY, _PG_LOCKED = "53100", "25006", "55P03"
+# PostgreSQL SQLSTATEs of a session the server ended or would not start: admin_shutdown,
+# crash_shutdown, cannot_connect_now (starting up or shutting down); class 08 is connection_exception.
+_PG_GONE = ("57P01", "57P02", "57P03")
 
 DISK_FULL = "the platform's disk is full; nothing was written (an operator must free space)"
 READ_ONLY = "the platform's storage is read-only; nothing was written (an operator must fix it)"
 LOCKED = "the platform's database stayed locked past its timeout; nothing was written, try again"
+UNREACHABLE = "the platform's database cannot be reached now; nothing was written, try again"
+
+
+class CommitOutcomeUnknown(Exception):
+    """The connection failed while a commit was under way: the write may or may not be durable, so
+    it is not answered as the retried ``ServiceUnavailableTemp``."""
+
+
+# What the store raises when the database fails (not the caller's input): the callers that keep work
+# going through a database outage (the serving runtimes, the perf worker) catch these.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, CommitOutcomeUnknown)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -32,8 +50,35 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or ended the session: a transient state
+    of the database, not a fault of the statement (retrying on a new connection may succeed)."""
+    for cause in _causes(exc):
+        if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+            return True
+        state = getattr(cause, "sqlstate", None)
+        if isinstance(state, str) and (state in _PG_GONE or state.startswith("08")):
+            return True
+        # psycopg's connect failure (refused, no route, timeout) is an OperationalError with no state.
+        kind = type(cause)
+        if kind.__module__.startswith("psycopg") and kind.__name__ == "OperationalError" and state is None:
+            return True
+    return False
+
+
+def database_trouble(exc: BaseException) -> str:
+    """A database error in one line, for a log: not the SQL and parameters SQLAlchemy appends (and
+    never for a record's message: the database's state is not the service's or the task's)."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 def storage_error(exc: BaseException) -> ApiError | None:
     """The documented error for a storage failure anywhere in ``exc``'s chain, else None."""
+    if database_unreachable(exc):
+        if any(isinstance(cause, CommitOutcomeUnknown) for cause in _causes(exc)):
+            return None  # an InternalError: the client must not resend a write that may be done
+        return ApiError("ServiceUnavailableTemp", UNREACHABLE)
     for cause in _causes(exc):
         if isinstance(cause, sqlite3.Error):
             primary = getattr(cause, "sqlite_errorcode", -1) & 0xFF

@@ -31,10 +31,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from volcengine_ml_platform.errors import ServingStoppedWarning
+from volcengine_ml_platform.errors import ServingStoppedWarning, TransferError
 from volcengine_ml_platform.transfer.base import ObjectStore
 
 from ..procs import Backoff, ChildProcess, close_at_exit, describe_exit, last_line
+from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import Store
 from ..store.group_commit import StoreClosedError
 from ..store.resources import CATALOGUE
@@ -53,6 +54,7 @@ IDLE_LOOK_SECONDS = 2.0
 TAKEOVER_LOOK_SECONDS = 5.0  # how often a server that does not serve asks whether the owner is gone
 CLOSE_WAIT_SECONDS = 60.0  # how long a second close() waits for the one in progress
 FLAVORS = {f.id: f for group in CATALOGUE.values() for f in group}
+STORE_RETRY_CAP = 5.0  # the longest a runtime waits before it asks an unreachable database again
 
 
 @dataclass
@@ -353,6 +355,8 @@ class ServingSupervisor:
                 return
             try:
                 self._reconcile(term_over)
+            except DATABASE_ERRORS as exc:  # the database down or restarting: the next look retries
+                log.warning("serving supervisor: cannot read the services: %s", database_trouble(exc))
             except Exception:
                 log.exception("serving supervisor: cannot read the services")
             with self._lock:
@@ -398,6 +402,9 @@ class ServiceRuntime:
         self.next_start = 0.0
         self.ever_ready = False
         self.model_dir: tuple[str, Path] | None = None  # (version id, its folder with one .onnx file)
+        self.endpoint_recorded = False  # the proxy's URL is in the record (a write that may fail)
+        self.unrecorded_failure: str | None = None  # a Failed reason the database refused: written again
+        self.store_errors = 0  # database errors in a row (each retried at the next tick, with backoff)
         self._thread = threading.Thread(target=self._run, name=f"mlp-serving-{row.service_id}", daemon=True)
         self._thread.start()
 
@@ -445,16 +452,36 @@ class ServiceRuntime:
                     self._stop_all()
                     self._close_proxy()
                     return
-                if row.status in LIVE:
-                    self._serve(row)
-                else:
-                    self._stop_all()
-                    if row.status == STOPPING:
-                        self._transition(row.service_id, [STOPPING], STOPPED, endpoint_url="")
-                    self._close_proxy()
-                    if self._row is row:
-                        return
-                self._wake.wait(self.sup.timing.tick)
+                wait = self.sup.timing.tick
+                try:
+                    if self.unrecorded_failure is not None:
+                        self._fail(self.unrecorded_failure)
+                    elif row.status in LIVE:
+                        self._serve(row)
+                    else:
+                        self._stop_all()
+                        if row.status == STOPPING:
+                            self._transition(row.service_id, [STOPPING], STOPPED, endpoint_url="")
+                        self._close_proxy()
+                        if self._row is row:
+                            return
+                    if self.store_errors:
+                        log.info("service %s: the database answers again", self.service_id)
+                        self.store_errors = 0
+                except DATABASE_ERRORS as exc:
+                    # The database, not the service: a dropped pooled connection (a restart, failover,
+                    # pg_terminate_backend, idle_session_timeout) or the database down a while. The
+                    # replicas keep serving; the record is written at a later tick.
+                    self.store_errors += 1
+                    level = logging.WARNING if self.store_errors == 1 else logging.DEBUG
+                    log.log(
+                        level,
+                        "service %s: database error, retrying (replicas kept): %s",
+                        self.service_id,
+                        database_trouble(exc),
+                    )
+                    wait = min(STORE_RETRY_CAP, self.sup.timing.tick * 2**self.store_errors)
+                self._wake.wait(wait)
                 self._wake.clear()
         except StoreClosedError:
             # The store closed under the service: nothing can be recorded; the next process serves it.
@@ -474,6 +501,7 @@ class ServiceRuntime:
             self._fail(f"the local platform's supervisor failed: {exc}")
 
     def _fail(self, reason: str) -> None:
+        self.unrecorded_failure = None
         if self.sup.exiting:
             # The platform process is ending (an ``mlp`` command on the embedded platform): what
             # failed is the process's own shutdown (e.g. a download refused by the exiting
@@ -491,11 +519,16 @@ class ServiceRuntime:
             log.info("service %s: not recorded as failed, the store is closed: %s", self.service_id, reason)
             self._row = None  # and this runtime ends: with no store, it can do nothing more
             return
+        except DATABASE_ERRORS:
+            self.unrecorded_failure = reason  # written at the next tick (see _run): it starts nothing
+            raise
         log.warning("service %s failed: %s", self.service_id, reason)
         self._row = None if self._row is None else _with_status(self._row, FAILED)
 
     def _serve(self, row: ServingRow) -> None:
         if self.model_dir is None or self.model_dir[0] != row.model_version_id:
+            if time.monotonic() < self.next_start:
+                return  # the last download failed: tried again after the backoff
             try:
                 folder = self.sup.cache.folder(row.model_version_id, row.model_path)
                 try:
@@ -503,7 +536,12 @@ class ServiceRuntime:
                 except ModelLoadError:
                     shutil.rmtree(folder, ignore_errors=True)  # looked at again on the next start
                     raise
-            except Exception as exc:  # a download error or no model: the service's reason
+            except (TransferError, OSError) as exc:
+                # The object store or this disk, maybe for a moment (a store restart, a network blip
+                # past the transfer's retries): one failure, counted and retried as a replica's exit.
+                self._download_failed(row, f"cannot serve the version {row.model_version_id}: {exc}")
+                return
+            except Exception as exc:  # no model, or one that cannot be served: the service's reason
                 self._stop_all()
                 self._close_proxy()
                 self._fail(f"cannot serve the version {row.model_version_id}: {exc}")
@@ -519,11 +557,14 @@ class ServiceRuntime:
                 probe_every=timing.probe_every,
                 probe_timeout=timing.probe_timeout,
             )
-            port = self._run_on_loop(proxy.start(row.endpoint_port, endpoints.bind_host))
+            self._run_on_loop(proxy.start(row.endpoint_port, endpoints.bind_host))
             self.proxy = proxy
-            self._transition(
-                row.service_id, LIVE, row.status, endpoint_url=endpoints.url(port), endpoint_port=port
-            )
+            self.endpoint_recorded = False
+        if not self.endpoint_recorded:  # again at the next tick when the database refused it
+            port = self.proxy.port
+            url = self.sup.endpoints.url(port)
+            self._transition(row.service_id, LIVE, row.status, endpoint_url=url, endpoint_port=port)
+            self.endpoint_recorded = True
         if row.status == PENDING:
             self._transition(row.service_id, [PENDING], DEPLOYING, message="")
         if not self._reap(row):
@@ -532,6 +573,16 @@ class ServiceRuntime:
         self._admit_ready()
         self._scale_down(row)
         self._report(row)
+
+    def _download_failed(self, row: ServingRow, reason: str) -> None:
+        self.failures += 1
+        log.warning("service %s: %s (failure %d in a row)", row.service_id, reason, self.failures)
+        if self.failures >= self.sup.backoff.give_up_after:
+            self._stop_all()
+            self._close_proxy()
+            self._fail(f"{reason}; gave up after {self.failures} failures in a row")
+            return
+        self.next_start = time.monotonic() + self.sup.backoff.delay(self.failures)
 
     def _reap(self, row: ServingRow) -> bool:
         """Replicas that exited: out of the rotation, counted, restarted later. False once Failed."""

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import URL, Engine, Executable
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlp_server.errors import ApiError
-from mlp_server.storage_errors import LOCKED
+from mlp_server.storage_errors import LOCKED, CommitOutcomeUnknown, database_unreachable
 
 from .engine import DEFAULT_BUSY_TIMEOUT, create_store_engine, lock_wait, writer
 from .group_commit import GroupCommit, StoreClosedError, connection_is_shared
@@ -151,8 +151,18 @@ class StoreBase:
             with self._group.borrow() as session:
                 yield session
             return
-        with self._gate(), self._writer.begin() as session:
-            yield session
+        # As ``sessionmaker.begin()``, but a lost connection during the COMMIT is told apart: the
+        # commit may have been applied, so it must not be answered as the retried 503 (storage_errors).
+        with self._gate(), self._writer() as session:
+            session.begin()
+            yield session  # an error here or in the flush: Session.close() rolls it all back
+            session.flush()
+            try:
+                session.commit()
+            except DBAPIError as exc:
+                if database_unreachable(exc):  # the COMMIT may have been applied before the loss
+                    raise CommitOutcomeUnknown("the database connection failed during a commit") from exc
+                raise
 
     @contextmanager
     def _gate(self) -> Iterator[None]:

@@ -31,7 +31,10 @@ def sqlite_url(path: str | Path) -> str:
 def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed)
+        # A pooled connection whose session ended (a database restart or failover,
+        # idle_session_timeout, pg_terminate_backend) is found out at checkout and replaced, instead of
+        # failing the request that gets it. psycopg pings with an empty query: one round trip.
+        return create_engine(parsed, pool_pre_ping=True)
     kwargs: dict[str, Any] = {}
     if parsed.database in (None, "", ":memory:"):
         # One shared connection, so that every session sees the same in-memory database.

@@ -4,10 +4,15 @@ While the runner works, the loop watches the task every ``POLL`` seconds: a canc
 the runner at once and ends the task Cancelled; the lease is renewed every third of its length, so a
 worker that dies (SIGKILL, a lost machine) loses its task to the next worker once the lease expires.
 A runner that crashes ends its task Failed with the crash named; the loop itself goes on.
+
+The database may fail for a moment (a restart, a failover, a dropped session) while the runner works:
+the loop keeps the runner going and asks again, for as long as the lease it last got is still valid
+(``_lease_from``); only then is the task given up, since another worker may take it from there.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,13 +20,15 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..procs import ChildProcess, describe_exit
 from ..scratch import scratch_dir
 from ..settings import ServerSettings
+from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from ..store.resources import CATALOGUE
@@ -35,6 +42,13 @@ log = logging.getLogger("mlp_server.workers")
 # How often a running task's status is read (a cancel is noticed within this) while its runner works.
 POLL = 0.25
 RUNNER_MODULE = "mlp_server.workers.runner"
+# Retries of a store call while the database fails: the first wait, doubled up to the last.
+RETRY_FIRST, RETRY_CAP = 0.1, 2.0
+# A lease is given up this long before it would lapse: the database's clock judges it, and a write
+# sent just before the end may arrive after it.
+LEASE_MARGIN = 1.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -100,8 +114,12 @@ class Worker:
         self.store = Store(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
         self.scope = claim_scope(has_gpu(), self.store.dialect, options.gpu_wait_seconds)
         self.runner: ChildProcess | None = None
+        # When the last lease this worker got on its task was asked for (time.monotonic()): the lease
+        # lasts at least lease_seconds from then.
+        self._lease_from = 0.0
 
     def claim(self) -> ClaimedTask | None:
+        self._lease_from = time.monotonic()  # the lease of a task claimed now lasts from then at least
         return self.store.claim_next_task(
             self.scope.flavor_ids,
             worker_id=self.worker_id,
@@ -157,6 +175,39 @@ class Worker:
                 runner.kill()
                 self.runner = None
 
+    def _lease_left(self) -> float:
+        """Seconds this worker may still act on its task's lease (its margin taken off)."""
+        return self._lease_from + self.options.lease_seconds - LEASE_MARGIN - time.monotonic()
+
+    def _retrying(self, task: ClaimedTask, what: str, call: Callable[[], _T]) -> _T:
+        """``call()`` (a store call), retried with backoff while the database fails and the lease
+        lasts; the last error is raised once the lease is over (the task is the next worker's)."""
+        delay = RETRY_FIRST
+        while True:
+            try:
+                return call()
+            except DATABASE_ERRORS as exc:
+                left = self._lease_left()
+                if left <= delay:
+                    raise
+                log.warning(
+                    "perf task %s: cannot %s (%s); again in %.1fs, %.0fs of lease left",
+                    task.task_id,
+                    what,
+                    database_trouble(exc),
+                    delay,
+                    left,
+                )
+                time.sleep(delay)
+                delay = min(RETRY_CAP, delay * 2)
+
+    def _renew(self, task: ClaimedTask) -> str | None:
+        asked = time.monotonic()
+        status = self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds)
+        if status is not None:
+            self._lease_from = asked
+        return status
+
     def _watch(
         self,
         task: ClaimedTask,
@@ -166,6 +217,7 @@ class Worker:
         log_path: Path,
     ) -> None:
         started = last_renew = time.monotonic()
+        failing = False  # the database failed at the last look
         while True:
             code = runner.wait(POLL)
             if code is not None:
@@ -174,47 +226,78 @@ class Worker:
             now = time.monotonic()
             if stop.is_set():
                 runner.kill()
-                released = self.store.release_task(task.task_id, self.worker_id)
+                try:
+                    released = self.store.release_task(task.task_id, self.worker_id)
+                except DATABASE_ERRORS as exc:  # the lease hands the task on once it lapses
+                    log.warning(
+                        "perf task %s: not handed back on stop: %s", task.task_id, database_trouble(exc)
+                    )
+                    return
                 log.info("perf task %s handed back on stop (%s)", task.task_id, released)
                 return
-            if now - last_renew >= self.options.lease_seconds / 3:
-                status = self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds)
-                last_renew = now
-            else:
-                status = self.store.task_status(task.task_id)
+            try:
+                if now - last_renew >= self.options.lease_seconds / 3:
+                    status = self._renew(task)
+                    last_renew = now
+                else:
+                    status = self.store.task_status(task.task_id)
+            except DATABASE_ERRORS as exc:
+                # A moment without the database: the runner goes on while the lease lasts; the
+                # renewal is asked again at the next look (last_renew unchanged).
+                if self._lease_left() <= POLL:
+                    runner.kill()
+                    log.warning(
+                        "perf task %s: stopped, its lease lapsed while the database failed (%s); the "
+                        "next worker runs it",
+                        task.task_id,
+                        database_trouble(exc),
+                    )
+                    return
+                if not failing:
+                    log.warning(
+                        "perf task %s: the database failed (%s); the runner goes on, %.0fs of lease left",
+                        task.task_id,
+                        database_trouble(exc),
+                        self._lease_left(),
+                    )
+                failing = True
+                continue
+            if failing:
+                log.info("perf task %s: the database answers again", task.task_id)
+                failing = False
             if status is None or status in states.TERMINAL:
                 runner.kill()
                 log.warning("perf task %s is no longer this worker's (%s): stopped", task.task_id, status)
                 return
             if status == states.STOPPING:
                 runner.kill()
-                self.store.finish_task(
-                    task.task_id,
-                    states.CANCELLED,
-                    None,
-                    "cancelled while running" + self._withdraw(task),
-                    worker_id=self.worker_id,
-                )
+                self._end(task, states.CANCELLED, "cancelled while running" + self._withdraw(task))
                 log.info("perf task %s cancelled", task.task_id)
                 return
             if now - started > self.options.task_timeout:
                 runner.kill()
-                self.store.finish_task(
-                    task.task_id,
+                timeout = self.options.task_timeout
+                self._end(
+                    task,
                     states.FAILED,
-                    None,
-                    f"stopped after {self.options.task_timeout:.0f}s without finishing"
-                    + self._withdraw(task),
-                    worker_id=self.worker_id,
+                    f"stopped after {timeout:.0f}s without finishing" + self._withdraw(task),
                 )
                 return
+
+    def _end(self, task: ClaimedTask, status: str, message: str | None, result: Any = None) -> bool:
+        """Record the task's outcome (retried while the database fails and the lease lasts); False when
+        this worker no longer held the task."""
+        finish = functools.partial(
+            self.store.finish_task, task.task_id, status, result, message, worker_id=self.worker_id
+        )
+        return self._retrying(task, "record the outcome", finish)
 
     def _withdraw(self, task: ClaimedTask) -> str:
         """The runner is dead and the task ends unfinished: delete the version a conversion registered
         (``withdraw``), only while this worker still holds the task (else a rerun elsewhere uses it)."""
         if not registers_a_version(task):
             return ""
-        if self.store.renew_lease(task.task_id, self.worker_id, self.options.lease_seconds) is None:
+        if self._retrying(task, "renew the lease", lambda: self._renew(task)) is None:
             return ""
         return withdraw_conversion(self.settings, self.store, task)
 
@@ -231,12 +314,13 @@ class Worker:
                 message += f": {tail}"
         else:
             status, result, message = outcome["Status"], outcome.get("Result"), outcome.get("Message")
-        current = self.store.task_status(task.task_id)
+        # A finished run's outcome is kept through a moment without the database, while the lease lasts.
+        current = self._retrying(task, "read the task", lambda: self.store.task_status(task.task_id))
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
         if status in (states.FAILED, states.CANCELLED) and (left := self._withdraw(task)):
             message = (message or status.lower()) + left
-        done = self.store.finish_task(task.task_id, status, result, message, worker_id=self.worker_id)
+        done = self._end(task, status, message, result)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 
 

@@ -20,12 +20,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..context import Caller, Platform
 from ..errors import ApiError
+from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import ClaimedTask
 from ..store.perf import BASE, CONVERT_PERF
 from ..store.resources import CATALOGUE, Flavor
@@ -36,6 +38,25 @@ log = logging.getLogger("mlp_server.workers")
 
 RUNS_ONNX = "the local platform runs ONNX models (onnxruntime)"
 CONVERT_TYPES = (BASE, "ONNX")
+# How long a runner waits out a database that fails (a restart, a failover) before it fails its task;
+# its worker kills it sooner when the task's lease lapses meanwhile.
+DATABASE_PATIENCE = 30.0
+
+_T = TypeVar("_T")
+
+
+def patiently(what: str, call: Callable[[], _T], patience: float = DATABASE_PATIENCE) -> _T:
+    """``call()`` (idempotent database work), tried again with backoff while the database fails."""
+    deadline, delay = time.monotonic() + patience, 0.1
+    while True:
+        try:
+            return call()
+        except DATABASE_ERRORS as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("cannot %s now (%s); again in %.1fs", what, database_trouble(exc), delay)
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
 
 
 @dataclass(frozen=True)
@@ -99,7 +120,10 @@ def precheck(task: ClaimedTask) -> str | None:
 def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[str, Any]:
     task = spec.task
     item = flavor(task.flavor_id)
-    version = platform.store.get_model_version(task.account_id, {"ModelVersionID": task.model_version_id})
+    version = patiently(
+        "read the version",
+        lambda: platform.store.get_model_version(task.account_id, {"ModelVersionID": task.model_version_id}),
+    )
     if version["ModelFormat"] != "ONNX":
         raise TaskError(
             f"ModelFormat {version['ModelFormat']} cannot run here: {RUNS_ONNX}; register an ONNX export"
@@ -150,7 +174,10 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
             "Precision": (
                 task.convert_precision
                 if converting
-                else recorded_precision(platform.store, task.account_id, version, source)
+                else patiently(
+                    "read the version's lineage",
+                    lambda: recorded_precision(platform.store, task.account_id, version, source),
+                )
             ),
             "ExecutionProvider": provider,
             "OnnxRuntimeVersion": ort.__version__,
@@ -172,8 +199,11 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
             result["ModelVersionID"] = measured_version
         result["Measurements"] = [measure.benchmark(session, p, spec.measure_seconds) for p in pts]
         result["PeakMemoryMiB"] = measure.peak_memory_mib()
-    platform.store.add_perf_metrics(
-        task.account_id, measured_version, task.task_id, metrics_entries(task, result)
+    entries = metrics_entries(task, result)
+    # A rerun of the task replaces its own entries: safe to send again.
+    patiently(
+        "record the metrics",
+        lambda: platform.store.add_perf_metrics(task.account_id, measured_version, task.task_id, entries),
     )
     return result
 
@@ -287,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..settings import ServerSettings
 
         overrides = {"database_url": spec.database_url} if spec.database_url else {}
-        platform = open_platform(ServerSettings.from_env(Path(spec.data_dir), **overrides))
+        settings = ServerSettings.from_env(Path(spec.data_dir), **overrides)
+        platform = patiently("open the platform", lambda: open_platform(settings))
         try:
             outcome = {"Status": "Success", "Result": run(platform, spec, result_path.parent)}
         finally:
