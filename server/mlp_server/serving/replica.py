@@ -4,7 +4,8 @@
     GET  /v2/models/{name}, /v2/models/{name}/ready
     POST /v2/models/{name}/infer      JSON tensors; the binary tensor data extension is supported
 
-Errors are ``{"error": message}`` with 400 (bad request tensors), 404 (unknown model) or 500.
+Errors are ``{"error": message}`` with 400 (bad request tensors, or JSON with a key twice in one
+object, named by its path), 404 (unknown model) or 500.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import json_keys
 from .files import ModelLoadError, find_onnx
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
 
@@ -100,7 +102,13 @@ def _parse(body: bytes, header_length: str | None) -> tuple[dict[str, Any], byte
     else:
         head, tail = body, b""
     try:
-        request = json.loads(head)
+        request = json_keys.loads(head)
+    except json_keys.DuplicateKeyError as exc:
+        raise BadRequest(
+            f"{exc.path}: the key appears more than once in its object; send each key once"
+        ) from None
+    except RecursionError:
+        raise BadRequest("the request nests objects and arrays too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request is not valid JSON") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
