@@ -40,8 +40,8 @@ def _marked(obj: dict[str, Any], pairs: list[tuple[str, Any]]) -> _Duplicated:
 
 
 def loads(text: str | bytes, *, parse_constant: Callable[[str], Any] | None = None) -> Any:
-    """``json.loads(text)``, or DuplicateKeyError for the first (in document order) object that holds
-    a key twice. ValueError/RecursionError as ``json.loads`` raises them."""
+    """``json.loads(text)``, or DuplicateKeyError naming a key held twice, in the object that begins
+    first in the text among those holding one. ValueError/RecursionError as ``json.loads`` raises them."""
     found = False
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -60,7 +60,8 @@ def loads(text: str | bytes, *, parse_constant: Callable[[str], Any] | None = No
 
 
 def _first_duplicate(value: Any) -> str:
-    # Iterative and in document order (children pushed reversed), so the first one written is named.
+    # Iterative, in the order objects begin in the text: one before what it holds, siblings in
+    # order (pushed reversed).
     stack: list[tuple[Any, str]] = [(value, "")]
     while stack:
         item, path = stack.pop()
