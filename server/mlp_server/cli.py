@@ -219,11 +219,12 @@ def _lock_waits(command: Callable[[argparse.Namespace], int]) -> Callable[[argpa
             url = make_url(settings.db_url)
             wait = ""
             if url.get_backend_name() == "sqlite":
-                wait = f" for {settings.sqlite_busy_timeout:g} s (MLP_SQLITE_BUSY_TIMEOUT)"
+                most = f"{settings.sqlite_busy_timeout:g}"
+                wait = f" (a write waits for it at most MLP_SQLITE_BUSY_TIMEOUT={most} s)"
             shown = url.render_as_string(hide_password=True)
             print(
-                f"mlp: error: the database {shown} stayed locked by another process{wait}; the write "
-                "that waited was not made, try again",
+                f"mlp: error: the database {shown} is locked by another process{wait}; the write was not "
+                "made, try again",
                 file=sys.stderr,
             )
             return 1
