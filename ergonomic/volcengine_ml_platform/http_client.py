@@ -6,8 +6,8 @@ same request httpx would (the URL joined to ``base_url`` and its query encoded o
 afresh when ``base_url`` or ``params`` is set; the client's headers, the JSON body, the timeout), signs
 it with the session's :class:`~.auth.VolcSignerAuth`, and sends it through the same transport
 (``mounts`` and proxies included), then reads the answer, handling it as httpx's ``send`` does and in
-its order (the answer named by its request, a ``Set-Cookie`` kept and the request logged once the
-headers came, before the body is read; a redirect's ``next_request``; the client's
+its order (the client marked opened, the answer named by its request, a ``Set-Cookie`` kept and the
+request logged once the headers came, before the body is read; a redirect's ``next_request``; the client's
 ``default_encoding``; ``elapsed``). What it leaves out is what these calls never use: the auth-flow
 and redirect generators, event hooks and, unless the answer sets one, the cookie jar (httpx parses
 every answer for cookies through urllib's request objects). A signed request then costs the client
@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 import httpx
+from httpx._client import ClientState
 
 from .auth import VolcSignerAuth
 
@@ -95,7 +96,10 @@ def _short_request(
     json: Any,
     headers: dict[str, str] | None,
 ) -> httpx.Request:
-    """The request httpx would build for this call, signed as the signer's auth flow would sign it."""
+    """The request httpx would build for this call, signed as the signer's auth flow would sign it.
+
+    Between the two, the client is marked opened, as httpx's ``send`` does first (after building the
+    request, before its auth flow): ``with client:`` then raises, as with plain httpx."""
     full = kept.url(client, method, url, params)
     merged = httpx.Headers(client.headers)
     if headers:
@@ -103,6 +107,7 @@ def _short_request(
     request = httpx.Request(
         method, full, headers=merged, json=json, extensions={"timeout": client.timeout.as_dict()}
     )
+    client._state = ClientState.OPENED
     if signer is not None:
         signer.sign(request)
     return request

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -12,11 +13,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from volcengine_ml_platform.data_dir import resolve as resolve_data_dir
 
 from .settings import ServerSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .store import Store
 
 # ``mlp gc --endpoint URL``: asks a running server, signed with the client's configured keys. The
 # client passes it in, so that the server never imports the client's configuration.
@@ -165,12 +171,65 @@ def add_commands(
 
 
 def _settings(args: argparse.Namespace) -> ServerSettings:
+    """The settings of every server command (``MLP_*`` variables read and checked alike); a bad value
+    ends the command with exit 2, naming the variable and what it takes."""
     # --data-dir may come before the subcommand (a str) or after it (a Path), or not at all
     data_dir, _ = resolve_data_dir(getattr(args, "data_dir", None))
     data_dir = data_dir.absolute()  # what it prints (CA file, credentials file) works from any folder
     database_url = getattr(args, "database_url", None)
     overrides = {"database_url": database_url} if database_url else {}
-    return ServerSettings.from_env(data_dir, **overrides)
+    try:
+        return ServerSettings.from_env(data_dir, **overrides)
+    except ValueError as exc:
+        print(f"mlp: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _open_store(settings: ServerSettings) -> Store:
+    """The store of an administration command, waiting for another process's SQLite lock as long as
+    ``mlp serve`` does (``MLP_SQLITE_BUSY_TIMEOUT``)."""
+    from .store import Store
+
+    return Store(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
+
+
+def _store_engine(settings: ServerSettings) -> Engine:
+    from .store.engine import create_store_engine
+
+    return create_store_engine(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
+
+
+def _lock_waits(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command``, with a database that stayed locked past its wait said plainly (exit 1) rather than
+    as an unexpected error: another process holds it, and the write that waited was rolled back."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from .storage_errors import storage_error
+
+        try:
+            return command(args)
+        except Exception as exc:
+            known = storage_error(exc)
+            if known is None or known.code != "ServiceUnavailableTemp":
+                raise
+            from sqlalchemy import make_url
+
+            settings = _settings(args)
+            url = make_url(settings.db_url)
+            wait = ""
+            if url.get_backend_name() == "sqlite":
+                most = f"{settings.sqlite_busy_timeout:g}"
+                wait = f" (a write waits for it at most MLP_SQLITE_BUSY_TIMEOUT={most} s)"
+            shown = url.render_as_string(hide_password=True)
+            print(
+                f"mlp: error: the database {shown} is locked by another process{wait}; the write was not "
+                "made, try again",
+                file=sys.stderr,
+            )
+            return 1
+
+    return run
 
 
 def _tls_files(args: argparse.Namespace, settings: ServerSettings) -> tuple[Path, Path] | None:
@@ -331,14 +390,14 @@ def print_gc(report: dict[str, object]) -> None:
     )
 
 
+@_lock_waits
 def cmd_db_current(args: argparse.Namespace) -> int:
     from sqlalchemy import make_url
 
-    from .store.engine import create_store_engine
     from .store.migrate import HEAD_REVISION, current_revision
 
     settings = _settings(args)
-    engine = create_store_engine(settings.db_url)
+    engine = _store_engine(settings)
     try:
         current = current_revision(engine)
     finally:
@@ -353,13 +412,13 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return 0
 
 
+@_lock_waits
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from .store.engine import create_store_engine
     from .store.migrate import HEAD_REVISION, SchemaError, prepare
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_store_engine(settings.db_url)
+    engine = _store_engine(settings)
     try:
         before = prepare(engine, upgrade=True)
     except SchemaError as exc:
@@ -375,14 +434,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+@_lock_waits
 def cmd_account_add(args: argparse.Namespace) -> int:
-    from .store import Store
     from .store.migrate import SchemaError
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        store = Store(settings.db_url)
+        store = _open_store(settings)
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:
@@ -435,12 +494,12 @@ def _print(args: argparse.Namespace, data: Any) -> None:
             print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
 
 
+@_lock_waits
 def cmd_account_revoke_key(args: argparse.Namespace) -> int:
-    from .store import Store
     from .store.migrate import SchemaError
 
     try:
-        store = Store(_settings(args).db_url)
+        store = _open_store(_settings(args))
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:
@@ -462,12 +521,12 @@ def cmd_account_revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+@_lock_waits
 def cmd_account_list(args: argparse.Namespace) -> int:
-    from .store import Store
     from .store.migrate import SchemaError
 
     try:
-        store = Store(_settings(args).db_url)
+        store = _open_store(_settings(args))
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:

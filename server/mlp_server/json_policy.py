@@ -1,15 +1,15 @@
 """One JSON policy for every request body, on both doors.
 
-JSON text is decoded as strict UTF-8 and parsed; the value must then hold no NaN or Infinity (not
-JSON, and unstorable by the response encoder), no string or key with a lone surrogate (not valid
-Unicode, refused by databases) or a NUL character (PostgreSQL refuses it in text; SQLite's full-text
-MATCH fails on it), and nest at most :data:`MAX_DEPTH` containers. Each violation is an
-``InvalidParameter`` naming the field path, so nothing that a later read cannot serialise is stored.
+JSON text is decoded as strict UTF-8 and parsed, each object's keys unique (a key sent twice is
+refused, never last-wins); the value must then hold no NaN or Infinity (not JSON, and unstorable by
+the response encoder), no string or key with a lone surrogate (not valid Unicode, refused by
+databases) or a NUL character (PostgreSQL refuses it in text; SQLite's full-text MATCH fails on it),
+and nest at most :data:`MAX_DEPTH` containers. Each violation is an ``InvalidParameter`` naming the
+field path, so nothing that a later read cannot serialise is stored.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from volcengine_ml_platform import schema
 
 from .errors import ApiError
+from .json_keys import DuplicateKeyError, loads
 
 # Objects and arrays nested in a body, the body's own object counting as 1. Documented in the
 # OpenAPI document's description; the deepest documented field (a TensorConfig shape) needs 7.
@@ -42,7 +43,9 @@ def parse_body(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise _invalid("body", f"not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_NonFinite)
+        value = loads(text, parse_constant=_NonFinite)
+    except DuplicateKeyError as exc:
+        raise _invalid(exc.path, "the key appears more than once in its object; send each key once") from None
     except RecursionError:
         raise _invalid("body", f"nested deeper than {MAX_DEPTH} levels of objects and arrays") from None
     except ValueError as exc:

@@ -204,6 +204,72 @@ def test_a_nul_character_in_a_new_version_is_refused_and_nothing_is_stored(
     assert admin.ok("ListModels", {})["Total"] == 0
 
 
+DUPLICATED = "the key appears more than once in its object; send each key once"
+
+
+def _with_duplicate(body: dict[str, Any], marker: str, twice: str) -> bytes:
+    """``body`` as JSON with the ``"marker": 0`` member replaced by ``twice`` (a key sent twice)."""
+    content = json.dumps(body)
+    assert f'"{marker}": 0' in content
+    return content.replace(f'"{marker}": 0', twice).encode()
+
+
+@pytest.mark.parametrize(
+    ("where", "twice", "expected"),
+    [
+        ("top", '"ModelName": "first", "ModelName": "second"', "ModelName"),
+        (
+            "nested",
+            '"ModelTags": [{"Key": "a", "Value": "1"}], "ModelTags": []',
+            "VersionInfo.ModelTags",
+        ),
+        (
+            "in a list",
+            '"ModelTags": [{"Key": "a", "Key": "b", "Value": "1"}]',
+            "VersionInfo.ModelTags[0].Key",
+        ),
+        (
+            "free-form",
+            '"TensorConfig": {"Inputs": [], "Extra": {"x": 1, "x": 2}}',
+            "VersionInfo.TensorConfig.Extra.x",
+        ),
+    ],
+    ids=["top", "nested", "in a list", "free-form"],
+)
+def test_a_duplicated_key_is_refused_naming_its_path_and_nothing_is_stored(
+    admin: Api, server: LiveServer, where: str, twice: str, expected: str
+) -> None:
+    """json.loads keeps the last of a duplicated key, silently: the sender and the platform would
+    disagree on what was asked (the signature covers the bytes, not one reading of them)."""
+    path = server.upload(admin.account_id, "policy/dup")
+    if where == "top":
+        body: dict[str, Any] = {"__dup__": 0, "VersionInfo": version_info(path)}
+    else:
+        body = {"ModelName": "dup", "VersionInfo": {**version_info(path), "__dup__": 0}}
+    message = refused(
+        raw_call(admin, "CreateModel", _with_duplicate(body, "__dup__", twice)), 400, "InvalidParameter"
+    )
+    assert message == f"{expected}: {DUPLICATED}", message
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
+def test_a_duplicated_key_is_refused_on_the_inner_door(admin: Api, version: str) -> None:
+    token = admin.token_for(admin.account_id)
+    response = admin.http.post(
+        f"/ml-platform/{REGION}/api/InnerGetModelVersion",
+        params={"Token": token},
+        content=b'{"ModelVersionID": "' + version.encode() + b'", "ModelVersionID": "other"}',
+    )
+    assert refused(response, 400, "InvalidParameter") == f"ModelVersionID: {DUPLICATED}"
+
+
+def test_the_same_key_in_different_objects_is_not_a_duplicate(admin: Api, server: LiveServer) -> None:
+    path = server.upload(admin.account_id, "policy/same")
+    tags = [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    body = {"ModelName": "same", "VersionInfo": version_info(path, ModelTags=tags)}
+    assert raw_call(admin, "CreateModel", json.dumps(body).encode()).status_code == 200
+
+
 @pytest.mark.parametrize(
     "content", [b'{"ModelName": "\xff"}', b'{"ModelName": "\xed\xa0\x80"}', '{"A": "é"}'.encode("utf-16")]
 )

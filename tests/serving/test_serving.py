@@ -128,6 +128,37 @@ def test_wrong_inputs_are_400s_naming_the_input(
     assert httpx.post(f"{url}/v2/models/iris-svc/infer", json=infer_body(FEATURES)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # last-wins would have run the second tensor, not the one the sender meant
+        (
+            b'{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4],'
+            b' "data": [9, 9, 9, 9]}]}',
+            "inputs[0].data: the key appears more than once in its object; send each key once",
+        ),
+        (
+            b'{"inputs": [], "inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4],'
+            b' "data": [1, 2, 3, 4]}]}',
+            "inputs: the key appears more than once in its object; send each key once",
+        ),
+        (
+            b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+            "the request nests objects and arrays too deeply",
+        ),
+    ],
+    ids=["in a tensor", "top", "too deep"],
+)
+def test_a_request_with_a_duplicated_key_or_too_deep_is_a_400_naming_it(
+    iris: InferenceService, content: bytes, expected: str
+) -> None:
+    url = iris.refresh().result.service_deployment.endpoint_url
+    response = httpx.post(
+        f"{url}/v2/models/iris-svc/infer", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json()) == (400, {"error": expected})
+
+
 def test_predict_with_a_wrong_dtype_is_an_invalid_parameter(iris: InferenceService) -> None:
     with pytest.raises(InvalidParameterError, match="features"):
         iris.predict({"features": FEATURES.astype(np.float64)})

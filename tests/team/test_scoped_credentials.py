@@ -22,6 +22,7 @@ from mlp_server.platform import build_app
 from mlp_server.settings import S3Settings, ServerSettings
 from mlp_testing import REGION, bucket_for, read_default_keys
 from volcengine_ml_platform.embedded import EmbeddedTransport
+from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models._common import STS_DURATION
 from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.transfer import credentials
@@ -243,6 +244,66 @@ def test_credentials_that_expire_during_a_transfer_are_renewed(
 
             async def run() -> None:
                 async with AsyncModel(**kwargs) as model:
+                    created = await model.register(str(folder), **register, progress=progress)
+                    jump()
+                    await model.download(created.result.model_id, "1", str(tmp_path / "copy"))
+
+            asyncio.run(run())
+    finally:
+        iam_s3.advance_clock(-jumped[0])
+    assert jumped[0] == 2 * hour_and_more
+    assert {p.name: p.read_bytes() for p in (tmp_path / "copy").iterdir()} == files
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_the_inner_models_credentials_that_expire_during_a_transfer_are_renewed(
+    team: Team,
+    iam_s3: IamS3,
+    tenants: tuple[Api, Api],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    api: str,
+) -> None:
+    """As above, for the cross-account ``inner_model``: its GetSTSToken (inner door) keys are renewed
+    between two files of an upload, and before a download by the same client an hour later."""
+    a, _ = tenants
+    monkeypatch.setenv("VOLC_TOS_REGION", "us-east-1")
+    monkeypatch.setenv("VOLC_CONFIG_FILE", str(tmp_path / "no-config"))
+    jumped = [0.0]
+    monkeypatch.setattr(credentials, "now", lambda: time.time() + jumped[0])
+    hour_and_more = STS_DURATION + 100
+
+    def jump() -> None:
+        iam_s3.advance_clock(hour_and_more)
+        jumped[0] += hour_and_more
+
+    def clock() -> float:  # the inner client's own clock (tokens, cached keys) moves with the store's
+        return time.time() + jumped[0]
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    files = {f"f{i}.bin": os.urandom(1000) for i in range(3)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+    def progress(p: TransferProgress) -> None:
+        if p.files_done == 1 and not jumped[0]:
+            jump()  # the first file went with the first keys, which have now expired
+
+    admin = team.default_keys()
+    kwargs: dict[str, Any] = {"endpoint": team.url, "access_key": admin.ak, "secret_key": admin.sk}
+    kwargs.update(region=REGION, clock=clock)
+    register = {"model_name": "inner-renewed", "model_format": "SavedModel", "model_type": "TensorFlow:2.4"}
+    try:
+        if api == "sync":
+            model = inner_model.Model(a.account_id, 1, **kwargs)
+            model_id = model.register(str(folder), **register, progress=progress).result.model_id
+            jump()
+            model.download(model_id, "1", str(tmp_path / "copy"))
+        else:
+
+            async def run() -> None:
+                async with inner_model.AsyncModel(a.account_id, 1, **kwargs) as model:
                     created = await model.register(str(folder), **register, progress=progress)
                     jump()
                     await model.download(created.result.model_id, "1", str(tmp_path / "copy"))

@@ -309,3 +309,52 @@ def test_a_signer_subclass_with_its_own_flow_is_run_as_httpx_runs_it(
             http.close()
     assert server.seen[0].header("x-trace") == "t-1"
     assert (server.seen[0].header("authorization") or "").startswith("HMAC-SHA256 ")
+
+
+def _opened_after(kind: type[httpx.Client] | type[httpx.AsyncClient], url: str, json_body: Any) -> list[str]:
+    """One call (its outcome), then ``with client:`` and what it raised: httpx marks a client opened
+    as ``send`` begins, so a client that has sent (even a request that then failed) cannot be entered."""
+    http = kind(base_url=url, auth=signer(), timeout=httpx.Timeout(10.0))
+    params = {"Action": "GetModelNextVersion", "Version": "2021-07-01"}
+    got: list[str] = []
+
+    async def in_async() -> None:
+        assert isinstance(http, httpx.AsyncClient)
+        try:
+            got.append(str((await http.request("POST", "/", params=params, json=json_body)).status_code))
+        except (httpx.HTTPError, TypeError) as exc:
+            got.append(type(exc).__name__)
+        try:
+            async with http:
+                got.append("entered")
+        except RuntimeError as exc:
+            got.append(str(exc))
+        await http.aclose()
+
+    if isinstance(http, httpx.AsyncClient):
+        asyncio.run(in_async())
+        return got
+    try:
+        got.append(str(http.request("POST", "/", params=params, json=json_body).status_code))
+    except (httpx.HTTPError, TypeError) as exc:
+        got.append(type(exc).__name__)
+    try:
+        with http:
+            got.append("entered")
+    except RuntimeError as exc:
+        got.append(str(exc))
+    http.close()
+    return got
+
+
+def test_a_client_that_has_sent_cannot_be_entered_as_with_plain_httpx() -> None:
+    again = "Cannot open a client instance more than once."
+    with ScriptedServer(ok) as server:
+        answered = [_opened_after(kind, server.url, {}) for kind in KINDS]
+        # A body httpx cannot encode fails as the request is built, before send: the client stays unopened.
+        unbuilt = [_opened_after(kind, server.url, {"x": object()}) for kind in KINDS]
+    # Nothing listens there (the discard port): the request fails after send began.
+    refused = [_opened_after(kind, "http://127.0.0.1:9", {}) for kind in KINDS]
+    assert answered == [["200", again]] * 4, answered
+    assert unbuilt == [["TypeError", "entered"]] * 4, unbuilt
+    assert refused == [["ConnectError", again]] * 4, refused

@@ -41,7 +41,9 @@ from ..config import Credentials, resolve_settings
 from ..errors import AuthError, ValidationError
 from ..session import Session
 from ..storage import object_store_for
+from ..transfer import credentials as store_credentials
 from ..transfer.base import ObjectStore
+from ..transfer.credentials import RenewingKeys, StoreKeys
 from ..transfer.manager import upload_path
 from ..transfer.selection import file_filter
 from . import _names, validation
@@ -54,7 +56,19 @@ from ._common import (
     download_plan,
     register_plan,
 )
-from ._plan import Plan, Request, arun, async_method, blocking, call, run, stoppable, sync_method
+from ._plan import (
+    Plan,
+    Request,
+    Send,
+    arun,
+    async_method,
+    blocking,
+    call,
+    run,
+    sender,
+    stoppable,
+    sync_method,
+)
 
 R = TypeVar("R")
 
@@ -109,7 +123,8 @@ class InnerCore:
         self._clock = clock
         # A token acts for one account and user only: it is kept with the ids it was asked for.
         self._token: tuple[int, int, str, float] | None = None
-        self._sts: tuple[Credentials, str | None, float] | None = None
+        # The target's object store, opened with GetSTSToken keys that it renews (mid-transfer too).
+        self._store: tuple[tuple[int, int], ObjectStore, RenewingKeys] | None = None
         self._target_account_id = _as_id(target_account_id, "target_account_id") or _env_id("VOLC_ACCOUNT_ID")
         self._target_user_id = _as_id(target_user_id, "target_user_id")
         if self._target_user_id is None:
@@ -120,11 +135,11 @@ class InnerCore:
             self._target_account_id = _as_id(account_id, "target_account_id")
         if user_id is not None:
             self._target_user_id = _as_id(user_id, "target_user_id")
-        self._sts = None  # the credentials open the previous target's bucket
+        self._store = None  # its credentials open the previous target's bucket
 
     # ---- tokens and credentials ------------------------------------------------------------------
 
-    def _secure_token(self, renew: bool = False) -> Plan[str]:
+    def _target(self) -> tuple[int, int]:
         account, user = self._target_account_id, self._target_user_id
         if account is None or user is None:
             raise ValidationError(
@@ -132,6 +147,10 @@ class InnerCore:
                 "VOLC_USER_ID)",
                 field="target_account_id" if account is None else "target_user_id",
             )
+        return account, user
+
+    def _secure_token(self, renew: bool = False, target: tuple[int, int] | None = None) -> Plan[str]:
+        account, user = target or self._target()
         cached = self._token
         ours = cached is not None and cached[:2] == (account, user)
         if cached is not None and ours and not renew and self._clock() < cached[3] - RENEW_MARGIN:
@@ -144,39 +163,77 @@ class InnerCore:
         self._token = (account, user, token, self._clock() + TOKEN_TTL)
         return token
 
-    def _inner(self, request: Request[R]) -> Plan[R]:
-        """``request`` through the inner door with a secure token, renewed once if refused."""
+    def _inner(self, request: Request[R], target: tuple[int, int] | None = None) -> Plan[R]:
+        """``request`` through the inner door with a secure token (for ``target``, default: the
+        current target), renewed once if refused."""
+        target = target or self._target()
         try:
-            return (yield from call(replace(request, token=(yield from self._secure_token()))))
+            return (yield from call(replace(request, token=(yield from self._secure_token(target=target)))))
         except AuthError as exc:
             if exc.code != "InvalidSecretToken":
                 raise
         # The token was refused (expired early, or the platform restarted with a new secret):
         # renew it once; a second refusal is final.
         try:
-            return (yield from call(replace(request, token=(yield from self._secure_token(renew=True)))))
+            token = yield from self._secure_token(renew=True, target=target)
+            return (yield from call(replace(request, token=token)))
         except AuthError as exc:
             raise AuthError(
-                f"the secure token for account {self._target_account_id} was refused and could "
-                f"not be renewed: {exc.message}",
+                f"the secure token for account {target[0]} was refused and could not be renewed: "
+                f"{exc.message}",
                 **exc.service_fields(),
             ) from exc
 
     def _inner_twin(
-        self, request: Request[R], operation: ModuleType, body_cls: type[Any] | None = None
+        self,
+        request: Request[R],
+        operation: ModuleType,
+        body_cls: type[Any] | None = None,
+        target: tuple[int, int] | None = None,
     ) -> Plan[R]:
         """The open door's ``request`` sent as its inner twin ``operation``: the same body (checked
         against ``body_cls`` when the inner one differs) and the same answer."""
-        return self._inner(replace(request, operation=operation, body_cls=body_cls or request.body_cls))
+        return self._inner(
+            replace(request, operation=operation, body_cls=body_cls or request.body_cls), target
+        )
 
     def _object_store(self) -> Plan[ObjectStore]:
-        cached = self._sts
-        if cached is None or self._clock() >= cached[2] - RENEW_MARGIN:
-            result = (yield from self._inner_twin(rq.sts_token(STS_DURATION), get_sts_token)).result
-            creds = Credentials(result.access_key_id, result.secret_access_key, result.session_token or None)
-            endpoint = result.endpoint if isinstance(result.endpoint, str) else None
-            cached = self._sts = (creds, endpoint, self._clock() + STS_DURATION)
-        return object_store_for(cached[1], region=self._region, credentials=cached[0])
+        """The target's object store. Its keys (GetSTSToken, inner door) are renewed when fewer than
+        5 minutes are left, whenever a request is signed, so a transfer outlasting them goes on (as
+        ``Model``'s, see :mod:`..transfer.credentials`); renewals go through the calling driver."""
+        # No lock: two callers racing here both ask for keys (idempotent reads); the last wins.
+        send = yield from sender()
+        target = self._target()
+        cached = self._store
+        if cached is not None and cached[0] == target:
+            cached[2].fetch = self._fetch_keys(send, target)
+            return cached[1]
+        (credentials, endpoint), keys = yield from self._sts_keys(target)
+        renewing = RenewingKeys(keys, self._fetch_keys(send, target))
+        store = object_store_for(endpoint, region=self._region, credentials=credentials, renewing=renewing)
+        self._store = (target, store, renewing)
+        return store
+
+    def _sts_keys(self, target: tuple[int, int]) -> Plan[tuple[tuple[Credentials, str | None], StoreKeys]]:
+        """GetSTSToken for ``target`` through the inner door: the credentials, the store's endpoint and
+        the same keys with their expiry on the transfer clock."""
+        asked = store_credentials.now()
+        request = rq.sts_token(STS_DURATION)
+        result = (yield from self._inner_twin(request, get_sts_token, target=target)).result
+        token = result.session_token or None
+        creds = Credentials(result.access_key_id, result.secret_access_key, token)
+        endpoint = result.endpoint if isinstance(result.endpoint, str) else None
+        keys = StoreKeys(creds.access_key, creds.secret_key, token, asked + STS_DURATION)
+        return (creds, endpoint), keys
+
+    def _fetch_keys(self, send: Send, target: tuple[int, int]) -> Callable[[], StoreKeys]:
+        """New keys for the store of ``target`` (the target a transfer began with, even if the client's
+        target has changed since), asked from a transfer's thread through ``send``."""
+
+        def fetch() -> StoreKeys:
+            return run(self._sts_keys(target), send)[1]
+
+        return fetch
 
     def _upload_target(self) -> Plan[Any]:
         return (yield from self._inner_twin(rq.upload_path(), inner_get_tos_upload_path)).result

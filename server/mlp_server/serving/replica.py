@@ -5,10 +5,11 @@
     GET  /v2/models/{name}[/versions/{version}], .../ready
     POST /v2/models/{name}[/versions/{version}]/infer   JSON tensors; the binary tensor data extension
 
-Errors are ``{"error": message}`` with 400 (a bad request: the field is named), 404 (an unknown
-model, version or path), 405 or 500. JSON output data writes NaN and infinities as ``NaN``,
-``Infinity`` and ``-Infinity``, as Triton does (rapidjson's kWriteNanAndInfFlag): tritonclient and
-Python's json read them; a strict JSON parser needs the binary tensor data extension for them.
+Errors are ``{"error": message}`` with 400 (a bad request: the field is named; JSON with a key twice
+in one object is named by its path), 404 (an unknown model, version or path), 405 or 500. JSON output
+data writes NaN and infinities as ``NaN``, ``Infinity`` and ``-Infinity``, as Triton does (rapidjson's
+kWriteNanAndInfFlag): tritonclient and Python's json read them; a strict JSON parser needs the binary
+tensor data extension for them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .. import json_keys
 from .files import ModelLoadError, find_onnx
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
 
@@ -107,7 +109,13 @@ def _parse(body: bytes, header_length: str | None) -> tuple[dict[str, Any], byte
     else:
         head, tail = body, b""
     try:
-        request = json.loads(head)
+        request = json_keys.loads(head)
+    except json_keys.DuplicateKeyError as exc:
+        raise BadRequest(
+            f"{exc.path}: the key appears more than once in its object; send each key once"
+        ) from None
+    except RecursionError:
+        raise BadRequest("the request nests objects and arrays too deeply") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request is not valid JSON") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
