@@ -168,10 +168,24 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
             result["ModelVersionID"] = measured_version
         result["Measurements"] = [measure.benchmark(session, p, spec.measure_seconds) for p in pts]
         result["PeakMemoryMiB"] = measure.peak_memory_mib()
-    platform.store.add_perf_metrics(
-        task.account_id, measured_version, task.task_id, metrics_entries(task, result)
-    )
+    if not platform.store.add_perf_metrics(
+        task.account_id, measured_version, task.task_id, metrics_entries(task, result), holder=_holder(task)
+    ):
+        raise TaskError(lost_lease(task))
     return result
+
+
+def _holder(task: ClaimedTask) -> ClaimedTask | None:
+    """The claim to check writes against: a task claimed by a worker (a runner's), else none (a
+    task built by hand, for a test or a tool, writes unconditionally)."""
+    return task if task.worker_id is not None else None
+
+
+def lost_lease(task: ClaimedTask) -> str:
+    return (
+        f"worker {task.worker_id} no longer holds the task (attempt {task.attempt}): its lease ran out "
+        "and another worker claimed it, so this runner's results were not recorded"
+    )
 
 
 def metrics_entries(task: ClaimedTask, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -216,6 +230,11 @@ def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any
     BaseModelVersionID = the source version, SourceId = the task). A rerun of the task reuses the
     version it registered before, even one racing this runner (the task's conversion lock)."""
     with platform.store.conversion_lock(spec.task.task_id):
+        # Under the lock, so that a later holder's runner (waiting on it) finds what this one registers;
+        # a runner whose claim has gone registers nothing (the task may have ended, its version withdrawn).
+        holder = _holder(spec.task)
+        if holder is not None and not platform.store.holds_task(holder):
+            raise TaskError(lost_lease(spec.task))
         return _register_once(platform, spec, version, folder)
 
 
