@@ -65,8 +65,32 @@ def flavor(flavor_id: str) -> Flavor:
 
 
 def has_gpu() -> bool:
-    """A CUDA device this process can use (onnxruntime's CUDA provider needs one to be of any use)."""
+    """A CUDA device is visible to this process (what the machine reports; onnxruntime's CUDA provider
+    needs one to be of any use)."""
     return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def has_cuda_provider() -> bool:
+    """This onnxruntime can run on a GPU (a CPU-only build, the usual wheel, cannot)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+NO_GPU = "this platform has none"
+NO_CUDA = "this platform's onnxruntime has no CUDA provider (CUDAExecutionProvider)"
+
+
+def gpu_unusable() -> str | None:
+    """Why this machine cannot run a GPU flavor (:data:`NO_GPU`, :data:`NO_CUDA`); None when it can:
+    a device visible AND onnxruntime's CUDA provider."""
+    if not has_gpu():
+        return NO_GPU
+    if not has_cuda_provider():
+        return NO_CUDA
+    return None
 
 
 def pick_provider(item: Flavor, available: list[str]) -> str:
@@ -84,13 +108,13 @@ def pick_provider(item: Flavor, available: list[str]) -> str:
 
 def precheck(task: ClaimedTask) -> str | None:
     """Why the task cannot run here, when that is known without starting a runner (a GPU flavor on a
-    machine with no GPU); None otherwise."""
+    machine with no GPU it can use); None otherwise."""
     try:
         item = flavor(task.flavor_id)
     except TaskError as exc:
         return exc.message
-    if item.gpu_num > 0 and not has_gpu():
-        return f"flavor {item.id} needs a GPU; this platform has none"
+    if item.gpu_num > 0 and (why := gpu_unusable()) is not None:
+        return f"flavor {item.id} needs a GPU; {why}"
     return None
 
 
