@@ -61,7 +61,7 @@ def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
 
 def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     pending = platform.store.delete_model_version_path(caller.account_id, body)
-    reclaim(platform, caller.account_id, pending.path, pending.id)
+    reclaim(platform, caller.account_id, pending.path, pending.id, pending.create_time)
     evict_served_copies(platform, [body["ModelVersionID"]])
     return {"ModelVersionID": body["ModelVersionID"]}
 
@@ -69,6 +69,6 @@ def delete_model_version(platform: Platform, caller: Caller, body: dict[str, Any
 def delete_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
     recorded, version_ids = platform.store.delete_model_paths(caller.account_id, body)
     for pending in recorded:
-        reclaim(platform, caller.account_id, pending.path, pending.id)
+        reclaim(platform, caller.account_id, pending.path, pending.id, pending.create_time)
     evict_served_copies(platform, version_ids)
     return {"ModelID": body["ModelID"]}
