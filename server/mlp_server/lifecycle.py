@@ -112,17 +112,18 @@ def reclaim(
     path: str,
     record_id: int | None = None,
     recorded_at: datetime | None = None,
-) -> int:
+) -> list[ObjectInfo]:
     """Remove the objects of a deleted version's Path unless another version still uses them; return
-    how many were removed. With ``recorded_at`` (when the delete was recorded), only objects written
-    before it: one uploaded to the Path since is not the deleted version's. Then drop the delete's
-    pending-reclaim record ``record_id`` (:mod:`mlp_server.store.reclaims`). A failure is logged, not
-    raised: the row is gone, and the record stays for the sweep to finish."""
+    those removed, from the one listing that chose them (what a sweep's report counts). With
+    ``recorded_at`` (when the delete was recorded), only objects written before it: one uploaded to
+    the Path since is not the deleted version's. Then drop the delete's pending-reclaim record
+    ``record_id`` (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is
+    gone, and the record stays for the sweep to finish."""
     try:
         removed = _remove_unused(platform, account_id, path, recorded_at)
     except Exception:
         log.warning("could not remove the objects of %s; the storage sweep will", path, exc_info=True)
-        return 0
+        return []
     if record_id is not None:
         try:
             platform.store.reclaim_done(record_id)
@@ -169,15 +170,19 @@ def _doomed(
     return bucket, [o for o in found.values() if o.modified is None or o.modified <= latest]
 
 
-def _remove_unused(platform: Platform, account_id: int, path: str, recorded_at: datetime | None) -> int:
+def _remove_unused(
+    platform: Platform, account_id: int, path: str, recorded_at: datetime | None
+) -> list[ObjectInfo]:
     bucket, doomed = _doomed(platform, account_id, path, recorded_at)
     if not doomed:
-        return 0
+        return []
     keys = [o.key for o in doomed]
     delete_keys: Callable[[str, list[str]], int] | None = getattr(platform.objects, "delete_keys", None)
     if delete_keys is not None:
-        return delete_keys(bucket, keys)
-    return sum(_delete_exact(platform.objects, bucket, key) for key in keys)  # a store without it
+        delete_keys(bucket, keys)
+        return doomed
+    # A store without it: one key at a time, each only if no longer key starts with it.
+    return [o for o in doomed if _delete_exact(platform.objects, bucket, o.key)]
 
 
 def evict_served_copies(platform: Platform, version_ids: Iterable[str]) -> None:
@@ -205,13 +210,6 @@ def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[
     )
 
 
-def _unused_objects(
-    platform: Platform, account_id: int, path: str, recorded_at: datetime | None = None
-) -> list[ObjectInfo]:
-    """What :func:`reclaim` would remove for ``path`` now (its files and its manifest)."""
-    return _doomed(platform, account_id, path, recorded_at)[1]
-
-
 def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport:
     """The reclaims that deletes recorded and a crash interrupted, whatever the grace period: the
     delete decided the fate of those objects. Each Path is checked again first: a version registered
@@ -224,20 +222,17 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
     )
     for batch in batches:
         for pending in batch:
-            try:
-                objects = _unused_objects(platform, pending.account_id, pending.path, pending.create_time)
-            except Exception:  # one Path the store cannot list stops neither the others nor the sweep
-                log.warning(
-                    "could not list %s to finish its reclaim; a later sweep will", pending.path, exc_info=True
-                )
-                continue
             if dry_run:
-                removed = len(objects)
-            else:
-                removed = reclaim(platform, pending.account_id, pending.path, pending.id, pending.create_time)
-            if removed:
+                try:
+                    objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
+                except Exception:  # one Path the store cannot list stops neither the others nor the sweep
+                    log.warning("could not list %s to report its reclaim", pending.path, exc_info=True)
+                    continue
+            else:  # one pass: what the reclaim listed and removed is what the report counts
+                objects = reclaim(platform, pending.account_id, pending.path, pending.id, pending.create_time)
+            if objects:
                 report.prefixes.append(pending.path)
-                report.objects += removed
+                report.objects += len(objects)
                 report.bytes += sum(o.size for o in objects)
     return report
 

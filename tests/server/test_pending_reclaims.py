@@ -181,6 +181,39 @@ def test_files_uploaded_to_a_deleted_path_after_the_delete_are_not_reclaimed(
     assert report.bytes > sum(map(len, FILES.values())) and no_records_left(platform)
 
 
+def test_finishing_a_recorded_reclaim_reads_its_path_once(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's report (objects, bytes) comes from the listing that chose what to remove: the Path
+    is listed once and each single key (its manifest) looked up once, not again to count."""
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+    bucket, prefix = split_path(path)
+    recorded = platform.objects.head(bucket, manifest_key(prefix))
+    assert recorded is not None
+    reads: list[tuple[str, str]] = []
+    listed, headed = platform.objects.list_objects, platform.objects.head
+
+    def list_objects(bucket: str, under: str) -> Any:
+        reads.append(("list", under))
+        return listed(bucket, under)
+
+    def head(bucket: str, key: str) -> Any:
+        reads.append(("head", key))
+        return headed(bucket, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(platform.objects, "list_objects", list_objects)
+        patch.setattr(platform.objects, "head", head)
+        report = finish_reclaims(platform)
+    assert (report.prefixes, report.objects) == ([path], len(FILES) + 1)
+    assert report.bytes == sum(map(len, FILES.values())) + recorded.size
+    assert reads == [("list", prefix), ("head", manifest_key(prefix))], reads
+    assert keys_under(platform, path) == [] and no_records_left(platform)
+
+
 def test_a_sweep_killed_after_its_claim_leaves_the_record_to_the_next(
     server: LiveServer, admin: Api, server_clock: MovableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
