@@ -223,7 +223,9 @@ class OffLoop:
             return self._pool
 
     async def call(self, fn: Any, *args: Any) -> Any:
-        pool: ProcessPoolExecutor = self._pool or await run_in_threadpool(self._started)
+        pool = self._pool
+        if pool is None:
+            pool = await run_in_threadpool(self._started)
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
         except BrokenProcessPool:  # it died (e.g. out of memory on a huge body): a new one next time
