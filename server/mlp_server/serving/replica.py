@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,8 +44,9 @@ BINARY_HEADER = "inference-header-content-length"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 # JSON above this is decoded and encoded in the helper process: on this VM, loaded, the parser did
-# ~13 MB/s, so 1 MiB holds the loop ~80 ms at most, well within a probe's 1 s.
-OFF_LOOP_BYTES = 1024 * 1024
+# ~13 MB/s, so 1 MiB holds the loop ~80 ms at most, well within a probe's 1 s. The variable is for
+# bench/large_requests.py (a huge value: everything on the loop, as before).
+OFF_LOOP_BYTES = int(os.environ.get("MLP_SERVING_OFF_LOOP_BYTES") or 1024 * 1024)
 
 
 @dataclass(frozen=True)
