@@ -48,9 +48,13 @@ def replica(tmp_path: Path) -> Iterator[str]:
     argv += ["--name", "big", "--hello-file", str(hello)]
     with (tmp_path / "replica.log").open("wb") as log:
         proc = subprocess.Popen(argv, env=clean_env(tmp_path / "home"), stdout=log, stderr=subprocess.STDOUT)
+    children: list[int] = []
     try:
         wait_until(hello.exists, 60, "the replica to listen")
         yield f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
+        # Per thread: the helper is started from a worker thread.
+        threads = Path(f"/proc/{proc.pid}/task").glob("*/children")
+        children = [int(pid) for t in threads for pid in t.read_text().split()]
     finally:
         proc.terminate()
         try:
@@ -58,6 +62,9 @@ def replica(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    # Its helper process (and multiprocessing's resource tracker) go with it.
+    assert children, "the large request started no helper process"
+    wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 10, "the helpers to exit")
 
 
 def big_request() -> bytes:

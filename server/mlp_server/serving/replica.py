@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -219,7 +220,12 @@ class OffLoop:
         # took the loop ~1 s under load when done there.
         with self._starting:
             if self._pool is None:
-                pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                pool = ProcessPoolExecutor(
+                    1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with,
+                    initargs=(os.getpid(),),
+                )
                 pool.submit(int).result()
                 self._pool = pool
             return self._pool
@@ -236,6 +242,18 @@ class OffLoop:
                     self._pool = None
             pool.shutdown(wait=False)
             raise
+
+
+def _exit_with(parent: int) -> None:
+    """In the helper process: exit once the replica is gone. Its queues hold both ends of their pipes,
+    so it never reads an end of file, and a replica stopped by a signal runs no exit handler."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mlp-helper-watch", daemon=True).start()
 
 
 def create_replica_app(model: LoadedModel) -> Starlette:
