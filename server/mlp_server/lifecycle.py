@@ -16,8 +16,9 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,10 @@ log = logging.getLogger("mlp_server")
 DEFAULT_GRACE_SECONDS = 24 * 3600
 DEFAULT_INTERVAL_SECONDS = 600
 _BUCKET = re.compile(r"ml-platform-auto-created-required-(\d+)-(.+)")
+# A reclaim removes the objects written before its delete was recorded. The record's time is the
+# platform's clock, an object's the store's (S3's LastModified in whole seconds): an object is the
+# deleted version's unless written more than this after the record.
+RECORD_MARGIN_SECONDS = 1.0
 
 
 def grace_from_env() -> float:
@@ -101,16 +106,24 @@ def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None
 # -- deletes ----------------------------------------------------------------------------------------
 
 
-def reclaim(platform: Platform, account_id: int, path: str, record_id: int | None = None) -> int:
+def reclaim(
+    platform: Platform,
+    account_id: int,
+    path: str,
+    record_id: int | None = None,
+    recorded_at: datetime | None = None,
+) -> list[ObjectInfo]:
     """Remove the objects of a deleted version's Path unless another version still uses them; return
-    how many were removed. Then drop the delete's pending-reclaim record ``record_id``
-    (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is gone, and the
-    record stays for the sweep to finish."""
+    those removed, from the one listing that chose them (what a sweep's report counts). With
+    ``recorded_at`` (when the delete was recorded), only objects written before it: one uploaded to
+    the Path since is not the deleted version's. Then drop the delete's pending-reclaim record
+    ``record_id`` (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is
+    gone, and the record stays for the sweep to finish."""
     try:
-        removed = _remove_unused(platform, account_id, path)
+        removed = _remove_unused(platform, account_id, path, recorded_at)
     except Exception:
         log.warning("could not remove the objects of %s; the storage sweep will", path, exc_info=True)
-        return 0
+        return []
     if record_id is not None:
         try:
             platform.store.reclaim_done(record_id)
@@ -150,7 +163,7 @@ def reclaim_after_delete(
     def run() -> None:
         try:
             for record in records:
-                reclaim(platform, account_id, record.path, record.id)
+                reclaim(platform, account_id, record.path, record.id, record.create_time)
         finally:
             _BACKGROUND_RECLAIMS.release()
             done.set()
@@ -173,16 +186,46 @@ def _reclaimable(platform: Platform, account_id: int, path: str) -> tuple[str, s
     return bucket, prefix
 
 
-def _remove_unused(platform: Platform, account_id: int, path: str) -> int:
+def _doomed(
+    platform: Platform, account_id: int, path: str, recorded_at: datetime | None
+) -> tuple[str, list[ObjectInfo]]:
+    """(bucket, the objects a reclaim of ``path`` removes now): everything under it as a folder, the
+    object it names, its manifest; none if it may not go (:func:`_reclaimable`). With
+    ``recorded_at``, only those written no later than that (give or take :data:`RECORD_MARGIN_SECONDS`)."""
     if (where := _reclaimable(platform, account_id, path)) is None:
-        return 0
+        return "", []
     bucket, prefix = where
     folder = prefix if prefix.endswith("/") else prefix + "/"
-    removed = platform.objects.delete_prefix(bucket, folder)
-    if folder != prefix:  # a Path naming one object
-        removed += _delete_exact(platform.objects, bucket, prefix)
-    removed += _delete_exact(platform.objects, bucket, manifest.manifest_key(prefix))
-    return removed
+    objects = platform.objects
+    try:
+        found = {o.key: o for o in objects.list_objects(bucket, folder)}
+    except Exception as exc:
+        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return bucket, []
+        raise
+    for key in ([prefix] if folder != prefix else []) + [manifest.manifest_key(prefix)]:
+        if (single := objects.head(bucket, key)) is not None:
+            found[key] = single
+    if recorded_at is None:
+        return bucket, list(found.values())
+    latest = recorded_at.timestamp() + RECORD_MARGIN_SECONDS
+    return bucket, [o for o in found.values() if o.modified is None or o.modified <= latest]
+
+
+def _remove_unused(
+    platform: Platform, account_id: int, path: str, recorded_at: datetime | None
+) -> list[ObjectInfo]:
+    bucket, doomed = _doomed(platform, account_id, path, recorded_at)
+    if not doomed:
+        return []
+    keys = [o.key for o in doomed]
+    delete_keys: Callable[[str, list[str]], int] | None = getattr(platform.objects, "delete_keys", None)
+    if delete_keys is not None:
+        delete_keys(bucket, keys)
+        return doomed
+    # A store without it: one key at a time, each only if no longer key starts with it.
+    return [o for o in doomed if _delete_exact(platform.objects, bucket, o.key)]
 
 
 def evict_served_copies(platform: Platform, version_ids: Iterable[str]) -> None:
@@ -210,17 +253,6 @@ def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[
     )
 
 
-def _unused_objects(platform: Platform, account_id: int, path: str) -> list[ObjectInfo]:
-    """What :func:`reclaim` would remove for ``path`` now (its files and its manifest)."""
-    if (where := _reclaimable(platform, account_id, path)) is None:
-        return []
-    bucket, prefix = where
-    found = list_version_files(platform.objects, path)
-    if (record := platform.objects.head(bucket, manifest.manifest_key(prefix))) is not None:
-        found.append(record)
-    return found
-
-
 def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport:
     """The reclaims that deletes recorded and a crash interrupted, whatever the grace period: the
     delete decided the fate of those objects. Each Path is checked again first: a version registered
@@ -233,20 +265,17 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
     )
     for batch in batches:
         for pending in batch:
-            try:
-                objects = _unused_objects(platform, pending.account_id, pending.path)
-            except Exception:  # one Path the store cannot list stops neither the others nor the sweep
-                log.warning(
-                    "could not list %s to finish its reclaim; a later sweep will", pending.path, exc_info=True
-                )
-                continue
             if dry_run:
-                removed = len(objects)
-            else:
-                removed = reclaim(platform, pending.account_id, pending.path, pending.id)
-            if removed:
+                try:
+                    objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
+                except Exception:  # one Path the store cannot list stops neither the others nor the sweep
+                    log.warning("could not list %s to report its reclaim", pending.path, exc_info=True)
+                    continue
+            else:  # one pass: what the reclaim listed and removed is what the report counts
+                objects = reclaim(platform, pending.account_id, pending.path, pending.id, pending.create_time)
+            if objects:
                 report.prefixes.append(pending.path)
-                report.objects += removed
+                report.objects += len(objects)
                 report.bytes += sum(o.size for o in objects)
     return report
 

@@ -25,7 +25,7 @@ import pytest
 from mlp_server import lifecycle
 from mlp_server.context import Caller, Platform
 from mlp_server.handlers.models import delete_model, delete_model_version
-from mlp_server.lifecycle import SweepReport, finish_reclaims, split_path, sweep
+from mlp_server.lifecycle import RECORD_MARGIN_SECONDS, SweepReport, finish_reclaims, split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
 from mlp_server.store.reclaims import CLAIM_FOR
@@ -63,8 +63,8 @@ def keys_under(platform: Platform, path: str) -> list[str]:
 def crash_during(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, action: str, body: dict[str, Any]
 ) -> None:
-    def crash(bucket: str, prefix: str) -> int:
-        raise Crash(f"killed while removing tos://{bucket}/{prefix}")
+    def crash(bucket: str, what: Any) -> int:
+        raise Crash(f"killed while removing {what} of tos://{bucket}")
 
     # The objects are removed on a background thread (the answer does not wait on a hung store): the
     # crash ends that thread; the handler waits for it, as it does for a healthy store.
@@ -72,6 +72,7 @@ def crash_during(
     handler = {"DeleteModelVersion": delete_model_version, "DeleteModel": delete_model}[action]
     with monkeypatch.context() as patch:
         patch.setattr(server.platform.objects, "delete_prefix", crash)
+        patch.setattr(server.platform.objects, "delete_keys", crash)
         patch.setattr(lifecycle, "RECLAIM_WAIT_SECONDS", 60.0)
         patch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
         handler(server.platform, CALLER, body)
@@ -165,6 +166,61 @@ def test_a_path_registered_again_before_the_sweep_keeps_its_files(
     assert no_records_left(platform)  # judged: nothing of it is to be removed
     for version_id in (again, below):
         assert admin.ok("GetModelVersion", {"ModelVersionID": version_id})["Path"].startswith(path)
+
+
+def test_files_uploaded_to_a_deleted_path_after_the_delete_are_not_reclaimed(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recorded reclaim removes what existed when the delete was recorded. A file written to the
+    Path after that (someone uploading there again before the sweep finished the reclaim after a
+    crash) is not the deleted version's: it stays, and the report counts only what was removed."""
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+    # Needed, not a widened window: a later write is told apart from the deleted files only when newer
+    # than the record by more than the margin, plus a second as S3 keeps LastModified in whole seconds.
+    time.sleep(RECORD_MARGIN_SECONDS + 1.2)
+    bucket, prefix = split_path(path)
+    platform.objects.put_bytes(bucket, prefix + "late.bin", b"uploaded after the delete")
+
+    report = sweep(platform, grace_seconds=3600)
+    assert keys_under(platform, path) == [prefix + "late.bin"]
+    assert (report.prefixes, report.objects) == ([path], len(FILES) + 1)  # the files and the manifest
+    assert report.bytes > sum(map(len, FILES.values())) and no_records_left(platform)
+
+
+def test_finishing_a_recorded_reclaim_reads_its_path_once(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep's report (objects, bytes) comes from the listing that chose what to remove: the Path
+    is listed once and each single key (its manifest) looked up once, not again to count."""
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+    bucket, prefix = split_path(path)
+    recorded = platform.objects.head(bucket, manifest_key(prefix))
+    assert recorded is not None
+    reads: list[tuple[str, str]] = []
+    listed, headed = platform.objects.list_objects, platform.objects.head
+
+    def list_objects(bucket: str, under: str) -> Any:
+        reads.append(("list", under))
+        return listed(bucket, under)
+
+    def head(bucket: str, key: str) -> Any:
+        reads.append(("head", key))
+        return headed(bucket, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(platform.objects, "list_objects", list_objects)
+        patch.setattr(platform.objects, "head", head)
+        report = finish_reclaims(platform)
+    assert (report.prefixes, report.objects) == ([path], len(FILES) + 1)
+    assert report.bytes == sum(map(len, FILES.values())) + recorded.size
+    assert reads == [("list", prefix), ("head", manifest_key(prefix))], reads
+    assert keys_under(platform, path) == [] and no_records_left(platform)
 
 
 def test_a_sweep_killed_after_its_claim_leaves_the_record_to_the_next(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +23,8 @@ class ObjectInfo:
     ``blake3`` and ``sha256`` are the checksums recorded when the object was written (None if the store
     does not know it, e.g. an S3 listing, which carries no user metadata): the folder store records
     BLAKE3 (sha256 for objects written by releases before it), the S3 store sha256. ``etag`` is the
-    S3 ETag without quotes.
+    S3 ETag without quotes. ``modified``: when the object was last written (POSIX seconds, the
+    store's clock: a file's mtime, S3's LastModified), if the store reports it; not part of equality.
     """
 
     key: str
@@ -31,6 +32,7 @@ class ObjectInfo:
     sha256: str | None = None
     etag: str | None = None
     blake3: str | None = None
+    modified: float | None = field(default=None, compare=False)
 
 
 class ObjectStore(Protocol):

@@ -31,7 +31,7 @@ import stat
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..errors import TransferError
@@ -287,10 +287,14 @@ class FolderStore:
         return opened.info
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
+        return self.delete_keys(bucket, [info.key for info in self.list_objects(bucket, prefix)])
+
+    def delete_keys(self, bucket: str, keys: Iterable[str]) -> int:
+        """Delete exactly these objects (those already gone too); return how many were asked."""
         deleted = 0
-        for info in list(self.list_objects(bucket, prefix)):
-            obj_path, meta_path = self._paths(bucket, info.key)
-            with self._lock(bucket, info.key, exclusive=True):
+        for key in keys:
+            obj_path, meta_path = self._paths(bucket, key)
+            with self._lock(bucket, key, exclusive=True):
                 obj_path.unlink(missing_ok=True)
                 meta_path.unlink(missing_ok=True)
             deleted += 1
@@ -319,7 +323,7 @@ class FolderStore:
             if exc.errno in _NO_XATTR:  # a sidecar's object (or none recorded): the full lookup
                 return self.head(bucket, key)
             raise
-        return ObjectInfo(key, st.st_size, blake3=blake3)
+        return ObjectInfo(key, st.st_size, blake3=blake3, modified=st.st_mtime)
 
     def _paths(self, bucket: str, key: str) -> tuple[Path, Path]:
         validate_bucket(bucket)
@@ -336,37 +340,38 @@ class FolderStore:
         opened = self._open_regular(obj_path)
         if opened is None:
             return None
-        fd, size = opened
+        fd, size, mtime = opened
         if (blake3 := self._read_xattr(fd)) is not None:
-            return _Opened(fd, ObjectInfo(key, size, blake3=blake3), size)
+            return _Opened(fd, ObjectInfo(key, size, blake3=blake3, modified=mtime), size)
         os.close(fd)
         # No attribute: a sidecar pair, read under the lock its writer held.
         with self._lock(bucket, key, exclusive=False):
             opened = self._open_regular(obj_path)
             if opened is None:
                 return None
-            fd, size = opened
+            fd, size, mtime = opened
             try:
                 if (blake3 := self._read_xattr(fd)) is not None:  # replaced meanwhile by a new object
-                    return _Opened(fd, ObjectInfo(key, size, blake3=blake3), size)
+                    return _Opened(fd, ObjectInfo(key, size, blake3=blake3, modified=mtime), size)
                 stored = self._read_meta(self._meta / bucket / key)
             except BaseException:
                 os.close(fd)
                 raise
         if stored is None:
-            return _Opened(fd, ObjectInfo(key, size), size)
+            return _Opened(fd, ObjectInfo(key, size, modified=mtime), size)
         algorithm, digest, recorded_size = stored
         info = ObjectInfo(
             key,
             size,
             sha256=digest if algorithm == "sha256" else None,
             blake3=digest if algorithm == BLAKE3 else None,
+            modified=mtime,
         )
         return _Opened(fd, info, recorded_size)
 
     @staticmethod
-    def _open_regular(path: str) -> tuple[int, int] | None:
-        """(descriptor, size) of the regular file ``path`` opened for reading, or None."""
+    def _open_regular(path: str) -> tuple[int, int, float] | None:
+        """(descriptor, size, mtime) of the regular file ``path`` opened for reading, or None."""
         try:
             fd = os.open(path, _READ_FLAGS)
         except OSError as exc:
@@ -377,7 +382,7 @@ class FolderStore:
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             return None
-        return fd, st.st_size
+        return fd, st.st_size, st.st_mtime
 
     def _read_xattr(self, fd: int) -> str | None:
         try:

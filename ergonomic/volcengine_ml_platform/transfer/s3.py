@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -360,7 +360,9 @@ class S3Store:
         while True:
             page = self._list_page(bucket, prefix, token)
             for item in page.get("Contents", []):
-                yield ObjectInfo(item["Key"], item["Size"], None, _unquote(item.get("ETag")))
+                yield ObjectInfo(
+                    item["Key"], item["Size"], None, _unquote(item.get("ETag")), modified=_posix(item)
+                )
             if not page.get("IsTruncated"):
                 return
             token = page["NextContinuationToken"]
@@ -379,7 +381,13 @@ class S3Store:
         return call_with_retry(head, what=f"head of {tos_url(bucket, key)}", policy=self.retry)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
-        keys = [info.key for info in self.list_objects(bucket, prefix)]
+        return self._delete(bucket, [info.key for info in self.list_objects(bucket, prefix)], prefix)
+
+    def delete_keys(self, bucket: str, keys: Iterable[str]) -> int:
+        """Delete exactly these objects (those already gone too); return how many were asked."""
+        return self._delete(bucket, list(keys), "")
+
+    def _delete(self, bucket: str, keys: list[str], prefix: str) -> int:
         for i in range(0, len(keys), _DELETE_BATCH):
             batch = keys[i : i + _DELETE_BATCH]
 
@@ -397,8 +405,6 @@ class S3Store:
 
             call_with_retry(delete, what=f"deletion under {tos_url(bucket, prefix)}", policy=self.retry)
         return len(keys)
-
-    # -- internals ------------------------------------------------------------------------------
 
     def _list_page(self, bucket: str, prefix: str, token: str | None) -> ListObjectsV2OutputTypeDef:
         request: ListObjectsV2RequestTypeDef = {"Bucket": bucket, "Prefix": prefix}
@@ -600,7 +606,14 @@ def _described(key: str, size: int, resp: HeadObjectOutputTypeDef) -> ObjectInfo
     """The object a HEAD answer describes, with the checksum our metadata recorded (BLAKE3, or sha256
     for objects written before 0.3)."""
     metadata = resp.get("Metadata", {})
-    return ObjectInfo(key, size, metadata.get("sha256"), _unquote(resp.get("ETag")), metadata.get(BLAKE3))
+    etag = _unquote(resp.get("ETag"))
+    return ObjectInfo(key, size, metadata.get("sha256"), etag, metadata.get(BLAKE3), _posix(resp))
+
+
+def _posix(described: Mapping[str, Any]) -> float | None:
+    """An answer's LastModified as POSIX seconds (None if it has none)."""
+    when = described.get("LastModified")
+    return when.timestamp() if isinstance(when, datetime) else None
 
 
 def _digest_file(fd: int, size: int) -> str:

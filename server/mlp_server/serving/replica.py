@@ -10,13 +10,26 @@ in one object is named by its path), 404 (an unknown model, version or path), 40
 data writes NaN and infinities as ``NaN``, ``Infinity`` and ``-Infinity``, as Triton does (rapidjson's
 kWriteNanAndInfFlag): tritonclient and Python's json read them; a strict JSON parser needs the binary
 tensor data extension for them.
+
+The event loop must stay free to answer the supervisor's readiness probes (one missed takes the
+replica out of the rotation). Python's JSON parser and encoder hold the GIL throughout, so a thread
+would not help: a request whose JSON is larger than :data:`OFF_LOOP_BYTES` is decoded (parsed, and its
+tensors built) in a helper process, and an answer whose JSON tensors are that large is encoded
+there; the arrays come and go pickled, a copy each way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from dataclasses import dataclass
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +53,20 @@ CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 SERVER_NAME = "mlp-serving"
 EXTENSIONS = ["binary_tensor_data"]
+# JSON above this is decoded and encoded in the helper process: on this VM, loaded, the parser did
+# ~13 MB/s, so 1 MiB holds the loop ~80 ms at most, well within a probe's 1 s. The variable is for
+# bench/large_requests.py (a huge value: everything on the loop, as before).
+OFF_LOOP_BYTES = int(os.environ.get("MLP_SERVING_OFF_LOOP_BYTES") or 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What decoding a request and encoding an answer need of the model (picklable: no session)."""
+
+    name: str
+    version: str
+    inputs: dict[str, TensorSpec] = field(hash=False)
+    outputs: dict[str, TensorSpec] = field(hash=False)
 
 
 @dataclass
@@ -49,6 +76,10 @@ class LoadedModel:
     session: Any  # onnxruntime.InferenceSession
     inputs: dict[str, TensorSpec]
     outputs: dict[str, TensorSpec]
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(self.name, self.version, self.inputs, self.outputs)
 
     @property
     def providers(self) -> list[str]:
@@ -144,7 +175,7 @@ def _flag(parameters: dict[str, Any], key: str, whose: str, default: bool) -> bo
     return value
 
 
-def _feeds(model: LoadedModel, request: dict[str, Any], tail: bytes) -> dict[str, npt.NDArray[Any]]:
+def _feeds(model: Signature, request: dict[str, Any], tail: bytes) -> dict[str, npt.NDArray[Any]]:
     feeds: dict[str, npt.NDArray[Any]] = {}
     offset = 0
     for tensor in request["inputs"]:
@@ -173,7 +204,7 @@ def _feeds(model: LoadedModel, request: dict[str, Any], tail: bytes) -> dict[str
     return feeds
 
 
-def _requested_outputs(model: LoadedModel, request: dict[str, Any]) -> list[tuple[str, bool]]:
+def _requested_outputs(model: Signature, request: dict[str, Any]) -> list[tuple[str, bool]]:
     default_binary = _flag(
         _parameters(request, "the request's"), "binary_data_output", "the request's", False
     )
@@ -201,8 +232,82 @@ def server_metadata() -> dict[str, Any]:
     return {"name": SERVER_NAME, "version": __version__, "extensions": EXTENSIONS}
 
 
+@dataclass(frozen=True)
+class Decoded:
+    request_id: Any  # the request's "id", echoed in the answer (None: none given)
+    has_id: bool
+    feeds: dict[str, npt.NDArray[Any]]
+    outputs: list[tuple[str, bool]]
+
+
+def decode(model: Signature, body: bytes, header_length: str | None) -> Decoded:
+    """A request's feeds and wanted outputs (BadRequest, TensorError: a 400)."""
+    request, tail = _parse(body, header_length)
+    feeds = _feeds(model, request, tail)
+    return Decoded(request.get("id"), "id" in request, feeds, _requested_outputs(model, request))
+
+
+def _json_bytes(body: bytes, header_length: str | None) -> int:
+    """How much of ``body`` is JSON (the rest, with the binary extension, is raw tensor bytes)."""
+    try:
+        return min(len(body), max(0, int(header_length))) if header_length is not None else len(body)
+    except ValueError:
+        return 0  # refused by _parse at once
+
+
+class OffLoop:
+    """The helper process (one, started at the first large request; ``spawn``: no fork of a process
+    running onnxruntime's threads) that decodes and encodes large JSON off the replica's loop."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._starting = threading.Lock()
+
+    def _started(self) -> ProcessPoolExecutor:
+        # In a worker thread: starting the pool waits for its manager thread and its process, which
+        # took the loop ~1 s under load when done there.
+        with self._starting:
+            if self._pool is None:
+                pool = ProcessPoolExecutor(
+                    1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with,
+                    initargs=(os.getpid(),),
+                )
+                pool.submit(int).result()
+                self._pool = pool
+            return self._pool
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        pool = self._pool
+        if pool is None:
+            pool = await run_in_threadpool(self._started)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:  # it died (e.g. out of memory on a huge body): a new one next time
+            with self._starting:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False)
+            raise
+
+
+def _exit_with(parent: int) -> None:
+    """In the helper process: exit once the replica is gone. Its queues hold both ends of their pipes,
+    so it never reads an end of file, and a replica stopped by a signal runs no exit handler."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mlp-helper-watch", daemon=True).start()
+
+
 def create_replica_app(model: LoadedModel) -> Starlette:
     server = server_metadata()
+    signature = model.signature
+    off_loop = OffLoop()
 
     async def server_info(request: Request) -> Response:
         return JSONResponse(server)
@@ -234,18 +339,37 @@ def create_replica_app(model: LoadedModel) -> Starlette:
         refused = unknown(request)
         if refused is not None:
             return refused
+        body, header = await request.body(), request.headers.get(BINARY_HEADER)
         try:
-            body, tail = _parse(await request.body(), request.headers.get(BINARY_HEADER))
-            feeds = _feeds(model, body, tail)
-            outputs = _requested_outputs(model, body)
+            if _json_bytes(body, header) > OFF_LOOP_BYTES:
+                decoded: Decoded = await off_loop.call(decode, signature, body, header)
+            else:
+                decoded = decode(signature, body, header)
         except (BadRequest, TensorError) as exc:
             return _error(400, str(exc))
+        except BrokenProcessPool:
+            log.warning("the process decoding a %d-byte request died", len(body))
+            return _error(500, f"the process decoding the {len(body)}-byte request died")
+        del body
+        outputs, feeds = decoded.outputs, decoded.feeds
+        decoded = replace(decoded, feeds={})  # what the answer needs: not the inputs' arrays
         try:
             arrays = await run_in_threadpool(model.run, feeds, [name for name, _ in outputs])
         except Exception as exc:  # onnxruntime's own errors (e.g. a value the graph refuses)
             log.warning("inference failed: %s", exc)
             return _error(400, f"inference failed: {exc}".replace("\n", " "))
-        return _answer(model, body, outputs, arrays)
+        as_json = sum(
+            np.asarray(a).nbytes for (_, binary), a in zip(outputs, arrays, strict=True) if not binary
+        )
+        try:
+            if as_json > OFF_LOOP_BYTES // 4:  # JSON text is several times the array's bytes
+                content, headers = await off_loop.call(encode, signature, decoded, arrays)
+            else:
+                content, headers = encode(signature, decoded, arrays)
+        except BrokenProcessPool:
+            log.warning("the process encoding a %d-byte answer died", as_json)
+            return _error(500, "the process encoding the answer died")
+        return Response(content, headers=headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         # Starlette's own answers (an unknown path, a wrong method) in the protocol's error shape
@@ -267,26 +391,23 @@ def create_replica_app(model: LoadedModel) -> Starlette:
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
-def _answer(
-    model: LoadedModel,
-    request: dict[str, Any],
-    outputs: list[tuple[str, bool]],
-    arrays: list[npt.NDArray[Any]],
-) -> Response:
+def encode(
+    model: Signature, decoded: Decoded, arrays: list[npt.NDArray[Any]]
+) -> tuple[bytes, dict[str, str]]:
+    """The answer's bytes and headers: JSON, or JSON then the binary tensors' bytes."""
     tensors, blobs = [], []
-    for (name, binary), array in zip(outputs, arrays, strict=True):
+    for (name, binary), array in zip(decoded.outputs, arrays, strict=True):
         wire, raw = encode_output(name, np.asarray(array), binary)
         tensors.append(wire)
         if raw is not None:
             blobs.append(raw)
     answer: dict[str, Any] = {"model_name": model.name, "model_version": model.version, "outputs": tensors}
-    if "id" in request:
-        answer["id"] = request["id"]
+    if decoded.has_id:
+        answer["id"] = decoded.request_id
     head = json.dumps(answer, separators=(",", ":")).encode()
     if not blobs:
-        return Response(head, media_type="application/json")
-    return Response(
-        b"".join([head, *blobs]),
-        media_type="application/octet-stream",
-        headers={"Inference-Header-Content-Length": str(len(head))},
-    )
+        return head, {"content-type": "application/json"}
+    return b"".join([head, *blobs]), {
+        "content-type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(len(head)),
+    }

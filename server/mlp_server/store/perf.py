@@ -55,6 +55,9 @@ class ClaimedTask:
     convert_precision: str
     tensor_config: Any
     attempt: int = 1
+    # Who holds it (the claiming worker) and ``attempt``: together the holder's token. A runner's
+    # writes are made only while the task's row still names both (:meth:`PerfMixin.add_perf_metrics`).
+    worker_id: str | None = None
 
 
 def fan_out(job_type: str, params_list: Iterable[Body]) -> Iterator[tuple[str, str, str]]:
@@ -274,6 +277,7 @@ class PerfMixin(StoreBase):
                 convert_precision=task.convert_precision,
                 tensor_config=job.tensor_config,
                 attempt=task.attempts,
+                worker_id=worker_id,
             )
 
     def renew_lease(
@@ -346,11 +350,24 @@ class PerfMixin(StoreBase):
             return session.scalar(select(PerfTaskRow.status).where(PerfTaskRow.id == task_id))
 
     def add_perf_metrics(
-        self, account_id: int, model_version_id: str, task_id: str, entries: Sequence[Body]
-    ) -> None:
+        self,
+        account_id: int,
+        model_version_id: str,
+        task_id: str,
+        entries: Sequence[Body],
+        *,
+        holder: ClaimedTask | None = None,
+    ) -> bool:
         """Append a task's Perf entries to the version's MetricsList in one transaction (a rerun of the
-        same task replaces its own entries instead of adding them twice)."""
+        same task replaces its own entries instead of adding them twice).
+
+        With ``holder`` (the claim a runner works under), only while that claim still holds the task,
+        judged in the same transaction under the task's row lock: False, nothing written, when its
+        lease lapsed and another worker has claimed the task since (a stale runner must not replace
+        the new holder's entries)."""
         with self._write() as session:
+            if holder is not None and not _holds(session, holder):
+                return False
             version = session.scalars(
                 select(VersionRow).where(VersionRow.id == model_version_id).with_for_update()
             ).first()
@@ -358,6 +375,13 @@ class PerfMixin(StoreBase):
                 raise not_found("ModelVersion", model_version_id)
             kept = [m for m in (version.metrics_list or []) if _metrics_task(m) != task_id]
             version.metrics_list = [*kept, *entries]
+            return True
+
+    def holds_task(self, holder: ClaimedTask) -> bool:
+        """Whether ``holder``'s claim still holds its task (for a check before a write that cannot be
+        made in the task's transaction: a conversion's registration, under the task's conversion lock)."""
+        with self._write() as session:
+            return _holds(session, holder)
 
     @contextmanager
     def conversion_lock(self, task_id: str) -> Iterator[None]:
@@ -407,6 +431,22 @@ class PerfMixin(StoreBase):
                     VersionRow.source_id == task_id,
                 )
             )
+
+
+def _holds(session: Session, holder: ClaimedTask) -> bool:
+    """``holder``'s claim still holds the task: same worker, same attempt (a worker that lost the task
+    and claimed it again is a new claim), not ended. The row is locked until the transaction ends, so
+    no claim, renewal or finish can come between this check and the caller's write."""
+    task = session.scalars(
+        select(PerfTaskRow).where(PerfTaskRow.id == holder.task_id).with_for_update()
+    ).first()
+    return (
+        task is not None
+        and holder.worker_id is not None
+        and task.lease_owner == holder.worker_id
+        and task.attempts == holder.attempt
+        and task.status in (states.RUNNING, states.STOPPING)
+    )
 
 
 def _metrics_task(entry: Any) -> str | None:

@@ -30,6 +30,9 @@ class PendingReclaim(NamedTuple):
     id: int
     account_id: int
     path: str
+    # When the delete was recorded (the store's clock): the reclaim removes only objects older than
+    # that, not what was uploaded to the Path since (lifecycle.reclaim).
+    create_time: datetime
 
 
 def record(conn: Connection, account_id: int, paths: Iterable[str], now: datetime) -> list[PendingReclaim]:
@@ -39,7 +42,10 @@ def record(conn: Connection, account_id: int, paths: Iterable[str], now: datetim
         return []
     rows = [{"account_id": account_id, "path": path, "create_time": now} for path in unique]
     statement = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.path, sort_by_parameter_order=True)
-    return [PendingReclaim(row.id, account_id, row.path) for row in conn.execute(statement, rows)]
+    return [PendingReclaim(row.id, account_id, row.path, now) for row in conn.execute(statement, rows)]
+
+
+_COLUMNS = (_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path, _TABLE.c.create_time)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -49,7 +55,7 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 class ReclaimsMixin(StoreBase):
     def pending_reclaims(self) -> list[PendingReclaim]:
         """Every record, claimed or not (what a dry run of the sweep reports)."""
-        query = select(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path).order_by(_TABLE.c.id)
+        query = select(*_COLUMNS).order_by(_TABLE.c.id)
         with self._read() as session:
             return [PendingReclaim(*row) for row in session.execute(query)]
 
@@ -57,12 +63,7 @@ class ReclaimsMixin(StoreBase):
         """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),
         oldest first, for :data:`CLAIM_FOR`."""
         now = self._now() if now is None else now
-        candidates = (
-            select(_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path)
-            .where(_claimable(now))
-            .order_by(_TABLE.c.id)
-            .limit(limit)
-        )
+        candidates = select(*_COLUMNS).where(_claimable(now)).order_by(_TABLE.c.id).limit(limit)
         claimed: list[PendingReclaim] = []
         with self._write() as session:
             conn = session.connection()

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +32,8 @@ from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import ClaimedTask, Store
 from ..store import task_states as states
 from ..store.resources import CATALOGUE
-from .runner import RunSpec, has_gpu, precheck
+from . import runner as runners
+from .runner import RunSpec, precheck
 from .withdraw import registers_a_version, withdraw_conversion
 
 TASK_DIR_PREFIX = "mlp-worker-task-"  # not the older releases' mlp-task-: those were never locked
@@ -74,6 +75,8 @@ class ClaimScope:
     flavor_ids: tuple[str, ...] | None
     waited_flavor_ids: tuple[str, ...] = ()
     waited_seconds: float = 0.0
+    # Why this worker cannot run GPU tasks (runner.gpu_unusable), for the Message of one it fails.
+    lacking: str = field(default=runners.NO_GPU, compare=False)
 
     def refusal(self, task: ClaimedTask) -> str | None:
         """Why this worker fails a GPU task it took after the wait (None: not such a task)."""
@@ -81,13 +84,17 @@ class ClaimScope:
             return None
         return (
             f"flavor {task.flavor_id} needs a GPU: no worker with a GPU claimed the task within "
-            f"{self.waited_seconds:g} s (MLP_PERF_GPU_WAIT_SECONDS), and this worker's machine has none"
+            f"{self.waited_seconds:g} s (MLP_PERF_GPU_WAIT_SECONDS), and "
+            + ("this worker's machine has none" if self.lacking == runners.NO_GPU else self.lacking)
         )
 
 
-def claim_scope(gpu: bool, dialect: str, gpu_wait_seconds: float | None) -> ClaimScope:
-    """A machine with a GPU claims every task. One without claims CPU tasks; its GPU tasks are failed
-    at once ("needs a GPU; this platform has none") when the wait is 0, the default on SQLite (one
+def claim_scope(
+    gpu: bool, dialect: str, gpu_wait_seconds: float | None, lacking: str = runners.NO_GPU
+) -> ClaimScope:
+    """A machine with a GPU it can run on claims every task. One without (no device, or no CUDA
+    provider in its onnxruntime: ``lacking`` says which) claims CPU tasks; its GPU tasks are failed at
+    once ("needs a GPU; this platform has none") when the wait is 0, the default on SQLite (one
     machine, so no other worker could have a GPU), and otherwise left for a GPU worker for the wait."""
     wait = gpu_wait_seconds
     if wait is None:
@@ -96,7 +103,10 @@ def claim_scope(gpu: bool, dialect: str, gpu_wait_seconds: float | None) -> Clai
         return ClaimScope(None)
     flavors = [f for group in CATALOGUE.values() for f in group]
     return ClaimScope(
-        tuple(f.id for f in flavors if f.gpu_num == 0), tuple(f.id for f in flavors if f.gpu_num > 0), wait
+        tuple(f.id for f in flavors if f.gpu_num == 0),
+        tuple(f.id for f in flavors if f.gpu_num > 0),
+        wait,
+        lacking,
     )
 
 
@@ -112,7 +122,11 @@ class Worker:
         self.options = options
         self.worker_id = worker_id or new_worker_id()
         self.store = Store(settings.db_url, busy_timeout=settings.sqlite_busy_timeout)
-        self.scope = claim_scope(has_gpu(), self.store.dialect, options.gpu_wait_seconds)
+        # A GPU worker only if it can really run there: a device AND onnxruntime's CUDA provider.
+        lacking = runners.gpu_unusable()
+        self.scope = claim_scope(
+            lacking is None, self.store.dialect, options.gpu_wait_seconds, lacking or runners.NO_GPU
+        )
         self.runner: ChildProcess | None = None
         # When the last lease this worker got on its task was asked for (time.monotonic()): the lease
         # lasts at least lease_seconds from then.

@@ -88,8 +88,32 @@ def flavor(flavor_id: str) -> Flavor:
 
 
 def has_gpu() -> bool:
-    """A CUDA device this process can use (onnxruntime's CUDA provider needs one to be of any use)."""
+    """A CUDA device is visible to this process (what the machine reports; onnxruntime's CUDA provider
+    needs one to be of any use)."""
     return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def has_cuda_provider() -> bool:
+    """This onnxruntime can run on a GPU (a CPU-only build, the usual wheel, cannot)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+NO_GPU = "this platform has none"
+NO_CUDA = "this platform's onnxruntime has no CUDA provider (CUDAExecutionProvider)"
+
+
+def gpu_unusable() -> str | None:
+    """Why this machine cannot run a GPU flavor (:data:`NO_GPU`, :data:`NO_CUDA`); None when it can:
+    a device visible AND onnxruntime's CUDA provider."""
+    if not has_gpu():
+        return NO_GPU
+    if not has_cuda_provider():
+        return NO_CUDA
+    return None
 
 
 def pick_provider(item: Flavor, available: list[str]) -> str:
@@ -107,13 +131,13 @@ def pick_provider(item: Flavor, available: list[str]) -> str:
 
 def precheck(task: ClaimedTask) -> str | None:
     """Why the task cannot run here, when that is known without starting a runner (a GPU flavor on a
-    machine with no GPU); None otherwise."""
+    machine with no GPU it can use); None otherwise."""
     try:
         item = flavor(task.flavor_id)
     except TaskError as exc:
         return exc.message
-    if item.gpu_num > 0 and not has_gpu():
-        return f"flavor {item.id} needs a GPU; this platform has none"
+    if item.gpu_num > 0 and (why := gpu_unusable()) is not None:
+        return f"flavor {item.id} needs a GPU; {why}"
     return None
 
 
@@ -200,12 +224,30 @@ def run(platform: Platform, spec: RunSpec, scratch: Path | None = None) -> dict[
         result["Measurements"] = [measure.benchmark(session, p, spec.measure_seconds) for p in pts]
         result["PeakMemoryMiB"] = measure.peak_memory_mib()
     entries = metrics_entries(task, result)
-    # A rerun of the task replaces its own entries: safe to send again.
-    patiently(
+    # A rerun of the task replaces its own entries: safe to send again. Written only while this
+    # runner's worker still holds the task (checked in the write's own transaction).
+    recorded = patiently(
         "record the metrics",
-        lambda: platform.store.add_perf_metrics(task.account_id, measured_version, task.task_id, entries),
+        lambda: platform.store.add_perf_metrics(
+            task.account_id, measured_version, task.task_id, entries, holder=_holder(task)
+        ),
     )
+    if not recorded:
+        raise TaskError(lost_lease(task))
     return result
+
+
+def _holder(task: ClaimedTask) -> ClaimedTask | None:
+    """The claim to check writes against: a task claimed by a worker (a runner's), else none (a
+    task built by hand, for a test or a tool, writes unconditionally)."""
+    return task if task.worker_id is not None else None
+
+
+def lost_lease(task: ClaimedTask) -> str:
+    return (
+        f"worker {task.worker_id} no longer holds the task (attempt {task.attempt}): its lease ran out "
+        "and another worker claimed it, so this runner's results were not recorded"
+    )
 
 
 def metrics_entries(task: ClaimedTask, result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -250,6 +292,11 @@ def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any
     BaseModelVersionID = the source version, SourceId = the task). A rerun of the task reuses the
     version it registered before, even one racing this runner (the task's conversion lock)."""
     with platform.store.conversion_lock(spec.task.task_id):
+        # Under the lock, so that a later holder's runner (waiting on it) finds what this one registers;
+        # a runner whose claim has gone registers nothing (the task may have ended, its version withdrawn).
+        holder = _holder(spec.task)
+        if holder is not None and not platform.store.holds_task(holder):
+            raise TaskError(lost_lease(spec.task))
         return _register_once(platform, spec, version, folder)
 
 
