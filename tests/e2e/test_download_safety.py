@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,3 +123,20 @@ def test_folder_store_cannot_hold_such_a_key(peer: Peer, tmp_path: Path) -> None
     for key in ("modelrepo/x/../y", "../y", "/abs", "a\\b"):
         with pytest.raises(ValidationError):
             store.put_file(bucket_for(DEFAULT_ACCOUNT_ID), key, payload)
+
+
+def test_a_data_folder_restored_from_a_copy_without_xattrs_still_downloads(tmp_path: Path) -> None:
+    """``cp -r`` keeps no extended attributes: every object loses its checksum attribute, but the
+    version's manifest still has it, and the bytes are verified against that."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "model.onnx").write_bytes(os.urandom(100_000))
+    data = tmp_path / "data"
+    model_id, _ = register(Model(data_dir=data), source)
+    subprocess.run(["cp", "-r", str(data), str(tmp_path / "backup")], check=True)
+    shutil.rmtree(data)
+    subprocess.run(["cp", "-r", str(tmp_path / "backup"), str(data)], check=True)
+
+    Model(data_dir=data).download(model_id, "1", str(tmp_path / "out"))
+
+    assert (tmp_path / "out" / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()

@@ -325,6 +325,24 @@ def test_download_names_missing_files_and_refuses_an_empty_prefix(any_peer: Peer
         model.download(model_id, "1", str(tmp_path / "out3"))
 
 
+def test_a_version_that_lost_its_manifest_fails_naming_it(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=4)
+    model = any_peer.model()
+    model_id = model.register(str(source), model_name=f"unrecorded-{any_peer.name}", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    bucket, prefix = split_tos(model.get_model_version(model_id, "1").result.path)
+    plain = any_peer.using("sync").model()
+    store = plain._run(plain._core.object_store())
+    store.delete_prefix(bucket, manifest_key(prefix))
+    store.delete_prefix(bucket, f"{prefix}saved_model.pb")  # a listing alone cannot tell this one is gone
+
+    with pytest.raises(TransferError) as caught:
+        model.download(model_id, "1", str(tmp_path / "out"))
+    assert f"lost its manifest, tos://{bucket}/{manifest_key(prefix)}" in str(caught.value)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_later_download_removes_stale_incomplete_files(any_peer: Peer, tmp_path: Path) -> None:
     source = tmp_path / "model"
     files = make_tree(source, small=3)
