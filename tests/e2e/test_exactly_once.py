@@ -242,7 +242,11 @@ THROTTLED = {
 DISK_FULL = {
     "ResponseMetadata": {
         **THROTTLED["ResponseMetadata"],
-        "Error": {"CodeN": 200009, "Code": "StorageUnavailable", "Message": "the platform's disk is full; nothing was written"},
+        "Error": {
+            "CodeN": 200009,
+            "Code": "StorageUnavailable",
+            "Message": "the platform's disk is full; nothing was written",
+        },
     }
 }
 

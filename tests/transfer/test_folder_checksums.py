@@ -121,7 +121,9 @@ def recorded_version(tmp_path: Path, data: bytes) -> tuple[FolderStore, Path]:
     src = tmp_path / "w.bin"
     src.write_bytes(data)
     info = store.put_file(BUCKET, "p/model/w.bin", src)
-    store.put_bytes(BUCKET, manifest.manifest_key("p/model/"), manifest.encode("tos://models/p/model/", [info]))
+    store.put_bytes(
+        BUCKET, manifest.manifest_key("p/model/"), manifest.encode("tos://models/p/model/", [info])
+    )
     obj = root / BUCKET / "p" / "model" / "w.bin"
     os.removexattr(obj, XATTR)
     return store, obj
