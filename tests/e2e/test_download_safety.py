@@ -15,7 +15,7 @@ from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.folder import FolderStore
-from volcengine_ml_platform.transfer.manifest import manifest_key
+from volcengine_ml_platform.transfer.manager import download_prefix, upload_path
 
 from .helpers import Peer, all_paths, make_tree, raising_after, read_tree, split_tos
 
@@ -94,21 +94,25 @@ def test_interrupted_download_leaves_nothing(any_peer: Peer, tmp_path: Path, err
 
 
 def test_key_leading_outside_is_refused(s3_peer: Peer, tmp_path: Path) -> None:
-    model = s3_peer.model()
+    # The local platform's manifest lists only the files registered, so a planted key would not be
+    # downloaded at all; a version of the Volcengine service (its upload layout: a bare stamp) has no
+    # manifest, and the listing is what counts.
+    plain = s3_peer.using("sync").model()
+    store = plain._run(plain._core.object_store())  # the store as a client opens it
     source = tmp_path / "honest"
     make_tree(source, small=5)
-    model_id, prefix = register(model, source)
     bucket = bucket_for(DEFAULT_ACCOUNT_ID)
-    s3_peer.s3().put_object(Bucket=bucket, Key=f"{prefix}../x", Body=b"escaped")  # S3 keys may hold ".."
-    # The local platform's manifest lists only the files registered, so the planted key would not be
-    # downloaded at all; without one (the real service records none) the listing is what counts.
-    s3_peer.s3().delete_object(Bucket=bucket, Key=manifest_key(prefix))
+    stamp = f"modelrepo/from-sdk-repo/{1631236594036 + int.from_bytes(os.urandom(3))}/"
+    url = upload_path(store, source, bucket, stamp)
+    s3_peer.s3().put_object(
+        Bucket=bucket, Key=f"{stamp}honest/../x", Body=b"escaped"
+    )  # S3 keys may hold ".."
     work = tmp_path / "work"
     dest = work / "inside" / "dest"
     dest.parent.mkdir(parents=True)
 
     with pytest.raises(TransferError) as info:
-        model.download(model_id, "1", str(dest))
+        download_prefix(store, url, dest)
 
     assert "refusing to download" in info.value.message and "'../x'" in info.value.message
     assert all_paths(work) == [work / "inside"]  # nothing inside dest, nothing beside or above it

@@ -71,7 +71,9 @@ def test_an_upload_folder_of_this_release_without_its_manifest_is_not_downloaded
     make_tree(tmp_path / "src", small=3)
     tagged = "modelrepo/from-sdk-repo/1700000000000-3f9a0c1e/"  # every registration of it recorded one
     url = upload_path(case.store, tmp_path / "src", case.bucket, tagged)
-    with pytest.raises(TransferError, match=f"lost its manifest, tos://{case.bucket}/{tagged}src.mlp-manifest"):
+    with pytest.raises(
+        TransferError, match=f"lost its manifest, tos://{case.bucket}/{tagged}src.mlp-manifest"
+    ):
         download_prefix(case.store, url, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     # Below the version's Path, and a bare stamp (the service's layout, releases before 0.8): a listing.
