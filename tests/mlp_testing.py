@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -149,3 +150,29 @@ class MlpServe:
 
     def default_keys(self) -> Keys:
         return read_default_keys(self.data_dir)
+
+
+@contextmanager
+def small_disk(mount: Path, size: str = "4m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on the new folder ``mount`` (root only: the caller skips otherwise),
+    unmounted afterwards: a disk that tests can fill."""
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill_disk(mount: Path, leave_pages: int) -> Path:
+    """Fill the file system of ``mount`` but ``leave_pages`` pages of 4 KiB, with the file it returns."""
+    filler = mount / "filler"
+    filler.unlink(missing_ok=True)
+    st = os.statvfs(mount)
+    with open(filler, "wb") as fh:
+        fh.write(b"\0" * max(0, st.f_bavail * st.f_frsize - leave_pages * 4096))
+    return filler
+
+
+CAN_MOUNT = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount") is not None
+"""Whether the tests may mount a tmpfs (``small_disk``): as root only."""

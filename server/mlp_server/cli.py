@@ -272,6 +272,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .lifecycle import DEFAULT_INTERVAL_SECONDS, grace_from_env, parse_duration, start_background_sweep
     from .platform import build_app
+    from .settings import DataFolderError
+    from .storage_errors import disk_problem
     from .store.migrate import SchemaError
     from .store.services import LIVE
     from .workers.pool import PerfWorkerPool
@@ -287,20 +289,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.perf_workers is not None and args.perf_workers < 0:
         print("mlp serve: error: --perf-workers must be 0 or more", file=sys.stderr)
         return 2
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    tls = _tls_files(args, settings)
-    try:
-        app = build_app(settings)
-    except SchemaError as exc:
-        return _schema_refusal(exc)
-    # Reclaims what deletes and crashed clients left (deletes themselves reclaim in the request).
-    interval = parse_duration(os.environ.get("MLP_GC_INTERVAL") or str(DEFAULT_INTERVAL_SECONDS))
-    start_background_sweep(app.state.platform, interval=interval, grace_seconds=grace_from_env())
     size = settings.perf_workers if args.perf_workers is None else args.perf_workers
     pool = PerfWorkerPool(settings, size)
-    pool.ensure_started()
-    serving = app.state.platform.serving
-    if serving.ensure_started():  # brings back the services that were live
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        tls = _tls_files(args, settings)
+        app = build_app(settings)
+        # Reclaims what deletes and crashed clients left (deletes themselves reclaim in the request).
+        interval = parse_duration(os.environ.get("MLP_GC_INTERVAL") or str(DEFAULT_INTERVAL_SECONDS))
+        start_background_sweep(app.state.platform, interval=interval, grace_seconds=grace_from_env())
+        pool.ensure_started()
+        serving = app.state.platform.serving
+        serving_started = serving.ensure_started()  # brings back the services that were live
+    except SchemaError as exc:
+        return _schema_refusal(exc)
+    except DataFolderError as exc:
+        print(f"mlp serve: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        pool.stop()
+        if (problem := disk_problem(exc)) is None:
+            raise
+        print(
+            f"mlp serve: error: cannot start: the disk of the data folder {settings.data_dir} is "
+            f"{problem[0]} ({problem[1]}); free space or make it writable, then start again",
+            file=sys.stderr,
+        )
+        return 1
+    if serving_started:
         live = [row for row in app.state.platform.store.serving_rows() if row.status in LIVE]
         if live:
             print(f"mlp: serving {len(live)} deployed service(s)", file=sys.stderr)

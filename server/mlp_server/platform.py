@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +20,10 @@ from .context import Platform, WorkStarter
 from .handlers import missing_handlers
 from .objects_sync import ObjectsSync
 from .operations import operations
+from .private_files import write_private
 from .settings import ServerSettings
 from .store import Store
+from .store.accounts import AK_PREFIX, random_key
 from .tokens import TokenIssuer
 
 if TYPE_CHECKING:
@@ -62,11 +63,7 @@ def _objects_sync(settings: ServerSettings, objects: ObjectStore) -> ObjectsSync
 
 
 def _write_private_json(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(data, indent=2).encode())
 
 
 def bootstrap(settings: ServerSettings, store: Store) -> None:
@@ -77,16 +74,23 @@ def bootstrap(settings: ServerSettings, store: Store) -> None:
     """
     if not store.is_empty():
         return
-    store.create_account(DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, "default", is_admin=True, exist_ok=True)
+    # The account and its key in one transaction, and a generated key's file written durably before
+    # it: a start that fails anywhere (a full disk) leaves no account, and the next start bootstraps
+    # again, never an account whose keys nobody was given.
     if settings.bootstrap_access_key and settings.bootstrap_secret_key:
-        ak, sk = settings.bootstrap_access_key, settings.bootstrap_secret_key
-        store.add_access_key_explicit(ak, sk, DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, is_admin=True)
+        key = (settings.bootstrap_access_key, settings.bootstrap_secret_key)
+        store.create_account(
+            DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, "default", is_admin=True, exist_ok=True, key=key
+        )
         log.info("created the default account %s with the keys from VOLC_ACCESSKEY", DEFAULT_ACCOUNT_ID)
         return
-    ak, sk = store.add_access_key(DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, is_admin=True)
+    ak, sk = AK_PREFIX + random_key(28), random_key(40)
     path = settings.data_dir / CREDENTIALS_FILE
     _write_private_json(
         path, {"ak": ak, "sk": sk, "region": settings.region, "account_id": DEFAULT_ACCOUNT_ID}
+    )
+    store.create_account(
+        DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, "default", is_admin=True, exist_ok=True, key=(ak, sk)
     )
     log.info("created the default account %s; its access keys are in %s", DEFAULT_ACCOUNT_ID, path)
 

@@ -13,6 +13,13 @@ DEFAULT_STS_ROLE_ARN = "arn:aws:iam::000000000000:role/mlp-object-access"
 _TRUE = ("1", "true", "yes", "on")
 
 
+TOKEN_SECRET_BYTES = 32
+
+
+class DataFolderError(Exception):
+    """A file of the data folder is unusable; the message names it and what to do."""
+
+
 @dataclass(frozen=True)
 class S3Settings:
     """An S3-compatible object store (MinIO, moto, TOS's S3 endpoint ...) instead of the folder store."""
@@ -89,21 +96,21 @@ class ServerSettings:
         return self.data_dir / "objects"
 
     def token_secret(self) -> bytes:
-        """The platform's token secret, created on first use (0600)."""
+        """The platform's token secret, created on first use (0600, durable before it is used)."""
+        from .private_files import write_private
+
         path = self.data_dir / "token.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-            try:
-                os.link(tmp, path)  # first writer wins when several processes start at once
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_bytes()
+            write_private(path, secrets.token_bytes(32), keep_existing=True)
+        secret = path.read_bytes()
+        if len(secret) < TOKEN_SECRET_BYTES:
+            raise DataFolderError(
+                f"{path} holds {len(secret)} bytes, not a token secret (at least {TOKEN_SECRET_BYTES}): a "
+                "crash while an earlier release first wrote it can leave it empty. Remove it and start "
+                "again; the secure and STS tokens it signed are then refused, and clients ask for new ones"
+            )
+        return secret
 
     def to_env(self) -> dict[str, str]:
         """The ``MLP_*`` variables that make :meth:`from_env` in a child process (a perf worker) give

@@ -101,3 +101,14 @@ def storage_error(exc: BaseException) -> ApiError | None:
             if cause.errno == errno.EROFS:
                 return ApiError("StorageUnavailable", READ_ONLY)
     return None
+
+
+def disk_problem(exc: BaseException) -> tuple[str, BaseException] | None:
+    """("full" or "read-only", the cause that says so) when ``exc`` comes of the disk's state (see
+    :func:`storage_error`), else None: for messages outside a request (``mlp serve`` starting)."""
+    known = storage_error(exc)
+    if known is None or known.code != "StorageUnavailable":
+        return None
+    state = "full" if known.message == DISK_FULL else "read-only"
+    cause = next((c for c in reversed(_causes(exc)) if isinstance(c, (OSError, sqlite3.Error))), exc)
+    return state, cause

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from volcengine_ml_platform.errors import TransferError, ValidationError
 from volcengine_ml_platform.models.model import Model
 from volcengine_ml_platform.transfer.base import MiB
 from volcengine_ml_platform.transfer.folder import FolderStore
-from volcengine_ml_platform.transfer.manifest import manifest_key
+from volcengine_ml_platform.transfer.manager import download_prefix, upload_path
 
 from .helpers import Peer, all_paths, make_tree, raising_after, read_tree, split_tos
 
@@ -92,21 +94,25 @@ def test_interrupted_download_leaves_nothing(any_peer: Peer, tmp_path: Path, err
 
 
 def test_key_leading_outside_is_refused(s3_peer: Peer, tmp_path: Path) -> None:
-    model = s3_peer.model()
+    # The local platform's manifest lists only the files registered, so a planted key would not be
+    # downloaded at all; a version of the Volcengine service (its upload layout: a bare stamp) has no
+    # manifest, and the listing is what counts.
+    plain = s3_peer.using("sync").model()
+    store = plain._run(plain._core.object_store())  # the store as a client opens it
     source = tmp_path / "honest"
     make_tree(source, small=5)
-    model_id, prefix = register(model, source)
     bucket = bucket_for(DEFAULT_ACCOUNT_ID)
-    s3_peer.s3().put_object(Bucket=bucket, Key=f"{prefix}../x", Body=b"escaped")  # S3 keys may hold ".."
-    # The local platform's manifest lists only the files registered, so the planted key would not be
-    # downloaded at all; without one (the real service records none) the listing is what counts.
-    s3_peer.s3().delete_object(Bucket=bucket, Key=manifest_key(prefix))
+    stamp = f"modelrepo/from-sdk-repo/{1631236594036 + int.from_bytes(os.urandom(3))}/"
+    url = upload_path(store, source, bucket, stamp)
+    s3_peer.s3().put_object(
+        Bucket=bucket, Key=f"{stamp}honest/../x", Body=b"escaped"
+    )  # S3 keys may hold ".."
     work = tmp_path / "work"
     dest = work / "inside" / "dest"
     dest.parent.mkdir(parents=True)
 
     with pytest.raises(TransferError) as info:
-        model.download(model_id, "1", str(dest))
+        download_prefix(store, url, dest)
 
     assert "refusing to download" in info.value.message and "'../x'" in info.value.message
     assert all_paths(work) == [work / "inside"]  # nothing inside dest, nothing beside or above it
@@ -121,3 +127,20 @@ def test_folder_store_cannot_hold_such_a_key(peer: Peer, tmp_path: Path) -> None
     for key in ("modelrepo/x/../y", "../y", "/abs", "a\\b"):
         with pytest.raises(ValidationError):
             store.put_file(bucket_for(DEFAULT_ACCOUNT_ID), key, payload)
+
+
+def test_a_data_folder_restored_from_a_copy_without_xattrs_still_downloads(tmp_path: Path) -> None:
+    """``cp -r`` keeps no extended attributes: every object loses its checksum attribute, but the
+    version's manifest still has it, and the bytes are verified against that."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "model.onnx").write_bytes(os.urandom(100_000))
+    data = tmp_path / "data"
+    model_id, _ = register(Model(data_dir=data), source)
+    subprocess.run(["cp", "-r", str(data), str(tmp_path / "backup")], check=True)
+    shutil.rmtree(data)
+    subprocess.run(["cp", "-r", str(tmp_path / "backup"), str(data)], check=True)
+
+    Model(data_dir=data).download(model_id, "1", str(tmp_path / "out"))
+
+    assert (tmp_path / "out" / "model.onnx").read_bytes() == (source / "model.onnx").read_bytes()

@@ -239,28 +239,50 @@ THROTTLED = {
 }
 
 
+DISK_FULL = {
+    "ResponseMetadata": {
+        **THROTTLED["ResponseMetadata"],
+        "Error": {
+            "CodeN": 200009,
+            "Code": "StorageUnavailable",
+            "Message": "the platform's disk is full; nothing was written",
+        },
+    }
+}
+
+
 class ThrottlingAfterDrop(DroppingTransport):
-    """Drops the first CreateModel's answer (the platform carried it out), then answers 429 to every
-    retry, as a gateway in front of the platform may."""
+    """Drops the first CreateModel's answer (the platform carried it out), then answers every retry
+    with ``refusal`` (429 by default, as a gateway in front of the platform may)."""
+
+    refusal: tuple[int, dict[str, object]] = (429, THROTTLED)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if action_of(request) == "CreateModel" and self.drops.get("CreateModel", 0) == 0:
-            self.sent["throttled CreateModel"] += 1
-            return httpx.Response(429, json=THROTTLED)
+            self.sent["refused CreateModel"] += 1
+            return httpx.Response(self.refusal[0], json=self.refusal[1])
         return super().handle_request(request)
 
 
+@pytest.mark.parametrize(
+    ("refusal", "attempts"),
+    [((429, THROTTLED), FAST.max_attempts - 1), ((503, DISK_FULL), 1)],  # StorageUnavailable: not retried
+    ids=["FlowLimitExceeded", "StorageUnavailable"],
+)
 def test_a_refusal_after_a_lost_answer_keeps_the_files_the_version_references(
-    embedded_peer: Peer, tmp_path: Path
+    embedded_peer: Peer, tmp_path: Path, refusal: tuple[int, dict[str, object]], attempts: int
 ) -> None:
-    """A 4xx is a definite refusal only of the attempt that got it: after an attempt whose answer was
-    lost, the version may exist. The upload stays (the version's files) and the outcome is unknown."""
-    name = f"lost-then-429-{embedded_peer.name}"
+    """A refusal (a 4xx, or a 503 saying nothing was written) is a definite one only of the attempt
+    that got it: after an attempt whose answer was lost, the version may exist. The upload stays (the
+    version's files) and the outcome is unknown."""
+    code = str(refusal[1]["ResponseMetadata"]["Error"]["Code"])  # type: ignore[index]
+    name = f"lost-then-{code}-{embedded_peer.name}"
     source = tmp_path / "model"
     files = make_tree(source, small=3)
     transport = ThrottlingAfterDrop(
         EmbeddedTransport(embedded_app(embedded_peer.data_dir)), {"CreateModel": 1}
     )
+    transport.refusal = refusal
     model = Model(
         session=Session(resolve_settings(data_dir=embedded_peer.data_dir), transport=transport, retry=FAST)
     )
@@ -268,8 +290,8 @@ def test_a_refusal_after_a_lost_answer_keeps_the_files_the_version_references(
     with pytest.raises(OutcomeUnknownError) as caught:
         model.register(str(source), model_name=name, model_format="ONNX", model_type="ONNX:1.10")
 
-    assert caught.value.code == "FlowLimitExceeded"  # what the last attempt met, kept
-    assert transport.sent["throttled CreateModel"] == FAST.max_attempts - 1
+    assert caught.value.code == code  # what the last attempt met, kept
+    assert transport.sent["refused CreateModel"] == attempts
     ((model_id, number, _path),) = versions_of(embedded_peer.model(), name)  # the first attempt's
     embedded_peer.model().download(model_id, str(number), str(tmp_path / "copy"))
     assert read_tree(tmp_path / "copy") == files
@@ -323,6 +345,24 @@ def test_download_names_missing_files_and_refuses_an_empty_prefix(any_peer: Peer
     store.delete_prefix(bucket, manifest_key(prefix))  # no record either: an empty prefix is an error
     with pytest.raises(TransferError, match="no objects under"):
         model.download(model_id, "1", str(tmp_path / "out3"))
+
+
+def test_a_version_that_lost_its_manifest_fails_naming_it(any_peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=4)
+    model = any_peer.model()
+    model_id = model.register(str(source), model_name=f"unrecorded-{any_peer.name}", model_format="ONNX",
+                              model_type="ONNX:1.10").result.model_id  # fmt: skip
+    bucket, prefix = split_tos(model.get_model_version(model_id, "1").result.path)
+    plain = any_peer.using("sync").model()
+    store = plain._run(plain._core.object_store())
+    store.delete_prefix(bucket, manifest_key(prefix))
+    store.delete_prefix(bucket, f"{prefix}saved_model.pb")  # a listing alone cannot tell this one is gone
+
+    with pytest.raises(TransferError) as caught:
+        model.download(model_id, "1", str(tmp_path / "out"))
+    assert f"lost its manifest, tos://{bucket}/{manifest_key(prefix)}" in str(caught.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_later_download_removes_stale_incomplete_files(any_peer: Peer, tmp_path: Path) -> None:

@@ -113,6 +113,42 @@ def test_an_object_rewritten_over_a_legacy_one_is_checked_by_its_own_xattr(tmp_p
         store.get_file(BUCKET, ObjectInfo("k", 13, hashlib.sha256(b"old bytes").hexdigest()), tmp_path / "o2")
 
 
+def recorded_version(tmp_path: Path, data: bytes) -> tuple[FolderStore, Path]:
+    """A version's file and its manifest, then the file's checksum attribute lost (as ``cp -r`` loses
+    it: the bytes are the registered ones, the store no longer says so)."""
+    root = tmp_path / "root"
+    store = FolderStore(root)
+    src = tmp_path / "w.bin"
+    src.write_bytes(data)
+    info = store.put_file(BUCKET, "p/model/w.bin", src)
+    store.put_bytes(
+        BUCKET, manifest.manifest_key("p/model/"), manifest.encode("tos://models/p/model/", [info])
+    )
+    obj = root / BUCKET / "p" / "model" / "w.bin"
+    os.removexattr(obj, XATTR)
+    return store, obj
+
+
+@pytest.mark.parametrize("size", [1000, SMALL_FILE + 17], ids=["small", "large"])
+def test_an_object_that_lost_its_checksum_is_verified_against_the_manifest(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    store, _ = recorded_version(tmp_path, data)
+    assert store.head(BUCKET, "p/model/w.bin") == ObjectInfo("p/model/w.bin", size)  # nothing recorded
+
+    download_prefix(store, "tos://models/p/model/", tmp_path / "out")
+
+    assert (tmp_path / "out" / "w.bin").read_bytes() == data
+
+
+def test_an_object_that_lost_its_checksum_and_changed_fails_the_manifest_checksum(tmp_path: Path) -> None:
+    store, obj = recorded_version(tmp_path, b"registered")
+    obj.write_bytes(b"other byte")  # the same size, other bytes, and no checksum of its own
+
+    with pytest.raises(TransferError, match=r"w\.bin: blake3 mismatch"):
+        download_prefix(store, "tos://models/p/model/", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("source_dir", ["/dev/shm", None], ids=["other-file-system", "same-file-system"])
 def test_a_large_copy_in_pieces_hashes_exactly_the_bytes_written(
     tmp_path: Path, source_dir: str | None

@@ -65,6 +65,26 @@ def test_a_download_reads_its_manifest_in_one_get_without_a_head(case: StoreCase
     assert (counted.calls.get("get_bytes"), counted.calls.get("head")) == (1, None)
 
 
+def test_an_upload_folder_of_this_release_without_its_manifest_is_not_downloaded(
+    case: StoreCase, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", small=3)
+    tagged = "modelrepo/from-sdk-repo/1700000000000-3f9a0c1e/"  # every registration of it recorded one
+    url = upload_path(case.store, tmp_path / "src", case.bucket, tagged)
+    with pytest.raises(
+        TransferError, match=f"lost its manifest, tos://{case.bucket}/{tagged}src.mlp-manifest"
+    ):
+        download_prefix(case.store, url, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # Below the version's Path, and a bare stamp (the service's layout, releases before 0.8): a listing.
+    download_prefix(case.store, f"{url}d0/", tmp_path / "part")
+    bare = upload_path(case.store, tmp_path / "src", case.bucket, "modelrepo/from-sdk-repo/1700000000000/")
+    download_prefix(case.store, bare, tmp_path / "bare")
+    assert sorted(p.name for p in (tmp_path / "bare").rglob("*")) == sorted(
+        p.name for p in (tmp_path / "src").rglob("*")
+    )
+
+
 def test_the_platform_writes_a_manifest_with_no_scratch_file(
     case: StoreCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from volcengine_ml_platform.transfer.base import ObjectInfo
-from volcengine_ml_platform.transfer.manifest import UploadUnit, decode, encode, manifest_key, upload_unit
+from volcengine_ml_platform.transfer.manifest import (
+    UploadUnit,
+    always_recorded,
+    decode,
+    encode,
+    manifest_key,
+    upload_unit,
+)
 
 
 def test_manifest_sits_beside_the_path_never_under_it() -> None:
@@ -51,6 +58,21 @@ def test_upload_unit(key: str, unit: str | None) -> None:
     if found is not None:
         stamp = found.prefix.rstrip("/").rsplit("/", 1)[-1].partition("-")[0]
         assert found == UploadUnit(unit or "", int(stamp))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("modelrepo/from-sdk-repo/1700000000000-3f9a0c1e/resnet/", True),  # a folder upload of 0.8.0
+        ("modelrepo/from-sdk-repo/1700000000000-3f9a0c1e/", True),  # a single-file upload of 0.8.0
+        ("modelrepo/from-sdk-repo/1700000000000-3f9a0c1e/resnet/sub/", False),  # below a version Path
+        ("modelrepo/from-sdk-repo/1700000000000/resnet/", False),  # the service's and releases before 0.8
+        ("modelrepo/from-sdk-repo/1700000000000/", False),
+        ("my/own/models/resnet/", False),  # a Path laid out by hand
+    ],
+)
+def test_only_paths_of_the_tagged_upload_layout_must_have_a_manifest(prefix: str, expected: bool) -> None:
+    assert always_recorded(prefix) is expected
 
 
 def test_round_trip() -> None:

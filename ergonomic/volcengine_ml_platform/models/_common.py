@@ -210,6 +210,12 @@ def register_plan(
     )
 
 
+NOTHING_WRITTEN_CODES = frozenset({"StorageUnavailable"})
+"""5xx codes that say the request was not carried out: the local platform answers StorageUnavailable
+(a full or read-only disk) only for a transaction it did not commit. ServiceUnavailableTemp is not
+one: the Volcengine gateway answers it too, and promises nothing."""
+
+
 def upload_then_register(
     local_path: str,
     store: ObjectStore,
@@ -225,7 +231,8 @@ def upload_then_register(
 
     What was uploaded is removed only when no version can reference it: the upload itself failed, no
     CreateModel attempt ever reached the platform (:class:`NotSentError`), or the platform
-    definitively refused the registration (a 4xx answer other than a conflict). When the
+    definitively refused the registration (a 4xx answer other than a conflict, or a code of
+    :data:`NOTHING_WRITTEN_CODES`), on an attempt with no earlier one that may have acted. When the
     registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
     for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
     from ..transfer.manager import upload_path
@@ -261,6 +268,9 @@ def upload_then_register(
     except MLPlatformError as exc:
         status = exc.status_code
         refused = status is not None and 400 <= status < 500 and status != 409
+        # The local platform answers StorageUnavailable only when the request's transaction was not
+        # committed (its document says so): a refusal too, not an unknown outcome.
+        refused = refused or exc.code in NOTHING_WRITTEN_CODES
         # A refusal after an attempt that may have registered it (a lost answer, then 429s): the version
         # may exist and reference these files, so they stay and the outcome is unknown.
         if refused and not exc.earlier_attempt_may_have_acted:
@@ -282,8 +292,13 @@ def _remove_upload(store: ObjectStore, bucket: str, key_prefix: str) -> Plan[Non
 
 
 def _remove_prefix(store: ObjectStore, bucket: str, key_prefix: str) -> None:
+    from ..transfer.manifest import manifest_key
+
     try:
         removed = store.delete_prefix(bucket, key_prefix)
+        # A single file's manifest sits beside the prefix, not under it (a refused CreateModel may
+        # have written it before its commit failed).
+        removed += store.delete_prefix(bucket, manifest_key(key_prefix))
         log.info(
             "register failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix
         )

@@ -224,7 +224,9 @@ class FolderStore:
             current = opened.info
             if not same_version(obj, current):
                 raise TransferError(f"{url} changed since it was listed")
-            recorded = recorded_checksum(current)
+            # An object that lost its attribute (a data folder copied with ``cp -r``) is verified
+            # against the checksum the listing (the version's manifest) recorded for it.
+            recorded = recorded_checksum(current) or recorded_checksum(obj)
             dst = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
             try:
                 digest = copy_file_hashed(

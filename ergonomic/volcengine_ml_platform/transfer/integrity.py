@@ -72,8 +72,10 @@ def recorded_checksum(obj: ObjectInfo) -> tuple[str, str] | None:
 
 def same_version(a: ObjectInfo, b: ObjectInfo) -> bool:
     """Whether two descriptions of an object can be the same bytes: equal sizes, and equal checksums for
-    every algorithm both name. A description with a checksum and none in common with the other cannot be
-    matched, so it counts as different."""
+    every algorithm both name. When either names no checksum at all, the sizes decide: the caller then
+    verifies the bytes against the other's checksum (an object copied without its extended attribute,
+    e.g. by ``cp -r``, still matches its manifest entry). Two descriptions naming checksums of
+    different algorithms only cannot be matched, so they count as different."""
     if a.size != b.size:
         return False
     shared = [
@@ -81,7 +83,7 @@ def same_version(a: ObjectInfo, b: ObjectInfo) -> bool:
     ]
     if shared:
         return all(x == y for x, y in shared)
-    return recorded_checksum(a) is None
+    return recorded_checksum(a) is None or recorded_checksum(b) is None
 
 
 def check_download(

@@ -12,7 +12,9 @@ same file removes such files that a killed download left, never one that another
 
 When the platform recorded a manifest for the URL (see :mod:`.manifest`), download takes its file list
 from there: every recorded file must be present with its recorded size and checksum, or the download
-fails naming what is missing. An empty prefix is an error, never an empty success.
+fails naming what is missing. A URL whose layout says it had one (:func:`.manifest.always_recorded`)
+and that lost it fails naming the manifest; other URLs without one download what is listed. An empty
+prefix is an error, never an empty success.
 """
 
 from __future__ import annotations
@@ -210,11 +212,21 @@ def download_prefix(
     objects = _call(
         f"listing of {url_of(bucket, folder)}", retry, lambda: list(store.list_objects(bucket, folder))
     )
+    # A version Path of the upload layout is a folder (one object named by a URL is not such a Path).
+    expects_manifest = bool(objects) and manifest.always_recorded(folder)
     if not objects and folder != prefix:
         single = _call(f"head of {url}", retry, lambda: store.head(bucket, prefix))
         if single is not None:
             objects, folder = [single], prefix[: prefix.rfind("/") + 1]
     recorded = _manifest(store, bucket, prefix, retry) if prefix else None
+    if recorded is None and expects_manifest:
+        # Without the record a listing cannot tell a file removed behind the platform's back: a
+        # download would be short, and say nothing.
+        raise TransferError(
+            f"{url} has lost its manifest, {url_of(bucket, manifest.manifest_key(prefix))}, the "
+            "platform's record of the version's files: cannot verify that the files listed are all of "
+            "them (restore the data folder from a backup, or register the files again)"
+        )
     if recorded is not None:
         objects = _as_recorded(bucket, url, recorded, objects)
         if objects and not objects[0].key.startswith(folder):  # the manifest of a single object

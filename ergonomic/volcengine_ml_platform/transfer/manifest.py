@@ -27,6 +27,7 @@ FORMAT = 1
 # two platform processes on one database apart (``1700000000000-3f9a0c1e``); the first such segment of a
 # key. Folders of earlier releases are the bare 13 digits.
 _STAMP = re.compile(r"(\d{13})(?:-[0-9a-f]{8})?")
+_TAGGED_STAMP = re.compile(r"\d{13}-[0-9a-f]{8}")
 
 
 def manifest_key(prefix: str) -> str:
@@ -83,3 +84,15 @@ def upload_unit(key: str) -> UploadUnit | None:
         if found and (not last or segment.endswith(SUFFIX)):
             return UploadUnit("/".join([*segments[:i], stamp]) + "/", int(found.group(1)))
     return None
+
+
+def always_recorded(prefix: str) -> bool:
+    """Whether the version Path with the key prefix ``prefix`` must have a manifest: the Path of an
+    upload folder of 0.8.0 or later (a tagged stamp, then at most the uploaded folder's name), which
+    only the local platform hands out and which, since manifests exist, records one at every
+    CreateModel. Other Paths may rightly have none: the Volcengine service's (bare stamps, no
+    manifests), those of release 0.1.0 (before manifests) and Paths laid out by hand."""
+    unit = upload_unit(prefix)
+    if unit is None or not _TAGGED_STAMP.fullmatch(unit.prefix.rstrip("/").rpartition("/")[2]):
+        return False
+    return "/" not in prefix[len(unit.prefix) :].rstrip("/")

@@ -55,20 +55,49 @@ class AccountsMixin(StoreBase):
         self._keys_generation += 1
 
     def create_account(
-        self, account_id: int, user_id: int, name: str = "", is_admin: bool = False, *, exist_ok: bool = False
+        self,
+        account_id: int,
+        user_id: int,
+        name: str = "",
+        is_admin: bool = False,
+        *,
+        exist_ok: bool = False,
+        key: tuple[str, str] | None = None,
     ) -> AccountRecord:
-        """A tenant. An existing ``account_id`` is Conflict, or returned as stored if ``exist_ok``."""
-        with self._write() as session:
-            row = session.get(AccountRow, account_id)
-            if row is not None:
-                if not exist_ok:
-                    raise ApiError("Conflict", f"account {account_id} already exists")
-            else:
-                row = AccountRow(
-                    account_id=account_id, user_id=user_id, name=name, is_admin=is_admin, created=self._now()
-                )
-                session.add(row)
-            return _account(row)
+        """A tenant. An existing ``account_id`` is Conflict, or returned as stored if ``exist_ok``.
+        ``key``: an access key pair (ak, sk) of it, stored in the same transaction (whether or not the
+        account existed), so that no account is ever left without the key its creator handed out."""
+        try:
+            with self._write() as session:
+                row = session.get(AccountRow, account_id)
+                if row is not None:
+                    if not exist_ok:
+                        raise ApiError("Conflict", f"account {account_id} already exists")
+                else:
+                    row = AccountRow(
+                        account_id=account_id,
+                        user_id=user_id,
+                        name=name,
+                        is_admin=is_admin,
+                        created=self._now(),
+                    )
+                    session.add(row)
+                if key is not None:
+                    ak, sk = key
+                    key_row = session.get(AccessKeyRow, ak)
+                    if key_row is None:
+                        key_row = AccessKeyRow(ak=ak, created=self._now())
+                        session.add(key_row)
+                    key_row.sk, key_row.account_id, key_row.user_id, key_row.is_admin = (
+                        sk,
+                        account_id,
+                        user_id,
+                        is_admin,
+                    )
+                return _account(row)
+        finally:
+            if key is not None:
+                self._keys_changed()
 
     def promote_account(self, account_id: int) -> AccountRecord:
         """Make an account an administrator: the account and every key of it, in one transaction, so

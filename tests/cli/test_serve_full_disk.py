@@ -1,0 +1,81 @@
+"""``mlp serve`` starting on a full disk, and on a damaged ``token.key``: exit 1 with a message naming
+the data folder (or the file) and what to do, never "unexpected error"; nothing left half-written (no
+temporary file, no account without its keys), so that the same folder starts once there is room."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlp_server.private_files import write_private
+from mlp_testing import CAN_MOUNT, clean_env, fill_disk, mlp_script, small_disk
+from volcengine_ml_platform.models.model import Model
+
+
+def serve(data: Path, home: Path, seconds: float = 5) -> str:
+    """``mlp serve``'s exit and output, or "STARTED" when it still runs after ``seconds``."""
+    argv = [mlp_script(), "serve", "--data-dir", str(data), "--port", "0", "--perf-workers", "0",
+            "--log-level", "warning"]  # fmt: skip
+    try:
+        done = subprocess.run(argv, env=clean_env(home), capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return "STARTED"
+    return f"rc={done.returncode} {done.stdout}{done.stderr}"
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    if not CAN_MOUNT:
+        pytest.skip("mounting a small tmpfs needs root")
+    with small_disk(tmp_path / "small") as mount:
+        yield mount
+
+
+def test_starting_on_a_full_disk_names_the_data_folder_and_leaves_it_usable(
+    small_fs: Path, tmp_path: Path
+) -> None:
+    # Each gap stops the start somewhere else: creating the database, its schema, the credentials
+    # file, the account, the token key, the object store's folders.
+    refused = 0
+    for gap in range(56, 72, 2):
+        data = small_fs / f"data-{gap}"
+        filler = fill_disk(small_fs, gap)
+        out = serve(data, tmp_path)
+        filler.unlink()
+        if out == "STARTED":
+            break  # and with more room it starts too
+        refused += 1
+        assert out.startswith("rc=1 ") and "unexpected error" not in out, out
+        assert f"the disk of the data folder {data} is full" in out, out
+        assert [p.name for p in data.rglob("*") if p.is_file() and "tmp" in p.name] == []
+        Model(data_dir=data).list_models()  # with room again: it opens, and its credentials work
+        (small_fs / f"data-{gap}").rename(small_fs / f"done-{gap}")  # keep the tmpfs's usage alike
+    assert refused > 0, "no gap was tight enough to stop the start: the test no longer tests anything"
+
+
+def test_a_short_token_key_names_the_file_and_the_remedy(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert serve(data, tmp_path) == "STARTED"
+    (data / "token.key").write_bytes(b"")  # what a power loss could leave of an un-fsynced new file
+
+    out = serve(data, tmp_path)
+
+    assert out.startswith("rc=1 ") and "unexpected error" not in out, out
+    assert f"{data / 'token.key'} holds 0 bytes" in out and "Remove it and start again" in out, out
+    (data / "token.key").unlink()
+    assert serve(data, tmp_path) == "STARTED"
+
+
+def test_a_private_file_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "token.key"
+    assert write_private(path, b"first", keep_existing=True)
+    assert not write_private(path, b"second", keep_existing=True)  # the first writer wins
+    assert path.read_bytes() == b"first" and path.stat().st_mode & 0o777 == 0o600
+    write_private(path, b"replaced")
+    assert path.read_bytes() == b"replaced"
+    with pytest.raises(FileNotFoundError):
+        write_private(tmp_path / "no-folder" / "x", b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["token.key"]  # no temporary file left
