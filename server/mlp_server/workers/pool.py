@@ -75,6 +75,13 @@ class PerfWorkerPool:
                         log.warning("perf worker %d ended (%s): starting another", index, describe_exit(code))
                         self.workers[index] = self._spawn(index)
 
+    def close(self) -> None:
+        """Stop the workers now (a platform closed before the process ends), and forget the exit hook."""
+        atexit.unregister(self.stop)
+        self.stop()
+        if self._monitor is not None:
+            self._monitor.join()
+
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
