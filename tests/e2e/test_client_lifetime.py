@@ -113,7 +113,11 @@ def test_a_platform_running_perf_workers_stays_open_after_its_last_model(
 def test_models_used_with_a_context_leave_no_resource_warning(http_peer: Peer) -> None:
     """Over HTTP each Model has its connection pool: ``with`` closes it (a dropped one is reported
     by a ResourceWarning per unclosed socket)."""
-    settings = {"endpoint": http_peer.endpoint, "access_key": http_peer.keys.ak, "secret_key": http_peer.keys.sk}
+    settings = {
+        "endpoint": http_peer.endpoint,
+        "access_key": http_peer.keys.ak,
+        "secret_key": http_peer.keys.sk,
+    }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         for _ in range(3):
