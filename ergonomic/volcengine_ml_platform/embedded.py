@@ -242,7 +242,7 @@ class EmbeddedPlatform:
         self.settings = _settings(data_dir, region)
         self._key = (self.settings.data_dir, self.settings.region)
         self._full: _FullPlatform | None = None
-        self._release: weakref.finalize[[_FullPlatform], None] | None = None
+        self._release: weakref.finalize[[_FullPlatform], EmbeddedPlatform] | None = None
         self._full_lock = threading.Lock()
         self._quick: QuickReads | None = None if self._key in _platforms else open_quick(self.settings)
         if self._quick is None:

@@ -5,6 +5,7 @@ Model(...)`` closes what the Model opened."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -27,10 +28,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"
 def _fds() -> list[str]:
     names = []
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
             names.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:  # the listing's own descriptor, closed by now
-            pass
     return names
 
 
@@ -123,8 +122,8 @@ def test_models_used_with_a_context_leave_no_resource_warning(http_peer: Peer) -
         for _ in range(3):
             with Model(**settings) as model:
                 model.list_models()
-            with inner_model.Model(2100000001, 1, **settings) as inner:  # both doors' connections
-                with pytest.raises(NotFoundError):
-                    inner.get_model_version("m-20260101000000-nosch", "1")
+            # both doors' connections
+            with inner_model.Model(2100000001, 1, **settings) as inner, pytest.raises(NotFoundError):
+                inner.get_model_version("m-20260101000000-nosch", "1")
         gc.collect()
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
