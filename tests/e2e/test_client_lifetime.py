@@ -10,6 +10,7 @@ import gc
 import os
 import shutil
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -106,7 +107,16 @@ def test_a_platform_running_perf_workers_stays_open_after_its_last_model(
         embedded._platforms[key].app.state.platform.wake_perf_workers()
     full = embedded._platforms.get(key)
     assert full is not None and full.app.state.platform.perf_workers.started
+    # The worker's log is its own rotated file (its lines are not the process's raw output).
+    log = folder / "logs" / "perf-worker-0.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "perf worker" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.1)
+    assert "perf worker" in log.read_text()
+    workers = list(full.app.state.platform.perf_workers.workers)
+    assert "--log-file" in workers[0].argv
     embedded._platforms.pop(key).close()
+    assert [worker.poll() is None for worker in workers] == [False]  # closing stopped it
 
 
 def test_models_used_with_a_context_leave_no_resource_warning(http_peer: Peer) -> None:
