@@ -14,6 +14,7 @@ does (a first start, a migration) opens the full platform at once, as before.
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,60 @@ if TYPE_CHECKING:
     from mlp_server.settings import ServerSettings
 
 
+class _LoopThread:
+    """An event loop running in a daemon thread, for the synchronous transport: httpx's own
+    ASGITransport is async-only while the documented API is synchronous (a daemon thread never holds
+    the process open). Stopped, joined and closed by :meth:`close`."""
+
+    def __init__(self) -> None:
+        import asyncio  # only the full platform runs on a loop: quick reads need no asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="mlp-embedded", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is threading.current_thread():
+            return  # closed from a callback on the loop itself: its thread ends as the loop stops
+        self._thread.join()
+        self.loop.close()
+
+
+class _FullPlatform:
+    """One data folder's full platform in this process, shared by every session that opened it: the
+    app, and the loop the synchronous transports run it on (one per platform, not one per Model)."""
+
+    def __init__(self, key: tuple[Path, str], app: Any) -> None:
+        self.key = key
+        self.app = app
+        self.users = 0  # sessions holding it (see EmbeddedPlatform); guarded by _platforms_lock
+        self.pinned = False  # opened by embedded_app(): its caller holds it until the process ends
+        self._loop: _LoopThread | None = None
+        self._lock = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.loop.is_closed():
+                self._loop = _LoopThread()
+            return self._loop.loop
+
+    def close(self) -> None:
+        from mlp_server.platform import close_embedded_app
+
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
+        close_embedded_app(self.app)
+
+
 class EmbeddedTransport(httpx.BaseTransport):
-    """An httpx transport that serves requests with an in-process ASGI app: ``app`` itself, or the
-    embedded platform of ``platform`` (its quick reads first)."""
+    """An httpx transport that serves requests with an in-process ASGI app: ``app`` itself (on a loop
+    of its own, ended by :meth:`close`), or the embedded platform of ``platform`` (its quick reads
+    first, then the full platform on that platform's shared loop)."""
 
     def __init__(self, app: Any = None, *, platform: EmbeddedPlatform | None = None) -> None:
         if (app is None) == (platform is None):
@@ -36,21 +88,23 @@ class EmbeddedTransport(httpx.BaseTransport):
         self._app = app
         self._platform = platform
         self._asgi: httpx.ASGITransport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._own_loop: _LoopThread | None = None
         self._lock = threading.Lock()
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._platform is not None:
+                full = self._platform.full()
+                if self._asgi is None:
+                    self._asgi = httpx.ASGITransport(app=full.app)
+                return full.loop()
             if self._asgi is None:
-                app = self._app if self._platform is None else self._platform.app
-                self._asgi = httpx.ASGITransport(app=app)
-            if self._loop is None or self._loop.is_closed():
-                import asyncio  # only the full platform runs on a loop: quick reads need no asyncio
-
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="mlp-embedded", daemon=True).start()
-                self._loop = loop
-            return self._loop
+                self._asgi = httpx.ASGITransport(app=self._app)
+            if self._own_loop is None or self._own_loop.loop.is_closed():
+                self._own_loop = _LoopThread()
+                # A transport dropped without close() must not keep its thread for good.
+                weakref.finalize(self, self._own_loop.close).atexit = False
+            return self._own_loop.loop
 
     async def _handle(self, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         assert self._asgi is not None
@@ -73,9 +127,9 @@ class EmbeddedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         with self._lock:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._loop.stop)
-            self._loop = None
+            own, self._own_loop = self._own_loop, None
+        if own is not None:
+            own.close()
         if self._platform is not None:
             self._platform.close()
 
@@ -102,8 +156,14 @@ class EmbeddedAsyncTransport(httpx.AsyncBaseTransport):
         self._platform.close()
 
 
-_platforms: dict[tuple[Path, str], Any] = {}
-_platforms_lock = threading.Lock()
+# The full platforms open in this process, by data folder and region. A session holds its folder's
+# (EmbeddedPlatform) from its first full-platform request until it is closed or dropped; the last one
+# to let go closes the platform, so a folder used and closed (or removed, or re-created) leaves no
+# thread or open database file behind. One long-lived Model keeps it open: its requests pay nothing.
+_platforms: dict[tuple[Path, str], _FullPlatform] = {}
+# Re-entrant: a session dropped by the garbage collector releases its platform from whatever code the
+# collector interrupted, possibly code of this module holding the lock.
+_platforms_lock = threading.RLock()
 _serve_services = True
 
 
@@ -122,23 +182,49 @@ def _settings(data_dir: Path, region: str | None) -> ServerSettings:
     return ServerSettings.from_env(data_dir.expanduser().resolve(), migrate=True, **overrides)
 
 
-def _app_for(settings: ServerSettings) -> Any:
+def _acquire(settings: ServerSettings, *, pin: bool = False) -> _FullPlatform:
     key = (settings.data_dir, settings.region)
     with _platforms_lock:
-        if key not in _platforms:
+        full = _platforms.get(key)
+        if full is None:
             from mlp_server.platform import build_embedded_app
 
             # The embedded platform's data folder is this user's own: its schema is upgraded in place
             # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            _platforms[key] = build_embedded_app(settings, serve_services=_serve_services)
-        return _platforms[key]
+            full = _FullPlatform(key, build_embedded_app(settings, serve_services=_serve_services))
+            _platforms[key] = full
+        if pin:
+            full.pinned = True
+        else:
+            full.users += 1
+        return full
+
+
+def _release(full: _FullPlatform) -> None:
+    """One session lets go of ``full``: the last closes it, unless it runs work that lives as long as
+    the process (deployed services it serves, perf workers) or embedded_app() handed it out."""
+    from mlp_server.platform import embedded_runs_work
+
+    with _platforms_lock:
+        full.users -= 1
+        if full.users > 0 or full.pinned or _platforms.get(full.key) is not full:
+            return
+        if embedded_runs_work(full.app):
+            return
+        del _platforms[full.key]
+    if threading.current_thread().name.startswith("mlp-"):
+        # Dropped while the garbage collector ran on one of the platform's own threads (its writer,
+        # its loop): a thread cannot join itself, so another closes it.
+        threading.Thread(target=full.close, name="embedded-close", daemon=True).start()
+    else:
+        full.close()
 
 
 def embedded_app(data_dir: Path, region: str | None = None) -> Any:
-    """The local platform's app for ``data_dir``, opened once per process and shared. ``region``: the
-    region it serves, the client's own (the platform checks the credential scope's region). Its perf
-    worker process starts on the first perf work."""
-    return _app_for(_settings(data_dir, region))
+    """The local platform's app for ``data_dir``, opened once per process and shared (and kept open
+    until the process ends). ``region``: the region it serves, the client's own (the platform checks
+    the credential scope's region). Its perf worker process starts on the first perf work."""
+    return _acquire(_settings(data_dir, region), pin=True).app
 
 
 class EmbeddedPlatform:
@@ -147,6 +233,7 @@ class EmbeddedPlatform:
     Made by a session: a folder that opening would change (created, migrated, bootstrapped) is opened
     fully at once, so that its keys exist before the session reads them; any other is read quickly
     until a request needs more. Once the full platform is open in this process it answers everything.
+    :meth:`close` (or the garbage collector, for one dropped unclosed) lets go of the full platform.
     """
 
     def __init__(self, data_dir: Path, region: str | None = None) -> None:
@@ -154,14 +241,27 @@ class EmbeddedPlatform:
 
         self.settings = _settings(data_dir, region)
         self._key = (self.settings.data_dir, self.settings.region)
+        self._full: _FullPlatform | None = None
+        self._release: weakref.finalize[[_FullPlatform], EmbeddedPlatform] | None = None
+        self._full_lock = threading.Lock()
         self._quick: QuickReads | None = None if self._key in _platforms else open_quick(self.settings)
         if self._quick is None:
-            _app_for(self.settings)
+            self.full()
+
+    def full(self) -> _FullPlatform:
+        """The full platform, held by this session from now until it is closed."""
+        with self._full_lock:
+            if self._full is None:
+                full = _acquire(self.settings)
+                self._full = full
+                self._release = weakref.finalize(self, _release, full)
+                self._release.atexit = False  # the process is ending: its exit hooks stop the rest
+            return self._full
 
     @property
     def app(self) -> Any:
         """The full platform's app (opened now if it is not yet)."""
-        return _app_for(self.settings)
+        return self.full().app
 
     @property
     def quick(self) -> bool:
@@ -169,9 +269,16 @@ class EmbeddedPlatform:
         return self._quick is not None and self._key not in _platforms
 
     def close(self) -> None:
-        """Close the quick reads' database connection (a later request goes to the full platform)."""
-        if self._quick is not None:
-            self._quick.close()
+        """Close the quick reads' database connection and let go of the full platform (closed when
+        no other session holds it). A later request opens what it needs again; closing twice lets go
+        once."""
+        quick, self._quick = self._quick, None
+        if quick is not None:
+            quick.close()
+        with self._full_lock:
+            release, self._release, self._full = self._release, None, None
+        if release is not None:
+            release()
 
     def quick_answer(self, request: httpx.Request) -> httpx.Response | None:
         """The quick reads' answer to ``request``, or None: the full platform must answer it."""

@@ -129,6 +129,11 @@ class UploadWarning(MLPlatformWarning):
     the folder holds no file at all."""
 
 
+class CancelledRegistrationWarning(MLPlatformWarning):
+    """An awaited ``register`` was cancelled after its CreateModel was sent: the request was finished
+    anyway, and this says what it did (the ModelID and version it registered, or why it failed)."""
+
+
 class ServingStoppedWarning(MLPlatformWarning):
     """This process served deployed services of an embedded platform and stopped them as it exited:
     they read Pending until a platform process (``mlp serve --data-dir ...``) serves them again."""

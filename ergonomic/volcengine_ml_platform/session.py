@@ -276,6 +276,7 @@ class Session:
         self.timeout = timeout
         self.client = self._client(base_url, VolcSignerAuth(credentials, region=self.region))
         self._reached = False  # whether any answer came back: a refused first connection fails at once
+        self._inner: Client | None = None
 
     def _client(self, base_url: str, auth: httpx.Auth | None) -> Client:
         http = SessionClient(
@@ -293,9 +294,12 @@ class Session:
     def inner_client(self) -> Client:
         """A client for the inner front door (authenticated by a Token parameter, not a signature).
 
-        Its host is ``ML_PLATFORM_HOST``; the local platform serves both doors on one address."""
-        base = self.settings.inner_endpoint if self.settings.mode == "remote" else None
-        return self._client(base or self.base_url, None)
+        Its host is ``ML_PLATFORM_HOST``; the local platform serves both doors on one address. One
+        client, closed with the session."""
+        if self._inner is None:
+            base = self.settings.inner_endpoint if self.settings.mode == "remote" else None
+            self._inner = self._client(base or self.base_url, None)
+        return self._inner
 
     def call(
         self,
@@ -381,4 +385,7 @@ class Session:
         return ServerError(f"HTTP {status} without the documented error envelope", status_code=status)
 
     def close(self) -> None:
+        """Close the connections, and let go of the embedded platform (see :class:`.EmbeddedPlatform`)."""
         self.client.get_httpx_client().close()
+        if self._inner is not None:
+            self._inner.get_httpx_client().close()

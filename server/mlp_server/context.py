@@ -47,6 +47,11 @@ class Platform:
     _serving: ServingSupervisor | None = field(default=None, init=False, repr=False)
     _serving_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    def serving_if_built(self) -> ServingSupervisor | None:
+        """The supervisor if something built it (closing a platform must not build one)."""
+        with self._serving_lock:
+            return self._serving
+
     @property
     def serving(self) -> ServingSupervisor:
         """Replica processes and endpoints of deployed services (started by `mlp serve`, or lazily),

@@ -253,6 +253,21 @@ def evict_unneeded_copies(platform: Platform, *, dry_run: bool = False) -> list[
     )
 
 
+def remove_replica_files_of_deleted_services(platform: Platform, *, dry_run: bool = False) -> list[Path]:
+    """This machine's replica hello and log files of services that no longer exist (a replica that
+    failed, or a process that ended before its runtime removed them)."""
+    from .serving.replica_files import remove_orphans
+
+    def service_ids() -> set[str]:
+        return {row.service_id for row in platform.store.serving_rows()}
+
+    try:
+        return remove_orphans(platform.settings.data_dir / "serving", service_ids, dry_run=dry_run)
+    except OSError:  # the rest of the sweep still runs
+        log.warning("could not remove the replica files of deleted services", exc_info=True)
+        return []
+
+
 def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport:
     """The reclaims that deletes recorded and a crash interrupted, whatever the grace period: the
     delete decided the fate of those objects. Each Path is checked again first: a version registered
@@ -333,6 +348,7 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
     for evicted in evict_unneeded_copies(platform, dry_run=dry_run):
         report.cache_folders.append(str(evicted.folder))
         report.cache_bytes += evicted.bytes
+    remove_replica_files_of_deleted_services(platform, dry_run=dry_run)
     now_ms = int(platform.clock().timestamp() * 1000)
     cutoff_ms = now_ms - grace_seconds * 1000
     for bucket, account_id in _account_buckets(platform):

@@ -247,8 +247,10 @@ class ObjectsSync:
                 failed[name] = exc
         return failed
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = False) -> None:
+        """Release the pool's threads and the root's descriptor. ``wait``: return once the threads
+        have ended (a platform closed before the process ends must not leave them behind)."""
         if self._pool is not None and self._pid == os.getpid():
-            self._pool.shutdown(wait=False)
+            self._pool.shutdown(wait=wait)
         self._pool = None
         self._closed()

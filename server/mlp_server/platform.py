@@ -148,6 +148,37 @@ def build_app(
     return create_app(open_platform(settings, clock, perf_workers))
 
 
+def embedded_runs_work(app: Starlette) -> bool:
+    """Whether the embedded platform ``app`` runs work of its own beyond answering requests: deployed
+    services it serves, or perf workers it started. Those live as long as the process (as
+    documented), so such a platform stays open when its last session closes."""
+    from .workers.pool import PerfWorkerPool
+
+    platform: Platform = app.state.platform
+    serving = platform.serving_if_built()
+    if serving is not None and serving.serving:
+        return True
+    pool = platform.perf_workers
+    return isinstance(pool, PerfWorkerPool) and pool.started
+
+
+def close_embedded_app(app: Starlette) -> None:
+    """Release what the embedded platform ``app`` holds: its supervisor, perf workers, the objects'
+    sync threads and descriptor, the store's writer thread and database files."""
+    from .workers.pool import PerfWorkerPool
+
+    platform: Platform = app.state.platform
+    serving = platform.serving_if_built()
+    if serving is not None:
+        serving.close()
+    pool = platform.perf_workers
+    if isinstance(pool, PerfWorkerPool):
+        pool.close()
+    if platform.objects_sync is not None:
+        platform.objects_sync.close(wait=True)
+    platform.store.close()
+
+
 def build_embedded_app(settings: ServerSettings, serve_services: bool = True) -> Starlette:
     """The in-process platform: its perf worker process starts on the first perf work and lives as long
     as this Python process (settings.perf_workers of them; 0 for none). With ``serve_services``, its

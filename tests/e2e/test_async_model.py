@@ -129,3 +129,55 @@ def test_the_async_session_takes_the_short_path_to_the_platform(
             assert got.result.model_versions_count == 1
 
     asyncio.run(run())
+
+
+class _SlowCreateModel(httpx.AsyncBaseTransport):
+    """Real HTTP, with CreateModel held 0.3 s after it is sent (so a test can cancel meanwhile)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("Action") != "CreateModel":
+            return await self.inner.handle_async_request(request)
+        answer = asyncio.ensure_future(self.inner.handle_async_request(request))
+        self.sent.set()
+        await asyncio.sleep(0.3)
+        return await answer
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_register_cancelled_once_create_model_is_sent_finishes_it_and_says_so(
+    http_peer: Peer, folder: Path
+) -> None:
+    """Cancelling between CreateModel's send and its answer: the caller's task is cancelled at once,
+    the request is finished (not torn down mid-flight), and a warning names the ModelID it made."""
+    from volcengine_ml_platform.async_session import AsyncSession
+    from volcengine_ml_platform.config import resolve_settings
+    from volcengine_ml_platform.errors import CancelledRegistrationWarning
+
+    name = f"cancelled-{uuid.uuid4().hex[:8]}"
+    keys = http_peer.keys
+
+    async def run() -> str:
+        wire = _SlowCreateModel()
+        settings = resolve_settings(endpoint=http_peer.endpoint, access_key=keys.ak, secret_key=keys.sk)
+        async with AsyncModel(session=AsyncSession(settings, transport=wire)) as model:
+            task = asyncio.create_task(
+                model.register(str(folder), model_name=name, model_format="ONNX", model_type="ONNX:1.23")
+            )
+            await asyncio.wait_for(wire.sent.wait(), timeout=60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.6)  # the finished request's answer arrives meanwhile
+            listed = (await model.list_models(model_name_contains=name)).result.list_ or []
+            assert len(listed) == 1
+            return listed[0].model_id
+
+    with pytest.warns(CancelledRegistrationWarning) as said:
+        model_id = asyncio.run(run())
+    assert f"registered it in ModelID {model_id}" in str(said[0].message)

@@ -388,7 +388,8 @@ def test_a_new_folder_is_opened_in_full_and_then_read_quickly(tmp_path: Path) ->
         assert quick is not None
         quick.close()
     finally:
-        embedded._platforms.pop((settings.data_dir.resolve(), settings.region)).state.platform.store.close()
+        platform.close()
+    assert (settings.data_dir.resolve(), settings.region) not in embedded._platforms  # its last session
 
 
 @pytest.fixture
@@ -458,7 +459,8 @@ def test_a_model_read_quickly_then_written_uses_the_full_platform(ready: ServerS
             assert key in embedded._platforms and not platform.quick
             assert api.ok("ListModels", {}) == {"Total": 0, "List": []}
     finally:
-        embedded._platforms.pop(key).state.platform.store.close()
+        platform.close()
+    assert key not in embedded._platforms  # closed with its last session
 
 
 def test_a_closed_transport_leaves_its_requests_to_the_full_platform(ready: ServerSettings) -> None:
@@ -474,7 +476,8 @@ def test_a_closed_transport_leaves_its_requests_to_the_full_platform(ready: Serv
             assert api.ok("ListModels", {})["Total"] == 0  # answered, by the full platform
             assert key in embedded._platforms
     finally:
-        embedded._platforms.pop(key).state.platform.store.close()
+        platform.close()
+    assert key not in embedded._platforms  # closed with its last session
 
 
 def test_async_model_reads_quickly_and_writes_through_the_full_platform(
@@ -497,24 +500,20 @@ def test_async_model_reads_quickly_and_writes_through_the_full_platform(
             created = await model.register(
                 str(files), model_name="async-one", model_format="ONNX", model_type="ONNX:1.23"
             )
+            assert key in embedded._platforms  # the registration opened the full platform
             listed = await model.list_models()
             versions = await model.get_model_versions(created.result.model_id)
             return empty, (created, listed), versions, quick
 
     import asyncio
 
-    try:
-        empty, (created, listed), versions, quick = asyncio.run(run())
-        assert quick and empty["Result"]["Total"] == 0
-        assert key in embedded._platforms  # the registration opened the full platform
-        assert listed["Result"]["Total"] == 1
-        assert [v["ModelVersion"] for v in versions["Result"]["List"]] == [1]
-        sync = Model(data_dir=ready.data_dir, region=ready.region)
-        try:
-            assert sync.list_models().to_dict()["Result"] == listed.to_dict()["Result"]
-            model_id = created.result.model_id
-            assert sync.get_model_versions(model_id).to_dict()["Result"] == versions.to_dict()["Result"]
-        finally:
-            sync.session.close()
-    finally:
-        embedded._platforms.pop(key).state.platform.store.close()
+    empty, (created, listed), versions, quick = asyncio.run(run())
+    assert key not in embedded._platforms  # closed with its last session
+    assert quick and empty["Result"]["Total"] == 0
+    assert listed["Result"]["Total"] == 1
+    assert [v["ModelVersion"] for v in versions["Result"]["List"]] == [1]
+    with Model(data_dir=ready.data_dir, region=ready.region) as sync:
+        assert sync.list_models().to_dict()["Result"] == listed.to_dict()["Result"]
+        model_id = created.result.model_id
+        assert sync.get_model_versions(model_id).to_dict()["Result"] == versions.to_dict()["Result"]
+    assert key not in embedded._platforms  # closed with its last session

@@ -169,7 +169,19 @@ def test_envs_reach_the_replica(iris: InferenceService) -> None:
     assert environ_of(pid)["IRIS_GREETING"] == "hello replica"
 
 
-def test_scale_up_and_down_drops_no_request(iris: InferenceService) -> None:
+def replica_files(platform_dir: Path, service_id: str) -> list[str]:
+    """The hello and log files of ``service_id``'s replicas in the data folder."""
+    serving = platform_dir / "serving"
+    return sorted(
+        path.relative_to(serving).as_posix()
+        for folder in ("run", "logs")
+        if (serving / folder).is_dir()
+        for path in (serving / folder).iterdir()
+        if path.name.startswith(f"{service_id}-")
+    )
+
+
+def test_scale_up_and_down_drops_no_request(iris: InferenceService, platform_dir: Path) -> None:
     url = iris.refresh().result.service_deployment.endpoint_url
     with SteadyClient(f"{url}/v2/models/iris-svc/infer", infer_body(FEATURES)) as client:
         wait_until(lambda: client.ok > 5, what="first answers")
@@ -181,6 +193,12 @@ def test_scale_up_and_down_drops_no_request(iris: InferenceService) -> None:
         iris.scale(1)
         wait_running(iris)
         wait_until(lambda: len(replica_pids("iris-svc")) == 1, what="two replicas gone")
+        sid = iris.service_id
+        # The retired replicas' hello and log files went with them.
+        wait_until(
+            lambda: replica_files(platform_dir, sid) == [f"logs/{sid}-0.log", f"run/{sid}-0.json"],
+            what="the retired replicas' files removed",
+        )
         seen = client.ok
         wait_until(lambda: client.ok > seen + 10, what="answers after scaling down")
     assert client.failures == []
@@ -200,13 +218,14 @@ def test_a_killed_replica_is_restarted(iris: InferenceService) -> None:
     )
 
 
-def test_stop_start_delete(model: Model, iris: InferenceService) -> None:
+def test_stop_start_delete(model: Model, iris: InferenceService, platform_dir: Path) -> None:
     url = iris.refresh().result.service_deployment.endpoint_url
     port = int(url.rsplit(":", 1)[1])
     iris.stop()
     assert iris.wait_for("Stopped", timeout=30, interval=0.05) == "Stopped"
     assert iris.last.result.service_deployment.endpoint_url == ""
     assert replica_pids("iris-svc") == []
+    assert replica_files(platform_dir, iris.service_id) == []  # went with the replicas
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/v2/health/live")
     iris.start()
@@ -216,5 +235,6 @@ def test_stop_start_delete(model: Model, iris: InferenceService) -> None:
     port = int(url.rsplit(":", 1)[1])
     iris.delete()
     assert replica_pids("iris-svc") == []
+    assert replica_files(platform_dir, iris.service_id) == []
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", port))

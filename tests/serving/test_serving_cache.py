@@ -170,3 +170,47 @@ def test_the_storage_sweep_evicts_them_and_a_dry_run_only_says_so(
         assert "serving cache" not in sweep_output(platform, capsys, dry_run=False)  # nothing left to say
     finally:
         platform.store.close()
+
+
+def test_the_storage_sweep_removes_replica_files_of_deleted_services(data_dir: Path) -> None:
+    """What a failed replica or an ended process left in serving/run and serving/logs goes once its
+    service is gone; the files of a service that exists stay (a dry run removes nothing)."""
+    platform = open_platform(ServerSettings.from_env(data_dir))
+    try:
+        store = platform.store
+        info = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23"}
+        model_id = store.create_model(
+            ACCOUNT, {"ModelName": "m", "VersionInfo": {**info, "Path": "tos://b/p/1/"}}
+        )["ModelID"]
+        body = {"FlavorID": "ml.c1i.large", "Model": {"ModelVersionID": version_id(model_id, 1)}}
+        live = store.create_service(ACCOUNT, {"ServiceName": "live", "ServiceDeployment": body})["ServiceID"]
+        gone = "s-20260101000000-gone0"
+        serving = data_dir / "serving"
+        for sid in (live, gone):
+            for n in (0, 1):
+                for name in (f"run/{sid}-{n}.json", f"logs/{sid}-{n}.log"):
+                    (serving / name).parent.mkdir(parents=True, exist_ok=True)
+                    (serving / name).write_text("x")
+        other = serving / "logs" / "notes.txt"  # not a replica's: not the sweep's to judge
+        other.write_text("mine")
+
+        def names() -> list[str]:
+            return sorted(
+                p.relative_to(serving).as_posix() for d in ("run", "logs") for p in (serving / d).iterdir()
+            )
+
+        before = names()
+        sweep(platform, grace_seconds=3600, dry_run=True)
+        assert names() == before
+        sweep(platform, grace_seconds=3600)
+        assert names() == sorted(
+            [
+                f"run/{live}-0.json",
+                f"run/{live}-1.json",
+                f"logs/{live}-0.log",
+                f"logs/{live}-1.log",
+                "logs/notes.txt",
+            ]
+        )
+    finally:
+        platform.store.close()

@@ -14,12 +14,13 @@ import functools
 import inspect
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from ..errors import ServerError
+from ..errors import CancelledRegistrationWarning, ServerError
 from ._listing import Page, aiterate, iterate
 
 R = TypeVar("R")
@@ -36,6 +37,9 @@ class Request(Generic[R]):
     body: dict[str, Any]
     response: type[R]
     token: str | None = None
+    # Finished even if the awaiting task is cancelled once it is sent (CreateModel): a cancel must not
+    # leave a registration the caller never hears of.
+    finish_once_sent: bool = False
 
     def typed(self, parsed: object) -> R:
         if not isinstance(parsed, self.response):  # the generated operation parsed another shape
@@ -138,7 +142,9 @@ async def arun(plan: Plan[R], send: AsyncSend) -> R:
         while True:
             try:
                 if isinstance(effect, Request):
-                    outcome = await send(effect)
+                    outcome = await (
+                        _finished_once_sent(send, effect) if effect.finish_once_sent else send(effect)
+                    )
                 elif isinstance(effect, Sleep):
                     await asyncio.sleep(effect.seconds)
                     outcome = None
@@ -153,6 +159,36 @@ async def arun(plan: Plan[R], send: AsyncSend) -> R:
     except StopIteration as stop:
         result: R = stop.value
         return result
+
+
+async def _finished_once_sent(send: AsyncSend, request: Request[Any]) -> Any:
+    """``send(request)`` under :func:`asyncio.shield`: cancelling the awaiting task cancels the wait,
+    not the request, and what the request then did is said as a warning."""
+    import asyncio
+
+    task = asyncio.ensure_future(send(request))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(lambda done: _say_after_cancel(request, done))
+        raise
+
+
+def _say_after_cancel(request: Request[Any], done: Any) -> None:
+    action = request.body_cls.__name__.removesuffix("Request")
+    if done.cancelled():  # the loop itself is closing
+        return
+    failure = done.exception()
+    if failure is not None:
+        what = f"it failed ({failure}): the uploaded files stay for the storage sweep"
+    else:
+        model_id = getattr(getattr(done.result(), "result", None), "model_id", None)
+        what = f"the platform registered it in ModelID {model_id} (unregister the version if unwanted)"
+    warnings.warn(
+        f"register was cancelled after its {action} was sent; the request was finished: {what}",
+        CancelledRegistrationWarning,
+        stacklevel=1,
+    )
 
 
 def sender() -> Plan[Send]:

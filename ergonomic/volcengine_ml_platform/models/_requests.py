@@ -81,7 +81,11 @@ def sts_token(duration: int) -> Request[generated.GetSTSTokenResponse]:
 
 def create(body: dict[str, Any]) -> Request[generated.CreateModelResponse]:
     return Request(
-        _operation("models.create_model"), generated.CreateModelRequest, body, generated.CreateModelResponse
+        _operation("models.create_model"),
+        generated.CreateModelRequest,
+        body,
+        generated.CreateModelResponse,
+        finish_once_sent=True,
     )
 
 

@@ -418,6 +418,16 @@ class Model(_Targets):
         self._core = InnerCore(target_account_id, target_user_id, self._session.region, clock)
         self._send = _send_with(self._session)
 
+    def close(self) -> None:
+        """As :meth:`.model.Model.close`: the connections of both doors, or the embedded platform."""
+        self._session.close()
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _run(self, plan: Plan[R]) -> R:
         return run(plan, self._send)
 

@@ -63,6 +63,17 @@ class Model:
     def session(self) -> Session:
         return self._session
 
+    def close(self) -> None:
+        """Close the connections (HTTP) or let go of the embedded platform (closed with the last Model
+        of its data folder). The Model cannot be used after; closing it again does nothing."""
+        self._session.close()
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _run(self, plan: Plan[R]) -> R:
         return run(
             plan, lambda request: self._session.call(request.operation, request.body_cls, request.body)

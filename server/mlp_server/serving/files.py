@@ -42,35 +42,47 @@ class VersionCache:
     def __init__(self, root: Path, objects: ObjectStore) -> None:
         self.root = root
         self.objects = objects
-        self._locks: dict[str, threading.Lock] = {}
+        # A lock per version being fetched now, with how many callers hold or wait on it: dropped
+        # by the last, so a long-lived server does not keep one per version it ever served.
+        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
         self._guard = threading.Lock()
 
     def folder(self, version_id: str, tos_url: str) -> Path:
         with self._guard:
-            lock = self._locks.setdefault(version_id, threading.Lock())
-        with lock:
-            final = self.root / version_id
-            if final.is_dir():
-                return final
-            self.root.mkdir(parents=True, exist_ok=True)
-            # Locked while it fills: one that a killed process left is removed by the next download of
-            # the version, here or in another platform process (see ``scratch``).
-            tmp, held = make_locked(f"{PARTIAL}{version_id}.", self.root)
-            try:
-                # The store verifies every file's size and checksum before it is moved into place.
-                download_prefix(self.objects, tos_url, tmp, concurrency=4)
-                os.replace(tmp, final)
-            except OSError:
-                shutil.rmtree(tmp, ignore_errors=True)
-                if final.is_dir():  # another platform process on this data folder was first
-                    return final
-                raise
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            finally:
-                os.close(held)
+            lock, users = self._locks.setdefault(version_id, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                return self._fill(version_id, tos_url)
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if not users[0]:
+                    del self._locks[version_id]
+
+    def _fill(self, version_id: str, tos_url: str) -> Path:
+        final = self.root / version_id
+        if final.is_dir():
             return final
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Locked while it fills: one that a killed process left is removed by the next download of
+        # the version, here or in another platform process (see ``scratch``).
+        tmp, held = make_locked(f"{PARTIAL}{version_id}.", self.root)
+        try:
+            # The store verifies every file's size and checksum before it is moved into place.
+            download_prefix(self.objects, tos_url, tmp, concurrency=4)
+            os.replace(tmp, final)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if final.is_dir():  # another platform process on this data folder was first
+                return final
+            raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        finally:
+            os.close(held)
+        return final
 
 
 def cache_root(data_dir: Path) -> Path:

@@ -45,6 +45,7 @@ from .endpoints import Endpoints
 from .files import ModelLoadError, VersionCache, find_onnx
 from .lease import clear_holder, lock_path, write_holder
 from .proxy import PROBE_EVERY, PROBE_TIMEOUT, Backend, ServiceProxy, drained
+from .replica_files import remove, remove_service_files, replica_files
 
 log = logging.getLogger("mlp_server.serving")
 
@@ -451,6 +452,8 @@ class ServiceRuntime:
                 if row is None:
                     self._stop_all()
                     self._close_proxy()
+                    # Deleted (or the platform closing): also what failed replicas of it left.
+                    remove_service_files(self.sup.dir, self.service_id)
                     return
                 wait = self.sup.timing.tick
                 try:
@@ -646,8 +649,7 @@ class ServiceRuntime:
             # The lowest index no live replica has: a restarted replica never shares a live one's files.
             taken = {r.index for r in self.replicas}
             n = next(i for i in range(len(self.replicas) + 1) if i not in taken)
-            log_path = self.sup.dir / "logs" / f"{row.service_id}-{n}.log"
-            hello = self.sup.dir / "run" / f"{row.service_id}-{n}.json"
+            hello, log_path = replica_files(self.sup.dir, row.service_id, n)
             for stale in (log_path, hello):  # this replica's, not an earlier one's
                 with contextlib.suppress(OSError):
                     stale.unlink()
@@ -681,14 +683,18 @@ class ServiceRuntime:
 
     def _retire(self, replica: Replica) -> None:
         backend = replica.backend
-        if self._abandoned:  # at once: another server may start serving in a few seconds
-            replica.child.kill()
-            self._leave_rotation(replica)
-            return
-        if backend is not None and self.proxy is not None:
-            backend.draining = True
-            self._leave_rotation(replica, drain=True)
-        replica.child.stop(timeout=self.sup.timing.stop_grace)
+        try:
+            if self._abandoned:  # at once: another server may start serving in a few seconds
+                replica.child.kill()
+                self._leave_rotation(replica)
+                return
+            if backend is not None and self.proxy is not None:
+                backend.draining = True
+                self._leave_rotation(replica, drain=True)
+            replica.child.stop(timeout=self.sup.timing.stop_grace)
+        finally:
+            if replica.child.poll() is not None:  # stopped: its files describe nothing any more
+                remove((replica.hello, replica.log_path))
 
     def _leave_rotation(self, replica: Replica, drain: bool = False) -> None:
         backend, proxy = replica.backend, self.proxy

@@ -8,10 +8,13 @@ import os
 import signal
 import sys
 import threading
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import FrameType
 
 from ..settings import ServerSettings
+
+LOG_FILE_BYTES = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Set by a pool (mlp serve, the embedded platform): stop when that process is gone, even if it
     # died without stopping its workers (SIGKILL).
     parser.add_argument("--owner-pid", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help=f"write the log to this file, rotated at {LOG_FILE_BYTES // 2**20} MiB (one older file kept)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> ServerSettings:
@@ -46,10 +55,17 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    # A worker lives as long as its platform and logs every task: a file of its own is rotated.
+    log_file: Path | None = getattr(args, "log_file", None)
+    handlers: list[logging.Handler] | None = None
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers = [RotatingFileHandler(log_file, maxBytes=LOG_FILE_BYTES, backupCount=1, encoding="utf-8")]
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,  # `mlp` configured logging for client commands before it got here
+        handlers=handlers,
     )
     from .loop import Worker, WorkerOptions  # here: ``mlp`` builds its parser without the store
 

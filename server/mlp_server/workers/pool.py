@@ -4,6 +4,7 @@ platform (started on the first perf work, living as long as the Python process).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from ..procs import ChildProcess, describe_exit
 from ..settings import ServerSettings
+from .cli import LOG_FILE_BYTES
 
 log = logging.getLogger("mlp_server.workers")
 
@@ -45,10 +47,20 @@ class PerfWorkerPool:
         return args
 
     def _spawn(self, index: int) -> ChildProcess:
-        log_path = None if self.log_dir is None else self.log_dir / f"perf-worker-{index}.log"
+        # The log (a line or two per task) is the worker's own rotated file; what else the process
+        # prints (a crash's traceback) goes to a file beside it, set aside as a worker starts once
+        # it passed the log's size (the last crash's output stays readable).
+        argv = self._argv()
+        log_path = None
+        if self.log_dir is not None:
+            argv += ["--log-file", str(self.log_dir / f"perf-worker-{index}.log")]
+            log_path = self.log_dir / f"perf-worker-{index}.out"
+            with contextlib.suppress(FileNotFoundError):
+                if log_path.stat().st_size > LOG_FILE_BYTES:
+                    log_path.replace(log_path.with_name(log_path.name + ".1"))
         # The settings travel explicitly: the parent's environment may have changed since they were read.
         env = {**os.environ, **self.settings.to_env()}
-        return ChildProcess(WORKER_MODULE, self._argv(), env=env, log_path=log_path).start()
+        return ChildProcess(WORKER_MODULE, argv, env=env, log_path=log_path).start()
 
     @property
     def started(self) -> bool:
@@ -74,6 +86,13 @@ class PerfWorkerPool:
                     if code is not None and not self._stopping.is_set():
                         log.warning("perf worker %d ended (%s): starting another", index, describe_exit(code))
                         self.workers[index] = self._spawn(index)
+
+    def close(self) -> None:
+        """Stop the workers now (a platform closed before the process ends), and forget the exit hook."""
+        atexit.unregister(self.stop)
+        self.stop()
+        if self._monitor is not None:
+            self._monitor.join()
 
     def stop(self) -> None:
         self._stopping.set()
