@@ -390,6 +390,23 @@ def test_create_service_checks_its_references(admin: Api, version: tuple[str, st
     assert [s["ServiceName"] for s in admin.list_all("ListServices")] == ["taken"]
 
 
+def test_a_tenant_cannot_ask_one_machine_for_unbounded_replicas(
+    server: LiveServer, new_account: Callable[..., Api]
+) -> None:
+    """Replicas is at most 100 per service, but 20 such services would be 2,000 local processes: the
+    default budget (16 per account, MLP_MAX_REPLICAS_PER_ACCOUNT) refuses each, saying what is left."""
+    tenant = new_account(2100000555)
+    created = tenant.register(server.upload(tenant.account_id, "modelrepo/budget/1"), name="m")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    for i in range(20):
+        body = service_body(model_id, version_id, name=f"svc{i}", Replicas=100)
+        message = refused(tenant, "CreateService", body, 409, "Conflict")
+        assert message.startswith("Replicas: 100 "), message
+        assert "budget is 16 (MLP_MAX_REPLICAS_PER_ACCOUNT), live services hold 0, 16 left" in message
+    assert tenant.ok("ListServices", {}) == {"Total": 0, "List": []}
+    tenant.ok("CreateService", service_body(model_id, version_id, name="fits", Replicas=16))
+
+
 def test_services_are_invisible_to_another_account(
     admin: Api, version: tuple[str, str], new_account: Callable[..., Api]
 ) -> None:
