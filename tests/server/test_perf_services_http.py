@@ -125,6 +125,34 @@ def test_perf_job_with_an_unknown_flavor_or_version_is_refused(admin: Api, versi
     assert admin.ok("ListPerfJobs", {}) == {"Total": 0, "List": []}
 
 
+IMPOSSIBLE_RANGES = {
+    "min above max": (
+        {"MinShape": [8, 4], "MaxShape": [1, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape: [8, 4] exceeds MaxShape [1, 4] in dimension 0",
+    ),
+    "ranks differ": (
+        {"MinShape": [1], "MaxShape": [8, 4, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape: [1] has 1 dimension(s), MaxShape [8, 4, 4] has 3",
+    ),
+    "dynamic dim": (
+        {"MinShape": [-1, 4], "MaxShape": [8, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape[0]: -1 is less than the minimum of 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPOSSIBLE_RANGES))
+def test_a_shape_range_no_job_can_measure_is_refused_at_create_time(
+    admin: Api, version: tuple[str, str], case: str
+) -> None:
+    """Knowable from the request alone, so refused then, not accepted and failed later by the worker."""
+    shape, says = IMPOSSIBLE_RANGES[case]
+    body = perf_job_body(version[1])
+    body["TensorConfig"] = {"Inputs": [{"TensorName": "input", "DType": "FLOAT", "Shape": shape}]}
+    assert refused(admin, "CreatePerfJob", body, 400, "InvalidParameter").startswith(says)
+    assert admin.ok("ListPerfJobs", {"ModelVersionID": version[1]})["Total"] == 0
+
+
 def test_perf_jobs_are_listed_by_version_and_id(
     server: LiveServer, admin: Api, version: tuple[str, str]
 ) -> None:
