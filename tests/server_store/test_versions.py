@@ -10,7 +10,7 @@ import pytest
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 
-from .helpers import ACCOUNT, FakeClock, register, register_many, version_info
+from .helpers import ACCOUNT, FakeClock, register, register_many, source_task, version_info
 
 
 def next_version(store: Store, model_id: str | None) -> int:
@@ -190,6 +190,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
     tensor_config = {"Inputs": [{"TensorName": "x", "Shape": [1, 3], "DType": "FLOAT"}], "Outputs": []}
     metrics = [{"MetricsType": "Perf", "Params": "{}", "MetricsData": '{"qps": 3}'}]
     tags = [{"Key": "team", "Value": "vision"}]
+    base = f"{register(store, name='base')[0]}-1"
+    task = source_task(store, base)
     body = {
         "ModelName": "conv",
         "ModelCategory": "ImageClassification",
@@ -203,8 +205,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
             "TensorConfig": tensor_config,
             "MetricsList": metrics,
             "ModelTags": tags,
-            "BaseModelVersionID": "m-20210812150750-w54j6-1",
-            "SourceId": "pf-20210914105554-fb564",
+            "BaseModelVersionID": base,
+            "SourceId": task,
         },
     }
     model_id = store.create_model(ACCOUNT, body)["ModelID"]
@@ -219,8 +221,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
         "MetricsList": metrics,
         "ModelTags": tags,
     }
-    assert version["BaseModelVersionID"] == "m-20210812150750-w54j6-1"
-    assert version["SourceId"] == "pf-20210914105554-fb564"
+    assert version["BaseModelVersionID"] == base
+    assert version["SourceId"] == task
 
 
 def test_update_model_renames_only_when_asked(store: Store) -> None:
