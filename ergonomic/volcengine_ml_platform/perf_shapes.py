@@ -8,7 +8,7 @@ says the rest (each dimension a whole number >= 0, at least one, at most 32).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def shape_range_problems(tensor_config: Any, root: str) -> list[tuple[str, str]]:
@@ -18,6 +18,18 @@ def shape_range_problems(tensor_config: Any, root: str) -> list[tuple[str, str]]
     found: list[tuple[str, str]] = []
     if not isinstance(tensor_config, dict):
         return found
+    for group in ("Inputs", "Outputs"):
+        tensors = tensor_config.get(group)
+        for index, tensor in enumerate(tensors if isinstance(tensors, list) else []):
+            shape = tensor.get("Shape") if isinstance(tensor, dict) else None
+            if not isinstance(shape, dict):
+                continue
+            low, high = shape.get("MinShape"), shape.get("MaxShape")
+            if _dims(low) and _dims(high):
+                problem = _range_problem(low, high)
+                if problem:
+                    found.append((f"{root}.{group}[{index}].Shape.MinShape", problem))
+    return found
     for group in ("Inputs", "Outputs"):
         tensors = tensor_config.get(group)
         for index, tensor in enumerate(tensors if isinstance(tensors, list) else []):
@@ -49,5 +61,20 @@ def shape_range_problems(tensor_config: Any, root: str) -> list[tuple[str, str]]
     return found
 
 
-def _dims(value: Any) -> bool:
+def _range_problem(low: list[int], high: list[int]) -> str | None:
+    if len(low) != len(high):
+        return (
+            f"{low} has {len(low)} dimension(s), MaxShape {high} has {len(high)}: "
+            "both must give every dimension of the tensor"
+        )
+    above = [axis for axis, (lo, hi) in enumerate(zip(low, high, strict=True)) if lo > hi]
+    if above:
+        return (
+            f"{low} exceeds MaxShape {high} in dimension {above[0]}: each MinShape "
+            "dimension must be at most MaxShape's"
+        )
+    return None
+
+
+def _dims(value: Any) -> TypeGuard[list[int]]:
     return isinstance(value, list) and all(isinstance(d, int) and not isinstance(d, bool) for d in value)
