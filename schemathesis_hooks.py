@@ -13,7 +13,8 @@ platform, e.g. the default account's from ``<data dir>/credentials.json``), ``VO
 - Both through a schemathesis auth provider: schemathesis leaves out the cases whose credentials are
   meant to be invalid, and its "ignored auth" probes strip these credentials, so those reach the server
   unsigned (or with a bad token) and must be refused.
-- Valid bodies follow ``x-required-without-ModelID`` (see ``map_case``).
+- Valid bodies follow ``x-required-without-ModelID`` (see ``map_case``), and a perf job's shape ranges
+  are ranges (MinShape at most MaxShape, the same length), as PerfTensorShape's description says.
 - ``format: json-string`` (the document's strings holding JSON, ``x-content-media-type:
   application/json``) gets a strategy of valid JSON text.
 """
@@ -178,7 +179,20 @@ def map_case(context: Any, case: schemathesis.Case[Any]) -> schemathesis.Case[An
             container = body["VersionInfo"] if parents else body
             if container.get(name) is None:
                 container[name] = defaults[name]
+    tensor_config = body.get("TensorConfig")
+    if schema_ref == "CreatePerfJobRequest" and isinstance(tensor_config, dict):
+        for tensor in [*(tensor_config.get("Inputs") or []), *(tensor_config.get("Outputs") or [])]:
+            _measurable_range(tensor)
     return case
+
+
+def _measurable_range(tensor: Any) -> None:
+    """A perf tensor's MinShape/MaxShape as a range a job can measure (the same length, MinShape at
+    most MaxShape in each dimension: PerfTensorShape's description, which a schema cannot say)."""
+    shape = tensor.get("Shape") if isinstance(tensor, dict) else None
+    low, high = (shape.get("MinShape"), shape.get("MaxShape")) if isinstance(shape, dict) else (None, None)
+    if isinstance(low, list) and isinstance(high, list) and all(isinstance(d, int) for d in low + high):
+        shape["MaxShape"] = [max(lo, hi) for lo, hi in zip(low, high, strict=False)] + low[len(high) :]
 
 
 def _request_schema_ref(case: schemathesis.Case[Any], operation: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from .private_files import write_private
 from .settings import ServerSettings
 from .store import Store
 from .store.accounts import AK_PREFIX, random_key
+from .store.replica_budget import ReplicaBudget
 from .tokens import TokenIssuer
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def open_platform(
 ) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url, upgrade=settings.migrate, busy_timeout=settings.sqlite_busy_timeout)
+    store.replica_budget = ReplicaBudget(settings.max_replicas_per_account, settings.max_replicas)
     missing = missing_handlers([op.action for op in operations().values()], store)
     if missing:
         raise RuntimeError(f"the document has actions this server cannot serve: {missing}")

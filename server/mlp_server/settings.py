@@ -11,6 +11,9 @@ from typing import Literal
 
 DEFAULT_STS_ROLE_ARN = "arn:aws:iam::000000000000:role/mlp-object-access"
 _TRUE = ("1", "true", "yes", "on")
+# Replica processes of live services one machine runs by default: per account, and in all.
+DEFAULT_MAX_REPLICAS_PER_ACCOUNT = 16
+DEFAULT_MAX_REPLICAS = 32
 
 
 TOKEN_SECRET_BYTES = 32
@@ -81,6 +84,10 @@ class ServerSettings:
     serving_host: str | None = None
     serving_timeout: float = 60.0
     serving_read_timeout: float = 10.0
+    # The most replicas live services may hold: of one account (MLP_MAX_REPLICAS_PER_ACCOUNT) and of
+    # all accounts (MLP_MAX_REPLICAS). Each is a local onnxruntime process on the serving machine.
+    max_replicas_per_account: int = DEFAULT_MAX_REPLICAS_PER_ACCOUNT
+    max_replicas: int = DEFAULT_MAX_REPLICAS
     # SQLite: how long a write waits for another process's lock before it is answered 503
     # ServiceUnavailableTemp (MLP_SQLITE_BUSY_TIMEOUT, seconds): well below the client's 30 s read
     # timeout, so the client gets the documented, retried error and not a timeout.
@@ -189,6 +196,12 @@ class ServerSettings:
             timeout = values.get(name)
             if isinstance(timeout, float) and not (0 < timeout < math.inf):
                 raise ValueError(f"{key}={env[key]!r} must be a number of seconds above 0")
+        for name, key in (
+            ("max_replicas_per_account", "MLP_MAX_REPLICAS_PER_ACCOUNT"),
+            ("max_replicas", "MLP_MAX_REPLICAS"),
+        ):
+            if env.get(key):
+                values[name] = _replica_budget(key, env[key])
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -202,3 +215,14 @@ def _busy_timeout(text: str) -> float:
     if not 0 < seconds <= 86400:
         raise ValueError(f"MLP_SQLITE_BUSY_TIMEOUT={text!r} is not a number of seconds above 0 (default 10)")
     return seconds
+
+
+def _replica_budget(key: str, text: str) -> int:
+    """``MLP_MAX_REPLICAS``/``MLP_MAX_REPLICAS_PER_ACCOUNT``: a whole number >= 0 (0: no replicas)."""
+    try:
+        budget = int(text)
+    except ValueError:
+        budget = -1
+    if budget < 0:
+        raise ValueError(f"{key}={text!r} is not a whole number of replicas >= 0")
+    return budget

@@ -27,6 +27,7 @@ from volcengine_ml_platform.session import Session
 from .helpers import (
     METRICS,
     MODEL_TENSOR_CONFIG,
+    PERF_TENSOR_CONFIG,
     UPLOAD_PREFIX,
     Api,
     MovableClock,
@@ -52,7 +53,22 @@ def test_register_into_the_target_account(peer: Peer, target_keys: Keys, tmp_pat
     source = tmp_path / "converted-int8"
     files = make_tree(source, small=40)
     name = f"inner-{uuid.uuid4().hex[:8]}"
-    base = "m-20210812150750-w54j6-1"
+    # The provenance is real: a version of the target account and a perf task of it.
+    own = peer.model(target_keys)
+    base_folder = tmp_path / "base"
+    make_tree(base_folder, small=2)
+    base_model = own.register(
+        str(base_folder),
+        model_name=f"base-{uuid.uuid4().hex[:8]}",  # not matched by the listing of `name` below
+        model_format="ONNX",
+        model_type="ONNX:1.8",
+    ).result.model_id
+    base = f"{base_model}-1"
+    job_id = own.create_perf_job(
+        base_model, "1", PERF_TENSOR_CONFIG, "PERF_ONLY", [{"FlavorIDList": ["ml.c1i.large"]}]
+    ).result.job_id
+    (task,) = own.iter_perf_tasks(job_id=job_id)
+    source_id = task.task_id
 
     resp = inner.register(
         str(source),
@@ -64,7 +80,7 @@ def test_register_into_the_target_account(peer: Peer, target_keys: Keys, tmp_pat
         model_metrics=METRICS,
         source_type="Perf",
         base_model_version_id=base,
-        source_id="pf-20210914105554-fb564",
+        source_id=source_id,
         model_tags=[{"Key": "precision", "Value": "INT8"}],
     )
 
@@ -77,14 +93,13 @@ def test_register_into_the_target_account(peer: Peer, target_keys: Keys, tmp_pat
     assert version["ResponseMetadata"]["Action"] == "InnerGetModelVersion"
     stored = version["Result"]
     assert stored["BaseModelVersionID"] == base and version.result.base_model_version_id == base
-    assert stored["SourceId"] == "pf-20210914105554-fb564" == version.result.source_id
+    assert stored["SourceId"] == source_id == version.result.source_id
     assert stored["SourceType"] == "Perf" and stored["ModelTags"] == [{"Key": "precision", "Value": "INT8"}]
     bucket, prefix = split_tos(stored["Path"])
     assert bucket == bucket_for(TARGET_ACCOUNT)  # the target account's bucket, not the caller's
     assert peer.object_keys(TARGET_ACCOUNT, prefix) == {prefix + rel for rel in files}
 
     # Visible to the target account's own keys ...
-    own = peer.model(target_keys)
     listed = own.list_models(model_name_contains=name)
     assert [m.model_id for m in listed.result.list_] == [model_id]
     assert own.get_model_version(model_id, "1")["Result"]["BaseModelVersionID"] == base

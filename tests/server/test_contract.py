@@ -326,6 +326,20 @@ def refer_to_seeds(case: Case[Any], body: dict[str, Any], seeds: dict[str, str])
             container[name] = seeds[seed]
 
 
+def measurable_ranges(tensor_config: Any) -> None:
+    """A generated MinShape/MaxShape pair as a range a job can measure (the same length, MinShape at
+    most MaxShape), which the schemas cannot say; a pair the schema refuses is left as it is."""
+    tensors = tensor_config.get("Inputs") if isinstance(tensor_config, dict) else None
+    outputs = tensor_config.get("Outputs") if isinstance(tensor_config, dict) else None
+    for tensor in [*(tensors or []), *(outputs or [])]:
+        shape = tensor.get("Shape") if isinstance(tensor, dict) else None
+        if not isinstance(shape, dict):
+            continue
+        low, high = shape.get("MinShape"), shape.get("MaxShape")
+        if isinstance(low, list) and isinstance(high, list) and all(isinstance(d, int) for d in low + high):
+            shape["MaxShape"] = [max(lo, hi) for lo, hi in zip(low, high, strict=False)] + low[len(high) :]
+
+
 def make_valid(case: Case[Any]) -> Case[Any]:
     meta = case.meta
     if "region" in case.path_parameters and not (
@@ -353,6 +367,7 @@ def make_valid(case: Case[Any]) -> Case[Any]:
                 if container.get(name) is None:
                     container[name] = value
     elif operation == "CreatePerfJob":
+        measurable_ranges(body.get("TensorConfig"))
         for params in body.get("JobParamsList") or []:
             if isinstance(params, dict) and isinstance(params.get("FlavorIDList"), list):
                 count = len(params["FlavorIDList"])

@@ -125,6 +125,34 @@ def test_perf_job_with_an_unknown_flavor_or_version_is_refused(admin: Api, versi
     assert admin.ok("ListPerfJobs", {}) == {"Total": 0, "List": []}
 
 
+IMPOSSIBLE_RANGES = {
+    "min above max": (
+        {"MinShape": [8, 4], "MaxShape": [1, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape: [8, 4] exceeds MaxShape [1, 4] in dimension 0",
+    ),
+    "ranks differ": (
+        {"MinShape": [1], "MaxShape": [8, 4, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape: [1] has 1 dimension(s), MaxShape [8, 4, 4] has 3",
+    ),
+    "dynamic dim": (
+        {"MinShape": [-1, 4], "MaxShape": [8, 4]},
+        "TensorConfig.Inputs[0].Shape.MinShape[0]: -1 is less than the minimum of 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(IMPOSSIBLE_RANGES))
+def test_a_shape_range_no_job_can_measure_is_refused_at_create_time(
+    admin: Api, version: tuple[str, str], case: str
+) -> None:
+    """Knowable from the request alone, so refused then, not accepted and failed later by the worker."""
+    shape, says = IMPOSSIBLE_RANGES[case]
+    body = perf_job_body(version[1])
+    body["TensorConfig"] = {"Inputs": [{"TensorName": "input", "DType": "FLOAT", "Shape": shape}]}
+    assert refused(admin, "CreatePerfJob", body, 400, "InvalidParameter").startswith(says)
+    assert admin.ok("ListPerfJobs", {"ModelVersionID": version[1]})["Total"] == 0
+
+
 def test_perf_jobs_are_listed_by_version_and_id(
     server: LiveServer, admin: Api, version: tuple[str, str]
 ) -> None:
@@ -388,6 +416,23 @@ def test_create_service_checks_its_references(admin: Api, version: tuple[str, st
     )
     refused(admin, "CreateService", service_body(model_id, f"{model_id}-99", name="z"), 404, "NotFound")
     assert [s["ServiceName"] for s in admin.list_all("ListServices")] == ["taken"]
+
+
+def test_a_tenant_cannot_ask_one_machine_for_unbounded_replicas(
+    server: LiveServer, new_account: Callable[..., Api]
+) -> None:
+    """Replicas is at most 100 per service, but 20 such services would be 2,000 local processes: the
+    default budget (16 per account, MLP_MAX_REPLICAS_PER_ACCOUNT) refuses each, saying what is left."""
+    tenant = new_account(2100000555)
+    created = tenant.register(server.upload(tenant.account_id, "modelrepo/budget/1"), name="m")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    for i in range(20):
+        body = service_body(model_id, version_id, name=f"svc{i}", Replicas=100)
+        message = refused(tenant, "CreateService", body, 409, "Conflict")
+        assert message.startswith("Replicas: 100 "), message
+        assert "budget is 16 (MLP_MAX_REPLICAS_PER_ACCOUNT), live services hold 0, 16 left" in message
+    assert tenant.ok("ListServices", {}) == {"Total": 0, "List": []}
+    tenant.ok("CreateService", service_body(model_id, version_id, name="fits", Replicas=16))
 
 
 def test_services_are_invisible_to_another_account(

@@ -47,9 +47,8 @@ RICH: dict[str, Any] = {
     "TensorConfig": {"Inputs": [{"TensorName": "x", "DType": "FLOAT", "Shape": {"MinShape": [1, 3]}}]},
     "MetricsList": [{"MetricsType": "Accuracy", "Params": "{}", "MetricsData": '{"top1": 0.9}'}],
     "ModelTags": [{"Key": "team", "Value": "vision"}],
-    "BaseModelVersionID": "m-20210812070750-based-1",
-    "SourceId": "m-20210812070750-sourc",
 }
+RANGE = {"MinShape": [1, 3], "MaxShape": [2, 3]}
 NAMES = [
     "alpha-1",
     "Alpha-2",
@@ -101,7 +100,17 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
                 store.delete_model_version(DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-1"})
             if n == 7:  # a version with every optional field, registered earlier than the others
                 clock.set(clock.now - timedelta(hours=1))
-                store.create_model(DEFAULT_ACCOUNT_ID, {"ModelID": model_id, "VersionInfo": RICH})
+                job = {
+                    "ModelVersionID": f"{model_id}-1",
+                    "TensorConfig": {"Inputs": [{"TensorName": "x", "DType": "FLOAT", "Shape": RANGE}]},
+                    "JobType": "PERF_ONLY",
+                    "JobParamsList": [{"FlavorIDList": ["ml.c1i.large"]}],
+                }
+                job_id = store.create_perf_job(DEFAULT_ACCOUNT_ID, job)["JobID"]
+                (task,) = store.list_perf_tasks(DEFAULT_ACCOUNT_ID, {"JobID": job_id})["List"]
+                provenance = {"BaseModelVersionID": f"{model_id}-1", "SourceId": task["TaskID"]}
+                info = {**RICH, **provenance}
+                store.create_model(DEFAULT_ACCOUNT_ID, {"ModelID": model_id, "VersionInfo": info})
                 clock.set(clock.now + timedelta(hours=1))
                 store.update_model_version(
                     DEFAULT_ACCOUNT_ID, {"ModelVersionID": f"{model_id}-2", "Description": "réseau ✓"}
@@ -294,7 +303,7 @@ def test_the_versions_hold_every_field_and_a_tie(both: tuple[Api, Api], folder: 
     fast, _ = both
     listed = fast.ok("ListModelVersions", {"ModelID": folder.ids[7], "SortBy": "CreateTime"})["List"]
     assert [item["ModelVersion"] for item in listed] == [3, 2, 1, 4]  # 1-3 tie on CreateTime
-    assert listed[-1]["ModelTags"] == RICH["ModelTags"] and listed[-1]["SourceId"] == RICH["SourceId"]
+    assert listed[-1]["ModelTags"] == RICH["ModelTags"] and listed[-1]["SourceId"].startswith("pf-")
     assert listed[1]["Description"] == "réseau ✓" and listed[0]["TensorConfig"] == {"Inputs": []}
 
 

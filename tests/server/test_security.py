@@ -633,3 +633,52 @@ def test_error_envelope_carries_the_request_metadata(admin: Api) -> None:
     assert meta["Service"] == "ml_platform" and meta["Region"] == REGION
     assert len(meta["RequestId"]) > 14 and meta["RequestId"][:14].isdigit()
     assert response.headers["x-tt-logid"] == meta["RequestId"]
+
+
+def test_inner_create_model_records_only_provenance_that_is_true(
+    server: LiveServer, admin: Api, b: Api
+) -> None:
+    """BaseModelVersionID must be one of the token account's own versions and SourceId a perf task of
+    it: a version "converted from" nothing, or from another account's version, is not recorded."""
+    theirs = b.register(server.upload(b.account_id, "modelrepo/theirs/1"), name="theirs")
+    mine = admin.register(server.upload(admin.account_id, "modelrepo/mine/1"), name="mine")
+    base = mine["VersionInfo"]["ModelVersionID"]
+    job = admin.ok("CreatePerfJob", perf_job_body(base))["JobID"]
+    (task,) = admin.ok("ListPerfTasks", {"JobID": job})["List"]
+    other_job = admin.ok(
+        "CreatePerfJob",
+        perf_job_body(
+            admin.register(server.upload(admin.account_id, "modelrepo/mine/2"), name="other")["VersionInfo"][
+                "ModelVersionID"
+            ]
+        ),
+    )
+    (other_task,) = admin.ok("ListPerfTasks", {"JobID": other_job["JobID"]})["List"]
+    token = admin.token_for(admin.account_id)
+    cases = [
+        ("m-20990101000000-zzzzz-1", task["TaskID"], 404, "VersionInfo.BaseModelVersionID"),
+        (theirs["VersionInfo"]["ModelVersionID"], task["TaskID"], 404, "VersionInfo.BaseModelVersionID"),
+        (base, "pf-20990101000000-zzzzz", 404, "VersionInfo.SourceId"),
+        (base, other_task["TaskID"], 400, "VersionInfo.SourceId"),
+    ]
+    for n, (base_id, source, status, field) in enumerate(cases):
+        info = version_info(
+            server.upload(admin.account_id, f"modelrepo/converted/{n}"),
+            BaseModelVersionID=base_id,
+            SourceId=source,
+            SourceType="Perf",
+        )
+        got_status, _, message = error_of(
+            admin.inner("InnerCreateModel", {"ModelName": "c", "VersionInfo": info}, token)
+        )
+        assert (got_status, message.split(":")[0]) == (status, field), message
+    assert admin.list_all("ListModels", ModelName="c") == []
+    info = version_info(
+        server.upload(admin.account_id, "modelrepo/converted/ok"),
+        BaseModelVersionID=base,
+        SourceId=task["TaskID"],
+        SourceType="Perf",
+    )
+    created = admin.inner("InnerCreateModel", {"ModelName": "c", "VersionInfo": info}, token).json()["Result"]
+    got = admin.ok("GetModelVersion", {"ModelVersionID": created["VersionInfo"]["ModelVersionID"]})
+    assert (got["BaseModelVersionID"], got["SourceId"]) == (base, task["TaskID"])

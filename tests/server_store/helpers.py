@@ -177,3 +177,9 @@ def sent_statements(
         yield seen
     finally:
         event.remove(store.engine, "before_cursor_execute", note)
+
+
+def source_task(store: Store, model_version_id: str, account_id: int = ACCOUNT) -> str:
+    """A perf task of ``model_version_id``: the SourceId a version converted from it may name."""
+    job = perf_job(store, model_version_id, ["ml.c1i.large"], account_id)
+    return task_ids(store, job["JobID"], account_id)[0]

@@ -24,8 +24,6 @@ FULL_INFO: dict[str, Any] = {
     "TensorConfig": {"Inputs": [{"TensorName": "x", "Shape": [1, 3], "DType": "FLOAT"}], "Outputs": []},
     "MetricsList": [{"MetricsType": "Perf", "Params": "{}", "MetricsData": '{"qps": 3}'}],
     "ModelTags": [{"Key": "team", "Value": "vision"}],
-    "BaseModelVersionID": "m-20210812150750-w54j6-1",
-    "SourceId": "pf-20210914105554-fb564",
 }
 
 
@@ -56,9 +54,9 @@ def _script(store: Store, clock: FakeClock) -> list[Any]:
         outcomes.append(repr(got))
 
     attempt(ACCOUNT, {"ModelID": model_id, "VersionInfo": {"Path": "tos://b/2/"}})  # inherits the format
-    attempt(
-        ACCOUNT, {"ModelID": model_id, "DatasetID": "d-1", "VersionInfo": {**FULL_INFO, "Path": "tos://b/3"}}
-    )
+    based = {"BaseModelVersionID": f"{model_id}-1"}  # the converted version's provenance, which exists
+    info = {**FULL_INFO, "Path": "tos://b/3", **based}
+    attempt(ACCOUNT, {"ModelID": model_id, "DatasetID": "d-1", "VersionInfo": info})
     attempt(ACCOUNT, {"ModelID": model_id, "VersionInfo": {"Path": "tos://b/4/", "ModelFormat": "PyTorch"}})
     attempt(ACCOUNT, {"ModelID": model_id, "VersionInfo": {"Path": "tos://b/2/"}})  # a resend
     attempt(ACCOUNT, {"ModelID": other, "VersionInfo": {"Path": "tos://b/5/"}})  # another account's model

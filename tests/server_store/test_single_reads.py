@@ -28,7 +28,6 @@ SHAPES: list[dict[str, Any]] = [
         "TensorConfig": {"Inputs": [{"Name": "x", "DType": "FP32", "Shape": [1, -1, 3]}], "Outputs": []},
         "MetricsList": [{"MetricsType": "Accuracy", "MetricsValue": 0.125, "Extra": None}],
         "ModelTags": {"team": "ç", "nested": {"list": [True, False, None, 1.5e300]}},
-        "SourceId": "pf-1",
     },
     {"TensorConfig": {}, "MetricsList": [], "ModelTags": {}},
 ]

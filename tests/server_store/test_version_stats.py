@@ -27,6 +27,7 @@ from .helpers import (
     race_deletes_and_registrations,
     register,
     sent_statements,
+    source_task,
     version_info,
 )
 
@@ -77,7 +78,8 @@ def test_stats_follow_every_write(store: Store, clock: FakeClock) -> None:
         store.create_model(ACCOUNT, {"ModelID": model_id, "VersionInfo": info})
     assert _kept(store)[model_id] == (6, 6)
     # A conversion's result: InnerCreateModel of the source's model (workers/runner.register_converted).
-    converted = version_info(SourceType="Perf", BaseModelVersionID=f"{model_id}-2", SourceId="pf-x")
+    task = source_task(store, f"{model_id}-2")
+    converted = version_info(SourceType="Perf", BaseModelVersionID=f"{model_id}-2", SourceId=task)
     store.create_model(ACCOUNT, {"ModelID": model_id, "VersionInfo": converted})
     _check(store)
     delete_version(store, model_id, 3)  # a middle one: the highest stays

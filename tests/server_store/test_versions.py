@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from mlp_server.errors import ApiError
 from mlp_server.store import Store
 
-from .helpers import ACCOUNT, FakeClock, register, register_many, version_info
+from .helpers import ACCOUNT, OTHER_ACCOUNT, FakeClock, register, register_many, source_task, version_info
 
 
 def next_version(store: Store, model_id: str | None) -> int:
@@ -190,6 +191,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
     tensor_config = {"Inputs": [{"TensorName": "x", "Shape": [1, 3], "DType": "FLOAT"}], "Outputs": []}
     metrics = [{"MetricsType": "Perf", "Params": "{}", "MetricsData": '{"qps": 3}'}]
     tags = [{"Key": "team", "Value": "vision"}]
+    base = f"{register(store, name='base')[0]}-1"
+    task = source_task(store, base)
     body = {
         "ModelName": "conv",
         "ModelCategory": "ImageClassification",
@@ -203,8 +206,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
             "TensorConfig": tensor_config,
             "MetricsList": metrics,
             "ModelTags": tags,
-            "BaseModelVersionID": "m-20210812150750-w54j6-1",
-            "SourceId": "pf-20210914105554-fb564",
+            "BaseModelVersionID": base,
+            "SourceId": task,
         },
     }
     model_id = store.create_model(ACCOUNT, body)["ModelID"]
@@ -219,8 +222,8 @@ def test_every_optional_field_round_trips(store: Store) -> None:
         "MetricsList": metrics,
         "ModelTags": tags,
     }
-    assert version["BaseModelVersionID"] == "m-20210812150750-w54j6-1"
-    assert version["SourceId"] == "pf-20210914105554-fb564"
+    assert version["BaseModelVersionID"] == base
+    assert version["SourceId"] == task
 
 
 def test_update_model_renames_only_when_asked(store: Store) -> None:
@@ -313,3 +316,34 @@ def test_a_new_model_id_that_collides_is_drawn_again(store: Store, monkeypatch: 
     listed = store.list_models(ACCOUNT, {"SortBy": "ModelName", "SortOrder": "Ascend"})
     assert [(m["ModelID"], m["ModelName"]) for m in listed["List"]] == [(first, "first"), (second, "second")]
     assert listed["Total"] == 2
+
+
+def test_a_conversions_provenance_must_be_the_accounts_own(store: Store) -> None:
+    """InnerCreateModel's BaseModelVersionID and SourceId are checked in the registration's transaction:
+    a made-up or another account's version, or a task of another version, records nothing."""
+    model_id, _ = register(store)
+    base = f"{model_id}-1"
+    task = source_task(store, base)
+    other_version = f"{register(store, model_id=model_id)[0]}-2"
+    theirs = f"{register(store, OTHER_ACCOUNT)[0]}-1"
+    cases = [
+        ({"BaseModelVersionID": "m-20990101000000-zzzzz-1"}, "NotFound", "VersionInfo.BaseModelVersionID"),
+        ({"BaseModelVersionID": theirs}, "NotFound", "VersionInfo.BaseModelVersionID"),
+        ({"SourceId": source_task(store, theirs, OTHER_ACCOUNT)}, "NotFound", "VersionInfo.SourceId"),
+        ({"BaseModelVersionID": other_version, "SourceId": task}, "InvalidParameter", "VersionInfo.SourceId"),
+    ]
+    for provenance, code, field in cases:
+        for new_model in (True, False):
+            body: dict[str, Any] = {"VersionInfo": version_info(SourceType="Perf", **provenance)}
+            body.update({"ModelName": "converted"} if new_model else {"ModelID": model_id})
+            with pytest.raises(ApiError) as caught:
+                store.create_model(ACCOUNT, body)
+            assert (caught.value.code, caught.value.message.split(":")[0]) == (code, field)
+    assert store.list_model_versions(ACCOUNT, {"ModelID": model_id})["Total"] == 2
+    assert store.list_models(ACCOUNT, {"ModelName": "converted"})["Total"] == 0
+    info = version_info(SourceType="Perf", BaseModelVersionID=base, SourceId=task)
+    number = store.create_model(ACCOUNT, {"ModelID": model_id, "VersionInfo": info})["VersionInfo"][
+        "ModelVersion"
+    ]
+    got = store.get_model_version(ACCOUNT, {"ModelVersionID": f"{model_id}-{number}"})
+    assert (got["BaseModelVersionID"], got["SourceId"]) == (base, task)

@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import schema
 from ..errors import ValidationError
+from ..perf_shapes import shape_range_problems
 
 
 def valid_json(serialized_data: Any) -> bool:
@@ -79,8 +80,13 @@ def validate_model_tensor_config(tensor_config: Any) -> None:
 
 
 def validate_perf_job_tensor_config(tensor_config: Any) -> None:
-    """As the model's, but ``Shape`` is ``{"MinShape", "MaxShape"}`` and STRING/BOOL are not allowed."""
+    """As the model's, but ``Shape`` is ``{"MinShape", "MaxShape"}`` (dimensions >= 0, the same
+    length, MinShape at most MaxShape in each) and STRING/BOOL are not allowed."""
     _check("PerfTensorConfig", tensor_config, "tensor_config")
+    problems = shape_range_problems(tensor_config, "tensor_config")
+    if problems:
+        message = "; ".join(f"{field}: {problem}" for field, problem in problems)
+        raise ValidationError(message, field="tensor_config")
 
 
 def validate_source_type(source_type: Any) -> None:

@@ -21,7 +21,9 @@ class PerfTensor(WireMapping):
     """
     Attributes:
         tensor_name (str):
-        shape (PerfTensorShape):
+        shape (PerfTensorShape): The range a perf job measures the tensor over: MinShape and MaxShape have the same
+            length, and each MinShape dimension is at most MaxShape's (refused with InvalidParameter naming
+            `...Shape.MinShape` otherwise).
         d_type (PerfTensorDType):
     """
 

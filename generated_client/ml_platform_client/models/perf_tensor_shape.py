@@ -13,10 +13,12 @@ T = TypeVar("T", bound="PerfTensorShape")
 
 @_attrs_define(repr=False)
 class PerfTensorShape(WireMapping):
-    """
-    Attributes:
-        min_shape (list[int]):
-        max_shape (list[int]):
+    """The range a perf job measures the tensor over: MinShape and MaxShape have the same length, and each MinShape
+    dimension is at most MaxShape's (refused with InvalidParameter naming `...Shape.MinShape` otherwise).
+
+        Attributes:
+            min_shape (list[int]):
+            max_shape (list[int]):
     """
 
     min_shape: list[int]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 
-from . import model_changes, model_ranks, reclaims, version_positions, version_stats
+from . import model_changes, model_ranks, provenance, reclaims, version_positions, version_stats
 from .base import Body, Result, StoreBase, with_new_id
 from .deploy_locks import Intent, lock_model, lock_version
 from .ids import version_id, wire_time
@@ -187,6 +187,7 @@ class ModelsMixin(StoreBase):
             if (done := _registered(conn, account_id, info["Path"], None)) is not None:
                 return done
             new_id = self._insert_model(session, account_id, body, now)
+            provenance.check(conn, account_id, info)  # after the model's rows: the writers' lock order
             values = _version_values(account_id, new_id, 1, info, None, body.get("DatasetID"), now)
             return _insert_version(conn, values)
 
@@ -473,6 +474,7 @@ def _add_version(
     if (done := _registered(conn, account_id, info["Path"], model_id)) is not None:
         return done
     number, create_time = _take_version_number(conn, account_id, model_id, now)
+    provenance.check(conn, account_id, info)  # after the model's row: the writers' lock order
     inherited = None if info.get("ModelFormat") and info.get("ModelType") else _latest_format(conn, model_id)
     values = _version_values(
         account_id, model_id, number, info, inherited, body.get("DatasetID"), create_time

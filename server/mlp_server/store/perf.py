@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mlp_server.errors import ApiError, invalid, not_found
 from volcengine_ml_platform import file_locks
+from volcengine_ml_platform.perf_shapes import shape_range_problems
 
 from . import task_states as states
 from .base import Body, Result, StoreBase, insert_with_new_id
@@ -84,6 +85,10 @@ class PerfMixin(StoreBase):
             raise invalid("JobType", f"{job_type!r} is not one of {', '.join(JOB_TYPES)}")
         if body.get("TensorConfig") is None:
             raise invalid("TensorConfig", "is required")
+        if problems := shape_range_problems(body["TensorConfig"], "TensorConfig"):
+            raise ApiError(
+                "InvalidParameter", "; ".join(f"{field}: {problem}" for field, problem in problems)
+            )
         params_list = body.get("JobParamsList") or []
         tasks = list(fan_out(job_type, params_list))
         if not tasks:

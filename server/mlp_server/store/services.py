@@ -26,6 +26,7 @@ from .deploy_locks import Intent, lock_model, lock_version
 from .ids import new_id, wire_time
 from .models import owned_version
 from .paging import Page, SortKeys, chunked, contains, fetch_page
+from .replica_budget import ReplicaBudget
 from .resources import require_flavor
 from .schema import ModelRow, ServiceRow, VersionRow
 
@@ -45,9 +46,13 @@ SERVICE_SORTS: SortKeys = {"CreateTime": (ServiceRow.create_time, ServiceRow.id)
 
 
 class ServicesMixin(StoreBase):
+    # The replicas live services may hold (the platform sets it from its settings).
+    replica_budget = ReplicaBudget()
+
     def create_service(self, account_id: int, body: Body) -> Result:
         """``{"ServiceID"}``. The version must be the caller's (NotFound) and belong to
-        ``Model.ModelID`` (InvalidParameter); the flavor must be in the catalogue."""
+        ``Model.ModelID`` (InvalidParameter); the flavor must be in the catalogue; the replicas must
+        fit the replica budget (Conflict, see :mod:`.replica_budget`)."""
         name = body.get("ServiceName")
         if not name:
             raise invalid("ServiceName", "is required")
@@ -61,6 +66,7 @@ class ServicesMixin(StoreBase):
         if not version_id:
             raise invalid("ServiceDeployment.Model.ModelVersionID", "is required")
         replicas = deployment.get("Replicas")
+        replicas = DEFAULT_REPLICAS if replicas is None else replicas
         now = self._now()
         try:
             with self._write() as session:
@@ -79,6 +85,7 @@ class ServicesMixin(StoreBase):
                         f"version {version.id} belongs to model {version.model_id}, not {model_id}",
                     )
                 _check_name_free(session, account_id, name)
+                self.replica_budget.check(session, account_id, replicas, LIVE)
                 model = session.get_one(ModelRow, version.model_id)
                 service = insert_with_new_id(
                     session,
@@ -98,7 +105,7 @@ class ServicesMixin(StoreBase):
                         flavor_id=flavor_id,
                         image_id=deployment.get("ImageID") or "",
                         envs=deployment.get("Envs") or [],
-                        replicas=DEFAULT_REPLICAS if replicas is None else replicas,
+                        replicas=replicas,
                         description=deployment.get("Description") or "",
                         status=PENDING,
                         status_message="",
@@ -130,10 +137,13 @@ class ServicesMixin(StoreBase):
         return {"Total": total, "List": [_service_item(s, names) for s in services]}
 
     def start_service(self, account_id: int, body: Body) -> Result:
-        """Stopped/Stopping/Failed -> Pending; a live service is left as it is."""
+        """Stopped/Stopping/Failed -> Pending, if its replicas fit the budget (Conflict); a live
+        service is left as it is."""
         with self._write() as session:
+            self.replica_budget.lock(session)  # before the read: its status and replicas stay current
             service = _owned_service(session, account_id, body["ServiceID"])
             if service.status in (STOPPED, STOPPING, FAILED):
+                self.replica_budget.check(session, account_id, service.replicas, LIVE, service_id=service.id)
                 service.status = PENDING
                 service.status_message = ""
                 service.update_time = self._now()
@@ -158,7 +168,8 @@ class ServicesMixin(StoreBase):
         return {"ServiceID": service.id}
 
     def update_service(self, account_id: int, body: Body) -> Result:
-        """Only ``ChangeType: ScalingService`` exists: it sets Replicas."""
+        """Only ``ChangeType: ScalingService`` exists: it sets Replicas. Scaling a live service up must
+        fit the replica budget (Conflict); a stopped one's count is checked when it is started."""
         change = body.get("ChangeType")
         if change not in CHANGE_TYPES:
             raise invalid("ChangeType", f"{change!r} is not one of {', '.join(CHANGE_TYPES)}")
@@ -166,7 +177,10 @@ class ServicesMixin(StoreBase):
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise invalid("Replicas", f"must be an integer >= 0 to scale, got {replicas!r}")
         with self._write() as session:
+            self.replica_budget.lock(session)  # before the read: its status and replicas stay current
             service = _owned_service(session, account_id, body["ServiceID"])
+            if service.status in LIVE and replicas > service.replicas:
+                self.replica_budget.check(session, account_id, replicas, LIVE, service_id=service.id)
             if service.status == RUNNING and replicas != service.replicas:
                 service.status = DEPLOYING  # Running again once the new count answers readiness
             service.replicas = replicas

@@ -85,7 +85,10 @@ def sync_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
-     Local platform: idempotent by Path, with a manifest, as CreateModel.
+     Local platform: idempotent by Path, with a manifest, as CreateModel. The provenance must be
+    true: `BaseModelVersionID` one of the token account's own versions and `SourceId` one of its
+    perf tasks (404 NotFound naming the field otherwise), a task of that version when both are
+    given (400 InvalidParameter naming `VersionInfo.SourceId` otherwise).
 
     Args:
         region (str): a region: lowercase words joined by '-', e.g. cn-beijing
@@ -126,7 +129,10 @@ def sync(
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
-     Local platform: idempotent by Path, with a manifest, as CreateModel.
+     Local platform: idempotent by Path, with a manifest, as CreateModel. The provenance must be
+    true: `BaseModelVersionID` one of the token account's own versions and `SourceId` one of its
+    perf tasks (404 NotFound naming the field otherwise), a task of that version when both are
+    given (400 InvalidParameter naming `VersionInfo.SourceId` otherwise).
 
     Args:
         region (str): a region: lowercase words joined by '-', e.g. cn-beijing
@@ -162,7 +168,10 @@ async def asyncio_detailed(
 ) -> Response[CreateModelResponse | ErrorResponse]:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
-     Local platform: idempotent by Path, with a manifest, as CreateModel.
+     Local platform: idempotent by Path, with a manifest, as CreateModel. The provenance must be
+    true: `BaseModelVersionID` one of the token account's own versions and `SourceId` one of its
+    perf tasks (404 NotFound naming the field otherwise), a task of that version when both are
+    given (400 InvalidParameter naming `VersionInfo.SourceId` otherwise).
 
     Args:
         region (str): a region: lowercase words joined by '-', e.g. cn-beijing
@@ -201,7 +210,10 @@ async def asyncio(
 ) -> CreateModelResponse | ErrorResponse | None:
     """CreateModel in the token's account (may carry BaseModelVersionID and SourceId)
 
-     Local platform: idempotent by Path, with a manifest, as CreateModel.
+     Local platform: idempotent by Path, with a manifest, as CreateModel. The provenance must be
+    true: `BaseModelVersionID` one of the token account's own versions and `SourceId` one of its
+    perf tasks (404 NotFound naming the field otherwise), a task of that version when both are
+    given (400 InvalidParameter naming `VersionInfo.SourceId` otherwise).
 
     Args:
         region (str): a region: lowercase words joined by '-', e.g. cn-beijing

@@ -81,6 +81,11 @@ def sync_detailed(
     has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
     serve`, or a Python program on the embedded platform until it exits); while none does, a live
     service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
+    Replica budget: the live (Pending, Deploying, Running) services of one account hold at most
+    `MLP_MAX_REPLICAS_PER_ACCOUNT` replicas (default 16), and those of all accounts `MLP_MAX_REPLICAS`
+    (default 32); a service that would take either past it is refused with 409 `Conflict` naming
+    `Replicas`, the budget and what is left. Stopped and Failed services hold none; StartService and
+    scaling up a live service (UpdateService) are checked the same way.
 
     Args:
         body (CreateServiceRequest):
@@ -119,6 +124,11 @@ def sync(
     has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
     serve`, or a Python program on the embedded platform until it exits); while none does, a live
     service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
+    Replica budget: the live (Pending, Deploying, Running) services of one account hold at most
+    `MLP_MAX_REPLICAS_PER_ACCOUNT` replicas (default 16), and those of all accounts `MLP_MAX_REPLICAS`
+    (default 32); a service that would take either past it is refused with 409 `Conflict` naming
+    `Replicas`, the budget and what is left. Stopped and Failed services hold none; StartService and
+    scaling up a live service (UpdateService) are checked the same way.
 
     Args:
         body (CreateServiceRequest):
@@ -152,6 +162,11 @@ async def asyncio_detailed(
     has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
     serve`, or a Python program on the embedded platform until it exits); while none does, a live
     service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
+    Replica budget: the live (Pending, Deploying, Running) services of one account hold at most
+    `MLP_MAX_REPLICAS_PER_ACCOUNT` replicas (default 16), and those of all accounts `MLP_MAX_REPLICAS`
+    (default 32); a service that would take either past it is refused with 409 `Conflict` naming
+    `Replicas`, the budget and what is left. Stopped and Failed services hold none; StartService and
+    scaling up a live service (UpdateService) are checked the same way.
 
     Args:
         body (CreateServiceRequest):
@@ -188,6 +203,11 @@ async def asyncio(
     has no CUDA provider, and `StatusMessage` says so. A platform process serves the services (`mlp
     serve`, or a Python program on the embedded platform until it exits); while none does, a live
     service reads Pending with no `EndpointURL` and a `StatusMessage` saying what serves it again.
+    Replica budget: the live (Pending, Deploying, Running) services of one account hold at most
+    `MLP_MAX_REPLICAS_PER_ACCOUNT` replicas (default 16), and those of all accounts `MLP_MAX_REPLICAS`
+    (default 32); a service that would take either past it is refused with 409 `Conflict` naming
+    `Replicas`, the budget and what is left. Stopped and Failed services hold none; StartService and
+    scaling up a live service (UpdateService) are checked the same way.
 
     Args:
         body (CreateServiceRequest):

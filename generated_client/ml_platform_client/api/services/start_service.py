@@ -73,6 +73,10 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Start a stopped service
 
+     Local platform: a Stopped, Stopping or Failed service becomes Pending if its replicas fit the
+    replica budget (see CreateService), else 409 `Conflict` naming `Replicas`; a live one is left as it
+    is.
+
     Args:
         body (ServiceIDRequest):
 
@@ -102,6 +106,10 @@ def sync(
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Start a stopped service
 
+     Local platform: a Stopped, Stopping or Failed service becomes Pending if its replicas fit the
+    replica budget (see CreateService), else 409 `Conflict` naming `Replicas`; a live one is left as it
+    is.
+
     Args:
         body (ServiceIDRequest):
 
@@ -125,6 +133,10 @@ async def asyncio_detailed(
     body: ServiceIDRequest,
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Start a stopped service
+
+     Local platform: a Stopped, Stopping or Failed service becomes Pending if its replicas fit the
+    replica budget (see CreateService), else 409 `Conflict` naming `Replicas`; a live one is left as it
+    is.
 
     Args:
         body (ServiceIDRequest):
@@ -152,6 +164,10 @@ async def asyncio(
     body: ServiceIDRequest,
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Start a stopped service
+
+     Local platform: a Stopped, Stopping or Failed service becomes Pending if its replicas fit the
+    replica budget (see CreateService), else 409 `Conflict` naming `Replicas`; a live one is left as it
+    is.
 
     Args:
         body (ServiceIDRequest):

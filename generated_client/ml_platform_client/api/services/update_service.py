@@ -73,6 +73,10 @@ def sync_detailed(
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Change a service (scale it with `ChangeType` ScalingService)
 
+     Local platform: scaling a live service up must fit the replica budget (see CreateService), else 409
+    `Conflict` naming `Replicas`; scaling down is always allowed. A stopped service's count is checked
+    when it is started.
+
     Args:
         body (UpdateServiceRequest):
 
@@ -102,6 +106,10 @@ def sync(
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Change a service (scale it with `ChangeType` ScalingService)
 
+     Local platform: scaling a live service up must fit the replica budget (see CreateService), else 409
+    `Conflict` naming `Replicas`; scaling down is always allowed. A stopped service's count is checked
+    when it is started.
+
     Args:
         body (UpdateServiceRequest):
 
@@ -125,6 +133,10 @@ async def asyncio_detailed(
     body: UpdateServiceRequest,
 ) -> Response[ErrorResponse | ServiceIDResponse]:
     """Change a service (scale it with `ChangeType` ScalingService)
+
+     Local platform: scaling a live service up must fit the replica budget (see CreateService), else 409
+    `Conflict` naming `Replicas`; scaling down is always allowed. A stopped service's count is checked
+    when it is started.
 
     Args:
         body (UpdateServiceRequest):
@@ -152,6 +164,10 @@ async def asyncio(
     body: UpdateServiceRequest,
 ) -> ErrorResponse | ServiceIDResponse | None:
     """Change a service (scale it with `ChangeType` ScalingService)
+
+     Local platform: scaling a live service up must fit the replica budget (see CreateService), else 409
+    `Conflict` naming `Replicas`; scaling down is always allowed. A stopped service's count is checked
+    when it is started.
 
     Args:
         body (UpdateServiceRequest):
