@@ -10,11 +10,14 @@ from typing import Any
 
 from server_store.helpers import ACCOUNT, register, service_body
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
+from mlp_server.serving import supervisor as supervisor_module
 from mlp_server.serving.endpoints import Endpoints
 from mlp_server.serving.lease import SERVING_LOCK_KEY
 from mlp_server.serving.supervisor import ServingSupervisor
 from mlp_server.store import Store
+from mlp_server.store.engine import sqlite_url
 from mlp_server.store.services import FAILED, RUNNING
 from pg_testing import PgCluster
 from volcengine_ml_platform.errors import TransferError
@@ -124,3 +127,41 @@ def test_three_object_store_errors_in_a_row_fail_the_service(pg_cluster: PgClust
     assert rec["Status"] == FAILED
     message = rec["StatusMessage"]
     assert "connection refused" in message and "gave up after 3 failures in a row" in message, message
+
+
+def test_a_database_outage_of_hours_keeps_the_replicas(tmp_path: Path, monkeypatch: Any) -> None:
+    """Each failed tick doubles the wait up to a cap; the doubling must not overflow (2**1024 as a
+    float) after ~85 minutes of outage at the 5 s cap, which stopped every replica. The cap is
+    lowered so that 1,100 ticks run in seconds; the arithmetic is the same."""
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    store = Store(sqlite_url(tmp_path / "db.sqlite"))
+    model_id, version = register(store, Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="long-outage", FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    folder = tmp_path / "server-0"
+    sup = ServingSupervisor(store, objects, folder, endpoints=Endpoints(host="server-0.test"))
+    try:
+        assert sup.ensure_started() is True
+
+        def status() -> str:
+            return str(store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"])
+
+        wait_until(lambda: status() == RUNNING, 60, "Running")
+        pids = replica_pids("long-outage", folder)
+        assert pids
+        (runtime,) = sup._runtimes.values()
+
+        def down(*args: Any, **kwargs: Any) -> Any:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+        monkeypatch.setattr(supervisor_module, "STORE_RETRY_CAP", 0.0005)
+        monkeypatch.setattr(store, "service_transition", down)
+        monkeypatch.setattr(store, "serving_rows", down)
+        wait_until(lambda: runtime.store_errors > 1100 or not runtime.alive(), 60, "1,100 failed ticks")
+        assert runtime.alive(), "the runtime thread died during the outage"
+        assert replica_pids("long-outage", folder) == pids, "the replicas were stopped"
+    finally:
+        monkeypatch.undo()
+        sup.close()
+        store.close()

@@ -483,7 +483,8 @@ class ServiceRuntime:
                         self.service_id,
                         database_trouble(exc),
                     )
-                    wait = min(STORE_RETRY_CAP, self.sup.timing.tick * 2**self.store_errors)
+                    # The exponent is capped: an outage of hours must not overflow the float.
+                    wait = min(STORE_RETRY_CAP, self.sup.timing.tick * 2 ** min(self.store_errors, 16))
                 self._wake.wait(wait)
                 self._wake.clear()
         except StoreClosedError:
