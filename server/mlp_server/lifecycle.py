@@ -209,7 +209,14 @@ def _doomed(
             found[key] = single
     if recorded_at is None:
         return bucket, list(found.values())
-    latest = recorded_at.timestamp() + RECORD_MARGIN_SECONDS
+    # The record's time is the platform's clock, the objects' the store's. The version's manifest was
+    # written (store's clock) at its CreateModel, before the delete: its own time also counts, so that
+    # a platform clock behind the store's does not make every file of the version look "written after".
+    latest = recorded_at.timestamp()
+    record = found.get(manifest.manifest_key(prefix))
+    if record is not None and record.modified is not None:
+        latest = max(latest, record.modified)
+    latest += RECORD_MARGIN_SECONDS
     return bucket, [o for o in found.values() if o.modified is None or o.modified <= latest]
 
 

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from mlp_server.store.reclaims import CLAIM_FOR
 from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
 from volcengine_ml_platform.transfer.manifest import manifest_key
 
-from .helpers import Api, LiveServer, MovableClock, upload_into
+from .helpers import Api, LiveServer, MovableClock, error_of, upload_into, version_info
 
 FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(12)}
 CALLER = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
@@ -326,3 +327,53 @@ def test_mlp_serve_killed_during_a_delete_leaves_nothing_behind(tmp_path: Path) 
 def _ignore_errors(call: Any, *args: Any) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server was killed under it
         call(*args)
+
+
+def test_a_path_still_being_reclaimed_is_not_registered_again(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete answers while its reclaim still runs (a slow store). Registering the same Path then
+    would record files about to be removed under the new version: it is refused with a retryable 503
+    until the reclaim is done, and then the files are gone (404), never a live version without files."""
+    platform = server.platform
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/again"), FILES)
+    first = admin.register(path, name="first")["VersionInfo"]["ModelVersionID"]
+    release = threading.Event()
+    real_list = platform.objects.list_objects
+
+    def slow_list(bucket: str, prefix: str) -> Any:
+        if threading.current_thread().name == "mlp-reclaim":
+            release.wait(30)
+        return real_list(bucket, prefix)
+
+    monkeypatch.setattr(platform.objects, "list_objects", slow_list)
+    monkeypatch.setattr(lifecycle, "RECLAIM_WAIT_SECONDS", 0.5)
+    admin.ok("DeleteModelVersion", {"ModelVersionID": first})  # answered while the reclaim waits
+    body = {"ModelName": "second", "VersionInfo": version_info(path)}
+    status, code, message = error_of(admin.call("CreateModel", body))
+    assert (status, code) == (503, "ServiceUnavailableTemp"), message
+    assert "VersionInfo.Path" in message and "being removed" in message
+    release.set()
+    assert no_records_left(platform)
+    status, code, _ = error_of(admin.call("CreateModel", body))
+    assert (status, code) == (404, "NotFound")
+    assert keys_under(platform, path) == []
+
+
+def test_a_platform_clock_behind_the_stores_still_frees_the_deleted_versions_files(
+    server: LiveServer, admin: Api
+) -> None:
+    """The record's time is the platform's clock, the objects' times the store's (S3 LastModified, a
+    file's mtime): with the platform 3 s behind, the version's own files are still removed (its
+    manifest, written at CreateModel, dates them), not kept for ever with the record dropped."""
+    platform = server.platform
+    real = platform.store._clock
+    platform.store._clock = lambda: real() - timedelta(seconds=3)
+    try:
+        path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/skew"), FILES)
+        version = admin.register(path, name="skew")["VersionInfo"]["ModelVersionID"]
+        admin.ok("DeleteModelVersion", {"ModelVersionID": version})
+        assert no_records_left(platform)
+    finally:
+        platform.store._clock = real
+    assert keys_under(platform, path) == []

@@ -35,6 +35,14 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
     registered = platform.store.registration_state(caller.account_id, body.get("ModelID"), path)
     check_bucket(platform, caller, path)
     if not registered:
+        if (pending := platform.store.reclaim_covering(caller.account_id, path)) is not None:
+            # A delete's reclaim of these objects has not finished (it goes on in the background, or a
+            # crash left it to the sweep): registering now could record files about to be removed.
+            raise ApiError(
+                "ServiceUnavailableTemp",
+                f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
+                "try again shortly (then upload the files again if they are gone)",
+            )
         # A resent registration answers the version it made (the store checks that again under its
         # write lock); a new one lists its files once and records them before the row is committed,
         # and they and the record are on disk before it is (see ``objects_sync``).

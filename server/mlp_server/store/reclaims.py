@@ -59,6 +59,19 @@ class ReclaimsMixin(StoreBase):
         with self._read() as session:
             return [PendingReclaim(*row) for row in session.execute(query)]
 
+    def reclaim_covering(self, account_id: int, path: str) -> str | None:
+        """A recorded reclaim of the account whose Path is ``path``, contains it or lies below it (its
+        objects may still be removed), or None. A CreateModel on such a Path must wait for it: the
+        files it would record could be removed under the new version."""
+        folder = path if path.endswith("/") else path + "/"
+        query = select(_TABLE.c.path).where(_TABLE.c.account_id == account_id)
+        with self._read() as session:
+            for (recorded,) in session.execute(query):
+                other = recorded if recorded.endswith("/") else recorded + "/"
+                if folder.startswith(other) or other.startswith(folder):
+                    return str(recorded)
+        return None
+
     def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:
         """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),
         oldest first, for :data:`CLAIM_FOR`."""
