@@ -205,18 +205,25 @@ def _lock_waits(command: Callable[[argparse.Namespace], int]) -> Callable[[argpa
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
-        from .storage_errors import storage_error
+        from .storage_errors import LOCKED, UNREACHABLE, database_trouble, storage_error
 
         try:
             return command(args)
         except Exception as exc:
             known = storage_error(exc)
-            if known is None or known.code != "ServiceUnavailableTemp":
+            if known is None or known.message not in (LOCKED, UNREACHABLE):
                 raise
             from sqlalchemy import make_url
 
             settings = _settings(args)
             url = make_url(settings.db_url)
+            if known.message == UNREACHABLE:
+                print(
+                    f"mlp: error: the database {url.render_as_string(hide_password=True)} cannot be "
+                    f"reached: {database_trouble(exc)}",
+                    file=sys.stderr,
+                )
+                return 1
             wait = ""
             if url.get_backend_name() == "sqlite":
                 most = f"{settings.sqlite_busy_timeout:g}"

@@ -132,3 +132,18 @@ def test_a_bad_mlp_sqlite_busy_timeout_is_refused_as_mlp_serve_refuses_it(tmp_pa
         runs = list(pool.map(lambda c: mlp(platform, c, {"MLP_SQLITE_BUSY_TIMEOUT": "abc"}), commands))
     assert [(r.returncode, r.stderr.strip()) for r in runs] == [(2, expected)] * len(commands), runs
     assert not (platform / "mlp.sqlite3").exists()  # refused before anything was opened
+
+
+def test_an_unreachable_database_is_not_called_locked(tmp_path: Path) -> None:
+    """Both answer ServiceUnavailableTemp on the wire; the command says which one it met."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/nodb"  # port 1: nothing listens
+    done = subprocess.run(
+        [mlp_script(), "account", "list", "--database-url", url],
+        env=clean_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "cannot be reached" in done.stderr and "locked" not in done.stderr, done.stderr
+    assert "127.0.0.1" in done.stderr
