@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from ..context import Caller, Platform
 from ..errors import ApiError
-from ..storage_errors import DATABASE_ERRORS, database_trouble
+from ..storage_errors import DATABASE_ERRORS, database_trouble, storage_error
 from ..store import ClaimedTask
 from ..store.perf import BASE, CONVERT_PERF
 from ..store.resources import CATALOGUE, Flavor
@@ -329,13 +329,30 @@ def _register_once(platform: Platform, spec: RunSpec, version: dict[str, Any], f
         info["TensorConfig"] = version["TensorConfig"]
     try:
         info["Path"] = upload_path(platform.objects, folder, bucket, prefix)
-        created = call_action(
-            platform, caller, "InnerCreateModel", {"ModelID": model_id, "VersionInfo": info}
-        )
     except BaseException:
         platform.objects.delete_prefix(bucket, prefix)
         raise
+    try:
+        created = call_action(
+            platform, caller, "InnerCreateModel", {"ModelID": model_id, "VersionInfo": info}
+        )
+    except BaseException as exc:
+        # Only a registration known not to have happened gives its files back. One whose commit may
+        # have landed (the connection lost during COMMIT, the runner stopped mid-call) keeps them: a
+        # retry finds its version (version_from_task), or the storage sweep removes them unreferenced.
+        if _refused(exc):
+            platform.objects.delete_prefix(bucket, prefix)
+        raise
     return str(created["VersionInfo"]["ModelVersionID"])
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether InnerCreateModel's failure ``exc`` promises that nothing was registered: a refusal
+    (4xx), or a storage failure answered before the commit (StorageUnavailable, a database locked or
+    unreachable: :func:`storage_error` gives no code for a commit whose outcome is unknown)."""
+    if isinstance(exc, ApiError):
+        return exc.status < 500 or exc.code == "StorageUnavailable"
+    return isinstance(exc, Exception) and storage_error(exc) is not None
 
 
 def exit_with_parent(parent: int, interval: float = 0.5) -> None:
