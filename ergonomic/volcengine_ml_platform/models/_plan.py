@@ -176,7 +176,18 @@ async def _finished_once_sent(send: AsyncSend, request: Request[Any]) -> Any:
 
 def _say_after_cancel(request: Request[Any], done: Any) -> None:
     action = request.body_cls.__name__.removesuffix("Request")
-    if done.cancelled():  # the loop itself is closing
+    if done.cancelled():
+        # The event loop ended first (asyncio.run cancels what is left): the request was torn down
+        # in flight, so the platform may or may not have registered it.
+        what = (
+            "the event loop ended before its answer, so whether the platform registered it is "
+            "unknown: look for the version before registering again; the uploaded files stay"
+        )
+        warnings.warn(
+            f"register was cancelled after its {action} was sent; {what}",
+            CancelledRegistrationWarning,
+            stacklevel=1,
+        )
         return
     failure = done.exception()
     if failure is not None:
