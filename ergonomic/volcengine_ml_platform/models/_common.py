@@ -298,7 +298,10 @@ def _remove_prefix(store: ObjectStore, bucket: str, key_prefix: str) -> None:
         removed = store.delete_prefix(bucket, key_prefix)
         # A single file's manifest sits beside the prefix, not under it (a refused CreateModel may
         # have written it before its commit failed).
-        removed += store.delete_prefix(bucket, manifest_key(key_prefix))
+        # Exactly that key where the store can (a prefix walk lists every upload of the account).
+        exact = getattr(store, "delete_keys", None)
+        manifest = manifest_key(key_prefix)
+        removed += exact(bucket, [manifest]) if exact is not None else store.delete_prefix(bucket, manifest)
         log.info(
             "register failed; removed %d uploaded object(s) under tos://%s/%s", removed, bucket, key_prefix
         )
