@@ -101,7 +101,15 @@ def test_the_fast_verdict_is_the_documents(name: str) -> None:
     reference = schema.validator(name)  # the document's validator, resolving $ref through the registry
     verdicts: set[bool] = set()
 
-    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: a body with many required fields (CreateServiceRequest) met no valid example in
+    # 40 random ones now and then, and the reach assertion below failed by chance.
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(_shaped(_resolve({"$ref": f"#/components/schemas/{name}"}), 0))
     def check(body: Any) -> None:
         expected = not any(True for _ in reference.iter_errors(body))
@@ -125,7 +133,15 @@ def test_the_quick_check_vouches_only_for_what_the_document_accepts(name: str) -
     reference = schema.validator(name)
     vouched: set[bool] = set()
 
-    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: a body with many required fields (CreateServiceRequest) met no valid example in
+    # 40 random ones now and then, and the reach assertion below failed by chance.
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(_shaped(_resolve({"$ref": f"#/components/schemas/{name}"}), 0))
     def check(body: Any) -> None:
         expected = not any(True for _ in reference.iter_errors(body))

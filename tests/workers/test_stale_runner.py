@@ -32,8 +32,11 @@ def registered_mlp(platform: Platform, folder: Path) -> str:
     asked = {"ServiceName": "modelrepo", "Path": ["m"]}
     where = call_action(platform, caller, "InnerGetTOSUploadPath", asked)
     path = upload_path(platform.objects, folder, where["Bucket"], where["KeyPrefix"])
-    created = platform.store.create_model(
-        ACCOUNT,
+    # Through the action, as a client registers: its manifest is written (a download checks it).
+    created = call_action(
+        platform,
+        caller,
+        "InnerCreateModel",
         {"ModelName": "m", "VersionInfo": {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": path}},
     )
     return str(created["VersionInfo"]["ModelVersionID"])
