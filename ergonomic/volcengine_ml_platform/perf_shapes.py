@@ -25,18 +25,6 @@ def shape_range_problems(tensor_config: Any, root: str) -> list[tuple[str, str]]
             if not isinstance(shape, dict):
                 continue
             low, high = shape.get("MinShape"), shape.get("MaxShape")
-            if _dims(low) and _dims(high):
-                problem = _range_problem(low, high)
-                if problem:
-                    found.append((f"{root}.{group}[{index}].Shape.MinShape", problem))
-    return found
-    for group in ("Inputs", "Outputs"):
-        tensors = tensor_config.get(group)
-        for index, tensor in enumerate(tensors if isinstance(tensors, list) else []):
-            shape = tensor.get("Shape") if isinstance(tensor, dict) else None
-            if not isinstance(shape, dict):
-                continue
-            low, high = shape.get("MinShape"), shape.get("MaxShape")
             if not (_dims(low) and _dims(high)):
                 continue
             field = f"{root}.{group}[{index}].Shape.MinShape"
