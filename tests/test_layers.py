@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "ergonomic" / "volcengine_ml_platform"
 # What the server may use of volcengine_ml_platform: the shared modules and the object stores.
-SHARED = ("schema", "signing", "errors", "dtypes", "data_dir", "transfer", "file_locks")
+SHARED = ("schema", "signing", "errors", "dtypes", "data_dir", "transfer", "file_locks", "perf_shapes")
 
 
 def imported_modules(path: Path, package: str) -> set[str]:

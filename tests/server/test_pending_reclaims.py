@@ -149,24 +149,28 @@ def test_a_record_whose_path_cannot_be_listed_stops_neither_the_others_nor_the_s
     assert [p.path for p in platform.store.pending_reclaims()] == [bad]
 
 
-def test_a_path_registered_again_before_the_sweep_keeps_its_files(
+def test_a_path_a_recorded_reclaim_covers_is_not_registered_until_the_sweep_finishes_it(
     server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The delete decided the fate of its objects: a CreateModel on the Path, or on a Path below it,
+    while the record waits for the sweep is refused (a retryable 503), since the reclaim could remove
+    the files under the new version. Once the sweep has finished it, the files are gone (404)."""
     platform = server.platform
     path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
     first = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
     crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": first})
-    # The same files registered again, and a version on a Path below it: both still need them.
-    again = admin.register(path, name="again")["VersionInfo"]["ModelVersionID"]
-    below = admin.register(path + "part-01.bin", name="below")["VersionInfo"]["ModelVersionID"]
-    kept = keys_under(platform, path)
+    for where in (path, path + "part-01.bin"):
+        body = {"ModelName": "again", "VersionInfo": version_info(where)}
+        status, code, message = error_of(admin.call("CreateModel", body))
+        assert (status, code) == (503, "ServiceUnavailableTemp"), message
 
-    assert sweep(platform, grace_seconds=3600, dry_run=True).prefixes == []
     report = sweep(platform, grace_seconds=3600)
-    assert report.objects == 0 and keys_under(platform, path) == kept
-    assert no_records_left(platform)  # judged: nothing of it is to be removed
-    for version_id in (again, below):
-        assert admin.ok("GetModelVersion", {"ModelVersionID": version_id})["Path"].startswith(path)
+    assert report.objects == len(FILES) + 1 and keys_under(platform, path) == []  # with its manifest
+    assert no_records_left(platform)
+    status, code, _ = error_of(
+        admin.call("CreateModel", {"ModelName": "again", "VersionInfo": version_info(path)})
+    )
+    assert (status, code) == (404, "NotFound")
 
 
 def test_files_uploaded_to_a_deleted_path_after_the_delete_are_not_reclaimed(
