@@ -111,8 +111,11 @@ def test_key_leading_outside_is_refused(s3_peer: Peer, tmp_path: Path) -> None:
     dest = work / "inside" / "dest"
     dest.parent.mkdir(parents=True)
 
-    with pytest.raises(TransferError) as info:
-        download_prefix(store, url, dest)
+    try:
+        with pytest.raises(TransferError) as info:
+            download_prefix(store, url, dest)
+    finally:  # the session's S3 store is shared: leave no unregistered upload for other tests' sweeps
+        store.delete_prefix(bucket, stamp)
 
     assert "refusing to download" in info.value.message and "'../x'" in info.value.message
     assert all_paths(work) == [work / "inside"]  # nothing inside dest, nothing beside or above it
