@@ -14,8 +14,12 @@ from typing import Any
 
 import pytest
 
+from mlp_server.store import Store
+from mlp_server.workers.runner import RunSpec
 from mlp_testing import clean_env, mlp_script
 from volcengine_ml_platform.models.model import Model
+
+from . import models
 
 FAST_MEASURE = "0.2"
 
@@ -111,3 +115,27 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Local]:
     yield platform
     for worker in platform.workers:
         worker.stop()
+
+
+def claimed_conversion(
+    store: Store, run_dir: Path, database_url: str | None = None
+) -> tuple[str, RunSpec, dict[str, Any]]:
+    """A model whose version asks one FP16 CONVERT_PERF task, claimed by worker ``w``: (the ModelID,
+    the runner's spec for the task, the source version) - what ``register_converted`` takes."""
+    account = 2100000050
+    body = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/m/"}
+    created = store.create_model(account, {"ModelName": "m", "VersionInfo": body})
+    model_id, source = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    store.create_perf_job(
+        account,
+        {
+            "ModelVersionID": source,
+            "TensorConfig": models.MLP_CONFIG,
+            "JobType": "CONVERT_PERF",
+            "JobParamsList": [{"FlavorIDList": ["ml.c1i.large"], "ConvertPrecisionList": ["FP16"]}],
+        },
+    )
+    task = store.claim_next_task(worker_id="w")
+    assert task is not None
+    spec = RunSpec(task, str(run_dir), database_url, 0.1)
+    return model_id, spec, store.get_model_version(account, {"ModelVersionID": source})

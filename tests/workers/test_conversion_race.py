@@ -11,10 +11,11 @@ import pytest
 
 from mlp_server.platform import open_platform
 from mlp_server.settings import ServerSettings
-from mlp_server.workers.runner import RunSpec, register_converted
+from mlp_server.workers.runner import register_converted
 from pg_testing import PgCluster
 
 from . import models
+from .conftest import claimed_conversion
 
 ACCOUNT = 2100000050
 
@@ -33,27 +34,8 @@ def test_racing_runners_of_one_task_register_one_version(
     store = platforms[0].store
     try:
         folder = models.mlp(tmp_path / "mlp")
-        created = store.create_model(
-            ACCOUNT,
-            {
-                "ModelName": "m",
-                "VersionInfo": {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/m/"},
-            },
-        )
-        model_id, source = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
-        store.create_perf_job(
-            ACCOUNT,
-            {
-                "ModelVersionID": source,
-                "TensorConfig": models.MLP_CONFIG,
-                "JobType": "CONVERT_PERF",
-                "JobParamsList": [{"FlavorIDList": ["ml.c1i.large"], "ConvertPrecisionList": ["FP16"]}],
-            },
-        )
-        task = store.claim_next_task(worker_id="w")
-        assert task is not None
-        spec = RunSpec(task, str(tmp_path / "platform"), database_url, 0.1)
-        version = store.get_model_version(ACCOUNT, {"ModelVersionID": source})
+        model_id, spec, version = claimed_conversion(store, tmp_path / "platform", database_url)
+        task = spec.task
         start = threading.Barrier(2)
 
         def run(index: int) -> str:

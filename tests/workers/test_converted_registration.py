@@ -15,9 +15,10 @@ from mlp_server.errors import ApiError
 from mlp_server.platform import open_platform
 from mlp_server.settings import ServerSettings
 from mlp_server.storage_errors import CommitOutcomeUnknown
-from mlp_server.workers.runner import RunSpec, register_converted
+from mlp_server.workers.runner import register_converted
 
 from . import models
+from .conftest import claimed_conversion
 
 ACCOUNT = 2100000050
 
@@ -29,26 +30,6 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         yield opened
     finally:
         opened.store.close()
-
-
-def converting(platform: Platform, tmp_path: Path) -> tuple[str, RunSpec, dict[str, Any]]:
-    store = platform.store
-    body = {"ModelFormat": "ONNX", "ModelType": "ONNX:1.23", "Path": "tos://b/m/"}
-    created = store.create_model(ACCOUNT, {"ModelName": "m", "VersionInfo": body})
-    model_id, source = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
-    store.create_perf_job(
-        ACCOUNT,
-        {
-            "ModelVersionID": source,
-            "TensorConfig": models.MLP_CONFIG,
-            "JobType": "CONVERT_PERF",
-            "JobParamsList": [{"FlavorIDList": ["ml.c1i.large"], "ConvertPrecisionList": ["FP16"]}],
-        },
-    )
-    task = store.claim_next_task(worker_id="w")
-    assert task is not None
-    spec = RunSpec(task, str(tmp_path / "platform"), None, 0.1)
-    return model_id, spec, store.get_model_version(ACCOUNT, {"ModelVersionID": source})
 
 
 def uploads(platform: Platform) -> list[str]:
@@ -70,7 +51,7 @@ def failing(platform: Platform, error: Callable[[], BaseException], *, commit: b
 def test_a_registration_whose_commit_may_have_landed_keeps_its_files(
     platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, spec, version = converting(platform, tmp_path)
+    _, spec, version = claimed_conversion(platform.store, tmp_path / "platform")
     folder = models.mlp(tmp_path / "mlp")
     lost = failing(platform, lambda: CommitOutcomeUnknown("the connection failed during COMMIT"), commit=True)
     with monkeypatch.context() as patch:
@@ -87,7 +68,7 @@ def test_a_registration_whose_commit_may_have_landed_keeps_its_files(
 def test_a_refused_registration_gives_its_files_back(
     platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, spec, version = converting(platform, tmp_path)
+    _, spec, version = claimed_conversion(platform.store, tmp_path / "platform")
     folder = models.mlp(tmp_path / "mlp")
     refused = failing(platform, lambda: ApiError("InvalidParameter", "VersionInfo: refused"), commit=False)
     with monkeypatch.context() as patch:

@@ -24,6 +24,20 @@ CPU = tuple(f.id for f in CATALOGUE["CPU"])
 GPU = tuple(f.id for group, flavors in CATALOGUE.items() if group != "CPU" for f in flavors)
 
 
+def gpu_task_after_the_wait(url: str, store: Store, worker: Worker) -> dict[str, object]:
+    """Two minutes go by (the store's clock judges the GPU wait); ``worker`` then claims the GPU task
+    and runs it: the task's record after that."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE perf_tasks SET update_time = update_time - interval '121 seconds'"))
+    engine.dispose()
+    gpu_task = worker.claim()
+    assert gpu_task is not None and gpu_task.flavor_id == "ml.g1e.large"
+    worker.run_one(gpu_task, threading.Event())
+    (task,) = store.list_perf_tasks(ACCOUNT, {"TaskID": gpu_task.task_id})["List"]
+    return dict(task)
+
+
 def test_the_claim_scope_by_machine_and_database() -> None:
     assert GPU and all(f.gpu_num > 0 for g, fs in CATALOGUE.items() if g != "CPU" for f in fs)
     everything = ClaimScope(None)
@@ -64,14 +78,7 @@ def test_a_team_worker_without_a_gpu_leaves_gpu_tasks_then_fails_one_that_waited
         assert cpu_task is not None and cpu_task.flavor_id == "ml.c1i.large"
         assert store.finish_task(cpu_task.task_id, "Success", worker_id=worker.worker_id)
         assert worker.claim() is None  # the GPU task waits for a worker with a GPU
-        engine = create_engine(url)
-        with engine.begin() as conn:  # two minutes go by (the store's clock judges this wait)
-            conn.execute(text("UPDATE perf_tasks SET update_time = update_time - interval '121 seconds'"))
-        engine.dispose()
-        gpu_task = worker.claim()
-        assert gpu_task is not None and gpu_task.flavor_id == "ml.g1e.large"
-        worker.run_one(gpu_task, threading.Event())
-        (task,) = store.list_perf_tasks(ACCOUNT, {"TaskID": gpu_task.task_id})["List"]
+        task = gpu_task_after_the_wait(url, store, worker)
         assert (task["TaskStatus"], task["Message"]) == (
             "Failed",
             "flavor ml.g1e.large needs a GPU: no worker with a GPU claimed the task within 120 s "
@@ -115,14 +122,7 @@ def test_a_gpu_without_a_cuda_provider_makes_no_gpu_worker(
             },
         )
         assert worker.claim() is None  # left for a worker that can run on a GPU
-        engine = create_engine(url)
-        with engine.begin() as conn:  # two minutes go by (the store's clock judges this wait)
-            conn.execute(text("UPDATE perf_tasks SET update_time = update_time - interval '121 seconds'"))
-        engine.dispose()
-        gpu_task = worker.claim()
-        assert gpu_task is not None and gpu_task.flavor_id == "ml.g1e.large"
-        worker.run_one(gpu_task, threading.Event())
-        (task,) = store.list_perf_tasks(ACCOUNT, {"TaskID": gpu_task.task_id})["List"]
+        task = gpu_task_after_the_wait(url, store, worker)
         assert (task["TaskStatus"], task["Message"]) == (
             "Failed",
             "flavor ml.g1e.large needs a GPU: no worker with a GPU claimed the task within 120 s "
