@@ -75,16 +75,23 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
     """The objects a Path names: everything under it as a folder, else the single object it names."""
     bucket, prefix = split_path(path)
     folder = prefix if prefix.endswith("/") else prefix + "/"
-    try:
-        files = [o for o in objects.list_objects(bucket, folder) if not o.key.endswith(manifest.SUFFIX)]
-    except Exception as exc:
-        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
-            return []
-        raise
+    if (listed := _listed(objects, bucket, folder)) is None:
+        return []
+    files = [o for o in listed if not o.key.endswith(manifest.SUFFIX)]
     if not files and folder != prefix and (single := objects.head(bucket, prefix)) is not None:
         files = [single]
     return files
+
+
+def _listed(objects: ObjectStore, bucket: str, folder: str) -> list[ObjectInfo] | None:
+    """Every object under ``folder``; None when the bucket does not exist (an S3 store answers
+    NoSuchBucket for an account that never asked GetTOSUploadPath: it has no objects)."""
+    try:
+        return list(objects.list_objects(bucket, folder))
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return None
+        raise
 
 
 def write_manifest(objects: ObjectStore, path: str, files: list[ObjectInfo]) -> None:
@@ -197,13 +204,9 @@ def _doomed(
     bucket, prefix = where
     folder = prefix if prefix.endswith("/") else prefix + "/"
     objects = platform.objects
-    try:
-        found = {o.key: o for o in objects.list_objects(bucket, folder)}
-    except Exception as exc:
-        # An S3 store answers NoSuchBucket for an account that never asked GetTOSUploadPath: no objects.
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
-            return bucket, []
-        raise
+    if (listed := _listed(objects, bucket, folder)) is None:
+        return bucket, []
+    found = {o.key: o for o in listed}
     for key in ([prefix] if folder != prefix else []) + [manifest.manifest_key(prefix)]:
         if (single := objects.head(bucket, key)) is not None:
             found[key] = single
