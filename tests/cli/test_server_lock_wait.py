@@ -91,9 +91,11 @@ def _opened(pid: int, database: Path, timeout: float = 60.0) -> None:
     raise AssertionError(f"process {pid} never opened {database}")
 
 
-def _released_late(data_dir: Path, args: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
-    """``args`` run with a 60 s wait on a database whose lock is let go 2 s past the default wait,
-    counted from when the command opened it."""
+def _released_late(
+    data_dir: Path, args: tuple[str, ...], hold: float = DEFAULT_WAIT + 2
+) -> subprocess.CompletedProcess[str]:
+    """``args`` run with a 60 s wait on a database whose lock is let go ``hold`` seconds (by default
+    2 s past the default wait) after the command opened it."""
     database = data_dir / "mlp.sqlite3"
     with held(database) as blocker:
         process = subprocess.Popen(
@@ -104,7 +106,7 @@ def _released_late(data_dir: Path, args: tuple[str, ...]) -> subprocess.Complete
             text=True,
         )
         _opened(process.pid, database.resolve())
-        time.sleep(DEFAULT_WAIT + 2)  # the point of the test: a wait longer than the default
+        time.sleep(hold)  # by default the point of the test: a wait longer than the default
         blocker.execute("ROLLBACK")
         out, err = process.communicate(timeout=120)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
@@ -115,6 +117,19 @@ def test_a_wait_longer_than_the_default_is_honoured(tmp_path: Path) -> None:
     done = _released_late(ready, ("account", "add", "--account-id", "2100000053"))
     assert done.returncode == 0, done.stderr
     assert "2100000053" in mlp(ready, ("account", "list"), {}).stdout
+
+
+def test_db_upgrade_waits_for_the_lock_to_turn_a_rollback_journal_file_into_wal(tmp_path: Path) -> None:
+    """The change to WAL needs the file's exclusive lock, and SQLite refuses it at once (no busy
+    handler) while another connection holds the write lock: the command waits like the rest."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sqlite3.connect(empty / "mlp.sqlite3").close()  # a rollback-journal file, as sqlite3 makes one
+    done = _released_late(empty, ("db", "upgrade"), hold=2)
+    assert done.returncode == 0, done.stderr
+    assert "created the schema at revision" in done.stdout, done.stdout
+    with sqlite3.connect(empty / "mlp.sqlite3") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_a_bad_mlp_sqlite_busy_timeout_is_refused_as_mlp_serve_refuses_it(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -73,7 +75,7 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _journal_mode_wal(cursor, busy_ms)
         # Durable on acknowledgement: in WAL mode FULL fsyncs the WAL at every commit (NORMAL, the
         # default of some builds, only at checkpoints, so a power loss could undo acknowledged writes).
         # Group commit (group_commit.py) is what keeps that affordable.
@@ -101,3 +103,35 @@ def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
             conn.exec_driver_sql(f"BEGIN {mode}")
         finally:
             driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
+
+
+# SQLite primary result codes of a lock another connection holds (https://sqlite.org/rescode.html)
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def _journal_mode_wal(cursor: Any, busy_ms: int) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting at most ``busy_ms`` for another connection's lock.
+
+    Turning a rollback-journal file into WAL needs its exclusive lock, and SQLite answers "database is
+    locked" at once, without its busy handler, while another connection holds the write (RESERVED)
+    lock: the handler is skipped where waiting could deadlock. So the change is tried again, with a
+    growing pause, until the wait is spent (each try waits only what is left of it)."""
+    deadline = time.monotonic() + busy_ms / 1000
+    pause = 0.005
+    try:
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if (
+                    getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED)
+                    or left <= 0
+                ):
+                    raise
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.1)
+            cursor.execute(f"PRAGMA busy_timeout = {max(1, round((deadline - time.monotonic()) * 1000))}")
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
