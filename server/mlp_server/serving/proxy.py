@@ -14,7 +14,9 @@ one that fails leaves the rotation until it answers again (the supervisor restar
 failures in a row, see ``Backend.failed_probes``).
 
 Only what the protocol needs is parsed: the head, Content-Length and Connection. Bodies must carry a
-Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here.
+Content-Length (411 otherwise); ``Expect: 100-continue`` is answered here. A head whose framing the
+replica could read otherwise (Content-Length twice, with Transfer-Encoding, bare CR or LF) is a 400
+and the connection is closed (see :func:`_headers`).
 
 Clients get ``read_timeout`` seconds (MLP_SERVING_READ_TIMEOUT) at each wait: a kept-alive connection
 idle that long is closed without a word (as uvicorn does after 5 s), a head not complete that long
@@ -111,13 +113,33 @@ def _error_response(status: int, message: str, close: bool = False) -> bytes:
 
 
 def _headers(head: bytes) -> tuple[int, bool, bool, bool]:
-    """(content-length, connection close, chunked, expect 100-continue) of a message head."""
+    """(content-length, connection close, chunked, expect 100-continue) of a message head.
+
+    The framing must be one the replica reads the same way, or the bytes after a body it frames
+    otherwise would be taken for the next request on the kept-alive upstream connection (request
+    smuggling): a message with Content-Length twice (or a list of lengths), with both Content-Length
+    and Transfer-Encoding, with a bare CR or LF, a folded line or a space before a field's colon is
+    refused with 400 (RFC 9112 sections 2.2, 5.1, 5.2 and 6.3) and the connection closed."""
     length, close, chunked, expect = 0, False, False, False
-    for line in head.split(b"\r\n")[1:]:
+    lengths = 0
+    crlf = head.count(b"\r\n")
+    if head.count(b"\r") != crlf or head.count(b"\n") != crlf:
+        raise _BadRequest(400, "a line of the head ends with a bare CR or LF; end each with CRLF")
+    for line in head[: -len(b"\r\n\r\n")].split(b"\r\n")[1:]:
+        if line[:1] in (b" ", b"\t"):
+            raise _BadRequest(
+                400, "a header line is folded (starts with a space or tab); send it on one line"
+            )
         name, _, value = line.partition(b":")
-        name = name.strip().lower()
+        if name != name.rstrip(b" \t"):
+            shown = name.strip().decode(errors="replace")
+            raise _BadRequest(400, f"header {shown!r} has whitespace before its colon")
+        name = name.lower()
         if name == b"content-length":
-            digits = value.strip()
+            lengths += 1
+            digits = value.strip(b" \t")
+            if lengths > 1 or b"," in digits:
+                raise _BadRequest(400, "Content-Length is given more than once; send it once")
             if not digits.isdigit():  # int() would take "-1", "+5" and "1_0"
                 raise _BadRequest(
                     400, f"Content-Length {digits.decode(errors='replace')!r} is not a non-negative integer"
@@ -126,9 +148,17 @@ def _headers(head: bytes) -> tuple[int, bool, bool, bool]:
         elif name == b"connection":
             close = b"close" in value.lower()
         elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
+            codings = [c.strip(b" \t") for c in value.lower().split(b",")]
+            if codings[-1] != b"chunked":  # the body's end cannot be known
+                raise _BadRequest(
+                    400,
+                    f"Transfer-Encoding {value.strip().decode(errors='replace')!r} does not end with chunked",
+                )
+            chunked = True
         elif name == b"expect":
             expect = b"100-continue" in value.lower()
+    if chunked and lengths:
+        raise _BadRequest(400, "both Content-Length and Transfer-Encoding are given; send one")
     return length, close, chunked, expect
 
 
