@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -117,7 +116,9 @@ def test_a_valid_request_is_answered_directly_and_through_the_proxy(replica_port
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_an_ambiguous_framing_is_refused_by_the_replica_and_by_the_proxy(replica_port: int, case: str) -> None:
+def test_an_ambiguous_framing_is_refused_by_the_replica_and_by_the_proxy(
+    replica_port: int, case: str
+) -> None:
     request, message = BAD[case]
     # The replica's own parser (httptools) refuses it and closes: exchange() returns.
     direct = exchange(replica_port, request)
