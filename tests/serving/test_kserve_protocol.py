@@ -227,7 +227,7 @@ def test_non_finite_outputs_are_written_as_triton_writes_them(services: dict[str
     ("inputs", "error"),
     [
         # a cast in the client made 1.7 into 1 and the model answered for a value nobody sent
-        ({"ids": [1.7, 2.9], "f": [0.5, 0.5]}, "input 'ids': data holds float64 values, not INT64"),
+        ({"ids": [1.7, 2.9], "f": [0.5, 0.5]}, "input 'ids': data[0] is 1.7, not an integer (INT64)"),
         # ... made 1e5 into an FP16 inf (then a raw ValueError), and 2**70 a raw OverflowError
         (
             {"ids": [1], "f": [1e5]},
@@ -237,7 +237,7 @@ def test_non_finite_outputs_are_written_as_triton_writes_them(services: dict[str
             {"ids": [2**70], "f": [0.5]},
             f"input 'ids': value {2**70} is out of range for INT64 ({-(2**63)} to {2**63 - 1})",
         ),
-        ({"ids": [None], "f": [0.5]}, "input 'ids': value null is not a number (INT64)"),
+        ({"ids": [None], "f": [0.5]}, "input 'ids': data[0] is null, not an integer (INT64)"),
     ],
     ids=["float-for-int64", "fp16-overflow", "beyond-64-bits", "null"],
 )

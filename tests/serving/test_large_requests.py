@@ -110,3 +110,21 @@ def test_health_probes_are_answered_while_a_large_request_is_decoded(replica: st
     assert len(during) >= 5, (during, end - start)
     # Decoding is most of the request's time: on the loop, a probe sent as it starts waits that long.
     assert max(during) < min(PROBE_TIMEOUT, (end - start) / 4), (sorted(during)[-3:], end - start)
+
+
+def test_a_bool_among_the_numbers_of_a_large_request_is_refused_by_position(replica: str) -> None:
+    """The helper process decodes with the same checks: numpy would have made ``true`` a 1.0."""
+    rows = 100_000
+    data = [0.5] * (rows * 3)
+    data[-1] = True  # type: ignore[call-overload]
+    inputs = [{"name": n, "datatype": "FP32", "shape": [rows, 3], "data": data} for n in "ab"]
+    body = json.dumps({"inputs": inputs}).encode()
+    assert len(body) > OFF_LOOP_BYTES
+    resp = httpx.post(
+        f"{replica}/v2/models/big/infer",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=120,
+    )
+    assert resp.status_code == 400, resp.text[:300]
+    assert resp.json() == {"error": f"input 'a': data[{rows * 3 - 1}] is true, not a number (FP32)"}

@@ -6,6 +6,7 @@ error inside onnxruntime.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -18,6 +19,15 @@ from volcengine_ml_platform.dtypes import numpy_dtype, ort_to_v2, v2_datatype_of
 
 # numpy kinds accepted from JSON data, by the datatype's first two letters
 _KINDS = {"FP": "iuf", "IN": "iu", "UI": "iu", "BO": "b"}
+# The JSON values each datatype takes (Python types json gives them, checked exactly: bool is an int
+# subclass), and how an error names them, by the datatype's first two letters.
+_TYPES: dict[str, tuple[frozenset[type], str]] = {
+    "FP": (frozenset({int, float}), "a number"),
+    "IN": (frozenset({int}), "an integer"),
+    "UI": (frozenset({int}), "an integer"),
+    "BO": (frozenset({bool}), "true or false"),
+    "BY": (frozenset({str}), "a string"),
+}
 
 
 class TensorError(ValueError):
@@ -62,8 +72,15 @@ def check_shape(spec: TensorSpec, shape: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None) -> npt.NDArray[Any]:
-    """The numpy array of one request input (JSON ``data`` or binary bytes), checked against ``spec``."""
+def decode_input(
+    spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None, *, may_hold_bools: bool = True
+) -> npt.NDArray[Any]:
+    """The numpy array of one request input (JSON ``data`` or binary bytes), checked against ``spec``.
+
+    Every JSON value must be of the datatype's kind, as Triton requires: numpy would coerce a mixed
+    list (``true`` to 1 in an INT32 list, ``1`` to ``"1"`` for BYTES), and the model would answer for
+    values nobody sent. ``may_hold_bools``: False when the request's JSON holds no ``true`` or
+    ``false`` at all, which spares the numeric inputs a look at every value."""
     datatype = tensor.get("datatype")
     if datatype != spec.datatype:
         raise TensorError(
@@ -83,17 +100,27 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
         return np.frombuffer(binary, dtype=dtype).reshape(shape)
     if "data" not in tensor:
         raise TensorError(f"input {spec.name!r}: no data (a 'data' list or binary_data_size)")
+    data = tensor["data"]
     try:
-        raw = np.asarray(tensor["data"], dtype=np.object_ if spec.datatype == "BYTES" else None)
+        raw = np.asarray(data, dtype=np.object_ if spec.datatype == "BYTES" else None)
     except (TypeError, ValueError):
         raise TensorError(
             f"input {spec.name!r}: data is not a (nested) list of {spec.datatype} values"
         ) from None
-    if raw.dtype == np.object_ and spec.datatype != "BYTES":
-        raw = _from_objects(spec, raw)
-    if raw.size and spec.datatype != "BYTES" and raw.dtype.kind not in _KINDS[spec.datatype[:2]]:
+    if spec.datatype == "BYTES":
+        # numpy keeps whatever JSON gave (and lists, for ragged data): strings only
+        if raw.size and not _of_types(spec, raw.reshape(-1).tolist()):
+            raise _misfit(spec, data, raw.ndim)
+    elif raw.dtype == np.object_:
+        raw = _from_objects(spec, data, raw)
+    elif raw.size and raw.dtype.kind not in _KINDS[spec.datatype[:2]]:
         # numpy would silently truncate floats sent for an integer input, or parse strings
-        raise TensorError(f"input {spec.name!r}: data holds {raw.dtype} values, not {spec.datatype}")
+        raise _misfit(spec, data, raw.ndim)
+    elif (
+        raw.size and may_hold_bools and raw.dtype.kind != "b" and not _of_types(spec, _leaves(data, raw.ndim))
+    ):
+        # true or false among numbers: numpy made them 1 and 0 (a list of bools only is kind "b")
+        raise _misfit(spec, data, raw.ndim)
     with np.errstate(over="ignore"):  # an overflow is refused just below, by name
         array = raw.astype(dtype, copy=False)
     if raw.size and spec.datatype != "BYTES":
@@ -105,20 +132,50 @@ def decode_input(spec: TensorSpec, tensor: dict[str, Any], binary: bytes | None)
     return array.reshape(shape)
 
 
-def _from_objects(spec: TensorSpec, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
+def _of_types(spec: TensorSpec, values: list[Any]) -> bool:
+    """Whether every one of ``values`` is a JSON value ``spec``'s datatype takes (a C-speed look)."""
+    return set(map(type, values)) <= _TYPES[spec.datatype[:2]][0]
+
+
+def _leaves(data: Any, depth: int) -> list[Any]:
+    """The values of ``data``, a list nested ``depth`` deep that numpy found regular."""
+    items: list[Any] = data if isinstance(data, list) else [data]
+    for _ in range(depth - 1):
+        items = list(itertools.chain.from_iterable(items))
+    return items
+
+
+def _misfit(spec: TensorSpec, data: Any, depth: int) -> TensorError:
+    """The error naming the first value of ``data`` (nested ``depth`` deep) that ``spec``'s datatype
+    does not take, by its position (``data[0][2]``)."""
+    types, wanted = _TYPES[spec.datatype[:2]]
+
+    def first(node: Any, path: str, depth: int) -> tuple[str, Any] | None:
+        if depth > 0 and isinstance(node, list):
+            for index, item in enumerate(node):
+                found = first(item, f"{path}[{index}]", depth - 1)
+                if found is not None:
+                    return found
+            return None
+        return None if type(node) in types else (path, node)
+
+    found = first(data, "", depth)
+    if found is None:  # not reached: every caller saw a value that does not fit
+        return TensorError(f"input {spec.name!r}: data is not a (nested) list of {spec.datatype} values")
+    path, value = found
+    shown = json.dumps(value, default=repr)[:80]
+    return TensorError(f"input {spec.name!r}: data{path} is {shown}, not {wanted} ({spec.datatype})")
+
+
+def _from_objects(spec: TensorSpec, data: Any, raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """numpy keeps Python objects for JSON integers beyond 64 bits (2**70) or values that are no
-    numbers (null): refuse the first by value, the others by kind; a big integer a float datatype
-    holds goes on as a float."""
+    numbers (null): refuse the first by value, the others by position; a big integer a float
+    datatype holds goes on as a float."""
     values = raw.reshape(-1).tolist()
-    wanted, kinds = ("true or false", (bool,)) if spec.datatype == "BOOL" else ("a number", (int, float))
-    odd = [v for v in values if type(v) not in kinds]
-    if odd:
-        shown = json.dumps(odd[0], default=repr)[:80]
-        raise TensorError(f"input {spec.name!r}: value {shown} is not {wanted} ({spec.datatype})")
+    if not _of_types(spec, values):
+        raise _misfit(spec, data, raw.ndim)
     dtype = numpy_dtype(spec.datatype)
     if dtype.kind in "iu":
-        if any(isinstance(v, float) for v in values):
-            raise TensorError(f"input {spec.name!r}: data holds float values, not {spec.datatype}")
         info = np.iinfo(dtype)
         bad = next((v for v in values if not info.min <= v <= info.max), None)
         if bad is not None:
