@@ -10,15 +10,21 @@ verifiers refuse a leaf that is its own issuer.
 from __future__ import annotations
 
 import ipaddress
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .private_files import write_private
+from .settings import DataFolderError
+
+T = TypeVar("T")
 
 TLS_DIR = "tls"
 VALIDITY = timedelta(days=825)  # the longest lifetime clients accept for a server certificate
@@ -32,11 +38,15 @@ class TLSFiles:
 
 
 def self_signed(data_dir: Path, host: str) -> TLSFiles:
-    """The data folder's CA and server certificate, made on first use (and again for a new host)."""
+    """The data folder's CA and server certificate, made on first use (and again for a new host).
+
+    Each file is written whole and durable (:func:`write_private`). One found unusable (torn or empty
+    by a crash of an earlier release, or a key that is not the certificate's) is a
+    :class:`DataFolderError` naming it and the remedy, never a raw SSL error at start."""
     folder = data_dir / TLS_DIR
     files = TLSFiles(folder / "server.pem", folder / "server.key", folder / "ca.pem")
     names = _names(host)
-    if files.cert.is_file() and files.key.is_file() and files.ca.is_file() and _covers(files.cert, names):
+    if files.cert.is_file() and files.key.is_file() and files.ca.is_file() and _usable(files, names):
         return files
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = datetime.now(UTC) - timedelta(minutes=5)  # tolerate a client clock slightly behind
@@ -83,11 +93,36 @@ def _names(host: str) -> list[x509.GeneralName]:
     return names
 
 
-def _covers(cert_path: Path, names: list[x509.GeneralName]) -> bool:
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    fresh = cert.not_valid_after_utc - datetime.now(UTC) > timedelta(days=1)
+def _usable(files: TLSFiles, names: list[x509.GeneralName]) -> bool:
+    """Whether ``files`` can be served for ``names`` as they are (False: make new ones); raises
+    :class:`DataFolderError` for a file that is damaged."""
+    chain = _read(files.cert, "certificate chain", x509.load_pem_x509_certificates)
+    _read(files.ca, "CA certificate", x509.load_pem_x509_certificate)
+    key = _read(files.key, "private key", lambda data: serialization.load_pem_private_key(data, None))
+    if key.public_key() != chain[0].public_key():
+        # each file is whole, but a crash between writing the key and the certificate pairs them wrong
+        raise _damaged(
+            files.key, "is not the key of the certificate in server.pem (a crash while they were written?)"
+        )
+    alt = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    fresh = chain[0].not_valid_after_utc - datetime.now(UTC) > timedelta(days=1)
     return fresh and all(name in alt for name in names)
+
+
+def _read(path: Path, what: str, load: Callable[[bytes], T]) -> T:
+    data = path.read_bytes()
+    try:
+        return load(data)
+    except ValueError:
+        why = "a crash while an earlier release wrote it can leave it torn or empty"
+        raise _damaged(path, f"holds {len(data)} bytes, not a PEM {what} ({why})") from None
+
+
+def _damaged(path: Path, what: str) -> DataFolderError:
+    return DataFolderError(
+        f"{path} {what}. Remove the folder {path.parent} and start again; a new CA is made, and "
+        f"clients must then trust the new {path.parent / 'ca.pem'}"
+    )
 
 
 def _builder(
@@ -119,9 +154,6 @@ def _usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 
 def _write(path: Path, data: bytes) -> None:
-    # Private key material: owner-only, written in full before it replaces anything.
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)
+    # Owner-only (the key is private), fsynced and swapped in whole: a crash leaves the old file or
+    # the new one, never a torn one; a full disk leaves no temporary file.
+    write_private(path, data)

@@ -1,9 +1,11 @@
-"""``mlp serve`` starting on a full disk, and on a damaged ``token.key``: exit 1 with a message naming
-the data folder (or the file) and what to do, never "unexpected error"; nothing left half-written (no
-temporary file, no account without its keys), so that the same folder starts once there is room."""
+"""``mlp serve`` starting on a full disk, and on a damaged ``token.key`` or ``tls/server.key``: exit 1
+with a message naming the data folder (or the file) and what to do, never "unexpected error" or a raw
+SSL error; nothing left half-written (no temporary file, no account without its keys), so that the same
+folder starts once there is room."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +17,10 @@ from mlp_testing import CAN_MOUNT, clean_env, fill_disk, mlp_script, small_disk
 from volcengine_ml_platform.models.model import Model
 
 
-def serve(data: Path, home: Path, seconds: float = 5) -> str:
+def serve(data: Path, home: Path, seconds: float = 5, extra: tuple[str, ...] = ()) -> str:
     """``mlp serve``'s exit and output, or "STARTED" when it still runs after ``seconds``."""
     argv = [mlp_script(), "serve", "--data-dir", str(data), "--port", "0", "--perf-workers", "0",
-            "--log-level", "warning"]  # fmt: skip
+            "--log-level", "warning", *extra]  # fmt: skip
     try:
         done = subprocess.run(argv, env=clean_env(home), capture_output=True, text=True, timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -79,3 +81,57 @@ def test_a_private_file_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         write_private(tmp_path / "no-folder" / "x", b"data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token.key"]  # no temporary file left
+
+
+def test_a_full_disk_while_the_tls_files_are_made_leaves_no_temporary_file(
+    small_fs: Path, tmp_path: Path
+) -> None:
+    # The self-signed CA and certificate are made first thing: with no page free, writing them fails.
+    data = small_fs / "data"
+    filler = fill_disk(small_fs, 0)
+    out = serve(data, tmp_path, extra=("--tls-self-signed",))
+    filler.unlink()
+    assert out.startswith("rc=1 ") and "unexpected error" not in out, out
+    assert f"the disk of the data folder {data} is full" in out, out
+    assert sorted(p.name for p in data.rglob("*") if p.is_file()) == [], out  # no temporary key file
+    assert serve(data, tmp_path, extra=("--tls-self-signed",)) == "STARTED"  # with room it starts
+    assert (data / "tls" / "server.key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("name", "keep", "said"),
+    [
+        ("server.key", 0, "holds 0 bytes, not a PEM private key"),
+        ("server.key", 60, "holds 60 bytes, not a PEM private key"),
+        ("server.pem", 100, "holds 100 bytes, not a PEM certificate chain"),
+        ("ca.pem", 0, "holds 0 bytes, not a PEM CA certificate"),
+    ],
+)
+def test_a_torn_tls_file_names_the_file_and_the_remedy(
+    tmp_path: Path, name: str, keep: int, said: str
+) -> None:
+    data = tmp_path / "data"
+    tls = ("--tls-self-signed",)
+    assert serve(data, tmp_path, extra=tls) == "STARTED"
+    torn = data / "tls" / name
+    torn.write_bytes(torn.read_bytes()[:keep])  # what a power loss could leave of an un-fsynced file
+
+    out = serve(data, tmp_path, extra=tls)
+
+    assert out.startswith("rc=1 ") and "unexpected error" not in out and "Traceback" not in out, out
+    assert f"{torn} {said}" in out and f"Remove the folder {data / 'tls'} and start again" in out, out
+    shutil.rmtree(data / "tls")
+    assert serve(data, tmp_path, extra=tls) == "STARTED"
+
+
+def test_a_tls_key_that_is_not_the_certificates_names_the_remedy(tmp_path: Path) -> None:
+    data, other = tmp_path / "data", tmp_path / "other"
+    tls = ("--tls-self-signed",)
+    assert serve(data, tmp_path, extra=tls) == "STARTED"
+    assert serve(other, tmp_path, extra=tls) == "STARTED"
+    shutil.copyfile(other / "tls" / "server.key", data / "tls" / "server.key")
+
+    out = serve(data, tmp_path, extra=tls)
+
+    assert out.startswith("rc=1 ") and "Traceback" not in out, out
+    assert f"{data / 'tls' / 'server.key'} is not the key of the certificate in server.pem" in out, out
