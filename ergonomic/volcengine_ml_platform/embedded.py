@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mlp_server.quick_reads import QuickReads
     from mlp_server.settings import ServerSettings
 
+    from .errors import LocalPlatformError
+
 
 class _LoopThread:
     """An event loop running in a daemon thread, for the synchronous transport: httpx's own
@@ -191,13 +193,42 @@ def _acquire(settings: ServerSettings, *, pin: bool = False) -> _FullPlatform:
 
             # The embedded platform's data folder is this user's own: its schema is upgraded in place
             # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            full = _FullPlatform(key, build_embedded_app(settings, serve_services=_serve_services))
+            try:
+                app = build_embedded_app(settings, serve_services=_serve_services)
+            except Exception as exc:
+                refusal = _cannot_open(settings.data_dir, exc)
+                if refusal is None:
+                    raise
+                raise refusal from exc
+            full = _FullPlatform(key, app)
             _platforms[key] = full
         if pin:
             full.pinned = True
         else:
             full.users += 1
         return full
+
+
+def _cannot_open(data_dir: Path, exc: Exception) -> LocalPlatformError | None:
+    """The error that says why the data folder cannot be opened: a damaged file of it, or its disk
+    full or read-only (as `mlp serve` says it); None for anything else (a bug: raised as it is)."""
+    from mlp_server.settings import DataFolderError
+    from mlp_server.storage_errors import disk_problem
+
+    from .errors import LocalPlatformError
+
+    if isinstance(exc, DataFolderError):
+        return LocalPlatformError(f"the embedded platform cannot open {data_dir}: {exc}", data_dir=data_dir)
+    problem = disk_problem(exc, data_dir)
+    if problem is None:
+        return None
+    state, cause = problem
+    first = (str(getattr(cause, "orig", None) or cause).strip().splitlines() or [""])[0]
+    return LocalPlatformError(
+        f"the embedded platform cannot start: the disk of its data folder {data_dir} is {state} "
+        f"({type(cause).__name__}: {first}); free space or make it writable, then try again",
+        data_dir=data_dir,
+    )
 
 
 def _release(full: _FullPlatform) -> None:

@@ -7,6 +7,7 @@ in one table (:func:`error_for`), never by matching messages.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypedDict
 
 
@@ -107,6 +108,16 @@ class NotSentError(ServerError):
     was refused, timed out, failed its name lookup or its TLS handshake): nothing was carried out, so
     sending it again is safe. ``register`` raises it (saying "not registered; register again") after
     removing what it uploaded."""
+
+
+class LocalPlatformError(MLPlatformError):
+    """The embedded local platform cannot open its data folder (``data_dir``): its disk is full or
+    read-only, or a file of it is damaged. The message names the folder (or the file), the cause and
+    what to do; nothing was half-written, so the folder opens once the cause is fixed."""
+
+    def __init__(self, message: str, *, data_dir: Path) -> None:
+        super().__init__(message)
+        self.data_dir = data_dir
 
 
 class TransferError(MLPlatformError):

@@ -315,7 +315,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     except Exception as exc:
         pool.stop()
-        if (problem := disk_problem(exc)) is None:
+        if (problem := disk_problem(exc, settings.data_dir)) is None:
             raise
         print(
             f"mlp serve: error: cannot start: the disk of the data folder {settings.data_dir} is "

@@ -103,12 +103,19 @@ def open_platform(
 ) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url, upgrade=settings.migrate, busy_timeout=settings.sqlite_busy_timeout)
-    store.replica_budget = ReplicaBudget(settings.max_replicas_per_account, settings.max_replicas)
-    missing = missing_handlers([op.action for op in operations().values()], store)
-    if missing:
-        raise RuntimeError(f"the document has actions this server cannot serve: {missing}")
-    objects, endpoint = _object_store(settings)
-    bootstrap(settings, store)
+    try:
+        store.replica_budget = ReplicaBudget(settings.max_replicas_per_account, settings.max_replicas)
+        missing = missing_handlers([op.action for op in operations().values()], store)
+        if missing:
+            raise RuntimeError(f"the document has actions this server cannot serve: {missing}")
+        objects, endpoint = _object_store(settings)
+        bootstrap(settings, store)
+        tokens = TokenIssuer(settings.token_secret())
+    except BaseException:
+        # Not opened (a full disk, a damaged token.key): an embedded caller's process goes on, so the
+        # store's writer thread and database files are not left behind.
+        store.close()
+        raise
 
     def make_serving() -> ServingSupervisor:
         from .serving.endpoints import Endpoints
@@ -134,7 +141,7 @@ def open_platform(
         settings=settings,
         store=store,
         objects=objects,
-        tokens=TokenIssuer(settings.token_secret()),
+        tokens=tokens,
         clock=clock or (lambda: datetime.now(UTC)),
         objects_endpoint=endpoint,
         perf_workers=perf_workers,

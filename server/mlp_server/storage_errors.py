@@ -10,7 +10,9 @@ failover, ``pg_terminate_backend``), unless a commit was under way (:class:`Comm
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -103,12 +105,41 @@ def storage_error(exc: BaseException) -> ApiError | None:
     return None
 
 
-def disk_problem(exc: BaseException) -> tuple[str, BaseException] | None:
+def disk_problem(exc: BaseException, folder: Path | None = None) -> tuple[str, BaseException] | None:
     """("full" or "read-only", the cause that says so) when ``exc`` comes of the disk's state (see
-    :func:`storage_error`), else None: for messages outside a request (``mlp serve`` starting)."""
+    :func:`storage_error`), else None: for messages outside a request (a platform starting).
+
+    With ``folder`` (the data folder), a file or SQLite error that does not say so itself is put down
+    to the disk when the folder's file system is mounted read-only or has (almost) no space left:
+    SQLite answers "disk I/O error" when its WAL index cannot grow on a full disk, and "unable to
+    open database file" when it cannot make that index on a read-only one."""
     known = storage_error(exc)
-    if known is None or known.code != "StorageUnavailable":
+    disk_error = next((c for c in reversed(_causes(exc)) if isinstance(c, (OSError, sqlite3.Error))), None)
+    if known is not None and known.code == "StorageUnavailable":
+        return ("full" if known.message == DISK_FULL else "read-only"), disk_error or exc
+    if known is None and folder is not None and disk_error is not None:
+        state = _file_system_state(folder)
+        if state is not None:
+            return state, disk_error
+    return None
+
+
+# Less free space than this on the data folder's file system: an unexplained write error is its being full.
+NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def _file_system_state(folder: Path) -> str | None:
+    """ "read-only" or "full" for the file system of ``folder`` (or of its nearest existing parent)."""
+    for path in (folder, *folder.parents):
+        try:
+            st = os.statvfs(path)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        if st.f_flag & os.ST_RDONLY:
+            return "read-only"
+        if st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES:
+            return "full"
         return None
-    state = "full" if known.message == DISK_FULL else "read-only"
-    cause = next((c for c in reversed(_causes(exc)) if isinstance(c, (OSError, sqlite3.Error))), exc)
-    return state, cause
+    return None
