@@ -135,3 +135,16 @@ def test_a_tls_key_that_is_not_the_certificates_names_the_remedy(tmp_path: Path)
 
     assert out.startswith("rc=1 ") and "Traceback" not in out, out
     assert f"{data / 'tls' / 'server.key'} is not the key of the certificate in server.pem" in out, out
+
+
+def test_the_embedded_platform_names_a_short_token_key_too(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    argv = [mlp_script(), "models", "list", "--data-dir", str(data)]
+    assert subprocess.run(argv, env=clean_env(tmp_path), capture_output=True, timeout=120).returncode == 0
+    (data / "token.key").write_bytes(b"")
+
+    done = subprocess.run(argv, env=clean_env(tmp_path), capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 1, done.stderr
+    said = f"mlp: error: the embedded platform cannot open {data}: {data / 'token.key'} holds 0 bytes"
+    assert done.stderr.startswith(said) and "Remove it and start again" in done.stderr, done.stderr
