@@ -79,7 +79,7 @@ def test_opening_on_a_full_disk_names_the_data_folder_and_leaves_it_usable(small
             filler.unlink()
         gc.collect()  # the error's traceback held a connection it was making
         assert open_files_under(data) == [], gap  # the store it opened is closed again
-        assert {t.name for t in threading.enumerate()} == threads, gap  # its writer thread too
+        assert {t.name for t in threading.enumerate()} - threads == set(), gap  # its writer thread too
         assert temporary_files(data) == [], gap
         assert Model(data_dir=data).list_models().result.total == 0  # with room: it opens, keys work
         shutil.rmtree(data)  # each gap starts from the same empty disk
