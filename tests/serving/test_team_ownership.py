@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from server_store.helpers import ACCOUNT, register, service_body
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
 from mlp_server.serving.db_lock import (
+    CONNECT_TIMEOUT,
     KEEPALIVES,
     LOCK_CHECK_SECONDS,
     LOCK_CHECK_TIMEOUT,
@@ -339,3 +341,34 @@ def test_an_owner_cut_off_from_the_database_loses_the_lock_and_another_server_ta
         for store in stores:
             store.close()
     assert not replica_pids("cut-svc", folders[0]) and not replica_pids("cut-svc", folders[1])
+
+
+def test_asking_for_the_lock_over_a_dead_network_path_gives_up_within_the_connect_timeout(
+    pg_cluster: PgCluster,
+) -> None:
+    """A server cut off from the database (a path that accepts and never answers) asks for the lock
+    every few seconds: each ask ends within CONNECT_TIMEOUT, so that it goes on asking and takes the
+    lock once the path is back, instead of waiting for ever in its first connect."""
+    url = make_url(pg_cluster.database("lock_connect"))
+    proxy = TcpProxy("127.0.0.1", url.port or 5432)
+    proxy.freeze()
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(ServingLock.try_take(url.set(port=proxy.port)))
+        except Exception as exc:
+            outcome.append(exc)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    try:
+        started = time.monotonic()
+        asking.start()
+        asking.join(CONNECT_TIMEOUT + 10)
+        took = time.monotonic() - started
+        assert outcome, f"still connecting after {took:.0f}s"
+        assert isinstance(outcome[0], OperationalError), outcome
+        assert "timeout" in str(outcome[0]), outcome
+    finally:
+        proxy.close()
+        asking.join(10)

@@ -40,6 +40,10 @@ LOCK_CHECK_TIMEOUT = 1.5
 # Detection bound plus the time to stop the replicas (SIGKILL, no drain: they are no longer ours).
 TAKEOVER_GRACE_SECONDS = LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + 1.0
 RELEASE_TIMEOUT = 5.0
+# A server asking for the lock gives up a connection not established within this many seconds (a
+# dead network path: libpq would otherwise wait for the kernel, or for ever on a path that accepts and
+# never answers), and asks again at its next look.
+CONNECT_TIMEOUT = 5
 # The database ends the lock's session (and the lock) once it has been idle this long: no check
 # arrived, its owner is cut off (or stalled). Twice the longest gap a working owner leaves.
 LOCK_IDLE_SECONDS = 5.0
@@ -86,7 +90,8 @@ class ServingLock:
         """The lock, or None while another session holds it."""
         # Named, so that an operator sees in pg_stat_activity which server holds it.
         name = f"mlp serving lock {socket.gethostname()}:{os.getpid()}"[:63]
-        engine = create_engine(url, poolclass=NullPool, connect_args={**KEEPALIVES, "application_name": name})
+        connect_args = {**KEEPALIVES, "connect_timeout": CONNECT_TIMEOUT, "application_name": name}
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
         try:
             conn = engine.connect()
             try:
