@@ -321,13 +321,12 @@ def test_an_owner_cut_off_from_the_database_loses_the_lock_and_another_server_ta
             lambda: not replica_pids("cut-svc", folders[0]), 15, "the cut-off owner's replicas to stop"
         )
         stopped_after = time.monotonic() - cut
+        assert not replica_pids("cut-svc", folders[1]), "both servers ran replicas at once"
         wait_until(lambda: second.serving, 30, "another server to take the lock")
         taken_after = time.monotonic() - cut
-        # The bound documented in the README: the idle session ends, then the next look takes it.
-        assert stopped_after < TAKEOVER_GRACE_SECONDS < LOCK_IDLE_SECONDS <= taken_after + 1, (
-            stopped_after,
-            taken_after,
-        )
+        assert stopped_after < TAKEOVER_GRACE_SECONDS, stopped_after  # the owner's own check bound
+        # The bound documented in the README (the idle session ends, then the next look takes the
+        # lock), with room for a loaded machine.
         assert taken_after < LOCK_IDLE_SECONDS + TAKEOVER_LOOK_SECONDS + 5, taken_after
         wait_until(lambda: replica_pids("cut-svc", folders[1]) != [], 60, "the second server's replicas")
         wait_until(lambda: record()["Status"] == RUNNING, 60, "the second server to serve")
