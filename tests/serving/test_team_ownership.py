@@ -4,6 +4,8 @@ supervisor of them serves the services, and another takes over when it is gone."
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -11,13 +13,16 @@ from pathlib import Path
 import pytest
 from server_store.helpers import ACCOUNT, register, service_body
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
 from mlp_server.serving.db_lock import (
+    CONNECT_TIMEOUT,
     KEEPALIVES,
     LOCK_CHECK_SECONDS,
     LOCK_CHECK_TIMEOUT,
+    LOCK_IDLE_SECONDS,
     TAKEOVER_GRACE_SECONDS,
     ServingLock,
 )
@@ -28,6 +33,7 @@ from mlp_server.settings import ServerSettings
 from mlp_server.store import Store
 from mlp_server.store.services import RUNNING
 from pg_testing import PgCluster
+from tcp_proxy import TcpProxy
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .conftest import EXAMPLE
@@ -226,6 +232,42 @@ def test_the_lock_connection_is_checked_and_kept_alive(pg_cluster: PgCluster) ->
         # TCP keepalives, so that the kernel too notices a dead peer on the idle connection.
         dsn = lock._conn.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
         assert all(f"{name}={value}" in dsn for name, value in KEEPALIVES.items()), dsn
+        # The database's side of the session: it ends the session (and the lock) once no check has
+        # come for LOCK_IDLE_SECONDS, and on a dead network path, so that a cut-off owner's backend
+        # never keeps the lock for hours. SHOW in the lock's own session (nothing else uses it now).
+        shown = {
+            name: lock._conn.exec_driver_sql(f"SHOW {name}").scalar()
+            for name in (
+                "idle_session_timeout",
+                "idle_in_transaction_session_timeout",
+                "tcp_keepalives_idle",
+                "tcp_keepalives_interval",
+                "tcp_keepalives_count",
+                "tcp_user_timeout",
+            )
+        }
+        lock._conn.commit()
+        assert shown == {
+            "idle_session_timeout": "5s",
+            "idle_in_transaction_session_timeout": "5s",
+            "tcp_keepalives_idle": "5",
+            "tcp_keepalives_interval": "1",
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": "3000",  # ms
+        }, shown
+        # A working owner never leaves it idle that long: it checks every second, 1.5 s at most each.
+        assert LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT < LOCK_IDLE_SECONDS
+        # Named in pg_stat_activity by the server that holds it.
+        with store.engine.connect() as conn:
+            names = conn.execute(
+                text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key "
+                    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                ),
+                {"key": SERVING_LOCK_KEY},
+            ).fetchall()
+        assert names == [(f"mlp serving lock {socket.gethostname()}:{os.getpid()}"[:63],)], names
         end_the_lock_session(url)
         started = time.monotonic()
         assert lock.held() is False
@@ -237,3 +279,95 @@ def test_the_lock_connection_is_checked_and_kept_alive(pg_cluster: PgCluster) ->
         assert services_served(store, Path("/nonexistent")) is False
     finally:
         store.close()
+
+
+def test_an_owner_cut_off_from_the_database_loses_the_lock_and_another_server_takes_over(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """A network partition between the owner and PostgreSQL (a proxy that stops forwarding and
+    closes nothing: no FIN or RST reaches either side). The owner's checks go unanswered, so it stops
+    its replicas; the database ends the lock's idle session after LOCK_IDLE_SECONDS, so another
+    server takes the lock at its next look and serves. Before, the backend kept the lock until the
+    database's own TCP keepalive noticed (hours by default; never, behind a proxy that still
+    acknowledges), and no other server could take over."""
+    url = pg_cluster.database("lock_partition")
+    proxy = TcpProxy("127.0.0.1", make_url(url).port or 5432)
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    stores = [Store(make_url(url).set(port=proxy.port)), Store(url)]  # the first reaches it through the proxy
+    model_id, version = register(stores[1], Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="cut-svc", FlavorID="ml.c1i.large")
+    service_id = stores[1].create_service(ACCOUNT, body)["ServiceID"]
+    folders = [tmp_path / "server-0", tmp_path / "server-1"]
+    first, second = (
+        ServingSupervisor(store, objects, folder, endpoints=Endpoints(host=f"server-{n}.test"))
+        for n, (store, folder) in enumerate(zip(stores, folders, strict=True))
+    )
+
+    def record() -> dict[str, str]:
+        found: dict[str, str] = stores[1].get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+        return found
+
+    try:
+        assert first.ensure_started() is True
+        assert second.ensure_started() is False
+        second.keep_trying()  # as `mlp serve` does: looks every TAKEOVER_LOOK_SECONDS
+        wait_until(lambda: record()["Status"] == RUNNING, 60, "the first server to serve")
+        assert replica_pids("cut-svc", folders[0])
+
+        proxy.freeze()
+        cut = time.monotonic()
+        wait_until(
+            lambda: not replica_pids("cut-svc", folders[0]), 15, "the cut-off owner's replicas to stop"
+        )
+        stopped_after = time.monotonic() - cut
+        assert not replica_pids("cut-svc", folders[1]), "both servers ran replicas at once"
+        wait_until(lambda: second.serving, 30, "another server to take the lock")
+        taken_after = time.monotonic() - cut
+        assert stopped_after < TAKEOVER_GRACE_SECONDS, stopped_after  # the owner's own check bound
+        # The bound documented in the README (the idle session ends, then the next look takes the
+        # lock), with room for a loaded machine.
+        assert taken_after < LOCK_IDLE_SECONDS + TAKEOVER_LOOK_SECONDS + 5, taken_after
+        wait_until(lambda: replica_pids("cut-svc", folders[1]) != [], 60, "the second server's replicas")
+        wait_until(lambda: record()["Status"] == RUNNING, 60, "the second server to serve")
+        assert record()["EndpointURL"].startswith("http://server-1.test:")
+        assert not replica_pids("cut-svc", folders[0])
+        print(f"replicas stopped {stopped_after:.1f}s after the cut; lock taken after {taken_after:.1f}s")
+    finally:
+        proxy.close()  # the cut-off server's hung calls end
+        first.close()
+        second.close()
+        for store in stores:
+            store.close()
+    assert not replica_pids("cut-svc", folders[0]) and not replica_pids("cut-svc", folders[1])
+
+
+def test_asking_for_the_lock_over_a_dead_network_path_gives_up_within_the_connect_timeout(
+    pg_cluster: PgCluster,
+) -> None:
+    """A server cut off from the database (a path that accepts and never answers) asks for the lock
+    every few seconds: each ask ends within CONNECT_TIMEOUT, so that it goes on asking and takes the
+    lock once the path is back, instead of waiting for ever in its first connect."""
+    url = make_url(pg_cluster.database("lock_connect"))
+    proxy = TcpProxy("127.0.0.1", url.port or 5432)
+    proxy.freeze()
+    outcome: list[object] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(ServingLock.try_take(url.set(port=proxy.port)))
+        except Exception as exc:
+            outcome.append(exc)
+
+    asking = threading.Thread(target=ask, daemon=True)
+    try:
+        started = time.monotonic()
+        asking.start()
+        asking.join(CONNECT_TIMEOUT + 10)
+        took = time.monotonic() - started
+        assert outcome, f"still connecting after {took:.0f}s"
+        assert isinstance(outcome[0], OperationalError), outcome
+        assert "timeout" in str(outcome[0]), outcome
+    finally:
+        proxy.close()
+        asking.join(10)

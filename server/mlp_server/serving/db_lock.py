@@ -7,6 +7,14 @@ owner cannot learn that from an idle connection, so it asks: :meth:`ServingLock.
 then counts as lost, so a hung network is noticed as fast as a closed session). TCP keepalives on the
 connection let the kernel notice a dead peer too.
 
+The database's side is bounded as well (``SESSION_SETTINGS``, set on the lock's session): an owner
+cut off by the network cannot end its session itself, and a backend left alone would hold the lock
+until the database's TCP keepalive noticed (two hours and more by default), so that no other server
+could take over. The lock's session is ended by the database once no check has reached it for
+``LOCK_IDLE_SECONDS`` (``idle_session_timeout``; the owner checks every ``LOCK_CHECK_SECONDS``), and by
+the database's TCP keepalives and ``tcp_user_timeout`` on a dead network path. The lock is then free
+for another server's next look.
+
 The bound: an owner notices a lost lock within ``LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT`` and stops
 its replicas at once; a new owner waits ``TAKEOVER_GRACE_SECONDS`` (more than that) before it starts
 any, so two servers never run replicas of the same services at once.
@@ -17,6 +25,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import os
+import socket
 
 from sqlalchemy import URL, Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -30,6 +40,23 @@ LOCK_CHECK_TIMEOUT = 1.5
 # Detection bound plus the time to stop the replicas (SIGKILL, no drain: they are no longer ours).
 TAKEOVER_GRACE_SECONDS = LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + 1.0
 RELEASE_TIMEOUT = 5.0
+# A server asking for the lock gives up a connection not established within this many seconds (a
+# dead network path: libpq would otherwise wait for the kernel, or for ever on a path that accepts and
+# never answers), and asks again at its next look.
+CONNECT_TIMEOUT = 5
+# The database ends the lock's session (and the lock) once it has been idle this long: no check
+# arrived, its owner is cut off (or stalled). Twice the longest gap a working owner leaves.
+LOCK_IDLE_SECONDS = 5.0
+# Server-side settings of the lock's session (set_config, each only where the database knows it:
+# idle_session_timeout is PostgreSQL 14+, tcp_user_timeout 12+). The TCP ones apply on TCP only.
+SESSION_SETTINGS = {
+    "idle_session_timeout": f"{LOCK_IDLE_SECONDS:g}s",
+    "idle_in_transaction_session_timeout": f"{LOCK_IDLE_SECONDS:g}s",
+    "tcp_keepalives_idle": "5s",
+    "tcp_keepalives_interval": "1s",
+    "tcp_keepalives_count": "3",
+    "tcp_user_timeout": "3s",
+}
 # libpq settings (ignored on a Unix socket): probe an idle connection after 5 s, every 1 s, 3 times;
 # drop it when sent data stays unacknowledged for 3 s.
 KEEPALIVES = {
@@ -39,6 +66,8 @@ KEEPALIVES = {
     "keepalives_count": 3,
     "tcp_user_timeout": 3000,
 }
+
+_SET = text("SELECT set_config(name, :value, false) FROM pg_settings WHERE name = :name")
 
 _HELD = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -59,10 +88,15 @@ class ServingLock:
     @classmethod
     def try_take(cls, url: URL) -> ServingLock | None:
         """The lock, or None while another session holds it."""
-        engine = create_engine(url, poolclass=NullPool, connect_args=KEEPALIVES)
+        # Named, so that an operator sees in pg_stat_activity which server holds it.
+        name = f"mlp serving lock {socket.gethostname()}:{os.getpid()}"[:63]
+        connect_args = {**KEEPALIVES, "connect_timeout": CONNECT_TIMEOUT, "application_name": name}
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
         try:
             conn = engine.connect()
             try:
+                for setting, value in SESSION_SETTINGS.items():
+                    conn.execute(_SET, {"name": setting, "value": value})
                 owned = bool(
                     conn.execute(
                         text("SELECT pg_try_advisory_lock(:key)"), {"key": SERVING_LOCK_KEY}

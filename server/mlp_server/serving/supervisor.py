@@ -180,6 +180,16 @@ class ServingSupervisor:
             self._db_lock = db_lock
             term_over = self._term_over = threading.Event()
             write_holder(fd)  # readers in other processes can now tell that the services are served
+            if db_lock is not None:
+                # Checked from now on: the database ends the lock's session once it idles for
+                # LOCK_IDLE_SECONDS, however long what follows takes (a loss found meanwhile is handled
+                # once this start has finished: ``_lose`` waits for ``self._lock``).
+                threading.Thread(
+                    target=self._watch_lock,
+                    args=(db_lock, term_over),
+                    name="mlp-serving-lock-watch",
+                    daemon=True,
+                ).start()
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="mlp-serving-proxy", daemon=True).start()
             self._loop = loop
@@ -191,13 +201,6 @@ class ServingSupervisor:
                 target=self._run, args=(term_over,), name="mlp-serving", daemon=True
             )
             self._thread.start()
-            if db_lock is not None:
-                threading.Thread(
-                    target=self._watch_lock,
-                    args=(db_lock, term_over),
-                    name="mlp-serving-lock-watch",
-                    daemon=True,
-                ).start()
             close_at_exit(self)
             return True
 

@@ -11,10 +11,18 @@ import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ..settings import ServerSettings
 
+if TYPE_CHECKING:
+    from .loop import Worker
+
 LOG_FILE_BYTES = 1 << 20
+# A stop (SIGTERM, SIGINT, the owner gone) is honoured within this many seconds whatever the database
+# does: a store call that hangs (a partitioned network, a database that accepts and never answers) is
+# not waited for longer; the runner is killed and the task is left to its lease.
+STOP_GRACE_SECONDS = 5.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,13 +94,44 @@ def run_worker(args: argparse.Namespace) -> int:
         _stop_with_owner(args.owner_pid, stop)
     from ..store.migrate import SchemaError
 
+    started: list[Worker] = []
+    ended = threading.Event()
+    _end_after_grace(stop, ended, started)
     try:
         worker = Worker(settings, options)
     except SchemaError as exc:  # the server upgrades the schema (mlp db upgrade); a worker never does
         print(f"mlp worker: error: {exc}", file=sys.stderr)
         return 1
-    worker.run_forever(stop)
+    started.append(worker)
+    try:
+        worker.run_forever(stop)
+    finally:
+        ended.set()
     return 0
+
+
+def _end_after_grace(
+    stop: threading.Event, ended: threading.Event, started: list[Worker], grace: float = STOP_GRACE_SECONDS
+) -> None:
+    """Once ``stop`` is set, give the loop ``grace`` seconds to end by itself (``ended``; it hands its
+    task back when the database answers); past that it is stuck in a store call that does not return,
+    so its runner is killed and the process ends: the task is left to its lease."""
+
+    def watch() -> None:
+        stop.wait()
+        if ended.wait(grace):
+            return
+        runner = started[0].runner if started else None
+        logging.getLogger("mlp_server.workers").warning(
+            "stop asked %.0fs ago and the database does not answer: ending now%s",
+            grace,
+            "; the task is left to its lease" if runner is not None else "",
+        )
+        if runner is not None:
+            runner.kill()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="mlp-worker-stop", daemon=True).start()
 
 
 def _stop_with_owner(owner: int, stop: threading.Event, interval: float = 0.5) -> None:

@@ -8,6 +8,8 @@ A runner that crashes ends its task Failed with the crash named; the loop itself
 The database may fail for a moment (a restart, a failover, a dropped session) while the runner works:
 the loop keeps the runner going and asks again, for as long as the lease it last got is still valid
 (``_lease_from``); only then is the task given up, since another worker may take it from there.
+A stop asked meanwhile is not held up by those retries: the worker stops within a poll and leaves
+the task to its lease (:class:`Stopped`), so the next worker runs it once the lease has lapsed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ RETRY_FIRST, RETRY_CAP = 0.1, 2.0
 LEASE_MARGIN = 1.0
 
 _T = TypeVar("_T")
+
+
+class Stopped(Exception):
+    """The worker was asked to stop while it waited for the database on a task: the task is left to
+    its lease (another worker claims it once the lease lapses); nothing more is written."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +163,8 @@ class Worker:
                 continue
             try:
                 self.run_one(task, stop)
+            except Stopped as exc:
+                log.warning("perf task %s: %s", task.task_id, exc)
             except Exception:  # the store went away for a moment: the lease will bring the task back
                 log.exception("perf task %s: the worker lost track of it", task.task_id)
         self.store.close()
@@ -193,9 +202,11 @@ class Worker:
         """Seconds this worker may still act on its task's lease (its margin taken off)."""
         return self._lease_from + self.options.lease_seconds - LEASE_MARGIN - time.monotonic()
 
-    def _retrying(self, task: ClaimedTask, what: str, call: Callable[[], _T]) -> _T:
+    def _retrying(self, task: ClaimedTask, what: str, call: Callable[[], _T], stop: threading.Event) -> _T:
         """``call()`` (a store call), retried with backoff while the database fails and the lease
-        lasts; the last error is raised once the lease is over (the task is the next worker's)."""
+        lasts; the last error is raised once the lease is over (the task is the next worker's).
+        :class:`Stopped` once ``stop`` is set while the database fails: a stop does not wait out the
+        lease (up to ``lease_seconds``), the lease hands the task on instead."""
         delay = RETRY_FIRST
         while True:
             try:
@@ -204,6 +215,8 @@ class Worker:
                 left = self._lease_left()
                 if left <= delay:
                     raise
+                if stop.is_set():
+                    raise Stopped(self._left_to_lease(what, exc)) from exc
                 log.warning(
                     "perf task %s: cannot %s (%s); again in %.1fs, %.0fs of lease left",
                     task.task_id,
@@ -212,8 +225,16 @@ class Worker:
                     delay,
                     left,
                 )
-                time.sleep(delay)
+                if stop.wait(delay):
+                    raise Stopped(self._left_to_lease(what, exc)) from exc
                 delay = min(RETRY_CAP, delay * 2)
+
+    def _left_to_lease(self, what: str, exc: BaseException) -> str:
+        return (
+            f"the worker stopped while it could not {what} ({database_trouble(exc)}): the task is left "
+            f"to its lease ({max(0.0, self._lease_left() + LEASE_MARGIN):.0f}s left), then the next "
+            "worker runs it"
+        )
 
     def _renew(self, task: ClaimedTask) -> str | None:
         asked = time.monotonic()
@@ -235,7 +256,7 @@ class Worker:
         while True:
             code = runner.wait(POLL)
             if code is not None:
-                self._finish(task, code, result_path, log_path)
+                self._finish(task, code, result_path, log_path, stop)
                 return
             now = time.monotonic()
             if stop.is_set():
@@ -285,7 +306,8 @@ class Worker:
                 return
             if status == states.STOPPING:
                 runner.kill()
-                self._end(task, states.CANCELLED, "cancelled while running" + self._withdraw(task))
+                withdrawn = self._withdraw(task, stop)
+                self._end(task, states.CANCELLED, "cancelled while running" + withdrawn, stop)
                 log.info("perf task %s cancelled", task.task_id)
                 return
             if now - started > self.options.task_timeout:
@@ -294,28 +316,38 @@ class Worker:
                 self._end(
                     task,
                     states.FAILED,
-                    f"stopped after {timeout:.0f}s without finishing" + self._withdraw(task),
+                    f"stopped after {timeout:.0f}s without finishing" + self._withdraw(task, stop),
+                    stop,
                 )
                 return
 
-    def _end(self, task: ClaimedTask, status: str, message: str | None, result: Any = None) -> bool:
+    def _end(
+        self,
+        task: ClaimedTask,
+        status: str,
+        message: str | None,
+        stop: threading.Event,
+        result: Any = None,
+    ) -> bool:
         """Record the task's outcome (retried while the database fails and the lease lasts); False when
         this worker no longer held the task."""
         finish = functools.partial(
             self.store.finish_task, task.task_id, status, result, message, worker_id=self.worker_id
         )
-        return self._retrying(task, "record the outcome", finish)
+        return self._retrying(task, "record the outcome", finish, stop)
 
-    def _withdraw(self, task: ClaimedTask) -> str:
+    def _withdraw(self, task: ClaimedTask, stop: threading.Event) -> str:
         """The runner is dead and the task ends unfinished: delete the version a conversion registered
         (``withdraw``), only while this worker still holds the task (else a rerun elsewhere uses it)."""
         if not registers_a_version(task):
             return ""
-        if self._retrying(task, "renew the lease", lambda: self._renew(task)) is None:
+        if self._retrying(task, "renew the lease", lambda: self._renew(task), stop) is None:
             return ""
         return withdraw_conversion(self.settings, self.store, task)
 
-    def _finish(self, task: ClaimedTask, code: int, result_path: Path, log_path: Path) -> None:
+    def _finish(
+        self, task: ClaimedTask, code: int, result_path: Path, log_path: Path, stop: threading.Event
+    ) -> None:
         outcome: dict[str, Any] | None = None
         message: str | None
         if result_path.exists():
@@ -329,12 +361,12 @@ class Worker:
         else:
             status, result, message = outcome["Status"], outcome.get("Result"), outcome.get("Message")
         # A finished run's outcome is kept through a moment without the database, while the lease lasts.
-        current = self._retrying(task, "read the task", lambda: self.store.task_status(task.task_id))
+        current = self._retrying(task, "read the task", lambda: self.store.task_status(task.task_id), stop)
         if current == states.STOPPING and status == states.FAILED:
             status = states.CANCELLED  # asked to stop: it is the cancel that counts
-        if status in (states.FAILED, states.CANCELLED) and (left := self._withdraw(task)):
+        if status in (states.FAILED, states.CANCELLED) and (left := self._withdraw(task, stop)):
             message = (message or status.lower()) + left
-        done = self._end(task, status, message, result)
+        done = self._end(task, status, message, stop, result)
         log.info("perf task %s: %s%s", task.task_id, status, "" if done else " (not recorded: lease lost)")
 
 
