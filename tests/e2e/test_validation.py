@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from volcengine_ml_platform.errors import InvalidParameterError, UploadWarning, ValidationError
 from volcengine_ml_platform.models import validation
 
@@ -403,3 +404,52 @@ def test_failed_create_model_removes_what_was_uploaded(any_peer: Peer, tmp_path:
     assert any_peer.object_keys() == objects_before
     # No object, sidecar or temporary file either (lock files stay: they are the store's own).
     assert [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"] == everything_before
+
+
+# ---- text the wire cannot carry -------------------------------------------------------------------
+
+# (register arguments, argument named): a NUL character or a lone surrogate cannot be stored by the
+# platform (NUL) or encoded as UTF-8 at all (surrogate); both are refused before the upload, not by a
+# 400 (NUL) or a UnicodeEncodeError (surrogate, which left the upload behind) after it.
+UNSENDABLE_REGISTRATIONS: list[tuple[dict[str, Any], str]] = [
+    ({**GOOD, "description": "a\x00b"}, "description"),
+    ({**GOOD, "description": "a\ud800b"}, "description"),
+    ({**GOOD, "model_name": "m\udcff"}, "model_name"),
+    ({**GOOD, "model_tags": [{"Key": "team", "Value": "\x00"}]}, "model_tags[0].Value"),
+    ({**GOOD, "model_tags": [{"Key": "t\ud83d", "Value": "a"}]}, "model_tags[0].Key"),
+    ({**GOOD, "dataset_id": "d\ud800"}, "dataset_id"),
+]
+
+
+def test_text_the_wire_cannot_carry_is_refused_before_any_io(peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=3)
+    model, wire = peer.recording_model()
+    objects_before = peer.snapshot()
+    cases: list[tuple[Callable[[], object], str]] = [
+        *((lambda a=arguments: model.register(str(source), **a), field)
+          for arguments, field in UNSENDABLE_REGISTRATIONS),
+        (lambda: model.update_model(MISSING_MODEL, model_name="n\ud800"), "model_name"),
+        (lambda: model.update_model_version(MISSING_MODEL, "1", description="\x00"), "description"),
+        (lambda: model.list_models(model_name_contains="\ud800"), "model_name_contains"),
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", description="d\ud800"), "description"),
+    ]  # fmt: skip
+    for call, field in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field, info.value
+        assert info.value.message.startswith(f"{field}: "), info.value
+        assert "NUL character" in info.value.message or "lone surrogate" in info.value.message
+    assert wire.actions == []  # no GetTOSUploadPath, no upload, nothing at all
+    assert peer.snapshot() == objects_before
+
+
+def test_inner_register_refuses_text_the_wire_cannot_carry_before_any_io(peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=2)
+    objects_before = peer.snapshot()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    with pytest.raises(ValidationError) as info:
+        inner.register(str(source), **GOOD, description="\udcff")
+    assert info.value.field == "description", info.value
+    assert peer.snapshot() == objects_before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .. import schema
@@ -32,7 +33,19 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _unsendable(value: Any, name: Callable[[str], str]) -> None:
+    """A NUL character or a lone surrogate anywhere in ``value``: ValidationError naming the argument
+    (``name`` turns a field path into it), before anything is sent. A surrogate cannot even be
+    encoded, and either would be refused only after a registration's upload."""
+    found = schema.unsendable(value)
+    if found:
+        field = name(found[0][0])
+        message = "; ".join(f"{name(path)}: {problem}" for path, problem in found)
+        raise ValidationError(message, field=field or None)
+
+
 def _check(schema_name: str, value: Any, argument: str) -> None:
+    _unsendable(value, lambda path: argument + ("" if not path or path.startswith("[") else ".") + path)
     problems = schema.problems(schema_name, value, root=argument)
     if problems:
         raise ValidationError("; ".join(problems), field=argument)
@@ -100,15 +113,17 @@ def check_named(schema_name: str, body: dict[str, Any], arguments: dict[str, str
     arguments they came from (``arguments``: the body's field path -> the argument, e.g.
     ``"VersionInfo.ModelTags" -> "model_tags"``); a field missing from ``arguments`` keeps its wire
     path."""
-    found = list(schema.errors(schema_name, body))
-    if not found:
-        return
 
     def rename(text: str) -> str:
         for path, argument in arguments.items():
             if text == path or text.startswith((f"{path}:", f"{path}.", f"{path}[")):
                 return argument + text[len(path) :]
         return text
+
+    _unsendable(body, rename)
+    found = list(schema.errors(schema_name, body))
+    if not found:
+        return
 
     field = rename(schema.field_path(found[0]))
     raise ValidationError("; ".join(rename(schema.describe(e)) for e in found), field=field or None)
