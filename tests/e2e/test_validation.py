@@ -406,7 +406,7 @@ def test_failed_create_model_removes_what_was_uploaded(any_peer: Peer, tmp_path:
     assert [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"] == everything_before
 
 
-# ---- text the wire cannot carry -------------------------------------------------------------------
+# ---- text the wire cannot carry; None where an ID is required ---------------------------------------
 
 # (register arguments, argument named): a NUL character or a lone surrogate cannot be stored by the
 # platform (NUL) or encoded as UTF-8 at all (surrogate); both are refused before the upload, not by a
@@ -453,3 +453,37 @@ def test_inner_register_refuses_text_the_wire_cannot_carry_before_any_io(peer: P
         inner.register(str(source), **GOOD, description="\udcff")
     assert info.value.field == "description", info.value
     assert peer.snapshot() == objects_before
+
+
+def test_none_where_an_id_is_required_is_named_as_the_argument(peer: Peer, tmp_path: Path) -> None:
+    """Not as the wire field it would have filled (``ModelID``, ``ModelVersionID: 'None-1'``,
+    ``ServiceDeployment.Model.ModelID``, ``JobID``, ``TaskID``)."""
+    model, wire = peer.recording_model()
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: model.get_model(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.get_model_version(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.get_model_versions(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.unregister(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.unregister_all_versions(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.update_model(None, "x"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.update_model_version(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.download(None, "1", str(tmp_path / "d")), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.deploy(None, "1", "svc"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.create_perf_job(None, "1", PERF, "PERF_ONLY", []), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.cancel_perf_job(None), "job_id"),  # type: ignore[arg-type]
+        (lambda: model.calcel_perf_task(None), "task_id"),  # type: ignore[arg-type]
+        (lambda: model.update_perf_task(None, "Running"), "task_id"),  # type: ignore[arg-type]
+        (lambda: model.get_service(None), "service_id"),  # type: ignore[arg-type]
+    ]  # fmt: skip
+    for call, field in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field, info.value
+        assert info.value.message.startswith(f"{field}: "), info.value
+        assert "None" in info.value.message and "None-1" not in info.value.message, info.value
+    assert wire.actions == []
+    assert not (tmp_path / "d").exists()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    with pytest.raises(ValidationError) as info:
+        inner.get_model_version(None, "1")  # type: ignore[arg-type]
+    assert info.value.field == "model_id", info.value

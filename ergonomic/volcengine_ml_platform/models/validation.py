@@ -134,3 +134,12 @@ def validate_argument(schema_name: str, value: Any, argument: str) -> None:
     document (``ModelFormat``, ``JobType``, ``Limit`` ...); None means "not given"."""
     if value is not None:
         _check(schema_name, value, argument)
+
+
+def validate_required(schema_name: str, value: Any, argument: str) -> None:
+    """A required argument (an ID): None is refused by the argument's name (not as the wire field
+    it would have filled, nor as the ``None-1`` version ID it would have made), then checked as
+    :func:`validate_argument` checks it."""
+    if value is None:
+        raise ValidationError(f"{argument}: required, got None", field=argument)
+    _check(schema_name, value, argument)
