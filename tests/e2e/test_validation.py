@@ -4,6 +4,7 @@ a registration the platform refuses after the upload leaves no uploaded object b
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ BAD_INPUTS: list[tuple[Any, Any, str, list[str]]] = [
     (validation.validate_local_path, "", "local_path", ["local_path is required"]),
     (validation.validate_local_path, 42, "local_path", ["local_path", "expected a path"]),
     (validation.validate_local_path, "/no/such/model/dir", "local_path", ["local_path", "does not exist"]),
+    (validation.validate_local_path, "/dev/null", "local_path",
+     ["local_path: '/dev/null' is not a regular file or a folder"]),
     (validation.validate_metrics, [], "model_metrics", ["model_metrics", "at least 1"]),
     (validation.validate_metrics, "accuracy", "model_metrics", ["model_metrics", "expected array"]),
     (validation.validate_metrics, metric(MetricsType="BLEU"), "model_metrics",
@@ -487,3 +490,24 @@ def test_none_where_an_id_is_required_is_named_as_the_argument(peer: Peer, tmp_p
     with pytest.raises(ValidationError) as info:
         inner.get_model_version(None, "1")  # type: ignore[arg-type]
     assert info.value.field == "model_id", info.value
+
+
+def test_a_local_path_that_is_no_file_or_folder_is_refused_by_name_before_any_request(
+    peer: Peer, tmp_path: Path
+) -> None:
+    """A FIFO (or a device, a socket) exists but cannot be uploaded: a ValidationError naming
+    ``local_path``, not a TransferError saying it does not exist."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    model, wire = peer.recording_model()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    for call in (
+        lambda: model.register(str(fifo), **GOOD),
+        lambda: inner.register(str(fifo), **GOOD),
+        lambda: inner.upload_tos(str(fifo)),
+    ):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == "local_path", info.value
+        assert "is not a regular file or a folder" in info.value.message, info.value
+    assert wire.actions == []

@@ -52,7 +52,7 @@ def _check(schema_name: str, value: Any, argument: str) -> None:
 
 
 def validate_local_path(local_path: Any) -> None:
-    """``local_path`` must be given and must exist."""
+    """``local_path`` must be given and must be an existing file or folder."""
     if local_path is None or local_path == "":
         raise ValidationError("local_path is required", field="local_path")
     if not isinstance(local_path, str | os.PathLike):
@@ -61,6 +61,12 @@ def validate_local_path(local_path: Any) -> None:
         )
     if not os.path.exists(local_path):
         raise ValidationError(f"local_path: {os.fspath(local_path)!r} does not exist", field="local_path")
+    if not (os.path.isfile(local_path) or os.path.isdir(local_path)):
+        raise ValidationError(
+            f"local_path: {os.fspath(local_path)!r} is not a regular file or a folder (a FIFO, device or "
+            "socket cannot be uploaded)",
+            field="local_path",
+        )
 
 
 def validate_destination(local_path: Any) -> None:
