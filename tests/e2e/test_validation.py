@@ -3,6 +3,7 @@ a registration the platform refuses after the upload leaves no uploaded object b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import Callable
@@ -12,8 +13,11 @@ from typing import Any
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from volcengine_ml_platform.async_session import AsyncSession
+from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.errors import InvalidParameterError, UploadWarning, ValidationError
 from volcengine_ml_platform.models import validation
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 
 from .helpers import MISSING_MODEL, MODEL_TENSOR_CONFIG, Peer, make_tree
 
@@ -510,4 +514,46 @@ def test_a_local_path_that_is_no_file_or_folder_is_refused_by_name_before_any_re
             call()
         assert info.value.field == "local_path", info.value
         assert "is not a regular file or a folder" in info.value.message, info.value
+    assert wire.actions == []
+
+
+# ---- InferenceService.wait_for: what to wait for ----------------------------------------------------
+
+MISSING_SERVICE = "s-20200101000000-zzzzz"
+SERVICE_STATUSES = "Pending, Deploying, Running, Stopping, Stopped, Failed"
+# (statuses, keyword arguments, argument named, fragment): each of these waited the whole timeout
+# (300 s by default: a status that never matches) or polled without pause, instead of being refused.
+BAD_WAITS: list[tuple[tuple[Any, ...], dict[str, Any], str, str]] = [
+    (("running",), {}, "statuses", f"'running' is not allowed; allowed values: {SERVICE_STATUSES}"),
+    (("Ready",), {}, "statuses", f"allowed values: {SERVICE_STATUSES}"),
+    ((["Running", "Failed"],), {}, "statuses", "expected string, got list"),
+    ((), {}, "statuses", f"name at least one status to wait for: {SERVICE_STATUSES}"),
+    (("Running",), {"interval": 0}, "interval", "interval: 0 is not a number of seconds above 0"),
+    (("Running",), {"timeout": -1}, "timeout", "timeout: -1 is not a number of seconds of at least 0"),
+    (("Running",), {"timeout": "60"}, "timeout", "timeout: '60' is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("statuses", "kwargs", "field", "fragment"), BAD_WAITS)
+def test_wait_for_refuses_what_can_never_be_waited_for_before_any_request(
+    embedded_peer: Peer, statuses: tuple[Any, ...], kwargs: dict[str, Any], field: str, fragment: str
+) -> None:
+    """Checked before the first GetService: the service need not exist (it does not here)."""
+    model, wire = embedded_peer.recording_model()
+    service = InferenceService(model.session, MISSING_SERVICE)
+    with pytest.raises(ValidationError) as info:
+        service.wait_for(*statuses, **kwargs)
+    assert info.value.field == field, info.value
+    assert fragment in info.value.message, info.value
+
+    async def wait_async() -> None:
+        session = AsyncSession(resolve_settings(data_dir=embedded_peer.data_dir))
+        try:
+            await AsyncInferenceService(session, MISSING_SERVICE).wait_for(*statuses, **kwargs)
+        finally:
+            await session.aclose()
+
+    with pytest.raises(ValidationError) as info:
+        asyncio.run(wait_async())
+    assert info.value.field == field, info.value
     assert wire.actions == []

@@ -11,10 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
-from ..errors import MLPlatformError
+from .. import schema
+from ..errors import MLPlatformError, ValidationError
 from . import _requests as rq
+from . import validation
 from ._plan import Plan, arun, blocking, call, pause, run
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class _Service:
         return (yield from blocking(infer))
 
     def _wait_for(self, statuses: tuple[str, ...], timeout: float, interval: float) -> Plan[str]:
+        _check_wait(statuses, timeout, interval)  # before the first GetService
         deadline = time.monotonic() + timeout
         while True:
             deployment = (yield from self._refresh()).result.service_deployment
@@ -144,7 +147,9 @@ class InferenceService(_Service):
         return self._run(self._predict(inputs, timeout))
 
     def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
-        """Refresh until the status is one of ``statuses``; raise after ``timeout`` seconds."""
+        """Refresh until the status is one of ``statuses`` (ServiceStatus values: Pending, Deploying,
+        Running, Stopping, Stopped, Failed; any other is a ValidationError, before any request); raise
+        after ``timeout`` seconds."""
         return self._run(self._wait_for(statuses, timeout, interval))
 
 
@@ -185,6 +190,27 @@ class AsyncInferenceService(_Service):
     async def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
         """Refresh until the status is one of ``statuses`` (sleeping on the event loop)."""
         return await self._run(self._wait_for(statuses, timeout, interval))
+
+
+def _check_wait(statuses: tuple[object, ...], timeout: object, interval: object) -> None:
+    """What ``wait_for`` can wait for: one or more of the document's ServiceStatus values (a status
+    that can never match, "running" or "Ready", waited out the whole timeout), a timeout of at least
+    0 and an interval above 0 seconds (0 polled without pause)."""
+    allowed = ", ".join(schema.enum_values("ServiceStatus"))
+    if not statuses:
+        raise ValidationError(f"statuses: name at least one status to wait for: {allowed}", field="statuses")
+    for status in statuses:
+        validation.validate_argument("ServiceStatus", status, "statuses")
+    if not _seconds(timeout) or not timeout >= 0:
+        raise ValidationError(
+            f"timeout: {timeout!r} is not a number of seconds of at least 0", field="timeout"
+        )
+    if not _seconds(interval) or not interval > 0:
+        raise ValidationError(f"interval: {interval!r} is not a number of seconds above 0", field="interval")
+
+
+def _seconds(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _why(deployment: Any) -> str:
