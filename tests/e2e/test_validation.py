@@ -481,6 +481,8 @@ def test_none_where_an_id_is_required_is_named_as_the_argument(peer: Peer, tmp_p
         (lambda: model.calcel_perf_task(None), "task_id"),  # type: ignore[arg-type]
         (lambda: model.update_perf_task(None, "Running"), "task_id"),  # type: ignore[arg-type]
         (lambda: model.get_service(None), "service_id"),  # type: ignore[arg-type]
+        # It listed every job, waited for the newest one and returned the tasks of all jobs.
+        (lambda: model.wait_perf_job(None), "job_id"),  # type: ignore[arg-type]
     ]  # fmt: skip
     for call, field in cases:
         with pytest.raises(ValidationError) as info:
@@ -556,4 +558,24 @@ def test_wait_for_refuses_what_can_never_be_waited_for_before_any_request(
     with pytest.raises(ValidationError) as info:
         asyncio.run(wait_async())
     assert info.value.field == field, info.value
+    assert wire.actions == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"timeout": -1}, "timeout", "timeout: -1 is not a number of seconds of at least 0"),
+        ({"timeout": float("nan")}, "timeout", "timeout: nan is not a number of seconds"),  # waited forever
+        ({"timeout": "60"}, "timeout", "timeout: '60' is not a number of seconds"),
+        ({"poll_interval": 0}, "poll_interval", "poll_interval: 0 is not a number of seconds above 0"),
+    ],
+)
+def test_wait_perf_job_names_the_bad_duration_before_any_request(
+    embedded_peer: Peer, kwargs: dict[str, Any], field: str, fragment: str
+) -> None:
+    model, wire = embedded_peer.recording_model()
+    with pytest.raises(ValidationError) as info:
+        model.wait_perf_job("pj-20200101000000-zzzzz", **kwargs)
+    assert info.value.field == field, info.value
+    assert fragment in info.value.message, info.value
     assert wire.actions == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import schema
 from ..errors import MLPlatformError, ValidationError
@@ -201,16 +201,8 @@ def _check_wait(statuses: tuple[object, ...], timeout: object, interval: object)
         raise ValidationError(f"statuses: name at least one status to wait for: {allowed}", field="statuses")
     for status in statuses:
         validation.validate_argument("ServiceStatus", status, "statuses")
-    if not _seconds(timeout) or not timeout >= 0:
-        raise ValidationError(
-            f"timeout: {timeout!r} is not a number of seconds of at least 0", field="timeout"
-        )
-    if not _seconds(interval) or not interval > 0:
-        raise ValidationError(f"interval: {interval!r} is not a number of seconds above 0", field="interval")
-
-
-def _seconds(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    validation.validate_seconds(timeout, "timeout")
+    validation.validate_seconds(interval, "interval", above_zero=True)
 
 
 def _why(deployment: Any) -> str:

@@ -149,3 +149,12 @@ def validate_required(schema_name: str, value: Any, argument: str) -> None:
     if value is None:
         raise ValidationError(f"{argument}: required, got None", field=argument)
     _check(schema_name, value, argument)
+
+
+def validate_seconds(value: Any, argument: str, *, above_zero: bool = False) -> None:
+    """A duration in seconds (``timeout``, ``interval``): an int or float, at least 0 (``above_zero``:
+    more than 0). NaN is refused too: a deadline of NaN is never reached."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not (value > 0 if above_zero else value >= 0):
+        least = "above 0" if above_zero else "of at least 0"
+        raise ValidationError(f"{argument}: {value!r} is not a number of seconds {least}", field=argument)
