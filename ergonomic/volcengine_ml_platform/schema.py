@@ -225,6 +225,42 @@ def field_path(error: jsonschema.ValidationError, root: str = "") -> str:
     return out
 
 
+NUL_PROBLEM = "holds a NUL character (U+0000), which is not allowed"
+
+
+def text_problem(text: str) -> str | None:
+    """Why a string cannot be sent and stored, whatever its schema says: a lone surrogate (not valid
+    Unicode, so it cannot be encoded as UTF-8) or a NUL character (PostgreSQL refuses it in text);
+    None when it can. The platform refuses both (400); the client refuses them before any I/O."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{shown(text)} holds a lone surrogate (such as \\ud800), which is not valid Unicode"
+    return NUL_PROBLEM if "\x00" in text else None
+
+
+def unsendable(instance: Any, root: str = "") -> list[tuple[str, str]]:
+    """(field path, problem) of every string and key of ``instance`` that :func:`text_problem` refuses,
+    paths written as :func:`field_path` writes them (``VersionInfo.ModelTags[0].Value``)."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(instance, root)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem is not None:
+                found.append((path, problem))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and (problem := text_problem(key)) is not None:
+                    found.append((path, f"the key {problem}"))
+                    continue
+                stack.append((child, f"{path}.{key}" if path else str(key)))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return sorted(found)
+
+
 # An error quotes at most this much of the value it refuses (a 4 MiB string is not echoed back).
 SHOWN_CHARS = 60
 

@@ -22,7 +22,7 @@ from .json_keys import DuplicateKeyError, loads
 # Objects and arrays nested in a body, the body's own object counting as 1. Documented in the
 # OpenAPI document's description; the deepest documented field (a TensorConfig shape) needs 7.
 MAX_DEPTH = 32
-_NUL = "holds a NUL character (U+0000), which is not allowed"
+_NUL = schema.NUL_PROBLEM
 
 
 class _NonFinite:
@@ -90,11 +90,9 @@ def _violations(value: Any) -> Iterator[tuple[str, str]]:
             yield path, "the number is too large to represent; send a finite number"
             return
         elif isinstance(item, str):
-            if not _is_unicode(item):
-                yield path, f"{item!r} holds a lone surrogate (such as \\ud800), which is not valid Unicode"
-                return
-            if "\x00" in item:
-                yield path, _NUL
+            problem = schema.text_problem(item)  # the client's check before sending, too
+            if problem is not None:
+                yield path, problem
                 return
 
 

@@ -148,6 +148,27 @@ def test_download_refuses_to_overwrite_an_edited_file_without_force(
     assert (dest / "model.onnx").read_bytes() == (EXAMPLE / "model.onnx").read_bytes()
 
 
+def test_an_argument_that_is_not_utf8_is_refused_before_the_upload(embedded_peer: Peer) -> None:
+    """A byte that is not UTF-8 in argv (a Latin-1 terminal) reaches Python as a lone surrogate: it is
+    refused by its argument (exit 2) before anything is uploaded, not a UnicodeEncodeError after the
+    upload that left the uploaded files behind."""
+    objects = embedded_peer.data_dir / "objects"
+
+    def uploads() -> set[Path]:
+        return {p for p in objects.rglob("*") if p.is_file() and "modelrepo" in p.parts}
+
+    before = uploads()
+    name = f"latin1-{uuid.uuid4().hex[:6]}"
+    result = embedded_peer.run(
+        "models", "register", str(EXAMPLE), "--name", name, *REGISTER, "--description", "caf\udce9"
+    ).fails(2)
+
+    assert "--description" in result.err and "lone surrogate" in result.err, result
+    assert "unexpected error" not in result.err, result
+    assert uploads() == before
+    assert name not in embedded_peer.run("models", "list", "--name-contains", name).ok().out
+
+
 def test_perf_and_deploy_check_an_unknown_flavor_the_same_way(embedded_peer: Peer) -> None:
     model_id = _register(embedded_peer, f"flavor-{uuid.uuid4().hex[:8]}")
     perf, deploy = embedded_peer.run_all(

@@ -227,6 +227,34 @@ def test_target_ids_get_set_and_env_defaults(
     assert info.value.field == "VOLC_USER_ID"
 
 
+# Not an integer id: int() would turn these into another account's id (1.9 -> 1, True -> 1,
+# "4_2" -> 42, full-width digits) or, for 0, fall back to the environment's.
+NOT_IDS: list[object] = [1.9, True, 0, -3, "\uff14\uff12", "4_2", "42x", ""]
+
+
+@pytest.mark.parametrize("bad", NOT_IDS, ids=repr)
+def test_a_target_id_that_is_not_a_positive_integer_is_refused(
+    embedded_peer: Peer, monkeypatch: pytest.MonkeyPatch, bad: object
+) -> None:
+    monkeypatch.setenv("VOLC_ACCOUNT_ID", str(TARGET_ACCOUNT))
+    with pytest.raises(ValidationError) as info:
+        embedded_peer.inner(bad, TARGET_USER)  # type: ignore[arg-type]
+    assert info.value.field == "target_account_id", info.value
+    assert "positive integer" in info.value.message, info.value
+
+    inner = embedded_peer.inner(43, 8)
+    with pytest.raises(ValidationError) as info:
+        inner.set_target_user_id(bad)  # type: ignore[arg-type]
+    assert info.value.field == "target_user_id", info.value
+    assert (inner.get_target_account_id(), inner.get_target_user_id()) == (43, 8)
+
+    if isinstance(bad, str) and bad:
+        monkeypatch.setenv("VOLC_USER_ID", bad)
+        with pytest.raises(ValidationError) as info:
+            embedded_peer.inner(43)
+        assert info.value.field == "VOLC_USER_ID", info.value
+
+
 def test_missing_target_ids_are_named(peer: Peer) -> None:
     inner = peer.inner()  # no arguments, no env
     assert inner.get_target_account_id() is None and inner.get_target_user_id() is None

@@ -3,15 +3,21 @@ a registration the platform refuses after the upload leaves no uploaded object b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from volcengine_ml_platform.async_session import AsyncSession
+from volcengine_ml_platform.config import resolve_settings
 from volcengine_ml_platform.errors import InvalidParameterError, UploadWarning, ValidationError
 from volcengine_ml_platform.models import validation
+from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 
 from .helpers import MISSING_MODEL, MODEL_TENSOR_CONFIG, Peer, make_tree
 
@@ -44,6 +50,8 @@ BAD_INPUTS: list[tuple[Any, Any, str, list[str]]] = [
     (validation.validate_local_path, "", "local_path", ["local_path is required"]),
     (validation.validate_local_path, 42, "local_path", ["local_path", "expected a path"]),
     (validation.validate_local_path, "/no/such/model/dir", "local_path", ["local_path", "does not exist"]),
+    (validation.validate_local_path, "/dev/null", "local_path",
+     ["local_path: '/dev/null' is not a regular file or a folder"]),
     (validation.validate_metrics, [], "model_metrics", ["model_metrics", "at least 1"]),
     (validation.validate_metrics, "accuracy", "model_metrics", ["model_metrics", "expected array"]),
     (validation.validate_metrics, metric(MetricsType="BLEU"), "model_metrics",
@@ -403,3 +411,171 @@ def test_failed_create_model_removes_what_was_uploaded(any_peer: Peer, tmp_path:
     assert any_peer.object_keys() == objects_before
     # No object, sidecar or temporary file either (lock files stay: they are the store's own).
     assert [name for name in any_peer.snapshot() if "/.locks/" not in f"/{name}"] == everything_before
+
+
+# ---- text the wire cannot carry; None where an ID is required ---------------------------------------
+
+# (register arguments, argument named): a NUL character or a lone surrogate cannot be stored by the
+# platform (NUL) or encoded as UTF-8 at all (surrogate); both are refused before the upload, not by a
+# 400 (NUL) or a UnicodeEncodeError (surrogate, which left the upload behind) after it.
+UNSENDABLE_REGISTRATIONS: list[tuple[dict[str, Any], str]] = [
+    ({**GOOD, "description": "a\x00b"}, "description"),
+    ({**GOOD, "description": "a\ud800b"}, "description"),
+    ({**GOOD, "model_name": "m\udcff"}, "model_name"),
+    ({**GOOD, "model_tags": [{"Key": "team", "Value": "\x00"}]}, "model_tags[0].Value"),
+    ({**GOOD, "model_tags": [{"Key": "t\ud83d", "Value": "a"}]}, "model_tags[0].Key"),
+    ({**GOOD, "dataset_id": "d\ud800"}, "dataset_id"),
+]
+
+
+def test_text_the_wire_cannot_carry_is_refused_before_any_io(peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=3)
+    model, wire = peer.recording_model()
+    objects_before = peer.snapshot()
+    cases: list[tuple[Callable[[], object], str]] = [
+        *((lambda a=arguments: model.register(str(source), **a), field)
+          for arguments, field in UNSENDABLE_REGISTRATIONS),
+        (lambda: model.update_model(MISSING_MODEL, model_name="n\ud800"), "model_name"),
+        (lambda: model.update_model_version(MISSING_MODEL, "1", description="\x00"), "description"),
+        (lambda: model.list_models(model_name_contains="\ud800"), "model_name_contains"),
+        (lambda: model.deploy(MISSING_MODEL, "1", "svc", description="d\ud800"), "description"),
+    ]  # fmt: skip
+    for call, field in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field, info.value
+        assert info.value.message.startswith(f"{field}: "), info.value
+        assert "NUL character" in info.value.message or "lone surrogate" in info.value.message
+    assert wire.actions == []  # no GetTOSUploadPath, no upload, nothing at all
+    assert peer.snapshot() == objects_before
+
+
+def test_inner_register_refuses_text_the_wire_cannot_carry_before_any_io(peer: Peer, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    make_tree(source, small=2)
+    objects_before = peer.snapshot()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    with pytest.raises(ValidationError) as info:
+        inner.register(str(source), **GOOD, description="\udcff")
+    assert info.value.field == "description", info.value
+    assert peer.snapshot() == objects_before
+
+
+def test_none_where_an_id_is_required_is_named_as_the_argument(peer: Peer, tmp_path: Path) -> None:
+    """Not as the wire field it would have filled (``ModelID``, ``ModelVersionID: 'None-1'``,
+    ``ServiceDeployment.Model.ModelID``, ``JobID``, ``TaskID``)."""
+    model, wire = peer.recording_model()
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: model.get_model(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.get_model_version(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.get_model_versions(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.unregister(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.unregister_all_versions(None), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.update_model(None, "x"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.update_model_version(None, "1"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.download(None, "1", str(tmp_path / "d")), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.deploy(None, "1", "svc"), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.create_perf_job(None, "1", PERF, "PERF_ONLY", []), "model_id"),  # type: ignore[arg-type]
+        (lambda: model.cancel_perf_job(None), "job_id"),  # type: ignore[arg-type]
+        (lambda: model.calcel_perf_task(None), "task_id"),  # type: ignore[arg-type]
+        (lambda: model.update_perf_task(None, "Running"), "task_id"),  # type: ignore[arg-type]
+        (lambda: model.get_service(None), "service_id"),  # type: ignore[arg-type]
+        # It listed every job, waited for the newest one and returned the tasks of all jobs.
+        (lambda: model.wait_perf_job(None), "job_id"),  # type: ignore[arg-type]
+    ]  # fmt: skip
+    for call, field in cases:
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == field, info.value
+        assert info.value.message.startswith(f"{field}: "), info.value
+        assert "None" in info.value.message and "None-1" not in info.value.message, info.value
+    assert wire.actions == []
+    assert not (tmp_path / "d").exists()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    with pytest.raises(ValidationError) as info:
+        inner.get_model_version(None, "1")  # type: ignore[arg-type]
+    assert info.value.field == "model_id", info.value
+
+
+def test_a_local_path_that_is_no_file_or_folder_is_refused_by_name_before_any_request(
+    peer: Peer, tmp_path: Path
+) -> None:
+    """A FIFO (or a device, a socket) exists but cannot be uploaded: a ValidationError naming
+    ``local_path``, not a TransferError saying it does not exist."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    model, wire = peer.recording_model()
+    inner = peer.inner(DEFAULT_ACCOUNT_ID, 1)
+    for call in (
+        lambda: model.register(str(fifo), **GOOD),
+        lambda: inner.register(str(fifo), **GOOD),
+        lambda: inner.upload_tos(str(fifo)),
+    ):
+        with pytest.raises(ValidationError) as info:
+            call()
+        assert info.value.field == "local_path", info.value
+        assert "is not a regular file or a folder" in info.value.message, info.value
+    assert wire.actions == []
+
+
+# ---- InferenceService.wait_for: what to wait for ----------------------------------------------------
+
+MISSING_SERVICE = "s-20200101000000-zzzzz"
+SERVICE_STATUSES = "Pending, Deploying, Running, Stopping, Stopped, Failed"
+# (statuses, keyword arguments, argument named, fragment): each of these waited the whole timeout
+# (300 s by default: a status that never matches) or polled without pause, instead of being refused.
+BAD_WAITS: list[tuple[tuple[Any, ...], dict[str, Any], str, str]] = [
+    (("running",), {}, "statuses", f"'running' is not allowed; allowed values: {SERVICE_STATUSES}"),
+    (("Ready",), {}, "statuses", f"allowed values: {SERVICE_STATUSES}"),
+    ((["Running", "Failed"],), {}, "statuses", "expected string, got list"),
+    ((), {}, "statuses", f"name at least one status to wait for: {SERVICE_STATUSES}"),
+    (("Running",), {"interval": 0}, "interval", "interval: 0 is not a number of seconds above 0"),
+    (("Running",), {"timeout": -1}, "timeout", "timeout: -1 is not a number of seconds of at least 0"),
+    (("Running",), {"timeout": "60"}, "timeout", "timeout: '60' is not a number of seconds"),
+]
+
+
+@pytest.mark.parametrize(("statuses", "kwargs", "field", "fragment"), BAD_WAITS)
+def test_wait_for_refuses_what_can_never_be_waited_for_before_any_request(
+    embedded_peer: Peer, statuses: tuple[Any, ...], kwargs: dict[str, Any], field: str, fragment: str
+) -> None:
+    """Checked before the first GetService: the service need not exist (it does not here)."""
+    model, wire = embedded_peer.recording_model()
+    service = InferenceService(model.session, MISSING_SERVICE)
+    with pytest.raises(ValidationError) as info:
+        service.wait_for(*statuses, **kwargs)
+    assert info.value.field == field, info.value
+    assert fragment in info.value.message, info.value
+
+    async def wait_async() -> None:
+        session = AsyncSession(resolve_settings(data_dir=embedded_peer.data_dir))
+        try:
+            await AsyncInferenceService(session, MISSING_SERVICE).wait_for(*statuses, **kwargs)
+        finally:
+            await session.aclose()
+
+    with pytest.raises(ValidationError) as info:
+        asyncio.run(wait_async())
+    assert info.value.field == field, info.value
+    assert wire.actions == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "fragment"),
+    [
+        ({"timeout": -1}, "timeout", "timeout: -1 is not a number of seconds of at least 0"),
+        ({"timeout": float("nan")}, "timeout", "timeout: nan is not a number of seconds"),  # waited forever
+        ({"timeout": "60"}, "timeout", "timeout: '60' is not a number of seconds"),
+        ({"poll_interval": 0}, "poll_interval", "poll_interval: 0 is not a number of seconds above 0"),
+    ],
+)
+def test_wait_perf_job_names_the_bad_duration_before_any_request(
+    embedded_peer: Peer, kwargs: dict[str, Any], field: str, fragment: str
+) -> None:
+    model, wire = embedded_peer.recording_model()
+    with pytest.raises(ValidationError) as info:
+        model.wait_perf_job("pj-20200101000000-zzzzz", **kwargs)
+    assert info.value.field == field, info.value
+    assert fragment in info.value.message, info.value
+    assert wire.actions == []

@@ -38,7 +38,7 @@ STS_DURATION = 3600  # seconds of object-store credentials asked of GetSTSToken
 def version_id(model_id: str, model_version: str | int) -> str:
     """``m-20210812150750-w54j6`` + ``14`` -> ``m-20210812150750-w54j6-14`` (wire-protocol section 4).
     A malformed ``model_id`` is refused here, by its name, rather than as the ModelVersionID it makes."""
-    validation.validate_argument("ModelID", model_id, "model_id")
+    validation.validate_required("ModelID", model_id, "model_id")
     return f"{model_id}-{str(model_version).lower()}"
 
 

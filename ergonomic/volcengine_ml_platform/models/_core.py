@@ -550,8 +550,10 @@ class ModelCore:
         Raises ``TimeoutError`` after ``timeout`` seconds, naming how many tasks are unfinished (the job
         goes on; call again to keep waiting), and ``NotFoundError`` for an unknown job.
         """
-        if timeout < 0 or poll_interval <= 0:
-            raise ValidationError("timeout must be >= 0 and poll_interval > 0", field="timeout")
+        # Checked before the first request: None listed every job, then waited for the newest one.
+        validation.validate_required("JobID", job_id, "job_id")
+        validation.validate_seconds(timeout, "timeout")
+        validation.validate_seconds(poll_interval, "poll_interval", above_zero=True)
         deadline = time.monotonic() + timeout
         while True:
             found = (yield from self.list_perf_jobs(job_id=job_id)).result

@@ -41,7 +41,7 @@ def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema
 
 def _model_id(model_id: str) -> str:
     """Checked here, so that the error names ``model_id`` (not the wire's ModelID or ModelVersionID)."""
-    validation.validate_argument("ModelID", model_id, "model_id")
+    validation.validate_required("ModelID", model_id, "model_id")
     return model_id
 
 
@@ -49,6 +49,12 @@ def _checked_id(schema_name: str, value: str | None, argument: str) -> str | Non
     """An ID argument checked here, so that the error names ``argument`` (``job_id``, not JobID) and
     says what a valid one looks like (the document's description of the pattern)."""
     validation.validate_argument(schema_name, value, argument)
+    return value
+
+
+def _required_id(schema_name: str, value: str, argument: str) -> str:
+    """As :func:`_checked_id`, for an ID the request cannot go without: None is refused by its name."""
+    validation.validate_required(schema_name, value, argument)
     return value
 
 
@@ -288,7 +294,7 @@ def cancel_job(job_id: str) -> Request[generated.JobIDResponse]:
     return Request(
         _operation("perf.cancel_perf_job"),
         generated.JobIDRequest,
-        {"JobID": _checked_id("JobID", job_id, "job_id")},
+        {"JobID": _required_id("JobID", job_id, "job_id")},
         generated.JobIDResponse,
     )
 
@@ -318,7 +324,7 @@ def perf_tasks(
 
 def update_task(task_id: str, task_status: str | None) -> Request[generated.TaskIDResponse]:
     validation.validate_argument("TaskStatus", task_status, "task_status")
-    body = drop_none({"TaskID": _checked_id("TaskID", task_id, "task_id"), "Status": task_status})
+    body = drop_none({"TaskID": _required_id("TaskID", task_id, "task_id"), "Status": task_status})
     return named(
         Request(
             _operation("perf.update_perf_task"),
@@ -334,7 +340,7 @@ def cancel_task(task_id: str) -> Request[generated.TaskIDResponse]:
     return Request(
         _operation("perf.cancel_perf_task"),
         generated.TaskIDRequest,
-        {"TaskID": _checked_id("TaskID", task_id, "task_id")},
+        {"TaskID": _required_id("TaskID", task_id, "task_id")},
         generated.TaskIDResponse,
     )
 
@@ -448,7 +454,7 @@ def service_action(operation: str, service_id: str) -> Request[generated.Service
     return Request(
         _operation(operation),
         generated.ServiceIDRequest,
-        {"ServiceID": _checked_id("ServiceID", service_id, "service_id")},
+        {"ServiceID": _required_id("ServiceID", service_id, "service_id")},
         generated.ServiceIDResponse,
     )
 
@@ -457,14 +463,14 @@ def get_service_request(service_id: str) -> Request[generated.GetServiceResponse
     return Request(
         _operation("services.get_service"),
         generated.ServiceIDRequest,
-        {"ServiceID": _checked_id("ServiceID", service_id, "service_id")},
+        {"ServiceID": _required_id("ServiceID", service_id, "service_id")},
         generated.GetServiceResponse,
     )
 
 
 def scale(service_id: str, replicas: int) -> Request[generated.ServiceIDResponse]:
     body = {
-        "ServiceID": _checked_id("ServiceID", service_id, "service_id"),
+        "ServiceID": _required_id("ServiceID", service_id, "service_id"),
         "Replicas": replicas,
         "ChangeType": "ScalingService",
     }

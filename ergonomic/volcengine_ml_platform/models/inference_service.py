@@ -13,8 +13,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import MLPlatformError
+from .. import schema
+from ..errors import MLPlatformError, ValidationError
 from . import _requests as rq
+from . import validation
 from ._plan import Plan, arun, blocking, call, pause, run
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class _Service:
         return (yield from blocking(infer))
 
     def _wait_for(self, statuses: tuple[str, ...], timeout: float, interval: float) -> Plan[str]:
+        _check_wait(statuses, timeout, interval)  # before the first GetService
         deadline = time.monotonic() + timeout
         while True:
             deployment = (yield from self._refresh()).result.service_deployment
@@ -144,7 +147,9 @@ class InferenceService(_Service):
         return self._run(self._predict(inputs, timeout))
 
     def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
-        """Refresh until the status is one of ``statuses``; raise after ``timeout`` seconds."""
+        """Refresh until the status is one of ``statuses`` (ServiceStatus values: Pending, Deploying,
+        Running, Stopping, Stopped, Failed; any other is a ValidationError, before any request); raise
+        after ``timeout`` seconds."""
         return self._run(self._wait_for(statuses, timeout, interval))
 
 
@@ -185,6 +190,19 @@ class AsyncInferenceService(_Service):
     async def wait_for(self, *statuses: str, timeout: float = 300.0, interval: float = 2.0) -> str:
         """Refresh until the status is one of ``statuses`` (sleeping on the event loop)."""
         return await self._run(self._wait_for(statuses, timeout, interval))
+
+
+def _check_wait(statuses: tuple[object, ...], timeout: object, interval: object) -> None:
+    """What ``wait_for`` can wait for: one or more of the document's ServiceStatus values (a status
+    that can never match, "running" or "Ready", waited out the whole timeout), a timeout of at least
+    0 and an interval above 0 seconds (0 polled without pause)."""
+    allowed = ", ".join(schema.enum_values("ServiceStatus"))
+    if not statuses:
+        raise ValidationError(f"statuses: name at least one status to wait for: {allowed}", field="statuses")
+    for status in statuses:
+        validation.validate_argument("ServiceStatus", status, "statuses")
+    validation.validate_seconds(timeout, "timeout")
+    validation.validate_seconds(interval, "interval", above_zero=True)
 
 
 def _why(deployment: Any) -> str:

@@ -75,23 +75,30 @@ R = TypeVar("R")
 TOKEN_TTL = 600  # seconds, as the original SDK asks
 
 
+def _positive_id(value: object, field: str) -> int:
+    """An account or user id: an int or a string of ASCII digits, at least 1. ``int()`` alone would
+    turn 1.9 or True into id 1, "4_2" or full-width digits into 42: another account's id."""
+    text = value.strip() if isinstance(value, str) else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number: int | None = value
+    elif text and text.isascii() and text.isdigit():
+        number = int(text)
+    else:
+        number = None
+    if number is None or number < 1:
+        raise ValidationError(f"{field}: {value!r} is not an integer id (a positive integer)", field=field)
+    return number
+
+
 def _env_id(name: str) -> int | None:
     value = os.environ.get(name)
     if not value:
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError(f"{name}={value!r} is not an integer id", field=name) from None
+    return _positive_id(value, name)
 
 
 def _as_id(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{field}: {value!r} is not an integer id", field=field) from None
+    return None if value is None else _positive_id(value, field)
 
 
 def _inner_version(model_version: object) -> str:
@@ -125,7 +132,10 @@ class InnerCore:
         self._token: tuple[int, int, str, float] | None = None
         # The target's object store, opened with GetSTSToken keys that it renews (mid-transfer too).
         self._store: tuple[tuple[int, int], ObjectStore, RenewingKeys] | None = None
-        self._target_account_id = _as_id(target_account_id, "target_account_id") or _env_id("VOLC_ACCOUNT_ID")
+        # An argument given wins over the environment (an invalid one is refused, not replaced by it).
+        self._target_account_id = _as_id(target_account_id, "target_account_id")
+        if self._target_account_id is None:
+            self._target_account_id = _env_id("VOLC_ACCOUNT_ID")
         self._target_user_id = _as_id(target_user_id, "target_user_id")
         if self._target_user_id is None:
             self._target_user_id = _env_id("VOLC_USER_ID")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .. import schema
@@ -32,14 +33,26 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _unsendable(value: Any, name: Callable[[str], str]) -> None:
+    """A NUL character or a lone surrogate anywhere in ``value``: ValidationError naming the argument
+    (``name`` turns a field path into it), before anything is sent. A surrogate cannot even be
+    encoded, and either would be refused only after a registration's upload."""
+    found = schema.unsendable(value)
+    if found:
+        field = name(found[0][0])
+        message = "; ".join(f"{name(path)}: {problem}" for path, problem in found)
+        raise ValidationError(message, field=field or None)
+
+
 def _check(schema_name: str, value: Any, argument: str) -> None:
+    _unsendable(value, lambda path: argument + ("" if not path or path.startswith("[") else ".") + path)
     problems = schema.problems(schema_name, value, root=argument)
     if problems:
         raise ValidationError("; ".join(problems), field=argument)
 
 
 def validate_local_path(local_path: Any) -> None:
-    """``local_path`` must be given and must exist."""
+    """``local_path`` must be given and must be an existing file or folder."""
     if local_path is None or local_path == "":
         raise ValidationError("local_path is required", field="local_path")
     if not isinstance(local_path, str | os.PathLike):
@@ -48,6 +61,12 @@ def validate_local_path(local_path: Any) -> None:
         )
     if not os.path.exists(local_path):
         raise ValidationError(f"local_path: {os.fspath(local_path)!r} does not exist", field="local_path")
+    if not (os.path.isfile(local_path) or os.path.isdir(local_path)):
+        raise ValidationError(
+            f"local_path: {os.fspath(local_path)!r} is not a regular file or a folder (a FIFO, device or "
+            "socket cannot be uploaded)",
+            field="local_path",
+        )
 
 
 def validate_destination(local_path: Any) -> None:
@@ -100,15 +119,17 @@ def check_named(schema_name: str, body: dict[str, Any], arguments: dict[str, str
     arguments they came from (``arguments``: the body's field path -> the argument, e.g.
     ``"VersionInfo.ModelTags" -> "model_tags"``); a field missing from ``arguments`` keeps its wire
     path."""
-    found = list(schema.errors(schema_name, body))
-    if not found:
-        return
 
     def rename(text: str) -> str:
         for path, argument in arguments.items():
             if text == path or text.startswith((f"{path}:", f"{path}.", f"{path}[")):
                 return argument + text[len(path) :]
         return text
+
+    _unsendable(body, rename)
+    found = list(schema.errors(schema_name, body))
+    if not found:
+        return
 
     field = rename(schema.field_path(found[0]))
     raise ValidationError("; ".join(rename(schema.describe(e)) for e in found), field=field or None)
@@ -119,3 +140,21 @@ def validate_argument(schema_name: str, value: Any, argument: str) -> None:
     document (``ModelFormat``, ``JobType``, ``Limit`` ...); None means "not given"."""
     if value is not None:
         _check(schema_name, value, argument)
+
+
+def validate_required(schema_name: str, value: Any, argument: str) -> None:
+    """A required argument (an ID): None is refused by the argument's name (not as the wire field
+    it would have filled, nor as the ``None-1`` version ID it would have made), then checked as
+    :func:`validate_argument` checks it."""
+    if value is None:
+        raise ValidationError(f"{argument}: required, got None", field=argument)
+    _check(schema_name, value, argument)
+
+
+def validate_seconds(value: Any, argument: str, *, above_zero: bool = False) -> None:
+    """A duration in seconds (``timeout``, ``interval``): an int or float, at least 0 (``above_zero``:
+    more than 0). NaN is refused too: a deadline of NaN is never reached."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not (value > 0 if above_zero else value >= 0):
+        least = "above 0" if above_zero else "of at least 0"
+        raise ValidationError(f"{argument}: {value!r} is not a number of seconds {least}", field=argument)

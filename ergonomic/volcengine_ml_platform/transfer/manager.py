@@ -96,7 +96,8 @@ def list_local(local_path: Path, select: FileFilter | None = None) -> LocalFiles
             raise TransferError(f"cannot upload {exc.filename}: {exc.strerror}") from exc
         listed = LocalFiles(local_path, local_path.name, False, [(local_path, local_path.name, size)])
     else:
-        raise TransferError(f"cannot upload {local_path}: no such file or folder")
+        what = "not a regular file or a folder" if os.path.lexists(local_path) else "no such file or folder"
+        raise TransferError(f"cannot upload {local_path}: {what}")
     _check_utf8(listed)
     return listed
 
