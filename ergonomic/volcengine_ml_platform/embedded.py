@@ -9,16 +9,31 @@ The full platform (SQLAlchemy, Starlette) is loaded when a request first needs i
 ``mlp models list`` and ``mlp models show`` make are answered by the platform's quick reads
 (:mod:`mlp_server.quick_reads`) while the data folder needs nothing done to it, and a folder that
 does (a first start, a migration) opens the full platform at once, as before.
+
+A full platform whose last session closed lingers for ``MLP_EMBEDDED_LINGER`` seconds (default
+:data:`DEFAULT_LINGER`; 0 closes it at once), so that a program making a new Model per call reuses it
+instead of opening it again for each call. One daemon thread closes lingering platforms when their
+time is up (it ends when none is left), :func:`close_idle` closes them at once, and so does the
+interpreter's exit. A lingering platform whose data folder was removed or re-created meanwhile (its
+folder or database file is no longer the one it opened) is closed, not reused. A forked child starts
+with no platform: those of its parent are never used or closed in it.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import math
+import os
 import threading
+import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
+
+from .errors import ValidationError
 
 if TYPE_CHECKING:
     import asyncio
@@ -60,8 +75,34 @@ class _FullPlatform:
         self.app = app
         self.users = 0  # sessions holding it (see EmbeddedPlatform); guarded by _platforms_lock
         self.pinned = False  # opened by embedded_app(): its caller holds it until the process ends
+        # When it closes, held by no session (time.monotonic()); None while held. Under _platforms_lock.
+        self.linger_until: float | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
+        # Descriptors on the data folder and its SQLite file, as opened: a path that no longer names the
+        # same file (removed, re-created) means a stale platform. Held open, so that neither inode can
+        # be reused by a new file at the same path while this platform is open.
+        self._marks: list[tuple[Path, int]] = []
+        from mlp_server.quick_reads import DATABASE_FILE
+
+        data_dir = key[0]
+        database = app.state.platform.settings.database_url
+        for path in (data_dir, *([data_dir / DATABASE_FILE] if database is None else [])):
+            try:
+                self._marks.append((path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+            except OSError:
+                continue  # not there (yet): stale() then only checks what it could open
+
+    def stale(self) -> bool:
+        """Whether the data folder or database file opened is gone or replaced at its path."""
+        for path, fd in self._marks:
+            try:
+                now, opened = os.stat(path), os.fstat(fd)
+            except OSError:
+                return True
+            if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+                return True
+        return False
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -77,6 +118,9 @@ class _FullPlatform:
         if loop is not None:
             loop.close()
         close_embedded_app(self.app)
+        marks, self._marks = self._marks, []
+        for _, fd in marks:
+            os.close(fd)
 
 
 class EmbeddedTransport(httpx.BaseTransport):
@@ -159,14 +203,46 @@ class EmbeddedAsyncTransport(httpx.AsyncBaseTransport):
 
 
 # The full platforms open in this process, by data folder and region. A session holds its folder's
-# (EmbeddedPlatform) from its first full-platform request until it is closed or dropped; the last one
-# to let go closes the platform, so a folder used and closed (or removed, or re-created) leaves no
-# thread or open database file behind. One long-lived Model keeps it open: its requests pay nothing.
+# (EmbeddedPlatform) from its first full-platform request until it is closed or dropped; when the last
+# one lets go, the platform lingers (MLP_EMBEDDED_LINGER seconds) for a next session to take up, then
+# closes, so a folder used and closed (or removed, or re-created) leaves no thread or open database
+# file behind. One long-lived Model keeps it open: its requests pay nothing.
 _platforms: dict[tuple[Path, str], _FullPlatform] = {}
 # Re-entrant: a session dropped by the garbage collector releases its platform from whatever code the
 # collector interrupted, possibly code of this module holding the lock.
 _platforms_lock = threading.RLock()
+# Wakes the linger thread when a platform starts lingering (or at exit); shares _platforms_lock.
+_linger_wakeup = threading.Condition(_platforms_lock)
+_linger_thread: threading.Thread | None = None  # closes lingering platforms; ends when none is left
+# Platforms a forked child inherited from its parent: never used or closed there (their threads did
+# not follow, and their database connections are the parent's), only kept from the collector.
+_inherited: list[_FullPlatform] = []
 _serve_services = True
+
+LINGER_ENV: Final = "MLP_EMBEDDED_LINGER"
+DEFAULT_LINGER: Final = 5.0  # seconds
+MAX_LINGER: Final = 3600.0
+
+log = logging.getLogger("volcengine_ml_platform")
+
+
+def linger_seconds() -> float:
+    """How long a full platform stays open after its last session closed: ``MLP_EMBEDDED_LINGER``
+    seconds, from 0 (closed at once) to :data:`MAX_LINGER`, default :data:`DEFAULT_LINGER`."""
+    text = os.environ.get(LINGER_ENV, "").strip()
+    if not text:
+        return DEFAULT_LINGER
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_LINGER:
+        raise ValidationError(
+            f"{LINGER_ENV}={text!r}: must be a number of seconds from 0 (close the embedded platform "
+            f"with its last Model) to {MAX_LINGER:g}",
+            field=LINGER_ENV,
+        )
+    return seconds
 
 
 def serve_services(on: bool) -> None:
@@ -186,27 +262,35 @@ def _settings(data_dir: Path, region: str | None) -> ServerSettings:
 
 def _acquire(settings: ServerSettings, *, pin: bool = False) -> _FullPlatform:
     key = (settings.data_dir, settings.region)
-    with _platforms_lock:
-        full = _platforms.get(key)
-        if full is None:
-            from mlp_server.platform import build_embedded_app
+    while True:
+        with _platforms_lock:
+            full = _platforms.get(key)
+            if full is not None and full.linger_until is not None and full.stale():
+                # Lingering on a data folder removed or re-created since: the folder's new keys are
+                # not its own. Closed (outside the lock), and a new platform opened.
+                del _platforms[key]
+            else:
+                if full is None:
+                    from mlp_server.platform import build_embedded_app
 
-            # The embedded platform's data folder is this user's own: its schema is upgraded in place
-            # (logged), as a team server's is only when told (`mlp serve --migrate`).
-            try:
-                app = build_embedded_app(settings, serve_services=_serve_services)
-            except Exception as exc:
-                refusal = _cannot_open(settings.data_dir, exc)
-                if refusal is None:
-                    raise
-                raise refusal from exc
-            full = _FullPlatform(key, app)
-            _platforms[key] = full
-        if pin:
-            full.pinned = True
-        else:
-            full.users += 1
-        return full
+                    # The embedded platform's data folder is this user's own: its schema is upgraded
+                    # in place (logged), as a team server's is only when told (`mlp serve --migrate`).
+                    try:
+                        app = build_embedded_app(settings, serve_services=_serve_services)
+                    except Exception as exc:
+                        refusal = _cannot_open(settings.data_dir, exc)
+                        if refusal is None:
+                            raise
+                        raise refusal from exc
+                    full = _FullPlatform(key, app)
+                    _platforms[key] = full
+                full.linger_until = None
+                if pin:
+                    full.pinned = True
+                else:
+                    full.users += 1
+                return full
+        _close(full)
 
 
 def _cannot_open(data_dir: Path, exc: Exception) -> LocalPlatformError | None:
@@ -231,9 +315,10 @@ def _cannot_open(data_dir: Path, exc: Exception) -> LocalPlatformError | None:
     )
 
 
-def _release(full: _FullPlatform) -> None:
-    """One session lets go of ``full``: the last closes it, unless it runs work that lives as long as
-    the process (deployed services it serves, perf workers) or embedded_app() handed it out."""
+def _release(full: _FullPlatform, linger: float) -> None:
+    """One session lets go of ``full``: the last closes it after ``linger`` seconds, unless it runs work
+    that lives as long as the process (deployed services it serves, perf workers) or embedded_app()
+    handed it out."""
     from mlp_server.platform import embedded_runs_work
 
     with _platforms_lock:
@@ -242,13 +327,89 @@ def _release(full: _FullPlatform) -> None:
             return
         if embedded_runs_work(full.app):
             return
+        if linger > 0:
+            full.linger_until = time.monotonic() + linger
+            _wake_linger_thread()
+            return
         del _platforms[full.key]
+    _close(full)
+
+
+def _close(full: _FullPlatform) -> None:
     if threading.current_thread().name.startswith("mlp-"):
         # Dropped while the garbage collector ran on one of the platform's own threads (its writer,
         # its loop): a thread cannot join itself, so another closes it.
         threading.Thread(target=full.close, name="embedded-close", daemon=True).start()
     else:
         full.close()
+
+
+def _take_lingering(until: float) -> list[_FullPlatform]:
+    """Remove and return the platforms whose linger ends by ``until``. Under _platforms_lock."""
+    due = [f for f in _platforms.values() if f.linger_until is not None and f.linger_until <= until]
+    for full in due:
+        del _platforms[full.key]
+    return due
+
+
+def _wake_linger_thread() -> None:
+    """Start the linger thread, or wake it for a new deadline. Under _platforms_lock."""
+    global _linger_thread
+    if _linger_thread is None:
+        _linger_thread = threading.Thread(target=_linger, name="embedded-linger", daemon=True)
+        _linger_thread.start()
+    else:
+        _linger_wakeup.notify()
+
+
+def _linger() -> None:
+    """The linger thread: closes each lingering platform when its time is up; ends when none lingers
+    (a daemon: it never holds the interpreter open)."""
+    global _linger_thread
+    while True:
+        with _platforms_lock:
+            due = _take_lingering(time.monotonic())
+            if not due:
+                waits = [f.linger_until for f in _platforms.values() if f.linger_until is not None]
+                if not waits:
+                    _linger_thread = None
+                    return
+                _linger_wakeup.wait(max(0.0, min(waits) - time.monotonic()))
+                continue
+        for full in due:
+            try:
+                full.close()
+            except Exception:
+                log.warning("could not close the embedded platform of %s", full.key[0], exc_info=True)
+
+
+def close_idle() -> None:
+    """Close every embedded platform that no session holds now (those lingering), at once."""
+    with _platforms_lock:
+        due = _take_lingering(math.inf)
+        thread = _linger_thread
+        _linger_wakeup.notify()
+    for full in due:
+        _close(full)
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout=30)  # it ends, nothing lingering; or finishes the close it is making
+
+
+atexit.register(close_idle)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads: it starts with no platform and fresh locks."""
+    global _platforms_lock, _linger_wakeup, _linger_thread
+    _inherited.extend(_platforms.values())
+    _platforms.clear()
+    _platforms_lock = threading.RLock()
+    _linger_wakeup = threading.Condition(_platforms_lock)
+    _linger_thread = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def embedded_app(data_dir: Path, region: str | None = None) -> Any:
@@ -270,10 +431,11 @@ class EmbeddedPlatform:
     def __init__(self, data_dir: Path, region: str | None = None) -> None:
         from mlp_server.quick_reads import open_quick
 
+        self._linger = linger_seconds()  # a bad value is refused before anything is opened
         self.settings = _settings(data_dir, region)
         self._key = (self.settings.data_dir, self.settings.region)
         self._full: _FullPlatform | None = None
-        self._release: weakref.finalize[[_FullPlatform], EmbeddedPlatform] | None = None
+        self._release: weakref.finalize[[_FullPlatform, float], EmbeddedPlatform] | None = None
         self._full_lock = threading.Lock()
         self._quick: QuickReads | None = None if self._key in _platforms else open_quick(self.settings)
         if self._quick is None:
@@ -285,7 +447,7 @@ class EmbeddedPlatform:
             if self._full is None:
                 full = _acquire(self.settings)
                 self._full = full
-                self._release = weakref.finalize(self, _release, full)
+                self._release = weakref.finalize(self, _release, full, self._linger)
                 self._release.atexit = False  # the process is ending: its exit hooks stop the rest
             return self._full
 

@@ -74,6 +74,13 @@ class Folder:
     ids: list[str]
 
 
+@pytest.fixture(autouse=True)
+def _closed_with_the_last_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests watch the full platform open and close with its sessions: no linger (0, the 0.9
+    behaviour). The linger has its own tests (tests/e2e/test_client_lifetime.py)."""
+    monkeypatch.setenv(embedded.LINGER_ENV, "0")
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folder]:
     """A data folder opened by the full platform, with models of two accounts: names that tie, that
