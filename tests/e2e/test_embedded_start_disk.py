@@ -24,7 +24,10 @@ pytestmark = pytest.mark.skipif(not CAN_MOUNT, reason="mounting a small tmpfs ne
 
 
 @pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
+def small_fs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # Each platform these tests open must be closed with its Model (no linger): the tests count the
+    # threads and open files it leaves, and remove its folder.
+    monkeypatch.setenv("MLP_EMBEDDED_LINGER", "0")
     with small_disk(tmp_path / "small") as mount:
         yield mount
 
