@@ -12,6 +12,7 @@ from ..lifecycle import (
     list_version_files,
     make_durable,
     reclaim_after_delete,
+    registration_turn,
     write_manifest,
 )
 
@@ -43,16 +44,28 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
                 f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
                 "try again shortly (then upload the files again if they are gone)",
             )
-        # A resent registration answers the version it made (the store checks that again under its
-        # write lock); a new one lists its files once and records them before the row is committed,
-        # and they and the record are on disk before it is (see ``objects_sync``).
-        files = list_version_files(platform.objects, path)
-        if not files:
-            raise ApiError(
-                "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
-            )
-        write_manifest(platform.objects, path, files)
-        make_durable(platform, path, files)
+        # From the listing to the commit no sweep or reclaim decides to remove objects of the account
+        # (store.reclaim_turns): a decision taken before left its record, checked again here.
+        with registration_turn(platform, caller.account_id, path):
+            if (pending := platform.store.reclaim_covering(caller.account_id, path)) is not None:
+                raise ApiError(
+                    "ServiceUnavailableTemp",
+                    f"VersionInfo.Path: the objects under {pending} are being removed (a delete or the "
+                    "storage sweep); try again shortly (then upload the files again if they are gone)",
+                )
+            # A resent registration answers the version it made (the store checks that again under its
+            # write lock); a new one lists its files once and records them before the row is committed,
+            # and they and the record are on disk before it is (see ``objects_sync``).
+            files = list_version_files(platform.objects, path)
+            if not files:
+                raise ApiError(
+                    "NotFound",
+                    f"VersionInfo.Path: no objects found under {path}; upload the model files first",
+                )
+            write_manifest(platform.objects, path, files)
+            make_durable(platform, path, files)
+            created: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+            return created
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result
 

@@ -1,0 +1,115 @@
+"""The storage sweep and CreateModel are ordered (store.reclaim_turns): a sweep with grace 0 that runs
+while a registration lists its files, writes their manifest and commits never removes the files the
+version records. The sweep runs on a second platform on the same database and store (another server,
+or ``mlp gc``), on SQLite + the folder store and on PostgreSQL + S3 (``platform_settings``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mlp_server.context import Platform
+from mlp_server.handlers import models as model_handlers
+from mlp_server.lifecycle import SweepReport, split_path, sweep
+from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
+from mlp_server.settings import ServerSettings
+from volcengine_ml_platform.transfer.manifest import manifest_key
+
+from .helpers import Api, LiveServer, MovableClock, error_of, version_info
+
+FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(6)}
+
+
+@pytest.fixture
+def other(
+    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
+) -> Iterator[Platform]:
+    """A second server on the same database and object store."""
+    platform = open_platform(platform_settings, clock=server_clock)
+    try:
+        yield platform
+    finally:
+        platform.store.close()
+
+
+def fresh_upload(server: LiveServer, admin: Api) -> tuple[str, str]:
+    """Files under a prefix GetTOSUploadPath handed out (the layout the sweep judges): that prefix's
+    tos:// URL (what a sweep reports) and the uploaded folder's Path."""
+    prefix = admin.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["order"]})["KeyPrefix"]
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FILES)
+    return f"tos://{server.platform.bucket_for(DEFAULT_ACCOUNT_ID)}/{prefix}", path
+
+
+def keys_under(platform: Platform, path: str) -> list[str]:
+    bucket, prefix = split_path(path)
+    return sorted(o.key for o in platform.objects.list_objects(bucket, prefix))
+
+
+class DuringRegistration:
+    """Runs ``action`` on another thread once CreateModel has listed the files and written their
+    manifest, before its commit, and gives it a few seconds to finish before the commit goes on (it
+    waits for the registration's turn when the two are ordered)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, action: Callable[[], Any]) -> None:
+        self.results: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        real = model_handlers.make_durable
+
+        def make_durable(platform: Platform, path: str, files: Any) -> None:
+            real(platform, path, files)
+            thread = threading.Thread(target=lambda: self.results.append(action()))
+            thread.start()
+            thread.join(timeout=3.0)
+            self._threads.append(thread)
+
+        monkeypatch.setattr(model_handlers, "make_durable", make_durable)
+
+    def join(self) -> list[Any]:
+        for thread in self._threads:
+            thread.join(timeout=60)
+        return self.results
+
+
+def test_a_sweep_with_grace_0_during_a_registration_keeps_its_files(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit, path = fresh_upload(server, admin)
+    raced = DuringRegistration(monkeypatch, lambda: sweep(other, grace_seconds=0))
+
+    created = admin.register(path, name="raced")
+    reports: list[SweepReport] = raced.join()
+
+    assert len(reports) == 1
+    assert unit not in reports[0].prefixes
+    bucket, prefix = split_path(path)
+    assert keys_under(server.platform, path) == sorted(prefix + name for name in FILES)
+    assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+    got = admin.ok("GetModelVersion", {"ModelVersionID": created["VersionInfo"]["ModelVersionID"]})
+    assert got["Path"] == path
+    # Once registered, a later sweep with grace 0 keeps them too.
+    assert unit not in sweep(other, grace_seconds=0).prefixes
+    assert len(keys_under(server.platform, path)) == len(FILES)
+
+
+def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_files(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """The sweep decided first (the upload was finished, no CreateModel yet, grace 0): CreateModel then
+    finds no files and says so (404, the client's register reports it and removes nothing of value),
+    never a version whose files are gone."""
+    unit, path = fresh_upload(server, admin)
+    assert unit in sweep(other, grace_seconds=0).prefixes
+    # The sweep's record is dropped after its removal without waiting for that write (it rides along
+    # the next commit): a CreateModel before then is a retryable 503. Give it a moment.
+    deadline = time.monotonic() + 10
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status, code, message = error_of(
+        admin.call("CreateModel", {"ModelName": "late", "VersionInfo": version_info(path)})
+    )
+    assert (status, code) == (404, "NotFound") and "upload the model files" in message
+    assert keys_under(server.platform, path) == []
