@@ -116,6 +116,25 @@ def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None
     sync.sync([sync.root / bucket / key for key in keys])
 
 
+def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> None:
+    """Before a CreateModel lists ``path``: finish the recorded reclaims that cover it (a delete's whose
+    background reclaim failed or is still running, or the sweep's), waiting up to
+    :data:`RECLAIM_WAIT_SECONDS`. Each removes only the objects written before it was recorded, so
+    files uploaded to the Path since stay; another server finishing the same record at once removes
+    the same objects. A record still there after that (the store still fails, or is slow) is a
+    retryable 503 naming the Path."""
+    covering = platform.store.reclaims_covering(account_id, path)
+    if not covering:
+        return
+    reclaim_after_delete(platform, account_id, covering, drop_now=True)
+    if (pending := platform.store.reclaim_covering(account_id, path)) is not None:
+        raise ApiError(
+            "ServiceUnavailableTemp",
+            f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
+            "try again shortly (then upload the files again if they are gone)",
+        )
+
+
 @contextlib.contextmanager
 def registration_turn(platform: Platform, account_id: int, path: str) -> Iterator[None]:
     """The account's shared turn for a CreateModel's listing, manifest and commit (store.reclaim_turns):
@@ -144,13 +163,15 @@ def reclaim(
     path: str,
     record_id: int | None = None,
     recorded_at: datetime | None = None,
+    *,
+    drop_now: bool = False,
 ) -> list[ObjectInfo]:
     """Remove the objects of a deleted version's Path unless another version still uses them; return
     those removed, from the one listing that chose them (what a sweep's report counts). With
     ``recorded_at`` (when the delete was recorded), only objects written before it: one uploaded to
     the Path since is not the deleted version's. Then drop the delete's pending-reclaim record
-    ``record_id`` (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is
-    gone, and the record stays for the sweep to finish."""
+    ``record_id`` (:mod:`mlp_server.store.reclaims`; with ``drop_now``, committed before this returns).
+    A failure is logged, not raised: the row is gone, and the record stays for the sweep to finish."""
     try:
         removed = _remove_unused(platform, account_id, path, recorded_at)
     except Exception:
@@ -158,7 +179,7 @@ def reclaim(
         return []
     if record_id is not None:
         try:
-            platform.store.reclaim_done(record_id)
+            platform.store.reclaim_done(record_id, wait=drop_now)
         except Exception:  # the objects are gone: the sweep finds nothing left and drops it then
             log.warning("could not drop the reclaim record of %s", path, exc_info=True)
     return removed
@@ -180,6 +201,7 @@ def reclaim_after_delete(
     pending: Iterable[PendingReclaim],
     *,
     wait: float | None = None,
+    drop_now: bool = False,
 ) -> bool:
     """Reclaim a delete's recorded Paths (:func:`reclaim`) on a background thread and wait up to
     ``wait`` seconds (:data:`RECLAIM_WAIT_SECONDS`) for it; return whether it finished in time. What
@@ -199,7 +221,7 @@ def reclaim_after_delete(
     def run() -> None:
         try:
             for record in records:
-                reclaim(platform, account_id, record.path, record.id, record.create_time)
+                reclaim(platform, account_id, record.path, record.id, record.create_time, drop_now=drop_now)
         finally:
             _BACKGROUND_RECLAIMS.release()
             done.set()

@@ -9,6 +9,7 @@ from ..context import Caller, Platform
 from ..errors import ApiError
 from ..lifecycle import (
     evict_served_copies,
+    finish_covering_reclaims,
     list_version_files,
     make_durable,
     reclaim_after_delete,
@@ -36,14 +37,9 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
     registered = platform.store.registration_state(caller.account_id, body.get("ModelID"), path)
     check_bucket(platform, caller, path)
     if not registered:
-        if (pending := platform.store.reclaim_covering(caller.account_id, path)) is not None:
-            # A delete's reclaim of these objects has not finished (it goes on in the background, or a
-            # crash left it to the sweep): registering now could record files about to be removed.
-            raise ApiError(
-                "ServiceUnavailableTemp",
-                f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
-                "try again shortly (then upload the files again if they are gone)",
-            )
+        # A delete's reclaim of these objects that has not finished (its store failed, or is slow) is
+        # finished here first: it removes only what was written before the delete was recorded.
+        finish_covering_reclaims(platform, caller.account_id, path)
         # From the listing to the commit no sweep or reclaim decides to remove objects of the account
         # (store.reclaim_turns): a decision taken before left its record, checked again here.
         with registration_turn(platform, caller.account_id, path):

@@ -116,14 +116,19 @@ class ReclaimsMixin(StoreBase):
                     claimed.append(PendingReclaim(*row))
         return claimed
 
-    def reclaim_done(self, record_id: int) -> None:
+    def reclaim_done(self, record_id: int, *, wait: bool = False) -> None:
         """The record's objects are removed (or belong to a live version again): drop it.
 
         The caller does not wait for this write to be durable (on SQLite it rides along the next
         group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
         durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
-        sweep judges again, finding its objects gone or in use."""
+        sweep judges again, finding its objects gone or in use. With ``wait`` it is committed before
+        this returns (a CreateModel that finished the reclaim itself reads the records next)."""
         statement = delete(_TABLE).where(_TABLE.c.id == record_id)
+        if wait:
+            with self._write() as session:
+                session.execute(statement)
+            return
         if self.group_commit is not None:
             self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
             return
