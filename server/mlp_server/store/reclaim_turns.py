@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from .base import StoreBase
@@ -51,6 +51,19 @@ class TurnBusy(Exception):
 
 class ReclaimTurnsMixin(StoreBase):
     @cached_property
+    def _turn_engine(self) -> Engine:
+        """PostgreSQL: the turns' connections, a pool apart from the store's. A turn's holder uses the
+        store's pool inside it (its listing's reads, its commit): were the turns from that pool too,
+        as many registrations as it has connections would each hold one and wait for another. This
+        pool grows as needed (its holders never wait for it), and its connections only lock."""
+        return create_engine(self._engine.url, pool_pre_ping=True, pool_size=5, max_overflow=-1)
+
+    def close(self) -> None:
+        super().close()
+        if "_turn_engine" in self.__dict__:
+            self._turn_engine.dispose()
+
+    @cached_property
     def _turn_dir(self) -> Path:
         database = self._engine.url.database
         if database in (None, "", ":memory:"):  # one process only: any private folder will do
@@ -74,7 +87,7 @@ class ReclaimTurnsMixin(StoreBase):
     @contextmanager
     def _pg_turn(self, account_id: int, exclusive: bool, wait: float) -> Iterator[None]:
         params = {"key": f"mlp-reclaim-turn:{account_id}"}
-        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self._turn_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(
                 text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": f"{max(1, int(wait * 1000))}ms"}
             )
