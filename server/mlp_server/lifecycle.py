@@ -117,16 +117,15 @@ def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None
 
 
 def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> None:
-    """Before a CreateModel lists ``path``: finish the recorded reclaims that cover it (a delete's whose
+    """For a CreateModel on ``path``: finish the recorded reclaims that cover it (a delete's whose
     background reclaim failed or is still running, or the sweep's), waiting up to
     :data:`RECLAIM_WAIT_SECONDS`. Each removes only the objects written before it was recorded, so
     files uploaded to the Path since stay; another server finishing the same record at once removes
-    the same objects. A record still there after that (the store still fails, or is slow) is a
-    retryable 503 naming the Path."""
+    the same objects, and either drops it. A record still there after that (the store still fails,
+    or is slow) is a retryable 503 naming the Path."""
     covering = platform.store.reclaims_covering(account_id, path)
-    if not covering:
-        return
-    reclaim_after_delete(platform, account_id, covering, drop_now=True)
+    if covering:
+        reclaim_after_delete(platform, account_id, covering, drop_now=True)
     if (pending := platform.store.reclaim_covering(account_id, path)) is not None:
         raise ApiError(
             "ServiceUnavailableTemp",

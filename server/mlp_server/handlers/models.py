@@ -37,33 +37,45 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
     registered = platform.store.registration_state(caller.account_id, body.get("ModelID"), path)
     check_bucket(platform, caller, path)
     if not registered:
-        # A delete's reclaim of these objects that has not finished (its store failed, or is slow) is
-        # finished here first: it removes only what was written before the delete was recorded.
-        finish_covering_reclaims(platform, caller.account_id, path)
-        # From the listing to the commit no sweep or reclaim decides to remove objects of the account
-        # (store.reclaim_turns): a decision taken before left its record, checked again here.
-        with registration_turn(platform, caller.account_id, path):
-            if (pending := platform.store.reclaim_covering(caller.account_id, path)) is not None:
-                raise ApiError(
-                    "ServiceUnavailableTemp",
-                    f"VersionInfo.Path: the objects under {pending} are being removed (a delete or the "
-                    "storage sweep); try again shortly (then upload the files again if they are gone)",
-                )
-            # A resent registration answers the version it made (the store checks that again under its
-            # write lock); a new one lists its files once and records them before the row is committed,
-            # and they and the record are on disk before it is (see ``objects_sync``).
-            files = list_version_files(platform.objects, path)
-            if not files:
-                raise ApiError(
-                    "NotFound",
-                    f"VersionInfo.Path: no objects found under {path}; upload the model files first",
-                )
-            write_manifest(platform.objects, path, files)
-            make_durable(platform, path, files)
-            created: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+        if (created := _register_files(platform, caller, body, path)) is not None:
             return created
+        # A delete's (or the sweep's) reclaim of these objects has not finished (its store failed, or
+        # is slow): finish it here, then once more. It removes only what was written before it was
+        # recorded: files uploaded to the Path since are registered.
+        finish_covering_reclaims(platform, caller.account_id, path)
+        if (created := _register_files(platform, caller, body, path)) is not None:
+            return created
+        raise ApiError(
+            "ServiceUnavailableTemp",
+            f"VersionInfo.Path: the objects under {path} are being removed (a delete or the storage "
+            "sweep); try again shortly (then upload the files again if they are gone)",
+        )
     result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
     return result
+
+
+def _register_files(
+    platform: Platform, caller: Caller, body: dict[str, Any], path: str
+) -> dict[str, Any] | None:
+    """List the Path's files, record them in its manifest and commit the version, all in the account's
+    shared turn: no sweep or reclaim decides to remove objects of the account meanwhile, and one
+    decided before left a pending-reclaim record, read here first (None: such a record covers the Path,
+    nothing was done). See ``store.reclaim_turns``."""
+    with registration_turn(platform, caller.account_id, path):
+        if platform.store.reclaim_covering(caller.account_id, path) is not None:
+            return None
+        # A resent registration answers the version it made (the store checks that again under its
+        # write lock); a new one lists its files once and records them before the row is committed,
+        # and they and the record are on disk before it is (see ``objects_sync``).
+        files = list_version_files(platform.objects, path)
+        if not files:
+            raise ApiError(
+                "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
+            )
+        write_manifest(platform.objects, path, files)
+        make_durable(platform, path, files)
+        created: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+        return created
 
 
 def check_bucket(platform: Platform, caller: Caller, path: str) -> None:
