@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from mlp_server import lifecycle
 from mlp_server.context import Platform
 from mlp_server.handlers import models as model_handlers
 from mlp_server.lifecycle import SweepReport, split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
+from mlp_server.store.reclaim_turns import TurnBusy
 from volcengine_ml_platform.transfer.manifest import manifest_key
 
 from .helpers import Api, LiveServer, MovableClock, error_of, version_info
@@ -113,3 +115,41 @@ def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_fil
     )
     assert (status, code) == (404, "NotFound") and "upload the model files" in message
     assert keys_under(server.platform, path) == []
+
+
+def test_a_decision_waits_for_the_registrations_in_flight_and_they_for_it(
+    server: LiveServer, other: Platform
+) -> None:
+    """The turns across two servers: an exclusive turn is not had while a shared one is held (it
+    gives up after its wait), shared ones are had together, and another account's turn is free."""
+    store, elsewhere = server.platform.store, other.store
+
+    def busy(held_exclusive: bool, account_id: int, exclusive: bool) -> bool:
+        """Whether the other server cannot have ``account_id``'s turn while this one holds the default
+        account's."""
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=held_exclusive, wait=5):
+            try:
+                with elsewhere.reclaim_turn(account_id, exclusive=exclusive, wait=0.2):
+                    return False
+            except TurnBusy:
+                return True
+
+    assert not busy(False, DEFAULT_ACCOUNT_ID, False)  # registrations do not wait for each other
+    assert busy(False, DEFAULT_ACCOUNT_ID, True)  # a decision waits for a registration
+    assert busy(True, DEFAULT_ACCOUNT_ID, False)  # a registration waits for a decision
+    assert busy(True, DEFAULT_ACCOUNT_ID, True)
+    assert not busy(True, DEFAULT_ACCOUNT_ID + 1, True)  # another account's turn is free
+
+
+def test_a_create_model_that_cannot_have_its_turn_is_a_retryable_503_and_registers_nothing(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = fresh_upload(server, admin)
+    monkeypatch.setattr(lifecycle, "REGISTRATION_TURN_WAIT_SECONDS", 0.2)
+    with other.store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=True, wait=5):  # a sweep deciding
+        status, code, message = error_of(
+            admin.call("CreateModel", {"ModelName": "waited", "VersionInfo": version_info(path)})
+        )
+    assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "waited"] == []
+    assert admin.register(path, name="waited")["VersionInfo"]["ModelVersion"] == 1  # once it is free

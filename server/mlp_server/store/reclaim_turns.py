@@ -34,9 +34,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 _KEY = "SELECT hashtextextended(:key, 0)"
+# The wait is set in the same statement (one round trip): these connections only ever lock, so the
+# setting left on one for its next user is overwritten by that user's own.
 _LOCK = {
-    True: text(f"SELECT pg_advisory_lock(({_KEY}))"),
-    False: text(f"SELECT pg_advisory_lock_shared(({_KEY}))"),
+    True: text(f"SELECT set_config('lock_timeout', :ms, false), pg_advisory_lock(({_KEY}))"),
+    False: text(f"SELECT set_config('lock_timeout', :ms, false), pg_advisory_lock_shared(({_KEY}))"),
 }
 _UNLOCK = {
     True: text(f"SELECT pg_advisory_unlock(({_KEY}))"),
@@ -88,17 +90,12 @@ class ReclaimTurnsMixin(StoreBase):
     def _pg_turn(self, account_id: int, exclusive: bool, wait: float) -> Iterator[None]:
         params = {"key": f"mlp-reclaim-turn:{account_id}"}
         with self._turn_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(
-                text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": f"{max(1, int(wait * 1000))}ms"}
-            )
             try:
-                conn.execute(_LOCK[exclusive], params)
+                conn.execute(_LOCK[exclusive], {**params, "ms": f"{max(1, int(wait * 1000))}ms"})
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                     raise TurnBusy(f"the reclaim turn of account {account_id} was busy for {wait} s") from exc
                 raise
-            finally:
-                conn.execute(text("SELECT set_config('lock_timeout', '0', false)"))
             try:
                 yield
             finally:
