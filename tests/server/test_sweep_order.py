@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from mlp_server import lifecycle
-from mlp_server.context import Platform
+from mlp_server.context import Caller, Platform
 from mlp_server.handlers import models as model_handlers
+from mlp_server.handlers.models import delete_model_version
 from mlp_server.lifecycle import SweepReport, split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
@@ -153,3 +155,30 @@ def test_a_create_model_that_cannot_have_its_turn_is_a_retryable_503_and_registe
     assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
     assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "waited"] == []
     assert admin.register(path, name="waited")["VersionInfo"]["ModelVersion"] == 1  # once it is free
+
+
+def test_a_delete_during_a_registration_below_its_path_keeps_the_new_versions_files(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version's Path holds a folder that another CreateModel registers while the first version is
+    deleted through another server: the delete's reclaim decides in its turn, after that registration
+    has committed, so the new version (below the deleted one's Path) keeps its files."""
+    outer = server.upload(DEFAULT_ACCOUNT_ID, f"mine/outer-{uuid.uuid4().hex[:8]}", FILES)
+    inner = server.upload(DEFAULT_ACCOUNT_ID, split_path(outer)[1] + "inner", {"model.onnx": b"inner"})
+    first = admin.register(outer, name="outer")["VersionInfo"]["ModelVersionID"]
+    caller = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
+    raced = DuringRegistration(
+        monkeypatch, lambda: delete_model_version(other, caller, {"ModelVersionID": first})
+    )
+
+    admin.register(inner, name="inner")
+    raced.join()
+
+    assert admin.fails("GetModelVersion", {"ModelVersionID": first})[0] == 404
+    deadline = time.monotonic() + 30  # the reclaim may still be deciding: it waited for the turn
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other.store.pending_reclaims() == []
+    bucket, prefix = split_path(inner)
+    assert keys_under(server.platform, inner) == [prefix + "model.onnx"]
+    assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
