@@ -11,12 +11,12 @@ whatever the Path's layout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,8 @@ from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .context import Platform
+from .errors import ApiError
+from .store.reclaim_turns import TurnBusy
 from .store.reclaims import PendingReclaim
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ _BUCKET = re.compile(r"ml-platform-auto-created-required-(\d+)-(.+)")
 # platform's clock, an object's the store's (S3's LastModified in whole seconds): an object is the
 # deleted version's unless written more than this after the record.
 RECORD_MARGIN_SECONDS = 1.0
+# A decision to remove objects waits this long for the registrations in flight (store.reclaim_turns);
+# a registration waits this long for a decision, then is answered a retryable 503.
+DECISION_TURN_WAIT_SECONDS = 30.0
+REGISTRATION_TURN_WAIT_SECONDS = 10.0
 
 
 def grace_from_env() -> float:
@@ -110,6 +116,43 @@ def make_durable(platform: Platform, path: str, files: list[ObjectInfo]) -> None
     sync.sync([sync.root / bucket / key for key in keys])
 
 
+def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> None:
+    """For a CreateModel on ``path``: finish the recorded reclaims that cover it (a delete's whose
+    background reclaim failed or is still running, or the sweep's), waiting up to
+    :data:`RECLAIM_WAIT_SECONDS`. Each removes only the objects written before it was recorded, so
+    files uploaded to the Path since stay; another server finishing the same record at once removes
+    the same objects, and either drops it. A record still there after that (the store still fails,
+    or is slow) is a retryable 503 naming the Path."""
+    covering = platform.store.reclaims_covering(account_id, path)
+    if covering:
+        reclaim_after_delete(platform, account_id, covering, drop_now=True)
+    if (pending := platform.store.reclaim_covering(account_id, path)) is not None:
+        raise ApiError(
+            "ServiceUnavailableTemp",
+            f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
+            "try again shortly (then upload the files again if they are gone)",
+        )
+
+
+@contextlib.contextmanager
+def registration_turn(platform: Platform, account_id: int, path: str) -> Iterator[None]:
+    """The account's shared turn for a CreateModel's listing, manifest and commit (store.reclaim_turns):
+    no sweep or reclaim decides to remove objects meanwhile. Waits up to
+    :data:`REGISTRATION_TURN_WAIT_SECONDS`, then answers a retryable 503."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(
+                platform.store.reclaim_turn(account_id, exclusive=False, wait=REGISTRATION_TURN_WAIT_SECONDS)
+            )
+        except TurnBusy:
+            raise ApiError(
+                "ServiceUnavailableTemp",
+                f"VersionInfo.Path: the storage sweep is deciding what to remove; register {path} "
+                "again shortly",
+            ) from None
+        yield
+
+
 # -- deletes ----------------------------------------------------------------------------------------
 
 
@@ -119,13 +162,15 @@ def reclaim(
     path: str,
     record_id: int | None = None,
     recorded_at: datetime | None = None,
+    *,
+    drop_now: bool = False,
 ) -> list[ObjectInfo]:
     """Remove the objects of a deleted version's Path unless another version still uses them; return
     those removed, from the one listing that chose them (what a sweep's report counts). With
     ``recorded_at`` (when the delete was recorded), only objects written before it: one uploaded to
     the Path since is not the deleted version's. Then drop the delete's pending-reclaim record
-    ``record_id`` (:mod:`mlp_server.store.reclaims`). A failure is logged, not raised: the row is
-    gone, and the record stays for the sweep to finish."""
+    ``record_id`` (:mod:`mlp_server.store.reclaims`; with ``drop_now``, committed before this returns).
+    A failure is logged, not raised: the row is gone, and the record stays for the sweep to finish."""
     try:
         removed = _remove_unused(platform, account_id, path, recorded_at)
     except Exception:
@@ -133,7 +178,7 @@ def reclaim(
         return []
     if record_id is not None:
         try:
-            platform.store.reclaim_done(record_id)
+            platform.store.reclaim_done(record_id, wait=drop_now)
         except Exception:  # the objects are gone: the sweep finds nothing left and drops it then
             log.warning("could not drop the reclaim record of %s", path, exc_info=True)
     return removed
@@ -150,7 +195,12 @@ _BACKGROUND_RECLAIMS = threading.BoundedSemaphore(_MAX_BACKGROUND_RECLAIMS)
 
 
 def reclaim_after_delete(
-    platform: Platform, account_id: int, pending: Iterable[PendingReclaim], *, wait: float | None = None
+    platform: Platform,
+    account_id: int,
+    pending: Iterable[PendingReclaim],
+    *,
+    wait: float | None = None,
+    drop_now: bool = False,
 ) -> bool:
     """Reclaim a delete's recorded Paths (:func:`reclaim`) on a background thread and wait up to
     ``wait`` seconds (:data:`RECLAIM_WAIT_SECONDS`) for it; return whether it finished in time. What
@@ -170,7 +220,7 @@ def reclaim_after_delete(
     def run() -> None:
         try:
             for record in records:
-                reclaim(platform, account_id, record.path, record.id, record.create_time)
+                reclaim(platform, account_id, record.path, record.id, record.create_time, drop_now=drop_now)
         finally:
             _BACKGROUND_RECLAIMS.release()
             done.set()
@@ -182,24 +232,29 @@ def reclaim_after_delete(
     return finished
 
 
-def _reclaimable(platform: Platform, account_id: int, path: str) -> tuple[str, str] | None:
+def _reclaimable(platform: Platform, account_id: int, path: str, *, decide: bool) -> tuple[str, str] | None:
     """``path``'s (bucket, prefix) if its objects may go: in the account's bucket (never touch what is
-    outside it) and used by no version of the account (none has it, lies below it or contains it)."""
+    outside it) and used by no version of the account (none has it, lies below it or contains it).
+    With ``decide`` (not a dry run) that is checked in the account's exclusive turn: after the
+    registrations in flight have committed, while later ones see the record (store.reclaim_turns)."""
     bucket, prefix = split_path(path)
     if bucket != platform.bucket_for(account_id) or not prefix:
         return None
-    if platform.store.path_in_use(account_id, path):
-        return None
+    if not decide:
+        return None if platform.store.path_in_use(account_id, path) else (bucket, prefix)
+    with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
+        if platform.store.path_in_use(account_id, path):
+            return None
     return bucket, prefix
 
 
 def _doomed(
-    platform: Platform, account_id: int, path: str, recorded_at: datetime | None
+    platform: Platform, account_id: int, path: str, recorded_at: datetime | None, *, decide: bool = True
 ) -> tuple[str, list[ObjectInfo]]:
     """(bucket, the objects a reclaim of ``path`` removes now): everything under it as a folder, the
     object it names, its manifest; none if it may not go (:func:`_reclaimable`). With
     ``recorded_at``, only those written no later than that (give or take :data:`RECORD_MARGIN_SECONDS`)."""
-    if (where := _reclaimable(platform, account_id, path)) is None:
+    if (where := _reclaimable(platform, account_id, path, decide=decide)) is None:
         return "", []
     bucket, prefix = where
     folder = prefix if prefix.endswith("/") else prefix + "/"
@@ -292,7 +347,9 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
         for pending in batch:
             if dry_run:
                 try:
-                    objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
+                    objects = _doomed(
+                        platform, pending.account_id, pending.path, pending.create_time, decide=False
+                    )[1]
                 except Exception:  # one Path the store cannot list stops neither the others nor the sweep
                     log.warning("could not list %s to report its reclaim", pending.path, exc_info=True)
                     continue
@@ -343,11 +400,20 @@ class SweepReport:
         }
 
 
-def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) -> SweepReport:
+def sweep(
+    platform: Platform, *, grace_seconds: float, dry_run: bool = False, now: datetime | None = None
+) -> SweepReport:
     """Finish the reclaims that deletes recorded and a crash interrupted (:func:`finish_reclaims`),
     remove upload prefixes older than ``grace_seconds`` that no version references, the folder store's
     temporary files older than that, and this machine's serving cache copies of versions that are gone
-    (no grace: a deleted version never comes back). With ``dry_run`` only report what would go."""
+    (no grace: a deleted version never comes back). With ``dry_run`` only report what would go.
+
+    An upload prefix is old when both the stamp in its name (when GetTOSUploadPath handed it out) and
+    its newest object (its mtime, S3's LastModified) are older than the grace. Removing one is decided
+    in the account's exclusive turn (store.reclaim_turns), after the registrations in flight have
+    committed: the references are read again there, and each prefix that may go gets a pending-reclaim
+    record before anything is removed (a CreateModel on it meanwhile sees the record). ``now`` (default
+    the platform's clock) is the time the ages are measured at."""
     try:
         report = finish_reclaims(platform, dry_run=dry_run)
     except Exception:  # the database's trouble with the records: the rest of the sweep still runs
@@ -359,17 +425,11 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
         report.cache_folders.append(str(evicted.folder))
         report.cache_bytes += evicted.bytes
     remove_replica_files_of_deleted_services(platform, dry_run=dry_run)
-    now_ms = int(platform.clock().timestamp() * 1000)
-    cutoff_ms = now_ms - grace_seconds * 1000
+    cutoff = (platform.clock() if now is None else now).timestamp() - grace_seconds
+    cutoff_ms = cutoff * 1000
     for bucket, account_id in _account_buckets(platform):
-        # The references are read after the listing: a version committed in between is seen, and a
-        # prefix younger than the grace period is never touched anyway.
         listed = list(platform.objects.list_objects(bucket, ""))
-        references = [
-            split_path(p)[1]
-            for p in platform.store.registered_paths([account_id]).get(account_id, [])
-            if split_path(p)[0] == bucket
-        ]
+        references = _references(platform, bucket, account_id)
         units: dict[str, list[ObjectInfo]] = {}
         stamps: dict[str, int] = {}
         for obj in listed:
@@ -379,19 +439,56 @@ def sweep(platform: Platform, *, grace_seconds: float, dry_run: bool = False) ->
             units.setdefault(unit.prefix, []).append(obj)
             stamps[unit.prefix] = unit.stamp_ms
         counted = [split_path(p)[1] for p in pending if split_path(p)[0] == bucket]
-        for prefix, objs in sorted(units.items()):
-            if stamps[prefix] > cutoff_ms or _referenced(prefix, references + counted):
-                continue
-            report.prefixes.append(f"tos://{bucket}/{prefix}")
-            report.objects += len(objs)
-            report.bytes += sum(o.size for o in objs)
-            if not dry_run:
-                platform.objects.delete_prefix(bucket, prefix)
-                _delete_exact(platform.objects, bucket, prefix.rstrip("/") + manifest.SUFFIX)
+        old = [
+            prefix
+            for prefix, objs in sorted(units.items())
+            if stamps[prefix] <= cutoff_ms
+            and all(o.modified is None or o.modified <= cutoff for o in objs)
+            and not _referenced(prefix, references + counted)
+        ]
+        if dry_run:
+            for prefix in old:
+                report.prefixes.append(f"tos://{bucket}/{prefix}")
+                report.objects += len(units[prefix])
+                report.bytes += sum(o.size for o in units[prefix])
+        elif old:
+            _remove_old_prefixes(platform, bucket, account_id, old, report)
         _abort_stale_multipart(platform, bucket, references, cutoff_ms, dry_run, report)
     if isinstance(platform.objects, FolderStore):
-        _sweep_folder_store(platform.objects, time.time() - grace_seconds, dry_run, report)
+        _sweep_folder_store(platform.objects, cutoff, dry_run, report)
     return report
+
+
+def _references(platform: Platform, bucket: str, account_id: int) -> list[str]:
+    """The key prefixes of the account's versions in ``bucket`` (what the sweep keeps)."""
+    return [
+        split_path(p)[1]
+        for p in platform.store.registered_paths([account_id]).get(account_id, [])
+        if split_path(p)[0] == bucket
+    ]
+
+
+def _remove_old_prefixes(
+    platform: Platform, bucket: str, account_id: int, prefixes: list[str], report: SweepReport
+) -> None:
+    """Decide in the account's exclusive turn which of ``prefixes`` still no version references (a
+    registration may have committed since the listing) and record their reclaims; then remove them."""
+    try:
+        with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
+            references = _references(platform, bucket, account_id)
+            unused = [p for p in prefixes if not _referenced(p, references)]
+            records = platform.store.record_reclaims(account_id, [f"tos://{bucket}/{p}" for p in unused])
+    except TurnBusy:
+        log.warning(
+            "registrations held the turn of account %d; a later sweep removes its uploads", account_id
+        )
+        return
+    for record in records:
+        removed = reclaim(platform, account_id, record.path, record.id, record.create_time)
+        if removed:
+            report.prefixes.append(record.path)
+            report.objects += len(removed)
+            report.bytes += sum(o.size for o in removed)
 
 
 def _abort_stale_multipart(

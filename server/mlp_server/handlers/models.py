@@ -9,9 +9,11 @@ from ..context import Caller, Platform
 from ..errors import ApiError
 from ..lifecycle import (
     evict_served_copies,
+    finish_covering_reclaims,
     list_version_files,
     make_durable,
     reclaim_after_delete,
+    registration_turn,
     write_manifest,
 )
 
@@ -35,14 +37,33 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
     registered = platform.store.registration_state(caller.account_id, body.get("ModelID"), path)
     check_bucket(platform, caller, path)
     if not registered:
-        if (pending := platform.store.reclaim_covering(caller.account_id, path)) is not None:
-            # A delete's reclaim of these objects has not finished (it goes on in the background, or a
-            # crash left it to the sweep): registering now could record files about to be removed.
-            raise ApiError(
-                "ServiceUnavailableTemp",
-                f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
-                "try again shortly (then upload the files again if they are gone)",
-            )
+        if (created := _register_files(platform, caller, body, path)) is not None:
+            return created
+        # A delete's (or the sweep's) reclaim of these objects has not finished (its store failed, or
+        # is slow): finish it here, then once more. It removes only what was written before it was
+        # recorded: files uploaded to the Path since are registered.
+        finish_covering_reclaims(platform, caller.account_id, path)
+        if (created := _register_files(platform, caller, body, path)) is not None:
+            return created
+        raise ApiError(
+            "ServiceUnavailableTemp",
+            f"VersionInfo.Path: the objects under {path} are being removed (a delete or the storage "
+            "sweep); try again shortly (then upload the files again if they are gone)",
+        )
+    result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+    return result
+
+
+def _register_files(
+    platform: Platform, caller: Caller, body: dict[str, Any], path: str
+) -> dict[str, Any] | None:
+    """List the Path's files, record them in its manifest and commit the version, all in the account's
+    shared turn: no sweep or reclaim decides to remove objects of the account meanwhile, and one
+    decided before left a pending-reclaim record, read here first (None: such a record covers the Path,
+    nothing was done). See ``store.reclaim_turns``."""
+    with registration_turn(platform, caller.account_id, path):
+        if platform.store.reclaim_covering(caller.account_id, path) is not None:
+            return None
         # A resent registration answers the version it made (the store checks that again under its
         # write lock); a new one lists its files once and records them before the row is committed,
         # and they and the record are on disk before it is (see ``objects_sync``).
@@ -53,8 +74,8 @@ def create_model(platform: Platform, caller: Caller, body: dict[str, Any]) -> di
             )
         write_manifest(platform.objects, path, files)
         make_durable(platform, path, files)
-    result: dict[str, Any] = platform.store.create_model(caller.account_id, body)
-    return result
+        created: dict[str, Any] = platform.store.create_model(caller.account_id, body)
+        return created
 
 
 def check_bucket(platform: Platform, caller: Caller, path: str) -> None:

@@ -35,12 +35,22 @@ class PendingReclaim(NamedTuple):
     create_time: datetime
 
 
-def record(conn: Connection, account_id: int, paths: Iterable[str], now: datetime) -> list[PendingReclaim]:
-    """In a delete's transaction: one record per distinct Path (one INSERT)."""
+def record(
+    conn: Connection,
+    account_id: int,
+    paths: Iterable[str],
+    now: datetime,
+    claimed_until: datetime | None = None,
+) -> list[PendingReclaim]:
+    """In a delete's transaction: one record per distinct Path (one INSERT); ``claimed_until`` for
+    one its writer works on at once (another sweep leaves it alone until then)."""
     unique = list(dict.fromkeys(paths))
     if not unique:
         return []
-    rows = [{"account_id": account_id, "path": path, "create_time": now} for path in unique]
+    rows = [
+        {"account_id": account_id, "path": path, "create_time": now, "claimed_until": claimed_until}
+        for path in unique
+    ]
     statement = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.path, sort_by_parameter_order=True)
     return [PendingReclaim(row.id, account_id, row.path, now) for row in conn.execute(statement, rows)]
 
@@ -63,14 +73,28 @@ class ReclaimsMixin(StoreBase):
         """A recorded reclaim of the account whose Path is ``path``, contains it or lies below it (its
         objects may still be removed), or None. A CreateModel on such a Path must wait for it: the
         files it would record could be removed under the new version."""
+        found = self.reclaims_covering(account_id, path)
+        return found[0].path if found else None
+
+    def reclaims_covering(self, account_id: int, path: str) -> list[PendingReclaim]:
+        """Every recorded reclaim of :meth:`reclaim_covering`, oldest first."""
         folder = path if path.endswith("/") else path + "/"
-        query = select(_TABLE.c.path).where(_TABLE.c.account_id == account_id)
+        query = select(*_COLUMNS).where(_TABLE.c.account_id == account_id).order_by(_TABLE.c.id)
+        covering = []
         with self._read() as session:
-            for (recorded,) in session.execute(query):
-                other = recorded if recorded.endswith("/") else recorded + "/"
+            for row in session.execute(query):
+                pending = PendingReclaim(*row)
+                other = pending.path if pending.path.endswith("/") else pending.path + "/"
                 if folder.startswith(other) or other.startswith(folder):
-                    return str(recorded)
-        return None
+                    covering.append(pending)
+        return covering
+
+    def record_reclaims(self, account_id: int, paths: Iterable[str]) -> list[PendingReclaim]:
+        """Record reclaims of ``paths`` that the caller works on at once (claimed for :data:`CLAIM_FOR`):
+        the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep."""
+        now = self._now()
+        with self._write() as session:
+            return record(session.connection(), account_id, paths, now, claimed_until=now + CLAIM_FOR)
 
     def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:
         """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),
@@ -92,14 +116,19 @@ class ReclaimsMixin(StoreBase):
                     claimed.append(PendingReclaim(*row))
         return claimed
 
-    def reclaim_done(self, record_id: int) -> None:
+    def reclaim_done(self, record_id: int, *, wait: bool = False) -> None:
         """The record's objects are removed (or belong to a live version again): drop it.
 
         The caller does not wait for this write to be durable (on SQLite it rides along the next
         group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
         durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
-        sweep judges again, finding its objects gone or in use."""
+        sweep judges again, finding its objects gone or in use. With ``wait`` it is committed before
+        this returns (a CreateModel that finished the reclaim itself reads the records next)."""
         statement = delete(_TABLE).where(_TABLE.c.id == record_id)
+        if wait:
+            with self._write() as session:
+                session.execute(statement)
+            return
         if self.group_commit is not None:
             self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
             return

@@ -5,12 +5,15 @@ from __future__ import annotations
 from .accounts import AccountsMixin
 from .models import ModelsMixin
 from .perf import PerfMixin
+from .reclaim_turns import ReclaimTurnsMixin
 from .reclaims import ReclaimsMixin
 from .resources import ResourcesMixin
 from .services import ServicesMixin
 
 
-class Store(ModelsMixin, PerfMixin, ServicesMixin, ResourcesMixin, AccountsMixin, ReclaimsMixin):
+class Store(
+    ModelsMixin, PerfMixin, ServicesMixin, ResourcesMixin, AccountsMixin, ReclaimsMixin, ReclaimTurnsMixin
+):
     """Persistent storage of the local platform, behind any SQLAlchemy URL.
 
     ``Store(sqlite_url(path))`` or a PostgreSQL URL; the schema is created on first use. Action

@@ -1,0 +1,184 @@
+"""The storage sweep and CreateModel are ordered (store.reclaim_turns): a sweep with grace 0 that runs
+while a registration lists its files, writes their manifest and commits never removes the files the
+version records. The sweep runs on a second platform on the same database and store (another server,
+or ``mlp gc``), on SQLite + the folder store and on PostgreSQL + S3 (``platform_settings``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mlp_server import lifecycle
+from mlp_server.context import Caller, Platform
+from mlp_server.handlers import models as model_handlers
+from mlp_server.handlers.models import delete_model_version
+from mlp_server.lifecycle import SweepReport, split_path, sweep
+from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
+from mlp_server.settings import ServerSettings
+from mlp_server.store.reclaim_turns import TurnBusy
+from volcengine_ml_platform.transfer.manifest import manifest_key
+
+from .helpers import Api, LiveServer, MovableClock, error_of, version_info
+
+FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(6)}
+
+
+@pytest.fixture
+def other(
+    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
+) -> Iterator[Platform]:
+    """A second server on the same database and object store."""
+    platform = open_platform(platform_settings, clock=server_clock)
+    try:
+        yield platform
+    finally:
+        platform.store.close()
+
+
+def fresh_upload(server: LiveServer, admin: Api) -> tuple[str, str]:
+    """Files under a prefix GetTOSUploadPath handed out (the layout the sweep judges): that prefix's
+    tos:// URL (what a sweep reports) and the uploaded folder's Path."""
+    prefix = admin.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["order"]})["KeyPrefix"]
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FILES)
+    return f"tos://{server.platform.bucket_for(DEFAULT_ACCOUNT_ID)}/{prefix}", path
+
+
+def keys_under(platform: Platform, path: str) -> list[str]:
+    bucket, prefix = split_path(path)
+    return sorted(o.key for o in platform.objects.list_objects(bucket, prefix))
+
+
+class DuringRegistration:
+    """Runs ``action`` on another thread once CreateModel has listed the files and written their
+    manifest, before its commit, and gives it a few seconds to finish before the commit goes on (it
+    waits for the registration's turn when the two are ordered)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, action: Callable[[], Any]) -> None:
+        self.results: list[Any] = []
+        self._threads: list[threading.Thread] = []
+        real = model_handlers.make_durable
+
+        def make_durable(platform: Platform, path: str, files: Any) -> None:
+            real(platform, path, files)
+            thread = threading.Thread(target=lambda: self.results.append(action()))
+            thread.start()
+            thread.join(timeout=3.0)
+            self._threads.append(thread)
+
+        monkeypatch.setattr(model_handlers, "make_durable", make_durable)
+
+    def join(self) -> list[Any]:
+        for thread in self._threads:
+            thread.join(timeout=60)
+        return self.results
+
+
+def test_a_sweep_with_grace_0_during_a_registration_keeps_its_files(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unit, path = fresh_upload(server, admin)
+    raced = DuringRegistration(monkeypatch, lambda: sweep(other, grace_seconds=0))
+
+    created = admin.register(path, name="raced")
+    reports: list[SweepReport] = raced.join()
+
+    assert len(reports) == 1
+    assert unit not in reports[0].prefixes
+    bucket, prefix = split_path(path)
+    assert keys_under(server.platform, path) == sorted(prefix + name for name in FILES)
+    assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+    got = admin.ok("GetModelVersion", {"ModelVersionID": created["VersionInfo"]["ModelVersionID"]})
+    assert got["Path"] == path
+    # Once registered, a later sweep with grace 0 keeps them too.
+    assert unit not in sweep(other, grace_seconds=0).prefixes
+    assert len(keys_under(server.platform, path)) == len(FILES)
+
+
+def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_files(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """The sweep decided first (the upload was finished, no CreateModel yet, grace 0): CreateModel then
+    finds no files and says so (404, the client's register reports it and removes nothing of value),
+    never a version whose files are gone."""
+    unit, path = fresh_upload(server, admin)
+    assert unit in sweep(other, grace_seconds=0).prefixes
+    # The sweep's record is dropped after its removal without waiting for that write (it rides along
+    # the next commit): a CreateModel before then is a retryable 503. Give it a moment.
+    deadline = time.monotonic() + 10
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status, code, message = error_of(
+        admin.call("CreateModel", {"ModelName": "late", "VersionInfo": version_info(path)})
+    )
+    assert (status, code) == (404, "NotFound") and "upload the model files" in message
+    assert keys_under(server.platform, path) == []
+
+
+def test_a_decision_waits_for_the_registrations_in_flight_and_they_for_it(
+    server: LiveServer, other: Platform
+) -> None:
+    """The turns across two servers: an exclusive turn is not had while a shared one is held (it
+    gives up after its wait), shared ones are had together, and another account's turn is free."""
+    store, elsewhere = server.platform.store, other.store
+
+    def busy(held_exclusive: bool, account_id: int, exclusive: bool) -> bool:
+        """Whether the other server cannot have ``account_id``'s turn while this one holds the default
+        account's."""
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=held_exclusive, wait=5):
+            try:
+                with elsewhere.reclaim_turn(account_id, exclusive=exclusive, wait=0.2):
+                    return False
+            except TurnBusy:
+                return True
+
+    assert not busy(False, DEFAULT_ACCOUNT_ID, False)  # registrations do not wait for each other
+    assert busy(False, DEFAULT_ACCOUNT_ID, True)  # a decision waits for a registration
+    assert busy(True, DEFAULT_ACCOUNT_ID, False)  # a registration waits for a decision
+    assert busy(True, DEFAULT_ACCOUNT_ID, True)
+    assert not busy(True, DEFAULT_ACCOUNT_ID + 1, True)  # another account's turn is free
+
+
+def test_a_create_model_that_cannot_have_its_turn_is_a_retryable_503_and_registers_nothing(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = fresh_upload(server, admin)
+    monkeypatch.setattr(lifecycle, "REGISTRATION_TURN_WAIT_SECONDS", 0.2)
+    with other.store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=True, wait=5):  # a sweep deciding
+        status, code, message = error_of(
+            admin.call("CreateModel", {"ModelName": "waited", "VersionInfo": version_info(path)})
+        )
+    assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "waited"] == []
+    assert admin.register(path, name="waited")["VersionInfo"]["ModelVersion"] == 1  # once it is free
+
+
+def test_a_delete_during_a_registration_below_its_path_keeps_the_new_versions_files(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version's Path holds a folder that another CreateModel registers while the first version is
+    deleted through another server: the delete's reclaim decides in its turn, after that registration
+    has committed, so the new version (below the deleted one's Path) keeps its files."""
+    outer = server.upload(DEFAULT_ACCOUNT_ID, f"mine/outer-{uuid.uuid4().hex[:8]}", FILES)
+    inner = server.upload(DEFAULT_ACCOUNT_ID, split_path(outer)[1] + "inner", {"model.onnx": b"inner"})
+    first = admin.register(outer, name="outer")["VersionInfo"]["ModelVersionID"]
+    caller = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
+    raced = DuringRegistration(
+        monkeypatch, lambda: delete_model_version(other, caller, {"ModelVersionID": first})
+    )
+
+    admin.register(inner, name="inner")
+    raced.join()
+
+    assert admin.fails("GetModelVersion", {"ModelVersionID": first})[0] == 404
+    deadline = time.monotonic() + 30  # the reclaim may still be deciding: it waited for the turn
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other.store.pending_reclaims() == []
+    bucket, prefix = split_path(inner)
+    assert keys_under(server.platform, inner) == [prefix + "model.onnx"]
+    assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
