@@ -64,9 +64,11 @@ class ReclaimsMixin(StoreBase):
         objects may still be removed), or None. A CreateModel on such a Path must wait for it: the
         files it would record could be removed under the new version."""
         folder = path if path.endswith("/") else path + "/"
-        query = select(_TABLE.c.path).where(_TABLE.c.account_id == account_id)
+        query = select(_TABLE.c.id, _TABLE.c.path).where(_TABLE.c.account_id == account_id)
         with self._read() as session:
-            for (recorded,) in session.execute(query):
+            for record_id, recorded in session.execute(query):
+                if record_id in self._reclaims_dropped:  # finished; its drop is not committed yet
+                    continue
                 other = recorded if recorded.endswith("/") else recorded + "/"
                 if folder.startswith(other) or other.startswith(folder):
                     return str(recorded)
@@ -98,10 +100,20 @@ class ReclaimsMixin(StoreBase):
         The caller does not wait for this write to be durable (on SQLite it rides along the next
         group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
         durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
-        sweep judges again, finding its objects gone or in use."""
+        sweep judges again, finding its objects gone or in use.
+
+        Meanwhile (up to :data:`~.group_commit.RIDE_WAIT` without another write) the record is not a
+        reclaim still running: :meth:`reclaim_covering` passes over it in this process, so that a
+        CreateModel on the Path right after a delete's answer finds the files gone (404), not a 503."""
         statement = delete(_TABLE).where(_TABLE.c.id == record_id)
         if self.group_commit is not None:
-            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
+            self._reclaims_dropped.add(record_id)
+
+            def dropped(outcome: Future[Any]) -> None:
+                self._reclaims_dropped.discard(record_id)  # committed, or failed: the record stays
+                _logged(outcome)
+
+            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(dropped)
             return
         with self._write() as session:
             if self.dialect == "postgresql":
