@@ -5,7 +5,8 @@ request signer, as an outside user's contract test would: no project code is imp
 Credentials come from the environment: ``VOLC_ACCESSKEY`` / ``VOLC_SECRETKEY`` (administrator keys of the
 platform, e.g. the default account's from ``<data dir>/credentials.json``), ``VOLC_REGION`` (default
 ``cn-beijing``), and for the inner door the account and user its tokens act for, ``VOLC_ACCOUNT_ID``
-(default 2100000001, the platform's default account) and ``VOLC_USER_ID`` (default 1).
+(default 2100000001, the platform's default account) and ``VOLC_USER_ID`` (default 1); with an
+S3-compatible store, ``VOLC_TOS_REGION`` (default ``VOLC_REGION``) is the region its uploads are signed for.
 
 - Open door: each request is signed with the official ``volcengine`` package's SignerV4, over the exact
   body bytes sent, service ``ml_platform``.
@@ -173,7 +174,7 @@ def upload_model(origin: str, *, inner: bool) -> str | None:
             aws_access_key_id=keys["AccessKeyId"],
             aws_secret_access_key=keys["SecretAccessKey"],
             aws_session_token=keys.get("SessionToken") or None,
-            region_name=os.environ.get("VOLC_REGION") or "cn-beijing",
+            region_name=os.environ.get("VOLC_TOS_REGION") or os.environ.get("VOLC_REGION") or "cn-beijing",
             config=Config(s3={"addressing_style": "path"}),
         )
         s3.put_object(Bucket=bucket, Key=key, Body=MODEL_BYTES)
