@@ -19,9 +19,11 @@ S3-compatible store, ``VOLC_TOS_REGION`` (default ``VOLC_REGION``) is the region
 - ``format: json-string`` (the document's strings holding JSON, ``x-content-media-type:
   application/json``) gets a strategy of valid JSON text.
 - Live objects: a valid CreateModel / InnerCreateModel registers a real upload (``before_call``:
-  GetTOSUploadPath, then one small file put where its ``Endpoint`` says, see ``upload_model``), and a
-  valid CreatePerfJob names flavors the platform has (ListResource), so the stateful phase's links
-  (``$response.body#/Result/ModelID`` ...) lead to models, versions and perf jobs that exist. A Path
+  GetTOSUploadPath, then one small file put where its ``Endpoint`` says, see ``upload_model``); a
+  valid CreatePerfJob names flavors the platform has (ListResource); the valid cases of the fuzzing
+  phase name the latest live object the run made (``FED``); a valid CreateService of the fuzzing and
+  stateful phases deploys the latest version made, with one replica (``_real_service``). So the
+  stateful phase's links (``$response.body#/Result/ModelID`` ...) lead to objects that exist. A Path
   schemathesis reuses from an earlier case is sent as it is: a resend (the same version), or the Path
   of a deleted version (404).
 """
@@ -30,8 +32,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 from urllib.request import url2pathname
 
@@ -237,6 +240,96 @@ def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, An
     kwargs["auth"] = _SignAtSend()
     _real_upload(case)
     _real_flavors(case)
+    _real_service(case)
+    _feed_live_ids(case)
+
+
+_made: dict[str, str] = {}  # ModelVersionID -> ModelID: the versions this run registered and did not delete
+_jobs: dict[str, None] = {}  # the perf jobs this run made, in order
+_live_services: dict[str, None] = {}  # the services this run made and did not delete, in order
+# The phases whose valid CreateService deploys one of them (the coverage phase has many such cases), and
+# how many services the run deploys at most: each replica is a process of the platform's machine.
+SERVICE_PHASES = ("fuzzing", "stateful")
+MAX_SERVICES = 8
+# Valid cases of the fuzzing phase name the latest live object of the run: a floor of answers on real
+# objects whatever the stateful phase's links happen to reach (the coverage phase keeps random ids).
+FED: dict[str, tuple[str, str]] = {
+    **{a: ("ModelID", "model") for a in ("GetModel", "UpdateModel", "ListModelVersions", "DeleteModel")},
+    **{
+        a: ("ModelVersionID", "version")
+        for a in ("GetModelVersion", "UpdateModelVersion", "CreatePerfJob", "DeleteModelVersion")
+    },
+    **{a: ("ModelVersionID", "version") for a in ("InnerGetModelVersion", "InnerUpdateModelVersion")},
+    **{a: ("JobID", "job") for a in ("ListPerfTasks", "CancelPerfJob")},
+    **{a: ("ServiceID", "service") for a in ("GetService", "StopService", "DeleteService")},
+}
+
+
+def _latest(kind: str) -> str | None:
+    if kind in ("model", "version") and _made:
+        version_id = next(reversed(_made))
+        return _made[version_id] if kind == "model" else version_id
+    live = {"job": _jobs, "service": _live_services}.get(kind)
+    return next(reversed(live)) if live else None
+
+
+def _feed_live_ids(case: schemathesis.Case[Any]) -> None:
+    meta, body = case.meta, cast(Any, case.body)
+    fed = FED.get(case.operation.definition.raw.get("operationId", ""))
+    if fed is None or meta is None or meta.phase.name != "fuzzing" or not _positive(case):
+        return
+    field, kind = fed
+    if isinstance(body, dict) and (value := _latest(kind)) is not None:
+        body[field] = value
+
+
+@schemathesis.hook
+def after_call(context: Any, case: schemathesis.Case[Any], response: Any) -> None:
+    """Keeps the run's live objects up to date from the answers: what was made, what was deleted."""
+    body: Any = case.body
+    if response.status_code != 200 or not isinstance(body, dict):
+        return
+    operation = case.operation.definition.raw.get("operationId")
+    if operation in ("CreateModel", "InnerCreateModel"):
+        result = response.json()["Result"]
+        _made[result["VersionInfo"]["ModelVersionID"]] = result["ModelID"]
+    elif operation == "DeleteModelVersion":
+        _made.pop(body["ModelVersionID"], None)
+    elif operation == "DeleteModel":
+        for version_id in [v for v, m in _made.items() if m == body["ModelID"]]:
+            del _made[version_id]
+    elif operation == "CreatePerfJob":
+        _jobs[response.json()["Result"]["JobID"]] = None
+    elif operation == "CreateService":
+        _live_services[response.json()["Result"]["ServiceID"]] = None
+    elif operation == "DeleteService":
+        _live_services.pop(body["ServiceID"], None)
+
+
+_services: list[str] = []
+_RUN = secrets.token_hex(4)  # this run's services are named apart from an earlier run's on the platform
+
+
+def _real_service(case: schemathesis.Case[Any]) -> None:
+    """A valid CreateService of the fuzzing and stateful phases deploys the latest version this run
+    registered and did not delete (the document has no link into CreateService), under a fresh name, on
+    a flavor the platform has, with one replica (a local platform runs each replica as a process: the
+    run must not hold more of the machine than that), :data:`MAX_SERVICES` at most. Its links then lead
+    to a live service."""
+    meta, body = case.meta, cast(Any, case.body)
+    if case.operation.definition.raw.get("operationId") != "CreateService" or not _positive(case):
+        return
+    deployment = body.get("ServiceDeployment") if isinstance(body, dict) else None
+    if meta is None or meta.phase.name not in SERVICE_PHASES or not isinstance(deployment, dict) or not _made:
+        return
+    if len(_services) >= MAX_SERVICES:
+        return
+    version_id = next(reversed(_made))  # the latest made
+    deployment["Model"] = {"ModelID": _made[version_id], "ModelVersionID": version_id}
+    body["ServiceName"] = f"st-run-{_RUN}-{len(_services)}"  # generated names repeat (409: name taken)
+    _services.append(version_id)
+    deployment["FlavorID"] = flavors_of(_origin(case))[0]
+    deployment["Replicas"] = 1
 
 
 _flavors: dict[str, list[str]] = {}
