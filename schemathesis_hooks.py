@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
@@ -240,10 +241,12 @@ def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, An
     kwargs["auth"] = _SignAtSend()
     _real_upload(case)
     _real_flavors(case)
-    _real_service(case)
-    _feed_live_ids(case)
+    with _state:
+        _real_service(case)
+        _feed_live_ids(case)
 
 
+_state = threading.Lock()  # guards the run's live objects below (`st run --workers N` calls from N threads)
 _made: dict[str, str] = {}  # ModelVersionID -> ModelID: the versions this run registered and did not delete
 _jobs: dict[str, None] = {}  # the perf jobs this run made, in order
 _live_services: dict[str, None] = {}  # the services this run made and did not delete, in order
@@ -287,9 +290,12 @@ def _feed_live_ids(case: schemathesis.Case[Any]) -> None:
 def after_call(context: Any, case: schemathesis.Case[Any], response: Any) -> None:
     """Keeps the run's live objects up to date from the answers: what was made, what was deleted."""
     body: Any = case.body
-    if response.status_code != 200 or not isinstance(body, dict):
-        return
-    operation = case.operation.definition.raw.get("operationId")
+    if response.status_code == 200 and isinstance(body, dict):
+        with _state:
+            _record(case.operation.definition.raw.get("operationId"), body, response)
+
+
+def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
     if operation in ("CreateModel", "InnerCreateModel"):
         result = response.json()["Result"]
         _made[result["VersionInfo"]["ModelVersionID"]] = result["ModelID"]
