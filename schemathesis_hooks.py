@@ -244,10 +244,12 @@ def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, An
     with _state:
         _real_service(case)
         _feed_live_ids(case)
+        _nothing_to_inherit(case)
 
 
 _state = threading.Lock()  # guards the run's live objects below (`st run --workers N` calls from N threads)
 _made: dict[str, str] = {}  # ModelVersionID -> ModelID: the versions this run registered and did not delete
+_models: dict[str, None] = {}  # the models this run made and did not delete
 _jobs: dict[str, None] = {}  # the perf jobs this run made, in order
 _live_services: dict[str, None] = {}  # the services this run made and did not delete, in order
 # The phases whose valid CreateService deploys one of them (the coverage phase has many such cases), and
@@ -299,9 +301,11 @@ def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
     if operation in ("CreateModel", "InnerCreateModel"):
         result = response.json()["Result"]
         _made[result["VersionInfo"]["ModelVersionID"]] = result["ModelID"]
+        _models[result["ModelID"]] = None
     elif operation == "DeleteModelVersion":
         _made.pop(body["ModelVersionID"], None)
     elif operation == "DeleteModel":
+        _models.pop(body["ModelID"], None)
         for version_id in [v for v, m in _made.items() if m == body["ModelID"]]:
             del _made[version_id]
     elif operation == "CreatePerfJob":
@@ -310,6 +314,23 @@ def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
         _live_services[response.json()["Result"]["ServiceID"]] = None
     elif operation == "DeleteService":
         _live_services.pop(body["ServiceID"], None)
+
+
+def _nothing_to_inherit(case: schemathesis.Case[Any]) -> None:
+    """A valid new version of a model whose versions were all deleted names its ModelFormat and
+    ModelType: the document requires them then (there is no latest version to inherit them from, 400
+    otherwise), which a schema cannot say. Known for the models this run made."""
+    if case.operation.definition.raw.get("operationId") not in ("CreateModel", "InnerCreateModel"):
+        return
+    body = cast(Any, case.body)
+    info = body.get("VersionInfo") if isinstance(body, dict) else None
+    model_id = body.get("ModelID") if isinstance(body, dict) else None
+    if not _positive(case) or not isinstance(info, dict) or not isinstance(model_id, str):
+        return
+    if model_id in _models and model_id not in _made.values():
+        for name, default in (("ModelFormat", "ONNX"), ("ModelType", "ONNX:1.8")):
+            if info.get(name) is None:
+                info[name] = default
 
 
 _services: list[str] = []
