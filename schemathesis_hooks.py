@@ -5,7 +5,8 @@ request signer, as an outside user's contract test would: no project code is imp
 Credentials come from the environment: ``VOLC_ACCESSKEY`` / ``VOLC_SECRETKEY`` (administrator keys of the
 platform, e.g. the default account's from ``<data dir>/credentials.json``), ``VOLC_REGION`` (default
 ``cn-beijing``), and for the inner door the account and user its tokens act for, ``VOLC_ACCOUNT_ID``
-(default 2100000001, the platform's default account) and ``VOLC_USER_ID`` (default 1).
+(default 2100000001, the platform's default account) and ``VOLC_USER_ID`` (default 1); with an
+S3-compatible store, ``VOLC_TOS_REGION`` (default ``VOLC_REGION``) is the region its uploads are signed for.
 
 - Open door: each request is signed with the official ``volcengine`` package's SignerV4, over the exact
   body bytes sent, service ``ml_platform``.
@@ -17,14 +18,26 @@ platform, e.g. the default account's from ``<data dir>/credentials.json``), ``VO
   are ranges (MinShape at most MaxShape, the same length), as PerfTensorShape's description says.
 - ``format: json-string`` (the document's strings holding JSON, ``x-content-media-type:
   application/json``) gets a strategy of valid JSON text.
+- Live objects: a valid CreateModel / InnerCreateModel registers a real upload (``before_call``:
+  GetTOSUploadPath, then one small file put where its ``Endpoint`` says, see ``upload_model``); a
+  valid CreatePerfJob names flavors the platform has (ListResource); the valid cases of the fuzzing
+  phase name the latest live object the run made (``FED``); a valid CreateService of the fuzzing and
+  stateful phases deploys the latest version made, with one replica (``_real_service``). So the
+  stateful phase's links (``$response.body#/Result/ModelID`` ...) lead to objects that exist. A Path
+  schemathesis reuses from an earlier case is sent as it is: a resend (the same version), or the Path
+  of a deleted version (404).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import secrets
+import threading
+from pathlib import Path
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
+from urllib.request import url2pathname
 
 import requests
 import schemathesis
@@ -92,19 +105,88 @@ def token_for(origin: str) -> str:
             "AccountId": int(os.environ.get("VOLC_ACCOUNT_ID") or 2100000001),
             "UserId": int(os.environ.get("VOLC_USER_ID") or 1),
         }
-        prepared = requests.Request(
-            "POST",
-            f"{origin}/?Action=AdminGetSecureToken&Version=2021-07-01",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        ).prepare()
-        sign(prepared)
-        with requests.Session() as session:
-            response = session.send(prepared, timeout=30)
-        if response.status_code != 200:
-            raise RuntimeError(f"AdminGetSecureToken failed ({response.status_code}): {response.text}")
-        _tokens[origin] = response.json()["Result"]["Token"]
+        _tokens[origin] = open_door(origin, "AdminGetSecureToken", body)["Token"]
     return _tokens[origin]
+
+
+_session = requests.Session()
+
+
+def _result(prepared: requests.PreparedRequest, action: str) -> dict[str, Any]:
+    response = _session.send(prepared, timeout=30)
+    if response.status_code != 200:
+        raise RuntimeError(f"schemathesis_hooks: {action} failed ({response.status_code}): {response.text}")
+    result: dict[str, Any] = response.json()["Result"]
+    return result
+
+
+def open_door(origin: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The ``Result`` of one signed open-door call (any answer but 200 raises)."""
+    prepared = requests.Request(
+        "POST",
+        f"{origin}/?Action={action}&Version=2021-07-01",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    ).prepare()
+    sign(prepared)
+    return _result(prepared, action)
+
+
+def inner_door(origin: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The ``Result`` of one inner-door call with this run's secure token (any answer but 200 raises)."""
+    region = os.environ.get("VOLC_REGION") or "cn-beijing"
+    prepared = requests.Request(
+        "POST",
+        f"{origin}/ml-platform/{region}/api/{action}",
+        params={"Token": token_for(origin)},
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    ).prepare()
+    return _result(prepared, action)
+
+
+MODEL_FILE = "model.onnx"
+MODEL_BYTES = b"schemathesis st run: a model file\n"
+_uploads: set[str] = set()
+
+
+def upload_model(origin: str, *, inner: bool) -> str | None:
+    """A fresh upload Path holding one small file, made as a client makes one before CreateModel:
+    GetTOSUploadPath (InnerGetTOSUploadPath on the inner door), then the file put at
+    ``{Bucket}/{KeyPrefix}model.onnx`` in the store the answer's ``Endpoint`` names. A local platform's
+    folder store (``file://``) is written directly on disk, as the document says its clients do; an
+    S3-compatible store gets a plain boto3 PUT with the account's GetSTSToken credentials. None when
+    the answer names no store (the real service): the case then keeps its generated Path."""
+    door = inner_door if inner else open_door
+    action = "InnerGetTOSUploadPath" if inner else "GetTOSUploadPath"
+    where = door(origin, action, {"ServiceName": "modelrepo"})
+    bucket, prefix, endpoint = where["Bucket"], where["KeyPrefix"], where.get("Endpoint") or ""
+    key = f"{prefix}{MODEL_FILE}"
+    if endpoint.startswith("file://"):
+        target = Path(url2pathname(urlsplit(endpoint).path), bucket, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("xb") as file:  # a fresh prefix: never someone else's file
+            file.write(MODEL_BYTES)
+    elif endpoint.startswith(("http://", "https://")):
+        import boto3
+        from botocore.config import Config
+
+        keys = door(origin, "GetSTSToken", {"Duration": 900})
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=keys.get("Endpoint") or endpoint,
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys.get("SessionToken") or None,
+            region_name=os.environ.get("VOLC_TOS_REGION") or os.environ.get("VOLC_REGION") or "cn-beijing",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+        s3.put_object(Bucket=bucket, Key=key, Body=MODEL_BYTES)
+    else:
+        return None
+    path = f"tos://{bucket}/{prefix}"
+    _uploads.add(path)
+    return path
 
 
 SIGN_AT_SEND = "SignerV4 (signed when sent)"
@@ -157,6 +239,171 @@ class _SignAtSend(requests.auth.AuthBase):
 def before_call(context: Any, case: schemathesis.Case[Any], kwargs: dict[str, Any]) -> None:
     # The signature covers the exact body bytes, so it is made on the prepared request.
     kwargs["auth"] = _SignAtSend()
+    _real_upload(case)
+    _real_flavors(case)
+    with _state:
+        _real_service(case)
+        _feed_live_ids(case)
+        _nothing_to_inherit(case)
+
+
+_state = threading.Lock()  # guards the run's live objects below (`st run --workers N` calls from N threads)
+_made: dict[str, str] = {}  # ModelVersionID -> ModelID: the versions this run registered and did not delete
+_models: dict[str, None] = {}  # the models this run made and did not delete
+_jobs: dict[str, None] = {}  # the perf jobs this run made, in order
+_live_services: dict[str, None] = {}  # the services this run made and did not delete, in order
+# The phases whose valid CreateService deploys one of them (the coverage phase has many such cases), and
+# how many services the run deploys at most: each replica is a process of the platform's machine.
+SERVICE_PHASES = ("fuzzing", "stateful")
+MAX_SERVICES = 8
+# Valid cases of the fuzzing phase name the latest live object of the run: a floor of answers on real
+# objects whatever the stateful phase's links happen to reach (the coverage phase keeps random ids).
+FED: dict[str, tuple[str, str]] = {
+    **{a: ("ModelID", "model") for a in ("GetModel", "UpdateModel", "ListModelVersions", "DeleteModel")},
+    **{
+        a: ("ModelVersionID", "version")
+        for a in ("GetModelVersion", "UpdateModelVersion", "CreatePerfJob", "DeleteModelVersion")
+    },
+    **{a: ("ModelVersionID", "version") for a in ("InnerGetModelVersion", "InnerUpdateModelVersion")},
+    **{a: ("JobID", "job") for a in ("ListPerfTasks", "CancelPerfJob")},
+    **{a: ("ServiceID", "service") for a in ("GetService", "StopService", "DeleteService")},
+}
+
+
+def _latest(kind: str) -> str | None:
+    if kind in ("model", "version") and _made:
+        version_id = next(reversed(_made))
+        return _made[version_id] if kind == "model" else version_id
+    live = {"job": _jobs, "service": _live_services}.get(kind)
+    return next(reversed(live)) if live else None
+
+
+def _feed_live_ids(case: schemathesis.Case[Any]) -> None:
+    meta, body = case.meta, cast(Any, case.body)
+    fed = FED.get(case.operation.definition.raw.get("operationId", ""))
+    if fed is None or meta is None or meta.phase.name != "fuzzing" or not _positive(case):
+        return
+    field, kind = fed
+    if isinstance(body, dict) and (value := _latest(kind)) is not None:
+        body[field] = value
+
+
+@schemathesis.hook
+def after_call(context: Any, case: schemathesis.Case[Any], response: Any) -> None:
+    """Keeps the run's live objects up to date from the answers: what was made, what was deleted."""
+    body: Any = case.body
+    if response.status_code == 200 and isinstance(body, dict):
+        with _state:
+            _record(case.operation.definition.raw.get("operationId"), body, response)
+
+
+def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
+    if operation in ("CreateModel", "InnerCreateModel"):
+        result = response.json()["Result"]
+        _made[result["VersionInfo"]["ModelVersionID"]] = result["ModelID"]
+        _models[result["ModelID"]] = None
+    elif operation == "DeleteModelVersion":
+        _made.pop(body["ModelVersionID"], None)
+    elif operation == "DeleteModel":
+        _models.pop(body["ModelID"], None)
+        for version_id in [v for v, m in _made.items() if m == body["ModelID"]]:
+            del _made[version_id]
+    elif operation == "CreatePerfJob":
+        _jobs[response.json()["Result"]["JobID"]] = None
+    elif operation == "CreateService":
+        _live_services[response.json()["Result"]["ServiceID"]] = None
+    elif operation == "DeleteService":
+        _live_services.pop(body["ServiceID"], None)
+
+
+def _nothing_to_inherit(case: schemathesis.Case[Any]) -> None:
+    """A valid new version of a model whose versions were all deleted names its ModelFormat and
+    ModelType: the document requires them then (there is no latest version to inherit them from, 400
+    otherwise), which a schema cannot say. Known for the models this run made."""
+    if case.operation.definition.raw.get("operationId") not in ("CreateModel", "InnerCreateModel"):
+        return
+    body = cast(Any, case.body)
+    info = body.get("VersionInfo") if isinstance(body, dict) else None
+    model_id = body.get("ModelID") if isinstance(body, dict) else None
+    if not _positive(case) or not isinstance(info, dict) or not isinstance(model_id, str):
+        return
+    if model_id in _models and model_id not in _made.values():
+        for name, default in (("ModelFormat", "ONNX"), ("ModelType", "ONNX:1.8")):
+            if info.get(name) is None:
+                info[name] = default
+
+
+_services: list[str] = []
+_RUN = secrets.token_hex(4)  # this run's services are named apart from an earlier run's on the platform
+
+
+def _real_service(case: schemathesis.Case[Any]) -> None:
+    """A valid CreateService of the fuzzing and stateful phases deploys the latest version this run
+    registered and did not delete (the document has no link into CreateService), under a fresh name, on
+    a flavor the platform has, with one replica (a local platform runs each replica as a process: the
+    run must not hold more of the machine than that), :data:`MAX_SERVICES` at most. Its links then lead
+    to a live service."""
+    meta, body = case.meta, cast(Any, case.body)
+    if case.operation.definition.raw.get("operationId") != "CreateService" or not _positive(case):
+        return
+    deployment = body.get("ServiceDeployment") if isinstance(body, dict) else None
+    if meta is None or meta.phase.name not in SERVICE_PHASES or not isinstance(deployment, dict) or not _made:
+        return
+    if len(_services) >= MAX_SERVICES:
+        return
+    version_id = next(reversed(_made))  # the latest made
+    deployment["Model"] = {"ModelID": _made[version_id], "ModelVersionID": version_id}
+    body["ServiceName"] = f"st-run-{_RUN}-{len(_services)}"  # generated names repeat (409: name taken)
+    _services.append(version_id)
+    deployment["FlavorID"] = flavors_of(_origin(case))[0]
+    deployment["Replicas"] = 1
+
+
+_flavors: dict[str, list[str]] = {}
+
+
+def flavors_of(origin: str) -> list[str]:
+    """The flavor ids the platform offers (ListResource), asked once per run."""
+    if origin not in _flavors:
+        groups = open_door(origin, "ListResource", {"Limit": 100})["List"]
+        _flavors[origin] = [flavor["Id"] for group in groups.values() for flavor in group]
+    return _flavors[origin]
+
+
+def _real_flavors(case: schemathesis.Case[Any]) -> None:
+    """A valid CreatePerfJob names flavors the platform has (like a ModelVersionID, a flavor is a
+    reference: an unknown one is 404), so that a perf job on a real version (from the links) is made
+    and the links from it reach its tasks."""
+    if case.operation.definition.raw.get("operationId") != "CreatePerfJob" or not _positive(case):
+        return
+    body: Any = case.body
+    params = body.get("JobParamsList") if isinstance(body, dict) else None
+    known = flavors_of(_origin(case))
+    for index, entry in enumerate(params if isinstance(params, list) else []):
+        names = entry.get("FlavorIDList") if isinstance(entry, dict) else None
+        if isinstance(entry, dict) and isinstance(names, list):
+            entry["FlavorIDList"] = [
+                n if n in known else known[(index + i) % len(known)] for i, n in enumerate(names)
+            ]
+
+
+def _positive(case: schemathesis.Case[Any]) -> bool:
+    meta = case.meta
+    return meta is None or not any(component.mode.is_negative for component in meta.components.values())
+
+
+def _real_upload(case: schemathesis.Case[Any]) -> None:
+    """A valid CreateModel / InnerCreateModel registers files really uploaded: its generated
+    ``VersionInfo.Path`` (which holds nothing: 404) becomes a fresh upload made just before the call, so
+    models and versions really exist and the document's links lead to them."""
+    if case.operation.definition.raw.get("operationId") not in ("CreateModel", "InnerCreateModel"):
+        return
+    version = case.body.get("VersionInfo") if isinstance(case.body, dict) else None
+    if not isinstance(version, dict) or not _positive(case) or version.get("Path") in _uploads:
+        return
+    path = upload_model(_origin(case), inner=_inner(case))
+    if path is not None:
+        version["Path"] = path
 
 
 @schemathesis.hook
@@ -189,7 +436,7 @@ def map_case(context: Any, case: schemathesis.Case[Any]) -> schemathesis.Case[An
 def _measurable_range(tensor: Any) -> None:
     """A perf tensor's MinShape/MaxShape as a range a job can measure (the same length, MinShape at
     most MaxShape in each dimension: PerfTensorShape's description, which a schema cannot say)."""
-    shape = tensor.get("Shape") if isinstance(tensor, dict) else None
+    shape: Any = tensor.get("Shape") if isinstance(tensor, dict) else None
     low, high = (shape.get("MinShape"), shape.get("MaxShape")) if isinstance(shape, dict) else (None, None)
     if isinstance(low, list) and isinstance(high, list) and all(isinstance(d, int) for d in low + high):
         shape["MaxShape"] = [max(lo, hi) for lo, hi in zip(low, high, strict=False)] + low[len(high) :]

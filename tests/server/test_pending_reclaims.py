@@ -29,6 +29,7 @@ from mlp_server.handlers.models import delete_model, delete_model_version
 from mlp_server.lifecycle import RECORD_MARGIN_SECONDS, SweepReport, finish_reclaims, split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
+from mlp_server.store import group_commit
 from mlp_server.store.reclaims import CLAIM_FOR
 from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
 from volcengine_ml_platform.transfer.manifest import manifest_key
@@ -405,6 +406,30 @@ def test_a_path_still_being_reclaimed_is_not_registered_again(
     status, code, _ = error_of(admin.call("CreateModel", body))
     assert (status, code) == (404, "NotFound")
     assert keys_under(platform, path) == []
+
+
+def test_a_path_whose_reclaim_finished_before_the_answer_is_gone_at_once(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete whose reclaim finished before its answer (a healthy store) has freed its Path: a
+    CreateModel on it right after the answer finds no files (404), not a retryable 503 "still being
+    removed" while the finished record's drop waits for the next commit (on SQLite it rides along
+    another write's commit, or is committed alone when the writer is idle: held here, so that the
+    answer certainly comes first, as it does under any write-free moment of 0.5 s). Found by the
+    schemathesis run's stateful phase (DeleteModelVersion, then CreateModel on its Path)."""
+    monkeypatch.setattr(group_commit, "RIDE_WAIT", 60.0)
+    prefix = unique("mine/freed")
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix, FILES)
+    first = admin.register(path, name="freed")["VersionInfo"]["ModelVersionID"]
+    admin.ok("DeleteModelVersion", {"ModelVersionID": first})
+    assert keys_under(server.platform, path) == []  # the answer came once the files were gone
+    body = {"ModelName": "again", "VersionInfo": version_info(path)}
+    status, code, message = error_of(admin.call("CreateModel", body))
+    assert (status, code) == (404, "NotFound"), message
+    # Files uploaded there again register as a new version.
+    assert server.upload(DEFAULT_ACCOUNT_ID, prefix, FILES) == path
+    again = admin.register(path, name="again")["VersionInfo"]
+    assert again["ModelVersionID"] != first and keys_under(server.platform, path)
 
 
 def test_a_platform_clock_behind_the_stores_still_frees_the_deleted_versions_files(

@@ -74,6 +74,9 @@ class StoreBase:
         self._group: GroupCommit | None = None
         self._closed = False
         self._write_gate: threading.Lock | None = None
+        # Reclaim records whose objects are removed and whose drop rides along a later commit
+        # (``reclaims.ReclaimsMixin.reclaim_done``): they no longer cover their Paths in this process.
+        self._reclaims_dropped: set[int] = set()
         if self._engine.dialect.name == "sqlite":
             if group_commit is None:
                 group_commit = os.environ.get("MLP_SQLITE_GROUP_COMMIT", "1").strip().lower() not in _OFF

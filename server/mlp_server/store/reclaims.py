@@ -84,6 +84,8 @@ class ReclaimsMixin(StoreBase):
         with self._read() as session:
             for row in session.execute(query):
                 pending = PendingReclaim(*row)
+                if pending.id in self._reclaims_dropped:  # finished; its drop is not committed yet
+                    continue
                 other = pending.path if pending.path.endswith("/") else pending.path + "/"
                 if folder.startswith(other) or other.startswith(folder):
                     covering.append(pending)
@@ -123,14 +125,24 @@ class ReclaimsMixin(StoreBase):
         group commit; on PostgreSQL it commits without waiting for the WAL flush), so that a delete costs one
         durable commit, as before these records: a drop lost in a crash leaves a record whose Path the
         sweep judges again, finding its objects gone or in use. With ``wait`` it is committed before
-        this returns (a CreateModel that finished the reclaim itself reads the records next)."""
+        this returns (a CreateModel that finished the reclaim itself reads the records next).
+
+        Meanwhile (up to :data:`~.group_commit.RIDE_WAIT` without another write) the record is not a
+        reclaim still running: :meth:`reclaim_covering` passes over it in this process, so that a
+        CreateModel on the Path right after a delete's answer finds the files gone (404), not a 503."""
         statement = delete(_TABLE).where(_TABLE.c.id == record_id)
         if wait:
             with self._write() as session:
                 session.execute(statement)
             return
         if self.group_commit is not None:
-            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(_logged)
+            self._reclaims_dropped.add(record_id)
+
+            def dropped(outcome: Future[Any]) -> None:
+                self._reclaims_dropped.discard(record_id)  # committed, or failed: the record stays
+                _logged(outcome)
+
+            self.group_commit.ride(lambda session: session.execute(statement)).add_done_callback(dropped)
             return
         with self._write() as session:
             if self.dialect == "postgresql":

@@ -80,9 +80,12 @@ class ServicesMixin(StoreBase):
                     raise not_found("ModelVersion", version_id)
                 model_id = model_ref.get("ModelID")
                 if model_id is not None and model_id != version.model_id:
-                    raise invalid(
-                        "ServiceDeployment.Model.ModelID",
-                        f"version {version.id} belongs to model {version.model_id}, not {model_id}",
+                    # A reference to what does not exist (that model's version ModelVersionID): 404,
+                    # as the document says of unknown references; 400 is for what the schema rejects.
+                    raise ApiError(
+                        "NotFound",
+                        f"ServiceDeployment.Model.ModelID: model {model_id} has no version {version.id} "
+                        f"(it belongs to model {version.model_id})",
                     )
                 _check_name_free(session, account_id, name)
                 self.replica_budget.check(session, account_id, replicas, LIVE)

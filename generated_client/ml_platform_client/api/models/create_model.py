@@ -77,8 +77,10 @@ def sync_detailed(
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
-    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
-    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+    for tools). A model whose versions were all deleted has none to inherit them from: both are
+    then required (400 InvalidParameter naming the field). `VersionInfo.Path` must point at
+    existing objects in the caller's bucket (see GetTOSUploadPath): 404 NotFound otherwise, as
+    for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -125,8 +127,10 @@ def sync(
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
-    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
-    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+    for tools). A model whose versions were all deleted has none to inherit them from: both are
+    then required (400 InvalidParameter naming the field). `VersionInfo.Path` must point at
+    existing objects in the caller's bucket (see GetTOSUploadPath): 404 NotFound otherwise, as
+    for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -168,8 +172,10 @@ async def asyncio_detailed(
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
-    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
-    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+    for tools). A model whose versions were all deleted has none to inherit them from: both are
+    then required (400 InvalidParameter naming the field). `VersionInfo.Path` must point at
+    existing objects in the caller's bucket (see GetTOSUploadPath): 404 NotFound otherwise, as
+    for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
@@ -214,8 +220,10 @@ async def asyncio(
     `VersionInfo.ModelFormat` and `VersionInfo.ModelType` are then required: MissingParameter
     otherwise). With `ModelID`, adds the next version to that model; `ModelName` is ignored and an
     omitted ModelFormat/ModelType is the latest version's (`x-required-without-ModelID` says so
-    for tools). `VersionInfo.Path` must point at existing objects in the caller's bucket (see
-    GetTOSUploadPath): 404 NotFound otherwise, as for an unknown `ModelID`.
+    for tools). A model whose versions were all deleted has none to inherit them from: both are
+    then required (400 InvalidParameter naming the field). `VersionInfo.Path` must point at
+    existing objects in the caller's bucket (see GetTOSUploadPath): 404 NotFound otherwise, as
+    for an unknown `ModelID`.
 
     Local platform: idempotent by Path. The upload prefix identifies one registration: a
     CreateModel whose `VersionInfo.Path` the caller's account has already registered answers that
