@@ -2,15 +2,22 @@
 parser holds the GIL for the whole parse, so a request of tens of megabytes decoded on the replica's
 event loop would leave a probe unanswered for as long (one missed probe takes the replica out of the
 rotation). A real replica process, real HTTP; the probes come from a process of their own, as the
-supervisor's do (so that nothing in the test's own process delays them)."""
+supervisor's do (so that nothing in the test's own process delays them).
+
+The body goes to the helper process, and the decoded arrays come back, in shared memory: the answers
+are the bytes a replica decoding on its loop gives, and no block is left in /dev/shm, whatever the
+request's fate (answered, refused, cancelled) and after the replica stops."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,13 +25,15 @@ import numpy as np
 import pytest
 
 from mlp_server.serving.proxy import PROBE_TIMEOUT
-from mlp_server.serving.replica import OFF_LOOP_BYTES
+from mlp_server.serving.replica import BLOCK_PREFIX, OFF_LOOP_BYTES, SHM_DIR, OffLoop, Signature
+from mlp_server.serving.tensors import TensorSpec
 from mlp_testing import clean_env
 
 from . import models as built
 from .helpers import wait_until
 
-ROWS = 600_000  # a and b: 1.8M values each, ~18 MB of JSON
+ROWS = 600_000
+JSON = {"content-type": "application/json"}  # a and b: 1.8M values each, ~18 MB of JSON
 
 # Probes the URL every 20 ms until stdin closes; prints one JSON line per probe: [sent, latency].
 PROBER = """
@@ -40,18 +49,33 @@ with httpx.Client(timeout=60) as client:
 """
 
 
-@pytest.fixture
-def replica(tmp_path: Path) -> Iterator[str]:
-    """``python -m mlp_server.serving`` serving the two-input model; its base URL."""
-    hello = tmp_path / "hello.json"
-    argv = [sys.executable, "-m", "mlp_server.serving", "--model-dir", str(built.two_inputs(tmp_path / "m"))]
+class Replica:
+    def __init__(self, url: str, pid: int) -> None:
+        self.url, self.pid = url, pid
+
+    def blocks(self) -> list[str]:
+        """Its shared memory blocks in /dev/shm (named for its pid)."""
+        return sorted(p.name for p in SHM_DIR.glob(f"{BLOCK_PREFIX}{self.pid}-*"))
+
+
+@contextmanager
+def running(tmp_path: Path, name: str, helper: bool = True, **env: str) -> Iterator[Replica]:
+    """``python -m mlp_server.serving`` serving the two-input model. Once it is stopped (SIGTERM): its
+    helper process (it has one, unless not ``helper``) and multiprocessing's resource tracker are
+    gone, and so are its blocks."""
+    hello = tmp_path / f"{name}.json"
+    argv = [sys.executable, "-m", "mlp_server.serving", "--model-dir", str(built.two_inputs(tmp_path / name))]
     argv += ["--name", "big", "--hello-file", str(hello)]
-    with (tmp_path / "replica.log").open("wb") as log:
-        proc = subprocess.Popen(argv, env=clean_env(tmp_path / "home"), stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(
+            argv, env=clean_env(tmp_path / "home", **env), stdout=log, stderr=subprocess.STDOUT
+        )
     children: list[int] = []
+    replica = Replica("", proc.pid)
     try:
         wait_until(hello.exists, 60, "the replica to listen")
-        yield f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
+        replica.url = f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
+        yield replica
         # Per thread: the helper is started from a worker thread.
         threads = Path(f"/proc/{proc.pid}/task").glob("*/children")
         children = [int(pid) for t in threads for pid in t.read_text().split()]
@@ -62,9 +86,18 @@ def replica(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    # Its helper process (and multiprocessing's resource tracker) go with it.
-    assert children, "the large request started no helper process"
+    assert bool(children) == helper, "the large request started no helper process" if helper else children
     wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 10, "the helpers to exit")
+    assert replica.blocks() == []
+    # ... unlinked by the replica, not by multiprocessing's resource tracker after it ("leaked").
+    assert "shared_memory" not in (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[str]:
+    """A replica's base URL."""
+    with running(tmp_path, "m") as started:
+        yield started.url
 
 
 def big_request() -> bytes:
@@ -110,3 +143,76 @@ def test_health_probes_are_answered_while_a_large_request_is_decoded(replica: st
     assert len(during) >= 5, (during, end - start)
     # Decoding is most of the request's time: on the loop, a probe sent as it starts waits that long.
     assert max(during) < min(PROBE_TIMEOUT, (end - start) / 4), (sorted(during)[-3:], end - start)
+
+
+def json_request(value: object, rows: int = ROWS, datatype: str = "FP32") -> bytes:
+    inputs = [
+        {"name": n, "datatype": datatype, "shape": [rows, 3], "data": [value] * (rows * 3)} for n in "ab"
+    ]
+    return json.dumps({"id": 7, "inputs": inputs}).encode()
+
+
+def test_large_requests_answer_as_on_the_loop_through_shared_memory(tmp_path: Path) -> None:
+    """The same answers, byte for byte, as a replica decoding everything on its loop: feeds that fit the
+    lent block (0.5: 5 bytes of JSON a value), feeds that need a block of their own (1: 3 bytes a value,
+    4 as FP32), JSON answers, refusals (a wrong datatype, a body that is not JSON, a key twice)."""
+    rows = 400_000
+    bodies = {
+        "fits": json_request(0.5, rows),
+        "own block": json_request(1, rows),
+        "binary answer": big_request(),
+        "wrong datatype": json_request(0.5, rows, "FP64"),
+        "not JSON": json_request(0.5, rows)[:-1],
+        "key twice": json_request(0.5, rows)[:-1] + b', "id": 8}',
+    }
+    assert all(len(body) > 4 * OFF_LOOP_BYTES for body in bodies.values())
+    with (
+        running(tmp_path, "shm") as shm,
+        running(tmp_path, "loop", helper=False, MLP_SERVING_OFF_LOOP_BYTES=str(1 << 40)) as loop,
+        httpx.Client(timeout=300) as client,
+    ):
+        for what, body in bodies.items():
+            answers = [
+                client.post(f"{r.url}/v2/models/big/infer", content=body, headers=JSON) for r in (shm, loop)
+            ]
+            assert answers[0].status_code == answers[1].status_code, what
+            assert answers[0].headers.get("content-type") == answers[1].headers.get("content-type"), what
+            assert answers[0].content == answers[1].content, what
+            expected = 200 if what in ("fits", "own block", "binary answer") else 400
+            assert answers[0].status_code == expected, (what, answers[0].text[:300])
+            # The replica keeps the one block it lends (the largest body's), and only it.
+            assert len(shm.blocks()) == 1, (what, shm.blocks())
+        assert loop.blocks() == []
+        refused = client.post(f"{shm.url}/v2/models/big/infer", content=bodies["wrong datatype"]).json()
+        assert refused == {"error": "input 'a': datatype 'FP64' does not match the model's FP32"}
+        fitted = client.post(f"{shm.url}/v2/models/big/infer", content=bodies["own block"]).json()
+        assert fitted["outputs"][0]["data"][:3] == [2.0, 2.0, 2.0]  # y = a * b + a
+
+
+def test_a_cancelled_decode_leaves_no_block(tmp_path: Path) -> None:
+    """A request cancelled while the helper decodes it (the client gone, the replica stopping): its
+    block goes back once the helper is done with it, and the feeds' own block is unlinked."""
+    spec = TensorSpec("a", "FP32", (-1, 3))
+    model = Signature("big", "1", {"a": spec, "b": TensorSpec("b", "FP32", (-1, 3))}, {"y": spec})
+    body = json_request(1, 200_000)  # the feeds need a block of their own
+    mine = f"{BLOCK_PREFIX}{os.getpid()}-*"
+
+    async def cancelled() -> None:
+        off_loop = OffLoop()
+        try:
+            await off_loop.call(int)  # started
+            task = asyncio.ensure_future(off_loop.decode(model, body, None))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await off_loop.call(int)  # after the decode: its result was handled
+            assert len(list(SHM_DIR.glob(mine))) == 1  # the lent block, kept for the next
+            decoded, feeds = await off_loop.decode(model, body, None)  # and it serves the next
+            assert decoded.request_id == 7 and decoded.feeds == {}
+            assert feeds["a"].shape == (200_000, 3) and float(feeds["a"].sum()) == 600_000.0
+        finally:
+            off_loop.close()
+
+    asyncio.run(cancelled())
+    assert list(SHM_DIR.glob(mine)) == []
