@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -201,16 +201,18 @@ def test_a_cancelled_decode_leaves_no_block(tmp_path: Path) -> None:
         off_loop = OffLoop()
         try:
             await off_loop.call(int)  # started
-            task = asyncio.ensure_future(off_loop.decode(model, body, None))
-            await asyncio.sleep(0.05)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            async with AsyncExitStack() as lent:
+                task = asyncio.ensure_future(off_loop.decode(model, body, len(body), None, lent))
+                await asyncio.sleep(0.05)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
             await off_loop.call(int)  # after the decode: its result was handled
             assert len(list(SHM_DIR.glob(mine))) == 1  # the lent block, kept for the next
-            decoded, feeds = await off_loop.decode(model, body, None)  # and it serves the next
-            assert decoded.request_id == 7 and decoded.feeds == {}
-            assert feeds["a"].shape == (200_000, 3) and float(feeds["a"].sum()) == 600_000.0
+            async with AsyncExitStack() as lent:  # and it serves the next
+                decoded, feeds = await off_loop.decode(model, body, len(body), None, lent)
+                assert decoded.request_id == 7 and decoded.feeds == {}
+                assert feeds["a"].shape == (200_000, 3) and float(feeds["a"].sum()) == 600_000.0
         finally:
             off_loop.close()
 

@@ -15,11 +15,15 @@ The event loop must stay free to answer the supervisor's readiness probes (one m
 replica out of the rotation). Python's JSON parser and encoder hold the GIL throughout, so a thread
 would not help: a request whose JSON is larger than :data:`OFF_LOOP_BYTES` is decoded (parsed, and its
 tensors built) in a helper process, and an answer whose JSON tensors are that large is encoded
-there. A large request's body goes to the helper, and its decoded arrays come back, in a shared
-memory block the replica lends (``multiprocessing.shared_memory``, named ``mlp-PID-...``) and keeps
-for the next (:class:`Blocks`): through the pool's pipe, pickled, they cost ~30 ms more CPU on an
-18 MB request (~0.3 s; bench/large_requests.py). Every block is unlinked once done with, on every
-path (an error, a cancelled request, the replica's exit).
+there. A large request's body goes from the socket to the helper, and its decoded arrays come
+back (the model reads them in place), in a shared memory block the replica lends
+(``multiprocessing.shared_memory``, named ``mlp-PID-...``) and keeps for the next (:class:`Blocks`).
+Measured on an 18 MB request (~0.3 s of decoding): through the pool's pipe, pickled, they took
+~35-50 ms (~20 ms to the helper, ~15 back), the shared block ~5-10 ms; a new block's pages fault in
+at ~14 ms per 18 MB, hence the kept one; and the whole body as one bytes object, and the feeds
+copied out, cost the replica's cold heap ~20 ms more of page faults (bench/large_requests.py: ~1.07x
+the loop's time in quiet rounds, was ~1.17x). Every block is unlinked once done with, on every path
+(an error, a cancelled request, the replica's stop).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
@@ -261,12 +265,19 @@ def decode(model: Signature, body: bytes, header_length: str | None) -> Decoded:
     return Decoded(request.get("id"), "id" in request, feeds, _requested_outputs(model, request))
 
 
-def _json_bytes(body: bytes, header_length: str | None) -> int:
-    """How much of ``body`` is JSON (the rest, with the binary extension, is raw tensor bytes)."""
+def _json_bytes(size: int, header_length: str | None) -> int:
+    """How much of a ``size``-byte body is JSON (the rest, with the binary extension, is raw tensor
+    bytes)."""
     try:
-        return min(len(body), max(0, int(header_length))) if header_length is not None else len(body)
+        return min(size, max(0, int(header_length))) if header_length is not None else size
     except ValueError:
         return 0  # refused by _parse at once
+
+
+def _content_length(request: Request) -> int | None:
+    """The request's Content-Length (None: none, or not a number; uvicorn reads the body as sent)."""
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -348,16 +359,21 @@ def _lay(
 
 
 def _feeds_of(shared: SharedFeeds, lent: SharedMemory) -> dict[str, npt.NDArray[Any]]:
-    """In the replica: the feeds of ``shared``, copied out of the block (a new block is unlinked)."""
+    """In the replica: the feeds of ``shared``: views of the lent block (valid while it is lent), or
+    copied out of a block of their own, which is unlinked."""
     feeds = dict(shared.decoded.feeds)
-    block = lent if shared.block is None else SharedMemory(shared.block)
+    if shared.block is None:
+        buf = _buffer(lent)
+        for name, dtype, shape, start in shared.layout:
+            feeds[name] = np.ndarray(shape, dtype, buffer=buf, offset=start)
+        return feeds
+    block = SharedMemory(shared.block)
     try:
         for name, dtype, shape, start in shared.layout:
             feeds[name] = np.ndarray(shape, dtype, buffer=_buffer(block), offset=start).copy()
     finally:
-        if block is not lent:
-            block.close()
-            block.unlink()
+        block.close()
+        block.unlink()
     return feeds
 
 
@@ -485,20 +501,28 @@ class OffLoop:
             raise
 
     async def decode(
-        self, model: Signature, body: bytes, header_length: str | None
+        self,
+        model: Signature,
+        body: bytes | AsyncIterator[bytes],
+        size: int,
+        header_length: str | None,
+        lent: AsyncExitStack,
     ) -> tuple[Decoded, dict[str, npt.NDArray[Any]]]:
-        """:func:`decode` in the helper, the body and the feeds through shared memory (through the
-        pipe, pickled, when shared memory has no room): the request less its feeds, and its feeds."""
+        """:func:`decode` in the helper of the ``size``-byte ``body`` (bytes, or its chunks as they
+        arrive), the body and the feeds through shared memory (through the pipe, pickled, when shared
+        memory has no room): the request less its feeds, and its feeds, which may be views of the
+        block lent for it: ``lent`` gives it back when it closes."""
         pool = await self._pool_now()
         try:
-            block = self._blocks.take(len(body))
+            block = self._blocks.take(size)
         except OSError as exc:
-            log.warning("decoding a %d-byte request through the pipe: %s", len(body), exc)
-            decoded: Decoded = await self.call(decode, model, body, header_length)
+            log.warning("decoding a %d-byte request through the pipe: %s", size, exc)
+            whole = body if isinstance(body, bytes) else b"".join([chunk async for chunk in body])
+            decoded: Decoded = await self.call(decode, model, whole, header_length)
             return decoded, decoded.feeds
         try:
-            _buffer(block)[: len(body)] = body
-            future = pool.submit(decode_shared, model, block.name, len(body), header_length)
+            await _fill(_buffer(block), body, size)
+            future = pool.submit(decode_shared, model, block.name, size, header_length)
         except BaseException:
             self._blocks.give(block)
             raise
@@ -519,10 +543,23 @@ class OffLoop:
         except BaseException:
             self._blocks.give(block)
             raise
-        try:
-            return shared.decoded, _feeds_of(shared, block)
-        finally:
-            self._blocks.give(block)
+        lent.callback(self._blocks.give, block)
+        return shared.decoded, _feeds_of(shared, block)
+
+
+async def _fill(buf: memoryview, body: bytes | AsyncIterator[bytes], size: int) -> None:
+    """The ``size`` bytes of ``body`` at the start of ``buf``."""
+    if isinstance(body, bytes):
+        buf[:size] = body
+        return
+    at = 0
+    async for chunk in body:
+        if at + len(chunk) > size:
+            raise BadRequest(f"the body is longer than its Content-Length ({size})")
+        buf[at : at + len(chunk)] = chunk
+        at += len(chunk)
+    if at != size:
+        raise BadRequest(f"the body is {at} bytes, shorter than its Content-Length ({size})")
 
 
 def _exit_with(parent: int) -> None:
@@ -572,26 +609,41 @@ def create_replica_app(model: LoadedModel) -> Starlette:
         refused = unknown(request)
         if refused is not None:
             return refused
-        body, header = await request.body(), request.headers.get(BINARY_HEADER)
-        try:
-            if _json_bytes(body, header) > OFF_LOOP_BYTES:
-                decoded, feeds = await off_loop.decode(signature, body, header)
-            else:
-                decoded = decode(signature, body, header)
-                feeds = decoded.feeds
-        except (BadRequest, TensorError) as exc:
-            return _error(400, str(exc))
-        except BrokenProcessPool:
-            log.warning("the process decoding a %d-byte request died", len(body))
-            return _error(500, f"the process decoding the {len(body)}-byte request died")
-        del body
-        outputs = decoded.outputs
-        decoded = replace(decoded, feeds={})  # what the answer needs: not the inputs' arrays
-        try:
-            arrays = await run_in_threadpool(model.run, feeds, [name for name, _ in outputs])
-        except Exception as exc:  # onnxruntime's own errors (e.g. a value the graph refuses)
-            log.warning("inference failed: %s", exc)
-            return _error(400, f"inference failed: {exc}".replace("\n", " "))
+        async with AsyncExitStack() as lent:  # a shared memory block the feeds may be views of
+            header, length = request.headers.get(BINARY_HEADER), _content_length(request)
+            body: bytes | None = None
+            try:
+                if length is not None and _json_bytes(length, header) > OFF_LOOP_BYTES:
+                    # from the socket into shared memory: never a bytes object of the whole body
+                    stream = request.stream()
+                    decoded, feeds = await off_loop.decode(signature, stream, length, header, lent)
+                else:
+                    body = await request.body()
+                    length = len(body)
+                    if _json_bytes(length, header) > OFF_LOOP_BYTES:
+                        decoded, feeds = await off_loop.decode(signature, body, length, header, lent)
+                    else:
+                        decoded = decode(signature, body, header)
+                        feeds = decoded.feeds
+            except (BadRequest, TensorError) as exc:
+                return _error(400, str(exc))
+            except BrokenProcessPool:
+                log.warning("the process decoding a %d-byte request died", length)
+                return _error(500, f"the process decoding the {length}-byte request died")
+            del body
+            outputs = decoded.outputs
+            decoded = replace(decoded, feeds={})  # what the answer needs: not the inputs' arrays
+            try:
+                arrays = await run_in_threadpool(model.run, feeds, [name for name, _ in outputs])
+            except Exception as exc:  # onnxruntime's own errors (e.g. a value the graph refuses)
+                log.warning("inference failed: %s", exc)
+                return _error(400, f"inference failed: {exc}".replace("\n", " "))
+            # onnxruntime's outputs are its own arrays; one that were a view of an input would be
+            # copied before the block goes back
+            arrays = [
+                a.copy() if any(np.may_share_memory(a, f) for f in feeds.values()) else a for a in arrays
+            ]
+            del feeds
         as_json = sum(
             np.asarray(a).nbytes for (_, binary), a in zip(outputs, arrays, strict=True) if not binary
         )
