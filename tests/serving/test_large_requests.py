@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
@@ -25,7 +25,14 @@ import numpy as np
 import pytest
 
 from mlp_server.serving.proxy import PROBE_TIMEOUT
-from mlp_server.serving.replica import BLOCK_PREFIX, OFF_LOOP_BYTES, SHM_DIR, OffLoop, Signature
+from mlp_server.serving.replica import (
+    BLOCK_PREFIX,
+    OFF_LOOP_BYTES,
+    SHM_DIR,
+    BadRequest,
+    OffLoop,
+    Signature,
+)
 from mlp_server.serving.tensors import TensorSpec
 from mlp_testing import clean_env
 
@@ -155,8 +162,23 @@ def json_request(value: object, rows: int = ROWS, datatype: str = "FP32") -> byt
 def test_large_requests_answer_as_on_the_loop_through_shared_memory(tmp_path: Path) -> None:
     """The same answers, byte for byte, as a replica decoding everything on its loop: feeds that fit the
     lent block (0.5: 5 bytes of JSON a value), feeds that need a block of their own (1: 3 bytes a value,
-    4 as FP32), JSON answers, refusals (a wrong datatype, a body that is not JSON, a key twice)."""
+    4 as FP32), JSON answers, a JSON part beside binary tensor data, sent whole or in chunks (no
+    Content-Length), refusals (a wrong datatype, a body that is not JSON, a key twice)."""
     rows = 400_000
+    head = json.dumps(
+        {
+            "inputs": [
+                {"name": "a", "datatype": "FP32", "shape": [rows, 3], "data": [0.25] * (rows * 3)},
+                {
+                    "name": "b",
+                    "datatype": "FP32",
+                    "shape": [rows, 3],
+                    "parameters": {"binary_data_size": rows * 12},
+                },
+            ]
+        }
+    ).encode()
+    binary = head + np.full(rows * 3, 4.0, dtype=np.float32).tobytes()
     bodies = {
         "fits": json_request(0.5, rows),
         "own block": json_request(1, rows),
@@ -171,14 +193,24 @@ def test_large_requests_answer_as_on_the_loop_through_shared_memory(tmp_path: Pa
         running(tmp_path, "loop", helper=False, MLP_SERVING_OFF_LOOP_BYTES=str(1 << 40)) as loop,
         httpx.Client(timeout=300) as client,
     ):
-        for what, body in bodies.items():
+        sent = [(what, body, JSON) for what, body in bodies.items()]
+        sent.append(("binary input", binary, {**JSON, "inference-header-content-length": str(len(head))}))
+        sent.append(("chunked", [bodies["fits"][:999_999], bodies["fits"][999_999:]], JSON))
+        for what, body, headers in sent:
             answers = [
-                client.post(f"{r.url}/v2/models/big/infer", content=body, headers=JSON) for r in (shm, loop)
+                client.post(
+                    f"{r.url}/v2/models/big/infer",
+                    content=body,  # a list of chunks: no Content-Length, sent chunked
+                    headers=headers,
+                )
+                for r in (shm, loop)
             ]
             assert answers[0].status_code == answers[1].status_code, what
             assert answers[0].headers.get("content-type") == answers[1].headers.get("content-type"), what
             assert answers[0].content == answers[1].content, what
-            expected = 200 if what in ("fits", "own block", "binary answer") else 400
+            expected = (
+                200 if what in ("fits", "own block", "binary answer", "binary input", "chunked") else 400
+            )
             assert answers[0].status_code == expected, (what, answers[0].text[:300])
             # The replica keeps the one block it lends (the largest body's), and only it.
             assert len(shm.blocks()) == 1, (what, shm.blocks())
@@ -217,4 +249,38 @@ def test_a_cancelled_decode_leaves_no_block(tmp_path: Path) -> None:
             off_loop.close()
 
     asyncio.run(cancelled())
+    assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_a_body_that_is_not_its_content_length_is_refused() -> None:
+    """Read from the socket into the lent block: a body longer or shorter than the Content-Length it
+    announced is a 400 (uvicorn cuts the longer, but the check does not rely on it), and the block
+    goes back."""
+    spec = TensorSpec("a", "FP32", (-1, 3))
+    model = Signature("big", "1", {"a": spec, "b": TensorSpec("b", "FP32", (-1, 3))}, {"y": spec})
+    body = json_request(0.5, 100_000)
+    mine = f"{BLOCK_PREFIX}{os.getpid()}-*"
+
+    async def chunks(data: bytes) -> AsyncIterator[bytes]:
+        for at in range(0, len(data), 65536):
+            yield data[at : at + 65536]
+
+    async def refused() -> list[str]:
+        off_loop = OffLoop()
+        errors = []
+        try:
+            for size in (len(body) + 1, len(body) - 1):
+                async with AsyncExitStack() as lent:
+                    with pytest.raises(BadRequest) as exc:
+                        await off_loop.decode(model, chunks(body), size, None, lent)
+                    errors.append(str(exc.value))
+            assert len(list(SHM_DIR.glob(mine))) == 1  # the block went back, kept
+        finally:
+            off_loop.close()
+        return errors
+
+    assert asyncio.run(refused()) == [
+        f"the body is {len(body)} bytes, shorter than its Content-Length ({len(body) + 1})",
+        f"the body is longer than its Content-Length ({len(body) - 1})",
+    ]
     assert list(SHM_DIR.glob(mine)) == []
