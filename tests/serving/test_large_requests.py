@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -285,3 +286,23 @@ def test_a_body_that_is_not_its_content_length_is_refused() -> None:
         f"the body is longer than its Content-Length ({len(body) - 1})",
     ]
     assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_a_helper_killed_between_requests_is_replaced(tmp_path: Path) -> None:
+    """The helper process dies between two large requests (SIGKILL, as the out-of-memory killer does):
+    the replica starts a new one, and the request after the one that found it dead is answered."""
+    body = json_request(0.5, 200_000)
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        url = f"{replica.url}/v2/models/big/infer"
+        assert client.post(url, content=body, headers=JSON).status_code == 200
+        threads = Path(f"/proc/{replica.pid}/task").glob("*/children")
+        children = [int(pid) for t in threads for pid in t.read_text().split()]
+        helpers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(helpers) == 1, children
+        os.kill(helpers[0], signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{helpers[0]}").exists(), 10, "the helper to be gone")
+        first = client.post(url, content=body, headers=JSON)
+        assert first.status_code in (200, 500), first.text[:300]
+        again = client.post(url, content=body, headers=JSON)
+        assert again.status_code == 200, again.text[:300]
+        assert again.json()["outputs"][0]["data"][:3] == [0.75, 0.75, 0.75]  # y = a * b + a

@@ -523,8 +523,10 @@ class OffLoop:
         try:
             await _fill(_buffer(block), body, size)
             future = pool.submit(decode_shared, model, block.name, size, header_length)
-        except BaseException:
+        except BaseException as exc:
             self._blocks.give(block)
+            if isinstance(exc, BrokenProcessPool):  # it died since the last request
+                self._broken(pool)
             raise
         try:
             shared: SharedFeeds = await asyncio.wrap_future(future)
