@@ -4,11 +4,14 @@ same build with ``MLP_SERVING_OFF_LOOP_BYTES`` set huge, as before).
 
     python bench/large_requests.py                 # 3 rounds, 600,000 rows (~18 MB of JSON)
     python bench/large_requests.py --rounds 2 --rows 300000
+    python bench/large_requests.py --rounds 7 --compare main   # also a replica of main's source: before/after
 
 Two replicas of a two-input FP32 model (``python -m mlp_server.serving``), 127.0.0.1, OS-chosen ports.
 Rounds interleave them, in alternating order; a prober process asks ``/v2/health/ready`` every 20 ms
 throughout. Prints, per target, the request's wall time and the longest probe wait during it
 (the supervisor takes a replica out of rotation after one probe unanswered within 1 s).
+``--compare REF`` adds a third replica running the packages' sources at git REF (exported to a
+temporary folder, first on its PYTHONPATH), with its helper process, in the same rounds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from pathlib import Path
 import httpx
 import onnx
 from onnx import TensorProto, helper
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ["generated_client", "ergonomic", "server"]
 
 PROBER = """
 import json, sys, threading, time, httpx
@@ -52,6 +58,16 @@ def model(folder: Path) -> Path:
     return folder
 
 
+def export_tree(ref: str, dest: Path) -> str:
+    """The packages' sources at git ``ref`` of this repository in ``dest``; their PYTHONPATH."""
+    dest.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", ref, *SOURCES], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return os.pathsep.join(str(dest / name) for name in SOURCES)
+
+
 def start(root: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     hello = root / f"{name}.json"
     proc = subprocess.Popen(
@@ -76,7 +92,21 @@ def start(root: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Popen[
     return proc, f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
 
 
-def one(url: str, body: bytes) -> tuple[float, float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` and its live descendants (the helper process)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        proc = Path(f"/proc/{todo.pop()}")
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            todo += [int(c) for t in (proc / "task").iterdir() for c in (t / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def one(url: str, pid: int, body: bytes) -> tuple[float, float, float]:
     prober = subprocess.Popen(
         [sys.executable, "-c", PROBER, f"{url}/v2/health/ready"],
         stdin=subprocess.PIPE,
@@ -86,17 +116,19 @@ def one(url: str, body: bytes) -> tuple[float, float]:
     assert prober.stdin is not None and prober.stdout is not None
     prober.stdout.readline()
     with httpx.Client(timeout=600) as client:
+        cpu = cpu_seconds(pid)
         began = time.monotonic()
         resp = client.post(
             f"{url}/v2/models/two/infer", content=body, headers={"content-type": "application/json"}
         )
         ended = time.monotonic()
+        cpu = cpu_seconds(pid) - cpu
     prober.stdin.close()
     probes = [json.loads(line) for line in prober.stdout.read().splitlines()]
     prober.wait()
     resp.raise_for_status()
     waits = [w for sent, w in probes if began <= sent <= ended]
-    return ended - began, max(waits, default=0.0)
+    return ended - began, max(waits, default=0.0), cpu
 
 
 def main() -> None:
@@ -105,6 +137,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
     parser.add_argument("--rows", type=int, default=600_000, help="rows of each [rows, 3] input")
+    parser.add_argument("--compare", metavar="REF", help="also a replica of this git ref's sources")
     args = parser.parse_args()
     rows = args.rows
     inputs = [
@@ -118,30 +151,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model(root / "m")
+        if args.compare:
+            targets[f"helper [{args.compare}]"] = {
+                **env,
+                "PYTHONPATH": export_tree(args.compare, root / "ref"),
+            }
         procs = {name: start(root, name.replace(" ", "-"), e) for name, e in targets.items()}
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
         try:
             for i in range(args.rounds):
                 order = list(targets) if i % 2 == 0 else list(reversed(targets))
                 for name in order:
-                    results[name].append(one(procs[name][1], body))
+                    proc, url = procs[name]
+                    results[name].append(one(url, proc.pid, body))
         finally:
             for proc, _ in procs.values():
                 proc.terminate()
                 proc.wait()
     print(f"body {len(body) / 1e6:.1f} MB, {args.rounds} rounds, load {os.getloadavg()[0]:.1f}")
     for name, runs in results.items():
-        walls = [w for w, _ in runs]
-        waits = [p for _, p in runs]
+        walls, waits, cpus = ([run[k] for run in runs] for k in range(3))
         print(
             f"{name:15s} request wall p50 {statistics.median(walls):6.2f} s (all: "
             + ", ".join(f"{w:.2f}" for w in walls)
-            + f")  longest probe wait p50 {statistics.median(waits):5.2f} s (all: "
+            + f")  replica+helper CPU p50 {statistics.median(cpus):5.2f} s"
+            + f"  longest probe wait p50 {statistics.median(waits):5.2f} s (all: "
             + ", ".join(f"{p:.2f}" for p in waits)
             + ")"
         )
-    loop, helper_ = (statistics.median(w for w, _ in results[n]) for n in ("on the loop", "helper process"))
-    print(f"request wall: helper process / on the loop = {helper_ / loop:.2f}")
+
+    def p50(name: str, k: int) -> float:
+        return statistics.median(run[k] for run in results[name])
+
+    pairs = [("helper process", "on the loop")]
+    if args.compare:
+        pairs += [(f"helper [{args.compare}]", "on the loop"), ("helper process", f"helper [{args.compare}]")]
+    for a, b in pairs:
+        # per round: the two requests of a round ran next to each other, under about the same load
+        paired = statistics.median(x[0] / y[0] for x, y in zip(results[a], results[b], strict=True))
+        print(
+            f"{a} / {b}: request wall {p50(a, 0) / p50(b, 0):.2f} (median of the rounds' ratios "
+            f"{paired:.2f}), CPU {p50(a, 2) / p50(b, 2):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -2,15 +2,23 @@
 parser holds the GIL for the whole parse, so a request of tens of megabytes decoded on the replica's
 event loop would leave a probe unanswered for as long (one missed probe takes the replica out of the
 rotation). A real replica process, real HTTP; the probes come from a process of their own, as the
-supervisor's do (so that nothing in the test's own process delays them)."""
+supervisor's do (so that nothing in the test's own process delays them).
+
+The body goes to the helper process, and the decoded arrays come back, in shared memory: the answers
+are the bytes a replica decoding on its loop gives, and no block is left in /dev/shm, whatever the
+request's fate (answered, refused, cancelled) and after the replica stops."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,13 +26,22 @@ import numpy as np
 import pytest
 
 from mlp_server.serving.proxy import PROBE_TIMEOUT
-from mlp_server.serving.replica import OFF_LOOP_BYTES
+from mlp_server.serving.replica import (
+    BLOCK_PREFIX,
+    OFF_LOOP_BYTES,
+    SHM_DIR,
+    BadRequest,
+    OffLoop,
+    Signature,
+)
+from mlp_server.serving.tensors import TensorSpec
 from mlp_testing import clean_env
 
 from . import models as built
 from .helpers import wait_until
 
-ROWS = 600_000  # a and b: 1.8M values each, ~18 MB of JSON
+ROWS = 600_000
+JSON = {"content-type": "application/json"}  # a and b: 1.8M values each, ~18 MB of JSON
 
 # Probes the URL every 20 ms until stdin closes; prints one JSON line per probe: [sent, latency].
 PROBER = """
@@ -40,18 +57,33 @@ with httpx.Client(timeout=60) as client:
 """
 
 
-@pytest.fixture
-def replica(tmp_path: Path) -> Iterator[str]:
-    """``python -m mlp_server.serving`` serving the two-input model; its base URL."""
-    hello = tmp_path / "hello.json"
-    argv = [sys.executable, "-m", "mlp_server.serving", "--model-dir", str(built.two_inputs(tmp_path / "m"))]
+class Replica:
+    def __init__(self, url: str, pid: int) -> None:
+        self.url, self.pid = url, pid
+
+    def blocks(self) -> list[str]:
+        """Its shared memory blocks in /dev/shm (named for its pid)."""
+        return sorted(p.name for p in SHM_DIR.glob(f"{BLOCK_PREFIX}{self.pid}-*"))
+
+
+@contextmanager
+def running(tmp_path: Path, name: str, helper: bool = True, **env: str) -> Iterator[Replica]:
+    """``python -m mlp_server.serving`` serving the two-input model. Once it is stopped (SIGTERM): its
+    helper process (it has one, unless not ``helper``) and multiprocessing's resource tracker are
+    gone, and so are its blocks."""
+    hello = tmp_path / f"{name}.json"
+    argv = [sys.executable, "-m", "mlp_server.serving", "--model-dir", str(built.two_inputs(tmp_path / name))]
     argv += ["--name", "big", "--hello-file", str(hello)]
-    with (tmp_path / "replica.log").open("wb") as log:
-        proc = subprocess.Popen(argv, env=clean_env(tmp_path / "home"), stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(
+            argv, env=clean_env(tmp_path / "home", **env), stdout=log, stderr=subprocess.STDOUT
+        )
     children: list[int] = []
+    replica = Replica("", proc.pid)
     try:
         wait_until(hello.exists, 60, "the replica to listen")
-        yield f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
+        replica.url = f"http://127.0.0.1:{json.loads(hello.read_text())['port']}"
+        yield replica
         # Per thread: the helper is started from a worker thread.
         threads = Path(f"/proc/{proc.pid}/task").glob("*/children")
         children = [int(pid) for t in threads for pid in t.read_text().split()]
@@ -62,9 +94,19 @@ def replica(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    # Its helper process (and multiprocessing's resource tracker) go with it.
-    assert children, "the large request started no helper process"
+    assert bool(children) == helper, "the large request started no helper process" if helper else children
     wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 10, "the helpers to exit")
+    assert replica.blocks() == []
+    # ... unlinked by the replica, not by multiprocessing's resource tracker after it: the tracker says
+    # what it had to clean up ("leaked shared_memory objects", or the helper's queues' semaphores).
+    assert "resource_tracker" not in (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[str]:
+    """A replica's base URL."""
+    with running(tmp_path, "m") as started:
+        yield started.url
 
 
 def big_request() -> bytes:
@@ -128,3 +170,157 @@ def test_a_bool_among_the_numbers_of_a_large_request_is_refused_by_position(repl
     )
     assert resp.status_code == 400, resp.text[:300]
     assert resp.json() == {"error": f"input 'a': data[{rows * 3 - 1}] is true, not a number (FP32)"}
+
+
+def json_request(value: object, rows: int = ROWS, datatype: str = "FP32") -> bytes:
+    inputs = [
+        {"name": n, "datatype": datatype, "shape": [rows, 3], "data": [value] * (rows * 3)} for n in "ab"
+    ]
+    return json.dumps({"id": 7, "inputs": inputs}).encode()
+
+
+def test_large_requests_answer_as_on_the_loop_through_shared_memory(tmp_path: Path) -> None:
+    """The same answers, byte for byte, as a replica decoding everything on its loop: feeds that fit the
+    lent block (0.5: 5 bytes of JSON a value), feeds that need a block of their own (1: 3 bytes a value,
+    4 as FP32), JSON answers, a JSON part beside binary tensor data, sent whole or in chunks (no
+    Content-Length), refusals (a wrong datatype, a body that is not JSON, a key twice)."""
+    rows = 400_000
+    head = json.dumps(
+        {
+            "inputs": [
+                {"name": "a", "datatype": "FP32", "shape": [rows, 3], "data": [0.25] * (rows * 3)},
+                {
+                    "name": "b",
+                    "datatype": "FP32",
+                    "shape": [rows, 3],
+                    "parameters": {"binary_data_size": rows * 12},
+                },
+            ]
+        }
+    ).encode()
+    binary = head + np.full(rows * 3, 4.0, dtype=np.float32).tobytes()
+    bodies = {
+        "fits": json_request(0.5, rows),
+        "own block": json_request(1, rows),
+        "binary answer": big_request(),
+        "wrong datatype": json_request(0.5, rows, "FP64"),
+        "not JSON": json_request(0.5, rows)[:-1],
+        "key twice": json_request(0.5, rows)[:-1] + b', "id": 8}',
+    }
+    assert all(len(body) > 4 * OFF_LOOP_BYTES for body in bodies.values())
+    with (
+        running(tmp_path, "shm") as shm,
+        running(tmp_path, "loop", helper=False, MLP_SERVING_OFF_LOOP_BYTES=str(1 << 40)) as loop,
+        httpx.Client(timeout=300) as client,
+    ):
+        sent = [(what, body, JSON) for what, body in bodies.items()]
+        sent.append(("binary input", binary, {**JSON, "inference-header-content-length": str(len(head))}))
+        sent.append(("chunked", [bodies["fits"][:999_999], bodies["fits"][999_999:]], JSON))
+        for what, body, headers in sent:
+            answers = [
+                client.post(
+                    f"{r.url}/v2/models/big/infer",
+                    content=body,  # a list of chunks: no Content-Length, sent chunked
+                    headers=headers,
+                )
+                for r in (shm, loop)
+            ]
+            assert answers[0].status_code == answers[1].status_code, what
+            assert answers[0].headers.get("content-type") == answers[1].headers.get("content-type"), what
+            assert answers[0].content == answers[1].content, what
+            expected = (
+                200 if what in ("fits", "own block", "binary answer", "binary input", "chunked") else 400
+            )
+            assert answers[0].status_code == expected, (what, answers[0].text[:300])
+            # The replica keeps the one block it lends (the largest body's), and only it.
+            assert len(shm.blocks()) == 1, (what, shm.blocks())
+        assert loop.blocks() == []
+        refused = client.post(f"{shm.url}/v2/models/big/infer", content=bodies["wrong datatype"]).json()
+        assert refused == {"error": "input 'a': datatype 'FP64' does not match the model's FP32"}
+        fitted = client.post(f"{shm.url}/v2/models/big/infer", content=bodies["own block"]).json()
+        assert fitted["outputs"][0]["data"][:3] == [2.0, 2.0, 2.0]  # y = a * b + a
+
+
+def test_a_cancelled_decode_leaves_no_block(tmp_path: Path) -> None:
+    """A request cancelled while the helper decodes it (the client gone, the replica stopping): its
+    block goes back once the helper is done with it, and the feeds' own block is unlinked."""
+    spec = TensorSpec("a", "FP32", (-1, 3))
+    model = Signature("big", "1", {"a": spec, "b": TensorSpec("b", "FP32", (-1, 3))}, {"y": spec})
+    body = json_request(1, 200_000)  # the feeds need a block of their own
+    mine = f"{BLOCK_PREFIX}{os.getpid()}-*"
+
+    async def cancelled() -> None:
+        off_loop = OffLoop()
+        try:
+            await off_loop.call(int)  # started
+            async with AsyncExitStack() as lent:
+                task = asyncio.ensure_future(off_loop.decode(model, body, len(body), None, lent))
+                await asyncio.sleep(0.05)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            await off_loop.call(int)  # after the decode: its result was handled
+            assert len(list(SHM_DIR.glob(mine))) == 1  # the lent block, kept for the next
+            async with AsyncExitStack() as lent:  # and it serves the next
+                decoded, feeds = await off_loop.decode(model, body, len(body), None, lent)
+                assert decoded.request_id == 7 and decoded.feeds == {}
+                assert feeds["a"].shape == (200_000, 3) and float(feeds["a"].sum()) == 600_000.0
+        finally:
+            off_loop.close()
+
+    asyncio.run(cancelled())
+    assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_a_body_that_is_not_its_content_length_is_refused() -> None:
+    """Read from the socket into the lent block: a body longer or shorter than the Content-Length it
+    announced is a 400 (uvicorn cuts the longer, but the check does not rely on it), and the block
+    goes back."""
+    spec = TensorSpec("a", "FP32", (-1, 3))
+    model = Signature("big", "1", {"a": spec, "b": TensorSpec("b", "FP32", (-1, 3))}, {"y": spec})
+    body = json_request(0.5, 100_000)
+    mine = f"{BLOCK_PREFIX}{os.getpid()}-*"
+
+    async def chunks(data: bytes) -> AsyncIterator[bytes]:
+        for at in range(0, len(data), 65536):
+            yield data[at : at + 65536]
+
+    async def refused() -> list[str]:
+        off_loop = OffLoop()
+        errors = []
+        try:
+            for size in (len(body) + 1, len(body) - 1):
+                async with AsyncExitStack() as lent:
+                    with pytest.raises(BadRequest) as exc:
+                        await off_loop.decode(model, chunks(body), size, None, lent)
+                    errors.append(str(exc.value))
+            assert len(list(SHM_DIR.glob(mine))) == 1  # the block went back, kept
+        finally:
+            off_loop.close()
+        return errors
+
+    assert asyncio.run(refused()) == [
+        f"the body is {len(body)} bytes, shorter than its Content-Length ({len(body) + 1})",
+        f"the body is longer than its Content-Length ({len(body) - 1})",
+    ]
+    assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_a_helper_killed_between_requests_is_replaced(tmp_path: Path) -> None:
+    """The helper process dies between two large requests (SIGKILL, as the out-of-memory killer does):
+    the replica starts a new one, and the request after the one that found it dead is answered."""
+    body = json_request(0.5, 200_000)
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        url = f"{replica.url}/v2/models/big/infer"
+        assert client.post(url, content=body, headers=JSON).status_code == 200
+        threads = Path(f"/proc/{replica.pid}/task").glob("*/children")
+        children = [int(pid) for t in threads for pid in t.read_text().split()]
+        helpers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(helpers) == 1, children
+        os.kill(helpers[0], signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{helpers[0]}").exists(), 10, "the helper to be gone")
+        first = client.post(url, content=body, headers=JSON)
+        assert first.status_code in (200, 500), first.text[:300]
+        again = client.post(url, content=body, headers=JSON)
+        assert again.status_code == 200, again.text[:300]
+        assert again.json()["outputs"][0]["data"][:3] == [0.75, 0.75, 0.75]  # y = a * b + a

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         create_replica_app(model),
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on",  # its shutdown stops the helper process and unlinks the shared memory it kept
         timeout_graceful_shutdown=30,
     )
     uvicorn.Server(config).run(sockets=[sock])
