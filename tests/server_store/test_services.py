@@ -122,7 +122,10 @@ def test_the_version_must_exist_and_belong_to_the_model(store: Store, model_id: 
     body["ServiceDeployment"]["Model"]["ModelID"] = other
     with pytest.raises(ApiError) as caught:
         store.create_service(ACCOUNT, body)
-    assert caught.value.code == "InvalidParameter"
+    # a reference to what does not exist (the other model has no such version): 404, as the document
+    # says of unknown references
+    assert (caught.value.code, caught.value.status) == ("NotFound", 404)
+    assert "ServiceDeployment.Model.ModelID" in caught.value.message
 
 
 def test_names_are_unique_per_account(store: Store, model_id: str) -> None:
