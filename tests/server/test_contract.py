@@ -312,11 +312,16 @@ def refer_to_seeds(case: Case[Any], body: dict[str, Any], seeds: dict[str, str])
     if stateful and operation == "CreateModel":
         body.pop("ModelID", None)  # sequences start from a new model, which they may then delete
         return
+    if stateful and operation == "CreateService":
+        # A name of its own, so that a sequence replayed by Hypothesis gets the same answer (not Conflict),
+        # and one replica, so that the account's replica budget lasts the run (a generated count takes
+        # it whole at once, and every later sequence's CreateService is a Conflict).
+        if isinstance(body.get("ServiceName"), str):
+            body["ServiceName"] = f"{body['ServiceName'][:100]}-{next(SERVICE_NAMES)}"
+        if isinstance(body.get("ServiceDeployment"), dict):
+            body["ServiceDeployment"]["Replicas"] = 1
     if stateful and operation in LINK_TARGETS:
         return
-    if stateful and operation == "CreateService" and isinstance(body.get("ServiceName"), str):
-        # A name of its own, so that a sequence replayed by Hypothesis gets the same answer (not Conflict).
-        body["ServiceName"] = f"{body['ServiceName'][:100]}-{next(SERVICE_NAMES)}"
     for dotted, seed in SEED_REFERENCES.get(operation, ()):
         *parents, name = dotted.split(".")
         container: Any = body
