@@ -11,8 +11,10 @@ request's fate (answered, refused, cancelled) and after the replica stops."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from mlp_server.serving.replica import (
     BadRequest,
     OffLoop,
     Signature,
+    new_block,
 )
 from mlp_server.serving.tensors import TensorSpec
 from mlp_testing import clean_env
@@ -269,6 +272,30 @@ def test_a_cancelled_decode_leaves_no_block(tmp_path: Path) -> None:
             off_loop.close()
 
     asyncio.run(cancelled())
+    assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_a_block_shared_memory_has_no_room_for_is_refused_before_anything_is_written() -> None:
+    """A block is reserved whole when it is made: one larger than shared memory's free room is an
+    ENOSPC at once (the replica then answers or takes the pipe), never a sparse block whose first write
+    past the room would kill the replica with SIGBUS. Nothing is left behind."""
+    mine = f"{BLOCK_PREFIX}{os.getpid()}-*"
+    too_big = shutil.disk_usage(SHM_DIR).free + (1 << 30)
+    try:
+        with pytest.raises(OSError) as refused:
+            new_block(too_big, os.getpid())
+        assert refused.value.errno == errno.ENOSPC
+    finally:
+        left = list(SHM_DIR.glob(mine))
+        for path in left:
+            path.unlink()
+    assert left == []
+    block = new_block(1 << 20, os.getpid())  # one that fits: all its room taken at once
+    try:
+        assert os.stat(SHM_DIR / block.name).st_blocks * 512 >= 1 << 20
+    finally:
+        block.close()
+        block.unlink()
     assert list(SHM_DIR.glob(mine)) == []
 
 

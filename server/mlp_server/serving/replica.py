@@ -343,7 +343,11 @@ def decode_shared(model: Signature, lent: str, size: int, header_length: str | N
     finally:
         if block.size > Blocks.KEEP_BYTES:  # the replica does not keep it either
             _unmap()
-    own = new_block(offset, os.getppid())
+    try:
+        own = new_block(offset, os.getppid())
+    except OSError as exc:  # shared memory has no room for them: the feeds go back through the pipe
+        log.warning("returning %d bytes of decoded inputs through the pipe: %s", offset, exc)
+        return SharedFeeds(decoded, None, [])
     try:
         _lay(own, layout, flat)
         own.close()
@@ -439,12 +443,33 @@ class Blocks:
 
 def new_block(size: int, replica: int) -> SharedMemory:
     """A new shared memory block named for the replica's pid (``mlp-PID-...``: what is left of a
-    replica is found by name), ``size`` bytes."""
+    replica is found by name), ``size`` bytes, its room reserved (:func:`_reserved`)."""
     while True:
         try:
-            return SharedMemory(f"{BLOCK_PREFIX}{replica}-{secrets.token_hex(6)}", create=True, size=size)
+            return _reserved(f"{BLOCK_PREFIX}{replica}-{secrets.token_hex(6)}", size)
         except FileExistsError:
             continue
+
+
+def _reserved(name: str, size: int) -> SharedMemory:
+    """The new block ``name`` with all its ``size`` bytes reserved in shared memory (``posix_fallocate``
+    on its file in :data:`SHM_DIR`): a block made by ``ftruncate`` alone is sparse, and a write into a
+    page shared memory then has no room for (another process filled it since the free space was
+    looked at) kills the process with SIGBUS. Here that is an OSError (ENOSPC) before anything is
+    written, which the callers answer or fall back from. Where there is no such folder (not Linux),
+    the block is made as ``SharedMemory`` makes it."""
+    if not SHM_DIR.is_dir() or not hasattr(os, "posix_fallocate"):
+        return SharedMemory(name, create=True, size=size)
+    path = SHM_DIR / name  # where shm_open("/name") puts it on Linux
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, size)
+        return SharedMemory(name)  # maps it (and tracks it, as a block it created)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)
 
 
 def _unlink(block: SharedMemory) -> None:
