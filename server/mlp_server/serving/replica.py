@@ -263,9 +263,14 @@ class Decoded:
 def decode(model: Signature, body: bytes, header_length: str | None) -> Decoded:
     """A request's feeds and wanted outputs (BadRequest, TensorError: a 400)."""
     request, tail = _parse(body, header_length)
-    # JSON without true or false (most requests: a memchr-speed look) holds no bool among the numbers
+    # JSON without true or false (most requests: a memchr-speed look) holds no bool among the numbers;
+    # only in UTF-8: json also reads UTF-16 and UTF-32, where true is not the bytes b"true"
     end = _json_bytes(len(body), header_length)
-    may_hold_bools = body.find(b"true", 0, end) >= 0 or body.find(b"false", 0, end) >= 0
+    may_hold_bools = (
+        json.detect_encoding(body[: min(4, end)]) not in ("utf-8", "utf-8-sig")
+        or body.find(b"true", 0, end) >= 0
+        or body.find(b"false", 0, end) >= 0
+    )
     feeds = _feeds(model, request, tail, may_hold_bools)
     return Decoded(request.get("id"), "id" in request, feeds, _requested_outputs(model, request))
 
