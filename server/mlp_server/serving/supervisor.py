@@ -45,7 +45,7 @@ from .endpoints import Endpoints
 from .files import ModelLoadError, VersionCache, find_onnx
 from .lease import clear_holder, lock_path, write_holder
 from .proxy import PROBE_EVERY, PROBE_TIMEOUT, Backend, ServiceProxy, drained
-from .replica_files import remove, remove_service_files, replica_files
+from .replica_files import remove, remove_blocks, remove_service_files, replica_files
 
 log = logging.getLogger("mlp_server.serving")
 
@@ -94,6 +94,13 @@ class Replica:
         if self.port is None and self.hello.exists():
             hello = json.loads(self.hello.read_text(encoding="utf-8"))
             self.port, self.providers = int(hello["port"]), list(hello["providers"])
+
+    def remove_blocks(self) -> None:
+        """Its shared memory blocks, once it has ended and been reaped: a replica killed (SIGKILL to
+        its group: its resource tracker too) leaves the one it kept, up to 64 MB of memory each."""
+        pid = self.child.pid
+        if pid is not None and self.child.poll() is not None:
+            remove_blocks(pid)
 
     def failure_reason(self) -> str:
         code = self.child.poll()
@@ -607,6 +614,7 @@ class ServiceRuntime:
             elif hung and code is None:
                 replica.child.kill()  # a hung process may not heed SIGTERM (SIGSTOPped, deadlocked)
             self.replicas.remove(replica)
+            replica.remove_blocks()
             self._leave_rotation(replica)
             if timed_out:
                 reason = f"a replica did not become ready within {timing.start_timeout:.0f}s"
@@ -699,6 +707,7 @@ class ServiceRuntime:
         finally:
             if replica.child.poll() is not None:  # stopped: its files describe nothing any more
                 remove((replica.hello, replica.log_path))
+                replica.remove_blocks()
 
     def _leave_rotation(self, replica: Replica, drain: bool = False) -> None:
         backend, proxy = replica.backend, self.proxy
