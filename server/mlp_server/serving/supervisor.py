@@ -225,6 +225,26 @@ class ServingSupervisor:
         while not term_over.wait(LOCK_CHECK_SECONDS):
             if db_lock.held() or term_over.is_set():
                 continue
+            # The session may have ended while the lock stayed free (the database's idle_session_timeout
+            # after this process stalled, a restart): no other server holds it then, and none started
+            # replicas (they wait TAKEOVER_GRACE_SECONDS holding it), so it is taken again and the
+            # replicas go on. Else (another server has it, or this one's old session still does) lost.
+            again = ServingLock.take_again(self.store.engine.url)
+            if again is not None:
+                with self._teardown_lock:
+                    kept = self._db_lock is db_lock and not term_over.is_set()
+                    if kept:
+                        self._db_lock = again
+                if not kept:  # closed meanwhile
+                    again.release()
+                    return
+                log.warning(
+                    "serving: the lock's database session ended and nobody else took the lock: taken "
+                    "again on a new session, the replicas go on"
+                )
+                threading.Thread(target=db_lock.release, name="mlp-serving-lock-release", daemon=True).start()
+                db_lock = again
+                continue
             log.error(
                 "serving: this server lost its lock on the database (its session ended): stopping every "
                 "replica now; it takes the services over again once no other server holds the lock"
@@ -348,7 +368,8 @@ class ServingSupervisor:
     def _run(self, term_over: threading.Event) -> None:
         if self._db_lock is not None:
             # A previous owner whose session just ended may not have noticed yet: it stops its
-            # replicas within LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT. Start none before that.
+            # replicas within LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + LOCK_TAKE_AGAIN_TIMEOUT. Start
+            # none before that.
             if term_over.wait(TAKEOVER_GRACE_SECONDS):
                 return
             try:
