@@ -38,7 +38,10 @@ def remove(paths: Iterable[Path]) -> None:
 def remove_blocks(pid: int) -> None:
     """The shared memory blocks left by the replica ``pid``, which has ended and been reaped (its pid
     not yet given to another process of ours)."""
-    remove(SHM_DIR.glob(f"{BLOCK_PREFIX}{pid}-*"))
+    try:
+        remove(SHM_DIR.glob(f"{BLOCK_PREFIX}{pid}-*"))
+    except OSError as exc:  # not worth a supervisor's loop: said, and left
+        log.warning("cannot remove the shared memory blocks of replica %d: %s", pid, exc)
 
 
 def _service_of(name: str) -> str | None:
