@@ -175,6 +175,23 @@ def test_a_bool_among_the_numbers_of_a_large_request_is_refused_by_position(repl
     assert resp.json() == {"error": f"input 'a': data[{rows * 3 - 1}] is true, not a number (FP32)"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32-le"])
+def test_a_bool_among_numbers_in_utf16_or_utf32_json_is_refused(tmp_path: Path, encoding: str) -> None:
+    """JSON's parser reads UTF-16 and UTF-32 bodies too, where ``true`` is not the bytes ``true``: the
+    look for those bytes (which spares requests without bools a check of every value) must not let
+    numpy make ``true`` a 1.0 for them."""
+    inputs = [
+        {"name": "a", "datatype": "FP32", "shape": [1, 3], "data": [[0.5, True, 2.0]]},
+        {"name": "b", "datatype": "FP32", "shape": [1, 3], "data": [[1.0, 1.0, 1.0]]},
+    ]
+    body = json.dumps({"inputs": inputs}).encode(encoding)
+    assert b"true" not in body
+    with running(tmp_path, "m", helper=False) as started:
+        resp = httpx.post(f"{started.url}/v2/models/big/infer", content=body, headers=JSON, timeout=60)
+    assert resp.status_code == 400, resp.text[:300]
+    assert resp.json() == {"error": "input 'a': data[0][1] is true, not a number (FP32)"}
+
+
 def json_request(value: object, rows: int = ROWS, datatype: str = "FP32") -> bytes:
     inputs = [
         {"name": n, "datatype": datatype, "shape": [rows, 3], "data": [value] * (rows * 3)} for n in "ab"

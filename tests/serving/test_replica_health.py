@@ -4,6 +4,7 @@ what a program is told at exit (each test with a platform or supervisor of its o
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from server_store.helpers import ACCOUNT, service_body
 from server_store.helpers import register as register_version
 
 from mlp_server.serving.proxy import Backend, ServiceProxy
+from mlp_server.serving.replica import BLOCK_PREFIX, OFF_LOOP_BYTES, SHM_DIR
 from mlp_server.serving.supervisor import ServingSupervisor, Timing
 from mlp_server.store import Store
 from mlp_testing import clean_env
@@ -208,3 +210,53 @@ def test_the_exit_warning_counts_only_the_services_still_served(tmp_path: Path) 
     )
     assert done.returncode == 0 and "deleted one of two" in done.stdout, done.stderr
     assert "ServingStoppedWarning: stopped serving 1 service(s)" in done.stderr, done.stderr
+
+
+def test_a_killed_replica_leaves_no_shared_memory_block(tmp_path: Path) -> None:
+    """A replica keeps the shared memory block of its last large request (and its helper's blocks are
+    named for it too). The supervisor kills a hung replica with SIGKILL to its process group, which
+    takes multiprocessing's resource tracker with it: what is left in /dev/shm (memory, up to 64 MB a
+    block) is unlinked by the supervisor, by the replica's name, once the replica is gone."""
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/two/model.onnx", built.two_inputs(tmp_path / "two") / "model.onnx")
+    store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
+    model_id, version = register_version(store, Path="tos://bucket/m/two/")
+    body = service_body(model_id, version, name="shm-svc", FlavorID="ml.c1i.large", Replicas=1)
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    supervisor = ServingSupervisor(store, objects, tmp_path, timing=Timing(probe_restart_after=3))
+
+    def deployment() -> dict[str, str]:
+        found: dict[str, str] = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
+        return found
+
+    def blocks(pid: int) -> list[str]:
+        return sorted(p.name for p in SHM_DIR.glob(f"{BLOCK_PREFIX}{pid}-*"))
+
+    rows = 100_000
+    large = {
+        "inputs": [
+            {"name": n, "datatype": "FP32", "shape": [rows, 3], "data": [0.5] * (rows * 3)} for n in "ab"
+        ]
+    }
+    hung = 0
+    try:
+        assert supervisor.ensure_started()
+        wait_until(lambda: deployment()["Status"] == "Running", 60, "the service to run")
+        infer = f"{deployment()['EndpointURL']}/v2/models/shm-svc/infer"
+        (hung,) = replica_pids("shm-svc", tmp_path)
+        content = json.dumps(large).encode()
+        assert len(content) > OFF_LOOP_BYTES
+        answer = httpx.post(infer, content=content, headers={"content-type": "application/json"}, timeout=60)
+        assert answer.status_code == 200, answer.text[:300]
+        assert blocks(hung) != []  # kept for the next large request
+        os.kill(hung, signal.SIGSTOP)
+        wait_until(lambda: not pid_alive(hung), 30, "the hung replica to be killed")
+        wait_until(lambda: len(replica_pids("shm-svc", tmp_path)) == 1, 30, "a new replica")
+        wait_until(lambda: blocks(hung) == [], 10, "the killed replica's blocks to be unlinked")
+    finally:
+        if hung and pid_alive(hung):
+            os.kill(hung, signal.SIGCONT)
+        supervisor.close()
+        store.close()
+        for name in blocks(hung) if hung else []:
+            (SHM_DIR / name).unlink(missing_ok=True)

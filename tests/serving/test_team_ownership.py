@@ -3,6 +3,7 @@ supervisor of them serves the services, and another takes over when it is gone."
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import socket
@@ -371,3 +372,47 @@ def test_asking_for_the_lock_over_a_dead_network_path_gives_up_within_the_connec
     finally:
         proxy.close()
         asking.join(10)
+
+
+def test_an_owner_stalled_past_the_idle_timeout_keeps_serving_when_no_other_server_took_the_lock(
+    pg_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """The owner's process stalls longer than LOCK_IDLE_SECONDS (here: a C call that holds the GIL,
+    as a large json.loads, pickle or numpy call in an embedded platform's program does; a swapped or
+    paused VM alike): its checks come late, the database ends the lock's idle session. Nobody else took
+    the lock meanwhile, so the owner takes it again on a new session and its replicas go on serving;
+    before, it stopped every replica and started them again some 10 s later."""
+    url = pg_cluster.database("lock_stall")
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    store = Store(url)
+    model_id, version = register(store, Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="stall-svc", FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    folder = tmp_path / "server"
+    supervisor = ServingSupervisor(store, objects, folder)
+    try:
+        assert supervisor.ensure_started() is True
+        wait_until(
+            lambda: (
+                store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]
+                == RUNNING
+            ),
+            60,
+            "the service to run",
+        )
+        (replica,) = replica_pids("stall-svc", folder)
+        # usleep through ctypes.PyDLL keeps the GIL: no thread of this process runs meanwhile
+        ctypes.PyDLL(None).usleep(int((LOCK_IDLE_SECONDS + 2) * 1_000_000))
+        # the watch's next checks find the session ended; the lock is free: taken again
+        deadline = time.monotonic() + 3 * (LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT)
+        while time.monotonic() < deadline:
+            assert replica_pids("stall-svc", folder) == [replica], "the owner stopped its replica"
+            time.sleep(0.1)
+        assert supervisor.serving
+        assert services_served(store, Path("/nonexistent")) is True  # the lock is held (by the owner)
+        assert supervisor.ensure_started() is True
+    finally:
+        supervisor.close()
+        store.close()
+    assert not replica_pids("stall-svc", folder)

@@ -15,9 +15,13 @@ could take over. The lock's session is ended by the database once no check has r
 the database's TCP keepalives and ``tcp_user_timeout`` on a dead network path. The lock is then free
 for another server's next look.
 
-The bound: an owner notices a lost lock within ``LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT`` and stops
-its replicas at once; a new owner waits ``TAKEOVER_GRACE_SECONDS`` (more than that) before it starts
-any, so two servers never run replicas of the same services at once.
+An owner whose session ended while the lock stayed free (it stalled past ``LOCK_IDLE_SECONDS``, the
+database restarted) takes it again on a new session (:meth:`ServingLock.take_again`) and keeps its
+replicas: no other server held the lock, so none started replicas.
+
+The bound: an owner notices a lost lock within ``LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT +
+LOCK_TAKE_AGAIN_TIMEOUT`` and stops its replicas at once; a new owner waits ``TAKEOVER_GRACE_SECONDS``
+(more than that) before it starts any, so two servers never run replicas of the same services at once.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ log = logging.getLogger("mlp_server.serving")
 
 LOCK_CHECK_SECONDS = 1.0  # well under TAKEOVER_LOOK_SECONDS (5 s), the other servers' retry period
 LOCK_CHECK_TIMEOUT = 1.5
-# Detection bound plus the time to stop the replicas (SIGKILL, no drain: they are no longer ours).
-TAKEOVER_GRACE_SECONDS = LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + 1.0
+# An owner whose check failed tries to take the lock again on a new session (its old one may have
+# ended while the lock stayed free); given up after this many seconds.
+LOCK_TAKE_AGAIN_TIMEOUT = 1.0
+# Detection bound (a check, then that attempt) plus the time to stop the replicas (SIGKILL, no drain:
+# they are no longer ours).
+TAKEOVER_GRACE_SECONDS = LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + LOCK_TAKE_AGAIN_TIMEOUT + 1.0
 RELEASE_TIMEOUT = 5.0
 # A server asking for the lock gives up a connection not established within this many seconds (a
 # dead network path: libpq would otherwise wait for the kernel, or for ever on a path that accepts and
@@ -114,6 +122,29 @@ class ServingLock:
             engine.dispose()
             return None
         return cls(engine, conn)
+
+    @classmethod
+    def take_again(cls, url: URL, timeout: float = LOCK_TAKE_AGAIN_TIMEOUT) -> ServingLock | None:
+        """:meth:`try_take` for an owner whose check failed, given up after ``timeout`` seconds (a lock
+        that comes later is released) or on an error: None then, as while another session holds it
+        (this owner's old one, still alive, included)."""
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mlp-serving-lock-take")
+        future = pool.submit(cls.try_take, url)
+        pool.shutdown(wait=False)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.warning("serving lock: not taken again within %.1fs", timeout)
+
+            def late(done: concurrent.futures.Future[ServingLock | None]) -> None:
+                lock = None if done.cancelled() or done.exception() is not None else done.result()
+                if lock is not None:
+                    lock.release()
+
+            future.add_done_callback(late)
+        except Exception as exc:
+            log.warning("serving lock: cannot take it again: %s", exc)
+        return None
 
     def held(self, timeout: float = LOCK_CHECK_TIMEOUT) -> bool:
         """Whether this session still holds the lock; False also when the check fails or does not

@@ -58,6 +58,8 @@ from starlette.routing import Route
 
 from .. import json_keys
 from .files import ModelLoadError, find_onnx
+from .replica_files import BLOCK_PREFIX as BLOCK_PREFIX  # blocks are named mlp-PID-...
+from .replica_files import SHM_DIR as SHM_DIR  # tmpfs: a write past its room is a SIGBUS
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
 
 log = logging.getLogger("mlp_server.serving.replica")
@@ -71,10 +73,6 @@ EXTENSIONS = ["binary_tensor_data"]
 # ~13 MB/s, so 1 MiB holds the loop ~80 ms at most, well within a probe's 1 s. The variable is for
 # bench/large_requests.py (a huge value: everything on the loop, as before).
 OFF_LOOP_BYTES = int(os.environ.get("MLP_SERVING_OFF_LOOP_BYTES") or 1024 * 1024)
-# Where POSIX shared memory lives on Linux (tmpfs: a write past its size is a SIGBUS, so its room is
-# checked before a block is made).
-SHM_DIR = Path("/dev/shm")
-BLOCK_PREFIX = "mlp-"
 
 
 @dataclass(frozen=True)
@@ -263,9 +261,14 @@ class Decoded:
 def decode(model: Signature, body: bytes, header_length: str | None) -> Decoded:
     """A request's feeds and wanted outputs (BadRequest, TensorError: a 400)."""
     request, tail = _parse(body, header_length)
-    # JSON without true or false (most requests: a memchr-speed look) holds no bool among the numbers
+    # JSON without true or false (most requests: a memchr-speed look) holds no bool among the numbers;
+    # only in UTF-8: json also reads UTF-16 and UTF-32, where true is not the bytes b"true"
     end = _json_bytes(len(body), header_length)
-    may_hold_bools = body.find(b"true", 0, end) >= 0 or body.find(b"false", 0, end) >= 0
+    may_hold_bools = (
+        json.detect_encoding(body[: min(4, end)]) not in ("utf-8", "utf-8-sig")
+        or body.find(b"true", 0, end) >= 0
+        or body.find(b"false", 0, end) >= 0
+    )
     feeds = _feeds(model, request, tail, may_hold_bools)
     return Decoded(request.get("id"), "id" in request, feeds, _requested_outputs(model, request))
 

@@ -1,7 +1,12 @@
 """The files a replica keeps beside the data folder while it runs: ``serving/run/{sid}-{n}.json`` (its
 hello: the port it listens on) and ``serving/logs/{sid}-{n}.log`` (its output). They go with the
 replica (retired, or its service's runtime ended); what a crash or a failed replica left is removed
-once its service is gone, by the storage sweep (``mlp gc``, `mlp serve`'s periodic one)."""
+once its service is gone, by the storage sweep (``mlp gc``, `mlp serve`'s periodic one).
+
+Its shared memory blocks (``/dev/shm/mlp-PID-...``, named for its pid, its helper's too) are unlinked by
+the replica as it stops; a replica killed (SIGKILL to its process group, which takes multiprocessing's
+resource tracker with it) cannot, so the supervisor unlinks them by name once it has reaped it
+(:func:`remove_blocks`)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ log = logging.getLogger("mlp_server.serving")
 
 RUN = "run"
 LOGS = "logs"
+# Where POSIX shared memory lives on Linux, and how the replicas' blocks are named (mlp-PID-...).
+SHM_DIR = Path("/dev/shm")
+BLOCK_PREFIX = "mlp-"
 
 
 def replica_files(serving_dir: Path, service_id: str, index: int) -> tuple[Path, Path]:
@@ -25,6 +33,15 @@ def remove(paths: Iterable[Path]) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def remove_blocks(pid: int) -> None:
+    """The shared memory blocks left by the replica ``pid``, which has ended and been reaped (its pid
+    not yet given to another process of ours)."""
+    try:
+        remove(SHM_DIR.glob(f"{BLOCK_PREFIX}{pid}-*"))
+    except OSError as exc:  # not worth a supervisor's loop: said, and left
+        log.warning("cannot remove the shared memory blocks of replica %d: %s", pid, exc)
 
 
 def _service_of(name: str) -> str | None:

@@ -45,7 +45,7 @@ from .endpoints import Endpoints
 from .files import ModelLoadError, VersionCache, find_onnx
 from .lease import clear_holder, lock_path, write_holder
 from .proxy import PROBE_EVERY, PROBE_TIMEOUT, Backend, ServiceProxy, drained
-from .replica_files import remove, remove_service_files, replica_files
+from .replica_files import remove, remove_blocks, remove_service_files, replica_files
 
 log = logging.getLogger("mlp_server.serving")
 
@@ -94,6 +94,13 @@ class Replica:
         if self.port is None and self.hello.exists():
             hello = json.loads(self.hello.read_text(encoding="utf-8"))
             self.port, self.providers = int(hello["port"]), list(hello["providers"])
+
+    def remove_blocks(self) -> None:
+        """Its shared memory blocks, once it has ended and been reaped: a replica killed (SIGKILL to
+        its group: its resource tracker too) leaves the one it kept, up to 64 MB of memory each."""
+        pid = self.child.pid
+        if pid is not None and self.child.poll() is not None:
+            remove_blocks(pid)
 
     def failure_reason(self) -> str:
         code = self.child.poll()
@@ -218,6 +225,26 @@ class ServingSupervisor:
         while not term_over.wait(LOCK_CHECK_SECONDS):
             if db_lock.held() or term_over.is_set():
                 continue
+            # The session may have ended while the lock stayed free (the database's idle_session_timeout
+            # after this process stalled, a restart): no other server holds it then, and none started
+            # replicas (they wait TAKEOVER_GRACE_SECONDS holding it), so it is taken again and the
+            # replicas go on. Else (another server has it, or this one's old session still does) lost.
+            again = ServingLock.take_again(self.store.engine.url)
+            if again is not None:
+                with self._teardown_lock:
+                    kept = self._db_lock is db_lock and not term_over.is_set()
+                    if kept:
+                        self._db_lock = again
+                if not kept:  # closed meanwhile
+                    again.release()
+                    return
+                log.warning(
+                    "serving: the lock's database session ended and nobody else took the lock: taken "
+                    "again on a new session, the replicas go on"
+                )
+                threading.Thread(target=db_lock.release, name="mlp-serving-lock-release", daemon=True).start()
+                db_lock = again
+                continue
             log.error(
                 "serving: this server lost its lock on the database (its session ended): stopping every "
                 "replica now; it takes the services over again once no other server holds the lock"
@@ -341,7 +368,8 @@ class ServingSupervisor:
     def _run(self, term_over: threading.Event) -> None:
         if self._db_lock is not None:
             # A previous owner whose session just ended may not have noticed yet: it stops its
-            # replicas within LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT. Start none before that.
+            # replicas within LOCK_CHECK_SECONDS + LOCK_CHECK_TIMEOUT + LOCK_TAKE_AGAIN_TIMEOUT. Start
+            # none before that.
             if term_over.wait(TAKEOVER_GRACE_SECONDS):
                 return
             try:
@@ -607,6 +635,7 @@ class ServiceRuntime:
             elif hung and code is None:
                 replica.child.kill()  # a hung process may not heed SIGTERM (SIGSTOPped, deadlocked)
             self.replicas.remove(replica)
+            replica.remove_blocks()
             self._leave_rotation(replica)
             if timed_out:
                 reason = f"a replica did not become ready within {timing.start_timeout:.0f}s"
@@ -699,6 +728,7 @@ class ServiceRuntime:
         finally:
             if replica.child.poll() is not None:  # stopped: its files describe nothing any more
                 remove((replica.hello, replica.log_path))
+                replica.remove_blocks()
 
     def _leave_rotation(self, replica: Replica, drain: bool = False) -> None:
         backend, proxy = replica.backend, self.proxy
