@@ -22,6 +22,7 @@ with no platform: those of its parent are never used or closed in it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
@@ -79,29 +80,40 @@ class _FullPlatform:
         self.linger_until: float | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
-        # Descriptors on the data folder and its SQLite file, as opened: a path that no longer names the
-        # same file (removed, re-created) means a stale platform. Held open, so that neither inode can
-        # be reused by a new file at the same path while this platform is open.
-        self._marks: list[tuple[Path, int]] = []
+        # The data folder and its SQLite file as opened: a path that no longer names the same file
+        # (removed, re-created) means a stale platform. The folder's descriptor is held open, so that
+        # its inode cannot be reused by a new folder at the same path while this platform is open; the
+        # database file's identity is only recorded (its inode is held by the store's own connections):
+        # closing a descriptor of it here would drop every POSIX lock this process holds on the file,
+        # SQLite's locks of any other platform open on it (a folder moved and opened again at its new
+        # path), and another process's last connection would then delete the write-ahead log under it.
         from mlp_server.quick_reads import DATABASE_FILE
 
         data_dir = key[0]
-        database = app.state.platform.settings.database_url
-        for path in (data_dir, *([data_dir / DATABASE_FILE] if database is None else [])):
-            try:
-                self._marks.append((path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
-            except OSError:
-                continue  # not there (yet): stale() then only checks what it could open
+        self._folder: tuple[Path, int] | None = None
+        with contextlib.suppress(OSError):  # not there: stale() then only checks what it could open
+            self._folder = (data_dir, os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        self._database: tuple[Path, int, int] | None = None
+        if app.state.platform.settings.database_url is None:
+            with contextlib.suppress(OSError):
+                st = os.stat(data_dir / DATABASE_FILE)
+                self._database = (data_dir / DATABASE_FILE, st.st_dev, st.st_ino)
 
     def stale(self) -> bool:
         """Whether the data folder or database file opened is gone or replaced at its path."""
-        for path, fd in self._marks:
-            try:
-                now, opened = os.stat(path), os.fstat(fd)
-            except OSError:
-                return True
-            if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
-                return True
+        marks: list[tuple[Path, int, int]] = []
+        try:
+            if self._folder is not None:
+                opened = os.fstat(self._folder[1])
+                marks.append((self._folder[0], opened.st_dev, opened.st_ino))
+            if self._database is not None:
+                marks.append(self._database)
+            for path, dev, ino in marks:
+                now = os.stat(path)
+                if (now.st_dev, now.st_ino) != (dev, ino):
+                    return True
+        except OSError:
+            return True
         return False
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -118,9 +130,9 @@ class _FullPlatform:
         if loop is not None:
             loop.close()
         close_embedded_app(self.app)
-        marks, self._marks = self._marks, []
-        for _, fd in marks:
-            os.close(fd)
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            os.close(folder[1])
 
 
 class EmbeddedTransport(httpx.BaseTransport):
