@@ -16,7 +16,8 @@ instead of opening it again for each call. One daemon thread closes lingering pl
 time is up (it ends when none is left), :func:`close_idle` closes them at once, and so does the
 interpreter's exit. A lingering platform whose data folder was removed or re-created meanwhile (its
 folder or database file is no longer the one it opened) is closed, not reused. A forked child starts
-with no platform: those of its parent are never used or closed in it.
+with no platform: those of its parent are never used or closed in it, not even by the Models it
+inherited (their next request opens the child's own).
 """
 
 from __future__ import annotations
@@ -149,24 +150,27 @@ class EmbeddedTransport(httpx.BaseTransport):
         self._own_loop: _LoopThread | None = None
         self._lock = threading.Lock()
 
-    def _get_loop(self) -> asyncio.AbstractEventLoop:
+    def _get_loop(self) -> tuple[asyncio.AbstractEventLoop, httpx.ASGITransport]:
         with self._lock:
             if self._platform is not None:
                 full = self._platform.full()
-                if self._asgi is None:
+                # The platform's app: another after a fork (the child opens its own) or a re-open.
+                if self._asgi is None or self._asgi.app is not full.app:
                     self._asgi = httpx.ASGITransport(app=full.app)
-                return full.loop()
+                return full.loop(), self._asgi
             if self._asgi is None:
                 self._asgi = httpx.ASGITransport(app=self._app)
             if self._own_loop is None or self._own_loop.loop.is_closed():
                 self._own_loop = _LoopThread()
                 # A transport dropped without close() must not keep its thread for good.
                 weakref.finalize(self, self._own_loop.close).atexit = False
-            return self._own_loop.loop
+            return self._own_loop.loop, self._asgi
 
-    async def _handle(self, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        assert self._asgi is not None
-        response = await self._asgi.handle_async_request(request)
+    @staticmethod
+    async def _handle(
+        asgi: httpx.ASGITransport, request: httpx.Request
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        response = await asgi.handle_async_request(request)
         body = await response.aread()
         return response.status_code, response.headers.raw, body
 
@@ -176,10 +180,10 @@ class EmbeddedTransport(httpx.BaseTransport):
             quick = self._platform.quick_answer(request)
             if quick is not None:
                 return quick
-        loop = self._get_loop()
+        loop, asgi = self._get_loop()
         import asyncio
 
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), loop)
+        future = asyncio.run_coroutine_threadsafe(self._handle(asgi, request), loop)
         status, headers, body = future.result()
         return httpx.Response(status, headers=headers, content=body, request=request)
 
@@ -206,8 +210,9 @@ class EmbeddedAsyncTransport(httpx.AsyncBaseTransport):
         quick = self._platform.quick_answer(request)
         if quick is not None:
             return quick
-        if self._asgi is None:
-            self._asgi = httpx.ASGITransport(app=self._platform.app)
+        app = self._platform.app
+        if self._asgi is None or self._asgi.app is not app:
+            self._asgi = httpx.ASGITransport(app=app)
         return await self._asgi.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -229,6 +234,11 @@ _linger_thread: threading.Thread | None = None  # closes lingering platforms; en
 # Platforms a forked child inherited from its parent: never used or closed there (their threads did
 # not follow, and their database connections are the parent's), only kept from the collector.
 _inherited: list[_FullPlatform] = []
+# The sessions of this process, so that a forked child makes those it inherited forget their parent's
+# platform and quick-read connection (see _after_fork_in_child).
+_sessions: weakref.WeakSet[EmbeddedPlatform] = weakref.WeakSet()
+# Quick-read connections a forked child inherited: never used or closed there, kept from the collector.
+_inherited_quick: list[QuickReads] = []
 _serve_services = True
 
 LINGER_ENV: Final = "MLP_EMBEDDED_LINGER"
@@ -415,6 +425,8 @@ def _after_fork_in_child() -> None:
     global _platforms_lock, _linger_wakeup, _linger_thread
     _inherited.extend(_platforms.values())
     _platforms.clear()
+    for session in list(_sessions):
+        session._forget_parent()
     _platforms_lock = threading.RLock()
     _linger_wakeup = threading.Condition(_platforms_lock)
     _linger_thread = None
@@ -450,8 +462,21 @@ class EmbeddedPlatform:
         self._release: weakref.finalize[[_FullPlatform, float], EmbeddedPlatform] | None = None
         self._full_lock = threading.Lock()
         self._quick: QuickReads | None = None if self._key in _platforms else open_quick(self.settings)
+        _sessions.add(self)
         if self._quick is None:
             self.full()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: what this session holds is its parent's (a platform whose threads did not
+        follow the fork, an SQLite connection that must not cross it); it is neither used nor released
+        here, and the session's next request opens the child's own platform."""
+        self._full_lock = threading.Lock()  # perhaps held by a thread of the parent as it forked
+        if self._release is not None:
+            self._release.detach()
+        self._full, self._release = None, None
+        if self._quick is not None:
+            _inherited_quick.append(self._quick)
+        self._quick = None
 
     def full(self) -> _FullPlatform:
         """The full platform, held by this session from now until it is closed."""

@@ -328,6 +328,47 @@ def test_a_forked_child_opens_its_own_platform(
     embedded.close_idle()
 
 
+def test_a_forked_child_uses_its_parents_models_on_a_platform_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models made before a fork (module-level ones, a fork pool's workers) work in the child: their
+    sessions forget the parent's platform (whose loop thread did not follow: a request waited for
+    ever) and quick-read connection (SQLite's must not cross a fork), and open the child's own
+    platform; the parent's goes on serving the parent."""
+    folder = tmp_path / "d"
+    monkeypatch.setenv(embedded.LINGER_ENV, "0")
+    with Model(data_dir=folder) as first:  # made, then closed at once: the folder needs nothing done
+        model_id = _register(first)
+    monkeypatch.setenv(embedded.LINGER_ENV, "600")
+    reader = Model(data_dir=folder)
+    assert reader.session.platform is not None and reader.session.platform.quick  # a quick-read connection
+    assert reader.list_models().result.total == 1
+    keeper = Model(data_dir=folder)
+    _full_read(keeper, model_id)
+    key = (folder.resolve(), keeper.session.region)
+    full = embedded._platforms[key]
+    pid = os.fork()
+    if pid == 0:  # the child: exits with 0 if the parent's Models answered from the child's platform
+        code = 1
+        try:
+            signal.alarm(60)  # the parent's loop would never answer: end rather than hang
+            keeper.update_model(model_id, model_name="renamed-in-child")
+            names = [m.model_name for m in reader.list_models().result.list_ or []]
+            if _full_read(keeper, model_id) == 0 and embedded._platforms[key] is not full:
+                code = 0 if names == ["renamed-in-child"] else 2
+            keeper.close()
+            reader.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert keeper.get_model(model_id).result.model_name == "renamed-in-child"
+    assert embedded._platforms[key] is full
+    keeper.close()
+    reader.close()
+    embedded.close_idle()
+
+
 def test_a_platform_running_perf_workers_stays_open_after_its_last_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
