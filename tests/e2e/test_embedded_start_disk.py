@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import errno
 import gc
+import multiprocessing
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,24 @@ def test_a_bug_while_handling_an_io_error_is_not_put_down_to_the_disk(small_fs: 
             assert disk_problem(failed, small_fs / "data") == ("full", failed.__cause__)
     finally:
         filler.unlink()
+
+
+def _models_in(data: str) -> int:
+    """A process pool's task: open the embedded platform of ``data`` and count its models."""
+    return Model(data_dir=data).list_models().result.total
+
+
+def test_the_full_disk_error_of_a_pool_worker_reaches_its_parent(small_fs: Path) -> None:
+    """A worker process (a process pool's task) that cannot open the data folder hands its parent the
+    same LocalPlatformError, folder and all: the error survives pickling."""
+    data = small_fs / "data"
+    filler = fill_disk(small_fs, 0)
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        with pool, pytest.raises(LocalPlatformError) as caught:
+            pool.submit(_models_in, str(data)).result(timeout=120)
+    finally:
+        filler.unlink()
+    assert caught.value.data_dir == data
+    said = f"the embedded platform cannot start: the disk of its data folder {data} is full ("
+    assert str(caught.value).startswith(said), caught.value
