@@ -16,12 +16,14 @@ instead of opening it again for each call. One daemon thread closes lingering pl
 time is up (it ends when none is left), :func:`close_idle` closes them at once, and so does the
 interpreter's exit. A lingering platform whose data folder was removed or re-created meanwhile (its
 folder or database file is no longer the one it opened) is closed, not reused. A forked child starts
-with no platform: those of its parent are never used or closed in it.
+with no platform: those of its parent are never used or closed in it, not even by the Models it
+inherited (their next request opens the child's own).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
@@ -79,29 +81,40 @@ class _FullPlatform:
         self.linger_until: float | None = None
         self._loop: _LoopThread | None = None
         self._lock = threading.Lock()
-        # Descriptors on the data folder and its SQLite file, as opened: a path that no longer names the
-        # same file (removed, re-created) means a stale platform. Held open, so that neither inode can
-        # be reused by a new file at the same path while this platform is open.
-        self._marks: list[tuple[Path, int]] = []
+        # The data folder and its SQLite file as opened: a path that no longer names the same file
+        # (removed, re-created) means a stale platform. The folder's descriptor is held open, so that
+        # its inode cannot be reused by a new folder at the same path while this platform is open; the
+        # database file's identity is only recorded (its inode is held by the store's own connections):
+        # closing a descriptor of it here would drop every POSIX lock this process holds on the file,
+        # SQLite's locks of any other platform open on it (a folder moved and opened again at its new
+        # path), and another process's last connection would then delete the write-ahead log under it.
         from mlp_server.quick_reads import DATABASE_FILE
 
         data_dir = key[0]
-        database = app.state.platform.settings.database_url
-        for path in (data_dir, *([data_dir / DATABASE_FILE] if database is None else [])):
-            try:
-                self._marks.append((path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
-            except OSError:
-                continue  # not there (yet): stale() then only checks what it could open
+        self._folder: tuple[Path, int] | None = None
+        with contextlib.suppress(OSError):  # not there: stale() then only checks what it could open
+            self._folder = (data_dir, os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        self._database: tuple[Path, int, int] | None = None
+        if app.state.platform.settings.database_url is None:
+            with contextlib.suppress(OSError):
+                st = os.stat(data_dir / DATABASE_FILE)
+                self._database = (data_dir / DATABASE_FILE, st.st_dev, st.st_ino)
 
     def stale(self) -> bool:
         """Whether the data folder or database file opened is gone or replaced at its path."""
-        for path, fd in self._marks:
-            try:
-                now, opened = os.stat(path), os.fstat(fd)
-            except OSError:
-                return True
-            if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
-                return True
+        marks: list[tuple[Path, int, int]] = []
+        try:
+            if self._folder is not None:
+                opened = os.fstat(self._folder[1])
+                marks.append((self._folder[0], opened.st_dev, opened.st_ino))
+            if self._database is not None:
+                marks.append(self._database)
+            for path, dev, ino in marks:
+                now = os.stat(path)
+                if (now.st_dev, now.st_ino) != (dev, ino):
+                    return True
+        except OSError:
+            return True
         return False
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -118,9 +131,9 @@ class _FullPlatform:
         if loop is not None:
             loop.close()
         close_embedded_app(self.app)
-        marks, self._marks = self._marks, []
-        for _, fd in marks:
-            os.close(fd)
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            os.close(folder[1])
 
 
 class EmbeddedTransport(httpx.BaseTransport):
@@ -137,24 +150,27 @@ class EmbeddedTransport(httpx.BaseTransport):
         self._own_loop: _LoopThread | None = None
         self._lock = threading.Lock()
 
-    def _get_loop(self) -> asyncio.AbstractEventLoop:
+    def _get_loop(self) -> tuple[asyncio.AbstractEventLoop, httpx.ASGITransport]:
         with self._lock:
             if self._platform is not None:
                 full = self._platform.full()
-                if self._asgi is None:
+                # The platform's app: another after a fork (the child opens its own) or a re-open.
+                if self._asgi is None or self._asgi.app is not full.app:
                     self._asgi = httpx.ASGITransport(app=full.app)
-                return full.loop()
+                return full.loop(), self._asgi
             if self._asgi is None:
                 self._asgi = httpx.ASGITransport(app=self._app)
             if self._own_loop is None or self._own_loop.loop.is_closed():
                 self._own_loop = _LoopThread()
                 # A transport dropped without close() must not keep its thread for good.
                 weakref.finalize(self, self._own_loop.close).atexit = False
-            return self._own_loop.loop
+            return self._own_loop.loop, self._asgi
 
-    async def _handle(self, request: httpx.Request) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        assert self._asgi is not None
-        response = await self._asgi.handle_async_request(request)
+    @staticmethod
+    async def _handle(
+        asgi: httpx.ASGITransport, request: httpx.Request
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        response = await asgi.handle_async_request(request)
         body = await response.aread()
         return response.status_code, response.headers.raw, body
 
@@ -164,10 +180,10 @@ class EmbeddedTransport(httpx.BaseTransport):
             quick = self._platform.quick_answer(request)
             if quick is not None:
                 return quick
-        loop = self._get_loop()
+        loop, asgi = self._get_loop()
         import asyncio
 
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), loop)
+        future = asyncio.run_coroutine_threadsafe(self._handle(asgi, request), loop)
         status, headers, body = future.result()
         return httpx.Response(status, headers=headers, content=body, request=request)
 
@@ -194,8 +210,9 @@ class EmbeddedAsyncTransport(httpx.AsyncBaseTransport):
         quick = self._platform.quick_answer(request)
         if quick is not None:
             return quick
-        if self._asgi is None:
-            self._asgi = httpx.ASGITransport(app=self._platform.app)
+        app = self._platform.app
+        if self._asgi is None or self._asgi.app is not app:
+            self._asgi = httpx.ASGITransport(app=app)
         return await self._asgi.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -217,6 +234,11 @@ _linger_thread: threading.Thread | None = None  # closes lingering platforms; en
 # Platforms a forked child inherited from its parent: never used or closed there (their threads did
 # not follow, and their database connections are the parent's), only kept from the collector.
 _inherited: list[_FullPlatform] = []
+# The sessions of this process, so that a forked child makes those it inherited forget their parent's
+# platform and quick-read connection (see _after_fork_in_child).
+_sessions: weakref.WeakSet[EmbeddedPlatform] = weakref.WeakSet()
+# Quick-read connections a forked child inherited: never used or closed there, kept from the collector.
+_inherited_quick: list[QuickReads] = []
 _serve_services = True
 
 LINGER_ENV: Final = "MLP_EMBEDDED_LINGER"
@@ -403,6 +425,8 @@ def _after_fork_in_child() -> None:
     global _platforms_lock, _linger_wakeup, _linger_thread
     _inherited.extend(_platforms.values())
     _platforms.clear()
+    for session in list(_sessions):
+        session._forget_parent()
     _platforms_lock = threading.RLock()
     _linger_wakeup = threading.Condition(_platforms_lock)
     _linger_thread = None
@@ -438,8 +462,21 @@ class EmbeddedPlatform:
         self._release: weakref.finalize[[_FullPlatform, float], EmbeddedPlatform] | None = None
         self._full_lock = threading.Lock()
         self._quick: QuickReads | None = None if self._key in _platforms else open_quick(self.settings)
+        _sessions.add(self)
         if self._quick is None:
             self.full()
+
+    def _forget_parent(self) -> None:
+        """In a forked child: what this session holds is its parent's (a platform whose threads did not
+        follow the fork, an SQLite connection that must not cross it); it is neither used nor released
+        here, and the session's next request opens the child's own platform."""
+        self._full_lock = threading.Lock()  # perhaps held by a thread of the parent as it forked
+        if self._release is not None:
+            self._release.detach()
+        self._full, self._release = None, None
+        if self._quick is not None:
+            _inherited_quick.append(self._quick)
+        self._quick = None
 
     def full(self) -> _FullPlatform:
         """The full platform, held by this session from now until it is closed."""

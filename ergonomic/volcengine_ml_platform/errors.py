@@ -7,8 +7,9 @@ in one table (:func:`error_for`), never by matching messages.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 
 class ServiceFields(TypedDict):
@@ -118,6 +119,11 @@ class LocalPlatformError(MLPlatformError):
     def __init__(self, message: str, *, data_dir: Path) -> None:
         super().__init__(message)
         self.data_dir = data_dir
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (a process pool's worker hands it to its parent) with its keyword-only data_dir:
+        # the default, cls(*args), could not make it again, and the pool broke instead.
+        return (functools.partial(type(self), data_dir=self.data_dir), (self.message,), self.__dict__)
 
 
 class TransferError(MLPlatformError):

@@ -114,14 +114,44 @@ def disk_problem(exc: BaseException, folder: Path | None = None) -> tuple[str, B
     SQLite answers "disk I/O error" when its WAL index cannot grow on a full disk, and "unable to
     open database file" when it cannot make that index on a read-only one."""
     known = storage_error(exc)
-    disk_error = next((c for c in reversed(_causes(exc)) if isinstance(c, (OSError, sqlite3.Error))), None)
     if known is not None and known.code == "StorageUnavailable":
+        disk_error = next(
+            (c for c in reversed(_causes(exc)) if isinstance(c, (OSError, sqlite3.Error))), None
+        )
         return ("full" if known.message == DISK_FULL else "read-only"), disk_error or exc
-    if known is None and folder is not None and disk_error is not None:
-        state = _file_system_state(folder)
-        if state is not None:
-            return state, disk_error
+    if known is None and folder is not None:
+        # Only an error that a full or read-only disk can cause without saying so, raised as (or
+        # explicitly from) its cause: not a damaged file ("file is not a database"), nor a bug raised
+        # while another error was being handled.
+        unexplained = next((c for c in reversed(_explicit_causes(exc)) if _unexplained_io(c)), None)
+        if unexplained is not None:
+            state = _file_system_state(folder)
+            if state is not None:
+                return state, unexplained
     return None
+
+
+# SQLite primary result codes a full or read-only disk gives without saying so: "disk I/O error",
+# "unable to open database file".
+_SQLITE_IOERR, _SQLITE_CANTOPEN = 10, 14
+
+
+def _unexplained_io(cause: BaseException) -> bool:
+    """Whether ``cause`` is an I/O failure that does not say why (the disk's state may be why)."""
+    if isinstance(cause, sqlite3.Error):
+        return getattr(cause, "sqlite_errorcode", -1) & 0xFF in (_SQLITE_IOERR, _SQLITE_CANTOPEN)
+    return isinstance(cause, OSError) and cause.errno == errno.EIO
+
+
+def _explicit_causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from (SQLAlchemy's .orig, ``raise ... from``), not what was being
+    handled when it was raised (``__context__``: another failure)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = getattr(current, "orig", None) or current.__cause__
+    return seen
 
 
 # Less free space than this on the data folder's file system: an unexplained write error is its being full.

@@ -221,6 +221,45 @@ def test_a_folder_re_created_while_its_platform_lingers_gets_a_new_platform(
     embedded.close_idle()
 
 
+def _count_in_another_process(database: Path) -> int:
+    """The models another process reads in ``database`` (its connection closed after: were it the
+    database's last, SQLite would checkpoint and delete the write-ahead log)."""
+    script = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "print(c.execute('SELECT count(*) FROM models').fetchone()[0]); c.close()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(database)], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(done.stdout)
+
+
+def test_a_moved_folders_lingering_platform_closes_without_dropping_the_new_paths_locks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder moved (mv) while its platform lingers is opened afresh at its new path: the same
+    database file. Closing the old platform must leave the new one's SQLite locks (POSIX locks are the
+    process's, per file: closing any descriptor of the file drops them all), or another process's
+    connection, taking itself for the last, deletes the write-ahead log under the open platform, whose
+    next writes are then lost to every other connection."""
+    monkeypatch.setenv(embedded.LINGER_ENV, "600")
+    folder, moved = tmp_path / "d", tmp_path / "moved"
+    with Model(data_dir=folder) as model:
+        _register(model, "a")
+    folder.rename(moved)
+    database = moved / "mlp.sqlite3"
+    with Model(data_dir=moved) as model:
+        _register(model, "b")
+        embedded.close_idle()  # the old path's platform: its linger is up
+        assert _count_in_another_process(database) == 2
+        assert (moved / "mlp.sqlite3-wal").exists()  # still the open platform's
+        _register(model, "c")
+        assert _count_in_another_process(database) == 3
+        assert model.list_models().result.total == 3
+    embedded.close_idle()
+    assert _count_in_another_process(database) == 3
+
+
 @pytest.mark.parametrize("value", ["soon", "-1", "nan", "7200"])
 def test_a_bad_linger_is_refused_before_anything_is_opened(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
@@ -286,6 +325,47 @@ def test_a_forked_child_opens_its_own_platform(
         assert _full_read(model, model_id) == 0
     assert embedded._platforms[key] is full
     keeper.close()
+    embedded.close_idle()
+
+
+def test_a_forked_child_uses_its_parents_models_on_a_platform_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Models made before a fork (module-level ones, a fork pool's workers) work in the child: their
+    sessions forget the parent's platform (whose loop thread did not follow: a request waited for
+    ever) and quick-read connection (SQLite's must not cross a fork), and open the child's own
+    platform; the parent's goes on serving the parent."""
+    folder = tmp_path / "d"
+    monkeypatch.setenv(embedded.LINGER_ENV, "0")
+    with Model(data_dir=folder) as first:  # made, then closed at once: the folder needs nothing done
+        model_id = _register(first)
+    monkeypatch.setenv(embedded.LINGER_ENV, "600")
+    reader = Model(data_dir=folder)
+    assert reader.session.platform is not None and reader.session.platform.quick  # a quick-read connection
+    assert reader.list_models().result.total == 1
+    keeper = Model(data_dir=folder)
+    _full_read(keeper, model_id)
+    key = (folder.resolve(), keeper.session.region)
+    full = embedded._platforms[key]
+    pid = os.fork()
+    if pid == 0:  # the child: exits with 0 if the parent's Models answered from the child's platform
+        code = 1
+        try:
+            signal.alarm(60)  # the parent's loop would never answer: end rather than hang
+            keeper.update_model(model_id, model_name="renamed-in-child")
+            names = [m.model_name for m in reader.list_models().result.list_ or []]
+            if _full_read(keeper, model_id) == 0 and embedded._platforms[key] is not full:
+                code = 0 if names == ["renamed-in-child"] else 2
+            keeper.close()
+            reader.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert keeper.get_model(model_id).result.model_name == "renamed-in-child"
+    assert embedded._platforms[key] is full
+    keeper.close()
+    reader.close()
     embedded.close_idle()
 
 

@@ -6,16 +6,21 @@ mount a small tmpfs."""
 
 from __future__ import annotations
 
+import errno
 import gc
+import multiprocessing
 import os
 import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+import sqlalchemy.exc
 
+from mlp_server.storage_errors import disk_problem
 from mlp_testing import CAN_MOUNT, clean_env, fill_disk, mlp_script, small_disk
 from volcengine_ml_platform.errors import LocalPlatformError
 from volcengine_ml_platform.models.model import Model
@@ -118,3 +123,62 @@ def test_a_read_only_disk_is_named_for_a_new_and_an_existing_folder(small_fs: Pa
     finally:
         subprocess.run(["mount", "-o", "remount,rw", str(small_fs)], check=True)
     assert Model(data_dir=existing).list_models().result.total == 0
+
+
+def test_a_damaged_database_on_a_nearly_full_disk_is_not_put_down_to_the_disk(small_fs: Path) -> None:
+    """Less than 1 MiB free does not make every error the disk's: a database file that is not one
+    says so, as it does with room (freeing space would not help)."""
+    data = small_fs / "data"
+    Model(data_dir=data).list_models()
+    (data / "mlp.sqlite3").write_bytes(b"not an SQLite database " * 100)
+    filler = fill_disk(small_fs, 50)  # 200 KiB left
+    try:
+        with pytest.raises(sqlalchemy.exc.DatabaseError, match="file is not a database"):
+            Model(data_dir=data).list_models()
+    finally:
+        filler.unlink()
+
+
+def test_a_bug_while_handling_an_io_error_is_not_put_down_to_the_disk(small_fs: Path) -> None:
+    """An error raised while another was handled (``__context__``) is a failure of its own: on a
+    nearly full disk it is raised as it is, not blamed on the disk; one raised from an unexplained I/O
+    error (``raise ... from``) is the disk's."""
+    filler = fill_disk(small_fs, 50)  # 200 KiB left
+    try:
+        try:
+            try:
+                raise OSError(errno.EIO, "Input/output error")
+            except OSError:
+                raise TypeError("a bug in the handler")  # noqa: B904 - the implicit chain is the point
+        except TypeError as bug:
+            assert disk_problem(bug, small_fs / "data") is None
+        try:
+            try:
+                raise OSError(errno.EIO, "Input/output error")
+            except OSError as io:
+                raise RuntimeError("opening failed") from io
+        except RuntimeError as failed:
+            assert disk_problem(failed, small_fs / "data") == ("full", failed.__cause__)
+    finally:
+        filler.unlink()
+
+
+def _models_in(data: str) -> int:
+    """A process pool's task: open the embedded platform of ``data`` and count its models."""
+    return Model(data_dir=data).list_models().result.total
+
+
+def test_the_full_disk_error_of_a_pool_worker_reaches_its_parent(small_fs: Path) -> None:
+    """A worker process (a process pool's task) that cannot open the data folder hands its parent the
+    same LocalPlatformError, folder and all: the error survives pickling."""
+    data = small_fs / "data"
+    filler = fill_disk(small_fs, 0)
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        with pool, pytest.raises(LocalPlatformError) as caught:
+            pool.submit(_models_in, str(data)).result(timeout=120)
+    finally:
+        filler.unlink()
+    assert caught.value.data_dir == data
+    said = f"the embedded platform cannot start: the disk of its data folder {data} is full ("
+    assert str(caught.value).startswith(said), caught.value

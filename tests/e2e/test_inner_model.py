@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, build_app
@@ -387,3 +388,22 @@ def test_token_outliving_the_platform_secret(clocked: ClockedPlatform, tmp_path:
 
     assert inner.get_model_version(model_id, "1").result.model_version == 1
     assert clocked.wire.actions == ["InnerGetModelVersion", "AdminGetSecureToken", "InnerGetModelVersion"]
+
+
+def test_numpy_integer_target_ids_act_for_that_account(embedded_peer: Peer, tmp_path: Path) -> None:
+    """Ids read from a numpy array or a DataFrame are integers: the token acts for that account (as
+    int() took them before ids were checked); a numpy bool or float is no id."""
+    keys = embedded_peer.add_account(TARGET_ACCOUNT, TARGET_USER)
+    inner = embedded_peer.inner(np.int64(TARGET_ACCOUNT), np.int32(TARGET_USER))  # type: ignore[arg-type]
+    assert (inner.get_target_account_id(), inner.get_target_user_id()) == (TARGET_ACCOUNT, TARGET_USER)
+    assert type(inner.get_target_account_id()) is int
+    source = tmp_path / "m"
+    make_tree(source, small=2)
+    created = inner.register(str(source), model_name="np-ids", model_format="ONNX", model_type="ONNX:1.10")
+    assert embedded_peer.model(keys).get_model_version(created.result.model_id, "1")
+    inner.set_target_user_id(np.uint8(TARGET_USER))  # type: ignore[arg-type]
+    assert inner.get_target_user_id() == TARGET_USER
+    for bad in (np.bool_(True), np.float64(42.0)):
+        with pytest.raises(ValidationError) as info:
+            embedded_peer.inner(bad, TARGET_USER)  # type: ignore[arg-type]
+        assert info.value.field == "target_account_id", info.value

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from volcengine_ml_platform.async_session import AsyncSession
 from volcengine_ml_platform.config import resolve_settings
-from volcengine_ml_platform.errors import InvalidParameterError, UploadWarning, ValidationError
+from volcengine_ml_platform.errors import InvalidParameterError, NotFoundError, UploadWarning, ValidationError
 from volcengine_ml_platform.models import validation
 from volcengine_ml_platform.models.inference_service import AsyncInferenceService, InferenceService
 
@@ -579,3 +580,19 @@ def test_wait_perf_job_names_the_bad_duration_before_any_request(
     assert info.value.field == field, info.value
     assert fragment in info.value.message, info.value
     assert wire.actions == []
+
+
+def test_numpy_durations_are_seconds_too(embedded_peer: Peer) -> None:
+    """A timeout or interval computed with numpy (an integer or float scalar) is a number of seconds,
+    as it was before durations were checked: the wait asks the platform, whose answer is NotFound."""
+    model, wire = embedded_peer.recording_model()
+    with pytest.raises(NotFoundError):
+        model.wait_perf_job("pj-20200101000000-zzzzz", timeout=np.int64(60), poll_interval=np.float32(0.5))
+    with pytest.raises(NotFoundError):
+        InferenceService(model.session, MISSING_SERVICE).wait_for(
+            "Running", timeout=np.int32(60), interval=np.int64(1)
+        )
+    assert wire.actions == ["ListPerfJobs", "GetService"]
+    with pytest.raises(ValidationError) as info:
+        model.wait_perf_job("pj-20200101000000-zzzzz", timeout=np.bool_(True))
+    assert info.value.field == "timeout"

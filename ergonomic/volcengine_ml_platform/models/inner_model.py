@@ -10,6 +10,8 @@ is written once, as plans (:mod:`._plan`) that both classes drive.
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import threading
 import time
@@ -76,15 +78,17 @@ TOKEN_TTL = 600  # seconds, as the original SDK asks
 
 
 def _positive_id(value: object, field: str) -> int:
-    """An account or user id: an int or a string of ASCII digits, at least 1. ``int()`` alone would
-    turn 1.9 or True into id 1, "4_2" or full-width digits into 42: another account's id."""
-    text = value.strip() if isinstance(value, str) else None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number: int | None = value
-    elif text and text.isascii() and text.isdigit():
-        number = int(text)
-    else:
-        number = None
+    """An account or user id: an integer (an int, a numpy integer: anything with ``__index__`` but a
+    bool) or a string of ASCII digits, at least 1. ``int()`` alone would turn 1.9 or True into id 1,
+    "4_2" or full-width digits into 42: another account's id."""
+    number: int | None = None
+    if isinstance(value, str):
+        text = value.strip()
+        if text and text.isascii() and text.isdigit():
+            number = int(text)
+    elif not isinstance(value, bool):
+        with contextlib.suppress(TypeError):
+            number = operator.index(value)  # type: ignore[arg-type]
     if number is None or number < 1:
         raise ValidationError(f"{field}: {value!r} is not an integer id (a positive integer)", field=field)
     return number

@@ -9,6 +9,7 @@ name the Python argument in the message. They raise :class:`~volcengine_ml_platf
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from collections.abc import Callable
 from typing import Any
@@ -152,9 +153,10 @@ def validate_required(schema_name: str, value: Any, argument: str) -> None:
 
 
 def validate_seconds(value: Any, argument: str, *, above_zero: bool = False) -> None:
-    """A duration in seconds (``timeout``, ``interval``): an int or float, at least 0 (``above_zero``:
-    more than 0). NaN is refused too: a deadline of NaN is never reached."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    """A duration in seconds (``timeout``, ``interval``): a real number (an int, a float, a numpy
+    integer or float), at least 0 (``above_zero``: more than 0). NaN is refused too: a deadline of NaN
+    is never reached. A bool is no duration."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not number or not (value > 0 if above_zero else value >= 0):
         least = "above 0" if above_zero else "of at least 0"
         raise ValidationError(f"{argument}: {value!r} is not a number of seconds {least}", field=argument)
