@@ -368,7 +368,9 @@ def _close(full: _FullPlatform) -> None:
 
 def _take_lingering(until: float) -> list[_FullPlatform]:
     """Remove and return the platforms whose linger ends by ``until``. Under _platforms_lock."""
-    due = [f for f in _platforms.values() if f.linger_until is not None and f.linger_until <= until]
+    # Over a copy (made before any Python code runs): the collector may drop a session while this loops,
+    # and its release (re-entering the lock, on this thread) may remove a platform from the dict.
+    due = [f for f in _platforms.copy().values() if f.linger_until is not None and f.linger_until <= until]
     for full in due:
         del _platforms[full.key]
     return due
@@ -392,7 +394,7 @@ def _linger() -> None:
         with _platforms_lock:
             due = _take_lingering(time.monotonic())
             if not due:
-                waits = [f.linger_until for f in _platforms.values() if f.linger_until is not None]
+                waits = [f.linger_until for f in _platforms.copy().values() if f.linger_until is not None]
                 if not waits:
                     _linger_thread = None
                     return
