@@ -182,3 +182,46 @@ def test_a_delete_during_a_registration_below_its_path_keeps_the_new_versions_fi
     bucket, prefix = split_path(inner)
     assert keys_under(server.platform, inner) == [prefix + "model.onnx"]
     assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+
+
+def test_a_decision_is_had_while_registrations_keep_coming(server: LiveServer, other: Platform) -> None:
+    """Registrations that overlap without a pause (one starts every 0.1 s and holds its turn 0.5 s, as
+    steady CreateModels of an account do) do not shut a decision out: once it asks, later registrations
+    wait for it (they would else keep the turn shared for as long as they keep coming, and every
+    sweep's and delete's reclaim of the account give up after its wait, its storage never freed)."""
+    store = server.platform.store
+    stop = threading.Event()
+    holders: list[threading.Thread] = []
+    held: list[bool] = []
+
+    def register() -> None:
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=False, wait=30):
+            held.append(True)
+            time.sleep(0.5)
+
+    def keep_registering() -> None:
+        while not stop.is_set():
+            holder = threading.Thread(target=register)
+            holder.start()
+            holders.append(holder)
+            time.sleep(0.1)
+
+    chain = threading.Thread(target=keep_registering)
+    chain.start()
+    try:
+        while not held:
+            time.sleep(0.01)
+        try:
+            with other.store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=True, wait=5):
+                decided = True
+        except TurnBusy:
+            decided = False
+        registered_before = len(held)
+    finally:
+        stop.set()
+        chain.join()
+        for holder in holders:
+            holder.join()
+    assert decided
+    assert len(held) == len(holders) > registered_before  # the registrations went on after it
+

@@ -10,7 +10,10 @@ starts after it sees its record: never a version committed with files a decision
 
 Registrations do not wait for each other (shared). The turn is held across processes and machines:
 on PostgreSQL a session-level advisory lock (on a pooled connection of its own, which gives it back
-if the process dies), on SQLite (one machine) ``flock`` on a file beside the database, one per account.
+if the process dies), on SQLite (one machine) ``flock`` on files beside the database, two per account
+(the turn and a gate that queues registrations behind a waiting decision). Either way a registration
+that asks while a decision waits comes after it: registrations that keep overlapping never shut a
+decision out.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -107,13 +110,27 @@ class ReclaimTurnsMixin(StoreBase):
 
     @contextmanager
     def _file_turn(self, account_id: int, exclusive: bool, wait: float) -> Iterator[None]:
+        """Two ``flock`` files per account: the turn itself, and a gate in front of it. flock has no
+        queue (a shared lock is granted whenever only shared ones are held, whoever waits for an
+        exclusive one), so registrations that keep overlapping would shut a decision out for good. A
+        registration passes the gate (shared, for a moment) to take the turn; a decision holds the gate
+        while it waits for the turn, so later registrations wait behind it, as PostgreSQL queues them."""
+        deadline = time.monotonic() + wait
+        with ExitStack() as turn:
+            with self._flock(account_id, "gate", exclusive, deadline, wait):
+                turn.enter_context(self._flock(account_id, "lock", exclusive, deadline, wait))
+            yield
+
+    @contextmanager
+    def _flock(
+        self, account_id: int, kind: str, exclusive: bool, deadline: float, wait: float
+    ) -> Iterator[None]:
         assert fcntl is not None, "no fcntl: no turns on this platform"
         # A descriptor of its own each time: flock locks belong to the open file, so two threads of
         # this process wait for each other as two processes do.
-        fd = os.open(self._turn_dir / f"{account_id}.lock", os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o600)
+        fd = os.open(self._turn_dir / f"{account_id}.{kind}", os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o600)
         try:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-            deadline = time.monotonic() + wait
             pause = 0.002
             while True:
                 try:
