@@ -225,3 +225,49 @@ def test_a_decision_is_had_while_registrations_keep_coming(server: LiveServer, o
     assert decided
     assert len(held) == len(holders) > registered_before  # the registrations went on after it
 
+
+def test_a_slow_reclaim_never_removes_the_files_of_a_version_registered_on_its_path_meanwhile(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete's reclaim through another server has listed the deleted version's files and is slow to
+    remove them (its store is slow). Meanwhile the files are uploaded again under the same names and
+    registered: that CreateModel may be refused (a retryable 503) but never committed before the slow
+    removal is over, which would then take the new version's files by their keys."""
+    path = server.upload(DEFAULT_ACCOUNT_ID, f"mine/again-{uuid.uuid4().hex[:8]}", FILES)
+    bucket, prefix = split_path(path)
+    first = admin.register(path, name="slow")["VersionInfo"]["ModelVersionID"]
+    listed, go = threading.Event(), threading.Event()
+    real = other.objects.delete_keys  # type: ignore[attr-defined]
+
+    def slow_delete_keys(bucket: str, keys: list[str]) -> int:
+        listed.set()
+        go.wait(60)
+        return int(real(bucket, keys))
+
+    monkeypatch.setattr(other.objects, "delete_keys", slow_delete_keys)
+    monkeypatch.setattr(lifecycle, "REGISTRATION_TURN_WAIT_SECONDS", 1.0)
+    caller = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
+    deleting = threading.Thread(target=delete_model_version, args=(other, caller, {"ModelVersionID": first}))
+    deleting.start()
+    try:
+        assert listed.wait(30)
+        # Needed, not a widened window: a later write is told apart from the deleted files only when
+        # newer than the record by more than the margin, plus a second (S3's whole-second LastModified).
+        time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 1.2)
+        again = {name: b"again " + data for name, data in FILES.items()}
+        server.upload(DEFAULT_ACCOUNT_ID, prefix, again)
+        answer = admin.call("CreateModel", {"ModelName": "again", "VersionInfo": version_info(path)})
+    finally:
+        go.set()
+        deleting.join(60)
+    deadline = time.monotonic() + 30  # the slow reclaim ends
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other.store.pending_reclaims() == []
+    if answer.status_code == 200:  # committed: the version's files are all there
+        assert keys_under(server.platform, path) == sorted(prefix + name for name in FILES)
+        assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+    else:
+        status, code, message = error_of(answer)
+        assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
+        assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "again"] == []

@@ -3,8 +3,10 @@
 A registration (CreateModel) lists a Path's files, writes their manifest and commits its version: it
 holds the account's turn *shared* for that whole span. A decision to remove objects (the storage
 sweep recording an unreferenced upload prefix, a delete's reclaim checking that no version uses its
-Path) holds the turn *exclusively*, only for that decision (a database check, and for the sweep the
-record it writes): the objects are removed after it, under a pending-reclaim record (:mod:`.reclaims`).
+Path) holds the turn *exclusively*: the sweep for its decision (a database check and the record it
+writes), a reclaim (:func:`mlp_server.lifecycle.reclaim`, of a delete's or of that record) for its
+check, listing and removal, under a pending-reclaim record (:mod:`.reclaims`): no registration commits
+on the Path before the keys it listed are gone, so none of them can be a newer upload's it registered.
 So a decision waits for the registrations in flight and sees their versions, and a registration that
 starts after it sees its record: never a version committed with files a decision doomed.
 
