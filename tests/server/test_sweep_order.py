@@ -5,6 +5,7 @@ or ``mlp gc``), on SQLite + the folder store and on PostgreSQL + S3 (``platform_
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from mlp_server import lifecycle
 from mlp_server.context import Caller, Platform
@@ -271,3 +274,50 @@ def test_a_slow_reclaim_never_removes_the_files_of_a_version_registered_on_its_p
         status, code, message = error_of(answer)
         assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
         assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "again"] == []
+
+
+@pytest.mark.parametrize("platform_settings", ["team"], indirect=True)
+def test_turns_in_flight_take_a_bounded_number_of_database_connections(
+    server: LiveServer, other: Platform
+) -> None:
+    """PostgreSQL: a turn held is a session of its own (its advisory lock). One per CreateModel in
+    flight (a server runs 40 at once), per background reclaim and per sweep, without a bound, is
+    40-odd connections per server beside its store's 15: a few servers at full load exhaust
+    max_connections (100 by default), and then every new connection fails, the store's too. The turns
+    one process holds at once take at most 10 connections (reclaim_turns.MAX_TURN_CONNECTIONS); the
+    others wait for one, within their wait, and all are had."""
+    store = server.platform.store
+    count = 30
+    together = threading.Barrier(count, timeout=2)
+    peak: list[int] = []
+    had: list[bool] = []
+    counting = threading.Lock()
+    counter = (  # autocommit: each count a fresh look (the statistics are cached per transaction)
+        create_engine(other.store._engine.url, poolclass=NullPool)
+        .connect()
+        .execution_options(isolation_level="AUTOCOMMIT")
+    )
+
+    def connections() -> int:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        with counting:
+            return int(counter.exec_driver_sql(query).scalar_one())
+
+    def register() -> None:
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=False, wait=30):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()  # all at once, if they could be
+            peak.append(connections())
+            had.append(True)
+
+    try:
+        before = connections()
+        threads = [threading.Thread(target=register) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        counter.close()
+    assert len(had) == count  # every registration had its turn
+    assert max(peak) - before <= 10, (before, peak)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -52,6 +53,12 @@ _UNLOCK = {
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
+# PostgreSQL: the connections one process's turns take at most (CreateModels in flight, up to the
+# server's 40 threads, background reclaims, a sweep): without a bound, a few servers at full load would
+# take max_connections (100 by default) and every new connection would fail, the store's too.
+MAX_TURN_CONNECTIONS = 10
+
+
 class TurnBusy(Exception):
     """The account's turn was not had within the wait (a long decision, or many registrations)."""
 
@@ -61,9 +68,17 @@ class ReclaimTurnsMixin(StoreBase):
     def _turn_engine(self) -> Engine:
         """PostgreSQL: the turns' connections, a pool apart from the store's. A turn's holder uses the
         store's pool inside it (its listing's reads, its commit): were the turns from that pool too,
-        as many registrations as it has connections would each hold one and wait for another. This
-        pool grows as needed (its holders never wait for it), and its connections only lock."""
-        return create_engine(self._engine.url, pool_pre_ping=True, pool_size=5, max_overflow=-1)
+        as many registrations as it has connections would each hold one and wait for another. Its
+        connections only lock, at most :data:`MAX_TURN_CONNECTIONS` at once (:attr:`_turn_slots`)."""
+        return create_engine(
+            self._engine.url, pool_pre_ping=True, pool_size=5, max_overflow=MAX_TURN_CONNECTIONS - 5
+        )
+
+    @cached_property
+    def _turn_slots(self) -> threading.BoundedSemaphore:
+        """The turns this process holds (or waits for) at once on PostgreSQL: one connection each. A
+        holder never asks for a second turn, so one waiting for a slot waits only for turns that end."""
+        return threading.BoundedSemaphore(MAX_TURN_CONNECTIONS)
 
     def close(self) -> None:
         super().close()
@@ -93,10 +108,21 @@ class ReclaimTurnsMixin(StoreBase):
 
     @contextmanager
     def _pg_turn(self, account_id: int, exclusive: bool, wait: float) -> Iterator[None]:
+        deadline = time.monotonic() + wait
+        if not self._turn_slots.acquire(timeout=wait):
+            raise TurnBusy(f"{MAX_TURN_CONNECTIONS} reclaim turns of this process were held for {wait} s")
+        try:
+            with self._pg_lock(account_id, exclusive, max(0.0, deadline - time.monotonic()), wait):
+                yield
+        finally:
+            self._turn_slots.release()
+
+    @contextmanager
+    def _pg_lock(self, account_id: int, exclusive: bool, left: float, wait: float) -> Iterator[None]:
         params = {"key": f"mlp-reclaim-turn:{account_id}"}
         with self._turn_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             try:
-                conn.execute(_LOCK[exclusive], {**params, "ms": f"{max(1, int(wait * 1000))}ms"})
+                conn.execute(_LOCK[exclusive], {**params, "ms": f"{max(1, int(left * 1000))}ms"})
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                     raise TurnBusy(f"the reclaim turn of account {account_id} was busy for {wait} s") from exc
