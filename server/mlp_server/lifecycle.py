@@ -138,7 +138,8 @@ def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> 
 def registration_turn(platform: Platform, account_id: int, path: str) -> Iterator[None]:
     """The account's shared turn for a CreateModel's listing, manifest and commit (store.reclaim_turns):
     no sweep or reclaim decides to remove objects meanwhile. Waits up to
-    :data:`REGISTRATION_TURN_WAIT_SECONDS`, then answers a retryable 503."""
+    :data:`REGISTRATION_TURN_WAIT_SECONDS` (for a sweep's decision, or a reclaim's removal on a slow
+    store), then answers a retryable 503."""
     with contextlib.ExitStack() as held:
         try:
             held.enter_context(
@@ -147,8 +148,8 @@ def registration_turn(platform: Platform, account_id: int, path: str) -> Iterato
         except TurnBusy:
             raise ApiError(
                 "ServiceUnavailableTemp",
-                f"VersionInfo.Path: the storage sweep is deciding what to remove; register {path} "
-                "again shortly",
+                f"VersionInfo.Path: objects of your account are being removed (a delete or the storage "
+                f"sweep); register {path} again shortly",
             ) from None
         yield
 
@@ -232,29 +233,25 @@ def reclaim_after_delete(
     return finished
 
 
-def _reclaimable(platform: Platform, account_id: int, path: str, *, decide: bool) -> tuple[str, str] | None:
+def _reclaimable(platform: Platform, account_id: int, path: str) -> tuple[str, str] | None:
     """``path``'s (bucket, prefix) if its objects may go: in the account's bucket (never touch what is
     outside it) and used by no version of the account (none has it, lies below it or contains it).
-    With ``decide`` (not a dry run) that is checked in the account's exclusive turn: after the
-    registrations in flight have committed, while later ones see the record (store.reclaim_turns)."""
+    A removal checks it in the account's exclusive turn (:func:`_remove_unused`)."""
     bucket, prefix = split_path(path)
     if bucket != platform.bucket_for(account_id) or not prefix:
         return None
-    if not decide:
-        return None if platform.store.path_in_use(account_id, path) else (bucket, prefix)
-    with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
-        if platform.store.path_in_use(account_id, path):
-            return None
+    if platform.store.path_in_use(account_id, path):
+        return None
     return bucket, prefix
 
 
 def _doomed(
-    platform: Platform, account_id: int, path: str, recorded_at: datetime | None, *, decide: bool = True
+    platform: Platform, account_id: int, path: str, recorded_at: datetime | None
 ) -> tuple[str, list[ObjectInfo]]:
     """(bucket, the objects a reclaim of ``path`` removes now): everything under it as a folder, the
     object it names, its manifest; none if it may not go (:func:`_reclaimable`). With
     ``recorded_at``, only those written no later than that (give or take :data:`RECORD_MARGIN_SECONDS`)."""
-    if (where := _reclaimable(platform, account_id, path, decide=decide)) is None:
+    if (where := _reclaimable(platform, account_id, path)) is None:
         return "", []
     bucket, prefix = where
     folder = prefix if prefix.endswith("/") else prefix + "/"
@@ -281,16 +278,22 @@ def _doomed(
 def _remove_unused(
     platform: Platform, account_id: int, path: str, recorded_at: datetime | None
 ) -> list[ObjectInfo]:
-    bucket, doomed = _doomed(platform, account_id, path, recorded_at)
-    if not doomed:
-        return []
-    keys = [o.key for o in doomed]
-    delete_keys: Callable[[str, list[str]], int] | None = getattr(platform.objects, "delete_keys", None)
-    if delete_keys is not None:
-        delete_keys(bucket, keys)
-        return doomed
-    # A store without it: one key at a time, each only if no longer key starts with it.
-    return [o for o in doomed if _delete_exact(platform.objects, bucket, o.key)]
+    """Decide, list and remove in the account's exclusive turn (store.reclaim_turns): the registrations
+    in flight have committed (the Path is in use then, nothing goes), and none commits before the
+    removal is over. Were the turn given back after the decision, another server (or a CreateModel)
+    could finish the same record and drop it, and a registration of files uploaded again under the same
+    names commit, before this removal of the keys it listed took them."""
+    with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
+        bucket, doomed = _doomed(platform, account_id, path, recorded_at)
+        if not doomed:
+            return []
+        keys = [o.key for o in doomed]
+        delete_keys: Callable[[str, list[str]], int] | None = getattr(platform.objects, "delete_keys", None)
+        if delete_keys is not None:
+            delete_keys(bucket, keys)
+            return doomed
+        # A store without it: one key at a time, each only if no longer key starts with it.
+        return [o for o in doomed if _delete_exact(platform.objects, bucket, o.key)]
 
 
 def evict_served_copies(platform: Platform, version_ids: Iterable[str]) -> None:
@@ -347,9 +350,7 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
         for pending in batch:
             if dry_run:
                 try:
-                    objects = _doomed(
-                        platform, pending.account_id, pending.path, pending.create_time, decide=False
-                    )[1]
+                    objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
                 except Exception:  # one Path the store cannot list stops neither the others nor the sweep
                     log.warning("could not list %s to report its reclaim", pending.path, exc_info=True)
                     continue

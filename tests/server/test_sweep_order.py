@@ -5,6 +5,7 @@ or ``mlp gc``), on SQLite + the folder store and on PostgreSQL + S3 (``platform_
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -12,6 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from mlp_server import lifecycle
 from mlp_server.context import Caller, Platform
@@ -182,3 +185,139 @@ def test_a_delete_during_a_registration_below_its_path_keeps_the_new_versions_fi
     bucket, prefix = split_path(inner)
     assert keys_under(server.platform, inner) == [prefix + "model.onnx"]
     assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+
+
+def test_a_decision_is_had_while_registrations_keep_coming(server: LiveServer, other: Platform) -> None:
+    """Registrations that overlap without a pause (one starts every 0.1 s and holds its turn 0.5 s, as
+    steady CreateModels of an account do) do not shut a decision out: once it asks, later registrations
+    wait for it (they would else keep the turn shared for as long as they keep coming, and every
+    sweep's and delete's reclaim of the account give up after its wait, its storage never freed)."""
+    store = server.platform.store
+    stop = threading.Event()
+    holders: list[threading.Thread] = []
+    held: list[bool] = []
+
+    def register() -> None:
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=False, wait=30):
+            held.append(True)
+            time.sleep(0.5)
+
+    def keep_registering() -> None:
+        while not stop.is_set():
+            holder = threading.Thread(target=register)
+            holder.start()
+            holders.append(holder)
+            time.sleep(0.1)
+
+    chain = threading.Thread(target=keep_registering)
+    chain.start()
+    try:
+        while not held:
+            time.sleep(0.01)
+        try:
+            with other.store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=True, wait=5):
+                decided = True
+        except TurnBusy:
+            decided = False
+        registered_before = len(held)
+    finally:
+        stop.set()
+        chain.join()
+        for holder in holders:
+            holder.join()
+    assert decided
+    assert len(held) == len(holders) > registered_before  # the registrations went on after it
+
+
+def test_a_slow_reclaim_never_removes_the_files_of_a_version_registered_on_its_path_meanwhile(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delete's reclaim through another server has listed the deleted version's files and is slow to
+    remove them (its store is slow). Meanwhile the files are uploaded again under the same names and
+    registered: that CreateModel may be refused (a retryable 503) but never committed before the slow
+    removal is over, which would then take the new version's files by their keys."""
+    path = server.upload(DEFAULT_ACCOUNT_ID, f"mine/again-{uuid.uuid4().hex[:8]}", FILES)
+    bucket, prefix = split_path(path)
+    first = admin.register(path, name="slow")["VersionInfo"]["ModelVersionID"]
+    listed, go = threading.Event(), threading.Event()
+    real = other.objects.delete_keys  # type: ignore[attr-defined]
+
+    def slow_delete_keys(bucket: str, keys: list[str]) -> int:
+        listed.set()
+        go.wait(60)
+        return int(real(bucket, keys))
+
+    monkeypatch.setattr(other.objects, "delete_keys", slow_delete_keys)
+    monkeypatch.setattr(lifecycle, "REGISTRATION_TURN_WAIT_SECONDS", 1.0)
+    caller = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
+    deleting = threading.Thread(target=delete_model_version, args=(other, caller, {"ModelVersionID": first}))
+    deleting.start()
+    try:
+        assert listed.wait(30)
+        # Needed, not a widened window: a later write is told apart from the deleted files only when
+        # newer than the record by more than the margin, plus a second (S3's whole-second LastModified).
+        time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 1.2)
+        again = {name: b"again " + data for name, data in FILES.items()}
+        server.upload(DEFAULT_ACCOUNT_ID, prefix, again)
+        answer = admin.call("CreateModel", {"ModelName": "again", "VersionInfo": version_info(path)})
+    finally:
+        go.set()
+        deleting.join(60)
+    deadline = time.monotonic() + 30  # the slow reclaim ends
+    while other.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert other.store.pending_reclaims() == []
+    if answer.status_code == 200:  # committed: the version's files are all there
+        assert keys_under(server.platform, path) == sorted(prefix + name for name in FILES)
+        assert server.platform.objects.head(bucket, manifest_key(prefix)) is not None
+    else:
+        status, code, message = error_of(answer)
+        assert (status, code) == (503, "ServiceUnavailableTemp") and "VersionInfo.Path" in message
+        assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "again"] == []
+
+
+@pytest.mark.parametrize("platform_settings", ["team"], indirect=True)
+def test_turns_in_flight_take_a_bounded_number_of_database_connections(
+    server: LiveServer, other: Platform
+) -> None:
+    """PostgreSQL: a turn held is a session of its own (its advisory lock). One per CreateModel in
+    flight (a server runs 40 at once), per background reclaim and per sweep, without a bound, is
+    40-odd connections per server beside its store's 15: a few servers at full load exhaust
+    max_connections (100 by default), and then every new connection fails, the store's too. The turns
+    one process holds at once take at most 10 connections (reclaim_turns.MAX_TURN_CONNECTIONS); the
+    others wait for one, within their wait, and all are had."""
+    store = server.platform.store
+    count = 30
+    together = threading.Barrier(count, timeout=2)
+    peak: list[int] = []
+    had: list[bool] = []
+    counting = threading.Lock()
+    counter = (  # autocommit: each count a fresh look (the statistics are cached per transaction)
+        create_engine(other.store._engine.url, poolclass=NullPool)
+        .connect()
+        .execution_options(isolation_level="AUTOCOMMIT")
+    )
+
+    def connections() -> int:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        with counting:
+            return int(counter.exec_driver_sql(query).scalar_one())
+
+    def register() -> None:
+        with store.reclaim_turn(DEFAULT_ACCOUNT_ID, exclusive=False, wait=30):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                together.wait()  # all at once, if they could be
+            peak.append(connections())
+            had.append(True)
+
+    try:
+        before = connections()
+        threads = [threading.Thread(target=register) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        counter.close()
+    assert len(had) == count  # every registration had its turn
+    assert max(peak) - before <= 10, (before, peak)
