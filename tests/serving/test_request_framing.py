@@ -142,3 +142,29 @@ def test_an_ambiguous_framing_is_refused_by_the_replica_and_by_the_proxy(
     assert proxied.endswith(json.dumps({"error": message}).encode()), proxied
     assert proxied.count(b"HTTP/1.1 ") == 1, proxied
     assert upstream_connections == 0  # refused by the proxy: nothing went to the replica
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+def test_empty_lines_before_the_request_line_are_ignored_by_the_replica_and_by_the_proxy(
+    replica_port: int, method: str
+) -> None:
+    """RFC 9112 section 2.2: a server ignores empty lines before a request-line. The proxy did not
+    see a HEAD after one, waited for the body of the replica's answer (which a HEAD's has not), and
+    answered 503, counting the replica as failing."""
+    request = f"{method} /v2/models/m HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode()
+    direct = exchange(replica_port, b"\r\n\r\n" + request)
+
+    async def through_proxy() -> bytes:
+        proxy = ServiceProxy("s-framing", probe_every=3600, read_timeout=5)
+        port = await proxy.start(None)
+        proxy.add(Backend(replica_port))
+        try:
+            return await asyncio.to_thread(exchange, port, b"\r\n\r\n" + request)
+        finally:
+            await proxy.close()
+
+    proxied = asyncio.run(through_proxy())
+    for answer in (direct, proxied):
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer
+        assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert proxied.split(b"\r\n\r\n", 1)[1] == direct.split(b"\r\n\r\n", 1)[1]

@@ -293,6 +293,10 @@ class ServiceProxy:
                 client.wait("head")
                 try:
                     head = first + await reader.readuntil(b"\r\n\r\n")
+                    while head.startswith(b"\r\n"):
+                        # Empty lines before a request-line are ignored (RFC 9112 section 2.2), as the
+                        # replica's parser does: the request is the one that follows them.
+                        head = head[2:] or await reader.readuntil(b"\r\n\r\n")
                     length, close, chunked, expect = _headers(head)
                     if chunked:
                         raise _BadRequest(
