@@ -23,6 +23,7 @@ from mlp_server.handlers.models import delete_model_version
 from mlp_server.lifecycle import SweepReport, split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
+from mlp_server.store.pg_sessions import KEEPALIVES
 from mlp_server.store.reclaim_turns import TurnBusy
 from volcengine_ml_platform.transfer.manifest import manifest_key
 
@@ -321,3 +322,25 @@ def test_turns_in_flight_take_a_bounded_number_of_database_connections(
         counter.close()
     assert len(had) == count  # every registration had its turn
     assert max(peak) - before <= 10, (before, peak)
+
+
+@pytest.mark.parametrize("platform_settings", ["team"], indirect=True)
+def test_a_turns_session_is_ended_soon_after_its_holder_is_cut_off(server: LiveServer) -> None:
+    """PostgreSQL: a turn is an advisory lock, held as long as its session. A server cut off by the
+    network while it holds one cannot end that session, and the database would keep it (and every
+    registration or decision of the account waiting) until its own TCP keepalive noticed: two hours
+    and more by default. The turns' sessions probe both ends after 5 s of silence (libpq's keepalives,
+    and the server's, set on each session and kept across the pool's resets)."""
+    store = server.platform.store
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout")
+    for _ in range(2):  # a new session, then the same one again after the pool's reset on return
+        with store._turn_engine.connect() as conn:
+            dsn = conn.connection.dbapi_connection.info.dsn  # type: ignore[union-attr]
+            assert all(f"{name}={value}" in dsn for name, value in KEEPALIVES.items()), dsn
+            shown = {name: conn.exec_driver_sql(f"SHOW {name}").scalar() for name in names}
+        assert shown == {
+            "tcp_keepalives_idle": "5",
+            "tcp_keepalives_interval": "1",
+            "tcp_keepalives_count": "3",
+            "tcp_user_timeout": "3000",  # ms
+        }, shown

@@ -20,7 +20,6 @@ from mlp_server.handlers.services import as_seen
 from mlp_server.platform import open_platform
 from mlp_server.serving.db_lock import (
     CONNECT_TIMEOUT,
-    KEEPALIVES,
     LOCK_CHECK_SECONDS,
     LOCK_CHECK_TIMEOUT,
     LOCK_IDLE_SECONDS,
@@ -32,6 +31,7 @@ from mlp_server.serving.lease import SERVING_LOCK_KEY, services_served
 from mlp_server.serving.supervisor import TAKEOVER_LOOK_SECONDS, ServingSupervisor
 from mlp_server.settings import ServerSettings
 from mlp_server.store import Store
+from mlp_server.store.pg_sessions import KEEPALIVES
 from mlp_server.store.services import RUNNING
 from pg_testing import PgCluster
 from tcp_proxy import TcpProxy

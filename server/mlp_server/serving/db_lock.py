@@ -35,6 +35,8 @@ import socket
 from sqlalchemy import URL, Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from ..store import pg_sessions
+from ..store.pg_sessions import KEEPALIVES, TCP_SETTINGS
 from .lease import SERVING_LOCK_KEY
 
 log = logging.getLogger("mlp_server.serving")
@@ -60,22 +62,9 @@ LOCK_IDLE_SECONDS = 5.0
 SESSION_SETTINGS = {
     "idle_session_timeout": f"{LOCK_IDLE_SECONDS:g}s",
     "idle_in_transaction_session_timeout": f"{LOCK_IDLE_SECONDS:g}s",
-    "tcp_keepalives_idle": "5s",
-    "tcp_keepalives_interval": "1s",
-    "tcp_keepalives_count": "3",
-    "tcp_user_timeout": "3s",
-}
-# libpq settings (ignored on a Unix socket): probe an idle connection after 5 s, every 1 s, 3 times;
-# drop it when sent data stays unacknowledged for 3 s.
-KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 1,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 3000,
+    **TCP_SETTINGS,
 }
 
-_SET = text("SELECT set_config(name, :value, false) FROM pg_settings WHERE name = :name")
 
 _HELD = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -103,8 +92,7 @@ class ServingLock:
         try:
             conn = engine.connect()
             try:
-                for setting, value in SESSION_SETTINGS.items():
-                    conn.execute(_SET, {"name": setting, "value": value})
+                pg_sessions.apply(conn, SESSION_SETTINGS)
                 owned = bool(
                     conn.execute(
                         text("SELECT pg_try_advisory_lock(:key)"), {"key": SERVING_LOCK_KEY}

@@ -29,9 +29,10 @@ from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 
+from . import pg_sessions
 from .base import StoreBase
 
 try:
@@ -70,9 +71,25 @@ class ReclaimTurnsMixin(StoreBase):
         store's pool inside it (its listing's reads, its commit): were the turns from that pool too,
         as many registrations as it has connections would each hold one and wait for another. Its
         connections only lock, at most :data:`MAX_TURN_CONNECTIONS` at once (:attr:`_turn_slots`)."""
-        return create_engine(
-            self._engine.url, pool_pre_ping=True, pool_size=5, max_overflow=MAX_TURN_CONNECTIONS - 5
+        engine = create_engine(
+            self._engine.url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=MAX_TURN_CONNECTIONS - 5,
+            connect_args=dict(pg_sessions.KEEPALIVES),
         )
+        # A holder cut off by the network would keep its turn (and every registration or decision of
+        # the account waiting) until the database noticed: hours by default. Its backend ends within
+        # about 8 s of the peer going silent. No idle timeout: a holder may rightly be slow (a removal
+        # from a slow store), and TCP tells a slow peer from a dead one.
+        event.listen(
+            engine,
+            "connect",
+            lambda dbapi_connection, _record: pg_sessions.apply_on_connect(
+                dbapi_connection, pg_sessions.TCP_SETTINGS
+            ),
+        )
+        return engine
 
     @cached_property
     def _turn_slots(self) -> threading.BoundedSemaphore:
