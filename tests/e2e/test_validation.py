@@ -596,3 +596,21 @@ def test_numpy_durations_are_seconds_too(embedded_peer: Peer) -> None:
     with pytest.raises(ValidationError) as info:
         model.wait_perf_job("pj-20200101000000-zzzzz", timeout=np.bool_(True))
     assert info.value.field == "timeout"
+
+
+def test_numpy_integers_are_integer_arguments_too(embedded_peer: Peer) -> None:
+    """An offset or page size computed with numpy (``np.int64``, as ML code has them) is that integer,
+    as the SDK's ``int`` fields took it (it was refused: "expected integer, got int64"); a numpy bool
+    or float is not an integer, and is refused by the argument's name before any request."""
+    model, wire = embedded_peer.recording_model()
+    plain = model.list_models(offset=0, page_size=3).result
+    computed = model.list_models(offset=np.int64(0), page_size=np.int32(3)).result
+    assert (computed.total, computed.list_) == (plain.total, plain.list_)
+    services = model.list_services(offset=np.int64(0), page_size=np.int16(5)).result
+    assert services.total == model.list_services(offset=0, page_size=5).result.total
+    assert wire.actions == ["ListModels", "ListModels", "ListServices", "ListServices"]
+    for argument, value in (("offset", np.bool_(False)), ("page_size", np.float64(3.0))):
+        with pytest.raises(ValidationError) as info:
+            model.list_models(**{argument: value})
+        assert info.value.field == argument
+    assert len(wire.actions) == 4

@@ -5,6 +5,7 @@ the arguments, the checks and the bodies are written once for both."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection
 from importlib import import_module
 from types import ModuleType
@@ -27,8 +28,21 @@ def _operation(name: str) -> ModuleType:
     return import_module(f"ml_platform_client.api.{name}")
 
 
+def whole(value: Any) -> Any:
+    """An integer argument given as another integral type (numpy's ``int64`` from a computation, as
+    ML code often has) as a plain int, which the SDK's ``int`` fields took and JSON can carry; any
+    other value (a bool, a float, a string) as it is, for the schema check to refuse by name."""
+    if type(value) is int or isinstance(value, bool):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def page(offset: int, page_size: int, sort_by: str, sort_order: str, sort_schema: str) -> dict[str, Any]:
     """The paging fields, checked first so that errors name the Python arguments."""
+    offset, page_size = whole(offset), whole(page_size)
     for schema_name, value, argument in (
         ("Offset", offset, "offset"),
         ("Limit", page_size, "page_size"),
@@ -80,7 +94,7 @@ def sts_token(duration: int) -> Request[generated.GetSTSTokenResponse]:
     return Request(
         _operation("storage.get_account_sts_token"),
         generated.GetSTSTokenRequest,
-        {"Duration": duration},
+        {"Duration": whole(duration)},
         generated.GetSTSTokenResponse,
     )
 
@@ -348,7 +362,7 @@ def cancel_task(task_id: str) -> Request[generated.TaskIDResponse]:
 def resources(
     name_contains: str | None, offset: int, page_size: int
 ) -> Request[generated.ListResourceResponse]:
-    body = drop_none({"NameContains": name_contains, "Offset": offset, "Limit": page_size})
+    body = drop_none({"NameContains": name_contains, "Offset": whole(offset), "Limit": whole(page_size)})
     return named(
         Request(
             _operation("resources.list_resource"),
@@ -399,7 +413,7 @@ def create_service_request(
     check_envs(envs)
     deployment = drop_none(
         {
-            "Replicas": 1 if replica is None else replica,
+            "Replicas": 1 if replica is None else whole(replica),
             "FlavorID": flavor_id,
             "Model": {"ModelID": model_id, "ModelVersionID": version_id(model_id, model_version)},
             "ImageID": image_id,
@@ -471,7 +485,7 @@ def get_service_request(service_id: str) -> Request[generated.GetServiceResponse
 def scale(service_id: str, replicas: int) -> Request[generated.ServiceIDResponse]:
     body = {
         "ServiceID": _required_id("ServiceID", service_id, "service_id"),
-        "Replicas": replicas,
+        "Replicas": whole(replicas),
         "ChangeType": "ScalingService",
     }
     return named(
