@@ -221,6 +221,10 @@ def test_a_decision_is_had_while_registrations_keep_coming(server: LiveServer, o
         except TurnBusy:
             decided = False
         registered_before = len(held)
+        # and registrations go on after it (one queued behind it, or the next the chain starts)
+        deadline = time.monotonic() + 10
+        while len(held) == registered_before and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         stop.set()
         chain.join()
