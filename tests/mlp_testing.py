@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
@@ -133,13 +133,7 @@ class MlpServe:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.proc = None
 
     def __enter__(self) -> Self:
@@ -150,6 +144,18 @@ class MlpServe:
 
     def default_keys(self) -> Keys:
         return read_default_keys(self.data_dir)
+
+
+def stop_process(proc: subprocess.Popen[Any], wait: float) -> None:
+    """SIGTERM ``proc`` and wait up to ``wait`` seconds for it, then SIGKILL it (and reap it)."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextmanager

@@ -38,7 +38,7 @@ from mlp_server.serving.replica import (
     new_block,
 )
 from mlp_server.serving.tensors import TensorSpec
-from mlp_testing import clean_env
+from mlp_testing import clean_env, stop_process
 
 from . import models as built
 from .helpers import wait_until
@@ -91,12 +91,7 @@ def running(tmp_path: Path, name: str, helper: bool = True, **env: str) -> Itera
         threads = Path(f"/proc/{proc.pid}/task").glob("*/children")
         children = [int(pid) for t in threads for pid in t.read_text().split()]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)
     assert bool(children) == helper, "the large request started no helper process" if helper else children
     wait_until(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 10, "the helpers to exit")
     assert replica.blocks() == []

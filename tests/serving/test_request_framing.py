@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from mlp_server.serving.proxy import Backend, ServiceProxy
-from mlp_testing import clean_env
+from mlp_testing import clean_env, stop_process
 
 from . import models as built
 from .helpers import wait_until
@@ -78,12 +78,7 @@ def replica_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         wait_until(hello.exists, 60, "the replica to listen")
         yield int(json.loads(hello.read_text())["port"])
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)
 
 
 def exchange(port: int, data: bytes) -> bytes:

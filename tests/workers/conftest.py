@@ -16,7 +16,7 @@ import pytest
 
 from mlp_server.store import Store
 from mlp_server.workers.runner import RunSpec
-from mlp_testing import clean_env, mlp_script
+from mlp_testing import clean_env, mlp_script, stop_process
 from volcengine_ml_platform.models.model import Model
 
 from . import models
@@ -46,13 +46,7 @@ class WorkerProc:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
