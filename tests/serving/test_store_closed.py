@@ -113,3 +113,38 @@ def test_a_store_closed_under_a_running_service_stops_its_replicas(
     finally:
         successor.close()
         reopened.close()
+
+
+def test_a_runtime_that_outlives_its_supervisors_loop_stops_its_replicas_at_once(
+    tmp_path: Path, escaped: list[BaseException]
+) -> None:
+    """A service's runtime still running when its supervisor's term ended (its join timed out, e.g.
+    in a database call during an outage) and the proxies' loop stopped: it used to wait 60 s on that
+    loop for each replica, then die with a TimeoutError, leaving its replicas running. It now stops
+    them at once, and nothing escapes its thread."""
+    url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    store = Store(url)
+    model_id, version = register(store, Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name="orphan-svc", FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    supervisor = ServingSupervisor(store, objects, tmp_path)
+    try:
+        assert supervisor.ensure_started()
+        status = lambda: store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]  # noqa: E731
+        wait_until(lambda: status() == RUNNING, 60, "the service to run")
+        assert replica_pids("orphan-svc", tmp_path) != []
+        loop = supervisor._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(loop.stop)  # the term's end, as _end_term stops it
+        wait_until(lambda: not loop.is_running(), 10, "the proxies' loop to stop")
+        runtime = supervisor._runtimes[service_id]
+        runtime.update(None)
+        runtime.join(20)
+        assert not runtime.alive()
+        wait_until(lambda: replica_pids("orphan-svc", tmp_path) == [], 20, "the replicas to stop")
+    finally:
+        supervisor.close()
+        store.close()
+    assert escaped == []

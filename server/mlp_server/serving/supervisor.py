@@ -15,6 +15,7 @@ back to asking for the lock, as the other servers do.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -71,6 +72,14 @@ class Timing:
     # it out of the rotation; a restart waits longer, for a replica whose loop is only busy a while
     # (e.g. parsing a very large JSON request).
     probe_restart_after: int = 10
+
+
+class LoopGone(Exception):
+    """The proxies' loop stopped (the supervisor ended its term) while a runtime still needed it."""
+
+
+# How often a runtime waiting on the proxies' loop looks whether that loop still runs.
+LOOP_LOOK_SECONDS = 0.5
 
 
 class LeaseLostError(Exception):
@@ -467,9 +476,27 @@ class ServiceRuntime:
         return self.store.service_transition(*args, **kwargs)
 
     def _run_on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
-        assert self.loop is not None
-        # Bounded: a runtime that outlived its term must not wait forever on a stopped loop.
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.sup.timing.drain_timeout + 30)
+        """``coro`` run on the proxies' loop, waited for (bounded). :class:`LoopGone` at once when the
+        loop has stopped, before or while it waits: a runtime that outlived its supervisor's term (its
+        join timed out, e.g. in a database call during an outage) has no proxy left to act on."""
+        loop = self.loop
+        assert loop is not None
+        if not loop.is_running():
+            coro.close()
+            raise LoopGone(self.service_id)
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        deadline = time.monotonic() + self.sup.timing.drain_timeout + 30
+        while True:
+            try:
+                return future.result(LOOP_LOOK_SECONDS)
+            except concurrent.futures.TimeoutError:
+                if loop.is_running() and time.monotonic() < deadline:
+                    continue
+                future.cancel()
+                if loop.is_running():
+                    raise
+                coro.close()  # the loop never runs it again (a term's loop is not restarted)
+                raise LoopGone(self.service_id) from None
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -527,6 +554,12 @@ class ServiceRuntime:
             log.info(
                 "service %s: no longer this server's; replicas stopped, the record kept", self.service_id
             )
+            self._stop_all()
+            self._close_proxy()
+        except LoopGone:
+            # The supervisor ended its term (closed, or lost the lock) before this runtime was done:
+            # its replicas go, its record is left to whoever serves next.
+            log.info("service %s: serving ended; replicas stopped, the record kept", self.service_id)
             self._stop_all()
             self._close_proxy()
         except Exception as exc:
@@ -740,7 +773,8 @@ class ServiceRuntime:
             if drain:
                 await drained(backend, self.sup.timing.drain_timeout)
 
-        self._run_on_loop(leave())
+        with contextlib.suppress(LoopGone):  # the proxy stopped with its loop: nothing left to leave
+            self._run_on_loop(leave())
 
     def _report(self, row: ServingRow) -> None:
         # In the rotation: admitted and answering its readiness probes.
@@ -759,7 +793,8 @@ class ServiceRuntime:
     def _close_proxy(self) -> None:
         if self.proxy is not None:
             proxy, self.proxy = self.proxy, None
-            self._run_on_loop(proxy.close())
+            with contextlib.suppress(LoopGone):  # stopped with its loop
+                self._run_on_loop(proxy.close())
 
 
 async def _admit(proxy: ServiceProxy, backend: Backend) -> None:
