@@ -40,6 +40,23 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, bool
     return f"sqlite:///{tmp_path / 'mlp.sqlite3'}", request.param == "sqlite"
 
 
+def serve_iris(tmp_path: Path, name: str) -> tuple[Store, FolderStore, ServingSupervisor, str]:
+    """A SQLite store whose service ``name`` of the iris model runs under a started supervisor: the
+    store, the object store, the supervisor and the ServiceID."""
+    objects = FolderStore(tmp_path / "objects")
+    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
+    store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
+    model_id, version = register(store, Path="tos://bucket/m/iris/")
+    body = service_body(model_id, version, name=name, FlavorID="ml.c1i.large")
+    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
+    supervisor = ServingSupervisor(store, objects, tmp_path)
+    assert supervisor.ensure_started()
+    status = lambda: store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]  # noqa: E731
+    wait_until(lambda: status() == RUNNING, 60, "the service to run")
+    assert replica_pids(name, tmp_path) != []
+    return store, objects, supervisor, service_id
+
+
 def test_a_failure_while_the_store_is_closed_leaves_the_record(
     tmp_path: Path,
     store_url: tuple[str, bool | None],
@@ -81,18 +98,8 @@ def test_a_store_closed_under_a_running_service_stops_its_replicas(
     replicas stop, the lease is released (another supervisor takes over), and the record still reads
     Running (brought back by the next process)."""
     url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
-    objects = FolderStore(tmp_path / "objects")
-    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
-    store = Store(url)
-    model_id, version = register(store, Path="tos://bucket/m/iris/")
-    body = service_body(model_id, version, name="closed-svc", FlavorID="ml.c1i.large")
-    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
-    supervisor = ServingSupervisor(store, objects, tmp_path)
+    store, objects, supervisor, service_id = serve_iris(tmp_path, "closed-svc")
     try:
-        assert supervisor.ensure_started()
-        status = lambda: store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]  # noqa: E731
-        wait_until(lambda: status() == RUNNING, 60, "the service to run")
-        assert replica_pids("closed-svc", tmp_path) != []
         store.close()
         supervisor.poke()
         wait_until(lambda: not supervisor.serving, 30, "the supervisor to stop looking")
@@ -122,19 +129,8 @@ def test_a_runtime_that_outlives_its_supervisors_loop_stops_its_replicas_at_once
     in a database call during an outage) and the proxies' loop stopped: it used to wait 60 s on that
     loop for each replica, then die with a TimeoutError, leaving its replicas running. It now stops
     them at once, and nothing escapes its thread."""
-    url = f"sqlite:///{tmp_path / 'mlp.sqlite3'}"
-    objects = FolderStore(tmp_path / "objects")
-    objects.put_file("bucket", "m/iris/model.onnx", EXAMPLE / "model.onnx")
-    store = Store(url)
-    model_id, version = register(store, Path="tos://bucket/m/iris/")
-    body = service_body(model_id, version, name="orphan-svc", FlavorID="ml.c1i.large")
-    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
-    supervisor = ServingSupervisor(store, objects, tmp_path)
+    store, _, supervisor, service_id = serve_iris(tmp_path, "orphan-svc")
     try:
-        assert supervisor.ensure_started()
-        status = lambda: store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]["Status"]  # noqa: E731
-        wait_until(lambda: status() == RUNNING, 60, "the service to run")
-        assert replica_pids("orphan-svc", tmp_path) != []
         loop = supervisor._loop
         assert loop is not None
         loop.call_soon_threadsafe(loop.stop)  # the term's end, as _end_term stops it
