@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -47,21 +47,31 @@ def platform(tmp_path: Path) -> Iterator[tuple[Model, Path]]:
         os.environ.update(saved)
 
 
-def test_a_hung_replica_leaves_the_rotation_and_is_restarted(tmp_path: Path) -> None:
-    """One of two replicas stops answering (SIGSTOP: alive, silent, as when deadlocked or swapped
-    out): its first failed probe takes it out of the rotation, and a few more get it killed and
-    replaced. Meanwhile every request is answered by the other."""
+def two_input_service(
+    tmp_path: Path, name: str, replicas: int
+) -> tuple[Store, ServingSupervisor, Callable[[], dict[str, str]]]:
+    """A SQLite store with service ``name`` of the two-input model (``replicas`` replicas), a supervisor
+    of it not yet started (probes restart a replica after 3 failures), and its deployment as now read."""
     objects = FolderStore(tmp_path / "objects")
     objects.put_file("bucket", "m/two/model.onnx", built.two_inputs(tmp_path / "two") / "model.onnx")
     store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
     model_id, version = register_version(store, Path="tos://bucket/m/two/")
-    body = service_body(model_id, version, name="hang-svc", FlavorID="ml.c1i.large", Replicas=2)
+    body = service_body(model_id, version, name=name, FlavorID="ml.c1i.large", Replicas=replicas)
     service_id = store.create_service(ACCOUNT, body)["ServiceID"]
     supervisor = ServingSupervisor(store, objects, tmp_path, timing=Timing(probe_restart_after=3))
 
     def deployment() -> dict[str, str]:
         found: dict[str, str] = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
         return found
+
+    return store, supervisor, deployment
+
+
+def test_a_hung_replica_leaves_the_rotation_and_is_restarted(tmp_path: Path) -> None:
+    """One of two replicas stops answering (SIGSTOP: alive, silent, as when deadlocked or swapped
+    out): its first failed probe takes it out of the rotation, and a few more get it killed and
+    replaced. Meanwhile every request is answered by the other."""
+    store, supervisor, deployment = two_input_service(tmp_path, "hang-svc", replicas=2)
 
     hung = 0
     try:
@@ -217,17 +227,7 @@ def test_a_killed_replica_leaves_no_shared_memory_block(tmp_path: Path) -> None:
     named for it too). The supervisor kills a hung replica with SIGKILL to its process group, which
     takes multiprocessing's resource tracker with it: what is left in /dev/shm (memory, up to 64 MB a
     block) is unlinked by the supervisor, by the replica's name, once the replica is gone."""
-    objects = FolderStore(tmp_path / "objects")
-    objects.put_file("bucket", "m/two/model.onnx", built.two_inputs(tmp_path / "two") / "model.onnx")
-    store = Store(f"sqlite:///{tmp_path / 'mlp.sqlite3'}")
-    model_id, version = register_version(store, Path="tos://bucket/m/two/")
-    body = service_body(model_id, version, name="shm-svc", FlavorID="ml.c1i.large", Replicas=1)
-    service_id = store.create_service(ACCOUNT, body)["ServiceID"]
-    supervisor = ServingSupervisor(store, objects, tmp_path, timing=Timing(probe_restart_after=3))
-
-    def deployment() -> dict[str, str]:
-        found: dict[str, str] = store.get_service(ACCOUNT, {"ServiceID": service_id})["ServiceDeployment"]
-        return found
+    store, supervisor, deployment = two_input_service(tmp_path, "shm-svc", replicas=1)
 
     def blocks(pid: int) -> list[str]:
         return sorted(p.name for p in SHM_DIR.glob(f"{BLOCK_PREFIX}{pid}-*"))
