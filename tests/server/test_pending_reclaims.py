@@ -193,6 +193,22 @@ def test_a_create_model_on_a_path_a_recorded_reclaim_covers_finishes_that_reclai
     assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "again"] == []
 
 
+def late_upload_after_a_crashed_delete(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The Path of a version whose delete crashed before its reclaim (recorded, left to the sweep), with
+    ``late.bin`` uploaded to it after the delete was recorded."""
+    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
+    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
+    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
+    # Needed, not a widened window: a later write is told apart from the deleted files only when newer
+    # than the record by more than the margin, plus a second as S3 keeps LastModified in whole seconds.
+    time.sleep(RECORD_MARGIN_SECONDS + 1.2)
+    bucket, prefix = split_path(path)
+    server.platform.objects.put_bytes(bucket, prefix + "late.bin", b"uploaded after the delete")
+    return path
+
+
 def test_files_uploaded_to_a_path_after_its_delete_are_registered_once_create_model_finishes_the_reclaim(
     server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,14 +216,8 @@ def test_files_uploaded_to_a_path_after_its_delete_are_registered_once_create_mo
     sweep: the CreateModel finishes the reclaim (the files of the delete go, the new one stays) and
     registers what was uploaded since, instead of a 503 until the sweep comes."""
     platform = server.platform
-    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
-    first = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
-    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": first})
-    # Needed, not a widened window: a later write is told apart from the deleted files only when newer
-    # than the record by more than the margin, plus a second as S3 keeps LastModified in whole seconds.
-    time.sleep(RECORD_MARGIN_SECONDS + 1.2)
+    path = late_upload_after_a_crashed_delete(server, admin, monkeypatch)
     bucket, prefix = split_path(path)
-    platform.objects.put_bytes(bucket, prefix + "late.bin", b"uploaded after the delete")
 
     created = admin.register(path, name="again")
     assert created["VersionInfo"]["ModelVersion"] == 1
@@ -224,14 +234,8 @@ def test_files_uploaded_to_a_deleted_path_after_the_delete_are_not_reclaimed(
     Path after that (someone uploading there again before the sweep finished the reclaim after a
     crash) is not the deleted version's: it stays, and the report counts only what was removed."""
     platform = server.platform
-    path = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/big"), FILES)
-    version_id = admin.register(path, name="big")["VersionInfo"]["ModelVersionID"]
-    crash_during(server, monkeypatch, "DeleteModelVersion", {"ModelVersionID": version_id})
-    # Needed, not a widened window: a later write is told apart from the deleted files only when newer
-    # than the record by more than the margin, plus a second as S3 keeps LastModified in whole seconds.
-    time.sleep(RECORD_MARGIN_SECONDS + 1.2)
-    bucket, prefix = split_path(path)
-    platform.objects.put_bytes(bucket, prefix + "late.bin", b"uploaded after the delete")
+    path = late_upload_after_a_crashed_delete(server, admin, monkeypatch)
+    prefix = split_path(path)[1]
 
     report = sweep(platform, grace_seconds=3600)
     assert keys_under(platform, path) == [prefix + "late.bin"]
