@@ -23,7 +23,7 @@ Measured on an 18 MB request (~0.3 s of decoding): through the pool's pipe, pick
 at ~14 ms per 18 MB, hence the kept one; and the whole body as one bytes object, and the feeds
 copied out, cost the replica's cold heap ~20 ms more of page faults (bench/large_requests.py: ~1.07x
 the loop's time in quiet rounds, was ~1.17x). Every block is unlinked once done with, on every path
-(an error, a cancelled request, the replica's stop).
+(an error, a cancelled request, a client gone mid-body, the replica's stop).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ import numpy.typing as npt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -662,6 +662,11 @@ def create_replica_app(model: LoadedModel) -> Starlette:
                         feeds = decoded.feeds
             except (BadRequest, TensorError) as exc:
                 return _error(400, str(exc))
+            except ClientDisconnect:
+                # Not the replica's error: no traceback, no 500 (the shared memory block, if one was
+                # lent, is back already). Nobody reads this answer: uvicorn drops it.
+                log.info("the client closed the connection before sending its whole body (%s bytes)", length)
+                return _error(400, "the connection closed before the whole body came")
             except BrokenProcessPool:
                 log.warning("the process decoding a %d-byte request died", length)
                 return _error(500, f"the process decoding the {length}-byte request died")
