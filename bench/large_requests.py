@@ -1,15 +1,19 @@
-"""A replica answering a large JSON request: its latency, and how long readiness probes wait meanwhile,
-with large JSON decoded in the helper process (this build) against everything on the event loop (the
-same build with ``MLP_SERVING_OFF_LOOP_BYTES`` set huge, as before).
+"""A replica answering a large JSON request, and a large JSON answer: its latency, and how long
+readiness probes wait meanwhile, with large JSON decoded and encoded in the helper process (this build)
+against everything on the event loop (the same build with ``MLP_SERVING_OFF_LOOP_BYTES`` set huge, as
+before).
 
     python bench/large_requests.py                 # 3 rounds, 600,000 rows (~18 MB of JSON)
+    python bench/large_requests.py --case answer   # only the large answer
     python bench/large_requests.py --rounds 2 --rows 300000
     python bench/large_requests.py --rounds 7 --compare main   # also a replica of main's source: before/after
 
 Two replicas of a two-input FP32 model (``python -m mlp_server.serving``), 127.0.0.1, OS-chosen ports.
 Rounds interleave them, in alternating order; a prober process asks ``/v2/health/ready`` every 20 ms
-throughout. Prints, per target, the request's wall time and the longest probe wait during it
-(the supervisor takes a replica out of rotation after one probe unanswered within 1 s).
+throughout. Two cases: "request", the inputs as ~18 MB of JSON, the output as binary tensor data;
+"answer", the inputs as binary tensor data (the request's JSON is small), the output as JSON (~34 MB
+of random floats). Prints, per case and target, the request's wall time and the longest probe wait
+during it (the supervisor takes a replica out of rotation after one probe unanswered within 1 s).
 ``--compare REF`` adds a third replica running the packages' sources at git REF (exported to a
 temporary folder, first on its PYTHONPATH), with its helper process, in the same rounds.
 """
@@ -27,6 +31,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -106,7 +111,7 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def one(url: str, pid: int, body: bytes) -> tuple[float, float, float]:
+def one(url: str, pid: int, body: bytes, headers: dict[str, str]) -> tuple[float, float, float]:
     prober = subprocess.Popen(
         [sys.executable, "-c", PROBER, f"{url}/v2/health/ready"],
         stdin=subprocess.PIPE,
@@ -118,9 +123,7 @@ def one(url: str, pid: int, body: bytes) -> tuple[float, float, float]:
     with httpx.Client(timeout=600) as client:
         cpu = cpu_seconds(pid)
         began = time.monotonic()
-        resp = client.post(
-            f"{url}/v2/models/two/infer", content=body, headers={"content-type": "application/json"}
-        )
+        resp = client.post(f"{url}/v2/models/two/infer", content=body, headers=headers)
         ended = time.monotonic()
         cpu = cpu_seconds(pid) - cpu
     prober.stdin.close()
@@ -138,14 +141,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target")
     parser.add_argument("--rows", type=int, default=600_000, help="rows of each [rows, 3] input")
     parser.add_argument("--compare", metavar="REF", help="also a replica of this git ref's sources")
+    parser.add_argument("--case", choices=["request", "answer"], action="append", help="(default: both)")
     args = parser.parse_args()
     rows = args.rows
-    inputs = [
-        {"name": n, "datatype": "FP32", "shape": [rows, 3], "data": [v] * (rows * 3)}
-        for n, v in (("a", 0.5), ("b", 2.0))
-    ]
-    body = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
-    del inputs
+    cases = {}
+    if "request" in (args.case or ["request"]):
+        inputs = [
+            {"name": n, "datatype": "FP32", "shape": [rows, 3], "data": [v] * (rows * 3)}
+            for n, v in (("a", 0.5), ("b", 2.0))
+        ]
+        body = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
+        cases["request"] = (body, {"content-type": "application/json"})
+        del inputs
+    if "answer" in (args.case or ["answer"]):
+        size = {"binary_data_size": rows * 12}
+        inputs = [{"name": n, "datatype": "FP32", "shape": [rows, 3], "parameters": size} for n in "ab"]
+        head = json.dumps({"inputs": inputs}).encode()
+        values = np.random.default_rng(0).random((2, rows * 3), dtype=np.float32)  # ~15 characters each
+        cases["answer"] = (
+            head + values.tobytes(),
+            {"content-type": "application/json", "inference-header-content-length": str(len(head))},
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
     targets = {"helper process": env, "on the loop": {**env, "MLP_SERVING_OFF_LOOP_BYTES": str(1 << 40)}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,22 +173,26 @@ def main() -> None:
                 "PYTHONPATH": export_tree(args.compare, root / "ref"),
             }
         procs = {name: start(root, name.replace(" ", "-"), e) for name, e in targets.items()}
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in targets}
+        results: dict[str, list[tuple[float, float, float]]] = {
+            f"{case}: {name}": [] for case in cases for name in targets
+        }
         try:
             for i in range(args.rounds):
                 order = list(targets) if i % 2 == 0 else list(reversed(targets))
-                for name in order:
-                    proc, url = procs[name]
-                    results[name].append(one(url, proc.pid, body))
+                for case, (body, headers) in cases.items():
+                    for name in order:
+                        proc, url = procs[name]
+                        results[f"{case}: {name}"].append(one(url, proc.pid, body, headers))
         finally:
             for proc, _ in procs.values():
                 proc.terminate()
                 proc.wait()
-    print(f"body {len(body) / 1e6:.1f} MB, {args.rounds} rounds, load {os.getloadavg()[0]:.1f}")
+    sizes = ", ".join(f"{case} body {len(body) / 1e6:.1f} MB" for case, (body, _) in cases.items())
+    print(f"{sizes}, {args.rounds} rounds, load {os.getloadavg()[0]:.1f}")
     for name, runs in results.items():
         walls, waits, cpus = ([run[k] for run in runs] for k in range(3))
         print(
-            f"{name:15s} request wall p50 {statistics.median(walls):6.2f} s (all: "
+            f"{name:23s} request wall p50 {statistics.median(walls):6.2f} s (all: "
             + ", ".join(f"{w:.2f}" for w in walls)
             + f")  replica+helper CPU p50 {statistics.median(cpus):5.2f} s"
             + f"  longest probe wait p50 {statistics.median(waits):5.2f} s (all: "
@@ -186,7 +206,7 @@ def main() -> None:
     pairs = [("helper process", "on the loop")]
     if args.compare:
         pairs += [(f"helper [{args.compare}]", "on the loop"), ("helper process", f"helper [{args.compare}]")]
-    for a, b in pairs:
+    for a, b in [(f"{case}: {a}", f"{case}: {b}") for case in cases for a, b in pairs]:
         # per round: the two requests of a round ran next to each other, under about the same load
         paired = statistics.median(x[0] / y[0] for x, y in zip(results[a], results[b], strict=True))
         print(

@@ -38,7 +38,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -55,6 +55,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .. import json_keys
 from .files import ModelLoadError, find_onnx
@@ -370,6 +371,74 @@ def _lay(
         np.ndarray(shape, dtype, buffer=_buffer(block), offset=start)[...] = array
 
 
+@dataclass(frozen=True)
+class SharedAnswer:
+    """What the helper sends back for an answer encoded from shared memory: its ``size`` bytes are at
+    the start of the block the replica lent, or, when they did not fit there, they are ``content``."""
+
+    size: int
+    headers: dict[str, str]
+    content: bytes | None = None
+
+
+def encode_shared(
+    model: Signature, decoded: Decoded, lent: str, layout: list[tuple[str, str, tuple[int, ...], int]]
+) -> SharedAnswer:
+    """In the helper: :func:`encode` of the arrays laid in the shared memory block ``lent`` as
+    ``layout``; the answer is written over them in that block (through the pipe when it does not fit)."""
+    block = _mapped(lent)
+    try:
+        buf = _buffer(block)
+        views = [np.ndarray(shape, dtype, buffer=buf, offset=start) for _, dtype, shape, start in layout]
+        content, headers = encode(model, decoded, views)
+        del views
+        if len(content) > block.size:
+            return SharedAnswer(len(content), headers, content)
+        buf[: len(content)] = content
+        return SharedAnswer(len(content), headers)
+    finally:
+        if block.size > Blocks.KEEP_BYTES:  # the replica does not keep it either
+            _unmap()
+
+
+def _answer_room(decoded: Decoded, arrays: list[npt.NDArray[Any]]) -> int:
+    """The most bytes the answer to ``decoded`` with the numeric ``arrays`` can take (each JSON value
+    with its comma: a float's repr at most 24 characters, an integer's 20, ``false``), with 64 KiB for
+    the rest (names, shapes, the id; an answer larger after all comes back through the pipe)."""
+    room = 64 * 1024
+    for (_, binary), array in zip(decoded.outputs, arrays, strict=True):
+        room += array.nbytes if binary else array.size * {"b": 6, "f": 25}.get(array.dtype.kind, 21)
+    return room
+
+
+ANSWER_CHUNK = 1024 * 1024
+
+
+class BlockResponse(Response):
+    """An answer in a shared memory block: sent as copies of 1 MiB (a transport may keep what it is
+    handed until it is written, and the block is written again once it goes back), ``done`` (the block
+    given back) once sent, or once the sending ended otherwise (the client gone, the replica
+    stopping)."""
+
+    def __init__(
+        self, block: SharedMemory, size: int, headers: dict[str, str], done: Callable[[], None]
+    ) -> None:
+        super().__init__(None, headers={**headers, "content-length": str(size)})
+        self.block, self.size, self.done = block, size, done
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            start = {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            await send(start)
+            buf = _buffer(self.block)
+            for at in range(0, self.size, ANSWER_CHUNK):
+                chunk = bytes(buf[at : min(self.size, at + ANSWER_CHUNK)])
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.done()
+
+
 def _feeds_of(shared: SharedFeeds, lent: SharedMemory) -> dict[str, npt.NDArray[Any]]:
     """In the replica: the feeds of ``shared``: views of the lent block (valid while it is lent), or
     copied out of a block of their own, which is unlinked."""
@@ -581,6 +650,48 @@ class OffLoop:
         lent.callback(self._blocks.give, block)
         return shared.decoded, _feeds_of(shared, block)
 
+    async def encode(self, model: Signature, decoded: Decoded, arrays: list[npt.NDArray[Any]]) -> Response:
+        """:func:`encode` in the helper: the arrays go to it, and the answer comes back, in a shared
+        memory block (the answer is sent from it, and the block given back once sent); through the
+        pipe, pickled, for BYTES outputs or when shared memory has no room."""
+        if any(a.dtype == np.object_ for a in arrays):
+            return Response(*await self.call(encode, model, decoded, arrays))
+        laid = {str(i): a for i, a in enumerate(arrays)}
+        layout, offset = [], 0
+        for name, array in laid.items():
+            layout.append((name, array.dtype.str, array.shape, offset))
+            offset += -(-array.nbytes // 64) * 64  # each array 64-byte aligned
+        pool = await self._pool_now()
+        try:
+            block = self._blocks.take(max(offset, _answer_room(decoded, arrays)))
+        except OSError as exc:
+            log.warning("encoding an answer through the pipe: %s", exc)
+            return Response(*await self.call(encode, model, decoded, arrays))
+        try:
+            _lay(block, layout, laid)
+            future = pool.submit(encode_shared, model, decoded, block.name, layout)
+        except BaseException as exc:
+            self._blocks.give(block)
+            if isinstance(exc, BrokenProcessPool):  # it died since the last request
+                self._broken(pool)
+            raise
+        try:
+            answer: SharedAnswer = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # the helper may still use the block: given back once it is done
+            future.add_done_callback(lambda _: self._blocks.give(block))
+            raise
+        except BrokenProcessPool:
+            self._blocks.give(block)
+            self._broken(pool)
+            raise
+        except BaseException:
+            self._blocks.give(block)
+            raise
+        if answer.content is not None:
+            self._blocks.give(block)
+            return Response(answer.content, headers=answer.headers)
+        return BlockResponse(block, answer.size, answer.headers, lambda: self._blocks.give(block))
+
 
 async def _fill(buf: memoryview, body: bytes | AsyncIterator[bytes], size: int) -> None:
     """The ``size`` bytes of ``body`` at the start of ``buf``."""
@@ -689,9 +800,8 @@ def create_replica_app(model: LoadedModel) -> Starlette:
         )
         try:
             if as_json > OFF_LOOP_BYTES // 4:  # JSON text is several times the array's bytes
-                content, headers = await off_loop.call(encode, signature, decoded, arrays)
-            else:
-                content, headers = encode(signature, decoded, arrays)
+                return await off_loop.encode(signature, decoded, arrays)
+            content, headers = encode(signature, decoded, arrays)
         except BrokenProcessPool:
             log.warning("the process encoding a %d-byte answer died", as_json)
             return _error(500, "the process encoding the answer died")
