@@ -222,11 +222,31 @@ def test_the_exit_warning_counts_only_the_services_still_served(tmp_path: Path) 
     assert "ServingStoppedWarning: stopped serving 1 service(s)" in done.stderr, done.stderr
 
 
+def semaphore_inodes(pid: int) -> set[int]:
+    """The inodes of the POSIX semaphores process ``pid`` has open (glibc maps each from /dev/shm)."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {int(line.split()[4]) for line in maps if f" {SHM_DIR}/sem." in line}
+
+
+def named(inodes: set[int]) -> list[str]:
+    """The names in /dev/shm that ``inodes`` still have."""
+    found = []
+    for path in SHM_DIR.glob("sem.*"):
+        try:
+            if path.stat().st_ino in inodes:
+                found.append(path.name)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def test_a_killed_replica_leaves_no_shared_memory_block(tmp_path: Path) -> None:
     """A replica keeps the shared memory block of its last large request (and its helper's blocks are
     named for it too). The supervisor kills a hung replica with SIGKILL to its process group, which
     takes multiprocessing's resource tracker with it: what is left in /dev/shm (memory, up to 64 MB a
-    block) is unlinked by the supervisor, by the replica's name, once the replica is gone."""
+    block) is unlinked by the supervisor, by the replica's name, once the replica is gone. The helper
+    pool's named semaphores (``sem.mp-...``, no pid in their names) are unlinked by the replica as soon
+    as its helper has opened them: none is left."""
     store, supervisor, deployment = two_input_service(tmp_path, "shm-svc", replicas=1)
 
     def blocks(pid: int) -> list[str]:
@@ -249,10 +269,16 @@ def test_a_killed_replica_leaves_no_shared_memory_block(tmp_path: Path) -> None:
         answer = httpx.post(infer, content=content, headers={"content-type": "application/json"}, timeout=60)
         assert answer.status_code == 200, answer.text[:300]
         assert blocks(hung) != []  # kept for the next large request
+        # The helper pool's locks and semaphores (mapped by the replica): their names are unlinked
+        # once the helper has opened them, so that none is left when the replica is killed.
+        semaphores = semaphore_inodes(hung)
+        assert semaphores, Path(f"/proc/{hung}/maps").read_text()
+        assert named(semaphores) == []
         os.kill(hung, signal.SIGSTOP)
         wait_until(lambda: not pid_alive(hung), 30, "the hung replica to be killed")
         wait_until(lambda: len(replica_pids("shm-svc", tmp_path)) == 1, 30, "a new replica")
         wait_until(lambda: blocks(hung) == [], 10, "the killed replica's blocks to be unlinked")
+        assert named(semaphores) == []
     finally:
         if hung and pid_alive(hung):
             os.kill(hung, signal.SIGCONT)

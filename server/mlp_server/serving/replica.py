@@ -33,6 +33,7 @@ import errno
 import json
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import secrets
 import shutil
@@ -44,6 +45,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from multiprocessing.shared_memory import SharedMemory
+from multiprocessing.synchronize import SemLock
 from pathlib import Path
 from typing import Any
 
@@ -563,6 +565,7 @@ class OffLoop:
         # took the loop ~1 s under load when done there.
         with self._starting:
             if self._pool is None:
+                named = _named_semaphores()
                 pool = ProcessPoolExecutor(
                     1,
                     mp_context=multiprocessing.get_context("spawn"),
@@ -570,6 +573,7 @@ class OffLoop:
                     initargs=(os.getpid(),),
                 )
                 pool.submit(int).result()
+                _unlink_names(set(_named_semaphores()) - set(named))
                 self._pool = pool
             return self._pool
 
@@ -691,6 +695,33 @@ class OffLoop:
             self._blocks.give(block)
             return Response(answer.content, headers=answer.headers)
         return BlockResponse(block, answer.size, answer.headers, lambda: self._blocks.give(block))
+
+
+def _named_semaphores() -> dict[str, Any]:
+    """multiprocessing's finalizers that unlink the named POSIX semaphores of this process, by name:
+    a spawned process opens a lock or semaphore by its name (``/dev/shm/sem.mp-...``), so each keeps it
+    until it is collected or the process exits, when the finalizer unlinks it and tells the resource
+    tracker. (None found, should multiprocessing change: the names stay, as before.)"""
+    registry = getattr(multiprocessing.util, "_finalizer_registry", {})
+    cleanup = getattr(SemLock, "_cleanup", None)
+    return {
+        f._args[0]: f
+        for f in list(registry.values())
+        if cleanup is not None and getattr(f, "_callback", None) is cleanup and f._args
+    }
+
+
+def _unlink_names(names: set[str]) -> None:
+    """Unlink the named semaphores ``names`` now, as their finalizers would later, once every process
+    that uses them has opened them (the helper pool's five, once its one process answered): they live
+    on while open, and a replica killed with its process group (SIGKILL, its resource tracker too)
+    leaves none behind in /dev/shm. The pool starts no other process (a dead one: a new pool)."""
+    finalizers = _named_semaphores()
+    for name in names:
+        try:
+            finalizers[name]()
+        except OSError as exc:  # unlinked by another hand already: nothing to leave behind
+            log.warning("cannot unlink the semaphore %s: %s", name, exc)
 
 
 async def _fill(buf: memoryview, body: bytes | AsyncIterator[bytes], size: int) -> None:
