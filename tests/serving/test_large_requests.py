@@ -508,6 +508,12 @@ def test_a_cancelled_encode_gives_its_block_back() -> None:
             assert list(SHM_DIR.glob(mine)) == kept  # lent again
             await response({"type": "http"}, None, send)  # type: ignore[arg-type]
             assert response.headers["content-length"] == str(len(b"".join(sent)))
+            # BYTES outputs (no flat layout) come back through the pipe
+            words = Signature("w", "1", {}, {"s": TensorSpec("s", "BYTES", (-1,))})
+            strings = np.array([b"abc"] * 1000, dtype=np.object_)
+            piped = await off_loop.encode(words, Decoded(None, False, {}, [("s", False)]), [strings])
+            assert not isinstance(piped, BlockResponse) and piped.status_code == 200
+            assert piped.body == encode(words, Decoded(None, False, {}, [("s", False)]), [strings])[0]
         finally:
             off_loop.close()
         return b"".join(sent)

@@ -22,8 +22,12 @@ Measured on an 18 MB request (~0.3 s of decoding): through the pool's pipe, pick
 ~35-50 ms (~20 ms to the helper, ~15 back), the shared block ~5-10 ms; a new block's pages fault in
 at ~14 ms per 18 MB, hence the kept one; and the whole body as one bytes object, and the feeds
 copied out, cost the replica's cold heap ~20 ms more of page faults (bench/large_requests.py: ~1.07x
-the loop's time in quiet rounds, was ~1.17x). Every block is unlinked once done with, on every path
-(an error, a cancelled request, a client gone mid-body, the replica's stop).
+the loop's time in quiet rounds, was ~1.17x). A large JSON answer's arrays go to the helper, and the
+answer comes back, in a lent block too, and it is sent from there (:class:`BlockResponse`): through
+the pipe, a 34 MB answer's bytes cost ~25 ms more (pickled, read, a fresh bytes object). Every block
+is unlinked once done with, on every path (an error, a cancelled request, a client gone mid-body,
+the replica's stop). The helper pool's named semaphores are unlinked as soon as its process has
+opened them (:func:`_unlink_names`): a replica killed with its process group leaves none.
 """
 
 from __future__ import annotations
@@ -654,12 +658,16 @@ class OffLoop:
         lent.callback(self._blocks.give, block)
         return shared.decoded, _feeds_of(shared, block)
 
+    async def _piped(self, model: Signature, decoded: Decoded, arrays: list[npt.NDArray[Any]]) -> Response:
+        content, headers = await self.call(encode, model, decoded, arrays)
+        return Response(content, headers=headers)
+
     async def encode(self, model: Signature, decoded: Decoded, arrays: list[npt.NDArray[Any]]) -> Response:
         """:func:`encode` in the helper: the arrays go to it, and the answer comes back, in a shared
         memory block (the answer is sent from it, and the block given back once sent); through the
         pipe, pickled, for BYTES outputs or when shared memory has no room."""
         if any(a.dtype == np.object_ for a in arrays):
-            return Response(*await self.call(encode, model, decoded, arrays))
+            return await self._piped(model, decoded, arrays)
         laid = {str(i): a for i, a in enumerate(arrays)}
         layout, offset = [], 0
         for name, array in laid.items():
@@ -670,7 +678,7 @@ class OffLoop:
             block = self._blocks.take(max(offset, _answer_room(decoded, arrays)))
         except OSError as exc:
             log.warning("encoding an answer through the pipe: %s", exc)
-            return Response(*await self.call(encode, model, decoded, arrays))
+            return await self._piped(model, decoded, arrays)
         try:
             _lay(block, layout, laid)
             future = pool.submit(encode_shared, model, decoded, block.name, layout)
