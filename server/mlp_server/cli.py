@@ -117,6 +117,8 @@ def add_commands(
     add_arguments(worker)
     worker.set_defaults(func=run_worker)
 
+    # No reclaim turn (store.reclaim_turns) for these: they remove no objects and no migration rewrites a
+    # version's Path, so a registration or a sweep cannot be misled by one running beside it.
     db_help = "the local platform's database schema: show it, upgrade it"
     db = sub.add_parser("db", help=db_help, description=db_help)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
