@@ -252,6 +252,8 @@ def _tls_files(args: argparse.Namespace, settings: ServerSettings) -> tuple[Path
         from .tls import self_signed
 
         files = self_signed(settings.data_dir, args.host)
+        if files.note:
+            print(f"mlp: {files.note}", file=sys.stderr)
         print(
             f"mlp: CA certificate for clients: {files.ca} (e.g. REQUESTS_CA_BUNDLE={files.ca})",
             file=sys.stderr,
