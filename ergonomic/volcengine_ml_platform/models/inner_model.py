@@ -82,8 +82,8 @@ MAX_ID = 2**63 - 1
 
 def _positive_id(value: object, field: str) -> int:
     """An account or user id: an integer (an int, a numpy integer: anything with ``__index__`` but a
-    bool) or a string of ASCII digits, from 1 to :data:`MAX_ID`. ``int()`` alone would turn 1.9 or True into id 1,
-    "4_2" or full-width digits into 42: another account's id."""
+    bool) or a string of ASCII digits, from 1 to :data:`MAX_ID`. ``int()`` alone would turn 1.9 or
+    True into id 1, "4_2" or full-width digits into 42: another account's id."""
     number: int | None = None
     if isinstance(value, str):
         text = value.strip()
