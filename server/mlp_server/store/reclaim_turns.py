@@ -126,27 +126,31 @@ class ReclaimTurnsMixin(StoreBase):
         folder = Path(f"{database}.reclaim-turns")
         with contextlib.suppress(FileExistsError):
             folder.mkdir()
-        _share_path_like(folder, database.parent, os.O_DIRECTORY)
-        # Those an earlier release made (private to the user that made them), shared as new ones are.
-        with contextlib.suppress(OSError), os.scandir(folder) as entries:
-            for entry in entries:
-                _share_path_like(Path(entry.path), database, os.O_NONBLOCK)
+        if _share_path_like(folder, database.parent, os.O_DIRECTORY):
+            # Made by an earlier release (private to the user that made it): its lock files too.
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for entry in entries:
+                    _share_path_like(Path(entry.path), database, os.O_NONBLOCK)
         return folder
 
     def _turn_file(self, name: str) -> int:
         """A descriptor on the turn folder's lock file ``name``, made as :func:`_share_like` says. flock
         needs no write access: a lock file this process may only read still takes the turn."""
         path = self._turn_dir / name
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
-        except FileExistsError:
+        while True:
             try:
                 return os.open(path, os.O_RDWR | _CLOEXEC)
             except PermissionError:
                 return os.open(path, os.O_RDONLY | _CLOEXEC)
-        if self._turn_private is None:
-            _share_like(fd, Path(str(self._engine.url.database)))
-        return fd
+            except FileNotFoundError:
+                pass
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+            except FileExistsError:  # made by another meanwhile
+                continue
+            if self._turn_private is None:
+                _share_like(fd, Path(str(self._engine.url.database)))
+            return fd
 
     @contextmanager
     def reclaim_turn(self, account_id: int, *, exclusive: bool, wait: float) -> Iterator[None]:
@@ -230,7 +234,7 @@ class ReclaimTurnsMixin(StoreBase):
             os.close(fd)  # lets go of the lock
 
 
-def _share_like(fd: int, like: Path) -> None:
+def _share_like(fd: int, like: Path) -> bool:
     """Give the turn folder or lock file open on ``fd`` the owner, group and permission bits of
     ``like`` (the database's folder, the database), so that whoever may write the database may use it
     whichever user made it (``mlp gc`` as root, the server as its own user). As far as this process
@@ -238,34 +242,40 @@ def _share_like(fd: int, like: Path) -> None:
     own, with its umask's bits, as the database's other files). Through the descriptor, never a path:
     a root process follows no link another user put in the folder."""
     if not hasattr(os, "fchown"):  # pragma: no cover - Windows
-        return
+        return False
     try:
         want, have = like.stat(), os.fstat(fd)
     except OSError:
-        return
+        return False
     mode = stat.S_IMODE(want.st_mode) & (0o7777 if stat.S_ISDIR(have.st_mode) else 0o666)
+    differed = False
     if (have.st_uid, have.st_gid) != (want.st_uid, want.st_gid):
+        differed = True
         try:
             os.fchown(fd, want.st_uid, want.st_gid)
         except OSError:  # not root: the group at least, if this user is in it
             with contextlib.suppress(OSError):
                 os.fchown(fd, -1, want.st_gid)
     if stat.S_IMODE(have.st_mode) != mode:
+        differed = True
         with contextlib.suppress(OSError):
             os.fchmod(fd, mode)
+    return differed
 
 
-def _share_path_like(path: Path, like: Path, flags: int) -> None:
+def _share_path_like(path: Path, like: Path, flags: int) -> bool:
     """:func:`_share_like` for ``path`` if it is a folder (``flags``: ``O_DIRECTORY``) or a lock file
-    (a regular file of one link): not a link, nor a file linked in from elsewhere."""
+    (a regular file of one link): not a link, nor a file linked in from elsewhere. Whether its owner,
+    group or mode differed from ``like``'s."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC | flags)
     except OSError:
-        return
+        return False
     try:
         st = os.fstat(fd)
         folder = bool(flags & getattr(os, "O_DIRECTORY", 0))
         if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
-            _share_like(fd, like)
+            return _share_like(fd, like)
+        return False
     finally:
         os.close(fd)
