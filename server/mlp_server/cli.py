@@ -117,6 +117,8 @@ def add_commands(
     add_arguments(worker)
     worker.set_defaults(func=run_worker)
 
+    # No reclaim turn (store.reclaim_turns) for these: they remove no objects and no migration rewrites a
+    # version's Path, so a registration or a sweep cannot be misled by one running beside it.
     db_help = "the local platform's database schema: show it, upgrade it"
     db = sub.add_parser("db", help=db_help, description=db_help)
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
@@ -250,6 +252,8 @@ def _tls_files(args: argparse.Namespace, settings: ServerSettings) -> tuple[Path
         from .tls import self_signed
 
         files = self_signed(settings.data_dir, args.host)
+        if files.note:
+            print(f"mlp: {files.note}", file=sys.stderr)
         print(
             f"mlp: CA certificate for clients: {files.ca} (e.g. REQUESTS_CA_BUNDLE={files.ca})",
             file=sys.stderr,

@@ -349,8 +349,14 @@ def finish_reclaims(platform: Platform, *, dry_run: bool = False) -> SweepReport
     for batch in batches:
         for pending in batch:
             if dry_run:
+                # Judged as the reclaim would judge it, in the account's exclusive turn: a registration
+                # in flight on a Path that contains it has committed (it is in use then), so the report
+                # does not count files that a real run would keep.
                 try:
-                    objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
+                    with platform.store.reclaim_turn(
+                        pending.account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS
+                    ):
+                        objects = _doomed(platform, pending.account_id, pending.path, pending.create_time)[1]
                 except Exception:  # one Path the store cannot list stops neither the others nor the sweep
                     log.warning("could not list %s to report its reclaim", pending.path, exc_info=True)
                     continue
@@ -447,8 +453,10 @@ def sweep(
             and all(o.modified is None or o.modified <= cutoff for o in objs)
             and not _referenced(prefix, references + counted)
         ]
-        if dry_run:
-            for prefix in old:
+        if dry_run and old:
+            # What a real run would decide (:func:`_remove_old_prefixes`): the references read again in
+            # the exclusive turn, once the registrations in flight have committed.
+            for prefix in _unreferenced_in_turn(platform, bucket, account_id, old):
                 report.prefixes.append(f"tos://{bucket}/{prefix}")
                 report.objects += len(units[prefix])
                 report.bytes += sum(o.size for o in units[prefix])
@@ -467,6 +475,18 @@ def _references(platform: Platform, bucket: str, account_id: int) -> list[str]:
         for p in platform.store.registered_paths([account_id]).get(account_id, [])
         if split_path(p)[0] == bucket
     ]
+
+
+def _unreferenced_in_turn(platform: Platform, bucket: str, account_id: int, prefixes: list[str]) -> list[str]:
+    """For a dry run: which of ``prefixes`` no version references, read in the account's exclusive turn
+    (none, said in the log, if registrations held it past the wait: a real run would remove none)."""
+    try:
+        with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
+            references = _references(platform, bucket, account_id)
+    except TurnBusy:
+        log.warning("registrations held the turn of account %d; a real run would remove none now", account_id)
+        return []
+    return [p for p in prefixes if not _referenced(p, references)]
 
 
 def _remove_old_prefixes(

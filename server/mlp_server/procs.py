@@ -27,6 +27,10 @@ from typing import IO, Protocol
 log = logging.getLogger("mlp_server.procs")
 
 STOP_TIMEOUT = 5.0
+# How long a kill waits for the child to be reaped. A killed child normally is within milliseconds, but
+# one that cannot be (in uninterruptible sleep on a hung disk or mount; traced by a debugger that does
+# not collect it) must not hold its owner: past this the owner goes on and the child is reaped later.
+KILL_WAIT = 5.0
 PARENT_PID_ENV = "MLP_PARENT_PID"
 
 # Every live child of this process, stopped at interpreter exit (weak: a stopped child is forgotten).
@@ -124,11 +128,21 @@ class ChildProcess:
                 self.kill()
         return self.proc.poll()
 
-    def kill(self) -> None:
-        """SIGKILL at once (the child gets no chance to clean up)."""
-        if self.proc is not None and self.proc.poll() is None:
+    def kill(self, wait: float = KILL_WAIT) -> int | None:
+        """SIGKILL at once (the child gets no chance to clean up); the exit code, or None if the child
+        has not been reaped within ``wait`` seconds (it is left to be reaped later: never an unbounded
+        wait, so that an owner's last-resort exit happens whatever its child does)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
             self._signal(signal.SIGKILL)
-            self.proc.wait()
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                log.warning(
+                    "%s (pid %d) killed but not reaped within %.0fs", self.argv[2], self.proc.pid, wait
+                )
+        return self.proc.poll()
 
     def _signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -30,28 +31,43 @@ TLS_DIR = "tls"
 VALIDITY = timedelta(days=825)  # the longest lifetime clients accept for a server certificate
 
 
+CA_NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mlp local platform CA")])
+
+
 @dataclass(frozen=True)
 class TLSFiles:
     cert: Path  # the server's certificate chain (leaf, then CA)
     key: Path
     ca: Path  # what clients trust
+    note: str = ""  # what was done to files found in the folder (made again, served as they are)
 
 
 def self_signed(data_dir: Path, host: str) -> TLSFiles:
     """The data folder's CA and server certificate, made on first use (and again for a new host).
 
-    Each file is written whole and durable (:func:`write_private`). One found unusable (torn or empty
-    by a crash of an earlier release, or a key that is not the certificate's) is a
-    :class:`DataFolderError` naming it and the remedy, never a raw SSL error at start."""
+    Each file is written whole and durable (:func:`write_private`), but a crash between two of them
+    (key, chain, CA: in that order) pairs a new file with an old one. Files the platform made (its CA
+    signs the chain) that do not match are made again: all of them for a key that is not the
+    certificate's, ``ca.pem`` alone (from the chain) for one that does not sign it. Files someone
+    else put there are never overwritten: a key or ``ca.pem`` of theirs that does not match is a
+    :class:`DataFolderError` naming it, as is a file found torn or empty (never a raw SSL error at
+    start); otherwise they are served as they are."""
     folder = data_dir / TLS_DIR
     files = TLSFiles(folder / "server.pem", folder / "server.key", folder / "ca.pem")
     names = _names(host)
-    if files.cert.is_file() and files.key.is_file() and files.ca.is_file() and _usable(files, names):
-        return files
+    note = ""
+    if files.cert.is_file() and files.key.is_file() and files.ca.is_file():
+        verdict, note = _judge(files, names)
+        if verdict == "serve":
+            return TLSFiles(files.cert, files.key, files.ca, note)
+        if verdict == "ca":
+            chain = x509.load_pem_x509_certificates(files.cert.read_bytes())
+            _write(files.ca, chain[1].public_bytes(serialization.Encoding.PEM))
+            return TLSFiles(files.cert, files.key, files.ca, note)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = datetime.now(UTC) - timedelta(minutes=5)  # tolerate a client clock slightly behind
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mlp local platform CA")])
+    ca_name = CA_NAME
     ca = (
         _builder(ca_name, ca_name, ca_key.public_key(), now)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -77,7 +93,7 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     _write(files.key, key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     _write(files.cert, leaf.public_bytes(pem) + ca.public_bytes(pem))
     _write(files.ca, ca.public_bytes(pem))
-    return files
+    return TLSFiles(files.cert, files.key, files.ca, note)
 
 
 def _names(host: str) -> list[x509.GeneralName]:
@@ -93,20 +109,50 @@ def _names(host: str) -> list[x509.GeneralName]:
     return names
 
 
-def _usable(files: TLSFiles, names: list[x509.GeneralName]) -> bool:
-    """Whether ``files`` can be served for ``names`` as they are (False: make new ones); raises
-    :class:`DataFolderError` for a file that is damaged."""
+def _judge(files: TLSFiles, names: list[x509.GeneralName]) -> tuple[str, str]:
+    """What to do with the folder's files, and why: ``serve`` them as they are, ``make`` new ones, or
+    write ``ca`` again from the chain. Raises :class:`DataFolderError` for a file that is damaged, or
+    one someone else put there that does not match (never overwritten)."""
     chain = _read(files.cert, "certificate chain", x509.load_pem_x509_certificates)
-    _read(files.ca, "CA certificate", x509.load_pem_x509_certificate)
+    ca = _read(files.ca, "CA certificate", x509.load_pem_x509_certificate)
     key = _read(files.key, "private key", lambda data: serialization.load_pem_private_key(data, None))
+    ours = len(chain) == 2 and chain[1].subject == CA_NAME and _issued_by(chain[0], chain[1])
     if key.public_key() != chain[0].public_key():
-        # each file is whole, but a crash between writing the key and the certificate pairs them wrong
-        raise _damaged(
-            files.key, "is not the key of the certificate in server.pem (a crash while they were written?)"
+        if ours:  # a crash between writing the key and the certificate paired them wrong
+            return "make", (
+                f"{files.key} was not the key of the certificate in server.pem (a crash while they were "
+                f"written?): made a new CA and certificate; clients must trust the new {files.ca}"
+            )
+        raise DataFolderError(
+            f"{files.key} is not the key of the certificate in {files.cert}, which is not the platform's own "
+            f"(left as it is). Put the key of that certificate in {files.key}, or remove the folder "
+            f"{files.key.parent} and start again (a new CA is made, which clients must then trust)"
         )
+    if not any(cert == ca or _issued_by(cert, ca) for cert in chain):
+        if ours and ca.subject == CA_NAME:  # a crash between writing the chain and the CA
+            return "ca", (
+                f"{files.ca} did not sign the certificate in server.pem (a crash while they were "
+                "written?): wrote it again from the chain; clients must trust it"
+            )
+        raise DataFolderError(
+            f"{files.ca} does not sign the certificate in {files.cert}: clients that trust it cannot "
+            f"connect. Put the CA of that certificate in {files.ca}, or remove the folder {files.ca.parent} "
+            "and start again (a new CA is made, which clients must then trust)"
+        )
+    if not ours:
+        return "serve", f"{files.cert} is not the platform's own certificate: served as it is"
     alt = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     fresh = chain[0].not_valid_after_utc - datetime.now(UTC) > timedelta(days=1)
-    return fresh and all(name in alt for name in names)
+    return ("serve", "") if fresh and all(name in alt for name in names) else ("make", "")
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` (and its name is ``cert``'s issuer)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _read(path: Path, what: str, load: Callable[[bytes], T]) -> T:

@@ -229,8 +229,21 @@ def test_target_ids_get_set_and_env_defaults(
 
 
 # Not an integer id: int() would turn these into another account's id (1.9 -> 1, True -> 1,
-# "4_2" -> 42, full-width digits) or, for 0, fall back to the environment's.
-NOT_IDS: list[object] = [1.9, True, 0, -3, "\uff14\uff12", "4_2", "42x", ""]
+# "4_2" -> 42, full-width digits) or, for 0, fall back to the environment's. Nor is an id past the
+# wire's int64 (refused by the argument's name, not as the wire's AccountId or UserId).
+NOT_IDS: list[object] = [
+    1.9,
+    True,
+    0,
+    -3,
+    "\uff14\uff12",
+    "4_2",
+    "42x",
+    "",
+    2**63,
+    np.uint64(2**64 - 1),
+    str(2**64),
+]
 
 
 @pytest.mark.parametrize("bad", NOT_IDS, ids=repr)
@@ -254,6 +267,14 @@ def test_a_target_id_that_is_not_a_positive_integer_is_refused(
         with pytest.raises(ValidationError) as info:
             embedded_peer.inner(43)
         assert info.value.field == "VOLC_USER_ID", info.value
+
+
+def test_the_highest_int64_target_id_is_taken(embedded_peer: Peer) -> None:
+    inner = embedded_peer.inner(2**63 - 1, str(2**63 - 1))
+    assert (inner.get_target_account_id(), inner.get_target_user_id()) == (2**63 - 1, 2**63 - 1)
+    with pytest.raises(NotFoundError) as info:  # sent: the platform has no such account
+        inner.get_model_version("m-20200101000000-zzzzz", "1")
+    assert str(2**63 - 1) in info.value.message
 
 
 def test_missing_target_ids_are_named(peer: Peer) -> None:

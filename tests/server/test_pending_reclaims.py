@@ -35,6 +35,7 @@ from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
 from volcengine_ml_platform.transfer.manifest import manifest_key
 
 from .helpers import Api, LiveServer, MovableClock, error_of, upload_into, version_info
+from .test_sweep_order import DuringRegistration
 
 FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(12)}
 CALLER = Caller(DEFAULT_ACCOUNT_ID, 1, is_admin=True)
@@ -191,6 +192,35 @@ def test_a_create_model_on_a_path_a_recorded_reclaim_covers_finishes_that_reclai
     assert (status, code) == (404, "NotFound"), message
     assert keys_under(platform, path) == [] and platform.store.pending_reclaims() == []
     assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "again"] == []
+
+
+def test_a_dry_run_does_not_report_a_reclaim_that_a_registration_in_flight_keeps(
+    server: LiveServer, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``outer/`` is being registered (it holds the files of the version at ``outer/inner/``) when that
+    version is deleted: the delete's reclaim waits for the registration's turn and then keeps the files
+    (the new version uses them). A dry run meanwhile reports what the reclaim will do: it decides in the
+    same exclusive turn, after the registration has committed (before, it reported the files as ones
+    it would remove)."""
+    platform = server.platform
+    inner = server.upload(DEFAULT_ACCOUNT_ID, unique("mine/outer") + "/inner", FILES)
+    outer = inner.removesuffix("inner/")
+    version_id = admin.register(inner, name="inner")["VersionInfo"]["ModelVersionID"]
+    kept = keys_under(platform, outer)
+    monkeypatch.setattr(lifecycle, "RECLAIM_WAIT_SECONDS", 0.1)  # the delete answers, its reclaim waits
+
+    def delete_then_report() -> SweepReport:
+        delete_model_version(platform, CALLER, {"ModelVersionID": version_id})
+        assert [p.path for p in platform.store.pending_reclaims()] == [inner]  # still to be decided
+        return sweep(platform, grace_seconds=3600, dry_run=True)
+
+    raced = DuringRegistration(monkeypatch, delete_then_report)
+    admin.register(outer, name="outer")
+    (report,) = raced.join()
+
+    assert report.prefixes == [] and report.objects == 0, report
+    assert no_records_left(platform)
+    assert set(kept) <= set(keys_under(platform, outer))  # the registered version's files, all kept
 
 
 def late_upload_after_a_crashed_delete(

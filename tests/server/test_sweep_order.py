@@ -103,6 +103,26 @@ def test_a_sweep_with_grace_0_during_a_registration_keeps_its_files(
     assert len(keys_under(server.platform, path)) == len(FILES)
 
 
+def test_a_dry_run_during_a_registration_does_not_report_its_files(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mlp gc --dry-run`` reports what a real run would remove: it decides in the account's exclusive
+    turn too, after the registration in flight has committed (before, it read the references without a
+    turn and reported the registration's upload as one it would remove)."""
+    unit, path = fresh_upload(server, admin)
+    raced = DuringRegistration(monkeypatch, lambda: sweep(other, grace_seconds=0, dry_run=True))
+
+    admin.register(path, name="dry-raced")
+    (report,) = raced.join()
+
+    assert report.dry_run and unit not in report.prefixes, report
+    assert len(keys_under(server.platform, path)) == len(FILES)
+    # An upload no registration records is reported (and left: a dry run).
+    idle, idle_path = fresh_upload(server, admin)
+    assert idle in sweep(other, grace_seconds=0, dry_run=True).prefixes
+    assert len(keys_under(server.platform, idle_path)) == len(FILES)
+
+
 def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_files(
     server: LiveServer, admin: Api, other: Platform
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +74,22 @@ def test_in_memory_url_works_for_single_threaded_use() -> None:
         assert store.get_model(ACCOUNT, {"ModelID": model_id})["ModelVersionsCount"] == 1
     finally:
         store.close()
+
+
+def test_an_in_memory_store_removes_its_turn_folder_when_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where it makes its private folder
+    store = Store("sqlite://")
+    try:
+        with store.reclaim_turn(ACCOUNT, exclusive=True, wait=1):
+            (folder,) = tmp_path.glob("mlp-reclaim-turns-*")
+            assert sorted(p.name for p in folder.iterdir()) == [f"{ACCOUNT}.gate", f"{ACCOUNT}.lock"]
+        with store.reclaim_turn(ACCOUNT, exclusive=False, wait=1):
+            assert list(tmp_path.glob("mlp-reclaim-turns-*")) == [folder]  # the same one
+    finally:
+        store.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 FULL_SCAN = re.compile(r"SCAN (models|model_versions|perf_jobs|perf_tasks|services)\b")

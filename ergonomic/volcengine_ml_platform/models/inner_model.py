@@ -75,12 +75,15 @@ from ._plan import (
 R = TypeVar("R")
 
 TOKEN_TTL = 600  # seconds, as the original SDK asks
+# The highest id the wire carries: AdminGetSecureToken's AccountId and UserId are int64 (the document's
+# maximum). Checked with the others, so that a larger one is refused by the argument's name.
+MAX_ID = 2**63 - 1
 
 
 def _positive_id(value: object, field: str) -> int:
     """An account or user id: an integer (an int, a numpy integer: anything with ``__index__`` but a
-    bool) or a string of ASCII digits, at least 1. ``int()`` alone would turn 1.9 or True into id 1,
-    "4_2" or full-width digits into 42: another account's id."""
+    bool) or a string of ASCII digits, from 1 to :data:`MAX_ID`. ``int()`` alone would turn 1.9 or
+    True into id 1, "4_2" or full-width digits into 42: another account's id."""
     number: int | None = None
     if isinstance(value, str):
         text = value.strip()
@@ -91,6 +94,11 @@ def _positive_id(value: object, field: str) -> int:
             number = operator.index(value)  # type: ignore[arg-type]
     if number is None or number < 1:
         raise ValidationError(f"{field}: {value!r} is not an integer id (a positive integer)", field=field)
+    if number > MAX_ID:
+        raise ValidationError(
+            f"{field}: {value!r} is not an integer id (a positive integer at most {MAX_ID}, 2**63 - 1)",
+            field=field,
+        )
     return number
 
 

@@ -20,7 +20,9 @@ decision out.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -101,15 +103,54 @@ class ReclaimTurnsMixin(StoreBase):
         super().close()
         if "_turn_engine" in self.__dict__:
             self._turn_engine.dispose()
+        if (private := self.__dict__.get("_turn_private")) is not None:
+            private.cleanup()
+
+    @cached_property
+    def _turn_private(self) -> tempfile.TemporaryDirectory[str] | None:
+        """An in-memory database's turn folder: one process only, so any private folder will do; removed
+        when the store is closed (or, never closed, when it is collected or the interpreter exits)."""
+        if self._engine.url.database not in (None, "", ":memory:"):
+            return None
+        return tempfile.TemporaryDirectory(prefix="mlp-reclaim-turns-")
 
     @cached_property
     def _turn_dir(self) -> Path:
-        database = self._engine.url.database
-        if database in (None, "", ":memory:"):  # one process only: any private folder will do
-            return Path(tempfile.mkdtemp(prefix="mlp-reclaim-turns-"))
+        """``<database>.reclaim-turns``, beside the database and shared as its folder is: whoever can
+        write the database (the server, ``mlp gc``, a worker, each perhaps as another user) can take
+        the turns. It has the mode, owner and group of the database's folder (the data folder), as far
+        as this process may set them; its lock files those of the database (:func:`_share_like`)."""
+        if (private := self._turn_private) is not None:
+            return Path(private.name)
+        database = Path(str(self._engine.url.database))
         folder = Path(f"{database}.reclaim-turns")
-        folder.mkdir(mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir()
+        if _share_path_like(folder, database.parent, os.O_DIRECTORY):
+            # Made by an earlier release (private to the user that made it): its lock files too.
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:
+                for entry in entries:
+                    _share_path_like(Path(entry.path), database, os.O_NONBLOCK)
         return folder
+
+    def _turn_file(self, name: str) -> int:
+        """A descriptor on the turn folder's lock file ``name``, made as :func:`_share_like` says. flock
+        needs no write access: a lock file this process may only read still takes the turn."""
+        path = self._turn_dir / name
+        while True:
+            try:
+                return os.open(path, os.O_RDWR | _CLOEXEC)
+            except PermissionError:
+                return os.open(path, os.O_RDONLY | _CLOEXEC)
+            except FileNotFoundError:
+                pass
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+            except FileExistsError:  # made by another meanwhile
+                continue
+            if self._turn_private is None:
+                _share_like(fd, Path(str(self._engine.url.database)))
+            return fd
 
     @contextmanager
     def reclaim_turn(self, account_id: int, *, exclusive: bool, wait: float) -> Iterator[None]:
@@ -173,7 +214,7 @@ class ReclaimTurnsMixin(StoreBase):
         assert fcntl is not None, "no fcntl: no turns on this platform"
         # A descriptor of its own each time: flock locks belong to the open file, so two threads of
         # this process wait for each other as two processes do.
-        fd = os.open(self._turn_dir / f"{account_id}.{kind}", os.O_RDWR | os.O_CREAT | _CLOEXEC, 0o600)
+        fd = self._turn_file(f"{account_id}.{kind}")
         try:
             mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
             pause = 0.002
@@ -191,3 +232,50 @@ class ReclaimTurnsMixin(StoreBase):
             yield
         finally:
             os.close(fd)  # lets go of the lock
+
+
+def _share_like(fd: int, like: Path) -> bool:
+    """Give the turn folder or lock file open on ``fd`` the owner, group and permission bits of
+    ``like`` (the database's folder, the database), so that whoever may write the database may use it
+    whichever user made it (``mlp gc`` as root, the server as its own user). As far as this process
+    may: a user that is neither root nor the owner cannot, and needs none of it (what it made is its
+    own, with its umask's bits, as the database's other files). Through the descriptor, never a path:
+    a root process follows no link another user put in the folder."""
+    if not hasattr(os, "fchown"):  # pragma: no cover - Windows
+        return False
+    try:
+        want, have = like.stat(), os.fstat(fd)
+    except OSError:
+        return False
+    mode = stat.S_IMODE(want.st_mode) & (0o7777 if stat.S_ISDIR(have.st_mode) else 0o666)
+    differed = False
+    if (have.st_uid, have.st_gid) != (want.st_uid, want.st_gid):
+        differed = True
+        try:
+            os.fchown(fd, want.st_uid, want.st_gid)
+        except OSError:  # not root: the group at least, if this user is in it
+            with contextlib.suppress(OSError):
+                os.fchown(fd, -1, want.st_gid)
+    if stat.S_IMODE(have.st_mode) != mode:
+        differed = True
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, mode)
+    return differed
+
+
+def _share_path_like(path: Path, like: Path, flags: int) -> bool:
+    """:func:`_share_like` for ``path`` if it is a folder (``flags``: ``O_DIRECTORY``) or a lock file
+    (a regular file of one link): not a link, nor a file linked in from elsewhere. Whether its owner,
+    group or mode differed from ``like``'s."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC | flags)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        folder = bool(flags & getattr(os, "O_DIRECTORY", 0))
+        if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            return _share_like(fd, like)
+        return False
+    finally:
+        os.close(fd)
