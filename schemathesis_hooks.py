@@ -20,18 +20,25 @@ S3-compatible store, ``VOLC_TOS_REGION`` (default ``VOLC_REGION``) is the region
   application/json``) gets a strategy of valid JSON text.
 - Live objects: a valid CreateModel / InnerCreateModel registers a real upload (``before_call``:
   GetTOSUploadPath, then one small file put where its ``Endpoint`` says, see ``upload_model``); a
-  valid CreatePerfJob names flavors the platform has (ListResource); the valid cases of the fuzzing
-  phase name the latest live object the run made (``FED``); a valid CreateService of the fuzzing and
-  stateful phases deploys the latest version made, with one replica (``_real_service``). So the
-  stateful phase's links (``$response.body#/Result/ModelID`` ...) lead to objects that exist. A Path
-  schemathesis reuses from an earlier case is sent as it is: a resend (the same version), or the Path
-  of a deleted version (404).
+  valid CreatePerfJob names flavors the platform has (ListResource); a valid CreateService deploys the
+  latest version made, with one replica (``_real_service``); and every id a valid case names (a
+  ModelID, ModelVersionID, JobID, TaskID, ServiceID, InnerCreateModel's SourceId and
+  BaseModelVersionID, AdminGetSecureToken's AccountId) becomes the latest live object of its kind the
+  run made (``FED``: the tasks of each perf job made are asked with ListPerfTasks), unless the run
+  made it (the stateful phase's links, schemathesis's reuse of ids it was answered) or the case is a
+  coverage case about that very field (its boundary values name nothing: 404). So the valid cases of
+  every phase reach objects that exist, and the stateful phase's links (``$response.body#/Result/
+  ModelID`` ...) lead to them. A Path schemathesis reuses from an earlier case is sent as it is: a
+  resend (the same version), or the Path of a deleted version (404).
+- A valid case is one whose every part is valid, sent as a POST of JSON (the coverage phase's probes of
+  other methods and content types, answered 405/415, change nothing here).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 from pathlib import Path
@@ -251,50 +258,169 @@ _state = threading.Lock()  # guards the run's live objects below (`st run --work
 _made: dict[str, str] = {}  # ModelVersionID -> ModelID: the versions this run registered and did not delete
 _models: dict[str, None] = {}  # the models this run made and did not delete
 _jobs: dict[str, None] = {}  # the perf jobs this run made, in order
+_tasks: dict[str, tuple[str, str]] = {}  # TaskID -> (JobID, ModelVersionID): the perf tasks of those jobs
+_touched: set[str] = set()  # the tasks a call may have moved (UpdatePerfTask, CancelPerfTask, CancelPerfJob)
 _live_services: dict[str, None] = {}  # the services this run made and did not delete, in order
-# The phases whose valid CreateService deploys one of them (the coverage phase has many such cases), and
-# how many services the run deploys at most: each replica is a process of the platform's machine.
-SERVICE_PHASES = ("fuzzing", "stateful")
-MAX_SERVICES = 8
-# Valid cases of the fuzzing phase name the latest live object of the run: a floor of answers on real
-# objects whatever the stateful phase's links happen to reach (the coverage phase keeps random ids).
-FED: dict[str, tuple[str, str]] = {
-    **{a: ("ModelID", "model") for a in ("GetModel", "UpdateModel", "ListModelVersions", "DeleteModel")},
+_ever: set[str] = set()  # every id above the run made, deleted or not
+# The phases whose valid CreateService deploys one of them, how many the coverage phase deploys (its
+# first valid cases: so that its service actions reach a live one), and how many services the run
+# deploys at most: each replica is a process of the platform's machine.
+SERVICE_PHASES = ("coverage", "fuzzing", "stateful")
+COVERAGE_SERVICES = 2
+MAX_SERVICES = 10
+# The fields of a valid case that name an object, and the kind of object the run made that they get.
+# Every phase but a case the run's own answers filled in (the stateful phase's links: an id the run
+# made, live or deleted, is sent as it is) and a coverage case about that very field (its boundary
+# values, which name nothing: 404).
+FED: dict[str, tuple[tuple[str, str], ...]] = {
+    **{a: (("ModelID", "model"),) for a in ("GetModel", "UpdateModel", "ListModelVersions", "DeleteModel")},
+    "GetModelNextVersion": (("ModelID", "model"),),
     **{
-        a: ("ModelVersionID", "version")
+        a: (("ModelVersionID", "version"),)
         for a in ("GetModelVersion", "UpdateModelVersion", "CreatePerfJob", "DeleteModelVersion")
     },
-    **{a: ("ModelVersionID", "version") for a in ("InnerGetModelVersion", "InnerUpdateModelVersion")},
-    **{a: ("JobID", "job") for a in ("ListPerfTasks", "CancelPerfJob")},
-    **{a: ("ServiceID", "service") for a in ("GetService", "StopService", "DeleteService")},
+    **{a: (("ModelVersionID", "version"),) for a in ("InnerGetModelVersion", "InnerUpdateModelVersion")},
+    "CreateModel": (("ModelID", "model"),),
+    # SourceId: one of the run's perf tasks, of a live version; BaseModelVersionID: that task's version
+    # (the document: the source must be a task of the base), else the latest version.
+    "InnerCreateModel": (
+        ("ModelID", "model"),
+        ("VersionInfo.SourceId", "task"),
+        ("VersionInfo.BaseModelVersionID", "version"),
+    ),
+    "ListPerfTasks": (("JobID", "job"),),
+    "CancelPerfJob": (("JobID", "fresh job"),),
+    **{a: (("TaskID", "fresh task"),) for a in ("UpdatePerfTask", "CancelPerfTask")},
+    **{
+        a: (("ServiceID", "service"),) for a in ("GetService", "StartService", "StopService", "UpdateService")
+    },
+    "DeleteService": (("ServiceID", "spare service"),),
+    "AdminGetSecureToken": (("AccountId", "account"),),
 }
+# Optional fields the fuzzing phase's valid cases get even when they leave them out, so that it names
+# real objects there too (the coverage phase's cases leave them out; elsewhere null means absent).
+FUZZING_FILLS = {
+    "ListPerfTasks": ("JobID",),
+    "GetModelNextVersion": ("ModelID",),
+    "InnerCreateModel": ("VersionInfo.SourceId", "VersionInfo.BaseModelVersionID"),
+}
+# A fed UpdateService scales to at most this many replicas (processes, as for MAX_SERVICES).
+MAX_SCALE = 2
 
 
-def _latest(kind: str) -> str | None:
+def _account_id() -> int:
+    return int(os.environ.get("VOLC_ACCOUNT_ID") or 2100000001)
+
+
+def _fresh_tasks() -> list[str]:
+    return [task for task, (job, _) in _tasks.items() if task not in _touched and job in _jobs]
+
+
+def _latest(kind: str, source: str | None = None) -> str | int | None:
+    """The latest live object of ``kind`` the run made, None when there is none. A "fresh" task or job
+    is one no call has moved yet (each fed state change takes a new one, so that its valid cases test
+    the transitions from Submitted, not from wherever an earlier case left it)."""
+    if kind == "account":
+        return _account_id()
+    if kind == "version" and source is not None:
+        return _tasks[source][1] if source in _tasks else None
     if kind in ("model", "version") and _made:
         version_id = next(reversed(_made))
         return _made[version_id] if kind == "model" else version_id
+    if kind == "task":  # of a live version when there is one: it can be a BaseModelVersionID too
+        of_live = [task for task, (_, version) in _tasks.items() if version in _made]
+        return of_live[-1] if of_live else next(reversed(_tasks), None)
+    if kind == "fresh task":
+        fresh = _fresh_tasks()
+        return fresh[-1] if fresh else next(reversed(_tasks), None)
+    if kind == "fresh job":
+        spent = {_tasks[task][0] for task in _touched if task in _tasks}
+        return next((job for job in reversed(_jobs) if job not in spent), next(reversed(_jobs), None))
+    if kind == "spare service":  # never the last one: the service actions after it need one
+        return next(reversed(_live_services)) if len(_live_services) > 1 else None
     live = {"job": _jobs, "service": _live_services}.get(kind)
     return next(reversed(live)) if live else None
 
 
+def _varied(case: schemathesis.Case[Any]) -> str | None:
+    """The body field a coverage case is about (``VersionInfo.SourceId``), from its description
+    ("Object with valid 'VersionInfo' value: Object with valid 'SourceId' value: Minimum length
+    string"); None for other phases."""
+    meta = case.meta
+    if meta is None or meta.phase.name != "coverage":
+        return None
+    names = re.findall(r"valid '([^']+)' value", getattr(meta.phase.data, "description", None) or "")
+    return ".".join(names) or None
+
+
 def _feed_live_ids(case: schemathesis.Case[Any]) -> None:
-    meta, body = case.meta, cast(Any, case.body)
-    fed = FED.get(case.operation.definition.raw.get("operationId", ""))
-    if fed is None or meta is None or meta.phase.name != "fuzzing" or not _positive(case):
+    body = cast(Any, case.body)
+    operation = case.operation.definition.raw.get("operationId", "")
+    fed = FED.get(operation)
+    if fed is None or not _positive(case) or not isinstance(body, dict):
         return
-    field, kind = fed
-    if isinstance(body, dict) and (value := _latest(kind)) is not None:
-        body[field] = value
+    varied = _varied(case)
+    phase = case.meta.phase.name if case.meta is not None else None
+    source: str | None = None
+    for dotted, kind in fed:
+        *parents, name = dotted.split(".")
+        container = body.get(parents[0]) if parents else body
+        if not isinstance(container, dict):
+            continue
+        value = container.get(name)
+        if value is None and phase == "fuzzing" and dotted in FUZZING_FILLS.get(operation, ()):
+            value = ""  # fed below
+        if not isinstance(value, (str, int)) or value in _ever or value == _account_id() or dotted == varied:
+            if name == "SourceId" and isinstance(value, str) and value in _tasks:
+                source = value
+            continue  # absent (null means absent), the run's own, or the value the case is about
+        fresh = _latest(kind, source if name == "BaseModelVersionID" else None)
+        if fresh is None:
+            continue
+        container[name] = fresh
+        if kind in ("fresh task", "fresh job"):
+            _touch(cast(str, fresh), job=kind == "fresh job")
+        if name == "SourceId":
+            source = cast(str, fresh)
+    replicas, service = body.get("Replicas"), body.get("ServiceID")
+    live_service = isinstance(service, str) and service in _ever
+    if operation == "UpdateService" and isinstance(replicas, int) and live_service:
+        body["Replicas"] = min(replicas, MAX_SCALE)
+
+
+def _touch(task_or_job: str, *, job: bool = False) -> None:
+    if job:
+        _touched.update(task for task, (of, _) in _tasks.items() if of == task_or_job)
+    else:
+        _touched.add(task_or_job)
 
 
 @schemathesis.hook
 def after_call(context: Any, case: schemathesis.Case[Any], response: Any) -> None:
-    """Keeps the run's live objects up to date from the answers: what was made, what was deleted."""
+    """Keeps the run's live objects up to date from the answers: what was made, what was deleted, and
+    the tasks of each perf job made (asked with ListPerfTasks: CreatePerfJob answers only the job)."""
     body: Any = case.body
-    if response.status_code == 200 and isinstance(body, dict):
-        with _state:
-            _record(case.operation.definition.raw.get("operationId"), body, response)
+    operation = case.operation.definition.raw.get("operationId")
+    if response.status_code != 200 or not isinstance(body, dict):
+        return
+    tasks: list[dict[str, Any]] = []
+    if operation == "CreatePerfJob":
+        tasks = tasks_of(_origin(case), response.json()["Result"]["JobID"])
+    with _state:
+        _record(operation, body, response)
+        for task in tasks:
+            _tasks[task["TaskID"]] = (task["JobID"], task["ModelVersionID"])
+            _ever.add(task["TaskID"])
+
+
+def tasks_of(origin: str, job_id: str) -> list[dict[str, Any]]:
+    """Every task of a perf job (ListPerfTasks, page by page)."""
+    tasks: list[dict[str, Any]] = []
+    while True:
+        page = open_door(origin, "ListPerfTasks", {"JobID": job_id, "Offset": len(tasks), "Limit": 100})
+        tasks += page["List"]
+        if not page["List"] or len(tasks) >= page["Total"]:
+            return tasks
 
 
 def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
@@ -302,6 +428,7 @@ def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
         result = response.json()["Result"]
         _made[result["VersionInfo"]["ModelVersionID"]] = result["ModelID"]
         _models[result["ModelID"]] = None
+        _ever.update((result["VersionInfo"]["ModelVersionID"], result["ModelID"]))
     elif operation == "DeleteModelVersion":
         _made.pop(body["ModelVersionID"], None)
     elif operation == "DeleteModel":
@@ -310,8 +437,14 @@ def _record(operation: Any, body: dict[str, Any], response: Any) -> None:
             del _made[version_id]
     elif operation == "CreatePerfJob":
         _jobs[response.json()["Result"]["JobID"]] = None
+        _ever.add(response.json()["Result"]["JobID"])
+    elif operation in ("UpdatePerfTask", "CancelPerfTask"):
+        _touch(body["TaskID"])
+    elif operation == "CancelPerfJob":
+        _touch(body["JobID"], job=True)
     elif operation == "CreateService":
         _live_services[response.json()["Result"]["ServiceID"]] = None
+        _ever.add(response.json()["Result"]["ServiceID"])
     elif operation == "DeleteService":
         _live_services.pop(body["ServiceID"], None)
 
@@ -338,18 +471,21 @@ _RUN = secrets.token_hex(4)  # this run's services are named apart from an earli
 
 
 def _real_service(case: schemathesis.Case[Any]) -> None:
-    """A valid CreateService of the fuzzing and stateful phases deploys the latest version this run
-    registered and did not delete (the document has no link into CreateService), under a fresh name, on
-    a flavor the platform has, with one replica (a local platform runs each replica as a process: the
-    run must not hold more of the machine than that), :data:`MAX_SERVICES` at most. Its links then lead
-    to a live service."""
+    """A valid CreateService deploys the latest version this run registered and did not delete (the
+    document has no link into CreateService), under a fresh name, on a flavor the platform has, with one
+    replica (a local platform runs each replica as a process: the run must not hold more of the machine
+    than that), :data:`MAX_SERVICES` at most, :data:`COVERAGE_SERVICES` of them in the coverage phase
+    (whose other valid CreateService cases keep their generated, unknown version: 404). Its links then
+    lead to a live service, and the service actions' valid cases name one."""
     meta, body = case.meta, cast(Any, case.body)
     if case.operation.definition.raw.get("operationId") != "CreateService" or not _positive(case):
         return
     deployment = body.get("ServiceDeployment") if isinstance(body, dict) else None
     if meta is None or meta.phase.name not in SERVICE_PHASES or not isinstance(deployment, dict) or not _made:
         return
-    if len(_services) >= MAX_SERVICES:
+    if len(_services) >= MAX_SERVICES or (
+        meta.phase.name == "coverage" and len(_services) >= COVERAGE_SERVICES
+    ):
         return
     version_id = next(reversed(_made))  # the latest made
     deployment["Model"] = {"ModelID": _made[version_id], "ModelVersionID": version_id}
@@ -388,7 +524,13 @@ def _real_flavors(case: schemathesis.Case[Any]) -> None:
 
 
 def _positive(case: schemathesis.Case[Any]) -> bool:
+    """A valid case: every part of it generated valid, and sent as the document says (the coverage
+    phase's probes of other methods and content types are valid otherwise, and answered 405/415)."""
     meta = case.meta
+    if str(case.method).upper() != str(case.operation.method).upper():
+        return False
+    if case.media_type not in (None, "application/json"):
+        return False
     return meta is None or not any(component.mode.is_negative for component in meta.components.values())
 
 
