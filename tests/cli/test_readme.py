@@ -193,6 +193,26 @@ def test_every_mlp_command_line_of_the_readme_parses() -> None:
     assert refused == [], f"README command lines the mlp parser refuses (see stderr): {refused}"
 
 
+def test_every_mlp_command_the_readme_names_in_its_text_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    """The inline mentions (`` `mlp db upgrade --data-dir DIR` ``) are often fragments: an argument left
+    out is fine, a command or flag the parser does not know is not."""
+    spans = {
+        span
+        for span in re.findall(r"`(mlp [^`]+)`", readme_text())
+        if "..." not in span and not span.startswith("mlp serving lock")  # a session's name, not a command
+    }
+    assert len(spans) >= 25, spans
+    unknown = []
+    for span in sorted(spans):
+        try:
+            build_parser().parse_args(shlex.split(span)[1:])
+        except SystemExit as exc:
+            said = capsys.readouterr().err
+            if exc.code != 0 and ("invalid choice" in said or "unrecognized arguments" in said):
+                unknown.append((span, said.strip().splitlines()[-1]))
+    assert unknown == []
+
+
 def test_the_readme_mlp_command_parser_check_catches_a_renamed_flag() -> None:
     """The check above would see a flag the README names and the command lacks."""
     with pytest.raises(SystemExit):
