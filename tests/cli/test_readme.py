@@ -385,3 +385,16 @@ def test_the_https_client_trusts_the_ca_of_the_folder_the_readme_serves() -> Non
     bundle = shlex.split(export)[1].removeprefix("REQUESTS_CA_BUNDLE=")
     assert args.data_dir is not None, f"{serve!r} serves the default folder, not the one {export!r} names"
     assert Path(bundle) == Path(args.data_dir) / "tls" / "ca.pem", (serve, export)
+
+
+def test_every_setting_the_readme_names_is_read_by_the_code() -> None:
+    """Each ``MLP_*``/``VOLC_*``/``VOLCENGINE_*`` variable the README tells a user to set is one the
+    client or the platform reads (a renamed variable would otherwise be silently ignored)."""
+    named = set(re.findall(r"\b((?:MLP|VOLC|VOLCENGINE)_[A-Z0-9_]*[A-Z0-9])\b", readme_text()))
+    assert {"MLP_DATABASE_URL", "VOLC_ML_PLATFORM_ENDPOINT", "VOLC_TOS_ADDRESSING"} <= named
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for root in ("ergonomic/volcengine_ml_platform", "server/mlp_server")
+        for path in (REPO / root).rglob("*.py")
+    )
+    assert sorted(name for name in named if f'"{name}"' not in source) == []
