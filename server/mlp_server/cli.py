@@ -472,6 +472,13 @@ def cmd_account_add(args: argparse.Namespace) -> int:
     except SchemaError as exc:
         return _schema_refusal(exc)
     try:
+        # A new folder: the administrator account first, as the first start would make it (the
+        # platform makes it only when it finds no account, so after this add it never would).
+        made_admin = store.is_empty()
+        if made_admin:
+            from .platform import bootstrap
+
+            bootstrap(settings, store)
         # Admin is a property of the account: every key of an account can do what the account can,
         # so `mlp account list` always tells what its keys can do.
         account = store.create_account(
@@ -483,6 +490,15 @@ def cmd_account_add(args: argparse.Namespace) -> int:
         ak, sk = store.add_access_key(args.account_id, args.user_id, is_admin=account.is_admin)
     finally:
         store.close()
+    if made_admin:
+        from .platform import CREDENTIALS_FILE, DEFAULT_ACCOUNT_ID
+
+        keys = (
+            " with the keys from VOLC_ACCESSKEY / VOLC_SECRETKEY"
+            if settings.bootstrap_access_key and settings.bootstrap_secret_key
+            else f"; its keys are in {settings.data_dir / CREDENTIALS_FILE}"
+        )
+        print(f"mlp: created the administrator account {DEFAULT_ACCOUNT_ID}{keys}", file=sys.stderr)
     if promoted:
         print(f"mlp: account {args.account_id} is now an administrator (all its keys)", file=sys.stderr)
     # The secret never goes to a terminal or a log: it is written once, for its owner only, in the

@@ -138,3 +138,29 @@ def _is_worker_of(pid: str, data_dir: Path) -> bool:
     except OSError:
         return False
     return "mlp_server.workers" in argv and str(data_dir) in argv
+
+
+def test_perf_create_without_wait_on_the_embedded_platform_says_what_runs_the_job(
+    perf_embedded: Peer, perf_served: Peer
+) -> None:
+    """An ``mlp`` command ends at once and runs no perf work: without --wait, the embedded platform's job
+    stays Submitted until something runs work on the folder. The command says so, naming the command
+    that runs it; a served platform runs it itself, so there is nothing to say."""
+    create = ("perf", "create", "iris-cli-nowait", "1", "--tensor-config", json.dumps(PERF_CONFIG))
+    register(perf_embedded, "iris-cli-nowait")
+    created = perf_embedded.run(*create, "--flavor", "ml.c1i.large").ok()
+    job_id = created.kv()["JobID"]
+    tasks = (
+        perf_embedded.run("-o", "json", "perf", "tasks", "--job-id", job_id).ok().envelope("ListPerfTasks")
+    )
+    assert [t["TaskStatus"] for t in tasks["List"]] == ["Submitted"]  # nothing ran it
+    assert f"`mlp perf wait {job_id}`" in created.err, created
+    assert f"mlp serve --data-dir {perf_embedded.data_dir}" in created.err, created
+    as_json = perf_embedded.run("-o", "json", *create, "--flavor", "ml.c1i.large").ok()
+    assert as_json.json()["Result"]["JobID"].startswith("pj-") and "mlp perf wait" in as_json.err
+    waited = perf_embedded.run("perf", "wait", job_id, timeout=180).ok().table()
+    assert [row["STATUS"] for row in waited.rows] == ["Success"], waited
+
+    register(perf_served, "iris-cli-nowait")
+    served = perf_served.run(*create, "--flavor", "ml.c1i.large").ok()
+    assert "note" not in served.err, served

@@ -13,7 +13,7 @@ import httpx
 
 from mlp_testing import MlpServe, mlp_script
 
-from ._support import EXAMPLE, MODEL_ID, Peer, parallel
+from ._support import EXAMPLE, MODEL_ID, Peer, clean_env, parallel, run_mlp
 
 
 def test_serve_answers_on_its_port(mlp_serve: MlpServe) -> None:
@@ -88,3 +88,27 @@ def test_account_add_keys_work_as_a_separate_tenant(served_peer: Peer, mlp_serve
     )
     assert [m["ModelID"] for m in tenant_sees.ok().envelope("ListModels")["List"]] == [own]
     assert [m["ModelID"] for m in admin_sees.ok().envelope("ListModels")["List"]] == [admin_model]
+
+
+def test_account_add_as_the_first_command_on_a_folder_also_makes_the_administrator(tmp_path: Path) -> None:
+    """The administrator account is made when the platform finds no account. ``mlp account add`` run
+    before anything else on a new data folder makes it too (with its credentials.json), as the first
+    start would, instead of leaving a platform without an administrator whose embedded client has no
+    keys to use."""
+    env = clean_env(tmp_path, MLP_PERF_WORKERS="0")
+    data_dir = tmp_path / "fresh"
+    added = run_mlp(["account", "add", "--account-id", "2100000050", "--data-dir", str(data_dir)], env).ok()
+    assert added.kv()["Admin"] == "False", added
+    admin_keys = data_dir / "credentials.json"
+    assert admin_keys.is_file() and admin_keys.stat().st_mode & 0o777 == 0o600, added
+    assert f"created the administrator account 2100000001; its keys are in {admin_keys}" in added.err, added
+    first_ak = json.loads(admin_keys.read_text(encoding="utf-8"))["ak"]
+    accounts = run_mlp(["account", "list", "-o", "json", "--data-dir", str(data_dir)], env).ok().json()
+    assert [(a["AccountID"], a["Admin"]) for a in accounts] == [(2100000001, True), (2100000050, False)]
+    # The embedded client uses the administrator's keys, as on a folder the platform started.
+    listed = run_mlp(["--data-dir", str(data_dir), "models", "list", "-o", "json"], env).ok()
+    assert listed.envelope("ListModels") == {"Total": 0, "List": []}, listed
+    # A second add finds the accounts: nothing more is made, nothing said.
+    again = run_mlp(["account", "add", "--account-id", "2100000051", "--data-dir", str(data_dir)], env).ok()
+    assert "administrator" not in again.err, again
+    assert json.loads(admin_keys.read_text(encoding="utf-8"))["ak"] == first_ak

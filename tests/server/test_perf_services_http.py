@@ -320,6 +320,23 @@ def test_list_resource_filters(admin: Api, body: dict[str, Any], expected: list[
     assert flavor_ids(admin.ok("ListResource", body)) == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "total"),
+    [
+        ({}, len(CPU_FLAVORS + GPU_FLAVORS)),
+        ({"Offset": 2, "Limit": 2}, len(CPU_FLAVORS + GPU_FLAVORS)),
+        ({"Type": "GPU", "Limit": 1}, len(GPU_FLAVORS)),
+        ({"Name": "ml.g1e"}, 0),
+    ],
+)
+def test_list_resource_total_counts_every_matching_flavor(
+    admin: Api, body: dict[str, Any], total: int
+) -> None:
+    """As the document says: ``Total`` counts all matching flavors, not only the page's."""
+    result = admin.ok("ListResource", body)
+    assert result["Total"] == total, result
+
+
 # ---------------------------------------------------------------------------------------------------
 # Services
 

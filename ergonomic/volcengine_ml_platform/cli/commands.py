@@ -307,8 +307,23 @@ def perf_create(args: argparse.Namespace) -> int:
     )
     if not args.wait:
         printer(args).result(resp)
+        _note_embedded_perf(m, resp.result.job_id)
         return 0
     return _wait(args, resp.result.job_id)
+
+
+def _note_embedded_perf(m: Model, job_id: str) -> None:
+    """On the embedded platform an ``mlp`` command ends now and runs no perf work: the job stays
+    Submitted until a process runs work on the data folder. Say which commands do."""
+    settings = m._session.settings
+    if settings.mode != "embedded":
+        return
+    print(
+        "mlp: note: recorded; an `mlp` command runs no perf work once it ends: "
+        f"`mlp perf wait {job_id}` runs the job and prints its results (or `mlp serve --data-dir "
+        f"{settings.data_dir.value}` runs it in the background)",
+        file=sys.stderr,
+    )
 
 
 def perf_wait(args: argparse.Namespace) -> int:

@@ -75,13 +75,14 @@ _SORT_KEYS: dict[str, Callable[[Flavor], int | str]] = {
 
 class ResourcesMixin(StoreBase):
     def list_resource(self, account_id: int, body: Body) -> Result:
-        """``{"List": {group: [flavor, ...]}}``; the same catalogue for every account.
+        """``{"Total": n, "List": {group: [flavor, ...]}}``; the same catalogue for every account.
 
         Filters: Name (exact), NameContains (case-insensitive), Type (the group), Tag (one of
         the flavor's Tags). The filtered flavors are sorted by SortBy (CreateTime: catalogue
         order; Name, vCPU, Memory, GPUNum; ties keep catalogue order) and SortOrder, then
         Offset/Limit apply, and the page is grouped again (groups in the order of their first
-        flavor; groups left empty are omitted).
+        flavor; groups left empty are omitted). ``Total`` counts every matching flavor, as the
+        document says, not only the page's.
         """
         sort_by = body.get("SortBy") or "CreateTime"
         if sort_by != "CreateTime" and sort_by not in _SORT_KEYS:
@@ -108,4 +109,4 @@ class ResourcesMixin(StoreBase):
         grouped: dict[str, list[Result]] = {}
         for group, flavor in matches[start : start + count]:
             grouped.setdefault(group, []).append(flavor.to_wire())
-        return {"List": grouped}
+        return {"Total": len(matches), "List": grouped}
