@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -682,3 +683,74 @@ def test_inner_create_model_records_only_provenance_that_is_true(
     created = admin.inner("InnerCreateModel", {"ModelName": "c", "VersionInfo": info}, token).json()["Result"]
     got = admin.ok("GetModelVersion", {"ModelVersionID": created["VersionInfo"]["ModelVersionID"]})
     assert (got["BaseModelVersionID"], got["SourceId"]) == (base, task["TaskID"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deployed services: a replica is a process of the platform
+
+
+IRIS = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"
+
+
+def code_running_envs(marker: Path) -> list[dict[str, str]]:
+    """Envs that make a Python process run a shell command as it starts: the warnings filter imports
+    the module it names (antigravity), which opens a "browser": the BROWSER command."""
+    return [
+        {"Name": "PYTHONWARNINGS", "Value": "ignore::antigravity.x"},
+        {"Name": "BROWSER", "Value": f"/bin/sh -c 'touch {marker}' #%s"},
+    ]
+
+
+def wait_deployment(api: Api, service_id: str, *wanted: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        deployment: dict[str, Any] = api.ok("GetService", {"ServiceID": service_id})["ServiceDeployment"]
+        if deployment["Status"] in wanted or time.monotonic() > deadline:
+            assert deployment["Status"] in wanted, deployment
+            return deployment
+        time.sleep(0.05)
+
+
+def test_a_services_envs_cannot_run_code_in_the_platforms_replicas(
+    server: LiveServer, b: Api, tmp_path: Path
+) -> None:
+    """Envs reach the replicas' environment, and a replica is the platform's own interpreter (its
+    user, data folder and keys), not the tenant's container: names that change how the interpreter,
+    the loader or the C library start are refused, whoever asks."""
+    marker = tmp_path / "ran-in-a-replica"
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    path = server.upload(b.account_id, "modelrepo/iris/1", files)
+    created = b.register(path, name="iris", ModelFormat="ONNX", ModelType="ONNX:1.23")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+
+    def deploy(name: str, envs: list[dict[str, str]]) -> httpx.Response:
+        body = service_body(model_id, version_id, name=name, FlavorID="ml.c1i.large", Envs=envs)
+        return b.call("CreateService", body)
+
+    message = envelope_error(deploy("evil", code_running_envs(marker)), 400, "InvalidParameter")
+    assert message.startswith("ServiceDeployment.Envs[0].Name: 'PYTHONWARNINGS' is reserved"), message
+    for n, name in enumerate(
+        ["BROWSER", "LD_PRELOAD", "PYTHONPATH", "MLP_DATABASE_URL", "pythonpath", "PATH"]
+    ):
+        envs = [{"Name": "LOG_LEVEL", "Value": "info"}, {"Name": name, "Value": str(tmp_path)}]
+        message = envelope_error(deploy(f"evil-{n}", envs), 400, "InvalidParameter")
+        assert message.startswith(f"ServiceDeployment.Envs[1].Name: {name!r} is reserved"), message
+    assert b.list_all("ListServices") == []
+
+    # Ordinary names still reach the replicas.
+    service_id = b.ok("CreateService", service_body(
+        model_id, version_id, name="iris-svc", FlavorID="ml.c1i.large",
+        Envs=[{"Name": "LOG_LEVEL", "Value": "info"}],
+    ))["ServiceID"]  # fmt: skip
+    wait_deployment(b, service_id, "Running")
+
+    # A record that holds such names (written before they were refused) starts its replicas without them.
+    from mlp_server.store.schema import ServiceRow
+
+    with server.platform.store._write() as session:
+        session.get_one(ServiceRow, service_id).envs = code_running_envs(marker)
+    b.ok("UpdateService", {"ServiceID": service_id, "Replicas": 2, "ChangeType": "ScalingService"})
+    deployment = wait_deployment(b, service_id, "Running")
+    assert deployment["Replicas"] == 2
+    assert not marker.exists()
+    b.ok("DeleteService", {"ServiceID": service_id})
