@@ -337,8 +337,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
     from .head_limit import bounded_protocol
 
-    # httptools, with each request's head bounded (head_limit: uvicorn's has no bound).
-    http = bounded_protocol(settings.region)
+    # httptools, with each request's head bounded in size and time (head_limit: uvicorn's is not).
+    http = bounded_protocol(settings.region, settings.body_read_timeout)
     common = {"host": args.host, "log_level": args.log_level, "access_log": False, "http": http}
     configs: list[uvicorn.Config] = []
     if tls is None or args.tls_port is not None:

@@ -16,6 +16,7 @@ from mlp_testing import Keys, MlpServe
 from volcengine_ml_platform.signing import payload_hash
 
 from .conftest import GATEWAY_READ_TIMEOUT as READ_TIMEOUT
+from .conftest import SERVE_READ_TIMEOUT
 from .helpers import Api, LiveServer
 from .raw_http import MiB, RawRequest, signed_headers, zeros
 
@@ -227,3 +228,19 @@ def test_an_endless_request_head_is_refused_at_its_limit(served: MlpServe, shape
     with Api(served.url, served.default_keys()) as api:  # the platform serves on; a large head is fine
         padded = api.http.post(OPEN, content=b"{}", headers={"X-Pad": "0" * 48 * 1024}, auth=api.auth)
         assert padded.status_code == 200, padded.text
+
+
+def test_a_stalled_request_head_is_closed_after_the_read_timeout(served: MlpServe) -> None:
+    """A head sent in part and then never finished does not hold its connection for ever."""
+    sock = socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])), timeout=60)
+    request = RawRequest(served.url, OPEN, {})
+    request._sock = sock
+    started = time.monotonic()
+    request.send(f"POST {OPEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz".encode())
+    answer = request.answer(timeout=SERVE_READ_TIMEOUT * 5)
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 408 and answer.error_code() == "RequestTimeout", answer
+    assert "request head" in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed
+    assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed
