@@ -754,3 +754,28 @@ def test_a_services_envs_cannot_run_code_in_the_platforms_replicas(
     assert deployment["Replicas"] == 2
     assert not marker.exists()
     b.ok("DeleteService", {"ServiceID": service_id})
+
+
+def test_the_database_that_holds_every_secret_key_is_private(tmp_path: Path) -> None:
+    """SQLite's file holds each access key's secret (the signature check needs it): readable by the
+    platform's user only, as token.key and credentials.json, also when an earlier release left it
+    readable by others."""
+    data = tmp_path / "platform"
+    database = [data / name for name in ("mlp.sqlite3", "mlp.sqlite3-wal", "mlp.sqlite3-shm")]
+
+    def serve_once() -> Keys:
+        with LiveServer(data) as live:
+            keys = live.default_keys()
+            with Api(live.url, keys) as api:
+                api.ok("ListModels", {})
+            assert all(path.exists() for path in database)
+            assert keys.sk.encode() in b"".join(path.read_bytes() for path in database)
+            modes = {path.name: oct(path.stat().st_mode & 0o777) for path in [*database, data / "token.key"]}
+        assert set(modes.values()) == {"0o600"}, modes
+        return keys
+
+    serve_once()
+    for path in database:
+        if path.exists():
+            path.chmod(0o644)
+    serve_once()
