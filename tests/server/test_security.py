@@ -779,3 +779,35 @@ def test_the_database_that_holds_every_secret_key_is_private(tmp_path: Path) -> 
         if path.exists():
             path.chmod(0o644)
     serve_once()
+
+
+def test_replicas_get_none_of_the_platforms_credentials(
+    server: LiveServer, b: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica parses an account's uploaded model: the platform's own keys and database URL (in its
+    environment, as an operator sets them) stay out of the replica's, the service's Envs go in."""
+    from serving.helpers import environ_of, replica_pids
+
+    secrets_ = {"MLP_S3_SECRET_KEY": "store-secret", "VOLC_SECRETKEY": "admin-secret",
+                "MLP_DATABASE_URL": "postgresql://mlp:db-secret@db/mlp"}  # fmt: skip
+    for name, value in secrets_.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLP_TEST_SETTING", "kept")  # what is not a credential is inherited as before
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    created = b.register(
+        server.upload(b.account_id, "modelrepo/iris/2", files),
+        name="iris",
+        ModelFormat="ONNX",
+        ModelType="ONNX:1.23",
+    )
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    envs = [{"Name": "LOG_LEVEL", "Value": "info"}]
+    body = service_body(model_id, version_id, name="iris-env", FlavorID="ml.c1i.large", Envs=envs)
+    service_id = b.ok("CreateService", body)["ServiceID"]
+    wait_deployment(b, service_id, "Running")
+    (pid,) = replica_pids("iris-env", server.data_dir)
+    environ = environ_of(pid)
+    assert (environ["LOG_LEVEL"], environ["MLP_TEST_SETTING"]) == ("info", "kept")
+    assert not set(secrets_) & set(environ), sorted(environ)
+    assert not any(value in "\0".join(environ.values()) for value in secrets_.values())
+    b.ok("DeleteService", {"ServiceID": service_id})

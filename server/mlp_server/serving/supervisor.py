@@ -717,7 +717,7 @@ class ServiceRuntime:
         ]
         if flavor is not None and flavor.gpu_num:
             args.append("--gpu")
-        env = {**os.environ, **replica_envs(row)}
+        env = {**replica_base_env(), **replica_envs(row)}
         # Until one replica has loaded the model, start just one: a model that cannot load costs one
         # process per attempt, not Replicas.
         wanted = row.replicas if self.ever_ready else min(row.replicas, 1)
@@ -809,6 +809,23 @@ class ServiceRuntime:
 
 async def _admit(proxy: ServiceProxy, backend: Backend) -> None:
     proxy.add(backend)
+
+
+# The platform's own credentials: a replica loads a tenant's model (onnxruntime parsing whatever was
+# uploaded) and downloads nothing itself (the supervisor fills its model folder), so none reaches it.
+PLATFORM_SECRETS = frozenset(
+    {
+        "MLP_DATABASE_URL", "MLP_S3_ACCESS_KEY", "MLP_S3_SECRET_KEY", "VOLC_ACCESSKEY", "VOLC_SECRETKEY",
+        "VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", "VOLCENGINE_SESSION_TOKEN", "VOLC_TOS_ACCESS_KEY",
+        "VOLC_TOS_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "PGPASSWORD",
+    }
+)  # fmt: skip
+
+
+def replica_base_env() -> dict[str, str]:
+    """The platform's environment without its credentials (:data:`PLATFORM_SECRETS`)."""
+    return {name: value for name, value in os.environ.items() if name not in PLATFORM_SECRETS}
 
 
 def replica_envs(row: ServingRow) -> dict[str, str]:
