@@ -730,7 +730,7 @@ def test_a_services_envs_cannot_run_code_in_the_platforms_replicas(
     message = envelope_error(deploy("evil", code_running_envs(marker)), 400, "InvalidParameter")
     assert message.startswith("ServiceDeployment.Envs[0].Name: 'PYTHONWARNINGS' is reserved"), message
     for n, name in enumerate(
-        ["BROWSER", "LD_PRELOAD", "PYTHONPATH", "MLP_DATABASE_URL", "pythonpath", "PATH"]
+        ["BROWSER", "LD_PRELOAD", "PYTHONPATH", "MLP_DATABASE_URL", "pythonpath", "PATH", "SSLKEYLOGFILE"]
     ):
         envs = [{"Name": "LOG_LEVEL", "Value": "info"}, {"Name": name, "Value": str(tmp_path)}]
         message = envelope_error(deploy(f"evil-{n}", envs), 400, "InvalidParameter")
