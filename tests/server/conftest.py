@@ -116,6 +116,7 @@ TEAM_SUBSET: dict[str, tuple[str, ...]] = {
         "same_names",
         "path_in_another",
         "path_without_objects",
+        "path_out_of_the_key_space",
         "upload_path_is_in_the_callers_bucket",
         "a_token_acts_as_its_target_account",
     ),

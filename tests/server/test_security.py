@@ -276,6 +276,21 @@ def test_create_model_with_a_path_without_objects_is_refused(admin: Api) -> None
     assert "VersionInfo.Path" in message
 
 
+@pytest.mark.parametrize(
+    "prefix", ["..", ".", "modelrepo/..", "a/../../x", "/abs", "modelrepo\\..\\x", "../", "%2e%2e/"]
+)
+def test_create_model_with_a_path_out_of_the_key_space_is_not_found(
+    server: LiveServer, admin: Api, b: Api, prefix: str
+) -> None:
+    """A Path leaving its bucket's keys ('..', a backslash, absolute) names no objects of the caller:
+    404 NotFound as any Path without objects, never another bucket's files nor a 500."""
+    server.upload(b.account_id, "modelrepo/secret/1")
+    path = f"tos://{bucket_for(admin.account_id)}/{prefix}"
+    response = admin.call("CreateModel", {"ModelName": "m", "VersionInfo": version_info(path)})
+    assert "VersionInfo.Path" in envelope_error(response, 404, "NotFound")
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
 def test_upload_path_is_in_the_callers_bucket(admin: Api, b: Api) -> None:
     for api in (admin, b):
         result = api.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-sdk-repo"]})
