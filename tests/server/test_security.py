@@ -315,6 +315,19 @@ def test_admin_get_secure_token_needs_an_admin_key(server: LiveServer, b: Api) -
     assert "administrator" in message
 
 
+@pytest.mark.parametrize("ttl", [0, -1, 43201, 10**12, "600", 600.5, None])
+def test_a_secure_tokens_time_to_live_is_bounded(admin: Api, b: Api, ttl: Any) -> None:
+    body = {"TimeToLive": ttl, "AccountId": b.account_id, "UserId": 1}
+    status, _, message = error_of(admin.call("AdminGetSecureToken", body))
+    assert status == 400 and "TimeToLive" in message, message
+
+
+def test_a_secure_token_lives_at_most_twelve_hours(admin: Api, b: Api) -> None:
+    result = admin.ok("AdminGetSecureToken", {"TimeToLive": 43200, "AccountId": b.account_id, "UserId": 1})
+    left = datetime.fromisoformat(result["ExpiredTime"]) - datetime.now(UTC)
+    assert timedelta(hours=12) - timedelta(seconds=30) < left <= timedelta(hours=12)
+
+
 def test_admin_get_secure_token_for_an_unknown_account_is_not_found(admin: Api) -> None:
     body = {"TimeToLive": 600, "AccountId": 2199999999, "UserId": 1}
     envelope_error(admin.call("AdminGetSecureToken", body), 404, "NotFound")
