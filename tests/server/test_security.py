@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -807,6 +808,23 @@ def test_the_database_that_holds_every_secret_key_is_private(tmp_path: Path) -> 
         if path.exists():
             path.chmod(0o644)
     serve_once()
+
+
+def test_a_service_named_like_an_option_serves(server: LiveServer, b: Api) -> None:
+    """The ServiceName reaches the replica's command line: one starting with '-' (any text without
+    control characters is a name) is the name, never an option of the replica."""
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    path = server.upload(b.account_id, "modelrepo/iris/3", files)
+    created = b.register(path, name="iris", ModelFormat="ONNX", ModelType="ONNX:1.23")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    name = "--gpu"
+    body = service_body(model_id, version_id, name=name, FlavorID="ml.c1i.large", Envs=[])
+    service_id = b.ok("CreateService", body)["ServiceID"]
+    url = wait_deployment(b, service_id, "Running", "Failed")["EndpointURL"]
+    assert url, b.ok("GetService", {"ServiceID": service_id})
+    meta = httpx.get(f"{url}/v2/models/{quote(name, safe='')}", timeout=10).json()
+    assert meta["name"] == name and meta["inputs"][0]["name"] == "features", meta
+    b.ok("DeleteService", {"ServiceID": service_id})
 
 
 def test_replicas_get_none_of_the_platforms_credentials(

@@ -708,8 +708,8 @@ class ServiceRuntime:
         args = [
             "--model-dir",
             str(model_dir),
-            "--name",
-            row.name,
+            # One argument: a ServiceName starting with '-' is the name, never taken for an option.
+            f"--name={row.name}",
             "--version",
             str(row.model_version),
             "--threads",
