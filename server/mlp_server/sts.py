@@ -27,7 +27,9 @@ log = logging.getLogger("mlp_server")
 # Never the bucket's own configuration: versioning (deleted versions would never free their storage),
 # ACLs and policies (a public bucket, or one that shuts the platform out of its sweep), lifecycle,
 # replication, deleting the bucket: the platform owns the bucket, the tenant its objects.
-BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation")
+# DeleteObjects (one request for many keys) is sent to the bucket: some stores (moto) check the
+# bucket's ARN for s3:DeleteObject there, AWS each object's.
+BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation", "s3:DeleteObject")
 OBJECT_ACTIONS = (
     "s3:GetObject",
     "s3:PutObject",

@@ -130,7 +130,11 @@ def test_tenant_credentials_cannot_change_their_bucket(
     s3.complete_multipart_upload(Bucket=own, Key="mine/big.bin", UploadId=upload, MultipartUpload=parts)
     assert s3.head_object(Bucket=own, Key="mine/big.bin")["ContentLength"] == 10
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=own)["Contents"]] == ["mine/big.bin"]
-    s3.delete_objects(Bucket=own, Delete={"Objects": [{"Key": "mine/big.bin"}]})
+    s3.put_object(Bucket=own, Key="mine/small.bin", Body=b"y")
+    master.put_object(Bucket=own, Key="mine/platform.json", Body=b"{}")  # as the platform's manifests
+    keys = [{"Key": k} for k in ("mine/big.bin", "mine/small.bin", "mine/platform.json")]
+    assert "Errors" not in s3.delete_objects(Bucket=own, Delete={"Objects": keys, "Quiet": True})
+    assert "Contents" not in s3.list_objects_v2(Bucket=own)
     other = s3.create_multipart_upload(Bucket=own, Key="mine/gone.bin")["UploadId"]
     s3.abort_multipart_upload(Bucket=own, Key="mine/gone.bin", UploadId=other)
 
