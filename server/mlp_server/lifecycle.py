@@ -86,6 +86,8 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
     files = [o for o in listed if not o.key.endswith(manifest.SUFFIX)]
     # A key no store may hold ('..', '.', a backslash, absolute: see unsafe_path_reason) names nothing.
     named = not files and folder != prefix and unsafe_path_reason(prefix) is None
+    if named and isinstance(objects, FolderStore):
+        named = objects.beneath(bucket, prefix.rpartition("/")[0])
     if named and (single := objects.head(bucket, prefix)) is not None:
         files = [single]
     return files

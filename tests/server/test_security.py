@@ -292,6 +292,27 @@ def test_create_model_with_a_path_out_of_the_key_space_is_not_found(
     assert admin.ok("ListModels", {})["Total"] == 0
 
 
+def test_create_model_through_a_symlink_into_another_bucket_is_not_found(
+    server: LiveServer, admin: Api, b: Api
+) -> None:
+    """The folder store: a symlinked folder planted in A's bucket, leading to B's files, is no Path of
+    A's. Registered, A could have downloaded B's files through it, and its delete would have removed
+    them. (SQLite platform only: S3 keys have no symlinks.)"""
+    b_path = server.upload(b.account_id, "modelrepo/secret/1", {"weights.bin": b"B's model"})
+    objects = server.platform.settings.objects_dir
+    own = objects / bucket_for(admin.account_id) / "modelrepo"
+    own.mkdir(parents=True)
+    (own / "link").symlink_to(objects / bucket_for(b.account_id) / "modelrepo" / "secret")
+    for key in ("modelrepo/link/1/", "modelrepo/link/1", "modelrepo/link/1/weights.bin"):
+        path = f"tos://{bucket_for(admin.account_id)}/{key}"
+        response = admin.call("CreateModel", {"ModelName": "m", "VersionInfo": version_info(path)})
+        assert "VersionInfo.Path" in envelope_error(response, 404, "NotFound"), key
+    assert admin.ok("ListModels", {})["Total"] == 0
+    registered = b.register(b_path)  # B's files are as they were
+    got = b.ok("GetModelVersion", {"ModelVersionID": registered["VersionInfo"]["ModelVersionID"]})
+    assert got["Path"] == b_path
+
+
 def test_upload_path_is_in_the_callers_bucket(admin: Api, b: Api) -> None:
     for api in (admin, b):
         result = api.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-sdk-repo"]})
