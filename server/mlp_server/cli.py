@@ -339,7 +339,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     # One worker: uvicorn's multi-worker mode adds ~40 ms per request here (toolchain notes).
-    common = {"host": args.host, "log_level": args.log_level, "access_log": False}
+    from .head_limit import bounded_protocol
+
+    # httptools, with each request's head bounded in size and time (head_limit: uvicorn's is not).
+    http = bounded_protocol(settings.region, settings.body_read_timeout)
+    common = {"host": args.host, "log_level": args.log_level, "access_log": False, "http": http}
     configs: list[uvicorn.Config] = []
     if tls is None or args.tls_port is not None:
         configs.append(uvicorn.Config(app, port=args.port, **common))

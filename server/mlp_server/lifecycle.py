@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from volcengine_ml_platform.transfer import manifest
-from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore
+from volcengine_ml_platform.transfer.base import ObjectInfo, ObjectStore, unsafe_path_reason
 from volcengine_ml_platform.transfer.folder import FolderStore
 
 from .context import Platform
@@ -84,7 +84,11 @@ def list_version_files(objects: ObjectStore, path: str) -> list[ObjectInfo]:
     if (listed := _listed(objects, bucket, folder)) is None:
         return []
     files = [o for o in listed if not o.key.endswith(manifest.SUFFIX)]
-    if not files and folder != prefix and (single := objects.head(bucket, prefix)) is not None:
+    # A key no store may hold ('..', '.', a backslash, absolute: see unsafe_path_reason) names nothing.
+    named = not files and folder != prefix and unsafe_path_reason(prefix) is None
+    if named and isinstance(objects, FolderStore):
+        named = objects.beneath(bucket, prefix.rpartition("/")[0])
+    if named and (single := objects.head(bucket, prefix)) is not None:
         files = [single]
     return files
 

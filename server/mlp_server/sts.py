@@ -23,17 +23,30 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlp_server")
 
 
+# What a client does in its account's bucket: list it, read, write (multipart too) and delete objects.
+# Never the bucket's own configuration: versioning (deleted versions would never free their storage),
+# ACLs and policies (a public bucket, or one that shuts the platform out of its sweep), lifecycle,
+# replication, deleting the bucket: the platform owns the bucket, the tenant its objects.
+# DeleteObjects (one request for many keys) is sent to the bucket: some stores (moto) check the
+# bucket's ARN for s3:DeleteObject there, AWS each object's.
+BUCKET_ACTIONS = ("s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation", "s3:DeleteObject")
+OBJECT_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+
+
 def bucket_policy(bucket: str) -> str:
-    """The session policy: every S3 action on the bucket and its objects, nothing elsewhere."""
+    """The session policy: listing the bucket and the object actions in it, nothing elsewhere."""
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:*"],
-                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                }
+                {"Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": [f"arn:aws:s3:::{bucket}"]},
+                {"Effect": "Allow", "Action": list(OBJECT_ACTIONS), "Resource": [f"arn:aws:s3:::{bucket}/*"]},
             ],
         },
         separators=(",", ":"),

@@ -81,6 +81,7 @@ def new_account(server: LiveServer) -> Iterator[Callable[..., Api]]:
 # --- the gateway under hostile input (test_gateway_*.py) ---
 
 GATEWAY_READ_TIMEOUT = 0.5
+SERVE_READ_TIMEOUT = 2  # the `served` platform's MLP_BODY_READ_TIMEOUT
 
 
 @pytest.fixture
@@ -100,7 +101,8 @@ def gateway_admin(gateway_server: LiveServer) -> Iterator[Api]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlpServe]:
     """``mlp serve`` in its own process, so that its memory can be read from /proc."""
     root = tmp_path_factory.mktemp("gateway-serve")
-    with MlpServe(root / "platform", env=clean_env(root, MLP_BODY_READ_TIMEOUT="2")) as serve:
+    env = clean_env(root, MLP_BODY_READ_TIMEOUT=str(SERVE_READ_TIMEOUT))
+    with MlpServe(root / "platform", env=env) as serve:
         yield serve
 
 
@@ -114,6 +116,7 @@ TEAM_SUBSET: dict[str, tuple[str, ...]] = {
         "same_names",
         "path_in_another",
         "path_without_objects",
+        "path_out_of_the_key_space",
         "upload_path_is_in_the_callers_bucket",
         "a_token_acts_as_its_target_account",
     ),

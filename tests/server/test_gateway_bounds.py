@@ -6,6 +6,7 @@ resident memory is read from /proc; stalled bodies against a platform with a sho
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mlp_testing import Keys, MlpServe
 from volcengine_ml_platform.signing import payload_hash
 
 from .conftest import GATEWAY_READ_TIMEOUT as READ_TIMEOUT
+from .conftest import SERVE_READ_TIMEOUT
 from .helpers import Api, LiveServer
 from .raw_http import MiB, RawRequest, signed_headers, zeros
 
@@ -191,3 +193,54 @@ def test_a_refused_small_body_is_read_first_so_the_answer_is_not_lost_to_a_reset
     answer = stalled.answer(timeout=READ_TIMEOUT * 4)
     stalled.close()
     assert answer.status == 401 and answer.closed, answer
+
+
+HEAD_SENT = 256 * MiB
+
+
+@pytest.mark.parametrize("shape", ["one-header", "many-headers"])
+def test_an_endless_request_head_is_refused_at_its_limit(served: MlpServe, shape: str) -> None:
+    """A head (request line and headers: a huge Authorization, or header after header) is held only up
+    to a limit, before anyone is known: 413 and the connection closed, the rest never read."""
+    before = rss(served)
+    request = RawRequest(served.url, OPEN, {})
+    sock = socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])), timeout=60)
+    request._sock = sock
+    opening = f"POST {OPEN} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if shape == "one-header":
+        opening += "Authorization: HMAC-SHA256 Credential="
+        pieces = zeros(HEAD_SENT)
+    else:
+        line = b"X-Pad: " + b"0" * 1000 + b"\r\n"
+        pieces = (line * 1024 for _ in range(HEAD_SENT // (1024 * len(line))))
+    sock.sendall(opening.encode("latin-1"))
+    started = time.monotonic()
+    request.send_in_background(pieces, chunked=False)
+    answer = request.answer(timeout=20)
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge", answer
+    assert "request head" in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed, "the connection must end: the rest of the head is never read"
+    assert request.sent < HEAD_SENT / 4, f"the server took {request.sent} bytes before refusing"
+    assert elapsed < 10, elapsed
+    assert peak_rss(served) - before < RSS_BUDGET, (before, peak_rss(served))
+    with Api(served.url, served.default_keys()) as api:  # the platform serves on; a large head is fine
+        padded = api.http.post(OPEN, content=b"{}", headers={"X-Pad": "0" * 48 * 1024}, auth=api.auth)
+        assert padded.status_code == 200, padded.text
+
+
+def test_a_stalled_request_head_is_closed_after_the_read_timeout(served: MlpServe) -> None:
+    """A head sent in part and then never finished does not hold its connection for ever."""
+    sock = socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])), timeout=60)
+    request = RawRequest(served.url, OPEN, {})
+    request._sock = sock
+    started = time.monotonic()
+    request.send(f"POST {OPEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz".encode())
+    answer = request.answer(timeout=SERVE_READ_TIMEOUT * 5)
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 408 and answer.error_code() == "RequestTimeout", answer
+    assert "request head" in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed
+    assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed

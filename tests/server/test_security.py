@@ -13,10 +13,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -275,6 +277,42 @@ def test_create_model_with_a_path_without_objects_is_refused(admin: Api) -> None
     assert "VersionInfo.Path" in message
 
 
+@pytest.mark.parametrize(
+    "prefix", ["..", ".", "modelrepo/..", "a/../../x", "/abs", "modelrepo\\..\\x", "../", "%2e%2e/"]
+)
+def test_create_model_with_a_path_out_of_the_key_space_is_not_found(
+    server: LiveServer, admin: Api, b: Api, prefix: str
+) -> None:
+    """A Path leaving its bucket's keys ('..', a backslash, absolute) names no objects of the caller:
+    404 NotFound as any Path without objects, never another bucket's files nor a 500."""
+    server.upload(b.account_id, "modelrepo/secret/1")
+    path = f"tos://{bucket_for(admin.account_id)}/{prefix}"
+    response = admin.call("CreateModel", {"ModelName": "m", "VersionInfo": version_info(path)})
+    assert "VersionInfo.Path" in envelope_error(response, 404, "NotFound")
+    assert admin.ok("ListModels", {})["Total"] == 0
+
+
+def test_create_model_through_a_symlink_into_another_bucket_is_not_found(
+    server: LiveServer, admin: Api, b: Api
+) -> None:
+    """The folder store: a symlinked folder planted in A's bucket, leading to B's files, is no Path of
+    A's. Registered, A could have downloaded B's files through it, and its delete would have removed
+    them. (SQLite platform only: S3 keys have no symlinks.)"""
+    b_path = server.upload(b.account_id, "modelrepo/secret/1", {"weights.bin": b"B's model"})
+    objects = server.platform.settings.objects_dir
+    own = objects / bucket_for(admin.account_id) / "modelrepo"
+    own.mkdir(parents=True)
+    (own / "link").symlink_to(objects / bucket_for(b.account_id) / "modelrepo" / "secret")
+    for key in ("modelrepo/link/1/", "modelrepo/link/1", "modelrepo/link/1/weights.bin"):
+        path = f"tos://{bucket_for(admin.account_id)}/{key}"
+        response = admin.call("CreateModel", {"ModelName": "m", "VersionInfo": version_info(path)})
+        assert "VersionInfo.Path" in envelope_error(response, 404, "NotFound"), key
+    assert admin.ok("ListModels", {})["Total"] == 0
+    registered = b.register(b_path)  # B's files are as they were
+    got = b.ok("GetModelVersion", {"ModelVersionID": registered["VersionInfo"]["ModelVersionID"]})
+    assert got["Path"] == b_path
+
+
 def test_upload_path_is_in_the_callers_bucket(admin: Api, b: Api) -> None:
     for api in (admin, b):
         result = api.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-sdk-repo"]})
@@ -297,6 +335,19 @@ def test_admin_get_secure_token_needs_an_admin_key(server: LiveServer, b: Api) -
     body = {"TimeToLive": 600, "AccountId": b.account_id, "UserId": 1}
     message = envelope_error(b.call("AdminGetSecureToken", body), 403, "AccessDenied")
     assert "administrator" in message
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 43201, 10**12, "600", 600.5, None])
+def test_a_secure_tokens_time_to_live_is_bounded(admin: Api, b: Api, ttl: Any) -> None:
+    body = {"TimeToLive": ttl, "AccountId": b.account_id, "UserId": 1}
+    status, _, message = error_of(admin.call("AdminGetSecureToken", body))
+    assert status == 400 and "TimeToLive" in message, message
+
+
+def test_a_secure_token_lives_at_most_twelve_hours(admin: Api, b: Api) -> None:
+    result = admin.ok("AdminGetSecureToken", {"TimeToLive": 43200, "AccountId": b.account_id, "UserId": 1})
+    left = datetime.fromisoformat(result["ExpiredTime"]) - datetime.now(UTC)
+    assert timedelta(hours=12) - timedelta(seconds=30) < left <= timedelta(hours=12)
 
 
 def test_admin_get_secure_token_for_an_unknown_account_is_not_found(admin: Api) -> None:
@@ -682,3 +733,148 @@ def test_inner_create_model_records_only_provenance_that_is_true(
     created = admin.inner("InnerCreateModel", {"ModelName": "c", "VersionInfo": info}, token).json()["Result"]
     got = admin.ok("GetModelVersion", {"ModelVersionID": created["VersionInfo"]["ModelVersionID"]})
     assert (got["BaseModelVersionID"], got["SourceId"]) == (base, task["TaskID"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deployed services: a replica is a process of the platform
+
+
+IRIS = Path(__file__).resolve().parents[2] / "examples" / "iris-onnx"
+
+
+def code_running_envs(marker: Path) -> list[dict[str, str]]:
+    """Envs that make a Python process run a shell command as it starts: the warnings filter imports
+    the module it names (antigravity), which opens a "browser": the BROWSER command."""
+    return [
+        {"Name": "PYTHONWARNINGS", "Value": "ignore::antigravity.x"},
+        {"Name": "BROWSER", "Value": f"/bin/sh -c 'touch {marker}' #%s"},
+    ]
+
+
+def wait_deployment(api: Api, service_id: str, *wanted: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        deployment: dict[str, Any] = api.ok("GetService", {"ServiceID": service_id})["ServiceDeployment"]
+        if deployment["Status"] in wanted or time.monotonic() > deadline:
+            assert deployment["Status"] in wanted, deployment
+            return deployment
+        time.sleep(0.05)
+
+
+def test_a_services_envs_cannot_run_code_in_the_platforms_replicas(
+    server: LiveServer, b: Api, tmp_path: Path
+) -> None:
+    """Envs reach the replicas' environment, and a replica is the platform's own interpreter (its
+    user, data folder and keys), not the tenant's container: names that change how the interpreter,
+    the loader or the C library start are refused, whoever asks."""
+    marker = tmp_path / "ran-in-a-replica"
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    path = server.upload(b.account_id, "modelrepo/iris/1", files)
+    created = b.register(path, name="iris", ModelFormat="ONNX", ModelType="ONNX:1.23")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+
+    def deploy(name: str, envs: list[dict[str, str]]) -> httpx.Response:
+        body = service_body(model_id, version_id, name=name, FlavorID="ml.c1i.large", Envs=envs)
+        return b.call("CreateService", body)
+
+    message = envelope_error(deploy("evil", code_running_envs(marker)), 400, "InvalidParameter")
+    assert message.startswith("ServiceDeployment.Envs[0].Name: 'PYTHONWARNINGS' is reserved"), message
+    for n, name in enumerate(
+        ["BROWSER", "LD_PRELOAD", "PYTHONPATH", "MLP_DATABASE_URL", "pythonpath", "PATH", "SSLKEYLOGFILE"]
+    ):
+        envs = [{"Name": "LOG_LEVEL", "Value": "info"}, {"Name": name, "Value": str(tmp_path)}]
+        message = envelope_error(deploy(f"evil-{n}", envs), 400, "InvalidParameter")
+        assert message.startswith(f"ServiceDeployment.Envs[1].Name: {name!r} is reserved"), message
+    assert b.list_all("ListServices") == []
+
+    # Ordinary names still reach the replicas.
+    service_id = b.ok("CreateService", service_body(
+        model_id, version_id, name="iris-svc", FlavorID="ml.c1i.large",
+        Envs=[{"Name": "LOG_LEVEL", "Value": "info"}],
+    ))["ServiceID"]  # fmt: skip
+    wait_deployment(b, service_id, "Running")
+
+    # A record that holds such names (written before they were refused) starts its replicas without them.
+    from mlp_server.store.schema import ServiceRow
+
+    with server.platform.store._write() as session:
+        session.get_one(ServiceRow, service_id).envs = code_running_envs(marker)
+    b.ok("UpdateService", {"ServiceID": service_id, "Replicas": 2, "ChangeType": "ScalingService"})
+    deployment = wait_deployment(b, service_id, "Running")
+    assert deployment["Replicas"] == 2
+    assert not marker.exists()
+    b.ok("DeleteService", {"ServiceID": service_id})
+
+
+def test_the_database_that_holds_every_secret_key_is_private(tmp_path: Path) -> None:
+    """SQLite's file holds each access key's secret (the signature check needs it): readable by the
+    platform's user only, as token.key and credentials.json, also when an earlier release left it
+    readable by others."""
+    data = tmp_path / "platform"
+    database = [data / name for name in ("mlp.sqlite3", "mlp.sqlite3-wal", "mlp.sqlite3-shm")]
+
+    def serve_once() -> Keys:
+        with LiveServer(data) as live:
+            keys = live.default_keys()
+            with Api(live.url, keys) as api:
+                api.ok("ListModels", {})
+            assert all(path.exists() for path in database)
+            assert keys.sk.encode() in b"".join(path.read_bytes() for path in database)
+            modes = {path.name: oct(path.stat().st_mode & 0o777) for path in [*database, data / "token.key"]}
+        assert set(modes.values()) == {"0o600"}, modes
+        return keys
+
+    serve_once()
+    for path in database:
+        if path.exists():
+            path.chmod(0o644)
+    serve_once()
+
+
+def test_a_service_named_like_an_option_serves(server: LiveServer, b: Api) -> None:
+    """The ServiceName reaches the replica's command line: one starting with '-' (any text without
+    control characters is a name) is the name, never an option of the replica."""
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    path = server.upload(b.account_id, "modelrepo/iris/3", files)
+    created = b.register(path, name="iris", ModelFormat="ONNX", ModelType="ONNX:1.23")
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    name = "--gpu"
+    body = service_body(model_id, version_id, name=name, FlavorID="ml.c1i.large", Envs=[])
+    service_id = b.ok("CreateService", body)["ServiceID"]
+    url = wait_deployment(b, service_id, "Running", "Failed")["EndpointURL"]
+    assert url, b.ok("GetService", {"ServiceID": service_id})
+    meta = httpx.get(f"{url}/v2/models/{quote(name, safe='')}", timeout=10).json()
+    assert meta["name"] == name and meta["inputs"][0]["name"] == "features", meta
+    b.ok("DeleteService", {"ServiceID": service_id})
+
+
+def test_replicas_get_none_of_the_platforms_credentials(
+    server: LiveServer, b: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica parses an account's uploaded model: the platform's own keys and database URL (in its
+    environment, as an operator sets them) stay out of the replica's, the service's Envs go in."""
+    from serving.helpers import environ_of, replica_pids
+
+    secrets_ = {"MLP_S3_SECRET_KEY": "store-secret", "VOLC_SECRETKEY": "admin-secret",
+                "MLP_DATABASE_URL": "postgresql://mlp:db-secret@db/mlp"}  # fmt: skip
+    for name, value in secrets_.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLP_TEST_SETTING", "kept")  # what is not a credential is inherited as before
+    files = {p.name: p.read_bytes() for p in IRIS.iterdir()}
+    created = b.register(
+        server.upload(b.account_id, "modelrepo/iris/2", files),
+        name="iris",
+        ModelFormat="ONNX",
+        ModelType="ONNX:1.23",
+    )
+    model_id, version_id = created["ModelID"], created["VersionInfo"]["ModelVersionID"]
+    envs = [{"Name": "LOG_LEVEL", "Value": "info"}]
+    body = service_body(model_id, version_id, name="iris-env", FlavorID="ml.c1i.large", Envs=envs)
+    service_id = b.ok("CreateService", body)["ServiceID"]
+    wait_deployment(b, service_id, "Running")
+    (pid,) = replica_pids("iris-env", server.data_dir)
+    environ = environ_of(pid)
+    assert (environ["LOG_LEVEL"], environ["MLP_TEST_SETTING"]) == ("info", "kept")
+    assert not set(secrets_) & set(environ), sorted(environ)
+    assert not any(value in "\0".join(environ.values()) for value in secrets_.values())
+    b.ok("DeleteService", {"ServiceID": service_id})

@@ -23,7 +23,8 @@ def replica_pids(service_name: str, data_dir: Path | None = None) -> list[int]:
         except OSError:
             continue
         ours = data_dir is None or any(arg.startswith(str(data_dir).encode()) for arg in argv)
-        if b"mlp_server.serving" in argv and service_name.encode() in argv and state != "Z" and ours:
+        named = b"--name=" + service_name.encode() in argv
+        if b"mlp_server.serving" in argv and named and state != "Z" and ours:
             pids.append(int(entry.name))
     return sorted(pids)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -94,6 +95,48 @@ def test_tenant_credentials_reach_their_bucket_only(
     refused(lambda: s3.put_object(Bucket=other, Key="secret/weights.bin", Body=b"overwritten"))
     refused(lambda: s3.delete_object(Bucket=other, Key="secret/weights.bin"))
     assert master.get_object(Bucket=other, Key="secret/weights.bin")["Body"].read() == b"B's model"
+
+
+@pytest.mark.parametrize("door", ["open", "inner"])
+def test_tenant_credentials_cannot_change_their_bucket(
+    team: Team, iam_s3: IamS3, tenants: tuple[Api, Api], door: str
+) -> None:
+    """The platform owns the account's bucket, the tenant its objects: versioning (whose old versions a
+    delete or the sweep never frees), ACLs and policies (a public bucket, or one that shuts the
+    platform out), lifecycle rules and the bucket itself stay out of the credentials' reach."""
+    a, _ = tenants
+    with Api(team.url, team.default_keys()) as admin:
+        creds = open_door_creds(a) if door == "open" else inner_door_creds(a, admin)
+    s3 = s3_with(iam_s3, creds)
+    own = bucket_for(a.account_id)
+    master = iam_s3.client("s3", iam_s3.access_key, iam_s3.secret_key)
+    deny_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{own}", f"arn:aws:s3:::{own}/*"]}]}  # fmt: skip
+    expire = {
+        "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}]
+    }
+    refused(lambda: s3.put_bucket_versioning(Bucket=own, VersioningConfiguration={"Status": "Enabled"}))
+    refused(lambda: s3.put_bucket_acl(Bucket=own, ACL="public-read"))
+    refused(lambda: s3.put_bucket_policy(Bucket=own, Policy=json.dumps(deny_all)))
+    refused(lambda: s3.put_bucket_lifecycle_configuration(Bucket=own, LifecycleConfiguration=expire))
+    refused(lambda: s3.delete_bucket(Bucket=own))
+    assert "Status" not in master.get_bucket_versioning(Bucket=own)
+    # What a client does still works: objects written in parts, listed, read and deleted.
+    upload = s3.create_multipart_upload(Bucket=own, Key="mine/big.bin")["UploadId"]
+    part = s3.upload_part(Bucket=own, Key="mine/big.bin", UploadId=upload, PartNumber=1, Body=b"x" * 10)
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=own).get("Uploads", [])] == [upload]
+    assert len(s3.list_parts(Bucket=own, Key="mine/big.bin", UploadId=upload)["Parts"]) == 1
+    parts = {"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]}
+    s3.complete_multipart_upload(Bucket=own, Key="mine/big.bin", UploadId=upload, MultipartUpload=parts)
+    assert s3.head_object(Bucket=own, Key="mine/big.bin")["ContentLength"] == 10
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=own)["Contents"]] == ["mine/big.bin"]
+    s3.put_object(Bucket=own, Key="mine/small.bin", Body=b"y")
+    master.put_object(Bucket=own, Key="mine/platform.json", Body=b"{}")  # as the platform's manifests
+    keys = [{"Key": k} for k in ("mine/big.bin", "mine/small.bin", "mine/platform.json")]
+    assert "Errors" not in s3.delete_objects(Bucket=own, Delete={"Objects": keys, "Quiet": True})
+    assert "Contents" not in s3.list_objects_v2(Bucket=own)
+    other = s3.create_multipart_upload(Bucket=own, Key="mine/gone.bin")["UploadId"]
+    s3.abort_multipart_upload(Bucket=own, Key="mine/gone.bin", UploadId=other)
 
 
 def test_duration_is_honoured_and_expired_credentials_are_refused(

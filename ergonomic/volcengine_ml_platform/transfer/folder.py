@@ -272,6 +272,8 @@ class FolderStore:
         folder, _, _ = prefix.rpartition("/")
         if folder and unsafe_path_reason(folder) is not None:
             return iter(())  # no valid key lives there
+        if folder and not self.beneath(bucket, folder):
+            return iter(())  # a symlinked folder: what is there is not this bucket's
         start = self.root / bucket / folder
         keys = sorted(
             k
@@ -280,6 +282,15 @@ class FolderStore:
             if k.startswith(prefix) and unsafe_path_reason(k) is None
         )
         return (info for k in keys if (info := self._listed(bucket, k)) is not None)
+
+    def beneath(self, bucket: str, folder: str) -> bool:
+        """Whether ``folder`` (a key's folder) of ``bucket`` really is in the bucket's folder. A listing
+        never follows a symlink below it (:meth:`_walk`), but the folder it starts from is reached by
+        path: a symlinked directory planted in a bucket must not lead a listing, and the registrations
+        and deletes that follow one, into another bucket. (The bucket's own folder may be a link.)"""
+        base = os.path.realpath(self.root / bucket)
+        found = os.path.realpath(self.root / bucket / folder)
+        return found == base or found.startswith(base + os.sep)
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         opened = self._open(bucket, key)

@@ -29,8 +29,9 @@ class ServiceDeployment(WireMapping):
             its supervising process ended). Empty when there is nothing to say.
         endpoint_url (str | Unset): Local platform: the base URL of the KServe v2 / Open Inference Protocol (HTTP) of
             the service, e.g. `http://127.0.0.1:41234`; the model name in `/v2/models/{name}` is the ServiceName. A proxy in
-            the platform process spreads requests over the ready replicas. Empty while nothing serves the service (not
-            deployed yet, stopped, failed, or no platform process serving it).
+            the platform process spreads requests over the ready replicas. It is not authenticated: whoever reaches the port
+            can call it. Empty while nothing serves the service (not deployed yet, stopped, failed, or no platform process
+            serving it).
         service_version_id (str | Unset):
         envs (list[Env] | Unset):
         flavor_id (str | Unset):

@@ -24,7 +24,10 @@ class ServiceDeploymentRequest(WireMapping):
         flavor_id (str):
         model (ServiceModelRef):
         image_id (str):
-        envs (list[Env] | None | Unset):
+        envs (list[Env] | None | Unset): Local platform: set in the environment of the replica processes, which are the
+            platform's own: a name that changes how an interpreter or its libraries start (PATH, HOME, TMPDIR, BROWSER,
+            PYTHON*, LD_*, DYLD_*, MLP_*, OPENSSL_*, GCONV_*, MALLOC_* and a few more, in any case) is a 400
+            InvalidParameter naming the Env.
         description (None | str | Unset):
     """
 

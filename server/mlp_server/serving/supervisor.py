@@ -40,7 +40,17 @@ from ..storage_errors import DATABASE_ERRORS, database_trouble
 from ..store import Store
 from ..store.group_commit import StoreClosedError
 from ..store.resources import CATALOGUE
-from ..store.services import DEPLOYING, FAILED, LIVE, PENDING, RUNNING, STOPPED, STOPPING, ServingRow
+from ..store.services import (
+    DEPLOYING,
+    FAILED,
+    LIVE,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    ServingRow,
+    reserved_env,
+)
 from .db_lock import LOCK_CHECK_SECONDS, TAKEOVER_GRACE_SECONDS, ServingLock
 from .endpoints import Endpoints
 from .files import ModelLoadError, VersionCache, find_onnx
@@ -698,8 +708,8 @@ class ServiceRuntime:
         args = [
             "--model-dir",
             str(model_dir),
-            "--name",
-            row.name,
+            # One argument: a ServiceName starting with '-' is the name, never taken for an option.
+            f"--name={row.name}",
             "--version",
             str(row.model_version),
             "--threads",
@@ -707,7 +717,7 @@ class ServiceRuntime:
         ]
         if flavor is not None and flavor.gpu_num:
             args.append("--gpu")
-        env = {**os.environ, **dict(row.envs)}
+        env = {**replica_base_env(), **replica_envs(row)}
         # Until one replica has loaded the model, start just one: a model that cannot load costs one
         # process per attempt, not Replicas.
         wanted = row.replicas if self.ever_ready else min(row.replicas, 1)
@@ -799,6 +809,32 @@ class ServiceRuntime:
 
 async def _admit(proxy: ServiceProxy, backend: Backend) -> None:
     proxy.add(backend)
+
+
+# The platform's own credentials: a replica loads a tenant's model (onnxruntime parsing whatever was
+# uploaded) and downloads nothing itself (the supervisor fills its model folder), so none reaches it.
+PLATFORM_SECRETS = frozenset(
+    {
+        "MLP_DATABASE_URL", "MLP_S3_ACCESS_KEY", "MLP_S3_SECRET_KEY", "VOLC_ACCESSKEY", "VOLC_SECRETKEY",
+        "VOLCENGINE_ACCESS_KEY", "VOLCENGINE_SECRET_KEY", "VOLCENGINE_SESSION_TOKEN", "VOLC_TOS_ACCESS_KEY",
+        "VOLC_TOS_SECRET_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "PGPASSWORD",
+    }
+)  # fmt: skip
+
+
+def replica_base_env() -> dict[str, str]:
+    """The platform's environment without its credentials (:data:`PLATFORM_SECRETS`)."""
+    return {name: value for name, value in os.environ.items() if name not in PLATFORM_SECRETS}
+
+
+def replica_envs(row: ServingRow) -> dict[str, str]:
+    """The service's Envs that reach its replicas: a reserved name (which CreateService refuses, but
+    a record written by an earlier release may hold) is left out and logged, never set."""
+    dropped = sorted({name for name, _ in row.envs if reserved_env(name)})
+    if dropped:
+        log.warning("service %s: Envs %s are reserved and not set in its replicas", row.service_id, dropped)
+    return {name: value for name, value in row.envs if not reserved_env(name)}
 
 
 def _with_status(row: ServingRow, status: str) -> ServingRow:

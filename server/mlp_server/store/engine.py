@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger("mlp_server")
 
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "mlp_sqlite_begin"
@@ -38,15 +43,40 @@ def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TI
         # failing the request that gets it. psycopg pings with an empty query: one round trip.
         return create_engine(parsed, pool_pre_ping=True)
     kwargs: dict[str, Any] = {}
+    database: Path | None = None
     if parsed.database in (None, "", ":memory:"):
         # One shared connection, so that every session sees the same in-memory database.
         # Only for single-threaded use (tests); use a file for anything concurrent.
         kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     else:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(parsed.database)
+        database.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
-    _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)))
+    _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)), database=database)
     return engine
+
+
+def keep_private(database: Path) -> None:
+    """The database file holds every access key's secret: readable and writable by its owner only
+    (0600), as ``token.key`` and ``credentials.json`` are. SQLite makes a new file 0644 (less the
+    umask) and gives its -wal and -shm files the database file's mode, so this runs as a connection
+    opens, before it turns on WAL; a file of an earlier release that others could read is narrowed
+    too (logged)."""
+    for path in (
+        database,
+        database.with_name(f"{database.name}-wal"),
+        database.with_name(f"{database.name}-shm"),
+    ):
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            if mode & 0o077:
+                os.chmod(path, mode & ~0o077)
+                if path.stat().st_size:  # an empty file is one this connection just made
+                    log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change (another owner): say so, and go on
+            log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
 
 
 def writer(engine: Engine) -> Engine:
@@ -67,9 +97,11 @@ def lock_wait(seconds: float) -> Iterator[None]:
         _LOCK_WAIT_MS.reset(token)
 
 
-def _install_sqlite_hooks(engine: Engine, *, busy_ms: int) -> None:
+def _install_sqlite_hooks(engine: Engine, *, busy_ms: int, database: Path | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if database is not None:
+            keep_private(database)
         # Let SQLAlchemy emit BEGIN itself (pysqlite's legacy mode skips it before SELECT,
         # which breaks repeatable reads and SAVEPOINT).
         dbapi_connection.isolation_level = None

@@ -44,6 +44,39 @@ DEFAULT_REPLICAS = 1
 
 SERVICE_SORTS: SortKeys = {"CreateTime": (ServiceRow.create_time, ServiceRow.id)}
 
+# Envs a service may not set. A replica is a process of the platform (its interpreter, its user, its
+# files and keys), not the tenant's own container as on the real service, so a variable that changes
+# how the interpreter, the dynamic loader, the C library or OpenSSL start would run the tenant's
+# code there: PYTHONWARNINGS naming a module with BROWSER runs any command, LD_PRELOAD, PYTHONPATH,
+# GCONV_PATH or OPENSSL_CONF load files. MLP_* are the platform's own settings. Compared in upper case.
+RESERVED_ENV_PREFIXES = ("PYTHON", "LD_", "DYLD_", "MLP_", "OPENSSL_", "GCONV_", "MALLOC_", "BASH_FUNC_")
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "BROWSER", "PATH", "HOME", "TMPDIR", "TMP", "TEMP", "SHELL", "ENV", "BASH_ENV", "SHELLOPTS",
+        "PS4", "IFS", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
+        "LOCALDOMAIN", "TZDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE", "OMP_TOOL_LIBRARIES",
+    }
+)  # fmt: skip
+
+
+def reserved_env(name: str) -> bool:
+    """Whether a service's Envs may not set ``name`` (see RESERVED_ENV_PREFIXES)."""
+    upper = name.upper()
+    return upper in RESERVED_ENV_NAMES or upper.startswith(RESERVED_ENV_PREFIXES)
+
+
+def _check_envs(envs: list[Any]) -> None:
+    for index, env in enumerate(envs):
+        name = env.get("Name") if isinstance(env, dict) else None
+        if isinstance(name, str) and reserved_env(name):
+            raise invalid(
+                f"ServiceDeployment.Envs[{index}].Name",
+                f"{name!r} is reserved: on the local platform a replica is a process of the platform, "
+                "and this variable would change how its interpreter or libraries start (reserved: "
+                f"{', '.join(sorted(RESERVED_ENV_NAMES))} and names starting with "
+                f"{', '.join(RESERVED_ENV_PREFIXES)})",
+            )
+
 
 class ServicesMixin(StoreBase):
     # The replicas live services may hold (the platform sets it from its settings).
@@ -67,6 +100,7 @@ class ServicesMixin(StoreBase):
             raise invalid("ServiceDeployment.Model.ModelVersionID", "is required")
         replicas = deployment.get("Replicas")
         replicas = DEFAULT_REPLICAS if replicas is None else replicas
+        _check_envs(deployment.get("Envs") or [])
         now = self._now()
         try:
             with self._write() as session:

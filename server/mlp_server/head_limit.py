@@ -1,0 +1,102 @@
+"""Bounds on request heads for ``mlp serve``.
+
+uvicorn's httptools protocol (what ``mlp serve`` runs on, for its speed) holds a request's line and
+headers with no limit, in size or in time: h11 stops at 16 KiB, httptools never, and once a request's
+first byte has come no timer runs until its head is complete. So one connection, before it has shown
+any credential, could make the server hold a header of hundreds of megabytes (and copy it over and
+over as it grows), and many could each hold a socket for ever by sending a head a byte at a time.
+This protocol counts the bytes of each head as they arrive and, past :data:`MAX_HEAD_BYTES`, answers
+413 ``RequestTooLarge``; a head not complete ``timeout`` seconds after its first byte is answered 408
+``RequestTimeout`` (the platform's body read timeout, as the service endpoints do; counted from
+the end of its first read, so a head that comes whole in one read starts no timer). Both are the
+documented envelope and close the connection: the rest is never read. A real head (a signed
+request's, an inner token's URL) is well under 1 KiB and comes in one packet.
+"""
+
+from __future__ import annotations
+
+from asyncio import TimerHandle
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .envelope import Meta, headers, new_request_id, render
+from .errors import ApiError
+
+MAX_HEAD_BYTES = 64 * 1024
+
+
+def refusal(region: str, error: ApiError) -> bytes:
+    """The bytes of an error answer (a whole HTTP/1.1 response that closes the connection)."""
+    meta = Meta(new_request_id(), "", region)
+    body = meta.to_dict()
+    body["Error"] = {"Code": error.code, "CodeN": error.code_n, "Message": error.message}
+    content = render({"ResponseMetadata": body})
+    lines = [STATUS_LINE[error.status]]
+    for name, value in headers(meta).items():
+        lines.append(f"{name.lower()}: {value}\r\n".encode("latin-1"))
+    lines += [
+        b"content-type: application/json\r\n",
+        b"content-length: " + str(len(content)).encode("ascii") + b"\r\n",
+        b"connection: close\r\n\r\n",
+        content,
+    ]
+    return b"".join(lines)
+
+
+TOO_LARGE = ApiError(
+    "RequestTooLarge",
+    f"request head: the request line and headers are larger than {MAX_HEAD_BYTES} bytes, "
+    "the most a request may send",
+)
+
+
+def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with heads bounded (``uvicorn.Config(http=...)``)."""
+    stalled = ApiError(
+        "RequestTimeout",
+        f"request head: not complete {timeout:g} seconds after its first byte (MLP_BODY_READ_TIMEOUT)",
+    )
+
+    class BoundedHeadProtocol(HttpToolsProtocol):
+        _head_bytes = 0
+        _in_head = False
+        _head_timer: TimerHandle | None = None
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head, self._head_bytes = True, 0
+
+        def on_headers_complete(self) -> None:
+            self._head_done()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head_done()
+            super().connection_lost(exc)
+
+        def _head_done(self) -> None:
+            self._in_head = False
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _refuse(self, error: ApiError) -> None:
+            self._head_done()
+            if not self.transport.is_closing():
+                self.transport.write(refusal(region, error))
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self.parser is None or self.transport.is_closing():
+                return
+            if self._in_head:
+                self._head_bytes += len(data)
+            # The parser holds at most one read's bytes (the event loop's buffer) past the limit.
+            super().data_received(data)
+            if self._in_head:
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._refuse(TOO_LARGE)
+                elif self._head_timer is None:  # only a head that did not come whole in one read
+                    self._head_timer = self.loop.call_later(timeout, self._refuse, stalled)
+
+    return BoundedHeadProtocol
