@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from .store import Store
 
 # ``mlp gc --endpoint URL``: asks a running server, signed with the client's configured keys. The
-# client passes it in, so that the server never imports the client's configuration.
-RemoteGc = Callable[[argparse.Namespace, float], int]
+# client passes it in, so that the server never imports the client's configuration. Called with the
+# endpoint named on the command line (or None, for ``--profile`` alone); None back means the profile
+# names no endpoint, so the data folder is swept.
+RemoteGc = Callable[[argparse.Namespace, float, "str | None"], "int | None"]
 
 
 def add_commands(
@@ -99,7 +101,8 @@ def add_commands(
         dest="gc_endpoint",
         default=None,
         help="ask a running mlp serve at this URL (administrator keys from VOLC_ACCESSKEY/VOLC_SECRETKEY "
-        "or ~/.volc/config) instead of opening the data folder",
+        "or ~/.volc/config) instead of opening the data folder; mlp's own --endpoint, or a --profile "
+        "that names one, does the same",
     )
     gc.add_argument("--database-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of its database")
     gc.add_argument(
@@ -389,13 +392,26 @@ def cmd_gc(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mlp gc: {exc}", file=sys.stderr)
         return 2
-    if args.gc_endpoint:
+    # `mlp --endpoint URL gc` and `mlp --profile NAME gc` name a platform as every other command's
+    # options do: sweeping the local data folder instead would act on another platform than the one asked.
+    endpoint: str | None = args.gc_endpoint or getattr(args, "endpoint", None)
+    profile: str | None = getattr(args, "profile", None)
+    if endpoint or profile:
+        if endpoint and (getattr(args, "data_dir", None) or getattr(args, "database_url", None)):
+            print(
+                "mlp gc: --endpoint asks a running server and --data-dir/--database-url open a platform's "
+                "storage: give one of them",
+                file=sys.stderr,
+            )
+            return 2
         # A signed request with the user's keys: the client's business (``add_commands``'s remote_gc).
         remote: RemoteGc | None = args.remote_gc
         if remote is None:
             print("mlp gc: --endpoint needs the client (volcengine_ml_platform)", file=sys.stderr)
             return 2
-        return remote(args, grace)
+        status = remote(args, grace, endpoint)
+        if status is not None:
+            return status
     platform = open_platform(_settings(args))
     try:
         report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()

@@ -102,18 +102,27 @@ def all_version_paths(peer: Peer) -> list[str]:
     return [v.path for m in model.iter_models() for v in model.iter_model_versions(m.model_id)]
 
 
-def mlp_gc(peer: Peer, *args: str, endpoint: bool = False, keys: Keys | None = None, code: int = 0) -> str:
-    """``mlp gc`` on the data folder, or with ``endpoint`` against the running server (admin keys)."""
+def mlp_gc(
+    peer: Peer,
+    *args: str,
+    endpoint: bool = False,
+    keys: Keys | None = None,
+    code: int = 0,
+    where: list[str] | None = None,
+) -> str:
+    """``mlp gc`` on the data folder, or with ``endpoint`` against the running server (admin keys; its
+    URL named by ``gc --endpoint``, or by ``where``: mlp's own options ending in "gc")."""
     env = clean_env(peer.data_dir.parent / "gc-home")
     if endpoint:
         keys = keys or peer.keys
         env.update(VOLC_ACCESSKEY=keys.ak, VOLC_SECRETKEY=keys.sk)
-        where = ["--endpoint", peer.endpoint or ""]
+        where = ["--endpoint", peer.endpoint or ""] if where is None else where
     else:
         if peer.s3_endpoint is not None:
             env.update(MLP_S3_ENDPOINT=peer.s3_endpoint, **S3_ENV)
         where = ["--data-dir", str(peer.data_dir)]
-    done = subprocess.run([mlp_script(), "gc", *where, *args], env=env, capture_output=True, text=True,
+    command = where if where and where[-1] == "gc" else ["gc", *(where or [])]
+    done = subprocess.run([mlp_script(), *command, *args], env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == code, done.stderr
     return done.stdout + done.stderr
@@ -207,6 +216,17 @@ def test_clients_killed_mid_transfer_leave_nothing_behind(
     assert "AccessDenied" in mlp_gc(peer, "--grace", "0", endpoint=True, keys=user, code=1)
     report = mlp_gc(peer, "--grace", "0", "--dry-run", endpoint=True)
     assert "would remove" in report
+    # mlp's own --endpoint, and a profile naming the endpoint, ask the same server: never a sweep of the
+    # local default data folder (which would report nothing to remove, and make that folder)
+    home = peer.data_dir.parent / "gc-home"
+    home.mkdir(exist_ok=True)
+    (home / "no-such-config").write_text(json.dumps({"profiles": {"team": {"endpoint": peer.endpoint}}}))
+    for where in (["--endpoint", peer.endpoint or ""], ["--profile", "team"]):
+        assert mlp_gc(peer, "--grace", "0", "--dry-run", endpoint=True, where=[*where, "gc"]) == report
+    (home / "no-such-config").unlink()
+    assert not (home / ".volc").exists()
+    both = mlp_gc(peer, "--grace", "0", "--data-dir", str(peer.data_dir), endpoint=True, code=2)
+    assert "give one of them" in both
     assert leftovers(peer) != {"objects": [], "temp": []}, "a dry run removes nothing"
     report = mlp_gc(peer, "--grace", "0")
     assert "removed" in report and " bytes" in report

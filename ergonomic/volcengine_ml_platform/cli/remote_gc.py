@@ -8,7 +8,9 @@ import argparse
 import sys
 
 
-def remote_gc(args: argparse.Namespace, grace: float) -> int:
+def remote_gc(args: argparse.Namespace, grace: float, endpoint: str | None) -> int | None:
+    """Ask the platform at ``endpoint`` (else the one the chosen profile names) to sweep; None when
+    neither names one (the caller then sweeps the data folder)."""
     # Imported here: ``mlp`` builds its parser for every command, and only this one needs them.
     import httpx
 
@@ -18,16 +20,17 @@ def remote_gc(args: argparse.Namespace, grace: float) -> int:
     from ..config import resolve_settings
     from ..errors import MLPlatformError
 
-    endpoint: str = args.gc_endpoint
     try:
         settings = resolve_settings(
             endpoint=endpoint, region=getattr(args, "region", None), profile=getattr(args, "profile", None)
         )
+        if settings.endpoint.value is None:
+            return None
         auth = VolcSignerAuth.from_settings(settings)
     except MLPlatformError as exc:
         print(f"mlp gc: {exc}", file=sys.stderr)
         return 2
-    url = endpoint.rstrip("/") + "/mlp-admin/gc"
+    url = settings.endpoint.value.rstrip("/") + "/mlp-admin/gc"
     try:
         body = {"GraceSeconds": grace, "DryRun": args.dry_run}
         response = httpx.post(url, json=body, auth=auth, timeout=600)
