@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server.helpers import Api
 from sqlalchemy import create_engine, text
 
 from mlp_server.store.migrate import BASELINE_REVISION, HEAD_REVISION, current_revision
-from mlp_testing import MlpServe, clean_env, mlp_script, read_default_keys
+from mlp_testing import Keys, MlpServe, clean_env, mlp_script, read_default_keys
 from pg_testing import PgCluster
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import Model
@@ -67,6 +68,7 @@ class Old:
     def __init__(self, release: str, root: Path) -> None:
         self.release = release
         self.root = root
+        self.registered: list[str] = []  # Paths registered after the upgrade
         with tarfile.open(ARCHIVES / f"{release}.tar.gz") as archive:
             archive.extractall(root, filter="data")
             for member in archive:  # the objects' checksum attributes (user.mlp.blake3), as kept by tar
@@ -262,6 +264,7 @@ def check_served(old: Old, server: MlpServe, tmp_path: Path) -> None:
         ) as inner:
             version = inner.get_model_version(target, "1").to_dict()["Result"]
             assert version == old.expected["models"][target]["versions"][0]
+        check_pending_upload(old, admin, server, keys, tmp_path)
         if old.expected["service_status"] == "Running":  # served again, by this release
             service = admin.get_service(old.expected["service"])
             assert service.wait_for("Running", timeout=120, interval=0.5) == "Running"
@@ -270,6 +273,22 @@ def check_served(old: Old, server: MlpServe, tmp_path: Path) -> None:
     finally:
         team.close()
         admin.close()
+
+
+def check_pending_upload(old: Old, admin: Model, server: MlpServe, keys: Keys, tmp_path: Path) -> None:
+    """The files a crashed client uploaded under the old release, but never registered, outlive a sweep
+    within the grace period and register by their Path (CreateModel), every file downloadable."""
+    swept = mlp("gc", "--endpoint", server.url, home=old.home, VOLC_ACCESSKEY=keys.ak, VOLC_SECRETKEY=keys.sk)
+    assert swept.returncode == 0, swept
+    objects = old.data_dir / "objects"
+    (notes,) = [p for p in objects.glob("[!.]*/**/sub/notes.txt") if p.read_text().startswith("pending:")]
+    path = f"tos://{notes.parent.parent.relative_to(objects).as_posix()}/"
+    with Api(server.url, keys) as api:
+        created = api.register(path, name="pending-after-upgrade", ModelType="ONNX:1.23")
+    old.registered.append(path)
+    target = tmp_path / "pending"
+    admin.download(created["ModelID"], "1", str(target))
+    assert digests(target) == old.expected["pending_files"]
 
 
 def test_mlp_serve_refuses_then_migrates_an_old_data_folder(old: Old, tmp_path: Path) -> None:
@@ -312,7 +331,7 @@ def assert_only_kept_objects(old: Old) -> None:
         v["Path"].removeprefix("tos://")
         for model in old.expected["models"].values()
         for v in model["versions"]
-    ]
+    ] + [path.removeprefix("tos://") for path in old.registered]
     objects = old.data_dir / "objects"
     left = [
         key
