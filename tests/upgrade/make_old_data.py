@@ -5,15 +5,22 @@
     /tmp/old-0.5/.venv/bin/python tests/upgrade/make_old_data.py OUT_FOLDER
 
 writes ``OUT_FOLDER/platform`` (the embedded platform's data folder) and ``OUT_FOLDER/expected.json``
-(what the old release answered about it). Only the documented ``Model`` API, the ``mlp`` command and
-the standard library are used, as every release from 0.1.0 on has them:
+(what the old release answered about it). The archive the tests read keeps the objects' checksum
+attributes: ``tar --xattrs --xattrs-include='user.*' -czf tests/data/upgrade/0.5.0.tar.gz platform
+expected.json`` in OUT_FOLDER. For a team's archive (``pg-0.5.0.tar.gz``), run that release's ``mlp
+serve --data-dir OUT_FOLDER/platform --perf-workers 1`` with ``MLP_DATABASE_URL`` set, run this script
+with the same ``MLP_DATABASE_URL`` and ``MLP_BUILD_ENDPOINT`` (the server's URL), stop the server,
+and add ``database.sql`` (``pg_dump --no-owner --no-privileges``) to the archive.
+
+Only the documented ``Model`` API, the ``mlp`` command and the standard library are used, as every
+release from 0.1.0 on has them:
 
 - account 2100000050 with a key of its own (``mlp account add``) and a model registered with it;
 - model ``iris``: versions 1-3 registered (a few files each, one in a sub-folder), version 2 deleted;
   a PERF_ONLY job's figures on version 1, a CONVERT_PERF job's new version 4 from version 3;
 - model ``scratch``: version 1 deleted, version 2 kept; model ``gone``: every version deleted;
 - service ``iris-svc`` deployed from iris version 1 (Running when the release serves services);
-- then, in a process that dies (``os._exit``) as a crashed client or server would: a registration
+- then, in a process that dies (SIGKILL) as a crashed client or server would: a registration
   whose files were uploaded but whose CreateModel was never sent (a pending upload), and, on releases
   with pending reclaims (0.8.0 on), a deleted version whose objects were not all removed yet.
 """

@@ -71,6 +71,8 @@ class Old:
         self.registered: list[str] = []  # Paths registered after the upgrade
         with tarfile.open(ARCHIVES / f"{release}.tar.gz") as archive:
             archive.extractall(root, filter="data")
+            # A sweep's grace that keeps what the old release left young, however old the archive is.
+            self.grace = str(int(time.time() - min(m.mtime for m in archive)) + 24 * 3600)
             for member in archive:  # the objects' checksum attributes (user.mlp.blake3), as kept by tar
                 for key, value in member.pax_headers.items():
                     if key.startswith(XATTR):
@@ -110,6 +112,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, old: Old) -> Iterator[None]:
     monkeypatch.setenv("HOME", str(old.home))
     monkeypatch.setenv("VOLC_CONFIG_FILE", str(old.home / "no-such-config"))
     monkeypatch.setenv("MLP_PERF_WORKERS", "0")
+    monkeypatch.setenv("MLP_GC_GRACE", old.grace)
     yield
 
 
@@ -278,7 +281,16 @@ def check_served(old: Old, server: MlpServe, tmp_path: Path) -> None:
 def check_pending_upload(old: Old, admin: Model, server: MlpServe, keys: Keys, tmp_path: Path) -> None:
     """The files a crashed client uploaded under the old release, but never registered, outlive a sweep
     within the grace period and register by their Path (CreateModel), every file downloadable."""
-    swept = mlp("gc", "--endpoint", server.url, home=old.home, VOLC_ACCESSKEY=keys.ak, VOLC_SECRETKEY=keys.sk)
+    swept = mlp(
+        "gc",
+        "--endpoint",
+        server.url,
+        "--grace",
+        old.grace,
+        home=old.home,
+        VOLC_ACCESSKEY=keys.ak,
+        VOLC_SECRETKEY=keys.sk,
+    )
     assert swept.returncode == 0, swept
     objects = old.data_dir / "objects"
     (notes,) = [p for p in objects.glob("[!.]*/**/sub/notes.txt") if p.read_text().startswith("pending:")]
@@ -296,7 +308,9 @@ def test_mlp_serve_refuses_then_migrates_an_old_data_folder(old: Old, tmp_path: 
         refused = mlp("serve", "--port", "0", "--data-dir", str(old.data_dir), home=old.home)
         assert refused.returncode == 1, refused
         assert "mlp db upgrade" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
-    server = MlpServe(old.data_dir, env=clean_env(old.home), extra_args=("--migrate",)).start()
+    server = MlpServe(
+        old.data_dir, env=clean_env(old.home, MLP_GC_GRACE=old.grace), extra_args=("--migrate",)
+    ).start()
     try:
         check_served(old, server, tmp_path)
     finally:
@@ -404,7 +418,9 @@ def test_mlp_serve_on_postgresql_refuses_then_migrates_an_old_database(
     upgraded = mlp("db", "upgrade", "--data-dir", str(old.data_dir), home=old.home, MLP_DATABASE_URL=old.url)
     assert upgraded.returncode == 0, upgraded
     assert old.revision() == HEAD_REVISION
-    server = MlpServe(old.data_dir, env=clean_env(old.home, MLP_DATABASE_URL=old.url)).start()
+    server = MlpServe(
+        old.data_dir, env=clean_env(old.home, MLP_DATABASE_URL=old.url, MLP_GC_GRACE=old.grace)
+    ).start()
     try:
         check_served(old, server, tmp_path)
     finally:
