@@ -221,8 +221,8 @@ def crash(out: Path) -> None:
     os.environ["VOLC_ML_PLATFORM_DATA_DIR"] = str(data_dir)
     use_server(data_dir)
     model = Model()
-    # (on PostgreSQL no reclaim is left pending: this script reads only SQLite's table)
-    sqlite = not os.environ.get("MLP_DATABASE_URL")
+    # (through a server, no reclaim is left pending: the server, not this process, would have to die)
+    sqlite = not os.environ.get("MLP_BUILD_ENDPOINT")
     db = sqlite3.connect(data_dir / "mlp.sqlite3" if sqlite else ":memory:")
     has_reclaims = sqlite and bool(
         db.execute("SELECT 1 FROM sqlite_master WHERE name = 'pending_reclaims'").fetchall()
