@@ -316,14 +316,16 @@ def _acquire(settings: ServerSettings, *, pin: bool = False) -> _FullPlatform:
 
 
 def _cannot_open(data_dir: Path, exc: Exception) -> LocalPlatformError | None:
-    """The error that says why the data folder cannot be opened: a damaged file of it, or its disk
-    full or read-only (as `mlp serve` says it); None for anything else (a bug: raised as it is)."""
+    """The error that says why the data folder cannot be opened: a damaged file of it, a database this
+    release cannot use (a newer release's), or its disk full or read-only (as `mlp serve` says it); None
+    for anything else (a bug: raised as it is)."""
     from mlp_server.settings import DataFolderError
     from mlp_server.storage_errors import disk_problem
+    from mlp_server.store.migrate import SchemaError
 
     from .errors import LocalPlatformError
 
-    if isinstance(exc, DataFolderError):
+    if isinstance(exc, DataFolderError | SchemaError):
         return LocalPlatformError(f"the embedded platform cannot open {data_dir}: {exc}", data_dir=data_dir)
     problem = disk_problem(exc, data_dir)
     if problem is None:

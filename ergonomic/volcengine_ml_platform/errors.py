@@ -113,8 +113,9 @@ class NotSentError(ServerError):
 
 class LocalPlatformError(MLPlatformError):
     """The embedded local platform cannot open its data folder (``data_dir``): its disk is full or
-    read-only, or a file of it is damaged. The message names the folder (or the file), the cause and
-    what to do; nothing was half-written, so the folder opens once the cause is fixed."""
+    read-only, a file of it is damaged, or a newer release wrote its database. The message names the
+    folder (or the file), the cause and what to do; nothing was half-written, so the folder opens once
+    the cause is fixed."""
 
     def __init__(self, message: str, *, data_dir: Path) -> None:
         super().__init__(message)

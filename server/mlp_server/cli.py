@@ -412,7 +412,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         status = remote(args, grace, endpoint)
         if status is not None:
             return status
-    platform = open_platform(_settings(args))
+    from .store.migrate import SchemaError
+
+    try:
+        platform = open_platform(_settings(args))
+    except SchemaError as exc:  # an older release's database (or a newer one's): say what to run
+        return _schema_refusal(exc)
     try:
         report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()
     finally:
@@ -441,7 +446,7 @@ def print_gc(report: dict[str, object]) -> None:
 def cmd_db_current(args: argparse.Namespace) -> int:
     from sqlalchemy import make_url
 
-    from .store.migrate import HEAD_REVISION, current_revision
+    from .store.migrate import HEAD_REVISION, current_revision, known_revision
 
     settings = _settings(args)
     engine = _store_engine(settings)
@@ -454,6 +459,11 @@ def cmd_db_current(args: argparse.Namespace) -> int:
         print(f"{url}: empty (the schema is created at first start, at revision {HEAD_REVISION})")
     elif current == HEAD_REVISION:
         print(f"{url}: revision {current} (up to date)")
+    elif not known_revision(current):
+        print(
+            f"{url}: revision {current}, which this release does not know (was it written by a newer "
+            f"release?); this release needs {HEAD_REVISION} and cannot use it"
+        )
     else:
         print(f"{url}: revision {current}; this release needs {HEAD_REVISION}: run `mlp db upgrade`")
     return 0

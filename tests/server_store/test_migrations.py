@@ -238,6 +238,67 @@ def test_a_revision_from_a_newer_release_is_refused(tmp_path: Path) -> None:
             prepare(engine, upgrade=upgrade)
 
 
+def future_data_dir(tmp_path: Path) -> Path:
+    """A data folder whose database a newer release stamped (a revision this one does not know)."""
+    data_dir = tmp_path / "future"
+    data_dir.mkdir()
+    url = sqlite_url(data_dir / "mlp.sqlite3")
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    engine.dispose()
+    return data_dir
+
+
+@needs_a_later_revision
+def test_mlp_gc_refuses_an_old_or_a_newer_database_plainly(tmp_path: Path) -> None:
+    """``mlp gc`` on a folder an older release wrote says what to run, as ``mlp serve`` and ``mlp
+    account`` do (it was 'unexpected error: MigrationRequired'); on a newer release's, that it is one."""
+    for data_dir, says in (
+        (legacy_data_dir(tmp_path), "mlp db upgrade"),
+        (future_data_dir(tmp_path), "newer release"),
+    ):
+        before = dump(data_dir)
+        swept = mlp("gc", "--grace", "0", "--data-dir", str(data_dir))
+        assert swept.returncode == 1, swept
+        assert swept.stderr.startswith("mlp: error: ") and says in swept.stderr, swept.stderr
+        assert "unexpected error" not in swept.stderr and "Traceback" not in swept.stderr, swept.stderr
+        assert dump(data_dir) == before
+
+
+def test_mlp_db_current_says_a_newer_release_wrote_the_database(tmp_path: Path) -> None:
+    """Not 'run `mlp db upgrade`', which refuses it: this release cannot use the database at all."""
+    data_dir = future_data_dir(tmp_path)
+    shown = mlp("db", "current", "--data-dir", str(data_dir))
+    assert shown.returncode == 0, shown
+    assert "revision f00d" in shown.stdout and "newer release" in shown.stdout, shown
+    assert "mlp db upgrade" not in shown.stdout, shown
+    upgraded = mlp("db", "upgrade", "--data-dir", str(data_dir))
+    assert upgraded.returncode == 1 and "newer release" in upgraded.stderr, upgraded
+
+
+def test_the_embedded_platform_refuses_a_newer_releases_database_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Model()`` raises the documented LocalPlatformError naming the folder (it raised the server's
+    own SchemaError), and ``mlp models list`` prints it and exits 1 (it was an 'unexpected error')."""
+    from volcengine_ml_platform.errors import LocalPlatformError
+    from volcengine_ml_platform.models.model import Model
+
+    data_dir = future_data_dir(tmp_path)
+    before = dump(data_dir)
+    monkeypatch.setenv("MLP_EMBEDDED_LINGER", "0")
+    with pytest.raises(LocalPlatformError, match="newer release") as refused:
+        Model(data_dir=data_dir).list_models()
+    assert refused.value.data_dir == data_dir and str(data_dir) in str(refused.value)
+    listed = mlp("models", "list", "--data-dir", str(data_dir))
+    assert listed.returncode == 1, listed
+    assert "newer release" in listed.stderr and str(data_dir) in listed.stderr, listed.stderr
+    assert "unexpected error" not in listed.stderr and "Traceback" not in listed.stderr, listed.stderr
+    assert dump(data_dir) == before
+
+
 # ---- PostgreSQL --------------------------------------------------------------------------------------
 
 

@@ -99,8 +99,13 @@ def _known_revisions() -> set[str]:
     return {rev.revision for rev in script.walk_revisions()}
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is in this release's history (not one a newer release wrote)."""
+    return revision in _known_revisions()
+
+
 def _check(url: str, current: str, upgrade: bool) -> None:
-    if current not in _known_revisions():
+    if not known_revision(current):
         raise SchemaError(
             f"the database {url} is at schema revision {current}, which this release does not know "
             "(was it written by a newer release?)"

@@ -1,0 +1,1 @@
+"""Data folders and team databases of earlier releases, upgraded by this one."""
