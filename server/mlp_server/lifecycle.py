@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,10 @@ RECORD_MARGIN_SECONDS = 1.0
 # a registration waits this long for a decision, then is answered a retryable 503.
 DECISION_TURN_WAIT_SECONDS = 30.0
 REGISTRATION_TURN_WAIT_SECONDS = 10.0
+# How long the sweep's decision to remove an upload prefix is kept (store.reclaims.swept_upload): a
+# CreateModel of that prefix meanwhile is refused. A client still writing files to it a week later is
+# not one to wait for.
+SWEPT_UPLOADS_KEPT_SECONDS = 7 * 86400
 
 
 def grace_from_env() -> float:
@@ -131,6 +135,33 @@ def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> 
             "ServiceUnavailableTemp",
             f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
             "try again shortly (then upload the files again if they are gone)",
+        )
+
+
+def swept_upload(platform: Platform, account_id: int, path: str) -> str | None:
+    """The upload prefix (tos:// URL) holding ``path`` if the storage sweep decided to remove it, else
+    None. The sweep judges an upload by its age: one still being written (a slow client, a grace
+    shorter than the time between two of its files) can lose its first files, and files written after
+    the removal survive it. So a CreateModel of a prefix the sweep judged (in its exclusive turn, before
+    this registration's shared one) is refused, whatever is there now: either all of an upload's files
+    are registered, or none, and the client uploads again to a new prefix."""
+    bucket, prefix = split_path(path)
+    unit = manifest.upload_unit(prefix)
+    if unit is None:  # not laid out by GetTOSUploadPath: the sweep never judges it
+        return None
+    url = f"tos://{bucket}/{unit.prefix}"
+    return url if platform.store.swept_upload(account_id, url) else None
+
+
+def check_not_swept(platform: Platform, account_id: int, path: str) -> None:
+    """404 ``UploadRemoved`` for a CreateModel of an upload the sweep decided to remove
+    (:func:`swept_upload`); in the registration's turn."""
+    if (unit := swept_upload(platform, account_id, path)) is not None:
+        raise ApiError(
+            "UploadRemoved",
+            f"VersionInfo.Path: the storage sweep removed the upload {unit} (no version referenced it for "
+            "longer than its grace period), maybe while its files were still being written; nothing was "
+            "registered: upload the files again to a new Path (GetTOSUploadPath) and register that",
         )
 
 
@@ -413,8 +444,10 @@ def sweep(
     its newest object (its mtime, S3's LastModified) are older than the grace. Removing one is decided
     in the account's exclusive turn (store.reclaim_turns), after the registrations in flight have
     committed: the references are read again there, and each prefix that may go gets a pending-reclaim
-    record before anything is removed (a CreateModel on it meanwhile sees the record). ``now`` (default
-    the platform's clock) is the time the ages are measured at."""
+    record before anything is removed (a CreateModel on it meanwhile sees the record), and is kept as
+    swept for :data:`SWEPT_UPLOADS_KEPT_SECONDS`: a CreateModel of it later is refused too
+    (:func:`swept_upload`), since a client may still have been writing it. ``now`` (default the
+    platform's clock) is the time the ages are measured at."""
     try:
         report = finish_reclaims(platform, dry_run=dry_run)
     except Exception:  # the database's trouble with the records: the rest of the sweep still runs
@@ -426,7 +459,13 @@ def sweep(
         report.cache_folders.append(str(evicted.folder))
         report.cache_bytes += evicted.bytes
     remove_replica_files_of_deleted_services(platform, dry_run=dry_run)
-    cutoff = (platform.clock() if now is None else now).timestamp() - grace_seconds
+    at = platform.clock() if now is None else now
+    if not dry_run:
+        try:
+            platform.store.forget_swept_uploads(at - timedelta(seconds=SWEPT_UPLOADS_KEPT_SECONDS))
+        except Exception:  # the rest of the sweep still runs; a later one forgets them
+            log.warning("could not forget the sweep's old decisions", exc_info=True)
+    cutoff = at.timestamp() - grace_seconds
     cutoff_ms = cutoff * 1000
     for bucket, account_id in _account_buckets(platform):
         listed = list(platform.objects.list_objects(bucket, ""))
@@ -473,7 +512,8 @@ def _remove_old_prefixes(
     platform: Platform, bucket: str, account_id: int, prefixes: list[str], report: SweepReport
 ) -> None:
     """Decide in the account's exclusive turn which of ``prefixes`` still no version references (a
-    registration may have committed since the listing) and record their reclaims; then remove them."""
+    registration may have committed since the listing) and record their reclaims, each prefix as swept
+    too; then remove them."""
     try:
         with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
             references = _references(platform, bucket, account_id)

@@ -8,6 +8,7 @@ from typing import Any
 from ..context import Caller, Platform
 from ..errors import ApiError
 from ..lifecycle import (
+    check_not_swept,
     evict_served_copies,
     finish_covering_reclaims,
     list_version_files,
@@ -62,6 +63,9 @@ def _register_files(
     decided before left a pending-reclaim record, read here first (None: such a record covers the Path,
     nothing was done). See ``store.reclaim_turns``."""
     with registration_turn(platform, caller.account_id, path):
+        # An upload the sweep judged is refused first: finishing the sweep's reclaim, then registering
+        # what it left, would record only the files written after its decision.
+        check_not_swept(platform, caller.account_id, path)
         if platform.store.reclaim_covering(caller.account_id, path) is not None:
             return None
         # A resent registration answers the version it made (the store checks that again under its

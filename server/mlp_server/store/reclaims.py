@@ -16,14 +16,20 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, delete, insert, or_, select, text, update
 
 from .base import StoreBase
-from .schema import PendingReclaimRow
+from .schema import PendingReclaimRow, SweptUploadRow
 
 log = logging.getLogger("mlp_server")
 CLAIM_FOR = timedelta(minutes=10)
 _TABLE = cast(Table, PendingReclaimRow.__table__)
+_SWEPT = cast(Table, SweptUploadRow.__table__)
+_SWEPT_PREFIX = (
+    select(_SWEPT.c.id)
+    .where(_SWEPT.c.account_id == bindparam("account_id"), _SWEPT.c.prefix == bindparam("prefix"))
+    .limit(1)
+)
 
 
 class PendingReclaim(NamedTuple):
@@ -93,10 +99,28 @@ class ReclaimsMixin(StoreBase):
 
     def record_reclaims(self, account_id: int, paths: Iterable[str]) -> list[PendingReclaim]:
         """Record reclaims of ``paths`` that the caller works on at once (claimed for :data:`CLAIM_FOR`):
-        the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep."""
+        the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep.
+        Each Path is also recorded as swept (:meth:`swept_upload`), in the same transaction."""
         now = self._now()
+        unique = list(dict.fromkeys(paths))
         with self._write() as session:
-            return record(session.connection(), account_id, paths, now, claimed_until=now + CLAIM_FOR)
+            conn = session.connection()
+            if unique:
+                rows = [{"account_id": account_id, "prefix": p, "create_time": now} for p in unique]
+                conn.execute(insert(_SWEPT), rows)
+            return record(conn, account_id, unique, now, claimed_until=now + CLAIM_FOR)
+
+    def swept_upload(self, account_id: int, prefix: str) -> bool:
+        """Whether the storage sweep decided to remove the upload prefix ``prefix`` (its tos:// URL) of
+        the account, within the time its decisions are kept (:meth:`forget_swept_uploads`)."""
+        found = self._single_read(_SWEPT_PREFIX, {"account_id": account_id, "prefix": prefix})
+        return found is not None
+
+    def forget_swept_uploads(self, before: datetime) -> int:
+        """Drop the sweep's decisions made before ``before``; return how many."""
+        with self._write() as session:
+            done = session.execute(delete(_SWEPT).where(_SWEPT.c.create_time < before))
+            return int(getattr(done, "rowcount", 0) or 0)
 
     def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:
         """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),

@@ -1,0 +1,253 @@
+"""An upload the storage sweep judged is never registered in part. A client still writing its files
+can lose the first ones to a short grace (its newest object is older than the grace between two files);
+a CreateModel of that upload afterwards is refused (404 ``UploadRemoved``: nothing was registered,
+upload again to a new Path), never a version of only the later files. The sweep runs on a second
+platform on the same database and store, on SQLite + the folder store and on PostgreSQL + S3."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iam_s3 import REGION
+from mlp_server import lifecycle
+from mlp_server.context import Platform
+from mlp_server.lifecycle import split_path, sweep
+from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
+from mlp_server.settings import ServerSettings
+from volcengine_ml_platform.errors import NotFoundError
+from volcengine_ml_platform.models.model import AsyncModel, Model
+from volcengine_ml_platform.transfer.manifest import decode, manifest_key
+from volcengine_ml_platform.transfer.progress import TransferProgress
+
+from .helpers import Api, LiveServer, MovableClock, error_of, version_info
+
+FIRST = {"a-first.bin": b"a" * 100}
+LATER = {"b-later.bin": b"b" * 100}
+
+
+@pytest.fixture
+def other(
+    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
+) -> Iterator[Platform]:
+    """A second server on the same database and object store (another server, or ``mlp gc``)."""
+    platform = open_platform(platform_settings, clock=server_clock)
+    try:
+        yield platform
+    finally:
+        platform.store.close()
+
+
+def upload_prefix(admin: Api) -> str:
+    result: str = admin.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-sdk-repo"]})[
+        "KeyPrefix"
+    ]
+    return result
+
+
+def unit_url(server: LiveServer, prefix: str) -> str:
+    return f"tos://{server.platform.bucket_for(DEFAULT_ACCOUNT_ID)}/{prefix}"
+
+
+def reclaims_dropped(platform: Platform) -> None:
+    """The sweep's record is dropped after its removal without waiting for that write (it rides along
+    the next commit); wait for it, so that what follows meets no reclaim still running."""
+    deadline = time.monotonic() + 10
+    while platform.store.pending_reclaims() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert platform.store.pending_reclaims() == []
+
+
+def recorded(server: LiveServer, path: str) -> list[str]:
+    """The keys the version of ``path`` records (its manifest)."""
+    bucket, prefix = split_path(path)
+    found = server.platform.objects.get_bytes(bucket, manifest_key(prefix))
+    assert found is not None, f"no manifest of {path}"
+    files = decode(found[1])[1]
+    return sorted(f.key for f in files)
+
+
+def refused_as_removed(server: LiveServer, answer: Any, path: str) -> str:
+    """The answer is the 404 that says nothing was registered (not a version of part of the upload)."""
+    if answer.status_code == 200:
+        pytest.fail(f"registered {recorded(server, path)} of an upload the sweep judged: {answer.text}")
+    status, code, message = error_of(answer)
+    assert (status, code) == (404, "UploadRemoved"), (status, code, message)
+    assert "VersionInfo.Path" in message and "upload the files again" in message
+    return message
+
+
+def test_a_sweep_between_two_files_of_an_upload_makes_its_registration_fail_not_record_a_part(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    prefix = upload_prefix(admin)
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST)
+    # The client is between two files; the sweep (grace 0: its newest object is older) judges them.
+    assert unit_url(server, prefix) in sweep(other, grace_seconds=0).prefixes
+    reclaims_dropped(other)
+    server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", LATER)  # the upload goes on, then registers
+
+    answer = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
+
+    message = refused_as_removed(server, answer, path)
+    assert unit_url(server, prefix) in message
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "partial"] == []
+    # A resend of it is refused alike (the sweep's decision stays on record).
+    again = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
+    refused_as_removed(server, again, path)
+
+
+def test_a_registration_after_the_sweeps_decision_before_its_removal_registers_nothing(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep recorded its decision and was killed before it removed anything (its reclaim is still
+    to be done). The upload goes on and registers: CreateModel must not finish that reclaim and then
+    register the files uploaded since (only those survive it), but refuse."""
+    prefix = upload_prefix(admin)
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST)
+    with monkeypatch.context() as killed:
+        killed.setattr(lifecycle, "reclaim", lambda *args, **kwargs: [])
+        sweep(other, grace_seconds=0)
+    # (PostgreSQL + S3: the session's bucket may hold other tests' uploads, which it judged too)
+    assert unit_url(server, prefix) in [p.path for p in other.store.pending_reclaims()]
+    # Newer than the record by more than its margin (S3's LastModified is in whole seconds): a reclaim
+    # of the record keeps it, as a file uploaded to the Path after the decision.
+    time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 1.2)
+    server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", LATER)
+
+    answer = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
+
+    refused_as_removed(server, answer, path)
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "partial"] == []
+
+
+def test_the_sweeps_decisions_are_forgotten_after_a_week_not_before(
+    server: LiveServer, admin: Api, other: Platform, server_clock: MovableClock
+) -> None:
+    prefix = upload_prefix(admin)
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST)
+    unit = unit_url(server, prefix)
+    assert unit in sweep(other, grace_seconds=0).prefixes
+    reclaims_dropped(other)
+    keep = lifecycle.SWEPT_UPLOADS_KEPT_SECONDS
+    assert keep == 7 * 86400
+    sweep(other, grace_seconds=0, now=server_clock() + timedelta(seconds=keep - 60))
+    assert lifecycle.swept_upload(other, DEFAULT_ACCOUNT_ID, path) == unit
+    sweep(other, grace_seconds=0, now=server_clock() + timedelta(seconds=keep + 60))
+    assert lifecycle.swept_upload(other, DEFAULT_ACCOUNT_ID, path) is None
+
+
+# ---- the client uploads again ---------------------------------------------------------------------
+
+
+def model_folder(root: Path) -> dict[str, bytes]:
+    files = {"a-first.bin": b"a" * 1000, "b-second.bin": b"b" * 1000, "c-third.bin": b"c" * 1000}
+    root.mkdir()
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return files
+
+
+class SweepAfterFirstFile:
+    """A progress callback: once the first file of an upload is written (a small upload writes one file
+    after another, on this thread), the sweep with grace 0 judges that upload, as a short grace does
+    between two files of a slow one; for the first ``times`` uploads."""
+
+    def __init__(self, other: Platform, times: int = 1) -> None:
+        # First what earlier tests left in the bucket (PostgreSQL + S3: one bucket for the session, the
+        # database emptied): what the sweeps report then is this test's uploads.
+        sweep(other, grace_seconds=0)
+        reclaims_dropped(other)
+        self.other = other
+        self.left = times
+        self.swept: list[str] = []
+        self.done = 0
+
+    def __call__(self, progress: TransferProgress) -> None:
+        first_done = self.done == 0 and progress.files_done == 1  # not the next file's bytes
+        self.done = progress.files_done
+        if first_done and self.left > 0:
+            self.left -= 1
+            self.swept.extend(sweep(self.other, grace_seconds=0).prefixes)
+            reclaims_dropped(self.other)
+
+
+@pytest.fixture(autouse=True)
+def s3_signing_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client signs its object-store requests for the S3 store's region (team mode's)."""
+    monkeypatch.setenv("VOLC_TOS_REGION", REGION)
+
+
+def client_register(server: LiveServer, api: str, folder: Path, progress: Any) -> Any:
+    keys = server.default_keys()
+    kwargs: dict[str, Any] = {
+        "endpoint": server.url,
+        "access_key": keys.ak,
+        "secret_key": keys.sk,
+        "region": "cn-beijing",
+    }
+    register = {
+        "model_name": "swept",
+        "model_format": "SavedModel",
+        "model_type": "TensorFlow:2.4",
+        "progress": progress,
+    }
+    if api == "sync":
+        with Model(**kwargs) as model:
+            return model.register(str(folder), **register)
+
+    async def run() -> Any:
+        async with AsyncModel(**kwargs) as model:
+            return await model.register(str(folder), **register)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_register_uploads_again_to_a_new_path_when_the_sweep_took_its_upload(
+    server: LiveServer, other: Platform, tmp_path: Path, api: str
+) -> None:
+    files = model_folder(tmp_path / "model")
+    progress = SweepAfterFirstFile(other)
+
+    created = client_register(server, api, tmp_path / "model", progress)
+
+    assert len(progress.swept) == 1  # the first upload was judged
+    (first_unit,) = progress.swept
+    keys = server.default_keys()
+    with Model(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region="cn-beijing") as model:
+        version = model.get_model_version(created.result.model_id, "1").result
+        assert not version.path.startswith(first_unit)  # registered from a new upload
+        assert recorded(server, version.path) == sorted(split_path(version.path)[1] + n for n in files)
+        model.download(created.result.model_id, "1", str(tmp_path / "copy"))
+        assert model.list_models().result.total == 1
+    assert {p.name: p.read_bytes() for p in (tmp_path / "copy").iterdir()} == files
+    # What survived of the first upload was removed: nothing will reference it.
+    bucket, first_prefix = split_path(first_unit)
+    assert list(server.platform.objects.list_objects(bucket, first_prefix)) == []
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_register_uploads_again_once_only(
+    server: LiveServer, other: Platform, tmp_path: Path, api: str
+) -> None:
+    model_folder(tmp_path / "model")
+    progress = SweepAfterFirstFile(other, times=3)
+
+    with pytest.raises(NotFoundError) as raised:
+        client_register(server, api, tmp_path / "model", progress)
+
+    assert raised.value.code == "UploadRemoved" and raised.value.status_code == 404
+    assert len(progress.swept) == 2 and progress.left == 1  # two uploads, two refusals, no third
+    keys = server.default_keys()
+    with Model(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region="cn-beijing") as model:
+        assert model.list_models().result.total == 0
+    for unit in progress.swept:
+        bucket, prefix = split_path(unit)
+        assert list(server.platform.objects.list_objects(bucket, prefix)) == []
