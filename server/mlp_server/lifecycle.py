@@ -161,7 +161,8 @@ def check_not_swept(platform: Platform, account_id: int, path: str) -> None:
             "UploadRemoved",
             f"VersionInfo.Path: the storage sweep removed the upload {unit} (no version referenced it for "
             "longer than its grace period), maybe while its files were still being written; nothing was "
-            "registered: upload the files again to a new Path (GetTOSUploadPath) and register that",
+            "registered, nor will be under this Path: upload the files again to a new Path "
+            "(GetTOSUploadPath) and register that",
         )
 
 

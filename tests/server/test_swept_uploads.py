@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from iam_s3 import REGION
-from mlp_server import lifecycle
-from mlp_server.context import Platform
+from mlp_server import handlers, lifecycle
+from mlp_server.context import Caller, Platform
+from mlp_server.errors import ApiError
 from mlp_server.lifecycle import split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
@@ -251,3 +252,39 @@ def test_register_uploads_again_once_only(
     for unit in progress.swept:
         bucket, prefix = split_path(unit)
         assert list(server.platform.objects.list_objects(bucket, prefix)) == []
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_register_uploads_again_when_a_resend_is_told_the_upload_was_removed(
+    server: LiveServer, other: Platform, tmp_path: Path, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep took the first file of the upload; the first CreateModel is answered a 503 (an attempt
+    that may have acted: the client resends it, same Path), the resend is told the upload was removed.
+    The code says that no attempt of that Path registered anything, nor will: register removes what is
+    left of that upload (the files written after the sweep), uploads again and registers."""
+    files = model_folder(tmp_path / "model")
+    progress = SweepAfterFirstFile(other)
+    real = handlers.SPECIAL["CreateModel"]
+    attempts: list[str] = []
+
+    def unavailable_once(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(body["VersionInfo"]["Path"])
+        if len(attempts) == 1:
+            raise ApiError("ServiceUnavailableTemp", "try again")
+        return real(platform, caller, body)
+
+    monkeypatch.setitem(handlers.SPECIAL, "CreateModel", unavailable_once)
+
+    created = client_register(server, api, tmp_path / "model", progress)
+
+    (first_unit,) = progress.swept
+    assert len(attempts) == 3 and attempts[0] == attempts[1] != attempts[2]  # 503, resend, new Path
+    assert attempts[0].startswith(first_unit)
+    keys = server.default_keys()
+    with Model(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region="cn-beijing") as model:
+        version = model.get_model_version(created.result.model_id, "1").result
+        assert version.path == attempts[2]
+        assert recorded(server, version.path) == sorted(split_path(version.path)[1] + n for n in files)
+        assert model.list_models().result.total == 1
+    bucket, first_prefix = split_path(first_unit)
+    assert list(server.platform.objects.list_objects(bucket, first_prefix)) == []

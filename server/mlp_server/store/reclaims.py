@@ -6,6 +6,10 @@ without it, nothing would refer to those objects any more.
 Several sweeps (servers sharing one database, ``mlp gc``) may run at once: each claims a record for
 :data:`CLAIM_FOR` before working on it, so they do not repeat each other's work, and a sweep killed
 after its claim leaves the record to the next one once the claim has run out.
+
+The sweep's records of upload prefixes are also kept, as swept uploads (:class:`.schema.SweptUploadRow`),
+for ``lifecycle.SWEPT_UPLOADS_KEPT_SECONDS`` after the record itself is dropped: a CreateModel of such a
+prefix is refused (``lifecycle.check_not_swept``), since its client may still have been writing files.
 """
 
 from __future__ import annotations
