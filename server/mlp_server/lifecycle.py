@@ -144,26 +144,68 @@ def swept_upload(platform: Platform, account_id: int, path: str) -> str | None:
     shorter than the time between two of its files) can lose its first files, and files written after
     the removal survive it. So a CreateModel of a prefix the sweep judged (in its exclusive turn, before
     this registration's shared one) is refused, whatever is there now: either all of an upload's files
-    are registered, or none, and the client uploads again to a new prefix."""
+    are registered, or none, and the client uploads again to a new prefix. The upload prefix without
+    its trailing ``/`` is a Path of it too (CreateModel lists a Path as a folder)."""
     bucket, prefix = split_path(path)
-    unit = manifest.upload_unit(prefix)
-    if unit is None:  # not laid out by GetTOSUploadPath: the sweep never judges it
+    unit = _upload_unit_of_path(prefix)
+    if unit is None:  # not laid out by GetTOSUploadPath, or above upload prefixes: check_no_swept_files
         return None
     url = f"tos://{bucket}/{unit.prefix}"
-    return url if platform.store.swept_upload(account_id, url) else None
+    decided = platform.store.swept_upload(account_id, url)
+    return url if decided is not None and _judged(prefix, unit, decided) else None
+
+
+def _upload_unit_of_path(prefix: str) -> manifest.UploadUnit | None:
+    """The upload prefix a Path's key prefix is in, or is (with or without its trailing ``/``)."""
+    folder = prefix if prefix.endswith("/") else prefix + "/"
+    return manifest.upload_unit(prefix) or manifest.upload_unit(folder)
+
+
+def _judged(key: str, unit: manifest.UploadUnit, decided: datetime) -> bool:
+    """Whether the sweep's decision at ``decided`` to remove ``unit`` may have taken files of the upload
+    that ``key`` is in. An upload handed out in a folder named like a stamp (GetTOSUploadPath's Path of
+    13 digits, which the sweep judges as one upload prefix) has its own stamps below it: one handed out
+    after the decision (give or take :data:`RECORD_MARGIN_SECONDS` between the servers' clocks) lost
+    nothing to it, and its registration is not refused for the week the decision is kept."""
+    later = manifest.stamps_after(key, unit)
+    return not later or decided.timestamp() * 1000 >= min(later) - RECORD_MARGIN_SECONDS * 1000
+
+
+def _upload_removed(unit: str) -> ApiError:
+    return ApiError(
+        "UploadRemoved",
+        f"VersionInfo.Path: the storage sweep removed the upload {unit} (no version referenced it for "
+        "longer than its grace period), maybe while its files were still being written; nothing was "
+        "registered, nor will be under this Path: upload the files again to a new Path "
+        "(GetTOSUploadPath) and register that",
+    )
 
 
 def check_not_swept(platform: Platform, account_id: int, path: str) -> None:
     """404 ``UploadRemoved`` for a CreateModel of an upload the sweep decided to remove
     (:func:`swept_upload`); in the registration's turn."""
     if (unit := swept_upload(platform, account_id, path)) is not None:
-        raise ApiError(
-            "UploadRemoved",
-            f"VersionInfo.Path: the storage sweep removed the upload {unit} (no version referenced it for "
-            "longer than its grace period), maybe while its files were still being written; nothing was "
-            "registered, nor will be under this Path: upload the files again to a new Path "
-            "(GetTOSUploadPath) and register that",
-        )
+        raise _upload_removed(unit)
+
+
+def check_no_swept_files(platform: Platform, account_id: int, path: str, files: list[ObjectInfo]) -> None:
+    """404 ``UploadRemoved`` for a CreateModel of a Path above upload prefixes (``tos://b/modelrepo/x/``)
+    whose listed ``files`` include some of an upload the sweep decided to remove: the version would
+    record that upload in part (and its client's ``register``, told its own Path was removed, would
+    remove files the version records). A Path in an upload prefix was checked by
+    :func:`check_not_swept`. In the registration's turn, after its listing."""
+    bucket, prefix = split_path(path)
+    if _upload_unit_of_path(prefix) is not None:
+        return
+    held: dict[str, list[tuple[manifest.UploadUnit, str]]] = {}
+    for found in files:
+        if (unit := manifest.upload_unit(found.key)) is not None:
+            held.setdefault(f"tos://{bucket}/{unit.prefix}", []).append((unit, found.key))
+    if not held:
+        return
+    for url, decided in sorted(platform.store.swept_uploads(account_id, held).items()):
+        if any(_judged(key, unit, decided) for unit, key in held[url]):
+            raise _upload_removed(url)
 
 
 @contextlib.contextmanager

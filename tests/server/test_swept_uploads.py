@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
 from volcengine_ml_platform.errors import NotFoundError
 from volcengine_ml_platform.models.model import AsyncModel, Model
-from volcengine_ml_platform.transfer.manifest import decode, manifest_key
+from volcengine_ml_platform.transfer.manifest import decode, manifest_key, upload_unit
 from volcengine_ml_platform.transfer.progress import TransferProgress
 
 from .helpers import Api, LiveServer, MovableClock, error_of, version_info
@@ -288,3 +289,103 @@ def test_register_uploads_again_when_a_resend_is_told_the_upload_was_removed(
         assert model.list_models().result.total == 1
     bucket, first_prefix = split_path(first_unit)
     assert list(server.platform.objects.list_objects(bucket, first_prefix)) == []
+
+
+# ---- the forms of a Path that name a swept upload (review of s12-reupload) --------------------------
+
+
+def upload_prefix_in(admin: Api, folders: list[str]) -> str:
+    result: str = admin.ok("GetTOSUploadPath", {"ServiceName": "modelrepo", "Path": folders})["KeyPrefix"]
+    return result
+
+
+def swept_with_leftovers(server: LiveServer, admin: Api, other: Platform, folders: list[str]) -> str:
+    """An upload in ``folders`` whose first file the sweep (grace 0) judged, and a later file written
+    after that decision: its upload prefix (a key prefix)."""
+    prefix = upload_prefix_in(admin, folders)
+    server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST)
+    judged = upload_unit(prefix)  # the first stamp of the key: a folder of 13 digits is one
+    assert judged is not None and unit_url(server, judged.prefix) in sweep(other, grace_seconds=0).prefixes
+    reclaims_dropped(other)
+    server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", LATER)
+    return prefix
+
+
+@pytest.mark.parametrize("form", ["prefix without its /", "prefix", "folder without its /", "one file"])
+def test_every_form_of_a_path_in_a_swept_upload_is_refused(
+    server: LiveServer, admin: Api, other: Platform, form: str
+) -> None:
+    """The Path ``tos://b/.../{stamp}-{tag}`` (the upload prefix without its trailing /) names the same
+    objects as ``.../{stamp}-{tag}/``: CreateModel lists everything under it as a folder. It must be
+    refused as the other forms are, not register the files written after the sweep's decision."""
+    prefix = swept_with_leftovers(server, admin, other, ["from-sdk-repo"])
+    unit = unit_url(server, prefix)
+    path = {
+        "prefix without its /": unit.rstrip("/"),
+        "prefix": unit,
+        "folder without its /": unit + "model",
+        "one file": unit + "model/b-later.bin",
+    }[form]
+
+    answer = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
+
+    refused_as_removed(server, answer, path)
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "partial"] == []
+
+
+def test_a_path_above_a_swept_upload_does_not_register_its_leftovers(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """A Path above upload prefixes (``tos://b/modelrepo/{folder}/``) lists every upload under it: one
+    of them the sweep judged must not be registered in part through it. (Nor may register's clean-up
+    of that upload then remove files a version records.)"""
+    folder = f"review-{uuid.uuid4().hex[:8]}"
+    swept_with_leftovers(server, admin, other, [folder])
+    bucket = server.platform.bucket_for(DEFAULT_ACCOUNT_ID)
+    parent = f"tos://{bucket}/modelrepo/{folder}/"
+
+    for path in (parent, parent.rstrip("/")):
+        answer = admin.call("CreateModel", {"ModelName": "parent", "VersionInfo": version_info(path)})
+        refused_as_removed(server, answer, path)
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "parent"] == []
+
+
+def test_a_path_above_uploads_none_of_which_was_swept_registers(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """The check of a Path above upload prefixes refuses only for a swept upload under it: not for one
+    in a folder whose name differs only where the other has a ``_`` (no LIKE wildcard)."""
+    tag = uuid.uuid4().hex[:8]
+    swept_with_leftovers(server, admin, other, [f"rX{tag}"])
+    fresh = upload_prefix_in(admin, [f"r_{tag}"])
+    server.upload(DEFAULT_ACCOUNT_ID, fresh + "model", FIRST | LATER)
+    bucket = server.platform.bucket_for(DEFAULT_ACCOUNT_ID)
+    parent = f"tos://{bucket}/modelrepo/r_{tag}/"
+
+    created = admin.ok("CreateModel", {"ModelName": "whole", "VersionInfo": version_info(parent)})
+
+    assert created["VersionInfo"]["ModelVersion"] == 1
+    assert recorded(server, parent) == sorted(f"{fresh}model/{name}" for name in FIRST | LATER)
+
+
+def test_an_upload_after_the_sweeps_decision_in_a_folder_named_like_a_stamp_registers(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """GetTOSUploadPath's Path may name a folder of 13 digits (a timestamp, say): the sweep then judges
+    everything under that folder as one upload (the first stamp of a key). Its decision must not refuse
+    for a week the uploads handed out in that folder after it, which it never judged (main registered
+    them); the upload it judged stays refused."""
+    folders = [f"16{uuid.uuid4().int % 10**11:011d}"]
+    judged = swept_with_leftovers(server, admin, other, folders)
+    time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 0.2)
+    fresh = upload_prefix_in(admin, folders)
+    path = server.upload(DEFAULT_ACCOUNT_ID, fresh + "model", FIRST | LATER)
+
+    created = admin.ok("CreateModel", {"ModelName": "after", "VersionInfo": version_info(path)})
+
+    assert created["VersionInfo"]["ModelVersion"] == 1
+    assert recorded(server, path) == sorted(f"{fresh}model/{name}" for name in FIRST | LATER)
+    old = unit_url(server, judged) + "model/"
+    refused_as_removed(
+        server, admin.call("CreateModel", {"ModelName": "old", "VersionInfo": version_info(old)}), old
+    )

@@ -86,6 +86,16 @@ def upload_unit(key: str) -> UploadUnit | None:
     return None
 
 
+def stamps_after(key: str, unit: UploadUnit) -> list[int]:
+    """The millisecond stamps of the segments of ``key`` below its upload prefix ``unit`` (the first
+    stamp of the key): an upload handed out in a folder named like a stamp (GetTOSUploadPath's ``Path``
+    of 13 digits) has its own stamp there, after the one that names its upload prefix."""
+    if not key.startswith(unit.prefix):
+        return []
+    found = (_STAMP.fullmatch(segment.removesuffix(SUFFIX)) for segment in key[len(unit.prefix) :].split("/"))
+    return [int(match.group(1)) for match in found if match]
+
+
 def always_recorded(prefix: str) -> bool:
     """Whether the version Path with the key prefix ``prefix`` must have a manifest: the Path of an
     upload folder of 0.8.0 or later (a tagged stamp, then at most the uploaded folder's name), which

@@ -8,6 +8,7 @@ from typing import Any
 from ..context import Caller, Platform
 from ..errors import ApiError
 from ..lifecycle import (
+    check_no_swept_files,
     check_not_swept,
     evict_served_copies,
     finish_covering_reclaims,
@@ -76,6 +77,7 @@ def _register_files(
             raise ApiError(
                 "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
             )
+        check_no_swept_files(platform, caller.account_id, path, files)
         write_manifest(platform.objects, path, files)
         make_durable(platform, path, files)
         created: dict[str, Any] = platform.store.create_model(caller.account_id, body)

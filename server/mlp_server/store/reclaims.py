@@ -30,10 +30,13 @@ CLAIM_FOR = timedelta(minutes=10)
 _TABLE = cast(Table, PendingReclaimRow.__table__)
 _SWEPT = cast(Table, SweptUploadRow.__table__)
 _SWEPT_PREFIX = (
-    select(_SWEPT.c.id)
+    select(_SWEPT.c.create_time)
     .where(_SWEPT.c.account_id == bindparam("account_id"), _SWEPT.c.prefix == bindparam("prefix"))
+    .order_by(_SWEPT.c.create_time.desc())
     .limit(1)
 )
+# Prefixes looked up per statement by :meth:`ReclaimsMixin.swept_uploads` (SQLite's bound-parameter limit).
+_SWEPT_CHUNK = 500
 
 
 class PendingReclaim(NamedTuple):
@@ -114,11 +117,27 @@ class ReclaimsMixin(StoreBase):
                 conn.execute(insert(_SWEPT), rows)
             return record(conn, account_id, unique, now, claimed_until=now + CLAIM_FOR)
 
-    def swept_upload(self, account_id: int, prefix: str) -> bool:
-        """Whether the storage sweep decided to remove the upload prefix ``prefix`` (its tos:// URL) of
-        the account, within the time its decisions are kept (:meth:`forget_swept_uploads`)."""
+    def swept_upload(self, account_id: int, prefix: str) -> datetime | None:
+        """When the storage sweep last decided to remove the upload prefix ``prefix`` (its tos:// URL) of
+        the account, within the time its decisions are kept (:meth:`forget_swept_uploads`), or None."""
         found = self._single_read(_SWEPT_PREFIX, {"account_id": account_id, "prefix": prefix})
-        return found is not None
+        return None if found is None else cast(datetime, found[0])
+
+    def swept_uploads(self, account_id: int, prefixes: Iterable[str]) -> dict[str, datetime]:
+        """:meth:`swept_upload` of each of ``prefixes``: those the sweep decided to remove, with the time
+        of its last decision."""
+        wanted = list(dict.fromkeys(prefixes))
+        found: dict[str, datetime] = {}
+        with self._read() as session:
+            for start in range(0, len(wanted), _SWEPT_CHUNK):
+                query = select(_SWEPT.c.prefix, _SWEPT.c.create_time).where(
+                    _SWEPT.c.account_id == account_id,
+                    _SWEPT.c.prefix.in_(wanted[start : start + _SWEPT_CHUNK]),
+                )
+                for prefix, decided in session.execute(query):
+                    if prefix not in found or decided > found[prefix]:
+                        found[prefix] = decided
+        return found
 
     def forget_swept_uploads(self, before: datetime) -> int:
         """Drop the sweep's decisions made before ``before``; return how many."""
