@@ -24,11 +24,12 @@ from mlp_server.lifecycle import split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
 from mlp_server.settings import ServerSettings
 from volcengine_ml_platform.errors import NotFoundError
+from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import AsyncModel, Model
 from volcengine_ml_platform.transfer.manifest import decode, manifest_key, upload_unit
 from volcengine_ml_platform.transfer.progress import TransferProgress
 
-from .helpers import Api, LiveServer, MovableClock, error_of, version_info
+from .helpers import Api, LiveServer, MovableClock, add_account, error_of, version_info
 
 FIRST = {"a-first.bin": b"a" * 100}
 LATER = {"b-later.bin": b"b" * 100}
@@ -389,3 +390,74 @@ def test_an_upload_after_the_sweeps_decision_in_a_folder_named_like_a_stamp_regi
     refused_as_removed(
         server, admin.call("CreateModel", {"ModelName": "old", "VersionInfo": version_info(old)}), old
     )
+
+
+def test_inner_register_uploads_again_to_a_new_path_when_the_sweep_took_its_upload(
+    server: LiveServer, other: Platform, tmp_path: Path
+) -> None:
+    """The inner door's register (a platform service for a target account) does as the public one."""
+    target_account, target_user = 42, 7
+    add_account(server, target_account, user_id=target_user)
+    files = model_folder(tmp_path / "model")
+    progress = SweepAfterFirstFile(other)
+    keys = server.default_keys()
+    where: dict[str, Any] = {
+        "endpoint": server.url,
+        "access_key": keys.ak,
+        "secret_key": keys.sk,
+        "region": "cn-beijing",
+    }
+
+    with inner_model.Model(target_account, target_user, **where) as inner:
+        created = inner.register(
+            str(tmp_path / "model"),
+            model_name="swept",
+            model_format="ONNX",
+            model_type="ONNX:1.10",
+            progress=progress,
+        )
+        (first_unit,) = progress.swept
+        assert first_unit.startswith(f"tos://{server.platform.bucket_for(target_account)}/")
+        version = inner.get_model_version(created.result.model_id, "1").result
+    assert not version.path.startswith(first_unit)
+    assert recorded(server, version.path) == sorted(split_path(version.path)[1] + n for n in files)
+    versions = server.platform.store.registered_paths([target_account]).get(target_account, [])
+    assert versions == [version.path]
+    bucket, first_prefix = split_path(first_unit)
+    assert list(server.platform.objects.list_objects(bucket, first_prefix)) == []
+
+
+@pytest.mark.parametrize("api", ["sync", "async"])
+def test_a_resend_of_a_registration_that_committed_answers_its_version_and_removes_nothing(
+    server: LiveServer, other: Platform, tmp_path: Path, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first CreateModel committed, its answer was lost (a 503 instead) and a sweep with grace 0 ran
+    before the resend: the sweep keeps the registered upload, the resend answers the same version, and
+    register removes nothing (no second registration, no upload again)."""
+    files = model_folder(tmp_path / "model")
+    sweep(other, grace_seconds=0)  # what earlier tests left in the bucket (PostgreSQL + S3)
+    reclaims_dropped(other)
+    real = handlers.SPECIAL["CreateModel"]
+    attempts: list[str] = []
+    swept: list[str] = []
+
+    def lost_answer_once(platform: Platform, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(body["VersionInfo"]["Path"])
+        created = real(platform, caller, body)
+        if len(attempts) == 1:
+            swept.extend(sweep(other, grace_seconds=0).prefixes)
+            raise ApiError("ServiceUnavailableTemp", "the answer was lost")
+        return created
+
+    monkeypatch.setitem(handlers.SPECIAL, "CreateModel", lost_answer_once)
+
+    created = client_register(server, api, tmp_path / "model", None)
+
+    assert swept == [] and len(attempts) == 2 and attempts[0] == attempts[1]
+    keys = server.default_keys()
+    with Model(endpoint=server.url, access_key=keys.ak, secret_key=keys.sk, region="cn-beijing") as model:
+        assert model.list_models().result.total == 1
+        assert [v.model_version for v in model.iter_model_versions(created.result.model_id)] == [1]
+        model.download(created.result.model_id, "1", str(tmp_path / "copy"))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "copy").iterdir()} == files
+    assert recorded(server, attempts[0]) == sorted(split_path(attempts[0])[1] + n for n in files)
