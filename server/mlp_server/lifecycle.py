@@ -152,7 +152,7 @@ def swept_upload(platform: Platform, account_id: int, path: str) -> str | None:
         return None
     url = f"tos://{bucket}/{unit.prefix}"
     decided = platform.store.swept_upload(account_id, url)
-    return url if decided is not None and _judged(prefix, unit, decided) else None
+    return url if decided is not None and _judged(prefix, unit, decided, platform.clock()) else None
 
 
 def _upload_unit_of_path(prefix: str) -> manifest.UploadUnit | None:
@@ -161,14 +161,18 @@ def _upload_unit_of_path(prefix: str) -> manifest.UploadUnit | None:
     return manifest.upload_unit(prefix) or manifest.upload_unit(folder)
 
 
-def _judged(key: str, unit: manifest.UploadUnit, decided: datetime) -> bool:
+def _judged(key: str, unit: manifest.UploadUnit, decided: datetime, now: datetime) -> bool:
     """Whether the sweep's decision at ``decided`` to remove ``unit`` may have taken files of the upload
-    that ``key`` is in. An upload handed out in a folder named like a stamp (GetTOSUploadPath's Path of
-    13 digits, which the sweep judges as one upload prefix) has its own stamps below it: one handed out
-    after the decision (give or take :data:`RECORD_MARGIN_SECONDS` between the servers' clocks) lost
-    nothing to it, and its registration is not refused for the week the decision is kept."""
-    later = manifest.stamps_after(key, unit)
-    return not later or decided.timestamp() * 1000 >= min(later) - RECORD_MARGIN_SECONDS * 1000
+    that ``key`` is in. GetTOSUploadPath's Path may name a folder of 13 digits, which the sweep then
+    judges as one upload prefix (the key's first stamp) with every upload handed out in it: one whose
+    own folder (:func:`manifest.fresh_folder_below`) was handed out after the decision (give or take
+    :data:`RECORD_MARGIN_SECONDS` between the servers' clocks) lost nothing to it, and its registration
+    is not refused for the week the decision is kept. A folder stamped later than ``now`` was not
+    handed out: a name, which proves nothing."""
+    stamp = manifest.fresh_folder_below(key, unit)
+    if stamp is None or stamp > (now.timestamp() + RECORD_MARGIN_SECONDS) * 1000:
+        return True
+    return decided.timestamp() * 1000 >= stamp - RECORD_MARGIN_SECONDS * 1000
 
 
 def _upload_removed(unit: str) -> ApiError:
@@ -203,8 +207,9 @@ def check_no_swept_files(platform: Platform, account_id: int, path: str, files: 
             held.setdefault(f"tos://{bucket}/{unit.prefix}", []).append((unit, found.key))
     if not held:
         return
+    now = platform.clock()
     for url, decided in sorted(platform.store.swept_uploads(account_id, held).items()):
-        if any(_judged(key, unit, decided) for unit, key in held[url]):
+        if any(_judged(key, unit, decided, now) for unit, key in held[url]):
             raise _upload_removed(url)
 
 

@@ -461,3 +461,21 @@ def test_a_resend_of_a_registration_that_committed_answers_its_version_and_remov
         model.download(created.result.model_id, "1", str(tmp_path / "copy"))
     assert {p.name: p.read_bytes() for p in (tmp_path / "copy").iterdir()} == files
     assert recorded(server, attempts[0]) == sorted(split_path(attempts[0])[1] + n for n in files)
+
+
+@pytest.mark.parametrize("name", ["9999999999999", "0000000001000", "9999999999999-abcdef12"])
+def test_a_folder_named_like_a_stamp_inside_a_swept_upload_is_refused_too(
+    server: LiveServer, admin: Api, other: Platform, name: str
+) -> None:
+    """A folder of the upload's own files named like a stamp (a checkpoint's step, a far date) does not
+    make its upload look handed out after the sweep's decision."""
+    prefix = upload_prefix(admin)
+    path = server.upload(DEFAULT_ACCOUNT_ID, f"{prefix}{name}", FIRST)
+    assert unit_url(server, prefix) in sweep(other, grace_seconds=0).prefixes
+    reclaims_dropped(other)
+    time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 0.2)
+    server.upload(DEFAULT_ACCOUNT_ID, f"{prefix}{name}", LATER)
+
+    answer = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
+
+    refused_as_removed(server, answer, path)

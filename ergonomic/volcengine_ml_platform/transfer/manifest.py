@@ -86,14 +86,17 @@ def upload_unit(key: str) -> UploadUnit | None:
     return None
 
 
-def stamps_after(key: str, unit: UploadUnit) -> list[int]:
-    """The millisecond stamps of the segments of ``key`` below its upload prefix ``unit`` (the first
-    stamp of the key): an upload handed out in a folder named like a stamp (GetTOSUploadPath's ``Path``
-    of 13 digits) has its own stamp there, after the one that names its upload prefix."""
+def fresh_folder_below(key: str, unit: UploadUnit) -> int | None:
+    """The millisecond stamp of the first segment of ``key`` below its upload prefix ``unit`` that has
+    the form of GetTOSUploadPath's fresh folder since 0.8.0 (a tagged stamp), or None: an upload handed
+    out in a folder named like a stamp (a ``Path`` of 13 digits, which is then the key's first stamp)
+    has its own folder there."""
     if not key.startswith(unit.prefix):
-        return []
-    found = (_STAMP.fullmatch(segment.removesuffix(SUFFIX)) for segment in key[len(unit.prefix) :].split("/"))
-    return [int(match.group(1)) for match in found if match]
+        return None
+    for segment in key[len(unit.prefix) :].split("/"):
+        if _TAGGED_STAMP.fullmatch(segment):
+            return int(segment[:13])
+    return None
 
 
 def always_recorded(prefix: str) -> bool:
