@@ -92,7 +92,8 @@ def sync_detailed(
     A Path in an upload prefix that the storage sweep decided to remove (no version referenced
     it for longer than the grace period; its client may still have been writing files) is
     refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
-    was registered, nor will be under that Path; upload the files again to a new Path.
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -146,7 +147,8 @@ def sync(
     A Path in an upload prefix that the storage sweep decided to remove (no version referenced
     it for longer than the grace period; its client may still have been writing files) is
     refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
-    was registered, nor will be under that Path; upload the files again to a new Path.
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -195,7 +197,8 @@ async def asyncio_detailed(
     A Path in an upload prefix that the storage sweep decided to remove (no version referenced
     it for longer than the grace period; its client may still have been writing files) is
     refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
-    was registered, nor will be under that Path; upload the files again to a new Path.
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -247,7 +250,8 @@ async def asyncio(
     A Path in an upload prefix that the storage sweep decided to remove (no version referenced
     it for longer than the grace period; its client may still have been writing files) is
     refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
-    was registered, nor will be under that Path; upload the files again to a new Path.
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
