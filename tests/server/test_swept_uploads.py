@@ -463,19 +463,49 @@ def test_a_resend_of_a_registration_that_committed_answers_its_version_and_remov
     assert recorded(server, attempts[0]) == sorted(split_path(attempts[0])[1] + n for n in files)
 
 
-@pytest.mark.parametrize("name", ["9999999999999", "0000000001000", "9999999999999-abcdef12"])
+@pytest.mark.parametrize("name", ["9999999999999", "0000000001000", "9999999999999-abcdef12", "soon"])
 def test_a_folder_named_like_a_stamp_inside_a_swept_upload_is_refused_too(
     server: LiveServer, admin: Api, other: Platform, name: str
 ) -> None:
-    """A folder of the upload's own files named like a stamp (a checkpoint's step, a far date) does not
-    make its upload look handed out after the sweep's decision."""
+    """A folder of the upload's own files named like a stamp (a checkpoint's step, a far date, a folder
+    named like an upload prefix of a moment after the decision) does not make its upload look handed
+    out after the sweep's decision."""
     prefix = upload_prefix(admin)
+    if name == "soon":
+        name = f"{round(time.time() * 1000) + 2500}-abcdef12"
     path = server.upload(DEFAULT_ACCOUNT_ID, f"{prefix}{name}", FIRST)
     assert unit_url(server, prefix) in sweep(other, grace_seconds=0).prefixes
     reclaims_dropped(other)
-    time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 0.2)
+    time.sleep(lifecycle.RECORD_MARGIN_SECONDS + 1.7)
     server.upload(DEFAULT_ACCOUNT_ID, f"{prefix}{name}", LATER)
 
     answer = admin.call("CreateModel", {"ModelName": "partial", "VersionInfo": version_info(path)})
 
     refused_as_removed(server, answer, path)
+
+
+def test_a_registration_between_the_sweeps_decision_and_its_removal_sees_the_decision(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep gives its turn back after recording its decision and takes it again to remove: a
+    CreateModel between the two (another server, its own connection; SQLite's group commit on both)
+    must already see the decision, or it would register files the removal then takes."""
+    prefix = upload_prefix(admin)
+    path = server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST | LATER)
+    real = lifecycle._remove_unused
+    answers: list[Any] = []
+
+    def register_first(platform: Platform, account_id: int, where: str, recorded_at: Any) -> Any:
+        if where == unit_url(server, prefix) and not answers:
+            body = {"ModelName": "between", "VersionInfo": version_info(path)}
+            answers.append(admin.call("CreateModel", body))
+        return real(platform, account_id, where, recorded_at)
+
+    monkeypatch.setattr(lifecycle, "_remove_unused", register_first)
+    assert unit_url(server, prefix) in sweep(other, grace_seconds=0).prefixes
+
+    (answer,) = answers
+    refused_as_removed(server, answer, path)
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "between"] == []
+    bucket, key_prefix = split_path(unit_url(server, prefix))
+    assert list(server.platform.objects.list_objects(bucket, key_prefix)) == []

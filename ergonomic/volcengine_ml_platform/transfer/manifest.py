@@ -90,8 +90,8 @@ def fresh_folder_below(key: str, unit: UploadUnit) -> int | None:
     """The millisecond stamp of the first segment of ``key`` below its upload prefix ``unit`` that has
     the form of GetTOSUploadPath's fresh folder since 0.8.0 (a tagged stamp), or None: an upload handed
     out in a folder named like a stamp (a ``Path`` of 13 digits, which is then the key's first stamp)
-    has its own folder there."""
-    if not key.startswith(unit.prefix):
+    has its own folder there. None too when ``unit`` is such a folder itself (the usual upload)."""
+    if not key.startswith(unit.prefix) or _TAGGED_STAMP.fullmatch(unit.prefix.rstrip("/").rpartition("/")[2]):
         return None
     for segment in key[len(unit.prefix) :].split("/"):
         if _TAGGED_STAMP.fullmatch(segment):
