@@ -509,3 +509,23 @@ def test_a_registration_between_the_sweeps_decision_and_its_removal_sees_the_dec
     assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "between"] == []
     bucket, key_prefix = split_path(unit_url(server, prefix))
     assert list(server.platform.objects.list_objects(bucket, key_prefix)) == []
+
+
+def test_other_spellings_of_a_swept_uploads_path_register_nothing(
+    server: LiveServer, admin: Api, other: Platform
+) -> None:
+    """Spellings of the Path that the swept-uploads check does not derive the prefix from (an empty
+    segment) name no objects of the upload on either store, and another scheme or its case is refused
+    by the schema: nothing is registered of it either."""
+    prefix = swept_with_leftovers(server, admin, other, ["from-sdk-repo"])
+    bucket = server.platform.bucket_for(DEFAULT_ACCOUNT_ID)
+    for path in (
+        f"tos://{bucket}//{prefix}model/",
+        f"tos://{bucket}/{prefix}/model/",
+        f"tos://{bucket}/{prefix.replace('/', '//', 1)}model/",
+        f"TOS://{bucket}/{prefix}model/",
+        f"s3://{bucket}/{prefix}model/",
+    ):
+        answer = admin.call("CreateModel", {"ModelName": "spelled", "VersionInfo": version_info(path)})
+        assert answer.status_code in (400, 404), (path, answer.text)  # a 400: the schema refuses it
+    assert [m for m in admin.list_all("ListModels") if m["ModelName"] == "spelled"] == []
