@@ -7,11 +7,11 @@ Opens a platform on a fresh data folder (SQLite with group commit, folder store,
 places the Paths' files as an upload would, then runs each step of ``handlers.models.create_model``
 on its own over those Paths, one at a time, and prints the CPU (this process, every thread) and wall
 time per registration of each: signature check, JSON parse and schema validation, the read checks,
-the account's shared turn (``store.reclaim_turns``) and the pending-reclaims read, listing the Path,
-the manifest, the files' fsyncs, the store's write (the writer thread, its commit and the WAL's fsync)
-and the answer's envelope. The steps run in the handler's order, so each sees the state the one
-before left. What HTTP, uvicorn and the thread hand-offs add is the difference between their sum and
-the server CPU per CreateModel that ``bench/registrations.py`` prints.
+the account's shared turn (``store.reclaim_turns``), the swept-uploads and pending-reclaims reads,
+listing the Path, the manifest, the files' fsyncs, the store's write (the writer thread, its commit
+and the WAL's fsync) and the answer's envelope. The steps run in the handler's order, so each sees the
+state the one before left. What HTTP, uvicorn and the thread hand-offs add is the difference between
+their sum and the server CPU per CreateModel that ``bench/registrations.py`` prints.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ import httpx
 from mlp_server.app import _parse_json
 from mlp_server.envelope import Meta, new_request_id, success
 from mlp_server.handlers.models import check_bucket
-from mlp_server.lifecycle import list_version_files, make_durable, registration_turn, write_manifest
+from mlp_server.lifecycle import (
+    check_not_swept,
+    list_version_files,
+    make_durable,
+    registration_turn,
+    write_manifest,
+)
 from mlp_server.operations import lookup
 from mlp_server.platform import open_platform
 from mlp_server.settings import ServerSettings
@@ -122,6 +128,13 @@ def run(work: Path, count: int) -> None:
         meta = Meta(new_request_id(), "CreateModel", REGION, "2021-07-01")
         objects, store = platform.objects, platform.store
 
+        # The Paths of a client's uploads are in GetTOSUploadPath prefixes, which the swept-uploads read
+        # looks up (the bench's own Paths are not: they skip it).
+        units = [
+            f"tos://{bucket}/modelrepo/from-sdk-repo/{1700000000000 + k}-0000abcd/model/"
+            for k in range(count)
+        ]
+
         def state(k: int) -> bool:
             return store.registration_state(account, model_id, paths[k])
 
@@ -138,6 +151,7 @@ def run(work: Path, count: int) -> None:
             ("read checks (registration_state)", state),
             ("check_bucket", lambda k: check_bucket(platform, _Caller(account), paths[k])),
             ("the account's shared turn (take, give)", turn),
+            ("swept uploads read (check_not_swept)", lambda k: check_not_swept(platform, account, units[k])),
             ("pending reclaims read (reclaim_covering)", lambda k: store.reclaim_covering(account, paths[k])),
             ("list the Path (2 files)", lambda k: files.append(list_version_files(objects, paths[k]))),
             ("write the manifest", lambda k: write_manifest(objects, paths[k], files[k])),

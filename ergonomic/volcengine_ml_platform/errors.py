@@ -161,6 +161,7 @@ _BY_CODE: dict[str, type[MLPlatformError]] = {
     "InvalidParameter": InvalidParameterError,
     "MissingParameter": InvalidParameterError,
     "NotFound": NotFoundError,
+    "UploadRemoved": NotFoundError,
     "InvalidActionOrVersion": NotFoundError,
     "MissingAuthenticationToken": AuthError,
     "MissingSignature": AuthError,

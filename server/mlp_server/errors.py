@@ -36,6 +36,9 @@ CODES: dict[str, tuple[int, int]] = {
     "ObjectStoreSTSUnavailable": (200010, 501),
     # Deleting a version (or model) that a service still uses.
     "ResourceInUse": (200011, 409),
+    # CreateModel of an upload prefix the storage sweep decided to remove (a client may still have been
+    # writing it): nothing was registered, nor will be under that Path; upload again to a new one.
+    "UploadRemoved": (200012, 404),
 }
 
 

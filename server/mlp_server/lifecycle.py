@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,10 @@ RECORD_MARGIN_SECONDS = 1.0
 # a registration waits this long for a decision, then is answered a retryable 503.
 DECISION_TURN_WAIT_SECONDS = 30.0
 REGISTRATION_TURN_WAIT_SECONDS = 10.0
+# How long the sweep's decision to remove an upload prefix is kept (store.reclaims.swept_upload): a
+# CreateModel of that prefix meanwhile is refused. A client still writing files to it a week later is
+# not one to wait for.
+SWEPT_UPLOADS_KEPT_SECONDS = 7 * 86400
 
 
 def grace_from_env() -> float:
@@ -136,6 +140,81 @@ def finish_covering_reclaims(platform: Platform, account_id: int, path: str) -> 
             f"VersionInfo.Path: the objects under {pending} are still being removed after a delete; "
             "try again shortly (then upload the files again if they are gone)",
         )
+
+
+def swept_upload(platform: Platform, account_id: int, path: str) -> str | None:
+    """The upload prefix (tos:// URL) holding ``path`` if the storage sweep decided to remove it, else
+    None. The sweep judges an upload by its age: one still being written (a slow client, a grace
+    shorter than the time between two of its files) can lose its first files, and files written after
+    the removal survive it. So a CreateModel of a prefix the sweep judged (in its exclusive turn, before
+    this registration's shared one) is refused, whatever is there now: either all of an upload's files
+    are registered, or none, and the client uploads again to a new prefix. The upload prefix without
+    its trailing ``/`` is a Path of it too (CreateModel lists a Path as a folder)."""
+    bucket, prefix = split_path(path)
+    unit = _upload_unit_of_path(prefix)
+    if unit is None:  # not laid out by GetTOSUploadPath, or above upload prefixes: check_no_swept_files
+        return None
+    url = f"tos://{bucket}/{unit.prefix}"
+    decided = platform.store.swept_upload(account_id, url)
+    return url if decided is not None and _judged(prefix, unit, decided, platform.clock()) else None
+
+
+def _upload_unit_of_path(prefix: str) -> manifest.UploadUnit | None:
+    """The upload prefix a Path's key prefix is in, or is (with or without its trailing ``/``)."""
+    folder = prefix if prefix.endswith("/") else prefix + "/"
+    return manifest.upload_unit(prefix) or manifest.upload_unit(folder)
+
+
+def _judged(key: str, unit: manifest.UploadUnit, decided: datetime, now: datetime) -> bool:
+    """Whether the sweep's decision at ``decided`` to remove ``unit`` may have taken files of the upload
+    that ``key`` is in. GetTOSUploadPath's Path may name a folder of 13 digits, which the sweep then
+    judges as one upload prefix (the key's first stamp) with every upload handed out in it: one whose
+    own folder (:func:`manifest.fresh_folder_below`) was handed out after the decision (give or take
+    :data:`RECORD_MARGIN_SECONDS` between the servers' clocks) lost nothing to it, and its registration
+    is not refused for the week the decision is kept. A folder stamped later than ``now`` was not
+    handed out: a name, which proves nothing."""
+    stamp = manifest.fresh_folder_below(key, unit)
+    if stamp is None or stamp > (now.timestamp() + RECORD_MARGIN_SECONDS) * 1000:
+        return True
+    return decided.timestamp() * 1000 >= stamp - RECORD_MARGIN_SECONDS * 1000
+
+
+def _upload_removed(unit: str) -> ApiError:
+    return ApiError(
+        "UploadRemoved",
+        f"VersionInfo.Path: the storage sweep removed the upload {unit} (no version referenced it for "
+        "longer than its grace period), maybe while its files were still being written; nothing was "
+        "registered, nor will be under this Path: upload the files again to a new Path "
+        "(GetTOSUploadPath) and register that",
+    )
+
+
+def check_not_swept(platform: Platform, account_id: int, path: str) -> None:
+    """404 ``UploadRemoved`` for a CreateModel of an upload the sweep decided to remove
+    (:func:`swept_upload`); in the registration's turn."""
+    if (unit := swept_upload(platform, account_id, path)) is not None:
+        raise _upload_removed(unit)
+
+
+def check_no_swept_files(platform: Platform, account_id: int, path: str, files: list[ObjectInfo]) -> None:
+    """404 ``UploadRemoved`` for a CreateModel of a Path above upload prefixes (``tos://b/modelrepo/x/``)
+    whose listed ``files`` include some of an upload the sweep decided to remove: the version would
+    record that upload in part (and its client's ``register``, told its own Path was removed, would
+    remove files the version records). A Path in an upload prefix was checked by
+    :func:`check_not_swept`. In the registration's turn, after its listing."""
+    bucket, prefix = split_path(path)
+    if _upload_unit_of_path(prefix) is not None:
+        return
+    held: dict[str, list[tuple[manifest.UploadUnit, str]]] = {}
+    for found in files:
+        if (unit := manifest.upload_unit(found.key)) is not None:
+            held.setdefault(f"tos://{bucket}/{unit.prefix}", []).append((unit, found.key))
+    if not held:
+        return
+    now = platform.clock()
+    for url, decided in sorted(platform.store.swept_uploads(account_id, held).items()):
+        if any(_judged(key, unit, decided, now) for unit, key in held[url]):
+            raise _upload_removed(url)
 
 
 @contextlib.contextmanager
@@ -423,8 +502,10 @@ def sweep(
     its newest object (its mtime, S3's LastModified) are older than the grace. Removing one is decided
     in the account's exclusive turn (store.reclaim_turns), after the registrations in flight have
     committed: the references are read again there, and each prefix that may go gets a pending-reclaim
-    record before anything is removed (a CreateModel on it meanwhile sees the record). ``now`` (default
-    the platform's clock) is the time the ages are measured at."""
+    record before anything is removed (a CreateModel on it meanwhile sees the record), and is kept as
+    swept for :data:`SWEPT_UPLOADS_KEPT_SECONDS`: a CreateModel of it later is refused too
+    (:func:`swept_upload`), since a client may still have been writing it. ``now`` (default the
+    platform's clock) is the time the ages are measured at."""
     try:
         report = finish_reclaims(platform, dry_run=dry_run)
     except Exception:  # the database's trouble with the records: the rest of the sweep still runs
@@ -436,7 +517,13 @@ def sweep(
         report.cache_folders.append(str(evicted.folder))
         report.cache_bytes += evicted.bytes
     remove_replica_files_of_deleted_services(platform, dry_run=dry_run)
-    cutoff = (platform.clock() if now is None else now).timestamp() - grace_seconds
+    at = platform.clock() if now is None else now
+    if not dry_run:
+        try:
+            platform.store.forget_swept_uploads(at - timedelta(seconds=SWEPT_UPLOADS_KEPT_SECONDS))
+        except Exception:  # the rest of the sweep still runs; a later one forgets them
+            log.warning("could not forget the sweep's old decisions", exc_info=True)
+    cutoff = at.timestamp() - grace_seconds
     cutoff_ms = cutoff * 1000
     for bucket, account_id in _account_buckets(platform):
         listed = list(platform.objects.list_objects(bucket, ""))
@@ -497,7 +584,8 @@ def _remove_old_prefixes(
     platform: Platform, bucket: str, account_id: int, prefixes: list[str], report: SweepReport
 ) -> None:
     """Decide in the account's exclusive turn which of ``prefixes`` still no version references (a
-    registration may have committed since the listing) and record their reclaims; then remove them."""
+    registration may have committed since the listing) and record their reclaims, each prefix as swept
+    too; then remove them."""
     try:
         with platform.store.reclaim_turn(account_id, exclusive=True, wait=DECISION_TURN_WAIT_SECONDS):
             references = _references(platform, bucket, account_id)

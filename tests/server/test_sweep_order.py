@@ -127,8 +127,8 @@ def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_fil
     server: LiveServer, admin: Api, other: Platform
 ) -> None:
     """The sweep decided first (the upload was finished, no CreateModel yet, grace 0): CreateModel then
-    finds no files and says so (404, the client's register reports it and removes nothing of value),
-    never a version whose files are gone."""
+    says the upload was removed (404 UploadRemoved: the client's register uploads it again to a new
+    Path), never a version whose files are gone."""
     unit, path = fresh_upload(server, admin)
     assert unit in sweep(other, grace_seconds=0).prefixes
     # The sweep's record is dropped after its removal without waiting for that write (it rides along
@@ -139,7 +139,7 @@ def test_an_upload_the_sweep_removed_first_is_refused_not_registered_without_fil
     status, code, message = error_of(
         admin.call("CreateModel", {"ModelName": "late", "VersionInfo": version_info(path)})
     )
-    assert (status, code) == (404, "NotFound") and "upload the model files" in message
+    assert (status, code) == (404, "UploadRemoved") and "upload the files again" in message
     assert keys_under(server.platform, path) == []
 
 

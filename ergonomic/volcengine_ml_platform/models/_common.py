@@ -190,25 +190,45 @@ def register_plan(
     listed: LocalFiles | None = None,
 ) -> Plan[R]:
     """Check everything (unless the caller has: ``checked``), get a fresh upload prefix, upload (the
-    files ``select`` picks, or those ``listed`` already), then send CreateModel (``create``)."""
+    files ``select`` picks, or those ``listed`` already), then send CreateModel (``create``). A
+    CreateModel answered with a code of :data:`UPLOAD_AGAIN_CODES` (the platform's storage sweep took the
+    upload: nothing was registered) is done once more, with the files uploaded again to a new prefix."""
     if not checked:
         listed = check_registration(registration, body_cls, select)
     elif listed is None:
         listed = select_files(registration.local_path, select)
-    target = yield from upload_target()
-    store = yield from object_store()
-    return (
-        yield from upload_then_register(
-            registration.local_path,
-            store,
-            target.bucket,
-            target.key_prefix,
-            lambda path: create(registration.body(path)),
-            progress,
-            listed=listed,
-        )
-    )
 
+    def upload_and_register() -> Plan[R]:
+        target = yield from upload_target()
+        store = yield from object_store()
+        return (
+            yield from upload_then_register(
+                registration.local_path,
+                store,
+                target.bucket,
+                target.key_prefix,
+                lambda path: create(registration.body(path)),
+                progress,
+                listed=listed,
+            )
+        )
+
+    try:
+        return (yield from upload_and_register())
+    except MLPlatformError as exc:
+        if exc.code not in UPLOAD_AGAIN_CODES:
+            raise
+        # Nothing was registered, nor will be, under that Path (the code says so whatever earlier
+        # attempts of the CreateModel did: they were sends of the same Path, which the platform answers
+        # alike): upload the files again to a new Path and register that, once.
+        log.warning("%s; uploading the files again to a new Path", exc)
+    return (yield from upload_and_register())
+
+
+UPLOAD_AGAIN_CODES = frozenset({"UploadRemoved"})
+"""4xx codes of CreateModel that say the uploaded files are gone (the platform's storage sweep removed
+them, maybe while they were being written) and that nothing was or will be registered under that
+Path: ``register`` uploads the files again to a new Path and registers that, once."""
 
 NOTHING_WRITTEN_CODES = frozenset({"StorageUnavailable"})
 """5xx codes that say the request was not carried out: the local platform answers StorageUnavailable
@@ -232,7 +252,8 @@ def upload_then_register(
     What was uploaded is removed only when no version can reference it: the upload itself failed, no
     CreateModel attempt ever reached the platform (:class:`NotSentError`), or the platform
     definitively refused the registration (a 4xx answer other than a conflict, or a code of
-    :data:`NOTHING_WRITTEN_CODES`), on an attempt with no earlier one that may have acted. When the
+    :data:`NOTHING_WRITTEN_CODES`), on an attempt with no earlier one that may have acted, or said that
+    nothing was or will be registered under that Path (:data:`UPLOAD_AGAIN_CODES`). When the
     registration's fate is unknown (its answer was lost, a 5xx, an interruption) the objects stay,
     for the platform's storage sweep, and ``OutcomeUnknownError`` names the prefix."""
     from ..transfer.manager import upload_path
@@ -271,6 +292,9 @@ def upload_then_register(
         # The local platform answers StorageUnavailable only when the request's transaction was not
         # committed (its document says so): a refusal too, not an unknown outcome.
         refused = refused or exc.code in NOTHING_WRITTEN_CODES
+        if exc.code in UPLOAD_AGAIN_CODES:  # nothing is or will be registered under this Path
+            yield from _remove_upload(store, bucket, key_prefix)
+            raise
         # A refusal after an attempt that may have registered it (a lost answer, then 429s): the version
         # may exist and reference these files, so they stay and the outcome is unknown.
         if refused and not exc.earlier_attempt_may_have_acted:

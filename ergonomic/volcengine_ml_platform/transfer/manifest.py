@@ -86,6 +86,19 @@ def upload_unit(key: str) -> UploadUnit | None:
     return None
 
 
+def fresh_folder_below(key: str, unit: UploadUnit) -> int | None:
+    """The millisecond stamp of the first segment of ``key`` below its upload prefix ``unit`` that has
+    the form of GetTOSUploadPath's fresh folder since 0.8.0 (a tagged stamp), or None: an upload handed
+    out in a folder named like a stamp (a ``Path`` of 13 digits, which is then the key's first stamp)
+    has its own folder there. None too when ``unit`` is such a folder itself (the usual upload)."""
+    if not key.startswith(unit.prefix) or _TAGGED_STAMP.fullmatch(unit.prefix.rstrip("/").rpartition("/")[2]):
+        return None
+    for segment in key[len(unit.prefix) :].split("/"):
+        if _TAGGED_STAMP.fullmatch(segment):
+            return int(segment[:13])
+    return None
+
+
 def always_recorded(prefix: str) -> bool:
     """Whether the version Path with the key prefix ``prefix`` must have a manifest: the Path of an
     upload folder of 0.8.0 or later (a tagged stamp, then at most the uploaded folder's name), which

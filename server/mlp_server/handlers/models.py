@@ -8,6 +8,8 @@ from typing import Any
 from ..context import Caller, Platform
 from ..errors import ApiError
 from ..lifecycle import (
+    check_no_swept_files,
+    check_not_swept,
     evict_served_copies,
     finish_covering_reclaims,
     list_version_files,
@@ -62,6 +64,9 @@ def _register_files(
     decided before left a pending-reclaim record, read here first (None: such a record covers the Path,
     nothing was done). See ``store.reclaim_turns``."""
     with registration_turn(platform, caller.account_id, path):
+        # An upload the sweep judged is refused first: finishing the sweep's reclaim, then registering
+        # what it left, would record only the files written after its decision.
+        check_not_swept(platform, caller.account_id, path)
         if platform.store.reclaim_covering(caller.account_id, path) is not None:
             return None
         # A resent registration answers the version it made (the store checks that again under its
@@ -72,6 +77,7 @@ def _register_files(
             raise ApiError(
                 "NotFound", f"VersionInfo.Path: no objects found under {path}; upload the model files first"
             )
+        check_no_swept_files(platform, caller.account_id, path, files)
         write_manifest(platform.objects, path, files)
         make_durable(platform, path, files)
         created: dict[str, Any] = platform.store.create_model(caller.account_id, body)

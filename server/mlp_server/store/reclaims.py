@@ -6,6 +6,10 @@ without it, nothing would refer to those objects any more.
 Several sweeps (servers sharing one database, ``mlp gc``) may run at once: each claims a record for
 :data:`CLAIM_FOR` before working on it, so they do not repeat each other's work, and a sweep killed
 after its claim leaves the record to the next one once the claim has run out.
+
+The sweep's records of upload prefixes are also kept, as swept uploads (:class:`.schema.SweptUploadRow`),
+for ``lifecycle.SWEPT_UPLOADS_KEPT_SECONDS`` after the record itself is dropped: a CreateModel of such a
+prefix is refused (``lifecycle.check_not_swept``), since its client may still have been writing files.
 """
 
 from __future__ import annotations
@@ -16,14 +20,23 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, delete, insert, or_, select, text, update
 
 from .base import StoreBase
-from .schema import PendingReclaimRow
+from .schema import PendingReclaimRow, SweptUploadRow
 
 log = logging.getLogger("mlp_server")
 CLAIM_FOR = timedelta(minutes=10)
 _TABLE = cast(Table, PendingReclaimRow.__table__)
+_SWEPT = cast(Table, SweptUploadRow.__table__)
+_SWEPT_PREFIX = (
+    select(_SWEPT.c.create_time)
+    .where(_SWEPT.c.account_id == bindparam("account_id"), _SWEPT.c.prefix == bindparam("prefix"))
+    .order_by(_SWEPT.c.create_time.desc())
+    .limit(1)
+)
+# Prefixes looked up per statement by :meth:`ReclaimsMixin.swept_uploads` (SQLite's bound-parameter limit).
+_SWEPT_CHUNK = 500
 
 
 class PendingReclaim(NamedTuple):
@@ -93,10 +106,44 @@ class ReclaimsMixin(StoreBase):
 
     def record_reclaims(self, account_id: int, paths: Iterable[str]) -> list[PendingReclaim]:
         """Record reclaims of ``paths`` that the caller works on at once (claimed for :data:`CLAIM_FOR`):
-        the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep."""
+        the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep.
+        Each Path is also recorded as swept (:meth:`swept_upload`), in the same transaction."""
         now = self._now()
+        unique = list(dict.fromkeys(paths))
         with self._write() as session:
-            return record(session.connection(), account_id, paths, now, claimed_until=now + CLAIM_FOR)
+            conn = session.connection()
+            if unique:
+                rows = [{"account_id": account_id, "prefix": p, "create_time": now} for p in unique]
+                conn.execute(insert(_SWEPT), rows)
+            return record(conn, account_id, unique, now, claimed_until=now + CLAIM_FOR)
+
+    def swept_upload(self, account_id: int, prefix: str) -> datetime | None:
+        """When the storage sweep last decided to remove the upload prefix ``prefix`` (its tos:// URL) of
+        the account, within the time its decisions are kept (:meth:`forget_swept_uploads`), or None."""
+        found = self._single_read(_SWEPT_PREFIX, {"account_id": account_id, "prefix": prefix})
+        return None if found is None else cast(datetime, found[0])
+
+    def swept_uploads(self, account_id: int, prefixes: Iterable[str]) -> dict[str, datetime]:
+        """:meth:`swept_upload` of each of ``prefixes``: those the sweep decided to remove, with the time
+        of its last decision."""
+        wanted = list(dict.fromkeys(prefixes))
+        found: dict[str, datetime] = {}
+        with self._read() as session:
+            for start in range(0, len(wanted), _SWEPT_CHUNK):
+                query = select(_SWEPT.c.prefix, _SWEPT.c.create_time).where(
+                    _SWEPT.c.account_id == account_id,
+                    _SWEPT.c.prefix.in_(wanted[start : start + _SWEPT_CHUNK]),
+                )
+                for prefix, decided in session.execute(query):
+                    if prefix not in found or decided > found[prefix]:
+                        found[prefix] = decided
+        return found
+
+    def forget_swept_uploads(self, before: datetime) -> int:
+        """Drop the sweep's decisions made before ``before``; return how many."""
+        with self._write() as session:
+            done = session.execute(delete(_SWEPT).where(_SWEPT.c.create_time < before))
+            return int(getattr(done, "rowcount", 0) or 0)
 
     def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:
         """Claim up to ``limit`` records no other sweep holds (at ``now``, default the store's clock),

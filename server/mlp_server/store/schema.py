@@ -207,6 +207,22 @@ class PendingReclaimRow(Base):
     claimed_until: Mapped[datetime | None]
 
 
+class SweptUploadRow(Base):
+    """An upload prefix (GetTOSUploadPath's) that the storage sweep decided to remove, written in the
+    transaction of its pending-reclaim record and kept for a week (:mod:`.reclaims`): a client may still
+    have been writing files to it, and a CreateModel of it is then refused rather than recording only
+    the files written after the removal (``lifecycle.swept_upload``)."""
+
+    __tablename__ = "swept_uploads"
+    __table_args__ = (Index("ix_swept_uploads_account_prefix", "account_id", "prefix"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    # The prefix's tos:// URL, as the sweep's record names it (``tos://bucket/.../{stamp}-{tag}/``).
+    prefix: Mapped[str] = mapped_column(Text)
+    create_time: Mapped[datetime]
+
+
 class PerfJobRow(Base):
     __tablename__ = "perf_jobs"
     __table_args__ = (

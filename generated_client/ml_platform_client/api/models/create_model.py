@@ -89,6 +89,11 @@ def sync_detailed(
     registered with that Path, the answer is 409 `Conflict`. At registration the platform records
     the version's files (key, size, checksum) in a manifest object beside the Path,
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+    A Path in an upload prefix that the storage sweep decided to remove (no version referenced
+    it for longer than the grace period; its client may still have been writing files) is
+    refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -139,6 +144,11 @@ def sync(
     registered with that Path, the answer is 409 `Conflict`. At registration the platform records
     the version's files (key, size, checksum) in a manifest object beside the Path,
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+    A Path in an upload prefix that the storage sweep decided to remove (no version referenced
+    it for longer than the grace period; its client may still have been writing files) is
+    refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -184,6 +194,11 @@ async def asyncio_detailed(
     registered with that Path, the answer is 409 `Conflict`. At registration the platform records
     the version's files (key, size, checksum) in a manifest object beside the Path,
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+    A Path in an upload prefix that the storage sweep decided to remove (no version referenced
+    it for longer than the grace period; its client may still have been writing files) is
+    refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
@@ -232,6 +247,11 @@ async def asyncio(
     registered with that Path, the answer is 409 `Conflict`. At registration the platform records
     the version's files (key, size, checksum) in a manifest object beside the Path,
     `{Path without its trailing /}.mlp-manifest.json`; downloads check every recorded file.
+    A Path in an upload prefix that the storage sweep decided to remove (no version referenced
+    it for longer than the grace period; its client may still have been writing files) is
+    refused with 404 `UploadRemoved` for a week after, whatever files are there now: nothing
+    was registered, nor will be under that Path; upload the files again to a new Path. So is a
+    Path above upload prefixes whose files would include some of such an upload.
 
     Args:
         body (CreateModelRequest): A new model (no ModelID) also requires ModelName,
