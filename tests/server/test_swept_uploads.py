@@ -146,6 +146,23 @@ def test_the_sweeps_decisions_are_forgotten_after_a_week_not_before(
     assert lifecycle.swept_upload(other, DEFAULT_ACCOUNT_ID, path) is None
 
 
+def test_a_decision_whose_removal_is_still_recorded_is_not_forgotten(
+    server: LiveServer, admin: Api, other: Platform, server_clock: MovableClock
+) -> None:
+    """A removal that kept failing for a week leaves its reclaim record: forgetting the decision then
+    would let a CreateModel finish the reclaim and register the files written after it."""
+    unit = unit_url(server, upload_prefix(admin))
+    (record,) = other.store.record_reclaims(DEFAULT_ACCOUNT_ID, [unit])
+    later = server_clock() + timedelta(seconds=lifecycle.SWEPT_UPLOADS_KEPT_SECONDS + 60)
+    try:
+        assert other.store.forget_swept_uploads(later) == 0
+        assert other.store.swept_upload(DEFAULT_ACCOUNT_ID, unit) is not None
+    finally:
+        other.store.reclaim_done(record.id, wait=True)
+    assert other.store.forget_swept_uploads(later) == 1
+    assert other.store.swept_upload(DEFAULT_ACCOUNT_ID, unit) is None
+
+
 # ---- the client uploads again ---------------------------------------------------------------------
 
 

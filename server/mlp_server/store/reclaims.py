@@ -140,9 +140,14 @@ class ReclaimsMixin(StoreBase):
         return found
 
     def forget_swept_uploads(self, before: datetime) -> int:
-        """Drop the sweep's decisions made before ``before``; return how many."""
+        """Drop the sweep's decisions made before ``before``, but not one whose reclaim is still
+        recorded (its removal kept failing: a CreateModel would finish it and register what is left);
+        return how many."""
+        pending = select(_TABLE.c.id).where(
+            _TABLE.c.account_id == _SWEPT.c.account_id, _TABLE.c.path == _SWEPT.c.prefix
+        )
         with self._write() as session:
-            done = session.execute(delete(_SWEPT).where(_SWEPT.c.create_time < before))
+            done = session.execute(delete(_SWEPT).where(_SWEPT.c.create_time < before, ~pending.exists()))
             return int(getattr(done, "rowcount", 0) or 0)
 
     def claim_reclaims(self, now: datetime | None = None, limit: int = 100) -> list[PendingReclaim]:

@@ -214,7 +214,11 @@ class SweptUploadRow(Base):
     the files written after the removal (``lifecycle.swept_upload``)."""
 
     __tablename__ = "swept_uploads"
-    __table_args__ = (Index("ix_swept_uploads_account_prefix", "account_id", "prefix"),)
+    __table_args__ = (
+        Index("ix_swept_uploads_account_prefix", "account_id", "prefix"),
+        # the sweep forgets decisions by age (a scan of a large table, under SQLite's write lock, without it)
+        Index("ix_swept_uploads_create_time", "create_time"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[int] = mapped_column(BigInteger)

@@ -30,8 +30,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_swept_uploads_account_prefix", "swept_uploads", ["account_id", "prefix"], unique=False
     )
+    op.create_index("ix_swept_uploads_create_time", "swept_uploads", ["create_time"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_swept_uploads_create_time", table_name="swept_uploads")
     op.drop_index("ix_swept_uploads_account_prefix", table_name="swept_uploads")
     op.drop_table("swept_uploads")
