@@ -19,7 +19,8 @@ def listed(store: Store, body: dict[str, Any]) -> list[tuple[str, str]]:
 
 def test_default_flavors_are_there(store: Store) -> None:
     result = store.list_resource(1, {})
-    assert set(result) == {"List"}
+    assert set(result) == {"List", "Total"}
+    assert result["Total"] == len(ALL)
     gpu = {f["Id"]: f for f in result["List"]["GPU"]}
     assert gpu["ml.g1e.large"] == {
         "Id": "ml.g1e.large",

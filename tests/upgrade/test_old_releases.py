@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, text
 from mlp_server.store.migrate import BASELINE_REVISION, HEAD_REVISION, current_revision
 from mlp_testing import Keys, MlpServe, clean_env, mlp_script, read_default_keys
 from pg_testing import PgCluster
+from volcengine_ml_platform import embedded
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import Model
 
@@ -224,6 +225,9 @@ def team_model(old: Old, **kwargs: Any) -> Model:
 
 
 def test_the_embedded_platform_upgrades_an_old_data_folder(old: Old, isolated: None, tmp_path: Path) -> None:
+    # Records only, as `mlp` does: a service the old release left Running would otherwise be served by
+    # this process until it exits (and said so after the session's summary); `mlp serve` serves it below.
+    embedded.serve_services(False)
     admin = Model(data_dir=old.data_dir)
     team = team_model(old, data_dir=old.data_dir)
     try:
@@ -235,6 +239,8 @@ def test_the_embedded_platform_upgrades_an_old_data_folder(old: Old, isolated: N
     finally:
         team.close()
         admin.close()
+        embedded.close_idle()
+        embedded.serve_services(True)
 
 
 def check_served(old: Old, server: MlpServe, tmp_path: Path) -> None:
