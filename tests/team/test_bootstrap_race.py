@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from cli._support import run_mlp
 
 from mlp_server.store import Store
 from mlp_testing import clean_env, free_port, mlp_script, stop_process
@@ -86,3 +87,30 @@ def test_account_add_and_a_starting_serve_both_making_the_administrator(
                 stop_process(add, 10)
             stop_process(serve, 10)
             serve_log.close()
+
+
+def test_account_add_on_a_new_database_keeps_the_folders_administrator_keys(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    """``mlp account add --database-url PG`` on a folder whose embedded platform (SQLite) already has an
+    administrator: the new database's administrator is made with the keys credentials.json holds,
+    not new ones written over them (which locked the folder's own platform out: its embedded client
+    signs with credentials.json, whose keys its database then did not know)."""
+    env = clean_env(tmp_path / "home", VOLC_CONFIG_FILE=str(tmp_path / "no-config"), MLP_PERF_WORKERS="0")
+    (tmp_path / "home").mkdir()
+    data_dir = tmp_path / "platform"
+    run_mlp(["--data-dir", str(data_dir), "models", "list"], env).ok()  # the folder's own platform
+    keys = json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))
+    url = pg_cluster.database("keep")
+    add = ["account", "add", "--account-id", "2100000078", "--data-dir", str(data_dir), "--database-url", url]
+    run_mlp(add, env).ok()
+    # The folder's platform still answers its embedded client.
+    run_mlp(["--data-dir", str(data_dir), "models", "list"], env).ok()
+    assert json.loads((data_dir / "credentials.json").read_text(encoding="utf-8"))["ak"] == keys["ak"]
+    # And the new database's administrator has those keys too.
+    store = Store(url)
+    try:
+        key = store.lookup_access_key(keys["ak"])
+    finally:
+        store.close()
+    assert key is not None and key.sk == keys["sk"] and key.is_admin and key.account_id == 2100000001
