@@ -67,6 +67,16 @@ def _write_private_json(path: Path, data: dict[str, object]) -> None:
     write_private(path, json.dumps(data, indent=2).encode())
 
 
+def _keys_in(path: Path) -> tuple[str, str] | None:
+    """The administrator keys a credentials.json already holds, or None (no such file, or not one)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    ak, sk = (data.get("ak"), data.get("sk")) if isinstance(data, dict) else (None, None)
+    return (ak, sk) if isinstance(ak, str) and isinstance(sk, str) and ak and sk else None
+
+
 def bootstrap(settings: ServerSettings, store: Store) -> None:
     """On first start (no account yet), create the default administrator account.
 
@@ -85,8 +95,18 @@ def bootstrap(settings: ServerSettings, store: Store) -> None:
         )
         log.info("created the default account %s with the keys from VOLC_ACCESSKEY", DEFAULT_ACCOUNT_ID)
         return
-    ak, sk = AK_PREFIX + random_key(28), random_key(40)
     path = settings.data_dir / CREDENTIALS_FILE
+    if (kept := _keys_in(path)) is not None:
+        # The folder's keys already (its embedded platform's administrator, when this database is
+        # another one: `mlp account add --database-url`, `mlp serve` on a new team database): the new
+        # administrator gets them too, instead of new ones written over them (which would lock the
+        # folder's own platform out: its embedded client signs with this file).
+        store.create_account(
+            DEFAULT_ACCOUNT_ID, DEFAULT_USER_ID, "default", is_admin=True, exist_ok=True, key=kept
+        )
+        log.info("created the default account %s with the access keys in %s", DEFAULT_ACCOUNT_ID, path)
+        return
+    ak, sk = AK_PREFIX + random_key(28), random_key(40)
     _write_private_json(
         path, {"ak": ak, "sk": sk, "region": settings.region, "account_id": DEFAULT_ACCOUNT_ID}
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from mlp_server.errors import ApiError, not_found
 
@@ -66,38 +67,59 @@ class AccountsMixin(StoreBase):
     ) -> AccountRecord:
         """A tenant. An existing ``account_id`` is Conflict, or returned as stored if ``exist_ok``.
         ``key``: an access key pair (ak, sk) of it, stored in the same transaction (whether or not the
-        account existed), so that no account is ever left without the key its creator handed out."""
+        account existed), so that no account is ever left without the key its creator handed out.
+        An account made by another process meanwhile (two first starts on one PostgreSQL database, or
+        ``mlp account add`` beside one, each making the administrator) is found, as a moment later it
+        would have been, instead of failing on its primary key."""
         try:
-            with self._write() as session:
-                row = session.get(AccountRow, account_id)
-                if row is not None:
-                    if not exist_ok:
-                        raise ApiError("Conflict", f"account {account_id} already exists")
-                else:
-                    row = AccountRow(
-                        account_id=account_id,
-                        user_id=user_id,
-                        name=name,
-                        is_admin=is_admin,
-                        created=self._now(),
-                    )
-                    session.add(row)
-                if key is not None:
-                    ak, sk = key
-                    key_row = session.get(AccessKeyRow, ak)
-                    if key_row is None:
-                        key_row = AccessKeyRow(ak=ak, created=self._now())
-                        session.add(key_row)
-                    key_row.sk, key_row.account_id, key_row.user_id, key_row.is_admin = (
-                        sk,
-                        account_id,
-                        user_id,
-                        is_admin,
-                    )
-                return _account(row)
+            try:
+                return self._create_account(account_id, user_id, name, is_admin, exist_ok, key)
+            except IntegrityError:
+                # The account's own insert (a key's ak is looked up first, and random) lost to another
+                # process's: once more, which finds it.
+                if self.get_account(account_id) is None:
+                    raise
+                return self._create_account(account_id, user_id, name, is_admin, exist_ok, key)
         finally:
             if key is not None:
                 self._keys_changed()
+
+    def _create_account(
+        self,
+        account_id: int,
+        user_id: int,
+        name: str,
+        is_admin: bool,
+        exist_ok: bool,
+        key: tuple[str, str] | None,
+    ) -> AccountRecord:
+        with self._write() as session:
+            row = session.get(AccountRow, account_id)
+            if row is not None:
+                if not exist_ok:
+                    raise ApiError("Conflict", f"account {account_id} already exists")
+            else:
+                row = AccountRow(
+                    account_id=account_id,
+                    user_id=user_id,
+                    name=name,
+                    is_admin=is_admin,
+                    created=self._now(),
+                )
+                session.add(row)
+            if key is not None:
+                ak, sk = key
+                key_row = session.get(AccessKeyRow, ak)
+                if key_row is None:
+                    key_row = AccessKeyRow(ak=ak, created=self._now())
+                    session.add(key_row)
+                key_row.sk, key_row.account_id, key_row.user_id, key_row.is_admin = (
+                    sk,
+                    account_id,
+                    user_id,
+                    is_admin,
+                )
+            return _account(row)
 
     def promote_account(self, account_id: int) -> AccountRecord:
         """Make an account an administrator: the account and every key of it, in one transaction, so
