@@ -3,7 +3,7 @@
 # The one place the version is written: pyproject reads it (setuptools' dynamic version), `mlp --version`,
 # the User-Agent and the README's release line say it. Releases: 0.1.0 (the first, before schema
 # migrations), then one per round of work on the performance issue (0.2, 0.3, 0.4); this is 0.5.
-__version__ = "0.10.0"
+__version__ = "0.11.0"
 
 import logging as _logging
 
