@@ -520,3 +520,39 @@ def test_a_cancelled_encode_gives_its_block_back() -> None:
 
     assert asyncio.run(cancelled()) == encode(model, decoded, [y])[0]
     assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_an_answer_too_large_for_a_kept_block_leaves_the_kept_one(tmp_path: Path) -> None:
+    """A JSON answer whose block is larger than a replica keeps (room for 3M values: ~76 MB) is sent
+    from a block of its own, unlinked once sent; the block kept for the next large request (a body's,
+    18 MB) stays: it was unlinked to make room, and every large request after faulted a new one in."""
+    rows = 1_000_000
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": n,
+                    "datatype": "FP32",
+                    "shape": [rows, 3],
+                    "parameters": {"binary_data_size": rows * 12},
+                }
+                for n in "ab"
+            ]
+        }
+    ).encode()
+    body = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # small JSON: decoded on the loop
+    headers = {**JSON, "inference-header-content-length": str(len(head))}
+    large = json_request(0.5, 400_000)
+    assert len(large) > 4 * OFF_LOOP_BYTES
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        url = f"{replica.url}/v2/models/big/infer"
+        assert client.post(url, content=large, headers=JSON).status_code == 200
+        kept = replica.blocks()
+        assert len(kept) == 1, kept
+        answer = client.post(url, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text[:300]
+        data = answer.json()["outputs"][0]["data"]
+        assert len(data) == rows * 3 and data[:3] == [0.75, 0.75, 0.75]  # y = a * b + a
+        assert replica.blocks() == kept
+        assert client.post(url, content=large, headers=JSON).status_code == 200
+        assert replica.blocks() == kept  # lent again

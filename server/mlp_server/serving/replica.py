@@ -495,9 +495,11 @@ class Blocks:
             kept, self._kept = self._kept, None
         if kept is not None and kept.size >= size:
             return kept
-        if kept is not None:
-            _unlink(kept)
         size = -(-size // (1024 * 1024)) * 1024 * 1024
+        if kept is not None and size > self.KEEP_BYTES:
+            self.give(kept)  # the new block is not kept: this one stays for the next request
+        elif kept is not None:
+            _unlink(kept)  # the new one, larger, is kept in its place
         if SHM_DIR.is_dir() and shutil.disk_usage(SHM_DIR).free < 2 * size:  # room for the feeds too
             raise OSError(errno.ENOSPC, f"{SHM_DIR} has no room for a {size}-byte block")
         return new_block(size, os.getpid())
