@@ -496,11 +496,11 @@ class Blocks:
         if kept is not None and kept.size >= size:
             return kept
         size = -(-size // (1024 * 1024)) * 1024 * 1024
-        if kept is not None and size > self.KEEP_BYTES:
+        if kept is not None and size > self.KEEP_BYTES and _room(2 * size):
             self.give(kept)  # the new block is not kept: this one stays for the next request
         elif kept is not None:
-            _unlink(kept)  # the new one, larger, is kept in its place
-        if SHM_DIR.is_dir() and shutil.disk_usage(SHM_DIR).free < 2 * size:  # room for the feeds too
+            _unlink(kept)  # the new one, larger, is kept in its place (or its room is needed)
+        if not _room(2 * size):  # room for the feeds too
             raise OSError(errno.ENOSPC, f"{SHM_DIR} has no room for a {size}-byte block")
         return new_block(size, os.getpid())
 
@@ -519,6 +519,11 @@ class Blocks:
             kept, self._kept = self._kept, None
         if kept is not None:
             _unlink(kept)
+
+
+def _room(size: int) -> bool:
+    """Whether shared memory has ``size`` bytes free (where there is no :data:`SHM_DIR`: yes)."""
+    return not SHM_DIR.is_dir() or shutil.disk_usage(SHM_DIR).free >= size
 
 
 def new_block(size: int, replica: int) -> SharedMemory:
