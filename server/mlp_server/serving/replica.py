@@ -609,10 +609,28 @@ class OffLoop:
             pool.shutdown(wait=True)
         self._blocks.clear()
 
-    async def call(self, fn: Any, *args: Any) -> Any:
+    async def _submit(
+        self, pool: ProcessPoolExecutor, fn: Any, *args: Any
+    ) -> tuple[ProcessPoolExecutor, Future[Any]]:
+        """``fn(*args)`` handed to the helper of ``pool``, and that pool. A helper that died since the
+        last request (killed while idle, e.g. by the out-of-memory killer: nothing of this request
+        reached it) is replaced by a new one first, which is handed the call (one that dies during a
+        call is not: the call may be what killed it)."""
+        try:
+            return pool, pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self._broken(pool)
         pool = await self._pool_now()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+            return pool, pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self._broken(pool)
+            raise
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        pool, future = await self._submit(await self._pool_now(), fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             self._broken(pool)
             raise
@@ -639,11 +657,9 @@ class OffLoop:
             return decoded, decoded.feeds
         try:
             await _fill(_buffer(block), body, size)
-            future = pool.submit(decode_shared, model, block.name, size, header_length)
-        except BaseException as exc:
+            pool, future = await self._submit(pool, decode_shared, model, block.name, size, header_length)
+        except BaseException:
             self._blocks.give(block)
-            if isinstance(exc, BrokenProcessPool):  # it died since the last request
-                self._broken(pool)
             raise
         try:
             shared: SharedFeeds = await asyncio.wrap_future(future)
@@ -688,11 +704,9 @@ class OffLoop:
             return await self._piped(model, decoded, arrays)
         try:
             _lay(block, layout, laid)
-            future = pool.submit(encode_shared, model, decoded, block.name, layout)
-        except BaseException as exc:
+            pool, future = await self._submit(pool, encode_shared, model, decoded, block.name, layout)
+        except BaseException:
             self._blocks.give(block)
-            if isinstance(exc, BrokenProcessPool):  # it died since the last request
-                self._broken(pool)
             raise
         try:
             answer: SharedAnswer = await asyncio.wrap_future(future)
