@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
-from mlp_server.serving.proxy import PROBE_TIMEOUT
+from mlp_server.serving.proxy import MAX_BODY, PROBE_TIMEOUT
 from mlp_server.serving.replica import (
     BLOCK_PREFIX,
     OFF_LOOP_BYTES,
@@ -575,3 +575,25 @@ def test_an_answer_too_large_for_a_kept_block_leaves_the_kept_one(tmp_path: Path
         assert replica.blocks() == kept
         assert client.post(url, content=large, headers=JSON).status_code == 200
         assert replica.blocks() == kept  # lent again
+
+
+def test_a_body_larger_than_an_endpoint_takes_reserves_no_block(tmp_path: Path) -> None:
+    """A request whose Content-Length is more than a service endpoint passes on (256 MiB) is refused
+    at once, 413, before any room is reserved for it: the replica's port is open to every local user
+    (127.0.0.1, no credentials), and a head claiming 1 GiB, with no byte of body after it, made the
+    replica reserve a 1 GiB block in /dev/shm (memory) and hold it while the connection stayed open."""
+    claimed = 4 * MAX_BODY
+    head = b"POST /v2/models/big/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        port = int(replica.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head + b"content-length: %d\r\n\r\n{" % claimed)
+            sock.settimeout(30)
+            time.sleep(1)
+            assert replica.blocks() == [], [(SHM_DIR / b).stat().st_size for b in replica.blocks()]
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+        assert b"larger than 268435456 bytes" in answer, answer[:300]
+        url = f"{replica.url}/v2/models/big/infer"
+        served = client.post(url, content=json_request(0.5, 200_000), headers=JSON)
+        assert served.status_code == 200, served.text[:300]

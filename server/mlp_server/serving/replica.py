@@ -65,6 +65,7 @@ from starlette.types import Receive, Scope, Send
 
 from .. import json_keys
 from .files import ModelLoadError, find_onnx
+from .proxy import MAX_BODY
 from .replica_files import BLOCK_PREFIX as BLOCK_PREFIX  # blocks are named mlp-PID-...
 from .replica_files import SHM_DIR as SHM_DIR  # tmpfs: a write past its room is a SIGBUS
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
@@ -815,8 +816,13 @@ def create_replica_app(model: LoadedModel) -> Starlette:
         refused = unknown(request)
         if refused is not None:
             return refused
+        header, length = request.headers.get(BINARY_HEADER), _content_length(request)
+        if length is not None and length > MAX_BODY:
+            # Refused before any room is reserved for it (the port is open to every local user);
+            # through a service endpoint no body is larger. The rest is not read: the connection closes.
+            message = f"the body ({length} bytes) is larger than {MAX_BODY} bytes, the most an endpoint takes"
+            return JSONResponse({"error": message}, status_code=413, headers={"connection": "close"})
         async with AsyncExitStack() as lent:  # a shared memory block the feeds may be views of
-            header, length = request.headers.get(BINARY_HEADER), _content_length(request)
             body: bytes | None = None
             try:
                 if length is not None and _json_bytes(length, header) > OFF_LOOP_BYTES:
