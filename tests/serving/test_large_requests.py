@@ -11,6 +11,7 @@ request's fate (answered, refused, cancelled) and after the replica stops."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -35,6 +36,7 @@ from mlp_server.serving.replica import (
     SHM_DIR,
     BadRequest,
     BlockResponse,
+    Blocks,
     Decoded,
     OffLoop,
     Signature,
@@ -597,3 +599,28 @@ def test_a_body_larger_than_an_endpoint_takes_reserves_no_block(tmp_path: Path) 
         url = f"{replica.url}/v2/models/big/infer"
         served = client.post(url, content=json_request(0.5, 200_000), headers=JSON)
         assert served.status_code == 200, served.text[:300]
+
+
+def test_bodies_claimed_but_not_sent_reserve_a_bounded_room(tmp_path: Path) -> None:
+    """Heads that claim the largest body an endpoint passes on (256 MiB), on several connections, with
+    no byte of body after them: the replica lends at most LEND_BYTES (512 MiB) of shared memory at
+    once, the other bodies are read as they come (through the pipe). Each head made a block of its
+    own, reserved (memory) while its connection stayed open: any local user could pin half of
+    /dev/shm with a few connections."""
+    head = b"POST /v2/models/big/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        port = int(replica.url.rsplit(":", 1)[1])
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+                sock.sendall(head + b"content-length: %d\r\n\r\n{" % MAX_BODY)
+            time.sleep(1.5)
+            sizes = [(SHM_DIR / b).stat().st_size for b in replica.blocks()]
+            assert sizes and sum(sizes) <= Blocks.LEND_BYTES, sizes
+        time.sleep(1)  # the connections closed: the blocks went back
+        url = f"{replica.url}/v2/models/big/infer"
+        served = client.post(url, content=json_request(0.5, 200_000), headers=JSON)
+        assert served.status_code == 200, served.text[:300]
+        assert len(replica.blocks()) == 1, replica.blocks()
+    log = (tmp_path / "m.log").read_text(errors="replace")
+    assert "lends at most" in log, log[-2000:]

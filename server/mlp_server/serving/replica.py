@@ -482,31 +482,58 @@ def _drop(future: Future[SharedFeeds]) -> None:
 class Blocks:
     """The shared memory blocks the replica lends its helper, one per large request in flight. The
     largest returned (at most :data:`KEEP_BYTES`) is kept for the next: a new block's pages are
-    faulted in as the body is written (~14 ms per 18 MB on this VM, about the pipe's whole cost)."""
+    faulted in as the body is written (~14 ms per 18 MB on this VM, about the pipe's whole cost).
+    At most :data:`LEND_BYTES` are lent at once: a block is reserved whole before its body comes, so
+    heads claiming large bodies and sending none would otherwise hold any room /dev/shm has (past it,
+    a body takes the pipe, held as it comes)."""
 
     KEEP_BYTES = 64 * 1024 * 1024
+    LEND_BYTES = 512 * 1024 * 1024
 
     def __init__(self) -> None:
         self._kept: SharedMemory | None = None
+        self._lent = 0  # bytes of the blocks taken and not given back
         self._lock = threading.Lock()
 
     def take(self, size: int) -> SharedMemory:
         """A block of at least ``size`` bytes; OSError when shared memory has no room for it."""
         with self._lock:
             kept, self._kept = self._kept, None
-        if kept is not None and kept.size >= size:
-            return kept
+            if kept is not None and kept.size >= size:
+                self._lent += kept.size
+                return kept
         size = -(-size // (1024 * 1024)) * 1024 * 1024
         if kept is not None and size > self.KEEP_BYTES and _room(2 * size):
-            self.give(kept)  # the new block is not kept: this one stays for the next request
+            self._keep(kept)  # the new block is not kept: this one stays for the next request
         elif kept is not None:
             _unlink(kept)  # the new one, larger, is kept in its place (or its room is needed)
         if not _room(2 * size):  # room for the feeds too
             raise OSError(errno.ENOSPC, f"{SHM_DIR} has no room for a {size}-byte block")
-        return new_block(size, os.getpid())
+        with self._lock:
+            if self._lent + size > self.LEND_BYTES:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"a {size}-byte block: {self._lent} bytes are lent, the replica lends at most "
+                    f"{self.LEND_BYTES} at once",
+                )
+            self._lent += size
+        try:
+            block = new_block(size, os.getpid())
+        except BaseException:
+            with self._lock:
+                self._lent -= size
+            raise
+        with self._lock:
+            self._lent += block.size - size  # as given back (where the system rounds it up)
+        return block
 
     def give(self, block: SharedMemory) -> None:
         """``block`` back: kept when it is the largest, else unlinked."""
+        with self._lock:
+            self._lent -= block.size
+        self._keep(block)
+
+    def _keep(self, block: SharedMemory) -> None:
         drop: SharedMemory | None = block
         if block.size <= self.KEEP_BYTES:
             with self._lock:
