@@ -11,6 +11,7 @@ request's fate (answered, refused, cancelled) and after the replica stops."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -28,13 +29,14 @@ import httpx
 import numpy as np
 import pytest
 
-from mlp_server.serving.proxy import PROBE_TIMEOUT
+from mlp_server.serving.proxy import MAX_BODY, PROBE_TIMEOUT
 from mlp_server.serving.replica import (
     BLOCK_PREFIX,
     OFF_LOOP_BYTES,
     SHM_DIR,
     BadRequest,
     BlockResponse,
+    Blocks,
     Decoded,
     OffLoop,
     Signature,
@@ -350,23 +352,42 @@ def test_a_body_that_is_not_its_content_length_is_refused() -> None:
 
 
 def test_a_helper_killed_between_requests_is_replaced(tmp_path: Path) -> None:
-    """The helper process dies between two large requests (SIGKILL, as the out-of-memory killer does):
-    the replica starts a new one, and the request after the one that found it dead is answered."""
+    """The helper process dies between two large requests (SIGKILL, as the out-of-memory killer does
+    to an idle process): the replica starts a new one for the next request, which is answered (it got
+    a 500 naming the helper's death, though nothing of it had reached the helper), whether the helper
+    was to decode its body or to encode its answer."""
     body = json_request(0.5, 200_000)
+    rows = 400_000
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": n,
+                    "datatype": "FP32",
+                    "shape": [rows, 3],
+                    "parameters": {"binary_data_size": rows * 12},
+                }
+                for n in "ab"
+            ]
+        }
+    ).encode()
+    answered = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # only the answer is large
+    sent = {
+        "decode": (body, JSON),
+        "encode": (answered, {**JSON, "inference-header-content-length": str(len(head))}),
+    }
     with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
         url = f"{replica.url}/v2/models/big/infer"
         assert client.post(url, content=body, headers=JSON).status_code == 200
-        threads = Path(f"/proc/{replica.pid}/task").glob("*/children")
-        children = [int(pid) for t in threads for pid in t.read_text().split()]
-        helpers = [c for c in children if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
-        assert len(helpers) == 1, children
-        os.kill(helpers[0], signal.SIGKILL)
-        wait_until(lambda: not Path(f"/proc/{helpers[0]}").exists(), 10, "the helper to be gone")
-        first = client.post(url, content=body, headers=JSON)
-        assert first.status_code in (200, 500), first.text[:300]
-        again = client.post(url, content=body, headers=JSON)
-        assert again.status_code == 200, again.text[:300]
-        assert again.json()["outputs"][0]["data"][:3] == [0.75, 0.75, 0.75]  # y = a * b + a
+        for what, (content, headers) in sent.items():
+            helper = helper_of(replica)
+            os.kill(helper, signal.SIGKILL)
+            wait_until(lambda: not Path(f"/proc/{helper}").exists(), 10, "the helper to be gone")  # noqa: B023
+            first = client.post(url, content=content, headers=headers)
+            assert first.status_code == 200, (what, first.text[:300])
+            assert first.json()["outputs"][0]["data"][:3] == [0.75, 0.75, 0.75]  # y = a * b + a
+            assert helper_of(replica) != helper
+    assert "died" not in (tmp_path / "m.log").read_text(errors="replace")
 
 
 def test_a_client_gone_mid_body_is_no_server_error(tmp_path: Path) -> None:
@@ -520,3 +541,86 @@ def test_a_cancelled_encode_gives_its_block_back() -> None:
 
     assert asyncio.run(cancelled()) == encode(model, decoded, [y])[0]
     assert list(SHM_DIR.glob(mine)) == []
+
+
+def test_an_answer_too_large_for_a_kept_block_leaves_the_kept_one(tmp_path: Path) -> None:
+    """A JSON answer whose block is larger than a replica keeps (room for 3M values: ~76 MB) is sent
+    from a block of its own, unlinked once sent; the block kept for the next large request (a body's,
+    18 MB) stays: it was unlinked to make room, and every large request after faulted a new one in."""
+    rows = 1_000_000
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": n,
+                    "datatype": "FP32",
+                    "shape": [rows, 3],
+                    "parameters": {"binary_data_size": rows * 12},
+                }
+                for n in "ab"
+            ]
+        }
+    ).encode()
+    body = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # small JSON: decoded on the loop
+    headers = {**JSON, "inference-header-content-length": str(len(head))}
+    large = json_request(0.5, 400_000)
+    assert len(large) > 4 * OFF_LOOP_BYTES
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        url = f"{replica.url}/v2/models/big/infer"
+        assert client.post(url, content=large, headers=JSON).status_code == 200
+        kept = replica.blocks()
+        assert len(kept) == 1, kept
+        answer = client.post(url, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text[:300]
+        data = answer.json()["outputs"][0]["data"]
+        assert len(data) == rows * 3 and data[:3] == [0.75, 0.75, 0.75]  # y = a * b + a
+        assert replica.blocks() == kept
+        assert client.post(url, content=large, headers=JSON).status_code == 200
+        assert replica.blocks() == kept  # lent again
+
+
+def test_a_body_larger_than_an_endpoint_takes_reserves_no_block(tmp_path: Path) -> None:
+    """A request whose Content-Length is more than a service endpoint passes on (256 MiB) is refused
+    at once, 413, before any room is reserved for it: the replica's port is open to every local user
+    (127.0.0.1, no credentials), and a head claiming 1 GiB, with no byte of body after it, made the
+    replica reserve a 1 GiB block in /dev/shm (memory) and hold it while the connection stayed open."""
+    claimed = 4 * MAX_BODY
+    head = b"POST /v2/models/big/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        port = int(replica.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head + b"content-length: %d\r\n\r\n{" % claimed)
+            sock.settimeout(30)
+            time.sleep(1)
+            assert replica.blocks() == [], [(SHM_DIR / b).stat().st_size for b in replica.blocks()]
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+        assert b"larger than 268435456 bytes" in answer, answer[:300]
+        url = f"{replica.url}/v2/models/big/infer"
+        served = client.post(url, content=json_request(0.5, 200_000), headers=JSON)
+        assert served.status_code == 200, served.text[:300]
+
+
+def test_bodies_claimed_but_not_sent_reserve_a_bounded_room(tmp_path: Path) -> None:
+    """Heads that claim the largest body an endpoint passes on (256 MiB), on several connections, with
+    no byte of body after them: the replica lends at most LEND_BYTES (512 MiB) of shared memory at
+    once, the other bodies are read as they come (through the pipe). Each head made a block of its
+    own, reserved (memory) while its connection stayed open: any local user could pin half of
+    /dev/shm with a few connections."""
+    head = b"POST /v2/models/big/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
+        port = int(replica.url.rsplit(":", 1)[1])
+        with contextlib.ExitStack() as stack:
+            for _ in range(3):
+                sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+                sock.sendall(head + b"content-length: %d\r\n\r\n{" % MAX_BODY)
+            time.sleep(1.5)
+            sizes = [(SHM_DIR / b).stat().st_size for b in replica.blocks()]
+            assert sizes and sum(sizes) <= Blocks.LEND_BYTES, sizes
+        time.sleep(1)  # the connections closed: the blocks went back
+        url = f"{replica.url}/v2/models/big/infer"
+        served = client.post(url, content=json_request(0.5, 200_000), headers=JSON)
+        assert served.status_code == 200, served.text[:300]
+        assert len(replica.blocks()) == 1, replica.blocks()
+    log = (tmp_path / "m.log").read_text(errors="replace")
+    assert "lends at most" in log, log[-2000:]

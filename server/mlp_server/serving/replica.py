@@ -65,6 +65,7 @@ from starlette.types import Receive, Scope, Send
 
 from .. import json_keys
 from .files import ModelLoadError, find_onnx
+from .proxy import MAX_BODY
 from .replica_files import BLOCK_PREFIX as BLOCK_PREFIX  # blocks are named mlp-PID-...
 from .replica_files import SHM_DIR as SHM_DIR  # tmpfs: a write past its room is a SIGBUS
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
@@ -481,29 +482,58 @@ def _drop(future: Future[SharedFeeds]) -> None:
 class Blocks:
     """The shared memory blocks the replica lends its helper, one per large request in flight. The
     largest returned (at most :data:`KEEP_BYTES`) is kept for the next: a new block's pages are
-    faulted in as the body is written (~14 ms per 18 MB on this VM, about the pipe's whole cost)."""
+    faulted in as the body is written (~14 ms per 18 MB on this VM, about the pipe's whole cost).
+    At most :data:`LEND_BYTES` are lent at once: a block is reserved whole before its body comes, so
+    heads claiming large bodies and sending none would otherwise hold any room /dev/shm has (past it,
+    a body takes the pipe, held as it comes)."""
 
     KEEP_BYTES = 64 * 1024 * 1024
+    LEND_BYTES = 512 * 1024 * 1024
 
     def __init__(self) -> None:
         self._kept: SharedMemory | None = None
+        self._lent = 0  # bytes of the blocks taken and not given back
         self._lock = threading.Lock()
 
     def take(self, size: int) -> SharedMemory:
         """A block of at least ``size`` bytes; OSError when shared memory has no room for it."""
         with self._lock:
             kept, self._kept = self._kept, None
-        if kept is not None and kept.size >= size:
-            return kept
-        if kept is not None:
-            _unlink(kept)
+            if kept is not None and kept.size >= size:
+                self._lent += kept.size
+                return kept
         size = -(-size // (1024 * 1024)) * 1024 * 1024
-        if SHM_DIR.is_dir() and shutil.disk_usage(SHM_DIR).free < 2 * size:  # room for the feeds too
+        if kept is not None and size > self.KEEP_BYTES and _room(2 * size):
+            self._keep(kept)  # the new block is not kept: this one stays for the next request
+        elif kept is not None:
+            _unlink(kept)  # the new one, larger, is kept in its place (or its room is needed)
+        if not _room(2 * size):  # room for the feeds too
             raise OSError(errno.ENOSPC, f"{SHM_DIR} has no room for a {size}-byte block")
-        return new_block(size, os.getpid())
+        with self._lock:
+            if self._lent + size > self.LEND_BYTES:
+                raise OSError(
+                    errno.ENOSPC,
+                    f"a {size}-byte block: {self._lent} bytes are lent, the replica lends at most "
+                    f"{self.LEND_BYTES} at once",
+                )
+            self._lent += size
+        try:
+            block = new_block(size, os.getpid())
+        except BaseException:
+            with self._lock:
+                self._lent -= size
+            raise
+        with self._lock:
+            self._lent += block.size - size  # as given back (where the system rounds it up)
+        return block
 
     def give(self, block: SharedMemory) -> None:
         """``block`` back: kept when it is the largest, else unlinked."""
+        with self._lock:
+            self._lent -= block.size
+        self._keep(block)
+
+    def _keep(self, block: SharedMemory) -> None:
         drop: SharedMemory | None = block
         if block.size <= self.KEEP_BYTES:
             with self._lock:
@@ -517,6 +547,11 @@ class Blocks:
             kept, self._kept = self._kept, None
         if kept is not None:
             _unlink(kept)
+
+
+def _room(size: int) -> bool:
+    """Whether shared memory has ``size`` bytes free (where there is no :data:`SHM_DIR`: yes)."""
+    return not SHM_DIR.is_dir() or shutil.disk_usage(SHM_DIR).free >= size
 
 
 def new_block(size: int, replica: int) -> SharedMemory:
@@ -602,10 +637,28 @@ class OffLoop:
             pool.shutdown(wait=True)
         self._blocks.clear()
 
-    async def call(self, fn: Any, *args: Any) -> Any:
+    async def _submit(
+        self, pool: ProcessPoolExecutor, fn: Any, *args: Any
+    ) -> tuple[ProcessPoolExecutor, Future[Any]]:
+        """``fn(*args)`` handed to the helper of ``pool``, and that pool. A helper that died since the
+        last request (killed while idle, e.g. by the out-of-memory killer: nothing of this request
+        reached it) is replaced by a new one first, which is handed the call (one that dies during a
+        call is not: the call may be what killed it)."""
+        try:
+            return pool, pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self._broken(pool)
         pool = await self._pool_now()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+            return pool, pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self._broken(pool)
+            raise
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        pool, future = await self._submit(await self._pool_now(), fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             self._broken(pool)
             raise
@@ -632,11 +685,9 @@ class OffLoop:
             return decoded, decoded.feeds
         try:
             await _fill(_buffer(block), body, size)
-            future = pool.submit(decode_shared, model, block.name, size, header_length)
-        except BaseException as exc:
+            pool, future = await self._submit(pool, decode_shared, model, block.name, size, header_length)
+        except BaseException:
             self._blocks.give(block)
-            if isinstance(exc, BrokenProcessPool):  # it died since the last request
-                self._broken(pool)
             raise
         try:
             shared: SharedFeeds = await asyncio.wrap_future(future)
@@ -681,11 +732,9 @@ class OffLoop:
             return await self._piped(model, decoded, arrays)
         try:
             _lay(block, layout, laid)
-            future = pool.submit(encode_shared, model, decoded, block.name, layout)
-        except BaseException as exc:
+            pool, future = await self._submit(pool, encode_shared, model, decoded, block.name, layout)
+        except BaseException:
             self._blocks.give(block)
-            if isinstance(exc, BrokenProcessPool):  # it died since the last request
-                self._broken(pool)
             raise
         try:
             answer: SharedAnswer = await asyncio.wrap_future(future)
@@ -794,8 +843,13 @@ def create_replica_app(model: LoadedModel) -> Starlette:
         refused = unknown(request)
         if refused is not None:
             return refused
+        header, length = request.headers.get(BINARY_HEADER), _content_length(request)
+        if length is not None and length > MAX_BODY:
+            # Refused before any room is reserved for it (the port is open to every local user);
+            # through a service endpoint no body is larger. The rest is not read: the connection closes.
+            message = f"the body ({length} bytes) is larger than {MAX_BODY} bytes, the most an endpoint takes"
+            return JSONResponse({"error": message}, status_code=413, headers={"connection": "close"})
         async with AsyncExitStack() as lent:  # a shared memory block the feeds may be views of
-            header, length = request.headers.get(BINARY_HEADER), _content_length(request)
             body: bytes | None = None
             try:
                 if length is not None and _json_bytes(length, header) > OFF_LOOP_BYTES:
