@@ -244,3 +244,44 @@ def test_a_stalled_request_head_is_closed_after_the_read_timeout(served: MlpServ
     assert "request head" in answer.json()["ResponseMetadata"]["Error"]["Message"]
     assert answer.closed
     assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed
+
+
+@pytest.mark.parametrize("where", ["trailer", "chunk-extension"])
+def test_an_endless_chunked_framing_is_refused_at_the_head_limit(served: MlpServe, where: str) -> None:
+    """A chunked body's trailer fields (after the last chunk) are held by the parser as headers are,
+    and no data of the body comes while they do: a signed request sending an endless trailer was held
+    until the body read timeout (~100 MiB in 10 s, copied over and over). Its framing is bounded as a
+    head is: 413, the connection closed, the rest never read."""
+    keys = served.default_keys()
+    before = rss(served)
+    headers = {**signed_headers(served.url, keys, OPEN), "Transfer-Encoding": "chunked"}
+    request = RawRequest(served.url, OPEN, headers)
+    request.open()
+    started = time.monotonic()
+    request.send(b"2\r\n{}\r\n0\r\nX-Pad: " if where == "trailer" else b"2;ext=")
+    request.send_in_background(zeros(HEAD_SENT), chunked=False)
+    answer = request.answer(timeout=SERVE_READ_TIMEOUT * 5)
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge", answer
+    assert "request body" in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed
+    assert elapsed < SERVE_READ_TIMEOUT, elapsed  # refused at the limit, not at the read timeout
+    assert request.sent < 4 * MiB, f"the server took {request.sent} bytes before refusing"
+    assert peak_rss(served) - before < RSS_BUDGET, (before, peak_rss(served))
+
+
+def test_chunked_bodies_with_small_chunks_and_a_trailer_are_read(served: MlpServe) -> None:
+    """The framing bound counts the bytes between a body's data only: a body of a thousand one-byte
+    chunks, with extensions and a trailer field, is a body like any other."""
+    keys = served.default_keys()
+    body = b"{" + b" " * 2000 + b"}"
+    headers = {**signed_headers(served.url, keys, OPEN, body_hash_of=body), "Transfer-Encoding": "chunked"}
+    request = RawRequest(served.url, OPEN, headers)
+    request.open()
+    for byte in body:
+        request.send(b"1;n=v\r\n%c\r\n" % byte)
+    request.send(b"0\r\nX-Checksum: " + b"0" * 1000 + b"\r\n\r\n")
+    answer = request.answer(timeout=10, probe_close=False)
+    request.close()
+    assert answer.status == 200, answer
