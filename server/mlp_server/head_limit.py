@@ -73,6 +73,7 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
         _head_timer: TimerHandle | None = None
         # Between a body's data: before its first chunk, between two, after the last (the trailer).
         _in_framing = False
+        _deferred: ApiError | None = None  # a refusal waiting for an earlier request's answer
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -104,17 +105,32 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
                 self._head_timer.cancel()
                 self._head_timer = None
 
-        def _refuse(self, error: ApiError) -> None:
+        def _refuse(self, error: ApiError, *, head: bool = True) -> None:
             self._head_done()
             self._in_framing = False
             if self.transport.is_closing():
                 return
-            cycle = self.cycle
-            # An answer already begun (a body refused after the application answered) is not cut
-            # into: the connection just ends.
-            if cycle is None or not cycle.response_started or cycle.response_complete:
+            cycle = self.cycle  # a head's: the request before it; a body's framing: its own
+            if head and cycle is not None and not cycle.response_complete:
+                # A head sent behind a request still being answered (pipelined): that answer goes
+                # first, whole, then this refusal (a refusal written now would be taken for its answer).
+                self._deferred = error
+                self.transport.pause_reading()
+                return
+            # A body's answer already begun (or given) is not cut into: the connection just ends.
+            if head or cycle is None or not cycle.response_started:
                 self.transport.write(refusal(region, error))
             self.transport.close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            deferred, cycle = self._deferred, self.cycle
+            # Once every earlier answer is sent (a later pipelined request may be under way).
+            if deferred is not None and (cycle is None or cycle.response_complete):
+                self._deferred = None
+                if not self.transport.is_closing():
+                    self.transport.write(refusal(region, deferred))
+                    self.transport.close()
 
         def data_received(self, data: bytes) -> None:
             if self.parser is None or self.transport.is_closing():
@@ -130,6 +146,6 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
                     self._head_timer = self.loop.call_later(timeout, self._refuse, stalled)
             elif self._in_framing and self._head_bytes > MAX_HEAD_BYTES:
                 # No timer: the application waits for the body's next bytes with its read timeout.
-                self._refuse(FRAMING_TOO_LARGE)
+                self._refuse(FRAMING_TOO_LARGE, head=False)
 
     return BoundedHeadProtocol
