@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -51,6 +52,11 @@ def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TI
     else:
         database = Path(parsed.database)
         database.parent.mkdir(parents=True, exist_ok=True)
+        # Made private from its first moment: SQLite would make it 0644 (less the umask), and one who
+        # opened it before keep_private narrowed it could read through that descriptor for ever.
+        with contextlib.suppress(FileExistsError):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            os.close(os.open(database, flags, 0o600))
     engine = create_engine(parsed, **kwargs)
     _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)), database=database)
     return engine
