@@ -20,7 +20,7 @@ timeout) count only its data, so an endless trailer was held until the body read
 
 from __future__ import annotations
 
-from asyncio import TimerHandle
+from asyncio import TimerHandle, Transport
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -74,6 +74,7 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
         # Between a body's data: before its first chunk, between two, after the last (the trailer).
         _in_framing = False
         _deferred: ApiError | None = None  # a refusal waiting for an earlier request's answer
+        _idle_timer: TimerHandle | None = None  # a new connection's, until its first byte
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -95,8 +96,22 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
             self._in_framing = False
             super().on_message_complete()
 
+        def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # uvicorn arms no timer until a first answer: a connection that never sends a byte would
+            # hold its socket for ever (many of them, the server's descriptors). Closed unanswered.
+            self._idle_timer = self.loop.call_later(timeout, self._close_idle)
+
+        def _close_idle(self) -> None:
+            self._idle_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._head_done()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
             super().connection_lost(exc)
 
         def _head_done(self) -> None:
@@ -133,6 +148,9 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
                     self.transport.close()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
             if self.parser is None or self.transport.is_closing():
                 return
             if self._in_head or self._in_framing:

@@ -317,3 +317,22 @@ def test_a_head_refused_behind_a_request_in_flight_comes_after_its_answer(served
         assert [status for status, _ in answers] == [200, 413], answers
         assert answers[0][1]["Result"]["Total"] == 0
         assert answers[1][1]["ResponseMetadata"]["Error"]["Code"] == "RequestTooLarge"
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed_after_the_read_timeout(served: MlpServe) -> None:
+    """uvicorn runs no timer on a new connection until it has answered once: one that sent nothing was
+    held for ever (its socket, a descriptor of the server's: many such connections, all of them)."""
+    port = int(served.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=SERVE_READ_TIMEOUT * 4) as silent:
+        started = time.monotonic()
+        try:
+            closed = silent.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+        elapsed = time.monotonic() - started
+    assert closed, f"still open after {elapsed:.1f} s"
+    assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed
+    with Api(served.url, served.default_keys()) as api:  # a connection that asks is answered as ever
+        assert api.ok("ListModels", {})["Total"] == 0
