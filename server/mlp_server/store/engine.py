@@ -53,10 +53,13 @@ def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TI
         database = Path(parsed.database)
         database.parent.mkdir(parents=True, exist_ok=True)
         # Made private from its first moment: SQLite would make it 0644 (less the umask), and one who
-        # opened it before keep_private narrowed it could read through that descriptor for ever.
-        with contextlib.suppress(FileExistsError):
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            os.close(os.open(database, flags, 0o600))
+        # opened it before keep_private narrowed it could read through that descriptor for ever. One
+        # that cannot be made (a read-only folder, a full disk) is SQLite's to report, as before.
+        # (A file: URI names its file and mode its own way.)
+        if not parsed.query.get("uri"):
+            with contextlib.suppress(OSError):
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                os.close(os.open(database, flags, 0o600))
     engine = create_engine(parsed, **kwargs)
     _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)), database=database)
     return engine
