@@ -197,3 +197,28 @@ def test_root_follows_no_link_the_platforms_user_put_as_the_turn_folder_or_a_loc
     gc = run(env, "gc", "--data-dir", str(data_dir), "--grace", "0")
     assert gc.returncode != 0 and f"{DEFAULT_ACCOUNT_ID}.gate" in gc.stderr, (gc.stdout, gc.stderr)
     assert not (root / "nothing-here").exists()
+
+
+@pytest.mark.parametrize("name", ["mlp.sqlite3-wal", "mlp.sqlite3-shm"])
+def test_root_narrows_no_file_a_link_in_the_data_folder_leads_to(root: Path, name: str) -> None:
+    """The database's files are made private as a connection opens them (store.engine.keep_private):
+    a link the platform's user put in place of one made root's mlp gc take the mode of the file it
+    led to (/etc/passwd, a shell: then no other user could read or run it)."""
+    data_dir = root / "platform"
+    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    data_dir.mkdir()
+    chown_tree(root / "home", NOBODY)
+    chown_tree(data_dir, NOBODY)
+    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    victim = root / "everyones"
+    victim.write_text("a file of root's that every user may read\n")
+    victim.chmod(0o644)
+    link = data_dir / name
+    link.unlink(missing_ok=True)
+    link.symlink_to(victim)
+    os.chown(link, NOBODY, NOBODY, follow_symlinks=False)
+
+    run(env, "gc", "--data-dir", str(data_dir), "--grace", "0")  # as root
+
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644
