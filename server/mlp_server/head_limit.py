@@ -11,11 +11,16 @@ This protocol counts the bytes of each head as they arrive and, past :data:`MAX_
 the end of its first read, so a head that comes whole in one read starts no timer). Both are the
 documented envelope and close the connection: the rest is never read. A real head (a signed
 request's, an inner token's URL) is well under 1 KiB and comes in one packet.
+
+A chunked body's framing is bounded the same way: the bytes between one chunk's data and the next's
+(a size line with its extensions, and after the last chunk the trailer fields, which httptools holds
+as it holds headers) are at most :data:`MAX_HEAD_BYTES` (413 too). The body's own limits (size, read
+timeout) count only its data, so an endless trailer was held until the body read timeout.
 """
 
 from __future__ import annotations
 
-from asyncio import TimerHandle
+from asyncio import TimerHandle, Transport
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -48,6 +53,11 @@ TOO_LARGE = ApiError(
     f"request head: the request line and headers are larger than {MAX_HEAD_BYTES} bytes, "
     "the most a request may send",
 )
+FRAMING_TOO_LARGE = ApiError(
+    "RequestTooLarge",
+    "request body: a chunk's size line with its extensions, or the trailer fields after the last chunk, "
+    f"are larger than {MAX_HEAD_BYTES} bytes, the most a request may send",
+)
 
 
 def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
@@ -61,6 +71,10 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
         _head_bytes = 0
         _in_head = False
         _head_timer: TimerHandle | None = None
+        # Between a body's data: before its first chunk, between two, after the last (the trailer).
+        _in_framing = False
+        _deferred: ApiError | None = None  # a refusal waiting for an earlier request's answer
+        _idle_timer: TimerHandle | None = None  # a new connection's, until its first byte
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -68,10 +82,36 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
 
         def on_headers_complete(self) -> None:
             self._head_done()
+            self._in_framing, self._head_bytes = True, 0
             super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            self._in_framing = False
+            super().on_body(body)
+
+        def on_chunk_complete(self) -> None:
+            self._in_framing, self._head_bytes = True, 0
+
+        def on_message_complete(self) -> None:
+            self._in_framing = False
+            super().on_message_complete()
+
+        def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # uvicorn arms no timer until a first answer: a connection that never sends a byte would
+            # hold its socket for ever (many of them, the server's descriptors). Closed unanswered.
+            self._idle_timer = self.loop.call_later(timeout, self._close_idle)
+
+        def _close_idle(self) -> None:
+            self._idle_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._head_done()
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
             super().connection_lost(exc)
 
         def _head_done(self) -> None:
@@ -80,16 +120,40 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
                 self._head_timer.cancel()
                 self._head_timer = None
 
-        def _refuse(self, error: ApiError) -> None:
+        def _refuse(self, error: ApiError, *, head: bool = True) -> None:
             self._head_done()
-            if not self.transport.is_closing():
+            self._in_framing = False
+            if self.transport.is_closing():
+                return
+            cycle = self.cycle  # a head's: the request before it; a body's framing: its own
+            if head and cycle is not None and not cycle.response_complete:
+                # A head sent behind a request still being answered (pipelined): that answer goes
+                # first, whole, then this refusal (a refusal written now would be taken for its answer).
+                self._deferred = error
+                self.transport.pause_reading()
+                return
+            # A body's answer already begun (or given) is not cut into: the connection just ends.
+            if head or cycle is None or not cycle.response_started:
                 self.transport.write(refusal(region, error))
-                self.transport.close()
+            self.transport.close()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            deferred, cycle = self._deferred, self.cycle
+            # Once every earlier answer is sent (a later pipelined request may be under way).
+            if deferred is not None and (cycle is None or cycle.response_complete):
+                self._deferred = None
+                if not self.transport.is_closing():
+                    self.transport.write(refusal(region, deferred))
+                    self.transport.close()
 
         def data_received(self, data: bytes) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
             if self.parser is None or self.transport.is_closing():
                 return
-            if self._in_head:
+            if self._in_head or self._in_framing:
                 self._head_bytes += len(data)
             # The parser holds at most one read's bytes (the event loop's buffer) past the limit.
             super().data_received(data)
@@ -98,5 +162,8 @@ def bounded_protocol(region: str, timeout: float) -> type[HttpToolsProtocol]:
                     self._refuse(TOO_LARGE)
                 elif self._head_timer is None:  # only a head that did not come whole in one read
                     self._head_timer = self.loop.call_later(timeout, self._refuse, stalled)
+            elif self._in_framing and self._head_bytes > MAX_HEAD_BYTES:
+                # No timer: the application waits for the body's next bytes with its read timeout.
+                self._refuse(FRAMING_TOO_LARGE, head=False)
 
     return BoundedHeadProtocol

@@ -56,7 +56,17 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     files = TLSFiles(folder / "server.pem", folder / "server.key", folder / "ca.pem")
     names = _names(host)
     note = ""
-    if files.cert.is_file() and files.key.is_file() and files.ca.is_file():
+    missing = [path for path in (files.key, files.ca) if not path.is_file()]
+    if files.cert.is_file() and missing:
+        chain = _read(files.cert, "certificate chain", x509.load_pem_x509_certificates)
+        if not _ours(chain):  # someone else's certificate: theirs to complete, never replaced
+            named = " and ".join(str(path) for path in missing)
+            raise DataFolderError(
+                f"{named} missing beside {files.cert}, which is not the platform's own (left as it is). "
+                f"Put {'them' if len(missing) > 1 else 'it'} there, or remove the folder {folder} and "
+                "start again (a new CA is made, which clients must then trust)"
+            )
+    if files.cert.is_file() and not missing:
         verdict, note = _judge(files, names)
         if verdict == "serve":
             return TLSFiles(files.cert, files.key, files.ca, note)
@@ -116,7 +126,7 @@ def _judge(files: TLSFiles, names: list[x509.GeneralName]) -> tuple[str, str]:
     chain = _read(files.cert, "certificate chain", x509.load_pem_x509_certificates)
     ca = _read(files.ca, "CA certificate", x509.load_pem_x509_certificate)
     key = _read(files.key, "private key", lambda data: serialization.load_pem_private_key(data, None))
-    ours = len(chain) == 2 and chain[1].subject == CA_NAME and _issued_by(chain[0], chain[1])
+    ours = _ours(chain)
     if key.public_key() != chain[0].public_key():
         if ours:  # a crash between writing the key and the certificate paired them wrong
             return "make", (
@@ -144,6 +154,12 @@ def _judge(files: TLSFiles, names: list[x509.GeneralName]) -> tuple[str, str]:
     alt = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     fresh = chain[0].not_valid_after_utc - datetime.now(UTC) > timedelta(days=1)
     return ("serve", "") if fresh and all(name in alt for name in names) else ("make", "")
+
+
+def _ours(chain: list[x509.Certificate]) -> bool:
+    """Whether the chain is one the platform made: a certificate and the CA named as its own, which
+    signed it."""
+    return len(chain) == 2 and chain[1].subject == CA_NAME and _issued_by(chain[0], chain[1])
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -277,6 +277,31 @@ def test_tls_files_someone_else_put_in_the_folder_are_never_overwritten(tmp_path
     assert tls_state(folder) == state
 
 
+@pytest.mark.parametrize("missing", ["ca.pem", "server.key"])
+def test_tls_files_someone_else_put_in_the_folder_are_kept_when_one_is_missing(
+    tmp_path: Path, missing: str
+) -> None:
+    """Their certificate and key without ca.pem (clients trust a public CA), or without the key: the
+    platform made a new CA, key and certificate over theirs (their key lost). Named, left as it is."""
+    data = tmp_path / "data"
+    folder = data / "tls"
+    users_tls_files(folder, names=["localhost"])
+    (folder / missing).unlink()
+    kept = {
+        name: (folder / name).read_bytes()
+        for name in ("server.key", "server.pem", "ca.pem")
+        if name != missing
+    }
+
+    out = serve(data, tmp_path, extra=("--tls-self-signed",))
+
+    assert {name: (folder / name).read_bytes() for name in kept} == kept, "the user's files were overwritten"
+    assert not (folder / missing).exists()
+    assert out.startswith("rc=1 ") and "Traceback" not in out, out
+    said = f"{folder / missing} missing beside {folder / 'server.pem'}, which is not the platform's own"
+    assert said in out, out
+
+
 def test_the_embedded_platform_names_a_short_token_key_too(tmp_path: Path) -> None:
     data = tmp_path / "data"
     argv = [mlp_script(), "models", "list", "--data-dir", str(data)]

@@ -160,3 +160,65 @@ def test_a_turn_folder_an_earlier_release_made_private_is_shared_again(root: Pat
         user=NOBODY,
     )
     assert by_nobody.returncode == 0, by_nobody.stderr
+
+
+def test_root_follows_no_link_the_platforms_user_put_as_the_turn_folder_or_a_lock_file(root: Path) -> None:
+    """The platform's user owns the data folder, so it may put a link where the turn folder or a lock
+    file goes. Root's mlp gc then made its lock files in the folder the link named (any folder of
+    the machine, root's own included) and gave them to that user; a lock file linked to nothing made
+    every turn spin for ever (open said missing, create said present)."""
+    data_dir = root / "platform"
+    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    data_dir.mkdir()
+    chown_tree(root / "home", NOBODY)
+    chown_tree(data_dir, NOBODY)
+    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    stamp = int((time.time() - 2 * 86400) * 1000)  # an old unregistered upload: gc takes a turn for it
+    bucket = data_dir / "objects" / f"ml-platform-auto-created-required-{DEFAULT_ACCOUNT_ID}-cn-beijing"
+    (bucket / f"{stamp}-0123abcd" / "model").mkdir(parents=True)
+    (bucket / f"{stamp}-0123abcd" / "model" / "weights.bin").write_bytes(b"w" * 100)
+    chown_tree(data_dir, NOBODY)
+    turns = data_dir / "mlp.sqlite3.reclaim-turns"
+    root_only = root / "root-only"
+    root_only.mkdir(mode=0o700)
+    turns.symlink_to(root_only)
+    os.chown(turns, NOBODY, NOBODY, follow_symlinks=False)
+
+    gc = run(env, "gc", "--data-dir", str(data_dir), "--grace", "0")  # as root
+    assert list(root_only.iterdir()) == [], "root made files where the link led"
+    assert gc.returncode != 0 and str(turns) in gc.stderr, (gc.stdout, gc.stderr)
+    assert (bucket / f"{stamp}-0123abcd" / "model" / "weights.bin").exists()  # nothing removed outside a turn
+
+    turns.unlink()
+    turns.mkdir()
+    (turns / f"{DEFAULT_ACCOUNT_ID}.gate").symlink_to(root / "nothing-here")
+    chown_tree(turns, NOBODY)
+    gc = run(env, "gc", "--data-dir", str(data_dir), "--grace", "0")
+    assert gc.returncode != 0 and f"{DEFAULT_ACCOUNT_ID}.gate" in gc.stderr, (gc.stdout, gc.stderr)
+    assert not (root / "nothing-here").exists()
+
+
+@pytest.mark.parametrize("name", ["mlp.sqlite3-wal", "mlp.sqlite3-shm"])
+def test_root_narrows_no_file_a_link_in_the_data_folder_leads_to(root: Path, name: str) -> None:
+    """The database's files are made private as a connection opens them (store.engine.keep_private):
+    a link the platform's user put in place of one made root's mlp gc take the mode of the file it
+    led to (/etc/passwd, a shell: then no other user could read or run it)."""
+    data_dir = root / "platform"
+    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    data_dir.mkdir()
+    chown_tree(root / "home", NOBODY)
+    chown_tree(data_dir, NOBODY)
+    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    victim = root / "everyones"
+    victim.write_text("a file of root's that every user may read\n")
+    victim.chmod(0o644)
+    link = data_dir / name
+    link.unlink(missing_ok=True)
+    link.symlink_to(victim)
+    os.chown(link, NOBODY, NOBODY, follow_symlinks=False)
+
+    run(env, "gc", "--data-dir", str(data_dir), "--grace", "0")  # as root
+
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644

@@ -6,6 +6,9 @@ resident memory is read from /proc; stalled bodies against a platform with a sho
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import socket
 import time
 from pathlib import Path
@@ -244,3 +247,92 @@ def test_a_stalled_request_head_is_closed_after_the_read_timeout(served: MlpServ
     assert "request head" in answer.json()["ResponseMetadata"]["Error"]["Message"]
     assert answer.closed
     assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed
+
+
+@pytest.mark.parametrize("where", ["trailer", "chunk-extension"])
+def test_an_endless_chunked_framing_is_refused_at_the_head_limit(served: MlpServe, where: str) -> None:
+    """A chunked body's trailer fields (after the last chunk) are held by the parser as headers are,
+    and no data of the body comes while they do: a signed request sending an endless trailer was held
+    until the body read timeout (~100 MiB in 10 s, copied over and over). Its framing is bounded as a
+    head is: 413, the connection closed, the rest never read."""
+    keys = served.default_keys()
+    before = rss(served)
+    headers = {**signed_headers(served.url, keys, OPEN), "Transfer-Encoding": "chunked"}
+    request = RawRequest(served.url, OPEN, headers)
+    request.open()
+    started = time.monotonic()
+    request.send(b"2\r\n{}\r\n0\r\nX-Pad: " if where == "trailer" else b"2;ext=")
+    request.send_in_background(zeros(HEAD_SENT), chunked=False)
+    answer = request.answer(timeout=SERVE_READ_TIMEOUT * 5)
+    elapsed = time.monotonic() - started
+    request.close()
+    assert answer.status == 413 and answer.error_code() == "RequestTooLarge", answer
+    assert "request body" in answer.json()["ResponseMetadata"]["Error"]["Message"]
+    assert answer.closed
+    assert elapsed < SERVE_READ_TIMEOUT, elapsed  # refused at the limit, not at the read timeout
+    assert request.sent < HEAD_SENT / 8, f"the server took {request.sent} bytes before refusing"
+    assert peak_rss(served) - before < RSS_BUDGET, (before, peak_rss(served))
+
+
+def test_chunked_bodies_with_small_chunks_and_a_trailer_are_read(served: MlpServe) -> None:
+    """The framing bound counts the bytes between a body's data only: a body of a thousand one-byte
+    chunks, with extensions and a trailer field, is a body like any other."""
+    keys = served.default_keys()
+    body = b"{" + b" " * 2000 + b"}"
+    headers = {**signed_headers(served.url, keys, OPEN, body_hash_of=body), "Transfer-Encoding": "chunked"}
+    request = RawRequest(served.url, OPEN, headers)
+    request.open()
+    for byte in body:
+        request.send(b"1;n=v\r\n%c\r\n" % byte)
+    request.send(b"0\r\nX-Checksum: " + b"0" * 1000 + b"\r\n\r\n")
+    answer = request.answer(timeout=10, probe_close=False)
+    request.close()
+    assert answer.status == 200, answer
+
+
+def test_a_head_refused_behind_a_request_in_flight_comes_after_its_answer(served: MlpServe) -> None:
+    """Pipelined: a request, then a head past the limit on the same connection. The request is carried
+    out and answered, then the head refused: the 413 was written at once, before (or instead of) the
+    first request's answer, which a client then took for that request's (which had been done)."""
+    port = int(served.url.rsplit(":", 1)[1])
+    keys = served.default_keys()
+    for _ in range(10):  # the first request's answer is written a few milliseconds after its head came
+        headers = signed_headers(served.url, keys, OPEN)
+        first = RawRequest(served.url, OPEN, {})
+        first._sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        first.send_request(OPEN, headers, b"{}")
+        first.send(f"POST {OPEN} HTTP/1.1\r\nX-Pad: ".encode())
+        first.send_in_background(zeros(HEAD_SENT, 128 * 1024), chunked=False)
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while piece := first._sock.recv(65536):
+                received += piece
+        first.close()
+        answers = []  # (status, body) of each answer, framed by its Content-Length
+        while received:
+            head, _, rest = received.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            answers.append((int(head.split()[1]), json.loads(rest[:length])))
+            received = rest[length:]
+        assert [status for status, _ in answers] == [200, 413], answers
+        assert answers[0][1]["Result"]["Total"] == 0
+        assert answers[1][1]["ResponseMetadata"]["Error"]["Code"] == "RequestTooLarge"
+
+
+def test_a_connection_that_never_sends_a_byte_is_closed_after_the_read_timeout(served: MlpServe) -> None:
+    """uvicorn runs no timer on a new connection until it has answered once: one that sent nothing was
+    held for ever (its socket, a descriptor of the server's: many such connections, all of them)."""
+    port = int(served.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=SERVE_READ_TIMEOUT * 4) as silent:
+        started = time.monotonic()
+        try:
+            closed = silent.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+        elapsed = time.monotonic() - started
+    assert closed, f"still open after {elapsed:.1f} s"
+    assert SERVE_READ_TIMEOUT - 0.5 < elapsed < SERVE_READ_TIMEOUT * 3, elapsed
+    with Api(served.url, served.default_keys()) as api:  # a connection that asks is answered as ever
+        assert api.ok("ListModels", {})["Total"] == 0

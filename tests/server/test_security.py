@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -829,6 +831,60 @@ def test_the_database_that_holds_every_secret_key_is_private(tmp_path: Path) -> 
         if path.exists():
             path.chmod(0o644)
     serve_once()
+
+
+NOBODY = 65534
+# Another local user, waiting for the database to appear and keeping a descriptor on it: a file's mode
+# is checked when it is opened, so a descriptor had before the file was narrowed reads it for ever.
+WATCHER = """
+import os, sys, time
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+    except FileNotFoundError:
+        continue
+    except PermissionError:
+        sys.exit(print("refused"))
+    input()  # the platform has written its keys
+    sys.exit(print("read", sys.argv[2].encode() in os.read(fd, 1 << 24)))
+print("never there")
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="runs a command as another user: root only"
+)
+def test_a_new_database_is_private_from_its_first_moment() -> None:
+    """SQLite made the file 0644 (less the umask) and it was narrowed only once open: another user
+    spinning on open() got a descriptor in between in about one start in three, and read through it
+    every secret written afterwards."""
+    from sqlalchemy import text
+
+    from mlp_server.store.engine import create_store_engine, sqlite_url
+
+    for _ in range(12):
+        folder = Path(tempfile.mkdtemp(prefix="mlp-private-db-"))
+        try:
+            folder.chmod(0o755)  # as a data folder made with the usual umask: others may enter it
+            database = folder / "mlp.sqlite3"
+            watcher = subprocess.Popen(
+                ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 sys.executable, "-c", WATCHER, str(database), "secret-of-a-key"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            time.sleep(0.3)  # its interpreter is up and spinning
+            engine = create_store_engine(sqlite_url(database))
+            with engine.begin() as conn:
+                conn.execute(text("CREATE TABLE keys (secret TEXT)"))
+                conn.execute(text("INSERT INTO keys VALUES ('secret-of-a-key')"))
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # into the database file
+            out, _ = watcher.communicate("\n", timeout=30)
+            engine.dispose()
+            assert out.strip() == "refused", out
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_service_named_like_an_option_serves(server: LiveServer, b: Api) -> None:

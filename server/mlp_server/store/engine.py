@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -17,6 +18,8 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger("mlp_server")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 # Execution option read by the SQLite "begin" hook: writers take the write lock up front.
 _BEGIN_MODE = "mlp_sqlite_begin"
@@ -51,6 +54,14 @@ def create_store_engine(url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TI
     else:
         database = Path(parsed.database)
         database.parent.mkdir(parents=True, exist_ok=True)
+        # Made private from its first moment: SQLite would make it 0644 (less the umask), and one who
+        # opened it before keep_private narrowed it could read through that descriptor for ever. One
+        # that cannot be made (a read-only folder, a full disk) is SQLite's to report, as before.
+        # (A file: URI names its file and mode its own way.)
+        if not parsed.query.get("uri"):
+            with contextlib.suppress(OSError):
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+                os.close(os.open(database, flags, 0o600))
     engine = create_engine(parsed, **kwargs)
     _install_sqlite_hooks(engine, busy_ms=max(1, round(busy_timeout * 1000)), database=database)
     return engine
@@ -67,16 +78,26 @@ def keep_private(database: Path) -> None:
         database.with_name(f"{database.name}-wal"),
         database.with_name(f"{database.name}-shm"),
     ):
+        # Through a descriptor on the file itself, never a link's target: whoever owns the data folder
+        # may put a link there, and mlp gc may run as root.
         try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-            if mode & 0o077:
-                os.chmod(path, mode & ~0o077)
-                if path.stat().st_size:  # an empty file is one this connection just made
-                    log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
         except FileNotFoundError:
             continue
+        except OSError as exc:  # a link (ELOOP), or not ours to open: say so, and go on
+            log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
+            continue
+        try:
+            st = os.fstat(fd)
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISREG(st.st_mode) and mode & 0o077:
+                os.fchmod(fd, mode & ~0o077)
+                if st.st_size:  # an empty file is one this connection just made
+                    log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
         except OSError as exc:  # not ours to change (another owner): say so, and go on
             log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
+        finally:
+            os.close(fd)
 
 
 def writer(engine: Engine) -> Engine:

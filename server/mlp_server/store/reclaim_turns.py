@@ -21,6 +21,7 @@ decision out.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -54,6 +55,8 @@ _UNLOCK = {
     False: text(f"SELECT pg_advisory_unlock_shared(({_KEY}))"),
 }
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 # PostgreSQL: the connections one process's turns take at most (CreateModels in flight, up to the
@@ -103,6 +106,8 @@ class ReclaimTurnsMixin(StoreBase):
         super().close()
         if "_turn_engine" in self.__dict__:
             self._turn_engine.dispose()
+        if (folder := self.__dict__.pop("_turn_dir_fd", None)) is not None:
+            os.close(folder)
         if (private := self.__dict__.get("_turn_private")) is not None:
             private.cleanup()
 
@@ -133,24 +138,46 @@ class ReclaimTurnsMixin(StoreBase):
                     _share_path_like(Path(entry.path), database, os.O_NONBLOCK)
         return folder
 
+    @cached_property
+    def _turn_dir_fd(self) -> int:
+        """A descriptor on the turn folder, through which its lock files are opened: the folder itself,
+        never a link put in its place (whoever owns the data folder may put one, and a root process
+        would make lock files, given to that user, in the folder it names)."""
+        folder = self._turn_dir
+        try:
+            return os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
+        except OSError as exc:
+            raise OSError(
+                exc.errno, f"{exc.strerror}: the reclaim turns' folder is not a folder (a link?): remove it",
+                str(folder),
+            ) from None  # fmt: skip
+
     def _turn_file(self, name: str) -> int:
         """A descriptor on the turn folder's lock file ``name``, made as :func:`_share_like` says. flock
-        needs no write access: a lock file this process may only read still takes the turn."""
-        path = self._turn_dir / name
-        while True:
-            try:
-                return os.open(path, os.O_RDWR | _CLOEXEC)
-            except PermissionError:
-                return os.open(path, os.O_RDONLY | _CLOEXEC)
-            except FileNotFoundError:
-                pass
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
-            except FileExistsError:  # made by another meanwhile
-                continue
-            if self._turn_private is None:
-                _share_like(fd, Path(str(self._engine.url.database)))
-            return fd
+        needs no write access: a lock file this process may only read still takes the turn. A link is
+        never followed (nor is one linked to nothing taken for a file to make, over and over)."""
+        folder, flags = self._turn_dir_fd, _NOFOLLOW | _CLOEXEC
+        try:
+            while True:
+                try:
+                    return os.open(name, os.O_RDWR | flags, dir_fd=folder)
+                except PermissionError:
+                    return os.open(name, os.O_RDONLY | flags, dir_fd=folder)
+                except FileNotFoundError:
+                    pass
+                try:
+                    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | flags, 0o600, dir_fd=folder)
+                except FileExistsError:  # made by another meanwhile
+                    continue
+                if self._turn_private is None:
+                    _share_like(fd, Path(str(self._engine.url.database)))
+                return fd
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise OSError(
+                exc.errno, "a reclaim turn's lock file is a link: remove it", str(self._turn_dir / name)
+            ) from None
 
     @contextmanager
     def reclaim_turn(self, account_id: int, *, exclusive: bool, wait: float) -> Iterator[None]:
