@@ -40,6 +40,9 @@ def root() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+REGISTER_TYPE = ("--format", "ONNX", "--type", "ONNX:1.23")
+
+
 def run(env: dict[str, str], *args: str, user: int | None = None) -> subprocess.CompletedProcess[str]:
     """``mlp args`` as root, or as ``user``. That user may read (not write) what only root may: the
     interpreter of the tests' virtualenv lives in root's home."""
@@ -58,15 +61,29 @@ def chown_tree(folder: Path, uid: int) -> None:
         os.chown(path, uid, uid, follow_symlinks=False)
 
 
-def test_gc_as_root_first_leaves_the_platforms_user_able_to_register(root: Path) -> None:
+def register_example(
+    env: dict[str, str], name: str, user: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``mlp models register`` of the example model as a new model ``name``, as root or ``user``."""
+    return run(env, "models", "register", str(EXAMPLE), "--name", name, *REGISTER_TYPE, user=user)
+
+
+def nobodys_platform(root: Path) -> tuple[Path, dict[str, str]]:
+    """A data folder of the platform's user (nobody), set up by its first command; and the environment
+    that names it."""
     data_dir = root / "platform"
     env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     data_dir.mkdir()
     chown_tree(root / "home", NOBODY)
     chown_tree(data_dir, NOBODY)
-    made = run(env, "models", "list", user=NOBODY)  # the platform's user sets it up
+    made = run(env, "models", "list", user=NOBODY)
     assert made.returncode == 0, made.stderr
+    return data_dir, env
+
+
+def test_gc_as_root_first_leaves_the_platforms_user_able_to_register(root: Path) -> None:
+    data_dir, env = nobodys_platform(root)
     assert not list(data_dir.glob("*.reclaim-turns")), "no turn was taken yet"
     # An upload the platform's user left unregistered two days ago: what gc removes, in a turn.
     stamp = int((time.time() - 2 * 86400) * 1000)
@@ -90,19 +107,7 @@ def test_gc_as_root_first_leaves_the_platforms_user_able_to_register(root: Path)
         f"{DEFAULT_ACCOUNT_ID}.lock",
     ]
 
-    registered = run(
-        env,
-        "models",
-        "register",
-        str(EXAMPLE),
-        "--name",
-        "after-gc",
-        "--format",
-        "ONNX",
-        "--type",
-        "ONNX:1.23",
-        user=NOBODY,
-    )
+    registered = register_example(env, "after-gc", user=NOBODY)
     assert registered.returncode == 0, registered.stderr
     listed = run(env, "models", "list", user=NOBODY)
     assert "after-gc" in listed.stdout, listed
@@ -110,13 +115,7 @@ def test_gc_as_root_first_leaves_the_platforms_user_able_to_register(root: Path)
 
 def test_a_turn_folder_an_earlier_release_made_private_is_shared_again(root: Path) -> None:
     """Made 0700 (with 0600 lock files) by root before this release: root's next run shares it."""
-    data_dir = root / "platform"
-    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    data_dir.mkdir()
-    chown_tree(root / "home", NOBODY)
-    chown_tree(data_dir, NOBODY)
-    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    data_dir, env = nobodys_platform(root)
     database = data_dir / "mlp.sqlite3"
     assert database.is_file()
     turns = Path(f"{database}.reclaim-turns")
@@ -129,36 +128,13 @@ def test_a_turn_folder_an_earlier_release_made_private_is_shared_again(root: Pat
     (turns / "7.lock").symlink_to(secret)
 
     # Root registers (a model of its own: any turn taken as root repairs the folder first).
-    registered = run(
-        env,
-        "models",
-        "register",
-        str(EXAMPLE),
-        "--name",
-        "by-root",
-        "--format",
-        "ONNX",
-        "--type",
-        "ONNX:1.23",
-    )
+    registered = register_example(env, "by-root")
     assert registered.returncode == 0, registered.stderr
     chown_tree(data_dir / "objects", NOBODY)  # its upload, as if the platform's user had made it
     for path in [turns, *(p for p in turns.iterdir() if not p.is_symlink())]:
         assert (path.stat().st_uid, path.stat().st_gid) == (NOBODY, NOBODY), path
     assert (secret.stat().st_uid, stat.S_IMODE(secret.stat().st_mode)) == (0, 0o600)
-    by_nobody = run(
-        env,
-        "models",
-        "register",
-        str(EXAMPLE),
-        "--name",
-        "by-nobody",
-        "--format",
-        "ONNX",
-        "--type",
-        "ONNX:1.23",
-        user=NOBODY,
-    )
+    by_nobody = register_example(env, "by-nobody", user=NOBODY)
     assert by_nobody.returncode == 0, by_nobody.stderr
 
 
@@ -167,13 +143,7 @@ def test_root_follows_no_link_the_platforms_user_put_as_the_turn_folder_or_a_loc
     file goes. Root's mlp gc then made its lock files in the folder the link named (any folder of
     the machine, root's own included) and gave them to that user; a lock file linked to nothing made
     every turn spin for ever (open said missing, create said present)."""
-    data_dir = root / "platform"
-    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    data_dir.mkdir()
-    chown_tree(root / "home", NOBODY)
-    chown_tree(data_dir, NOBODY)
-    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    data_dir, env = nobodys_platform(root)
     stamp = int((time.time() - 2 * 86400) * 1000)  # an old unregistered upload: gc takes a turn for it
     bucket = data_dir / "objects" / f"ml-platform-auto-created-required-{DEFAULT_ACCOUNT_ID}-cn-beijing"
     (bucket / f"{stamp}-0123abcd" / "model").mkdir(parents=True)
@@ -204,13 +174,7 @@ def test_root_narrows_no_file_a_link_in_the_data_folder_leads_to(root: Path, nam
     """The database's files are made private as a connection opens them (store.engine.keep_private):
     a link the platform's user put in place of one made root's mlp gc take the mode of the file it
     led to (/etc/passwd, a shell: then no other user could read or run it)."""
-    data_dir = root / "platform"
-    env = clean_env(root, VOLC_ML_PLATFORM_DATA_DIR=str(data_dir), MLP_PERF_WORKERS="0")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    data_dir.mkdir()
-    chown_tree(root / "home", NOBODY)
-    chown_tree(data_dir, NOBODY)
-    assert run(env, "models", "list", user=NOBODY).returncode == 0
+    data_dir, env = nobodys_platform(root)
     victim = root / "everyones"
     victim.write_text("a file of root's that every user may read\n")
     victim.chmod(0o644)

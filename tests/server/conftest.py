@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from iam_s3 import REGION, ROLE_ARN, IamS3
+from mlp_server.context import Platform
+from mlp_server.platform import open_platform
 from mlp_server.settings import S3Settings, ServerSettings
 from mlp_testing import Keys, MlpServe, clean_env
 from pg_testing import PgCluster
@@ -140,3 +142,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture
+def other(
+    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
+) -> Iterator[Platform]:
+    """A second server on the same database and object store as ``server`` (another server, or ``mlp
+    gc``), on its clock."""
+    platform = open_platform(platform_settings, clock=server_clock)
+    try:
+        yield platform
+    finally:
+        platform.store.close()

@@ -9,7 +9,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,27 +21,14 @@ from mlp_server.context import Caller, Platform
 from mlp_server.handlers import models as model_handlers
 from mlp_server.handlers.models import delete_model_version
 from mlp_server.lifecycle import SweepReport, split_path, sweep
-from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
-from mlp_server.settings import ServerSettings
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from mlp_server.store.pg_sessions import KEEPALIVES
 from mlp_server.store.reclaim_turns import TurnBusy
 from volcengine_ml_platform.transfer.manifest import manifest_key
 
-from .helpers import Api, LiveServer, MovableClock, error_of, version_info
+from .helpers import Api, LiveServer, error_of, version_info
 
 FILES = {f"part-{i:02d}.bin": bytes([i]) * 100 for i in range(6)}
-
-
-@pytest.fixture
-def other(
-    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
-) -> Iterator[Platform]:
-    """A second server on the same database and object store."""
-    platform = open_platform(platform_settings, clock=server_clock)
-    try:
-        yield platform
-    finally:
-        platform.store.close()
 
 
 def fresh_upload(server: LiveServer, admin: Api) -> tuple[str, str]:

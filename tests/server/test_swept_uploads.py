@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from mlp_server import handlers, lifecycle
 from mlp_server.context import Caller, Platform
 from mlp_server.errors import ApiError
 from mlp_server.lifecycle import split_path, sweep
-from mlp_server.platform import DEFAULT_ACCOUNT_ID, open_platform
-from mlp_server.settings import ServerSettings
+from mlp_server.platform import DEFAULT_ACCOUNT_ID
 from volcengine_ml_platform.errors import NotFoundError
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import AsyncModel, Model
@@ -33,18 +31,6 @@ from .helpers import Api, LiveServer, MovableClock, add_account, error_of, versi
 
 FIRST = {"a-first.bin": b"a" * 100}
 LATER = {"b-later.bin": b"b" * 100}
-
-
-@pytest.fixture
-def other(
-    platform_settings: ServerSettings, server: LiveServer, server_clock: MovableClock
-) -> Iterator[Platform]:
-    """A second server on the same database and object store (another server, or ``mlp gc``)."""
-    platform = open_platform(platform_settings, clock=server_clock)
-    try:
-        yield platform
-    finally:
-        platform.store.close()
 
 
 def upload_prefix(admin: Api) -> str:

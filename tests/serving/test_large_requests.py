@@ -200,6 +200,18 @@ def json_request(value: object, rows: int = ROWS, datatype: str = "FP32") -> byt
     return json.dumps({"id": 7, "inputs": inputs}).encode()
 
 
+def binary_request(rows: int, request_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """A request whose inputs a and b (``rows`` x 3 FP32, all 0.5) are binary tensor data: its JSON part
+    is small (decoded on the loop), and its JSON answer large; and its headers."""
+    inputs = [
+        {"name": n, "datatype": "FP32", "shape": [rows, 3], "parameters": {"binary_data_size": rows * 12}}
+        for n in "ab"
+    ]
+    head = json.dumps({"inputs": inputs} if request_id is None else {"id": request_id, "inputs": inputs})
+    body = head.encode() + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2
+    return body, {**JSON, "inference-header-content-length": str(len(head.encode()))}
+
+
 def test_large_requests_answer_as_on_the_loop_through_shared_memory(tmp_path: Path) -> None:
     """The same answers, byte for byte, as a replica decoding everything on its loop: feeds that fit the
     lent block (0.5: 5 bytes of JSON a value), feeds that need a block of their own (1: 3 bytes a value,
@@ -357,25 +369,7 @@ def test_a_helper_killed_between_requests_is_replaced(tmp_path: Path) -> None:
     a 500 naming the helper's death, though nothing of it had reached the helper), whether the helper
     was to decode its body or to encode its answer."""
     body = json_request(0.5, 200_000)
-    rows = 400_000
-    head = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": n,
-                    "datatype": "FP32",
-                    "shape": [rows, 3],
-                    "parameters": {"binary_data_size": rows * 12},
-                }
-                for n in "ab"
-            ]
-        }
-    ).encode()
-    answered = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # only the answer is large
-    sent = {
-        "decode": (body, JSON),
-        "encode": (answered, {**JSON, "inference-header-content-length": str(len(head))}),
-    }
+    sent = {"decode": (body, JSON), "encode": binary_request(400_000)}  # encode: only the answer is large
     with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:
         url = f"{replica.url}/v2/models/big/infer"
         assert client.post(url, content=body, headers=JSON).status_code == 200
@@ -445,23 +439,7 @@ def test_a_large_json_answer_comes_back_through_shared_memory(tmp_path: Path) ->
     answer comes back, in the block the replica lends (not pickled through the pool's pipe: ~15-25 ms
     of an 18 MB answer); the answer is sent from the block, byte for byte what a replica encoding on
     its loop sends, and the block goes back once sent, or once the client is gone halfway through."""
-    rows = 400_000
-    head = json.dumps(
-        {
-            "id": "out",
-            "inputs": [
-                {
-                    "name": n,
-                    "datatype": "FP32",
-                    "shape": [rows, 3],
-                    "parameters": {"binary_data_size": rows * 12},
-                }
-                for n in "ab"
-            ],
-        }
-    ).encode()
-    body = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # small JSON: decoded on the loop
-    headers = {**JSON, "inference-header-content-length": str(len(head))}
+    body, headers = binary_request(400_000, "out")
     with (
         running(tmp_path, "shm") as shm,
         running(tmp_path, "loop", helper=False, MLP_SERVING_OFF_LOOP_BYTES=str(1 << 40)) as loop,
@@ -487,7 +465,8 @@ def test_a_large_json_answer_comes_back_through_shared_memory(tmp_path: Path) ->
             sock.sendall(
                 b"POST /v2/models/big/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
             )
-            sock.sendall(b"inference-header-content-length: %d\r\n" % len(head))
+            length = headers["inference-header-content-length"]
+            sock.sendall(b"inference-header-content-length: %s\r\n" % length.encode())
             sock.sendall(b"content-length: %d\r\n\r\n%s" % (len(body), body))
             assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")  # and gone, the answer half sent
         time.sleep(1)
@@ -548,21 +527,7 @@ def test_an_answer_too_large_for_a_kept_block_leaves_the_kept_one(tmp_path: Path
     from a block of its own, unlinked once sent; the block kept for the next large request (a body's,
     18 MB) stays: it was unlinked to make room, and every large request after faulted a new one in."""
     rows = 1_000_000
-    head = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": n,
-                    "datatype": "FP32",
-                    "shape": [rows, 3],
-                    "parameters": {"binary_data_size": rows * 12},
-                }
-                for n in "ab"
-            ]
-        }
-    ).encode()
-    body = head + np.full(rows * 3, 0.5, dtype=np.float32).tobytes() * 2  # small JSON: decoded on the loop
-    headers = {**JSON, "inference-header-content-length": str(len(head))}
+    body, headers = binary_request(rows)
     large = json_request(0.5, 400_000)
     assert len(large) > 4 * OFF_LOOP_BYTES
     with running(tmp_path, "m") as replica, httpx.Client(timeout=300) as client:

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.shared_memory import SharedMemory
 from multiprocessing.synchronize import SemLock
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +71,7 @@ from .replica_files import SHM_DIR as SHM_DIR  # tmpfs: a write past its room is
 from .tensors import TensorError, TensorSpec, decode_input, encode_output, spec_of
 
 log = logging.getLogger("mlp_server.serving.replica")
+_Shared = TypeVar("_Shared")  # what the helper answers for work on a lent block
 
 BINARY_HEADER = "inference-header-content-length"
 CUDA = "CUDAExecutionProvider"
@@ -689,15 +690,29 @@ class OffLoop:
         except BaseException:
             self._blocks.give(block)
             raise
-        try:
-            shared: SharedFeeds = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:  # the helper may still use the block: given back once it is done
+        shared: SharedFeeds = await self._lent_result(pool, future, block, late=_drop)
+        lent.callback(self._blocks.give, block)
+        return shared.decoded, _feeds_of(shared, block)
 
-            def late(done: Future[SharedFeeds]) -> None:
-                _drop(done)
+    async def _lent_result(
+        self,
+        pool: ProcessPoolExecutor,
+        future: Future[_Shared],
+        block: SharedMemory,
+        late: Callable[[Future[_Shared]], None] | None = None,
+    ) -> _Shared:
+        """The helper's result of work on ``block``, which goes back on any failure: once the helper is
+        done with it when the request is cancelled (after ``late`` has cleaned up what it made)."""
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # the helper may still use the block
+
+            def done_late(done: Future[_Shared]) -> None:
+                if late is not None:
+                    late(done)
                 self._blocks.give(block)
 
-            future.add_done_callback(late)
+            future.add_done_callback(done_late)
             raise
         except BrokenProcessPool:
             self._blocks.give(block)
@@ -706,8 +721,6 @@ class OffLoop:
         except BaseException:
             self._blocks.give(block)
             raise
-        lent.callback(self._blocks.give, block)
-        return shared.decoded, _feeds_of(shared, block)
 
     async def _piped(self, model: Signature, decoded: Decoded, arrays: list[npt.NDArray[Any]]) -> Response:
         content, headers = await self.call(encode, model, decoded, arrays)
@@ -736,18 +749,7 @@ class OffLoop:
         except BaseException:
             self._blocks.give(block)
             raise
-        try:
-            answer: SharedAnswer = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:  # the helper may still use the block: given back once it is done
-            future.add_done_callback(lambda _: self._blocks.give(block))
-            raise
-        except BrokenProcessPool:
-            self._blocks.give(block)
-            self._broken(pool)
-            raise
-        except BaseException:
-            self._blocks.give(block)
-            raise
+        answer: SharedAnswer = await self._lent_result(pool, future, block)
         if answer.content is not None:
             self._blocks.give(block)
             return Response(answer.content, headers=answer.headers)
