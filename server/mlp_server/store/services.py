@@ -55,6 +55,8 @@ RESERVED_ENV_NAMES = frozenset(
         "BROWSER", "PATH", "HOME", "TMPDIR", "TMP", "TEMP", "SHELL", "ENV", "BASH_ENV", "SHELLOPTS",
         "PS4", "IFS", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
         "LOCALDOMAIN", "TZDIR", "SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE", "OMP_TOOL_LIBRARIES",
+        # a CUDA runtime loads the library these name (none here; reserved should a GPU build be used)
+        "CUDA_INJECTION64_PATH", "NVTX_INJECTION64_PATH", "NVTX_INJECTION32_PATH",
     }
 )  # fmt: skip
 
