@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from iam_s3 import REGION
 from mlp_server import handlers, lifecycle
@@ -21,6 +22,7 @@ from mlp_server.context import Caller, Platform
 from mlp_server.errors import ApiError
 from mlp_server.lifecycle import split_path, sweep
 from mlp_server.platform import DEFAULT_ACCOUNT_ID
+from mlp_server.store.schema import SweptUploadRow
 from volcengine_ml_platform.errors import NotFoundError
 from volcengine_ml_platform.models import inner_model
 from volcengine_ml_platform.models.model import AsyncModel, Model
@@ -147,6 +149,40 @@ def test_a_decision_whose_removal_is_still_recorded_is_not_forgotten(
         other.store.reclaim_done(record.id, wait=True)
     assert other.store.forget_swept_uploads(later) == 1
     assert other.store.swept_upload(DEFAULT_ACCOUNT_ID, unit) is None
+
+
+def swept_rows(platform: Platform, unit: str) -> list[datetime]:
+    """The times of the rows that record the sweep's decisions to remove ``unit`` (table swept_uploads)."""
+    query = select(SweptUploadRow.create_time).where(
+        SweptUploadRow.account_id == DEFAULT_ACCOUNT_ID, SweptUploadRow.prefix == unit
+    )
+    with platform.store._engine.connect() as conn:
+        return [row[0] for row in conn.execute(query)]
+
+
+def test_a_sweep_whose_removal_keeps_failing_records_its_decision_once(
+    server: LiveServer, admin: Api, other: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each sweep decides again to remove an upload whose removal failed (the store refuses): its
+    decision is one row, at the time of the latest (which removes what was written before it)."""
+    prefix = upload_prefix(admin)
+    server.upload(DEFAULT_ACCOUNT_ID, prefix + "model", FIRST)
+    unit = unit_url(server, prefix)
+
+    def store_fails(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("the object store refuses to remove anything")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(lifecycle, "_remove_unused", store_fails)
+        first = None
+        for _ in range(3):
+            sweep(other, grace_seconds=0)
+            first = first or swept_rows(other, unit)
+    assert unit in [p.path for p in other.store.pending_reclaims()]  # still to be removed
+    rows = swept_rows(other, unit)
+    assert len(rows) == 1, rows
+    assert first is not None and len(first) == 1 and rows[0] > first[0]  # the latest decision's time
+    assert lifecycle.swept_upload(other, DEFAULT_ACCOUNT_ID, unit + "model") == unit
 
 
 # ---- the client uploads again ---------------------------------------------------------------------

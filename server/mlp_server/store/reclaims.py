@@ -68,6 +68,20 @@ def record(
     return [PendingReclaim(row.id, account_id, row.path, now) for row in conn.execute(statement, rows)]
 
 
+def _record_swept(conn: Connection, account_id: int, prefixes: list[str], now: datetime) -> None:
+    """Record the sweep's decision at ``now`` to remove each of ``prefixes``: a prefix already recorded
+    (an earlier decision whose removal failed) gets the new time, the others a row each."""
+    known: set[str] = set()
+    for start in range(0, len(prefixes), _SWEPT_CHUNK):
+        chunk = prefixes[start : start + _SWEPT_CHUNK]
+        mine = (_SWEPT.c.account_id == account_id) & _SWEPT.c.prefix.in_(chunk)
+        known.update(conn.scalars(select(_SWEPT.c.prefix).where(mine)))
+        conn.execute(update(_SWEPT).where(mine).values(create_time=now))
+    rows = [{"account_id": account_id, "prefix": p, "create_time": now} for p in prefixes if p not in known]
+    if rows:
+        conn.execute(insert(_SWEPT), rows)
+
+
 _COLUMNS = (_TABLE.c.id, _TABLE.c.account_id, _TABLE.c.path, _TABLE.c.create_time)
 
 
@@ -107,14 +121,14 @@ class ReclaimsMixin(StoreBase):
     def record_reclaims(self, account_id: int, paths: Iterable[str]) -> list[PendingReclaim]:
         """Record reclaims of ``paths`` that the caller works on at once (claimed for :data:`CLAIM_FOR`):
         the storage sweep's, for the upload prefixes it removes. A crash leaves them to a later sweep.
-        Each Path is also recorded as swept (:meth:`swept_upload`), in the same transaction."""
+        Each Path is also recorded as swept (:meth:`swept_upload`), in the same transaction: once, at the
+        time of the latest decision (a sweep decides again on a prefix whose removal keeps failing)."""
         now = self._now()
         unique = list(dict.fromkeys(paths))
         with self._write() as session:
             conn = session.connection()
             if unique:
-                rows = [{"account_id": account_id, "prefix": p, "create_time": now} for p in unique]
-                conn.execute(insert(_SWEPT), rows)
+                _record_swept(conn, account_id, unique, now)
             return record(conn, account_id, unique, now, claimed_until=now + CLAIM_FOR)
 
     def swept_upload(self, account_id: int, prefix: str) -> datetime | None:

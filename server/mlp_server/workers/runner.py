@@ -41,6 +41,9 @@ CONVERT_TYPES = (BASE, "ONNX")
 # How long a runner waits out a database that fails (a restart, a failover) before it fails its task;
 # its worker kills it sooner when the task's lease lapses meanwhile.
 DATABASE_PATIENCE = 30.0
+# CreateModel's answer when the storage sweep took the upload (lifecycle.check_not_swept): nothing was,
+# nor will be, registered under that Path; the runner uploads the converted model again, once.
+UPLOAD_REMOVED = "UploadRemoved"
 
 _T = TypeVar("_T")
 
@@ -301,21 +304,13 @@ def register_converted(platform: Platform, spec: RunSpec, version: dict[str, Any
 
 
 def _register_once(platform: Platform, spec: RunSpec, version: dict[str, Any], folder: Path) -> str:
-    from volcengine_ml_platform.transfer.manager import upload_path
-
-    from ..handlers import call_action
-
     task = spec.task
     model_id = task.model_version_id.rsplit("-", 1)[0]
     existing = platform.store.version_from_task(task.account_id, model_id, task.task_id)
     if existing is not None:
         return existing
     caller = Caller(task.account_id, 0, is_admin=False)
-    where = call_action(
-        platform, caller, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-perf"]}
-    )
-    bucket, prefix = where["Bucket"], where["KeyPrefix"]
-    info = {
+    info: dict[str, Any] = {
         "ModelFormat": "ONNX",
         "ModelType": version["ModelType"],
         "SourceType": "Perf",
@@ -328,13 +323,47 @@ def _register_once(platform: Platform, spec: RunSpec, version: dict[str, Any], f
     if (version.get("TensorConfig") or {}).get("Inputs"):
         info["TensorConfig"] = version["TensorConfig"]
     try:
-        info["Path"] = upload_path(platform.objects, folder, bucket, prefix)
+        return _upload_and_create(platform, caller, model_id, info, folder)
+    except ApiError as exc:
+        if exc.code != UPLOAD_REMOVED:
+            raise
+        # Nothing was registered, nor will be, under that Path (its files are given back): upload the
+        # converted model again to a new Path and register that, once, as the client's register does.
+        log.warning("perf task %s: %s; uploading the converted model again to a new Path", task.task_id, exc)
+    try:
+        return _upload_and_create(platform, caller, model_id, info, folder)
+    except ApiError as exc:
+        if exc.code != UPLOAD_REMOVED:
+            raise
+        raise TaskError(
+            f"the storage sweep removed the {task.convert_precision} conversion's upload before it could "
+            "be registered, twice (it was uploaded again to a new Path once); nothing was registered. "
+            "The sweep's grace period (mlp gc --grace, MLP_GC_GRACE) is shorter than the upload takes: "
+            "make it longer, then create the perf job again"
+        ) from None
+
+
+def _upload_and_create(
+    platform: Platform, caller: Caller, model_id: str, info: dict[str, Any], folder: Path
+) -> str:
+    """Upload ``folder`` to a new upload Path and register it as a version of ``model_id`` (``info``
+    without its Path)."""
+    from volcengine_ml_platform.transfer.manager import upload_path
+
+    from ..handlers import call_action
+
+    where = call_action(
+        platform, caller, "InnerGetTOSUploadPath", {"ServiceName": "modelrepo", "Path": ["from-perf"]}
+    )
+    bucket, prefix = where["Bucket"], where["KeyPrefix"]
+    try:
+        path = upload_path(platform.objects, folder, bucket, prefix)
     except BaseException:
         platform.objects.delete_prefix(bucket, prefix)
         raise
     try:
         created = call_action(
-            platform, caller, "InnerCreateModel", {"ModelID": model_id, "VersionInfo": info}
+            platform, caller, "InnerCreateModel", {"ModelID": model_id, "VersionInfo": {**info, "Path": path}}
         )
     except BaseException as exc:
         # Only a registration known not to have happened gives its files back. One whose commit may
