@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from httpx._client import ClientState
 
+from . import _log_secrets
 from .auth import VolcSignerAuth
 
 _httpx_log = logging.getLogger("httpx")
@@ -149,6 +150,7 @@ class SessionClient(httpx.Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._kept_urls = _KeptUrls()
+        _log_secrets.install()
 
     def request(  # type: ignore[override]
         self,
@@ -159,6 +161,21 @@ class SessionClient(httpx.Client):
         json: Any = None,
         headers: dict[str, str] | None = None,
         **other: Any,
+    ) -> httpx.Response:
+        sending = _log_secrets.SENDING.set(True)  # its log records name no secret
+        try:
+            return self._request(method, url, params, json, headers, other)
+        finally:
+            _log_secrets.SENDING.reset(sending)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        other: dict[str, Any],
     ) -> httpx.Response:
         plain, signer = _takes_plain_path(self, url, params, other)
         if plain:
@@ -185,6 +202,7 @@ class AsyncSessionClient(httpx.AsyncClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._kept_urls = _KeptUrls()
+        _log_secrets.install()
 
     async def request(  # type: ignore[override]
         self,
@@ -195,6 +213,21 @@ class AsyncSessionClient(httpx.AsyncClient):
         json: Any = None,
         headers: dict[str, str] | None = None,
         **other: Any,
+    ) -> httpx.Response:
+        sending = _log_secrets.SENDING.set(True)  # its log records name no secret
+        try:
+            return await self._request(method, url, params, json, headers, other)
+        finally:
+            _log_secrets.SENDING.reset(sending)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        other: dict[str, Any],
     ) -> httpx.Response:
         plain, signer = _takes_plain_path(self, url, params, other)
         if plain:

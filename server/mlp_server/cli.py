@@ -418,8 +418,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
         platform = open_platform(_settings(args))
     except SchemaError as exc:  # an older release's database (or a newer one's): say what to run
         return _schema_refusal(exc)
+    from .store.reclaim_turns import TurnFileError
+
     try:
         report = sweep(platform, grace_seconds=grace, dry_run=args.dry_run).as_dict()
+    except TurnFileError as exc:  # a link in the data folder, say: the file and what to do, no traceback
+        print(f"mlp: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         platform.store.close()
     print_gc(report)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TextIO
 
 from .. import __version__, schema
+from .._log_secrets import RedactEverySecret
 from ..errors import MLPlatformError, MLPlatformWarning, ValidationError
 from ..models._names import IF_EXISTS
 from . import commands as c
@@ -573,10 +574,15 @@ def _main(argv: list[str] | None) -> int:
         raise SystemExit(0)
     parser = build_parser(only=command_group(given))
     args = parser.parse_args(argv)
+    # The command's own handler prints no secret of any library's records (botocore's at DEBUG).
+    handler = logging.StreamHandler()
+    handler.addFilter(RedactEverySecret())
     if args.debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s", handlers=[handler]
+        )
     else:  # the library's warnings (a misspelt config key, a retry) are for the user to see
-        logging.basicConfig(level=logging.WARNING, format="mlp: warning: %(message)s")
+        logging.basicConfig(level=logging.WARNING, format="mlp: warning: %(message)s", handlers=[handler])
     _print_library_warnings()
     for name in ("endpoint", "region", "data_dir", "output"):  # server commands skip _common on leaves
         if not hasattr(args, name):

@@ -31,6 +31,9 @@ _LOCK_WAIT_MS: ContextVar[int | None] = ContextVar("mlp_sqlite_lock_wait_ms", de
 # Reads of a SQLite file through a memory map (address space, not memory; SQLite caps it at its
 # compile-time limit, 2 GB by default).
 MMAP_BYTES = 2**31
+# The files keep_private could not make private, each said once per process (it runs as every
+# connection opens: a link in the data folder would otherwise be logged over and over).
+_UNPRIVATE_SAID: set[str] = set()
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -85,7 +88,7 @@ def keep_private(database: Path) -> None:
         except FileNotFoundError:
             continue
         except OSError as exc:  # a link (ELOOP), or not ours to open: say so, and go on
-            log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
+            _cannot_make_private(path, exc)
             continue
         try:
             st = os.fstat(fd)
@@ -95,9 +98,17 @@ def keep_private(database: Path) -> None:
                 if st.st_size:  # an empty file is one this connection just made
                     log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
         except OSError as exc:  # not ours to change (another owner): say so, and go on
-            log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
+            _cannot_make_private(path, exc)
         finally:
             os.close(fd)
+
+
+def _cannot_make_private(path: Path, exc: OSError) -> None:
+    """The warning that ``path`` stays as it is: once per process for each file."""
+    if str(path) in _UNPRIVATE_SAID:
+        return
+    _UNPRIVATE_SAID.add(str(path))
+    log.warning("%s holds the platform's keys but cannot be made private: %s", path, exc)
 
 
 def writer(engine: Engine) -> Engine:

@@ -69,6 +69,14 @@ class TurnBusy(Exception):
     """The account's turn was not had within the wait (a long decision, or many registrations)."""
 
 
+class TurnFileError(OSError):
+    """The turn folder or one of its lock files cannot be used (a link put in its place, a folder that
+    cannot be made or opened): an ``OSError`` whose message names the file and what to do."""
+
+    def __str__(self) -> str:
+        return f"{self.strerror}: {self.filename}"
+
+
 class ReclaimTurnsMixin(StoreBase):
     @cached_property
     def _turn_engine(self) -> Engine:
@@ -143,12 +151,17 @@ class ReclaimTurnsMixin(StoreBase):
         """A descriptor on the turn folder, through which its lock files are opened: the folder itself,
         never a link put in its place (whoever owns the data folder may put one, and a root process
         would make lock files, given to that user, in the folder it names)."""
-        folder = self._turn_dir
+        try:
+            folder = self._turn_dir
+        except OSError as exc:  # the folder could not be made (a data folder not ours to write, gone)
+            raise TurnFileError(
+                exc.errno, f"the reclaim turns' folder cannot be made ({exc.strerror})", exc.filename
+            ) from None
         try:
             return os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC)
         except OSError as exc:
-            raise OSError(
-                exc.errno, f"{exc.strerror}: the reclaim turns' folder is not a folder (a link?): remove it",
+            raise TurnFileError(
+                exc.errno, "the reclaim turns' folder is not a folder (a link?): remove it",
                 str(folder),
             ) from None  # fmt: skip
 
@@ -173,11 +186,12 @@ class ReclaimTurnsMixin(StoreBase):
                     _share_like(fd, Path(str(self._engine.url.database)))
                 return fd
         except OSError as exc:
+            path = str(self._turn_dir / name)
             if exc.errno != errno.ELOOP:
-                raise
-            raise OSError(
-                exc.errno, "a reclaim turn's lock file is a link: remove it", str(self._turn_dir / name)
-            ) from None
+                raise TurnFileError(
+                    exc.errno, f"a reclaim turn's lock file cannot be opened ({exc.strerror})", path
+                ) from None
+            raise TurnFileError(exc.errno, "a reclaim turn's lock file is a link: remove it", path) from None
 
     @contextmanager
     def reclaim_turn(self, account_id: int, *, exclusive: bool, wait: float) -> Iterator[None]:
