@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -81,26 +82,48 @@ def keep_private(database: Path) -> None:
         database.with_name(f"{database.name}-wal"),
         database.with_name(f"{database.name}-shm"),
     ):
-        # Through a descriptor on the file itself, never a link's target: whoever owns the data folder
-        # may put a link there, and mlp gc may run as root.
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+            _narrow(path)
         except FileNotFoundError:
             continue
-        except OSError as exc:  # a link (ELOOP), or not ours to open: say so, and go on
+        except OSError as exc:  # a link (ELOOP), or not ours to change (another owner): say so, go on
             _cannot_make_private(path, exc)
-            continue
+
+
+def _narrow(path: Path) -> None:
+    """``path`` made 0600 if others may read or write it, through the file itself, never a link's
+    target (whoever owns the data folder may put a link there, and mlp gc may run as root).
+
+    Never through a descriptor that could drop this process's SQLite locks: closing *any* ordinary
+    descriptor of a file releases every POSIX lock the process holds on it, those of the other
+    connections included (a reader then sees a WAL it may not trust, a writer's lock is gone). An
+    ``O_PATH`` descriptor is not one (Linux does not release locks for it) and cannot be fchmod-ed, so
+    the mode is set through its /proc link; elsewhere by name, after a check that it is no link."""
+    o_path = getattr(os, "O_PATH", 0)
+    if o_path and os.path.isdir("/proc/self/fd"):
+        fd = os.open(path, o_path | _NOFOLLOW | _CLOEXEC)
         try:
             st = os.fstat(fd)
-            mode = stat.S_IMODE(st.st_mode)
-            if stat.S_ISREG(st.st_mode) and mode & 0o077:
-                os.fchmod(fd, mode & ~0o077)
-                if st.st_size:  # an empty file is one this connection just made
-                    log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
-        except OSError as exc:  # not ours to change (another owner): say so, and go on
-            _cannot_make_private(path, exc)
+            if stat.S_ISLNK(st.st_mode):
+                raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path))
+            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+                os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(st.st_mode) & ~0o077)
+                _narrowed(path, st)
         finally:
             os.close(fd)
+        return
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path))
+    if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
+        _narrowed(path, st)
+
+
+def _narrowed(path: Path, before: os.stat_result) -> None:
+    if before.st_size:  # an empty file is one this connection just made
+        mode = stat.S_IMODE(before.st_mode) & ~0o077
+        log.warning("%s was readable by other users: made private (mode %o)", path, mode)
 
 
 def _cannot_make_private(path: Path, exc: OSError) -> None:
