@@ -397,13 +397,6 @@ def cmd_gc(args: argparse.Namespace) -> int:
     endpoint: str | None = args.gc_endpoint or getattr(args, "endpoint", None)
     profile: str | None = getattr(args, "profile", None)
     if endpoint or profile:
-        if endpoint and (getattr(args, "data_dir", None) or getattr(args, "database_url", None)):
-            print(
-                "mlp gc: --endpoint asks a running server and --data-dir/--database-url open a platform's "
-                "storage: give one of them",
-                file=sys.stderr,
-            )
-            return 2
         # A signed request with the user's keys: the client's business (``add_commands``'s remote_gc).
         remote: RemoteGc | None = args.remote_gc
         if remote is None:

@@ -27,12 +27,11 @@ def remote_gc(args: argparse.Namespace, grace: float, endpoint: str | None) -> i
         if settings.endpoint.value is None:
             return None
         if getattr(args, "data_dir", None) or getattr(args, "database_url", None):
-            # Two platforms named (the folder's, the endpoint's): sweeping either might not be the one
-            # meant, as for --endpoint with them (the server's cmd_gc refuses that before asking here).
+            # Two platforms named (the folder's, the endpoint's): sweeping either might not be the one meant.
+            named = "--endpoint" if endpoint else f"--profile {settings.profile.value}"
             print(
-                f"mlp gc: --profile {settings.profile.value} names the endpoint {settings.endpoint.value} "
-                f"({settings.endpoint.source}), a running server, and --data-dir/--database-url open a "
-                "platform's storage: give one of them",
+                f"mlp gc: {named} names the endpoint {settings.endpoint.value} ({settings.endpoint.source}), "
+                "a running server, and --data-dir/--database-url open a platform's storage: give one of them",
                 file=sys.stderr,
             )
             return 2

@@ -103,27 +103,23 @@ def _narrow(path: Path) -> None:
     if o_path and os.path.isdir("/proc/self/fd"):
         fd = os.open(path, o_path | _NOFOLLOW | _CLOEXEC)
         try:
-            st = os.fstat(fd)
-            if stat.S_ISLNK(st.st_mode):
-                raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path))
-            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-                os.chmod(f"/proc/self/fd/{fd}", stat.S_IMODE(st.st_mode) & ~0o077)
-                _narrowed(path, st)
+            _narrow_file(path, os.fstat(fd), f"/proc/self/fd/{fd}")
         finally:
             os.close(fd)
-        return
-    st = os.lstat(path)
+    else:
+        _narrow_file(path, os.lstat(path), str(path))
+
+
+def _narrow_file(path: Path, st: os.stat_result, through: str) -> None:
+    """``path`` (whose ``lstat`` is ``st``) made 0600 by chmod of ``through``, which names the file
+    itself: a link is refused (ELOOP), anything but a regular file left as it is."""
     if stat.S_ISLNK(st.st_mode):
         raise OSError(errno.ELOOP, "a symbolic link, not followed", str(path))
-    if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077)
-        _narrowed(path, st)
-
-
-def _narrowed(path: Path, before: os.stat_result) -> None:
-    if before.st_size:  # an empty file is one this connection just made
-        mode = stat.S_IMODE(before.st_mode) & ~0o077
-        log.warning("%s was readable by other users: made private (mode %o)", path, mode)
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISREG(st.st_mode) and mode & 0o077:
+        os.chmod(through, mode & ~0o077)
+        if st.st_size:  # an empty file is one this connection just made
+            log.warning("%s was readable by other users: made private (mode %o)", path, mode & ~0o077)
 
 
 def _cannot_make_private(path: Path, exc: OSError) -> None:
